@@ -1,0 +1,212 @@
+#include "common/config.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
+
+namespace rebound {
+
+ConfigReader::ConfigReader(int argc, const char* const* argv, EnvLookup env)
+    : env_(std::move(env)) {
+  if (!env_) {
+    env_ = [](const std::string& n) -> std::optional<std::string> {
+      const char* v = std::getenv(n.c_str());
+      if (v == nullptr) return std::nullopt;
+      return std::string(v);
+    };
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      help_requested_ = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      errors_.push_back("unexpected argument '" + arg +
+                        "': settings are given as --name=value");
+      continue;
+    }
+    std::string body = arg.substr(2);
+    auto eq = body.find('=');
+    if (eq != std::string::npos) {
+      flags_[body.substr(0, eq)] = body.substr(eq + 1);
+    } else if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) {
+      flags_[body] = argv[++i];
+    } else {
+      flags_[body] = "true";  // A bare boolean flag.
+    }
+  }
+}
+
+std::string ConfigReader::EnvName(const std::string& name) {
+  std::string out = "REBOUND_";
+  for (char c : name) {
+    out += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  }
+  return out;
+}
+
+std::optional<std::pair<std::string, std::string>> ConfigReader::Lookup(
+    const std::string& name) {
+  known_.insert(name);
+  if (auto it = flags_.find(name); it != flags_.end()) {
+    return std::make_pair(it->second, "--" + name);
+  }
+  if (auto v = env_(EnvName(name)); v.has_value()) {
+    return std::make_pair(*v, EnvName(name));
+  }
+  return std::nullopt;
+}
+
+void ConfigReader::AddError(const std::string& name, const std::string& source,
+                            const std::string& why) {
+  errors_.push_back("setting '" + name + "' (from " + source + "): " + why);
+}
+
+std::string ConfigReader::String(const std::string& name,
+                                 const std::string& def,
+                                 const std::string& help) {
+  usage_.push_back("  --" + name + " / " + EnvName(name) + " (default \"" +
+                   def + "\")\n      " + help);
+  auto v = Lookup(name);
+  return v ? v->first : def;
+}
+
+std::string ConfigReader::RequiredString(const std::string& name,
+                                         const std::string& help) {
+  usage_.push_back("  --" + name + " / " + EnvName(name) +
+                   " (required)\n      " + help);
+  auto v = Lookup(name);
+  if (!v || v->first.empty()) {
+    errors_.push_back("setting '" + name + "' is required: set --" + name +
+                      " or " + EnvName(name));
+    return "";
+  }
+  return v->first;
+}
+
+int64_t ConfigReader::Int(const std::string& name, int64_t def, int64_t min,
+                          int64_t max, const std::string& help) {
+  usage_.push_back("  --" + name + " / " + EnvName(name) + " (default " +
+                   std::to_string(def) + ", " + std::to_string(min) + ".." +
+                   std::to_string(max) + ")\n      " + help);
+  auto v = Lookup(name);
+  if (!v) return def;
+  int64_t out = 0;
+  if (!absl::SimpleAtoi(v->first, &out)) {
+    AddError(name, v->second, "'" + v->first + "' is not an integer");
+    return def;
+  }
+  if (out < min || out > max) {
+    AddError(name, v->second,
+             std::to_string(out) + " is out of range " + std::to_string(min) +
+                 ".." + std::to_string(max));
+    return def;
+  }
+  return out;
+}
+
+double ConfigReader::Double(const std::string& name, double def, double min,
+                            double max, const std::string& help) {
+  std::ostringstream u;
+  u << "  --" << name << " / " << EnvName(name) << " (default " << def << ", "
+    << min << ".." << max << ")\n      " << help;
+  usage_.push_back(u.str());
+  auto v = Lookup(name);
+  if (!v) return def;
+  double out = 0;
+  if (!absl::SimpleAtod(v->first, &out)) {
+    AddError(name, v->second, "'" + v->first + "' is not a number");
+    return def;
+  }
+  if (out < min || out > max) {
+    std::ostringstream e;
+    e << out << " is out of range " << min << ".." << max;
+    AddError(name, v->second, e.str());
+    return def;
+  }
+  return out;
+}
+
+bool ConfigReader::Bool(const std::string& name, bool def,
+                        const std::string& help) {
+  usage_.push_back("  --" + name + " / " + EnvName(name) + " (default " +
+                   (def ? "true" : "false") + ")\n      " + help);
+  auto v = Lookup(name);
+  if (!v) return def;
+  bool out = false;
+  if (!absl::SimpleAtob(v->first, &out)) {
+    AddError(name, v->second,
+             "'" + v->first + "' is not a boolean (true/false/1/0/yes/no)");
+    return def;
+  }
+  return out;
+}
+
+std::chrono::milliseconds ConfigReader::Duration(const std::string& name,
+                                                 std::chrono::milliseconds def,
+                                                 const std::string& help) {
+  usage_.push_back("  --" + name + " / " + EnvName(name) + " (default " +
+                   std::to_string(def.count()) + "ms)\n      " + help);
+  auto v = Lookup(name);
+  if (!v) return def;
+  auto d = ParseDuration(v->first);
+  if (!d) {
+    AddError(
+        name, v->second,
+        "'" + v->first + "' is not a duration (e.g. 250ms, 5s, 2m, 1h, 21d)");
+    return def;
+  }
+  return *d;
+}
+
+std::string ConfigReader::Usage(const std::string& program) const {
+  return "usage: " + program + " [--name=value ...]\n" +
+         absl::StrJoin(usage_, "\n") + "\n";
+}
+
+absl::Status ConfigReader::Finish() const {
+  std::vector<std::string> errs = errors_;
+  for (const auto& [name, value] : flags_) {
+    if (!known_.contains(name)) {
+      errs.push_back("unknown flag --" + name);
+    }
+  }
+  if (errs.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError("bad configuration:\n  " +
+                                    absl::StrJoin(errs, "\n  "));
+}
+
+std::optional<std::chrono::milliseconds> ParseDuration(
+    const std::string& text) {
+  size_t i = 0;
+  while (
+      i < text.size() &&
+      (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) {
+    ++i;
+  }
+  if (i == 0) return std::nullopt;
+  double n = 0;
+  if (!absl::SimpleAtod(text.substr(0, i), &n) || n < 0) return std::nullopt;
+  std::string unit = text.substr(i);
+  double ms;
+  if (unit.empty() || unit == "ms") {
+    ms = n;
+  } else if (unit == "s") {
+    ms = n * 1000;
+  } else if (unit == "m") {
+    ms = n * 60 * 1000;
+  } else if (unit == "h") {
+    ms = n * 3600 * 1000;
+  } else if (unit == "d") {
+    ms = n * 86400 * 1000;
+  } else {
+    return std::nullopt;
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(ms));
+}
+
+}  // namespace rebound

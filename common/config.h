@@ -1,0 +1,82 @@
+// Reads settings from command-line flags and REBOUND_* environment variables.
+//
+// A setting named "kafka-brokers" is read from `--kafka-brokers=VALUE` (or
+// `--kafka-brokers VALUE`) first, then from REBOUND_KAFKA_BROKERS, then falls
+// back to the default. Every malformed value, unknown flag or missing required
+// setting is collected as an error naming the setting, so `main` can report
+// all of them at once and exit before doing anything else.
+#ifndef REBOUND_COMMON_CONFIG_H_
+#define REBOUND_COMMON_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace rebound {
+
+class ConfigReader {
+ public:
+  // `env` looks up an environment variable; defaults to std::getenv. Tests
+  // pass their own.
+  using EnvLookup =
+      std::function<std::optional<std::string>(const std::string&)>;
+
+  ConfigReader(int argc, const char* const* argv, EnvLookup env = nullptr);
+
+  // Each getter records the setting as known (for --help and unknown-flag
+  // checks) and returns the default when the setting is absent or invalid.
+  std::string String(const std::string& name, const std::string& def,
+                     const std::string& help);
+  // A setting that must be present and non-empty.
+  std::string RequiredString(const std::string& name, const std::string& help);
+  int64_t Int(const std::string& name, int64_t def, int64_t min, int64_t max,
+              const std::string& help);
+  double Double(const std::string& name, double def, double min, double max,
+                const std::string& help);
+  bool Bool(const std::string& name, bool def, const std::string& help);
+  // Durations accept a number with a unit: "250ms", "5s", "2m", "1h", "21d".
+  std::chrono::milliseconds Duration(const std::string& name,
+                                     std::chrono::milliseconds def,
+                                     const std::string& help);
+
+  // True when --help was given.
+  bool help_requested() const { return help_requested_; }
+  // Text listing every setting read so far with its variable and help.
+  std::string Usage(const std::string& program) const;
+
+  // OK, or INVALID_ARGUMENT listing every problem (one per line, each naming
+  // the flag and the variable). Call after every getter.
+  absl::Status Finish() const;
+
+  // The environment variable for a setting name: "kafka-brokers" ->
+  // "REBOUND_KAFKA_BROKERS".
+  static std::string EnvName(const std::string& name);
+
+ private:
+  // Returns the raw value and where it came from, if present.
+  std::optional<std::pair<std::string, std::string>> Lookup(
+      const std::string& name);
+  void AddError(const std::string& name, const std::string& source,
+                const std::string& why);
+
+  std::map<std::string, std::string> flags_;
+  EnvLookup env_;
+  std::set<std::string> known_;
+  std::vector<std::string> usage_;
+  std::vector<std::string> errors_;
+  bool help_requested_ = false;
+};
+
+// Parses "250ms", "5s", "2m", "1h", "21d" (a bare number means milliseconds).
+std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text);
+
+}  // namespace rebound
+
+#endif  // REBOUND_COMMON_CONFIG_H_

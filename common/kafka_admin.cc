@@ -1,0 +1,114 @@
+#include "common/kafka_admin.h"
+
+#include <memory>
+
+#include "librdkafka/rdkafka.h"
+
+namespace rebound {
+namespace {
+
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+};
+struct EventDeleter {
+  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
+};
+struct OptionsDeleter {
+  void operator()(rd_kafka_AdminOptions_t* o) const {
+    rd_kafka_AdminOptions_destroy(o);
+  }
+};
+
+}  // namespace
+
+absl::Status EnsureTopics(RdKafka::Handle* handle,
+                          const std::vector<TopicSpec>& topics,
+                          std::chrono::milliseconds timeout) {
+  if (topics.empty()) return absl::OkStatus();
+  rd_kafka_t* rk = handle->c_ptr();
+  char errstr[512];
+  std::vector<rd_kafka_NewTopic_t*> new_topics;
+  auto cleanup = [&] {
+    for (auto* t : new_topics) rd_kafka_NewTopic_destroy(t);
+  };
+  for (const auto& spec : topics) {
+    rd_kafka_NewTopic_t* t =
+        rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions,
+                              spec.replication_factor, errstr, sizeof(errstr));
+    if (t == nullptr) {
+      cleanup();
+      return absl::InvalidArgumentError("topic '" + spec.name + "': " + errstr);
+    }
+    new_topics.push_back(t);
+  }
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk));
+  std::unique_ptr<rd_kafka_AdminOptions_t, OptionsDeleter> options(
+      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS));
+  rd_kafka_AdminOptions_set_request_timeout(
+      options.get(), static_cast<int>(timeout.count()), errstr, sizeof(errstr));
+  rd_kafka_AdminOptions_set_operation_timeout(
+      options.get(), static_cast<int>(timeout.count()), errstr, sizeof(errstr));
+  rd_kafka_CreateTopics(rk, new_topics.data(), new_topics.size(), options.get(),
+                        queue.get());
+  cleanup();
+
+  std::unique_ptr<rd_kafka_event_t, EventDeleter> event(rd_kafka_queue_poll(
+      queue.get(), static_cast<int>(timeout.count()) + 1000));
+  if (!event) {
+    return absl::DeadlineExceededError(
+        "creating topic '" + topics.front().name +
+        "': no answer from Kafka in " + std::to_string(timeout.count()) + "ms");
+  }
+  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        "creating topic '" + topics.front().name +
+        "': " + rd_kafka_event_error_string(event.get()));
+  }
+  const rd_kafka_CreateTopics_result_t* result =
+      rd_kafka_event_CreateTopics_result(event.get());
+  size_t count = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreateTopics_result_topics(result, &count);
+  for (size_t i = 0; i < count; ++i) {
+    rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+        err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      continue;
+    }
+    const char* msg = rd_kafka_topic_result_error_string(results[i]);
+    return absl::FailedPreconditionError(
+        std::string("topic '") + rd_kafka_topic_result_name(results[i]) +
+        "' could not be created: " + (msg ? msg : rd_kafka_err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> PartitionCount(RdKafka::Handle* handle,
+                                   const std::string& topic,
+                                   std::chrono::milliseconds timeout) {
+  std::string errstr;
+  std::unique_ptr<RdKafka::Topic> t(
+      RdKafka::Topic::create(handle, topic, nullptr, errstr));
+  if (!t) {
+    return absl::InvalidArgumentError("topic '" + topic + "': " + errstr);
+  }
+  RdKafka::Metadata* raw = nullptr;
+  RdKafka::ErrorCode err =
+      handle->metadata(false, t.get(), &raw, static_cast<int>(timeout.count()));
+  std::unique_ptr<RdKafka::Metadata> md(raw);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError("metadata for topic '" + topic +
+                                  "': " + RdKafka::err2str(err));
+  }
+  for (const auto* tm : *md->topics()) {
+    if (tm->topic() != topic) continue;
+    if (tm->err() != RdKafka::ERR_NO_ERROR) {
+      return absl::NotFoundError("topic '" + topic +
+                                 "': " + RdKafka::err2str(tm->err()));
+    }
+    return static_cast<int>(tm->partitions()->size());
+  }
+  return absl::NotFoundError("topic '" + topic + "' is not in the metadata");
+}
+
+}  // namespace rebound

@@ -1,0 +1,37 @@
+// Topic administration over an existing librdkafka handle.
+#ifndef REBOUND_COMMON_KAFKA_ADMIN_H_
+#define REBOUND_COMMON_KAFKA_ADMIN_H_
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "librdkafka/rdkafkacpp.h"
+
+namespace rebound {
+
+struct TopicSpec {
+  std::string name;
+  int partitions = 6;
+  int replication_factor = 1;
+};
+
+// Creates every topic that does not exist yet. A topic that already exists
+// is accepted as it is. On failure the error names the topic and Kafka's
+// reason (e.g. "topic 'connection-events': replication factor 3 larger than
+// available brokers 1").
+absl::Status EnsureTopics(RdKafka::Handle* handle,
+                          const std::vector<TopicSpec>& topics,
+                          std::chrono::milliseconds timeout);
+
+// The partition count of `topic` from a fresh metadata request, or an error
+// naming the topic.
+absl::StatusOr<int> PartitionCount(RdKafka::Handle* handle,
+                                   const std::string& topic,
+                                   std::chrono::milliseconds timeout);
+
+}  // namespace rebound
+
+#endif  // REBOUND_COMMON_KAFKA_ADMIN_H_

@@ -1,0 +1,35 @@
+// Serves a prometheus-cpp registry over HTTP at /metrics.
+#ifndef REBOUND_COMMON_METRICS_SERVER_H_
+#define REBOUND_COMMON_METRICS_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
+
+namespace rebound {
+
+class MetricsServer {
+ public:
+  // Binds `address` ("127.0.0.1:9464", "0.0.0.0:0" picks a free port) and
+  // serves `registry` until destroyed. Fails with UNAVAILABLE naming the
+  // address when it cannot bind.
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
+      const std::string& address,
+      std::shared_ptr<prometheus::Registry> registry);
+
+  // The port actually bound.
+  int port() const { return port_; }
+
+ private:
+  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port)
+      : exposer_(std::move(exposer)), port_(port) {}
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int port_;
+};
+
+}  // namespace rebound
+
+#endif  // REBOUND_COMMON_METRICS_SERVER_H_

@@ -1,0 +1,30 @@
+// Prometheus metrics of the ingest service.
+#ifndef REBOUND_SERVICES_INGEST_INGEST_METRICS_H_
+#define REBOUND_SERVICES_INGEST_INGEST_METRICS_H_
+
+#include <memory>
+
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace rebound::ingest {
+
+// Metric objects live in `registry`; this struct only points at them.
+struct IngestMetrics {
+  explicit IngestMetrics(prometheus::Registry& registry);
+
+  prometheus::Counter* received;    // Events received in any batch.
+  prometheus::Counter* published;   // Confirmed by Kafka (acks=all).
+  prometheus::Counter* duplicates;  // Answered DUPLICATE.
+  prometheus::Counter* rejected;    // Invalid, never published.
+  prometheus::Counter* failed;      // Not published now (Kafka, queue, drain).
+  prometheus::Histogram* publish_latency;  // Enqueue to delivery report, s.
+  prometheus::Gauge* kafka_available;      // 1 when Kafka answers.
+  prometheus::Gauge* open_streams;         // PublishStream calls open.
+};
+
+}  // namespace rebound::ingest
+
+#endif  // REBOUND_SERVICES_INGEST_INGEST_METRICS_H_

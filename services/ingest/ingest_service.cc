@@ -1,0 +1,429 @@
+#include "services/ingest/ingest_service.h"
+
+#include <deque>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "services/ingest/kafka_record.h"
+
+namespace rebound::ingest {
+
+using rebound::v1::EventResult;
+using rebound::v1::PublishRequest;
+using rebound::v1::PublishResponse;
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+namespace {
+
+// One batch in flight: results are filled by whichever thread resolves each
+// event; the thread that resolves the last one answers.
+struct BatchState {
+  PublishResponse response;
+  std::atomic<int> remaining{0};
+  std::function<void(PublishResponse)> done;
+
+  void Complete() {
+    if (remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    for (const auto& r : response.results()) {
+      switch (r.outcome()) {
+        case rebound::v1::OUTCOME_PUBLISHED:
+          response.set_published(response.published() + 1);
+          break;
+        case rebound::v1::OUTCOME_DUPLICATE:
+          response.set_duplicates(response.duplicates() + 1);
+          break;
+        case rebound::v1::OUTCOME_REJECTED:
+          response.set_rejected(response.rejected() + 1);
+          break;
+        default:
+          response.set_failed(response.failed() + 1);
+          break;
+      }
+    }
+    done(std::move(response));
+  }
+};
+
+void SetFailed(EventResult* r, const absl::Status& s) {
+  r->set_outcome(rebound::v1::OUTCOME_FAILED);
+  r->set_code(static_cast<int>(s.code()));
+  r->set_error(std::string(s.message()));
+}
+
+}  // namespace
+
+IngestService::IngestService(IngestServiceOptions options, Publisher* publisher,
+                             IngestMetrics* metrics)
+    : options_(std::move(options)),
+      publisher_(publisher),
+      metrics_(metrics),
+      dedup_(options_.dedup_capacity, options_.dedup_ttl) {}
+
+absl::Time IngestService::EnqueueDeadline(
+    const grpc::CallbackServerContext* context) const {
+  absl::Time cap = absl::Now() + options_.max_enqueue_wait;
+  auto deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return cap;
+  // Leave time to answer before the client gives up.
+  absl::Time client = absl::FromChrono(deadline) - absl::Milliseconds(50);
+  return std::min(cap, client);
+}
+
+absl::Status IngestService::ProcessBatch(
+    const PublishRequest& request, absl::Time enqueue_deadline,
+    std::function<void(PublishResponse)> done) {
+  const int n = request.events_size();
+  if (n == 0) {
+    return absl::InvalidArgumentError("events: a batch needs at least 1 event");
+  }
+  if (n > options_.max_batch_events) {
+    return absl::InvalidArgumentError(absl::StrCat("events: batch of ", n,
+                                                   " events, at most ",
+                                                   options_.max_batch_events));
+  }
+  metrics_->received->Increment(n);
+  auto batch = std::make_shared<BatchState>();
+  batch->done = std::move(done);
+  batch->response.set_batch_id(request.batch_id());
+  batch->remaining.store(n + 1);  // +1 held until every event is dispatched.
+  for (int i = 0; i < n; ++i) {
+    EventResult* r = batch->response.add_results();
+    r->set_index(i);
+    r->set_event_id(request.events(i).event_id());
+  }
+
+  const absl::Time now = absl::Now();
+  for (int i = 0; i < n; ++i) {
+    const auto& event = request.events(i);
+    EventResult* r = batch->response.mutable_results(i);
+    if (auto err = Validate(event, now, options_.validator)) {
+      r->set_outcome(rebound::v1::OUTCOME_REJECTED);
+      r->set_field(err->field);
+      r->set_error(err->reason);
+      r->set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
+      metrics_->rejected->Increment();
+      batch->Complete();
+      continue;
+    }
+    if (draining_.load()) {
+      SetFailed(r, absl::UnavailableError("ingest is shutting down; retry"));
+      metrics_->failed->Increment();
+      batch->Complete();
+      continue;
+    }
+    std::string dedup_key =
+        absl::StrCat(event.tenant_id(), "/", event.event_id());
+    Delivery earlier;
+    auto claim = dedup_.ClaimOrWait(
+        dedup_key, now,
+        [this, batch, r](const Delivery& d) {
+          if (d.status.ok()) {
+            r->set_outcome(rebound::v1::OUTCOME_DUPLICATE);
+            r->set_partition(d.partition);
+            r->set_offset(d.offset);
+            metrics_->duplicates->Increment();
+          } else {
+            SetFailed(r, d.status);
+            metrics_->failed->Increment();
+          }
+          batch->Complete();
+        },
+        &earlier);
+    if (claim == DedupWindow::Claim::kWaiting) continue;
+    if (claim == DedupWindow::Claim::kPublished) {
+      r->set_outcome(rebound::v1::OUTCOME_DUPLICATE);
+      r->set_partition(earlier.partition);
+      r->set_offset(earlier.offset);
+      metrics_->duplicates->Increment();
+      batch->Complete();
+      continue;
+    }
+    std::string value = event.SerializeAsString();
+    const absl::Time enqueued = absl::Now();
+    absl::Status s = publisher_->Produce(
+        options_.topic, RecordKey(event), value,
+        CloudEventHeaders(event, options_.ce_source), enqueue_deadline,
+        [this, batch, r, dedup_key, enqueued](const Delivery& d) {
+          absl::Time at = absl::Now();
+          if (d.status.ok()) {
+            r->set_outcome(rebound::v1::OUTCOME_PUBLISHED);
+            r->set_partition(d.partition);
+            r->set_offset(d.offset);
+            metrics_->published->Increment();
+            metrics_->publish_latency->Observe(
+                absl::ToDoubleSeconds(at - enqueued));
+          } else {
+            SetFailed(r, d.status);
+            metrics_->failed->Increment();
+          }
+          dedup_.Resolve(dedup_key, d, at);
+          batch->Complete();
+        });
+    if (!s.ok()) {
+      SetFailed(r, s);
+      metrics_->failed->Increment();
+      Delivery failed;
+      failed.status = s;
+      dedup_.Resolve(dedup_key, failed, absl::Now());
+      batch->Complete();
+    }
+  }
+  batch->Complete();
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* IngestService::Publish(
+    grpc::CallbackServerContext* context, const PublishRequest* request,
+    PublishResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // The reactor and `response` stay valid until Finish() is called.
+  absl::Status s = ProcessBatch(*request, EnqueueDeadline(context),
+                                [reactor, response](PublishResponse r) {
+                                  *response = std::move(r);
+                                  reactor->Finish(grpc::Status::OK);
+                                });
+  if (!s.ok()) reactor->Finish(ToGrpcStatus(s));
+  return reactor;
+}
+
+// Shared between a stream reactor and the batch callbacks that outlive it.
+// Contract: the reactor is alive while `finished` is false or `busy` > 0;
+// Finish() is called exactly once, when `busy` is 0, no write is in flight,
+// and nothing more will be written.
+struct StreamState {
+  absl::Mutex mu;
+  PublishStreamReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
+  bool finished ABSL_GUARDED_BY(mu) = false;
+  int busy ABSL_GUARDED_BY(mu) = 0;
+  int pending ABSL_GUARDED_BY(mu) = 0;       // Batches not answered yet.
+  bool writing ABSL_GUARDED_BY(mu) = false;  // A StartWrite is outstanding.
+  bool reading ABSL_GUARDED_BY(mu) = false;  // A StartRead is outstanding.
+  bool reads_done ABSL_GUARDED_BY(mu) = false;
+  bool cancelled ABSL_GUARDED_BY(mu) = false;
+  std::optional<grpc::Status> end_status ABSL_GUARDED_BY(mu);
+  std::deque<PublishResponse> outbox ABSL_GUARDED_BY(mu);
+};
+
+class PublishStreamReactor
+    : public grpc::ServerBidiReactor<PublishRequest, PublishResponse> {
+ public:
+  PublishStreamReactor(IngestService* service,
+                       grpc::CallbackServerContext* context)
+      : service_(service),
+        context_(context),
+        state_(std::make_shared<StreamState>()) {
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->reactor = this;
+      state_->reading = true;
+      ++state_->busy;  // No Finish() before the first StartRead().
+    }
+    service_->metrics_->open_streams->Increment();
+    service_->Register(state_);
+    if (service_->draining_.load()) Drain(state_);
+    StartRead(&request_);
+    {
+      absl::MutexLock lock(&state_->mu);
+      --state_->busy;
+    }
+    TryFinish(state_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      {
+        absl::MutexLock lock(&state_->mu);
+        state_->reading = false;
+        state_->reads_done = true;
+      }
+      TryFinish(state_);
+      return;
+    }
+    PublishRequest batch = std::move(request_);
+    request_.Clear();
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->reading = false;
+      ++state_->pending;
+      ++state_->busy;  // Held until this reaction is done with the reactor.
+    }
+    std::shared_ptr<StreamState> st = state_;
+    absl::Status s = service_->ProcessBatch(
+        batch, service_->EnqueueDeadline(context_),
+        [st](PublishResponse r) { OnBatchDone(st, std::move(r)); });
+    if (!s.ok()) {
+      // A malformed batch ends the stream once earlier batches are answered.
+      absl::MutexLock lock(&state_->mu);
+      --state_->pending;
+      if (!state_->end_status) state_->end_status = ToGrpcStatus(s);
+    }
+    {
+      absl::MutexLock lock(&state_->mu);
+      --state_->busy;
+    }
+    MaybeRead(state_);
+    TryFinish(state_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    const PublishResponse* next = nullptr;
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->outbox.pop_front();
+      if (!ok) {
+        // The client is gone; nothing more can be delivered.
+        state_->cancelled = true;
+        state_->outbox.clear();
+      }
+      if (!state_->outbox.empty()) {
+        next = &state_->outbox.front();
+      } else {
+        state_->writing = false;
+      }
+    }
+    if (next != nullptr) StartWrite(next);
+    MaybeRead(state_);
+    TryFinish(state_);
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&state_->mu);
+      state_->cancelled = true;
+    }
+    TryFinish(state_);
+  }
+
+  void OnDone() override {
+    service_->Unregister(state_.get());
+    service_->metrics_->open_streams->Decrement();
+    delete this;
+  }
+
+  // Ends the stream with UNAVAILABLE once in-flight batches are answered.
+  static void Drain(const std::shared_ptr<StreamState>& st) {
+    {
+      absl::MutexLock lock(&st->mu);
+      if (st->finished) return;
+      if (!st->end_status) {
+        st->end_status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                      "ingest is shutting down; reconnect");
+      }
+    }
+    TryFinish(st);
+  }
+
+ private:
+  static void OnBatchDone(const std::shared_ptr<StreamState>& st,
+                          PublishResponse r) {
+    PublishStreamReactor* reactor = nullptr;
+    const PublishResponse* to_write = nullptr;
+    {
+      absl::MutexLock lock(&st->mu);
+      --st->pending;
+      if (st->finished || st->cancelled) {
+        // Nobody to tell; the events' fate is already settled in Kafka.
+      } else {
+        st->outbox.push_back(std::move(r));
+        if (!st->writing) {
+          st->writing = true;
+          to_write = &st->outbox.front();
+          reactor = st->reactor;
+          ++st->busy;
+        }
+      }
+    }
+    if (reactor != nullptr) {
+      reactor->StartWrite(to_write);
+      absl::MutexLock lock(&st->mu);
+      --st->busy;
+    }
+    MaybeRead(st);
+    TryFinish(st);
+  }
+
+  // Reads the next batch unless enough are in flight or the stream is ending.
+  static void MaybeRead(const std::shared_ptr<StreamState>& st) {
+    PublishStreamReactor* reactor = nullptr;
+    {
+      absl::MutexLock lock(&st->mu);
+      if (st->finished || st->reading || st->reads_done || st->cancelled ||
+          st->end_status ||
+          st->pending >=
+              st->reactor->service_->options_.max_inflight_batches_per_stream) {
+        return;
+      }
+      st->reading = true;
+      reactor = st->reactor;
+      ++st->busy;
+    }
+    reactor->StartRead(&reactor->request_);
+    absl::MutexLock lock(&st->mu);
+    --st->busy;
+  }
+
+  static void TryFinish(const std::shared_ptr<StreamState>& st) {
+    PublishStreamReactor* reactor = nullptr;
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&st->mu);
+      if (st->finished || st->busy > 0 || st->writing) return;
+      bool quiet = st->pending == 0 && st->outbox.empty();
+      if (st->cancelled) {
+        status = grpc::Status::CANCELLED;
+      } else if (quiet && st->end_status) {
+        status = *st->end_status;
+      } else if (quiet && st->reads_done) {
+        status = grpc::Status::OK;
+      } else {
+        return;
+      }
+      st->finished = true;
+      reactor = st->reactor;
+    }
+    reactor->Finish(status);
+  }
+
+  IngestService* const service_;
+  grpc::CallbackServerContext* const context_;
+  const std::shared_ptr<StreamState> state_;
+  PublishRequest request_;
+};
+
+grpc::ServerBidiReactor<PublishRequest, PublishResponse>*
+IngestService::PublishStream(grpc::CallbackServerContext* context) {
+  return new PublishStreamReactor(this, context);
+}
+
+void IngestService::Register(std::shared_ptr<StreamState> stream) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.insert(std::move(stream));
+}
+
+void IngestService::Unregister(StreamState* stream) {
+  absl::MutexLock lock(&streams_mu_);
+  for (auto it = streams_.begin(); it != streams_.end(); ++it) {
+    if (it->get() == stream) {
+      streams_.erase(it);
+      return;
+    }
+  }
+}
+
+void IngestService::StartDrain() {
+  draining_.store(true);
+  std::vector<std::shared_ptr<StreamState>> open;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    open.assign(streams_.begin(), streams_.end());
+  }
+  log::Info("draining ingest", {{"open_streams", open.size()}});
+  for (const auto& st : open) PublishStreamReactor::Drain(st);
+}
+
+}  // namespace rebound::ingest

@@ -1,0 +1,100 @@
+// The rebound.v1.Ingest gRPC service (callback API).
+#ifndef REBOUND_SERVICES_INGEST_INGEST_SERVICE_H_
+#define REBOUND_SERVICES_INGEST_INGEST_SERVICE_H_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "rebound/v1/ingest.grpc.pb.h"
+#include "services/ingest/dedup_window.h"
+#include "services/ingest/ingest_metrics.h"
+#include "services/ingest/publisher.h"
+#include "services/ingest/validator.h"
+
+namespace rebound::ingest {
+
+struct IngestServiceOptions {
+  // Kafka topic the events go to.
+  std::string topic = "connection-events";
+  // CloudEvents ce_source prefix; the tenant id is appended.
+  std::string ce_source = "/rebound/ingest";
+  // Most events per PublishRequest.
+  int max_batch_events = 1000;
+  // Longest a call waits for room in a full producer queue when the client
+  // set no earlier deadline.
+  absl::Duration max_enqueue_wait = absl::Seconds(5);
+  // Batches a single PublishStream may have in flight before reading pauses.
+  int max_inflight_batches_per_stream = 64;
+  // Recently published event ids remembered per instance, and for how long.
+  size_t dedup_capacity = 1'000'000;
+  absl::Duration dedup_ttl = absl::Minutes(10);
+  ValidatorOptions validator;
+};
+
+class PublishStreamReactor;
+struct StreamState;
+
+class IngestService final : public rebound::v1::Ingest::CallbackService {
+ public:
+  // `publisher` and `metrics` must outlive the service.
+  IngestService(IngestServiceOptions options, Publisher* publisher,
+                IngestMetrics* metrics);
+
+  grpc::ServerUnaryReactor* Publish(
+      grpc::CallbackServerContext* context,
+      const rebound::v1::PublishRequest* request,
+      rebound::v1::PublishResponse* response) override;
+
+  grpc::ServerBidiReactor<rebound::v1::PublishRequest,
+                          rebound::v1::PublishResponse>*
+  PublishStream(grpc::CallbackServerContext* context) override;
+
+  // Stops accepting: later events are answered FAILED/UNAVAILABLE, and each
+  // open stream ends (UNAVAILABLE) once its in-flight batches are answered.
+  void StartDrain();
+
+  // Validates and publishes one batch. `done` is called exactly once, with a
+  // result per event, after every event is resolved: published (Kafka
+  // confirmed), duplicate, rejected or failed. Returns INVALID_ARGUMENT
+  // without calling `done` when the batch itself is malformed (empty, too
+  // many events). Exposed for the stream reactor and tests.
+  absl::Status ProcessBatch(
+      const rebound::v1::PublishRequest& request, absl::Time enqueue_deadline,
+      std::function<void(rebound::v1::PublishResponse)> done);
+
+  // The enqueue deadline for a call: the client's deadline (less a margin to
+  // answer in time) capped by max_enqueue_wait.
+  absl::Time EnqueueDeadline(const grpc::CallbackServerContext* context) const;
+
+  const IngestServiceOptions& options() const { return options_; }
+
+ private:
+  friend class PublishStreamReactor;
+  void Register(std::shared_ptr<StreamState> stream);
+  void Unregister(StreamState* stream);
+
+  const IngestServiceOptions options_;
+  Publisher* const publisher_;
+  IngestMetrics* const metrics_;
+  DedupWindow dedup_;
+  std::atomic<bool> draining_{false};
+  absl::Mutex streams_mu_;
+  absl::flat_hash_set<std::shared_ptr<StreamState>> streams_
+      ABSL_GUARDED_BY(streams_mu_);
+};
+
+// google.rpc code of an absl status, for EventResult.code and grpc::Status.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace rebound::ingest
+
+#endif  // REBOUND_SERVICES_INGEST_INGEST_SERVICE_H_

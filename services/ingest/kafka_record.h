@@ -1,0 +1,32 @@
+// How a connection event is laid out as a Kafka record: key, CloudEvents
+// binary-mode headers, protobuf value.
+#ifndef REBOUND_SERVICES_INGEST_KAFKA_RECORD_H_
+#define REBOUND_SERVICES_INGEST_KAFKA_RECORD_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rebound/v1/events.pb.h"
+
+namespace rebound::ingest {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// "tenant_id/sender_id/recipient_id": every event of one pair shares a key and
+// so a partition (murmur2, as Java clients compute it).
+std::string RecordKey(const rebound::v1::ConnectionEvent& event);
+
+// CloudEvents type of the payload, e.g. "rebound.v1.RequestSent".
+std::string CloudEventType(const rebound::v1::ConnectionEvent& event);
+
+// CloudEvents Kafka binding, binary mode: ce_specversion, ce_id (= event_id),
+// ce_type, ce_source (`source_prefix` + "/" + tenant_id), ce_time (RFC 3339 of
+// occurred_at, UTC), ce_subject (the pair key), content-type
+// application/protobuf.
+Headers CloudEventHeaders(const rebound::v1::ConnectionEvent& event,
+                          const std::string& source_prefix);
+
+}  // namespace rebound::ingest
+
+#endif  // REBOUND_SERVICES_INGEST_KAFKA_RECORD_H_

@@ -1,0 +1,71 @@
+#include "services/ingest/kafka_record.h"
+
+#include <map>
+
+#include "gtest/gtest.h"
+
+namespace rebound::ingest {
+namespace {
+
+using rebound::v1::ConnectionEvent;
+
+TEST(RecordKey, TenantSenderRecipient) {
+  ConnectionEvent e;
+  e.set_tenant_id("acme");
+  e.set_sender_id("m-1");
+  e.set_recipient_id("m-2");
+  EXPECT_EQ(RecordKey(e), "acme/m-1/m-2");
+  e.clear_recipient_id();
+  EXPECT_EQ(RecordKey(e), "acme/m-1/");
+}
+
+TEST(CloudEventType, OnePerPayload) {
+  struct Case {
+    std::function<void(ConnectionEvent&)> set;
+    std::string type;
+  } cases[] = {
+      {[](ConnectionEvent& e) { e.mutable_request_sent(); },
+       "rebound.v1.RequestSent"},
+      {[](ConnectionEvent& e) { e.mutable_request_accepted(); },
+       "rebound.v1.RequestAccepted"},
+      {[](ConnectionEvent& e) { e.mutable_request_declined(); },
+       "rebound.v1.RequestDeclined"},
+      {[](ConnectionEvent& e) { e.mutable_request_withdrawn(); },
+       "rebound.v1.RequestWithdrawn"},
+      {[](ConnectionEvent& e) { e.mutable_request_expired(); },
+       "rebound.v1.RequestExpired"},
+      {[](ConnectionEvent& e) { e.mutable_profile_viewed(); },
+       "rebound.v1.ProfileViewed"},
+      {[](ConnectionEvent& e) { e.mutable_profile_updated(); },
+       "rebound.v1.ProfileUpdated"},
+  };
+  for (const auto& c : cases) {
+    ConnectionEvent e;
+    c.set(e);
+    EXPECT_EQ(CloudEventType(e), c.type);
+  }
+}
+
+TEST(CloudEventHeaders, BinaryModeAttributes) {
+  ConnectionEvent e;
+  e.set_event_id("evt-42");
+  e.set_tenant_id("acme");
+  e.set_sender_id("m-1");
+  e.set_recipient_id("m-2");
+  e.mutable_occurred_at()->set_seconds(1'790'000'000);
+  e.mutable_occurred_at()->set_nanos(250'000'000);
+  e.mutable_request_declined()->set_request_id("r");
+  Headers h = CloudEventHeaders(e, "/rebound/ingest");
+  std::map<std::string, std::string> m(h.begin(), h.end());
+  EXPECT_EQ(m.size(), h.size()) << "a header appears twice";
+  EXPECT_EQ(m["ce_specversion"], "1.0");
+  EXPECT_EQ(m["ce_id"], "evt-42");
+  EXPECT_EQ(m["ce_type"], "rebound.v1.RequestDeclined");
+  EXPECT_EQ(m["ce_source"], "/rebound/ingest/acme");
+  EXPECT_EQ(m["ce_time"], "2026-09-21T14:13:20.25Z");
+  EXPECT_EQ(m["ce_subject"], "acme/m-1/m-2");
+  EXPECT_EQ(m["content-type"], "application/protobuf");
+}
+
+}  // namespace
+}  // namespace rebound::ingest

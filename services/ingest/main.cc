@@ -1,0 +1,120 @@
+// rebound-ingest: reads config, wires the ingest server, waits for SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "absl/time/time.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/metrics_server.h"
+#include "services/ingest/ingest_server.h"
+
+int main(int argc, char** argv) {
+  // SIGTERM/SIGINT are taken with sigwait below, so block them in every
+  // thread before any is started.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  rebound::ConfigReader c(argc, argv);
+  using std::chrono::milliseconds;
+  rebound::ingest::IngestServerOptions o;
+  o.listen = c.String("listen", o.listen, "gRPC listen address host:port");
+  std::string metrics_listen = c.String("metrics-listen", "127.0.0.1:9464",
+                                        "Prometheus /metrics address");
+  std::string log_level =
+      c.String("log-level", "info", "debug, info, warn or error");
+  o.publisher.brokers = c.RequiredString(
+      "kafka-brokers", "Kafka bootstrap servers host:port[,host:port]");
+  o.service.topic =
+      c.String("topic", o.service.topic, "Kafka topic for connection events");
+  o.topic_partitions =
+      static_cast<int>(c.Int("topic-partitions", o.topic_partitions, 1, 10000,
+                             "partitions when the topic is created"));
+  o.topic_replication =
+      static_cast<int>(c.Int("topic-replication", o.topic_replication, 1, 16,
+                             "replication factor when the topic is created"));
+  o.max_message_bytes = static_cast<int>(
+      c.Int("max-message-bytes", o.max_message_bytes, 1024, 256 * 1024 * 1024,
+            "largest gRPC message in bytes"));
+  o.service.max_batch_events =
+      static_cast<int>(c.Int("max-batch-events", o.service.max_batch_events, 1,
+                             100000, "most events in one PublishRequest"));
+  o.service.validator.max_event_bytes = static_cast<size_t>(
+      c.Int("max-event-bytes",
+            static_cast<int64_t>(o.service.validator.max_event_bytes), 256,
+            16 * 1024 * 1024, "largest serialized event in bytes"));
+  o.service.validator.max_future_skew =
+      absl::FromChrono(c.Duration("max-future-skew", milliseconds(300'000),
+                                  "how far in the future occurred_at may be"));
+  o.service.max_enqueue_wait = absl::FromChrono(
+      c.Duration("max-enqueue-wait", milliseconds(5'000),
+                 "longest wait for room in a full producer queue"));
+  o.service.dedup_capacity = static_cast<size_t>(c.Int(
+      "dedup-capacity", static_cast<int64_t>(o.service.dedup_capacity), 0,
+      100'000'000, "recent event ids remembered for duplicate detection"));
+  o.service.dedup_ttl =
+      absl::FromChrono(c.Duration("dedup-ttl", milliseconds(600'000),
+                                  "how long an event id is remembered"));
+  o.publisher.queue_max_messages = static_cast<int>(
+      c.Int("producer-queue-messages", o.publisher.queue_max_messages, 1,
+            10'000'000, "records the producer may hold before back-pressure"));
+  o.publisher.linger_ms = static_cast<int>(
+      c.Int("producer-linger-ms", o.publisher.linger_ms, 0, 60'000,
+            "how long the producer waits to fill a batch"));
+  o.publisher.message_timeout =
+      c.Duration("producer-message-timeout", o.publisher.message_timeout,
+                 "how long one record is retried before it fails");
+  o.publisher.health_interval =
+      c.Duration("kafka-health-interval", o.publisher.health_interval,
+                 "how often Kafka reachability is probed");
+  o.drain_timeout =
+      c.Duration("drain-timeout", o.drain_timeout,
+                 "longest SIGTERM drain of calls, then of the producer");
+  o.startup_timeout = c.Duration("startup-timeout", o.startup_timeout,
+                                 "longest wait for Kafka at start");
+  if (c.help_requested()) {
+    std::cout << c.Usage("rebound-ingest");
+    return 0;
+  }
+  if (absl::Status s = c.Finish(); !s.ok()) {
+    std::cerr << "rebound-ingest: " << s.message() << "\n";
+    return 2;
+  }
+  if (!rebound::log::InitLogging("ingest", log_level)) {
+    std::cerr << "rebound-ingest: setting 'log-level': '" << log_level
+              << "' is not one of debug, info, warn, error\n";
+    return 2;
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto metrics = rebound::MetricsServer::Start(metrics_listen, registry);
+  if (!metrics.ok()) {
+    rebound::log::Error("cannot start",
+                        {{"error", std::string(metrics.status().message())}});
+    return 1;
+  }
+  auto server = rebound::ingest::IngestServer::Start(o, registry);
+  if (!server.ok()) {
+    rebound::log::Error("cannot start",
+                        {{"error", std::string(server.status().message())}});
+    return 1;
+  }
+  rebound::log::Info("ready", {{"grpc_port", (*server)->port()},
+                               {"metrics_port", (*metrics)->port()}});
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  rebound::log::Info("signal received, draining", {{"signal", sig}});
+  absl::Status drained = (*server)->Shutdown();
+  server->reset();
+  if (!drained.ok()) {
+    rebound::log::Error("drain incomplete",
+                        {{"error", std::string(drained.message())}});
+    return 1;
+  }
+  rebound::log::Info("stopped");
+  return 0;
+}

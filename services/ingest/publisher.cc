@@ -1,0 +1,210 @@
+#include "services/ingest/publisher.h"
+
+#include "common/log.h"
+
+namespace rebound::ingest {
+
+// Delivery reports and client events from librdkafka.
+class Publisher::Callbacks : public RdKafka::DeliveryReportCb,
+                             public RdKafka::EventCb {
+ public:
+  explicit Callbacks(Publisher* owner) : owner_(owner) {}
+
+  void dr_cb(RdKafka::Message& message) override {
+    std::unique_ptr<DeliveryCallback> done(
+        static_cast<DeliveryCallback*>(message.msg_opaque()));
+    if (!done) return;
+    Delivery d;
+    if (message.err() == RdKafka::ERR_NO_ERROR) {
+      d.partition = message.partition();
+      d.offset = message.offset();
+    } else {
+      d.status = absl::UnavailableError("kafka did not confirm the write: " +
+                                        message.errstr());
+    }
+    (*done)(d);
+  }
+
+  void event_cb(RdKafka::Event& event) override {
+    switch (event.type()) {
+      case RdKafka::Event::EVENT_ERROR:
+        if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) {
+          owner_->SetAvailable(false);
+        }
+        if (event.fatal()) {
+          // Idempotence guarantees are void after a fatal error; stay
+          // unavailable so nothing more is acked by this producer.
+          log::Error("kafka producer fatal error", {{"error", event.str()}});
+          owner_->fatal_.store(true);
+          owner_->SetAvailable(false);
+        } else {
+          log::Warn("kafka producer error",
+                    {{"error", RdKafka::err2str(event.err())},
+                     {"detail", event.str()}});
+        }
+        break;
+      case RdKafka::Event::EVENT_LOG:
+        if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
+          log::Warn("librdkafka",
+                    {{"fac", event.fac()}, {"detail", event.str()}});
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+ private:
+  Publisher* owner_;
+};
+
+absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Create(
+    const PublisherOptions& options) {
+  if (options.brokers.empty()) {
+    return absl::InvalidArgumentError("kafka brokers are required");
+  }
+  std::unique_ptr<Publisher> p(new Publisher());
+  p->options_ = options;
+  p->callbacks_ = std::make_unique<Callbacks>(p.get());
+
+  std::unique_ptr<RdKafka::Conf> conf(
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::map<std::string, std::string> props = {
+      {"bootstrap.servers", options.brokers},
+      {"client.id", options.client_id},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      // Same partition for a key as Java's default partitioner.
+      {"partitioner", "murmur2_random"},
+      {"queue.buffering.max.messages",
+       std::to_string(options.queue_max_messages)},
+      {"linger.ms", std::to_string(options.linger_ms)},
+      {"message.timeout.ms", std::to_string(options.message_timeout.count())},
+      {"compression.codec", options.compression},
+      {"socket.keepalive.enable", "true"},
+      {"reconnect.backoff.max.ms", "1000"},
+  };
+  for (const auto& [k, v] : options.extra) props[k] = v;
+  std::string err;
+  for (const auto& [k, v] : props) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError("kafka property '" + k + "'='" + v +
+                                        "': " + err);
+    }
+  }
+  if (conf->set("dr_cb",
+                static_cast<RdKafka::DeliveryReportCb*>(p->callbacks_.get()),
+                err) != RdKafka::Conf::CONF_OK ||
+      conf->set("event_cb", static_cast<RdKafka::EventCb*>(p->callbacks_.get()),
+                err) != RdKafka::Conf::CONF_OK) {
+    return absl::InternalError("kafka callbacks: " + err);
+  }
+  p->producer_.reset(RdKafka::Producer::create(conf.get(), err));
+  if (!p->producer_) {
+    return absl::InvalidArgumentError("kafka producer: " + err);
+  }
+  p->poll_thread_ = std::thread([raw = p.get()] { raw->PollLoop(); });
+  p->health_thread_ = std::thread([raw = p.get()] { raw->HealthLoop(); });
+  return p;
+}
+
+Publisher::~Publisher() {
+  stop_health_.Notify();
+  if (health_thread_.joinable()) health_thread_.join();
+  if (producer_) {
+    absl::Status s = Flush(std::chrono::seconds(10));
+    if (!s.ok())
+      log::Error("producer closed with records unsent",
+                 {{"error", std::string(s.message())}});
+  }
+  stopping_.store(true);
+  if (poll_thread_.joinable()) poll_thread_.join();
+  if (producer_) {
+    // Resolve whatever is left so no callback is dropped silently.
+    producer_->purge(RdKafka::Producer::PURGE_QUEUE |
+                     RdKafka::Producer::PURGE_INFLIGHT);
+    producer_->poll(0);
+  }
+}
+
+void Publisher::PollLoop() {
+  while (!stopping_.load()) producer_->poll(50);
+}
+
+void Publisher::HealthLoop() {
+  do {
+    RdKafka::Metadata* raw = nullptr;
+    RdKafka::ErrorCode err =
+        producer_->metadata(false, nullptr, &raw,
+                            static_cast<int>(std::max<int64_t>(
+                                options_.health_interval.count(), 500)));
+    delete raw;
+    SetAvailable(err == RdKafka::ERR_NO_ERROR && !fatal_.load());
+  } while (!stop_health_.WaitForNotificationWithTimeout(
+      absl::FromChrono(options_.health_interval)));
+}
+
+void Publisher::SetAvailable(bool up) {
+  if (available_.exchange(up) == up) return;
+  log::Info(up ? "kafka available" : "kafka unavailable",
+            {{"brokers", options_.brokers}});
+  absl::MutexLock lock(&listener_mu_);
+  if (listener_) listener_(up);
+}
+
+void Publisher::OnAvailabilityChange(std::function<void(bool)> listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
+  listener_(available_.load());
+}
+
+absl::Status Publisher::Produce(const std::string& topic,
+                                const std::string& key,
+                                const std::string& value,
+                                const Headers& headers,
+                                absl::Time enqueue_deadline,
+                                DeliveryCallback done) {
+  if (!available_.load()) {
+    return absl::UnavailableError("kafka is unreachable at " +
+                                  options_.brokers);
+  }
+  auto* opaque = new DeliveryCallback(std::move(done));
+  while (true) {
+    RdKafka::Headers* h = RdKafka::Headers::create();
+    for (const auto& [name, v] : headers) h->add(name, v);
+    RdKafka::ErrorCode err = producer_->produce(
+        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
+        0, h, opaque);
+    if (err == RdKafka::ERR_NO_ERROR) return absl::OkStatus();
+    // On failure the headers still belong to us.
+    delete h;
+    if (err == RdKafka::ERR__QUEUE_FULL && absl::Now() < enqueue_deadline) {
+      // The poll thread drains the queue; wait briefly and retry.
+      absl::SleepFor(absl::Milliseconds(2));
+      continue;
+    }
+    delete opaque;
+    if (err == RdKafka::ERR__QUEUE_FULL) {
+      return absl::ResourceExhaustedError(
+          "producer queue full until the deadline; retry later");
+    }
+    if (err == RdKafka::ERR__FATAL) {
+      return absl::UnavailableError("kafka producer failed fatally");
+    }
+    return absl::InternalError("kafka refused the record: " +
+                               RdKafka::err2str(err));
+  }
+}
+
+absl::Status Publisher::Flush(std::chrono::milliseconds timeout) {
+  producer_->flush(static_cast<int>(timeout.count()));
+  int left = producer_->outq_len();
+  if (left > 0) {
+    return absl::DeadlineExceededError(std::to_string(left) +
+                                       " records still queued after flush");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace rebound::ingest

@@ -1,0 +1,106 @@
+// An idempotent Kafka producer (acks=all) that reports each record's fate
+// exactly once, and knows whether Kafka is reachable.
+#ifndef REBOUND_SERVICES_INGEST_PUBLISHER_H_
+#define REBOUND_SERVICES_INGEST_PUBLISHER_H_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "librdkafka/rdkafkacpp.h"
+#include "services/ingest/dedup_window.h"
+#include "services/ingest/kafka_record.h"
+
+namespace rebound::ingest {
+
+struct PublisherOptions {
+  // Kafka bootstrap servers, "host:port[,host:port]". Required.
+  std::string brokers;
+  std::string client_id = "rebound-ingest";
+  // Most records waiting in the producer queue before Produce() backs off.
+  int queue_max_messages = 100'000;
+  // How long the producer waits to fill a batch.
+  int linger_ms = 5;
+  // How long librdkafka keeps retrying one record before it reports failure.
+  std::chrono::milliseconds message_timeout{30'000};
+  // How often reachability is probed with a metadata request.
+  std::chrono::milliseconds health_interval{1'000};
+  // Compression codec for produced batches.
+  std::string compression = "lz4";
+  // Extra librdkafka properties, applied last (e.g. for tests).
+  std::map<std::string, std::string> extra;
+};
+
+class Publisher {
+ public:
+  // Called exactly once per accepted record, on the producer's poll thread,
+  // with OK and the record's partition/offset once Kafka acknowledged it with
+  // acks=all, or with the error that made librdkafka give up.
+  using DeliveryCallback = std::function<void(const Delivery&)>;
+
+  // Creates the producer (idempotence on, acks=all, Java-compatible murmur2
+  // partitioner) and starts its poll and health threads. Fails with
+  // INVALID_ARGUMENT naming the librdkafka property that was refused.
+  static absl::StatusOr<std::unique_ptr<Publisher>> Create(
+      const PublisherOptions& options);
+
+  // Flushes (bounded by `drain_timeout` passed to Close, or 10 s) and stops.
+  ~Publisher();
+
+  // Enqueues one record. On OK, `done` will be called exactly once. On error
+  // `done` is never called and nothing was enqueued: UNAVAILABLE when Kafka is
+  // unreachable, RESOURCE_EXHAUSTED when the queue stayed full until
+  // `enqueue_deadline`, INTERNAL for other librdkafka refusals.
+  absl::Status Produce(const std::string& topic, const std::string& key,
+                       const std::string& value, const Headers& headers,
+                       absl::Time enqueue_deadline, DeliveryCallback done);
+
+  // Whether Kafka answered the last probe (and no "all brokers down" since).
+  bool available() const { return available_.load(); }
+
+  // Called (from the health thread) whenever availability changes.
+  void OnAvailabilityChange(std::function<void(bool)> listener);
+
+  // Waits until every enqueued record is resolved or `timeout` passes; returns
+  // DEADLINE_EXCEEDED with the number left if some are still queued.
+  absl::Status Flush(std::chrono::milliseconds timeout);
+
+  // Records enqueued or in flight.
+  int queue_length() const { return producer_->outq_len(); }
+
+  // The underlying handle, for admin and metadata calls.
+  RdKafka::Producer* handle() { return producer_.get(); }
+
+ private:
+  class Callbacks;
+  Publisher() = default;
+  void PollLoop();
+  void HealthLoop();
+  void SetAvailable(bool up);
+
+  PublisherOptions options_;
+  std::unique_ptr<Callbacks> callbacks_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  std::atomic<bool> available_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> fatal_{false};
+  absl::Notification stop_health_;
+  absl::Mutex listener_mu_;
+  std::function<void(bool)> listener_ ABSL_GUARDED_BY(listener_mu_);
+  std::thread poll_thread_;
+  std::thread health_thread_;
+};
+
+}  // namespace rebound::ingest
+
+#endif  // REBOUND_SERVICES_INGEST_PUBLISHER_H_

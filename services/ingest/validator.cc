@@ -1,0 +1,309 @@
+#include "services/ingest/validator.h"
+
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
+
+namespace rebound::ingest {
+namespace {
+
+using rebound::v1::ConnectionEvent;
+using rebound::v1::ProfileSnapshot;
+
+constexpr size_t kMaxIdChars = 128;
+
+bool IsIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
+}
+
+std::optional<FieldError> CheckEventId(const std::string& id) {
+  if (id.empty()) return FieldError{"event_id", "is required"};
+  if (id.size() > kMaxIdChars) {
+    return FieldError{
+        "event_id", absl::StrCat("is ", id.size(), " characters, at most 128")};
+  }
+  for (char c : id) {
+    if (!IsIdChar(c)) {
+      return FieldError{"event_id",
+                        "may only hold letters, digits and . _ : -"};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<FieldError> CheckTenant(const std::string& t) {
+  if (t.empty()) return FieldError{"tenant_id", "is required"};
+  bool ok = t.size() >= 2 && t.size() <= 63;
+  for (size_t i = 0; ok && i < t.size(); ++i) {
+    char c = t[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    ok = alnum || (c == '-' && i > 0);
+  }
+  if (!ok) {
+    return FieldError{"tenant_id",
+                      "must be 2..63 characters of lowercase letters, digits "
+                      "and '-', starting with a letter or digit"};
+  }
+  return std::nullopt;
+}
+
+std::optional<FieldError> CheckMemberId(const std::string& field,
+                                        const std::string& id) {
+  if (id.empty()) return FieldError{field, "is required"};
+  if (id.size() > kMaxIdChars) {
+    return FieldError{field,
+                      absl::StrCat("is ", id.size(), " bytes, at most 128")};
+  }
+  if (!IsValidUtf8(id)) return FieldError{field, "is not valid UTF-8"};
+  for (char c : id) {
+    if (c == '/') return FieldError{field, "may not contain '/'"};
+    if (static_cast<unsigned char>(c) < 0x20) {
+      return FieldError{field, "may not contain control characters"};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<FieldError> CheckText(const std::string& field,
+                                    const std::string& text, size_t max_chars) {
+  if (!IsValidUtf8(text)) return FieldError{field, "is not valid UTF-8"};
+  size_t n = CountCodePoints(text);
+  if (n > max_chars) {
+    return FieldError{
+        field, absl::StrCat("is ", n, " characters, at most ", max_chars)};
+  }
+  return std::nullopt;
+}
+
+std::optional<FieldError> CheckRange(const std::string& field, int64_t v,
+                                     int64_t lo, int64_t hi) {
+  if (v < lo || v > hi) {
+    return FieldError{field,
+                      absl::StrCat(v, " is out of range ", lo, "..", hi)};
+  }
+  return std::nullopt;
+}
+
+std::optional<FieldError> CheckProfile(const std::string& field,
+                                       const ProfileSnapshot& p) {
+  auto f = [&](const char* name) { return absl::StrCat(field, ".", name); };
+  if (auto e = CheckRange(f("connection_count"), p.connection_count(), 0,
+                          100'000'000)) {
+    return e;
+  }
+  if (auto e = CheckRange(f("follower_count"), p.follower_count(), 0,
+                          1'000'000'000)) {
+    return e;
+  }
+  // NaN fails both comparisons, so it is rejected too.
+  if (!(p.completeness() >= 0.0 && p.completeness() <= 1.0)) {
+    return FieldError{f("completeness"),
+                      absl::StrCat(p.completeness(), " is out of range 0..1")};
+  }
+  if (auto e =
+          CheckRange(f("account_age_days"), p.account_age_days(), 0, 36'500)) {
+    return e;
+  }
+  if (auto e = CheckText(f("headline"), p.headline(), 300)) return e;
+  if (auto e = CheckText(f("industry"), p.industry(), 120)) return e;
+  if (auto e = CheckText(f("company"), p.company(), 120)) return e;
+  if (!rebound::v1::Seniority_IsValid(p.seniority())) {
+    return FieldError{f("seniority"),
+                      absl::StrCat(p.seniority(), " is not a known Seniority")};
+  }
+  if (auto e = CheckRange(f("utc_offset_minutes"), p.utc_offset_minutes(), -720,
+                          840)) {
+    return e;
+  }
+  if (auto e = CheckRange(f("spam_reports"), p.spam_reports(), 0, 1'000'000)) {
+    return e;
+  }
+  return std::nullopt;
+}
+
+std::optional<FieldError> CheckRequestId(const std::string& field,
+                                         const std::string& id, bool required) {
+  if (id.empty()) {
+    if (required) return FieldError{field, "is required"};
+    return std::nullopt;
+  }
+  if (id.size() > kMaxIdChars) {
+    return FieldError{field,
+                      absl::StrCat("is ", id.size(), " bytes, at most 128")};
+  }
+  if (!IsValidUtf8(id)) return FieldError{field, "is not valid UTF-8"};
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::Status FieldError::ToStatus() const {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", reason));
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+size_t CountCodePoints(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+std::optional<FieldError> Validate(const ConnectionEvent& event, absl::Time now,
+                                   const ValidatorOptions& options) {
+  size_t bytes = event.ByteSizeLong();
+  if (bytes > options.max_event_bytes) {
+    return FieldError{"event", absl::StrCat("is ", bytes, " bytes, at most ",
+                                            options.max_event_bytes)};
+  }
+  if (auto e = CheckEventId(event.event_id())) return e;
+  if (auto e = CheckTenant(event.tenant_id())) return e;
+
+  if (!event.has_occurred_at()) {
+    return FieldError{"occurred_at", "is required"};
+  }
+  const auto& ts = event.occurred_at();
+  if (ts.nanos() < 0 || ts.nanos() > 999'999'999) {
+    return FieldError{"occurred_at.nanos", "is out of range 0..999999999"};
+  }
+  absl::Time at =
+      absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  if (at < absl::FromUnixSeconds(946684800)) {  // 2000-01-01T00:00:00Z
+    return FieldError{"occurred_at", "is before 2000-01-01"};
+  }
+  if (at > now + options.max_future_skew) {
+    return FieldError{
+        "occurred_at",
+        absl::StrCat("is ", absl::FormatDuration(at - now),
+                     " in the future, more than the allowed ",
+                     absl::FormatDuration(options.max_future_skew))};
+  }
+
+  if (auto e = CheckMemberId("sender_id", event.sender_id())) return e;
+  bool needs_recipient =
+      event.payload_case() != ConnectionEvent::kProfileUpdated;
+  if (needs_recipient || !event.recipient_id().empty()) {
+    if (auto e = CheckMemberId("recipient_id", event.recipient_id())) return e;
+    if (event.recipient_id() == event.sender_id()) {
+      return FieldError{"recipient_id", "must differ from sender_id"};
+    }
+  }
+
+  switch (event.payload_case()) {
+    case ConnectionEvent::kRequestSent: {
+      const auto& p = event.request_sent();
+      if (auto e =
+              CheckRequestId("request_sent.request_id", p.request_id(), true)) {
+        return e;
+      }
+      if (auto e = CheckText("request_sent.note", p.note(),
+                             static_cast<size_t>(options.max_note_chars))) {
+        return e;
+      }
+      if (!rebound::v1::Channel_IsValid(p.channel())) {
+        return FieldError{"request_sent.channel",
+                          absl::StrCat(p.channel(), " is not a known Channel")};
+      }
+      if (!p.has_sender_profile()) {
+        return FieldError{"request_sent.sender_profile", "is required"};
+      }
+      if (auto e =
+              CheckProfile("request_sent.sender_profile", p.sender_profile())) {
+        return e;
+      }
+      if (!p.has_recipient_profile()) {
+        return FieldError{"request_sent.recipient_profile", "is required"};
+      }
+      if (auto e = CheckProfile("request_sent.recipient_profile",
+                                p.recipient_profile())) {
+        return e;
+      }
+      if (auto e = CheckRange("request_sent.mutual_connections",
+                              p.mutual_connections(), 0, 100'000)) {
+        return e;
+      }
+      return std::nullopt;
+    }
+    case ConnectionEvent::kRequestAccepted:
+      return CheckRequestId("request_accepted.request_id",
+                            event.request_accepted().request_id(), true);
+    case ConnectionEvent::kRequestDeclined: {
+      const auto& p = event.request_declined();
+      if (auto e = CheckRequestId("request_declined.request_id", p.request_id(),
+                                  true)) {
+        return e;
+      }
+      if (p.kind() == rebound::v1::DECLINE_KIND_UNSPECIFIED) {
+        return FieldError{"request_declined.kind", "is required"};
+      }
+      if (!rebound::v1::DeclineKind_IsValid(p.kind())) {
+        return FieldError{
+            "request_declined.kind",
+            absl::StrCat(p.kind(), " is not a known DeclineKind")};
+      }
+      return std::nullopt;
+    }
+    case ConnectionEvent::kRequestWithdrawn:
+      return CheckRequestId("request_withdrawn.request_id",
+                            event.request_withdrawn().request_id(), true);
+    case ConnectionEvent::kRequestExpired:
+      return CheckRequestId("request_expired.request_id",
+                            event.request_expired().request_id(), true);
+    case ConnectionEvent::kProfileViewed:
+      return CheckRequestId("profile_viewed.request_id",
+                            event.profile_viewed().request_id(), false);
+    case ConnectionEvent::kProfileUpdated: {
+      const auto& p = event.profile_updated();
+      if (!p.has_profile()) {
+        return FieldError{"profile_updated.profile", "is required"};
+      }
+      return CheckProfile("profile_updated.profile", p.profile());
+    }
+    case ConnectionEvent::PAYLOAD_NOT_SET:
+      break;
+  }
+  return FieldError{"payload",
+                    "is required: set one of request_sent, request_accepted, "
+                    "request_declined, request_withdrawn, request_expired, "
+                    "profile_viewed, profile_updated"};
+}
+
+}  // namespace rebound::ingest

@@ -1,0 +1,50 @@
+// Validation of connection events before anything is published.
+#ifndef REBOUND_SERVICES_INGEST_VALIDATOR_H_
+#define REBOUND_SERVICES_INGEST_VALIDATOR_H_
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "rebound/v1/events.pb.h"
+
+namespace rebound::ingest {
+
+struct ValidatorOptions {
+  // Longest note accepted, in Unicode code points (DESIGN.md: 300).
+  int max_note_chars = 300;
+  // How far in the future `occurred_at` may lie (clock skew allowance).
+  absl::Duration max_future_skew = absl::Minutes(5);
+  // Largest serialized event accepted, in bytes.
+  size_t max_event_bytes = 64 * 1024;
+};
+
+// Which field is wrong and why. `field` is a path in the event, e.g.
+// "request_sent.sender_profile.completeness".
+struct FieldError {
+  std::string field;
+  std::string reason;
+
+  // INVALID_ARGUMENT with "field: reason".
+  absl::Status ToStatus() const;
+  bool operator==(const FieldError&) const = default;
+};
+
+// Returns the first problem found in `event`, or nullopt when it may be
+// published. Checks run in field order so the answer is deterministic.
+// `now` is the reference time for the future-timestamp check.
+std::optional<FieldError> Validate(const rebound::v1::ConnectionEvent& event,
+                                   absl::Time now,
+                                   const ValidatorOptions& options = {});
+
+// True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
+bool IsValidUtf8(std::string_view text);
+
+// Number of code points in well-formed UTF-8 `text`.
+size_t CountCodePoints(std::string_view text);
+
+}  // namespace rebound::ingest
+
+#endif  // REBOUND_SERVICES_INGEST_VALIDATOR_H_
