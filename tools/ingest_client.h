@@ -1,0 +1,48 @@
+// Client side of rebound.v1.Ingest for tools, tests and benchmarks: publish a
+// list of events over PublishStream with several batches in flight.
+#ifndef REBOUND_TOOLS_INGEST_CLIENT_H_
+#define REBOUND_TOOLS_INGEST_CLIENT_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "grpcpp/grpcpp.h"
+#include "rebound/v1/ingest.grpc.pb.h"
+
+namespace rebound::tools {
+
+struct StreamPublishOptions {
+  int batch_size = 200;
+  // Batches sent but not yet answered.
+  int window = 8;
+  std::chrono::milliseconds deadline{120'000};
+  // Called after each answered batch with (events answered, total).
+  std::function<void(size_t, size_t)> progress;
+};
+
+struct StreamPublishResult {
+  // Final status of the stream.
+  grpc::Status status;
+  // One result per event, in input order (index = position in the input);
+  // events never answered keep OUTCOME_UNSPECIFIED.
+  std::vector<rebound::v1::EventResult> results;
+  // Per answered event: time from its batch's write to the batch's answer.
+  std::vector<double> ack_latency_ms;
+  size_t published = 0, duplicates = 0, rejected = 0, failed = 0;
+  double seconds = 0;
+};
+
+StreamPublishResult PublishOverStream(
+    rebound::v1::Ingest::Stub& stub,
+    const std::vector<rebound::v1::ConnectionEvent>& events,
+    const StreamPublishOptions& options = {});
+
+// Value at quantile q (0..1) of `values` (sorted copy); 0 when empty.
+double Quantile(std::vector<double> values, double q);
+
+}  // namespace rebound::tools
+
+#endif  // REBOUND_TOOLS_INGEST_CLIENT_H_
