@@ -51,7 +51,7 @@ APT_PACKAGES=(
   librdkafka-dev libhiredis-dev redis-server
   libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev libspdlog-dev
   nlohmann-json3-dev libre2-dev prometheus-cpp-dev libcpp-httplib-dev
-  kcat clang-format openjdk-17-jre-headless maven python3 curl
+  kcat clang-format openjdk-17-jre-headless maven python3 curl grpc-proto
 )
 
 log() { printf '[stack] %s\n' "$*" >&2; }

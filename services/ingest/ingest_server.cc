@@ -3,6 +3,7 @@
 #include "common/kafka_admin.h"
 #include "common/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/health_check_service_interface.h"
 
 namespace rebound::ingest {
@@ -40,6 +41,9 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
   s->service_ = std::make_unique<IngestService>(
       options.service, s->publisher_.get(), s->metrics_.get());
 
+  // Links grpc.health.v1's descriptors in, so reflection can describe the
+  // default health service to clients such as grpcurl.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

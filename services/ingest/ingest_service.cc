@@ -98,6 +98,10 @@ absl::Status IngestService::ProcessBatch(
   }
 
   const absl::Time now = absl::Now();
+  // Once Kafka refuses one event of the batch, the later ones fail the same
+  // way without being produced, so a pair's events are never written out of
+  // the order they were sent in.
+  absl::Status refused;
   for (int i = 0; i < n; ++i) {
     const auto& event = request.events(i);
     EventResult* r = batch->response.mutable_results(i);
@@ -145,7 +149,7 @@ absl::Status IngestService::ProcessBatch(
     }
     std::string value = event.SerializeAsString();
     const absl::Time enqueued = absl::Now();
-    absl::Status s = publisher_->Produce(
+    absl::Status s = !refused.ok() ? refused : publisher_->Produce(
         options_.topic, RecordKey(event), value,
         CloudEventHeaders(event, options_.ce_source), enqueue_deadline,
         [this, batch, r, dedup_key, enqueued](const Delivery& d) {
@@ -165,6 +169,7 @@ absl::Status IngestService::ProcessBatch(
           batch->Complete();
         });
     if (!s.ok()) {
+      refused = s;
       SetFailed(r, s);
       metrics_->failed->Increment();
       Delivery failed;
@@ -247,8 +252,10 @@ class PublishStreamReactor
     PublishRequest batch = std::move(request_);
     request_.Clear();
     {
+      // `reading` stays set until the batch is handed to Kafka, so the next
+      // batch is not read (and produced) concurrently: events of one pair
+      // keep the order the client sent them in.
       absl::MutexLock lock(&state_->mu);
-      state_->reading = false;
       ++state_->pending;
       ++state_->busy;  // Held until this reaction is done with the reactor.
     }
@@ -264,6 +271,7 @@ class PublishStreamReactor
     }
     {
       absl::MutexLock lock(&state_->mu);
+      state_->reading = false;
       --state_->busy;
     }
     MaybeRead(state_);

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds, starts a private Kafka and
+# Redis on free loopback ports (state in .stack-test/), runs CTest, stops them.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+"$ROOT/deploy/local/stack.sh" install
+ensure_grpcurl
+build
+
+export REBOUND_STACK_DIR="$ROOT/.stack-test"
+trap '"$ROOT/deploy/local/stack.sh" stop all >/dev/null 2>&1 || true' EXIT
+"$ROOT/deploy/local/stack.sh" clean >/dev/null 2>&1 || true
+say "starting Kafka and Redis for the tests"
+eval "$("$ROOT/deploy/local/stack.sh" start all)"
+echo "REBOUND_KAFKA_BROKERS=$REBOUND_KAFKA_BROKERS REBOUND_REDIS_ADDR=$REBOUND_REDIS_ADDR"
+
+say "ctest"
+ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 900 "$@"

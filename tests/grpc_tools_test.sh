@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Reflection and health as a gRPC client in another language sees them:
+# grpcurl lists and describes the service, checks health, and publishes one
+# event from JSON, all against the real rebound-ingest binary.
+set -euo pipefail
+INGEST_BIN=$1
+: "${REBOUND_KAFKA_BROKERS:?REBOUND_KAFKA_BROKERS is not set: run the tests with scripts/test.sh}"
+: "${GRPCURL:?GRPCURL is not set: run the tests with scripts/test.sh}"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+topic="it-grpcurl-$$"
+log=$(mktemp)
+"$INGEST_BIN" --listen="127.0.0.1:$port" --metrics-listen=127.0.0.1:0 --topic="$topic" >"$log" 2>&1 &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
+fail() { echo "FAIL: $*" >&2; cat "$log" >&2; exit 1; }
+
+for _ in $(seq 1 100); do
+  "$GRPCURL" -plaintext "127.0.0.1:$port" grpc.health.v1.Health/Check 2>/dev/null | grep -q '"SERVING"' && break
+  kill -0 $pid 2>/dev/null || fail "rebound-ingest exited"
+  sleep 0.2
+done
+health=$("$GRPCURL" -plaintext -d '{"service":"rebound.v1.Ingest"}' "127.0.0.1:$port" grpc.health.v1.Health/Check)
+grep -q '"SERVING"' <<<"$health" || fail "health: $health"
+
+services=$("$GRPCURL" -plaintext "127.0.0.1:$port" list)
+grep -qx 'rebound.v1.Ingest' <<<"$services" || fail "reflection does not list rebound.v1.Ingest: $services"
+grep -qx 'grpc.health.v1.Health' <<<"$services" || fail "reflection does not list health: $services"
+desc=$("$GRPCURL" -plaintext "127.0.0.1:$port" describe rebound.v1.Ingest)
+grep -q 'PublishStream' <<<"$desc" || fail "describe: $desc"
+
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+event='{"eventId":"grpcurl-1","tenantId":"acme","occurredAt":"'$now'","senderId":"a","recipientId":"b","requestDeclined":{"requestId":"r1","kind":"DECLINE_KIND_IGNORED"}}'
+bad='{"eventId":"grpcurl-2","tenantId":"acme","occurredAt":"'$now'","senderId":"a","recipientId":"b","requestDeclined":{"requestId":"r1"}}'
+out=$("$GRPCURL" -plaintext -d '{"events":['"$event"','"$bad"']}' "127.0.0.1:$port" rebound.v1.Ingest/Publish)
+grep -q '"published": 1' <<<"$out" || fail "publish: $out"
+grep -q '"field": "request_declined.kind"' <<<"$out" || fail "rejection does not name the field: $out"
+echo "grpcurl round trip ok"

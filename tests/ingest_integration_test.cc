@@ -1,0 +1,287 @@
+// Ingest against the real Kafka broker: what is acked is in Kafka exactly
+// once, with the right key, partition, headers and payload; what is invalid
+// or duplicate is not; outages and back-pressure are reported as such.
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "services/ingest/ingest_server.h"
+#include "tests/test_support.h"
+#include "tools/ingest_client.h"
+#include "tools/sim/event_generator.h"
+#include "tools/topic_reader.h"
+
+namespace rebound {
+namespace {
+
+using rebound::v1::ConnectionEvent;
+using rebound::v1::PublishRequest;
+using rebound::v1::PublishResponse;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr int kPartitions = 4;
+
+std::vector<ConnectionEvent> Sample(int n, const std::string& run_id,
+                                    uint64_t seed = 7) {
+  sim::GeneratorOptions g;
+  g.seed = seed;
+  g.run_id = run_id;
+  g.members_per_tenant = 50;
+  return sim::EventGenerator(g).Next(n);
+}
+
+class IngestIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    brokers_ = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
+    ASSERT_FALSE(brokers_.empty());
+    topic_ = testing::UniqueTopic("it-ingest");
+  }
+
+  void StartServer(ingest::IngestServerOptions o = {}) {
+    o.listen = "127.0.0.1:0";
+    o.topic_partitions = kPartitions;
+    o.service.topic = topic_;
+    if (o.publisher.brokers.empty()) o.publisher.brokers = brokers_;
+    auto s = ingest::IngestServer::Start(o, std::make_shared<prometheus::Registry>());
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = rebound::v1::Ingest::NewStub(channel_);
+  }
+
+  PublishResponse Publish(const std::vector<ConnectionEvent>& events,
+                          grpc::Status* status) {
+    PublishRequest req;
+    for (const auto& e : events) *req.add_events() = e;
+    PublishResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + seconds(30));
+    *status = stub_->Publish(&ctx, req, &resp);
+    return resp;
+  }
+
+  std::vector<tools::KafkaRecord> ReadAll() {
+    auto r = tools::ReadTopic(brokers_, topic_, seconds(60));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : std::vector<tools::KafkaRecord>{};
+  }
+
+  std::string brokers_;
+  std::string topic_;
+  std::unique_ptr<ingest::IngestServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<rebound::v1::Ingest::Stub> stub_;
+};
+
+TEST_F(IngestIntegration, BatchAndStreamEventsLandOnceWithKeyPartitionHeaders) {
+  StartServer();
+  auto events = Sample(1000, "landing");
+  // 300 through unary batches of 100, the other 700 through the stream.
+  std::map<std::string, rebound::v1::EventResult> acks;
+  for (int b = 0; b < 3; ++b) {
+    grpc::Status st;
+    auto resp = Publish(
+        std::vector<ConnectionEvent>(events.begin() + b * 100,
+                                     events.begin() + (b + 1) * 100),
+        &st);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(resp.published(), 100u);
+    for (const auto& r : resp.results()) acks[r.event_id()] = r;
+  }
+  std::vector<ConnectionEvent> rest(events.begin() + 300, events.end());
+  tools::StreamPublishOptions so;
+  so.batch_size = 50;
+  so.window = 4;
+  auto sr = tools::PublishOverStream(*stub_, rest, so);
+  ASSERT_TRUE(sr.status.ok()) << sr.status.error_message();
+  ASSERT_EQ(sr.published, 700u);
+  for (const auto& r : sr.results) acks[r.event_id()] = r;
+  ASSERT_EQ(acks.size(), 1000u);
+
+  auto records = ReadAll();
+  ASSERT_EQ(records.size(), 1000u);
+  std::map<std::string, const ConnectionEvent*> sent;
+  for (const auto& e : events) sent[e.event_id()] = &e;
+  std::set<std::string> seen;
+  for (const auto& rec : records) {
+    ConnectionEvent got;
+    ASSERT_TRUE(got.ParseFromString(rec.value));
+    ASSERT_TRUE(seen.insert(got.event_id()).second)
+        << got.event_id() << " arrived twice";
+    const ConnectionEvent* want = sent[got.event_id()];
+    ASSERT_NE(want, nullptr) << "unexpected event " << got.event_id();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got, *want))
+        << got.DebugString();
+    std::string key = absl::StrCat(want->tenant_id(), "/", want->sender_id(),
+                                   "/", want->recipient_id());
+    EXPECT_EQ(rec.key, key);
+    EXPECT_EQ(rec.partition, testing::JavaPartition(key, kPartitions)) << key;
+    EXPECT_EQ(rec.Header("ce_id"), want->event_id());
+    EXPECT_EQ(rec.Header("ce_specversion"), "1.0");
+    EXPECT_EQ(rec.Header("ce_source"),
+              absl::StrCat("/rebound/ingest/", want->tenant_id()));
+    EXPECT_EQ(rec.Header("ce_type").rfind("rebound.v1.", 0), 0u);
+    EXPECT_FALSE(rec.Header("ce_time").empty());
+    EXPECT_EQ(rec.Header("content-type"), "application/protobuf");
+    // The ack told the client where the event is.
+    const auto& ack = acks[got.event_id()];
+    EXPECT_EQ(ack.outcome(), rebound::v1::OUTCOME_PUBLISHED);
+    EXPECT_EQ(ack.partition(), rec.partition);
+    EXPECT_EQ(ack.offset(), rec.offset);
+  }
+  // Events of one pair keep their order within the partition.
+  std::map<std::string, std::vector<std::string>> by_key_sent, by_key_got;
+  for (const auto& e : events) {
+    by_key_sent[absl::StrCat(e.tenant_id(), "/", e.sender_id(), "/",
+                             e.recipient_id())]
+        .push_back(e.event_id());
+  }
+  for (const auto& rec : records) {
+    ConnectionEvent got;
+    got.ParseFromString(rec.value);
+    by_key_got[rec.key].push_back(got.event_id());
+  }
+  EXPECT_EQ(by_key_got, by_key_sent);
+}
+
+TEST_F(IngestIntegration, InvalidEventIsRejectedWhileTheRestPublish) {
+  StartServer();
+  auto events = Sample(6, "mixed");
+  ASSERT_TRUE(events[0].has_request_sent());
+  events[1] = events[0];
+  events[1].set_event_id("mixed-long-note");
+  events[1].mutable_request_sent()->set_note(std::string(301, 'x'));
+  events[4].set_tenant_id("Not A Tenant");
+  grpc::Status st;
+  auto resp = Publish(events, &st);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.results_size(), 6);
+  EXPECT_EQ(resp.published(), 4u);
+  EXPECT_EQ(resp.rejected(), 2u);
+  EXPECT_EQ(resp.results(1).outcome(), rebound::v1::OUTCOME_REJECTED);
+  EXPECT_EQ(resp.results(1).field(), "request_sent.note");
+  EXPECT_EQ(resp.results(1).code(), 3);
+  EXPECT_EQ(resp.results(4).outcome(), rebound::v1::OUTCOME_REJECTED);
+  EXPECT_EQ(resp.results(4).field(), "tenant_id");
+  auto records = ReadAll();
+  ASSERT_EQ(records.size(), 4u);
+  for (const auto& rec : records) {
+    EXPECT_NE(rec.Header("ce_id"), events[1].event_id());
+    EXPECT_NE(rec.Header("ce_id"), events[4].event_id());
+  }
+}
+
+TEST_F(IngestIntegration, MalformedBatchFailsAsAWhole) {
+  StartServer();
+  grpc::Status st;
+  Publish({}, &st);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("events"), std::string::npos);
+  auto too_many = Sample(1001, "big");
+  Publish(too_many, &st);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("at most 1000"), std::string::npos);
+  auto records = ReadAll();
+  EXPECT_TRUE(records.empty());
+}
+
+TEST_F(IngestIntegration, DuplicatesAreNotPublishedTwice) {
+  StartServer();
+  auto events = Sample(50, "dup");
+  grpc::Status st;
+  auto first = Publish(events, &st);
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(first.published(), 50u);
+  // The same batch again, and the same event twice within one batch.
+  auto second = Publish(events, &st);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(second.duplicates(), 50u);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(second.results(i).partition(), first.results(i).partition());
+    EXPECT_EQ(second.results(i).offset(), first.results(i).offset());
+  }
+  auto fresh = Sample(60, "dup2", 99);
+  std::vector<ConnectionEvent> twice = {fresh[55], fresh[55]};
+  auto third = Publish(twice, &st);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(third.published(), 1u);
+  EXPECT_EQ(third.duplicates(), 1u);
+  // Same event_id in another tenant is another event.
+  ConnectionEvent other = events[0];
+  other.set_tenant_id("tenant-other");
+  auto fourth = Publish({other}, &st);
+  EXPECT_EQ(fourth.published(), 1u);
+  // Over the stream as well.
+  auto sr = tools::PublishOverStream(*stub_, events);
+  ASSERT_TRUE(sr.status.ok());
+  EXPECT_EQ(sr.duplicates, 50u);
+  EXPECT_EQ(ReadAll().size(), 52u);
+}
+
+TEST_F(IngestIntegration, FullProducerQueueAnswersResourceExhausted) {
+  ingest::IngestServerOptions o;
+  o.publisher.queue_max_messages = 1;
+  // Hold the one queued record so the queue stays full.
+  o.publisher.linger_ms = 3000;
+  o.service.max_enqueue_wait = absl::Milliseconds(300);
+  StartServer(o);
+  auto events = Sample(3, "full");
+  grpc::Status st;
+  auto resp = Publish(events, &st);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.published(), 1u);
+  EXPECT_EQ(resp.failed(), 2u);
+  for (int i = 1; i < 3; ++i) {
+    EXPECT_EQ(resp.results(i).outcome(), rebound::v1::OUTCOME_FAILED);
+    EXPECT_EQ(resp.results(i).code(),
+              static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  }
+  // Not acked means not remembered: a retry publishes them.
+  auto retry = Publish({events[1], events[2]}, &st);
+  EXPECT_EQ(retry.published() + retry.failed(), 2u);
+  auto records = ReadAll();
+  EXPECT_EQ(records.size(), 1u + retry.published());
+}
+
+TEST_F(IngestIntegration, BrokerDownIsUnavailableAndNotServingThenRecovers) {
+  testing::PrivateKafka kafka;
+  std::string out;
+  ASSERT_TRUE(kafka.Start(&out)) << out;
+  ingest::IngestServerOptions o;
+  o.publisher.brokers = kafka.brokers();
+  o.publisher.health_interval = milliseconds(500);
+  StartServer(o);
+  ASSERT_TRUE(testing::WaitForHealth(channel_, "rebound.v1.Ingest", 1, seconds(10)));
+  grpc::Status st;
+  auto before = Publish(Sample(5, "outage-a"), &st);
+  ASSERT_EQ(before.published(), 5u);
+
+  ASSERT_TRUE(kafka.Stop(&out)) << out;
+  EXPECT_TRUE(testing::WaitForHealth(channel_, "rebound.v1.Ingest", 2, seconds(30)))
+      << "health stayed SERVING with the broker stopped";
+  EXPECT_EQ(testing::HealthStatus(channel_, ""), 2);
+  auto during = Publish(Sample(5, "outage-b"), &st);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(during.failed(), 5u);
+  for (const auto& r : during.results()) {
+    EXPECT_EQ(r.code(), static_cast<int>(grpc::StatusCode::UNAVAILABLE)) << r.error();
+  }
+
+  ASSERT_TRUE(kafka.Start(&out)) << out;
+  EXPECT_TRUE(testing::WaitForHealth(channel_, "rebound.v1.Ingest", 1, seconds(60)))
+      << "health did not return to SERVING";
+  auto after = Publish(Sample(5, "outage-b"), &st);
+  EXPECT_EQ(after.published(), 5u);
+  server_.reset();
+  auto records = tools::ReadTopic(kafka.brokers(), topic_, seconds(60));
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_EQ(records->size(), 10u);
+}
+
+}  // namespace
+}  // namespace rebound

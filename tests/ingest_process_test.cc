@@ -1,0 +1,195 @@
+// The rebound-ingest binary as operators run it: SIGTERM drains without
+// losing an acked event, bad configuration fails fast naming the setting.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/test_support.h"
+#include "tools/ingest_client.h"
+#include "tools/sim/event_generator.h"
+#include "tools/topic_reader.h"
+
+extern char** environ;
+
+namespace rebound {
+namespace {
+
+using std::chrono::seconds;
+
+// A child process with its output in a file.
+class Child {
+ public:
+  Child(std::vector<std::string> args) {
+    char tmpl[] = "/tmp/rebound-child-XXXXXX";
+    int fd = mkstemp(tmpl);
+    log_path_ = tmpl;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    close(fd);
+  }
+  ~Child() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      Wait();
+    }
+    unlink(log_path_.c_str());
+  }
+  pid_t pid() const { return pid_; }
+  // Exit code, or -1 for a signal.
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::string Output() const {
+    std::ifstream f(log_path_);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  std::string log_path_;
+};
+
+int FreePort() {
+  // Port 0 on a throwaway listener, then reuse its number.
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(s);
+  return port;
+}
+
+TEST(IngestProcess, SigtermDuringStreamKeepsEveryAckedEvent) {
+  std::string brokers = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
+  ASSERT_FALSE(brokers.empty());
+  std::string topic = testing::UniqueTopic("it-sigterm");
+  int port = FreePort();
+  Child ingest({REBOUND_INGEST_BIN, "--kafka-brokers=" + brokers,
+                "--topic=" + topic, "--topic-partitions=3",
+                absl::StrCat("--listen=127.0.0.1:", port),
+                absl::StrCat("--metrics-listen=127.0.0.1:", FreePort())});
+  ASSERT_GT(ingest.pid(), 0);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(testing::WaitForHealth(channel, "rebound.v1.Ingest", 1, seconds(30)))
+      << ingest.Output();
+
+  sim::GeneratorOptions g;
+  g.run_id = "sigterm";
+  auto events = sim::EventGenerator(g).Next(200'000);
+  auto stub = rebound::v1::Ingest::NewStub(channel);
+  std::atomic<size_t> answered{0};
+  tools::StreamPublishResult result;
+  std::thread client([&] {
+    tools::StreamPublishOptions o;
+    o.batch_size = 100;
+    o.window = 8;
+    o.progress = [&](size_t done, size_t) { answered.store(done); };
+    result = tools::PublishOverStream(*stub, events, o);
+  });
+  // Signal once the stream is well under way.
+  auto until = std::chrono::steady_clock::now() + seconds(60);
+  while (answered.load() < 5000 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GE(answered.load(), 5000u) << ingest.Output();
+  kill(ingest.pid(), SIGTERM);
+  client.join();
+  EXPECT_EQ(ingest.Wait(), 0) << ingest.Output();
+  EXPECT_LT(result.published, events.size())
+      << "the stream finished before SIGTERM; the test proves nothing";
+
+  std::set<std::string> acked;
+  for (const auto& r : result.results) {
+    if (r.outcome() == rebound::v1::OUTCOME_PUBLISHED) acked.insert(r.event_id());
+  }
+  ASSERT_GT(acked.size(), 0u);
+  auto records = tools::ReadTopic(brokers, topic, seconds(60));
+  ASSERT_TRUE(records.ok()) << records.status();
+  std::set<std::string> in_kafka;
+  for (const auto& rec : *records) {
+    EXPECT_TRUE(in_kafka.insert(rec.Header("ce_id")).second)
+        << rec.Header("ce_id") << " written twice";
+  }
+  size_t missing = 0;
+  for (const auto& id : acked) missing += in_kafka.count(id) == 0;
+  EXPECT_EQ(missing, 0u) << "acked events missing from Kafka";
+  std::cout << "acked " << acked.size() << " of " << events.size()
+            << " before SIGTERM; " << in_kafka.size() << " in Kafka\n";
+}
+
+TEST(IngestProcess, BadConfigNamesTheSetting) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  } cases[] = {
+      {{"--kafka-brokers=127.0.0.1:1", "--topic-partitions=zero"},
+       "'topic-partitions' (from --topic-partitions): 'zero' is not an integer"},
+      {{"--kafka-brokers=127.0.0.1:1", "--drain-timeout=5 parsecs"},
+       "'drain-timeout'"},
+      {{}, "REBOUND_KAFKA_BROKERS"},
+      {{"--kafka-brokers=127.0.0.1:1", "--no-such-flag=1"},
+       "unknown flag --no-such-flag"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {REBOUND_INGEST_BIN};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    // Keep the test's own REBOUND_KAFKA_BROKERS out of the child.
+    std::string saved = getenv("REBOUND_KAFKA_BROKERS") ? getenv("REBOUND_KAFKA_BROKERS") : "";
+    unsetenv("REBOUND_KAFKA_BROKERS");
+    Child child(args);
+    int rc = child.Wait();
+    if (!saved.empty()) setenv("REBOUND_KAFKA_BROKERS", saved.c_str(), 1);
+    EXPECT_EQ(rc, 2) << child.Output();
+    EXPECT_NE(child.Output().find(c.expect), std::string::npos)
+        << "want '" << c.expect << "' in: " << child.Output();
+  }
+}
+
+TEST(IngestProcess, TopicThatCannotBeCreatedIsNamed) {
+  std::string brokers = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
+  ASSERT_FALSE(brokers.empty());
+  std::string topic = testing::UniqueTopic("it-badtopic");
+  Child child({REBOUND_INGEST_BIN, "--kafka-brokers=" + brokers,
+               "--topic=" + topic, "--topic-replication=3",
+               "--listen=127.0.0.1:0", "--metrics-listen=127.0.0.1:0",
+               "--startup-timeout=10s"});
+  EXPECT_EQ(child.Wait(), 1) << child.Output();
+  EXPECT_NE(child.Output().find("topic '" + topic + "'"), std::string::npos)
+      << child.Output();
+}
+
+}  // namespace
+}  // namespace rebound
