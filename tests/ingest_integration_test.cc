@@ -46,7 +46,8 @@ class IngestIntegration : public ::testing::Test {
     o.topic_partitions = kPartitions;
     o.service.topic = topic_;
     if (o.publisher.brokers.empty()) o.publisher.brokers = brokers_;
-    auto s = ingest::IngestServer::Start(o, std::make_shared<prometheus::Registry>());
+    auto s = ingest::IngestServer::Start(
+        o, std::make_shared<prometheus::Registry>());
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(*s);
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
@@ -85,10 +86,10 @@ TEST_F(IngestIntegration, BatchAndStreamEventsLandOnceWithKeyPartitionHeaders) {
   std::map<std::string, rebound::v1::EventResult> acks;
   for (int b = 0; b < 3; ++b) {
     grpc::Status st;
-    auto resp = Publish(
-        std::vector<ConnectionEvent>(events.begin() + b * 100,
-                                     events.begin() + (b + 1) * 100),
-        &st);
+    auto resp =
+        Publish(std::vector<ConnectionEvent>(events.begin() + b * 100,
+                                             events.begin() + (b + 1) * 100),
+                &st);
     ASSERT_TRUE(st.ok()) << st.error_message();
     ASSERT_EQ(resp.published(), 100u);
     for (const auto& r : resp.results()) acks[r.event_id()] = r;
@@ -256,24 +257,28 @@ TEST_F(IngestIntegration, BrokerDownIsUnavailableAndNotServingThenRecovers) {
   o.publisher.brokers = kafka.brokers();
   o.publisher.health_interval = milliseconds(500);
   StartServer(o);
-  ASSERT_TRUE(testing::WaitForHealth(channel_, "rebound.v1.Ingest", 1, seconds(10)));
+  ASSERT_TRUE(
+      testing::WaitForHealth(channel_, "rebound.v1.Ingest", 1, seconds(10)));
   grpc::Status st;
   auto before = Publish(Sample(5, "outage-a"), &st);
   ASSERT_EQ(before.published(), 5u);
 
   ASSERT_TRUE(kafka.Stop(&out)) << out;
-  EXPECT_TRUE(testing::WaitForHealth(channel_, "rebound.v1.Ingest", 2, seconds(30)))
+  EXPECT_TRUE(
+      testing::WaitForHealth(channel_, "rebound.v1.Ingest", 2, seconds(30)))
       << "health stayed SERVING with the broker stopped";
   EXPECT_EQ(testing::HealthStatus(channel_, ""), 2);
   auto during = Publish(Sample(5, "outage-b"), &st);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(during.failed(), 5u);
   for (const auto& r : during.results()) {
-    EXPECT_EQ(r.code(), static_cast<int>(grpc::StatusCode::UNAVAILABLE)) << r.error();
+    EXPECT_EQ(r.code(), static_cast<int>(grpc::StatusCode::UNAVAILABLE))
+        << r.error();
   }
 
   ASSERT_TRUE(kafka.Start(&out)) << out;
-  EXPECT_TRUE(testing::WaitForHealth(channel_, "rebound.v1.Ingest", 1, seconds(60)))
+  EXPECT_TRUE(
+      testing::WaitForHealth(channel_, "rebound.v1.Ingest", 1, seconds(60)))
       << "health did not return to SERVING";
   auto after = Publish(Sample(5, "outage-b"), &st);
   EXPECT_EQ(after.published(), 5u);

@@ -3,9 +3,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,7 +103,8 @@ TEST(IngestProcess, SigtermDuringStreamKeepsEveryAckedEvent) {
   ASSERT_GT(ingest.pid(), 0);
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
                                      grpc::InsecureChannelCredentials());
-  ASSERT_TRUE(testing::WaitForHealth(channel, "rebound.v1.Ingest", 1, seconds(30)))
+  ASSERT_TRUE(
+      testing::WaitForHealth(channel, "rebound.v1.Ingest", 1, seconds(30)))
       << ingest.Output();
 
   sim::GeneratorOptions g;
@@ -133,7 +134,8 @@ TEST(IngestProcess, SigtermDuringStreamKeepsEveryAckedEvent) {
 
   std::set<std::string> acked;
   for (const auto& r : result.results) {
-    if (r.outcome() == rebound::v1::OUTCOME_PUBLISHED) acked.insert(r.event_id());
+    if (r.outcome() == rebound::v1::OUTCOME_PUBLISHED)
+      acked.insert(r.event_id());
   }
   ASSERT_GT(acked.size(), 0u);
   auto records = tools::ReadTopic(brokers, topic, seconds(60));
@@ -156,7 +158,8 @@ TEST(IngestProcess, BadConfigNamesTheSetting) {
     std::string expect;
   } cases[] = {
       {{"--kafka-brokers=127.0.0.1:1", "--topic-partitions=zero"},
-       "'topic-partitions' (from --topic-partitions): 'zero' is not an integer"},
+       "'topic-partitions' (from --topic-partitions): 'zero' is not an "
+       "integer"},
       {{"--kafka-brokers=127.0.0.1:1", "--drain-timeout=5 parsecs"},
        "'drain-timeout'"},
       {{}, "REBOUND_KAFKA_BROKERS"},
@@ -167,7 +170,8 @@ TEST(IngestProcess, BadConfigNamesTheSetting) {
     std::vector<std::string> args = {REBOUND_INGEST_BIN};
     args.insert(args.end(), c.args.begin(), c.args.end());
     // Keep the test's own REBOUND_KAFKA_BROKERS out of the child.
-    std::string saved = getenv("REBOUND_KAFKA_BROKERS") ? getenv("REBOUND_KAFKA_BROKERS") : "";
+    std::string saved =
+        getenv("REBOUND_KAFKA_BROKERS") ? getenv("REBOUND_KAFKA_BROKERS") : "";
     unsetenv("REBOUND_KAFKA_BROKERS");
     Child child(args);
     int rc = child.Wait();

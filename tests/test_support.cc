@@ -101,7 +101,8 @@ int RunCommand(const std::string& command, std::string* output) {
   if (p == nullptr) return -1;
   std::array<char, 4096> buf;
   size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) output->append(buf.data(), n);
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    output->append(buf.data(), n);
   int rc = pclose(p);
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
@@ -121,13 +122,14 @@ PrivateKafka::PrivateKafka() {
 
 PrivateKafka::~PrivateKafka() {
   std::string out;
-  RunCommand("REBOUND_STACK_DIR=" + dir_ + " " + StackScript() + " clean", &out);
+  RunCommand("REBOUND_STACK_DIR=" + dir_ + " " + StackScript() + " clean",
+             &out);
 }
 
 bool PrivateKafka::Start(std::string* output) {
-  int rc = RunCommand("REBOUND_STACK_DIR=" + dir_ + " " + StackScript() +
-                          " start kafka",
-                      output);
+  int rc = RunCommand(
+      "REBOUND_STACK_DIR=" + dir_ + " " + StackScript() + " start kafka",
+      output);
   if (rc != 0) return false;
   auto pos = output->find("REBOUND_KAFKA_BROKERS=");
   if (pos == std::string::npos) return false;
@@ -138,9 +140,9 @@ bool PrivateKafka::Start(std::string* output) {
 }
 
 bool PrivateKafka::Stop(std::string* output) {
-  return RunCommand("REBOUND_STACK_DIR=" + dir_ + " " + StackScript() +
-                        " stop kafka",
-                    output) == 0;
+  return RunCommand(
+             "REBOUND_STACK_DIR=" + dir_ + " " + StackScript() + " stop kafka",
+             output) == 0;
 }
 
 }  // namespace rebound::testing

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   g.run_id = run_id;
   auto events = rebound::sim::EventGenerator(g).Next(static_cast<int>(n));
 
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   auto stub = rebound::v1::Ingest::NewStub(channel);
   rebound::tools::StreamPublishOptions o;
   o.batch_size = static_cast<int>(batch);

@@ -10,7 +10,8 @@
 
 int main(int argc, char** argv) {
   rebound::ConfigReader c(argc, argv);
-  std::string brokers = c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
+  std::string brokers =
+      c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
   std::string topic = c.String("topic", "connection-events", "topic to read");
   int64_t show = c.Int("show", 3, 0, 1000, "records to print decoded");
   if (c.help_requested()) {
@@ -40,7 +41,8 @@ int main(int argc, char** argv) {
   for (const auto& [t, n] : by_type) std::cout << " " << t << "=" << n;
   std::cout << "\n";
   google::protobuf::util::JsonPrintOptions json;
-  for (int64_t i = 0; i < show && i < static_cast<int64_t>(records->size()); ++i) {
+  for (int64_t i = 0; i < show && i < static_cast<int64_t>(records->size());
+       ++i) {
     const auto& r = (*records)[records->size() * i / show];
     rebound::v1::ConnectionEvent e;
     std::string body;

@@ -20,12 +20,12 @@ absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> MakeConsumer(
   std::unique_ptr<RdKafka::Conf> conf(
       RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
-  for (const auto& [k, v] : std::map<std::string, std::string>{
-           {"bootstrap.servers", brokers},
-           {"group.id", "rebound-topic-reader"},
-           {"enable.auto.commit", "false"},
-           {"enable.partition.eof", "true"},
-           {"log_level", "3"}}) {
+  for (const auto& [k, v] :
+       std::map<std::string, std::string>{{"bootstrap.servers", brokers},
+                                          {"group.id", "rebound-topic-reader"},
+                                          {"enable.auto.commit", "false"},
+                                          {"enable.partition.eof", "true"},
+                                          {"log_level", "3"}}) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
       return absl::InvalidArgumentError(k + ": " + err);
     }
@@ -40,7 +40,8 @@ absl::StatusOr<Watermarks> GetWatermarks(RdKafka::KafkaConsumer* c,
                                          const std::string& topic,
                                          std::chrono::milliseconds timeout) {
   std::string err;
-  std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(c, topic, nullptr, err));
+  std::unique_ptr<RdKafka::Topic> t(
+      RdKafka::Topic::create(c, topic, nullptr, err));
   RdKafka::Metadata* raw = nullptr;
   RdKafka::ErrorCode e =
       c->metadata(false, t.get(), &raw, static_cast<int>(timeout.count()));
@@ -148,9 +149,9 @@ absl::StatusOr<std::vector<KafkaRecord>> ReadTopic(
     r.value.assign(static_cast<const char*>(m->payload()), m->len());
     if (RdKafka::Headers* h = m->headers()) {
       for (const auto& hdr : h->get_all()) {
-        r.headers.emplace_back(hdr.key(),
-                               std::string(static_cast<const char*>(hdr.value()),
-                                           hdr.value_size()));
+        r.headers.emplace_back(
+            hdr.key(), std::string(static_cast<const char*>(hdr.value()),
+                                   hdr.value_size()));
       }
     }
     next[r.partition] = std::max(next[r.partition], r.offset + 1);

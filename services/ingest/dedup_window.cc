@@ -1,35 +1,57 @@
 #include "services/ingest/dedup_window.h"
 
+#include <algorithm>
+
+#include "absl/hash/hash.h"
+
 namespace rebound::ingest {
 
-DedupWindow::Claim DedupWindow::ClaimOrWait(const std::string& key,
-                                            absl::Time now, Waiter waiter,
+DedupWindow::DedupWindow(size_t capacity, absl::Duration ttl)
+    : capacity_(capacity), ttl_(ttl) {
+  absl::MutexLock lock(&mu_);
+  // Growing the table under load costs more than reserving a sane start.
+  entries_.reserve(std::min<size_t>(capacity_, 1 << 16));
+}
+
+absl::uint128 DedupWindow::Fingerprint(std::string_view key) {
+  uint64_t a = absl::HashOf(key);
+  uint64_t b = std::hash<std::string_view>{}(key);
+  return absl::MakeUint128(a, b);
+}
+
+DedupWindow::Claim DedupWindow::ClaimOrWait(absl::uint128 fp, absl::Time now,
+                                            Waiter waiter,
                                             Delivery* published) {
   absl::MutexLock lock(&mu_);
   EvictLocked(now);
-  auto [it, inserted] = entries_.try_emplace(key);
+  auto [it, inserted] = entries_.try_emplace(fp);
   if (inserted) return Claim::kNew;
   if (it->second.in_flight) {
-    it->second.waiters.push_back(std::move(waiter));
+    waiters_[fp].push_back(std::move(waiter));
     return Claim::kWaiting;
   }
-  *published = it->second.delivery;
+  published->status = absl::OkStatus();
+  published->partition = it->second.partition;
+  published->offset = it->second.offset;
   return Claim::kPublished;
 }
 
-void DedupWindow::Resolve(const std::string& key, const Delivery& d,
-                          absl::Time now) {
+void DedupWindow::Resolve(absl::uint128 fp, const Delivery& d, absl::Time now) {
   std::vector<Waiter> waiters;
   {
     absl::MutexLock lock(&mu_);
-    auto it = entries_.find(key);
+    auto it = entries_.find(fp);
     if (it == entries_.end()) return;
-    waiters.swap(it->second.waiters);
+    if (auto w = waiters_.find(fp); w != waiters_.end()) {
+      waiters.swap(w->second);
+      waiters_.erase(w);
+    }
     if (d.status.ok()) {
       it->second.in_flight = false;
-      it->second.delivery = d;
+      it->second.partition = d.partition;
+      it->second.offset = d.offset;
       it->second.published_at = now;
-      order_.emplace_back(now, key);
+      order_.emplace_back(now, fp);
       EvictLocked(now);
     } else {
       entries_.erase(it);

@@ -8,10 +8,12 @@
 #include <deque>
 #include <functional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -38,37 +40,45 @@ class DedupWindow {
   };
 
   // capacity: most published ids remembered; ttl: how long one is remembered.
-  DedupWindow(size_t capacity, absl::Duration ttl)
-      : capacity_(capacity), ttl_(ttl) {}
+  DedupWindow(size_t capacity, absl::Duration ttl);
 
-  // Claims `key` for publishing. Ids in flight are never forgotten; published
-  // ones are forgotten after `ttl` or when `capacity` is exceeded (oldest
-  // first).
-  Claim ClaimOrWait(const std::string& key, absl::Time now, Waiter waiter,
+  // Claims the id with fingerprint `fp` (see Fingerprint()) for publishing. Ids
+  // in flight are never forgotten; published ones are forgotten after `ttl` or
+  // when `capacity` is exceeded (oldest first).
+  Claim ClaimOrWait(absl::uint128 fp, absl::Time now, Waiter waiter,
                     Delivery* published);
 
-  // Records the outcome of a claimed key. Published ids are remembered; a
+  // Records the outcome of a claimed id. Published ids are remembered; a
   // failed one is forgotten so a retry can publish it. Waiters get `d`.
-  void Resolve(const std::string& key, const Delivery& d, absl::Time now);
+  void Resolve(absl::uint128 fp, const Delivery& d, absl::Time now);
 
   // Ids remembered (published or in flight).
   size_t size() const;
 
+  // The 128-bit fingerprint ids are remembered by: two independent 64-bit
+  // hashes (abseil's and libstdc++'s), so two distinct ids collide with
+  // probability ~n²/2¹²⁹ — about 10⁻²⁶ for a million ids — instead of
+  // holding every id string in memory.
+  static absl::uint128 Fingerprint(std::string_view key);
+
  private:
   struct Entry {
     bool in_flight = true;
-    Delivery delivery;
+    int32_t partition = -1;
+    int64_t offset = -1;
     absl::Time published_at;
-    std::vector<Waiter> waiters;
   };
   void EvictLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t capacity_;
   const absl::Duration ttl_;
   mutable absl::Mutex mu_;
-  std::unordered_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<absl::uint128, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  // Duplicates waiting on an id in flight (rare: kept apart from entries_).
+  absl::flat_hash_map<absl::uint128, std::vector<Waiter>> waiters_
+      ABSL_GUARDED_BY(mu_);
   // Published ids in the order they were published, for eviction.
-  std::deque<std::pair<absl::Time, std::string>> order_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<absl::Time, absl::uint128>> order_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rebound::ingest

@@ -17,10 +17,11 @@ Delivery Ok(int64_t offset) {
 TEST(DedupWindow, PublishedIdIsDuplicate) {
   DedupWindow w(10, absl::Minutes(1));
   Delivery seen;
-  ASSERT_EQ(w.ClaimOrWait("t/a", kT0, nullptr, &seen),
+  ASSERT_EQ(w.ClaimOrWait(DedupWindow::Fingerprint("t/a"), kT0, nullptr, &seen),
             DedupWindow::Claim::kNew);
-  w.Resolve("t/a", Ok(7), kT0);
-  ASSERT_EQ(w.ClaimOrWait("t/a", kT0 + absl::Seconds(1), nullptr, &seen),
+  w.Resolve(DedupWindow::Fingerprint("t/a"), Ok(7), kT0);
+  ASSERT_EQ(w.ClaimOrWait(DedupWindow::Fingerprint("t/a"),
+                          kT0 + absl::Seconds(1), nullptr, &seen),
             DedupWindow::Claim::kPublished);
   EXPECT_EQ(seen.partition, 2);
   EXPECT_EQ(seen.offset, 7);
@@ -29,12 +30,12 @@ TEST(DedupWindow, PublishedIdIsDuplicate) {
 TEST(DedupWindow, InFlightDuplicateWaitsForOutcome) {
   DedupWindow w(10, absl::Minutes(1));
   Delivery seen;
-  ASSERT_EQ(w.ClaimOrWait("t/a", kT0, nullptr, &seen),
+  ASSERT_EQ(w.ClaimOrWait(DedupWindow::Fingerprint("t/a"), kT0, nullptr, &seen),
             DedupWindow::Claim::kNew);
   int calls = 0;
   int64_t offset = -1;
   ASSERT_EQ(w.ClaimOrWait(
-                "t/a", kT0,
+                DedupWindow::Fingerprint("t/a"), kT0,
                 [&](const Delivery& d) {
                   ++calls;
                   offset = d.offset;
@@ -42,7 +43,7 @@ TEST(DedupWindow, InFlightDuplicateWaitsForOutcome) {
                 &seen),
             DedupWindow::Claim::kWaiting);
   EXPECT_EQ(calls, 0);
-  w.Resolve("t/a", Ok(9), kT0);
+  w.Resolve(DedupWindow::Fingerprint("t/a"), Ok(9), kT0);
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(offset, 9);
 }
@@ -52,9 +53,9 @@ TEST(DedupWindow, FailedIdCanBeRetried) {
   Delivery seen;
   int waiter_calls = 0;
   bool waiter_ok = true;
-  w.ClaimOrWait("t/a", kT0, nullptr, &seen);
+  w.ClaimOrWait(DedupWindow::Fingerprint("t/a"), kT0, nullptr, &seen);
   w.ClaimOrWait(
-      "t/a", kT0,
+      DedupWindow::Fingerprint("t/a"), kT0,
       [&](const Delivery& d) {
         ++waiter_calls;
         waiter_ok = d.status.ok();
@@ -62,10 +63,10 @@ TEST(DedupWindow, FailedIdCanBeRetried) {
       &seen);
   Delivery failed;
   failed.status = absl::UnavailableError("down");
-  w.Resolve("t/a", failed, kT0);
+  w.Resolve(DedupWindow::Fingerprint("t/a"), failed, kT0);
   EXPECT_EQ(waiter_calls, 1);
   EXPECT_FALSE(waiter_ok);
-  EXPECT_EQ(w.ClaimOrWait("t/a", kT0, nullptr, &seen),
+  EXPECT_EQ(w.ClaimOrWait(DedupWindow::Fingerprint("t/a"), kT0, nullptr, &seen),
             DedupWindow::Claim::kNew);
 }
 
@@ -73,29 +74,32 @@ TEST(DedupWindow, ForgetsAfterTtlAndCapacity) {
   DedupWindow w(2, absl::Seconds(30));
   Delivery seen;
   for (const char* k : {"t/a", "t/b", "t/c"}) {
-    w.ClaimOrWait(k, kT0, nullptr, &seen);
-    w.Resolve(k, Ok(1), kT0);
+    w.ClaimOrWait(DedupWindow::Fingerprint(k), kT0, nullptr, &seen);
+    w.Resolve(DedupWindow::Fingerprint(k), Ok(1), kT0);
   }
   // Capacity 2: the oldest is forgotten.
-  EXPECT_EQ(w.ClaimOrWait("t/a", kT0, nullptr, &seen),
+  EXPECT_EQ(w.ClaimOrWait(DedupWindow::Fingerprint("t/a"), kT0, nullptr, &seen),
             DedupWindow::Claim::kNew);
-  EXPECT_EQ(w.ClaimOrWait("t/c", kT0, nullptr, &seen),
+  EXPECT_EQ(w.ClaimOrWait(DedupWindow::Fingerprint("t/c"), kT0, nullptr, &seen),
             DedupWindow::Claim::kPublished);
   // After the TTL nothing published is remembered; "t/a" is still in flight.
-  EXPECT_EQ(w.ClaimOrWait("t/c", kT0 + absl::Seconds(31), nullptr, &seen),
+  EXPECT_EQ(w.ClaimOrWait(DedupWindow::Fingerprint("t/c"),
+                          kT0 + absl::Seconds(31), nullptr, &seen),
             DedupWindow::Claim::kNew);
   EXPECT_EQ(w.ClaimOrWait(
-                "t/a", kT0 + absl::Seconds(31), [](const Delivery&) {}, &seen),
+                DedupWindow::Fingerprint("t/a"), kT0 + absl::Seconds(31),
+                [](const Delivery&) {}, &seen),
             DedupWindow::Claim::kWaiting);
 }
 
 TEST(DedupWindow, TenantsAreSeparateKeys) {
   DedupWindow w(10, absl::Minutes(1));
   Delivery seen;
-  w.ClaimOrWait("t1/a", kT0, nullptr, &seen);
-  w.Resolve("t1/a", Ok(1), kT0);
-  EXPECT_EQ(w.ClaimOrWait("t2/a", kT0, nullptr, &seen),
-            DedupWindow::Claim::kNew);
+  w.ClaimOrWait(DedupWindow::Fingerprint("t1/a"), kT0, nullptr, &seen);
+  w.Resolve(DedupWindow::Fingerprint("t1/a"), Ok(1), kT0);
+  EXPECT_EQ(
+      w.ClaimOrWait(DedupWindow::Fingerprint("t2/a"), kT0, nullptr, &seen),
+      DedupWindow::Claim::kNew);
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 
 #include "common/kafka_admin.h"
 #include "common/log.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpc/health/v1/health.pb.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 
 namespace rebound::ingest {

@@ -120,8 +120,8 @@ absl::Status IngestService::ProcessBatch(
       batch->Complete();
       continue;
     }
-    std::string dedup_key =
-        absl::StrCat(event.tenant_id(), "/", event.event_id());
+    const absl::uint128 dedup_key = DedupWindow::Fingerprint(
+        absl::StrCat(event.tenant_id(), "/", event.event_id()));
     Delivery earlier;
     auto claim = dedup_.ClaimOrWait(
         dedup_key, now,
@@ -149,25 +149,29 @@ absl::Status IngestService::ProcessBatch(
     }
     std::string value = event.SerializeAsString();
     const absl::Time enqueued = absl::Now();
-    absl::Status s = !refused.ok() ? refused : publisher_->Produce(
-        options_.topic, RecordKey(event), value,
-        CloudEventHeaders(event, options_.ce_source), enqueue_deadline,
-        [this, batch, r, dedup_key, enqueued](const Delivery& d) {
-          absl::Time at = absl::Now();
-          if (d.status.ok()) {
-            r->set_outcome(rebound::v1::OUTCOME_PUBLISHED);
-            r->set_partition(d.partition);
-            r->set_offset(d.offset);
-            metrics_->published->Increment();
-            metrics_->publish_latency->Observe(
-                absl::ToDoubleSeconds(at - enqueued));
-          } else {
-            SetFailed(r, d.status);
-            metrics_->failed->Increment();
-          }
-          dedup_.Resolve(dedup_key, d, at);
-          batch->Complete();
-        });
+    absl::Status s =
+        !refused.ok()
+            ? refused
+            : publisher_->Produce(
+                  options_.topic, RecordKey(event), value,
+                  CloudEventHeaders(event, options_.ce_source),
+                  enqueue_deadline,
+                  [this, batch, r, dedup_key, enqueued](const Delivery& d) {
+                    absl::Time at = absl::Now();
+                    if (d.status.ok()) {
+                      r->set_outcome(rebound::v1::OUTCOME_PUBLISHED);
+                      r->set_partition(d.partition);
+                      r->set_offset(d.offset);
+                      metrics_->published->Increment();
+                      metrics_->publish_latency->Observe(
+                          absl::ToDoubleSeconds(at - enqueued));
+                    } else {
+                      SetFailed(r, d.status);
+                      metrics_->failed->Increment();
+                    }
+                    dedup_.Resolve(dedup_key, d, at);
+                    batch->Complete();
+                  });
     if (!s.ok()) {
       refused = s;
       SetFailed(r, s);

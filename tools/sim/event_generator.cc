@@ -9,15 +9,14 @@ using rebound::v1::ProfileSnapshot;
 
 namespace {
 
-const char* const kIndustries[] = {"software", "finance", "healthcare",
-                                   "retail", "education", "manufacturing"};
-const char* const kCompanies[] = {"Northwind", "Contoso", "Initech",
+const char* const kIndustries[] = {"software", "finance",   "healthcare",
+                                   "retail",   "education", "manufacturing"};
+const char* const kCompanies[] = {"Northwind", "Contoso",  "Initech",
                                   "Globex",    "Umbrella", "Hooli",
                                   "Vandelay",  "Stark",    "Wayne"};
-const char* const kHeadlines[] = {"Product manager", "Sales director",
-                                  "Software engineer", "Recruiter",
-                                  "Founder & CEO", "Data scientist",
-                                  "Marketing lead"};
+const char* const kHeadlines[] = {
+    "Product manager", "Sales director", "Software engineer", "Recruiter",
+    "Founder & CEO",   "Data scientist", "Marketing lead"};
 const char* const kNotes[] = {
     "",
     "",
@@ -114,7 +113,8 @@ void EventGenerator::EmitRequest(std::vector<ConnectionEvent>& out) {
   double roll = u(rng_);
   bool viewed = roll < 0.8 && u(rng_) < 0.7;
   if (viewed) {
-    ConnectionEvent v = Envelope(tenants_[t], sender.id, recipient.id, later(6));
+    ConnectionEvent v =
+        Envelope(tenants_[t], sender.id, recipient.id, later(6));
     v.mutable_profile_viewed()->set_request_id(request_id);
     out.push_back(std::move(v));
   }
@@ -126,7 +126,7 @@ void EventGenerator::EmitRequest(std::vector<ConnectionEvent>& out) {
     auto* d = end.mutable_request_declined();
     d->set_request_id(request_id);
     double k = u(rng_);
-    d->set_kind(k < 0.6   ? rebound::v1::DECLINE_KIND_IGNORED
+    d->set_kind(k < 0.6    ? rebound::v1::DECLINE_KIND_IGNORED
                 : k < 0.85 ? rebound::v1::DECLINE_KIND_DECLINED
                 : k < 0.95 ? rebound::v1::DECLINE_KIND_REPORTED_UNKNOWN
                            : rebound::v1::DECLINE_KIND_REPORTED_SPAM);

@@ -1,0 +1,217 @@
+// ingest_bench: throughput and ack latency of events through ingest's gRPC
+// PublishStream, against a raw librdkafka producer writing the same records
+// (same keys, headers, producer settings) to the same broker in the same run.
+//
+//   ingest_bench --kafka-brokers=127.0.0.1:PORT [--events=100000]
+//                [--batch=500] [--window=16] [--rounds=2]
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/config.h"
+#include "common/kafka_admin.h"
+#include "common/log.h"
+#include "librdkafka/rdkafkacpp.h"
+#include "services/ingest/ingest_server.h"
+#include "services/ingest/kafka_record.h"
+#include "tools/ingest_client.h"
+#include "tools/sim/event_generator.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using rebound::v1::ConnectionEvent;
+
+struct Figures {
+  double events_per_s = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  size_t ok = 0;
+};
+
+// Per-record delivery: latency from produce() to the delivery report.
+class LatencyReport : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& m) override {
+    auto* sent = static_cast<Clock::time_point*>(m.msg_opaque());
+    double ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - *sent).count();
+    delete sent;
+    std::lock_guard<std::mutex> lock(mu);
+    if (m.err() == RdKafka::ERR_NO_ERROR) {
+      ++ok;
+      latencies.push_back(ms);
+    }
+  }
+  std::mutex mu;
+  size_t ok = 0;
+  std::vector<double> latencies;
+};
+
+Figures RawProducer(const std::string& brokers, const std::string& topic,
+                    const std::vector<ConnectionEvent>& events) {
+  LatencyReport report;
+  std::unique_ptr<RdKafka::Conf> conf(
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  // The settings ingest's publisher uses.
+  for (const auto& [k, v] : std::map<std::string, std::string>{
+           {"bootstrap.servers", brokers},
+           {"enable.idempotence", "true"},
+           {"acks", "all"},
+           {"partitioner", "murmur2_random"},
+           {"linger.ms", "5"},
+           {"compression.codec", "lz4"},
+           {"queue.buffering.max.messages", "100000"}}) {
+    conf->set(k, v, err);
+  }
+  conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&report), err);
+  std::unique_ptr<RdKafka::Producer> p(
+      RdKafka::Producer::create(conf.get(), err));
+  auto start = Clock::now();
+  for (const auto& e : events) {
+    std::string value = e.SerializeAsString();
+    std::string key = rebound::ingest::RecordKey(e);
+    auto* sent = new Clock::time_point(Clock::now());
+    while (true) {
+      RdKafka::Headers* h = RdKafka::Headers::create();
+      for (const auto& [n, v] :
+           rebound::ingest::CloudEventHeaders(e, "/rebound/ingest")) {
+        h->add(n, v);
+      }
+      auto rc = p->produce(topic, RdKafka::Topic::PARTITION_UA,
+                           RdKafka::Producer::RK_MSG_COPY, value.data(),
+                           value.size(), key.data(), key.size(), 0, h, sent);
+      if (rc == RdKafka::ERR_NO_ERROR) break;
+      delete h;
+      if (rc != RdKafka::ERR__QUEUE_FULL) {
+        std::cerr << "raw produce: " << RdKafka::err2str(rc) << "\n";
+        delete sent;
+        break;
+      }
+      p->poll(1);
+    }
+    p->poll(0);
+  }
+  p->flush(60'000);
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  Figures f;
+  f.ok = report.ok;
+  f.events_per_s = report.ok / secs;
+  f.p50_ms = rebound::tools::Quantile(report.latencies, 0.5);
+  f.p99_ms = rebound::tools::Quantile(report.latencies, 0.99);
+  return f;
+}
+
+Figures ThroughIngest(rebound::v1::Ingest::Stub& stub,
+                      const std::vector<ConnectionEvent>& events, int batch,
+                      int window) {
+  rebound::tools::StreamPublishOptions o;
+  o.batch_size = batch;
+  o.window = window;
+  auto r = rebound::tools::PublishOverStream(stub, events, o);
+  if (!r.status.ok())
+    std::cerr << "stream: " << r.status.error_message() << "\n";
+  Figures f;
+  f.ok = r.published;
+  f.events_per_s = r.published / r.seconds;
+  f.p50_ms = rebound::tools::Quantile(r.ack_latency_ms, 0.5);
+  f.p99_ms = rebound::tools::Quantile(r.ack_latency_ms, 0.99);
+  return f;
+}
+
+void Print(const char* name, const Figures& f) {
+  std::cout << absl::StrFormat(
+      "  %-28s %9.0f events/s   ack p50 %7.2f ms   p99 %7.2f ms   (%zu ok)\n",
+      name, f.events_per_s, f.p50_ms, f.p99_ms, f.ok);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  rebound::ConfigReader c(argc, argv);
+  std::string brokers =
+      c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
+  int events_n = static_cast<int>(
+      c.Int("events", 100'000, 100, 10'000'000, "events per run"));
+  int batch = static_cast<int>(
+      c.Int("batch", 500, 1, 1000, "events per PublishStream batch"));
+  int window =
+      static_cast<int>(c.Int("window", 16, 1, 1000, "batches in flight"));
+  int rounds = static_cast<int>(
+      c.Int("rounds", 2, 1, 20, "alternating raw/ingest rounds"));
+  if (c.help_requested()) {
+    std::cout << c.Usage("ingest_bench");
+    return 0;
+  }
+  if (auto s = c.Finish(); !s.ok()) {
+    std::cerr << "ingest_bench: " << s.message() << "\n";
+    return 2;
+  }
+  rebound::log::InitLogging("ingest-bench", "error");
+  std::string suffix =
+      absl::StrCat(getpid(), "-", absl::ToUnixSeconds(absl::Now()));
+  std::string raw_topic = "bench-raw-" + suffix;
+  std::string ingest_topic = "bench-ingest-" + suffix;
+
+  rebound::ingest::IngestServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.publisher.brokers = brokers;
+  o.service.topic = ingest_topic;
+  auto server = rebound::ingest::IngestServer::Start(
+      o, std::make_shared<prometheus::Registry>());
+  if (!server.ok()) {
+    std::cerr << "ingest: " << server.status().message() << "\n";
+    return 1;
+  }
+  if (auto s = rebound::EnsureTopics((*server)->publisher()->handle(),
+                                     {{raw_topic, o.topic_partitions, 1}},
+                                     std::chrono::seconds(30));
+      !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 1;
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(o.max_message_bytes);
+  auto channel =
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                grpc::InsecureChannelCredentials(), args);
+  auto stub = rebound::v1::Ingest::NewStub(channel);
+
+  std::cout << absl::StrFormat(
+      "ingest_bench: %d events/run (%d per batch, %d batches in flight), "
+      "broker %s, %d rounds\n",
+      events_n, batch, window, brokers, rounds);
+  // Warm-up: connections, producer ids, topic metadata.
+  {
+    rebound::sim::GeneratorOptions g;
+    g.run_id = "warm-" + suffix;
+    auto warm = rebound::sim::EventGenerator(g).Next(2000);
+    RawProducer(brokers, raw_topic, warm);
+    ThroughIngest(*stub, warm, batch, window);
+  }
+  std::vector<double> ratios;
+  Figures best_raw, best_ingest;
+  for (int r = 0; r < rounds; ++r) {
+    rebound::sim::GeneratorOptions g;
+    g.seed = 1000 + r;
+    g.run_id = absl::StrCat("bench-", suffix, "-", r);
+    auto events = rebound::sim::EventGenerator(g).Next(events_n);
+    std::cout << "round " << r + 1 << ":\n";
+    Figures raw = RawProducer(brokers, raw_topic, events);
+    Print("raw librdkafka producer", raw);
+    Figures ing = ThroughIngest(*stub, events, batch, window);
+    Print("gRPC PublishStream -> ingest", ing);
+    ratios.push_back(ing.events_per_s / raw.events_per_s);
+    std::cout << absl::StrFormat("  ratio ingest/raw throughput: %.2f\n",
+                                 ratios.back());
+  }
+  double sum = 0;
+  for (double x : ratios) sum += x;
+  std::cout << absl::StrFormat(
+      "mean ratio ingest/raw over %d rounds: %.2f (goal >= 0.7)\n", rounds,
+      sum / ratios.size());
+  return 0;
+}
