@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/kafka_admin.h"
 #include "common/log.h"
+#include "librdkafka/rdkafka.h"
 #include "librdkafka/rdkafkacpp.h"
 #include "services/ingest/ingest_server.h"
 #include "services/ingest/kafka_record.h"
@@ -75,19 +76,24 @@ Figures RawProducer(const std::string& brokers, const std::string& topic,
     std::string value = e.SerializeAsString();
     std::string key = rebound::ingest::RecordKey(e);
     auto* sent = new Clock::time_point(Clock::now());
+    // Same produce call as ingest's publisher: C API, headers copied once.
     while (true) {
-      RdKafka::Headers* h = RdKafka::Headers::create();
-      for (const auto& [n, v] :
-           rebound::ingest::CloudEventHeaders(e, "/rebound/ingest")) {
-        h->add(n, v);
+      auto headers = rebound::ingest::CloudEventHeaders(e, "/rebound/ingest");
+      rd_kafka_headers_t* h = rd_kafka_headers_new(headers.size());
+      for (const auto& [n, v] : headers) {
+        rd_kafka_header_add(h, n.data(), static_cast<ssize_t>(n.size()),
+                            v.data(), static_cast<ssize_t>(v.size()));
       }
-      auto rc = p->produce(topic, RdKafka::Topic::PARTITION_UA,
-                           RdKafka::Producer::RK_MSG_COPY, value.data(),
-                           value.size(), key.data(), key.size(), 0, h, sent);
-      if (rc == RdKafka::ERR_NO_ERROR) break;
-      delete h;
-      if (rc != RdKafka::ERR__QUEUE_FULL) {
-        std::cerr << "raw produce: " << RdKafka::err2str(rc) << "\n";
+      rd_kafka_resp_err_t rc = rd_kafka_producev(
+          p->c_ptr(), RD_KAFKA_V_TOPIC(topic.c_str()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_VALUE(value.data(), value.size()),
+          RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_HEADERS(h),
+          RD_KAFKA_V_OPAQUE(sent), RD_KAFKA_V_END);
+      if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      rd_kafka_headers_destroy(h);
+      if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        std::cerr << "raw produce: " << rd_kafka_err2str(rc) << "\n";
         delete sent;
         break;
       }
@@ -135,13 +141,13 @@ int main(int argc, char** argv) {
   std::string brokers =
       c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
   int events_n = static_cast<int>(
-      c.Int("events", 100'000, 100, 10'000'000, "events per run"));
+      c.Int("events", 200'000, 100, 10'000'000, "events per run"));
   int batch = static_cast<int>(
       c.Int("batch", 500, 1, 1000, "events per PublishStream batch"));
   int window =
       static_cast<int>(c.Int("window", 16, 1, 1000, "batches in flight"));
   int rounds = static_cast<int>(
-      c.Int("rounds", 2, 1, 20, "alternating raw/ingest rounds"));
+      c.Int("rounds", 3, 1, 20, "alternating raw/ingest rounds"));
   if (c.help_requested()) {
     std::cout << c.Usage("ingest_bench");
     return 0;

@@ -1,6 +1,7 @@
 #include "services/ingest/publisher.h"
 
 #include "common/log.h"
+#include "librdkafka/rdkafka.h"
 
 namespace rebound::ingest {
 
@@ -11,8 +12,8 @@ class Publisher::Callbacks : public RdKafka::DeliveryReportCb,
   explicit Callbacks(Publisher* owner) : owner_(owner) {}
 
   void dr_cb(RdKafka::Message& message) override {
-    std::unique_ptr<DeliveryCallback> done(
-        static_cast<DeliveryCallback*>(message.msg_opaque()));
+    std::unique_ptr<PendingRecord> done(
+        static_cast<PendingRecord*>(message.msg_opaque()));
     if (!done) return;
     Delivery d;
     if (message.err() == RdKafka::ERR_NO_ERROR) {
@@ -22,7 +23,7 @@ class Publisher::Callbacks : public RdKafka::DeliveryReportCb,
       d.status = absl::UnavailableError("kafka did not confirm the write: " +
                                         message.errstr());
     }
-    (*done)(d);
+    done->Delivered(d);
   }
 
   void event_cb(RdKafka::Event& event) override {
@@ -158,42 +159,49 @@ void Publisher::OnAvailabilityChange(std::function<void(bool)> listener) {
   listener_(available_.load());
 }
 
-absl::Status Publisher::Produce(const std::string& topic,
-                                const std::string& key,
-                                const std::string& value,
-                                const Headers& headers,
+absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
+                                std::string_view value, const Headers& headers,
                                 absl::Time enqueue_deadline,
-                                DeliveryCallback done) {
+                                std::unique_ptr<PendingRecord> pending) {
   if (!available_.load()) {
     return absl::UnavailableError("kafka is unreachable at " +
                                   options_.brokers);
   }
-  auto* opaque = new DeliveryCallback(std::move(done));
+  // The C API copies each header once; the C++ Headers wrapper copies twice.
+  rd_kafka_t* rk = producer_->c_ptr();
   while (true) {
-    RdKafka::Headers* h = RdKafka::Headers::create();
-    for (const auto& [name, v] : headers) h->add(name, v);
-    RdKafka::ErrorCode err = producer_->produce(
-        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
-        0, h, opaque);
-    if (err == RdKafka::ERR_NO_ERROR) return absl::OkStatus();
+    rd_kafka_headers_t* h = rd_kafka_headers_new(headers.size());
+    for (const auto& [name, v] : headers) {
+      rd_kafka_header_add(h, name.data(), static_cast<ssize_t>(name.size()),
+                          v.data(), static_cast<ssize_t>(v.size()));
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_OPAQUE(pending.get()), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      pending.release();  // Owned by librdkafka until the delivery report.
+      return absl::OkStatus();
+    }
     // On failure the headers still belong to us.
-    delete h;
-    if (err == RdKafka::ERR__QUEUE_FULL && absl::Now() < enqueue_deadline) {
+    rd_kafka_headers_destroy(h);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+        absl::Now() < enqueue_deadline) {
       // The poll thread drains the queue; wait briefly and retry.
       absl::SleepFor(absl::Milliseconds(2));
       continue;
     }
-    delete opaque;
-    if (err == RdKafka::ERR__QUEUE_FULL) {
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       return absl::ResourceExhaustedError(
           "producer queue full until the deadline; retry later");
     }
-    if (err == RdKafka::ERR__FATAL) {
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
       return absl::UnavailableError("kafka producer failed fatally");
     }
-    return absl::InternalError("kafka refused the record: " +
-                               RdKafka::err2str(err));
+    return absl::InternalError(std::string("kafka refused the record: ") +
+                               rd_kafka_err2str(err));
   }
 }
 

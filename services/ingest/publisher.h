@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -43,10 +44,15 @@ struct PublisherOptions {
 
 class Publisher {
  public:
-  // Called exactly once per accepted record, on the producer's poll thread,
-  // with OK and the record's partition/offset once Kafka acknowledged it with
-  // acks=all, or with the error that made librdkafka give up.
-  using DeliveryCallback = std::function<void(const Delivery&)>;
+  // One record handed to Produce(): told its fate exactly once, on the
+  // producer's poll thread, then destroyed. OK with the partition/offset once
+  // Kafka acknowledged it with acks=all, or the error that made librdkafka
+  // give up.
+  class PendingRecord {
+   public:
+    virtual ~PendingRecord() = default;
+    virtual void Delivered(const Delivery& delivery) = 0;
+  };
 
   // Creates the producer (idempotence on, acks=all, Java-compatible murmur2
   // partitioner) and starts its poll and health threads. Fails with
@@ -54,16 +60,17 @@ class Publisher {
   static absl::StatusOr<std::unique_ptr<Publisher>> Create(
       const PublisherOptions& options);
 
-  // Flushes (bounded by `drain_timeout` passed to Close, or 10 s) and stops.
+  // Flushes (at most 10 s), then resolves anything left as failed, and stops.
   ~Publisher();
 
-  // Enqueues one record. On OK, `done` will be called exactly once. On error
-  // `done` is never called and nothing was enqueued: UNAVAILABLE when Kafka is
-  // unreachable, RESOURCE_EXHAUSTED when the queue stayed full until
-  // `enqueue_deadline`, INTERNAL for other librdkafka refusals.
-  absl::Status Produce(const std::string& topic, const std::string& key,
-                       const std::string& value, const Headers& headers,
-                       absl::Time enqueue_deadline, DeliveryCallback done);
+  // Enqueues one record. On OK, `pending->Delivered()` will be called exactly
+  // once. On error nothing was enqueued and `pending` is destroyed unused:
+  // UNAVAILABLE when Kafka is unreachable, RESOURCE_EXHAUSTED when the queue
+  // stayed full until `enqueue_deadline`, INTERNAL for other refusals.
+  absl::Status Produce(const std::string& topic, std::string_view key,
+                       std::string_view value, const Headers& headers,
+                       absl::Time enqueue_deadline,
+                       std::unique_ptr<PendingRecord> pending);
 
   // Whether Kafka answered the last probe (and no "all brokers down" since).
   bool available() const { return available_.load(); }
