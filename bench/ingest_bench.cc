@@ -4,6 +4,8 @@
 //
 //   ingest_bench --kafka-brokers=127.0.0.1:PORT [--events=100000]
 //                [--batch=500] [--window=16] [--rounds=2]
+#include <sys/resource.h>
+
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
@@ -25,7 +27,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using rebound::v1::ConnectionEvent;
 
+// User + system CPU seconds of the whole process so far.
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec +
+         u.ru_stime.tv_usec / 1e6;
+}
+
 struct Figures {
+  double cpu_us_per_event = 0;  // Process CPU time per event, all threads.
   double events_per_s = 0;
   double p50_ms = 0;
   double p99_ms = 0;
@@ -113,10 +124,11 @@ Figures RawProducer(const std::string& brokers, const std::string& topic,
 
 Figures ThroughIngest(rebound::v1::Ingest::Stub& stub,
                       const std::vector<ConnectionEvent>& events, int batch,
-                      int window) {
+                      int window, int streams) {
   rebound::tools::StreamPublishOptions o;
   o.batch_size = batch;
   o.window = window;
+  o.streams = streams;
   auto r = rebound::tools::PublishOverStream(stub, events, o);
   if (!r.status.ok())
     std::cerr << "stream: " << r.status.error_message() << "\n";
@@ -130,8 +142,9 @@ Figures ThroughIngest(rebound::v1::Ingest::Stub& stub,
 
 void Print(const char* name, const Figures& f) {
   std::cout << absl::StrFormat(
-      "  %-28s %9.0f events/s   ack p50 %7.2f ms   p99 %7.2f ms   (%zu ok)\n",
-      name, f.events_per_s, f.p50_ms, f.p99_ms, f.ok);
+      "  %-28s %9.0f events/s   ack p50 %7.2f ms   p99 %7.2f ms   cpu %5.2f "
+      "us/event   (%zu ok)\n",
+      name, f.events_per_s, f.p50_ms, f.p99_ms, f.cpu_us_per_event, f.ok);
 }
 
 }  // namespace
@@ -146,6 +159,9 @@ int main(int argc, char** argv) {
       c.Int("batch", 500, 1, 1000, "events per PublishStream batch"));
   int window =
       static_cast<int>(c.Int("window", 16, 1, 1000, "batches in flight"));
+  int streams = static_cast<int>(
+      c.Int("streams", 2, 1, 64,
+            "parallel PublishStream calls (events sharded by pair key)"));
   int rounds = static_cast<int>(
       c.Int("rounds", 3, 1, 20, "alternating raw/ingest rounds"));
   if (c.help_requested()) {
@@ -187,16 +203,16 @@ int main(int argc, char** argv) {
   auto stub = rebound::v1::Ingest::NewStub(channel);
 
   std::cout << absl::StrFormat(
-      "ingest_bench: %d events/run (%d per batch, %d batches in flight), "
-      "broker %s, %d rounds\n",
-      events_n, batch, window, brokers, rounds);
+      "ingest_bench: %d events/run (%d per batch, %d batches in flight per "
+      "stream, %d streams), broker %s, %d rounds\n",
+      events_n, batch, window, streams, brokers, rounds);
   // Warm-up: connections, producer ids, topic metadata.
   {
     rebound::sim::GeneratorOptions g;
     g.run_id = "warm-" + suffix;
     auto warm = rebound::sim::EventGenerator(g).Next(2000);
     RawProducer(brokers, raw_topic, warm);
-    ThroughIngest(*stub, warm, batch, window);
+    ThroughIngest(*stub, warm, batch, window, streams);
   }
   std::vector<double> ratios;
   Figures best_raw, best_ingest;
@@ -206,9 +222,13 @@ int main(int argc, char** argv) {
     g.run_id = absl::StrCat("bench-", suffix, "-", r);
     auto events = rebound::sim::EventGenerator(g).Next(events_n);
     std::cout << "round " << r + 1 << ":\n";
+    double cpu0 = CpuSeconds();
     Figures raw = RawProducer(brokers, raw_topic, events);
+    raw.cpu_us_per_event = (CpuSeconds() - cpu0) * 1e6 / events.size();
     Print("raw librdkafka producer", raw);
-    Figures ing = ThroughIngest(*stub, events, batch, window);
+    cpu0 = CpuSeconds();
+    Figures ing = ThroughIngest(*stub, events, batch, window, streams);
+    ing.cpu_us_per_event = (CpuSeconds() - cpu0) * 1e6 / events.size();
     Print("gRPC PublishStream -> ingest", ing);
     ratios.push_back(ing.events_per_s / raw.events_per_s);
     std::cout << absl::StrFormat("  ratio ingest/raw throughput: %.2f\n",

@@ -1,6 +1,7 @@
 #include "tools/ingest_client.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -18,7 +19,9 @@ double Quantile(std::vector<double> values, double q) {
   return values[std::min(i, values.size() - 1)];
 }
 
-StreamPublishResult PublishOverStream(
+namespace {
+
+StreamPublishResult PublishOverOneStream(
     rebound::v1::Ingest::Stub& stub,
     const std::vector<rebound::v1::ConnectionEvent>& events,
     const StreamPublishOptions& options) {
@@ -92,6 +95,67 @@ StreamPublishResult PublishOverStream(
   reader.join();
   out.status = stream->Finish();
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return out;
+}
+
+}  // namespace
+
+StreamPublishResult PublishOverStream(
+    rebound::v1::Ingest::Stub& stub,
+    const std::vector<rebound::v1::ConnectionEvent>& events,
+    const StreamPublishOptions& options) {
+  const size_t n = static_cast<size_t>(std::max(1, options.streams));
+  if (n == 1) return PublishOverOneStream(stub, events, options);
+  std::vector<std::vector<rebound::v1::ConnectionEvent>> shards(n);
+  std::vector<std::vector<size_t>> positions(n);
+  for (size_t i = 0; i < events.size(); ++i) {
+    const auto& e = events[i];
+    size_t s = std::hash<std::string>{}(e.tenant_id() + "/" + e.sender_id() +
+                                        "/" + e.recipient_id()) %
+               n;
+    shards[s].push_back(e);
+    positions[s].push_back(i);
+  }
+  std::vector<StreamPublishResult> parts(n);
+  std::atomic<size_t> answered{0};
+  std::vector<size_t> last(n, 0);
+  std::mutex progress_mu;
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  for (size_t s = 0; s < n; ++s) {
+    threads.emplace_back([&, s] {
+      StreamPublishOptions o = options;
+      o.streams = 1;
+      o.progress = [&, s](size_t done, size_t) {
+        std::lock_guard<std::mutex> lock(progress_mu);
+        answered += done - last[s];
+        last[s] = done;
+        if (options.progress) options.progress(answered.load(), events.size());
+      };
+      parts[s] = PublishOverOneStream(stub, shards[s], o);
+    });
+  }
+  for (auto& t : threads) t.join();
+  StreamPublishResult out;
+  out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  out.results.resize(events.size());
+  for (size_t s = 0; s < n; ++s) {
+    auto& p = parts[s];
+    if (out.status.ok() && !p.status.ok()) out.status = p.status;
+    for (size_t k = 0; k < p.results.size(); ++k) {
+      auto r = p.results[k];
+      if (r.outcome() != rebound::v1::OUTCOME_UNSPECIFIED) {
+        r.set_index(static_cast<uint32_t>(positions[s][k]));
+      }
+      out.results[positions[s][k]] = std::move(r);
+    }
+    out.ack_latency_ms.insert(out.ack_latency_ms.end(),
+                              p.ack_latency_ms.begin(), p.ack_latency_ms.end());
+    out.published += p.published;
+    out.duplicates += p.duplicates;
+    out.rejected += p.rejected;
+    out.failed += p.failed;
+  }
   return out;
 }
 

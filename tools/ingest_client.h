@@ -21,6 +21,10 @@ struct StreamPublishOptions {
   std::chrono::milliseconds deadline{120'000};
   // Called after each answered batch with (events answered, total).
   std::function<void(size_t, size_t)> progress;
+  // Parallel streams. Events are sharded by pair key
+  // (tenant/sender/recipient), so one pair's events stay on one stream, in
+  // order; the server works on the streams concurrently.
+  int streams = 1;
 };
 
 struct StreamPublishResult {
@@ -35,6 +39,8 @@ struct StreamPublishResult {
   double seconds = 0;
 };
 
+// Publishes `events` over `options.streams` PublishStream calls and waits for
+// every answer (or the stream's end).
 StreamPublishResult PublishOverStream(
     rebound::v1::Ingest::Stub& stub,
     const std::vector<rebound::v1::ConnectionEvent>& events,
