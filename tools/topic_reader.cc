@@ -59,8 +59,18 @@ absl::StatusOr<Watermarks> GetWatermarks(RdKafka::KafkaConsumer* c,
     }
     for (const auto* pm : *tm->partitions()) {
       int64_t lo = 0, hi = 0;
-      e = c->query_watermark_offsets(topic, pm->id(), &lo, &hi,
-                                     static_cast<int>(timeout.count()));
+      // Right after a topic is created its leaders may not be known yet:
+      // retry those answers until the timeout.
+      absl::Time until = absl::Now() + absl::FromChrono(timeout);
+      while (true) {
+        e = c->query_watermark_offsets(topic, pm->id(), &lo, &hi,
+                                       static_cast<int>(timeout.count()));
+        bool transient = e == RdKafka::ERR_NOT_LEADER_FOR_PARTITION ||
+                         e == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+                         e == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
+        if (!transient || absl::Now() > until) break;
+        absl::SleepFor(absl::Milliseconds(100));
+      }
       if (e != RdKafka::ERR_NO_ERROR) {
         return absl::UnavailableError("watermarks of '" + topic + "' [" +
                                       std::to_string(pm->id()) +
