@@ -1,0 +1,86 @@
+// Classifies a declined (or expired) connection request into a DeclineReason,
+// with the evidence behind it. Pure: the same context and config always give
+// the same verdict, online (scoring, context from Redis) and offline
+// (rebound-classify, context from an event file).
+#ifndef REBOUND_SERVICES_SCORING_CLASSIFIER_H_
+#define REBOUND_SERVICES_SCORING_CLASSIFIER_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rebound/v1/events.pb.h"
+#include "rebound/v1/scoring.pb.h"
+
+namespace rebound::scoring {
+
+// Everything the classifier may look at for one decline. Counters are "as of
+// just before the decline event is applied" (the request itself is counted in
+// `sender_sent` and `recipient_received`).
+struct DeclineContext {
+  // The decline or expiry event itself.
+  rebound::v1::ConnectionEvent event;
+  // The request as sent, if it was seen before the decline (events may arrive
+  // out of order: a decline without its request is classified on what is
+  // known, and says so with lower confidence).
+  std::optional<rebound::v1::RequestSent> request;
+  std::optional<absl::Time> sent_at;
+  // The recipient viewed the sender's profile after the request was sent
+  // (and before the decision, or at any time if the view arrived late).
+  bool viewed = false;
+
+  // Sender history.
+  int64_t sender_sent = 0;       // Requests sent so far, this one included.
+  int64_t sender_accepted = 0;   // Of those, accepted.
+  int64_t sender_declined = 0;   // Declined/ignored/reported so far.
+  int64_t sender_reported = 0;   // Reported (spam or "don't know") so far.
+  int64_t sender_sent_last_7d = 0;  // Sent in the 7 days before sent_at.
+
+  // Pair history: earlier requests from this sender to this recipient.
+  int64_t pair_prior_requests = 0;
+  // Time between the previous request to the pair and this one.
+  std::optional<absl::Duration> since_prior_request;
+
+  // Recipient history.
+  int64_t recipient_received = 0;  // Requests received, this one included.
+  int64_t recipient_accepted = 0;
+  // The recipient's acceptances per hour of week, their local time
+  // (index = day * 24 + hour, Monday = 0).
+  std::array<int64_t, 168> recipient_accept_hours{};
+};
+
+// Weights, thresholds and phrase lists, loaded from a JSON file
+// (config/classifier.json). Nothing tunable lives in code.
+struct ClassifierConfig {
+  std::string version;
+  // Prior log-odds per reason (in DESIGN.md's order of likelihood).
+  std::map<rebound::v1::DeclineReason, double> priors;
+  // Named weights and thresholds: "weights.sender_no_photo",
+  // "thresholds.few_connections"... Missing names are a load error.
+  std::map<std::string, double> values;
+  std::vector<std::string> pitch_phrases;
+  std::vector<std::string> value_first_phrases;
+  // Below this posterior the primary reason is UNDETERMINED.
+  double min_confidence = 0.4;
+
+  // A named number; the loader has checked every name Classify() uses.
+  double Get(const std::string& name) const;
+};
+
+// Reads and checks a config file. Errors name the file and the key.
+absl::StatusOr<ClassifierConfig> LoadClassifierConfig(const std::string& path);
+absl::StatusOr<ClassifierConfig> ParseClassifierConfig(const std::string& json);
+
+// The verdict for one decline: primary reason, confidence, a probability per
+// reason, and every signal that fired with its value and weight.
+rebound::v1::DeclineVerdict Classify(const ClassifierConfig& config,
+                                     const DeclineContext& context);
+
+}  // namespace rebound::scoring
+
+#endif  // REBOUND_SERVICES_SCORING_CLASSIFIER_H_
