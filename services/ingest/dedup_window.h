@@ -17,15 +17,11 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/kafka_publisher.h"
 
 namespace rebound::ingest {
 
-// Where a published event landed, or why it was not published.
-struct Delivery {
-  absl::Status status;
-  int32_t partition = -1;
-  int64_t offset = -1;
-};
+using rebound::Delivery;
 
 class DedupWindow {
  public:

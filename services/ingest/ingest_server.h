@@ -8,11 +8,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/kafka_publisher.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/registry.h"
 #include "services/ingest/ingest_metrics.h"
 #include "services/ingest/ingest_service.h"
-#include "services/ingest/publisher.h"
 
 namespace rebound::ingest {
 

@@ -14,10 +14,10 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/kafka_publisher.h"
 #include "rebound/v1/ingest.grpc.pb.h"
 #include "services/ingest/dedup_window.h"
 #include "services/ingest/ingest_metrics.h"
-#include "services/ingest/publisher.h"
 #include "services/ingest/validator.h"
 
 namespace rebound::ingest {

@@ -7,11 +7,12 @@
 #include <utility>
 #include <vector>
 
+#include "common/kafka_publisher.h"
 #include "rebound/v1/events.pb.h"
 
 namespace rebound::ingest {
 
-using Headers = std::vector<std::pair<std::string, std::string>>;
+using rebound::Headers;
 
 // "tenant_id/sender_id/recipient_id": every event of one pair shares a key and
 // so a partition (murmur2, as Java clients compute it).

@@ -1,9 +1,9 @@
-#include "services/ingest/publisher.h"
+#include "common/kafka_publisher.h"
 
 #include "common/log.h"
 #include "librdkafka/rdkafka.h"
 
-namespace rebound::ingest {
+namespace rebound {
 
 // Delivery reports and client events from librdkafka.
 class Publisher::Callbacks : public RdKafka::DeliveryReportCb,
@@ -215,4 +215,4 @@ absl::Status Publisher::Flush(std::chrono::milliseconds timeout) {
   return absl::OkStatus();
 }
 
-}  // namespace rebound::ingest
+}  // namespace rebound

@@ -1,7 +1,7 @@
 // An idempotent Kafka producer (acks=all) that reports each record's fate
 // exactly once, and knows whether Kafka is reachable.
-#ifndef REBOUND_SERVICES_INGEST_PUBLISHER_H_
-#define REBOUND_SERVICES_INGEST_PUBLISHER_H_
+#ifndef REBOUND_COMMON_KAFKA_PUBLISHER_H_
+#define REBOUND_COMMON_KAFKA_PUBLISHER_H_
 
 #include <atomic>
 #include <chrono>
@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -19,15 +21,23 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "librdkafka/rdkafkacpp.h"
-#include "services/ingest/dedup_window.h"
-#include "services/ingest/kafka_record.h"
 
-namespace rebound::ingest {
+namespace rebound {
+
+// Kafka record headers, in order.
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// Where a published record landed, or why it was not published.
+struct Delivery {
+  absl::Status status;
+  int32_t partition = -1;
+  int64_t offset = -1;
+};
 
 struct PublisherOptions {
   // Kafka bootstrap servers, "host:port[,host:port]". Required.
   std::string brokers;
-  std::string client_id = "rebound-ingest";
+  std::string client_id = "rebound";
   // Most records waiting in the producer queue before Produce() backs off.
   int queue_max_messages = 100'000;
   // How long the producer waits to fill a batch.
@@ -108,6 +118,6 @@ class Publisher {
   std::thread health_thread_;
 };
 
-}  // namespace rebound::ingest
+}  // namespace rebound
 
-#endif  // REBOUND_SERVICES_INGEST_PUBLISHER_H_
+#endif  // REBOUND_COMMON_KAFKA_PUBLISHER_H_
