@@ -250,7 +250,7 @@ TEST_F(IngestIntegration, FullProducerQueueAnswersResourceExhausted) {
 }
 
 TEST_F(IngestIntegration, BrokerDownIsUnavailableAndNotServingThenRecovers) {
-  testing::PrivateKafka kafka;
+  testing::PrivateServer kafka("kafka");
   std::string out;
   ASSERT_TRUE(kafka.Start(&out)) << out;
   ingest::IngestServerOptions o;

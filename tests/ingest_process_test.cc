@@ -29,67 +29,8 @@ namespace {
 
 using std::chrono::seconds;
 
-// A child process with its output in a file.
-class Child {
- public:
-  Child(std::vector<std::string> args) {
-    char tmpl[] = "/tmp/rebound-child-XXXXXX";
-    int fd = mkstemp(tmpl);
-    log_path_ = tmpl;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, fd, 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) {
-      pid_ = -1;
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    close(fd);
-  }
-  ~Child() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      Wait();
-    }
-    unlink(log_path_.c_str());
-  }
-  pid_t pid() const { return pid_; }
-  // Exit code, or -1 for a signal.
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    exited_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  std::string Output() const {
-    std::ifstream f(log_path_);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  std::string log_path_;
-};
-
-int FreePort() {
-  // Port 0 on a throwaway listener, then reuse its number.
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(s);
-  return port;
-}
+using testing::Child;
+using testing::FreePort;
 
 TEST(IngestProcess, SigtermDuringStreamKeepsEveryAckedEvent) {
   std::string brokers = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");

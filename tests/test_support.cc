@@ -1,17 +1,27 @@
 #include "tests/test_support.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+
+extern char** environ;
 
 namespace rebound::testing {
 
@@ -95,6 +105,59 @@ bool WaitForHealth(const std::shared_ptr<grpc::Channel>& channel,
   return false;
 }
 
+Child::Child(std::vector<std::string> args) {
+  char tmpl[] = "/tmp/rebound-child-XXXXXX";
+  int fd = mkstemp(tmpl);
+  log_path_ = tmpl;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fd, 1);
+  posix_spawn_file_actions_adddup2(&fa, fd, 2);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) {
+    pid_ = -1;
+  }
+  posix_spawn_file_actions_destroy(&fa);
+  close(fd);
+}
+
+Child::~Child() {
+  if (pid_ > 0 && !exited_) {
+    kill(pid_, SIGKILL);
+    Wait();
+  }
+  unlink(log_path_.c_str());
+}
+
+int Child::Wait() {
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  exited_ = true;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string Child::Output() const {
+  std::ifstream f(log_path_);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+int FreePort() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(s);
+  return port;
+}
+
 int RunCommand(const std::string& command, std::string* output) {
   output->clear();
   FILE* p = popen((command + " 2>&1").c_str(), "r");
@@ -113,36 +176,39 @@ std::string StackScript() {
 }
 }  // namespace
 
-PrivateKafka::PrivateKafka() {
-  char tmpl[] = "/tmp/rebound-private-kafka-XXXXXX";
+PrivateServer::PrivateServer(std::string service)
+    : service_(std::move(service)) {
+  char tmpl[] = "/tmp/rebound-private-XXXXXX";
   dir_ = mkdtemp(tmpl);
   // stack.sh only cleans directories it created itself.
   std::filesystem::remove(dir_);
 }
 
-PrivateKafka::~PrivateKafka() {
+PrivateServer::~PrivateServer() {
   std::string out;
   RunCommand("REBOUND_STACK_DIR=" + dir_ + " " + StackScript() + " clean",
              &out);
 }
 
-bool PrivateKafka::Start(std::string* output) {
+bool PrivateServer::Start(std::string* output) {
   int rc = RunCommand(
-      "REBOUND_STACK_DIR=" + dir_ + " " + StackScript() + " start kafka",
+      "REBOUND_STACK_DIR=" + dir_ + " " + StackScript() + " start " + service_,
       output);
   if (rc != 0) return false;
-  auto pos = output->find("REBOUND_KAFKA_BROKERS=");
+  const std::string var =
+      service_ == "kafka" ? "REBOUND_KAFKA_BROKERS=" : "REBOUND_REDIS_ADDR=";
+  auto pos = output->find(var);
   if (pos == std::string::npos) return false;
-  pos += std::string("REBOUND_KAFKA_BROKERS=").size();
+  pos += var.size();
   auto end = output->find_first_of("\n \"'", pos);
-  brokers_ = output->substr(pos, end - pos);
-  return !brokers_.empty();
+  address_ = output->substr(pos, end - pos);
+  return !address_.empty();
 }
 
-bool PrivateKafka::Stop(std::string* output) {
-  return RunCommand(
-             "REBOUND_STACK_DIR=" + dir_ + " " + StackScript() + " stop kafka",
-             output) == 0;
+bool PrivateServer::Stop(std::string* output) {
+  return RunCommand("REBOUND_STACK_DIR=" + dir_ + " " + StackScript() +
+                        " stop " + service_,
+                    output) == 0;
 }
 
 }  // namespace rebound::testing

@@ -4,10 +4,13 @@
 #ifndef REBOUND_TESTS_TEST_SUPPORT_H_
 #define REBOUND_TESTS_TEST_SUPPORT_H_
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "grpcpp/grpcpp.h"
 
@@ -36,22 +39,47 @@ bool WaitForHealth(const std::shared_ptr<grpc::Channel>& channel,
                    const std::string& service, int want,
                    std::chrono::milliseconds timeout);
 
-// A Kafka broker of the test's own, started with deploy/local/stack.sh in a
-// private state dir, so the test may stop and restart it.
-class PrivateKafka {
+// A Kafka broker or Redis server of the test's own, started with
+// deploy/local/stack.sh in a private state dir, so the test may stop and
+// restart it (on the same port).
+class PrivateServer {
  public:
-  PrivateKafka();
-  ~PrivateKafka();
-  // Starts (or restarts on the same port); returns false with output on
-  // failure.
+  // `service`: "kafka" or "redis".
+  explicit PrivateServer(std::string service);
+  ~PrivateServer();
+  // Starts (or restarts); returns false with the script's output on failure.
   bool Start(std::string* output);
   bool Stop(std::string* output);
-  const std::string& brokers() const { return brokers_; }
+  // "127.0.0.1:port".
+  const std::string& address() const { return address_; }
+  const std::string& brokers() const { return address_; }
 
  private:
+  std::string service_;
   std::string dir_;
-  std::string brokers_;
+  std::string address_;
 };
+using PrivateKafka = PrivateServer;
+
+// A child process with its stdout and stderr in a temporary file; killed
+// (SIGKILL) when destroyed if still running.
+class Child {
+ public:
+  explicit Child(std::vector<std::string> args);
+  ~Child();
+  pid_t pid() const { return pid_; }
+  // Exit code, or -1 when it died of a signal.
+  int Wait();
+  std::string Output() const;
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  std::string log_path_;
+};
+
+// A loopback port that was free a moment ago.
+int FreePort();
 
 // Runs `command` with /bin/sh, returns its exit status and output.
 int RunCommand(const std::string& command, std::string* output);

@@ -35,10 +35,10 @@ struct DeclineContext {
   bool viewed = false;
 
   // Sender history.
-  int64_t sender_sent = 0;       // Requests sent so far, this one included.
-  int64_t sender_accepted = 0;   // Of those, accepted.
-  int64_t sender_declined = 0;   // Declined/ignored/reported so far.
-  int64_t sender_reported = 0;   // Reported (spam or "don't know") so far.
+  int64_t sender_sent = 0;          // Requests sent so far, this one included.
+  int64_t sender_accepted = 0;      // Of those, accepted.
+  int64_t sender_declined = 0;      // Declined/ignored/reported so far.
+  int64_t sender_reported = 0;      // Reported (spam or "don't know") so far.
   int64_t sender_sent_last_7d = 0;  // Sent in the 7 days before sent_at.
 
   // Pair history: earlier requests from this sender to this recipient.
@@ -65,6 +65,9 @@ struct ClassifierConfig {
   std::map<std::string, double> values;
   std::vector<std::string> pitch_phrases;
   std::vector<std::string> value_first_phrases;
+  // Phrases that show the note was written for this recipient ("we met",
+  // "your talk"); a mention of the recipient's company counts too.
+  std::vector<std::string> personal_phrases;
   // Below this posterior the primary reason is UNDETERMINED.
   double min_confidence = 0.4;
 
@@ -72,12 +75,27 @@ struct ClassifierConfig {
   double Get(const std::string& name) const;
 };
 
-// Reads and checks a config file. Errors name the file and the key.
+// Reads and checks a config file: every weight and threshold Classify() uses
+// must be present and numeric, unknown names are rejected (a typo would
+// otherwise silently fall back to nothing), priors cover the four decline
+// reasons, phrase lists are arrays of strings. Errors (INVALID_ARGUMENT, or
+// NOT_FOUND for a missing file) name the file and the key.
 absl::StatusOr<ClassifierConfig> LoadClassifierConfig(const std::string& path);
+// The same checks on JSON text; errors name the key.
 absl::StatusOr<ClassifierConfig> ParseClassifierConfig(const std::string& json);
 
 // The verdict for one decline: primary reason, confidence, a probability per
 // reason, and every signal that fired with its value and weight.
+// - An expiry the recipient never viewed is NOT_SEEN with confidence 1 and
+//   the signal "request.expired_unseen"; an expiry after a view is a silent
+//   decline and is classified like one.
+// - Otherwise the four decline reasons get prior + evidence log-odds and a
+//   softmax; the primary reason is the most likely one, or UNDETERMINED when
+//   its probability is below min_confidence (confidence then still holds
+//   that best probability, so callers can see how close it was).
+// - `scores` always lists all six reasons (NOT_SEEN and UNDETERMINED carry 0
+//   for a decline) and sums to 1; `signals` are sorted by |weight|, largest
+//   first, ties by name.
 rebound::v1::DeclineVerdict Classify(const ClassifierConfig& config,
                                      const DeclineContext& context);
 

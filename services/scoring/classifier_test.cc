@@ -1,0 +1,297 @@
+#include "services/scoring/classifier.h"
+
+#include <cmath>
+#include <fstream>
+#include <set>
+
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace rebound::scoring {
+namespace {
+
+using rebound::v1::DeclineReason;
+using ::testing::HasSubstr;
+
+// The shipped config: the archetypes must hold for what production runs.
+const ClassifierConfig& Config() {
+  static const ClassifierConfig* config = [] {
+    auto c = LoadClassifierConfig(REBOUND_SOURCE_DIR "/config/classifier.json");
+    EXPECT_TRUE(c.ok()) << c.status();
+    return new ClassifierConfig(c.ok() ? *c : ClassifierConfig{});
+  }();
+  return *config;
+}
+
+// Monday 2024-01-08 10:00 UTC; both members at UTC, so working hours.
+const absl::Time kSent = absl::FromUnixSeconds(1704708000);
+
+// An ordinary decline: genuine sender, no note, good timing, not viewed.
+DeclineContext Base() {
+  DeclineContext c;
+  c.event.set_event_id("ev-9");
+  c.event.set_tenant_id("acme");
+  c.event.set_sender_id("s");
+  c.event.set_recipient_id("r");
+  c.event.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(kSent) + 3600);
+  c.event.mutable_request_declined()->set_request_id("req-1");
+  c.event.mutable_request_declined()->set_kind(
+      rebound::v1::DECLINE_KIND_IGNORED);
+  rebound::v1::RequestSent req;
+  req.set_request_id("req-1");
+  auto* s = req.mutable_sender_profile();
+  s->set_has_photo(true);
+  s->set_connection_count(500);
+  s->set_follower_count(600);
+  s->set_completeness(0.8);
+  s->set_account_age_days(1000);
+  s->set_headline("Account Executive | Store Operations");
+  s->set_industry("Retail");
+  s->set_company("Globex");
+  s->set_seniority(rebound::v1::SENIORITY_MANAGER);
+  auto* r = req.mutable_recipient_profile();
+  *r = *s;
+  r->set_headline("Data Engineer | Payments Platform");
+  r->set_industry("Software");
+  r->set_company("Initech");
+  c.request = req;
+  c.sent_at = kSent;
+  c.sender_sent = 10;
+  c.sender_accepted = 6;
+  c.sender_declined = 3;
+  c.recipient_received = 10;
+  c.recipient_accepted = 6;
+  return c;
+}
+
+struct Case {
+  std::string name;
+  std::function<void(DeclineContext&)> mutate;
+  DeclineReason want;
+  std::vector<std::string> want_signals;
+};
+
+class ArchetypeTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ArchetypeTest, ClassifiedWithEvidence) {
+  DeclineContext c = Base();
+  GetParam().mutate(c);
+  auto v = Classify(Config(), c);
+  EXPECT_EQ(v.primary_reason(), GetParam().want)
+      << rebound::v1::DeclineReason_Name(v.primary_reason()) << " "
+      << v.ShortDebugString();
+  std::set<std::string> names;
+  for (const auto& s : v.signals()) names.insert(s.name());
+  for (const auto& want : GetParam().want_signals) {
+    EXPECT_TRUE(names.contains(want)) << "missing signal " << want;
+  }
+  // Scores: all six reasons, summing to 1; confidence = best probability.
+  ASSERT_EQ(v.scores_size(), 6);
+  double sum = 0, best = 0;
+  for (const auto& s : v.scores()) {
+    EXPECT_GE(s.probability(), 0);
+    sum += s.probability();
+    best = std::max(best, s.probability());
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-9);
+  EXPECT_NEAR(v.confidence(), best, 1e-9);
+  for (int i = 1; i < v.signals_size(); ++i) {
+    EXPECT_GE(std::abs(v.signals(i - 1).weight()),
+              std::abs(v.signals(i).weight()));
+  }
+  EXPECT_EQ(v.verdict_id(), "ev-9");
+  EXPECT_EQ(v.tenant_id(), "acme");
+  EXPECT_EQ(v.request_id(), "req-1");
+  EXPECT_EQ(v.classifier_version(), Config().version);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Reasons, ArchetypeTest,
+    ::testing::Values(
+        Case{"spammy",
+             [](DeclineContext& c) {
+               auto* s = c.request->mutable_sender_profile();
+               s->set_has_photo(false);
+               s->set_connection_count(4);
+               s->set_completeness(0.2);
+               s->set_account_age_days(10);
+               s->set_spam_reports(2);
+               c.viewed = true;
+               c.event.mutable_request_declined()->set_kind(
+                   rebound::v1::DECLINE_KIND_REPORTED_SPAM);
+             },
+             rebound::v1::DECLINE_REASON_SPAMMY_PROFILE,
+             {"sender.no_photo", "sender.few_connections",
+              "sender.low_completeness", "sender.young_account",
+              "sender.spam_reports", "decline.reported_spam",
+              "recipient.viewed_profile"}},
+        Case{"spammy_history",
+             [](DeclineContext& c) {
+               c.request->mutable_sender_profile()->set_has_photo(false);
+               c.sender_sent = 200;
+               c.sender_accepted = 2;
+               c.sender_declined = 60;
+               c.sender_sent_last_7d = 120;
+               c.viewed = true;
+             },
+             rebound::v1::DECLINE_REASON_SPAMMY_PROFILE,
+             {"sender.no_photo", "sender.low_acceptance",
+              "sender.high_send_rate"}},
+        Case{"off_target_pitch_at_night",
+             [](DeclineContext& c) {
+               c.request->set_note(
+                   "I help companies like yours. Do you have 15 minutes for a "
+                   "QUICK CALL about our platform?");
+               c.sent_at = kSent - absl::Hours(7);  // 03:00 for the recipient
+             },
+             rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH,
+             {"note.pitch_phrases", "timing.outside_active_hours"}},
+        Case{"off_target_retry",
+             [](DeclineContext& c) {
+               c.pair_prior_requests = 1;
+               c.since_prior_request = absl::Hours(24 * 5);
+               c.request->set_note(
+                   "Hi again - would you be open to a demo this week? We have "
+                   "a limited discount offer for teams like yours, really.");
+             },
+             rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH,
+             {"pair.retry_too_soon", "note.pitch_phrases", "note.long"}},
+        Case{"competitor",
+             [](DeclineContext& c) {
+               auto* r = c.request->mutable_recipient_profile();
+               r->set_industry("Retail");
+               r->set_headline("Sales Director | Store Operations");
+               r->set_company("Vandelay");
+               c.viewed = true;
+               c.event.mutable_request_declined()->set_kind(
+                   rebound::v1::DECLINE_KIND_DECLINED);
+             },
+             rebound::v1::DECLINE_REASON_PERCEIVED_COMPETITOR,
+             {"pair.competitor_profile", "decline.declined"}},
+        Case{"credibility_guard",
+             [](DeclineContext& c) {
+               auto* r = c.request->mutable_recipient_profile();
+               r->set_seniority(rebound::v1::SENIORITY_CXO);
+               r->set_follower_count(80000);
+               c.request->mutable_sender_profile()->set_seniority(
+                   rebound::v1::SENIORITY_ENTRY);
+               c.recipient_received = 40;
+               c.recipient_accepted = 3;
+               c.viewed = true;
+             },
+             rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD,
+             {"recipient.many_followers", "pair.seniority_gap",
+              "recipient.selective", "decline.ignored"}},
+        Case{"expired_unseen",
+             [](DeclineContext& c) {
+               c.event.mutable_request_expired()->set_request_id("req-1");
+               c.request->mutable_sender_profile()->set_has_photo(false);
+             },
+             rebound::v1::DECLINE_REASON_NOT_SEEN,
+             {"request.expired_unseen"}},
+        Case{"expired_after_view_is_a_silent_decline",
+             [](DeclineContext& c) {
+               c.event.mutable_request_expired()->set_request_id("req-1");
+               auto* s = c.request->mutable_sender_profile();
+               s->set_has_photo(false);
+               s->set_connection_count(3);
+               s->set_completeness(0.1);
+               c.viewed = true;
+             },
+             rebound::v1::DECLINE_REASON_SPAMMY_PROFILE,
+             {"request.expired_after_view", "sender.no_photo"}},
+        Case{"weak_evidence",
+             [](DeclineContext&) {},
+             rebound::v1::DECLINE_REASON_UNDETERMINED,
+             {"sender.established", "note.none"}},
+        Case{"decline_without_its_request",
+             [](DeclineContext& c) {
+               c.request.reset();
+               c.sent_at.reset();
+             },
+             rebound::v1::DECLINE_REASON_UNDETERMINED,
+             {"request.unknown"}}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(ClassifierTest, ExpiryFieldsAndCertainty) {
+  DeclineContext c = Base();
+  c.event.mutable_request_expired()->set_request_id("req-1");
+  auto v = Classify(Config(), c);
+  EXPECT_TRUE(v.expired());
+  EXPECT_EQ(v.decline_kind(), rebound::v1::DECLINE_KIND_UNSPECIFIED);
+  EXPECT_EQ(v.confidence(), 1.0);
+  EXPECT_EQ(v.sent_at().seconds(), absl::ToUnixSeconds(kSent));
+  EXPECT_EQ(v.request().request_id(), "req-1");
+}
+
+TEST(ClassifierTest, LearnedAcceptHoursOverrideWorkingHours) {
+  // A night owl: every acceptance at 02:00 on weekdays. 02:30 is in hours,
+  // 10:00 (a default working hour) is not.
+  DeclineContext c = Base();
+  for (int d = 0; d < 5; ++d) c.recipient_accept_hours[d * 24 + 2] = 4;
+  c.sent_at = kSent - absl::Hours(8) + absl::Minutes(30);
+  auto names = [](const rebound::v1::DeclineVerdict& v) {
+    std::set<std::string> n;
+    for (const auto& s : v.signals()) n.insert(s.name());
+    return n;
+  };
+  EXPECT_FALSE(
+      names(Classify(Config(), c)).contains("timing.outside_active_hours"));
+  c.sent_at = kSent;
+  EXPECT_TRUE(
+      names(Classify(Config(), c)).contains("timing.outside_active_hours"));
+}
+
+std::string ShippedJson() {
+  std::ifstream in(REBOUND_SOURCE_DIR "/config/classifier.json");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(ClassifierConfigTest, ErrorsNameTheKey) {
+  const std::string good = ShippedJson();
+  ASSERT_TRUE(ParseClassifierConfig(good).ok());
+  struct {
+    std::string from, to, key;
+  } cases[] = {
+      {"\"note_long\"", "\"note_lnog\"", "weights.note_lnog"},
+      {"\"few_connections\": 30", "\"few_connections\": \"30\"",
+       "thresholds.few_connections"},
+      {",\n    \"credibility_guard\": -0.3", "", "priors.credibility_guard"},
+      {"\"min_confidence\": 0.4", "\"min_confidence\": 4", "min_confidence"},
+      {"\"pitch\": [", "\"pitch\": 1, \"x\": [", "phrases.pitch"},
+      {"\"version\"", "\"versoin\"", "version"},
+  };
+  for (const auto& c : cases) {
+    std::string bad = absl::StrReplaceAll(good, {{c.from, c.to}});
+    ASSERT_NE(bad, good) << c.from;
+    auto r = ParseClassifierConfig(bad);
+    ASSERT_FALSE(r.ok()) << c.key;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.key));
+  }
+  // A weight removed entirely is missing, not silently 0.
+  std::string missing =
+      absl::StrReplaceAll(good, {{"\"note_long\": 0.4,", ""}});
+  ASSERT_NE(missing, good);
+  EXPECT_THAT(std::string(ParseClassifierConfig(missing).status().message()),
+              HasSubstr("weights.note_long: missing"));
+  EXPECT_FALSE(ParseClassifierConfig("{not json").ok());
+}
+
+TEST(ClassifierConfigTest, LoadErrorsNameTheFile) {
+  auto r = LoadClassifierConfig("/nonexistent/classifier.json");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("/nonexistent/classifier.json"));
+  std::string path = ::testing::TempDir() + "/bad_classifier.json";
+  std::ofstream(path) << absl::StrReplaceAll(ShippedJson(),
+                                             {{"\"guide\"", "7"}});
+  r = LoadClassifierConfig(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr(path));
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("phrases.value_first["));
+}
+
+}  // namespace
+}  // namespace rebound::scoring

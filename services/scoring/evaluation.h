@@ -1,0 +1,75 @@
+// Back-testing the classifier: compares verdicts with known true reasons
+// (from the simulator, or a team's own labels) and reports per-reason
+// precision, recall, F1 and a confusion matrix.
+#ifndef REBOUND_SERVICES_SCORING_EVALUATION_H_
+#define REBOUND_SERVICES_SCORING_EVALUATION_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "rebound/v1/scoring.pb.h"
+
+namespace rebound::scoring {
+
+// One labelled decline or expiry: {"tenant_id", "event_id", "true_reason"}
+// with true_reason a DeclineReason name, e.g. "DECLINE_REASON_SPAMMY_PROFILE".
+struct TruthRecord {
+  std::string tenant_id;
+  std::string event_id;
+  rebound::v1::DeclineReason true_reason =
+      rebound::v1::DECLINE_REASON_UNSPECIFIED;
+};
+
+// One JSON line of truth. Errors name the missing or malformed key.
+absl::StatusOr<TruthRecord> ParseTruthLine(const std::string& line);
+// The JSON line for `truth` (what ParseTruthLine reads).
+std::string TruthToJson(const TruthRecord& truth);
+
+struct ReasonMetrics {
+  int64_t true_positive = 0;
+  int64_t predicted = 0;  // Verdicts with this primary reason (matched ones).
+  int64_t support = 0;    // Truth records with this reason.
+  double precision = 0;
+  double recall = 0;
+  double f1 = 0;
+};
+
+struct Evaluation {
+  // Per true reason present in the truth, plus reasons only predicted.
+  std::map<rebound::v1::DeclineReason, ReasonMetrics> per_reason;
+  // confusion[truth][predicted] over matched pairs.
+  std::map<rebound::v1::DeclineReason,
+           std::map<rebound::v1::DeclineReason, int64_t>>
+      confusion;
+  // Mean F1 over the reasons present in the truth.
+  double macro_f1 = 0;
+  double accuracy = 0;
+  int64_t matched = 0;
+  int64_t truth_without_verdict = 0;
+  int64_t verdicts_without_truth = 0;
+};
+
+// Accumulates truth and verdicts (in any order), keyed by tenant + event id
+// (verdict_id is the decline's event_id).
+class Evaluator {
+ public:
+  void AddTruth(const TruthRecord& truth);
+  void AddVerdict(const rebound::v1::DeclineVerdict& verdict);
+  // Metrics over everything added so far.
+  Evaluation Compute() const;
+
+ private:
+  std::map<std::pair<std::string, std::string>, rebound::v1::DeclineReason>
+      truth_;
+  std::map<std::pair<std::string, std::string>, rebound::v1::DeclineReason>
+      predicted_;
+};
+
+// A human-readable report: per-reason table, macro-F1, confusion matrix.
+std::string FormatEvaluation(const Evaluation& e);
+
+}  // namespace rebound::scoring
+
+#endif  // REBOUND_SERVICES_SCORING_EVALUATION_H_

@@ -1,0 +1,95 @@
+// rebound-scoring: reads config, wires the scoring server, waits for SIGTERM.
+#include <csignal>
+#include <iostream>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/metrics_server.h"
+#include "services/scoring/scoring_server.h"
+
+int main(int argc, char** argv) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  rebound::ConfigReader c(argc, argv);
+  rebound::scoring::ScoringServerOptions o;
+  auto& s = o.scoring;
+  o.listen =
+      c.String("listen", o.listen, "gRPC listen address (Scoring read API)");
+  std::string metrics_listen = c.String("metrics-listen", "127.0.0.1:9465",
+                                        "Prometheus /metrics address");
+  std::string log_level =
+      c.String("log-level", "info", "debug, info, warn or error");
+  s.brokers = c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
+  s.store.redis.address = c.RequiredString("redis-addr", "Redis host:port");
+  std::string config_path =
+      c.String("classifier-config", "config/classifier.json",
+               "classifier weights, thresholds and phrases");
+  s.group_id = c.String("group-id", s.group_id, "Kafka consumer group");
+  s.events_topic = c.String("topic", s.events_topic, "connection events topic");
+  s.verdicts_topic =
+      c.String("verdicts-topic", s.verdicts_topic, "decline verdicts topic");
+  s.dead_letter_topic = c.String("dead-letter-topic", s.dead_letter_topic,
+                                 "undecodable events go here");
+  s.topic_partitions =
+      static_cast<int>(c.Int("topic-partitions", s.topic_partitions, 1, 10000,
+                             "partitions of topics created"));
+  s.redis_retry =
+      c.Duration("redis-retry", s.redis_retry, "pause between Redis retries");
+  s.store.marker_ttl = absl::FromChrono(
+      c.Duration("event-marker-ttl", std::chrono::hours(24 * 30),
+                 "how long applied events are remembered"));
+  s.store.request_ttl =
+      absl::FromChrono(c.Duration("request-ttl", std::chrono::hours(24 * 200),
+                                  "how long request state is kept"));
+  if (c.help_requested()) {
+    std::cout << c.Usage("rebound-scoring");
+    return 0;
+  }
+  if (absl::Status st = c.Finish(); !st.ok()) {
+    std::cerr << "rebound-scoring: " << st.message() << "\n";
+    return 2;
+  }
+  if (!rebound::log::InitLogging("scoring", log_level)) {
+    std::cerr << "rebound-scoring: setting 'log-level': '" << log_level
+              << "' is not one of debug, info, warn, error\n";
+    return 2;
+  }
+  auto classifier = rebound::scoring::LoadClassifierConfig(config_path);
+  if (!classifier.ok()) {
+    std::cerr << "rebound-scoring: setting 'classifier-config': "
+              << classifier.status().message() << "\n";
+    return 2;
+  }
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto metrics = rebound::MetricsServer::Start(metrics_listen, registry);
+  if (!metrics.ok()) {
+    rebound::log::Error("cannot start",
+                        {{"error", std::string(metrics.status().message())}});
+    return 1;
+  }
+  auto server =
+      rebound::scoring::ScoringServer::Start(o, *classifier, registry);
+  if (!server.ok()) {
+    rebound::log::Error("cannot start",
+                        {{"error", std::string(server.status().message())}});
+    return 1;
+  }
+  rebound::log::Info("ready", {{"grpc_port", (*server)->port()},
+                               {"metrics_port", (*metrics)->port()}});
+  int sig = 0;
+  sigwait(&signals, &sig);
+  rebound::log::Info("signal received, draining", {{"signal", sig}});
+  absl::Status st = (*server)->Shutdown();
+  server->reset();
+  if (!st.ok()) {
+    rebound::log::Error("drain incomplete",
+                        {{"error", std::string(st.message())}});
+    return 1;
+  }
+  rebound::log::Info("stopped");
+  return 0;
+}

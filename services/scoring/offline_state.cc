@@ -1,0 +1,189 @@
+#include "services/scoring/offline_state.h"
+
+#include <algorithm>
+
+#include "absl/time/civil_time.h"
+
+namespace rebound::scoring {
+
+using rebound::v1::ConnectionEvent;
+
+namespace {
+
+absl::Time TimeOf(const ConnectionEvent& e) {
+  return absl::FromUnixSeconds(e.occurred_at().seconds()) +
+         absl::Nanoseconds(e.occurred_at().nanos());
+}
+
+// Hour of week (Monday 00:00 = 0) of `t` shifted by `offset_minutes`.
+int HourOfWeek(absl::Time t, int32_t offset_minutes) {
+  absl::CivilHour local =
+      absl::ToCivilHour(t + absl::Minutes(offset_minutes), absl::UTCTimeZone());
+  int day = (static_cast<int>(absl::GetWeekday(absl::CivilDay(local))) + 7 -
+             static_cast<int>(absl::Weekday::monday)) %
+            7;
+  return day * 24 + local.hour();
+}
+
+}  // namespace
+
+std::string OfflineState::RequestIdOf(const ConnectionEvent& e) {
+  switch (e.payload_case()) {
+    case ConnectionEvent::kRequestSent:
+      return e.request_sent().request_id();
+    case ConnectionEvent::kRequestAccepted:
+      return e.request_accepted().request_id();
+    case ConnectionEvent::kRequestDeclined:
+      return e.request_declined().request_id();
+    case ConnectionEvent::kRequestWithdrawn:
+      return e.request_withdrawn().request_id();
+    case ConnectionEvent::kRequestExpired:
+      return e.request_expired().request_id();
+    case ConnectionEvent::kProfileViewed:
+      return e.profile_viewed().request_id();
+    default:
+      return "";
+  }
+}
+
+OfflineState::Request& OfflineState::RequestFor(const ConnectionEvent& e,
+                                                const std::string& request_id) {
+  auto [it, inserted] = requests_.try_emplace({e.tenant_id(), request_id});
+  if (inserted) {
+    it->second.sender_id = e.sender_id();
+    it->second.recipient_id = e.recipient_id();
+  }
+  return it->second;
+}
+
+void OfflineState::Close(const ConnectionEvent& e, Request& r) {
+  r.closed = true;
+  Member& sender = members_[{e.tenant_id(), r.sender_id}];
+  Member& recipient = members_[{e.tenant_id(), r.recipient_id}];
+  if (e.has_request_accepted()) {
+    ++sender.accepted;
+    ++recipient.received_accepted;
+    std::optional<int32_t> offset = recipient.utc_offset_minutes;
+    if (r.sent) offset = r.sent->recipient_profile().utc_offset_minutes();
+    if (offset) ++recipient.accept_hours[HourOfWeek(TimeOf(e), *offset)];
+  } else if (e.has_request_declined()) {
+    ++sender.declined;
+    auto kind = e.request_declined().kind();
+    if (kind == rebound::v1::DECLINE_KIND_REPORTED_SPAM ||
+        kind == rebound::v1::DECLINE_KIND_REPORTED_UNKNOWN) {
+      ++sender.reported;
+    }
+  }
+}
+
+void OfflineState::Apply(const ConnectionEvent& e) {
+  if (e.payload_case() == ConnectionEvent::PAYLOAD_NOT_SET) return;
+  if (!applied_.insert({e.tenant_id(), e.event_id()}).second) return;
+  const std::string& tenant = e.tenant_id();
+  switch (e.payload_case()) {
+    case ConnectionEvent::kRequestSent: {
+      const auto& p = e.request_sent();
+      Request& r = RequestFor(e, p.request_id());
+      if (r.sent) return;
+      r.sent = p;
+      r.sent_at = TimeOf(e);
+      Member& sender = members_[{tenant, e.sender_id()}];
+      ++sender.sent;
+      sender.send_times.insert(
+          std::upper_bound(sender.send_times.begin(), sender.send_times.end(),
+                           *r.sent_at),
+          *r.sent_at);
+      sender.utc_offset_minutes = p.sender_profile().utc_offset_minutes();
+      Member& recipient = members_[{tenant, e.recipient_id()}];
+      ++recipient.received;
+      recipient.utc_offset_minutes = p.recipient_profile().utc_offset_minutes();
+      auto& history =
+          pairs_[{tenant, e.sender_id(), e.recipient_id()}].requests;
+      std::pair<absl::Time, std::string> entry{*r.sent_at, p.request_id()};
+      history.insert(std::upper_bound(history.begin(), history.end(), entry),
+                     entry);
+      return;
+    }
+    case ConnectionEvent::kRequestAccepted:
+    case ConnectionEvent::kRequestDeclined:
+    case ConnectionEvent::kRequestWithdrawn:
+    case ConnectionEvent::kRequestExpired: {
+      Request& r = RequestFor(e, RequestIdOf(e));
+      if (!r.closed) Close(e, r);
+      return;
+    }
+    case ConnectionEvent::kProfileViewed: {
+      const std::string& id = e.profile_viewed().request_id();
+      if (!id.empty()) {
+        RequestFor(e, id).viewed = true;
+        return;
+      }
+      auto it = pairs_.find({tenant, e.sender_id(), e.recipient_id()});
+      if (it == pairs_.end()) return;
+      absl::Time at = TimeOf(e);
+      for (auto h = it->second.requests.rbegin();
+           h != it->second.requests.rend(); ++h) {
+        if (h->first > at) continue;
+        Request& r = requests_[{tenant, h->second}];
+        if (!r.closed) r.viewed = true;
+        return;
+      }
+      return;
+    }
+    case ConnectionEvent::kProfileUpdated:
+      members_[{tenant, e.sender_id()}].utc_offset_minutes =
+          e.profile_updated().profile().utc_offset_minutes();
+      return;
+    default:
+      return;
+  }
+}
+
+std::optional<DeclineContext> OfflineState::ContextFor(
+    const ConnectionEvent& e) const {
+  if (!e.has_request_declined() && !e.has_request_expired()) {
+    return std::nullopt;
+  }
+  DeclineContext ctx;
+  ctx.event = e;
+  const std::string& tenant = e.tenant_id();
+  const std::string request_id = RequestIdOf(e);
+  if (auto it = requests_.find({tenant, request_id}); it != requests_.end()) {
+    ctx.request = it->second.sent;
+    ctx.sent_at = it->second.sent_at;
+    ctx.viewed = it->second.viewed;
+  }
+  if (auto it = members_.find({tenant, e.sender_id()}); it != members_.end()) {
+    const Member& m = it->second;
+    ctx.sender_sent = m.sent;
+    ctx.sender_accepted = m.accepted;
+    ctx.sender_declined = m.declined;
+    ctx.sender_reported = m.reported;
+    if (ctx.sent_at) {
+      auto from = std::lower_bound(m.send_times.begin(), m.send_times.end(),
+                                   *ctx.sent_at - absl::Hours(24 * 7));
+      auto to = std::lower_bound(m.send_times.begin(), m.send_times.end(),
+                                 *ctx.sent_at);
+      ctx.sender_sent_last_7d = to - from;
+    }
+  }
+  if (auto it = pairs_.find({tenant, e.sender_id(), e.recipient_id()});
+      it != pairs_.end()) {
+    for (const auto& [at, id] : it->second.requests) {
+      if (id == request_id) continue;
+      if (ctx.sent_at && at >= *ctx.sent_at) continue;
+      ++ctx.pair_prior_requests;
+      // Sorted by time, so the last one counted is the latest.
+      if (ctx.sent_at) ctx.since_prior_request = *ctx.sent_at - at;
+    }
+  }
+  if (auto it = members_.find({tenant, e.recipient_id()});
+      it != members_.end()) {
+    ctx.recipient_received = it->second.received;
+    ctx.recipient_accepted = it->second.received_accepted;
+    ctx.recipient_accept_hours = it->second.accept_hours;
+  }
+  return ctx;
+}
+
+}  // namespace rebound::scoring

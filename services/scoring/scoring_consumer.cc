@@ -1,0 +1,452 @@
+#include "services/scoring/scoring_consumer.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/kafka_admin.h"
+#include "common/log.h"
+
+namespace rebound::scoring {
+
+using rebound::v1::ConnectionEvent;
+
+void OffsetTracker::Begin(int64_t offset) { in_flight_.insert(offset); }
+
+int64_t OffsetTracker::Done(int64_t offset) {
+  in_flight_.erase(offset);
+  highest_done_ = std::max(highest_done_, offset);
+  int64_t next = in_flight_.empty() ? highest_done_ + 1 : *in_flight_.begin();
+  if (next <= stored_) return -1;
+  stored_ = next;
+  return next;
+}
+
+// Assignment changes, for both the eager and the cooperative protocol.
+class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
+                                    public RdKafka::EventCb {
+ public:
+  explicit Rebalancer(ScoringConsumer* owner) : owner_(owner) {}
+
+  void rebalance_cb(
+      RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+      std::vector<RdKafka::TopicPartition*>& partitions) override {
+    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    std::vector<int32_t> ids;
+    for (auto* p : partitions) ids.push_back(p->partition());
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      {
+        absl::MutexLock lock(&owner_->mu_);
+        for (int32_t id : ids) owner_->trackers_[id] = OffsetTracker();
+      }
+      RdKafka::Error* e = nullptr;
+      if (cooperative) {
+        e = consumer->incremental_assign(partitions);
+      } else {
+        consumer->assign(partitions);
+      }
+      delete e;
+      log::Info("partitions assigned",
+                {{"partitions", ids},
+                 {"protocol", cooperative ? "cooperative" : "eager"}});
+      return;
+    }
+    // Revoked: let in-flight verdicts land so their offsets are stored, then
+    // commit what is done before the partitions go to another member.
+    if (!consumer->assignment_lost()) {
+      (void)owner_->publisher_->Flush(std::chrono::seconds(5));
+      consumer->commitSync();
+    }
+    {
+      absl::MutexLock lock(&owner_->mu_);
+      for (int32_t id : ids) owner_->trackers_.erase(id);
+    }
+    if (cooperative) {
+      delete consumer->incremental_unassign(partitions);
+    } else {
+      consumer->unassign();
+    }
+    log::Info("partitions revoked", {{"partitions", ids}});
+  }
+
+  void event_cb(RdKafka::Event& event) override {
+    if (event.type() != RdKafka::Event::EVENT_ERROR) return;
+    if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN)
+      owner_->kafka_ok_.store(false);
+    log::Warn("kafka consumer error", {{"error", RdKafka::err2str(event.err())},
+                                       {"detail", event.str()}});
+  }
+
+ private:
+  ScoringConsumer* owner_;
+};
+
+// A verdict on its way to Kafka; its event's offset is done when it lands.
+class ScoringConsumer::VerdictDelivery final : public Publisher::PendingRecord {
+ public:
+  VerdictDelivery(ScoringConsumer* owner, std::string topic, int32_t partition,
+                  int64_t offset, std::string key, std::string value,
+                  Headers headers)
+      : owner_(owner),
+        topic_(std::move(topic)),
+        partition_(partition),
+        offset_(offset),
+        key_(std::move(key)),
+        value_(std::move(value)),
+        headers_(std::move(headers)) {}
+
+  static absl::Status Send(std::unique_ptr<VerdictDelivery> d) {
+    VerdictDelivery* raw = d.get();
+    return raw->owner_->publisher_->Produce(
+        raw->owner_->options_.verdicts_topic, raw->key_, raw->value_,
+        raw->headers_, absl::Now() + absl::Seconds(30), std::move(d));
+  }
+
+  void Delivered(const Delivery& delivery) override {
+    if (delivery.status.ok()) {
+      owner_->Finish(topic_, partition_, offset_);
+      return;
+    }
+    // Not confirmed: send it again; the event's offset stays unstored until
+    // it lands, so a crash meanwhile replays the event (and its stored
+    // verdict).
+    log::Warn("verdict not delivered, retrying",
+              {{"error", std::string(delivery.status.message())}});
+    auto again = std::make_unique<VerdictDelivery>(
+        owner_, topic_, partition_, offset_, key_, value_, headers_);
+    absl::Status s = Send(std::move(again));
+    if (!s.ok()) {
+      log::Error("verdict could not be re-sent; its event will be replayed",
+                 {{"error", std::string(s.message())}, {"offset", offset_}});
+    }
+  }
+
+ private:
+  ScoringConsumer* owner_;
+  std::string topic_;
+  int32_t partition_;
+  int64_t offset_;
+  std::string key_, value_;
+  Headers headers_;
+};
+
+absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
+    const ScoringOptions& options, ClassifierConfig classifier,
+    std::shared_ptr<prometheus::Registry> registry) {
+  std::unique_ptr<ScoringConsumer> c(new ScoringConsumer());
+  c->options_ = options;
+  c->classifier_ = std::move(classifier);
+  c->store_ = std::make_unique<ScoreStore>(options.store);
+  c->registry_ = registry;
+
+  auto& events = prometheus::BuildCounter()
+                     .Name("rebound_scoring_events_total")
+                     .Help("Connection events consumed by scoring, by outcome")
+                     .Register(*registry);
+  c->consumed_ = &events.Add({{"outcome", "processed"}});
+  c->dead_lettered_ = &events.Add({{"outcome", "dead_letter"}});
+  c->redis_errors_ = &prometheus::BuildCounter()
+                          .Name("rebound_scoring_redis_errors_total")
+                          .Help("Redis calls that failed and were retried")
+                          .Register(*registry)
+                          .Add({});
+  c->verdicts_ = &prometheus::BuildCounter()
+                      .Name("rebound_scoring_verdicts_total")
+                      .Help("Decline verdicts published, by primary reason")
+                      .Register(*registry);
+  c->process_latency_ =
+      &prometheus::BuildHistogram()
+           .Name("rebound_scoring_process_seconds")
+           .Help("Time to apply one event (Redis + classification)")
+           .Register(*registry)
+           .Add({}, prometheus::Histogram::BucketBoundaries{
+                        0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05,
+                        0.1, 1});
+  c->redis_up_ = &prometheus::BuildGauge()
+                      .Name("rebound_scoring_redis_up")
+                      .Help("1 when Redis answers, else 0")
+                      .Register(*registry)
+                      .Add({});
+
+  PublisherOptions po = options.publisher;
+  po.brokers = options.brokers;
+  po.client_id = "rebound-scoring";
+  auto publisher = Publisher::Create(po);
+  if (!publisher.ok()) return publisher.status();
+  c->publisher_ = std::move(*publisher);
+  absl::Status topics =
+      EnsureTopics(c->publisher_->handle(),
+                   {{options.events_topic, options.topic_partitions, 1},
+                    {options.verdicts_topic, options.topic_partitions, 1},
+                    {options.dead_letter_topic, options.topic_partitions, 1}},
+                   std::chrono::seconds(30));
+  if (!topics.ok()) {
+    return absl::Status(topics.code(), "kafka at " + options.brokers + ": " +
+                                           std::string(topics.message()));
+  }
+
+  c->rebalancer_ = std::make_unique<Rebalancer>(c.get());
+  std::unique_ptr<RdKafka::Conf> conf(
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  for (const auto& [k, v] : std::map<std::string, std::string>{
+           {"bootstrap.servers", options.brokers},
+           {"group.id", options.group_id},
+           {"client.id", "rebound-scoring"},
+           {"enable.auto.commit", "true"},
+           // Offsets are stored by hand, after an event's effects are written.
+           {"enable.auto.offset.store", "false"},
+           {"auto.offset.reset", "earliest"},
+           {"partition.assignment.strategy", "cooperative-sticky"},
+           {"session.timeout.ms", "10000"},
+           {"heartbeat.interval.ms", "1000"},
+           {"max.poll.interval.ms", "600000"}}) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError("kafka consumer property '" + k +
+                                        "': " + err);
+    }
+  }
+  conf->set("rebalance_cb",
+            static_cast<RdKafka::RebalanceCb*>(c->rebalancer_.get()), err);
+  conf->set("event_cb", static_cast<RdKafka::EventCb*>(c->rebalancer_.get()),
+            err);
+  c->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!c->consumer_) return absl::InternalError("kafka consumer: " + err);
+  RdKafka::ErrorCode sub = c->consumer_->subscribe({options.events_topic});
+  if (sub != RdKafka::ERR_NO_ERROR) {
+    return absl::InternalError("subscribe to '" + options.events_topic +
+                               "': " + RdKafka::err2str(sub));
+  }
+  absl::Status redis = c->store_->Connect();
+  c->redis_ok_.store(redis.ok());
+  c->redis_up_->Set(redis.ok() ? 1 : 0);
+  if (!redis.ok()) {
+    log::Warn("redis not answering yet; will retry",
+              {{"error", std::string(redis.message())}});
+  }
+  return c;
+}
+
+ScoringConsumer::~ScoringConsumer() {
+  if (consumer_) consumer_->close();
+}
+
+void ScoringConsumer::StoreOffset(const std::string& topic, int32_t partition,
+                                  int64_t next) {
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(topic, partition, next));
+  std::vector<RdKafka::TopicPartition*> tps = {tp.get()};
+  RdKafka::ErrorCode err = consumer_->offsets_store(tps);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    // The partition moved to another member; it will replay from its last
+    // committed offset, and replays change nothing.
+    log::Debug("offset not stored", {{"error", RdKafka::err2str(err)}});
+  }
+}
+
+void ScoringConsumer::Finish(const std::string& topic, int32_t partition,
+                             int64_t offset) {
+  int64_t next = -1;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = trackers_.find(partition);
+    if (it == trackers_.end()) return;  // Revoked meanwhile.
+    next = it->second.Done(offset);
+  }
+  processed_.fetch_add(1);
+  consumed_->Increment();
+  if (next >= 0) StoreOffset(topic, partition, next);
+}
+
+void ScoringConsumer::DeadLetter(RdKafka::Message& m,
+                                 const std::string& reason) {
+  log::Warn("event sent to dead-letter topic", {{"reason", reason},
+                                                {"partition", m.partition()},
+                                                {"offset", m.offset()}});
+  dead_lettered_->Increment();
+  Headers headers;
+  if (RdKafka::Headers* h = m.headers()) {
+    for (const auto& hdr : h->get_all()) {
+      headers.emplace_back(
+          hdr.key(),
+          std::string(static_cast<const char*>(hdr.value()), hdr.value_size()));
+    }
+  }
+  headers.emplace_back("rebound_dlq_reason", reason);
+  headers.emplace_back("rebound_source_topic", m.topic_name());
+  headers.emplace_back("rebound_source_partition",
+                       std::to_string(m.partition()));
+  headers.emplace_back("rebound_source_offset", std::to_string(m.offset()));
+  std::string key = m.key() ? *m.key() : "";
+  std::string value(static_cast<const char*>(m.payload()), m.len());
+
+  // Same delivery tracking as a verdict, to the dead-letter topic.
+  class DeadLetterDelivery final : public Publisher::PendingRecord {
+   public:
+    DeadLetterDelivery(ScoringConsumer* o, std::string t, int32_t p,
+                       int64_t off)
+        : owner(o), topic(std::move(t)), partition(p), offset(off) {}
+    void Delivered(const Delivery& d) override {
+      if (d.status.ok()) {
+        owner->Finish(topic, partition, offset);
+      } else {
+        log::Error(
+            "dead-letter record not delivered; the event will be replayed",
+            {{"error", std::string(d.status.message())}});
+      }
+    }
+    ScoringConsumer* owner;
+    std::string topic;
+    int32_t partition;
+    int64_t offset;
+  };
+  absl::Status s =
+      publisher_->Produce(options_.dead_letter_topic, key, value, headers,
+                          absl::Now() + absl::Seconds(30),
+                          std::make_unique<DeadLetterDelivery>(
+                              this, m.topic_name(), m.partition(), m.offset()));
+  if (!s.ok()) {
+    log::Error("dead-letter record refused; the event will be replayed",
+               {{"error", std::string(s.message())}});
+  }
+}
+
+bool ScoringConsumer::Handle(RdKafka::Message& m) {
+  const absl::Time start = absl::Now();
+  ConnectionEvent event;
+  if (!event.ParseFromArray(m.payload(), static_cast<int>(m.len()))) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (auto it = trackers_.find(m.partition()); it != trackers_.end()) {
+        it->second.Begin(m.offset());
+      }
+    }
+    DeadLetter(m, "undecodable: not a rebound.v1.ConnectionEvent protobuf");
+    return true;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = trackers_.find(m.partition());
+    if (it == trackers_.end()) return true;  // No longer ours.
+    it->second.Begin(m.offset());
+  }
+  if (event.payload_case() == ConnectionEvent::PAYLOAD_NOT_SET) {
+    DeadLetter(m, event.GetReflection()->GetUnknownFields(event).empty()
+                      ? "unknown event: no payload"
+                      : "unknown event: a payload this version does not know "
+                        "(newer schema?)");
+    return true;
+  }
+
+  const bool decides =
+      event.has_request_declined() || event.has_request_expired();
+  if (!decides) {
+    absl::Status s = store_->Apply(event, nullptr);
+    if (!s.ok()) {
+      log::Warn("redis write failed; retrying",
+                {{"error", std::string(s.message())}});
+      redis_errors_->Increment();
+      return false;
+    }
+    process_latency_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    Finish(m.topic_name(), m.partition(), m.offset());
+    return true;
+  }
+
+  auto state = store_->ReadDeclineState(event);
+  if (!state.ok()) {
+    log::Warn("redis read failed; retrying",
+              {{"error", std::string(state.status().message())}});
+    redis_errors_->Increment();
+    return false;
+  }
+  rebound::v1::DeclineVerdict verdict =
+      state->stored_verdict ? *state->stored_verdict
+                            : Classify(classifier_, state->context);
+  absl::Status s = store_->Apply(event, &verdict);
+  if (!s.ok()) {
+    log::Warn("redis write failed; retrying",
+              {{"error", std::string(s.message())}});
+    redis_errors_->Increment();
+    return false;
+  }
+  verdicts_
+      ->Add({{"reason",
+              rebound::v1::DeclineReason_Name(verdict.primary_reason())}})
+      .Increment();
+  process_latency_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
+
+  std::string key = absl::StrCat(event.tenant_id(), "/", event.sender_id(), "/",
+                                 event.recipient_id());
+  Headers headers = {
+      {"ce_specversion", "1.0"},
+      {"ce_id", verdict.verdict_id()},
+      {"ce_type", "rebound.v1.DeclineVerdict"},
+      {"ce_source", "/rebound/scoring/" + event.tenant_id()},
+      {"ce_time",
+       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                        absl::FromUnixSeconds(event.occurred_at().seconds()),
+                        absl::UTCTimeZone())},
+      {"ce_subject", key},
+      {"content-type", "application/protobuf"},
+  };
+  // Produce() fails only when Kafka is unreachable or the queue stays full:
+  // keep trying; the offset is not stored until the verdict lands.
+  while (true) {
+    absl::Status sent = VerdictDelivery::Send(std::make_unique<VerdictDelivery>(
+        this, m.topic_name(), m.partition(), m.offset(), key,
+        verdict.SerializeAsString(), headers));
+    if (sent.ok()) break;
+    kafka_ok_.store(false);
+    log::Warn("verdict not accepted by the producer; retrying",
+              {{"error", std::string(sent.message())}});
+    absl::SleepFor(absl::FromChrono(options_.redis_retry));
+  }
+  return true;
+}
+
+absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(200));
+    kafka_ok_.store(publisher_->available());
+    switch (m->err()) {
+      case RdKafka::ERR__TIMED_OUT:
+      case RdKafka::ERR__PARTITION_EOF:
+        if (!redis_ok_.load()) {
+          bool up = store_->Ping().ok();
+          redis_ok_.store(up);
+          redis_up_->Set(up ? 1 : 0);
+        }
+        continue;
+      case RdKafka::ERR_NO_ERROR:
+        break;
+      default:
+        log::Warn("consume error", {{"error", m->errstr()}});
+        continue;
+    }
+    // Redis down: hold this event and retry; nothing after it is stored.
+    while (!Handle(*m)) {
+      redis_ok_.store(false);
+      redis_up_->Set(0);
+      if (stop.load()) break;
+      absl::SleepFor(absl::FromChrono(options_.redis_retry));
+    }
+    if (!redis_ok_.load() && !stop.load()) {
+      redis_ok_.store(true);
+      redis_up_->Set(1);
+      log::Info("redis available again");
+    }
+  }
+  // Drain: verdicts in flight land (storing their offsets), then commit.
+  absl::Status flushed = publisher_->Flush(std::chrono::seconds(10));
+  RdKafka::ErrorCode committed = consumer_->commitSync();
+  if (committed != RdKafka::ERR_NO_ERROR &&
+      committed != RdKafka::ERR__NO_OFFSET) {
+    log::Warn("final commit failed", {{"error", RdKafka::err2str(committed)}});
+  }
+  consumer_->close();
+  consumer_.reset();
+  return flushed;
+}
+
+}  // namespace rebound::scoring

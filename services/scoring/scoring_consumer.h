@@ -1,0 +1,123 @@
+// The scoring pipeline stage: consumes connection events in a consumer group,
+// applies each event's effects to Redis, classifies declines and publishes a
+// DeclineVerdict per decline/expiry, and sends what it cannot read to a
+// dead-letter topic.
+//
+// At-least-once in, exactly-once effects: an offset is stored (and later
+// committed) only after the event's Redis effects are written and its
+// verdict or dead-letter record is confirmed by Kafka, for every earlier
+// offset of the partition too. Redis updates are idempotent per event, so
+// whatever is replayed after a crash changes nothing.
+#ifndef REBOUND_SERVICES_SCORING_SCORING_CONSUMER_H_
+#define REBOUND_SERVICES_SCORING_SCORING_CONSUMER_H_
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/kafka_publisher.h"
+#include "librdkafka/rdkafkacpp.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "services/scoring/classifier.h"
+#include "services/scoring/score_store.h"
+
+namespace rebound::scoring {
+
+struct ScoringOptions {
+  // Kafka bootstrap servers; required.
+  std::string brokers;
+  std::string group_id = "rebound-scoring";
+  std::string events_topic = "connection-events";
+  std::string verdicts_topic = "decline-verdicts";
+  std::string dead_letter_topic = "connection-events-dlq";
+  // Partitions for the topics scoring creates when missing.
+  int topic_partitions = 6;
+  // Pause between attempts while Redis is down.
+  std::chrono::milliseconds redis_retry{500};
+  ScoreStoreOptions store;
+  PublisherOptions publisher;
+};
+
+// Offsets of one partition that are being worked on; the committable offset
+// is the lowest one still in flight (or one past the highest done).
+class OffsetTracker {
+ public:
+  void Begin(int64_t offset);
+  // Returns the offset to store now (next to consume), or -1 if unchanged.
+  int64_t Done(int64_t offset);
+
+ private:
+  std::set<int64_t> in_flight_;
+  int64_t highest_done_ = -1;
+  int64_t stored_ = -1;
+};
+
+class ScoringConsumer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ScoringConsumer>> Create(
+      const ScoringOptions& options, ClassifierConfig classifier,
+      std::shared_ptr<prometheus::Registry> registry);
+  ~ScoringConsumer();
+
+  // Consumes until `stop` is set, then finishes in-flight work, commits and
+  // closes the consumer. Returns the first fatal error, if any.
+  absl::Status Run(const std::atomic<bool>& stop);
+
+  // Kafka reachable and Redis answering.
+  bool healthy() const { return redis_ok_.load() && kafka_ok_.load(); }
+
+  // Partitions of the events topic assigned to this instance now.
+  int assigned_partitions() {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(trackers_.size());
+  }
+
+  // Events fully processed (effects written, offsets storable) so far.
+  int64_t processed() const { return processed_.load(); }
+
+ private:
+  class Rebalancer;
+  class VerdictDelivery;
+  ScoringConsumer() = default;
+  // Handles one message; returns false when it must be retried (Redis down).
+  bool Handle(RdKafka::Message& message);
+  void Finish(const std::string& topic, int32_t partition, int64_t offset);
+  void DeadLetter(RdKafka::Message& message, const std::string& reason);
+  void StoreOffset(const std::string& topic, int32_t partition, int64_t next);
+
+  ScoringOptions options_;
+  ClassifierConfig classifier_;
+  std::unique_ptr<ScoreStore> store_;
+  std::unique_ptr<Publisher> publisher_;
+  std::unique_ptr<Rebalancer> rebalancer_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::atomic<bool> redis_ok_{false};
+  std::atomic<bool> kafka_ok_{true};
+  std::atomic<int64_t> processed_{0};
+
+  absl::Mutex mu_;
+  // Per assigned partition of the events topic.
+  std::map<int32_t, OffsetTracker> trackers_ ABSL_GUARDED_BY(mu_);
+
+  // Owns the metric objects the pointers below refer to.
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Counter* consumed_ = nullptr;
+  prometheus::Counter* dead_lettered_ = nullptr;
+  prometheus::Counter* redis_errors_ = nullptr;
+  prometheus::Family<prometheus::Counter>* verdicts_ = nullptr;
+  prometheus::Histogram* process_latency_ = nullptr;
+  prometheus::Gauge* redis_up_ = nullptr;
+};
+
+}  // namespace rebound::scoring
+
+#endif  // REBOUND_SERVICES_SCORING_SCORING_CONSUMER_H_

@@ -1,0 +1,121 @@
+#include "services/scoring/scoring_server.h"
+
+#include "common/log.h"
+#include "grpc/health/v1/health.pb.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace rebound::scoring {
+namespace {
+constexpr char kServiceName[] = "rebound.v1.Scoring";
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+}  // namespace
+
+ScoringReadService::ScoringReadService(ScoreStoreOptions options)
+    : store_(std::move(options)) {}
+
+grpc::ServerUnaryReactor* ScoringReadService::GetMemberScores(
+    grpc::CallbackServerContext* context,
+    const rebound::v1::GetMemberScoresRequest* request,
+    rebound::v1::MemberScores* response) {
+  auto* reactor = context->DefaultReactor();
+  if (request->tenant_id().empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "tenant_id: is required"));
+    return reactor;
+  }
+  if (request->member_id().empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "member_id: is required"));
+    return reactor;
+  }
+  absl::StatusOr<rebound::v1::MemberScores> scores;
+  {
+    absl::MutexLock lock(&mu_);
+    scores = store_.GetMemberScores(request->tenant_id(), request->member_id());
+  }
+  if (!scores.ok()) {
+    reactor->Finish(ToGrpc(scores.status()));
+    return reactor;
+  }
+  *response = std::move(*scores);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
+    const ScoringServerOptions& options, ClassifierConfig classifier,
+    std::shared_ptr<prometheus::Registry> registry) {
+  std::unique_ptr<ScoringServer> s(new ScoringServer());
+  auto consumer =
+      ScoringConsumer::Create(options.scoring, std::move(classifier), registry);
+  if (!consumer.ok()) return consumer.status();
+  s->consumer_ = std::move(*consumer);
+  s->read_service_ =
+      std::make_unique<ScoringReadService>(options.scoring.store);
+
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                           &s->port_);
+  builder.RegisterService(s->read_service_.get());
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  s->server_ = builder.BuildAndStart();
+  if (!s->server_ || s->port_ == 0) {
+    return absl::UnavailableError("grpc: cannot listen on '" + options.listen +
+                                  "'");
+  }
+  ScoringServer* raw = s.get();
+  raw->server_->GetHealthCheckService()->SetServingStatus(kServiceName, false);
+  raw->server_->GetHealthCheckService()->SetServingStatus(false);
+  s->consumer_thread_ = std::thread([raw] {
+    raw->consumer_status_ = raw->consumer_->Run(raw->stop_);
+    raw->consumer_done_.Notify();
+  });
+  // Health follows the consumer's dependencies: NOT_SERVING while Redis or
+  // Kafka is down.
+  s->health_thread_ = std::thread([raw] {
+    bool last = false;
+    bool first = true;
+    while (!raw->consumer_done_.WaitForNotificationWithTimeout(
+        absl::Milliseconds(250))) {
+      bool up = raw->consumer_->healthy();
+      if (first || up != last) {
+        raw->server_->GetHealthCheckService()->SetServingStatus(kServiceName,
+                                                                up);
+        raw->server_->GetHealthCheckService()->SetServingStatus(up);
+        log::Info(up ? "scoring serving" : "scoring not serving");
+        last = up;
+        first = false;
+      }
+    }
+  });
+  log::Info("scoring started", {{"port", s->port_}});
+  return s;
+}
+
+absl::Status ScoringServer::Shutdown() {
+  if (shut_down_) return consumer_status_;
+  shut_down_ = true;
+  server_->GetHealthCheckService()->Shutdown();
+  stop_.store(true);
+  if (consumer_thread_.joinable()) consumer_thread_.join();
+  if (health_thread_.joinable()) health_thread_.join();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  log::Info("scoring drained", {{"processed", consumer_->processed()}});
+  return consumer_status_;
+}
+
+ScoringServer::~ScoringServer() {
+  (void)Shutdown();
+  if (server_) server_->Wait();
+}
+
+}  // namespace rebound::scoring

@@ -1,0 +1,317 @@
+// Scoring against the real Kafka broker and redis-server: flows give the
+// expected verdicts and counters, replays and crashes change nothing, two
+// instances end where one does, bad records go to the dead-letter topic, and
+// a Redis outage loses nothing.
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/redis_client.h"
+#include "gtest/gtest.h"
+#include "services/ingest/ingest_server.h"
+#include "services/scoring/scoring_server.h"
+#include "tests/scoring_test_support.h"
+#include "tests/test_support.h"
+#include "tools/ingest_client.h"
+#include "tools/topic_reader.h"
+
+namespace rebound {
+namespace {
+
+using rebound::v1::ConnectionEvent;
+using rebound::v1::DeclineReason;
+using std::chrono::seconds;
+
+class ScoringIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    brokers_ = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
+    redis_ = testing::RequiredEnv("REBOUND_REDIS_ADDR");
+    ASSERT_FALSE(brokers_.empty() || redis_.empty());
+    topic_ = testing::UniqueTopic("it-scoring");
+    tenant_ = testing::UniqueTopic("t");
+    auto cfg = scoring::LoadClassifierConfig(std::string(REBOUND_SOURCE_DIR) +
+                                             "/config/classifier.json");
+    ASSERT_TRUE(cfg.ok()) << cfg.status();
+    classifier_ = *cfg;
+  }
+
+  scoring::ScoringServerOptions ScoringOptions(const std::string& group) {
+    scoring::ScoringServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.scoring.brokers = brokers_;
+    o.scoring.group_id = group;
+    o.scoring.events_topic = topic_;
+    o.scoring.verdicts_topic = topic_ + "-verdicts";
+    o.scoring.dead_letter_topic = topic_ + "-dlq";
+    o.scoring.topic_partitions = 4;
+    o.scoring.redis_retry = std::chrono::milliseconds(200);
+    o.scoring.store.redis.address = redis_;
+    return o;
+  }
+
+  std::unique_ptr<scoring::ScoringServer> StartScoring(
+      const std::string& group) {
+    auto s =
+        scoring::ScoringServer::Start(ScoringOptions(group), classifier_,
+                                      std::make_shared<prometheus::Registry>());
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  void Publish(const std::vector<ConnectionEvent>& events) {
+    if (!ingest_) {
+      ingest::IngestServerOptions o;
+      o.listen = "127.0.0.1:0";
+      o.publisher.brokers = brokers_;
+      o.service.topic = topic_;
+      o.topic_partitions = 4;
+      auto s = ingest::IngestServer::Start(
+          o, std::make_shared<prometheus::Registry>());
+      ASSERT_TRUE(s.ok()) << s.status();
+      ingest_ = std::move(*s);
+      stub_ = rebound::v1::Ingest::NewStub(
+          grpc::CreateChannel(absl::StrCat("127.0.0.1:", ingest_->port()),
+                              grpc::InsecureChannelCredentials()));
+    }
+    auto r = tools::PublishOverStream(*stub_, events);
+    ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+    ASSERT_EQ(r.published + r.duplicates, events.size());
+  }
+
+  std::string brokers_, redis_, topic_, tenant_;
+  scoring::ClassifierConfig classifier_;
+  std::unique_ptr<ingest::IngestServer> ingest_;
+  std::unique_ptr<rebound::v1::Ingest::Stub> stub_;
+};
+
+TEST_F(ScoringIntegration, RequestViewDeclineGivesVerdictAndCounters) {
+  auto scoring = StartScoring(topic_);
+  ASSERT_NE(scoring, nullptr);
+  testing::Scenario s(tenant_);
+  absl::Time t0 = absl::Now() - absl::Hours(48);
+  // A spammy-looking sender: no photo, few connections, thin profile,
+  // reported before; the recipient looks them up and reports spam.
+  s.Sent("spam-s", "rcp-1", "r1", t0, testing::SpammyProfile(),
+         testing::NormalProfile(),
+         "Buy now! Limited offer on our platform, quick call?");
+  s.Viewed("spam-s", "rcp-1", "r1", t0 + absl::Hours(1));
+  s.Declined("spam-s", "rcp-1", "r1", t0 + absl::Hours(2),
+             rebound::v1::DECLINE_KIND_REPORTED_SPAM);
+  // Expired without a view: not seen.
+  s.Sent("quiet-s", "rcp-2", "r2", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "");
+  s.Expired("quiet-s", "rcp-2", "r2", t0 + absl::Hours(40));
+  // Accepted at a known local hour of the recipient (UTC+1).
+  absl::Time monday_9_utc =
+      absl::FromCivil(absl::CivilHour(2026, 11, 16, 9), absl::UTCTimeZone());
+  auto rp = testing::NormalProfile();
+  rp.set_utc_offset_minutes(60);
+  s.Sent("good-s", "rcp-3", "r3", monday_9_utc - absl::Hours(2),
+         testing::NormalProfile(), rp,
+         "Loved your post on pricing - happy to share our notes.");
+  s.Accepted("good-s", "rcp-3", "r3", monday_9_utc);
+  // Out of order: a decline that arrives before its request.
+  s.Declined("late-s", "rcp-4", "r4", t0 + absl::Hours(3),
+             rebound::v1::DECLINE_KIND_IGNORED);
+  s.Sent("late-s", "rcp-4", "r4", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "");
+  Publish(s.events());
+
+  testing::ScoresReader reader(redis_);
+  ASSERT_TRUE(reader.WaitFor(
+      tenant_, "late-s",
+      [](const auto& m) {
+        return m.as_sender().sent() == 1 && m.as_sender().declined() == 1;
+      },
+      seconds(60)))
+      << "scoring did not process the events";
+  ASSERT_TRUE(reader.WaitFor(
+      tenant_, "rcp-3",
+      [](const auto& m) { return m.as_recipient().accepted() == 1; },
+      seconds(30)));
+  ASSERT_TRUE(reader.WaitFor(
+      tenant_, "quiet-s",
+      [](const auto& m) { return m.as_sender().expired() == 1; }, seconds(30)));
+
+  auto spam = reader.Get(tenant_, "spam-s");
+  ASSERT_TRUE(spam.ok()) << spam.status();
+  EXPECT_EQ(spam->as_sender().sent(), 1);
+  EXPECT_EQ(spam->as_sender().declined(), 1);
+  EXPECT_EQ(spam->as_sender().reported(), 1);
+  EXPECT_EQ(spam->as_sender().pending(), 0);
+  EXPECT_EQ(spam->as_sender().declines_by_reason().at(
+                "DECLINE_REASON_SPAMMY_PROFILE"),
+            1);
+  EXPECT_GT(spam->as_sender().spam_risk(), 0.3);
+  EXPECT_LT(spam->as_sender().reputation(), 50);
+
+  auto good = reader.Get(tenant_, "rcp-3");
+  ASSERT_TRUE(good.ok());
+  // Monday 09:00 UTC is Monday 10:00 at UTC+1: index 0 * 24 + 10.
+  EXPECT_EQ(good->as_recipient().accept_hour_of_week(10), 1);
+  EXPECT_EQ(good->as_recipient().received(), 1);
+
+  auto late = reader.Get(tenant_, "late-s");
+  EXPECT_EQ(late->as_sender().pending(), 0)
+      << "a request decided before it arrived is not pending";
+
+  // Verdicts on the topic: one per decline/expiry, with evidence.
+  std::map<std::string, rebound::v1::DeclineVerdict> verdicts;
+  for (int i = 0; i < 100 && verdicts.size() < 3; ++i) {
+    auto recs = tools::ReadTopic(brokers_, topic_ + "-verdicts", seconds(30));
+    ASSERT_TRUE(recs.ok()) << recs.status();
+    verdicts.clear();
+    for (const auto& r : *recs) {
+      rebound::v1::DeclineVerdict v;
+      ASSERT_TRUE(v.ParseFromString(r.value));
+      EXPECT_EQ(r.Header("ce_type"), "rebound.v1.DeclineVerdict");
+      EXPECT_EQ(r.key, absl::StrCat(v.tenant_id(), "/", v.sender_id(), "/",
+                                    v.recipient_id()));
+      verdicts[v.sender_id()] = v;
+    }
+    if (verdicts.size() < 3)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(verdicts.size(), 3u);
+  const auto& sv = verdicts["spam-s"];
+  EXPECT_EQ(sv.primary_reason(), rebound::v1::DECLINE_REASON_SPAMMY_PROFILE);
+  EXPECT_TRUE(sv.viewed_before_decision());
+  EXPECT_FALSE(sv.signals().empty());
+  EXPECT_EQ(sv.scores_size(), 6);
+  double sum = 0;
+  for (const auto& sc : sv.scores()) sum += sc.probability();
+  EXPECT_NEAR(sum, 1.0, 1e-6);
+  EXPECT_EQ(verdicts["quiet-s"].primary_reason(),
+            rebound::v1::DECLINE_REASON_NOT_SEEN);
+  EXPECT_TRUE(verdicts["quiet-s"].expired());
+}
+
+TEST_F(ScoringIntegration, ReplayFromScratchChangesNothing) {
+  auto events = testing::SimulatedStream(tenant_, 3000, 11);
+  Publish(events);
+  auto expected = testing::ExpectedCounters(events);
+  testing::ScoresReader reader(redis_);
+  {
+    auto first = StartScoring(topic_ + "-g1");
+    ASSERT_NE(first, nullptr);
+    ASSERT_TRUE(reader.WaitForCounters(tenant_, expected, seconds(120)))
+        << reader.last_mismatch();
+  }
+  auto before = reader.Snapshot(tenant_);
+  ASSERT_GT(before.size(), 100u);
+  {
+    // A new group starts from the earliest offset: the whole topic again.
+    auto replay = StartScoring(topic_ + "-g2");
+    ASSERT_NE(replay, nullptr);
+    auto until = std::chrono::steady_clock::now() + seconds(120);
+    while (replay->consumer()->processed() <
+               static_cast<int64_t>(events.size()) &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(replay->consumer()->processed(),
+              static_cast<int64_t>(events.size()));
+  }
+  auto after = reader.Snapshot(tenant_);
+  EXPECT_EQ(before.size(), after.size());
+  for (const auto& [key, value] : before) {
+    auto it = after.find(key);
+    ASSERT_NE(it, after.end()) << key << " vanished on replay";
+    EXPECT_EQ(it->second, value) << key << " changed on replay";
+  }
+}
+
+TEST_F(ScoringIntegration, TwoInstancesEndWhereOneDoes) {
+  auto events = testing::SimulatedStream(tenant_, 4000, 23);
+  auto expected = testing::ExpectedCounters(events);
+  auto a = StartScoring(topic_);
+  auto b = StartScoring(topic_);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  // Share the partitions before the stream starts.
+  auto until = std::chrono::steady_clock::now() + seconds(60);
+  while ((a->consumer()->assigned_partitions() == 0 ||
+          b->consumer()->assigned_partitions() == 0 ||
+          a->consumer()->assigned_partitions() +
+                  b->consumer()->assigned_partitions() !=
+              4) &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(a->consumer()->assigned_partitions() +
+                b->consumer()->assigned_partitions(),
+            4);
+  Publish(events);
+  testing::ScoresReader reader(redis_);
+  ASSERT_TRUE(reader.WaitForCounters(tenant_, expected, seconds(120)))
+      << reader.last_mismatch();
+  EXPECT_GT(a->consumer()->processed(), 0) << "instance a got no partition";
+  EXPECT_GT(b->consumer()->processed(), 0) << "instance b got no partition";
+  EXPECT_EQ(a->consumer()->processed() + b->consumer()->processed(),
+            static_cast<int64_t>(events.size()));
+}
+
+TEST_F(ScoringIntegration,
+       UndecodableRecordGoesToDeadLetterAndConsumptionGoesOn) {
+  auto scoring = StartScoring(topic_);
+  ASSERT_NE(scoring, nullptr);
+  testing::Scenario s(tenant_);
+  s.Sent("after-dlq", "x", "r1", absl::Now() - absl::Hours(1),
+         testing::NormalProfile(), testing::NormalProfile(), "");
+  ASSERT_TRUE(testing::ProduceRaw(brokers_, topic_, "garbage/key",
+                                  "\xff\xff not protobuf"));
+  Publish(s.events());
+  testing::ScoresReader reader(redis_);
+  EXPECT_TRUE(reader.WaitFor(
+      tenant_, "after-dlq",
+      [](const auto& m) { return m.as_sender().sent() == 1; }, seconds(60)));
+  std::vector<tools::KafkaRecord> dlq;
+  for (int i = 0; i < 50 && dlq.empty(); ++i) {
+    auto r = tools::ReadTopic(brokers_, topic_ + "-dlq", seconds(30));
+    ASSERT_TRUE(r.ok()) << r.status();
+    dlq = *r;
+    if (dlq.empty())
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].key, "garbage/key");
+  EXPECT_NE(dlq[0].Header("rebound_dlq_reason").find("undecodable"),
+            std::string::npos);
+  EXPECT_EQ(dlq[0].Header("rebound_source_topic"), topic_);
+}
+
+TEST_F(ScoringIntegration, RedisDownStopsProgressThenNothingIsLost) {
+  testing::PrivateServer redis("redis");
+  std::string out;
+  ASSERT_TRUE(redis.Start(&out)) << out;
+  redis_ = redis.address();
+  auto scoring = StartScoring(topic_);
+  ASSERT_NE(scoring, nullptr);
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", scoring->port()),
+                          grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(
+      testing::WaitForHealth(channel, "rebound.v1.Scoring", 1, seconds(30)));
+  ASSERT_TRUE(redis.Stop(&out)) << out;
+  auto events = testing::SimulatedStream(tenant_, 1500, 5);
+  auto expected = testing::ExpectedCounters(events);
+  Publish(events);
+  EXPECT_TRUE(
+      testing::WaitForHealth(channel, "rebound.v1.Scoring", 2, seconds(30)))
+      << "health stayed SERVING with Redis down";
+  int64_t stuck = scoring->consumer()->processed();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(scoring->consumer()->processed(), stuck)
+      << "progress while Redis is down";
+  ASSERT_TRUE(redis.Start(&out)) << out;
+  testing::ScoresReader reader(redis.address());
+  EXPECT_TRUE(reader.WaitForCounters(tenant_, expected, seconds(120)))
+      << reader.last_mismatch();
+  EXPECT_TRUE(
+      testing::WaitForHealth(channel, "rebound.v1.Scoring", 1, seconds(30)));
+}
+
+}  // namespace
+}  // namespace rebound
