@@ -206,4 +206,37 @@ absl::StatusOr<RedisValue> RedisClient::RunScript(
   return absl::InternalError("redis script '" + name + "' kept missing");
 }
 
+absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScripts(
+    const std::vector<ScriptCall>& calls) {
+  if (calls.empty()) return std::vector<RedisValue>{};
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(calls.size());
+    for (const auto& call : calls) {
+      auto it = scripts_.find(call.script);
+      if (it == scripts_.end()) {
+        return absl::InternalError("redis script '" + call.script +
+                                   "' is not registered");
+      }
+      if (it->second.sha.empty()) {
+        auto sha = Command({"SCRIPT", "LOAD", it->second.source});
+        if (!sha.ok()) return sha.status();
+        it->second.sha = sha->str;
+      }
+      std::vector<std::string> argv = {"EVALSHA", it->second.sha,
+                                       std::to_string(call.keys.size())};
+      argv.insert(argv.end(), call.keys.begin(), call.keys.end());
+      argv.insert(argv.end(), call.args.begin(), call.args.end());
+      commands.push_back(std::move(argv));
+    }
+    auto replies = Pipeline(commands);
+    if (!replies.ok() && replies.status().message().rfind("NOSCRIPT", 0) == 0) {
+      for (auto& [name, s] : scripts_) s.sha.clear();
+      continue;
+    }
+    return replies;
+  }
+  return absl::InternalError("redis scripts kept missing");
+}
+
 }  // namespace rebound

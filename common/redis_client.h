@@ -30,6 +30,13 @@ struct RedisValue {
   bool is_nil() const { return type == Type::kNil; }
 };
 
+// One call of a registered script.
+struct ScriptCall {
+  std::string script;
+  std::vector<std::string> keys;
+  std::vector<std::string> args;
+};
+
 struct RedisOptions {
   // "host:port".
   std::string address = "127.0.0.1:6379";
@@ -66,6 +73,13 @@ class RedisClient {
   absl::StatusOr<RedisValue> RunScript(const std::string& name,
                                        const std::vector<std::string>& keys,
                                        const std::vector<std::string>& args);
+
+  // Runs several scripts in one round trip (pipelined EVALSHA), in order.
+  // A script Redis forgot (NOSCRIPT, e.g. after a restart) makes the whole
+  // batch load the scripts and run again once: callers pass idempotent
+  // scripts.
+  absl::StatusOr<std::vector<RedisValue>> RunScripts(
+      const std::vector<ScriptCall>& calls);
 
   bool connected() const { return ctx_ != nullptr; }
   const std::string& address() const { return options_.address; }

@@ -92,8 +92,9 @@ redis.call('HSET', snd, 'acceptance_rate', string.format('%.6f', rate),
 return 1
 )lua";
 
-// KEYS: rcv, marker. ARGV: type, marker ttl (s), hour of week (-1 unknown),
-// utc offset minutes ("" unknown). Returns 1 applied, 0 seen before.
+// KEYS: rcv, marker. ARGV: type, marker ttl (s), occurred_at (s), utc offset
+// minutes of the recipient from the request's snapshot ("" unknown).
+// Returns 1 applied, 0 seen before.
 constexpr char kRecipientScript[] = R"lua(
 if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then return 0 end
 local rcv, t = KEYS[1], ARGV[1]
@@ -102,8 +103,15 @@ if t == 'sent' then
   redis.call('HINCRBY', rcv, 'received', 1)
 elseif t == 'accepted' then
   redis.call('HINCRBY', rcv, 'accepted', 1)
-  local how = tonumber(ARGV[3])
-  if how >= 0 then redis.call('HINCRBY', rcv, 'h' .. how, 1) end
+  -- Hour of week in the recipient's local time (Monday 00:00 = 0), from the
+  -- offset their latest request snapshot carried; unknown offset, no hour.
+  local off = redis.call('HGET', rcv, 'utc_offset')
+  if off then
+    local lt = tonumber(ARGV[3]) + tonumber(off) * 60
+    local days = math.floor(lt / 86400)
+    local how = ((days + 3) % 7) * 24 + math.floor((lt % 86400) / 3600)
+    redis.call('HINCRBY', rcv, 'h' .. how, 1)
+  end
 elseif t == 'declined' then
   redis.call('HINCRBY', rcv, 'declined', 1)
 end
@@ -162,16 +170,6 @@ const std::string& RequestIdOf(const ConnectionEvent& e) {
     default:
       return kNone;
   }
-}
-
-// Hour of week (Monday 00:00 = 0) of `unix_seconds` at `offset_minutes`.
-int HourOfWeek(int64_t unix_seconds, int offset_minutes) {
-  int64_t local = unix_seconds + int64_t{offset_minutes} * 60;
-  int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
-  int dow =
-      static_cast<int>(((days % 7) + 7 + 3) % 7);  // 1970-01-01: Thursday.
-  int hour = static_cast<int>(((local % 86400) + 86400) % 86400 / 3600);
-  return dow * 24 + hour;
 }
 
 }  // namespace
@@ -260,29 +258,9 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ReadDeclineState(
   return out;
 }
 
-absl::StatusOr<std::optional<int>> ScoreStore::RecipientUtcOffset(
-    const ConnectionEvent& event) {
-  const std::string s = MemberTag(event.tenant_id(), event.sender_id());
-  const std::string r = MemberTag(event.tenant_id(), event.recipient_id());
-  auto replies = redis_.Pipeline({
-      {"HGET", s + ":req:" + RequestIdOf(event), "request"},
-      {"HGET", r + ":rcv", "utc_offset"},
-  });
-  if (!replies.ok()) return replies.status();
-  rebound::v1::RequestSent sent;
-  if (!(*replies)[0].is_nil() && sent.ParseFromString((*replies)[0].str) &&
-      sent.has_recipient_profile()) {
-    return std::optional<int>(sent.recipient_profile().utc_offset_minutes());
-  }
-  int64_t off = 0;
-  if (!(*replies)[1].is_nil() && absl::SimpleAtoi((*replies)[1].str, &off)) {
-    return std::optional<int>(static_cast<int>(off));
-  }
-  return std::optional<int>();
-}
-
-absl::Status ScoreStore::Apply(const ConnectionEvent& event,
-                               const rebound::v1::DeclineVerdict* verdict) {
+absl::Status ScoreStore::CallsFor(const ConnectionEvent& event,
+                                  const rebound::v1::DeclineVerdict* verdict,
+                                  std::vector<ScriptCall>* calls) {
   const std::string s = MemberTag(event.tenant_id(), event.sender_id());
   const std::string& request_id = RequestIdOf(event);
   const std::string at = std::to_string(UnixSeconds(event.occurred_at()));
@@ -292,7 +270,6 @@ absl::Status ScoreStore::Apply(const ConnectionEvent& event,
   std::vector<std::string> args = {"", at, Seconds(options_.marker_ttl),
                                    Seconds(options_.request_ttl)};
   std::string recipient_type;  // Empty: nothing for the recipient.
-  int hour_of_week = -1;
   std::string utc_offset;
   switch (event.payload_case()) {
     case ConnectionEvent::kRequestSent:
@@ -305,18 +282,11 @@ absl::Status ScoreStore::Apply(const ConnectionEvent& event,
             event.request_sent().recipient_profile().utc_offset_minutes());
       }
       break;
-    case ConnectionEvent::kRequestAccepted: {
+    case ConnectionEvent::kRequestAccepted:
       args[0] = "accepted";
       args.push_back(request_id);
       recipient_type = "accepted";
-      auto off = RecipientUtcOffset(event);
-      if (!off.ok()) return off.status();
-      // No known offset: the acceptance counts, its hour does not.
-      if (off->has_value()) {
-        hour_of_week = HourOfWeek(UnixSeconds(event.occurred_at()), **off);
-      }
       break;
-    }
     case ConnectionEvent::kRequestDeclined:
       if (verdict == nullptr)
         return absl::InternalError("decline without verdict");
@@ -357,8 +327,7 @@ absl::Status ScoreStore::Apply(const ConnectionEvent& event,
     case ConnectionEvent::PAYLOAD_NOT_SET:
       return absl::InvalidArgumentError("payload: not set");
   }
-  auto applied = redis_.RunScript("sender", keys, args);
-  if (!applied.ok()) return applied.status();
+  calls->push_back({"sender", std::move(keys), std::move(args)});
   if (recipient_type.empty()) return absl::OkStatus();
   const std::string r = MemberTag(event.tenant_id(), event.recipient_id());
   // The recipient counts a request once and its outcome once, whatever event
@@ -366,9 +335,29 @@ absl::Status ScoreStore::Apply(const ConnectionEvent& event,
   const std::string marker =
       absl::StrCat(r, ":ev:req:", request_id,
                    recipient_type == "sent" ? ":sent" : ":outcome");
-  auto done = redis_.RunScript("recipient", {r + ":rcv", marker},
-                               {recipient_type, Seconds(options_.marker_ttl),
-                                std::to_string(hour_of_week), utc_offset});
+  calls->push_back(
+      {"recipient",
+       {r + ":rcv", marker},
+       {recipient_type, Seconds(options_.marker_ttl), at, utc_offset}});
+  return absl::OkStatus();
+}
+
+absl::Status ScoreStore::Apply(const ConnectionEvent& event,
+                               const rebound::v1::DeclineVerdict* verdict) {
+  return ApplyBatch({{&event, verdict}});
+}
+
+absl::Status ScoreStore::ApplyBatch(
+    const std::vector<std::pair<const ConnectionEvent*,
+                                const rebound::v1::DeclineVerdict*>>& events) {
+  std::vector<ScriptCall> calls;
+  calls.reserve(events.size() * 2);
+  for (const auto& [event, verdict] : events) {
+    if (auto s = CallsFor(*event, verdict, &calls); !s.ok()) return s;
+  }
+  // One round trip; the scripts run in order and each is idempotent, so a
+  // batch cut short by a failure can simply be sent again.
+  auto done = redis_.RunScripts(calls);
   return done.ok() ? absl::OkStatus() : done.status();
 }
 

@@ -29,6 +29,8 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -75,13 +77,20 @@ class ScoreStore {
   absl::Status Apply(const rebound::v1::ConnectionEvent& event,
                      const rebound::v1::DeclineVerdict* verdict);
 
+  // Applies several events in order in one Redis round trip (pipelined
+  // EVALSHA). Same effects as Apply() on each in turn.
+  absl::Status ApplyBatch(
+      const std::vector<std::pair<const rebound::v1::ConnectionEvent*,
+                                  const rebound::v1::DeclineVerdict*>>& events);
+
   // A member's scores; NOT_FOUND when Redis holds nothing about them.
   absl::StatusOr<rebound::v1::MemberScores> GetMemberScores(
       const std::string& tenant, const std::string& member);
 
  private:
-  absl::StatusOr<std::optional<int>> RecipientUtcOffset(
-      const rebound::v1::ConnectionEvent& event);
+  absl::Status CallsFor(const rebound::v1::ConnectionEvent& event,
+                        const rebound::v1::DeclineVerdict* verdict,
+                        std::vector<ScriptCall>* calls);
 
   ScoreStoreOptions options_;
   RedisClient redis_;

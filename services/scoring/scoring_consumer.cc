@@ -311,71 +311,9 @@ void ScoringConsumer::DeadLetter(RdKafka::Message& m,
   }
 }
 
-bool ScoringConsumer::Handle(RdKafka::Message& m) {
-  const absl::Time start = absl::Now();
-  ConnectionEvent event;
-  if (!event.ParseFromArray(m.payload(), static_cast<int>(m.len()))) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (auto it = trackers_.find(m.partition()); it != trackers_.end()) {
-        it->second.Begin(m.offset());
-      }
-    }
-    DeadLetter(m, "undecodable: not a rebound.v1.ConnectionEvent protobuf");
-    return true;
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = trackers_.find(m.partition());
-    if (it == trackers_.end()) return true;  // No longer ours.
-    it->second.Begin(m.offset());
-  }
-  if (event.payload_case() == ConnectionEvent::PAYLOAD_NOT_SET) {
-    DeadLetter(m, event.GetReflection()->GetUnknownFields(event).empty()
-                      ? "unknown event: no payload"
-                      : "unknown event: a payload this version does not know "
-                        "(newer schema?)");
-    return true;
-  }
-
-  const bool decides =
-      event.has_request_declined() || event.has_request_expired();
-  if (!decides) {
-    absl::Status s = store_->Apply(event, nullptr);
-    if (!s.ok()) {
-      log::Warn("redis write failed; retrying",
-                {{"error", std::string(s.message())}});
-      redis_errors_->Increment();
-      return false;
-    }
-    process_latency_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
-    Finish(m.topic_name(), m.partition(), m.offset());
-    return true;
-  }
-
-  auto state = store_->ReadDeclineState(event);
-  if (!state.ok()) {
-    log::Warn("redis read failed; retrying",
-              {{"error", std::string(state.status().message())}});
-    redis_errors_->Increment();
-    return false;
-  }
-  rebound::v1::DeclineVerdict verdict =
-      state->stored_verdict ? *state->stored_verdict
-                            : Classify(classifier_, state->context);
-  absl::Status s = store_->Apply(event, &verdict);
-  if (!s.ok()) {
-    log::Warn("redis write failed; retrying",
-              {{"error", std::string(s.message())}});
-    redis_errors_->Increment();
-    return false;
-  }
-  verdicts_
-      ->Add({{"reason",
-              rebound::v1::DeclineReason_Name(verdict.primary_reason())}})
-      .Increment();
-  process_latency_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
-
+void ScoringConsumer::SendVerdict(const Held& h) {
+  const ConnectionEvent& event = h.event;
+  const auto& verdict = *h.verdict;
   std::string key = absl::StrCat(event.tenant_id(), "/", event.sender_id(), "/",
                                  event.recipient_id());
   Headers headers = {
@@ -394,28 +332,126 @@ bool ScoringConsumer::Handle(RdKafka::Message& m) {
   // keep trying; the offset is not stored until the verdict lands.
   while (true) {
     absl::Status sent = VerdictDelivery::Send(std::make_unique<VerdictDelivery>(
-        this, m.topic_name(), m.partition(), m.offset(), key,
-        verdict.SerializeAsString(), headers));
-    if (sent.ok()) break;
+        this, h.message->topic_name(), h.message->partition(),
+        h.message->offset(), key, verdict.SerializeAsString(), headers));
+    if (sent.ok()) return;
     kafka_ok_.store(false);
     log::Warn("verdict not accepted by the producer; retrying",
               {{"error", std::string(sent.message())}});
     absl::SleepFor(absl::FromChrono(options_.redis_retry));
   }
+}
+
+void ScoringConsumer::RedisFailed(const absl::Status& s) {
+  if (redis_ok_.exchange(false)) {
+    log::Warn("redis failed; holding events until it answers",
+              {{"error", std::string(s.message())}});
+  }
+  redis_up_->Set(0);
+  redis_errors_->Increment();
+  absl::SleepFor(absl::FromChrono(options_.redis_retry));
+}
+
+void ScoringConsumer::RedisOk() {
+  if (!redis_ok_.exchange(true)) log::Info("redis available again");
+  redis_up_->Set(1);
+}
+
+bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
+  if (batch_.empty()) return true;
+  std::vector<
+      std::pair<const ConnectionEvent*, const rebound::v1::DeclineVerdict*>>
+      items;
+  items.reserve(batch_.size());
+  for (const auto& h : batch_) {
+    items.emplace_back(&h.event, h.verdict ? &*h.verdict : nullptr);
+  }
+  // Redis down: hold the batch and retry; nothing after it is stored.
+  while (true) {
+    absl::Status s = store_->ApplyBatch(items);
+    if (s.ok()) break;
+    RedisFailed(s);
+    if (stop.load()) return false;  // Unstored: replayed after restart.
+  }
+  RedisOk();
+  const absl::Time now = absl::Now();
+  for (auto& h : batch_) {
+    process_latency_->Observe(absl::ToDoubleSeconds(now - h.received));
+    if (h.verdict) {
+      verdicts_
+          ->Add({{"reason", rebound::v1::DeclineReason_Name(
+                                h.verdict->primary_reason())}})
+          .Increment();
+      SendVerdict(h);
+    } else {
+      Finish(h.message->topic_name(), h.message->partition(),
+             h.message->offset());
+    }
+  }
+  batch_.clear();
+  return true;
+}
+
+bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
+                             const std::atomic<bool>& stop) {
+  Held h;
+  h.received = absl::Now();
+  if (!h.event.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (auto it = trackers_.find(m->partition()); it != trackers_.end()) {
+        it->second.Begin(m->offset());
+      }
+    }
+    DeadLetter(*m, "undecodable: not a rebound.v1.ConnectionEvent protobuf");
+    return true;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = trackers_.find(m->partition());
+    if (it == trackers_.end()) return true;  // No longer ours.
+    it->second.Begin(m->offset());
+  }
+  if (h.event.payload_case() == ConnectionEvent::PAYLOAD_NOT_SET) {
+    DeadLetter(*m, h.event.GetReflection()->GetUnknownFields(h.event).empty()
+                       ? "unknown event: no payload"
+                       : "unknown event: a payload this version does not know "
+                         "(newer schema?)");
+    return true;
+  }
+  if (h.event.has_request_declined() || h.event.has_request_expired()) {
+    // Its context must include every event before it.
+    if (!FlushBatch(stop)) return false;
+    while (true) {
+      auto state = store_->ReadDeclineState(h.event);
+      if (state.ok()) {
+        h.verdict = state->stored_verdict
+                        ? *state->stored_verdict
+                        : Classify(classifier_, state->context);
+        break;
+      }
+      RedisFailed(state.status());
+      if (stop.load()) return false;
+    }
+  }
+  h.message = std::move(m);
+  batch_.push_back(std::move(h));
+  if (batch_.size() >= kMaxBatch) return FlushBatch(stop);
   return true;
 }
 
 absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
-    std::unique_ptr<RdKafka::Message> m(consumer_->consume(200));
+    // Block only when nothing is waiting to be written.
+    std::unique_ptr<RdKafka::Message> m(
+        consumer_->consume(batch_.empty() ? 200 : 0));
     kafka_ok_.store(publisher_->available());
     switch (m->err()) {
       case RdKafka::ERR__TIMED_OUT:
       case RdKafka::ERR__PARTITION_EOF:
+        FlushBatch(stop);
         if (!redis_ok_.load()) {
-          bool up = store_->Ping().ok();
-          redis_ok_.store(up);
-          redis_up_->Set(up ? 1 : 0);
+          if (store_->Ping().ok()) RedisOk();
         }
         continue;
       case RdKafka::ERR_NO_ERROR:
@@ -424,19 +460,9 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
         log::Warn("consume error", {{"error", m->errstr()}});
         continue;
     }
-    // Redis down: hold this event and retry; nothing after it is stored.
-    while (!Handle(*m)) {
-      redis_ok_.store(false);
-      redis_up_->Set(0);
-      if (stop.load()) break;
-      absl::SleepFor(absl::FromChrono(options_.redis_retry));
-    }
-    if (!redis_ok_.load() && !stop.load()) {
-      redis_ok_.store(true);
-      redis_up_->Set(1);
-      log::Info("redis available again");
-    }
+    Accept(std::move(m), stop);
   }
+  FlushBatch(stop);
   // Drain: verdicts in flight land (storing their offsets), then commit.
   absl::Status flushed = publisher_->Flush(std::chrono::seconds(10));
   RdKafka::ErrorCode committed = consumer_->commitSync();

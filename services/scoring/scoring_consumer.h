@@ -15,8 +15,10 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -88,8 +90,27 @@ class ScoringConsumer {
   class Rebalancer;
   class VerdictDelivery;
   ScoringConsumer() = default;
-  // Handles one message; returns false when it must be retried (Redis down).
-  bool Handle(RdKafka::Message& message);
+  // A consumed event waiting for its batch to be written.
+  struct Held {
+    std::unique_ptr<RdKafka::Message> message;
+    rebound::v1::ConnectionEvent event;
+    std::optional<rebound::v1::DeclineVerdict> verdict;
+    absl::Time received;
+  };
+  // Most events written to Redis in one round trip.
+  static constexpr size_t kMaxBatch = 256;
+
+  // Takes one consumed message: dead-letters it, or adds it to the batch
+  // (classifying it first, after flushing the batch, if it is a decline).
+  // False only when `stop` interrupted a Redis retry.
+  bool Accept(std::unique_ptr<RdKafka::Message> message,
+              const std::atomic<bool>& stop);
+  // Writes the batch to Redis (retrying while Redis is down, until `stop`),
+  // then sends its verdicts and marks the rest done.
+  bool FlushBatch(const std::atomic<bool>& stop);
+  void SendVerdict(const Held& held);
+  void RedisFailed(const absl::Status& status);
+  void RedisOk();
   void Finish(const std::string& topic, int32_t partition, int64_t offset);
   void DeadLetter(RdKafka::Message& message, const std::string& reason);
   void StoreOffset(const std::string& topic, int32_t partition, int64_t next);
@@ -103,6 +124,8 @@ class ScoringConsumer {
   std::atomic<bool> redis_ok_{false};
   std::atomic<bool> kafka_ok_{true};
   std::atomic<int64_t> processed_{0};
+
+  std::vector<Held> batch_;  // Consumer thread only.
 
   absl::Mutex mu_;
   // Per assigned partition of the events topic.

@@ -1,0 +1,234 @@
+// scoring_bench: events/s through scoring's whole loop (consume -> Redis
+// scripts -> classify -> verdict produced and confirmed -> offset stored),
+// classification alone (us per decline), and, in the same run, the Redis
+// ceiling: the very same ScoreStore calls (reads + EVALSHA scripts) made in a
+// tight loop with no Kafka. Prints the figures and the ratio.
+//
+//   scoring_bench --kafka-brokers=127.0.0.1:P --redis-addr=127.0.0.1:R
+//                 [--requests=6000]
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/config.h"
+#include "common/kafka_admin.h"
+#include "common/kafka_publisher.h"
+#include "common/log.h"
+#include "services/ingest/kafka_record.h"
+#include "services/scoring/offline_state.h"
+#include "services/scoring/scoring_server.h"
+#include "tools/sim/scenario.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using rebound::v1::ConnectionEvent;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Moves a stream into its own tenant so runs never share Redis keys.
+std::vector<ConnectionEvent> Retenant(std::vector<ConnectionEvent> events,
+                                      const std::string& tenant) {
+  for (auto& e : events) {
+    std::string t = e.tenant_id();
+    e.set_tenant_id(tenant);
+    e.set_sender_id(t + "." + e.sender_id());
+    if (!e.recipient_id().empty())
+      e.set_recipient_id(t + "." + e.recipient_id());
+  }
+  return events;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  rebound::ConfigReader c(argc, argv);
+  std::string brokers =
+      c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
+  std::string redis = c.RequiredString("redis-addr", "Redis host:port");
+  int requests = static_cast<int>(c.Int("requests", 6000, 100, 1'000'000,
+                                        "simulated requests (~3 events each)"));
+  std::string config_path = c.String(
+      "classifier-config", "config/classifier.json", "classifier config");
+  if (c.help_requested()) {
+    std::cout << c.Usage("scoring_bench");
+    return 0;
+  }
+  if (auto s = c.Finish(); !s.ok()) {
+    std::cerr << "scoring_bench: " << s.message() << "\n";
+    return 2;
+  }
+  rebound::log::InitLogging("scoring-bench", "error");
+  auto classifier = rebound::scoring::LoadClassifierConfig(config_path);
+  if (!classifier.ok()) {
+    std::cerr << classifier.status().message() << "\n";
+    return 2;
+  }
+  rebound::sim::ScenarioOptions so;
+  so.requests = requests;
+  auto scenario = rebound::sim::GenerateScenario(so);
+  const size_t n = scenario.events.size();
+  std::string run =
+      absl::StrCat(getpid(), "-", absl::ToUnixSeconds(absl::Now()));
+  std::cout << absl::StrFormat(
+      "scoring_bench: %zu events (%d simulated requests), broker %s, redis "
+      "%s\n",
+      n, requests, brokers, redis);
+
+  // 1. Classification alone, on contexts replayed in memory.
+  {
+    rebound::scoring::OfflineState state;
+    std::vector<rebound::scoring::DeclineContext> contexts;
+    for (const auto& e : scenario.events) {
+      if (auto ctx = state.ContextFor(e)) contexts.push_back(std::move(*ctx));
+      state.Apply(e);
+    }
+    size_t sink = 0;
+    auto t = Clock::now();
+    for (int rep = 0; rep < 5; ++rep) {
+      for (const auto& ctx : contexts) {
+        sink += rebound::scoring::Classify(*classifier, ctx).signals_size();
+      }
+    }
+    double us = Since(t) * 1e6 / (5.0 * contexts.size());
+    std::cout << absl::StrFormat(
+        "  classification alone        %8.2f us per decline (%zu "
+        "declines/expiries, %zu signals)\n",
+        us, contexts.size(), sink / 5);
+  }
+
+  // 2. Redis ceilings: the same store calls, no Kafka. "sequential" makes one
+  // round trip per event; "batched" groups writes the way the consumer does
+  // (up to 256 per round trip, cut at every decline, whose context is read
+  // after everything before it is written).
+  double ceiling = 0;
+  for (bool batched : {false, true}) {
+    rebound::scoring::ScoreStoreOptions o;
+    o.redis.address = redis;
+    rebound::scoring::ScoreStore store(o);
+    if (auto s = store.Connect(); !s.ok()) {
+      std::cerr << s.message() << "\n";
+      return 1;
+    }
+    auto events = Retenant(scenario.events,
+                           absl::StrCat("bench-ceiling-", batched, "-", run));
+    std::vector<rebound::v1::DeclineVerdict> verdicts(events.size());
+    std::vector<
+        std::pair<const ConnectionEvent*, const rebound::v1::DeclineVerdict*>>
+        batch;
+    auto flush = [&] {
+      absl::Status s = store.ApplyBatch(batch);
+      batch.clear();
+      return s;
+    };
+    auto t = Clock::now();
+    for (size_t i = 0; i < events.size(); ++i) {
+      const auto& e = events[i];
+      const rebound::v1::DeclineVerdict* v = nullptr;
+      if (e.has_request_declined() || e.has_request_expired()) {
+        if (auto s = flush(); !s.ok()) {
+          std::cerr << s.message() << "\n";
+          return 1;
+        }
+        auto st = store.ReadDeclineState(e);
+        if (!st.ok()) {
+          std::cerr << st.status().message() << "\n";
+          return 1;
+        }
+        verdicts[i] = rebound::scoring::Classify(*classifier, st->context);
+        v = &verdicts[i];
+      }
+      batch.emplace_back(&e, v);
+      if (!batched || batch.size() >= 256) {
+        if (auto s = flush(); !s.ok()) {
+          std::cerr << s.message() << "\n";
+          return 1;
+        }
+      }
+    }
+    if (auto s = flush(); !s.ok()) {
+      std::cerr << s.message() << "\n";
+      return 1;
+    }
+    double rate = n / Since(t);
+    std::cout << absl::StrFormat("  redis ceiling, %-12s %8.0f events/s\n",
+                                 batched ? "batched" : "sequential", rate);
+    ceiling = std::max(ceiling, rate);
+  }
+
+  // 3. The whole loop: events already in Kafka, one scoring instance.
+  std::string topic = "bench-scoring-" + run;
+  auto events = Retenant(scenario.events, "bench-pipeline-" + run);
+  {
+    rebound::PublisherOptions po;
+    po.brokers = brokers;
+    auto pub = rebound::Publisher::Create(po);
+    if (!pub.ok()) {
+      std::cerr << pub.status().message() << "\n";
+      return 1;
+    }
+    // Create the topics first (scoring would, too).
+    rebound::scoring::ScoringOptions tmp;
+    (void)tmp;
+    struct Noop : rebound::Publisher::PendingRecord {
+      void Delivered(const rebound::Delivery&) override {}
+    };
+    auto until = absl::Now() + absl::Seconds(30);
+    while (!(*pub)->available() && absl::Now() < until)
+      absl::SleepFor(absl::Milliseconds(50));
+    absl::Status created = rebound::EnsureTopics(
+        (*pub)->handle(), {{topic, 6, 1}}, std::chrono::seconds(30));
+    if (!created.ok()) {
+      std::cerr << created.message() << "\n";
+      return 1;
+    }
+    for (const auto& e : events) {
+      auto s = (*pub)->Produce(
+          topic, rebound::ingest::RecordKey(e), e.SerializeAsString(),
+          rebound::ingest::CloudEventHeaders(e, "/bench"),
+          absl::Now() + absl::Seconds(30), std::make_unique<Noop>());
+      if (!s.ok()) {
+        std::cerr << s.message() << "\n";
+        return 1;
+      }
+    }
+    (void)(*pub)->Flush(std::chrono::seconds(60));
+  }
+  rebound::scoring::ScoringServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.scoring.brokers = brokers;
+  o.scoring.group_id = topic;
+  o.scoring.events_topic = topic;
+  o.scoring.verdicts_topic = topic + "-verdicts";
+  o.scoring.dead_letter_topic = topic + "-dlq";
+  o.scoring.store.redis.address = redis;
+  auto t = Clock::now();
+  auto server = rebound::scoring::ScoringServer::Start(
+      o, *classifier, std::make_shared<prometheus::Registry>());
+  if (!server.ok()) {
+    std::cerr << server.status().message() << "\n";
+    return 1;
+  }
+  // Time from the first event consumed, so group join is not counted.
+  Clock::time_point first{};
+  while ((*server)->consumer()->processed() < static_cast<int64_t>(n) &&
+         Since(t) < 600) {
+    if (first == Clock::time_point{} && (*server)->consumer()->processed() > 0)
+      first = Clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  double secs = Since(first);
+  int64_t done = (*server)->consumer()->processed();
+  (void)(*server)->Shutdown();
+  double rate = done / secs;
+  std::cout << absl::StrFormat(
+      "  scoring pipeline            %8.0f events/s (%lld events: consume, "
+      "Redis, classify, verdict confirmed, offset stored)\n",
+      rate, static_cast<long long>(done));
+  std::cout << absl::StrFormat(
+      "ratio pipeline/best ceiling: %.2f (goal >= 0.5)\n", rate / ceiling);
+  return 0;
+}
