@@ -1,9 +1,11 @@
 // rebound-publish-sample: generates a seeded sample of connection events and
 // publishes it through ingest's PublishStream, printing what was acked.
+#include <fstream>
 #include <iostream>
 
 #include "absl/strings/str_format.h"
 #include "common/config.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "tools/ingest_client.h"
 #include "tools/sim/event_generator.h"
@@ -18,6 +20,8 @@ int main(int argc, char** argv) {
   int64_t batch = c.Int("batch", 200, 1, 100000, "events per batch");
   int64_t window = c.Int("window", 8, 1, 1000, "batches in flight");
   std::string run_id = c.String("run-id", "sample", "prefix of every event_id");
+  std::string file = c.String(
+      "file", "", "publish this JSON-lines file of ConnectionEvent instead");
   if (c.help_requested()) {
     std::cout << c.Usage("rebound-publish-sample");
     return 0;
@@ -26,11 +30,34 @@ int main(int argc, char** argv) {
     std::cerr << "rebound-publish-sample: " << s.message() << "\n";
     return 2;
   }
-  rebound::sim::GeneratorOptions g;
-  g.seed = static_cast<uint64_t>(seed);
-  g.tenants = static_cast<int>(tenants);
-  g.run_id = run_id;
-  auto events = rebound::sim::EventGenerator(g).Next(static_cast<int>(n));
+  std::vector<rebound::v1::ConnectionEvent> events;
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) {
+      std::cerr << "rebound-publish-sample: setting 'file': cannot read '" << file
+                << "'\n";
+      return 2;
+    }
+    std::string line;
+    int line_no = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (line.empty()) continue;
+      rebound::v1::ConnectionEvent e;
+      auto st = google::protobuf::util::JsonStringToMessage(line, &e);
+      if (!st.ok()) {
+        std::cerr << file << ":" << line_no << ": " << st.message() << "\n";
+        return 1;
+      }
+      events.push_back(std::move(e));
+    }
+  } else {
+    rebound::sim::GeneratorOptions g;
+    g.seed = static_cast<uint64_t>(seed);
+    g.tenants = static_cast<int>(tenants);
+    g.run_id = run_id;
+    events = rebound::sim::EventGenerator(g).Next(static_cast<int>(n));
+  }
 
   auto channel =
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
