@@ -44,6 +44,8 @@ StreamPublishResult PublishOverOneStream(
 
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + options.deadline);
+  if (!options.metadata.empty())
+    ctx.AddMetadata("authorization", options.metadata);
   auto stream = stub.PublishStream(&ctx);
 
   std::mutex mu;

@@ -25,6 +25,8 @@ struct StreamPublishOptions {
   // (tenant/sender/recipient), so one pair's events stay on one stream, in
   // order; the server works on the streams concurrently.
   int streams = 1;
+  // Value of the `authorization` metadata ("Bearer <token>"), if any.
+  std::string metadata;
 };
 
 struct StreamPublishResult {

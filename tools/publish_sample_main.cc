@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
   if (!file.empty()) {
     std::ifstream in(file);
     if (!in) {
-      std::cerr << "rebound-publish-sample: setting 'file': cannot read '" << file
-                << "'\n";
+      std::cerr << "rebound-publish-sample: setting 'file': cannot read '"
+                << file << "'\n";
       return 2;
     }
     std::string line;

@@ -2,6 +2,7 @@
 
 #include "common/kafka_admin.h"
 #include "common/log.h"
+#include "common/tenant_auth.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -47,8 +48,9 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &s->port_);
+  auto creds = ServerCredentialsFrom(options.tls_cert, options.tls_key);
+  if (!creds.ok()) return creds.status();
+  builder.AddListeningPort(options.listen, *creds, &s->port_);
   builder.RegisterService(s->service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);

@@ -29,6 +29,9 @@ struct IngestServerOptions {
   // How long Shutdown() lets open calls finish, then flushes the producer
   // for at most as long again.
   std::chrono::milliseconds drain_timeout{10'000};
+  // PEM files; both set = TLS on the gRPC port.
+  std::string tls_cert;
+  std::string tls_key;
   IngestServiceOptions service;
   PublisherOptions publisher;
 };

@@ -123,7 +123,7 @@ absl::Time IngestService::EnqueueDeadline(
 
 absl::Status IngestService::ProcessBatch(
     const PublishRequest& request, absl::Time enqueue_deadline,
-    std::function<void(PublishResponse)> done) {
+    std::function<void(PublishResponse)> done, const std::string& tenant) {
   const int n = request.events_size();
   if (n == 0) {
     return absl::InvalidArgumentError("events: a batch needs at least 1 event");
@@ -153,6 +153,15 @@ absl::Status IngestService::ProcessBatch(
   for (int i = 0; i < n; ++i) {
     const auto& event = request.events(i);
     EventResult* r = batch->response.mutable_results(i);
+    if (!tenant.empty() && event.tenant_id() != tenant) {
+      r->set_outcome(rebound::v1::OUTCOME_REJECTED);
+      r->set_field("tenant_id");
+      r->set_error("this token may not publish for tenant '" +
+                   event.tenant_id() + "'");
+      r->set_code(static_cast<int>(absl::StatusCode::kPermissionDenied));
+      batch->Complete();
+      continue;
+    }
     if (auto err = Validate(event, now, options_.validator)) {
       r->set_outcome(rebound::v1::OUTCOME_REJECTED);
       r->set_field(err->field);
@@ -215,12 +224,20 @@ grpc::ServerUnaryReactor* IngestService::Publish(
     grpc::CallbackServerContext* context, const PublishRequest* request,
     PublishResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::string tenant;
+  if (grpc::Status auth = options_.auth.TenantOf(*context, &tenant);
+      !auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
   // The reactor and `response` stay valid until Finish() is called.
-  absl::Status s = ProcessBatch(*request, EnqueueDeadline(context),
-                                [reactor, response](PublishResponse r) {
-                                  *response = std::move(r);
-                                  reactor->Finish(grpc::Status::OK);
-                                });
+  absl::Status s = ProcessBatch(
+      *request, EnqueueDeadline(context),
+      [reactor, response](PublishResponse r) {
+        *response = std::move(r);
+        reactor->Finish(grpc::Status::OK);
+      },
+      tenant);
   if (!s.ok()) reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
@@ -251,6 +268,7 @@ class PublishStreamReactor
       : service_(service),
         context_(context),
         state_(std::make_shared<StreamState>()) {
+    grpc::Status auth = service_->options_.auth.TenantOf(*context, &tenant_);
     {
       absl::MutexLock lock(&state_->mu);
       state_->reactor = this;
@@ -260,7 +278,14 @@ class PublishStreamReactor
     service_->metrics_->open_streams->Increment();
     service_->Register(state_);
     if (service_->draining_.load()) Drain(state_);
-    StartRead(&request_);
+    if (!auth.ok()) {
+      // Refused: no batch is read; the stream ends with the auth error.
+      absl::MutexLock lock(&state_->mu);
+      state_->end_status = auth;
+      state_->reading = false;
+    } else {
+      StartRead(&request_);
+    }
     {
       absl::MutexLock lock(&state_->mu);
       --state_->busy;
@@ -291,7 +316,7 @@ class PublishStreamReactor
     std::shared_ptr<StreamState> st = state_;
     absl::Status s = service_->ProcessBatch(
         batch, service_->EnqueueDeadline(context_),
-        [st](PublishResponse r) { OnBatchDone(st, std::move(r)); });
+        [st](PublishResponse r) { OnBatchDone(st, std::move(r)); }, tenant_);
     if (!s.ok()) {
       // A malformed batch ends the stream once earlier batches are answered.
       absl::MutexLock lock(&state_->mu);
@@ -429,6 +454,7 @@ class PublishStreamReactor
   IngestService* const service_;
   grpc::CallbackServerContext* const context_;
   const std::shared_ptr<StreamState> state_;
+  std::string tenant_;  // The caller's tenant ("" = auth off).
   PublishRequest request_;
 };
 

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/kafka_publisher.h"
+#include "common/tenant_auth.h"
 #include "rebound/v1/ingest.grpc.pb.h"
 #include "services/ingest/dedup_window.h"
 #include "services/ingest/ingest_metrics.h"
@@ -38,6 +39,9 @@ struct IngestServiceOptions {
   size_t dedup_capacity = 1'000'000;
   absl::Duration dedup_ttl = absl::Minutes(10);
   ValidatorOptions validator;
+  // Bearer tokens per tenant; when set, a call may only publish events of
+  // its token's tenant (others are REJECTED, PERMISSION_DENIED).
+  TenantAuth auth;
 };
 
 class PublishStreamReactor;
@@ -67,9 +71,11 @@ class IngestService final : public rebound::v1::Ingest::CallbackService {
   // confirmed), duplicate, rejected or failed. Returns INVALID_ARGUMENT
   // without calling `done` when the batch itself is malformed (empty, too
   // many events). Exposed for the stream reactor and tests.
+  // `tenant`: the only tenant the caller may publish for ("" = any).
   absl::Status ProcessBatch(
       const rebound::v1::PublishRequest& request, absl::Time enqueue_deadline,
-      std::function<void(rebound::v1::PublishResponse)> done);
+      std::function<void(rebound::v1::PublishResponse)> done,
+      const std::string& tenant = "");
 
   // The enqueue deadline for a call: the client's deadline (less a margin to
   // answer in time) capped by max_enqueue_wait.

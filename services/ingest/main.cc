@@ -75,6 +75,13 @@ int main(int argc, char** argv) {
                  "longest SIGTERM drain of calls, then of the producer");
   o.startup_timeout = c.Duration("startup-timeout", o.startup_timeout,
                                  "longest wait for Kafka at start");
+  std::string tokens = c.String(
+      "tenant-tokens", "",
+      "tenant:token,... binding bearer tokens to tenants (empty: no auth)");
+  o.tls_cert =
+      c.String("tls-cert", "", "PEM certificate for TLS on the gRPC port");
+  o.tls_key =
+      c.String("tls-key", "", "PEM private key for TLS on the gRPC port");
   if (c.help_requested()) {
     std::cout << c.Usage("rebound-ingest");
     return 0;
@@ -83,6 +90,13 @@ int main(int argc, char** argv) {
     std::cerr << "rebound-ingest: " << s.message() << "\n";
     return 2;
   }
+  auto auth = rebound::TenantAuth::Parse(tokens);
+  if (!auth.ok()) {
+    std::cerr << "rebound-ingest: setting 'tenant-tokens': "
+              << auth.status().message() << "\n";
+    return 2;
+  }
+  o.service.auth = *auth;
   if (!rebound::log::InitLogging("ingest", log_level)) {
     std::cerr << "rebound-ingest: setting 'log-level': '" << log_level
               << "' is not one of debug, info, warn, error\n";

@@ -45,6 +45,13 @@ int main(int argc, char** argv) {
   s.store.request_ttl =
       absl::FromChrono(c.Duration("request-ttl", std::chrono::hours(24 * 200),
                                   "how long request state is kept"));
+  o.tenant_tokens = c.String(
+      "tenant-tokens", "",
+      "tenant:token,... binding bearer tokens to tenants (empty: no auth)");
+  o.tls_cert =
+      c.String("tls-cert", "", "PEM certificate for TLS on the gRPC port");
+  o.tls_key =
+      c.String("tls-key", "", "PEM private key for TLS on the gRPC port");
   if (c.help_requested()) {
     std::cout << c.Usage("rebound-scoring");
     return 0;

@@ -15,8 +15,9 @@ grpc::Status ToGrpc(const absl::Status& s) {
 }
 }  // namespace
 
-ScoringReadService::ScoringReadService(ScoreStoreOptions options)
-    : store_(std::move(options)) {}
+ScoringReadService::ScoringReadService(ScoreStoreOptions options,
+                                       TenantAuth auth)
+    : auth_(std::move(auth)), store_(std::move(options)) {}
 
 grpc::ServerUnaryReactor* ScoringReadService::GetMemberScores(
     grpc::CallbackServerContext* context,
@@ -31,6 +32,11 @@ grpc::ServerUnaryReactor* ScoringReadService::GetMemberScores(
   if (request->member_id().empty()) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                  "member_id: is required"));
+    return reactor;
+  }
+  if (grpc::Status auth = auth_.Authorize(*context, request->tenant_id());
+      !auth.ok()) {
+    reactor->Finish(auth);
     return reactor;
   }
   absl::StatusOr<rebound::v1::MemberScores> scores;
@@ -51,19 +57,22 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
     const ScoringServerOptions& options, ClassifierConfig classifier,
     std::shared_ptr<prometheus::Registry> registry) {
   std::unique_ptr<ScoringServer> s(new ScoringServer());
+  auto auth = TenantAuth::Parse(options.tenant_tokens);
+  if (!auth.ok()) return auth.status();
+  auto creds = ServerCredentialsFrom(options.tls_cert, options.tls_key);
+  if (!creds.ok()) return creds.status();
   auto consumer =
       ScoringConsumer::Create(options.scoring, std::move(classifier), registry);
   if (!consumer.ok()) return consumer.status();
   s->consumer_ = std::move(*consumer);
-  s->read_service_ =
-      std::make_unique<ScoringReadService>(options.scoring.store);
+  s->read_service_ = std::make_unique<ScoringReadService>(options.scoring.store,
+                                                          std::move(*auth));
 
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &s->port_);
+  builder.AddListeningPort(options.listen, *creds, &s->port_);
   builder.RegisterService(s->read_service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/tenant_auth.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/registry.h"
 #include "rebound/v1/scoring.grpc.pb.h"
@@ -22,13 +23,14 @@ namespace rebound::scoring {
 // are rare next to the event stream).
 class ScoringReadService final : public rebound::v1::Scoring::CallbackService {
  public:
-  explicit ScoringReadService(ScoreStoreOptions options);
+  ScoringReadService(ScoreStoreOptions options, TenantAuth auth);
   grpc::ServerUnaryReactor* GetMemberScores(
       grpc::CallbackServerContext* context,
       const rebound::v1::GetMemberScoresRequest* request,
       rebound::v1::MemberScores* response) override;
 
  private:
+  const TenantAuth auth_;
   absl::Mutex mu_;
   ScoreStore store_ ABSL_GUARDED_BY(mu_);
 };
@@ -36,6 +38,10 @@ class ScoringReadService final : public rebound::v1::Scoring::CallbackService {
 struct ScoringServerOptions {
   std::string listen = "127.0.0.1:50052";
   int max_message_bytes = 4 * 1024 * 1024;
+  // "tenant:token,..." (empty: no authentication) and optional TLS files.
+  std::string tenant_tokens;
+  std::string tls_cert;
+  std::string tls_key;
   ScoringOptions scoring;
 };
 

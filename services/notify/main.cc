@@ -1,0 +1,84 @@
+// rebound-notify: reads config, wires the notify server, waits for SIGTERM.
+#include <csignal>
+#include <iostream>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/metrics_server.h"
+#include "services/notify/notify_server.h"
+
+int main(int argc, char** argv) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  rebound::ConfigReader c(argc, argv);
+  rebound::notify::NotifyServerOptions o;
+  auto& k = o.consumer;
+  o.listen = c.String("listen", o.listen, "gRPC listen address (Notify API)");
+  std::string metrics_listen = c.String("metrics-listen", "127.0.0.1:9466",
+                                        "Prometheus /metrics address");
+  std::string log_level =
+      c.String("log-level", "info", "debug, info, warn or error");
+  k.brokers = c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
+  k.store.redis.address = c.RequiredString("redis-addr", "Redis host:port");
+  std::string policy_path =
+      c.String("retry-policy", "config/retry_policy.json",
+               "retry policy (cool-down, budgets, phrases)");
+  k.group_id = c.String("group-id", k.group_id, "Kafka consumer group");
+  k.verdicts_topic =
+      c.String("verdicts-topic", k.verdicts_topic, "decline verdicts topic");
+  k.events_topic = c.String("topic", k.events_topic, "connection events topic");
+  k.topic_partitions =
+      static_cast<int>(c.Int("topic-partitions", k.topic_partitions, 1, 10000,
+                             "partitions of topics created"));
+  o.tenant_tokens = c.String(
+      "tenant-tokens", "",
+      "tenant:token,... binding bearer tokens to tenants (empty: no auth)");
+  o.tls_cert =
+      c.String("tls-cert", "", "PEM certificate for TLS on the gRPC port");
+  o.tls_key =
+      c.String("tls-key", "", "PEM private key for TLS on the gRPC port");
+  if (c.help_requested()) {
+    std::cout << c.Usage("rebound-notify");
+    return 0;
+  }
+  if (absl::Status st = c.Finish(); !st.ok()) {
+    std::cerr << "rebound-notify: " << st.message() << "\n";
+    return 2;
+  }
+  if (!rebound::log::InitLogging("notify", log_level)) {
+    std::cerr << "rebound-notify: setting 'log-level': '" << log_level
+              << "' is not one of debug, info, warn, error\n";
+    return 2;
+  }
+  auto policy = rebound::notify::LoadRetryPolicyConfig(policy_path);
+  if (!policy.ok()) {
+    std::cerr << "rebound-notify: setting 'retry-policy': "
+              << policy.status().message() << "\n";
+    return 2;
+  }
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto metrics = rebound::MetricsServer::Start(metrics_listen, registry);
+  if (!metrics.ok()) {
+    rebound::log::Error("cannot start",
+                        {{"error", std::string(metrics.status().message())}});
+    return 1;
+  }
+  auto server = rebound::notify::NotifyServer::Start(o, *policy, registry);
+  if (!server.ok()) {
+    std::cerr << "rebound-notify: " << server.status().message() << "\n";
+    return server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  rebound::log::Info("ready", {{"grpc_port", (*server)->port()},
+                               {"metrics_port", (*metrics)->port()}});
+  int sig = 0;
+  sigwait(&signals, &sig);
+  rebound::log::Info("signal received, draining", {{"signal", sig}});
+  (void)(*server)->Shutdown();
+  server->reset();
+  rebound::log::Info("stopped");
+  return 0;
+}

@@ -1,0 +1,69 @@
+// Notify's consumer: decline verdicts become retry suggestions; profile
+// updates turn suggestions waiting on profile work ready. Offsets are stored
+// only after the Redis writes; every write is idempotent per (suggestion,
+// version), so replays add nothing twice.
+#ifndef REBOUND_SERVICES_NOTIFY_NOTIFY_CONSUMER_H_
+#define REBOUND_SERVICES_NOTIFY_NOTIFY_CONSUMER_H_
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "librdkafka/rdkafkacpp.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
+#include "services/notify/retry_policy.h"
+#include "services/notify/suggestion_store.h"
+
+namespace rebound::notify {
+
+struct NotifyConsumerOptions {
+  std::string brokers;
+  std::string group_id = "rebound-notify";
+  std::string verdicts_topic = "decline-verdicts";
+  std::string events_topic = "connection-events";
+  int topic_partitions = 6;
+  std::chrono::milliseconds redis_retry{500};
+  SuggestionStoreOptions store;
+};
+
+class NotifyConsumer {
+ public:
+  static absl::StatusOr<std::unique_ptr<NotifyConsumer>> Create(
+      const NotifyConsumerOptions& options, RetryPolicyConfig policy,
+      std::shared_ptr<prometheus::Registry> registry);
+  ~NotifyConsumer();
+
+  // Consumes until `stop`, then commits and leaves the group.
+  absl::Status Run(const std::atomic<bool>& stop);
+  bool healthy() const { return redis_ok_.load() && kafka_ok_.load(); }
+  int64_t processed() const { return processed_.load(); }
+  int assigned_partitions() const { return assigned_.load(); }
+
+ private:
+  class Rebalancer;
+  NotifyConsumer() = default;
+  // False when Redis failed (the message is retried).
+  bool Handle(const RdKafka::Message& m);
+  absl::Status OnVerdict(const rebound::v1::DeclineVerdict& verdict);
+  absl::Status OnProfileUpdated(const rebound::v1::ConnectionEvent& event);
+
+  NotifyConsumerOptions options_;
+  RetryPolicyConfig policy_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<SuggestionStore> store_;
+  std::unique_ptr<Rebalancer> rebalancer_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::atomic<bool> redis_ok_{true};
+  std::atomic<bool> kafka_ok_{true};
+  std::atomic<int64_t> processed_{0};
+  std::atomic<int> assigned_{0};
+  prometheus::Family<prometheus::Counter>* suggestions_ = nullptr;
+  prometheus::Counter* consumed_ = nullptr;
+};
+
+}  // namespace rebound::notify
+
+#endif  // REBOUND_SERVICES_NOTIFY_NOTIFY_CONSUMER_H_

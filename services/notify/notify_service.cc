@@ -1,0 +1,352 @@
+#include "services/notify/notify_service.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+
+namespace rebound::notify {
+namespace {
+
+using rebound::v1::RetrySuggestion;
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+grpc::Status Required(const std::string& value, const char* field) {
+  if (value.empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        std::string(field) + ": is required");
+  }
+  return grpc::Status::OK;
+}
+
+bool IsStreamId(const std::string& id) {
+  auto dash = id.find('-');
+  uint64_t a = 0, b = 0;
+  return dash != std::string::npos &&
+         absl::SimpleAtoi(id.substr(0, dash), &a) &&
+         absl::SimpleAtoi(id.substr(dash + 1), &b);
+}
+
+// Orders Redis stream ids ("ms-seq").
+bool StreamIdLess(const std::string& x, const std::string& y) {
+  auto split = [](const std::string& id) {
+    auto dash = id.find('-');
+    uint64_t a = 0, b = 0;
+    (void)absl::SimpleAtoi(id.substr(0, dash), &a);
+    (void)absl::SimpleAtoi(id.substr(dash + 1), &b);
+    return std::make_pair(a, b);
+  };
+  return split(x) < split(y);
+}
+
+scoring::ScoreStoreOptions ScoreOptions(const SuggestionStoreOptions& o) {
+  scoring::ScoreStoreOptions s;
+  s.redis = o.redis;
+  return s;
+}
+
+// One watcher: a thread of its own reads the Redis stream (blocking XREAD on
+// its own connection) and writes one update at a time. The thread makes
+// every call on the reactor; Finish() is its last.
+class WatchReactor
+    : public grpc::ServerWriteReactor<rebound::v1::SuggestionUpdate> {
+ public:
+  WatchReactor(SuggestionStoreOptions options,
+               rebound::v1::WatchSuggestionsRequest request,
+               grpc::Status denied)
+      : state_(std::make_shared<State>()) {
+    if (!denied.ok()) {
+      Finish(denied);
+      return;
+    }
+    std::thread([this, st = state_, options, request]() mutable {
+      grpc::Status end = Loop(*st, options, request);
+      {
+        std::unique_lock<std::mutex> lock(st->mu);
+        st->cv.wait(lock, [&] { return !st->writing; });
+      }
+      Finish(end);
+    }).detach();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->writing = false;
+    if (!ok) state_->cancelled = true;
+    state_->cv.notify_all();
+  }
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->cancelled = true;
+    state_->cv.notify_all();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool writing = false;
+    bool cancelled = false;
+    rebound::v1::SuggestionUpdate current;
+  };
+
+  grpc::Status Loop(State& st, const SuggestionStoreOptions& options,
+                    const rebound::v1::WatchSuggestionsRequest& request) {
+    SuggestionStore store(options);
+    const std::string& tenant = request.tenant_id();
+    const std::string& member = request.member_id();
+    std::string after;
+    if (!request.resume_token().empty()) {
+      if (!IsStreamId(request.resume_token())) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "resume_token: not a token this service issued");
+      }
+      auto first = store.FirstEntryId(tenant, member);
+      if (!first.ok()) return ToGrpc(first.status());
+      if (!first->empty() && StreamIdLess(request.resume_token(), *first) &&
+          request.resume_token() != "0-0") {
+        // Older than what is kept: entries in between may be trimmed. Tell
+        // the client instead of silently skipping them.
+        auto probe = store.Read(tenant, member, request.resume_token(),
+                                absl::ZeroDuration(), 1);
+        if (probe.ok() && !probe->empty() && probe->front().id != *first) {
+          return grpc::Status(
+              grpc::StatusCode::FAILED_PRECONDITION,
+              "resume_token: older than the updates kept; list to resync");
+        }
+      }
+      after = request.resume_token();
+    } else if (request.from_beginning()) {
+      after = "0-0";
+    } else {
+      auto last = store.LastEntryId(tenant, member);
+      if (!last.ok()) return ToGrpc(last.status());
+      after = *last;
+    }
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(st.mu);
+        if (st.cancelled) return grpc::Status::CANCELLED;
+      }
+      auto entries =
+          store.Read(tenant, member, after, absl::Milliseconds(500), 100);
+      if (!entries.ok()) {
+        return grpc::Status(
+            grpc::StatusCode::UNAVAILABLE,
+            "suggestion stream: " + std::string(entries.status().message()));
+      }
+      for (auto& e : *entries) {
+        {
+          std::unique_lock<std::mutex> lock(st.mu);
+          st.cv.wait(lock, [&] { return !st.writing || st.cancelled; });
+          if (st.cancelled) return grpc::Status::CANCELLED;
+          st.writing = true;
+          *st.current.mutable_suggestion() = std::move(e.suggestion);
+          st.current.set_resume_token(e.id);
+        }
+        StartWrite(&st.current);
+        after = e.id;
+      }
+    }
+  }
+
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace
+
+NotifyService::NotifyService(SuggestionStoreOptions store, TenantAuth auth)
+    : store_options_(store),
+      auth_(std::move(auth)),
+      store_(store),
+      scores_(ScoreOptions(store)) {}
+
+grpc::ServerUnaryReactor* NotifyService::ListSuggestions(
+    grpc::CallbackServerContext* context,
+    const rebound::v1::ListSuggestionsRequest* request,
+    rebound::v1::ListSuggestionsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  grpc::Status s = Required(request->tenant_id(), "tenant_id");
+  if (s.ok()) s = Required(request->member_id(), "member_id");
+  if (s.ok()) s = auth_.Authorize(*context, request->tenant_id());
+  int size = request->page_size() == 0 ? 50 : request->page_size();
+  if (s.ok() && (size < 1 || size > 500)) {
+    s = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     "page_size: must be 1..500");
+  }
+  int64_t start = 0;
+  if (s.ok() && !request->page_token().empty() &&
+      (!absl::SimpleAtoi(request->page_token(), &start) || start < 0)) {
+    s = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     "page_token: not a token this service issued");
+  }
+  if (!s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
+  absl::StatusOr<std::vector<RetrySuggestion>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    all = store_.List(request->tenant_id(), request->member_id());
+  }
+  if (!all.ok()) {
+    reactor->Finish(ToGrpc(all.status()));
+    return reactor;
+  }
+  std::vector<const RetrySuggestion*> matching;
+  for (const auto& sg : *all) {
+    bool wanted = request->states().empty();
+    for (int st : request->states()) wanted |= sg.state() == st;
+    if (wanted) matching.push_back(&sg);
+  }
+  for (int64_t i = start;
+       i < static_cast<int64_t>(matching.size()) && i < start + size; ++i) {
+    *response->add_suggestions() = *matching[i];
+  }
+  if (start + size < static_cast<int64_t>(matching.size())) {
+    response->set_next_page_token(std::to_string(start + size));
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<rebound::v1::SuggestionUpdate>*
+NotifyService::WatchSuggestions(
+    grpc::CallbackServerContext* context,
+    const rebound::v1::WatchSuggestionsRequest* request) {
+  grpc::Status s = Required(request->tenant_id(), "tenant_id");
+  if (s.ok()) s = auth_.Authorize(*context, request->tenant_id());
+  return new WatchReactor(store_options_, *request, s);
+}
+
+grpc::Status NotifyService::Transition(
+    const grpc::CallbackServerContext& context,
+    const rebound::v1::SuggestionActionRequest& request,
+    rebound::v1::SuggestionState target, RetrySuggestion* response) {
+  grpc::Status s = Required(request.tenant_id(), "tenant_id");
+  if (s.ok()) s = Required(request.member_id(), "member_id");
+  if (s.ok()) s = Required(request.suggestion_id(), "suggestion_id");
+  if (s.ok()) s = auth_.Authorize(context, request.tenant_id());
+  if (!s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  // A concurrent change on another replica takes the same version: retry on
+  // what was stored.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto got = store_.Get(request.tenant_id(), request.member_id(),
+                          request.suggestion_id());
+    if (!got.ok()) return ToGrpc(got.status());
+    if (!got->has_value()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "suggestion_id: no suggestion '" +
+                              request.suggestion_id() + "' for this member");
+    }
+    RetrySuggestion sg = **got;
+    if (sg.state() == target) {
+      *response = sg;
+      return grpc::Status::OK;
+    }
+    if (sg.state() == rebound::v1::SUGGESTION_STATE_ACTED ||
+        sg.state() == rebound::v1::SUGGESTION_STATE_DISMISSED) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "suggestion_id: already " +
+                              rebound::v1::SuggestionState_Name(sg.state()));
+    }
+    sg.set_state(target);
+    sg.set_version(sg.version() + 1);
+    sg.mutable_updated_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    auto stored = store_.Put(sg, {});
+    if (!stored.ok()) return ToGrpc(stored.status());
+    if (stored->state() == target) {
+      *response = *stored;
+      return grpc::Status::OK;
+    }
+  }
+  return grpc::Status(grpc::StatusCode::ABORTED,
+                      "suggestion kept changing; retry");
+}
+
+grpc::ServerUnaryReactor* NotifyService::MarkActed(
+    grpc::CallbackServerContext* context,
+    const rebound::v1::SuggestionActionRequest* request,
+    RetrySuggestion* response) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(Transition(*context, *request,
+                             rebound::v1::SUGGESTION_STATE_ACTED, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* NotifyService::Dismiss(
+    grpc::CallbackServerContext* context,
+    const rebound::v1::SuggestionActionRequest* request,
+    RetrySuggestion* response) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(Transition(
+      *context, *request, rebound::v1::SUGGESTION_STATE_DISMISSED, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* NotifyService::GetInsights(
+    grpc::CallbackServerContext* context,
+    const rebound::v1::GetInsightsRequest* request,
+    rebound::v1::Insights* response) {
+  auto* reactor = context->DefaultReactor();
+  grpc::Status s = Required(request->tenant_id(), "tenant_id");
+  if (s.ok()) s = Required(request->member_id(), "member_id");
+  if (s.ok()) s = auth_.Authorize(*context, request->tenant_id());
+  if (!s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
+  absl::MutexLock lock(&mu_);
+  auto scores =
+      scores_.GetMemberScores(request->tenant_id(), request->member_id());
+  if (!scores.ok() && !absl::IsNotFound(scores.status())) {
+    reactor->Finish(ToGrpc(scores.status()));
+    return reactor;
+  }
+  if (scores.ok()) {
+    *response->mutable_scores() = *scores;
+    for (const auto& [name, n] : scores->as_sender().declines_by_reason()) {
+      rebound::v1::DeclineReason r;
+      if (!rebound::v1::DeclineReason_Parse(name, &r)) continue;
+      auto* rc = response->add_decline_breakdown();
+      rc->set_reason(r);
+      rc->set_count(n);
+    }
+  }
+  auto flags = store_.RedFlags(request->tenant_id(), request->member_id(), 5);
+  auto all = store_.List(request->tenant_id(), request->member_id());
+  if (!flags.ok() || !all.ok()) {
+    reactor->Finish(ToGrpc(!flags.ok() ? flags.status() : all.status()));
+    return reactor;
+  }
+  for (const auto& [signal, n] : *flags) {
+    auto* f = response->add_top_red_flags();
+    f->set_signal(signal);
+    f->set_count(n);
+  }
+  for (const auto& sg : *all) {
+    (*response
+          ->mutable_suggestions_by_state())[rebound::v1::SuggestionState_Name(
+        sg.state())]++;
+  }
+  if (!scores.ok() && all->empty()) {
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        "member_id: nothing known about '" + request->member_id() + "'"));
+    return reactor;
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace rebound::notify

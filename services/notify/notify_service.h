@@ -1,0 +1,57 @@
+// rebound.v1.Notify over Redis: list, watch (resumable server stream), mark
+// acted / dismissed, insights. Stateless per replica: every replica serves
+// every member from the same Redis.
+#ifndef REBOUND_SERVICES_NOTIFY_NOTIFY_SERVICE_H_
+#define REBOUND_SERVICES_NOTIFY_NOTIFY_SERVICE_H_
+
+#include <memory>
+
+#include "absl/synchronization/mutex.h"
+#include "common/tenant_auth.h"
+#include "rebound/v1/notify.grpc.pb.h"
+#include "services/notify/retry_policy.h"
+#include "services/notify/suggestion_store.h"
+#include "services/scoring/score_store.h"
+
+namespace rebound::notify {
+
+class NotifyService final : public rebound::v1::Notify::CallbackService {
+ public:
+  NotifyService(SuggestionStoreOptions store, TenantAuth auth);
+
+  grpc::ServerUnaryReactor* ListSuggestions(
+      grpc::CallbackServerContext* context,
+      const rebound::v1::ListSuggestionsRequest* request,
+      rebound::v1::ListSuggestionsResponse* response) override;
+  grpc::ServerWriteReactor<rebound::v1::SuggestionUpdate>* WatchSuggestions(
+      grpc::CallbackServerContext* context,
+      const rebound::v1::WatchSuggestionsRequest* request) override;
+  grpc::ServerUnaryReactor* MarkActed(
+      grpc::CallbackServerContext* context,
+      const rebound::v1::SuggestionActionRequest* request,
+      rebound::v1::RetrySuggestion* response) override;
+  grpc::ServerUnaryReactor* Dismiss(
+      grpc::CallbackServerContext* context,
+      const rebound::v1::SuggestionActionRequest* request,
+      rebound::v1::RetrySuggestion* response) override;
+  grpc::ServerUnaryReactor* GetInsights(
+      grpc::CallbackServerContext* context,
+      const rebound::v1::GetInsightsRequest* request,
+      rebound::v1::Insights* response) override;
+
+ private:
+  grpc::Status Transition(const grpc::CallbackServerContext& context,
+                          const rebound::v1::SuggestionActionRequest& request,
+                          rebound::v1::SuggestionState target,
+                          rebound::v1::RetrySuggestion* response);
+
+  const SuggestionStoreOptions store_options_;
+  const TenantAuth auth_;
+  absl::Mutex mu_;
+  SuggestionStore store_ ABSL_GUARDED_BY(mu_);
+  scoring::ScoreStore scores_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rebound::notify
+
+#endif  // REBOUND_SERVICES_NOTIFY_NOTIFY_SERVICE_H_

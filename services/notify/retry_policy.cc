@@ -1,0 +1,746 @@
+#include "services/notify/retry_policy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "nlohmann/json.hpp"
+
+namespace rebound::notify {
+
+using rebound::v1::ActionCategory;
+using rebound::v1::ActionKind;
+using rebound::v1::DeclineVerdict;
+using rebound::v1::ProfileSnapshot;
+using rebound::v1::RetrySuggestion;
+using rebound::v1::SuggestedAction;
+using rebound::v1::SuggestionState;
+
+namespace {
+
+constexpr int kHoursPerWeek = 168;
+
+// --- Config -----------------------------------------------------------------
+
+// Every key the loader reads. Unknown keys are rejected so a misspelt key
+// fails at start instead of silently falling back to a default.
+constexpr std::string_view kConfigKeys[] = {
+    "version",
+    "cool_down_days",
+    "max_retries_per_pair",
+    "connections_target",
+    "completeness_target",
+    "min_history",
+    "default_local_hour",
+    "stale_pending_after_days",
+    "long_note_chars",
+    "lead_with_default",
+    "pitch_phrases",
+};
+
+absl::Status Invalid(absl::string_view key, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(key, ": ", why));
+}
+
+absl::StatusOr<int64_t> ReadInt(const nlohmann::json& root, const char* key,
+                                int64_t min, int64_t max) {
+  if (!root.contains(key)) return Invalid(key, "missing");
+  const auto& v = root.at(key);
+  if (!v.is_number_integer()) return Invalid(key, "must be an integer");
+  if (v.is_number_unsigned() &&
+      v.get<uint64_t>() > static_cast<uint64_t>(max)) {
+    return Invalid(key, absl::StrCat("must be between ", min, " and ", max));
+  }
+  int64_t n = v.get<int64_t>();
+  if (n < min || n > max) {
+    return Invalid(key, absl::StrCat("must be between ", min, " and ", max));
+  }
+  return n;
+}
+
+absl::StatusOr<std::string> ReadString(const nlohmann::json& root,
+                                       const char* key) {
+  if (!root.contains(key)) return Invalid(key, "missing");
+  const auto& v = root.at(key);
+  if (!v.is_string() || v.get<std::string>().empty()) {
+    return Invalid(key, "must be a non-empty string");
+  }
+  return v.get<std::string>();
+}
+
+absl::StatusOr<RetryPolicyConfig> ParseJson(const nlohmann::json& root) {
+  if (!root.is_object()) return Invalid("(root)", "must be a JSON object");
+  for (const auto& [key, value] : root.items()) {
+    if (std::find(std::begin(kConfigKeys), std::end(kConfigKeys), key) ==
+        std::end(kConfigKeys)) {
+      return Invalid(key, "unknown key");
+    }
+  }
+  RetryPolicyConfig c;
+  auto version = ReadString(root, "version");
+  if (!version.ok()) return version.status();
+  c.version = *version;
+
+  constexpr int64_t kMaxDays = 3650;
+  auto cool_down = ReadInt(root, "cool_down_days", 0, kMaxDays);
+  if (!cool_down.ok()) return cool_down.status();
+  c.cool_down = absl::Hours(24 * *cool_down);
+
+  auto max_retries = ReadInt(root, "max_retries_per_pair", 0, 1000);
+  if (!max_retries.ok()) return max_retries.status();
+  c.max_retries_per_pair = static_cast<int>(*max_retries);
+
+  // The same range ingest accepts for connection_count.
+  auto connections = ReadInt(root, "connections_target", 0, 100000000);
+  if (!connections.ok()) return connections.status();
+  c.connections_target = *connections;
+
+  if (!root.contains("completeness_target")) {
+    return Invalid("completeness_target", "missing");
+  }
+  const auto& completeness = root.at("completeness_target");
+  if (!completeness.is_number()) {
+    return Invalid("completeness_target", "must be a number");
+  }
+  c.completeness_target = completeness.get<double>();
+  if (!(c.completeness_target >= 0 && c.completeness_target <= 1)) {
+    return Invalid("completeness_target", "must be between 0 and 1");
+  }
+
+  // At least one acceptance: with none, every hour ties and the argmax would
+  // be Monday midnight.
+  auto min_history = ReadInt(root, "min_history", 1, 1000000);
+  if (!min_history.ok()) return min_history.status();
+  c.min_history = *min_history;
+
+  auto hour = ReadInt(root, "default_local_hour", 0, 23);
+  if (!hour.ok()) return hour.status();
+  c.default_local_hour = static_cast<int>(*hour);
+
+  auto stale = ReadInt(root, "stale_pending_after_days", 1, kMaxDays);
+  if (!stale.ok()) return stale.status();
+  c.stale_pending_after = absl::Hours(24 * *stale);
+
+  auto long_note = ReadInt(root, "long_note_chars", 1, 100000);
+  if (!long_note.ok()) return long_note.status();
+  c.long_note_chars = *long_note;
+
+  auto lead_with = ReadString(root, "lead_with_default");
+  if (!lead_with.ok()) return lead_with.status();
+  c.lead_with_default = *lead_with;
+
+  if (!root.contains("pitch_phrases"))
+    return Invalid("pitch_phrases", "missing");
+  const auto& list = root.at("pitch_phrases");
+  if (!list.is_array()) {
+    return Invalid("pitch_phrases", "must be an array of strings");
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (!list[i].is_string() || list[i].get<std::string>().empty()) {
+      return Invalid(absl::StrCat("pitch_phrases[", i, "]"),
+                     "must be a non-empty string");
+    }
+    // Matching is case-insensitive; lowering once here keeps Suggest cheap.
+    c.pitch_phrases.push_back(
+        absl::AsciiStrToLower(list[i].get<std::string>()));
+  }
+  return c;
+}
+
+// --- Time -------------------------------------------------------------------
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+void ToProto(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t seconds = absl::ToUnixSeconds(t);  // Floors, so nanos >= 0.
+  ts->set_seconds(seconds);
+  ts->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+}
+
+// "Tuesday 10:00" for a local hour of week (Monday 00 = 0).
+std::string HourOfWeekLabel(int hour_of_week) {
+  static constexpr const char* kDays[] = {"Monday",   "Tuesday", "Wednesday",
+                                          "Thursday", "Friday",  "Saturday",
+                                          "Sunday"};
+  return absl::StrFormat("%s %02d:00", kDays[hour_of_week / 24],
+                         hour_of_week % 24);
+}
+
+std::string UtcLabel(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
+}
+
+struct RetryTime {
+  absl::Time at;
+  int hour_of_week = 0;
+  bool from_history = false;
+};
+
+// The recipient's best hour at or after `not_before`: the argmax of their
+// acceptance histogram once it holds min_history acceptances (ties → the
+// earliest hour of week), else the first weekday at the default hour.
+RetryTime PickRetryTime(const RetryPolicyConfig& config,
+                        const std::array<int64_t, 168>& accept_hours,
+                        absl::Time not_before, int offset_minutes) {
+  RetryTime best;
+  const int64_t total =
+      std::accumulate(accept_hours.begin(), accept_hours.end(), int64_t{0});
+  if (total >= config.min_history) {
+    // max_element returns the first maximum: ties go to the earliest hour.
+    best.hour_of_week = static_cast<int>(
+        std::max_element(accept_hours.begin(), accept_hours.end()) -
+        accept_hours.begin());
+    best.at = NextHourOfWeek(not_before, best.hour_of_week, offset_minutes);
+    best.from_history = true;
+    return best;
+  }
+  bool first = true;
+  for (int day = 0; day < 5; ++day) {  // Monday..Friday.
+    int how = day * 24 + config.default_local_hour;
+    absl::Time at = NextHourOfWeek(not_before, how, offset_minutes);
+    if (first || at < best.at) {
+      best.at = at;
+      best.hour_of_week = how;
+      first = false;
+    }
+  }
+  return best;
+}
+
+// --- Notes ------------------------------------------------------------------
+
+// Length in Unicode code points, as the note limit is defined.
+int64_t CodePoints(const std::string& s) {
+  int64_t n = 0;
+  for (unsigned char ch : s) {
+    if ((ch & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+bool HasSignal(const DeclineVerdict& v, std::string_view name) {
+  return std::any_of(v.signals().begin(), v.signals().end(),
+                     [&](const auto& s) { return s.name() == name; });
+}
+
+const rebound::v1::Signal* FindSignal(const DeclineVerdict& v,
+                                      std::string_view name) {
+  for (const auto& s : v.signals()) {
+    if (s.name() == name) return &s;
+  }
+  return nullptr;
+}
+
+// What the sent note looked like; `known` is false when the verdict arrived
+// without its request, and then no message advice is based on the note.
+struct NoteFacts {
+  bool known = false;
+  bool empty = true;
+  int64_t length = 0;
+  bool too_long = false;
+  // Personal per the classifier's "note.personalised" signal: it holds the
+  // personal phrase list and the recipient's company, so its judgement is
+  // reused rather than duplicated here.
+  bool personalised = false;
+  std::vector<std::string> pitch;
+};
+
+NoteFacts ReadNote(const RetryPolicyConfig& config, const DeclineVerdict& v) {
+  NoteFacts f;
+  if (!v.has_request()) return f;
+  f.known = true;
+  const std::string& note = v.request().note();
+  f.empty = note.empty();
+  f.length = CodePoints(note);
+  f.too_long = f.length > config.long_note_chars;
+  f.personalised = HasSignal(v, "note.personalised");
+  const std::string lower = absl::AsciiStrToLower(note);
+  for (const auto& p : config.pitch_phrases) {
+    if (lower.find(p) != std::string::npos) f.pitch.push_back(p);
+  }
+  return f;
+}
+
+// --- Actions ----------------------------------------------------------------
+
+ActionCategory CategoryOf(ActionKind kind) {
+  switch (kind) {
+    case rebound::v1::ACTION_KIND_ADD_PHOTO:
+    case rebound::v1::ACTION_KIND_GROW_CONNECTIONS:
+    case rebound::v1::ACTION_KIND_COMPLETE_PROFILE:
+    case rebound::v1::ACTION_KIND_ENGAGE_FIRST:
+    case rebound::v1::ACTION_KIND_MUTUAL_INTRO:
+      return rebound::v1::ACTION_CATEGORY_BUILD_VALUE;
+    case rebound::v1::ACTION_KIND_SEND_AT_BEST_TIME:
+    case rebound::v1::ACTION_KIND_WAIT_COOL_DOWN:
+      return rebound::v1::ACTION_CATEGORY_PICK_TIMING;
+    case rebound::v1::ACTION_KIND_DROP_PITCH:
+    case rebound::v1::ACTION_KIND_LEAD_WITH_VALUE:
+    case rebound::v1::ACTION_KIND_SHORTEN_NOTE:
+    case rebound::v1::ACTION_KIND_PERSONALISE:
+      return rebound::v1::ACTION_CATEGORY_ADJUST_MESSAGE;
+    case rebound::v1::ACTION_KIND_WITHDRAW_STALE:
+      return rebound::v1::ACTION_CATEGORY_WITHDRAW;
+    default:
+      return rebound::v1::ACTION_CATEGORY_UNSPECIFIED;
+  }
+}
+
+SuggestedAction* AddAction(RetrySuggestion& s, ActionKind kind,
+                           std::string detail) {
+  SuggestedAction* a = s.add_actions();
+  a->set_kind(kind);
+  a->set_category(CategoryOf(kind));
+  a->set_detail(std::move(detail));
+  return a;
+}
+
+int64_t CompletenessPercent(double completeness) {
+  return std::llround(completeness * 100);
+}
+
+// Whether `profile` shows the profile work of `a` done. Only photo,
+// connections and completeness can be read off a profile.
+bool ProfileShowsDone(const RetryPolicyConfig& config,
+                      const ProfileSnapshot& profile,
+                      const SuggestedAction& a) {
+  switch (a.kind()) {
+    case rebound::v1::ACTION_KIND_ADD_PHOTO:
+      return profile.has_photo();
+    case rebound::v1::ACTION_KIND_GROW_CONNECTIONS: {
+      int64_t target = a.target() > 0 ? a.target() : config.connections_target;
+      return profile.connection_count() >= target;
+    }
+    case rebound::v1::ACTION_KIND_COMPLETE_PROFILE: {
+      int64_t target = a.target() > 0
+                           ? a.target()
+                           : CompletenessPercent(config.completeness_target);
+      // Compared in whole percent, as the target is stated, so 0.8 meets 80
+      // despite binary floating point.
+      return CompletenessPercent(profile.completeness()) >= target;
+    }
+    default:
+      return false;
+  }
+}
+
+// Marks done what `profile` shows; true when any action changed.
+bool MarkProfileWorkDone(const RetryPolicyConfig& config,
+                         const ProfileSnapshot& profile, RetrySuggestion& s) {
+  bool changed = false;
+  for (auto& a : *s.mutable_actions()) {
+    if (!a.done() && ProfileShowsDone(config, profile, a)) {
+      a.set_done(true);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+bool BlockingWorkDone(const RetrySuggestion& s) {
+  return std::all_of(s.actions().begin(), s.actions().end(), [](const auto& a) {
+    return !a.blocks_retry() || a.done();
+  });
+}
+
+// Which profile work to ask for. Work is asked for when the profile the
+// recipient saw (the request's snapshot) or the sender's latest falls short;
+// with neither known, the classifier's sender.* signals say what fell short.
+struct ProfileWork {
+  bool photo = false;
+  bool connections = false;
+  bool completeness = false;
+};
+
+void AddProfileWork(const RetryPolicyConfig& config, const RetryInputs& in,
+                    const ProfileWork& want, RetrySuggestion& s) {
+  const DeclineVerdict& v = in.verdict;
+  std::vector<const ProfileSnapshot*> profiles;
+  if (v.has_request()) profiles.push_back(&v.request().sender_profile());
+  if (in.sender_profile) profiles.push_back(&*in.sender_profile);
+  // The profile the member is told about: their latest, else what was seen.
+  const ProfileSnapshot* current = profiles.empty() ? nullptr : profiles.back();
+
+  auto short_of = [&](auto pred) {
+    if (profiles.empty()) return false;
+    return std::any_of(profiles.begin(), profiles.end(), pred);
+  };
+  const int64_t completeness_pct =
+      CompletenessPercent(config.completeness_target);
+
+  bool no_photo =
+      short_of([](const ProfileSnapshot* p) { return !p->has_photo(); });
+  bool few = short_of([&](const ProfileSnapshot* p) {
+    return p->connection_count() < config.connections_target;
+  });
+  bool thin = short_of([&](const ProfileSnapshot* p) {
+    return CompletenessPercent(p->completeness()) < completeness_pct;
+  });
+  if (profiles.empty()) {
+    no_photo = HasSignal(v, "sender.no_photo");
+    few = HasSignal(v, "sender.few_connections");
+    thin = HasSignal(v, "sender.low_completeness");
+  }
+
+  if (want.photo && no_photo) {
+    auto* a = AddAction(s, rebound::v1::ACTION_KIND_ADD_PHOTO,
+                        "Add a profile photo: recipients look you up before "
+                        "accepting, and a profile without a face reads as a "
+                        "fake or spam account.");
+    a->set_blocks_retry(true);
+  }
+  if (want.connections && few) {
+    std::string had;
+    if (current != nullptr) {
+      had = absl::StrCat(" (you have ", current->connection_count(), ")");
+    } else if (const auto* sig = FindSignal(v, "sender.few_connections")) {
+      had = absl::StrCat(" (you had ", static_cast<int64_t>(sig->value()), ")");
+    }
+    auto* a = AddAction(
+        s, rebound::v1::ACTION_KIND_GROW_CONNECTIONS,
+        absl::StrCat("Grow your network to at least ",
+                     config.connections_target, " connections", had,
+                     " by connecting with people you actually know: a thin "
+                     "network makes a cold invitation look untrustworthy."));
+    a->set_blocks_retry(true);
+    a->set_target(config.connections_target);
+  }
+  if (want.completeness && thin) {
+    std::string had;
+    if (current != nullptr) {
+      had = absl::StrCat(" (yours is ",
+                         CompletenessPercent(current->completeness()), "%)");
+    }
+    auto* a = AddAction(
+        s, rebound::v1::ACTION_KIND_COMPLETE_PROFILE,
+        absl::StrCat("Complete your profile to at least ", completeness_pct,
+                     "%", had,
+                     ": headline, experience and summary show who you are "
+                     "and why connecting is worth it."));
+    a->set_blocks_retry(true);
+    a->set_target(completeness_pct);
+  }
+  if (in.sender_profile) MarkProfileWorkDone(config, *in.sender_profile, s);
+}
+
+void AddEngageFirst(RetrySuggestion& s) {
+  AddAction(s, rebound::v1::ACTION_KIND_ENGAGE_FIRST,
+            "Engage with their content for a few weeks first: thoughtful "
+            "comments and shares make your name familiar and show what you "
+            "bring before you ask to connect.");
+}
+
+void AddMutualIntro(RetrySuggestion& s, int32_t mutual_connections) {
+  std::string who =
+      mutual_connections > 0
+          ? absl::StrCat(
+                "Ask one of your ", mutual_connections, " mutual connection",
+                mutual_connections == 1 ? "" : "s", " for an introduction")
+          : std::string("Get introduced through someone you both know");
+  AddAction(s, rebound::v1::ACTION_KIND_MUTUAL_INTRO,
+            absl::StrCat(who,
+                         " instead of inviting again directly: a warm "
+                         "introduction vouches for you where a cold "
+                         "invitation did not."));
+}
+
+void AddLeadWithValue(const RetryPolicyConfig& config, RetrySuggestion& s) {
+  auto* a = AddAction(
+      s, rebound::v1::ACTION_KIND_LEAD_WITH_VALUE,
+      absl::StrCat("Open your note with ", config.lead_with_default, "."));
+  a->set_lead_with(config.lead_with_default);
+}
+
+void AddSendAtBestTime(const RetryTime& t, RetrySuggestion& s) {
+  AddAction(
+      s, rebound::v1::ACTION_KIND_SEND_AT_BEST_TIME,
+      absl::StrCat("Send it ", HourOfWeekLabel(t.hour_of_week), " their time (",
+                   UtcLabel(t.at), "), ",
+                   t.from_history
+                       ? "the hour they accept the most invitations."
+                       : "a weekday morning, when invitations get answered."));
+}
+
+void AddWaitCoolDown(absl::Time not_before, RetrySuggestion& s) {
+  AddAction(s, rebound::v1::ACTION_KIND_WAIT_COOL_DOWN,
+            absl::StrCat("Wait until ", UtcLabel(not_before),
+                         " before inviting again: an immediate re-invite "
+                         "reads as pressure and is often blocked."));
+}
+
+void AddDropPitch(const NoteFacts& note, RetrySuggestion& s) {
+  auto* a = AddAction(
+      s, rebound::v1::ACTION_KIND_DROP_PITCH,
+      absl::StrCat("Drop the pitch (\"", absl::StrJoin(note.pitch, "\", \""),
+                   "\"): a note that asks before it gives gets declined."));
+  for (const auto& p : note.pitch) a->add_phrases(p);
+}
+
+void AddShortenNote(const RetryPolicyConfig& config, const NoteFacts& note,
+                    RetrySuggestion& s) {
+  AddAction(s, rebound::v1::ACTION_KIND_SHORTEN_NOTE,
+            absl::StrCat("Keep the note under ", config.long_note_chars,
+                         " characters (yours had ", note.length,
+                         "): short notes are accepted more often."));
+}
+
+void AddPersonalise(const NoteFacts& note, RetrySuggestion& s) {
+  AddAction(s, rebound::v1::ACTION_KIND_PERSONALISE,
+            note.empty ? "Add a short note saying why them: where you met, "
+                         "their work you value, what you have in common."
+                       : "Make the note about them: say where you met, what "
+                         "of their work you value or what you share.");
+}
+
+}  // namespace
+
+absl::StatusOr<RetryPolicyConfig> ParseRetryPolicyConfig(
+    const std::string& json) {
+  nlohmann::json root;
+  try {
+    root = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not valid JSON: ", e.what()));
+  }
+  try {
+    return ParseJson(root);
+  } catch (const nlohmann::json::exception& e) {
+    // The type checks should catch everything; this keeps a surprise from
+    // escaping the module as an exception.
+    return absl::InvalidArgumentError(absl::StrCat("malformed: ", e.what()));
+  }
+}
+
+absl::StatusOr<RetryPolicyConfig> LoadRetryPolicyConfig(
+    const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("retry policy config ", path, ": cannot open"));
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto c = ParseRetryPolicyConfig(buf.str());
+  if (!c.ok()) {
+    return absl::Status(
+        c.status().code(),
+        absl::StrCat("retry policy config ", path, ": ", c.status().message()));
+  }
+  return c;
+}
+
+absl::Time NextHourOfWeek(absl::Time after, int hour_of_week,
+                          int offset_minutes) {
+  hour_of_week =
+      ((hour_of_week % kHoursPerWeek) + kHoursPerWeek) % kHoursPerWeek;
+  const absl::Duration offset = absl::Minutes(offset_minutes);
+  // A fixed offset, so local time is plain arithmetic on UTC civil time.
+  const absl::CivilHour local_hour =
+      absl::ToCivilHour(after + offset, absl::UTCTimeZone());
+  const int day =
+      (static_cast<int>(absl::GetWeekday(absl::CivilDay(local_hour))) -
+       static_cast<int>(absl::Weekday::monday) + 7) %
+      7;
+  const int current = day * 24 + local_hour.hour();
+  if (current == hour_of_week) return after;  // Already inside that hour.
+  const int ahead = (hour_of_week - current + kHoursPerWeek) % kHoursPerWeek;
+  return absl::FromCivil(local_hour + ahead, absl::UTCTimeZone()) - offset;
+}
+
+RetrySuggestion Suggest(const RetryPolicyConfig& config,
+                        const RetryInputs& inputs, absl::Time now) {
+  const DeclineVerdict& v = inputs.verdict;
+  RetrySuggestion s;
+  s.set_suggestion_id(v.verdict_id());
+  s.set_tenant_id(v.tenant_id());
+  s.set_member_id(v.sender_id());
+  s.set_recipient_id(v.recipient_id());
+  s.set_request_id(v.request_id());
+  s.set_reason(v.primary_reason());
+  s.set_confidence(v.confidence());
+  s.set_prior_retries(inputs.prior_retries);
+  ToProto(now, s.mutable_created_at());
+  ToProto(now, s.mutable_updated_at());
+  s.set_version(1);
+  if (v.has_decided_at()) *s.mutable_declined_at() = v.decided_at();
+
+  const int32_t mutual = v.has_request() ? v.request().mutual_connections() : 0;
+
+  // Do-not-retry cases carry no timing: there is nothing to schedule.
+  if (v.decline_kind() == rebound::v1::DECLINE_KIND_REPORTED_SPAM) {
+    s.set_should_retry(false);
+    s.set_state(rebound::v1::SUGGESTION_STATE_DO_NOT_RETRY);
+    s.set_no_retry_reason(
+        "They reported your invitation as spam: do not invite them again. "
+        "Another invitation after a spam report risks restricting your "
+        "account.");
+    return s;
+  }
+  if (v.decline_kind() == rebound::v1::DECLINE_KIND_REPORTED_UNKNOWN) {
+    s.set_should_retry(false);
+    s.set_state(rebound::v1::SUGGESTION_STATE_DO_NOT_RETRY);
+    s.set_no_retry_reason(
+        "They reported not knowing you: do not invite them directly again, "
+        "as repeated reports restrict your account. If the connection "
+        "matters, get introduced by someone you both know.");
+    AddMutualIntro(s, mutual);
+    return s;
+  }
+  if (inputs.prior_retries >= config.max_retries_per_pair) {
+    s.set_should_retry(false);
+    s.set_state(rebound::v1::SUGGESTION_STATE_DO_NOT_RETRY);
+    s.set_no_retry_reason(absl::StrCat(
+        "You have already retried with them ", inputs.prior_retries, " time",
+        inputs.prior_retries == 1 ? "" : "s", " (at most ",
+        config.max_retries_per_pair,
+        " per person): more invitations to someone who does not accept "
+        "risk restricting your account."));
+    return s;
+  }
+
+  s.set_should_retry(true);
+  const absl::Time decided_at =
+      v.has_decided_at() ? FromProto(v.decided_at()) : now;
+  const absl::Time not_before = std::max(now, decided_at + config.cool_down);
+  int offset = 0;
+  if (inputs.recipient_utc_offset_minutes) {
+    offset = *inputs.recipient_utc_offset_minutes;
+  } else if (v.has_request()) {
+    offset = v.request().recipient_profile().utc_offset_minutes();
+  }
+  const RetryTime retry =
+      PickRetryTime(config, inputs.recipient_accept_hours, not_before, offset);
+  ToProto(not_before, s.mutable_not_before());
+  ToProto(retry.at, s.mutable_retry_at());
+  s.set_retry_at_local_hour_of_week(retry.hour_of_week);
+  s.set_retry_at_from_history(retry.from_history);
+
+  const NoteFacts note = ReadNote(config, v);
+  switch (v.primary_reason()) {
+    case rebound::v1::DECLINE_REASON_NOT_SEEN:
+      // Not a decline: a gentle re-send, tidying the note only if it was long.
+      AddSendAtBestTime(retry, s);
+      if (note.known && note.too_long) {
+        AddShortenNote(config, note, s);
+        if (!note.personalised) AddPersonalise(note, s);
+      }
+      break;
+    case rebound::v1::DECLINE_REASON_SPAMMY_PROFILE:
+      AddProfileWork(config, inputs,
+                     {.photo = true, .connections = true, .completeness = true},
+                     s);
+      if (s.actions_size() == 0) {
+        // Nothing to fix on the profile itself (spam reports, a young
+        // account, many sends): fewer, personal invitations are what helps.
+        AddPersonalise(note, s);
+      }
+      if (!note.pitch.empty()) AddDropPitch(note, s);
+      AddWaitCoolDown(not_before, s);
+      AddSendAtBestTime(retry, s);
+      break;
+    case rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH:
+      if (!note.pitch.empty()) AddDropPitch(note, s);
+      AddLeadWithValue(config, s);
+      if (note.known && note.too_long) AddShortenNote(config, note, s);
+      if (note.known && (note.empty || !note.personalised)) {
+        AddPersonalise(note, s);
+      }
+      AddSendAtBestTime(retry, s);
+      AddWaitCoolDown(not_before, s);
+      break;
+    case rebound::v1::DECLINE_REASON_PERCEIVED_COMPETITOR:
+      // No blind retry: the way back is an introduction, timing still given
+      // for when the intro lands.
+      AddMutualIntro(s, mutual);
+      AddEngageFirst(s);
+      break;
+    case rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD:
+      AddEngageFirst(s);
+      AddProfileWork(config, inputs, {.connections = true}, s);
+      AddLeadWithValue(config, s);
+      if (!note.pitch.empty()) AddDropPitch(note, s);
+      AddSendAtBestTime(retry, s);
+      break;
+    default:  // UNDETERMINED, or a verdict without a reason.
+      AddWaitCoolDown(not_before, s);
+      AddSendAtBestTime(retry, s);
+      AddLeadWithValue(config, s);
+      break;
+  }
+  s.set_state(BlockingWorkDone(s)
+                  ? rebound::v1::SUGGESTION_STATE_READY
+                  : rebound::v1::SUGGESTION_STATE_WAITING_ON_PROFILE);
+  return s;
+}
+
+bool ApplyProfileUpdate(const RetryPolicyConfig& config,
+                        const ProfileSnapshot& profile,
+                        RetrySuggestion* suggestion, absl::Time now) {
+  const SuggestionState state = suggestion->state();
+  if (state == rebound::v1::SUGGESTION_STATE_ACTED ||
+      state == rebound::v1::SUGGESTION_STATE_DISMISSED ||
+      state == rebound::v1::SUGGESTION_STATE_DO_NOT_RETRY) {
+    return false;
+  }
+  bool changed = MarkProfileWorkDone(config, profile, *suggestion);
+  if (state == rebound::v1::SUGGESTION_STATE_WAITING_ON_PROFILE &&
+      BlockingWorkDone(*suggestion)) {
+    suggestion->set_state(rebound::v1::SUGGESTION_STATE_READY);
+    changed = true;
+  }
+  if (changed) {
+    suggestion->set_version(suggestion->version() + 1);
+    ToProto(now, suggestion->mutable_updated_at());
+  }
+  return changed;
+}
+
+RetrySuggestion StaleInviteSuggestion(const RetryPolicyConfig& config,
+                                      const std::string& tenant,
+                                      const std::string& sender,
+                                      const std::string& recipient,
+                                      const std::string& request_id,
+                                      absl::Time sent_at, absl::Time now) {
+  RetrySuggestion s;
+  s.set_suggestion_id(absl::StrCat("stale:", request_id));
+  s.set_tenant_id(tenant);
+  s.set_member_id(sender);
+  s.set_recipient_id(recipient);
+  s.set_request_id(request_id);
+  s.set_reason(rebound::v1::DECLINE_REASON_UNSPECIFIED);
+  // Not a retry yet: the pending invite has to go first.
+  s.set_should_retry(false);
+  s.set_state(rebound::v1::SUGGESTION_STATE_READY);
+  // Withdrawing now starts the re-invite block, so no retry before its end.
+  const absl::Time not_before = now + config.cool_down;
+  ToProto(not_before, s.mutable_not_before());
+  ToProto(now, s.mutable_created_at());
+  ToProto(now, s.mutable_updated_at());
+  s.set_version(1);
+  const int64_t days = absl::ToInt64Hours(now - sent_at) / 24;
+  AddAction(s, rebound::v1::ACTION_KIND_WITHDRAW_STALE,
+            absl::StrCat("Your invitation has been pending for ", days, " day",
+                         days == 1 ? "" : "s",
+                         ": withdraw it and retry later, not before ",
+                         UtcLabel(not_before),
+                         " (re-inviting is blocked for a while after a "
+                         "withdrawal), with a fresh note. Invitations left "
+                         "pending count against your account."));
+  return s;
+}
+
+}  // namespace rebound::notify

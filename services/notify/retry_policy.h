@@ -1,0 +1,98 @@
+// The retry policy: turns a decline verdict into a retry suggestion — retry
+// or not, not before when, best at when, and what to do first (build value,
+// pick timing, adjust message). Pure: same inputs, same suggestion.
+#ifndef REBOUND_SERVICES_NOTIFY_RETRY_POLICY_H_
+#define REBOUND_SERVICES_NOTIFY_RETRY_POLICY_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rebound/v1/events.pb.h"
+#include "rebound/v1/notify.pb.h"
+#include "rebound/v1/scoring.pb.h"
+
+namespace rebound::notify {
+
+// Loaded from config/retry_policy.json; defaults follow DESIGN.md.
+struct RetryPolicyConfig {
+  std::string version;
+  // Re-inviting after a decline/withdrawal is blocked for up to 3 weeks.
+  absl::Duration cool_down = absl::Hours(24 * 21);
+  // Most retries advised per (sender, recipient) pair.
+  int max_retries_per_pair = 2;
+  // Build-value targets: connections to reach, completeness to reach.
+  int64_t connections_target = 150;
+  double completeness_target = 0.8;
+  // Acceptances needed in the recipient's histogram before retry_at uses it.
+  int64_t min_history = 3;
+  // Without history: this local hour on weekdays.
+  int default_local_hour = 9;
+  // Pending invites older than this get a withdraw suggestion.
+  absl::Duration stale_pending_after = absl::Hours(24 * 30);
+  // Notes longer than this (in characters) get a SHORTEN_NOTE action.
+  int64_t long_note_chars = 100;
+  // Pitch phrases to drop from notes (matched case-insensitively).
+  std::vector<std::string> pitch_phrases;
+  // Openers to suggest instead, per reason where it matters.
+  std::string lead_with_default;
+};
+
+absl::StatusOr<RetryPolicyConfig> LoadRetryPolicyConfig(
+    const std::string& path);
+absl::StatusOr<RetryPolicyConfig> ParseRetryPolicyConfig(
+    const std::string& json);
+
+// What the policy looks at besides the verdict.
+struct RetryInputs {
+  rebound::v1::DeclineVerdict verdict;
+  // Retries already advised for this pair (suggestions with should_retry).
+  int prior_retries = 0;
+  // The recipient's acceptances per hour of week, their local time.
+  std::array<int64_t, 168> recipient_accept_hours{};
+  // The recipient's UTC offset in minutes (from the request's snapshot, else
+  // their latest known), if known.
+  std::optional<int> recipient_utc_offset_minutes;
+  // The sender's latest profile, if newer than the request's snapshot.
+  std::optional<rebound::v1::ProfileSnapshot> sender_profile;
+};
+
+// The suggestion for one verdict, as of `now` (created_at = updated_at =
+// now, version 1). Rules: never retry after a spam report or when the
+// pair's retries are used up (DO_NOT_RETRY with a reason); NOT_SEEN gets a
+// gentle re-send (or a withdraw if long pending); a perceived competitor
+// gets a mutual-intro path instead of a blind retry; profile work (photo,
+// connections, completeness) makes it WAITING_ON_PROFILE until done.
+// not_before = decided_at + cool_down (never before now); retry_at = the
+// first hour at or after not_before that is the recipient's best local
+// hour of week (most acceptances; ties → earliest), else the default hour.
+rebound::v1::RetrySuggestion Suggest(const RetryPolicyConfig& config,
+                                     const RetryInputs& inputs, absl::Time now);
+
+// Marks the profile actions a new profile shows done; a WAITING_ON_PROFILE
+// suggestion whose blocking actions are all done turns READY. Returns true
+// when the suggestion changed (version bumped, updated_at = now).
+bool ApplyProfileUpdate(const RetryPolicyConfig& config,
+                        const rebound::v1::ProfileSnapshot& profile,
+                        rebound::v1::RetrySuggestion* suggestion,
+                        absl::Time now);
+
+// The first time at or after `after` whose local hour of week (UTC offset
+// `offset_minutes`) is `hour_of_week`.
+absl::Time NextHourOfWeek(absl::Time after, int hour_of_week,
+                          int offset_minutes);
+
+// A withdraw suggestion for a request pending since `sent_at`
+// (suggestion_id "stale:" + request_id).
+rebound::v1::RetrySuggestion StaleInviteSuggestion(
+    const RetryPolicyConfig& config, const std::string& tenant,
+    const std::string& sender, const std::string& recipient,
+    const std::string& request_id, absl::Time sent_at, absl::Time now);
+
+}  // namespace rebound::notify
+
+#endif  // REBOUND_SERVICES_NOTIFY_RETRY_POLICY_H_

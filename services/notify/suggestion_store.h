@@ -1,0 +1,114 @@
+// Notify's state in Redis: suggestions, their per-member and per-tenant
+// update streams (what WatchSuggestions serves and resumes from), the pair
+// retry budget and the member's red flags.
+//
+// Keys (a member's under the hash tag {tenant/member}, like scoring's):
+//   rb:{t/m}:sugg:<id>              HASH data (RetrySuggestion), version, state
+//   rb:{t/m}:suggs                  ZSET id -> created_at ms (listing)
+//   rb:{t/m}:waiting                SET  ids waiting on profile work
+//   rb:{t/m}:retries:<recipient>    counter of advised retries for the pair
+//   rb:{t/m}:flags                  HASH signal -> declines it counted in
+//   rb:{t/m}:sugg-stream            STREAM one entry per suggestion version
+//   rb:{t}:sugg-stream              STREAM the same, for the whole tenant
+//   ...:sugg-ev:<id>:<version>      applied-markers (TTL)
+//
+// Each (suggestion id, version) is written once: the member-side script and
+// the tenant-side script each start with SET marker NX, so replays after a
+// crash add no stream entry twice, and a watcher resuming from a token sees
+// every update once.
+#ifndef REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
+#define REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/redis_client.h"
+#include "rebound/v1/notify.pb.h"
+
+namespace rebound::notify {
+
+struct SuggestionStoreOptions {
+  RedisOptions redis;
+  absl::Duration marker_ttl = absl::Hours(24 * 30);
+  // Stream entries kept per member and per tenant (approximate trim). A
+  // watcher resuming from a token older than what is kept gets
+  // FAILED_PRECONDITION.
+  int64_t member_stream_max = 10'000;
+  int64_t tenant_stream_max = 1'000'000;
+};
+
+// What the retry policy needs from scoring's state.
+struct PolicyContext {
+  int prior_retries = 0;
+  std::array<int64_t, 168> recipient_accept_hours{};
+  std::optional<int> recipient_utc_offset_minutes;
+  std::optional<rebound::v1::ProfileSnapshot> sender_profile;
+};
+
+struct StreamEntry {
+  std::string id;  // Redis stream entry id: the resume token.
+  rebound::v1::RetrySuggestion suggestion;
+};
+
+class SuggestionStore {
+ public:
+  explicit SuggestionStore(SuggestionStoreOptions options);
+
+  absl::Status Ping();
+
+  absl::StatusOr<PolicyContext> ReadPolicyContext(const std::string& tenant,
+                                                  const std::string& sender,
+                                                  const std::string& recipient);
+
+  // Writes a new suggestion (version 1) or a newer version of one. Returns
+  // the suggestion as stored: on a replay, the one written the first time.
+  // `red_flags`: signal names to count against the member (new ones only).
+  absl::StatusOr<rebound::v1::RetrySuggestion> Put(
+      const rebound::v1::RetrySuggestion& suggestion,
+      const std::vector<std::string>& red_flags);
+
+  absl::StatusOr<std::optional<rebound::v1::RetrySuggestion>> Get(
+      const std::string& tenant, const std::string& member,
+      const std::string& suggestion_id);
+
+  // Newest first.
+  absl::StatusOr<std::vector<rebound::v1::RetrySuggestion>> List(
+      const std::string& tenant, const std::string& member);
+
+  absl::StatusOr<std::vector<std::string>> WaitingOnProfile(
+      const std::string& tenant, const std::string& member);
+
+  // Top red flags (signal, count), most frequent first.
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> RedFlags(
+      const std::string& tenant, const std::string& member, int top);
+
+  // Stream entries after `after_id` ("0-0" = from the oldest kept, "$" is
+  // not accepted: resolve "now" with LastEntryId()). Blocks up to `block`
+  // when there is none yet. Member stream when `member` is non-empty, else
+  // the tenant's.
+  absl::StatusOr<std::vector<StreamEntry>> Read(const std::string& tenant,
+                                                const std::string& member,
+                                                const std::string& after_id,
+                                                absl::Duration block,
+                                                int count);
+  absl::StatusOr<std::string> LastEntryId(const std::string& tenant,
+                                          const std::string& member);
+  // The oldest entry id kept ("" when empty): a token older than it may have
+  // missed trimmed updates.
+  absl::StatusOr<std::string> FirstEntryId(const std::string& tenant,
+                                           const std::string& member);
+
+ private:
+  SuggestionStoreOptions options_;
+  RedisClient redis_;
+};
+
+std::string StreamKey(const std::string& tenant, const std::string& member);
+
+}  // namespace rebound::notify
+
+#endif  // REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_

@@ -1,0 +1,458 @@
+// The whole pipeline through real ingest -> Kafka -> scoring -> Redis ->
+// notify, in one process: scripted declines yield sensible suggestions,
+// watchers resume without loss or duplicates, restarts and replicas lose
+// nothing, tenants are kept apart, and TLS works.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "services/ingest/ingest_server.h"
+#include "services/notify/notify_server.h"
+#include "services/scoring/scoring_server.h"
+#include "tests/scoring_test_support.h"
+#include "tests/test_support.h"
+#include "tools/ingest_client.h"
+
+namespace rebound {
+namespace {
+
+using rebound::v1::ActionKind;
+using rebound::v1::ConnectionEvent;
+using rebound::v1::RetrySuggestion;
+using rebound::v1::SuggestionUpdate;
+using std::chrono::seconds;
+
+constexpr char kTokenA[] = "token-aaaaaaaa";
+constexpr char kTokenB[] = "token-bbbbbbbb";
+
+class Pipeline : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    brokers_ = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
+    redis_ = testing::RequiredEnv("REBOUND_REDIS_ADDR");
+    ASSERT_FALSE(brokers_.empty() || redis_.empty());
+    prefix_ = testing::UniqueTopic("e2e");
+    tenant_a_ = prefix_ + "-a";
+    tenant_b_ = prefix_ + "-b";
+    tokens_ =
+        absl::StrCat(tenant_a_, ":", kTokenA, ",", tenant_b_, ":", kTokenB);
+    auto cfg = scoring::LoadClassifierConfig(std::string(REBOUND_SOURCE_DIR) +
+                                             "/config/classifier.json");
+    ASSERT_TRUE(cfg.ok()) << cfg.status();
+    classifier_ = *cfg;
+    auto policy = notify::LoadRetryPolicyConfig(
+        std::string(REBOUND_SOURCE_DIR) + "/config/retry_policy.json");
+    ASSERT_TRUE(policy.ok()) << policy.status();
+    policy_ = *policy;
+
+    ingest::IngestServerOptions io;
+    io.listen = "127.0.0.1:0";
+    io.publisher.brokers = brokers_;
+    io.service.topic = prefix_ + "-events";
+    io.topic_partitions = 4;
+    auto auth = TenantAuth::Parse(tokens_);
+    ASSERT_TRUE(auth.ok());
+    io.service.auth = *auth;
+    auto ing = ingest::IngestServer::Start(
+        io, std::make_shared<prometheus::Registry>());
+    ASSERT_TRUE(ing.ok()) << ing.status();
+    ingest_ = std::move(*ing);
+    ingest_stub_ = rebound::v1::Ingest::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", ingest_->port()),
+                            grpc::InsecureChannelCredentials()));
+
+    scoring::ScoringServerOptions so;
+    so.listen = "127.0.0.1:0";
+    so.scoring.brokers = brokers_;
+    so.scoring.group_id = prefix_ + "-scoring";
+    so.scoring.events_topic = prefix_ + "-events";
+    so.scoring.verdicts_topic = prefix_ + "-verdicts";
+    so.scoring.dead_letter_topic = prefix_ + "-dlq";
+    so.scoring.topic_partitions = 4;
+    so.scoring.store.redis.address = redis_;
+    auto sc = scoring::ScoringServer::Start(
+        so, classifier_, std::make_shared<prometheus::Registry>());
+    ASSERT_TRUE(sc.ok()) << sc.status();
+    scoring_ = std::move(*sc);
+  }
+
+  notify::NotifyServerOptions NotifyOptions() {
+    notify::NotifyServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.tenant_tokens = tokens_;
+    o.consumer.brokers = brokers_;
+    o.consumer.group_id = prefix_ + "-notify";
+    o.consumer.verdicts_topic = prefix_ + "-verdicts";
+    o.consumer.events_topic = prefix_ + "-events";
+    o.consumer.topic_partitions = 4;
+    o.consumer.store.redis.address = redis_;
+    return o;
+  }
+
+  std::unique_ptr<notify::NotifyServer> StartNotify(
+      notify::NotifyServerOptions o) {
+    auto n = notify::NotifyServer::Start(
+        o, policy_, std::make_shared<prometheus::Registry>());
+    EXPECT_TRUE(n.ok()) << n.status();
+    return n.ok() ? std::move(*n) : nullptr;
+  }
+
+  std::unique_ptr<rebound::v1::Notify::Stub> NotifyStub(
+      const notify::NotifyServer& n) {
+    return rebound::v1::Notify::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", n.port()),
+                            grpc::InsecureChannelCredentials()));
+  }
+
+  void Publish(const std::vector<ConnectionEvent>& events,
+               const std::string& token) {
+    tools::StreamPublishOptions o;
+    o.metadata = "Bearer " + token;
+    auto r = tools::PublishOverStream(*ingest_stub_, events, o);
+    ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+    ASSERT_EQ(r.published + r.duplicates, events.size());
+  }
+
+  // Reads updates until `want` distinct suggestion ids arrived or timeout;
+  // returns every update read, in order.
+  static std::vector<SuggestionUpdate> Watch(
+      rebound::v1::Notify::Stub& stub, rebound::v1::WatchSuggestionsRequest req,
+      const std::string& token, size_t want, seconds timeout) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + token);
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+    auto reader = stub.WatchSuggestions(&ctx, req);
+    std::vector<SuggestionUpdate> out;
+    std::set<std::string> ids;
+    SuggestionUpdate u;
+    while (ids.size() < want && reader->Read(&u)) {
+      ids.insert(u.suggestion().suggestion_id());
+      out.push_back(u);
+    }
+    ctx.TryCancel();
+    reader->Finish();
+    return out;
+  }
+
+  std::string brokers_, redis_, prefix_, tenant_a_, tenant_b_, tokens_;
+  scoring::ClassifierConfig classifier_;
+  notify::RetryPolicyConfig policy_;
+  std::unique_ptr<ingest::IngestServer> ingest_;
+  std::unique_ptr<rebound::v1::Ingest::Stub> ingest_stub_;
+  std::unique_ptr<scoring::ScoringServer> scoring_;
+};
+
+bool HasAction(const RetrySuggestion& s, ActionKind kind) {
+  for (const auto& a : s.actions()) {
+    if (a.kind() == kind) return true;
+  }
+  return false;
+}
+
+TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {
+  auto notify = StartNotify(NotifyOptions());
+  ASSERT_NE(notify, nullptr);
+  auto stub = NotifyStub(*notify);
+  testing::Scenario s(tenant_a_);
+  absl::Time t0 = absl::Now() - absl::Hours(24 * 3);
+  // Spammy-looking sender, looked up, declined.
+  s.Sent("spam", "r1", "q1", t0, testing::SpammyProfile(),
+         testing::NormalProfile(), "");
+  s.Viewed("spam", "r1", "q1", t0 + absl::Hours(1));
+  s.Declined("spam", "r1", "q1", t0 + absl::Hours(2),
+             rebound::v1::DECLINE_KIND_DECLINED);
+  // Pitchy note, ignored.
+  s.Sent("pitch", "r2", "q2", t0, testing::NormalProfile(),
+         testing::NormalProfile(),
+         "I help companies like yours cut costs by 40%. Do you have 15 minutes "
+         "for a "
+         "quick call this week? Limited offer on our platform, book a demo!");
+  s.Declined("pitch", "r2", "q2", t0 + absl::Hours(30),
+             rebound::v1::DECLINE_KIND_IGNORED);
+  // Expired without a view.
+  s.Sent("quiet", "r3", "q3", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "");
+  s.Expired("quiet", "r3", "q3", t0 + absl::Hours(60));
+  // Reported as spam: never retry.
+  s.Sent("reported", "r4", "q4", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "");
+  s.Declined("reported", "r4", "q4", t0 + absl::Hours(5),
+             rebound::v1::DECLINE_KIND_REPORTED_SPAM);
+  Publish(s.events(), kTokenA);
+
+  rebound::v1::WatchSuggestionsRequest req;
+  req.set_tenant_id(tenant_a_);
+  req.set_from_beginning(true);
+  auto updates = Watch(*stub, req, kTokenA, 4, seconds(60));
+  std::map<std::string, RetrySuggestion> by_member;
+  for (const auto& u : updates)
+    by_member[u.suggestion().member_id()] = u.suggestion();
+  ASSERT_EQ(by_member.size(), 4u) << "got " << updates.size() << " updates";
+
+  const auto& spam = by_member["spam"];
+  EXPECT_EQ(spam.reason(), rebound::v1::DECLINE_REASON_SPAMMY_PROFILE);
+  EXPECT_EQ(spam.state(), rebound::v1::SUGGESTION_STATE_WAITING_ON_PROFILE);
+  EXPECT_TRUE(HasAction(spam, rebound::v1::ACTION_KIND_ADD_PHOTO));
+  EXPECT_TRUE(HasAction(spam, rebound::v1::ACTION_KIND_GROW_CONNECTIONS));
+  // Cool-down: not before 21 days after the decline, retry_at after that.
+  EXPECT_GE(
+      spam.not_before().seconds(),
+      absl::ToUnixSeconds(t0 + absl::Hours(2) + absl::Hours(24 * 21)) - 1);
+  EXPECT_GE(spam.retry_at().seconds(), spam.not_before().seconds());
+
+  const auto& pitch = by_member["pitch"];
+  EXPECT_EQ(pitch.reason(), rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH);
+  EXPECT_TRUE(pitch.should_retry());
+  ASSERT_TRUE(HasAction(pitch, rebound::v1::ACTION_KIND_DROP_PITCH));
+  bool names_phrase = false;
+  for (const auto& a : pitch.actions()) {
+    for (const auto& p : a.phrases()) names_phrase |= p == "quick call";
+  }
+  EXPECT_TRUE(names_phrase) << pitch.DebugString();
+
+  const auto& quiet = by_member["quiet"];
+  EXPECT_EQ(quiet.reason(), rebound::v1::DECLINE_REASON_NOT_SEEN);
+  EXPECT_TRUE(quiet.should_retry());
+  EXPECT_EQ(quiet.state(), rebound::v1::SUGGESTION_STATE_READY);
+
+  const auto& reported = by_member["reported"];
+  EXPECT_FALSE(reported.should_retry());
+  EXPECT_EQ(reported.state(), rebound::v1::SUGGESTION_STATE_DO_NOT_RETRY);
+  EXPECT_FALSE(reported.no_retry_reason().empty());
+
+  // Profile work done -> the waiting suggestion turns READY, on the stream.
+  testing::Scenario up(tenant_a_);
+  ConnectionEvent e;
+  e.set_event_id("profile-up-1");
+  e.set_tenant_id(tenant_a_);
+  e.set_sender_id("spam");
+  e.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  auto* p = e.mutable_profile_updated()->mutable_profile();
+  *p = testing::NormalProfile();
+  p->set_connection_count(900);
+  Publish({e}, kTokenA);
+  rebound::v1::WatchSuggestionsRequest resume;
+  resume.set_tenant_id(tenant_a_);
+  resume.set_member_id("spam");
+  resume.set_from_beginning(true);
+  bool ready = false;
+  for (int i = 0; i < 100 && !ready; ++i) {
+    auto got = Watch(*stub, resume, kTokenA, 1, seconds(2));
+    for (const auto& u : got)
+      ready |= u.suggestion().state() == rebound::v1::SUGGESTION_STATE_READY;
+    // Member stream holds both versions; read them all.
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
+    rebound::v1::ListSuggestionsRequest lr;
+    lr.set_tenant_id(tenant_a_);
+    lr.set_member_id("spam");
+    rebound::v1::ListSuggestionsResponse lresp;
+    ASSERT_TRUE(stub->ListSuggestions(&ctx, lr, &lresp).ok());
+    ASSERT_EQ(lresp.suggestions_size(), 1);
+    ready |=
+        lresp.suggestions(0).state() == rebound::v1::SUGGESTION_STATE_READY;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(ready) << "profile update did not make the suggestion ready";
+
+  // Mark acted: idempotent.
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
+    rebound::v1::SuggestionActionRequest ar;
+    ar.set_tenant_id(tenant_a_);
+    ar.set_member_id("pitch");
+    ar.set_suggestion_id(pitch.suggestion_id());
+    RetrySuggestion out;
+    ASSERT_TRUE(stub->MarkActed(&ctx, ar, &out).ok());
+    EXPECT_EQ(out.state(), rebound::v1::SUGGESTION_STATE_ACTED);
+    EXPECT_EQ(out.version(), pitch.version() + 1);
+  }
+  // Insights: decline breakdown and red flags.
+  grpc::ClientContext ictx;
+  ictx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
+  rebound::v1::GetInsightsRequest ir;
+  ir.set_tenant_id(tenant_a_);
+  ir.set_member_id("spam");
+  rebound::v1::Insights insights;
+  ASSERT_TRUE(stub->GetInsights(&ictx, ir, &insights).ok());
+  ASSERT_EQ(insights.decline_breakdown_size(), 1);
+  EXPECT_EQ(insights.decline_breakdown(0).reason(),
+            rebound::v1::DECLINE_REASON_SPAMMY_PROFILE);
+  EXPECT_FALSE(insights.top_red_flags().empty());
+}
+
+TEST_F(Pipeline, WatcherResumesWithoutLossOrDuplicateAcrossRestartAndReplicas) {
+  auto first = StartNotify(NotifyOptions());
+  ASSERT_NE(first, nullptr);
+  auto events = testing::SimulatedStream(tenant_a_, 1500, 3);
+  size_t declines = 0;
+  for (const auto& e : events)
+    declines += e.has_request_declined() || e.has_request_expired();
+  ASSERT_GT(declines, 40u);
+  std::vector<ConnectionEvent> half1(events.begin(),
+                                     events.begin() + events.size() / 2);
+  std::vector<ConnectionEvent> half2(events.begin() + events.size() / 2,
+                                     events.end());
+  size_t declines1 = 0;
+  for (const auto& e : half1)
+    declines1 += e.has_request_declined() || e.has_request_expired();
+
+  auto stub1 = NotifyStub(*first);
+  Publish(half1, kTokenA);
+  rebound::v1::WatchSuggestionsRequest req;
+  req.set_tenant_id(tenant_a_);
+  req.set_from_beginning(true);
+  // Read part of it, then drop the connection.
+  auto part = Watch(*stub1, req, kTokenA, declines1 / 2, seconds(60));
+  ASSERT_GE(part.size(), declines1 / 2);
+  std::string token = part.back().resume_token();
+
+  // Restart notify mid-stream while the second half is published.
+  ASSERT_TRUE(first->Shutdown().ok());
+  first.reset();
+  Publish(half2, kTokenA);
+  auto a = StartNotify(NotifyOptions());
+  auto b = StartNotify(NotifyOptions());  // A second replica, same group.
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  auto stub_a = NotifyStub(*a);
+  auto stub_b = NotifyStub(*b);
+
+  rebound::v1::WatchSuggestionsRequest resume;
+  resume.set_tenant_id(tenant_a_);
+  resume.set_resume_token(token);
+  std::set<std::string> ids;
+  std::set<std::pair<std::string, int64_t>> seen;
+  for (const auto& u : part) {
+    EXPECT_TRUE(
+        seen.insert({u.suggestion().suggestion_id(), u.suggestion().version()})
+            .second);
+    ids.insert(u.suggestion().suggestion_id());
+  }
+  auto rest =
+      Watch(*stub_b, resume, kTokenA, declines - ids.size(), seconds(90));
+  for (const auto& u : rest) {
+    EXPECT_TRUE(
+        seen.insert({u.suggestion().suggestion_id(), u.suggestion().version()})
+            .second)
+        << "duplicate " << u.suggestion().suggestion_id() << " v"
+        << u.suggestion().version();
+    ids.insert(u.suggestion().suggestion_id());
+  }
+  EXPECT_EQ(ids.size(), declines) << "suggestions missing after resume";
+
+  // Every replica serves the whole tenant.
+  auto on_a = Watch(*stub_a, req, kTokenA, declines, seconds(30));
+  std::set<std::string> ids_a;
+  for (const auto& u : on_a) ids_a.insert(u.suggestion().suggestion_id());
+  EXPECT_EQ(ids_a, ids);
+}
+
+TEST_F(Pipeline, TenantsCannotSeeEachOther) {
+  auto notify = StartNotify(NotifyOptions());
+  ASSERT_NE(notify, nullptr);
+  auto stub = NotifyStub(*notify);
+  testing::Scenario sb(tenant_b_);
+  sb.Sent("bob", "x", "q1", absl::Now() - absl::Hours(50),
+          testing::NormalProfile(), testing::NormalProfile(), "");
+  sb.Expired("bob", "x", "q1", absl::Now() - absl::Hours(1));
+  // Tenant A's token may not publish tenant B's events.
+  {
+    rebound::v1::PublishRequest pr;
+    for (const auto& e : sb.events()) *pr.add_events() = e;
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
+    rebound::v1::PublishResponse resp;
+    ASSERT_TRUE(ingest_stub_->Publish(&ctx, pr, &resp).ok());
+    EXPECT_EQ(resp.rejected(), 2u);
+    EXPECT_EQ(resp.results(0).code(),
+              static_cast<int>(grpc::StatusCode::PERMISSION_DENIED));
+    EXPECT_EQ(resp.results(0).field(), "tenant_id");
+  }
+  Publish(sb.events(), kTokenB);
+  rebound::v1::WatchSuggestionsRequest wb;
+  wb.set_tenant_id(tenant_b_);
+  wb.set_from_beginning(true);
+  ASSERT_EQ(Watch(*stub, wb, kTokenB, 1, seconds(60)).size(), 1u);
+
+  // A's token on B's data: denied everywhere.
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
+    rebound::v1::ListSuggestionsRequest lr;
+    lr.set_tenant_id(tenant_b_);
+    lr.set_member_id("bob");
+    rebound::v1::ListSuggestionsResponse resp;
+    auto s = stub->ListSuggestions(&ctx, lr, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << s.error_message();
+    EXPECT_EQ(resp.suggestions_size(), 0);
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
+    ctx.set_deadline(std::chrono::system_clock::now() + seconds(5));
+    auto reader = stub->WatchSuggestions(&ctx, wb);
+    SuggestionUpdate u;
+    EXPECT_FALSE(reader->Read(&u))
+        << "tenant A's token read tenant B's suggestion";
+    EXPECT_EQ(reader->Finish().error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext ctx;  // No token at all.
+    rebound::v1::GetInsightsRequest ir;
+    ir.set_tenant_id(tenant_b_);
+    ir.set_member_id("bob");
+    rebound::v1::Insights resp;
+    EXPECT_EQ(stub->GetInsights(&ctx, ir, &resp).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+}
+
+TEST_F(Pipeline, NotifyServesOverTls) {
+  char dir_tmpl[] = "/tmp/rebound-tls-XXXXXX";
+  std::string dir = mkdtemp(dir_tmpl);
+  std::string out;
+  ASSERT_EQ(testing::RunCommand(
+                "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "
+                "/CN=localhost "
+                "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+                    dir + "/key.pem -out " + dir + "/cert.pem",
+                &out),
+            0)
+      << out;
+  auto o = NotifyOptions();
+  o.tls_cert = dir + "/cert.pem";
+  o.tls_key = dir + "/key.pem";
+  auto notify = StartNotify(o);
+  ASSERT_NE(notify, nullptr);
+  std::ifstream in(dir + "/cert.pem");
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs.assign(std::istreambuf_iterator<char>(in), {});
+  auto tls = rebound::v1::Notify::NewStub(grpc::CreateChannel(
+      absl::StrCat("localhost:", notify->port()), grpc::SslCredentials(ssl)));
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
+  rebound::v1::ListSuggestionsRequest lr;
+  lr.set_tenant_id(tenant_a_);
+  lr.set_member_id("nobody");
+  rebound::v1::ListSuggestionsResponse resp;
+  auto s = tls->ListSuggestions(&ctx, lr, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  // Plaintext to a TLS port fails.
+  auto plain = NotifyStub(*notify);
+  grpc::ClientContext pctx;
+  pctx.set_deadline(std::chrono::system_clock::now() + seconds(3));
+  pctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
+  EXPECT_FALSE(plain->ListSuggestions(&pctx, lr, &resp).ok());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rebound
