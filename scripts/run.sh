@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build, start Kafka and Redis on
-# loopback (fresh state), start ingest and scoring, publish a simulated
-# multi-tenant stream through ingest, and show what came out: events landing
-# in Kafka, decline verdicts by reason, their accuracy against the
-# simulator's truth, and a member's scores from the Scoring API.
+# loopback (fresh state), start ingest, scoring and notify, run the simulator
+# through ingest while retry suggestions stream out of notify live, and end
+# with a summary: events in, verdicts by reason and their accuracy against the
+# simulator's truth, suggestions by state and action, end-to-end latency.
 #   REBOUND_REQUESTS=6000   simulated connection requests (~2.7 events each)
 #   REBOUND_KEEP_RUNNING=1  leave the services and the stack running at the end
 set -euo pipefail
@@ -23,6 +23,7 @@ mkdir -p "$RUN"
 
 INGEST_PORT=$(free_port); INGEST_METRICS=$(free_port)
 SCORING_PORT=$(free_port); SCORING_METRICS=$(free_port)
+NOTIFY_PORT=$(free_port); NOTIFY_METRICS=$(free_port)
 PIDS=()
 cleanup() {
   if [[ "${REBOUND_KEEP_RUNNING:-0}" == 1 ]]; then
@@ -35,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "starting ingest (gRPC 127.0.0.1:$INGEST_PORT) and scoring (gRPC 127.0.0.1:$SCORING_PORT); logs in $RUN"
+say "starting ingest (127.0.0.1:$INGEST_PORT), scoring (127.0.0.1:$SCORING_PORT), notify (127.0.0.1:$NOTIFY_PORT); logs in $RUN"
 "$BUILD_DIR/services/ingest/rebound-ingest" --listen="127.0.0.1:$INGEST_PORT" \
   --metrics-listen="127.0.0.1:$INGEST_METRICS" >"$RUN/ingest.log" 2>&1 &
 PIDS+=($!)
@@ -43,48 +44,46 @@ PIDS+=($!)
   --metrics-listen="127.0.0.1:$SCORING_METRICS" --redis-addr="$REBOUND_REDIS_ADDR" \
   --classifier-config="$ROOT/config/classifier.json" >"$RUN/scoring.log" 2>&1 &
 PIDS+=($!)
+"$BUILD_DIR/services/notify/rebound-notify" --listen="127.0.0.1:$NOTIFY_PORT" \
+  --metrics-listen="127.0.0.1:$NOTIFY_METRICS" --redis-addr="$REBOUND_REDIS_ADDR" \
+  --retry-policy="$ROOT/config/retry_policy.json" >"$RUN/notify.log" 2>&1 &
+PIDS+=($!)
 wait_for_health "$INGEST_PORT" 60 || { cat "$RUN/ingest.log"; echo "ingest did not become healthy" >&2; exit 1; }
 wait_for_health "$SCORING_PORT" 60 || { cat "$RUN/scoring.log"; echo "scoring did not become healthy" >&2; exit 1; }
+wait_for_health "$NOTIFY_PORT" 60 || { cat "$RUN/notify.log"; echo "notify did not become healthy" >&2; exit 1; }
 
 say "simulating $REQUESTS connection requests (seed 42, 3 tenants)"
 "$BUILD_DIR/tools/rebound-sim" --seed=42 --tenants=3 --requests="$REQUESTS" \
   --out="$RUN/events.jsonl" --truth="$RUN/truth.jsonl"
 EVENTS=$(wc -l <"$RUN/events.jsonl")
 
-say "publishing $EVENTS events through ingest (PublishStream)"
-"$BUILD_DIR/tools/rebound-publish-sample" --ingest-target="127.0.0.1:$INGEST_PORT" \
-  --file="$RUN/events.jsonl"
+say "publishing $EVENTS events through ingest while suggestions stream out of notify (first 12 shown)"
+"$BUILD_DIR/tools/rebound-e2e" --ingest-target="127.0.0.1:$INGEST_PORT" \
+  --notify-target="127.0.0.1:$NOTIFY_PORT" --file="$RUN/events.jsonl" --show=12 | tee "$RUN/e2e.txt"
 
 say "events in Kafka"
-"$BUILD_DIR/tools/rebound-topic-peek" --topic=connection-events --show=1
-
-say "waiting for scoring to process all $EVENTS events"
-processed=0
-for _ in $(seq 1 600); do
-  processed=$(curl -s "127.0.0.1:$SCORING_METRICS/metrics" |
-    awk '/^rebound_scoring_events_total\{outcome="processed"\}/ {print int($2)}')
-  [[ "${processed:-0}" -ge "$EVENTS" ]] && break
-  sleep 0.2
-done
-echo "scoring processed ${processed:-0} of $EVENTS events"
+"$BUILD_DIR/tools/rebound-topic-peek" --topic=connection-events --show=0
 
 say "decline verdicts"
 "$BUILD_DIR/tools/rebound-topic-peek" --topic=decline-verdicts --show=1 \
   --verdicts-jsonl="$RUN/verdicts.jsonl"
 say "accuracy of the live pipeline's verdicts against the simulator's truth"
 "$BUILD_DIR/services/scoring/rebound-evaluate" --verdicts="$RUN/verdicts.jsonl" \
-  --truth="$RUN/truth.jsonl"
+  --truth="$RUN/truth.jsonl" | tee "$RUN/evaluation.txt"
 
 member=$(head -1 "$RUN/events.jsonl" | python3 -c 'import json,sys; e=json.loads(sys.stdin.read()); print(e["tenantId"], e["senderId"])')
 set -- $member
-say "scores of member $2 in tenant $1 (rebound.v1.Scoring/GetMemberScores)"
-"$GRPCURL" -plaintext -d "{\"tenant_id\":\"$1\",\"member_id\":\"$2\"}" \
-  "127.0.0.1:$SCORING_PORT" rebound.v1.Scoring/GetMemberScores |
-  python3 -c '
+say "insights for member $2 of $1 (reboundctl insights)"
+"$BUILD_DIR/tools/reboundctl" insights --tenant="$1" --member="$2" \
+  --notify-target="127.0.0.1:$NOTIFY_PORT" | python3 -c '
 import json, sys
 m = json.load(sys.stdin)
-r = m.get("as_recipient", {})
-hours = [int(x) for x in r.pop("accept_hour_of_week", [])]
-top = sorted(range(len(hours)), key=lambda h: -hours[h])[:3]
-r["top_accept_hours_of_week"] = ["%s %02d:00 (%d)" % ("Mon Tue Wed Thu Fri Sat Sun".split()[h // 24], h % 24, hours[h]) for h in top if hours[h]]
+m.get("scores", {}).get("asRecipient", {}).pop("acceptHourOfWeek", None)
 print(json.dumps(m, indent=1))'
+
+say "summary"
+echo "events in:        $EVENTS"
+grep -E "^rebound_scoring_verdicts_total" <(curl -s "127.0.0.1:$SCORING_METRICS/metrics") |
+  sed -E 's/rebound_scoring_verdicts_total\{reason="DECLINE_REASON_([A-Z_]+)"\} /  verdicts \1: /'
+grep -E "^macro-F1" "$RUN/evaluation.txt" | sed 's/^/accuracy:         /'
+grep -E "suggestions by|actions:|end-to-end" "$RUN/e2e.txt"

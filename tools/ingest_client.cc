@@ -12,6 +12,10 @@ using rebound::v1::PublishRequest;
 using rebound::v1::PublishResponse;
 using Clock = std::chrono::steady_clock;
 
+double SteadyNow() {
+  return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+}
+
 double Quantile(std::vector<double> values, double q) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
@@ -27,6 +31,7 @@ StreamPublishResult PublishOverOneStream(
     const StreamPublishOptions& options) {
   StreamPublishResult out;
   out.results.resize(events.size());
+  out.acked_at.assign(events.size(), 0);
   const size_t batch = static_cast<size_t>(std::max(1, options.batch_size));
   const size_t batches = (events.size() + batch - 1) / batch;
   std::vector<Clock::time_point> sent_at(batches);
@@ -67,6 +72,7 @@ StreamPublishResult PublishOverOneStream(
         if (i >= out.results.size()) continue;
         out.results[i] = r;
         out.ack_latency_ms.push_back(ms);
+        out.acked_at[i] = SteadyNow();
       }
       out.published += resp.published();
       out.duplicates += resp.duplicates();
@@ -84,6 +90,12 @@ StreamPublishResult PublishOverOneStream(
 
   bool write_ok = true;
   for (size_t b = 0; b < batches && write_ok; ++b) {
+    if (options.events_per_second > 0) {
+      std::this_thread::sleep_until(
+          start + std::chrono::duration_cast<Clock::duration>(
+                      std::chrono::duration<double>(static_cast<double>(b * batch) /
+                                                    options.events_per_second)));
+    }
     {
       std::unique_lock<std::mutex> lock(mu);
       cv.wait(lock,
@@ -128,6 +140,7 @@ StreamPublishResult PublishOverStream(
     threads.emplace_back([&, s] {
       StreamPublishOptions o = options;
       o.streams = 1;
+      o.events_per_second = options.events_per_second / static_cast<double>(n);
       o.progress = [&, s](size_t done, size_t) {
         std::lock_guard<std::mutex> lock(progress_mu);
         answered += done - last[s];
@@ -141,6 +154,7 @@ StreamPublishResult PublishOverStream(
   StreamPublishResult out;
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   out.results.resize(events.size());
+  out.acked_at.assign(events.size(), 0);
   for (size_t s = 0; s < n; ++s) {
     auto& p = parts[s];
     if (out.status.ok() && !p.status.ok()) out.status = p.status;
@@ -150,6 +164,7 @@ StreamPublishResult PublishOverStream(
         r.set_index(static_cast<uint32_t>(positions[s][k]));
       }
       out.results[positions[s][k]] = std::move(r);
+      out.acked_at[positions[s][k]] = p.acked_at[k];
     }
     out.ack_latency_ms.insert(out.ack_latency_ms.end(),
                               p.ack_latency_ms.begin(), p.ack_latency_ms.end());

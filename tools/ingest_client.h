@@ -25,6 +25,8 @@ struct StreamPublishOptions {
   // (tenant/sender/recipient), so one pair's events stay on one stream, in
   // order; the server works on the streams concurrently.
   int streams = 1;
+  // Pace: at most this many events per second (0 = as fast as possible).
+  double events_per_second = 0;
   // Value of the `authorization` metadata ("Bearer <token>"), if any.
   std::string metadata;
 };
@@ -37,6 +39,9 @@ struct StreamPublishResult {
   std::vector<rebound::v1::EventResult> results;
   // Per answered event: time from its batch's write to the batch's answer.
   std::vector<double> ack_latency_ms;
+  // Per event (input order): when its batch's answer arrived, as seconds on
+  // the steady clock (0 when never answered).
+  std::vector<double> acked_at;
   size_t published = 0, duplicates = 0, rejected = 0, failed = 0;
   double seconds = 0;
 };
@@ -47,6 +52,9 @@ StreamPublishResult PublishOverStream(
     rebound::v1::Ingest::Stub& stub,
     const std::vector<rebound::v1::ConnectionEvent>& events,
     const StreamPublishOptions& options = {});
+
+// Seconds on the steady clock now, the time base of `acked_at`.
+double SteadyNow();
 
 // Value at quantile q (0..1) of `values` (sorted copy); 0 when empty.
 double Quantile(std::vector<double> values, double q);

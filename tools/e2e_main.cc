@@ -1,0 +1,301 @@
+// rebound-e2e: drives the running pipeline end to end and reports it.
+//
+// Pipeline mode (default): opens a WatchSuggestions stream per tenant on
+// notify, publishes a JSON-lines file of events through ingest (optionally
+// at a fixed rate), prints suggestions as they stream out, and ends with a
+// summary: events in, suggestions by state and action, and end-to-end
+// latency from ingest's ack of a decline to its suggestion on the watch
+// stream (p50/p99).
+//
+// Kafka baseline mode (--kafka-baseline): produces records at the same rate
+// with the same producer settings ingest uses (idempotent, acks=all) and
+// consumes them in the same process, reporting produce -> consume latency.
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/config.h"
+#include "common/kafka_admin.h"
+#include "common/kafka_publisher.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/grpcpp.h"
+#include "librdkafka/rdkafkacpp.h"
+#include "rebound/v1/notify.grpc.pb.h"
+#include "tools/ingest_client.h"
+
+namespace {
+
+using rebound::tools::Quantile;
+using rebound::tools::SteadyNow;
+
+struct Settings {
+  std::string ingest, notify, file, brokers, topic, tokens;
+  double rate = 0;
+  int64_t show = 10;
+  int64_t count = 10000;
+  double timeout_s = 120;
+};
+
+std::string TokenFor(const std::string& spec, const std::string& tenant) {
+  for (const auto& pair : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+    std::vector<std::string> kv = absl::StrSplit(pair, absl::MaxSplits(':', 1));
+    if (kv.size() == 2 && kv[0] == tenant) return kv[1];
+  }
+  return "";
+}
+
+std::string Short(const rebound::v1::RetrySuggestion& s) {
+  std::vector<std::string> actions;
+  for (const auto& a : s.actions()) {
+    std::string k = rebound::v1::ActionKind_Name(a.kind());
+    actions.push_back(k.substr(std::string("ACTION_KIND_").size()));
+  }
+  std::string reason = rebound::v1::DeclineReason_Name(s.reason())
+                           .substr(std::string("DECLINE_REASON_").size());
+  std::string state = rebound::v1::SuggestionState_Name(s.state())
+                          .substr(std::string("SUGGESTION_STATE_").size());
+  return absl::StrFormat("[%s] %s -> %s: %s (%.2f) %s; %s", s.tenant_id(), s.member_id(),
+                         s.recipient_id(), reason, s.confidence(), state,
+                         absl::StrJoin(actions, ", "));
+}
+
+int Pipeline(const Settings& cfg) {
+  std::ifstream in(cfg.file);
+  if (!in) {
+    std::cerr << "rebound-e2e: setting 'file': cannot read '" << cfg.file << "'\n";
+    return 2;
+  }
+  std::vector<rebound::v1::ConnectionEvent> events;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    rebound::v1::ConnectionEvent e;
+    if (!google::protobuf::util::JsonStringToMessage(line, &e).ok()) continue;
+    events.push_back(std::move(e));
+  }
+  std::set<std::string> tenants;
+  std::map<std::string, size_t> decision_index;  // tenant/event_id -> index
+  for (size_t i = 0; i < events.size(); ++i) {
+    tenants.insert(events[i].tenant_id());
+    if (events[i].has_request_declined() || events[i].has_request_expired()) {
+      decision_index[events[i].tenant_id() + "/" + events[i].event_id()] = i;
+    }
+  }
+
+  auto notify = rebound::v1::Notify::NewStub(
+      grpc::CreateChannel(cfg.notify, grpc::InsecureChannelCredentials()));
+  std::mutex mu;
+  std::map<std::string, double> arrived;  // tenant/suggestion_id -> steady s
+  std::map<std::string, rebound::v1::RetrySuggestion> suggestions;
+  int64_t printed = 0;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::thread> watchers;
+  std::atomic<int> open{0};
+  for (const auto& tenant : tenants) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    grpc::ClientContext* ctx = contexts.back().get();
+    std::string token = TokenFor(cfg.tokens, tenant);
+    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+    watchers.emplace_back([&, ctx, tenant] {
+      rebound::v1::WatchSuggestionsRequest req;
+      req.set_tenant_id(tenant);
+      auto reader = notify->WatchSuggestions(ctx, req);
+      ++open;
+      rebound::v1::SuggestionUpdate u;
+      while (reader->Read(&u)) {
+        double now = SteadyNow();
+        std::lock_guard<std::mutex> lock(mu);
+        std::string key = tenant + "/" + u.suggestion().suggestion_id();
+        arrived.emplace(key, now);
+        suggestions[key] = u.suggestion();
+        if (printed < cfg.show) {
+          ++printed;
+          std::cout << "  suggestion: " << Short(u.suggestion()) << "\n" << std::flush;
+        }
+      }
+      grpc::Status s = reader->Finish();
+      if (!s.ok() && s.error_code() != grpc::StatusCode::CANCELLED) {
+        std::cerr << "watch " << tenant << ": " << s.error_message() << "\n";
+      }
+    });
+  }
+  // The watches start "from now"; give them a moment to be in place.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  auto ingest = rebound::v1::Ingest::NewStub(
+      grpc::CreateChannel(cfg.ingest, grpc::InsecureChannelCredentials()));
+  rebound::tools::StreamPublishOptions po;
+  po.events_per_second = cfg.rate;
+  po.batch_size = cfg.rate > 0 ? std::max(1, static_cast<int>(cfg.rate / 50)) : 200;
+  po.batch_size = std::min(po.batch_size, 500);
+  if (tenants.size() == 1) po.metadata = "Bearer " + TokenFor(cfg.tokens, *tenants.begin());
+  if (po.metadata == "Bearer ") po.metadata.clear();
+  auto r = rebound::tools::PublishOverStream(*ingest, events, po);
+  std::cout << absl::StrFormat(
+      "published %zu events in %.1fs (%.0f/s): published=%zu duplicates=%zu "
+      "rejected=%zu failed=%zu\n",
+      events.size(), r.seconds, events.size() / r.seconds, r.published, r.duplicates,
+      r.rejected, r.failed);
+
+  // Wait for a suggestion per decline/expiry.
+  double until = SteadyNow() + cfg.timeout_s;
+  while (SteadyNow() < until) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      size_t got = 0;
+      for (const auto& [key, idx] : decision_index) got += arrived.count(key);
+      if (got >= decision_index.size()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (auto& ctx : contexts) ctx->TryCancel();
+  for (auto& t : watchers) t.join();
+
+  std::vector<double> latency_ms;
+  std::map<std::string, int64_t> by_state, by_action, by_category;
+  size_t matched = 0;
+  for (const auto& [key, idx] : decision_index) {
+    auto it = arrived.find(key);
+    if (it == arrived.end()) continue;
+    ++matched;
+    if (r.acked_at[idx] > 0) latency_ms.push_back((it->second - r.acked_at[idx]) * 1000);
+    const auto& s = suggestions[key];
+    ++by_state[rebound::v1::SuggestionState_Name(s.state())];
+    std::set<std::string> cats;
+    for (const auto& a : s.actions()) {
+      ++by_action[rebound::v1::ActionKind_Name(a.kind())];
+      cats.insert(rebound::v1::ActionCategory_Name(a.category()));
+    }
+    for (const auto& c : cats) ++by_category[c];
+  }
+  std::cout << "\nsummary\n";
+  std::cout << absl::StrFormat("  events in: %zu (published %zu)\n", events.size(), r.published);
+  std::cout << absl::StrFormat("  declines/expiries: %zu, suggestions streamed for %zu\n",
+                               decision_index.size(), matched);
+  std::cout << "  suggestions by state:";
+  for (const auto& [k, v] : by_state) std::cout << " " << k.substr(17) << "=" << v;
+  std::cout << "\n  suggestions by lever:";
+  for (const auto& [k, v] : by_category) std::cout << " " << k.substr(16) << "=" << v;
+  std::cout << "\n  actions:";
+  for (const auto& [k, v] : by_action) std::cout << " " << k.substr(12) << "=" << v;
+  std::cout << absl::StrFormat(
+      "\n  end-to-end latency (ingest ack -> suggestion on the watch stream): "
+      "p50 %.1f ms, p99 %.1f ms (%zu samples)\n",
+      Quantile(latency_ms, 0.5), Quantile(latency_ms, 0.99), latency_ms.size());
+  return matched == decision_index.size() ? 0 : 1;
+}
+
+// Produce -> consume latency of Kafka itself at `rate`, same producer
+// settings as ingest.
+int KafkaBaseline(const Settings& cfg) {
+  rebound::PublisherOptions po;
+  po.brokers = cfg.brokers;
+  auto pub = rebound::Publisher::Create(po);
+  if (!pub.ok()) {
+    std::cerr << pub.status().message() << "\n";
+    return 1;
+  }
+  for (int i = 0; i < 100 && !(*pub)->available(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (auto s = rebound::EnsureTopics((*pub)->handle(), {{cfg.topic, 6, 1}},
+                                     std::chrono::seconds(30));
+      !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 1;
+  }
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  conf->set("bootstrap.servers", cfg.brokers, err);
+  conf->set("group.id", cfg.topic + "-baseline", err);
+  conf->set("auto.offset.reset", "latest", err);
+  conf->set("fetch.wait.max.ms", "10", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  consumer->subscribe({cfg.topic});
+  // Let the consumer join before producing.
+  for (int i = 0; i < 100; ++i) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(100));
+    std::vector<RdKafka::TopicPartition*> a;
+    consumer->assignment(a);
+    bool assigned = !a.empty();
+    RdKafka::TopicPartition::destroy(a);
+    if (assigned) break;
+  }
+  std::vector<double> latency_ms;
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done.load() || latency_ms.size() < static_cast<size_t>(cfg.count)) {
+      std::unique_ptr<RdKafka::Message> m(consumer->consume(100));
+      if (m->err() != RdKafka::ERR_NO_ERROR || m->len() != sizeof(double)) {
+        if (done.load() && m->err() == RdKafka::ERR__TIMED_OUT) break;
+        continue;
+      }
+      double sent;
+      memcpy(&sent, m->payload(), sizeof(sent));
+      latency_ms.push_back((SteadyNow() - sent) * 1000);
+    }
+  });
+  struct Noop : rebound::Publisher::PendingRecord {
+    void Delivered(const rebound::Delivery&) override {}
+  };
+  double start = SteadyNow();
+  for (int64_t i = 0; i < cfg.count; ++i) {
+    double due = start + i / cfg.rate;
+    while (SteadyNow() < due) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    double now = SteadyNow();
+    std::string value(reinterpret_cast<const char*>(&now), sizeof(now));
+    (void)(*pub)->Produce(cfg.topic, absl::StrCat("k", i), value, {},
+                          absl::Now() + absl::Seconds(5), std::make_unique<Noop>());
+  }
+  (void)(*pub)->Flush(std::chrono::seconds(10));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  done.store(true);
+  reader.join();
+  consumer->close();
+  std::cout << absl::StrFormat(
+      "kafka produce -> consume at %.0f records/s: p50 %.1f ms, p99 %.1f ms (%zu samples)\n",
+      cfg.rate, Quantile(latency_ms, 0.5), Quantile(latency_ms, 0.99), latency_ms.size());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  rebound::ConfigReader c(argc, argv);
+  Settings s;
+  bool baseline = c.Bool("kafka-baseline", false, "measure Kafka produce -> consume only");
+  s.ingest = c.String("ingest-target", "127.0.0.1:50051", "ingest address");
+  s.notify = c.String("notify-target", "127.0.0.1:50053", "notify address");
+  s.file = c.String("file", "", "JSON lines of ConnectionEvent to publish");
+  s.tokens = c.String("tenant-tokens", "", "tenant:token,... for the watches");
+  s.rate = c.Double("rate", 0, 0, 1e7, "events per second (0 = as fast as possible)");
+  s.show = c.Int("show", 10, 0, 1'000'000, "suggestions to print as they arrive");
+  s.timeout_s = c.Double("timeout-seconds", 120, 1, 86400, "longest wait for suggestions");
+  s.brokers = c.String("kafka-brokers", "", "baseline: Kafka bootstrap servers");
+  s.topic = c.String("topic", "e2e-baseline", "baseline: topic");
+  s.count = c.Int("count", 10000, 1, 100'000'000, "baseline: records");
+  if (c.help_requested()) {
+    std::cout << c.Usage("rebound-e2e");
+    return 0;
+  }
+  if (auto st = c.Finish(); !st.ok()) {
+    std::cerr << "rebound-e2e: " << st.message() << "\n";
+    return 2;
+  }
+  if (baseline) {
+    if (s.brokers.empty() || s.rate <= 0) {
+      std::cerr << "rebound-e2e: --kafka-baseline needs --kafka-brokers and --rate\n";
+      return 2;
+    }
+    return KafkaBaseline(s);
+  }
+  return Pipeline(s);
+}
