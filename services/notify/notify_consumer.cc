@@ -4,6 +4,7 @@
 
 #include "absl/time/clock.h"
 #include "common/kafka_admin.h"
+#include "common/kafka_group.h"
 #include "common/kafka_publisher.h"
 #include "common/log.h"
 
@@ -17,30 +18,14 @@ class NotifyConsumer::Rebalancer : public RdKafka::RebalanceCb,
                                    public RdKafka::EventCb {
  public:
   explicit Rebalancer(NotifyConsumer* owner) : owner_(owner) {}
-  void rebalance_cb(
-      RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
-      std::vector<RdKafka::TopicPartition*>& partitions) override {
-    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
-    const int n = static_cast<int>(partitions.size());
-    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      if (cooperative) {
-        delete consumer->incremental_assign(partitions);
-        owner_->assigned_ += n;
-      } else {
-        consumer->assign(partitions);
-        owner_->assigned_ = n;
-      }
-      return;
-    }
-    // Processing is synchronous, so everything stored can be committed now.
-    if (!consumer->assignment_lost()) consumer->commitSync();
-    if (cooperative) {
-      delete consumer->incremental_unassign(partitions);
-      owner_->assigned_ -= n;
-    } else {
-      consumer->unassign();
-      owner_->assigned_ = 0;
-    }
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    // Processing is synchronous, so everything stored can be committed.
+    ApplyRebalance(consumer, err, partitions, [&] { consumer->commitSync(); });
+    std::vector<RdKafka::TopicPartition*> now;
+    consumer->assignment(now);
+    owner_->assigned_ = static_cast<int>(now.size());
+    RdKafka::TopicPartition::destroy(now);
   }
   void event_cb(RdKafka::Event& event) override {
     if (event.type() != RdKafka::Event::EVENT_ERROR) return;
@@ -89,37 +74,15 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
     }
   }
   c->rebalancer_ = std::make_unique<Rebalancer>(c.get());
-  std::unique_ptr<RdKafka::Conf> conf(
-      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string err;
-  for (const auto& [k, v] : std::map<std::string, std::string>{
-           {"bootstrap.servers", options.brokers},
-           {"group.id", options.group_id},
-           {"client.id", "rebound-notify"},
-           {"enable.auto.commit", "true"},
-           {"enable.auto.offset.store", "false"},
-           {"auto.offset.reset", "earliest"},
-           {"partition.assignment.strategy", "cooperative-sticky"},
-           {"session.timeout.ms", "10000"},
-           {"heartbeat.interval.ms", "1000"},
-           {"max.poll.interval.ms", "600000"},
-           {"fetch.wait.max.ms", "10"}}) {
-    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
-      return absl::InvalidArgumentError("kafka consumer property '" + k +
-                                        "': " + err);
-    }
-  }
-  conf->set("rebalance_cb",
-            static_cast<RdKafka::RebalanceCb*>(c->rebalancer_.get()), err);
-  conf->set("event_cb", static_cast<RdKafka::EventCb*>(c->rebalancer_.get()),
-            err);
-  c->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-  if (!c->consumer_) return absl::InternalError("kafka consumer: " + err);
-  auto sub =
-      c->consumer_->subscribe({options.verdicts_topic, options.events_topic});
-  if (sub != RdKafka::ERR_NO_ERROR) {
-    return absl::InternalError("subscribe: " + RdKafka::err2str(sub));
-  }
+  auto consumer = CreateGroupConsumer(
+      {options.brokers,
+       options.group_id,
+       "rebound-notify",
+       {options.verdicts_topic, options.events_topic},
+       {{"fetch.wait.max.ms", "10"}}},
+      c->rebalancer_.get(), c->rebalancer_.get());
+  if (!consumer.ok()) return consumer.status();
+  c->consumer_ = std::move(*consumer);
   c->redis_ok_.store(c->store_->Ping().ok());
   return c;
 }

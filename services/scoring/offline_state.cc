@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/time/civil_time.h"
+#include "services/scoring/event_fields.h"
 
 namespace rebound::scoring {
 
@@ -26,25 +27,6 @@ int HourOfWeek(absl::Time t, int32_t offset_minutes) {
 }
 
 }  // namespace
-
-std::string OfflineState::RequestIdOf(const ConnectionEvent& e) {
-  switch (e.payload_case()) {
-    case ConnectionEvent::kRequestSent:
-      return e.request_sent().request_id();
-    case ConnectionEvent::kRequestAccepted:
-      return e.request_accepted().request_id();
-    case ConnectionEvent::kRequestDeclined:
-      return e.request_declined().request_id();
-    case ConnectionEvent::kRequestWithdrawn:
-      return e.request_withdrawn().request_id();
-    case ConnectionEvent::kRequestExpired:
-      return e.request_expired().request_id();
-    case ConnectionEvent::kProfileViewed:
-      return e.profile_viewed().request_id();
-    default:
-      return "";
-  }
-}
 
 OfflineState::Request& OfflineState::RequestFor(const ConnectionEvent& e,
                                                 const std::string& request_id) {

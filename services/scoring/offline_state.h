@@ -91,7 +91,6 @@ class OfflineState {
     std::vector<std::pair<absl::Time, std::string>> requests;
   };
 
-  static std::string RequestIdOf(const rebound::v1::ConnectionEvent& e);
   Request& RequestFor(const rebound::v1::ConnectionEvent& e,
                       const std::string& request_id);
   void Close(const rebound::v1::ConnectionEvent& e, Request& r);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/scoring/event_fields.h"
 
 namespace rebound::scoring {
 namespace {
@@ -150,26 +151,6 @@ double Real(const std::map<std::string, std::string>& m, const std::string& k) {
   double v = 0;
   if (it != m.end()) (void)absl::SimpleAtod(it->second, &v);
   return v;
-}
-
-const std::string& RequestIdOf(const ConnectionEvent& e) {
-  static const std::string kNone;
-  switch (e.payload_case()) {
-    case ConnectionEvent::kRequestSent:
-      return e.request_sent().request_id();
-    case ConnectionEvent::kRequestAccepted:
-      return e.request_accepted().request_id();
-    case ConnectionEvent::kRequestDeclined:
-      return e.request_declined().request_id();
-    case ConnectionEvent::kRequestWithdrawn:
-      return e.request_withdrawn().request_id();
-    case ConnectionEvent::kRequestExpired:
-      return e.request_expired().request_id();
-    case ConnectionEvent::kProfileViewed:
-      return e.profile_viewed().request_id();
-    default:
-      return kNone;
-  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/kafka_admin.h"
+#include "common/kafka_group.h"
 #include "common/log.h"
 
 namespace rebound::scoring {
@@ -28,45 +29,27 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
  public:
   explicit Rebalancer(ScoringConsumer* owner) : owner_(owner) {}
 
-  void rebalance_cb(
-      RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
-      std::vector<RdKafka::TopicPartition*>& partitions) override {
-    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
     std::vector<int32_t> ids;
     for (auto* p : partitions) ids.push_back(p->partition());
-    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      {
-        absl::MutexLock lock(&owner_->mu_);
-        for (int32_t id : ids) owner_->trackers_[id] = OffsetTracker();
-      }
-      RdKafka::Error* e = nullptr;
-      if (cooperative) {
-        e = consumer->incremental_assign(partitions);
-      } else {
-        consumer->assign(partitions);
-      }
-      delete e;
-      log::Info("partitions assigned",
-                {{"partitions", ids},
-                 {"protocol", cooperative ? "cooperative" : "eager"}});
-      return;
+    const bool assign = err == RdKafka::ERR__ASSIGN_PARTITIONS;
+    if (assign) {
+      absl::MutexLock lock(&owner_->mu_);
+      for (int32_t id : ids) owner_->trackers_[id] = OffsetTracker();
     }
-    // Revoked: let in-flight verdicts land so their offsets are stored, then
-    // commit what is done before the partitions go to another member.
-    if (!consumer->assignment_lost()) {
+    // Before giving partitions up: let in-flight verdicts land so their
+    // offsets are stored, then commit what is done.
+    ApplyRebalance(consumer, err, partitions, [&] {
       (void)owner_->publisher_->Flush(std::chrono::seconds(5));
       consumer->commitSync();
-    }
-    {
+    });
+    if (!assign) {
       absl::MutexLock lock(&owner_->mu_);
       for (int32_t id : ids) owner_->trackers_.erase(id);
     }
-    if (cooperative) {
-      delete consumer->incremental_unassign(partitions);
-    } else {
-      consumer->unassign();
-    }
-    log::Info("partitions revoked", {{"partitions", ids}});
+    log::Info(assign ? "partitions assigned" : "partitions revoked",
+              {{"partitions", ids}, {"protocol", consumer->rebalance_protocol()}});
   }
 
   void event_cb(RdKafka::Event& event) override {
@@ -186,37 +169,11 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
   }
 
   c->rebalancer_ = std::make_unique<Rebalancer>(c.get());
-  std::unique_ptr<RdKafka::Conf> conf(
-      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string err;
-  for (const auto& [k, v] : std::map<std::string, std::string>{
-           {"bootstrap.servers", options.brokers},
-           {"group.id", options.group_id},
-           {"client.id", "rebound-scoring"},
-           {"enable.auto.commit", "true"},
-           // Offsets are stored by hand, after an event's effects are written.
-           {"enable.auto.offset.store", "false"},
-           {"auto.offset.reset", "earliest"},
-           {"partition.assignment.strategy", "cooperative-sticky"},
-           {"session.timeout.ms", "10000"},
-           {"heartbeat.interval.ms", "1000"},
-           {"max.poll.interval.ms", "600000"}}) {
-    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
-      return absl::InvalidArgumentError("kafka consumer property '" + k +
-                                        "': " + err);
-    }
-  }
-  conf->set("rebalance_cb",
-            static_cast<RdKafka::RebalanceCb*>(c->rebalancer_.get()), err);
-  conf->set("event_cb", static_cast<RdKafka::EventCb*>(c->rebalancer_.get()),
-            err);
-  c->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-  if (!c->consumer_) return absl::InternalError("kafka consumer: " + err);
-  RdKafka::ErrorCode sub = c->consumer_->subscribe({options.events_topic});
-  if (sub != RdKafka::ERR_NO_ERROR) {
-    return absl::InternalError("subscribe to '" + options.events_topic +
-                               "': " + RdKafka::err2str(sub));
-  }
+  auto consumer = CreateGroupConsumer(
+      {options.brokers, options.group_id, "rebound-scoring", {options.events_topic}, {}},
+      c->rebalancer_.get(), c->rebalancer_.get());
+  if (!consumer.ok()) return consumer.status();
+  c->consumer_ = std::move(*consumer);
   absl::Status redis = c->store_->Connect();
   c->redis_ok_.store(redis.ok());
   c->redis_up_->Set(redis.ok() ? 1 : 0);

@@ -1,0 +1,62 @@
+#include "common/kafka_group.h"
+
+namespace rebound {
+
+absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> CreateGroupConsumer(
+    const GroupConsumerOptions& options, RdKafka::RebalanceCb* rebalance,
+    RdKafka::EventCb* events) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::map<std::string, std::string> props = {
+      {"bootstrap.servers", options.brokers},
+      {"group.id", options.group_id},
+      {"client.id", options.client_id},
+      {"enable.auto.commit", "true"},
+      // Offsets are stored by hand, after an event's effects are written.
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      {"session.timeout.ms", "10000"},
+      {"heartbeat.interval.ms", "1000"},
+      {"max.poll.interval.ms", "600000"},
+  };
+  for (const auto& [k, v] : options.extra) props[k] = v;
+  std::string err;
+  for (const auto& [k, v] : props) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError("kafka consumer property '" + k + "': " + err);
+    }
+  }
+  if (conf->set("rebalance_cb", rebalance, err) != RdKafka::Conf::CONF_OK ||
+      conf->set("event_cb", events, err) != RdKafka::Conf::CONF_OK) {
+    return absl::InternalError("kafka consumer callbacks: " + err);
+  }
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!c) return absl::InternalError("kafka consumer: " + err);
+  RdKafka::ErrorCode sub = c->subscribe(options.topics);
+  if (sub != RdKafka::ERR_NO_ERROR) {
+    return absl::InternalError("subscribe: " + RdKafka::err2str(sub));
+  }
+  return c;
+}
+
+void ApplyRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions,
+                    const std::function<void()>& before_revoke) {
+  const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    if (cooperative) {
+      delete consumer->incremental_assign(partitions);
+    } else {
+      consumer->assign(partitions);
+    }
+    return;
+  }
+  if (!consumer->assignment_lost() && before_revoke) before_revoke();
+  if (cooperative) {
+    delete consumer->incremental_unassign(partitions);
+  } else {
+    consumer->unassign();
+  }
+}
+
+}  // namespace rebound

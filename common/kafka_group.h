@@ -1,0 +1,44 @@
+// A consumer-group member that stores offsets by hand (at-least-once, an
+// offset stored only after its effects are written), shared by scoring and
+// notify.
+#ifndef REBOUND_COMMON_KAFKA_GROUP_H_
+#define REBOUND_COMMON_KAFKA_GROUP_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "librdkafka/rdkafkacpp.h"
+
+namespace rebound {
+
+struct GroupConsumerOptions {
+  std::string brokers;
+  std::string group_id;
+  std::string client_id;
+  std::vector<std::string> topics;
+  // Extra or overriding librdkafka properties.
+  std::map<std::string, std::string> extra;
+};
+
+// Creates the consumer (cooperative-sticky assignment, auto commit of
+// stored offsets, auto.offset.store off, earliest reset, short session
+// timeout so a crashed member's partitions move quickly) and subscribes.
+// Errors name the property or topic refused.
+absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> CreateGroupConsumer(
+    const GroupConsumerOptions& options, RdKafka::RebalanceCb* rebalance,
+    RdKafka::EventCb* events);
+
+// Applies an assignment change for the eager and the cooperative protocol
+// alike. `before_revoke` runs before partitions are given up (not when the
+// assignment was lost), e.g. to let in-flight work land and commit.
+void ApplyRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions,
+                    const std::function<void()>& before_revoke);
+
+}  // namespace rebound
+
+#endif  // REBOUND_COMMON_KAFKA_GROUP_H_

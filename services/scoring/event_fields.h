@@ -1,0 +1,37 @@
+// Small accessors over the ConnectionEvent envelope shared by the online
+// (Redis) and offline (replay) paths, so both read events the same way.
+#ifndef REBOUND_SERVICES_SCORING_EVENT_FIELDS_H_
+#define REBOUND_SERVICES_SCORING_EVENT_FIELDS_H_
+
+#include <string>
+
+#include "rebound/v1/events.pb.h"
+
+namespace rebound::scoring {
+
+// The request an event is about; "" for ProfileUpdated and for a
+// ProfileViewed that names no request.
+inline const std::string& RequestIdOf(const rebound::v1::ConnectionEvent& e) {
+  using rebound::v1::ConnectionEvent;
+  static const std::string kNone;
+  switch (e.payload_case()) {
+    case ConnectionEvent::kRequestSent:
+      return e.request_sent().request_id();
+    case ConnectionEvent::kRequestAccepted:
+      return e.request_accepted().request_id();
+    case ConnectionEvent::kRequestDeclined:
+      return e.request_declined().request_id();
+    case ConnectionEvent::kRequestWithdrawn:
+      return e.request_withdrawn().request_id();
+    case ConnectionEvent::kRequestExpired:
+      return e.request_expired().request_id();
+    case ConnectionEvent::kProfileViewed:
+      return e.profile_viewed().request_id();
+    default:
+      return kNone;
+  }
+}
+
+}  // namespace rebound::scoring
+
+#endif  // REBOUND_SERVICES_SCORING_EVENT_FIELDS_H_
