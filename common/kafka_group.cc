@@ -5,7 +5,8 @@ namespace rebound {
 absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> CreateGroupConsumer(
     const GroupConsumerOptions& options, RdKafka::RebalanceCb* rebalance,
     RdKafka::EventCb* events) {
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::unique_ptr<RdKafka::Conf> conf(
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::map<std::string, std::string> props = {
       {"bootstrap.servers", options.brokers},
       {"group.id", options.group_id},
@@ -23,14 +24,16 @@ absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> CreateGroupConsumer(
   std::string err;
   for (const auto& [k, v] : props) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
-      return absl::InvalidArgumentError("kafka consumer property '" + k + "': " + err);
+      return absl::InvalidArgumentError("kafka consumer property '" + k +
+                                        "': " + err);
     }
   }
   if (conf->set("rebalance_cb", rebalance, err) != RdKafka::Conf::CONF_OK ||
       conf->set("event_cb", events, err) != RdKafka::Conf::CONF_OK) {
     return absl::InternalError("kafka consumer callbacks: " + err);
   }
-  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  std::unique_ptr<RdKafka::KafkaConsumer> c(
+      RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!c) return absl::InternalError("kafka consumer: " + err);
   RdKafka::ErrorCode sub = c->subscribe(options.topics);
   if (sub != RdKafka::ERR_NO_ERROR) {

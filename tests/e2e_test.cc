@@ -182,16 +182,22 @@ TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {
          testing::NormalProfile(), "");
   s.Declined("reported", "r4", "q4", t0 + absl::Hours(5),
              rebound::v1::DECLINE_KIND_REPORTED_SPAM);
+  // Pending for 40 days: a withdraw suggestion.
+  s.Sent("stale", "r5", "q5", absl::Now() - absl::Hours(24 * 40),
+         testing::NormalProfile(), testing::NormalProfile(), "");
   Publish(s.events(), kTokenA);
 
   rebound::v1::WatchSuggestionsRequest req;
   req.set_tenant_id(tenant_a_);
   req.set_from_beginning(true);
-  auto updates = Watch(*stub, req, kTokenA, 4, seconds(60));
+  auto updates = Watch(*stub, req, kTokenA, 5, seconds(60));
   std::map<std::string, RetrySuggestion> by_member;
   for (const auto& u : updates)
     by_member[u.suggestion().member_id()] = u.suggestion();
-  ASSERT_EQ(by_member.size(), 4u) << "got " << updates.size() << " updates";
+  ASSERT_EQ(by_member.size(), 5u) << "got " << updates.size() << " updates";
+  const auto& stale = by_member["stale"];
+  EXPECT_EQ(stale.suggestion_id(), "stale:q5");
+  EXPECT_TRUE(HasAction(stale, rebound::v1::ACTION_KIND_WITHDRAW_STALE));
 
   const auto& spam = by_member["spam"];
   EXPECT_EQ(spam.reason(), rebound::v1::DECLINE_REASON_SPAMMY_PROFILE);

@@ -60,17 +60,18 @@ std::string Short(const rebound::v1::RetrySuggestion& s) {
   }
   std::string reason = rebound::v1::DeclineReason_Name(s.reason())
                            .substr(std::string("DECLINE_REASON_").size());
-  std::string state = rebound::v1::SuggestionState_Name(s.state())
-                          .substr(std::string("SUGGESTION_STATE_").size());
-  return absl::StrFormat("[%s] %s -> %s: %s (%.2f) %s; %s", s.tenant_id(), s.member_id(),
-                         s.recipient_id(), reason, s.confidence(), state,
-                         absl::StrJoin(actions, ", "));
+  std::string state = rebound::v1::SuggestionState_Name(s.state()).substr(
+      std::string("SUGGESTION_STATE_").size());
+  return absl::StrFormat("[%s] %s -> %s: %s (%.2f) %s; %s", s.tenant_id(),
+                         s.member_id(), s.recipient_id(), reason,
+                         s.confidence(), state, absl::StrJoin(actions, ", "));
 }
 
 int Pipeline(const Settings& cfg) {
   std::ifstream in(cfg.file);
   if (!in) {
-    std::cerr << "rebound-e2e: setting 'file': cannot read '" << cfg.file << "'\n";
+    std::cerr << "rebound-e2e: setting 'file': cannot read '" << cfg.file
+              << "'\n";
     return 2;
   }
   std::vector<rebound::v1::ConnectionEvent> events;
@@ -118,7 +119,8 @@ int Pipeline(const Settings& cfg) {
         suggestions[key] = u.suggestion();
         if (printed < cfg.show) {
           ++printed;
-          std::cout << "  suggestion: " << Short(u.suggestion()) << "\n" << std::flush;
+          std::cout << "  suggestion: " << Short(u.suggestion()) << "\n"
+                    << std::flush;
         }
       }
       grpc::Status s = reader->Finish();
@@ -134,16 +136,18 @@ int Pipeline(const Settings& cfg) {
       grpc::CreateChannel(cfg.ingest, grpc::InsecureChannelCredentials()));
   rebound::tools::StreamPublishOptions po;
   po.events_per_second = cfg.rate;
-  po.batch_size = cfg.rate > 0 ? std::max(1, static_cast<int>(cfg.rate / 50)) : 200;
+  po.batch_size =
+      cfg.rate > 0 ? std::max(1, static_cast<int>(cfg.rate / 50)) : 200;
   po.batch_size = std::min(po.batch_size, 500);
-  if (tenants.size() == 1) po.metadata = "Bearer " + TokenFor(cfg.tokens, *tenants.begin());
+  if (tenants.size() == 1)
+    po.metadata = "Bearer " + TokenFor(cfg.tokens, *tenants.begin());
   if (po.metadata == "Bearer ") po.metadata.clear();
   auto r = rebound::tools::PublishOverStream(*ingest, events, po);
   std::cout << absl::StrFormat(
       "published %zu events in %.1fs (%.0f/s): published=%zu duplicates=%zu "
       "rejected=%zu failed=%zu\n",
-      events.size(), r.seconds, events.size() / r.seconds, r.published, r.duplicates,
-      r.rejected, r.failed);
+      events.size(), r.seconds, events.size() / r.seconds, r.published,
+      r.duplicates, r.rejected, r.failed);
 
   // Wait for a suggestion per decline/expiry.
   double until = SteadyNow() + cfg.timeout_s;
@@ -166,7 +170,8 @@ int Pipeline(const Settings& cfg) {
     auto it = arrived.find(key);
     if (it == arrived.end()) continue;
     ++matched;
-    if (r.acked_at[idx] > 0) latency_ms.push_back((it->second - r.acked_at[idx]) * 1000);
+    if (r.acked_at[idx] > 0)
+      latency_ms.push_back((it->second - r.acked_at[idx]) * 1000);
     const auto& s = suggestions[key];
     ++by_state[rebound::v1::SuggestionState_Name(s.state())];
     std::set<std::string> cats;
@@ -177,15 +182,20 @@ int Pipeline(const Settings& cfg) {
     for (const auto& c : cats) ++by_category[c];
   }
   std::cout << "\nsummary\n";
-  std::cout << absl::StrFormat("  events in: %zu (published %zu)\n", events.size(), r.published);
-  std::cout << absl::StrFormat("  declines/expiries: %zu, suggestions streamed for %zu\n",
-                               decision_index.size(), matched);
+  std::cout << absl::StrFormat("  events in: %zu (published %zu)\n",
+                               events.size(), r.published);
+  std::cout << absl::StrFormat(
+      "  declines/expiries: %zu, suggestions streamed for %zu\n",
+      decision_index.size(), matched);
   std::cout << "  suggestions by state:";
-  for (const auto& [k, v] : by_state) std::cout << " " << k.substr(17) << "=" << v;
+  for (const auto& [k, v] : by_state)
+    std::cout << " " << k.substr(17) << "=" << v;
   std::cout << "\n  suggestions by lever:";
-  for (const auto& [k, v] : by_category) std::cout << " " << k.substr(16) << "=" << v;
+  for (const auto& [k, v] : by_category)
+    std::cout << " " << k.substr(16) << "=" << v;
   std::cout << "\n  actions:";
-  for (const auto& [k, v] : by_action) std::cout << " " << k.substr(12) << "=" << v;
+  for (const auto& [k, v] : by_action)
+    std::cout << " " << k.substr(12) << "=" << v;
   std::cout << absl::StrFormat(
       "\n  end-to-end latency (ingest ack -> suggestion on the watch stream): "
       "p50 %.1f ms, p99 %.1f ms (%zu samples)\n",
@@ -212,13 +222,15 @@ int KafkaBaseline(const Settings& cfg) {
     std::cerr << s.message() << "\n";
     return 1;
   }
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::unique_ptr<RdKafka::Conf> conf(
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   conf->set("bootstrap.servers", cfg.brokers, err);
   conf->set("group.id", cfg.topic + "-baseline", err);
   conf->set("auto.offset.reset", "latest", err);
   conf->set("fetch.wait.max.ms", "10", err);
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf.get(), err));
   consumer->subscribe({cfg.topic});
   // Let the consumer join before producing.
   for (int i = 0; i < 100; ++i) {
@@ -251,11 +263,13 @@ int KafkaBaseline(const Settings& cfg) {
   };
   for (int64_t i = 0; i < cfg.count; ++i) {
     double due = start + i / cfg.rate;
-    while (SteadyNow() < due) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    while (SteadyNow() < due)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     double now = SteadyNow();
     std::string value(reinterpret_cast<const char*>(&now), sizeof(now));
     (void)(*pub)->Produce(cfg.topic, absl::StrCat("k", i), value, {},
-                          absl::Now() + absl::Seconds(5), std::make_unique<Noop>());
+                          absl::Now() + absl::Seconds(5),
+                          std::make_unique<Noop>());
   }
   (void)(*pub)->Flush(std::chrono::seconds(10));
   std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -263,8 +277,10 @@ int KafkaBaseline(const Settings& cfg) {
   reader.join();
   consumer->close();
   std::cout << absl::StrFormat(
-      "kafka produce -> consume at %.0f records/s: p50 %.1f ms, p99 %.1f ms (%zu samples)\n",
-      cfg.rate, Quantile(latency_ms, 0.5), Quantile(latency_ms, 0.99), latency_ms.size());
+      "kafka produce -> consume at %.0f records/s: p50 %.1f ms, p99 %.1f ms "
+      "(%zu samples)\n",
+      cfg.rate, Quantile(latency_ms, 0.5), Quantile(latency_ms, 0.99),
+      latency_ms.size());
   return 0;
 }
 
@@ -273,15 +289,20 @@ int KafkaBaseline(const Settings& cfg) {
 int main(int argc, char** argv) {
   rebound::ConfigReader c(argc, argv);
   Settings s;
-  bool baseline = c.Bool("kafka-baseline", false, "measure Kafka produce -> consume only");
+  bool baseline =
+      c.Bool("kafka-baseline", false, "measure Kafka produce -> consume only");
   s.ingest = c.String("ingest-target", "127.0.0.1:50051", "ingest address");
   s.notify = c.String("notify-target", "127.0.0.1:50053", "notify address");
   s.file = c.String("file", "", "JSON lines of ConnectionEvent to publish");
   s.tokens = c.String("tenant-tokens", "", "tenant:token,... for the watches");
-  s.rate = c.Double("rate", 0, 0, 1e7, "events per second (0 = as fast as possible)");
-  s.show = c.Int("show", 10, 0, 1'000'000, "suggestions to print as they arrive");
-  s.timeout_s = c.Double("timeout-seconds", 120, 1, 86400, "longest wait for suggestions");
-  s.brokers = c.String("kafka-brokers", "", "baseline: Kafka bootstrap servers");
+  s.rate = c.Double("rate", 0, 0, 1e7,
+                    "events per second (0 = as fast as possible)");
+  s.show =
+      c.Int("show", 10, 0, 1'000'000, "suggestions to print as they arrive");
+  s.timeout_s = c.Double("timeout-seconds", 120, 1, 86400,
+                         "longest wait for suggestions");
+  s.brokers =
+      c.String("kafka-brokers", "", "baseline: Kafka bootstrap servers");
   s.topic = c.String("topic", "e2e-baseline", "baseline: topic");
   s.count = c.Int("count", 10000, 1, 100'000'000, "baseline: records");
   if (c.help_requested()) {
@@ -294,7 +315,8 @@ int main(int argc, char** argv) {
   }
   if (baseline) {
     if (s.brokers.empty() || s.rate <= 0) {
-      std::cerr << "rebound-e2e: --kafka-baseline needs --kafka-brokers and --rate\n";
+      std::cerr
+          << "rebound-e2e: --kafka-baseline needs --kafka-brokers and --rate\n";
       return 2;
     }
     return KafkaBaseline(s);

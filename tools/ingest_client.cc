@@ -92,9 +92,10 @@ StreamPublishResult PublishOverOneStream(
   for (size_t b = 0; b < batches && write_ok; ++b) {
     if (options.events_per_second > 0) {
       std::this_thread::sleep_until(
-          start + std::chrono::duration_cast<Clock::duration>(
-                      std::chrono::duration<double>(static_cast<double>(b * batch) /
-                                                    options.events_per_second)));
+          start +
+          std::chrono::duration_cast<Clock::duration>(
+              std::chrono::duration<double>(static_cast<double>(b * batch) /
+                                            options.events_per_second)));
     }
     {
       std::unique_lock<std::mutex> lock(mu);

@@ -18,8 +18,9 @@ class NotifyConsumer::Rebalancer : public RdKafka::RebalanceCb,
                                    public RdKafka::EventCb {
  public:
   explicit Rebalancer(NotifyConsumer* owner) : owner_(owner) {}
-  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
-                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+  void rebalance_cb(
+      RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+      std::vector<RdKafka::TopicPartition*>& partitions) override {
     // Processing is synchronous, so everything stored can be committed.
     ApplyRebalance(consumer, err, partitions, [&] { consumer->commitSync(); });
     std::vector<RdKafka::TopicPartition*> now;
@@ -74,13 +75,13 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
     }
   }
   c->rebalancer_ = std::make_unique<Rebalancer>(c.get());
-  auto consumer = CreateGroupConsumer(
-      {options.brokers,
-       options.group_id,
-       "rebound-notify",
-       {options.verdicts_topic, options.events_topic},
-       {{"fetch.wait.max.ms", "10"}}},
-      c->rebalancer_.get(), c->rebalancer_.get());
+  auto consumer =
+      CreateGroupConsumer({options.brokers,
+                           options.group_id,
+                           "rebound-notify",
+                           {options.verdicts_topic, options.events_topic},
+                           {{"fetch.wait.max.ms", "10"}}},
+                          c->rebalancer_.get(), c->rebalancer_.get());
   if (!consumer.ok()) return consumer.status();
   c->consumer_ = std::move(*consumer);
   c->redis_ok_.store(c->store_->Ping().ok());
@@ -142,6 +143,21 @@ absl::Status NotifyConsumer::OnProfileUpdated(const ConnectionEvent& event) {
   return absl::OkStatus();
 }
 
+void NotifyConsumer::SweepStaleInvites() {
+  // Invites pending longer than the policy allows get a withdraw suggestion.
+  // Put() is idempotent, so replicas sweeping at once write it once.
+  auto stale =
+      store_->PendingBefore(absl::Now() - policy_.stale_pending_after, 200);
+  if (!stale.ok()) return;  // Redis trouble shows on the main path.
+  for (const auto& p : *stale) {
+    auto s = StaleInviteSuggestion(policy_, p.tenant, p.sender, p.recipient,
+                                   p.request_id, p.sent_at, absl::Now());
+    auto stored = store_->Put(s, {});
+    if (!stored.ok() || !store_->ForgetPending(p).ok()) return;
+    suggestions_->Add({{"state", "STALE_INVITE"}}).Increment();
+  }
+}
+
 bool NotifyConsumer::Handle(const RdKafka::Message& m) {
   absl::Status s;
   if (m.topic_name() == options_.verdicts_topic) {
@@ -154,9 +170,10 @@ bool NotifyConsumer::Handle(const RdKafka::Message& m) {
     s = OnVerdict(v);
   } else {
     ConnectionEvent e;
-    if (e.ParseFromArray(m.payload(), static_cast<int>(m.len())) &&
-        e.has_profile_updated()) {
-      s = OnProfileUpdated(e);
+    if (e.ParseFromArray(m.payload(), static_cast<int>(m.len()))) {
+      s = e.has_profile_updated()
+              ? OnProfileUpdated(e)
+              : store_->TrackPending(e, absl::Hours(24 * 200));
     }
   }
   if (!s.ok()) {
@@ -173,6 +190,10 @@ bool NotifyConsumer::Handle(const RdKafka::Message& m) {
 absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(200));
+    if (absl::Now() >= next_sweep_) {
+      SweepStaleInvites();
+      next_sweep_ = absl::Now() + absl::Seconds(5);
+    }
     if (m->err() == RdKafka::ERR__TIMED_OUT ||
         m->err() == RdKafka::ERR__PARTITION_EOF) {
       if (!redis_ok_.load() && store_->Ping().ok()) redis_ok_.store(true);

@@ -49,6 +49,9 @@ class NotifyConsumer {
   bool Handle(const RdKafka::Message& m);
   absl::Status OnVerdict(const rebound::v1::DeclineVerdict& verdict);
   absl::Status OnProfileUpdated(const rebound::v1::ConnectionEvent& event);
+  // Emits withdraw suggestions for invites pending too long.
+  void SweepStaleInvites();
+  absl::Time next_sweep_ = absl::InfinitePast();
 
   NotifyConsumerOptions options_;
   RetryPolicyConfig policy_;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "services/scoring/score_store.h"
 
 namespace rebound::notify {
@@ -41,6 +42,22 @@ if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then return '' end
 return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 's', ARGV[1])
 )lua";
 
+// KEYS: tenant pending zset, closed marker, tenants set. ARGV: kind
+// ("sent"/"closed"), member entry, sent_at (s), keep (s), tenant.
+constexpr char kPendingScript[] = R"lua(
+if ARGV[1] == 'closed' then
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[4])
+  redis.call('ZREM', KEYS[1], ARGV[2])
+  return 1
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[5])
+return 1
+)lua";
+
+constexpr char kSep = '\x1f';
+
 std::string Member(const std::string& t, const std::string& m) {
   return scoring::MemberTag(t, m);
 }
@@ -67,6 +84,75 @@ SuggestionStore::SuggestionStore(SuggestionStoreOptions options)
     : options_(std::move(options)), redis_(options_.redis) {
   redis_.AddScript("put", kPutScript);
   redis_.AddScript("tenant", kTenantScript);
+  redis_.AddScript("pending", kPendingScript);
+}
+
+absl::Status SuggestionStore::TrackPending(
+    const rebound::v1::ConnectionEvent& e, absl::Duration keep) {
+  std::string request_id;
+  bool sent = false;
+  switch (e.payload_case()) {
+    case rebound::v1::ConnectionEvent::kRequestSent:
+      request_id = e.request_sent().request_id();
+      sent = true;
+      break;
+    case rebound::v1::ConnectionEvent::kRequestAccepted:
+      request_id = e.request_accepted().request_id();
+      break;
+    case rebound::v1::ConnectionEvent::kRequestDeclined:
+      request_id = e.request_declined().request_id();
+      break;
+    case rebound::v1::ConnectionEvent::kRequestWithdrawn:
+      request_id = e.request_withdrawn().request_id();
+      break;
+    case rebound::v1::ConnectionEvent::kRequestExpired:
+      request_id = e.request_expired().request_id();
+      break;
+    default:
+      return absl::OkStatus();
+  }
+  const std::string t = TenantTag(e.tenant_id());
+  std::string entry =
+      absl::StrCat(e.sender_id(), std::string(1, kSep), e.recipient_id(),
+                   std::string(1, kSep), request_id);
+  auto v = redis_.RunScript(
+      "pending", {t + ":pending", t + ":closed:" + request_id, "rb:tenants"},
+      {sent ? "sent" : "closed", entry,
+       std::to_string(e.occurred_at().seconds()),
+       std::to_string(absl::ToInt64Seconds(keep)), e.tenant_id()});
+  return v.ok() ? absl::OkStatus() : v.status();
+}
+
+absl::StatusOr<std::vector<SuggestionStore::PendingInvite>>
+SuggestionStore::PendingBefore(absl::Time before, int limit) {
+  auto tenants = redis_.Command({"SMEMBERS", "rb:tenants"});
+  if (!tenants.ok()) return tenants.status();
+  std::vector<PendingInvite> out;
+  for (const auto& tv : tenants->array) {
+    const std::string& tenant = tv.str;
+    auto v =
+        redis_.Command({"ZRANGEBYSCORE", TenantTag(tenant) + ":pending", "-inf",
+                        std::to_string(absl::ToUnixSeconds(before)),
+                        "WITHSCORES", "LIMIT", "0", std::to_string(limit)});
+    if (!v.ok()) return v.status();
+    for (size_t i = 0; i + 1 < v->array.size(); i += 2) {
+      std::vector<std::string> parts = absl::StrSplit(v->array[i].str, kSep);
+      if (parts.size() != 3) continue;
+      double at = 0;
+      (void)absl::SimpleAtod(v->array[i + 1].str, &at);
+      out.push_back({tenant, parts[0], parts[1], parts[2],
+                     absl::FromUnixSeconds(static_cast<int64_t>(at))});
+    }
+  }
+  return out;
+}
+
+absl::Status SuggestionStore::ForgetPending(const PendingInvite& p) {
+  auto v =
+      redis_.Command({"ZREM", TenantTag(p.tenant) + ":pending",
+                      absl::StrCat(p.sender, std::string(1, kSep), p.recipient,
+                                   std::string(1, kSep), p.request_id)});
+  return v.ok() ? absl::OkStatus() : v.status();
 }
 
 absl::Status SuggestionStore::Ping() {

@@ -95,6 +95,22 @@ class SuggestionStore {
                                                 const std::string& after_id,
                                                 absl::Duration block,
                                                 int count);
+  // Pending-invite tracking for stale-invite suggestions. A RequestSent is
+  // tracked until its first outcome; an outcome that arrives first keeps the
+  // request from being tracked at all.
+  absl::Status TrackPending(const rebound::v1::ConnectionEvent& event,
+                            absl::Duration keep);
+
+  struct PendingInvite {
+    std::string tenant, sender, recipient, request_id;
+    absl::Time sent_at;
+  };
+  // Up to `limit` invites, of any tenant, sent before `before` and still
+  // pending.
+  absl::StatusOr<std::vector<PendingInvite>> PendingBefore(absl::Time before,
+                                                           int limit);
+  absl::Status ForgetPending(const PendingInvite& invite);
+
   absl::StatusOr<std::string> LastEntryId(const std::string& tenant,
                                           const std::string& member);
   // The oldest entry id kept ("" when empty): a token older than it may have

@@ -29,8 +29,9 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
  public:
   explicit Rebalancer(ScoringConsumer* owner) : owner_(owner) {}
 
-  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
-                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+  void rebalance_cb(
+      RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+      std::vector<RdKafka::TopicPartition*>& partitions) override {
     std::vector<int32_t> ids;
     for (auto* p : partitions) ids.push_back(p->partition());
     const bool assign = err == RdKafka::ERR__ASSIGN_PARTITIONS;
@@ -48,8 +49,9 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
       absl::MutexLock lock(&owner_->mu_);
       for (int32_t id : ids) owner_->trackers_.erase(id);
     }
-    log::Info(assign ? "partitions assigned" : "partitions revoked",
-              {{"partitions", ids}, {"protocol", consumer->rebalance_protocol()}});
+    log::Info(
+        assign ? "partitions assigned" : "partitions revoked",
+        {{"partitions", ids}, {"protocol", consumer->rebalance_protocol()}});
   }
 
   void event_cb(RdKafka::Event& event) override {
@@ -169,9 +171,13 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
   }
 
   c->rebalancer_ = std::make_unique<Rebalancer>(c.get());
-  auto consumer = CreateGroupConsumer(
-      {options.brokers, options.group_id, "rebound-scoring", {options.events_topic}, {}},
-      c->rebalancer_.get(), c->rebalancer_.get());
+  auto consumer =
+      CreateGroupConsumer({options.brokers,
+                           options.group_id,
+                           "rebound-scoring",
+                           {options.events_topic},
+                           {}},
+                          c->rebalancer_.get(), c->rebalancer_.get());
   if (!consumer.ok()) return consumer.status();
   c->consumer_ = std::move(*consumer);
   absl::Status redis = c->store_->Connect();
