@@ -54,6 +54,10 @@ grep -q '"suggestion_id": "g-2"' <<<"$watch" || fail "no suggestion for the expi
 grep -q '"reason": "DECLINE_REASON_NOT_SEEN"' <<<"$watch" || fail "unexpected reason: $watch"
 grep -q '"resume_token"' <<<"$watch" || fail "no resume token: $watch"
 
+listed=$("$BIN_DIR/tools/reboundctl" list --tenant="$tenant" --member=ana --token="$token" \
+  --notify-target="127.0.0.1:$notify_port")
+grep -q '"suggestionId":"g-2"' <<<"$listed" || fail "reboundctl list: $listed"
+
 denied=$("$GRPCURL" -plaintext -H "authorization: Bearer wrong-token-x" \
   -d '{"tenant_id":"'$tenant'","member_id":"ana"}' "127.0.0.1:$notify_port" \
   rebound.v1.Notify/ListSuggestions 2>&1 || true)

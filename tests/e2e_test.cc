@@ -182,6 +182,37 @@ TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {
          testing::NormalProfile(), "");
   s.Declined("reported", "r4", "q4", t0 + absl::Hours(5),
              rebound::v1::DECLINE_KIND_REPORTED_SPAM);
+  // Perceived competitor: same industry, overlapping headline, rival
+  // company; looked up, declined.
+  auto rival_s = testing::NormalProfile();
+  rival_s.set_industry("fintech");
+  rival_s.set_headline("Head of Growth, payments platform");
+  rival_s.set_company("Stripe-ish");
+  auto rival_r = testing::NormalProfile();
+  rival_r.set_industry("fintech");
+  rival_r.set_headline("Head of Growth, payments");
+  rival_r.set_company("Adyen-ish");
+  s.Sent("rival", "r6", "q6", t0, rival_s, rival_r, "");
+  s.Viewed("rival", "r6", "q6", t0 + absl::Hours(1));
+  s.Declined("rival", "r6", "q6", t0 + absl::Hours(3),
+             rebound::v1::DECLINE_KIND_DECLINED);
+  // Credibility guard: a junior sender to a much-followed C-level.
+  auto junior = testing::NormalProfile();
+  junior.set_seniority(rebound::v1::SENIORITY_ENTRY);
+  junior.set_connection_count(180);
+  junior.set_follower_count(150);
+  junior.set_industry("retail");
+  auto ceo = testing::NormalProfile();
+  ceo.set_seniority(rebound::v1::SENIORITY_CXO);
+  ceo.set_follower_count(250000);
+  ceo.set_connection_count(30000);
+  ceo.set_industry("software");
+  ceo.set_headline("CEO");
+  ceo.set_company("Initech");
+  s.Sent("junior", "r7", "q7", t0, junior, ceo, "");
+  s.Viewed("junior", "r7", "q7", t0 + absl::Hours(2));
+  s.Declined("junior", "r7", "q7", t0 + absl::Hours(20),
+             rebound::v1::DECLINE_KIND_IGNORED);
   // Pending for 40 days: a withdraw suggestion.
   s.Sent("stale", "r5", "q5", absl::Now() - absl::Hours(24 * 40),
          testing::NormalProfile(), testing::NormalProfile(), "");
@@ -190,11 +221,23 @@ TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {
   rebound::v1::WatchSuggestionsRequest req;
   req.set_tenant_id(tenant_a_);
   req.set_from_beginning(true);
-  auto updates = Watch(*stub, req, kTokenA, 5, seconds(60));
+  auto updates = Watch(*stub, req, kTokenA, 7, seconds(60));
   std::map<std::string, RetrySuggestion> by_member;
   for (const auto& u : updates)
     by_member[u.suggestion().member_id()] = u.suggestion();
-  ASSERT_EQ(by_member.size(), 5u) << "got " << updates.size() << " updates";
+  ASSERT_EQ(by_member.size(), 7u) << "got " << updates.size() << " updates";
+  const auto& rival = by_member["rival"];
+  EXPECT_EQ(rival.reason(), rebound::v1::DECLINE_REASON_PERCEIVED_COMPETITOR)
+      << rival.DebugString();
+  EXPECT_TRUE(HasAction(rival, rebound::v1::ACTION_KIND_MUTUAL_INTRO));
+  const auto& junior_s = by_member["junior"];
+  EXPECT_EQ(junior_s.reason(), rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD)
+      << junior_s.DebugString();
+  EXPECT_TRUE(HasAction(junior_s, rebound::v1::ACTION_KIND_ENGAGE_FIRST));
+  // Timing: after the cool-down, within the week that follows it.
+  EXPECT_GE(junior_s.retry_at().seconds(), junior_s.not_before().seconds());
+  EXPECT_LT(junior_s.retry_at().seconds() - junior_s.not_before().seconds(),
+            7 * 86400);
   const auto& stale = by_member["stale"];
   EXPECT_EQ(stale.suggestion_id(), "stale:q5");
   EXPECT_TRUE(HasAction(stale, rebound::v1::ACTION_KIND_WITHDRAW_STALE));
