@@ -139,6 +139,10 @@ int Pipeline(const Settings& cfg) {
   po.batch_size =
       cfg.rate > 0 ? std::max(1, static_cast<int>(cfg.rate / 50)) : 200;
   po.batch_size = std::min(po.batch_size, 500);
+  // A paced run lasts events/rate seconds: the stream must outlive it.
+  double expected_s = cfg.rate > 0 ? events.size() / cfg.rate : 0;
+  po.deadline = std::chrono::milliseconds(
+      static_cast<int64_t>((std::max(120.0, expected_s * 1.5 + 60)) * 1000));
   if (tenants.size() == 1)
     po.metadata = "Bearer " + TokenFor(cfg.tokens, *tenants.begin());
   if (po.metadata == "Bearer ") po.metadata.clear();
