@@ -1,6 +1,7 @@
 #include "services/notify/notify_consumer.h"
 
 #include <map>
+#include <thread>
 
 #include "absl/time/clock.h"
 #include "common/kafka_admin.h"
@@ -143,18 +144,27 @@ absl::Status NotifyConsumer::OnProfileUpdated(const ConnectionEvent& event) {
   return absl::OkStatus();
 }
 
-void NotifyConsumer::SweepStaleInvites() {
+void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
   // Invites pending longer than the policy allows get a withdraw suggestion.
-  // Put() is idempotent, so replicas sweeping at once write it once.
-  auto stale =
-      store_->PendingBefore(absl::Now() - policy_.stale_pending_after, 200);
-  if (!stale.ok()) return;  // Redis trouble shows on the main path.
-  for (const auto& p : *stale) {
-    auto s = StaleInviteSuggestion(policy_, p.tenant, p.sender, p.recipient,
-                                   p.request_id, p.sent_at, absl::Now());
-    auto stored = store_->Put(s, {});
-    if (!stored.ok() || !store_->ForgetPending(p).ok()) return;
-    suggestions_->Add({{"state", "STALE_INVITE"}}).Increment();
+  // On its own thread and Redis connection, so a large sweep never delays
+  // the verdicts; Put() is idempotent, so replicas sweeping at once write
+  // each suggestion once.
+  SuggestionStore store(options_.store);
+  while (!stop.load()) {
+    auto stale =
+        store.PendingBefore(absl::Now() - policy_.stale_pending_after, 200);
+    if (stale.ok()) {
+      for (const auto& p : *stale) {
+        if (stop.load()) return;
+        auto s = StaleInviteSuggestion(policy_, p.tenant, p.sender, p.recipient,
+                                       p.request_id, p.sent_at, absl::Now());
+        if (!store.Put(s, {}).ok() || !store.ForgetPending(p).ok()) break;
+        suggestions_->Add({{"state", "STALE_INVITE"}}).Increment();
+      }
+      if (stale->size() == 200) continue;  // More waiting: no pause.
+    }
+    for (int i = 0; i < 50 && !stop.load(); ++i)
+      absl::SleepFor(absl::Milliseconds(100));
   }
 }
 
@@ -188,12 +198,9 @@ bool NotifyConsumer::Handle(const RdKafka::Message& m) {
 }
 
 absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
+  std::thread sweeper([this, &stop] { SweepStaleInvites(stop); });
   while (!stop.load()) {
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(200));
-    if (absl::Now() >= next_sweep_) {
-      SweepStaleInvites();
-      next_sweep_ = absl::Now() + absl::Seconds(5);
-    }
     if (m->err() == RdKafka::ERR__TIMED_OUT ||
         m->err() == RdKafka::ERR__PARTITION_EOF) {
       if (!redis_ok_.load() && store_->Ping().ok()) redis_ok_.store(true);
@@ -220,6 +227,7 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
   consumer_->commitSync();
   consumer_->close();
   consumer_.reset();
+  sweeper.join();
   return absl::OkStatus();
 }
 

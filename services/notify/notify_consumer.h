@@ -50,8 +50,8 @@ class NotifyConsumer {
   absl::Status OnVerdict(const rebound::v1::DeclineVerdict& verdict);
   absl::Status OnProfileUpdated(const rebound::v1::ConnectionEvent& event);
   // Emits withdraw suggestions for invites pending too long.
-  void SweepStaleInvites();
-  absl::Time next_sweep_ = absl::InfinitePast();
+  // Until `stop`: emits withdraw suggestions for invites pending too long.
+  void SweepStaleInvites(const std::atomic<bool>& stop);
 
   NotifyConsumerOptions options_;
   RetryPolicyConfig policy_;
