@@ -5,6 +5,7 @@
 # with a summary: events in, verdicts by reason and their accuracy against the
 # simulator's truth, suggestions by state and action, end-to-end latency.
 #   REBOUND_REQUESTS=6000   simulated connection requests (~2.7 events each)
+#   REBOUND_RATE=2000       events per second fed to ingest (0 = as fast as possible)
 #   REBOUND_KEEP_RUNNING=1  leave the services and the stack running at the end
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -59,7 +60,8 @@ EVENTS=$(wc -l <"$RUN/events.jsonl")
 
 say "publishing $EVENTS events through ingest while suggestions stream out of notify (first 12 shown)"
 "$BUILD_DIR/tools/rebound-e2e" --ingest-target="127.0.0.1:$INGEST_PORT" \
-  --notify-target="127.0.0.1:$NOTIFY_PORT" --file="$RUN/events.jsonl" --show=12 | tee "$RUN/e2e.txt"
+  --notify-target="127.0.0.1:$NOTIFY_PORT" --file="$RUN/events.jsonl" --show=12 \
+  --rate="${REBOUND_RATE:-2000}" | tee "$RUN/e2e.txt"
 
 say "events in Kafka"
 "$BUILD_DIR/tools/rebound-topic-peek" --topic=connection-events --show=0
