@@ -1,11 +1,9 @@
 #include "services/ingest/ingest_server.h"
 
+#include "common/grpc_server.h"
 #include "common/kafka_admin.h"
 #include "common/log.h"
 #include "common/tenant_auth.h"
-#include "grpc/health/v1/health.pb.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 
 namespace rebound::ingest {
 namespace {
@@ -42,23 +40,13 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
   s->service_ = std::make_unique<IngestService>(
       options.service, s->publisher_.get(), s->metrics_.get());
 
-  // Links grpc.health.v1's descriptors in, so reflection can describe the
-  // default health service to clients such as grpcurl.
-  (void)grpc::health::v1::HealthCheckRequest::descriptor();
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
   auto creds = ServerCredentialsFrom(options.tls_cert, options.tls_key);
   if (!creds.ok()) return creds.status();
-  builder.AddListeningPort(options.listen, *creds, &s->port_);
-  builder.RegisterService(s->service_.get());
-  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
-  builder.SetMaxSendMessageSize(options.max_message_bytes);
-  s->server_ = builder.BuildAndStart();
-  if (!s->server_ || s->port_ == 0) {
-    return absl::UnavailableError("grpc: cannot listen on '" + options.listen +
-                                  "'");
-  }
+  auto grpc_server = StartGrpcServer(options.listen, *creds, s->service_.get(),
+                                     options.max_message_bytes, kServiceName);
+  if (!grpc_server.ok()) return grpc_server.status();
+  s->server_ = std::move(grpc_server->server);
+  s->port_ = grpc_server->port;
   IngestServer* raw = s.get();
   s->publisher_->OnAvailabilityChange([raw](bool up) { raw->SetServing(up); });
   log::Info("ingest serving", {{"port", s->port_}, {"topic", topic}});
@@ -69,9 +57,7 @@ void IngestServer::SetServing(bool serving) {
   metrics_->kafka_available->Set(serving ? 1 : 0);
   absl::MutexLock lock(&mu_);
   if (shut_down_ || !server_) return;
-  auto* health = server_->GetHealthCheckService();
-  health->SetServingStatus(kServiceName, serving);
-  health->SetServingStatus(serving);
+  rebound::SetServing(server_.get(), kServiceName, serving);
 }
 
 absl::Status IngestServer::Shutdown() {

@@ -1,5 +1,4 @@
 // rebound-ingest: reads config, wires the ingest server, waits for SIGTERM.
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -7,16 +6,12 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics_server.h"
+#include "common/signals.h"
 #include "services/ingest/ingest_server.h"
 
 int main(int argc, char** argv) {
-  // SIGTERM/SIGINT are taken with sigwait below, so block them in every
-  // thread before any is started.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Taken with sigwait below: blocked before any thread starts.
+  const sigset_t signals = rebound::BlockTerminationSignals();
 
   rebound::ConfigReader c(argc, argv);
   using std::chrono::milliseconds;
@@ -119,8 +114,7 @@ int main(int argc, char** argv) {
   rebound::log::Info("ready", {{"grpc_port", (*server)->port()},
                                {"metrics_port", (*metrics)->port()}});
 
-  int sig = 0;
-  sigwait(&signals, &sig);
+  int sig = rebound::WaitForTerminationSignal(signals);
   rebound::log::Info("signal received, draining", {{"signal", sig}});
   absl::Status drained = (*server)->Shutdown();
   server->reset();

@@ -1,18 +1,15 @@
 // rebound-notify: reads config, wires the notify server, waits for SIGTERM.
-#include <csignal>
 #include <iostream>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics_server.h"
+#include "common/signals.h"
 #include "services/notify/notify_server.h"
 
 int main(int argc, char** argv) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Taken with sigwait below: blocked before any thread starts.
+  const sigset_t signals = rebound::BlockTerminationSignals();
 
   rebound::ConfigReader c(argc, argv);
   rebound::notify::NotifyServerOptions o;
@@ -74,8 +71,7 @@ int main(int argc, char** argv) {
   }
   rebound::log::Info("ready", {{"grpc_port", (*server)->port()},
                                {"metrics_port", (*metrics)->port()}});
-  int sig = 0;
-  sigwait(&signals, &sig);
+  int sig = rebound::WaitForTerminationSignal(signals);
   rebound::log::Info("signal received, draining", {{"signal", sig}});
   (void)(*server)->Shutdown();
   server->reset();

@@ -1,9 +1,7 @@
 #include "services/notify/notify_server.h"
 
+#include "common/grpc_server.h"
 #include "common/log.h"
-#include "grpc/health/v1/health.pb.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 
 namespace rebound::notify {
 namespace {
@@ -25,41 +23,20 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
   s->service_ =
       std::make_unique<NotifyService>(options.consumer.store, std::move(*auth));
 
-  (void)grpc::health::v1::HealthCheckRequest::descriptor();
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, *creds, &s->port_);
-  builder.RegisterService(s->service_.get());
-  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
-  builder.SetMaxSendMessageSize(options.max_message_bytes);
-  s->server_ = builder.BuildAndStart();
-  if (!s->server_ || s->port_ == 0) {
-    return absl::UnavailableError("grpc: cannot listen on '" + options.listen +
-                                  "'");
-  }
+  auto grpc_server = StartGrpcServer(options.listen, *creds, s->service_.get(),
+                                     options.max_message_bytes, kServiceName);
+  if (!grpc_server.ok()) return grpc_server.status();
+  s->server_ = std::move(grpc_server->server);
+  s->port_ = grpc_server->port;
   NotifyServer* raw = s.get();
-  raw->server_->GetHealthCheckService()->SetServingStatus(kServiceName, false);
-  raw->server_->GetHealthCheckService()->SetServingStatus(false);
   s->consumer_thread_ = std::thread([raw] {
     (void)raw->consumer_->Run(raw->stop_);
     raw->consumer_done_.Notify();
   });
-  s->health_thread_ = std::thread([raw] {
-    bool last = false, first = true;
-    while (!raw->consumer_done_.WaitForNotificationWithTimeout(
-        absl::Milliseconds(250))) {
-      bool up = raw->consumer_->healthy();
-      if (first || up != last) {
-        raw->server_->GetHealthCheckService()->SetServingStatus(kServiceName,
-                                                                up);
-        raw->server_->GetHealthCheckService()->SetServingStatus(up);
-        log::Info(up ? "notify serving" : "notify not serving");
-        last = up;
-        first = false;
-      }
-    }
-  });
+  s->health_thread_ = FollowHealth(
+      s->server_.get(), kServiceName,
+      [raw] { return raw->consumer_->healthy(); }, &s->consumer_done_,
+      "notify");
   log::Info("notify started",
             {{"port", s->port_}, {"tls", !options.tls_cert.empty()}});
   return s;
