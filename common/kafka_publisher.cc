@@ -59,6 +59,21 @@ class Publisher::Callbacks : public RdKafka::DeliveryReportCb,
   Publisher* owner_;
 };
 
+Headers CloudEventHeaders(const std::string& id, const std::string& type,
+                          const std::string& source, absl::Time time,
+                          const std::string& subject) {
+  return {
+      {"ce_specversion", "1.0"},
+      {"ce_id", id},
+      {"ce_type", type},
+      {"ce_source", source},
+      {"ce_time",
+       absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", time, absl::UTCTimeZone())},
+      {"ce_subject", subject},
+      {"content-type", "application/protobuf"},
+  };
+}
+
 absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Create(
     const PublisherOptions& options) {
   if (options.brokers.empty()) {

@@ -27,6 +27,14 @@ namespace rebound {
 // Kafka record headers, in order.
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// CloudEvents Kafka binding, binary mode, for a protobuf record:
+// ce_specversion 1.0, ce_id, ce_type, ce_source, ce_time (RFC 3339, UTC,
+// fractional seconds only when there are any), ce_subject, content-type
+// application/protobuf.
+Headers CloudEventHeaders(const std::string& id, const std::string& type,
+                          const std::string& source, absl::Time time,
+                          const std::string& subject);
+
 // Where a published record landed, or why it was not published.
 struct Delivery {
   absl::Status status;

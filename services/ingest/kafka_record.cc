@@ -38,16 +38,10 @@ Headers CloudEventHeaders(const ConnectionEvent& event,
                           const std::string& source_prefix) {
   absl::Time at = absl::FromUnixSeconds(event.occurred_at().seconds()) +
                   absl::Nanoseconds(event.occurred_at().nanos());
-  return {
-      {"ce_specversion", "1.0"},
-      {"ce_id", event.event_id()},
-      {"ce_type", CloudEventType(event)},
-      {"ce_source", absl::StrCat(source_prefix, "/", event.tenant_id())},
-      {"ce_time",
-       absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", at, absl::UTCTimeZone())},
-      {"ce_subject", RecordKey(event)},
-      {"content-type", "application/protobuf"},
-  };
+  return rebound::CloudEventHeaders(
+      event.event_id(), CloudEventType(event),
+      absl::StrCat(source_prefix, "/", event.tenant_id()), at,
+      RecordKey(event));
 }
 
 }  // namespace rebound::ingest

@@ -279,18 +279,11 @@ void ScoringConsumer::SendVerdict(const Held& h) {
   const auto& verdict = *h.verdict;
   std::string key = absl::StrCat(event.tenant_id(), "/", event.sender_id(), "/",
                                  event.recipient_id());
-  Headers headers = {
-      {"ce_specversion", "1.0"},
-      {"ce_id", verdict.verdict_id()},
-      {"ce_type", "rebound.v1.DeclineVerdict"},
-      {"ce_source", "/rebound/scoring/" + event.tenant_id()},
-      {"ce_time",
-       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                        absl::FromUnixSeconds(event.occurred_at().seconds()),
-                        absl::UTCTimeZone())},
-      {"ce_subject", key},
-      {"content-type", "application/protobuf"},
-  };
+  // ce_time: the decision's time, in whole seconds.
+  Headers headers = CloudEventHeaders(
+      verdict.verdict_id(), "rebound.v1.DeclineVerdict",
+      "/rebound/scoring/" + event.tenant_id(),
+      absl::FromUnixSeconds(event.occurred_at().seconds()), key);
   // Produce() fails only when Kafka is unreachable or the queue stays full:
   // keep trying; the offset is not stored until the verdict lands.
   while (true) {
