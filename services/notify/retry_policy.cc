@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <numeric>
-#include <sstream>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -14,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
+#include "common/json_config.h"
 #include "nlohmann/json.hpp"
 
 namespace rebound::notify {
@@ -509,38 +508,13 @@ void AddPersonalise(const NoteFacts& note, RetrySuggestion& s) {
 
 absl::StatusOr<RetryPolicyConfig> ParseRetryPolicyConfig(
     const std::string& json) {
-  nlohmann::json root;
-  try {
-    root = nlohmann::json::parse(json);
-  } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not valid JSON: ", e.what()));
-  }
-  try {
-    return ParseJson(root);
-  } catch (const nlohmann::json::exception& e) {
-    // The type checks should catch everything; this keeps a surprise from
-    // escaping the module as an exception.
-    return absl::InvalidArgumentError(absl::StrCat("malformed: ", e.what()));
-  }
+  return ParseJsonConfig<RetryPolicyConfig>(json, ParseJson);
 }
 
 absl::StatusOr<RetryPolicyConfig> LoadRetryPolicyConfig(
     const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("retry policy config ", path, ": cannot open"));
-  }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  auto c = ParseRetryPolicyConfig(buf.str());
-  if (!c.ok()) {
-    return absl::Status(
-        c.status().code(),
-        absl::StrCat("retry policy config ", path, ": ", c.status().message()));
-  }
-  return c;
+  return LoadJsonConfig<RetryPolicyConfig>("retry policy config", path,
+                                           ParseRetryPolicyConfig);
 }
 
 absl::Time NextHourOfWeek(absl::Time after, int hour_of_week,

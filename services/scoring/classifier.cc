@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -12,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
+#include "common/json_config.h"
 #include "nlohmann/json.hpp"
 
 namespace rebound::scoring {
@@ -576,37 +575,12 @@ double ClassifierConfig::Get(const std::string& name) const {
 
 absl::StatusOr<ClassifierConfig> ParseClassifierConfig(
     const std::string& json) {
-  nlohmann::json root;
-  try {
-    root = nlohmann::json::parse(json);
-  } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not valid JSON: ", e.what()));
-  }
-  try {
-    return ParseJson(root);
-  } catch (const nlohmann::json::exception& e) {
-    // Type checks above should catch everything; this keeps a surprise from
-    // escaping the module as an exception.
-    return absl::InvalidArgumentError(absl::StrCat("malformed: ", e.what()));
-  }
+  return ParseJsonConfig<ClassifierConfig>(json, ParseJson);
 }
 
 absl::StatusOr<ClassifierConfig> LoadClassifierConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("classifier config ", path, ": cannot open"));
-  }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  auto c = ParseClassifierConfig(buf.str());
-  if (!c.ok()) {
-    return absl::Status(
-        c.status().code(),
-        absl::StrCat("classifier config ", path, ": ", c.status().message()));
-  }
-  return c;
+  return LoadJsonConfig<ClassifierConfig>("classifier config", path,
+                                          ParseClassifierConfig);
 }
 
 DeclineVerdict Classify(const ClassifierConfig& config,
