@@ -60,6 +60,14 @@ const redisReply* FindError(const redisReply* r) {
 
 }  // namespace
 
+std::map<std::string, std::string> HashFields(const RedisValue& reply) {
+  std::map<std::string, std::string> m;
+  for (size_t i = 0; i + 1 < reply.array.size(); i += 2) {
+    m[reply.array[i].str] = reply.array[i + 1].str;
+  }
+  return m;
+}
+
 void RedisClient::ContextDeleter::operator()(redisContext* c) const {
   redisFree(c);
 }

@@ -37,6 +37,9 @@ struct ScriptCall {
   std::vector<std::string> args;
 };
 
+// An HGETALL reply as field -> value (empty for nil or a non-array).
+std::map<std::string, std::string> HashFields(const RedisValue& reply);
+
 struct RedisOptions {
   // "host:port".
   std::string address = "127.0.0.1:6379";

@@ -66,13 +66,6 @@ std::string TenantTag(const std::string& t) {
   return absl::StrCat("rb:{", t, "}");
 }
 
-std::map<std::string, std::string> ToMap(const RedisValue& v) {
-  std::map<std::string, std::string> m;
-  for (size_t i = 0; i + 1 < v.array.size(); i += 2)
-    m[v.array[i].str] = v.array[i + 1].str;
-  return m;
-}
-
 }  // namespace
 
 std::string StreamKey(const std::string& tenant, const std::string& member) {
@@ -174,7 +167,7 @@ absl::StatusOr<PolicyContext> SuggestionStore::ReadPolicyContext(
   if (!(*replies)[0].is_nil() && absl::SimpleAtoi((*replies)[0].str, &n)) {
     c.prior_retries = static_cast<int>(n);
   }
-  auto rcv = ToMap((*replies)[1]);
+  auto rcv = HashFields((*replies)[1]);
   for (int h = 0; h < 168; ++h) {
     auto it = rcv.find(absl::StrCat("h", h));
     int64_t v = 0;
@@ -295,7 +288,7 @@ SuggestionStore::RedFlags(const std::string& tenant, const std::string& member,
   auto v = redis_.Command({"HGETALL", Member(tenant, member) + ":flags"});
   if (!v.ok()) return v.status();
   std::vector<std::pair<std::string, int64_t>> out;
-  for (const auto& [k, val] : ToMap(*v)) {
+  for (const auto& [k, val] : HashFields(*v)) {
     int64_t n = 0;
     (void)absl::SimpleAtoi(val, &n);
     out.emplace_back(k, n);

@@ -131,14 +131,6 @@ int64_t UnixSeconds(const google::protobuf::Timestamp& ts) {
   return ts.seconds();
 }
 
-std::map<std::string, std::string> ToMap(const RedisValue& v) {
-  std::map<std::string, std::string> m;
-  for (size_t i = 0; i + 1 < v.array.size(); i += 2) {
-    m[v.array[i].str] = v.array[i + 1].str;
-  }
-  return m;
-}
-
 int64_t Num(const std::map<std::string, std::string>& m, const std::string& k) {
   auto it = m.find(k);
   int64_t v = 0;
@@ -188,10 +180,10 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ReadDeclineState(
       {"EXISTS", s + ":ev:" + event.event_id() + ":s"},
   });
   if (!replies.ok()) return replies.status();
-  auto snd = ToMap((*replies)[0]);
-  auto req = ToMap((*replies)[1]);
-  auto pair = ToMap((*replies)[2]);
-  auto rcv = ToMap((*replies)[4]);
+  auto snd = HashFields((*replies)[0]);
+  auto req = HashFields((*replies)[1]);
+  auto pair = HashFields((*replies)[2]);
+  auto rcv = HashFields((*replies)[4]);
   bool applied = (*replies)[5].integer == 1;
 
   DeclineState out;
@@ -348,8 +340,8 @@ absl::StatusOr<rebound::v1::MemberScores> ScoreStore::GetMemberScores(
   auto replies =
       redis_.Pipeline({{"HGETALL", m + ":snd"}, {"HGETALL", m + ":rcv"}});
   if (!replies.ok()) return replies.status();
-  auto snd = ToMap((*replies)[0]);
-  auto rcv = ToMap((*replies)[1]);
+  auto snd = HashFields((*replies)[0]);
+  auto rcv = HashFields((*replies)[1]);
   if (snd.empty() && rcv.empty()) {
     return absl::NotFoundError("no events about member '" + member +
                                "' in tenant '" + tenant + "'");
