@@ -61,9 +61,10 @@ class Pipeline : public ::testing::Test {
         io, std::make_shared<prometheus::Registry>());
     ASSERT_TRUE(ing.ok()) << ing.status();
     ingest_ = std::move(*ing);
-    ingest_stub_ = rebound::v1::Ingest::NewStub(
+    ingest_channel_ =
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", ingest_->port()),
-                            grpc::InsecureChannelCredentials()));
+                            grpc::InsecureChannelCredentials());
+    ingest_stub_ = rebound::v1::Ingest::NewStub(ingest_channel_);
 
     scoring::ScoringServerOptions so;
     so.listen = "127.0.0.1:0";
@@ -112,7 +113,7 @@ class Pipeline : public ::testing::Test {
                const std::string& token) {
     tools::StreamPublishOptions o;
     o.metadata = "Bearer " + token;
-    auto r = tools::PublishOverStream(*ingest_stub_, events, o);
+    auto r = tools::PublishOverStream(ingest_channel_, events, o);
     ASSERT_TRUE(r.status.ok()) << r.status.error_message();
     ASSERT_EQ(r.published + r.duplicates, events.size());
   }
@@ -169,6 +170,7 @@ class Pipeline : public ::testing::Test {
   scoring::ClassifierConfig classifier_;
   notify::RetryPolicyConfig policy_;
   std::unique_ptr<ingest::IngestServer> ingest_;
+  std::shared_ptr<grpc::Channel> ingest_channel_;
   std::unique_ptr<rebound::v1::Ingest::Stub> ingest_stub_;
   std::unique_ptr<scoring::ScoringServer> scoring_;
 };

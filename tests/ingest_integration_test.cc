@@ -98,7 +98,7 @@ TEST_F(IngestIntegration, BatchAndStreamEventsLandOnceWithKeyPartitionHeaders) {
   tools::StreamPublishOptions so;
   so.batch_size = 50;
   so.window = 4;
-  auto sr = tools::PublishOverStream(*stub_, rest, so);
+  auto sr = tools::PublishOverStream(channel_, rest, so);
   ASSERT_TRUE(sr.status.ok()) << sr.status.error_message();
   ASSERT_EQ(sr.published, 700u);
   for (const auto& r : sr.results) acks[r.event_id()] = r;
@@ -158,21 +158,44 @@ TEST_F(IngestIntegration, InvalidEventIsRejectedWhileTheRestPublish) {
   events[1].set_event_id("mixed-long-note");
   events[1].mutable_request_sent()->set_note(std::string(301, 'x'));
   events[4].set_tenant_id("Not A Tenant");
+  // A note that is not UTF-8: protobuf cannot decode that event at all, yet
+  // only it is rejected, with the field named.
+  events[2] = events[0];
+  events[2].set_event_id("mixed-bad-utf8");
+  events[2].mutable_request_sent()->set_note("caf\xc3 \xff\xfe");
   grpc::Status st;
   auto resp = Publish(events, &st);
   ASSERT_TRUE(st.ok()) << st.error_message();
   ASSERT_EQ(resp.results_size(), 6);
-  EXPECT_EQ(resp.published(), 4u);
-  EXPECT_EQ(resp.rejected(), 2u);
+  EXPECT_EQ(resp.published(), 3u);
+  EXPECT_EQ(resp.rejected(), 3u);
   EXPECT_EQ(resp.results(1).outcome(), rebound::v1::OUTCOME_REJECTED);
   EXPECT_EQ(resp.results(1).field(), "request_sent.note");
   EXPECT_EQ(resp.results(1).code(), 3);
+  EXPECT_EQ(resp.results(2).outcome(), rebound::v1::OUTCOME_REJECTED);
+  EXPECT_EQ(resp.results(2).field(), "request_sent.note");
+  EXPECT_EQ(resp.results(2).error(), "is not valid UTF-8");
   EXPECT_EQ(resp.results(4).outcome(), rebound::v1::OUTCOME_REJECTED);
   EXPECT_EQ(resp.results(4).field(), "tenant_id");
+
+  // The same over PublishStream.
+  auto more = Sample(3, "mixed-stream");
+  more[1] = events[2];
+  more[1].set_event_id("mixed-stream-bad-utf8");
+  auto sr = tools::PublishOverStream(channel_, more);
+  ASSERT_TRUE(sr.status.ok()) << sr.status.error_message();
+  EXPECT_EQ(sr.published, 2u);
+  EXPECT_EQ(sr.rejected, 1u);
+  EXPECT_EQ(sr.results[1].field(), "request_sent.note");
+  EXPECT_EQ(sr.results[1].error(), "is not valid UTF-8");
+
   auto records = ReadAll();
-  ASSERT_EQ(records.size(), 4u);
+  ASSERT_EQ(records.size(), 5u);
   for (const auto& rec : records) {
-    EXPECT_NE(rec.Header("ce_id"), events[1].event_id());
+    for (const char* bad :
+         {"mixed-long-note", "mixed-bad-utf8", "mixed-stream-bad-utf8"}) {
+      EXPECT_NE(rec.Header("ce_id"), bad);
+    }
     EXPECT_NE(rec.Header("ce_id"), events[4].event_id());
   }
 }
@@ -218,7 +241,7 @@ TEST_F(IngestIntegration, DuplicatesAreNotPublishedTwice) {
   auto fourth = Publish({other}, &st);
   EXPECT_EQ(fourth.published(), 1u);
   // Over the stream as well.
-  auto sr = tools::PublishOverStream(*stub_, events);
+  auto sr = tools::PublishOverStream(channel_, events);
   ASSERT_TRUE(sr.status.ok());
   EXPECT_EQ(sr.duplicates, 50u);
   EXPECT_EQ(ReadAll().size(), 52u);

@@ -51,7 +51,6 @@ TEST(IngestProcess, SigtermDuringStreamKeepsEveryAckedEvent) {
   sim::GeneratorOptions g;
   g.run_id = "sigterm";
   auto events = sim::EventGenerator(g).Next(200'000);
-  auto stub = rebound::v1::Ingest::NewStub(channel);
   std::atomic<size_t> answered{0};
   tools::StreamPublishResult result;
   std::thread client([&] {
@@ -59,7 +58,7 @@ TEST(IngestProcess, SigtermDuringStreamKeepsEveryAckedEvent) {
     o.batch_size = 100;
     o.window = 8;
     o.progress = [&](size_t done, size_t) { answered.store(done); };
-    result = tools::PublishOverStream(*stub, events, o);
+    result = tools::PublishOverStream(channel, events, o);
   });
   // Signal once the stream is well under way.
   auto until = std::chrono::steady_clock::now() + seconds(60);

@@ -71,11 +71,12 @@ class ScoringIntegration : public ::testing::Test {
           o, std::make_shared<prometheus::Registry>());
       ASSERT_TRUE(s.ok()) << s.status();
       ingest_ = std::move(*s);
-      stub_ = rebound::v1::Ingest::NewStub(
+      channel_ =
           grpc::CreateChannel(absl::StrCat("127.0.0.1:", ingest_->port()),
-                              grpc::InsecureChannelCredentials()));
+                              grpc::InsecureChannelCredentials());
+      stub_ = rebound::v1::Ingest::NewStub(channel_);
     }
-    auto r = tools::PublishOverStream(*stub_, events);
+    auto r = tools::PublishOverStream(channel_, events);
     ASSERT_TRUE(r.status.ok()) << r.status.error_message();
     ASSERT_EQ(r.published + r.duplicates, events.size());
   }
@@ -83,6 +84,7 @@ class ScoringIntegration : public ::testing::Test {
   std::string brokers_, redis_, topic_, tenant_;
   scoring::ClassifierConfig classifier_;
   std::unique_ptr<ingest::IngestServer> ingest_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<rebound::v1::Ingest::Stub> stub_;
 };
 

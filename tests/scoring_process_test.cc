@@ -51,10 +51,10 @@ TEST(ScoringProcess, KillNineMidStreamLosesNothingAndCountsNothingTwice) {
     auto ingest = ingest::IngestServer::Start(
         o, std::make_shared<prometheus::Registry>());
     ASSERT_TRUE(ingest.ok()) << ingest.status();
-    auto stub = rebound::v1::Ingest::NewStub(
+    auto r = tools::PublishOverStream(
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*ingest)->port()),
-                            grpc::InsecureChannelCredentials()));
-    auto r = tools::PublishOverStream(*stub, events);
+                            grpc::InsecureChannelCredentials()),
+        events);
     ASSERT_EQ(r.published, events.size()) << r.status.error_message();
   }
 

@@ -132,8 +132,8 @@ int Pipeline(const Settings& cfg) {
   // The watches start "from now"; give them a moment to be in place.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
 
-  auto ingest = rebound::v1::Ingest::NewStub(
-      grpc::CreateChannel(cfg.ingest, grpc::InsecureChannelCredentials()));
+  auto ingest =
+      grpc::CreateChannel(cfg.ingest, grpc::InsecureChannelCredentials());
   rebound::tools::StreamPublishOptions po;
   po.events_per_second = cfg.rate;
   po.batch_size =
@@ -146,7 +146,7 @@ int Pipeline(const Settings& cfg) {
   if (tenants.size() == 1)
     po.metadata = "Bearer " + TokenFor(cfg.tokens, *tenants.begin());
   if (po.metadata == "Bearer ") po.metadata.clear();
-  auto r = rebound::tools::PublishOverStream(*ingest, events, po);
+  auto r = rebound::tools::PublishOverStream(ingest, events, po);
   std::cout << absl::StrFormat(
       "published %zu events in %.1fs (%.0f/s): published=%zu duplicates=%zu "
       "rejected=%zu failed=%zu\n",

@@ -6,9 +6,15 @@
 #include <mutex>
 #include <thread>
 
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
+
 namespace rebound::tools {
 
-using rebound::v1::PublishRequest;
+using rebound::v1::ConnectionEvent;
 using rebound::v1::PublishResponse;
 using Clock = std::chrono::steady_clock;
 
@@ -25,156 +31,279 @@ double Quantile(std::vector<double> values, double q) {
 
 namespace {
 
-StreamPublishResult PublishOverOneStream(
-    rebound::v1::Ingest::Stub& stub,
-    const std::vector<rebound::v1::ConnectionEvent>& events,
-    const StreamPublishOptions& options) {
-  StreamPublishResult out;
-  out.results.resize(events.size());
-  out.acked_at.assign(events.size(), 0);
-  const size_t batch = static_cast<size_t>(std::max(1, options.batch_size));
-  const size_t batches = (events.size() + batch - 1) / batch;
-  std::vector<Clock::time_point> sent_at(batches);
+constexpr char kPublishStream[] = "/rebound.v1.Ingest/PublishStream";
 
-  // Requests are built before the clock starts: the figures are about the
-  // wire and the server, not about copying the caller's events.
-  std::vector<PublishRequest> requests(batches);
-  for (size_t b = 0; b < batches; ++b) {
-    requests[b].set_batch_id(b);
-    for (size_t i = b * batch; i < std::min(events.size(), (b + 1) * batch);
-         ++i) {
-      *requests[b].add_events() = events[i];
+// One stream's share of the events (their input positions, in order) and its
+// batches encoded as rebound.v1.PublishRequest bytes.
+struct StreamPlan {
+  std::vector<size_t> positions;
+  std::vector<grpc::ByteBuffer> batches;
+};
+
+grpc::ByteBuffer EncodeBatch(const std::vector<ConnectionEvent>& events,
+                             const std::vector<size_t>& positions, size_t from,
+                             size_t to, uint64_t batch_id) {
+  using google::protobuf::internal::WireFormatLite;
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream sink(&bytes);
+    google::protobuf::io::CodedOutputStream out(&sink);
+    WireFormatLite::WriteUInt64(
+        rebound::v1::PublishRequest::kBatchIdFieldNumber, batch_id, &out);
+    for (size_t k = from; k < to; ++k) {
+      const ConnectionEvent& e = events[positions[k]];
+      WireFormatLite::WriteTag(rebound::v1::PublishRequest::kEventsFieldNumber,
+                               WireFormatLite::WIRETYPE_LENGTH_DELIMITED, &out);
+      out.WriteVarint32(static_cast<uint32_t>(e.ByteSizeLong()));
+      e.SerializeWithCachedSizes(&out);
     }
   }
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
 
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + options.deadline);
-  if (!options.metadata.empty())
-    ctx.AddMetadata("authorization", options.metadata);
-  auto stream = stub.PublishStream(&ctx);
+StreamPlan Plan(const std::vector<ConnectionEvent>& events,
+                std::vector<size_t> positions, size_t batch) {
+  StreamPlan plan;
+  plan.positions = std::move(positions);
+  for (size_t from = 0, b = 0; from < plan.positions.size(); from += batch) {
+    size_t to = std::min(plan.positions.size(), from + batch);
+    plan.batches.push_back(EncodeBatch(events, plan.positions, from, to, b++));
+  }
+  return plan;
+}
 
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t in_flight = 0;
-  size_t answered = 0;
-  const auto start = Clock::now();
+// What one stream gathered; results go straight into the shared output at
+// the stream's (disjoint) positions.
+struct StreamTally {
+  grpc::Status status;
+  std::vector<double> ack_latency_ms;
+  size_t published = 0, duplicates = 0, rejected = 0, failed = 0;
+};
 
-  std::thread reader([&] {
-    PublishResponse resp;
-    while (stream->Read(&resp)) {
-      auto now = Clock::now();
-      std::lock_guard<std::mutex> lock(mu);
-      size_t b = resp.batch_id();
-      double ms =
-          std::chrono::duration<double, std::milli>(now - sent_at[b]).count();
-      for (const auto& r : resp.results()) {
-        size_t i = b * batch + r.index();
-        if (i >= out.results.size()) continue;
-        out.results[i] = r;
-        out.ack_latency_ms.push_back(ms);
-        out.acked_at[i] = SteadyNow();
+// One PublishStream call: this thread writes (one write outstanding, at most
+// `window` batches unanswered, paced when asked); gRPC's threads read.
+class StreamCall final
+    : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  StreamCall(const StreamPlan& plan, size_t batch, size_t total,
+             const StreamPublishOptions& options, StreamPublishResult* out,
+             std::atomic<size_t>* answered)
+      : plan_(plan),
+        batch_(batch),
+        total_(total),
+        options_(options),
+        out_(out),
+        answered_(answered),
+        sent_at_(plan.batches.size()) {}
+
+  StreamTally Run(grpc::GenericStub& stub, Clock::time_point start,
+                  double events_per_second) {
+    ctx_.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+    if (!options_.metadata.empty())
+      ctx_.AddMetadata("authorization", options_.metadata);
+    stub.PrepareBidiStreamingCall(&ctx_, kPublishStream, grpc::StubOptions(),
+                                  this);
+    AddHold();  // Writes are started from this thread until released.
+    StartRead(&incoming_);
+    StartCall();
+    bool writes_ok = true;
+    for (size_t b = 0; b < plan_.batches.size(); ++b) {
+      if (events_per_second > 0) {
+        std::this_thread::sleep_until(
+            start +
+            std::chrono::duration_cast<Clock::duration>(
+                std::chrono::duration<double>(static_cast<double>(b * batch_) /
+                                              events_per_second)));
       }
-      out.published += resp.published();
-      out.duplicates += resp.duplicates();
-      out.rejected += resp.rejected();
-      out.failed += resp.failed();
-      answered += resp.results_size();
-      --in_flight;
-      cv.notify_all();
-      if (options.progress) options.progress(answered, events.size());
-    }
-    std::lock_guard<std::mutex> lock(mu);
-    in_flight = 0;
-    cv.notify_all();
-  });
-
-  bool write_ok = true;
-  for (size_t b = 0; b < batches && write_ok; ++b) {
-    if (options.events_per_second > 0) {
-      std::this_thread::sleep_until(
-          start +
-          std::chrono::duration_cast<Clock::duration>(
-              std::chrono::duration<double>(static_cast<double>(b * batch) /
-                                            options.events_per_second)));
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] {
+        return ended_ ||
+               (!writing_ &&
+                in_flight_ < static_cast<size_t>(std::max(1, options_.window)));
+      });
+      if (ended_ || !writes_ok_) {
+        writes_ok = false;
+        break;
+      }
+      ++in_flight_;
+      writing_ = true;
+      sent_at_[b] = Clock::now();
+      lock.unlock();
+      StartWrite(&plan_.batches[b]);
     }
     {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock,
-              [&] { return in_flight < static_cast<size_t>(options.window); });
-      ++in_flight;
-      sent_at[b] = Clock::now();
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !writing_; });
+      writes_ok = writes_ok && writes_ok_;
     }
-    write_ok = stream->Write(requests[b]);
+    if (writes_ok) StartWritesDone();
+    RemoveHold();
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    return std::move(tally_);
   }
-  stream->WritesDone();
-  reader.join();
-  out.status = stream->Finish();
-  out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  return out;
-}
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) writes_ok_ = false;
+    cv_.notify_all();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ended_ = true;
+      cv_.notify_all();
+      return;
+    }
+    const auto now = Clock::now();
+    response_.Clear();
+    grpc::Status parsed =
+        grpc::SerializationTraits<PublishResponse>::Deserialize(&incoming_,
+                                                                &response_);
+    size_t done = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!parsed.ok()) {
+        if (tally_.status.ok()) tally_.status = parsed;
+      } else {
+        Record(now);
+      }
+      if (in_flight_ > 0) --in_flight_;
+      done =
+          answered_->fetch_add(static_cast<size_t>(response_.results_size())) +
+          static_cast<size_t>(response_.results_size());
+      cv_.notify_all();
+    }
+    if (options_.progress) options_.progress(done, total_);
+    StartRead(&incoming_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (tally_.status.ok()) tally_.status = status;
+    ended_ = true;
+    done_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  // Files one answered batch's results at their input positions.
+  void Record(Clock::time_point now) {
+    const size_t b = response_.batch_id();
+    if (b >= sent_at_.size()) return;
+    const double ms =
+        std::chrono::duration<double, std::milli>(now - sent_at_[b]).count();
+    const double at =
+        std::chrono::duration<double>(now.time_since_epoch()).count();
+    for (auto& r : *response_.mutable_results()) {
+      size_t local = b * batch_ + r.index();
+      if (local >= plan_.positions.size()) continue;
+      size_t pos = plan_.positions[local];
+      r.set_index(static_cast<uint32_t>(pos));
+      out_->results[pos] = std::move(r);
+      out_->acked_at[pos] = at;
+      tally_.ack_latency_ms.push_back(ms);
+    }
+    tally_.published += response_.published();
+    tally_.duplicates += response_.duplicates();
+    tally_.rejected += response_.rejected();
+    tally_.failed += response_.failed();
+  }
+
+  const StreamPlan& plan_;
+  const size_t batch_;
+  const size_t total_;
+  const StreamPublishOptions& options_;
+  StreamPublishResult* const out_;
+  std::atomic<size_t>* const answered_;
+  grpc::ClientContext ctx_;
+  grpc::ByteBuffer incoming_;
+  PublishResponse response_;  // Touched by the one outstanding read only.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Clock::time_point> sent_at_;
+  size_t in_flight_ = 0;
+  bool writing_ = false;
+  bool writes_ok_ = true;
+  bool ended_ = false;  // No more answers will come.
+  bool done_ = false;
+  StreamTally tally_;
+};
 
 }  // namespace
 
-StreamPublishResult PublishOverStream(
-    rebound::v1::Ingest::Stub& stub,
-    const std::vector<rebound::v1::ConnectionEvent>& events,
-    const StreamPublishOptions& options) {
+struct PreparedPublish::Stream {
+  StreamPlan plan;
+};
+
+PreparedPublish PreparePublish(const std::vector<ConnectionEvent>& events,
+                               const StreamPublishOptions& options) {
   const size_t n = static_cast<size_t>(std::max(1, options.streams));
-  if (n == 1) return PublishOverOneStream(stub, events, options);
-  std::vector<std::vector<rebound::v1::ConnectionEvent>> shards(n);
+  const size_t batch = static_cast<size_t>(std::max(1, options.batch_size));
   std::vector<std::vector<size_t>> positions(n);
   for (size_t i = 0; i < events.size(); ++i) {
     const auto& e = events[i];
-    size_t s = std::hash<std::string>{}(e.tenant_id() + "/" + e.sender_id() +
-                                        "/" + e.recipient_id()) %
-               n;
-    shards[s].push_back(e);
+    size_t s =
+        n == 1 ? 0
+               : std::hash<std::string>{}(e.tenant_id() + "/" + e.sender_id() +
+                                          "/" + e.recipient_id()) %
+                     n;
     positions[s].push_back(i);
   }
-  std::vector<StreamPublishResult> parts(n);
+  auto streams = std::make_shared<std::vector<PreparedPublish::Stream>>();
+  for (size_t s = 0; s < n; ++s) {
+    streams->push_back({Plan(events, std::move(positions[s]), batch)});
+  }
+  PreparedPublish p;
+  p.streams = std::move(streams);
+  p.events = events.size();
+  return p;
+}
+
+StreamPublishResult PublishPrepared(
+    const std::shared_ptr<grpc::ChannelInterface>& channel,
+    const PreparedPublish& prepared, const StreamPublishOptions& options) {
+  const size_t batch = static_cast<size_t>(std::max(1, options.batch_size));
+  const auto& streams = *prepared.streams;
+  const size_t n = streams.size();
+  StreamPublishResult out;
+  out.results.resize(prepared.events);
+  out.acked_at.assign(prepared.events, 0);
+  grpc::GenericStub stub(channel);
   std::atomic<size_t> answered{0};
-  std::vector<size_t> last(n, 0);
-  std::mutex progress_mu;
+  std::vector<StreamTally> tallies(n);
   std::vector<std::thread> threads;
   const auto start = Clock::now();
   for (size_t s = 0; s < n; ++s) {
     threads.emplace_back([&, s] {
-      StreamPublishOptions o = options;
-      o.streams = 1;
-      o.events_per_second = options.events_per_second / static_cast<double>(n);
-      o.progress = [&, s](size_t done, size_t) {
-        std::lock_guard<std::mutex> lock(progress_mu);
-        answered += done - last[s];
-        last[s] = done;
-        if (options.progress) options.progress(answered.load(), events.size());
-      };
-      parts[s] = PublishOverOneStream(stub, shards[s], o);
+      StreamCall call(streams[s].plan, batch, prepared.events, options, &out,
+                      &answered);
+      tallies[s] = call.Run(stub, start,
+                            options.events_per_second / static_cast<double>(n));
     });
   }
   for (auto& t : threads) t.join();
-  StreamPublishResult out;
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  out.results.resize(events.size());
-  out.acked_at.assign(events.size(), 0);
-  for (size_t s = 0; s < n; ++s) {
-    auto& p = parts[s];
-    if (out.status.ok() && !p.status.ok()) out.status = p.status;
-    for (size_t k = 0; k < p.results.size(); ++k) {
-      auto r = p.results[k];
-      if (r.outcome() != rebound::v1::OUTCOME_UNSPECIFIED) {
-        r.set_index(static_cast<uint32_t>(positions[s][k]));
-      }
-      out.results[positions[s][k]] = std::move(r);
-      out.acked_at[positions[s][k]] = p.acked_at[k];
-    }
+  for (auto& t : tallies) {
+    if (out.status.ok() && !t.status.ok()) out.status = t.status;
     out.ack_latency_ms.insert(out.ack_latency_ms.end(),
-                              p.ack_latency_ms.begin(), p.ack_latency_ms.end());
-    out.published += p.published;
-    out.duplicates += p.duplicates;
-    out.rejected += p.rejected;
-    out.failed += p.failed;
+                              t.ack_latency_ms.begin(), t.ack_latency_ms.end());
+    out.published += t.published;
+    out.duplicates += t.duplicates;
+    out.rejected += t.rejected;
+    out.failed += t.failed;
   }
   return out;
+}
+
+StreamPublishResult PublishOverStream(
+    const std::shared_ptr<grpc::ChannelInterface>& channel,
+    const std::vector<ConnectionEvent>& events,
+    const StreamPublishOptions& options) {
+  return PublishPrepared(channel, PreparePublish(events, options), options);
 }
 
 }  // namespace rebound::tools

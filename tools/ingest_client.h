@@ -1,5 +1,8 @@
 // Client side of rebound.v1.Ingest for tools, tests and benchmarks: publish a
-// list of events over PublishStream with several batches in flight.
+// list of events over PublishStream with several batches in flight. Batches
+// are encoded once, before the clock starts, and sent as bytes through the
+// generic stub (the wire is plain rebound.v1.PublishRequest), the way a
+// high-volume producer would hold them.
 #ifndef REBOUND_TOOLS_INGEST_CLIENT_H_
 #define REBOUND_TOOLS_INGEST_CLIENT_H_
 
@@ -46,10 +49,32 @@ struct StreamPublishResult {
   double seconds = 0;
 };
 
-// Publishes `events` over `options.streams` PublishStream calls and waits for
-// every answer (or the stream's end).
+// Events sharded into streams and encoded into batches, ready to send.
+struct PreparedPublish {
+  struct Stream;
+  std::shared_ptr<const std::vector<Stream>> streams;
+  size_t events = 0;
+};
+
+// Shards `events` by pair key (tenant/sender/recipient) over
+// `options.streams`, so one pair's events stay on one stream in order, and
+// encodes each stream's batches of `options.batch_size`.
+PreparedPublish PreparePublish(
+    const std::vector<rebound::v1::ConnectionEvent>& events,
+    const StreamPublishOptions& options);
+
+// Sends prepared batches (options as given to PreparePublish) and waits for
+// every answer (or the streams' end).
+StreamPublishResult PublishPrepared(
+    const std::shared_ptr<grpc::ChannelInterface>& channel,
+    const PreparedPublish& prepared, const StreamPublishOptions& options);
+
+// PreparePublish + PublishPrepared: publishes `events` over
+// `options.streams` PublishStream calls on `channel`
+// and waits for every answer (or the stream's end). `seconds` and the
+// latencies cover sending and answers only, not encoding the batches.
 StreamPublishResult PublishOverStream(
-    rebound::v1::Ingest::Stub& stub,
+    const std::shared_ptr<grpc::ChannelInterface>& channel,
     const std::vector<rebound::v1::ConnectionEvent>& events,
     const StreamPublishOptions& options = {});
 

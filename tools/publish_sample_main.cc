@@ -61,7 +61,6 @@ int main(int argc, char** argv) {
 
   auto channel =
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
-  auto stub = rebound::v1::Ingest::NewStub(channel);
   rebound::tools::StreamPublishOptions o;
   o.batch_size = static_cast<int>(batch);
   o.window = static_cast<int>(window);
@@ -72,7 +71,7 @@ int main(int argc, char** argv) {
       std::cerr << absl::StrFormat("  published %zu/%zu\n", done, total);
     }
   };
-  auto r = rebound::tools::PublishOverStream(*stub, events, o);
+  auto r = rebound::tools::PublishOverStream(channel, events, o);
   std::cout << absl::StrFormat(
       "ingest %s: %zu events in %.2fs (%.0f events/s): published=%zu "
       "duplicates=%zu rejected=%zu failed=%zu; ack latency p50=%.1fms "

@@ -129,8 +129,6 @@ int main(int argc, char** argv) {
       }
       events.push_back(std::move(e));
     }
-    auto stub =
-        rebound::v1::Ingest::NewStub(grpc::CreateChannel(ingest, creds));
     rebound::tools::StreamPublishOptions o;
     size_t last = 0;
     o.progress = [&](size_t done, size_t total) {
@@ -142,7 +140,8 @@ int main(int argc, char** argv) {
       }
     };
     o.metadata = token.empty() ? "" : "Bearer " + token;
-    auto r = rebound::tools::PublishOverStream(*stub, events, o);
+    auto r = rebound::tools::PublishOverStream(
+        grpc::CreateChannel(ingest, creds), events, o);
     std::cout << absl::StrFormat(
         "published=%zu duplicates=%zu rejected=%zu failed=%zu in %.2fs\n",
         r.published, r.duplicates, r.rejected, r.failed, r.seconds);

@@ -5,12 +5,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "google/protobuf/arena.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "services/ingest/kafka_record.h"
 
 namespace rebound::ingest {
 
 using rebound::v1::EventResult;
-using rebound::v1::PublishRequest;
 using rebound::v1::PublishResponse;
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -20,18 +21,53 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 namespace {
 
+google::protobuf::ArenaOptions BatchArenaOptions() {
+  google::protobuf::ArenaOptions o;
+  o.start_block_size = 16 * 1024;
+  o.max_block_size = 256 * 1024;
+  return o;
+}
+
+// The request's bytes in one piece: the slice gRPC received when there is
+// only one, else a copy.
+absl::StatusOr<grpc::Slice> Contiguous(const grpc::ByteBuffer& buffer) {
+  grpc::Slice slice;
+  if (buffer.TrySingleSlice(&slice).ok()) return slice;
+  if (grpc::Status s = buffer.DumpToSingleSlice(&slice); !s.ok()) {
+    return absl::InternalError("request bytes: " + s.error_message());
+  }
+  return slice;
+}
+
+std::string_view View(const grpc::Slice& slice) {
+  return {reinterpret_cast<const char*>(slice.begin()), slice.size()};
+}
+
+// A response in gRPC's wire form.
+grpc::Status Encode(const PublishResponse& response, grpc::ByteBuffer* out) {
+  bool own = false;
+  return grpc::SerializationTraits<PublishResponse>::Serialize(response, out,
+                                                               &own);
+}
+
 // One batch in flight: results are filled by whichever thread resolves each
-// event; the thread that resolves the last one answers.
+// event; the thread that resolves the last one answers. The response and its
+// results live on the batch's arena.
 struct BatchState {
-  PublishResponse response;
+  BatchState()
+      : arena(BatchArenaOptions()),
+        response(
+            google::protobuf::Arena::CreateMessage<PublishResponse>(&arena)) {}
+  google::protobuf::Arena arena;
+  PublishResponse* const response;
   std::atomic<int> remaining{0};
-  std::function<void(PublishResponse)> done;
+  std::function<void(const PublishResponse&)> done;
   IngestMetrics* metrics = nullptr;
 
   void Complete() {
     if (remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     uint32_t published = 0, duplicates = 0, rejected = 0, failed = 0;
-    for (const auto& r : response.results()) {
+    for (const auto& r : response->results()) {
       switch (r.outcome()) {
         case rebound::v1::OUTCOME_PUBLISHED:
           ++published;
@@ -47,16 +83,16 @@ struct BatchState {
           break;
       }
     }
-    response.set_published(published);
-    response.set_duplicates(duplicates);
-    response.set_rejected(rejected);
-    response.set_failed(failed);
+    response->set_published(published);
+    response->set_duplicates(duplicates);
+    response->set_rejected(rejected);
+    response->set_failed(failed);
     // Counted once per batch rather than per event: fewer atomics.
     metrics->published->Increment(published);
     metrics->duplicates->Increment(duplicates);
     metrics->rejected->Increment(rejected);
     metrics->failed->Increment(failed);
-    done(std::move(response));
+    done(*response);
   }
 };
 
@@ -122,9 +158,10 @@ absl::Time IngestService::EnqueueDeadline(
 }
 
 absl::Status IngestService::ProcessBatch(
-    const PublishRequest& request, absl::Time enqueue_deadline,
-    std::function<void(PublishResponse)> done, const std::string& tenant) {
-  const int n = request.events_size();
+    const DecodedBatch& request, absl::Time enqueue_deadline,
+    std::function<void(const PublishResponse&)> done,
+    const std::string& tenant) {
+  const int n = static_cast<int>(request.events.size());
   if (n == 0) {
     return absl::InvalidArgumentError("events: a batch needs at least 1 event");
   }
@@ -137,12 +174,13 @@ absl::Status IngestService::ProcessBatch(
   auto batch = std::make_shared<BatchState>();
   batch->done = std::move(done);
   batch->metrics = metrics_;
-  batch->response.set_batch_id(request.batch_id());
+  batch->response->set_batch_id(request.batch_id);
   batch->remaining.store(n + 1);  // +1 held until every event is dispatched.
+  batch->response->mutable_results()->Reserve(n);
   for (int i = 0; i < n; ++i) {
-    EventResult* r = batch->response.add_results();
+    EventResult* r = batch->response->add_results();
     r->set_index(i);
-    r->set_event_id(request.events(i).event_id());
+    if (const auto* e = request.events[i].event) r->set_event_id(e->event_id());
   }
 
   const absl::Time now = absl::Now();
@@ -151,8 +189,17 @@ absl::Status IngestService::ProcessBatch(
   // the order they were sent in.
   absl::Status refused;
   for (int i = 0; i < n; ++i) {
-    const auto& event = request.events(i);
-    EventResult* r = batch->response.mutable_results(i);
+    const DecodedEvent& decoded = request.events[i];
+    EventResult* r = batch->response->mutable_results(i);
+    if (decoded.error) {
+      r->set_outcome(rebound::v1::OUTCOME_REJECTED);
+      r->set_field(decoded.error->field);
+      r->set_error(decoded.error->reason);
+      r->set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
+      batch->Complete();
+      continue;
+    }
+    const auto& event = *decoded.event;
     if (!tenant.empty() && event.tenant_id() != tenant) {
       r->set_outcome(rebound::v1::OUTCOME_REJECTED);
       r->set_field("tenant_id");
@@ -162,7 +209,15 @@ absl::Status IngestService::ProcessBatch(
       batch->Complete();
       continue;
     }
-    if (auto err = Validate(event, now, options_.validator)) {
+    // Events that arrived encoded are forwarded as they are; those built
+    // in-process are encoded here.
+    std::string encoded_here;
+    std::string_view value = decoded.encoded;
+    if (value.empty()) {
+      encoded_here = event.SerializeAsString();
+      value = encoded_here;
+    }
+    if (auto err = Validate(event, value.size(), now, options_.validator)) {
       r->set_outcome(rebound::v1::OUTCOME_REJECTED);
       r->set_field(err->field);
       r->set_error(err->reason);
@@ -202,7 +257,7 @@ absl::Status IngestService::ProcessBatch(
     absl::Status s = refused;
     if (s.ok()) {
       s = publisher_->Produce(
-          options_.topic, RecordKey(event), event.SerializeAsString(),
+          options_.topic, RecordKey(event), value,
           CloudEventHeaders(event, options_.ce_source), enqueue_deadline,
           std::make_unique<EventInFlight>(batch, r, dedup_key, &dedup_,
                                           metrics_->publish_latency));
@@ -221,8 +276,8 @@ absl::Status IngestService::ProcessBatch(
 }
 
 grpc::ServerUnaryReactor* IngestService::Publish(
-    grpc::CallbackServerContext* context, const PublishRequest* request,
-    PublishResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string tenant;
   if (grpc::Status auth = options_.auth.TenantOf(*context, &tenant);
@@ -230,12 +285,22 @@ grpc::ServerUnaryReactor* IngestService::Publish(
     reactor->Finish(auth);
     return reactor;
   }
+  absl::StatusOr<grpc::Slice> bytes = Contiguous(*request);
+  if (!bytes.ok()) {
+    reactor->Finish(ToGrpcStatus(bytes.status()));
+    return reactor;
+  }
+  google::protobuf::Arena arena(BatchArenaOptions());
+  absl::StatusOr<DecodedBatch> batch = DecodeBatch(View(*bytes), &arena);
+  if (!batch.ok()) {
+    reactor->Finish(ToGrpcStatus(batch.status()));
+    return reactor;
+  }
   // The reactor and `response` stay valid until Finish() is called.
   absl::Status s = ProcessBatch(
-      *request, EnqueueDeadline(context),
-      [reactor, response](PublishResponse r) {
-        *response = std::move(r);
-        reactor->Finish(grpc::Status::OK);
+      *batch, EnqueueDeadline(context),
+      [reactor, response](const PublishResponse& r) {
+        reactor->Finish(Encode(r, response));
       },
       tenant);
   if (!s.ok()) reactor->Finish(ToGrpcStatus(s));
@@ -257,17 +322,18 @@ struct StreamState {
   bool reads_done ABSL_GUARDED_BY(mu) = false;
   bool cancelled ABSL_GUARDED_BY(mu) = false;
   std::optional<grpc::Status> end_status ABSL_GUARDED_BY(mu);
-  std::deque<PublishResponse> outbox ABSL_GUARDED_BY(mu);
+  std::deque<grpc::ByteBuffer> outbox ABSL_GUARDED_BY(mu);
 };
 
 class PublishStreamReactor
-    : public grpc::ServerBidiReactor<PublishRequest, PublishResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   PublishStreamReactor(IngestService* service,
                        grpc::CallbackServerContext* context)
       : service_(service),
         context_(context),
-        state_(std::make_shared<StreamState>()) {
+        state_(std::make_shared<StreamState>()),
+        arena_(BatchArenaOptions()) {
     grpc::Status auth = service_->options_.auth.TenantOf(*context, &tenant_);
     {
       absl::MutexLock lock(&state_->mu);
@@ -303,7 +369,7 @@ class PublishStreamReactor
       TryFinish(state_);
       return;
     }
-    PublishRequest batch = std::move(request_);
+    absl::StatusOr<grpc::Slice> bytes = Contiguous(request_);
     request_.Clear();
     {
       // `reading` stays set until the batch is handed to Kafka, so the next
@@ -314,9 +380,18 @@ class PublishStreamReactor
       ++state_->busy;  // Held until this reaction is done with the reactor.
     }
     std::shared_ptr<StreamState> st = state_;
-    absl::Status s = service_->ProcessBatch(
-        batch, service_->EnqueueDeadline(context_),
-        [st](PublishResponse r) { OnBatchDone(st, std::move(r)); }, tenant_);
+    absl::Status s = bytes.status();
+    if (s.ok()) {
+      // Batches are decoded one at a time, so one arena serves them all.
+      absl::StatusOr<DecodedBatch> batch = DecodeBatch(View(*bytes), &arena_);
+      s = batch.status();
+      if (s.ok()) {
+        s = service_->ProcessBatch(
+            *batch, service_->EnqueueDeadline(context_),
+            [st](const PublishResponse& r) { OnBatchDone(st, r); }, tenant_);
+      }
+      arena_.Reset();
+    }
     if (!s.ok()) {
       // A malformed batch ends the stream once earlier batches are answered.
       absl::MutexLock lock(&state_->mu);
@@ -333,7 +408,7 @@ class PublishStreamReactor
   }
 
   void OnWriteDone(bool ok) override {
-    const PublishResponse* next = nullptr;
+    const grpc::ByteBuffer* next = nullptr;
     {
       absl::MutexLock lock(&state_->mu);
       state_->outbox.pop_front();
@@ -382,9 +457,14 @@ class PublishStreamReactor
 
  private:
   static void OnBatchDone(const std::shared_ptr<StreamState>& st,
-                          PublishResponse r) {
+                          const PublishResponse& response) {
+    grpc::ByteBuffer r;
+    if (grpc::Status s = Encode(response, &r); !s.ok()) {
+      log::Error("could not encode a PublishResponse",
+                 {{"error", s.error_message()}});
+    }
     PublishStreamReactor* reactor = nullptr;
-    const PublishResponse* to_write = nullptr;
+    const grpc::ByteBuffer* to_write = nullptr;
     {
       absl::MutexLock lock(&st->mu);
       --st->pending;
@@ -455,10 +535,11 @@ class PublishStreamReactor
   grpc::CallbackServerContext* const context_;
   const std::shared_ptr<StreamState> state_;
   std::string tenant_;  // The caller's tenant ("" = auth off).
-  PublishRequest request_;
+  grpc::ByteBuffer request_;
+  google::protobuf::Arena arena_;
 };
 
-grpc::ServerBidiReactor<PublishRequest, PublishResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 IngestService::PublishStream(grpc::CallbackServerContext* context) {
   return new PublishStreamReactor(this, context);
 }

@@ -17,6 +17,7 @@
 #include "common/kafka_publisher.h"
 #include "common/tenant_auth.h"
 #include "rebound/v1/ingest.grpc.pb.h"
+#include "services/ingest/batch_decoder.h"
 #include "services/ingest/dedup_window.h"
 #include "services/ingest/ingest_metrics.h"
 #include "services/ingest/validator.h"
@@ -47,20 +48,25 @@ struct IngestServiceOptions {
 class PublishStreamReactor;
 struct StreamState;
 
-class IngestService final : public rebound::v1::Ingest::CallbackService {
+// Both methods take their requests as bytes (raw callback methods): each
+// event is decoded on its own (see batch_decoder.h) and its bytes are
+// forwarded to Kafka as received. The wire contract is rebound.v1.Ingest.
+using IngestRawService = rebound::v1::Ingest::WithRawCallbackMethod_Publish<
+    rebound::v1::Ingest::WithRawCallbackMethod_PublishStream<
+        rebound::v1::Ingest::Service>>;
+
+class IngestService final : public IngestRawService {
  public:
   // `publisher` and `metrics` must outlive the service.
   IngestService(IngestServiceOptions options, Publisher* publisher,
                 IngestMetrics* metrics);
 
-  grpc::ServerUnaryReactor* Publish(
-      grpc::CallbackServerContext* context,
-      const rebound::v1::PublishRequest* request,
-      rebound::v1::PublishResponse* response) override;
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
 
-  grpc::ServerBidiReactor<rebound::v1::PublishRequest,
-                          rebound::v1::PublishResponse>*
-  PublishStream(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PublishStream(
+      grpc::CallbackServerContext* context) override;
 
   // Stops accepting: later events are answered FAILED/UNAVAILABLE, and each
   // open stream ends (UNAVAILABLE) once its in-flight batches are answered.
@@ -72,9 +78,11 @@ class IngestService final : public rebound::v1::Ingest::CallbackService {
   // without calling `done` when the batch itself is malformed (empty, too
   // many events). Exposed for the stream reactor and tests.
   // `tenant`: the only tenant the caller may publish for ("" = any).
+  // Events are produced before it returns: `batch` (and what it points
+  // into) need not outlive the call.
   absl::Status ProcessBatch(
-      const rebound::v1::PublishRequest& request, absl::Time enqueue_deadline,
-      std::function<void(rebound::v1::PublishResponse)> done,
+      const DecodedBatch& batch, absl::Time enqueue_deadline,
+      std::function<void(const rebound::v1::PublishResponse&)> done,
       const std::string& tenant = "");
 
   // The enqueue deadline for a call: the client's deadline (less a margin to

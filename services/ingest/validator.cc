@@ -17,6 +17,12 @@ bool IsIdChar(char c) {
          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
 }
 
+// Field names are string_views and become strings only in a returned error:
+// the success path of a valid event allocates nothing.
+std::optional<FieldError> Error(std::string_view field, std::string reason) {
+  return FieldError{std::string(field), std::move(reason)};
+}
+
 std::optional<FieldError> CheckEventId(const std::string& id) {
   if (id.empty()) return FieldError{"event_id", "is required"};
   if (id.size() > kMaxIdChars) {
@@ -48,46 +54,62 @@ std::optional<FieldError> CheckTenant(const std::string& t) {
   return std::nullopt;
 }
 
-std::optional<FieldError> CheckMemberId(const std::string& field,
+std::optional<FieldError> CheckMemberId(std::string_view field,
                                         const std::string& id) {
-  if (id.empty()) return FieldError{field, "is required"};
+  if (id.empty()) return Error(field, "is required");
   if (id.size() > kMaxIdChars) {
-    return FieldError{field,
-                      absl::StrCat("is ", id.size(), " bytes, at most 128")};
+    return Error(field, absl::StrCat("is ", id.size(), " bytes, at most 128"));
   }
-  if (!IsValidUtf8(id)) return FieldError{field, "is not valid UTF-8"};
+  if (!IsValidUtf8(id)) return Error(field, "is not valid UTF-8");
   for (char c : id) {
-    if (c == '/') return FieldError{field, "may not contain '/'"};
+    if (c == '/') return Error(field, "may not contain '/'");
     if (static_cast<unsigned char>(c) < 0x20) {
-      return FieldError{field, "may not contain control characters"};
+      return Error(field, "may not contain control characters");
     }
   }
   return std::nullopt;
 }
 
-std::optional<FieldError> CheckText(const std::string& field,
-                                    const std::string& text, size_t max_chars) {
-  if (!IsValidUtf8(text)) return FieldError{field, "is not valid UTF-8"};
+// A nested field's path, "parent.name", built only when reported.
+struct Path {
+  std::string_view parent;
+  std::string_view name;
+  operator std::string() const {
+    std::string s(parent);
+    s += '.';
+    s += name;
+    return s;
+  }
+};
+
+template <typename Field>
+std::optional<FieldError> CheckText(const Field& field, const std::string& text,
+                                    size_t max_chars) {
+  if (!IsValidUtf8(text)) {
+    return FieldError{std::string(field), "is not valid UTF-8"};
+  }
   size_t n = CountCodePoints(text);
   if (n > max_chars) {
     return FieldError{
-        field, absl::StrCat("is ", n, " characters, at most ", max_chars)};
+        std::string(field),
+        absl::StrCat("is ", n, " characters, at most ", max_chars)};
   }
   return std::nullopt;
 }
 
-std::optional<FieldError> CheckRange(const std::string& field, int64_t v,
-                                     int64_t lo, int64_t hi) {
+template <typename Field>
+std::optional<FieldError> CheckRange(const Field& field, int64_t v, int64_t lo,
+                                     int64_t hi) {
   if (v < lo || v > hi) {
-    return FieldError{field,
+    return FieldError{std::string(field),
                       absl::StrCat(v, " is out of range ", lo, "..", hi)};
   }
   return std::nullopt;
 }
 
-std::optional<FieldError> CheckProfile(const std::string& field,
+std::optional<FieldError> CheckProfile(std::string_view field,
                                        const ProfileSnapshot& p) {
-  auto f = [&](const char* name) { return absl::StrCat(field, ".", name); };
+  auto f = [&](std::string_view name) { return Path{field, name}; };
   if (auto e = CheckRange(f("connection_count"), p.connection_count(), 0,
                           100'000'000)) {
     return e;
@@ -98,7 +120,7 @@ std::optional<FieldError> CheckProfile(const std::string& field,
   }
   // NaN fails both comparisons, so it is rejected too.
   if (!(p.completeness() >= 0.0 && p.completeness() <= 1.0)) {
-    return FieldError{f("completeness"),
+    return FieldError{std::string(f("completeness")),
                       absl::StrCat(p.completeness(), " is out of range 0..1")};
   }
   if (auto e =
@@ -109,7 +131,7 @@ std::optional<FieldError> CheckProfile(const std::string& field,
   if (auto e = CheckText(f("industry"), p.industry(), 120)) return e;
   if (auto e = CheckText(f("company"), p.company(), 120)) return e;
   if (!rebound::v1::Seniority_IsValid(p.seniority())) {
-    return FieldError{f("seniority"),
+    return FieldError{std::string(f("seniority")),
                       absl::StrCat(p.seniority(), " is not a known Seniority")};
   }
   if (auto e = CheckRange(f("utc_offset_minutes"), p.utc_offset_minutes(), -720,
@@ -122,17 +144,16 @@ std::optional<FieldError> CheckProfile(const std::string& field,
   return std::nullopt;
 }
 
-std::optional<FieldError> CheckRequestId(const std::string& field,
+std::optional<FieldError> CheckRequestId(std::string_view field,
                                          const std::string& id, bool required) {
   if (id.empty()) {
-    if (required) return FieldError{field, "is required"};
+    if (required) return Error(field, "is required");
     return std::nullopt;
   }
   if (id.size() > kMaxIdChars) {
-    return FieldError{field,
-                      absl::StrCat("is ", id.size(), " bytes, at most 128")};
+    return Error(field, absl::StrCat("is ", id.size(), " bytes, at most 128"));
   }
-  if (!IsValidUtf8(id)) return FieldError{field, "is not valid UTF-8"};
+  if (!IsValidUtf8(id)) return Error(field, "is not valid UTF-8");
   return std::nullopt;
 }
 
@@ -189,7 +210,13 @@ size_t CountCodePoints(std::string_view s) {
 
 std::optional<FieldError> Validate(const ConnectionEvent& event, absl::Time now,
                                    const ValidatorOptions& options) {
-  size_t bytes = event.ByteSizeLong();
+  return Validate(event, event.ByteSizeLong(), now, options);
+}
+
+std::optional<FieldError> Validate(const ConnectionEvent& event,
+                                   size_t encoded_bytes, absl::Time now,
+                                   const ValidatorOptions& options) {
+  const size_t bytes = encoded_bytes;
   if (bytes > options.max_event_bytes) {
     return FieldError{"event", absl::StrCat("is ", bytes, " bytes, at most ",
                                             options.max_event_bytes)};

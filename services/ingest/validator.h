@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -38,6 +39,12 @@ struct FieldError {
 std::optional<FieldError> Validate(const rebound::v1::ConnectionEvent& event,
                                    absl::Time now,
                                    const ValidatorOptions& options = {});
+
+// The same, for an event whose encoding (`encoded_bytes` long) is at hand,
+// which saves computing its size.
+std::optional<FieldError> Validate(const rebound::v1::ConnectionEvent& event,
+                                   size_t encoded_bytes, absl::Time now,
+                                   const ValidatorOptions& options);
 
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
 bool IsValidUtf8(std::string_view text);

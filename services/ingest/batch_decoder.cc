@@ -1,0 +1,155 @@
+#include "services/ingest/batch_decoder.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/stubs/logging.h"
+#include "google/protobuf/wire_format_lite.h"
+
+namespace rebound::ingest {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::internal::WireFormatLite;
+using google::protobuf::io::CodedInputStream;
+using rebound::v1::ConnectionEvent;
+
+CodedInputStream Reader(std::string_view bytes) {
+  return CodedInputStream(reinterpret_cast<const uint8_t*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+}
+
+// Reads a length prefix and returns the bytes it frames, or nullopt when the
+// prefix is broken or runs past the end.
+std::optional<std::string_view> ReadDelimited(CodedInputStream& in,
+                                              std::string_view whole) {
+  uint32_t len = 0;
+  if (!in.ReadVarint32(&len)) return std::nullopt;
+  const size_t at = static_cast<size_t>(in.CurrentPosition());
+  if (len > whole.size() - at) return std::nullopt;
+  if (!in.Skip(static_cast<int>(len))) return std::nullopt;
+  return whole.substr(at, len);
+}
+
+std::string Join(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : absl::StrCat(prefix, ".", name);
+}
+
+// Walks `bytes` as a `type` message; reports the first string that is not
+// UTF-8 or the first broken field encoding.
+std::optional<FieldError> FindBadField(std::string_view bytes,
+                                       const Descriptor* type,
+                                       const std::string& prefix) {
+  const std::string self = prefix.empty() ? "event" : prefix;
+  CodedInputStream in = Reader(bytes);
+  while (true) {
+    uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    const FieldDescriptor* f =
+        type->FindFieldByNumber(WireFormatLite::GetTagFieldNumber(tag));
+    bool delimited = WireFormatLite::GetTagWireType(tag) ==
+                     WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+    if (f != nullptr && delimited &&
+        (f->type() == FieldDescriptor::TYPE_STRING ||
+         f->type() == FieldDescriptor::TYPE_MESSAGE)) {
+      const std::string path = Join(prefix, f->name());
+      auto sub = ReadDelimited(in, bytes);
+      if (!sub) return FieldError{path, "has a broken length prefix"};
+      if (f->type() == FieldDescriptor::TYPE_STRING) {
+        if (!IsValidUtf8(*sub)) return FieldError{path, "is not valid UTF-8"};
+      } else if (auto e = FindBadField(*sub, f->message_type(), path)) {
+        return e;
+      }
+      continue;
+    }
+    if (!WireFormatLite::SkipField(&in, tag)) {
+      return FieldError{
+          f != nullptr ? Join(prefix, f->name()) : self,
+          absl::StrCat("has a broken encoding (field number ",
+                       WireFormatLite::GetTagFieldNumber(tag), ")")};
+    }
+  }
+  if (static_cast<size_t>(in.CurrentPosition()) != bytes.size()) {
+    return FieldError{self, "has a broken encoding (bad field tag)"};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+FieldError DiagnoseUndecodable(std::string_view encoded) {
+  if (auto e = FindBadField(encoded, ConnectionEvent::descriptor(), "")) {
+    return *e;
+  }
+  return FieldError{"event", "is not a valid rebound.v1.ConnectionEvent"};
+}
+
+absl::StatusOr<DecodedBatch> DecodeBatch(std::string_view bytes,
+                                         google::protobuf::Arena* arena) {
+  DecodedBatch batch;
+  CodedInputStream in = Reader(bytes);
+  // Protobuf logs every non-UTF-8 string it meets; such events are answered
+  // to their sender instead, so the log is not flooded by a bad client.
+  google::protobuf::LogSilencer quiet;
+  while (true) {
+    uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const auto wire = WireFormatLite::GetTagWireType(tag);
+    if (field == rebound::v1::PublishRequest::kBatchIdFieldNumber &&
+        wire == WireFormatLite::WIRETYPE_VARINT) {
+      uint64_t id = 0;
+      if (!in.ReadVarint64(&id)) {
+        return absl::InvalidArgumentError("batch_id: broken varint");
+      }
+      batch.batch_id = id;
+      continue;
+    }
+    if (field == rebound::v1::PublishRequest::kEventsFieldNumber &&
+        wire == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      auto encoded = ReadDelimited(in, bytes);
+      if (!encoded) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("events[", batch.events.size(),
+                         "]: broken length prefix; the request is cut or "
+                         "corrupt"));
+      }
+      DecodedEvent& d = batch.events.emplace_back();
+      d.encoded = *encoded;
+      auto* event =
+          google::protobuf::Arena::CreateMessage<ConnectionEvent>(arena);
+      if (event->ParseFromArray(encoded->data(),
+                                static_cast<int>(encoded->size()))) {
+        d.event = event;
+      } else {
+        d.error = DiagnoseUndecodable(*encoded);
+      }
+      continue;
+    }
+    // Unknown request fields are skipped, as protobuf would.
+    if (!WireFormatLite::SkipField(&in, tag)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request: broken encoding at field ", field));
+    }
+  }
+  if (static_cast<size_t>(in.CurrentPosition()) != bytes.size()) {
+    return absl::InvalidArgumentError(
+        "request: not a rebound.v1.PublishRequest (bad field tag)");
+  }
+  return batch;
+}
+
+DecodedBatch FromRequest(const rebound::v1::PublishRequest& request) {
+  DecodedBatch batch;
+  batch.batch_id = request.batch_id();
+  batch.events.resize(static_cast<size_t>(request.events_size()));
+  for (int i = 0; i < request.events_size(); ++i) {
+    batch.events[static_cast<size_t>(i)].event = &request.events(i);
+  }
+  return batch;
+}
+
+}  // namespace rebound::ingest

@@ -1,0 +1,55 @@
+// Decoding of a PublishRequest as it arrives on the wire. Each event is
+// decoded on its own, so one undecodable event (say, a note that is not
+// UTF-8) is rejected alone with the field named, while the rest of the batch
+// goes on; and each event's bytes as received are kept, so ingest forwards
+// them to Kafka without encoding the event again.
+#ifndef REBOUND_SERVICES_INGEST_BATCH_DECODER_H_
+#define REBOUND_SERVICES_INGEST_BATCH_DECODER_H_
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/arena.h"
+#include "rebound/v1/ingest.pb.h"
+#include "services/ingest/validator.h"
+
+namespace rebound::ingest {
+
+struct DecodedEvent {
+  // The event; null when it could not be decoded (see `error`).
+  const rebound::v1::ConnectionEvent* event = nullptr;
+  // The event's bytes as received; empty when the batch was built in-process
+  // (the event is then encoded when published).
+  std::string_view encoded;
+  // Why the event could not be decoded: the field and the reason.
+  std::optional<FieldError> error;
+};
+
+// One batch. Events point into the arena and the bytes the batch was decoded
+// from; both must outlive it.
+struct DecodedBatch {
+  uint64_t batch_id = 0;
+  std::vector<DecodedEvent> events;
+};
+
+// Decodes serialized rebound.v1.PublishRequest `bytes`, events on `arena`.
+// INVALID_ARGUMENT naming the problem when the request's own framing is
+// broken (then no event of it can be trusted).
+absl::StatusOr<DecodedBatch> DecodeBatch(std::string_view bytes,
+                                         google::protobuf::Arena* arena);
+
+// A batch over an already decoded request (no original bytes). `request`
+// must outlive the result.
+DecodedBatch FromRequest(const rebound::v1::PublishRequest& request);
+
+// Why `encoded` does not decode as a rebound.v1.ConnectionEvent: the first
+// string field (by path, e.g. "request_sent.note") that is not UTF-8, or the
+// first field whose encoding is broken.
+FieldError DiagnoseUndecodable(std::string_view encoded);
+
+}  // namespace rebound::ingest
+
+#endif  // REBOUND_SERVICES_INGEST_BATCH_DECODER_H_

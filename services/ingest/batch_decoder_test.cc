@@ -1,0 +1,127 @@
+#include "services/ingest/batch_decoder.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace rebound::ingest {
+namespace {
+
+using rebound::v1::ConnectionEvent;
+using rebound::v1::PublishRequest;
+
+ConnectionEvent Sent(const std::string& id, const std::string& note) {
+  ConnectionEvent e;
+  e.set_event_id(id);
+  e.set_tenant_id("acme");
+  e.mutable_occurred_at()->set_seconds(1'790'000'000);
+  e.set_sender_id("m-1");
+  e.set_recipient_id("m-2");
+  auto* s = e.mutable_request_sent();
+  s->set_request_id("req-" + id);
+  s->set_note(note);
+  s->mutable_sender_profile()->set_headline("Pricing at Acme");
+  s->mutable_recipient_profile()->set_company("Globex");
+  return e;
+}
+
+// Replaces the first `from` in `bytes` by `to` (same length).
+std::string Patch(std::string bytes, const std::string& from,
+                  const std::string& to) {
+  auto at = bytes.find(from);
+  EXPECT_NE(at, std::string::npos);
+  EXPECT_EQ(from.size(), to.size());
+  bytes.replace(at, from.size(), to);
+  return bytes;
+}
+
+TEST(DecodeBatch, KeepsEachEventsBytesAsReceived) {
+  PublishRequest r;
+  r.set_batch_id(42);
+  *r.add_events() = Sent("e1", "Hello there");
+  *r.add_events() = Sent("e2", "Ça va? 👋");
+  const std::string wire = r.SerializeAsString();
+  google::protobuf::Arena arena;
+  auto b = DecodeBatch(wire, &arena);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->batch_id, 42u);
+  ASSERT_EQ(b->events.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const auto& d = b->events[i];
+    ASSERT_NE(d.event, nullptr);
+    EXPECT_FALSE(d.error.has_value());
+    EXPECT_EQ(d.event->event_id(), r.events(i).event_id());
+    EXPECT_EQ(d.event->request_sent().note(),
+              r.events(i).request_sent().note());
+    EXPECT_EQ(std::string(d.encoded), r.events(i).SerializeAsString());
+  }
+}
+
+TEST(DecodeBatch, UndecodableEventIsNamedAloneTheOthersDecode) {
+  PublishRequest r;
+  *r.add_events() = Sent("e1", "fine");
+  *r.add_events() = Sent("e2", "BADNOTE");
+  *r.add_events() = Sent("e3", "fine too");
+  // A note that is not UTF-8: protobuf refuses the whole message, so the
+  // event is decoded on its own and the field found by walking its bytes.
+  std::string wire =
+      Patch(r.SerializeAsString(), "BADNOTE", std::string("BA\xff\xfe\xfdTE"));
+  google::protobuf::Arena arena;
+  auto b = DecodeBatch(wire, &arena);
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(b->events.size(), 3u);
+  EXPECT_NE(b->events[0].event, nullptr);
+  EXPECT_NE(b->events[2].event, nullptr);
+  EXPECT_EQ(b->events[2].event->event_id(), "e3");
+  ASSERT_EQ(b->events[1].event, nullptr);
+  ASSERT_TRUE(b->events[1].error.has_value());
+  EXPECT_EQ(b->events[1].error->field, "request_sent.note");
+  EXPECT_EQ(b->events[1].error->reason, "is not valid UTF-8");
+}
+
+TEST(DiagnoseUndecodable, NamesNestedStringFields) {
+  std::string wire = Sent("e1", "ok").SerializeAsString();
+  auto e =
+      DiagnoseUndecodable(Patch(wire, "Globex", std::string("Glo\xc0\x80x")));
+  EXPECT_EQ(e.field, "request_sent.recipient_profile.company");
+  EXPECT_EQ(e.reason, "is not valid UTF-8");
+  e = DiagnoseUndecodable(Patch(wire, "acme", std::string("ac\xed\xa0")));
+  EXPECT_EQ(e.field, "tenant_id");
+}
+
+TEST(DiagnoseUndecodable, NamesBrokenLengths) {
+  ConnectionEvent ev = Sent("e1", "ok");
+  std::string wire = ev.SerializeAsString();
+  // Cut inside the request_sent payload: its length runs past the end.
+  auto e = DiagnoseUndecodable(wire.substr(0, wire.size() - 3));
+  EXPECT_EQ(e.field, "request_sent");
+  EXPECT_NE(e.reason.find("length"), std::string::npos) << e.reason;
+}
+
+TEST(DecodeBatch, BrokenRequestFramingFailsTheBatch) {
+  PublishRequest r;
+  *r.add_events() = Sent("e1", "fine");
+  std::string wire = r.SerializeAsString();
+  google::protobuf::Arena arena;
+  auto cut = DecodeBatch(wire.substr(0, wire.size() - 5), &arena);
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(cut.status().message().find("events[0]"), std::string::npos)
+      << cut.status();
+  auto junk = DecodeBatch(std::string("\x07\x07\x07", 3), &arena);
+  EXPECT_FALSE(junk.ok());
+}
+
+TEST(DecodeBatch, FromRequestHasNoBytes) {
+  PublishRequest r;
+  r.set_batch_id(7);
+  *r.add_events() = Sent("e1", "fine");
+  DecodedBatch b = FromRequest(r);
+  EXPECT_EQ(b.batch_id, 7u);
+  ASSERT_EQ(b.events.size(), 1u);
+  EXPECT_EQ(b.events[0].event, &r.events(0));
+  EXPECT_TRUE(b.events[0].encoded.empty());
+}
+
+}  // namespace
+}  // namespace rebound::ingest
