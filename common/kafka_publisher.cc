@@ -12,9 +12,8 @@ class Publisher::Callbacks : public RdKafka::DeliveryReportCb,
   explicit Callbacks(Publisher* owner) : owner_(owner) {}
 
   void dr_cb(RdKafka::Message& message) override {
-    std::unique_ptr<PendingRecord> done(
-        static_cast<PendingRecord*>(message.msg_opaque()));
-    if (!done) return;
+    auto* done = static_cast<PendingRecord*>(message.msg_opaque());
+    if (done == nullptr) return;
     Delivery d;
     if (message.err() == RdKafka::ERR_NO_ERROR) {
       d.partition = message.partition();
@@ -23,7 +22,9 @@ class Publisher::Callbacks : public RdKafka::DeliveryReportCb,
       d.status = absl::UnavailableError("kafka did not confirm the write: " +
                                         message.errstr());
     }
+    const bool owned = done->delete_after_delivery_;
     done->Delivered(d);
+    if (owned) delete done;
   }
 
   void event_cb(RdKafka::Event& event) override {
@@ -178,6 +179,16 @@ absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
                                 std::string_view value, const Headers& headers,
                                 absl::Time enqueue_deadline,
                                 std::unique_ptr<PendingRecord> pending) {
+  absl::Status s =
+      Produce(topic, key, value, headers, enqueue_deadline, pending.get());
+  if (s.ok()) pending.release();  // Released after its delivery report.
+  return s;
+}
+
+absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
+                                std::string_view value, const Headers& headers,
+                                absl::Time enqueue_deadline,
+                                PendingRecord* pending) {
   if (!available_.load()) {
     return absl::UnavailableError("kafka is unreachable at " +
                                   options_.brokers);
@@ -195,11 +206,8 @@ absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_HEADERS(h),
-        RD_KAFKA_V_OPAQUE(pending.get()), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      pending.release();  // Owned by librdkafka until the delivery report.
-      return absl::OkStatus();
-    }
+        RD_KAFKA_V_OPAQUE(pending), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
     // On failure the headers still belong to us.
     rd_kafka_headers_destroy(h);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL &&

@@ -63,13 +63,22 @@ struct PublisherOptions {
 class Publisher {
  public:
   // One record handed to Produce(): told its fate exactly once, on the
-  // producer's poll thread, then destroyed. OK with the partition/offset once
+  // producer's poll thread, then deleted. OK with the partition/offset once
   // Kafka acknowledged it with acks=all, or the error that made librdkafka
   // give up.
   class PendingRecord {
    public:
     virtual ~PendingRecord() = default;
     virtual void Delivered(const Delivery& delivery) = 0;
+
+   protected:
+    // Records whose storage is managed elsewhere (say, a batch's array)
+    // clear this: the publisher then leaves them alone after Delivered(),
+    // which may be the last thing that touches them.
+    bool delete_after_delivery_ = true;
+
+   private:
+    friend class Publisher;
   };
 
   // Creates the producer (idempotence on, acks=all, Java-compatible murmur2
@@ -89,6 +98,14 @@ class Publisher {
                        std::string_view value, const Headers& headers,
                        absl::Time enqueue_deadline,
                        std::unique_ptr<PendingRecord> pending);
+
+  // The same without handing over ownership: on OK, `pending->Delivered()`
+  // is called exactly once, then the record is deleted unless it cleared
+  // delete_after_delivery_; on error nothing is called and the caller still
+  // has the record.
+  absl::Status Produce(const std::string& topic, std::string_view key,
+                       std::string_view value, const Headers& headers,
+                       absl::Time enqueue_deadline, PendingRecord* pending);
 
   // Whether Kafka answered the last probe (and no "all brokers down" since).
   bool available() const { return available_.load(); }

@@ -1,6 +1,7 @@
 #include "services/ingest/dedup_window.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/hash/hash.h"
 
@@ -19,15 +20,44 @@ absl::uint128 DedupWindow::Fingerprint(std::string_view key) {
   return absl::MakeUint128(a, b);
 }
 
+absl::uint128 DedupWindow::Fingerprint(std::string_view tenant,
+                                       std::string_view id) {
+  char buf[256];
+  const size_t n = tenant.size() + 1 + id.size();
+  if (n > sizeof(buf)) return Fingerprint(std::string(tenant) + "/" += id);
+  std::memcpy(buf, tenant.data(), tenant.size());
+  buf[tenant.size()] = '/';
+  std::memcpy(buf + tenant.size() + 1, id.data(), id.size());
+  return Fingerprint(std::string_view(buf, n));
+}
+
 DedupWindow::Claim DedupWindow::ClaimOrWait(absl::uint128 fp, absl::Time now,
                                             Waiter waiter,
                                             Delivery* published) {
   absl::MutexLock lock(&mu_);
   EvictLocked(now);
+  return ClaimLocked(
+      fp, [&waiter] { return std::move(waiter); }, published);
+}
+
+void DedupWindow::ClaimAll(absl::Span<const absl::uint128> fps, absl::Time now,
+                           absl::FunctionRef<Waiter(size_t)> make_waiter,
+                           Claim* claims, Delivery* published) {
+  absl::MutexLock lock(&mu_);
+  EvictLocked(now);
+  for (size_t i = 0; i < fps.size(); ++i) {
+    claims[i] = ClaimLocked(
+        fps[i], [&make_waiter, i] { return make_waiter(i); }, &published[i]);
+  }
+}
+
+DedupWindow::Claim DedupWindow::ClaimLocked(
+    absl::uint128 fp, absl::FunctionRef<Waiter()> make_waiter,
+    Delivery* published) {
   auto [it, inserted] = entries_.try_emplace(fp);
   if (inserted) return Claim::kNew;
   if (it->second.in_flight) {
-    waiters_[fp].push_back(std::move(waiter));
+    waiters_[fp].push_back(make_waiter());
     return Claim::kWaiting;
   }
   published->status = absl::OkStatus();
@@ -42,9 +72,11 @@ void DedupWindow::Resolve(absl::uint128 fp, const Delivery& d, absl::Time now) {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(fp);
     if (it == entries_.end()) return;
-    if (auto w = waiters_.find(fp); w != waiters_.end()) {
-      waiters.swap(w->second);
-      waiters_.erase(w);
+    if (!waiters_.empty()) {
+      if (auto w = waiters_.find(fp); w != waiters_.end()) {
+        waiters.swap(w->second);
+        waiters_.erase(w);
+      }
     }
     if (d.status.ok()) {
       it->second.in_flight = false;

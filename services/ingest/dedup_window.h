@@ -13,10 +13,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/kafka_publisher.h"
 
 namespace rebound::ingest {
@@ -44,6 +46,14 @@ class DedupWindow {
   Claim ClaimOrWait(absl::uint128 fp, absl::Time now, Waiter waiter,
                     Delivery* published);
 
+  // Claims a batch of ids under one lock: `claims[i]` for `fps[i]`.
+  // `make_waiter(i)` is called (under the lock: it must not call back into
+  // the window) only for ids found in flight; `published[i]` is set for ids
+  // already published.
+  void ClaimAll(absl::Span<const absl::uint128> fps, absl::Time now,
+                absl::FunctionRef<Waiter(size_t)> make_waiter, Claim* claims,
+                Delivery* published);
+
   // Records the outcome of a claimed id. Published ids are remembered; a
   // failed one is forgotten so a retry can publish it. Waiters get `d`.
   void Resolve(absl::uint128 fp, const Delivery& d, absl::Time now);
@@ -56,6 +66,9 @@ class DedupWindow {
   // probability ~n²/2¹²⁹ — about 10⁻²⁶ for a million ids — instead of
   // holding every id string in memory.
   static absl::uint128 Fingerprint(std::string_view key);
+  // Fingerprint(tenant + "/" + id) without building the string on the heap.
+  static absl::uint128 Fingerprint(std::string_view tenant,
+                                   std::string_view id);
 
  private:
   struct Entry {
@@ -65,6 +78,8 @@ class DedupWindow {
     absl::Time published_at;
   };
   void EvictLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Claim ClaimLocked(absl::uint128 fp, absl::FunctionRef<Waiter()> make_waiter,
+                    Delivery* published) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t capacity_;
   const absl::Duration ttl_;

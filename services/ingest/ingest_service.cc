@@ -50,19 +50,56 @@ grpc::Status Encode(const PublishResponse& response, grpc::ByteBuffer* out) {
                                                                &own);
 }
 
+// One event handed to Kafka. Records live in their batch's array: no
+// allocation per event.
+struct BatchState;
+class EventInFlight final : public Publisher::PendingRecord {
+ public:
+  void Start(BatchState* batch, EventResult* result, absl::uint128 fingerprint,
+             absl::Time enqueued) {
+    batch_ = batch;
+    result_ = result;
+    fingerprint_ = fingerprint;
+    enqueued_ = enqueued;
+  }
+  EventInFlight() { delete_after_delivery_ = false; }  // Owned by the batch.
+  void Delivered(const Delivery& d) override;
+  // Enqueue to delivery report, in seconds; < 0 when not published.
+  double latency_s() const { return latency_s_; }
+
+ private:
+  BatchState* batch_ = nullptr;
+  EventResult* result_ = nullptr;
+  absl::uint128 fingerprint_ = 0;
+  absl::Time enqueued_;
+  double latency_s_ = -1;
+};
+
 // One batch in flight: results are filled by whichever thread resolves each
-// event; the thread that resolves the last one answers. The response and its
-// results live on the batch's arena.
+// event; the thread that resolves the last one answers and deletes the
+// batch. The response and its results live on the batch's arena.
 struct BatchState {
-  BatchState()
+  BatchState(int n, IngestMetrics* m, DedupWindow* d,
+             std::function<void(const PublishResponse&)> on_done)
       : arena(BatchArenaOptions()),
         response(
-            google::protobuf::Arena::CreateMessage<PublishResponse>(&arena)) {}
+            google::protobuf::Arena::CreateMessage<PublishResponse>(&arena)),
+        records(new EventInFlight[static_cast<size_t>(n)]),
+        size(n),
+        done(std::move(on_done)),
+        metrics(m),
+        dedup(d) {
+    remaining.store(n + 1);  // +1 held until every event is dispatched.
+  }
+
   google::protobuf::Arena arena;
   PublishResponse* const response;
+  const std::unique_ptr<EventInFlight[]> records;
+  const int size;
   std::atomic<int> remaining{0};
-  std::function<void(const PublishResponse&)> done;
-  IngestMetrics* metrics = nullptr;
+  const std::function<void(const PublishResponse&)> done;
+  IngestMetrics* const metrics;
+  DedupWindow* const dedup;
 
   void Complete() {
     if (remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
@@ -87,12 +124,20 @@ struct BatchState {
     response->set_duplicates(duplicates);
     response->set_rejected(rejected);
     response->set_failed(failed);
-    // Counted once per batch rather than per event: fewer atomics.
+    // Counted once per batch rather than per event: fewer atomics and locks.
     metrics->published->Increment(published);
     metrics->duplicates->Increment(duplicates);
     metrics->rejected->Increment(rejected);
     metrics->failed->Increment(failed);
+    std::vector<double> latencies;
+    latencies.reserve(published);
+    for (int i = 0; i < size; ++i) {
+      if (records[i].latency_s() >= 0)
+        latencies.push_back(records[i].latency_s());
+    }
+    metrics->ObservePublishLatencies(latencies);
     done(*response);
+    delete this;
   }
 };
 
@@ -102,41 +147,19 @@ void SetFailed(EventResult* r, const absl::Status& s) {
   r->set_error(std::string(s.message()));
 }
 
-// One event handed to Kafka: the only allocation per published event.
-class EventInFlight final : public Publisher::PendingRecord {
- public:
-  EventInFlight(std::shared_ptr<BatchState> batch, EventResult* result,
-                absl::uint128 fingerprint, DedupWindow* dedup,
-                prometheus::Histogram* latency)
-      : batch_(std::move(batch)),
-        result_(result),
-        fingerprint_(fingerprint),
-        dedup_(dedup),
-        latency_(latency),
-        enqueued_(absl::Now()) {}
-
-  void Delivered(const Delivery& d) override {
-    absl::Time at = absl::Now();
-    if (d.status.ok()) {
-      result_->set_outcome(rebound::v1::OUTCOME_PUBLISHED);
-      result_->set_partition(d.partition);
-      result_->set_offset(d.offset);
-      latency_->Observe(absl::ToDoubleSeconds(at - enqueued_));
-    } else {
-      SetFailed(result_, d.status);
-    }
-    dedup_->Resolve(fingerprint_, d, at);
-    batch_->Complete();
+void EventInFlight::Delivered(const Delivery& d) {
+  absl::Time at = absl::Now();
+  if (d.status.ok()) {
+    result_->set_outcome(rebound::v1::OUTCOME_PUBLISHED);
+    result_->set_partition(d.partition);
+    result_->set_offset(d.offset);
+    latency_s_ = absl::ToDoubleSeconds(at - enqueued_);
+  } else {
+    SetFailed(result_, d.status);
   }
-
- private:
-  std::shared_ptr<BatchState> batch_;
-  EventResult* result_;
-  absl::uint128 fingerprint_;
-  DedupWindow* dedup_;
-  prometheus::Histogram* latency_;
-  absl::Time enqueued_;
-};
+  batch_->dedup->Resolve(fingerprint_, d, at);
+  batch_->Complete();
+}
 
 }  // namespace
 
@@ -171,71 +194,79 @@ absl::Status IngestService::ProcessBatch(
                                                    options_.max_batch_events));
   }
   metrics_->received->Increment(n);
-  auto batch = std::make_shared<BatchState>();
-  batch->done = std::move(done);
-  batch->metrics = metrics_;
-  batch->response->set_batch_id(request.batch_id);
-  batch->remaining.store(n + 1);  // +1 held until every event is dispatched.
-  batch->response->mutable_results()->Reserve(n);
+  auto* batch = new BatchState(n, metrics_, &dedup_, std::move(done));
+  PublishResponse& response = *batch->response;
+  response.set_batch_id(request.batch_id);
+  response.mutable_results()->Reserve(n);
   for (int i = 0; i < n; ++i) {
-    EventResult* r = batch->response->add_results();
+    EventResult* r = response.add_results();
     r->set_index(i);
     if (const auto* e = request.events[i].event) r->set_event_id(e->event_id());
   }
+  auto reject = [&](int i, std::string field, std::string reason,
+                    absl::StatusCode code) {
+    EventResult* r = response.mutable_results(i);
+    r->set_outcome(rebound::v1::OUTCOME_REJECTED);
+    r->set_field(std::move(field));
+    r->set_error(std::move(reason));
+    r->set_code(static_cast<int>(code));
+    batch->Complete();
+  };
 
+  // 1. Check every event; the valid ones go on, with their encoding.
   const absl::Time now = absl::Now();
-  // Once Kafka refuses one event of the batch, the later ones fail the same
-  // way without being produced, so a pair's events are never written out of
-  // the order they were sent in.
-  absl::Status refused;
+  std::vector<int> valid;
+  std::vector<std::string_view> values(static_cast<size_t>(n));
+  std::deque<std::string> encoded_here;  // For events built in-process.
+  valid.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     const DecodedEvent& decoded = request.events[i];
-    EventResult* r = batch->response->mutable_results(i);
     if (decoded.error) {
-      r->set_outcome(rebound::v1::OUTCOME_REJECTED);
-      r->set_field(decoded.error->field);
-      r->set_error(decoded.error->reason);
-      r->set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
-      batch->Complete();
+      reject(i, decoded.error->field, decoded.error->reason,
+             absl::StatusCode::kInvalidArgument);
       continue;
     }
     const auto& event = *decoded.event;
     if (!tenant.empty() && event.tenant_id() != tenant) {
-      r->set_outcome(rebound::v1::OUTCOME_REJECTED);
-      r->set_field("tenant_id");
-      r->set_error("this token may not publish for tenant '" +
-                   event.tenant_id() + "'");
-      r->set_code(static_cast<int>(absl::StatusCode::kPermissionDenied));
-      batch->Complete();
+      reject(
+          i, "tenant_id",
+          "this token may not publish for tenant '" + event.tenant_id() + "'",
+          absl::StatusCode::kPermissionDenied);
       continue;
     }
     // Events that arrived encoded are forwarded as they are; those built
     // in-process are encoded here.
-    std::string encoded_here;
     std::string_view value = decoded.encoded;
     if (value.empty()) {
-      encoded_here = event.SerializeAsString();
-      value = encoded_here;
+      value = encoded_here.emplace_back(event.SerializeAsString());
     }
     if (auto err = Validate(event, value.size(), now, options_.validator)) {
-      r->set_outcome(rebound::v1::OUTCOME_REJECTED);
-      r->set_field(err->field);
-      r->set_error(err->reason);
-      r->set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
-      batch->Complete();
+      reject(i, err->field, err->reason, absl::StatusCode::kInvalidArgument);
       continue;
     }
     if (draining_.load()) {
-      SetFailed(r, absl::UnavailableError("ingest is shutting down; retry"));
+      SetFailed(response.mutable_results(i),
+                absl::UnavailableError("ingest is shutting down; retry"));
       batch->Complete();
       continue;
     }
-    const absl::uint128 dedup_key = DedupWindow::Fingerprint(
-        absl::StrCat(event.tenant_id(), "/", event.event_id()));
-    Delivery earlier;
-    auto claim = dedup_.ClaimOrWait(
-        dedup_key, now,
-        [batch, r](const Delivery& d) {
+    values[static_cast<size_t>(i)] = value;
+    valid.push_back(i);
+  }
+
+  // 2. Claim their ids in the dedup window, all under one lock.
+  std::vector<absl::uint128> fps(valid.size());
+  for (size_t k = 0; k < valid.size(); ++k) {
+    const auto& e = *request.events[valid[k]].event;
+    fps[k] = DedupWindow::Fingerprint(e.tenant_id(), e.event_id());
+  }
+  std::vector<DedupWindow::Claim> claims(valid.size());
+  std::vector<Delivery> earlier(valid.size());
+  dedup_.ClaimAll(
+      fps, now,
+      [&](size_t k) -> DedupWindow::Waiter {
+        EventResult* r = response.mutable_results(valid[k]);
+        return [batch, r](const Delivery& d) {
           if (d.status.ok()) {
             r->set_outcome(rebound::v1::OUTCOME_DUPLICATE);
             r->set_partition(d.partition);
@@ -244,30 +275,41 @@ absl::Status IngestService::ProcessBatch(
             SetFailed(r, d.status);
           }
           batch->Complete();
-        },
-        &earlier);
-    if (claim == DedupWindow::Claim::kWaiting) continue;
-    if (claim == DedupWindow::Claim::kPublished) {
+        };
+      },
+      claims.data(), earlier.data());
+
+  // 3. Produce the new ones, in order. Once Kafka refuses one event of the
+  // batch, the later ones fail the same way without being produced, so a
+  // pair's events are never written out of the order they were sent in.
+  absl::Status refused;
+  for (size_t k = 0; k < valid.size(); ++k) {
+    const int i = valid[k];
+    EventResult* r = response.mutable_results(i);
+    if (claims[k] == DedupWindow::Claim::kWaiting) continue;
+    if (claims[k] == DedupWindow::Claim::kPublished) {
       r->set_outcome(rebound::v1::OUTCOME_DUPLICATE);
-      r->set_partition(earlier.partition);
-      r->set_offset(earlier.offset);
+      r->set_partition(earlier[k].partition);
+      r->set_offset(earlier[k].offset);
       batch->Complete();
       continue;
     }
+    const auto& event = *request.events[i].event;
     absl::Status s = refused;
     if (s.ok()) {
-      s = publisher_->Produce(
-          options_.topic, RecordKey(event), value,
-          CloudEventHeaders(event, options_.ce_source), enqueue_deadline,
-          std::make_unique<EventInFlight>(batch, r, dedup_key, &dedup_,
-                                          metrics_->publish_latency));
+      EventInFlight* record = &batch->records[i];
+      record->Start(batch, r, fps[k], absl::Now());
+      s = publisher_->Produce(options_.topic, RecordKey(event),
+                              values[static_cast<size_t>(i)],
+                              CloudEventHeaders(event, options_.ce_source),
+                              enqueue_deadline, record);
     }
     if (!s.ok()) {
       refused = s;
       SetFailed(r, s);
       Delivery failed;
       failed.status = s;
-      dedup_.Resolve(dedup_key, failed, absl::Now());
+      dedup_.Resolve(fps[k], failed, absl::Now());
       batch->Complete();
     }
   }
