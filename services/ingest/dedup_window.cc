@@ -67,30 +67,63 @@ DedupWindow::Claim DedupWindow::ClaimLocked(
 }
 
 void DedupWindow::Resolve(absl::uint128 fp, const Delivery& d, absl::Time now) {
-  std::vector<Waiter> waiters;
+  std::vector<Waiter> ready;
   {
     absl::MutexLock lock(&mu_);
-    auto it = entries_.find(fp);
-    if (it == entries_.end()) return;
-    if (!waiters_.empty()) {
-      if (auto w = waiters_.find(fp); w != waiters_.end()) {
-        waiters.swap(w->second);
-        waiters_.erase(w);
-      }
-    }
-    if (d.status.ok()) {
-      it->second.in_flight = false;
-      it->second.partition = d.partition;
-      it->second.offset = d.offset;
-      it->second.published_at = now;
-      order_.emplace_back(now, fp);
-      EvictLocked(now);
-    } else {
-      entries_.erase(it);
-    }
+    ResolveLocked(fp, d, now, &ready);
   }
   // Outside the lock: a waiter may publish its answer right away.
-  for (auto& w : waiters) w(d);
+  for (auto& w : ready) w(d);
+}
+
+void DedupWindow::ResolveLater(absl::uint128 fp, const Delivery& d,
+                               absl::Time now) {
+  absl::MutexLock lock(&pending_mu_);
+  pending_.push_back({fp, d, now});
+}
+
+void DedupWindow::ResolvePending() {
+  std::vector<Outcome> outcomes;
+  {
+    absl::MutexLock lock(&pending_mu_);
+    outcomes.swap(pending_);
+  }
+  if (outcomes.empty()) return;
+  // Waiters are rare; each is called with the outcome it waited for.
+  std::vector<std::pair<Waiter, size_t>> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    std::vector<Waiter> for_one;
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      const Outcome& o = outcomes[i];
+      ResolveLocked(o.fp, o.delivery, o.at, &for_one);
+      for (auto& w : for_one) ready.emplace_back(std::move(w), i);
+      for_one.clear();
+    }
+  }
+  for (auto& [w, i] : ready) w(outcomes[i].delivery);
+}
+
+void DedupWindow::ResolveLocked(absl::uint128 fp, const Delivery& d,
+                                absl::Time now, std::vector<Waiter>* ready) {
+  auto it = entries_.find(fp);
+  if (it == entries_.end()) return;
+  if (!waiters_.empty()) {
+    if (auto w = waiters_.find(fp); w != waiters_.end()) {
+      for (auto& waiter : w->second) ready->push_back(std::move(waiter));
+      waiters_.erase(w);
+    }
+  }
+  if (d.status.ok()) {
+    it->second.in_flight = false;
+    it->second.partition = d.partition;
+    it->second.offset = d.offset;
+    it->second.published_at = now;
+    order_.emplace_back(now, fp);
+    EvictLocked(now);
+  } else {
+    entries_.erase(it);
+  }
 }
 
 size_t DedupWindow::size() const {

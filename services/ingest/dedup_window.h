@@ -58,6 +58,14 @@ class DedupWindow {
   // failed one is forgotten so a retry can publish it. Waiters get `d`.
   void Resolve(absl::uint128 fp, const Delivery& d, absl::Time now);
 
+  // Resolve() deferred: noted now without taking the window's lock, applied
+  // by the next ResolvePending() for all noted ids under one lock. Until
+  // then the id counts as in flight (a duplicate waits for it), so the owner
+  // must call ResolvePending() promptly; ingest does after every round of
+  // Kafka delivery reports.
+  void ResolveLater(absl::uint128 fp, const Delivery& d, absl::Time now);
+  void ResolvePending();
+
   // Ids remembered (published or in flight).
   size_t size() const;
 
@@ -80,6 +88,16 @@ class DedupWindow {
   void EvictLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Claim ClaimLocked(absl::uint128 fp, absl::FunctionRef<Waiter()> make_waiter,
                     Delivery* published) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies one outcome; waiters to call (outside the lock) go to `ready`.
+  void ResolveLocked(absl::uint128 fp, const Delivery& d, absl::Time now,
+                     std::vector<Waiter>* ready)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  struct Outcome {
+    absl::uint128 fp;
+    Delivery delivery;
+    absl::Time at;
+  };
 
   const size_t capacity_;
   const absl::Duration ttl_;
@@ -90,6 +108,9 @@ class DedupWindow {
       ABSL_GUARDED_BY(mu_);
   // Published ids in the order they were published, for eviction.
   std::deque<std::pair<absl::Time, absl::uint128>> order_ ABSL_GUARDED_BY(mu_);
+  // Outcomes noted by ResolveLater(), not applied yet.
+  absl::Mutex pending_mu_;
+  std::vector<Outcome> pending_ ABSL_GUARDED_BY(pending_mu_);
 };
 
 }  // namespace rebound::ingest

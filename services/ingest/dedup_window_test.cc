@@ -102,5 +102,56 @@ TEST(DedupWindow, TenantsAreSeparateKeys) {
       DedupWindow::Claim::kNew);
 }
 
+TEST(DedupWindow, FingerprintOfPartsEqualsFingerprintOfJoinedKey) {
+  EXPECT_EQ(DedupWindow::Fingerprint("acme", "evt-1"),
+            DedupWindow::Fingerprint("acme/evt-1"));
+  std::string long_id(300, 'x');
+  EXPECT_EQ(DedupWindow::Fingerprint("acme", long_id),
+            DedupWindow::Fingerprint("acme/" + long_id));
+}
+
+TEST(DedupWindow, DeferredOutcomesApplyTogetherAndReachWaiters) {
+  DedupWindow w(10, absl::Minutes(1));
+  const auto a = DedupWindow::Fingerprint("t/a");
+  const auto b = DedupWindow::Fingerprint("t/b");
+  Delivery seen[3];
+  DedupWindow::Claim claims[3];
+  std::vector<int64_t> waited;
+  std::vector<absl::uint128> fps = {a, b, a};
+  // The third (a duplicate of the first, same batch) waits for it.
+  w.ClaimAll(
+      fps, kT0,
+      [&](size_t) -> DedupWindow::Waiter {
+        return [&](const Delivery& d) { waited.push_back(d.offset); };
+      },
+      claims, seen);
+  EXPECT_EQ(claims[0], DedupWindow::Claim::kNew);
+  EXPECT_EQ(claims[1], DedupWindow::Claim::kNew);
+  EXPECT_EQ(claims[2], DedupWindow::Claim::kWaiting);
+
+  w.ResolveLater(a, Ok(11), kT0);
+  Delivery failed;
+  failed.status = absl::UnavailableError("broker gone");
+  w.ResolveLater(b, failed, kT0);
+  // Noted, not applied: both still count as in flight.
+  EXPECT_TRUE(waited.empty());
+  Delivery again;
+  int extra = 0;
+  EXPECT_EQ(w.ClaimOrWait(
+                a, kT0, [&](const Delivery&) { ++extra; }, &again),
+            DedupWindow::Claim::kWaiting);
+
+  w.ResolvePending();
+  EXPECT_EQ(waited, std::vector<int64_t>{11});
+  EXPECT_EQ(extra, 1);
+  // a is published; b failed and is free to be published again.
+  EXPECT_EQ(w.ClaimOrWait(a, kT0, nullptr, &again),
+            DedupWindow::Claim::kPublished);
+  EXPECT_EQ(again.offset, 11);
+  EXPECT_EQ(w.ClaimOrWait(b, kT0, nullptr, &again), DedupWindow::Claim::kNew);
+  w.ResolvePending();  // Nothing pending: no effect.
+  EXPECT_EQ(waited.size(), 1u);
+}
+
 }  // namespace
 }  // namespace rebound::ingest

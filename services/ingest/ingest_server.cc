@@ -83,6 +83,9 @@ IngestServer::~IngestServer() {
     server_->Wait();
   }
   if (publisher_) publisher_->OnAvailabilityChange([](bool) {});
+  // The publisher resolves its last records into the service: it goes first.
+  publisher_.reset();
+  service_.reset();
 }
 
 }  // namespace rebound::ingest

@@ -157,7 +157,9 @@ void EventInFlight::Delivered(const Delivery& d) {
   } else {
     SetFailed(result_, d.status);
   }
-  batch_->dedup->Resolve(fingerprint_, d, at);
+  // Applied with the rest of this round of delivery reports, under one lock
+  // (see the constructor).
+  batch_->dedup->ResolveLater(fingerprint_, d, at);
   batch_->Complete();
 }
 
@@ -168,7 +170,9 @@ IngestService::IngestService(IngestServiceOptions options, Publisher* publisher,
     : options_(std::move(options)),
       publisher_(publisher),
       metrics_(metrics),
-      dedup_(options_.dedup_capacity, options_.dedup_ttl) {}
+      dedup_(options_.dedup_capacity, options_.dedup_ttl) {
+  publisher_->OnDeliveriesServed([this] { dedup_.ResolvePending(); });
+}
 
 absl::Time IngestService::EnqueueDeadline(
     const grpc::CallbackServerContext* context) const {

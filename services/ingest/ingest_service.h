@@ -57,7 +57,9 @@ using IngestRawService = rebound::v1::Ingest::WithRawCallbackMethod_Publish<
 
 class IngestService final : public IngestRawService {
  public:
-  // `publisher` and `metrics` must outlive the service.
+  // `metrics` must outlive the service. The publisher's delivery reports
+  // (and its OnDeliveriesServed hook, set here) reach the service: destroy
+  // the publisher, which resolves every record left, before the service.
   IngestService(IngestServiceOptions options, Publisher* publisher,
                 IngestMetrics* metrics);
 
