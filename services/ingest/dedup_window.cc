@@ -78,14 +78,14 @@ void DedupWindow::Resolve(absl::uint128 fp, const Delivery& d, absl::Time now) {
 
 void DedupWindow::ResolveLater(absl::uint128 fp, const Delivery& d,
                                absl::Time now) {
-  absl::MutexLock lock(&pending_mu_);
+  std::lock_guard<std::mutex> lock(pending_mu_);
   pending_.push_back({fp, d, now});
 }
 
 void DedupWindow::ResolvePending() {
   std::vector<Outcome> outcomes;
   {
-    absl::MutexLock lock(&pending_mu_);
+    std::lock_guard<std::mutex> lock(pending_mu_);
     outcomes.swap(pending_);
   }
   if (outcomes.empty()) return;

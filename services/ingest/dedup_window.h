@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,8 +110,10 @@ class DedupWindow {
   // Published ids in the order they were published, for eviction.
   std::deque<std::pair<absl::Time, absl::uint128>> order_ ABSL_GUARDED_BY(mu_);
   // Outcomes noted by ResolveLater(), not applied yet.
-  absl::Mutex pending_mu_;
-  std::vector<Outcome> pending_ ABSL_GUARDED_BY(pending_mu_);
+  // (A plain std::mutex: this lock is taken once per published event, and
+  // measured cheaper than absl::Mutex there.)
+  std::mutex pending_mu_;
+  std::vector<Outcome> pending_;
 };
 
 }  // namespace rebound::ingest
