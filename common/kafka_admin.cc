@@ -1,6 +1,9 @@
 #include "common/kafka_admin.h"
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
+#include <thread>
 
 #include "librdkafka/rdkafka.h"
 
@@ -92,23 +95,41 @@ absl::StatusOr<int> PartitionCount(RdKafka::Handle* handle,
   if (!t) {
     return absl::InvalidArgumentError("topic '" + topic + "': " + errstr);
   }
-  RdKafka::Metadata* raw = nullptr;
-  RdKafka::ErrorCode err =
-      handle->metadata(false, t.get(), &raw, static_cast<int>(timeout.count()));
-  std::unique_ptr<RdKafka::Metadata> md(raw);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    return absl::UnavailableError("metadata for topic '" + topic +
-                                  "': " + RdKafka::err2str(err));
-  }
-  for (const auto* tm : *md->topics()) {
-    if (tm->topic() != topic) continue;
-    if (tm->err() != RdKafka::ERR_NO_ERROR) {
-      return absl::NotFoundError("topic '" + topic +
-                                 "': " + RdKafka::err2str(tm->err()));
+  // A topic just created can take a moment to show in every broker's
+  // metadata: unknown-topic and no-leader answers are retried until the
+  // timeout.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    RdKafka::Metadata* raw = nullptr;
+    RdKafka::ErrorCode err = handle->metadata(
+        false, t.get(), &raw,
+        static_cast<int>(std::max<int64_t>(left.count(), 100)));
+    std::unique_ptr<RdKafka::Metadata> md(raw);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError("metadata for topic '" + topic +
+                                    "': " + RdKafka::err2str(err));
     }
-    return static_cast<int>(tm->partitions()->size());
+    RdKafka::ErrorCode topic_err = RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
+    int partitions = 0;
+    for (const auto* tm : *md->topics()) {
+      if (tm->topic() != topic) continue;
+      topic_err = tm->err();
+      partitions = static_cast<int>(tm->partitions()->size());
+    }
+    if (topic_err == RdKafka::ERR_NO_ERROR && partitions > 0) return partitions;
+    const bool settling = topic_err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART ||
+                          topic_err == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+                          topic_err == RdKafka::ERR_NO_ERROR;
+    if (!settling || std::chrono::steady_clock::now() >= deadline) {
+      return absl::NotFoundError("topic '" + topic + "': " +
+                                 (topic_err == RdKafka::ERR_NO_ERROR
+                                      ? std::string("no partitions")
+                                      : RdKafka::err2str(topic_err)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return absl::NotFoundError("topic '" + topic + "' is not in the metadata");
 }
 
 }  // namespace rebound

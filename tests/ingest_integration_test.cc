@@ -80,7 +80,7 @@ class IngestIntegration : public ::testing::Test {
 };
 
 TEST_F(IngestIntegration, BatchAndStreamEventsLandOnceWithKeyPartitionHeaders) {
-  StartServer();
+  ASSERT_NO_FATAL_FAILURE(StartServer());
   auto events = Sample(1000, "landing");
   // 300 through unary batches of 100, the other 700 through the stream.
   std::map<std::string, rebound::v1::EventResult> acks;
@@ -151,7 +151,7 @@ TEST_F(IngestIntegration, BatchAndStreamEventsLandOnceWithKeyPartitionHeaders) {
 }
 
 TEST_F(IngestIntegration, InvalidEventIsRejectedWhileTheRestPublish) {
-  StartServer();
+  ASSERT_NO_FATAL_FAILURE(StartServer());
   auto events = Sample(6, "mixed");
   ASSERT_TRUE(events[0].has_request_sent());
   events[1] = events[0];
@@ -201,7 +201,7 @@ TEST_F(IngestIntegration, InvalidEventIsRejectedWhileTheRestPublish) {
 }
 
 TEST_F(IngestIntegration, MalformedBatchFailsAsAWhole) {
-  StartServer();
+  ASSERT_NO_FATAL_FAILURE(StartServer());
   grpc::Status st;
   Publish({}, &st);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -215,7 +215,7 @@ TEST_F(IngestIntegration, MalformedBatchFailsAsAWhole) {
 }
 
 TEST_F(IngestIntegration, DuplicatesAreNotPublishedTwice) {
-  StartServer();
+  ASSERT_NO_FATAL_FAILURE(StartServer());
   auto events = Sample(50, "dup");
   grpc::Status st;
   auto first = Publish(events, &st);
@@ -253,7 +253,7 @@ TEST_F(IngestIntegration, FullProducerQueueAnswersResourceExhausted) {
   // Hold the one queued record so the queue stays full.
   o.publisher.linger_ms = 3000;
   o.service.max_enqueue_wait = absl::Milliseconds(300);
-  StartServer(o);
+  ASSERT_NO_FATAL_FAILURE(StartServer(o));
   auto events = Sample(3, "full");
   grpc::Status st;
   auto resp = Publish(events, &st);
@@ -279,7 +279,7 @@ TEST_F(IngestIntegration, BrokerDownIsUnavailableAndNotServingThenRecovers) {
   ingest::IngestServerOptions o;
   o.publisher.brokers = kafka.brokers();
   o.publisher.health_interval = milliseconds(500);
-  StartServer(o);
+  ASSERT_NO_FATAL_FAILURE(StartServer(o));
   ASSERT_TRUE(
       testing::WaitForHealth(channel_, "rebound.v1.Ingest", 1, seconds(10)));
   grpc::Status st;
