@@ -63,7 +63,8 @@ struct PublisherOptions {
 class Publisher {
  public:
   // One record handed to Produce(): told its fate exactly once, on the
-  // producer's poll thread, then deleted. OK with the partition/offset once
+  // producer's poll thread (or on a thread in Flush() or the destructor),
+  // then deleted. OK with the partition/offset once
   // Kafka acknowledged it with acks=all, or the error that made librdkafka
   // give up.
   class PendingRecord {

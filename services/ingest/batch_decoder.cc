@@ -1,5 +1,6 @@
 #include "services/ingest/batch_decoder.h"
 
+#include <mutex>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +21,13 @@ using rebound::v1::ConnectionEvent;
 CodedInputStream Reader(std::string_view bytes) {
   return CodedInputStream(reinterpret_cast<const uint8_t*>(bytes.data()),
                           static_cast<int>(bytes.size()));
+}
+
+// After ReadTag() returned 0: whether that was the end of `bytes` and not a
+// zero tag or a cut varint.
+bool AtCleanEnd(CodedInputStream& in, std::string_view bytes) {
+  return in.ConsumedEntireMessage() &&
+         static_cast<size_t>(in.CurrentPosition()) == bytes.size();
 }
 
 // Reads a length prefix and returns the bytes it frames, or nullopt when the
@@ -72,10 +80,34 @@ std::optional<FieldError> FindBadField(std::string_view bytes,
                        WireFormatLite::GetTagFieldNumber(tag), ")")};
     }
   }
-  if (static_cast<size_t>(in.CurrentPosition()) != bytes.size()) {
+  if (!AtCleanEnd(in, bytes)) {
     return FieldError{self, "has a broken encoding (bad field tag)"};
   }
   return std::nullopt;
+}
+
+// Protobuf logs (ERROR, to stderr) every non-UTF-8 string it fails to
+// parse. Ingest answers those to their sender, field named, so a bad
+// client must not flood the log: this handler drops exactly those
+// messages, process-wide, and passes every other one on.
+google::protobuf::LogHandler* previous_handler = nullptr;
+
+void DropUtf8ParseErrors(google::protobuf::LogLevel level, const char* filename,
+                         int line, const std::string& message) {
+  if (level < google::protobuf::LOGLEVEL_FATAL &&
+      message.find("invalid UTF-8 data when parsing") != std::string::npos) {
+    return;
+  }
+  if (previous_handler != nullptr) {
+    previous_handler(level, filename, line, message);
+  }
+}
+
+void QuietUtf8ParseErrors() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    previous_handler = google::protobuf::SetLogHandler(&DropUtf8ParseErrors);
+  });
 }
 
 }  // namespace
@@ -88,12 +120,11 @@ FieldError DiagnoseUndecodable(std::string_view encoded) {
 }
 
 absl::StatusOr<DecodedBatch> DecodeBatch(std::string_view bytes,
-                                         google::protobuf::Arena* arena) {
+                                         google::protobuf::Arena* arena,
+                                         size_t max_events) {
+  QuietUtf8ParseErrors();
   DecodedBatch batch;
   CodedInputStream in = Reader(bytes);
-  // Protobuf logs every non-UTF-8 string it meets; such events are answered
-  // to their sender instead, so the log is not flooded by a bad client.
-  google::protobuf::LogSilencer quiet;
   while (true) {
     uint32_t tag = in.ReadTag();
     if (tag == 0) break;
@@ -117,6 +148,12 @@ absl::StatusOr<DecodedBatch> DecodeBatch(std::string_view bytes,
                          "]: broken length prefix; the request is cut or "
                          "corrupt"));
       }
+      if (batch.events.size() == max_events) {
+        // Stop before decoding a flood of (possibly tiny) events.
+        return absl::InvalidArgumentError(
+            absl::StrCat("events: batch of more than ", max_events,
+                         " events, at most ", max_events));
+      }
       DecodedEvent& d = batch.events.emplace_back();
       d.encoded = *encoded;
       auto* event =
@@ -135,7 +172,7 @@ absl::StatusOr<DecodedBatch> DecodeBatch(std::string_view bytes,
           absl::StrCat("request: broken encoding at field ", field));
     }
   }
-  if (static_cast<size_t>(in.CurrentPosition()) != bytes.size()) {
+  if (!AtCleanEnd(in, bytes)) {
     return absl::InvalidArgumentError(
         "request: not a rebound.v1.PublishRequest (bad field tag)");
   }

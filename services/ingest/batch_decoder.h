@@ -7,6 +7,7 @@
 #define REBOUND_SERVICES_INGEST_BATCH_DECODER_H_
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -37,9 +38,12 @@ struct DecodedBatch {
 
 // Decodes serialized rebound.v1.PublishRequest `bytes`, events on `arena`.
 // INVALID_ARGUMENT naming the problem when the request's own framing is
-// broken (then no event of it can be trusted).
-absl::StatusOr<DecodedBatch> DecodeBatch(std::string_view bytes,
-                                         google::protobuf::Arena* arena);
+// broken (then no event of it can be trusted) or it holds more than
+// `max_events` events (decoding stops there). Protobuf's own log line for
+// each non-UTF-8 string is dropped (the sender is told instead).
+absl::StatusOr<DecodedBatch> DecodeBatch(
+    std::string_view bytes, google::protobuf::Arena* arena,
+    size_t max_events = std::numeric_limits<size_t>::max());
 
 // A batch over an already decoded request (no original bytes). `request`
 // must outlive the result.

@@ -112,6 +112,32 @@ TEST(DecodeBatch, BrokenRequestFramingFailsTheBatch) {
   EXPECT_FALSE(junk.ok());
 }
 
+TEST(DecodeBatch, TrailingZeroTagOrCutVarintFailsTheBatch) {
+  PublishRequest r;
+  *r.add_events() = Sent("e1", "fine");
+  const std::string wire = r.SerializeAsString();
+  google::protobuf::Arena arena;
+  ASSERT_TRUE(DecodeBatch(wire, &arena).ok());
+  EXPECT_FALSE(DecodeBatch(wire + std::string(1, '\0'), &arena).ok());
+  EXPECT_FALSE(DecodeBatch(wire + std::string(1, '\x80'), &arena).ok());
+  // Protobuf's own parser agrees.
+  PublishRequest back;
+  EXPECT_FALSE(back.ParseFromString(wire + std::string(1, '\x80')));
+}
+
+TEST(DecodeBatch, StopsAtTheEventLimit) {
+  PublishRequest r;
+  for (int i = 0; i < 5; ++i)
+    *r.add_events() = Sent("e" + std::to_string(i), "x");
+  google::protobuf::Arena arena;
+  ASSERT_TRUE(DecodeBatch(r.SerializeAsString(), &arena, 5).ok());
+  auto over = DecodeBatch(r.SerializeAsString(), &arena, 4);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(over.status().message().find("at most 4"), std::string::npos)
+      << over.status();
+}
+
 TEST(DecodeBatch, FromRequestHasNoBytes) {
   PublishRequest r;
   r.set_batch_id(7);

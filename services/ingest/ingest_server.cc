@@ -83,8 +83,10 @@ IngestServer::~IngestServer() {
     server_->Wait();
   }
   if (publisher_) publisher_->OnAvailabilityChange([](bool) {});
-  // The publisher resolves its last records into the service: it goes first.
+  // The publisher resolves its last records into the service: it goes first;
+  // the service outlives the gRPC server it is registered with.
   publisher_.reset();
+  server_.reset();
   service_.reset();
 }
 

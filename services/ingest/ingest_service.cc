@@ -157,9 +157,17 @@ void EventInFlight::Delivered(const Delivery& d) {
   } else {
     SetFailed(result_, d.status);
   }
-  // Applied with the rest of this round of delivery reports, under one lock
-  // (see the constructor).
-  batch_->dedup->ResolveLater(fingerprint_, d, at);
+  if (d.status.ok()) {
+    // Applied with the rest of this round of delivery reports, under one
+    // lock (see the constructor). Until then a resend waits for it and is
+    // answered DUPLICATE, as it would be anyway.
+    batch_->dedup->ResolveLater(fingerprint_, d, at);
+  } else {
+    // A failure is forgotten before the client hears of it: a resend right
+    // after the answer must be produced again, ahead of the pair's later
+    // events, not wait on this outcome.
+    batch_->dedup->Resolve(fingerprint_, d, at);
+  }
   batch_->Complete();
 }
 
@@ -337,7 +345,8 @@ grpc::ServerUnaryReactor* IngestService::Publish(
     return reactor;
   }
   google::protobuf::Arena arena(BatchArenaOptions());
-  absl::StatusOr<DecodedBatch> batch = DecodeBatch(View(*bytes), &arena);
+  absl::StatusOr<DecodedBatch> batch = DecodeBatch(
+      View(*bytes), &arena, static_cast<size_t>(options_.max_batch_events));
   if (!batch.ok()) {
     reactor->Finish(ToGrpcStatus(batch.status()));
     return reactor;
@@ -429,7 +438,9 @@ class PublishStreamReactor
     absl::Status s = bytes.status();
     if (s.ok()) {
       // Batches are decoded one at a time, so one arena serves them all.
-      absl::StatusOr<DecodedBatch> batch = DecodeBatch(View(*bytes), &arena_);
+      absl::StatusOr<DecodedBatch> batch =
+          DecodeBatch(View(*bytes), &arena_,
+                      static_cast<size_t>(service_->options_.max_batch_events));
       s = batch.status();
       if (s.ok()) {
         s = service_->ProcessBatch(
