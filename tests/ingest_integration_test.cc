@@ -200,6 +200,37 @@ TEST_F(IngestIntegration, InvalidEventIsRejectedWhileTheRestPublish) {
   }
 }
 
+TEST_F(IngestIntegration,
+       CompressedRequestsAndUnknownFieldsArePublishedAsSent) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto events = Sample(20, "as-sent");
+  // A newer client's field (number 999, a varint) this build does not know:
+  // forwarded untouched, so newer consumers still see it.
+  {
+    std::string with_unknown = events[3].SerializeAsString() + "\xb8\x3e\x2a";
+    ASSERT_TRUE(events[3].ParseFromString(with_unknown));
+    ASSERT_EQ(events[3].SerializeAsString(), with_unknown);
+  }
+  PublishRequest req;
+  for (const auto& e : events) *req.add_events() = e;
+  PublishResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + seconds(30));
+  ctx.set_compression_algorithm(GRPC_COMPRESS_GZIP);
+  grpc::Status st = stub_->Publish(&ctx, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.published(), 20u);
+  auto records = ReadAll();
+  ASSERT_EQ(records.size(), 20u);
+  std::map<std::string, std::string> sent;
+  for (const auto& e : events) sent[e.event_id()] = e.SerializeAsString();
+  for (const auto& rec : records) {
+    auto it = sent.find(rec.Header("ce_id"));
+    ASSERT_NE(it, sent.end());
+    EXPECT_EQ(rec.value, it->second) << "value differs from what was sent";
+  }
+}
+
 TEST_F(IngestIntegration, MalformedBatchFailsAsAWhole) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   grpc::Status st;
