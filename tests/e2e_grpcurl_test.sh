@@ -44,6 +44,23 @@ profile='{"hasPhoto":true,"connectionCount":"400","completeness":0.9,"accountAge
 body='{"events":[
  {"eventId":"g-1","tenantId":"'$tenant'","occurredAt":"'$sent'","senderId":"ana","recipientId":"ben","requestSent":{"requestId":"q1","senderProfile":'$profile',"recipientProfile":'$profile'}},
  {"eventId":"g-2","tenantId":"'$tenant'","occurredAt":"'$expired'","senderId":"ana","recipientId":"ben","requestExpired":{"requestId":"q1"}}]}'
+# validate_only first (grpcurl and reboundctl): checked, answered, not published, not
+# remembered (the real publish below still publishes both).
+bad='{"eventId":"g-bad","tenantId":"'$tenant'","occurredAt":"'$sent'","senderId":"","recipientId":"ben","requestAccepted":{"requestId":"q1"}}'
+check=$("$GRPCURL" -plaintext -H "authorization: Bearer $token" \
+  -d '{"validate_only":true,'"${body#\{}" "127.0.0.1:$ingest_port" rebound.v1.Ingest/Publish)
+grep -q '"valid": 2' <<<"$check" || fail "validate_only: $check"
+grep -q '"published"' <<<"$check" && fail "validate_only published: $check"
+python3 - "$body" "$bad" >"$logs/events.jsonl" <<'PY'
+import json, sys
+for e in json.loads(sys.argv[1])["events"] + [json.loads(sys.argv[2])]:
+    print(json.dumps(e))
+PY
+ctl=$("$BIN_DIR/tools/reboundctl" publish "$logs/events.jsonl" --validate-only --token="$token" \
+  --ingest-target="127.0.0.1:$ingest_port" 2>/dev/null || true)
+grep -q 'valid=2 rejected=1' <<<"$ctl" || fail "reboundctl --validate-only: $ctl"
+grep -q 'g-bad: sender_id is required' <<<"$ctl" || fail "reboundctl --validate-only: $ctl"
+
 out=$("$GRPCURL" -plaintext -H "authorization: Bearer $token" -d "$body" "127.0.0.1:$ingest_port" rebound.v1.Ingest/Publish)
 grep -q '"published": 2' <<<"$out" || fail "publish: $out"
 

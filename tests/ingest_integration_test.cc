@@ -231,6 +231,43 @@ TEST_F(IngestIntegration,
   }
 }
 
+TEST_F(IngestIntegration, ValidateOnlyChecksAndPublishesNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto events = Sample(8, "check");
+  events[5].set_sender_id("");
+  PublishRequest req;
+  req.set_validate_only(true);
+  for (const auto& e : events) *req.add_events() = e;
+  PublishResponse resp;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + seconds(30));
+    grpc::Status st = stub_->Publish(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  EXPECT_EQ(resp.valid(), 7u);
+  EXPECT_EQ(resp.rejected(), 1u);
+  EXPECT_EQ(resp.published(), 0u);
+  EXPECT_EQ(resp.results(0).outcome(), rebound::v1::OUTCOME_VALID);
+  EXPECT_EQ(resp.results(5).field(), "sender_id");
+  // Over the stream too.
+  tools::StreamPublishOptions so;
+  so.validate_only = true;
+  auto sr = tools::PublishOverStream(channel_, events, so);
+  ASSERT_TRUE(sr.status.ok()) << sr.status.error_message();
+  EXPECT_EQ(sr.valid, 7u);
+  EXPECT_EQ(sr.rejected, 1u);
+  EXPECT_EQ(sr.published, 0u);
+  // Nothing was written, and nothing remembered: publishing them for real
+  // publishes the valid ones (not DUPLICATE).
+  EXPECT_TRUE(ReadAll().empty());
+  grpc::Status st;
+  auto real = Publish(events, &st);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(real.published(), 7u);
+  EXPECT_EQ(ReadAll().size(), 7u);
+}
+
 TEST_F(IngestIntegration, MalformedBatchFailsAsAWhole) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   grpc::Status st;

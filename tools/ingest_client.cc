@@ -42,7 +42,7 @@ struct StreamPlan {
 
 grpc::ByteBuffer EncodeBatch(const std::vector<ConnectionEvent>& events,
                              const std::vector<size_t>& positions, size_t from,
-                             size_t to, uint64_t batch_id) {
+                             size_t to, uint64_t batch_id, bool validate_only) {
   using google::protobuf::internal::WireFormatLite;
   std::string bytes;
   {
@@ -50,6 +50,10 @@ grpc::ByteBuffer EncodeBatch(const std::vector<ConnectionEvent>& events,
     google::protobuf::io::CodedOutputStream out(&sink);
     WireFormatLite::WriteUInt64(
         rebound::v1::PublishRequest::kBatchIdFieldNumber, batch_id, &out);
+    if (validate_only) {
+      WireFormatLite::WriteBool(
+          rebound::v1::PublishRequest::kValidateOnlyFieldNumber, true, &out);
+    }
     for (size_t k = from; k < to; ++k) {
       const ConnectionEvent& e = events[positions[k]];
       WireFormatLite::WriteTag(rebound::v1::PublishRequest::kEventsFieldNumber,
@@ -63,12 +67,14 @@ grpc::ByteBuffer EncodeBatch(const std::vector<ConnectionEvent>& events,
 }
 
 StreamPlan Plan(const std::vector<ConnectionEvent>& events,
-                std::vector<size_t> positions, size_t batch) {
+                std::vector<size_t> positions, size_t batch,
+                bool validate_only) {
   StreamPlan plan;
   plan.positions = std::move(positions);
   for (size_t from = 0, b = 0; from < plan.positions.size(); from += batch) {
     size_t to = std::min(plan.positions.size(), from + batch);
-    plan.batches.push_back(EncodeBatch(events, plan.positions, from, to, b++));
+    plan.batches.push_back(
+        EncodeBatch(events, plan.positions, from, to, b++, validate_only));
   }
   return plan;
 }
@@ -78,7 +84,7 @@ StreamPlan Plan(const std::vector<ConnectionEvent>& events,
 struct StreamTally {
   grpc::Status status;
   std::vector<double> ack_latency_ms;
-  size_t published = 0, duplicates = 0, rejected = 0, failed = 0;
+  size_t published = 0, duplicates = 0, rejected = 0, failed = 0, valid = 0;
 };
 
 // One PublishStream call: this thread writes (one write outstanding, at most
@@ -211,6 +217,7 @@ class StreamCall final
     tally_.duplicates += response_.duplicates();
     tally_.rejected += response_.rejected();
     tally_.failed += response_.failed();
+    tally_.valid += response_.valid();
   }
 
   const StreamPlan& plan_;
@@ -255,7 +262,8 @@ PreparedPublish PreparePublish(const std::vector<ConnectionEvent>& events,
   }
   auto streams = std::make_shared<std::vector<PreparedPublish::Stream>>();
   for (size_t s = 0; s < n; ++s) {
-    streams->push_back({Plan(events, std::move(positions[s]), batch)});
+    streams->push_back(
+        {Plan(events, std::move(positions[s]), batch, options.validate_only)});
   }
   PreparedPublish p;
   p.streams = std::move(streams);
@@ -295,6 +303,7 @@ StreamPublishResult PublishPrepared(
     out.duplicates += t.duplicates;
     out.rejected += t.rejected;
     out.failed += t.failed;
+    out.valid += t.valid;
   }
   return out;
 }

@@ -32,6 +32,8 @@ struct StreamPublishOptions {
   double events_per_second = 0;
   // Value of the `authorization` metadata ("Bearer <token>"), if any.
   std::string metadata;
+  // Ask ingest to check the events only (PublishRequest.validate_only).
+  bool validate_only = false;
 };
 
 struct StreamPublishResult {
@@ -45,7 +47,7 @@ struct StreamPublishResult {
   // Per event (input order): when its batch's answer arrived, as seconds on
   // the steady clock (0 when never answered).
   std::vector<double> acked_at;
-  size_t published = 0, duplicates = 0, rejected = 0, failed = 0;
+  size_t published = 0, duplicates = 0, rejected = 0, failed = 0, valid = 0;
   double seconds = 0;
 };
 

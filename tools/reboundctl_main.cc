@@ -75,6 +75,10 @@ int main(int argc, char** argv) {
       c.String("suggestion", "", "act/dismiss: suggestion id");
   bool from_beginning =
       c.Bool("from-beginning", false, "watch: from the oldest kept update");
+  bool validate_only = c.Bool(
+      "validate-only", false,
+      "publish: only check the events against ingest's rules (nothing is "
+      "published)");
   std::string resume =
       c.String("resume-token", "", "watch: resume after this token");
   int64_t max_updates =
@@ -140,11 +144,17 @@ int main(int argc, char** argv) {
       }
     };
     o.metadata = token.empty() ? "" : "Bearer " + token;
+    o.validate_only = validate_only;
     auto r = rebound::tools::PublishOverStream(
         grpc::CreateChannel(ingest, creds), events, o);
-    std::cout << absl::StrFormat(
-        "published=%zu duplicates=%zu rejected=%zu failed=%zu in %.2fs\n",
-        r.published, r.duplicates, r.rejected, r.failed, r.seconds);
+    if (validate_only) {
+      std::cout << absl::StrFormat("valid=%zu rejected=%zu in %.2fs\n", r.valid,
+                                   r.rejected, r.seconds);
+    } else {
+      std::cout << absl::StrFormat(
+          "published=%zu duplicates=%zu rejected=%zu failed=%zu in %.2fs\n",
+          r.published, r.duplicates, r.rejected, r.failed, r.seconds);
+    }
     for (const auto& res : r.results) {
       if (res.outcome() == rebound::v1::OUTCOME_REJECTED ||
           res.outcome() == rebound::v1::OUTCOME_FAILED) {

@@ -139,6 +139,15 @@ absl::StatusOr<DecodedBatch> DecodeBatch(std::string_view bytes,
       batch.batch_id = id;
       continue;
     }
+    if (field == rebound::v1::PublishRequest::kValidateOnlyFieldNumber &&
+        wire == WireFormatLite::WIRETYPE_VARINT) {
+      uint64_t v = 0;
+      if (!in.ReadVarint64(&v)) {
+        return absl::InvalidArgumentError("validate_only: broken varint");
+      }
+      batch.validate_only = v != 0;
+      continue;
+    }
     if (field == rebound::v1::PublishRequest::kEventsFieldNumber &&
         wire == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
       auto encoded = ReadDelimited(in, bytes);
@@ -182,6 +191,7 @@ absl::StatusOr<DecodedBatch> DecodeBatch(std::string_view bytes,
 DecodedBatch FromRequest(const rebound::v1::PublishRequest& request) {
   DecodedBatch batch;
   batch.batch_id = request.batch_id();
+  batch.validate_only = request.validate_only();
   batch.events.resize(static_cast<size_t>(request.events_size()));
   for (int i = 0; i < request.events_size(); ++i) {
     batch.events[static_cast<size_t>(i)].event = &request.events(i);

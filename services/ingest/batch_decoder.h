@@ -33,6 +33,7 @@ struct DecodedEvent {
 // from; both must outlive it.
 struct DecodedBatch {
   uint64_t batch_id = 0;
+  bool validate_only = false;
   std::vector<DecodedEvent> events;
 };
 

@@ -14,6 +14,7 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry) {
   duplicates = &events.Add({{"outcome", "duplicate"}});
   rejected = &events.Add({{"outcome", "rejected"}});
   failed = &events.Add({{"outcome", "failed"}});
+  valid = &events.Add({{"outcome", "valid"}});
   latency_bounds_ = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
                      0.2,    0.5,   1,     2,     5,    10,   30};
   publish_latency =

@@ -21,6 +21,7 @@ struct IngestMetrics {
   prometheus::Counter* duplicates;  // Answered DUPLICATE.
   prometheus::Counter* rejected;    // Invalid, never published.
   prometheus::Counter* failed;      // Not published now (Kafka, queue, drain).
+  prometheus::Counter* valid;       // Checked only (validate_only requests).
   prometheus::Histogram* publish_latency;  // Enqueue to delivery report, s.
   prometheus::Gauge* kafka_available;      // 1 when Kafka answers.
   prometheus::Gauge* open_streams;         // PublishStream calls open.

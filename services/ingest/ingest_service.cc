@@ -103,7 +103,7 @@ struct BatchState {
 
   void Complete() {
     if (remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    uint32_t published = 0, duplicates = 0, rejected = 0, failed = 0;
+    uint32_t published = 0, duplicates = 0, rejected = 0, failed = 0, valid = 0;
     for (const auto& r : response->results()) {
       switch (r.outcome()) {
         case rebound::v1::OUTCOME_PUBLISHED:
@@ -115,6 +115,9 @@ struct BatchState {
         case rebound::v1::OUTCOME_REJECTED:
           ++rejected;
           break;
+        case rebound::v1::OUTCOME_VALID:
+          ++valid;
+          break;
         default:
           ++failed;
           break;
@@ -124,11 +127,13 @@ struct BatchState {
     response->set_duplicates(duplicates);
     response->set_rejected(rejected);
     response->set_failed(failed);
+    response->set_valid(valid);
     // Counted once per batch rather than per event: fewer atomics and locks.
     metrics->published->Increment(published);
     metrics->duplicates->Increment(duplicates);
     metrics->rejected->Increment(rejected);
     metrics->failed->Increment(failed);
+    metrics->valid->Increment(valid);
     std::vector<double> latencies;
     latencies.reserve(published);
     for (int i = 0; i < size; ++i) {
@@ -254,6 +259,12 @@ absl::Status IngestService::ProcessBatch(
     }
     if (auto err = Validate(event, value.size(), now, options_.validator)) {
       reject(i, err->field, err->reason, absl::StatusCode::kInvalidArgument);
+      continue;
+    }
+    if (request.validate_only) {
+      // Checked, and that is all: not published, not remembered.
+      response.mutable_results(i)->set_outcome(rebound::v1::OUTCOME_VALID);
+      batch->Complete();
       continue;
     }
     if (draining_.load()) {
