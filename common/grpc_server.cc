@@ -1,5 +1,8 @@
 #include "common/grpc_server.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "common/log.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -7,10 +10,29 @@
 
 namespace rebound {
 
+GrpcConnectionOptions ReadGrpcConnectionOptions(ConfigReader& c) {
+  GrpcConnectionOptions o;
+  o.keepalive_time =
+      c.Duration("grpc-keepalive-time", o.keepalive_time,
+                 "ping a connection idle this long (dead peers are dropped)");
+  o.keepalive_timeout =
+      c.Duration("grpc-keepalive-timeout", o.keepalive_timeout,
+                 "drop a connection whose ping is not "
+                 "answered within this");
+  o.max_connection_age = c.Duration(
+      "grpc-max-connection-age", o.max_connection_age,
+      "ask clients to reconnect after this (spreads load over new replicas; "
+      "0 = never)");
+  o.max_connection_age_grace = c.Duration(
+      "grpc-max-connection-age-grace", o.max_connection_age_grace,
+      "then let open calls finish for this long before cancelling them");
+  return o;
+}
+
 absl::StatusOr<GrpcServer> StartGrpcServer(
     const std::string& listen, std::shared_ptr<grpc::ServerCredentials> creds,
     grpc::Service* service, int max_message_bytes,
-    const std::string& health_name) {
+    const std::string& health_name, const GrpcConnectionOptions& connections) {
   // Links grpc.health.v1's descriptors in, so reflection can describe the
   // default health service to clients such as grpcurl.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
@@ -22,6 +44,24 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
   builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.SetMaxSendMessageSize(max_message_bytes);
+  auto ms = [](std::chrono::milliseconds d) {
+    return static_cast<int>(std::min<int64_t>(d.count(), INT32_MAX));
+  };
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             ms(connections.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             ms(connections.keepalive_timeout));
+  // Clients' own keepalive pings are welcome down to every 10 s, even
+  // between calls (a watcher's idle stream, say).
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  if (connections.max_connection_age.count() > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               ms(connections.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               ms(connections.max_connection_age_grace));
+  }
   out.server = builder.BuildAndStart();
   if (!out.server || out.port == 0) {
     return absl::UnavailableError("grpc: cannot listen on '" + listen + "'");

@@ -4,6 +4,7 @@
 #ifndef REBOUND_COMMON_GRPC_SERVER_H_
 #define REBOUND_COMMON_GRPC_SERVER_H_
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -11,9 +12,29 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
+#include "common/config.h"
 #include "grpcpp/grpcpp.h"
 
 namespace rebound {
+
+// How long-lived connections (streams) are kept honest.
+struct GrpcConnectionOptions {
+  // A connection idle this long is pinged; one that does not answer within
+  // keepalive_timeout is dropped (a peer gone behind a NAT or balancer).
+  std::chrono::milliseconds keepalive_time{30'000};
+  std::chrono::milliseconds keepalive_timeout{10'000};
+  // Connections older than this are told to go away (GOAWAY), so clients
+  // reconnect and spread over replicas added since (a scaled-out Deployment
+  // gets traffic); calls still open get max_connection_age_grace to end,
+  // then are cancelled (UNAVAILABLE). 0 = connections never age out.
+  std::chrono::milliseconds max_connection_age{0};
+  std::chrono::milliseconds max_connection_age_grace{60'000};
+};
+
+// Reads --grpc-keepalive-time, --grpc-keepalive-timeout,
+// --grpc-max-connection-age and --grpc-max-connection-age-grace (or their
+// REBOUND_* variables).
+GrpcConnectionOptions ReadGrpcConnectionOptions(ConfigReader& config);
 
 struct GrpcServer {
   std::unique_ptr<grpc::Server> server;
@@ -21,11 +42,13 @@ struct GrpcServer {
 };
 
 // Starts `service` on `listen`. Health for "" and `health_name` starts
-// NOT_SERVING. UNAVAILABLE naming the address when it cannot listen.
+// NOT_SERVING. Clients may send keepalive pings every 10 s or more.
+// UNAVAILABLE naming the address when it cannot listen.
 absl::StatusOr<GrpcServer> StartGrpcServer(
     const std::string& listen, std::shared_ptr<grpc::ServerCredentials> creds,
     grpc::Service* service, int max_message_bytes,
-    const std::string& health_name);
+    const std::string& health_name,
+    const GrpcConnectionOptions& connections = {});
 
 // Sets the health of "" and `health_name` together.
 void SetServing(grpc::Server* server, const std::string& health_name,

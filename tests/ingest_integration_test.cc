@@ -268,6 +268,36 @@ TEST_F(IngestIntegration, ValidateOnlyChecksAndPublishesNothing) {
   EXPECT_EQ(ReadAll().size(), 7u);
 }
 
+TEST_F(IngestIntegration, AgedConnectionEndsItsStreamAndNothingAckedIsLost) {
+  ingest::IngestServerOptions o;
+  o.connections.max_connection_age = std::chrono::milliseconds(1000);
+  o.connections.max_connection_age_grace = std::chrono::milliseconds(1000);
+  ASSERT_NO_FATAL_FAILURE(StartServer(o));
+  auto events = Sample(3000, "aged");
+  // Paced to last ~3 s: longer than age + grace, so the server cuts it.
+  tools::StreamPublishOptions so;
+  so.batch_size = 50;
+  so.events_per_second = 1000;
+  auto first = tools::PublishOverStream(channel_, events, so);
+  ASSERT_FALSE(first.status.ok()) << "the stream outlived its connection";
+  EXPECT_EQ(first.status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << first.status.error_message();
+  EXPECT_GT(first.published, 0u);
+  EXPECT_LT(first.published, events.size());
+  // The client resends everything on a fresh stream (the channel
+  // reconnects): what was acked comes back DUPLICATE, the rest is published.
+  auto second = tools::PublishOverStream(channel_, events);
+  ASSERT_TRUE(second.status.ok()) << second.status.error_message();
+  EXPECT_EQ(second.published + second.duplicates, events.size());
+  EXPECT_GE(second.duplicates, first.published);
+  // Every event is in Kafka exactly once.
+  auto records = ReadAll();
+  std::map<std::string, int> seen;
+  for (const auto& rec : records) ++seen[rec.Header("ce_id")];
+  EXPECT_EQ(seen.size(), events.size());
+  for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
+}
+
 TEST_F(IngestIntegration, MalformedBatchFailsAsAWhole) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   grpc::Status st;

@@ -146,12 +146,27 @@ else:
         if not (ep.get("data") or {}).get(key):
             bad("ConfigMap rebound-endpoints", f"no key {key}")
 
-# Settings each binary reads (from its main.cc), to catch misspelt variables.
+# Settings each binary reads (from its main.cc, plus the shared readers in
+# common/ it calls, e.g. ReadGrpcConnectionOptions), to catch misspelt
+# variables.
+SETTING = r'\bc\.(?:String|RequiredString|Int|Double|Bool|Duration)\(\s*"([a-z0-9-]+)"'
+
+def shared_readers():
+    readers = {}
+    for name in os.listdir(os.path.join(repo, "common")):
+        if not name.endswith(".cc"): continue
+        text = open(os.path.join(repo, "common", name)).read()
+        for m in re.finditer(r'\n\w[\w:<>]*\s+(Read\w+)\(ConfigReader& c\)\s*\{(.*?)\n\}', text, re.S):
+            readers[m.group(1)] = set(re.findall(SETTING, m.group(2)))
+    return readers
+
 def settings_of(svc):
     path = os.path.join(repo, "services", svc, "main.cc")
     if not os.path.isfile(path): return None
-    names = re.findall(r'\bc\.(?:String|RequiredString|Int|Double|Bool|Duration)\(\s*"([a-z0-9-]+)"',
-                       open(path).read())
+    text = open(path).read()
+    names = set(re.findall(SETTING, text))
+    for reader, extra in shared_readers().items():
+        if re.search(r'\b' + reader + r'\(', text): names |= extra
     return {"REBOUND_" + n.upper().replace("-", "_") for n in names}
 
 SERVICES = {

@@ -43,7 +43,8 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
   auto creds = ServerCredentialsFrom(options.tls_cert, options.tls_key);
   if (!creds.ok()) return creds.status();
   auto grpc_server = StartGrpcServer(options.listen, *creds, s->service_.get(),
-                                     options.max_message_bytes, kServiceName);
+                                     options.max_message_bytes, kServiceName,
+                                     options.connections);
   if (!grpc_server.ok()) return grpc_server.status();
   s->server_ = std::move(grpc_server->server);
   s->port_ = grpc_server->port;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/grpc_server.h"
 #include "common/kafka_publisher.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/registry.h"
@@ -24,6 +25,8 @@ struct IngestServerOptions {
   int topic_replication = 1;
   // Largest gRPC message accepted or sent, in bytes.
   int max_message_bytes = 8 * 1024 * 1024;
+  // Keepalive and connection ageing of the gRPC port.
+  GrpcConnectionOptions connections;
   // How long start-up waits for Kafka to create or find the topic.
   std::chrono::milliseconds startup_timeout{30'000};
   // How long Shutdown() lets open calls finish, then flushes the producer

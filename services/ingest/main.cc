@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   using std::chrono::milliseconds;
   rebound::ingest::IngestServerOptions o;
   o.listen = c.String("listen", o.listen, "gRPC listen address host:port");
+  o.connections = rebound::ReadGrpcConnectionOptions(c);
   std::string metrics_listen = c.String("metrics-listen", "127.0.0.1:9464",
                                         "Prometheus /metrics address");
   std::string log_level =

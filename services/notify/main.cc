@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   rebound::notify::NotifyServerOptions o;
   auto& k = o.consumer;
   o.listen = c.String("listen", o.listen, "gRPC listen address (Notify API)");
+  o.connections = rebound::ReadGrpcConnectionOptions(c);
   std::string metrics_listen = c.String("metrics-listen", "127.0.0.1:9466",
                                         "Prometheus /metrics address");
   std::string log_level =

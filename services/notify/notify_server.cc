@@ -24,7 +24,8 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
       std::make_unique<NotifyService>(options.consumer.store, std::move(*auth));
 
   auto grpc_server = StartGrpcServer(options.listen, *creds, s->service_.get(),
-                                     options.max_message_bytes, kServiceName);
+                                     options.max_message_bytes, kServiceName,
+                                     options.connections);
   if (!grpc_server.ok()) return grpc_server.status();
   s->server_ = std::move(grpc_server->server);
   s->port_ = grpc_server->port;

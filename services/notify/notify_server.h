@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
+#include "common/grpc_server.h"
 #include "common/tenant_auth.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/registry.h"
@@ -21,6 +22,8 @@ namespace rebound::notify {
 struct NotifyServerOptions {
   std::string listen = "127.0.0.1:50053";
   int max_message_bytes = 4 * 1024 * 1024;
+  // Keepalive and connection ageing of the gRPC port.
+  GrpcConnectionOptions connections;
   // "tenant:token,..." (empty: no authentication, development only).
   std::string tenant_tokens;
   // PEM files; both set = TLS on the gRPC port.

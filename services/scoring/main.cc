@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   auto& s = o.scoring;
   o.listen =
       c.String("listen", o.listen, "gRPC listen address (Scoring read API)");
+  o.connections = rebound::ReadGrpcConnectionOptions(c);
   std::string metrics_listen = c.String("metrics-listen", "127.0.0.1:9465",
                                         "Prometheus /metrics address");
   std::string log_level =

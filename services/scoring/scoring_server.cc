@@ -66,9 +66,9 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   s->read_service_ = std::make_unique<ScoringReadService>(options.scoring.store,
                                                           std::move(*auth));
 
-  auto grpc_server =
-      StartGrpcServer(options.listen, *creds, s->read_service_.get(),
-                      options.max_message_bytes, kServiceName);
+  auto grpc_server = StartGrpcServer(
+      options.listen, *creds, s->read_service_.get(), options.max_message_bytes,
+      kServiceName, options.connections);
   if (!grpc_server.ok()) return grpc_server.status();
   s->server_ = std::move(grpc_server->server);
   s->port_ = grpc_server->port;

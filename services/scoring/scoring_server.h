@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/grpc_server.h"
 #include "common/tenant_auth.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/registry.h"
@@ -38,6 +39,8 @@ class ScoringReadService final : public rebound::v1::Scoring::CallbackService {
 struct ScoringServerOptions {
   std::string listen = "127.0.0.1:50052";
   int max_message_bytes = 4 * 1024 * 1024;
+  // Keepalive and connection ageing of the gRPC port.
+  GrpcConnectionOptions connections;
   // "tenant:token,..." (empty: no authentication) and optional TLS files.
   std::string tenant_tokens;
   std::string tls_cert;
