@@ -66,6 +66,25 @@ class IngestIntegration : public ::testing::Test {
     return resp;
   }
 
+  // An ingest whose connections age out after `age`, open calls cut after
+  // `grace` more.
+  void StartAgingServer(std::chrono::milliseconds age,
+                        std::chrono::milliseconds grace) {
+    ingest::IngestServerOptions o;
+    o.connections.max_connection_age = age;
+    o.connections.max_connection_age_grace = grace;
+    StartServer(o);
+  }
+
+  // Every one of `events` is in the topic exactly once.
+  void ExpectEachOnceInKafka(const std::vector<ConnectionEvent>& events) {
+    std::map<std::string, int> seen;
+    for (const auto& rec : ReadAll()) ++seen[rec.Header("ce_id")];
+    EXPECT_EQ(seen.size(), events.size());
+    for (const auto& e : events)
+      EXPECT_EQ(seen[e.event_id()], 1) << e.event_id();
+  }
+
   std::vector<tools::KafkaRecord> ReadAll() {
     auto r = tools::ReadTopic(brokers_, topic_, seconds(60));
     EXPECT_TRUE(r.ok()) << r.status();
@@ -269,10 +288,8 @@ TEST_F(IngestIntegration, ValidateOnlyChecksAndPublishesNothing) {
 }
 
 TEST_F(IngestIntegration, AgedConnectionEndsItsStreamAndNothingAckedIsLost) {
-  ingest::IngestServerOptions o;
-  o.connections.max_connection_age = std::chrono::milliseconds(1000);
-  o.connections.max_connection_age_grace = std::chrono::milliseconds(1000);
-  ASSERT_NO_FATAL_FAILURE(StartServer(o));
+  ASSERT_NO_FATAL_FAILURE(StartAgingServer(std::chrono::milliseconds(1000),
+                                           std::chrono::milliseconds(1000)));
   auto events = Sample(3000, "aged");
   // Paced to last ~3 s: longer than age + grace, so the server cuts it.
   tools::StreamPublishOptions so;
@@ -290,12 +307,25 @@ TEST_F(IngestIntegration, AgedConnectionEndsItsStreamAndNothingAckedIsLost) {
   ASSERT_TRUE(second.status.ok()) << second.status.error_message();
   EXPECT_EQ(second.published + second.duplicates, events.size());
   EXPECT_GE(second.duplicates, first.published);
-  // Every event is in Kafka exactly once.
-  auto records = ReadAll();
-  std::map<std::string, int> seen;
-  for (const auto& rec : records) ++seen[rec.Header("ce_id")];
-  EXPECT_EQ(seen.size(), events.size());
-  for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
+  ExpectEachOnceInKafka(events);
+}
+
+TEST_F(IngestIntegration, PublishWithRetriesRidesOverAgedConnections) {
+  ASSERT_NO_FATAL_FAILURE(StartAgingServer(std::chrono::milliseconds(1000),
+                                           std::chrono::milliseconds(500)));
+  auto events = Sample(3000, "retried");
+  tools::StreamPublishOptions so;
+  so.batch_size = 50;
+  so.events_per_second = 1200;  // ~2.5 s: cut at least once.
+  auto r = tools::PublishWithRetries(channel_, events, so, 6);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_GE(r.attempts, 2) << "the connection was never aged out";
+  EXPECT_EQ(r.published + r.duplicates, events.size());
+  EXPECT_EQ(r.failed, 0u);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(r.results[i].event_id(), events[i].event_id());
+  }
+  ExpectEachOnceInKafka(events);
 }
 
 TEST_F(IngestIntegration, MalformedBatchFailsAsAWhole) {

@@ -315,4 +315,85 @@ StreamPublishResult PublishOverStream(
   return PublishPrepared(channel, PreparePublish(events, options), options);
 }
 
+namespace {
+
+bool Retryable(const rebound::v1::EventResult& r) {
+  switch (r.outcome()) {
+    case rebound::v1::OUTCOME_UNSPECIFIED:
+      return true;  // Never answered.
+    case rebound::v1::OUTCOME_FAILED:
+      return r.code() == static_cast<int>(grpc::StatusCode::UNAVAILABLE) ||
+             r.code() ==
+                 static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED) ||
+             r.code() == static_cast<int>(grpc::StatusCode::DEADLINE_EXCEEDED);
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+StreamPublishResult PublishWithRetries(
+    const std::shared_ptr<grpc::ChannelInterface>& channel,
+    const std::vector<ConnectionEvent>& events,
+    const StreamPublishOptions& options, int attempts) {
+  StreamPublishResult out;
+  out.results.resize(events.size());
+  out.acked_at.assign(events.size(), 0);
+  std::vector<size_t> todo(events.size());
+  for (size_t i = 0; i < todo.size(); ++i) todo[i] = i;
+  auto pause = std::chrono::milliseconds(200);
+  const auto start = Clock::now();
+  for (int attempt = 0; attempt < std::max(1, attempts) && !todo.empty();
+       ++attempt) {
+    if (attempt > 0) {
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+    }
+    std::vector<ConnectionEvent> batch;
+    batch.reserve(todo.size());
+    for (size_t i : todo) batch.push_back(events[i]);
+    StreamPublishResult r = PublishOverStream(channel, batch, options);
+    out.attempts = attempt + 1;
+    out.status = r.status;
+    out.ack_latency_ms.insert(out.ack_latency_ms.end(),
+                              r.ack_latency_ms.begin(), r.ack_latency_ms.end());
+    std::vector<size_t> again;
+    for (size_t k = 0; k < todo.size(); ++k) {
+      auto& res = r.results[k];
+      res.set_index(static_cast<uint32_t>(todo[k]));
+      if (res.outcome() != rebound::v1::OUTCOME_UNSPECIFIED) {
+        out.acked_at[todo[k]] = r.acked_at[k];
+      }
+      if (Retryable(res)) again.push_back(todo[k]);
+      out.results[todo[k]] = std::move(res);
+    }
+    todo = std::move(again);
+  }
+  for (const auto& res : out.results) {
+    switch (res.outcome()) {
+      case rebound::v1::OUTCOME_PUBLISHED:
+        ++out.published;
+        break;
+      case rebound::v1::OUTCOME_DUPLICATE:
+        ++out.duplicates;
+        break;
+      case rebound::v1::OUTCOME_REJECTED:
+        ++out.rejected;
+        break;
+      case rebound::v1::OUTCOME_VALID:
+        ++out.valid;
+        break;
+      case rebound::v1::OUTCOME_FAILED:
+        ++out.failed;
+        break;
+      default:
+        break;
+    }
+  }
+  if (todo.empty()) out.status = grpc::Status::OK;
+  out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return out;
+}
+
 }  // namespace rebound::tools

@@ -49,6 +49,8 @@ struct StreamPublishResult {
   std::vector<double> acked_at;
   size_t published = 0, duplicates = 0, rejected = 0, failed = 0, valid = 0;
   double seconds = 0;
+  // Streams used (PublishWithRetries: 1 + the retries it needed).
+  int attempts = 1;
 };
 
 // Events sharded into streams and encoded into batches, ready to send.
@@ -79,6 +81,18 @@ StreamPublishResult PublishOverStream(
     const std::shared_ptr<grpc::ChannelInterface>& channel,
     const std::vector<rebound::v1::ConnectionEvent>& events,
     const StreamPublishOptions& options = {});
+
+// PublishOverStream, then again for the events that may be retried (never
+// answered because the stream ended — ingest draining, a connection aged
+// out — or FAILED as UNAVAILABLE / RESOURCE_EXHAUSTED), up to `attempts`
+// rounds with a growing pause (200 ms, doubling, at most 5 s). Events acked
+// before a cut come back DUPLICATE, so nothing is published twice. The
+// result holds each event's last outcome; `status` is OK once no event is
+// left to retry, else the last stream's status.
+StreamPublishResult PublishWithRetries(
+    const std::shared_ptr<grpc::ChannelInterface>& channel,
+    const std::vector<rebound::v1::ConnectionEvent>& events,
+    const StreamPublishOptions& options, int attempts = 5);
 
 // Seconds on the steady clock now, the time base of `acked_at`.
 double SteadyNow();

@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
     };
     o.metadata = token.empty() ? "" : "Bearer " + token;
     o.validate_only = validate_only;
-    auto r = rebound::tools::PublishOverStream(
+    auto r = rebound::tools::PublishWithRetries(
         grpc::CreateChannel(ingest, creds), events, o);
     if (validate_only) {
       std::cout << absl::StrFormat("valid=%zu rejected=%zu in %.2fs\n", r.valid,

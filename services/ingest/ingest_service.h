@@ -76,10 +76,10 @@ class IngestService final : public IngestRawService {
 
   // Validates and publishes one batch. `done` is called exactly once, with a
   // result per event, after every event is resolved: published (Kafka
-  // confirmed), duplicate, rejected or failed. Returns INVALID_ARGUMENT
-  // without calling `done` when the batch itself is malformed (empty, too
-  // many events). Exposed for the stream reactor and tests.
-  // `tenant`: the only tenant the caller may publish for ("" = any).
+  // confirmed), duplicate, rejected or failed (or valid, for validate_only).
+  // Returns INVALID_ARGUMENT without calling `done` when the batch itself is
+  // malformed (empty, too many events). Exposed for the stream reactor and
+  // tests. `tenant`: the only tenant the caller may publish for ("" = any).
   // Events are produced before it returns: `batch` (and what it points
   // into) need not outlive the call.
   absl::Status ProcessBatch(
