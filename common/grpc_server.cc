@@ -29,6 +29,18 @@ GrpcConnectionOptions ReadGrpcConnectionOptions(ConfigReader& c) {
   return o;
 }
 
+GrpcPortSecurity ReadGrpcPortSecurity(ConfigReader& c) {
+  GrpcPortSecurity s;
+  s.tenant_tokens = c.String(
+      "tenant-tokens", "",
+      "tenant:token,... binding bearer tokens to tenants (empty: no auth)");
+  s.tls_cert =
+      c.String("tls-cert", "", "PEM certificate for TLS on the gRPC port");
+  s.tls_key =
+      c.String("tls-key", "", "PEM private key for TLS on the gRPC port");
+  return s;
+}
+
 absl::StatusOr<GrpcServer> StartGrpcServer(
     const std::string& listen, std::shared_ptr<grpc::ServerCredentials> creds,
     grpc::Service* service, int max_message_bytes,

@@ -36,6 +36,19 @@ struct GrpcConnectionOptions {
 // REBOUND_* variables).
 GrpcConnectionOptions ReadGrpcConnectionOptions(ConfigReader& config);
 
+// The security settings every service's gRPC port reads alike.
+struct GrpcPortSecurity {
+  // "tenant:token,..." binding bearer tokens to tenants ("" = no auth).
+  std::string tenant_tokens;
+  // PEM certificate and key: TLS on the port when set.
+  std::string tls_cert;
+  std::string tls_key;
+};
+
+// Reads --tenant-tokens, --tls-cert and --tls-key (or their REBOUND_*
+// variables).
+GrpcPortSecurity ReadGrpcPortSecurity(ConfigReader& config);
+
 struct GrpcServer {
   std::unique_ptr<grpc::Server> server;
   int port = 0;  // The bound port (useful with "host:0").

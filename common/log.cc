@@ -1,6 +1,7 @@
 #include "common/log.h"
 
 #include <chrono>
+#include <iostream>
 #include <mutex>
 
 #include "absl/time/clock.h"
@@ -39,6 +40,14 @@ void Write(spdlog::level::level_enum level, std::string_view msg,
 }
 
 }  // namespace
+
+bool InitServiceLogging(const std::string& binary, const std::string& service,
+                        const std::string& level) {
+  if (InitLogging(service, level)) return true;
+  std::cerr << binary << ": setting 'log-level': '" << level
+            << "' is not one of debug, info, warn, error\n";
+  return false;
+}
 
 bool InitLogging(const std::string& service, const std::string& level) {
   spdlog::level::level_enum lvl;

@@ -16,6 +16,11 @@ namespace rebound::log {
 // level: "debug", "info", "warn" or "error". Returns false for another value.
 bool InitLogging(const std::string& service, const std::string& level);
 
+// InitLogging for a binary's main(): on a bad level, says so on stderr as
+// "<binary>: setting 'log-level': ..." and returns false (exit 2).
+bool InitServiceLogging(const std::string& binary, const std::string& service,
+                        const std::string& level);
+
 void Debug(std::string_view msg,
            nlohmann::json fields = nlohmann::json::object());
 void Info(std::string_view msg,

@@ -71,13 +71,9 @@ int main(int argc, char** argv) {
                  "longest SIGTERM drain of calls, then of the producer");
   o.startup_timeout = c.Duration("startup-timeout", o.startup_timeout,
                                  "longest wait for Kafka at start");
-  std::string tokens = c.String(
-      "tenant-tokens", "",
-      "tenant:token,... binding bearer tokens to tenants (empty: no auth)");
-  o.tls_cert =
-      c.String("tls-cert", "", "PEM certificate for TLS on the gRPC port");
-  o.tls_key =
-      c.String("tls-key", "", "PEM private key for TLS on the gRPC port");
+  const rebound::GrpcPortSecurity security = rebound::ReadGrpcPortSecurity(c);
+  o.tls_cert = security.tls_cert;
+  o.tls_key = security.tls_key;
   if (c.help_requested()) {
     std::cout << c.Usage("rebound-ingest");
     return 0;
@@ -86,16 +82,15 @@ int main(int argc, char** argv) {
     std::cerr << "rebound-ingest: " << s.message() << "\n";
     return 2;
   }
-  auto auth = rebound::TenantAuth::Parse(tokens);
+  auto auth = rebound::TenantAuth::Parse(security.tenant_tokens);
   if (!auth.ok()) {
     std::cerr << "rebound-ingest: setting 'tenant-tokens': "
               << auth.status().message() << "\n";
     return 2;
   }
   o.service.auth = *auth;
-  if (!rebound::log::InitLogging("ingest", log_level)) {
-    std::cerr << "rebound-ingest: setting 'log-level': '" << log_level
-              << "' is not one of debug, info, warn, error\n";
+  if (!rebound::log::InitServiceLogging("rebound-ingest", "ingest",
+                                        log_level)) {
     return 2;
   }
 
@@ -112,18 +107,5 @@ int main(int argc, char** argv) {
                         {{"error", std::string(server.status().message())}});
     return 1;
   }
-  rebound::log::Info("ready", {{"grpc_port", (*server)->port()},
-                               {"metrics_port", (*metrics)->port()}});
-
-  int sig = rebound::WaitForTerminationSignal(signals);
-  rebound::log::Info("signal received, draining", {{"signal", sig}});
-  absl::Status drained = (*server)->Shutdown();
-  server->reset();
-  if (!drained.ok()) {
-    rebound::log::Error("drain incomplete",
-                        {{"error", std::string(drained.message())}});
-    return 1;
-  }
-  rebound::log::Info("stopped");
-  return 0;
+  return rebound::ServeUntilTerminated(signals, *server, (*metrics)->port());
 }

@@ -32,13 +32,10 @@ int main(int argc, char** argv) {
   k.topic_partitions =
       static_cast<int>(c.Int("topic-partitions", k.topic_partitions, 1, 10000,
                              "partitions of topics created"));
-  o.tenant_tokens = c.String(
-      "tenant-tokens", "",
-      "tenant:token,... binding bearer tokens to tenants (empty: no auth)");
-  o.tls_cert =
-      c.String("tls-cert", "", "PEM certificate for TLS on the gRPC port");
-  o.tls_key =
-      c.String("tls-key", "", "PEM private key for TLS on the gRPC port");
+  const rebound::GrpcPortSecurity security = rebound::ReadGrpcPortSecurity(c);
+  o.tenant_tokens = security.tenant_tokens;
+  o.tls_cert = security.tls_cert;
+  o.tls_key = security.tls_key;
   if (c.help_requested()) {
     std::cout << c.Usage("rebound-notify");
     return 0;
@@ -47,9 +44,8 @@ int main(int argc, char** argv) {
     std::cerr << "rebound-notify: " << st.message() << "\n";
     return 2;
   }
-  if (!rebound::log::InitLogging("notify", log_level)) {
-    std::cerr << "rebound-notify: setting 'log-level': '" << log_level
-              << "' is not one of debug, info, warn, error\n";
+  if (!rebound::log::InitServiceLogging("rebound-notify", "notify",
+                                        log_level)) {
     return 2;
   }
   auto policy = rebound::notify::LoadRetryPolicyConfig(policy_path);

@@ -43,13 +43,10 @@ int main(int argc, char** argv) {
   s.store.request_ttl =
       absl::FromChrono(c.Duration("request-ttl", std::chrono::hours(24 * 200),
                                   "how long request state is kept"));
-  o.tenant_tokens = c.String(
-      "tenant-tokens", "",
-      "tenant:token,... binding bearer tokens to tenants (empty: no auth)");
-  o.tls_cert =
-      c.String("tls-cert", "", "PEM certificate for TLS on the gRPC port");
-  o.tls_key =
-      c.String("tls-key", "", "PEM private key for TLS on the gRPC port");
+  const rebound::GrpcPortSecurity security = rebound::ReadGrpcPortSecurity(c);
+  o.tenant_tokens = security.tenant_tokens;
+  o.tls_cert = security.tls_cert;
+  o.tls_key = security.tls_key;
   if (c.help_requested()) {
     std::cout << c.Usage("rebound-scoring");
     return 0;
@@ -58,9 +55,8 @@ int main(int argc, char** argv) {
     std::cerr << "rebound-scoring: " << st.message() << "\n";
     return 2;
   }
-  if (!rebound::log::InitLogging("scoring", log_level)) {
-    std::cerr << "rebound-scoring: setting 'log-level': '" << log_level
-              << "' is not one of debug, info, warn, error\n";
+  if (!rebound::log::InitServiceLogging("rebound-scoring", "scoring",
+                                        log_level)) {
     return 2;
   }
   auto classifier = rebound::scoring::LoadClassifierConfig(config_path);
@@ -83,17 +79,5 @@ int main(int argc, char** argv) {
                         {{"error", std::string(server.status().message())}});
     return 1;
   }
-  rebound::log::Info("ready", {{"grpc_port", (*server)->port()},
-                               {"metrics_port", (*metrics)->port()}});
-  int sig = rebound::WaitForTerminationSignal(signals);
-  rebound::log::Info("signal received, draining", {{"signal", sig}});
-  absl::Status st = (*server)->Shutdown();
-  server->reset();
-  if (!st.ok()) {
-    rebound::log::Error("drain incomplete",
-                        {{"error", std::string(st.message())}});
-    return 1;
-  }
-  rebound::log::Info("stopped");
-  return 0;
+  return rebound::ServeUntilTerminated(signals, *server, (*metrics)->port());
 }
