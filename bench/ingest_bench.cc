@@ -7,14 +7,20 @@
 //   ingest_bench --kafka-brokers=127.0.0.1:PORT [--events=200000]
 //                [--batch=500] [--window=16] [--streams=2] [--rounds=5]
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/config.h"
 #include "common/kafka_admin.h"
 #include "common/log.h"
@@ -38,8 +44,70 @@ double CpuSeconds() {
          u.ru_stime.tv_usec / 1e6;
 }
 
+// User + system CPU seconds of another process (the broker), from
+// /proc/PID/stat; 0 when pid is 0 or unreadable.
+double ProcessCpuSeconds(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces) start at ") ".
+  size_t at = stat.rfind(") ");
+  if (at == std::string::npos) return 0;
+  std::vector<std::string> fields =
+      absl::StrSplit(stat.substr(at + 2), ' ', absl::SkipEmpty());
+  // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+  if (fields.size() < 13) return 0;
+  double ticks = std::stod(fields[11]) + std::stod(fields[12]);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+int broker_pid = 0;       // --broker-pid
+bool thread_cpu = false;  // --thread-cpu
+int linger_ms = 5;        // --linger-ms, both sides
+
+// CPU seconds per thread name (threads of one name summed) of this process.
+std::map<std::string, double> ThreadCpuSeconds() {
+  std::map<std::string, double> out;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(entry.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    size_t open = stat.find('('), close = stat.rfind(") ");
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::string name = stat.substr(open + 1, close - open - 1);
+    std::vector<std::string> fields =
+        absl::StrSplit(stat.substr(close + 2), ' ', absl::SkipEmpty());
+    if (fields.size() < 13) continue;
+    out[name] += (std::stod(fields[11]) + std::stod(fields[12])) / tick;
+  }
+  return out;
+}
+
+// "name us/event, ..." for threads that used CPU between two snapshots.
+std::string ThreadCpuDelta(const std::map<std::string, double>& before,
+                           const std::map<std::string, double>& after,
+                           size_t events) {
+  std::vector<std::pair<double, std::string>> used;
+  for (const auto& [name, secs] : after) {
+    auto it = before.find(name);
+    double d = secs - (it == before.end() ? 0 : it->second);
+    if (d * 1e6 / events >= 0.05) used.emplace_back(d * 1e6 / events, name);
+  }
+  std::sort(used.rbegin(), used.rend());
+  std::string out;
+  for (const auto& [us, name] : used)
+    absl::StrAppend(&out, out.empty() ? "" : ", ", name, " ",
+                    absl::StrFormat("%.2f", us));
+  return out;
+}
+
 struct Figures {
   double cpu_us_per_event = 0;  // Process CPU time per event, all threads.
+  double broker_cpu_us_per_event = 0;  // The broker's, when --broker-pid.
+  std::string threads;                 // CPU us/event per thread name.
   double events_per_s = 0;
   double p50_ms = 0;
   double p99_ms = 0;
@@ -90,7 +158,7 @@ Figures RawProducer(const std::string& brokers, const std::string& topic,
            {"enable.idempotence", "true"},
            {"acks", "all"},
            {"partitioner", "murmur2_random"},
-           {"linger.ms", "5"},
+           {"linger.ms", std::to_string(linger_ms)},
            {"compression.codec", "lz4"},
            {"queue.buffering.max.messages", "100000"}}) {
     conf->set(k, v, err);
@@ -99,6 +167,8 @@ Figures RawProducer(const std::string& brokers, const std::string& topic,
   std::unique_ptr<RdKafka::Producer> p(
       RdKafka::Producer::create(conf.get(), err));
   const double cpu0 = CpuSeconds();
+  const double broker0 = ProcessCpuSeconds(broker_pid);
+  const auto threads0 = ThreadCpuSeconds();
   auto start = Clock::now();
   for (size_t i = 0; i < events.size(); ++i) {
     const ConnectionEvent& e = events[i];
@@ -133,6 +203,9 @@ Figures RawProducer(const std::string& brokers, const std::string& topic,
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   Figures f;
   f.cpu_us_per_event = (CpuSeconds() - cpu0) * 1e6 / events.size();
+  f.broker_cpu_us_per_event =
+      (ProcessCpuSeconds(broker_pid) - broker0) * 1e6 / events.size();
+  f.threads = ThreadCpuDelta(threads0, ThreadCpuSeconds(), events.size());
   f.ok = report.ok;
   f.events_per_s = report.ok / secs;
   f.p50_ms = rebound::tools::Quantile(report.latencies, 0.5);
@@ -153,9 +226,14 @@ Figures ThroughIngest(const std::shared_ptr<grpc::Channel>& channel,
   // Batches are encoded before the clock, as the raw run's values are.
   auto prepared = rebound::tools::PreparePublish(events, o);
   const double cpu0 = CpuSeconds();
+  const double broker0 = ProcessCpuSeconds(broker_pid);
+  const auto threads0 = ThreadCpuSeconds();
   auto r = rebound::tools::PublishPrepared(channel, prepared, o);
   Figures f;
   f.cpu_us_per_event = (CpuSeconds() - cpu0) * 1e6 / events.size();
+  f.broker_cpu_us_per_event =
+      (ProcessCpuSeconds(broker_pid) - broker0) * 1e6 / events.size();
+  f.threads = ThreadCpuDelta(threads0, ThreadCpuSeconds(), events.size());
   if (!r.status.ok())
     std::cerr << "stream: " << r.status.error_message() << "\n";
   f.ok = validate_only ? r.valid : r.published;
@@ -168,8 +246,14 @@ Figures ThroughIngest(const std::shared_ptr<grpc::Channel>& channel,
 void Print(const char* name, const Figures& f) {
   std::cout << absl::StrFormat(
       "  %-28s %9.0f events/s   ack p50 %7.2f ms   p99 %7.2f ms   cpu %5.2f "
-      "us/event   (%zu ok)\n",
-      name, f.events_per_s, f.p50_ms, f.p99_ms, f.cpu_us_per_event, f.ok);
+      "us/event%s   (%zu ok)\n",
+      name, f.events_per_s, f.p50_ms, f.p99_ms, f.cpu_us_per_event,
+      broker_pid > 0
+          ? absl::StrFormat(" (broker %.2f)", f.broker_cpu_us_per_event)
+          : std::string(),
+      f.ok);
+  if (thread_cpu)
+    std::cout << "      us/event by thread: " << f.threads << "\n";
 }
 
 }  // namespace
@@ -191,6 +275,14 @@ int main(int argc, char** argv) {
       c.Int("rounds", 5, 1, 20, "rounds of raw + ingest (order alternating)"));
   bool ingest_only = c.Bool("ingest-only", false,
                             "skip the raw producer (to profile ingest alone)");
+  broker_pid = static_cast<int>(
+      c.Int("broker-pid", 0, 0, 1 << 22,
+            "the broker's pid, to print its CPU per event too (0: off)"));
+  linger_ms = static_cast<int>(
+      c.Int("linger-ms", 5, 0, 1000,
+            "producer linger.ms, for both sides (ingest's default is 5)"));
+  thread_cpu = c.Bool("thread-cpu", false,
+                      "also print each side's CPU per event by thread name");
   if (c.help_requested()) {
     std::cout << c.Usage("ingest_bench");
     return 0;
@@ -208,6 +300,7 @@ int main(int argc, char** argv) {
   rebound::ingest::IngestServerOptions o;
   o.listen = "127.0.0.1:0";
   o.publisher.brokers = brokers;
+  o.publisher.linger_ms = linger_ms;
   o.service.topic = ingest_topic;
   auto server = rebound::ingest::IngestServer::Start(
       o, std::make_shared<prometheus::Registry>());
@@ -222,6 +315,16 @@ int main(int argc, char** argv) {
     std::cerr << s.message() << "\n";
     return 1;
   }
+  // Each run's topics go when it ends: a long-lived bench broker otherwise
+  // piles up partitions (and slows down as it does).
+  absl::Cleanup drop_topics = [&] {
+    if (auto s = rebound::DeleteTopics((*server)->publisher()->handle(),
+                                       {raw_topic, ingest_topic},
+                                       std::chrono::seconds(30));
+        !s.ok()) {
+      std::cerr << "ingest_bench: " << s.message() << "\n";
+    }
+  };
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(o.max_message_bytes);
   auto channel =

@@ -22,6 +22,57 @@ struct OptionsDeleter {
   }
 };
 
+using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
+
+// Options for an admin request that waits up to `timeout`.
+std::unique_ptr<rd_kafka_AdminOptions_t, OptionsDeleter> AdminOptions(
+    rd_kafka_t* rk, rd_kafka_admin_op_t op, std::chrono::milliseconds timeout) {
+  char errstr[512];
+  std::unique_ptr<rd_kafka_AdminOptions_t, OptionsDeleter> options(
+      rd_kafka_AdminOptions_new(rk, op));
+  rd_kafka_AdminOptions_set_request_timeout(
+      options.get(), static_cast<int>(timeout.count()), errstr, sizeof(errstr));
+  rd_kafka_AdminOptions_set_operation_timeout(
+      options.get(), static_cast<int>(timeout.count()), errstr, sizeof(errstr));
+  return options;
+}
+
+// Waits for an admin request's answer on `queue`; `doing` ("creating",
+// "deleting") and `first` name the request in errors.
+absl::StatusOr<EventPtr> AdminAnswer(rd_kafka_queue_t* queue,
+                                     std::chrono::milliseconds timeout,
+                                     const std::string& doing,
+                                     const std::string& first) {
+  EventPtr event(
+      rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000));
+  if (!event) {
+    return absl::DeadlineExceededError(doing + " topic '" + first +
+                                       "': no answer from Kafka in " +
+                                       std::to_string(timeout.count()) + "ms");
+  }
+  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(doing + " topic '" + first + "': " +
+                                  rd_kafka_event_error_string(event.get()));
+  }
+  return event;
+}
+
+// The first topic whose result is an error other than `tolerated`, named
+// with Kafka's reason ("... could not be <done>: ..."), or OK.
+absl::Status FirstTopicError(const rd_kafka_topic_result_t** results,
+                             size_t count, rd_kafka_resp_err_t tolerated,
+                             const std::string& done) {
+  for (size_t i = 0; i < count; ++i) {
+    rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == tolerated) continue;
+    const char* msg = rd_kafka_topic_result_error_string(results[i]);
+    return absl::FailedPreconditionError(
+        std::string("topic '") + rd_kafka_topic_result_name(results[i]) +
+        "' could not be " + done + ": " + (msg ? msg : rd_kafka_err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status EnsureTopics(RdKafka::Handle* handle,
@@ -45,45 +96,43 @@ absl::Status EnsureTopics(RdKafka::Handle* handle,
     new_topics.push_back(t);
   }
   std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk));
-  std::unique_ptr<rd_kafka_AdminOptions_t, OptionsDeleter> options(
-      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS));
-  rd_kafka_AdminOptions_set_request_timeout(
-      options.get(), static_cast<int>(timeout.count()), errstr, sizeof(errstr));
-  rd_kafka_AdminOptions_set_operation_timeout(
-      options.get(), static_cast<int>(timeout.count()), errstr, sizeof(errstr));
+  auto options = AdminOptions(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout);
   rd_kafka_CreateTopics(rk, new_topics.data(), new_topics.size(), options.get(),
                         queue.get());
   cleanup();
 
-  std::unique_ptr<rd_kafka_event_t, EventDeleter> event(rd_kafka_queue_poll(
-      queue.get(), static_cast<int>(timeout.count()) + 1000));
-  if (!event) {
-    return absl::DeadlineExceededError(
-        "creating topic '" + topics.front().name +
-        "': no answer from Kafka in " + std::to_string(timeout.count()) + "ms");
-  }
-  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::UnavailableError(
-        "creating topic '" + topics.front().name +
-        "': " + rd_kafka_event_error_string(event.get()));
-  }
-  const rd_kafka_CreateTopics_result_t* result =
-      rd_kafka_event_CreateTopics_result(event.get());
+  absl::StatusOr<EventPtr> event =
+      AdminAnswer(queue.get(), timeout, "creating", topics.front().name);
+  if (!event.ok()) return event.status();
   size_t count = 0;
-  const rd_kafka_topic_result_t** results =
-      rd_kafka_CreateTopics_result_topics(result, &count);
-  for (size_t i = 0; i < count; ++i) {
-    rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR ||
-        err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-      continue;
-    }
-    const char* msg = rd_kafka_topic_result_error_string(results[i]);
-    return absl::FailedPreconditionError(
-        std::string("topic '") + rd_kafka_topic_result_name(results[i]) +
-        "' could not be created: " + (msg ? msg : rd_kafka_err2str(err)));
-  }
-  return absl::OkStatus();
+  const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(
+      rd_kafka_event_CreateTopics_result(event->get()), &count);
+  return FirstTopicError(results, count, RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS,
+                         "created");
+}
+
+absl::Status DeleteTopics(RdKafka::Handle* handle,
+                          const std::vector<std::string>& topics,
+                          std::chrono::milliseconds timeout) {
+  if (topics.empty()) return absl::OkStatus();
+  rd_kafka_t* rk = handle->c_ptr();
+  std::vector<rd_kafka_DeleteTopic_t*> doomed;
+  for (const auto& name : topics)
+    doomed.push_back(rd_kafka_DeleteTopic_new(name.c_str()));
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk));
+  auto options = AdminOptions(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout);
+  rd_kafka_DeleteTopics(rk, doomed.data(), doomed.size(), options.get(),
+                        queue.get());
+  for (auto* t : doomed) rd_kafka_DeleteTopic_destroy(t);
+
+  absl::StatusOr<EventPtr> event =
+      AdminAnswer(queue.get(), timeout, "deleting", topics.front());
+  if (!event.ok()) return event.status();
+  size_t count = 0;
+  const rd_kafka_topic_result_t** results = rd_kafka_DeleteTopics_result_topics(
+      rd_kafka_event_DeleteTopics_result(event->get()), &count);
+  return FirstTopicError(results, count,
+                         RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, "deleted");
 }
 
 absl::StatusOr<int> PartitionCount(RdKafka::Handle* handle,

@@ -32,6 +32,12 @@ absl::StatusOr<int> PartitionCount(RdKafka::Handle* handle,
                                    const std::string& topic,
                                    std::chrono::milliseconds timeout);
 
+// Deletes the named topics; one that does not exist is not an error. On
+// failure the error names the topic and Kafka's reason.
+absl::Status DeleteTopics(RdKafka::Handle* handle,
+                          const std::vector<std::string>& topics,
+                          std::chrono::milliseconds timeout);
+
 }  // namespace rebound
 
 #endif  // REBOUND_COMMON_KAFKA_ADMIN_H_

@@ -141,24 +141,13 @@ Publisher::~Publisher() {
     producer_->purge(RdKafka::Producer::PURGE_QUEUE |
                      RdKafka::Producer::PURGE_INFLIGHT);
     producer_->poll(0);
-    DeliveriesServed();
   }
 }
 
 void Publisher::PollLoop() {
   while (!stopping_.load()) {
-    if (producer_->poll(50) > 0) DeliveriesServed();
+    producer_->poll(50);
   }
-}
-
-void Publisher::DeliveriesServed() {
-  absl::MutexLock lock(&served_mu_);
-  if (served_hook_) served_hook_();
-}
-
-void Publisher::OnDeliveriesServed(std::function<void()> hook) {
-  absl::MutexLock lock(&served_mu_);
-  served_hook_ = std::move(hook);
 }
 
 void Publisher::HealthLoop() {
@@ -243,7 +232,6 @@ absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
 
 absl::Status Publisher::Flush(std::chrono::milliseconds timeout) {
   producer_->flush(static_cast<int>(timeout.count()));
-  DeliveriesServed();
   int left = producer_->outq_len();
   if (left > 0) {
     return absl::DeadlineExceededError(std::to_string(left) +

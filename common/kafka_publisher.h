@@ -114,12 +114,6 @@ class Publisher {
   // Called (from the health thread) whenever availability changes.
   void OnAvailabilityChange(std::function<void(bool)> listener);
 
-  // Called on the thread that served delivery reports, after each round of
-  // them (each poll of the producer that served any, and after Flush()), so
-  // per-record work can be finished in bulk. Once this returns, a hook it
-  // replaced is not running and will not run again.
-  void OnDeliveriesServed(std::function<void()> hook);
-
   // Waits until every enqueued record is resolved or `timeout` passes; returns
   // DEADLINE_EXCEEDED with the number left if some are still queued.
   absl::Status Flush(std::chrono::milliseconds timeout);
@@ -146,9 +140,6 @@ class Publisher {
   absl::Notification stop_health_;
   absl::Mutex listener_mu_;
   std::function<void(bool)> listener_ ABSL_GUARDED_BY(listener_mu_);
-  absl::Mutex served_mu_;
-  std::function<void()> served_hook_ ABSL_GUARDED_BY(served_mu_);
-  void DeliveriesServed();
   std::thread poll_thread_;
   std::thread health_thread_;
 };

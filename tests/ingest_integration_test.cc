@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/kafka_admin.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/ingest/ingest_server.h"
@@ -373,6 +374,21 @@ TEST_F(IngestIntegration, DuplicatesAreNotPublishedTwice) {
   ASSERT_TRUE(sr.status.ok());
   EXPECT_EQ(sr.duplicates, 50u);
   EXPECT_EQ(ReadAll().size(), 52u);
+}
+
+// common/kafka_admin: what EnsureTopics made, DeleteTopics removes (the
+// bench uses it to leave a long-lived broker as it found it); a topic that
+// does not exist is not an error.
+TEST_F(IngestIntegration, DeleteTopicsRemovesThemAndToleratesMissingOnes) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  RdKafka::Producer* admin = server_->publisher()->handle();
+  ASSERT_TRUE(PartitionCount(admin, topic_, seconds(10)).ok());
+  absl::Status s = DeleteTopics(
+      admin, {topic_, testing::UniqueTopic("never-created")}, seconds(30));
+  ASSERT_TRUE(s.ok()) << s;
+  auto after = PartitionCount(admin, topic_, seconds(3));
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kNotFound)
+      << after.status();
 }
 
 TEST_F(IngestIntegration, FullProducerQueueAnswersResourceExhausted) {

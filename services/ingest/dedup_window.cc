@@ -76,32 +76,28 @@ void DedupWindow::Resolve(absl::uint128 fp, const Delivery& d, absl::Time now) {
   for (auto& w : ready) w(d);
 }
 
-void DedupWindow::ResolveLater(absl::uint128 fp, const Delivery& d,
-                               absl::Time now) {
-  std::lock_guard<std::mutex> lock(pending_mu_);
-  pending_.push_back({fp, d, now});
-}
-
-void DedupWindow::ResolvePending() {
-  std::vector<Outcome> outcomes;
-  {
-    std::lock_guard<std::mutex> lock(pending_mu_);
-    outcomes.swap(pending_);
-  }
-  if (outcomes.empty()) return;
+void DedupWindow::ResolvePublished(absl::Span<const Stored> stored,
+                                   absl::Time now) {
   // Waiters are rare; each is called with the outcome it waited for.
   std::vector<std::pair<Waiter, size_t>> ready;
   {
     absl::MutexLock lock(&mu_);
     std::vector<Waiter> for_one;
-    for (size_t i = 0; i < outcomes.size(); ++i) {
-      const Outcome& o = outcomes[i];
-      ResolveLocked(o.fp, o.delivery, o.at, &for_one);
+    Delivery d;
+    for (size_t i = 0; i < stored.size(); ++i) {
+      d.partition = stored[i].partition;
+      d.offset = stored[i].offset;
+      ResolveLocked(stored[i].fp, d, now, &for_one);
       for (auto& w : for_one) ready.emplace_back(std::move(w), i);
       for_one.clear();
     }
   }
-  for (auto& [w, i] : ready) w(outcomes[i].delivery);
+  for (auto& [w, i] : ready) {
+    Delivery d;
+    d.partition = stored[i].partition;
+    d.offset = stored[i].offset;
+    w(d);
+  }
 }
 
 void DedupWindow::ResolveLocked(absl::uint128 fp, const Delivery& d,

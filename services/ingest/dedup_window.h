@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,7 +32,7 @@ class DedupWindow {
   using Waiter = std::function<void(const Delivery&)>;
 
   enum class Claim {
-    kNew,        // The caller owns the id and must Resolve() it.
+    kNew,        // The caller owns the id; Resolve() or ResolvePublished() it.
     kPublished,  // Already published within the window; `*published` is set.
     kWaiting,    // In flight elsewhere; `waiter` will be called on resolve.
   };
@@ -59,13 +58,16 @@ class DedupWindow {
   // failed one is forgotten so a retry can publish it. Waiters get `d`.
   void Resolve(absl::uint128 fp, const Delivery& d, absl::Time now);
 
-  // Resolve() deferred: noted now without taking the window's lock, applied
-  // by the next ResolvePending() for all noted ids under one lock. Until
-  // then the id counts as in flight (a duplicate waits for it), so the owner
-  // must call ResolvePending() promptly; ingest does after every round of
-  // Kafka delivery reports.
-  void ResolveLater(absl::uint128 fp, const Delivery& d, absl::Time now);
-  void ResolvePending();
+  // Where Kafka stored a claimed id.
+  struct Stored {
+    absl::uint128 fp;
+    int32_t partition = -1;
+    int64_t offset = -1;
+  };
+  // Resolve() for many published ids under one lock (ingest calls it once
+  // per batch, when the batch's last delivery report is in). Ids not in
+  // flight are ignored.
+  void ResolvePublished(absl::Span<const Stored> stored, absl::Time now);
 
   // Ids remembered (published or in flight).
   size_t size() const;
@@ -94,12 +96,6 @@ class DedupWindow {
                      std::vector<Waiter>* ready)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  struct Outcome {
-    absl::uint128 fp;
-    Delivery delivery;
-    absl::Time at;
-  };
-
   const size_t capacity_;
   const absl::Duration ttl_;
   mutable absl::Mutex mu_;
@@ -109,11 +105,6 @@ class DedupWindow {
       ABSL_GUARDED_BY(mu_);
   // Published ids in the order they were published, for eviction.
   std::deque<std::pair<absl::Time, absl::uint128>> order_ ABSL_GUARDED_BY(mu_);
-  // Outcomes noted by ResolveLater(), not applied yet.
-  // (A plain std::mutex: this lock is taken once per published event, and
-  // measured cheaper than absl::Mutex there.)
-  std::mutex pending_mu_;
-  std::vector<Outcome> pending_;
 };
 
 }  // namespace rebound::ingest

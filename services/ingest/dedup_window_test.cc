@@ -110,47 +110,65 @@ TEST(DedupWindow, FingerprintOfPartsEqualsFingerprintOfJoinedKey) {
             DedupWindow::Fingerprint("acme/" + long_id));
 }
 
-TEST(DedupWindow, DeferredOutcomesApplyTogetherAndReachWaiters) {
+TEST(DedupWindow, BatchOutcomesApplyTogetherAndReachWaiters) {
   DedupWindow w(10, absl::Minutes(1));
   const auto a = DedupWindow::Fingerprint("t/a");
   const auto b = DedupWindow::Fingerprint("t/b");
-  Delivery seen[3];
-  DedupWindow::Claim claims[3];
+  const auto c = DedupWindow::Fingerprint("t/c");
+  Delivery seen[4];
+  DedupWindow::Claim claims[4];
   std::vector<int64_t> waited;
-  std::vector<absl::uint128> fps = {a, b, a};
-  // The third (a duplicate of the first, same batch) waits for it.
+  std::vector<absl::uint128> fps = {a, b, c, a};
+  // The fourth (a duplicate of the first, same batch) waits for it.
   w.ClaimAll(
       fps, kT0,
       [&](size_t) -> DedupWindow::Waiter {
-        return [&](const Delivery& d) { waited.push_back(d.offset); };
+        return [&](const Delivery& d) {
+          EXPECT_TRUE(d.status.ok());
+          waited.push_back(d.offset);
+        };
       },
       claims, seen);
   EXPECT_EQ(claims[0], DedupWindow::Claim::kNew);
   EXPECT_EQ(claims[1], DedupWindow::Claim::kNew);
-  EXPECT_EQ(claims[2], DedupWindow::Claim::kWaiting);
+  EXPECT_EQ(claims[2], DedupWindow::Claim::kNew);
+  EXPECT_EQ(claims[3], DedupWindow::Claim::kWaiting);
 
-  w.ResolveLater(a, Ok(11), kT0);
+  // b fails alone; a and c are published together.
   Delivery failed;
   failed.status = absl::UnavailableError("broker gone");
-  w.ResolveLater(b, failed, kT0);
-  // Noted, not applied: both still count as in flight.
-  EXPECT_TRUE(waited.empty());
+  w.Resolve(b, failed, kT0);
   Delivery again;
+  EXPECT_EQ(w.ClaimOrWait(b, kT0, nullptr, &again), DedupWindow::Claim::kNew);
+  EXPECT_TRUE(waited.empty());
   int extra = 0;
   EXPECT_EQ(w.ClaimOrWait(
                 a, kT0, [&](const Delivery&) { ++extra; }, &again),
             DedupWindow::Claim::kWaiting);
 
-  w.ResolvePending();
+  std::vector<DedupWindow::Stored> stored = {{a, 3, 11}, {c, 4, 12}};
+  w.ResolvePublished(stored, kT0);
   EXPECT_EQ(waited, std::vector<int64_t>{11});
   EXPECT_EQ(extra, 1);
-  // a is published; b failed and is free to be published again.
   EXPECT_EQ(w.ClaimOrWait(a, kT0, nullptr, &again),
             DedupWindow::Claim::kPublished);
+  EXPECT_EQ(again.partition, 3);
   EXPECT_EQ(again.offset, 11);
-  EXPECT_EQ(w.ClaimOrWait(b, kT0, nullptr, &again), DedupWindow::Claim::kNew);
-  w.ResolvePending();  // Nothing pending: no effect.
+  EXPECT_EQ(w.ClaimOrWait(c, kT0, nullptr, &again),
+            DedupWindow::Claim::kPublished);
+  EXPECT_EQ(again.offset, 12);
+  // An id not in flight (here: already resolved) is ignored.
+  w.ResolvePublished(stored, kT0);
   EXPECT_EQ(waited.size(), 1u);
+}
+
+TEST(DedupWindow, CapacityZeroRemembersNoPublishedId) {
+  DedupWindow w(0, absl::Minutes(1));
+  Delivery seen;
+  const auto a = DedupWindow::Fingerprint("t/a");
+  ASSERT_EQ(w.ClaimOrWait(a, kT0, nullptr, &seen), DedupWindow::Claim::kNew);
+  w.Resolve(a, Ok(1), kT0);
+  EXPECT_EQ(w.ClaimOrWait(a, kT0, nullptr, &seen), DedupWindow::Claim::kNew);
 }
 
 }  // namespace

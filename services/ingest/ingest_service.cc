@@ -3,6 +3,7 @@
 #include <deque>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "google/protobuf/arena.h"
@@ -66,6 +67,11 @@ class EventInFlight final : public Publisher::PendingRecord {
   void Delivered(const Delivery& d) override;
   // Enqueue to delivery report, in seconds; < 0 when not published.
   double latency_s() const { return latency_s_; }
+  bool published() const { return latency_s_ >= 0; }
+  // For the dedup window, once published.
+  DedupWindow::Stored stored() const {
+    return {fingerprint_, result_->partition(), result_->offset()};
+  }
 
  private:
   BatchState* batch_ = nullptr;
@@ -100,9 +106,26 @@ struct BatchState {
   const std::function<void(const PublishResponse&)> done;
   IngestMetrics* const metrics;
   DedupWindow* const dedup;
+  // (later, first): an event whose id came earlier in this batch, answered
+  // like that first one when the batch completes.
+  std::vector<std::pair<int, int>> same_as;
 
   void Complete() {
     if (remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    for (const auto& [later, first] : same_as) {
+      const EventResult& f = response->results(first);
+      EventResult* r = response->mutable_results(later);
+      if (f.outcome() == rebound::v1::OUTCOME_PUBLISHED ||
+          f.outcome() == rebound::v1::OUTCOME_DUPLICATE) {
+        r->set_outcome(rebound::v1::OUTCOME_DUPLICATE);
+        r->set_partition(f.partition());
+        r->set_offset(f.offset());
+      } else {
+        r->set_outcome(f.outcome());
+        r->set_code(f.code());
+        r->set_error(f.error());
+      }
+    }
     uint32_t published = 0, duplicates = 0, rejected = 0, failed = 0, valid = 0;
     for (const auto& r : response->results()) {
       switch (r.outcome()) {
@@ -135,11 +158,17 @@ struct BatchState {
     metrics->failed->Increment(failed);
     metrics->valid->Increment(valid);
     std::vector<double> latencies;
+    std::vector<DedupWindow::Stored> stored;
     latencies.reserve(published);
+    stored.reserve(published);
     for (int i = 0; i < size; ++i) {
-      if (records[i].latency_s() >= 0)
-        latencies.push_back(records[i].latency_s());
+      if (!records[i].published()) continue;
+      latencies.push_back(records[i].latency_s());
+      stored.push_back(records[i].stored());
     }
+    // The window learns where they were stored before the client does: a
+    // resend after the answer is a DUPLICATE (until now it waited for them).
+    dedup->ResolvePublished(stored, absl::Now());
     metrics->ObservePublishLatencies(latencies);
     done(*response);
     delete this;
@@ -162,17 +191,11 @@ void EventInFlight::Delivered(const Delivery& d) {
   } else {
     SetFailed(result_, d.status);
   }
-  if (d.status.ok()) {
-    // Applied with the rest of this round of delivery reports, under one
-    // lock (see the constructor). Until then a resend waits for it and is
-    // answered DUPLICATE, as it would be anyway.
-    batch_->dedup->ResolveLater(fingerprint_, d, at);
-  } else {
-    // A failure is forgotten before the client hears of it: a resend right
-    // after the answer must be produced again, ahead of the pair's later
-    // events, not wait on this outcome.
-    batch_->dedup->Resolve(fingerprint_, d, at);
-  }
+  // A published id reaches the window with the rest of its batch (one lock
+  // per batch, in Complete()); until then a resend waits for it. A failure
+  // is forgotten at once: a resend right after the answer must be produced
+  // again, ahead of the pair's later events, not wait on this outcome.
+  if (!d.status.ok()) batch_->dedup->Resolve(fingerprint_, d, at);
   batch_->Complete();
 }
 
@@ -183,9 +206,7 @@ IngestService::IngestService(IngestServiceOptions options, Publisher* publisher,
     : options_(std::move(options)),
       publisher_(publisher),
       metrics_(metrics),
-      dedup_(options_.dedup_capacity, options_.dedup_ttl) {
-  publisher_->OnDeliveriesServed([this] { dedup_.ResolvePending(); });
-}
+      dedup_(options_.dedup_capacity, options_.dedup_ttl) {}
 
 absl::Time IngestService::EnqueueDeadline(
     const grpc::CallbackServerContext* context) const {
@@ -277,18 +298,35 @@ absl::Status IngestService::ProcessBatch(
     valid.push_back(i);
   }
 
-  // 2. Claim their ids in the dedup window, all under one lock.
-  std::vector<absl::uint128> fps(valid.size());
-  for (size_t k = 0; k < valid.size(); ++k) {
-    const auto& e = *request.events[valid[k]].event;
-    fps[k] = DedupWindow::Fingerprint(e.tenant_id(), e.event_id());
+  // 2. Claim their ids in the dedup window, all under one lock. An id seen
+  // earlier in this batch is not claimed: it is answered like its first
+  // copy when the batch completes (waiting in the window would wait for
+  // this very batch, whose ids reach the window when it completes).
+  std::vector<absl::uint128> fps;
+  std::vector<int> claimed;  // Event index of each of fps.
+  fps.reserve(valid.size());
+  claimed.reserve(valid.size());
+  absl::flat_hash_map<absl::uint128, int> first_of;
+  first_of.reserve(valid.size());
+  for (int i : valid) {
+    const auto& e = *request.events[i].event;
+    const absl::uint128 fp =
+        DedupWindow::Fingerprint(e.tenant_id(), e.event_id());
+    auto [it, inserted] = first_of.try_emplace(fp, i);
+    if (!inserted) {
+      batch->same_as.emplace_back(i, it->second);
+      batch->Complete();
+      continue;
+    }
+    fps.push_back(fp);
+    claimed.push_back(i);
   }
-  std::vector<DedupWindow::Claim> claims(valid.size());
-  std::vector<Delivery> earlier(valid.size());
+  std::vector<DedupWindow::Claim> claims(fps.size());
+  std::vector<Delivery> earlier(fps.size());
   dedup_.ClaimAll(
       fps, now,
       [&](size_t k) -> DedupWindow::Waiter {
-        EventResult* r = response.mutable_results(valid[k]);
+        EventResult* r = response.mutable_results(claimed[k]);
         return [batch, r](const Delivery& d) {
           if (d.status.ok()) {
             r->set_outcome(rebound::v1::OUTCOME_DUPLICATE);
@@ -306,8 +344,8 @@ absl::Status IngestService::ProcessBatch(
   // batch, the later ones fail the same way without being produced, so a
   // pair's events are never written out of the order they were sent in.
   absl::Status refused;
-  for (size_t k = 0; k < valid.size(); ++k) {
-    const int i = valid[k];
+  for (size_t k = 0; k < fps.size(); ++k) {
+    const int i = claimed[k];
     EventResult* r = response.mutable_results(i);
     if (claims[k] == DedupWindow::Claim::kWaiting) continue;
     if (claims[k] == DedupWindow::Claim::kPublished) {

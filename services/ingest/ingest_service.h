@@ -58,8 +58,8 @@ using IngestRawService = rebound::v1::Ingest::WithRawCallbackMethod_Publish<
 class IngestService final : public IngestRawService {
  public:
   // `metrics` must outlive the service. The publisher's delivery reports
-  // (and its OnDeliveriesServed hook, set here) reach the service: destroy
-  // the publisher, which resolves every record left, before the service.
+  // reach the service: destroy the publisher, which resolves every record
+  // left, before the service.
   IngestService(IngestServiceOptions options, Publisher* publisher,
                 IngestMetrics* metrics);
 
