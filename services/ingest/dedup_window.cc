@@ -6,6 +6,14 @@
 #include "absl/hash/hash.h"
 
 namespace rebound::ingest {
+namespace {
+
+// Ids are looked up this many ahead of use: a window of a million ids is far
+// larger than the caches, so each lookup would otherwise wait on memory in
+// turn; prefetched, the waits overlap.
+constexpr size_t kPrefetchAhead = 8;
+
+}  // namespace
 
 DedupWindow::DedupWindow(size_t capacity, absl::Duration ttl)
     : capacity_(capacity), ttl_(ttl) {
@@ -46,6 +54,8 @@ void DedupWindow::ClaimAll(absl::Span<const absl::uint128> fps, absl::Time now,
   absl::MutexLock lock(&mu_);
   EvictLocked(now);
   for (size_t i = 0; i < fps.size(); ++i) {
+    if (i + kPrefetchAhead < fps.size())
+      entries_.prefetch(fps[i + kPrefetchAhead]);
     claims[i] = ClaimLocked(
         fps[i], [&make_waiter, i] { return make_waiter(i); }, &published[i]);
   }
@@ -85,6 +95,8 @@ void DedupWindow::ResolvePublished(absl::Span<const Stored> stored,
     std::vector<Waiter> for_one;
     Delivery d;
     for (size_t i = 0; i < stored.size(); ++i) {
+      if (i + kPrefetchAhead < stored.size())
+        entries_.prefetch(stored[i + kPrefetchAhead].fp);
       d.partition = stored[i].partition;
       d.offset = stored[i].offset;
       ResolveLocked(stored[i].fp, d, now, &for_one);
@@ -130,6 +142,8 @@ size_t DedupWindow::size() const {
 void DedupWindow::EvictLocked(absl::Time now) {
   while (!order_.empty() &&
          (order_.size() > capacity_ || now - order_.front().first > ttl_)) {
+    if (order_.size() > kPrefetchAhead)
+      entries_.prefetch(order_[kPrefetchAhead].second);
     auto it = entries_.find(order_.front().second);
     // Only the publication this order entry records is forgotten: an id
     // re-claimed since is in flight or published again, with a later time.
