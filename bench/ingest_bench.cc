@@ -308,15 +308,8 @@ int main(int argc, char** argv) {
     std::cerr << "ingest: " << server.status().message() << "\n";
     return 1;
   }
-  if (auto s = rebound::EnsureTopics((*server)->publisher()->handle(),
-                                     {{raw_topic, o.topic_partitions, 1}},
-                                     std::chrono::seconds(30));
-      !s.ok()) {
-    std::cerr << s.message() << "\n";
-    return 1;
-  }
-  // Each run's topics go when it ends: a long-lived bench broker otherwise
-  // piles up partitions (and slows down as it does).
+  // Each run's topics go when it ends (also when it fails): a long-lived
+  // bench broker otherwise piles up partitions and slows down as it does.
   absl::Cleanup drop_topics = [&] {
     if (auto s = rebound::DeleteTopics((*server)->publisher()->handle(),
                                        {raw_topic, ingest_topic},
@@ -325,6 +318,13 @@ int main(int argc, char** argv) {
       std::cerr << "ingest_bench: " << s.message() << "\n";
     }
   };
+  if (auto s = rebound::EnsureTopics((*server)->publisher()->handle(),
+                                     {{raw_topic, o.topic_partitions, 1}},
+                                     std::chrono::seconds(30));
+      !s.ok()) {
+    std::cerr << s.message() << "\n";
+    return 1;
+  }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(o.max_message_bytes);
   auto channel =

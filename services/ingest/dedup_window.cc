@@ -88,6 +88,7 @@ void DedupWindow::Resolve(absl::uint128 fp, const Delivery& d, absl::Time now) {
 
 void DedupWindow::ResolvePublished(absl::Span<const Stored> stored,
                                    absl::Time now) {
+  if (stored.empty()) return;
   // Waiters are rare; each is called with the outcome it waited for.
   std::vector<std::pair<Waiter, size_t>> ready;
   {
@@ -115,7 +116,9 @@ void DedupWindow::ResolvePublished(absl::Span<const Stored> stored,
 void DedupWindow::ResolveLocked(absl::uint128 fp, const Delivery& d,
                                 absl::Time now, std::vector<Waiter>* ready) {
   auto it = entries_.find(fp);
-  if (it == entries_.end()) return;
+  // Only a claim in flight has an outcome to record: an id resolved twice
+  // keeps its first outcome.
+  if (it == entries_.end() || !it->second.in_flight) return;
   if (!waiters_.empty()) {
     if (auto w = waiters_.find(fp); w != waiters_.end()) {
       for (auto& waiter : w->second) ready->push_back(std::move(waiter));

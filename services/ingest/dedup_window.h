@@ -55,7 +55,8 @@ class DedupWindow {
                 Delivery* published);
 
   // Records the outcome of a claimed id. Published ids are remembered; a
-  // failed one is forgotten so a retry can publish it. Waiters get `d`.
+  // failed one is forgotten so a retry can publish it. Waiters get `d`. An
+  // id not in flight (never claimed, or resolved already) is left as it is.
   void Resolve(absl::uint128 fp, const Delivery& d, absl::Time now);
 
   // Where Kafka stored a claimed id.

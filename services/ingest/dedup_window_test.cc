@@ -158,8 +158,38 @@ TEST(DedupWindow, BatchOutcomesApplyTogetherAndReachWaiters) {
             DedupWindow::Claim::kPublished);
   EXPECT_EQ(again.offset, 12);
   // An id not in flight (here: already resolved) is ignored.
-  w.ResolvePublished(stored, kT0);
+  std::vector<DedupWindow::Stored> stale = {{a, 9, 99}};
+  w.ResolvePublished(stale, kT0);
   EXPECT_EQ(waited.size(), 1u);
+  EXPECT_EQ(w.ClaimOrWait(a, kT0, nullptr, &again),
+            DedupWindow::Claim::kPublished);
+  EXPECT_EQ(again.offset, 11);
+}
+
+TEST(DedupWindow, ASecondOutcomeForAnIdChangesNothing) {
+  DedupWindow w(2, absl::Minutes(1));
+  const auto a = DedupWindow::Fingerprint("t/a");
+  const auto b = DedupWindow::Fingerprint("t/b");
+  Delivery seen;
+  for (auto fp : {a, b}) {
+    ASSERT_EQ(w.ClaimOrWait(fp, kT0, nullptr, &seen), DedupWindow::Claim::kNew);
+  }
+  w.Resolve(a, Ok(1), kT0);
+  w.Resolve(b, Ok(2), kT0);
+  // Late or repeated outcomes for a: not recorded again (a second record
+  // would count against the capacity of 2 and push a out), not forgotten.
+  w.Resolve(a, Ok(5), kT0);
+  Delivery failed;
+  failed.status = absl::UnavailableError("late failure");
+  w.Resolve(a, failed, kT0);
+  std::vector<DedupWindow::Stored> again = {{a, 3, 7}};
+  w.ResolvePublished(again, kT0);
+  ASSERT_EQ(w.ClaimOrWait(a, kT0, nullptr, &seen),
+            DedupWindow::Claim::kPublished);
+  EXPECT_EQ(seen.offset, 1);
+  ASSERT_EQ(w.ClaimOrWait(b, kT0, nullptr, &seen),
+            DedupWindow::Claim::kPublished);
+  EXPECT_EQ(seen.offset, 2);
 }
 
 TEST(DedupWindow, CapacityZeroRemembersNoPublishedId) {

@@ -1,5 +1,6 @@
 #include "services/ingest/ingest_service.h"
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 
@@ -65,9 +66,9 @@ class EventInFlight final : public Publisher::PendingRecord {
   }
   EventInFlight() { delete_after_delivery_ = false; }  // Owned by the batch.
   void Delivered(const Delivery& d) override;
-  // Enqueue to delivery report, in seconds; < 0 when not published.
+  // Enqueue to delivery report, in seconds, once published.
   double latency_s() const { return latency_s_; }
-  bool published() const { return latency_s_ >= 0; }
+  bool published() const { return published_; }
   // For the dedup window, once published.
   DedupWindow::Stored stored() const {
     return {fingerprint_, result_->partition(), result_->offset()};
@@ -79,6 +80,7 @@ class EventInFlight final : public Publisher::PendingRecord {
   absl::uint128 fingerprint_ = 0;
   absl::Time enqueued_;
   double latency_s_ = -1;
+  bool published_ = false;
 };
 
 // One batch in flight: results are filled by whichever thread resolves each
@@ -187,7 +189,9 @@ void EventInFlight::Delivered(const Delivery& d) {
     result_->set_outcome(rebound::v1::OUTCOME_PUBLISHED);
     result_->set_partition(d.partition);
     result_->set_offset(d.offset);
-    latency_s_ = absl::ToDoubleSeconds(at - enqueued_);
+    published_ = true;
+    // Wall-clock time may step back; a latency is never negative.
+    latency_s_ = std::max(0.0, absl::ToDoubleSeconds(at - enqueued_));
   } else {
     SetFailed(result_, d.status);
   }
