@@ -53,12 +53,19 @@ std::optional<std::pair<std::string, std::string>> ConfigReader::Lookup(
     const std::string& name) {
   known_.insert(name);
   if (auto it = flags_.find(name); it != flags_.end()) {
+    sources_[name] = "--" + name;
     return std::make_pair(it->second, "--" + name);
   }
   if (auto v = env_(EnvName(name)); v.has_value()) {
+    sources_[name] = EnvName(name);
     return std::make_pair(*v, EnvName(name));
   }
   return std::nullopt;
+}
+
+void ConfigReader::Reject(const std::string& name, const std::string& why) {
+  auto it = sources_.find(name);
+  AddError(name, it == sources_.end() ? "its default" : it->second, why);
 }
 
 void ConfigReader::AddError(const std::string& name, const std::string& source,

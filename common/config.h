@@ -55,6 +55,11 @@ class ConfigReader {
   // the flag and the variable). Call after every getter.
   absl::Status Finish() const;
 
+  // Records that `name`'s value, read by a getter above, cannot be used
+  // (checked by the caller, e.g. a list that does not parse); Finish()
+  // reports it like a malformed value, naming the setting and its source.
+  void Reject(const std::string& name, const std::string& why);
+
   // The environment variable for a setting name: "kafka-brokers" ->
   // "REBOUND_KAFKA_BROKERS".
   static std::string EnvName(const std::string& name);
@@ -69,6 +74,7 @@ class ConfigReader {
   std::map<std::string, std::string> flags_;
   EnvLookup env_;
   std::set<std::string> known_;
+  std::map<std::string, std::string> sources_;  // Where each value came from.
   std::vector<std::string> usage_;
   std::vector<std::string> errors_;
   bool help_requested_ = false;

@@ -45,6 +45,31 @@ TEST(ConfigReader, BadValuesNameTheSetting) {
       << m;
 }
 
+TEST(ConfigReader, RejectedValueNamesTheSettingAndItsSource) {
+  const char* argv[] = {"prog", "--tokens=a:b,broken"};
+  ConfigReader c(2, argv, FakeEnv({{"REBOUND_PLAN", "x"}}));
+  c.String("tokens", "", "");
+  c.String("plan", "", "");
+  c.String("other", "", "");
+  ASSERT_TRUE(c.Finish().ok());
+  c.Reject("tokens", "entry 'broken' is not tenant:token");
+  c.Reject("plan", "unknown plan");
+  c.Reject("other", "not allowed");
+  absl::Status s = c.Finish();
+  ASSERT_FALSE(s.ok());
+  std::string m(s.message());
+  EXPECT_NE(m.find("'tokens' (from --tokens): entry 'broken' is not "
+                   "tenant:token"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("'plan' (from REBOUND_PLAN): unknown plan"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("'other' (from its default): not allowed"),
+            std::string::npos)
+      << m;
+}
+
 TEST(ConfigReader, UnknownFlagAndMissingRequired) {
   const char* argv[] = {"prog", "--kafka-brokerz=x"};
   ConfigReader c(2, argv, FakeEnv({}));

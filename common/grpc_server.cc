@@ -38,6 +38,11 @@ GrpcPortSecurity ReadGrpcPortSecurity(ConfigReader& c) {
       c.String("tls-cert", "", "PEM certificate for TLS on the gRPC port");
   s.tls_key =
       c.String("tls-key", "", "PEM private key for TLS on the gRPC port");
+  if (auto auth = TenantAuth::Parse(s.tenant_tokens); auth.ok()) {
+    s.auth = *std::move(auth);
+  } else {
+    c.Reject("tenant-tokens", std::string(auth.status().message()));
+  }
   return s;
 }
 

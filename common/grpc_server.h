@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "common/config.h"
+#include "common/tenant_auth.h"
 #include "grpcpp/grpcpp.h"
 
 namespace rebound {
@@ -40,13 +41,16 @@ GrpcConnectionOptions ReadGrpcConnectionOptions(ConfigReader& config);
 struct GrpcPortSecurity {
   // "tenant:token,..." binding bearer tokens to tenants ("" = no auth).
   std::string tenant_tokens;
+  // tenant_tokens parsed (when they parse; else the reader has the error).
+  TenantAuth auth;
   // PEM certificate and key: TLS on the port when set.
   std::string tls_cert;
   std::string tls_key;
 };
 
 // Reads --tenant-tokens, --tls-cert and --tls-key (or their REBOUND_*
-// variables).
+// variables). Tokens that do not parse are rejected in `config` (its
+// Finish() names the setting, the entry and why; never the token).
 GrpcPortSecurity ReadGrpcPortSecurity(ConfigReader& config);
 
 struct GrpcServer {

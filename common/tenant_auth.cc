@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -11,17 +12,27 @@ namespace rebound {
 absl::StatusOr<TenantAuth> TenantAuth::Parse(const std::string& spec) {
   TenantAuth auth;
   if (spec.empty()) return auth;
+  int entry = 0;
   for (absl::string_view pair : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+    ++entry;
     std::vector<std::string> parts =
         absl::StrSplit(pair, absl::MaxSplits(':', 1));
-    if (parts.size() != 2 || parts[0].empty() || parts[1].size() < 8) {
+    // Errors name the entry and its tenant, never the token: they end up in
+    // logs.
+    const std::string which = absl::StrCat(
+        "entry ", entry,
+        parts.size() == 2 && !parts[0].empty() ? " (tenant '" + parts[0] + "')"
+                                               : std::string());
+    if (parts.size() != 2 || parts[0].empty()) {
+      return absl::InvalidArgumentError(which + " is not tenant:token");
+    }
+    if (parts[1].size() < 8) {
       return absl::InvalidArgumentError(
-          "tenant tokens: '" + std::string(pair) +
-          "' is not tenant:token (tokens are at least 8 characters)");
+          which + ": the token is shorter than 8 characters");
     }
     if (!auth.tenant_by_token_.emplace(parts[1], parts[0]).second) {
       return absl::InvalidArgumentError(
-          "tenant tokens: a token is given twice");
+          which + ": the same token is given for an earlier entry");
     }
   }
   return auth;

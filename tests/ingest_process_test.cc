@@ -122,6 +122,41 @@ TEST(IngestProcess, BadConfigNamesTheSetting) {
   }
 }
 
+// All three services read --tenant-tokens the same way: tokens that do not
+// parse are a configuration error (exit 2) naming the setting and the
+// entry, and the message never shows a token (it ends up in logs).
+TEST(AllServices, BadTenantTokensNameTheSettingNotTheToken) {
+  const std::string required[] = {"--kafka-brokers=127.0.0.1:1",
+                                  "--redis-addr=127.0.0.1:1"};
+  struct Case {
+    std::string tokens;
+    std::string expect;
+  } cases[] = {
+      {"acme:Zq81", "entry 1 (tenant 'acme'): the token is shorter than 8"},
+      {"acme:Zq81Zq81Zq81,beta:Zq81Zq81Zq81",
+       "entry 2 (tenant 'beta'): the same token is given for an earlier"},
+      {"acme:Zq81Zq81Zq81,Zq81Zq81Zq81", "entry 2 is not tenant:token"},
+  };
+  for (const char* bin :
+       {REBOUND_INGEST_BIN, REBOUND_SCORING_BIN, REBOUND_NOTIFY_BIN}) {
+    for (const auto& c : cases) {
+      std::vector<std::string> args = {bin, "--tenant-tokens=" + c.tokens};
+      // Only the settings each service knows: an unknown flag is an error.
+      args.push_back(required[0]);
+      if (std::string(bin) != REBOUND_INGEST_BIN) args.push_back(required[1]);
+      Child child(args);
+      int rc = child.Wait();
+      const std::string out = child.Output();
+      EXPECT_EQ(rc, 2) << bin << ": " << out;
+      EXPECT_NE(out.find("'tenant-tokens' (from --tenant-tokens): " + c.expect),
+                std::string::npos)
+          << bin << ": " << out;
+      EXPECT_EQ(out.find("Zq81"), std::string::npos)
+          << bin << " shows a token: " << out;
+    }
+  }
+}
+
 TEST(IngestProcess, TopicThatCannotBeCreatedIsNamed) {
   std::string brokers = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
   ASSERT_FALSE(brokers.empty());

@@ -82,13 +82,7 @@ int main(int argc, char** argv) {
     std::cerr << "rebound-ingest: " << s.message() << "\n";
     return 2;
   }
-  auto auth = rebound::TenantAuth::Parse(security.tenant_tokens);
-  if (!auth.ok()) {
-    std::cerr << "rebound-ingest: setting 'tenant-tokens': "
-              << auth.status().message() << "\n";
-    return 2;
-  }
-  o.service.auth = *auth;
+  o.service.auth = security.auth;
   if (!rebound::log::InitServiceLogging("rebound-ingest", "ingest",
                                         log_level)) {
     return 2;
