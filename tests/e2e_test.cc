@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -495,6 +496,85 @@ TEST_F(Pipeline, TenantsCannotSeeEachOther) {
     EXPECT_EQ(stub->GetInsights(&ctx, ir, &resp).error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
   }
+}
+
+// Each watch holds a thread and a Redis connection: past --max-watches a
+// new one is refused RESOURCE_EXHAUSTED, and room comes back when one ends.
+TEST_F(Pipeline, NotifyRefusesWatchesBeyondItsLimit) {
+  auto o = NotifyOptions();
+  o.max_watches = 1;
+  auto notify = StartNotify(o);
+  ASSERT_NE(notify, nullptr);
+  auto stub = NotifyStub(*notify);
+  rebound::v1::WatchSuggestionsRequest req;
+  req.set_tenant_id(tenant_a_);
+  req.set_member_id("nobody-yet");
+  // Opens a watch and reads for `wait`: the status it ends with
+  // (DEADLINE_EXCEEDED = it was served, quietly).
+  auto try_watch = [&](std::chrono::milliseconds wait) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
+    ctx.set_deadline(std::chrono::system_clock::now() + wait);
+    auto reader = stub->WatchSuggestions(&ctx, req);
+    SuggestionUpdate u;
+    while (reader->Read(&u)) {
+    }
+    return reader->Finish();
+  };
+  // The first watch stays open on another thread until cancelled (opened
+  // again if it lost the one place to a probe below).
+  std::mutex mu;
+  grpc::ClientContext* first_ctx = nullptr;
+  bool stop = false;
+  std::thread first([&] {
+    while (true) {
+      grpc::ClientContext ctx;
+      ctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
+      auto reader = stub->WatchSuggestions(&ctx, req);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (stop) ctx.TryCancel();
+        first_ctx = &ctx;
+      }
+      SuggestionUpdate u;
+      while (reader->Read(&u)) {
+      }
+      grpc::Status end = reader->Finish();
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        first_ctx = nullptr;
+        if (stop) return;
+      }
+      if (end.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  // Once it is open, a second is refused (a probe is only ever refused
+  // while the first holds the place).
+  grpc::Status second;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  do {
+    second = try_watch(std::chrono::milliseconds(300));
+  } while (second.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED &&
+           std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << second.error_message();
+  EXPECT_NE(second.error_message().find("1 watches at once"), std::string::npos)
+      << second.error_message();
+  // The first ends: a new watch is served again.
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stop = true;
+    if (first_ctx != nullptr) first_ctx->TryCancel();
+  }
+  first.join();
+  grpc::Status third;
+  do {
+    third = try_watch(std::chrono::milliseconds(300));
+  } while (third.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+           std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(third.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << third.error_message();
 }
 
 TEST_F(Pipeline, NotifyServesOverTls) {

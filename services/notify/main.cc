@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
   k.topic_partitions =
       static_cast<int>(c.Int("topic-partitions", k.topic_partitions, 1, 10000,
                              "partitions of topics created"));
+  o.max_watches = static_cast<int>(c.Int(
+      "max-watches", o.max_watches, 1, 1'000'000,
+      "WatchSuggestions streams served at once (each: a thread and a Redis "
+      "connection); more are refused RESOURCE_EXHAUSTED"));
   const rebound::GrpcPortSecurity security = rebound::ReadGrpcPortSecurity(c);
   o.tenant_tokens = security.tenant_tokens;
   o.tls_cert = security.tls_cert;

@@ -20,8 +20,8 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
       NotifyConsumer::Create(options.consumer, std::move(policy), registry);
   if (!consumer.ok()) return consumer.status();
   s->consumer_ = std::move(*consumer);
-  s->service_ =
-      std::make_unique<NotifyService>(options.consumer.store, std::move(*auth));
+  s->service_ = std::make_unique<NotifyService>(
+      options.consumer.store, std::move(*auth), options.max_watches);
 
   auto grpc_server = StartGrpcServer(options.listen, *creds, s->service_.get(),
                                      options.max_message_bytes, kServiceName,

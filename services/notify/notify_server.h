@@ -30,6 +30,11 @@ struct NotifyServerOptions {
   std::string tls_cert;
   std::string tls_key;
   NotifyConsumerOptions consumer;
+  // WatchSuggestions streams served at once; each holds a thread and a
+  // Redis connection. More are refused RESOURCE_EXHAUSTED (a client retries
+  // later or on another replica) instead of exhausting threads or Redis's
+  // client limit.
+  int max_watches = 1000;
 };
 
 class NotifyServer {

@@ -59,14 +59,16 @@ scoring::ScoreStoreOptions ScoreOptions(const SuggestionStoreOptions& o) {
 class WatchReactor
     : public grpc::ServerWriteReactor<rebound::v1::SuggestionUpdate> {
  public:
+  // `open` counts this watch (the caller added it) when `denied` is OK.
   WatchReactor(SuggestionStoreOptions options,
                rebound::v1::WatchSuggestionsRequest request,
-               grpc::Status denied)
+               grpc::Status denied, std::shared_ptr<std::atomic<int>> open)
       : state_(std::make_shared<State>()) {
     if (!denied.ok()) {
       Finish(denied);
       return;
     }
+    open_ = std::move(open);
     std::thread([this, st = state_, options, request]() mutable {
       grpc::Status end = Loop(*st, options, request);
       {
@@ -88,7 +90,10 @@ class WatchReactor
     state_->cancelled = true;
     state_->cv.notify_all();
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (open_) open_->fetch_sub(1);
+    delete this;
+  }
 
  private:
   struct State {
@@ -160,13 +165,16 @@ class WatchReactor
   }
 
   std::shared_ptr<State> state_;
+  std::shared_ptr<std::atomic<int>> open_;  // Set when counted.
 };
 
 }  // namespace
 
-NotifyService::NotifyService(SuggestionStoreOptions store, TenantAuth auth)
+NotifyService::NotifyService(SuggestionStoreOptions store, TenantAuth auth,
+                             int max_watches)
     : store_options_(store),
       auth_(std::move(auth)),
+      max_watches_(max_watches),
       store_(store),
       scores_(ScoreOptions(store)) {}
 
@@ -225,7 +233,14 @@ NotifyService::WatchSuggestions(
     const rebound::v1::WatchSuggestionsRequest* request) {
   grpc::Status s = Required(request->tenant_id(), "tenant_id");
   if (s.ok()) s = auth_.Authorize(*context, request->tenant_id());
-  return new WatchReactor(store_options_, *request, s);
+  if (s.ok() && open_watches_->fetch_add(1) >= max_watches_) {
+    open_watches_->fetch_sub(1);
+    s = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     absl::StrCat("this notify instance serves ", max_watches_,
+                                  " watches at once; retry later (another "
+                                  "replica may have room)"));
+  }
+  return new WatchReactor(store_options_, *request, s, open_watches_);
 }
 
 grpc::Status NotifyService::Transition(

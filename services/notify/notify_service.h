@@ -4,6 +4,7 @@
 #ifndef REBOUND_SERVICES_NOTIFY_NOTIFY_SERVICE_H_
 #define REBOUND_SERVICES_NOTIFY_NOTIFY_SERVICE_H_
 
+#include <atomic>
 #include <memory>
 
 #include "absl/synchronization/mutex.h"
@@ -17,7 +18,8 @@ namespace rebound::notify {
 
 class NotifyService final : public rebound::v1::Notify::CallbackService {
  public:
-  NotifyService(SuggestionStoreOptions store, TenantAuth auth);
+  // At most `max_watches` WatchSuggestions streams are open at once.
+  NotifyService(SuggestionStoreOptions store, TenantAuth auth, int max_watches);
 
   grpc::ServerUnaryReactor* ListSuggestions(
       grpc::CallbackServerContext* context,
@@ -47,6 +49,11 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
 
   const SuggestionStoreOptions store_options_;
   const TenantAuth auth_;
+  const int max_watches_;
+  // Open watches; shared with their reactors, which may end after the
+  // service.
+  const std::shared_ptr<std::atomic<int>> open_watches_ =
+      std::make_shared<std::atomic<int>>(0);
   absl::Mutex mu_;
   SuggestionStore store_ ABSL_GUARDED_BY(mu_);
   scoring::ScoreStore scores_ ABSL_GUARDED_BY(mu_);
