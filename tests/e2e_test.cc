@@ -96,9 +96,10 @@ class Pipeline : public ::testing::Test {
   }
 
   std::unique_ptr<notify::NotifyServer> StartNotify(
-      notify::NotifyServerOptions o) {
-    auto n = notify::NotifyServer::Start(
-        o, policy_, std::make_shared<prometheus::Registry>());
+      notify::NotifyServerOptions o,
+      std::shared_ptr<prometheus::Registry> registry =
+          std::make_shared<prometheus::Registry>()) {
+    auto n = notify::NotifyServer::Start(o, policy_, registry);
     EXPECT_TRUE(n.ok()) << n.status();
     return n.ok() ? std::move(*n) : nullptr;
   }
@@ -503,7 +504,18 @@ TEST_F(Pipeline, TenantsCannotSeeEachOther) {
 TEST_F(Pipeline, NotifyRefusesWatchesBeyondItsLimit) {
   auto o = NotifyOptions();
   o.max_watches = 1;
-  auto notify = StartNotify(o);
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto notify = StartNotify(o, registry);
+  // The value of an unlabelled gauge or counter of `registry`.
+  auto metric = [&](const std::string& name) {
+    for (const auto& family : registry->Collect()) {
+      if (family.name != name || family.metric.empty()) continue;
+      return family.type == prometheus::MetricType::Gauge
+                 ? family.metric[0].gauge.value
+                 : family.metric[0].counter.value;
+    }
+    return -1.0;
+  };
   ASSERT_NE(notify, nullptr);
   auto stub = NotifyStub(*notify);
   rebound::v1::WatchSuggestionsRequest req;
@@ -561,6 +573,8 @@ TEST_F(Pipeline, NotifyRefusesWatchesBeyondItsLimit) {
       << second.error_message();
   EXPECT_NE(second.error_message().find("1 watches at once"), std::string::npos)
       << second.error_message();
+  EXPECT_EQ(metric("rebound_notify_open_watches"), 1.0);
+  EXPECT_GE(metric("rebound_notify_watches_refused_total"), 1.0);
   // The first ends: a new watch is served again.
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -575,6 +589,13 @@ TEST_F(Pipeline, NotifyRefusesWatchesBeyondItsLimit) {
            std::chrono::steady_clock::now() < deadline);
   EXPECT_EQ(third.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
       << third.error_message();
+  // Every watch has ended: none counted open (each ends within a read).
+  double open = -1;
+  do {
+    open = metric("rebound_notify_open_watches");
+  } while (open != 0.0 &&
+           std::chrono::steady_clock::now() < deadline + seconds(10));
+  EXPECT_EQ(open, 0.0);
 }
 
 TEST_F(Pipeline, NotifyServesOverTls) {

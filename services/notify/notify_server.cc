@@ -21,7 +21,7 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
   if (!consumer.ok()) return consumer.status();
   s->consumer_ = std::move(*consumer);
   s->service_ = std::make_unique<NotifyService>(
-      options.consumer.store, std::move(*auth), options.max_watches);
+      options.consumer.store, std::move(*auth), options.max_watches, registry);
 
   auto grpc_server = StartGrpcServer(options.listen, *creds, s->service_.get(),
                                      options.max_message_bytes, kServiceName,

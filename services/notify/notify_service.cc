@@ -62,7 +62,8 @@ class WatchReactor
   // `open` counts this watch (the caller added it) when `denied` is OK.
   WatchReactor(SuggestionStoreOptions options,
                rebound::v1::WatchSuggestionsRequest request,
-               grpc::Status denied, std::shared_ptr<std::atomic<int>> open)
+               grpc::Status denied,
+               std::shared_ptr<NotifyService::OpenWatches> open)
       : state_(std::make_shared<State>()) {
     if (!denied.ok()) {
       Finish(denied);
@@ -91,7 +92,10 @@ class WatchReactor
     state_->cv.notify_all();
   }
   void OnDone() override {
-    if (open_) open_->fetch_sub(1);
+    if (open_) {
+      open_->count.fetch_sub(1);
+      open_->gauge->Decrement();
+    }
     delete this;
   }
 
@@ -165,18 +169,33 @@ class WatchReactor
   }
 
   std::shared_ptr<State> state_;
-  std::shared_ptr<std::atomic<int>> open_;  // Set when counted.
+  std::shared_ptr<NotifyService::OpenWatches> open_;  // Set when counted.
 };
 
 }  // namespace
 
 NotifyService::NotifyService(SuggestionStoreOptions store, TenantAuth auth,
-                             int max_watches)
+                             int max_watches,
+                             std::shared_ptr<prometheus::Registry> registry)
     : store_options_(store),
       auth_(std::move(auth)),
       max_watches_(max_watches),
+      open_watches_(std::make_shared<OpenWatches>()),
       store_(store),
-      scores_(ScoreOptions(store)) {}
+      scores_(ScoreOptions(store)) {
+  open_watches_->registry = registry;
+  open_watches_->gauge = &prometheus::BuildGauge()
+                              .Name("rebound_notify_open_watches")
+                              .Help("WatchSuggestions streams open now")
+                              .Register(*registry)
+                              .Add({});
+  refused_watches_ =
+      &prometheus::BuildCounter()
+           .Name("rebound_notify_watches_refused_total")
+           .Help("WatchSuggestions calls refused at the --max-watches limit")
+           .Register(*registry)
+           .Add({});
+}
 
 grpc::ServerUnaryReactor* NotifyService::ListSuggestions(
     grpc::CallbackServerContext* context,
@@ -233,13 +252,15 @@ NotifyService::WatchSuggestions(
     const rebound::v1::WatchSuggestionsRequest* request) {
   grpc::Status s = Required(request->tenant_id(), "tenant_id");
   if (s.ok()) s = auth_.Authorize(*context, request->tenant_id());
-  if (s.ok() && open_watches_->fetch_add(1) >= max_watches_) {
-    open_watches_->fetch_sub(1);
+  if (s.ok() && open_watches_->count.fetch_add(1) >= max_watches_) {
+    open_watches_->count.fetch_sub(1);
+    refused_watches_->Increment();
     s = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                      absl::StrCat("this notify instance serves ", max_watches_,
                                   " watches at once; retry later (another "
                                   "replica may have room)"));
   }
+  if (s.ok()) open_watches_->gauge->Increment();
   return new WatchReactor(store_options_, *request, s, open_watches_);
 }
 

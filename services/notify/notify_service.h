@@ -9,6 +9,9 @@
 
 #include "absl/synchronization/mutex.h"
 #include "common/tenant_auth.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
 #include "rebound/v1/notify.grpc.pb.h"
 #include "services/notify/retry_policy.h"
 #include "services/notify/suggestion_store.h"
@@ -18,8 +21,18 @@ namespace rebound::notify {
 
 class NotifyService final : public rebound::v1::Notify::CallbackService {
  public:
-  // At most `max_watches` WatchSuggestions streams are open at once.
-  NotifyService(SuggestionStoreOptions store, TenantAuth auth, int max_watches);
+  // At most `max_watches` WatchSuggestions streams are open at once; their
+  // number and the refusals are metrics in `registry`.
+  NotifyService(SuggestionStoreOptions store, TenantAuth auth, int max_watches,
+                std::shared_ptr<prometheus::Registry> registry);
+
+  // Open watches, shared with their reactors (which may end after the
+  // service): the count the limit is checked on, and its gauge.
+  struct OpenWatches {
+    std::atomic<int> count{0};
+    prometheus::Gauge* gauge = nullptr;
+    std::shared_ptr<prometheus::Registry> registry;  // Keeps `gauge` alive.
+  };
 
   grpc::ServerUnaryReactor* ListSuggestions(
       grpc::CallbackServerContext* context,
@@ -50,10 +63,8 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
   const SuggestionStoreOptions store_options_;
   const TenantAuth auth_;
   const int max_watches_;
-  // Open watches; shared with their reactors, which may end after the
-  // service.
-  const std::shared_ptr<std::atomic<int>> open_watches_ =
-      std::make_shared<std::atomic<int>>(0);
+  const std::shared_ptr<OpenWatches> open_watches_;
+  prometheus::Counter* refused_watches_ = nullptr;
   absl::Mutex mu_;
   SuggestionStore store_ ABSL_GUARDED_BY(mu_);
   scoring::ScoreStore scores_ ABSL_GUARDED_BY(mu_);
