@@ -450,13 +450,19 @@ TEST_F(IngestIntegration, BrokerDownIsUnavailableAndNotServingThenRecovers) {
       testing::WaitForHealth(channel_, "rebound.v1.Ingest", 2, seconds(30)))
       << "health stayed SERVING with the broker stopped";
   EXPECT_EQ(testing::HealthStatus(channel_, ""), 2);
-  auto during = Publish(Sample(5, "outage-b"), &st);
+  // The last event twice: its second copy is answered like the first.
+  auto outage = Sample(5, "outage-b");
+  auto with_repeat = outage;
+  with_repeat.push_back(outage.back());
+  auto during = Publish(with_repeat, &st);
   ASSERT_TRUE(st.ok()) << st.error_message();
-  EXPECT_EQ(during.failed(), 5u);
+  EXPECT_EQ(during.failed(), 6u);
   for (const auto& r : during.results()) {
+    EXPECT_EQ(r.outcome(), rebound::v1::OUTCOME_FAILED);
     EXPECT_EQ(r.code(), static_cast<int>(grpc::StatusCode::UNAVAILABLE))
         << r.error();
   }
+  EXPECT_EQ(during.results(5).error(), during.results(4).error());
 
   ASSERT_TRUE(kafka.Start(&out)) << out;
   EXPECT_TRUE(
