@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -44,22 +45,33 @@ double CpuSeconds() {
          u.ru_stime.tv_usec / 1e6;
 }
 
-// User + system CPU seconds of another process (the broker), from
-// /proc/PID/stat; 0 when pid is 0 or unreadable.
-double ProcessCpuSeconds(int pid) {
-  if (pid <= 0) return 0;
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+// One /proc/.../stat file: the thread's or process's name and its user +
+// system CPU seconds; nullopt when unreadable.
+std::optional<std::pair<std::string, double>> StatCpu(
+    const std::filesystem::path& stat_path) {
+  std::ifstream in(stat_path);
   std::string stat((std::istreambuf_iterator<char>(in)),
                    std::istreambuf_iterator<char>());
-  // Fields after the command name (which may hold spaces) start at ") ".
-  size_t at = stat.rfind(") ");
-  if (at == std::string::npos) return 0;
+  // The name is in parentheses and may hold spaces; the fields follow ") ".
+  size_t open = stat.find('('), close = stat.rfind(") ");
+  if (open == std::string::npos || close == std::string::npos) {
+    return std::nullopt;
+  }
   std::vector<std::string> fields =
-      absl::StrSplit(stat.substr(at + 2), ' ', absl::SkipEmpty());
+      absl::StrSplit(stat.substr(close + 2), ' ', absl::SkipEmpty());
   // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
-  if (fields.size() < 13) return 0;
-  double ticks = std::stod(fields[11]) + std::stod(fields[12]);
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  if (fields.size() < 13) return std::nullopt;
+  return std::make_pair(stat.substr(open + 1, close - open - 1),
+                        (std::stod(fields[11]) + std::stod(fields[12])) /
+                            static_cast<double>(sysconf(_SC_CLK_TCK)));
+}
+
+// CPU seconds of another process (the broker); 0 when pid is 0 or
+// unreadable.
+double ProcessCpuSeconds(int pid) {
+  if (pid <= 0) return 0;
+  auto cpu = StatCpu(absl::StrCat("/proc/", pid, "/stat"));
+  return cpu ? cpu->second : 0;
 }
 
 int broker_pid = 0;       // --broker-pid
@@ -69,19 +81,10 @@ int linger_ms = 5;        // --linger-ms, both sides
 // CPU seconds per thread name (threads of one name summed) of this process.
 std::map<std::string, double> ThreadCpuSeconds() {
   std::map<std::string, double> out;
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
   for (const auto& entry :
        std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream in(entry.path() / "stat");
-    std::string stat((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
-    size_t open = stat.find('('), close = stat.rfind(") ");
-    if (open == std::string::npos || close == std::string::npos) continue;
-    std::string name = stat.substr(open + 1, close - open - 1);
-    std::vector<std::string> fields =
-        absl::StrSplit(stat.substr(close + 2), ' ', absl::SkipEmpty());
-    if (fields.size() < 13) continue;
-    out[name] += (std::stod(fields[11]) + std::stod(fields[12])) / tick;
+    if (auto cpu = StatCpu(entry.path() / "stat"))
+      out[cpu->first] += cpu->second;
   }
   return out;
 }
@@ -112,6 +115,28 @@ struct Figures {
   double p50_ms = 0;
   double p99_ms = 0;
   size_t ok = 0;
+};
+
+// CPU used from construction to Fill(): this process's, the broker's (with
+// --broker-pid) and by thread name, per event.
+class CpuMeter {
+ public:
+  CpuMeter()
+      : process_(CpuSeconds()),
+        broker_(ProcessCpuSeconds(broker_pid)),
+        threads_(ThreadCpuSeconds()) {}
+  void Fill(Figures* f, size_t events) const {
+    const double n = static_cast<double>(events);
+    f->cpu_us_per_event = (CpuSeconds() - process_) * 1e6 / n;
+    f->broker_cpu_us_per_event =
+        (ProcessCpuSeconds(broker_pid) - broker_) * 1e6 / n;
+    f->threads = ThreadCpuDelta(threads_, ThreadCpuSeconds(), events);
+  }
+
+ private:
+  const double process_;
+  const double broker_;
+  const std::map<std::string, double> threads_;
 };
 
 // Per-record delivery: latency from produce() to the delivery report.
@@ -166,9 +191,7 @@ Figures RawProducer(const std::string& brokers, const std::string& topic,
   conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&report), err);
   std::unique_ptr<RdKafka::Producer> p(
       RdKafka::Producer::create(conf.get(), err));
-  const double cpu0 = CpuSeconds();
-  const double broker0 = ProcessCpuSeconds(broker_pid);
-  const auto threads0 = ThreadCpuSeconds();
+  const CpuMeter cpu;
   auto start = Clock::now();
   for (size_t i = 0; i < events.size(); ++i) {
     const ConnectionEvent& e = events[i];
@@ -202,10 +225,7 @@ Figures RawProducer(const std::string& brokers, const std::string& topic,
   p->flush(60'000);
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   Figures f;
-  f.cpu_us_per_event = (CpuSeconds() - cpu0) * 1e6 / events.size();
-  f.broker_cpu_us_per_event =
-      (ProcessCpuSeconds(broker_pid) - broker0) * 1e6 / events.size();
-  f.threads = ThreadCpuDelta(threads0, ThreadCpuSeconds(), events.size());
+  cpu.Fill(&f, events.size());
   f.ok = report.ok;
   f.events_per_s = report.ok / secs;
   f.p50_ms = rebound::tools::Quantile(report.latencies, 0.5);
@@ -225,15 +245,10 @@ Figures ThroughIngest(const std::shared_ptr<grpc::Channel>& channel,
   o.validate_only = validate_only;
   // Batches are encoded before the clock, as the raw run's values are.
   auto prepared = rebound::tools::PreparePublish(events, o);
-  const double cpu0 = CpuSeconds();
-  const double broker0 = ProcessCpuSeconds(broker_pid);
-  const auto threads0 = ThreadCpuSeconds();
+  const CpuMeter cpu;
   auto r = rebound::tools::PublishPrepared(channel, prepared, o);
   Figures f;
-  f.cpu_us_per_event = (CpuSeconds() - cpu0) * 1e6 / events.size();
-  f.broker_cpu_us_per_event =
-      (ProcessCpuSeconds(broker_pid) - broker0) * 1e6 / events.size();
-  f.threads = ThreadCpuDelta(threads0, ThreadCpuSeconds(), events.size());
+  cpu.Fill(&f, events.size());
   if (!r.status.ok())
     std::cerr << "stream: " << r.status.error_message() << "\n";
   f.ok = validate_only ? r.valid : r.published;

@@ -31,14 +31,14 @@ GrpcConnectionOptions ReadGrpcConnectionOptions(ConfigReader& c) {
 
 GrpcPortSecurity ReadGrpcPortSecurity(ConfigReader& c) {
   GrpcPortSecurity s;
-  s.tenant_tokens = c.String(
+  const std::string tokens = c.String(
       "tenant-tokens", "",
       "tenant:token,... binding bearer tokens to tenants (empty: no auth)");
   s.tls_cert =
       c.String("tls-cert", "", "PEM certificate for TLS on the gRPC port");
   s.tls_key =
       c.String("tls-key", "", "PEM private key for TLS on the gRPC port");
-  if (auto auth = TenantAuth::Parse(s.tenant_tokens); auth.ok()) {
+  if (auto auth = TenantAuth::Parse(tokens); auth.ok()) {
     s.auth = *std::move(auth);
   } else {
     c.Reject("tenant-tokens", std::string(auth.status().message()));

@@ -39,9 +39,9 @@ GrpcConnectionOptions ReadGrpcConnectionOptions(ConfigReader& config);
 
 // The security settings every service's gRPC port reads alike.
 struct GrpcPortSecurity {
-  // "tenant:token,..." binding bearer tokens to tenants ("" = no auth).
-  std::string tenant_tokens;
-  // tenant_tokens parsed (when they parse; else the reader has the error).
+  // --tenant-tokens ("tenant:token,...") parsed: bearer tokens bound to
+  // tenants (none = no auth). When they do not parse, the reader has the
+  // error and this is empty.
   TenantAuth auth;
   // PEM certificate and key: TLS on the port when set.
   std::string tls_cert;

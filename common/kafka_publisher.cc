@@ -145,9 +145,7 @@ Publisher::~Publisher() {
 }
 
 void Publisher::PollLoop() {
-  while (!stopping_.load()) {
-    producer_->poll(50);
-  }
+  while (!stopping_.load()) producer_->poll(50);
 }
 
 void Publisher::HealthLoop() {

@@ -39,8 +39,10 @@ class Pipeline : public ::testing::Test {
     prefix_ = testing::UniqueTopic("e2e");
     tenant_a_ = prefix_ + "-a";
     tenant_b_ = prefix_ + "-b";
-    tokens_ =
-        absl::StrCat(tenant_a_, ":", kTokenA, ",", tenant_b_, ":", kTokenB);
+    auto auth = TenantAuth::Parse(
+        absl::StrCat(tenant_a_, ":", kTokenA, ",", tenant_b_, ":", kTokenB));
+    ASSERT_TRUE(auth.ok()) << auth.status();
+    auth_ = *auth;
     auto cfg = scoring::LoadClassifierConfig(std::string(REBOUND_SOURCE_DIR) +
                                              "/config/classifier.json");
     ASSERT_TRUE(cfg.ok()) << cfg.status();
@@ -55,9 +57,7 @@ class Pipeline : public ::testing::Test {
     io.publisher.brokers = brokers_;
     io.service.topic = prefix_ + "-events";
     io.topic_partitions = 4;
-    auto auth = TenantAuth::Parse(tokens_);
-    ASSERT_TRUE(auth.ok());
-    io.service.auth = *auth;
+    io.service.auth = auth_;
     auto ing = ingest::IngestServer::Start(
         io, std::make_shared<prometheus::Registry>());
     ASSERT_TRUE(ing.ok()) << ing.status();
@@ -85,7 +85,7 @@ class Pipeline : public ::testing::Test {
   notify::NotifyServerOptions NotifyOptions() {
     notify::NotifyServerOptions o;
     o.listen = "127.0.0.1:0";
-    o.tenant_tokens = tokens_;
+    o.auth = auth_;
     o.consumer.brokers = brokers_;
     o.consumer.group_id = prefix_ + "-notify";
     o.consumer.verdicts_topic = prefix_ + "-verdicts";
@@ -168,7 +168,8 @@ class Pipeline : public ::testing::Test {
     return out;
   }
 
-  std::string brokers_, redis_, prefix_, tenant_a_, tenant_b_, tokens_;
+  std::string brokers_, redis_, prefix_, tenant_a_, tenant_b_;
+  TenantAuth auth_;  // Tokens kTokenA and kTokenB for tenants a and b.
   scoring::ClassifierConfig classifier_;
   notify::RetryPolicyConfig policy_;
   std::unique_ptr<ingest::IngestServer> ingest_;

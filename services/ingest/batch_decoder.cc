@@ -188,15 +188,4 @@ absl::StatusOr<DecodedBatch> DecodeBatch(std::string_view bytes,
   return batch;
 }
 
-DecodedBatch FromRequest(const rebound::v1::PublishRequest& request) {
-  DecodedBatch batch;
-  batch.batch_id = request.batch_id();
-  batch.validate_only = request.validate_only();
-  batch.events.resize(static_cast<size_t>(request.events_size()));
-  for (int i = 0; i < request.events_size(); ++i) {
-    batch.events[static_cast<size_t>(i)].event = &request.events(i);
-  }
-  return batch;
-}
-
 }  // namespace rebound::ingest

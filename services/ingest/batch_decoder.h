@@ -22,8 +22,7 @@ namespace rebound::ingest {
 struct DecodedEvent {
   // The event; null when it could not be decoded (see `error`).
   const rebound::v1::ConnectionEvent* event = nullptr;
-  // The event's bytes as received; empty when the batch was built in-process
-  // (the event is then encoded when published).
+  // The event's bytes as received (forwarded to Kafka as they are).
   std::string_view encoded;
   // Why the event could not be decoded: the field and the reason.
   std::optional<FieldError> error;
@@ -45,10 +44,6 @@ struct DecodedBatch {
 absl::StatusOr<DecodedBatch> DecodeBatch(
     std::string_view bytes, google::protobuf::Arena* arena,
     size_t max_events = std::numeric_limits<size_t>::max());
-
-// A batch over an already decoded request (no original bytes). `request`
-// must outlive the result.
-DecodedBatch FromRequest(const rebound::v1::PublishRequest& request);
 
 // Why `encoded` does not decode as a rebound.v1.ConnectionEvent: the first
 // string field (by path, e.g. "request_sent.note") that is not UTF-8, or the

@@ -138,16 +138,5 @@ TEST(DecodeBatch, StopsAtTheEventLimit) {
       << over.status();
 }
 
-TEST(DecodeBatch, FromRequestHasNoBytes) {
-  PublishRequest r;
-  r.set_batch_id(7);
-  *r.add_events() = Sent("e1", "fine");
-  DecodedBatch b = FromRequest(r);
-  EXPECT_EQ(b.batch_id, 7u);
-  ASSERT_EQ(b.events.size(), 1u);
-  EXPECT_EQ(b.events[0].event, &r.events(0));
-  EXPECT_TRUE(b.events[0].encoded.empty());
-}
-
 }  // namespace
 }  // namespace rebound::ingest

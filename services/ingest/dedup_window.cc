@@ -90,7 +90,7 @@ void DedupWindow::ResolvePublished(absl::Span<const Stored> stored,
                                    absl::Time now) {
   if (stored.empty()) return;
   // Waiters are rare; each is called with the outcome it waited for.
-  std::vector<std::pair<Waiter, size_t>> ready;
+  std::vector<std::pair<Waiter, Delivery>> ready;
   {
     absl::MutexLock lock(&mu_);
     std::vector<Waiter> for_one;
@@ -101,16 +101,11 @@ void DedupWindow::ResolvePublished(absl::Span<const Stored> stored,
       d.partition = stored[i].partition;
       d.offset = stored[i].offset;
       ResolveLocked(stored[i].fp, d, now, &for_one);
-      for (auto& w : for_one) ready.emplace_back(std::move(w), i);
+      for (auto& w : for_one) ready.emplace_back(std::move(w), d);
       for_one.clear();
     }
   }
-  for (auto& [w, i] : ready) {
-    Delivery d;
-    d.partition = stored[i].partition;
-    d.offset = stored[i].offset;
-    w(d);
-  }
+  for (auto& [w, d] : ready) w(d);
 }
 
 void DedupWindow::ResolveLocked(absl::uint128 fp, const Delivery& d,

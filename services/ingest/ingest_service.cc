@@ -52,6 +52,13 @@ grpc::Status Encode(const PublishResponse& response, grpc::ByteBuffer* out) {
                                                                &own);
 }
 
+// DUPLICATE of what Kafka stored at partition/offset.
+void SetDuplicate(EventResult* r, int32_t partition, int64_t offset) {
+  r->set_outcome(rebound::v1::OUTCOME_DUPLICATE);
+  r->set_partition(partition);
+  r->set_offset(offset);
+}
+
 // One event handed to Kafka. Records live in their batch's array: no
 // allocation per event.
 struct BatchState;
@@ -119,9 +126,7 @@ struct BatchState {
       EventResult* r = response->mutable_results(later);
       if (f.outcome() == rebound::v1::OUTCOME_PUBLISHED ||
           f.outcome() == rebound::v1::OUTCOME_DUPLICATE) {
-        r->set_outcome(rebound::v1::OUTCOME_DUPLICATE);
-        r->set_partition(f.partition());
-        r->set_offset(f.offset());
+        SetDuplicate(r, f.partition(), f.offset());
       } else {
         r->set_outcome(f.outcome());
         r->set_code(f.code());
@@ -255,11 +260,9 @@ absl::Status IngestService::ProcessBatch(
     batch->Complete();
   };
 
-  // 1. Check every event; the valid ones go on, with their encoding.
+  // 1. Check every event; the valid ones go on.
   const absl::Time now = absl::Now();
   std::vector<int> valid;
-  std::vector<std::string_view> values(static_cast<size_t>(n));
-  std::deque<std::string> encoded_here;  // For events built in-process.
   valid.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     const DecodedEvent& decoded = request.events[i];
@@ -276,13 +279,8 @@ absl::Status IngestService::ProcessBatch(
           absl::StatusCode::kPermissionDenied);
       continue;
     }
-    // Events that arrived encoded are forwarded as they are; those built
-    // in-process are encoded here.
-    std::string_view value = decoded.encoded;
-    if (value.empty()) {
-      value = encoded_here.emplace_back(event.SerializeAsString());
-    }
-    if (auto err = Validate(event, value.size(), now, options_.validator)) {
+    if (auto err =
+            Validate(event, decoded.encoded.size(), now, options_.validator)) {
       reject(i, err->field, err->reason, absl::StatusCode::kInvalidArgument);
       continue;
     }
@@ -298,7 +296,6 @@ absl::Status IngestService::ProcessBatch(
       batch->Complete();
       continue;
     }
-    values[static_cast<size_t>(i)] = value;
     valid.push_back(i);
   }
 
@@ -333,9 +330,7 @@ absl::Status IngestService::ProcessBatch(
         EventResult* r = response.mutable_results(claimed[k]);
         return [batch, r](const Delivery& d) {
           if (d.status.ok()) {
-            r->set_outcome(rebound::v1::OUTCOME_DUPLICATE);
-            r->set_partition(d.partition);
-            r->set_offset(d.offset);
+            SetDuplicate(r, d.partition, d.offset);
           } else {
             SetFailed(r, d.status);
           }
@@ -353,9 +348,7 @@ absl::Status IngestService::ProcessBatch(
     EventResult* r = response.mutable_results(i);
     if (claims[k] == DedupWindow::Claim::kWaiting) continue;
     if (claims[k] == DedupWindow::Claim::kPublished) {
-      r->set_outcome(rebound::v1::OUTCOME_DUPLICATE);
-      r->set_partition(earlier[k].partition);
-      r->set_offset(earlier[k].offset);
+      SetDuplicate(r, earlier[k].partition, earlier[k].offset);
       batch->Complete();
       continue;
     }
@@ -364,8 +357,9 @@ absl::Status IngestService::ProcessBatch(
     if (s.ok()) {
       EventInFlight* record = &batch->records[i];
       record->Start(batch, r, fps[k], absl::Now());
+      // Forwarded as received: unknown fields survive.
       s = publisher_->Produce(options_.topic, RecordKey(event),
-                              values[static_cast<size_t>(i)],
+                              request.events[i].encoded,
                               CloudEventHeaders(event, options_.ce_source),
                               enqueue_deadline, record);
     }

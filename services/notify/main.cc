@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
       "WatchSuggestions streams served at once (each: a thread and a Redis "
       "connection); more are refused RESOURCE_EXHAUSTED"));
   const rebound::GrpcPortSecurity security = rebound::ReadGrpcPortSecurity(c);
-  o.tenant_tokens = security.tenant_tokens;
+  o.auth = security.auth;
   o.tls_cert = security.tls_cert;
   o.tls_key = security.tls_key;
   if (c.help_requested()) {

@@ -12,8 +12,6 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
     const NotifyServerOptions& options, RetryPolicyConfig policy,
     std::shared_ptr<prometheus::Registry> registry) {
   std::unique_ptr<NotifyServer> s(new NotifyServer());
-  auto auth = TenantAuth::Parse(options.tenant_tokens);
-  if (!auth.ok()) return auth.status();
   auto creds = ServerCredentialsFrom(options.tls_cert, options.tls_key);
   if (!creds.ok()) return creds.status();
   auto consumer =
@@ -21,7 +19,7 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
   if (!consumer.ok()) return consumer.status();
   s->consumer_ = std::move(*consumer);
   s->service_ = std::make_unique<NotifyService>(
-      options.consumer.store, std::move(*auth), options.max_watches, registry);
+      options.consumer.store, options.auth, options.max_watches, registry);
 
   auto grpc_server = StartGrpcServer(options.listen, *creds, s->service_.get(),
                                      options.max_message_bytes, kServiceName,

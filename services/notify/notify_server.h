@@ -24,8 +24,9 @@ struct NotifyServerOptions {
   int max_message_bytes = 4 * 1024 * 1024;
   // Keepalive and connection ageing of the gRPC port.
   GrpcConnectionOptions connections;
-  // "tenant:token,..." (empty: no authentication, development only).
-  std::string tenant_tokens;
+  // Bearer tokens per tenant (TenantAuth::Parse; default: no
+  // authentication, development only).
+  TenantAuth auth;
   // PEM files; both set = TLS on the gRPC port.
   std::string tls_cert;
   std::string tls_key;

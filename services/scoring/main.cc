@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
       absl::FromChrono(c.Duration("request-ttl", std::chrono::hours(24 * 200),
                                   "how long request state is kept"));
   const rebound::GrpcPortSecurity security = rebound::ReadGrpcPortSecurity(c);
-  o.tenant_tokens = security.tenant_tokens;
+  o.auth = security.auth;
   o.tls_cert = security.tls_cert;
   o.tls_key = security.tls_key;
   if (c.help_requested()) {

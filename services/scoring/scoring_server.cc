@@ -55,16 +55,14 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
     const ScoringServerOptions& options, ClassifierConfig classifier,
     std::shared_ptr<prometheus::Registry> registry) {
   std::unique_ptr<ScoringServer> s(new ScoringServer());
-  auto auth = TenantAuth::Parse(options.tenant_tokens);
-  if (!auth.ok()) return auth.status();
   auto creds = ServerCredentialsFrom(options.tls_cert, options.tls_key);
   if (!creds.ok()) return creds.status();
   auto consumer =
       ScoringConsumer::Create(options.scoring, std::move(classifier), registry);
   if (!consumer.ok()) return consumer.status();
   s->consumer_ = std::move(*consumer);
-  s->read_service_ = std::make_unique<ScoringReadService>(options.scoring.store,
-                                                          std::move(*auth));
+  s->read_service_ =
+      std::make_unique<ScoringReadService>(options.scoring.store, options.auth);
 
   auto grpc_server = StartGrpcServer(
       options.listen, *creds, s->read_service_.get(), options.max_message_bytes,

@@ -41,8 +41,9 @@ struct ScoringServerOptions {
   int max_message_bytes = 4 * 1024 * 1024;
   // Keepalive and connection ageing of the gRPC port.
   GrpcConnectionOptions connections;
-  // "tenant:token,..." (empty: no authentication) and optional TLS files.
-  std::string tenant_tokens;
+  // Bearer tokens per tenant (TenantAuth::Parse; default: no
+  // authentication) and optional TLS files.
+  TenantAuth auth;
   std::string tls_cert;
   std::string tls_key;
   ScoringOptions scoring;
