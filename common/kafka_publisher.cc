@@ -5,6 +5,29 @@
 
 namespace rebound {
 
+namespace {
+
+// The delivery reports this thread served in a row for one group: counted
+// once when the group changes or the thread stops serving reports. Reports
+// are served on the poll thread and, during Flush() and the destructor, on
+// the calling thread: each keeps its own run.
+struct Run {
+  Publisher::DeliveryGroup* group = nullptr;
+  int records = 0;
+  absl::Time at;
+};
+thread_local Run run;
+
+}  // namespace
+
+void Publisher::EndRun() {
+  if (run.group == nullptr) return;
+  DeliveryGroup* group = run.group;
+  const int records = run.records;
+  run = Run{};
+  group->Resolved(records);
+}
+
 // Delivery reports and client events from librdkafka.
 class Publisher::Callbacks : public RdKafka::DeliveryReportCb,
                              public RdKafka::EventCb {
@@ -14,7 +37,14 @@ class Publisher::Callbacks : public RdKafka::DeliveryReportCb,
   void dr_cb(RdKafka::Message& message) override {
     auto* done = static_cast<PendingRecord*>(message.msg_opaque());
     if (done == nullptr) return;
+    DeliveryGroup* group = done->group_;
+    if (group == nullptr || group != run.group) {
+      EndRun();
+      run.group = group;
+      run.at = absl::Now();
+    }
     Delivery d;
+    d.at = run.at;
     if (message.err() == RdKafka::ERR_NO_ERROR) {
       d.partition = message.partition();
       d.offset = message.offset();
@@ -25,6 +55,7 @@ class Publisher::Callbacks : public RdKafka::DeliveryReportCb,
     const bool owned = done->delete_after_delivery_;
     done->Delivered(d);
     if (owned) delete done;
+    if (group != nullptr) ++run.records;
   }
 
   void event_cb(RdKafka::Event& event) override {
@@ -141,11 +172,15 @@ Publisher::~Publisher() {
     producer_->purge(RdKafka::Producer::PURGE_QUEUE |
                      RdKafka::Producer::PURGE_INFLIGHT);
     producer_->poll(0);
+    EndRun();
   }
 }
 
 void Publisher::PollLoop() {
-  while (!stopping_.load()) producer_->poll(50);
+  while (!stopping_.load()) {
+    producer_->poll(50);
+    EndRun();
+  }
 }
 
 void Publisher::HealthLoop() {
@@ -230,6 +265,7 @@ absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
 
 absl::Status Publisher::Flush(std::chrono::milliseconds timeout) {
   producer_->flush(static_cast<int>(timeout.count()));
+  EndRun();
   int left = producer_->outq_len();
   if (left > 0) {
     return absl::DeadlineExceededError(std::to_string(left) +

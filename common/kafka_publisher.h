@@ -40,6 +40,8 @@ struct Delivery {
   absl::Status status;
   int32_t partition = -1;
   int64_t offset = -1;
+  // When the report was served (read once per run of reports of one group).
+  absl::Time at;
 };
 
 struct PublisherOptions {
@@ -62,6 +64,19 @@ struct PublisherOptions {
 
 class Publisher {
  public:
+  // Records that are answered together (say, one client batch): told how
+  // many of its records were resolved, once per run of consecutive delivery
+  // reports and before the thread serving them goes back to waiting, instead
+  // of once per record. Every record of a group is counted exactly once,
+  // after its own Delivered().
+  class DeliveryGroup {
+   public:
+    virtual void Resolved(int records) = 0;
+
+   protected:
+    ~DeliveryGroup() = default;
+  };
+
   // One record handed to Produce(): told its fate exactly once, on the
   // producer's poll thread (or on a thread in Flush() or the destructor),
   // then deleted. OK with the partition/offset once
@@ -75,8 +90,11 @@ class Publisher {
    protected:
     // Records whose storage is managed elsewhere (say, a batch's array)
     // clear this: the publisher then leaves them alone after Delivered(),
-    // which may be the last thing that touches them.
+    // which may be the last thing that touches them (or, with a group,
+    // the group's Resolved()).
     bool delete_after_delivery_ = true;
+    // The group counted after Delivered(), if any.
+    DeliveryGroup* group_ = nullptr;
 
    private:
     friend class Publisher;
@@ -129,6 +147,8 @@ class Publisher {
   Publisher() = default;
   void PollLoop();
   void HealthLoop();
+  // Tells the group of this thread's current run of reports its count.
+  static void EndRun();
   void SetAvailable(bool up);
 
   PublisherOptions options_;

@@ -65,12 +65,7 @@ struct BatchState;
 class EventInFlight final : public Publisher::PendingRecord {
  public:
   void Start(BatchState* batch, EventResult* result, absl::uint128 fingerprint,
-             absl::Time enqueued) {
-    batch_ = batch;
-    result_ = result;
-    fingerprint_ = fingerprint;
-    enqueued_ = enqueued;
-  }
+             absl::Time enqueued);
   EventInFlight() { delete_after_delivery_ = false; }  // Owned by the batch.
   void Delivered(const Delivery& d) override;
   // Enqueue to delivery report, in seconds, once published.
@@ -92,8 +87,10 @@ class EventInFlight final : public Publisher::PendingRecord {
 
 // One batch in flight: results are filled by whichever thread resolves each
 // event; the thread that resolves the last one answers and deletes the
-// batch. The response and its results live on the batch's arena.
-struct BatchState {
+// batch. The response and its results live on the batch's arena. Delivery
+// reports are counted per run (a DeliveryGroup): one atomic update for many
+// events rather than a full barrier per event on the delivery thread.
+struct BatchState final : Publisher::DeliveryGroup {
   BatchState(int n, IngestMetrics* m, DedupWindow* d,
              std::function<void(const PublishResponse&)> on_done)
       : arena(BatchArenaOptions()),
@@ -119,8 +116,11 @@ struct BatchState {
   // like that first one when the batch completes.
   std::vector<std::pair<int, int>> same_as;
 
-  void Complete() {
-    if (remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  void Resolved(int records) override { Complete(records); }
+
+  // `n` more events are resolved.
+  void Complete(int n = 1) {
+    if (remaining.fetch_sub(n, std::memory_order_acq_rel) != n) return;
     for (const auto& [later, first] : same_as) {
       const EventResult& f = response->results(first);
       EventResult* r = response->mutable_results(later);
@@ -188,8 +188,17 @@ void SetFailed(EventResult* r, const absl::Status& s) {
   r->set_error(std::string(s.message()));
 }
 
+void EventInFlight::Start(BatchState* batch, EventResult* result,
+                          absl::uint128 fingerprint, absl::Time enqueued) {
+  batch_ = batch;
+  group_ = batch;  // The publisher counts it into the batch after Delivered.
+  result_ = result;
+  fingerprint_ = fingerprint;
+  enqueued_ = enqueued;
+}
+
 void EventInFlight::Delivered(const Delivery& d) {
-  absl::Time at = absl::Now();
+  const absl::Time at = d.at;
   if (d.status.ok()) {
     result_->set_outcome(rebound::v1::OUTCOME_PUBLISHED);
     result_->set_partition(d.partition);
@@ -205,7 +214,6 @@ void EventInFlight::Delivered(const Delivery& d) {
   // is forgotten at once: a resend right after the answer must be produced
   // again, ahead of the pair's later events, not wait on this outcome.
   if (!d.status.ok()) batch_->dedup->Resolve(fingerprint_, d, at);
-  batch_->Complete();
 }
 
 }  // namespace
