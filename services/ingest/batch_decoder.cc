@@ -165,12 +165,15 @@ absl::StatusOr<DecodedBatch> DecodeBatch(std::string_view bytes,
       }
       DecodedEvent& d = batch.events.emplace_back();
       d.encoded = *encoded;
+      if (ReadEventView(*encoded, &d.event)) continue;
+      // Unusual or broken: protobuf decides, and says what is wrong.
       auto* event =
           google::protobuf::Arena::CreateMessage<ConnectionEvent>(arena);
       if (event->ParseFromArray(encoded->data(),
                                 static_cast<int>(encoded->size()))) {
-        d.event = event;
+        d.event = ViewOf(*event);
       } else {
+        d.event = EventView{};
         d.error = DiagnoseUndecodable(*encoded);
       }
       continue;

@@ -15,28 +15,32 @@
 #include "absl/status/statusor.h"
 #include "google/protobuf/arena.h"
 #include "rebound/v1/ingest.pb.h"
+#include "services/ingest/event_view.h"
 #include "services/ingest/validator.h"
 
 namespace rebound::ingest {
 
 struct DecodedEvent {
-  // The event; null when it could not be decoded (see `error`).
-  const rebound::v1::ConnectionEvent* event = nullptr;
+  // The event, read in place (or from protobuf's parse of it, for the
+  // encodings ReadEventView leaves to protobuf); unset when it could not be
+  // decoded (see `error`).
+  EventView event;
   // The event's bytes as received (forwarded to Kafka as they are).
   std::string_view encoded;
   // Why the event could not be decoded: the field and the reason.
   std::optional<FieldError> error;
 };
 
-// One batch. Events point into the arena and the bytes the batch was decoded
-// from; both must outlive it.
+// One batch. Events point into the bytes the batch was decoded from and the
+// arena (events protobuf parsed); both must outlive it.
 struct DecodedBatch {
   uint64_t batch_id = 0;
   bool validate_only = false;
   std::vector<DecodedEvent> events;
 };
 
-// Decodes serialized rebound.v1.PublishRequest `bytes`, events on `arena`.
+// Decodes serialized rebound.v1.PublishRequest `bytes`; events protobuf has
+// to parse are parsed on `arena`.
 // INVALID_ARGUMENT naming the problem when the request's own framing is
 // broken (then no event of it can be trusted) or it holds more than
 // `max_events` events (decoding stops there). Protobuf's own log line for

@@ -256,7 +256,10 @@ absl::Status IngestService::ProcessBatch(
   for (int i = 0; i < n; ++i) {
     EventResult* r = response.add_results();
     r->set_index(i);
-    if (const auto* e = request.events[i].event) r->set_event_id(e->event_id());
+    if (!request.events[i].error) {
+      const std::string_view id = request.events[i].event.event_id;
+      r->set_event_id(id.data(), id.size());
+    }
   }
   auto reject = [&](int i, std::string field, std::string reason,
                     absl::StatusCode code) {
@@ -279,12 +282,13 @@ absl::Status IngestService::ProcessBatch(
              absl::StatusCode::kInvalidArgument);
       continue;
     }
-    const auto& event = *decoded.event;
-    if (!tenant.empty() && event.tenant_id() != tenant) {
-      reject(
-          i, "tenant_id",
-          "this token may not publish for tenant '" + event.tenant_id() + "'",
-          absl::StatusCode::kPermissionDenied);
+    const EventView& event = decoded.event;
+    if (!tenant.empty() && event.tenant_id != tenant) {
+      reject(i, "tenant_id",
+             std::string("this token may not publish for tenant '")
+                 .append(event.tenant_id)
+                 .append("'"),
+             absl::StatusCode::kPermissionDenied);
       continue;
     }
     if (auto err =
@@ -318,9 +322,8 @@ absl::Status IngestService::ProcessBatch(
   absl::flat_hash_map<absl::uint128, int> first_of;
   first_of.reserve(valid.size());
   for (int i : valid) {
-    const auto& e = *request.events[i].event;
-    const absl::uint128 fp =
-        DedupWindow::Fingerprint(e.tenant_id(), e.event_id());
+    const EventView& e = request.events[i].event;
+    const absl::uint128 fp = DedupWindow::Fingerprint(e.tenant_id, e.event_id);
     auto [it, inserted] = first_of.try_emplace(fp, i);
     if (!inserted) {
       batch->same_as.emplace_back(i, it->second);
@@ -360,7 +363,7 @@ absl::Status IngestService::ProcessBatch(
       batch->Complete();
       continue;
     }
-    const auto& event = *request.events[i].event;
+    const EventView& event = request.events[i].event;
     absl::Status s = refused;
     if (s.ok()) {
       EventInFlight* record = &batch->records[i];

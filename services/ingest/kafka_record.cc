@@ -8,12 +8,24 @@ namespace rebound::ingest {
 using rebound::v1::ConnectionEvent;
 
 std::string RecordKey(const ConnectionEvent& event) {
-  return absl::StrCat(event.tenant_id(), "/", event.sender_id(), "/",
-                      event.recipient_id());
+  return RecordKey(ViewOf(event));
+}
+
+std::string RecordKey(const EventView& event) {
+  std::string key;
+  key.reserve(event.tenant_id.size() + event.sender_id.size() +
+              event.recipient_id.size() + 2);
+  key.append(event.tenant_id).append(1, '/').append(event.sender_id);
+  key.append(1, '/').append(event.recipient_id);
+  return key;
 }
 
 std::string CloudEventType(const ConnectionEvent& event) {
-  switch (event.payload_case()) {
+  return CloudEventType(event.payload_case());
+}
+
+std::string CloudEventType(ConnectionEvent::PayloadCase payload) {
+  switch (payload) {
     case ConnectionEvent::kRequestSent:
       return "rebound.v1.RequestSent";
     case ConnectionEvent::kRequestAccepted:
@@ -36,11 +48,16 @@ std::string CloudEventType(const ConnectionEvent& event) {
 
 Headers CloudEventHeaders(const ConnectionEvent& event,
                           const std::string& source_prefix) {
-  absl::Time at = absl::FromUnixSeconds(event.occurred_at().seconds()) +
-                  absl::Nanoseconds(event.occurred_at().nanos());
+  return CloudEventHeaders(ViewOf(event), source_prefix);
+}
+
+Headers CloudEventHeaders(const EventView& event,
+                          const std::string& source_prefix) {
+  const TimestampView at = event.occurred_at.value_or(TimestampView{});
   return rebound::CloudEventHeaders(
-      event.event_id(), CloudEventType(event),
-      absl::StrCat(source_prefix, "/", event.tenant_id()), at,
+      std::string(event.event_id), CloudEventType(event.payload_case),
+      std::string(source_prefix).append(1, '/').append(event.tenant_id),
+      absl::FromUnixSeconds(at.seconds) + absl::Nanoseconds(at.nanos),
       RecordKey(event));
 }
 

@@ -9,6 +9,7 @@
 
 #include "common/kafka_publisher.h"
 #include "rebound/v1/events.pb.h"
+#include "services/ingest/event_view.h"
 
 namespace rebound::ingest {
 
@@ -17,15 +18,19 @@ using rebound::Headers;
 // "tenant_id/sender_id/recipient_id": every event of one pair shares a key and
 // so a partition (murmur2, as Java clients compute it).
 std::string RecordKey(const rebound::v1::ConnectionEvent& event);
+std::string RecordKey(const EventView& event);
 
 // CloudEvents type of the payload, e.g. "rebound.v1.RequestSent".
 std::string CloudEventType(const rebound::v1::ConnectionEvent& event);
+std::string CloudEventType(rebound::v1::ConnectionEvent::PayloadCase payload);
 
 // CloudEvents Kafka binding, binary mode: ce_specversion, ce_id (= event_id),
 // ce_type, ce_source (`source_prefix` + "/" + tenant_id), ce_time (RFC 3339 of
 // occurred_at, UTC), ce_subject (the pair key), content-type
 // application/protobuf.
 Headers CloudEventHeaders(const rebound::v1::ConnectionEvent& event,
+                          const std::string& source_prefix);
+Headers CloudEventHeaders(const EventView& event,
                           const std::string& source_prefix);
 
 }  // namespace rebound::ingest

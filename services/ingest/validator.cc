@@ -1,6 +1,7 @@
 #include "services/ingest/validator.h"
 
 #include <cstdint>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -8,7 +9,6 @@ namespace rebound::ingest {
 namespace {
 
 using rebound::v1::ConnectionEvent;
-using rebound::v1::ProfileSnapshot;
 
 constexpr size_t kMaxIdChars = 128;
 
@@ -23,7 +23,7 @@ std::optional<FieldError> Error(std::string_view field, std::string reason) {
   return FieldError{std::string(field), std::move(reason)};
 }
 
-std::optional<FieldError> CheckEventId(const std::string& id) {
+std::optional<FieldError> CheckEventId(std::string_view id) {
   if (id.empty()) return FieldError{"event_id", "is required"};
   if (id.size() > kMaxIdChars) {
     return FieldError{
@@ -38,7 +38,7 @@ std::optional<FieldError> CheckEventId(const std::string& id) {
   return std::nullopt;
 }
 
-std::optional<FieldError> CheckTenant(const std::string& t) {
+std::optional<FieldError> CheckTenant(std::string_view t) {
   if (t.empty()) return FieldError{"tenant_id", "is required"};
   bool ok = t.size() >= 2 && t.size() <= 63;
   for (size_t i = 0; ok && i < t.size(); ++i) {
@@ -55,7 +55,7 @@ std::optional<FieldError> CheckTenant(const std::string& t) {
 }
 
 std::optional<FieldError> CheckMemberId(std::string_view field,
-                                        const std::string& id) {
+                                        std::string_view id) {
   if (id.empty()) return Error(field, "is required");
   if (id.size() > kMaxIdChars) {
     return Error(field, absl::StrCat("is ", id.size(), " bytes, at most 128"));
@@ -83,7 +83,7 @@ struct Path {
 };
 
 template <typename Field>
-std::optional<FieldError> CheckText(const Field& field, const std::string& text,
+std::optional<FieldError> CheckText(const Field& field, std::string_view text,
                                     size_t max_chars) {
   if (!IsValidUtf8(text)) {
     return FieldError{std::string(field), "is not valid UTF-8"};
@@ -108,44 +108,44 @@ std::optional<FieldError> CheckRange(const Field& field, int64_t v, int64_t lo,
 }
 
 std::optional<FieldError> CheckProfile(std::string_view field,
-                                       const ProfileSnapshot& p) {
+                                       const ProfileView& p) {
   auto f = [&](std::string_view name) { return Path{field, name}; };
-  if (auto e = CheckRange(f("connection_count"), p.connection_count(), 0,
+  if (auto e = CheckRange(f("connection_count"), p.connection_count, 0,
                           100'000'000)) {
     return e;
   }
-  if (auto e = CheckRange(f("follower_count"), p.follower_count(), 0,
-                          1'000'000'000)) {
+  if (auto e =
+          CheckRange(f("follower_count"), p.follower_count, 0, 1'000'000'000)) {
     return e;
   }
   // NaN fails both comparisons, so it is rejected too.
-  if (!(p.completeness() >= 0.0 && p.completeness() <= 1.0)) {
+  if (!(p.completeness >= 0.0 && p.completeness <= 1.0)) {
     return FieldError{std::string(f("completeness")),
-                      absl::StrCat(p.completeness(), " is out of range 0..1")};
+                      absl::StrCat(p.completeness, " is out of range 0..1")};
   }
   if (auto e =
-          CheckRange(f("account_age_days"), p.account_age_days(), 0, 36'500)) {
+          CheckRange(f("account_age_days"), p.account_age_days, 0, 36'500)) {
     return e;
   }
-  if (auto e = CheckText(f("headline"), p.headline(), 300)) return e;
-  if (auto e = CheckText(f("industry"), p.industry(), 120)) return e;
-  if (auto e = CheckText(f("company"), p.company(), 120)) return e;
-  if (!rebound::v1::Seniority_IsValid(p.seniority())) {
+  if (auto e = CheckText(f("headline"), p.headline, 300)) return e;
+  if (auto e = CheckText(f("industry"), p.industry, 120)) return e;
+  if (auto e = CheckText(f("company"), p.company, 120)) return e;
+  if (!rebound::v1::Seniority_IsValid(p.seniority)) {
     return FieldError{std::string(f("seniority")),
-                      absl::StrCat(p.seniority(), " is not a known Seniority")};
+                      absl::StrCat(p.seniority, " is not a known Seniority")};
   }
-  if (auto e = CheckRange(f("utc_offset_minutes"), p.utc_offset_minutes(), -720,
+  if (auto e = CheckRange(f("utc_offset_minutes"), p.utc_offset_minutes, -720,
                           840)) {
     return e;
   }
-  if (auto e = CheckRange(f("spam_reports"), p.spam_reports(), 0, 1'000'000)) {
+  if (auto e = CheckRange(f("spam_reports"), p.spam_reports, 0, 1'000'000)) {
     return e;
   }
   return std::nullopt;
 }
 
 std::optional<FieldError> CheckRequestId(std::string_view field,
-                                         const std::string& id, bool required) {
+                                         std::string_view id, bool required) {
   if (id.empty()) {
     if (required) return Error(field, "is required");
     return std::nullopt;
@@ -166,6 +166,15 @@ absl::Status FieldError::ToStatus() const {
 bool IsValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
+    // ASCII, the common case, eight bytes at a time.
+    uint64_t word;
+    if (s.size() - i >= sizeof(word)) {
+      std::memcpy(&word, s.data() + i, sizeof(word));
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += sizeof(word);
+        continue;
+      }
+    }
     auto c = static_cast<unsigned char>(s[i]);
     size_t len;
     uint32_t cp;
@@ -210,29 +219,35 @@ size_t CountCodePoints(std::string_view s) {
 
 std::optional<FieldError> Validate(const ConnectionEvent& event, absl::Time now,
                                    const ValidatorOptions& options) {
-  return Validate(event, event.ByteSizeLong(), now, options);
+  return Validate(ViewOf(event), event.ByteSizeLong(), now, options);
 }
 
 std::optional<FieldError> Validate(const ConnectionEvent& event,
                                    size_t encoded_bytes, absl::Time now,
+                                   const ValidatorOptions& options) {
+  return Validate(ViewOf(event), encoded_bytes, now, options);
+}
+
+std::optional<FieldError> Validate(const EventView& event, size_t encoded_bytes,
+                                   absl::Time now,
                                    const ValidatorOptions& options) {
   const size_t bytes = encoded_bytes;
   if (bytes > options.max_event_bytes) {
     return FieldError{"event", absl::StrCat("is ", bytes, " bytes, at most ",
                                             options.max_event_bytes)};
   }
-  if (auto e = CheckEventId(event.event_id())) return e;
-  if (auto e = CheckTenant(event.tenant_id())) return e;
+  if (auto e = CheckEventId(event.event_id)) return e;
+  if (auto e = CheckTenant(event.tenant_id)) return e;
 
-  if (!event.has_occurred_at()) {
+  if (!event.occurred_at) {
     return FieldError{"occurred_at", "is required"};
   }
-  const auto& ts = event.occurred_at();
-  if (ts.nanos() < 0 || ts.nanos() > 999'999'999) {
+  const TimestampView& ts = *event.occurred_at;
+  if (ts.nanos < 0 || ts.nanos > 999'999'999) {
     return FieldError{"occurred_at.nanos", "is out of range 0..999999999"};
   }
   absl::Time at =
-      absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+      absl::FromUnixSeconds(ts.seconds) + absl::Nanoseconds(ts.nanos);
   if (at < absl::FromUnixSeconds(946684800)) {  // 2000-01-01T00:00:00Z
     return FieldError{"occurred_at", "is before 2000-01-01"};
   }
@@ -244,85 +259,77 @@ std::optional<FieldError> Validate(const ConnectionEvent& event,
                      absl::FormatDuration(options.max_future_skew))};
   }
 
-  if (auto e = CheckMemberId("sender_id", event.sender_id())) return e;
-  bool needs_recipient =
-      event.payload_case() != ConnectionEvent::kProfileUpdated;
-  if (needs_recipient || !event.recipient_id().empty()) {
-    if (auto e = CheckMemberId("recipient_id", event.recipient_id())) return e;
-    if (event.recipient_id() == event.sender_id()) {
+  if (auto e = CheckMemberId("sender_id", event.sender_id)) return e;
+  bool needs_recipient = event.payload_case != ConnectionEvent::kProfileUpdated;
+  if (needs_recipient || !event.recipient_id.empty()) {
+    if (auto e = CheckMemberId("recipient_id", event.recipient_id)) return e;
+    if (event.recipient_id == event.sender_id) {
       return FieldError{"recipient_id", "must differ from sender_id"};
     }
   }
 
-  switch (event.payload_case()) {
+  const PayloadView& p = event.payload;
+  switch (event.payload_case) {
     case ConnectionEvent::kRequestSent: {
-      const auto& p = event.request_sent();
       if (auto e =
-              CheckRequestId("request_sent.request_id", p.request_id(), true)) {
+              CheckRequestId("request_sent.request_id", p.request_id, true)) {
         return e;
       }
-      if (auto e = CheckText("request_sent.note", p.note(),
+      if (auto e = CheckText("request_sent.note", p.note,
                              static_cast<size_t>(options.max_note_chars))) {
         return e;
       }
-      if (!rebound::v1::Channel_IsValid(p.channel())) {
+      if (!rebound::v1::Channel_IsValid(p.channel)) {
         return FieldError{"request_sent.channel",
-                          absl::StrCat(p.channel(), " is not a known Channel")};
+                          absl::StrCat(p.channel, " is not a known Channel")};
       }
-      if (!p.has_sender_profile()) {
+      if (!p.sender_profile) {
         return FieldError{"request_sent.sender_profile", "is required"};
       }
       if (auto e =
-              CheckProfile("request_sent.sender_profile", p.sender_profile())) {
+              CheckProfile("request_sent.sender_profile", *p.sender_profile)) {
         return e;
       }
-      if (!p.has_recipient_profile()) {
+      if (!p.recipient_profile) {
         return FieldError{"request_sent.recipient_profile", "is required"};
       }
       if (auto e = CheckProfile("request_sent.recipient_profile",
-                                p.recipient_profile())) {
+                                *p.recipient_profile)) {
         return e;
       }
       if (auto e = CheckRange("request_sent.mutual_connections",
-                              p.mutual_connections(), 0, 100'000)) {
+                              p.mutual_connections, 0, 100'000)) {
         return e;
       }
       return std::nullopt;
     }
     case ConnectionEvent::kRequestAccepted:
-      return CheckRequestId("request_accepted.request_id",
-                            event.request_accepted().request_id(), true);
+      return CheckRequestId("request_accepted.request_id", p.request_id, true);
     case ConnectionEvent::kRequestDeclined: {
-      const auto& p = event.request_declined();
-      if (auto e = CheckRequestId("request_declined.request_id", p.request_id(),
+      if (auto e = CheckRequestId("request_declined.request_id", p.request_id,
                                   true)) {
         return e;
       }
-      if (p.kind() == rebound::v1::DECLINE_KIND_UNSPECIFIED) {
+      if (p.kind == rebound::v1::DECLINE_KIND_UNSPECIFIED) {
         return FieldError{"request_declined.kind", "is required"};
       }
-      if (!rebound::v1::DeclineKind_IsValid(p.kind())) {
-        return FieldError{
-            "request_declined.kind",
-            absl::StrCat(p.kind(), " is not a known DeclineKind")};
+      if (!rebound::v1::DeclineKind_IsValid(p.kind)) {
+        return FieldError{"request_declined.kind",
+                          absl::StrCat(p.kind, " is not a known DeclineKind")};
       }
       return std::nullopt;
     }
     case ConnectionEvent::kRequestWithdrawn:
-      return CheckRequestId("request_withdrawn.request_id",
-                            event.request_withdrawn().request_id(), true);
+      return CheckRequestId("request_withdrawn.request_id", p.request_id, true);
     case ConnectionEvent::kRequestExpired:
-      return CheckRequestId("request_expired.request_id",
-                            event.request_expired().request_id(), true);
+      return CheckRequestId("request_expired.request_id", p.request_id, true);
     case ConnectionEvent::kProfileViewed:
-      return CheckRequestId("profile_viewed.request_id",
-                            event.profile_viewed().request_id(), false);
+      return CheckRequestId("profile_viewed.request_id", p.request_id, false);
     case ConnectionEvent::kProfileUpdated: {
-      const auto& p = event.profile_updated();
-      if (!p.has_profile()) {
+      if (!p.profile) {
         return FieldError{"profile_updated.profile", "is required"};
       }
-      return CheckProfile("profile_updated.profile", p.profile());
+      return CheckProfile("profile_updated.profile", *p.profile);
     }
     case ConnectionEvent::PAYLOAD_NOT_SET:
       break;

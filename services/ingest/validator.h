@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "rebound/v1/events.pb.h"
+#include "services/ingest/event_view.h"
 
 namespace rebound::ingest {
 
@@ -47,6 +48,11 @@ std::optional<FieldError> Validate(const rebound::v1::ConnectionEvent& event,
                                    const ValidatorOptions& options);
 
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
+// The same checks on an event read in place (see event_view.h).
+std::optional<FieldError> Validate(const EventView& event, size_t encoded_bytes,
+                                   absl::Time now,
+                                   const ValidatorOptions& options);
+
 bool IsValidUtf8(std::string_view text);
 
 // Number of code points in well-formed UTF-8 `text`.
