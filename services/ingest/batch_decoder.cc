@@ -122,8 +122,22 @@ FieldError DiagnoseUndecodable(std::string_view encoded) {
 absl::StatusOr<DecodedBatch> DecodeBatch(std::string_view bytes,
                                          google::protobuf::Arena* arena,
                                          size_t max_events) {
-  QuietUtf8ParseErrors();
   DecodedBatch batch;
+  if (absl::Status s = DecodeBatchInto(bytes, arena, &batch, max_events);
+      !s.ok()) {
+    return s;
+  }
+  return batch;
+}
+
+absl::Status DecodeBatchInto(std::string_view bytes,
+                             google::protobuf::Arena* arena, DecodedBatch* out,
+                             size_t max_events) {
+  QuietUtf8ParseErrors();
+  DecodedBatch& batch = *out;
+  batch.batch_id = 0;
+  batch.validate_only = false;
+  batch.events.clear();
   CodedInputStream in = Reader(bytes);
   while (true) {
     uint32_t tag = in.ReadTag();
@@ -188,7 +202,7 @@ absl::StatusOr<DecodedBatch> DecodeBatch(std::string_view bytes,
     return absl::InvalidArgumentError(
         "request: not a rebound.v1.PublishRequest (bad field tag)");
   }
-  return batch;
+  return absl::OkStatus();
 }
 
 }  // namespace rebound::ingest

@@ -49,6 +49,13 @@ absl::StatusOr<DecodedBatch> DecodeBatch(
     std::string_view bytes, google::protobuf::Arena* arena,
     size_t max_events = std::numeric_limits<size_t>::max());
 
+// The same into `batch`, which is cleared first and keeps its storage: a
+// stream decoding one batch after another reuses it instead of growing a
+// fresh vector of events (and faulting in fresh pages) for every batch.
+absl::Status DecodeBatchInto(std::string_view bytes,
+                             google::protobuf::Arena* arena,
+                             DecodedBatch* batch, size_t max_events);
+
 // Why `encoded` does not decode as a rebound.v1.ConnectionEvent: the first
 // string field (by path, e.g. "request_sent.note") that is not UTF-8, or the
 // first field whose encoding is broken.

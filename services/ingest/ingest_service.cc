@@ -495,14 +495,14 @@ class PublishStreamReactor
     std::shared_ptr<StreamState> st = state_;
     absl::Status s = bytes.status();
     if (s.ok()) {
-      // Batches are decoded one at a time, so one arena serves them all.
-      absl::StatusOr<DecodedBatch> batch =
-          DecodeBatch(View(*bytes), &arena_,
-                      static_cast<size_t>(service_->options_.max_batch_events));
-      s = batch.status();
+      // Batches are decoded one at a time, so one arena and one batch serve
+      // them all.
+      s = DecodeBatchInto(
+          View(*bytes), &arena_, &decoded_,
+          static_cast<size_t>(service_->options_.max_batch_events));
       if (s.ok()) {
         s = service_->ProcessBatch(
-            *batch, service_->EnqueueDeadline(context_),
+            decoded_, service_->EnqueueDeadline(context_),
             [st](const PublishResponse& r) { OnBatchDone(st, r); }, tenant_);
       }
       arena_.Reset();
@@ -652,6 +652,7 @@ class PublishStreamReactor
   std::string tenant_;  // The caller's tenant ("" = auth off).
   grpc::ByteBuffer request_;
   google::protobuf::Arena arena_;
+  DecodedBatch decoded_;
 };
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
