@@ -5,7 +5,9 @@
 #include <sstream>
 #include <string>
 
+#include "google/protobuf/stubs/common.h"
 #include "gtest/gtest.h"
+#include "services/ingest/utf8.h"
 #include "tools/sim/event_generator.h"
 
 namespace rebound::ingest {
@@ -216,6 +218,54 @@ TEST(ReadEventView, NeverDisagreesWithProtobufOnDamagedEvents) {
   // Both paths were exercised.
   EXPECT_GT(accepted, 1000);
   EXPECT_GT(left, 1000);
+}
+
+// The reader checks strings with IsValidUtf8 where protobuf uses its own
+// check: they must agree on every input, or the reader would take a string
+// protobuf refuses (or the other way round).
+TEST(IsValidUtf8, AcceptsExactlyWhatProtobufAccepts) {
+  auto protobuf = [](const std::string& s) {
+    return google::protobuf::internal::IsStructurallyValidUTF8(
+        s.data(), static_cast<int>(s.size()));
+  };
+  std::string s;
+  // Every sequence of one to three bytes.
+  for (uint32_t v = 0; v < (1u << 24); ++v) {
+    for (size_t len = 1; len <= 3; ++len) {
+      if (len < 3 && (v >> (8 * len)) != 0) continue;
+      s.assign(len, '\0');
+      for (size_t k = 0; k < len; ++k) s[k] = static_cast<char>(v >> (8 * k));
+      ASSERT_EQ(IsValidUtf8(s), protobuf(s)) << v << " " << len;
+    }
+  }
+  // Four-byte sequences: every lead and second byte, edge continuations.
+  const int edges[] = {0x00, 0x7F, 0x80, 0x8F, 0x90, 0xBF, 0xC0, 0xFF};
+  for (int a = 0xC0; a <= 0xFF; ++a)
+    for (int b = 0; b <= 0xFF; ++b)
+      for (int c : edges)
+        for (int d : edges) {
+          s = {static_cast<char>(a), static_cast<char>(b), static_cast<char>(c),
+               static_cast<char>(d)};
+          ASSERT_EQ(IsValidUtf8(s), protobuf(s)) << a << " " << b;
+        }
+  // Longer mixed strings, across the eight-byte ASCII steps.
+  std::mt19937_64 rng(5);
+  const std::string pieces[] = {"a",
+                                "abcdefgh",
+                                "\xc3\xa9",
+                                "\xe2\x82\xac",
+                                "\xf0\x9f\x91\x8b",
+                                "\x80",
+                                "\xed\xa0\x80",
+                                "\xf4\x90\x80\x80",
+                                "\xc0\xaf",
+                                "\xff"};
+  for (int i = 0; i < 200'000; ++i) {
+    s.clear();
+    const int n = 1 + static_cast<int>(rng() % 12);
+    for (int k = 0; k < n; ++k) s += pieces[rng() % std::size(pieces)];
+    ASSERT_EQ(IsValidUtf8(s), protobuf(s)) << i;
+  }
 }
 
 }  // namespace

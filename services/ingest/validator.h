@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "rebound/v1/events.pb.h"
 #include "services/ingest/event_view.h"
+#include "services/ingest/utf8.h"
 
 namespace rebound::ingest {
 
@@ -47,16 +48,10 @@ std::optional<FieldError> Validate(const rebound::v1::ConnectionEvent& event,
                                    size_t encoded_bytes, absl::Time now,
                                    const ValidatorOptions& options);
 
-// True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
 // The same checks on an event read in place (see event_view.h).
 std::optional<FieldError> Validate(const EventView& event, size_t encoded_bytes,
                                    absl::Time now,
                                    const ValidatorOptions& options);
-
-bool IsValidUtf8(std::string_view text);
-
-// Number of code points in well-formed UTF-8 `text`.
-size_t CountCodePoints(std::string_view text);
 
 }  // namespace rebound::ingest
 

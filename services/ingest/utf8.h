@@ -1,0 +1,19 @@
+// UTF-8 checks for the strings of an event.
+#ifndef REBOUND_SERVICES_INGEST_UTF8_H_
+#define REBOUND_SERVICES_INGEST_UTF8_H_
+
+#include <cstddef>
+#include <string_view>
+
+namespace rebound::ingest {
+
+// True when `text` is well-formed UTF-8 (no overlongs, no surrogates, nothing
+// above U+10FFFF): what protobuf requires of a proto3 string.
+bool IsValidUtf8(std::string_view text);
+
+// Number of code points in well-formed UTF-8 `text`.
+size_t CountCodePoints(std::string_view text);
+
+}  // namespace rebound::ingest
+
+#endif  // REBOUND_SERVICES_INGEST_UTF8_H_
