@@ -243,6 +243,8 @@ Figures ThroughIngest(const std::shared_ptr<grpc::Channel>& channel,
   o.window = window;
   o.streams = streams;
   o.validate_only = validate_only;
+  // Counts and latencies only, as the raw run's delivery reports keep.
+  o.keep_results = false;
   // Batches are encoded before the clock, as the raw run's values are.
   auto prepared = rebound::tools::PreparePublish(events, o);
   const CpuMeter cpu;

@@ -209,11 +209,25 @@ TEST_F(IngestIntegration, InvalidEventIsRejectedWhileTheRestPublish) {
   EXPECT_EQ(sr.results[1].field(), "request_sent.note");
   EXPECT_EQ(sr.results[1].error(), "is not valid UTF-8");
 
+  // A counts-only client reads the same outcomes without the results.
+  auto counted = Sample(3, "mixed-counted");
+  counted[2] = events[4];
+  counted[2].set_event_id("mixed-counted-bad-tenant");
+  tools::StreamPublishOptions counts_only;
+  counts_only.keep_results = false;
+  auto cr = tools::PublishOverStream(channel_, counted, counts_only);
+  ASSERT_TRUE(cr.status.ok()) << cr.status.error_message();
+  EXPECT_EQ(cr.published, 2u);
+  EXPECT_EQ(cr.rejected, 1u);
+  EXPECT_TRUE(cr.results.empty());
+  EXPECT_EQ(cr.ack_latency_ms.size(), 3u);
+
   auto records = ReadAll();
-  ASSERT_EQ(records.size(), 5u);
+  ASSERT_EQ(records.size(), 7u);
   for (const auto& rec : records) {
     for (const char* bad :
-         {"mixed-long-note", "mixed-bad-utf8", "mixed-stream-bad-utf8"}) {
+         {"mixed-long-note", "mixed-bad-utf8", "mixed-stream-bad-utf8",
+          "mixed-counted-bad-tenant"}) {
       EXPECT_NE(rec.Header("ce_id"), bad);
     }
     EXPECT_NE(rec.Header("ce_id"), events[4].event_id());

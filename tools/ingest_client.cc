@@ -87,6 +87,55 @@ struct StreamTally {
   size_t published = 0, duplicates = 0, rejected = 0, failed = 0, valid = 0;
 };
 
+// A PublishResponse's batch id and counts, its per-event results skipped.
+grpc::Status ReadCounts(grpc::ByteBuffer* buffer, PublishResponse* out) {
+  using google::protobuf::internal::WireFormatLite;
+  grpc::Slice slice;
+  if (grpc::Status s = buffer->DumpToSingleSlice(&slice); !s.ok()) return s;
+  google::protobuf::io::CodedInputStream in(slice.begin(),
+                                            static_cast<int>(slice.size()));
+  const grpc::Status bad(grpc::StatusCode::INTERNAL,
+                         "ingest sent a PublishResponse that does not parse");
+  while (uint32_t tag = in.ReadTag()) {
+    uint64_t v = 0;
+    const bool varint =
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_VARINT;
+    if (!varint) {
+      if (!WireFormatLite::SkipField(&in, tag)) return bad;
+      continue;
+    }
+    if (!in.ReadVarint64(&v)) return bad;
+    const auto n = static_cast<uint32_t>(v);
+    switch (WireFormatLite::GetTagFieldNumber(tag)) {
+      case PublishResponse::kBatchIdFieldNumber:
+        out->set_batch_id(v);
+        break;
+      case PublishResponse::kPublishedFieldNumber:
+        out->set_published(n);
+        break;
+      case PublishResponse::kDuplicatesFieldNumber:
+        out->set_duplicates(n);
+        break;
+      case PublishResponse::kRejectedFieldNumber:
+        out->set_rejected(n);
+        break;
+      case PublishResponse::kFailedFieldNumber:
+        out->set_failed(n);
+        break;
+      case PublishResponse::kValidFieldNumber:
+        out->set_valid(n);
+        break;
+      default:
+        break;
+    }
+  }
+  if (!in.ConsumedEntireMessage() ||
+      static_cast<size_t>(in.CurrentPosition()) != slice.size()) {
+    return bad;
+  }
+  return grpc::Status::OK;
+}
+
 // One PublishStream call: this thread writes (one write outstanding, at most
 // `window` batches unanswered, paced when asked); gRPC's threads read.
 class StreamCall final
@@ -167,8 +216,10 @@ class StreamCall final
     const auto now = Clock::now();
     response_.Clear();
     grpc::Status parsed =
-        grpc::SerializationTraits<PublishResponse>::Deserialize(&incoming_,
-                                                                &response_);
+        options_.keep_results
+            ? grpc::SerializationTraits<PublishResponse>::Deserialize(
+                  &incoming_, &response_)
+            : ReadCounts(&incoming_, &response_);
     size_t done = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -178,9 +229,8 @@ class StreamCall final
         Record(now);
       }
       if (in_flight_ > 0) --in_flight_;
-      done =
-          answered_->fetch_add(static_cast<size_t>(response_.results_size())) +
-          static_cast<size_t>(response_.results_size());
+      const size_t answered = Answered(response_);
+      done = answered_->fetch_add(answered) + answered;
       cv_.notify_all();
     }
     if (options_.progress) options_.progress(done, total_);
@@ -196,6 +246,12 @@ class StreamCall final
   }
 
  private:
+  // Events an answer accounts for.
+  static size_t Answered(const PublishResponse& r) {
+    return r.published() + r.duplicates() + r.rejected() + r.failed() +
+           r.valid();
+  }
+
   // Files one answered batch's results at their input positions.
   void Record(Clock::time_point now) {
     const size_t b = response_.batch_id();
@@ -204,6 +260,10 @@ class StreamCall final
         std::chrono::duration<double, std::milli>(now - sent_at_[b]).count();
     const double at =
         std::chrono::duration<double>(now.time_since_epoch()).count();
+    if (!options_.keep_results) {
+      tally_.ack_latency_ms.insert(tally_.ack_latency_ms.end(),
+                                   Answered(response_), ms);
+    }
     for (auto& r : *response_.mutable_results()) {
       size_t local = b * batch_ + r.index();
       if (local >= plan_.positions.size()) continue;
@@ -278,8 +338,10 @@ StreamPublishResult PublishPrepared(
   const auto& streams = *prepared.streams;
   const size_t n = streams.size();
   StreamPublishResult out;
-  out.results.resize(prepared.events);
-  out.acked_at.assign(prepared.events, 0);
+  if (options.keep_results) {
+    out.results.resize(prepared.events);
+    out.acked_at.assign(prepared.events, 0);
+  }
   grpc::GenericStub stub(channel);
   std::atomic<size_t> answered{0};
   std::vector<StreamTally> tallies(n);
@@ -353,7 +415,9 @@ StreamPublishResult PublishWithRetries(
     std::vector<ConnectionEvent> batch;
     batch.reserve(todo.size());
     for (size_t i : todo) batch.push_back(events[i]);
-    StreamPublishResult r = PublishOverStream(channel, batch, options);
+    StreamPublishOptions keep = options;
+    keep.keep_results = true;  // Retries are decided per event.
+    StreamPublishResult r = PublishOverStream(channel, batch, keep);
     out.attempts = attempt + 1;
     out.status = r.status;
     out.ack_latency_ms.insert(out.ack_latency_ms.end(),

@@ -34,6 +34,11 @@ struct StreamPublishOptions {
   std::string metadata;
   // Ask ingest to check the events only (PublishRequest.validate_only).
   bool validate_only = false;
+  // Keep each event's EventResult (and answer time) in the result. Off, as a
+  // high-volume publisher that only needs the outcome counts would run: each
+  // answer's counts are read and its per-event results skipped unparsed;
+  // `results` and `acked_at` stay empty.
+  bool keep_results = true;
 };
 
 struct StreamPublishResult {
