@@ -74,9 +74,10 @@ double ProcessCpuSeconds(int pid) {
   return cpu ? cpu->second : 0;
 }
 
-int broker_pid = 0;       // --broker-pid
-bool thread_cpu = false;  // --thread-cpu
-int linger_ms = 5;        // --linger-ms, both sides
+int broker_pid = 0;         // --broker-pid
+bool thread_cpu = false;    // --thread-cpu
+int linger_ms = 5;          // --linger-ms, both sides
+bool keep_results = false;  // --keep-results
 
 // CPU seconds per thread name (threads of one name summed) of this process.
 std::map<std::string, double> ThreadCpuSeconds() {
@@ -243,8 +244,9 @@ Figures ThroughIngest(const std::shared_ptr<grpc::Channel>& channel,
   o.window = window;
   o.streams = streams;
   o.validate_only = validate_only;
-  // Counts and latencies only, as the raw run's delivery reports keep.
-  o.keep_results = false;
+  // Counts and latencies only, as the raw run's delivery reports keep
+  // (unless --keep-results).
+  o.keep_results = keep_results;
   // Batches are encoded before the clock, as the raw run's values are.
   auto prepared = rebound::tools::PreparePublish(events, o);
   const CpuMeter cpu;
@@ -298,6 +300,10 @@ int main(int argc, char** argv) {
   linger_ms = static_cast<int>(
       c.Int("linger-ms", 5, 0, 1000,
             "producer linger.ms, for both sides (ingest's default is 5)"));
+  keep_results = c.Bool(
+      "keep-results", false,
+      "the gRPC client parses and keeps every event's result (default: it "
+      "reads each answer's counts, as a high-volume publisher would)");
   thread_cpu = c.Bool("thread-cpu", false,
                       "also print each side's CPU per event by thread name");
   if (c.help_requested()) {
