@@ -8,13 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "google/protobuf/arena.h"
-#include "grpcpp/impl/codegen/proto_utils.h"
 #include "services/ingest/kafka_record.h"
+#include "services/ingest/publish_response.h"
 
 namespace rebound::ingest {
-
-using rebound::v1::EventResult;
-using rebound::v1::PublishResponse;
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
@@ -45,18 +42,23 @@ std::string_view View(const grpc::Slice& slice) {
   return {reinterpret_cast<const char*>(slice.begin()), slice.size()};
 }
 
-// A response in gRPC's wire form.
-grpc::Status Encode(const PublishResponse& response, grpc::ByteBuffer* out) {
-  bool own = false;
-  return grpc::SerializationTraits<PublishResponse>::Serialize(response, out,
-                                                               &own);
+// A response's wire bytes as a gRPC message.
+grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
 }
 
 // DUPLICATE of what Kafka stored at partition/offset.
-void SetDuplicate(EventResult* r, int32_t partition, int64_t offset) {
-  r->set_outcome(rebound::v1::OUTCOME_DUPLICATE);
-  r->set_partition(partition);
-  r->set_offset(offset);
+void SetDuplicate(EventAnswer* r, int32_t partition, int64_t offset) {
+  r->outcome = rebound::v1::OUTCOME_DUPLICATE;
+  r->partition = partition;
+  r->offset = offset;
+}
+
+void SetFailed(EventAnswer* r, const absl::Status& s) {
+  r->outcome = rebound::v1::OUTCOME_FAILED;
+  r->code = static_cast<int>(s.code());
+  r->error = std::string(s.message());
 }
 
 // One event handed to Kafka. Records live in their batch's array: no
@@ -64,7 +66,7 @@ void SetDuplicate(EventResult* r, int32_t partition, int64_t offset) {
 struct BatchState;
 class EventInFlight final : public Publisher::PendingRecord {
  public:
-  void Start(BatchState* batch, EventResult* result, absl::uint128 fingerprint,
+  void Start(BatchState* batch, EventAnswer* result, absl::uint128 fingerprint,
              absl::Time enqueued);
   EventInFlight() { delete_after_delivery_ = false; }  // Owned by the batch.
   void Delivered(const Delivery& d) override;
@@ -73,29 +75,28 @@ class EventInFlight final : public Publisher::PendingRecord {
   bool published() const { return published_; }
   // For the dedup window, once published.
   DedupWindow::Stored stored() const {
-    return {fingerprint_, result_->partition(), result_->offset()};
+    return {fingerprint_, result_->partition, result_->offset};
   }
 
  private:
   BatchState* batch_ = nullptr;
-  EventResult* result_ = nullptr;
+  EventAnswer* result_ = nullptr;
   absl::uint128 fingerprint_ = 0;
   absl::Time enqueued_;
   double latency_s_ = -1;
   bool published_ = false;
 };
 
-// One batch in flight: results are filled by whichever thread resolves each
+// One batch in flight: answers are filled by whichever thread resolves each
 // event; the thread that resolves the last one answers and deletes the
-// batch. The response and its results live on the batch's arena. Delivery
-// reports are counted per run (a DeliveryGroup): one atomic update for many
-// events rather than a full barrier per event on the delivery thread.
+// batch. Delivery reports are counted per run (a DeliveryGroup): one atomic
+// update for many events rather than a full barrier per event on the
+// delivery thread.
 struct BatchState final : Publisher::DeliveryGroup {
-  BatchState(int n, IngestMetrics* m, DedupWindow* d,
-             std::function<void(const PublishResponse&)> on_done)
-      : arena(BatchArenaOptions()),
-        response(
-            google::protobuf::Arena::CreateMessage<PublishResponse>(&arena)),
+  BatchState(uint64_t id, int n, IngestMetrics* m, DedupWindow* d,
+             std::function<void(grpc::ByteBuffer)> on_done)
+      : batch_id(id),
+        answers(static_cast<size_t>(n)),
         records(new EventInFlight[static_cast<size_t>(n)]),
         size(n),
         done(std::move(on_done)),
@@ -104,12 +105,13 @@ struct BatchState final : Publisher::DeliveryGroup {
     remaining.store(n + 1);  // +1 held until every event is dispatched.
   }
 
-  google::protobuf::Arena arena;
-  PublishResponse* const response;
+  const uint64_t batch_id;
+  std::vector<EventAnswer> answers;
+  std::string ids;  // The events' ids, echoed in their results.
   const std::unique_ptr<EventInFlight[]> records;
   const int size;
   std::atomic<int> remaining{0};
-  const std::function<void(const PublishResponse&)> done;
+  const std::function<void(grpc::ByteBuffer)> done;
   IngestMetrics* const metrics;
   DedupWindow* const dedup;
   // (later, first): an event whose id came earlier in this batch, answered
@@ -122,52 +124,28 @@ struct BatchState final : Publisher::DeliveryGroup {
   void Complete(int n = 1) {
     if (remaining.fetch_sub(n, std::memory_order_acq_rel) != n) return;
     for (const auto& [later, first] : same_as) {
-      const EventResult& f = response->results(first);
-      EventResult* r = response->mutable_results(later);
-      if (f.outcome() == rebound::v1::OUTCOME_PUBLISHED ||
-          f.outcome() == rebound::v1::OUTCOME_DUPLICATE) {
-        SetDuplicate(r, f.partition(), f.offset());
+      const EventAnswer& f = answers[first];
+      EventAnswer& r = answers[later];
+      if (f.outcome == rebound::v1::OUTCOME_PUBLISHED ||
+          f.outcome == rebound::v1::OUTCOME_DUPLICATE) {
+        SetDuplicate(&r, f.partition, f.offset);
       } else {
-        r->set_outcome(f.outcome());
-        r->set_code(f.code());
-        r->set_error(f.error());
+        r.outcome = f.outcome;
+        r.code = f.code;
+        r.error = f.error;
       }
     }
-    uint32_t published = 0, duplicates = 0, rejected = 0, failed = 0, valid = 0;
-    for (const auto& r : response->results()) {
-      switch (r.outcome()) {
-        case rebound::v1::OUTCOME_PUBLISHED:
-          ++published;
-          break;
-        case rebound::v1::OUTCOME_DUPLICATE:
-          ++duplicates;
-          break;
-        case rebound::v1::OUTCOME_REJECTED:
-          ++rejected;
-          break;
-        case rebound::v1::OUTCOME_VALID:
-          ++valid;
-          break;
-        default:
-          ++failed;
-          break;
-      }
-    }
-    response->set_published(published);
-    response->set_duplicates(duplicates);
-    response->set_rejected(rejected);
-    response->set_failed(failed);
-    response->set_valid(valid);
+    const AnswerCounts counts = Count(answers);
     // Counted once per batch rather than per event: fewer atomics and locks.
-    metrics->published->Increment(published);
-    metrics->duplicates->Increment(duplicates);
-    metrics->rejected->Increment(rejected);
-    metrics->failed->Increment(failed);
-    metrics->valid->Increment(valid);
+    metrics->published->Increment(counts.published);
+    metrics->duplicates->Increment(counts.duplicates);
+    metrics->rejected->Increment(counts.rejected);
+    metrics->failed->Increment(counts.failed);
+    metrics->valid->Increment(counts.valid);
     std::vector<double> latencies;
     std::vector<DedupWindow::Stored> stored;
-    latencies.reserve(published);
-    stored.reserve(published);
+    latencies.reserve(counts.published);
+    stored.reserve(counts.published);
     for (int i = 0; i < size; ++i) {
       if (!records[i].published()) continue;
       latencies.push_back(records[i].latency_s());
@@ -177,18 +155,12 @@ struct BatchState final : Publisher::DeliveryGroup {
     // resend after the answer is a DUPLICATE (until now it waited for them).
     dedup->ResolvePublished(stored, absl::Now());
     metrics->ObservePublishLatencies(latencies);
-    done(*response);
+    done(ToByteBuffer(EncodePublishResponse(batch_id, answers, ids, counts)));
     delete this;
   }
 };
 
-void SetFailed(EventResult* r, const absl::Status& s) {
-  r->set_outcome(rebound::v1::OUTCOME_FAILED);
-  r->set_code(static_cast<int>(s.code()));
-  r->set_error(std::string(s.message()));
-}
-
-void EventInFlight::Start(BatchState* batch, EventResult* result,
+void EventInFlight::Start(BatchState* batch, EventAnswer* result,
                           absl::uint128 fingerprint, absl::Time enqueued) {
   batch_ = batch;
   group_ = batch;  // The publisher counts it into the batch after Delivered.
@@ -200,9 +172,9 @@ void EventInFlight::Start(BatchState* batch, EventResult* result,
 void EventInFlight::Delivered(const Delivery& d) {
   const absl::Time at = d.at;
   if (d.status.ok()) {
-    result_->set_outcome(rebound::v1::OUTCOME_PUBLISHED);
-    result_->set_partition(d.partition);
-    result_->set_offset(d.offset);
+    result_->outcome = rebound::v1::OUTCOME_PUBLISHED;
+    result_->partition = d.partition;
+    result_->offset = d.offset;
     published_ = true;
     // Wall-clock time may step back; a latency is never negative.
     latency_s_ = std::max(0.0, absl::ToDoubleSeconds(at - enqueued_));
@@ -237,8 +209,7 @@ absl::Time IngestService::EnqueueDeadline(
 
 absl::Status IngestService::ProcessBatch(
     const DecodedBatch& request, absl::Time enqueue_deadline,
-    std::function<void(const PublishResponse&)> done,
-    const std::string& tenant) {
+    std::function<void(grpc::ByteBuffer)> done, const std::string& tenant) {
   const int n = static_cast<int>(request.events.size());
   if (n == 0) {
     return absl::InvalidArgumentError("events: a batch needs at least 1 event");
@@ -249,25 +220,26 @@ absl::Status IngestService::ProcessBatch(
                                                    options_.max_batch_events));
   }
   metrics_->received->Increment(n);
-  auto* batch = new BatchState(n, metrics_, &dedup_, std::move(done));
-  PublishResponse& response = *batch->response;
-  response.set_batch_id(request.batch_id);
-  response.mutable_results()->Reserve(n);
+  auto* batch =
+      new BatchState(request.batch_id, n, metrics_, &dedup_, std::move(done));
+  std::vector<EventAnswer>& answers = batch->answers;
+  size_t id_bytes = 0;
+  for (const DecodedEvent& e : request.events)
+    id_bytes += e.event.event_id.size();
+  batch->ids.reserve(id_bytes);
   for (int i = 0; i < n; ++i) {
-    EventResult* r = response.add_results();
-    r->set_index(i);
-    if (!request.events[i].error) {
-      const std::string_view id = request.events[i].event.event_id;
-      r->set_event_id(id.data(), id.size());
-    }
+    const std::string_view id = request.events[i].event.event_id;
+    answers[i].id_begin = static_cast<uint32_t>(batch->ids.size());
+    answers[i].id_size = static_cast<uint32_t>(id.size());
+    batch->ids.append(id);
   }
   auto reject = [&](int i, std::string field, std::string reason,
                     absl::StatusCode code) {
-    EventResult* r = response.mutable_results(i);
-    r->set_outcome(rebound::v1::OUTCOME_REJECTED);
-    r->set_field(std::move(field));
-    r->set_error(std::move(reason));
-    r->set_code(static_cast<int>(code));
+    EventAnswer& r = answers[i];
+    r.outcome = rebound::v1::OUTCOME_REJECTED;
+    r.field = std::move(field);
+    r.error = std::move(reason);
+    r.code = static_cast<int>(code);
     batch->Complete();
   };
 
@@ -298,12 +270,12 @@ absl::Status IngestService::ProcessBatch(
     }
     if (request.validate_only) {
       // Checked, and that is all: not published, not remembered.
-      response.mutable_results(i)->set_outcome(rebound::v1::OUTCOME_VALID);
+      answers[i].outcome = rebound::v1::OUTCOME_VALID;
       batch->Complete();
       continue;
     }
     if (draining_.load()) {
-      SetFailed(response.mutable_results(i),
+      SetFailed(&answers[i],
                 absl::UnavailableError("ingest is shutting down; retry"));
       batch->Complete();
       continue;
@@ -338,7 +310,7 @@ absl::Status IngestService::ProcessBatch(
   dedup_.ClaimAll(
       fps, now,
       [&](size_t k) -> DedupWindow::Waiter {
-        EventResult* r = response.mutable_results(claimed[k]);
+        EventAnswer* r = &answers[claimed[k]];
         return [batch, r](const Delivery& d) {
           if (d.status.ok()) {
             SetDuplicate(r, d.partition, d.offset);
@@ -356,7 +328,7 @@ absl::Status IngestService::ProcessBatch(
   absl::Status refused;
   for (size_t k = 0; k < fps.size(); ++k) {
     const int i = claimed[k];
-    EventResult* r = response.mutable_results(i);
+    EventAnswer* r = &answers[i];
     if (claims[k] == DedupWindow::Claim::kWaiting) continue;
     if (claims[k] == DedupWindow::Claim::kPublished) {
       SetDuplicate(r, earlier[k].partition, earlier[k].offset);
@@ -412,8 +384,9 @@ grpc::ServerUnaryReactor* IngestService::Publish(
   // The reactor and `response` stay valid until Finish() is called.
   absl::Status s = ProcessBatch(
       *batch, EnqueueDeadline(context),
-      [reactor, response](const PublishResponse& r) {
-        reactor->Finish(Encode(r, response));
+      [reactor, response](grpc::ByteBuffer r) {
+        *response = std::move(r);
+        reactor->Finish(grpc::Status::OK);
       },
       tenant);
   if (!s.ok()) reactor->Finish(ToGrpcStatus(s));
@@ -503,7 +476,8 @@ class PublishStreamReactor
       if (s.ok()) {
         s = service_->ProcessBatch(
             decoded_, service_->EnqueueDeadline(context_),
-            [st](const PublishResponse& r) { OnBatchDone(st, r); }, tenant_);
+            [st](grpc::ByteBuffer r) { OnBatchDone(st, std::move(r)); },
+            tenant_);
       }
       arena_.Reset();
     }
@@ -572,12 +546,7 @@ class PublishStreamReactor
 
  private:
   static void OnBatchDone(const std::shared_ptr<StreamState>& st,
-                          const PublishResponse& response) {
-    grpc::ByteBuffer r;
-    if (grpc::Status s = Encode(response, &r); !s.ok()) {
-      log::Error("could not encode a PublishResponse",
-                 {{"error", s.error_message()}});
-    }
+                          grpc::ByteBuffer r) {
     PublishStreamReactor* reactor = nullptr;
     const grpc::ByteBuffer* to_write = nullptr;
     {

@@ -74,18 +74,19 @@ class IngestService final : public IngestRawService {
   // open stream ends (UNAVAILABLE) once its in-flight batches are answered.
   void StartDrain();
 
-  // Validates and publishes one batch. `done` is called exactly once, with a
-  // result per event, after every event is resolved: published (Kafka
+  // Validates and publishes one batch. `done` is called exactly once, with
+  // the encoded PublishResponse (a result per event), after every event is
+  // resolved: published (Kafka
   // confirmed), duplicate, rejected or failed (or valid, for validate_only).
   // Returns INVALID_ARGUMENT without calling `done` when the batch itself is
   // malformed (empty, too many events). Exposed for the stream reactor and
   // tests. `tenant`: the only tenant the caller may publish for ("" = any).
   // Events are produced before it returns: `batch` (and what it points
   // into) need not outlive the call.
-  absl::Status ProcessBatch(
-      const DecodedBatch& batch, absl::Time enqueue_deadline,
-      std::function<void(const rebound::v1::PublishResponse&)> done,
-      const std::string& tenant = "");
+  absl::Status ProcessBatch(const DecodedBatch& batch,
+                            absl::Time enqueue_deadline,
+                            std::function<void(grpc::ByteBuffer)> done,
+                            const std::string& tenant = "");
 
   // The enqueue deadline for a call: the client's deadline (less a margin to
   // answer in time) capped by max_enqueue_wait.
