@@ -1,5 +1,7 @@
 #include "common/kafka_publisher.h"
 
+#include <pthread.h>
+
 #include "common/log.h"
 #include "librdkafka/rdkafka.h"
 
@@ -151,8 +153,15 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Create(
   if (!p->producer_) {
     return absl::InvalidArgumentError("kafka producer: " + err);
   }
-  p->poll_thread_ = std::thread([raw = p.get()] { raw->PollLoop(); });
-  p->health_thread_ = std::thread([raw = p.get()] { raw->HealthLoop(); });
+  // Named, so per-thread CPU (top -H, /proc) tells them apart.
+  p->poll_thread_ = std::thread([raw = p.get()] {
+    pthread_setname_np(pthread_self(), "kafka-deliver");
+    raw->PollLoop();
+  });
+  p->health_thread_ = std::thread([raw = p.get()] {
+    pthread_setname_np(pthread_self(), "kafka-health");
+    raw->HealthLoop();
+  });
   return p;
 }
 
