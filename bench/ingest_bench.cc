@@ -5,7 +5,7 @@
 // with the broker); both sides start from encoded events.
 //
 //   ingest_bench --kafka-brokers=127.0.0.1:PORT [--events=200000]
-//                [--batch=500] [--window=16] [--streams=2] [--rounds=5]
+//                [--batch=500] [--window=16] [--streams=2] [--rounds=8]
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -307,7 +307,9 @@ int main(int argc, char** argv) {
       c.Int("streams", 2, 1, 64,
             "parallel PublishStream calls (events sharded by pair key)"));
   int rounds = static_cast<int>(
-      c.Int("rounds", 5, 1, 20, "rounds of raw + ingest (order alternating)"));
+      c.Int("rounds", 8, 1, 20,
+            "rounds of raw + ingest (order alternating; an even number gives "
+            "each side the first place equally often)"));
   bool ingest_only = c.Bool("ingest-only", false,
                             "skip the raw producer (to profile ingest alone)");
   broker_pid = static_cast<int>(
