@@ -312,6 +312,10 @@ int main(int argc, char** argv) {
             "each side the first place equally often)"));
   bool ingest_only = c.Bool("ingest-only", false,
                             "skip the raw producer (to profile ingest alone)");
+  bool checks_only = c.Bool(
+      "checks-only", false,
+      "only the validate_only runs: gRPC both ways, decoding, checks and "
+      "answers, without Kafka (to profile ingest's own work)");
   broker_pid = static_cast<int>(
       c.Int("broker-pid", 0, 0, 1 << 22,
             "the broker's pid, to print its CPU per event too (0: off)"));
@@ -403,6 +407,12 @@ int main(int argc, char** argv) {
     };
     if (ingest_only) {
       run_ingest();
+      continue;
+    }
+    if (checks_only) {
+      Print("gRPC PublishStream -> ingest, validate_only",
+            ThroughIngest(channel, events, batch, window, streams,
+                          /*validate_only=*/true));
       continue;
     }
     // The order alternates so drift on the machine (the broker's JIT and
