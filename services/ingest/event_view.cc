@@ -331,6 +331,7 @@ EventView ViewOf(const ConnectionEvent& e) {
 
 bool ReadEventView(std::string_view bytes, EventView* out) {
   *out = EventView{};
+  out->utf8_checked = true;
   return ReadMessage(
       bytes,
       [out](Cursor& in, Seen& seen, uint32_t n,

@@ -57,6 +57,9 @@ struct EventView {
   rebound::v1::ConnectionEvent::PayloadCase payload_case =
       rebound::v1::ConnectionEvent::PAYLOAD_NOT_SET;
   PayloadView payload;
+  // Every string is known to be UTF-8 (ReadEventView checked them all, as
+  // protobuf's parser does); a view of a message built in-process is not.
+  bool utf8_checked = false;
 };
 
 // The view of a parsed event; its strings point into `event`.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "google/protobuf/stubs/common.h"
+#include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 #include "services/ingest/utf8.h"
 #include "tools/sim/event_generator.h"
@@ -127,6 +128,9 @@ TEST(ReadEventView, ReadsEveryEventAsProtobufParsesIt) {
     EventView view;
     ASSERT_TRUE(ReadEventView(bytes, &view)) << parsed.DebugString();
     EXPECT_EQ(Dump(view), Dump(ViewOf(parsed)));
+    // Its strings were checked as they were read; a message's were not.
+    EXPECT_TRUE(view.utf8_checked);
+    EXPECT_FALSE(ViewOf(parsed).utf8_checked);
     kinds_seen |= 1 << view.payload_case % 31;
   }
   // The corpus holds every payload kind and none.
@@ -153,6 +157,7 @@ TEST(ReadEventView, SkipsUnknownFieldsAsProtobufKeepsThemAside) {
 }
 
 TEST(ReadEventView, LeavesWhatProtobufMergesReplacesOrRefusesToIt) {
+  google::protobuf::LogSilencer quiet;
   const std::string sent = OneOfEachKind()[0].SerializeAsString();
   const std::string accepted = OneOfEachKind()[1].SerializeAsString();
   EventView view;
@@ -182,6 +187,7 @@ TEST(ReadEventView, LeavesWhatProtobufMergesReplacesOrRefusesToIt) {
 // Whatever bytes it accepts, protobuf accepts too and reads the same: random
 // damage to real events never makes the reader disagree with protobuf.
 TEST(ReadEventView, NeverDisagreesWithProtobufOnDamagedEvents) {
+  google::protobuf::LogSilencer quiet;  // Protobuf logs each non-UTF-8 string.
   const std::vector<std::string> corpus = Corpus();
   std::mt19937_64 rng(99);
   int accepted = 0, left = 0;
@@ -265,6 +271,10 @@ TEST(IsValidUtf8, AcceptsExactlyWhatProtobufAccepts) {
     const int n = 1 + static_cast<int>(rng() % 12);
     for (int k = 0; k < n; ++k) s += pieces[rng() % std::size(pieces)];
     ASSERT_EQ(IsValidUtf8(s), protobuf(s)) << i;
+    // And the code points of each, sixteen bytes at a time or not.
+    size_t starts = 0;
+    for (char ch : s) starts += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+    ASSERT_EQ(CountCodePoints(s), starts) << i;
   }
 }
 

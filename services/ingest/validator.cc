@@ -54,12 +54,12 @@ std::optional<FieldError> CheckTenant(std::string_view t) {
 }
 
 std::optional<FieldError> CheckMemberId(std::string_view field,
-                                        std::string_view id) {
+                                        std::string_view id, bool utf8) {
   if (id.empty()) return Error(field, "is required");
   if (id.size() > kMaxIdChars) {
     return Error(field, absl::StrCat("is ", id.size(), " bytes, at most 128"));
   }
-  if (!IsValidUtf8(id)) return Error(field, "is not valid UTF-8");
+  if (!utf8 && !IsValidUtf8(id)) return Error(field, "is not valid UTF-8");
   for (char c : id) {
     if (c == '/') return Error(field, "may not contain '/'");
     if (static_cast<unsigned char>(c) < 0x20) {
@@ -83,8 +83,8 @@ struct Path {
 
 template <typename Field>
 std::optional<FieldError> CheckText(const Field& field, std::string_view text,
-                                    size_t max_chars) {
-  if (!IsValidUtf8(text)) {
+                                    size_t max_chars, bool utf8) {
+  if (!utf8 && !IsValidUtf8(text)) {
     return FieldError{std::string(field), "is not valid UTF-8"};
   }
   size_t n = CountCodePoints(text);
@@ -107,7 +107,7 @@ std::optional<FieldError> CheckRange(const Field& field, int64_t v, int64_t lo,
 }
 
 std::optional<FieldError> CheckProfile(std::string_view field,
-                                       const ProfileView& p) {
+                                       const ProfileView& p, bool utf8) {
   auto f = [&](std::string_view name) { return Path{field, name}; };
   if (auto e = CheckRange(f("connection_count"), p.connection_count, 0,
                           100'000'000)) {
@@ -126,9 +126,9 @@ std::optional<FieldError> CheckProfile(std::string_view field,
           CheckRange(f("account_age_days"), p.account_age_days, 0, 36'500)) {
     return e;
   }
-  if (auto e = CheckText(f("headline"), p.headline, 300)) return e;
-  if (auto e = CheckText(f("industry"), p.industry, 120)) return e;
-  if (auto e = CheckText(f("company"), p.company, 120)) return e;
+  if (auto e = CheckText(f("headline"), p.headline, 300, utf8)) return e;
+  if (auto e = CheckText(f("industry"), p.industry, 120, utf8)) return e;
+  if (auto e = CheckText(f("company"), p.company, 120, utf8)) return e;
   if (!rebound::v1::Seniority_IsValid(p.seniority)) {
     return FieldError{std::string(f("seniority")),
                       absl::StrCat(p.seniority, " is not a known Seniority")};
@@ -144,7 +144,8 @@ std::optional<FieldError> CheckProfile(std::string_view field,
 }
 
 std::optional<FieldError> CheckRequestId(std::string_view field,
-                                         std::string_view id, bool required) {
+                                         std::string_view id, bool required,
+                                         bool utf8) {
   if (id.empty()) {
     if (required) return Error(field, "is required");
     return std::nullopt;
@@ -152,7 +153,7 @@ std::optional<FieldError> CheckRequestId(std::string_view field,
   if (id.size() > kMaxIdChars) {
     return Error(field, absl::StrCat("is ", id.size(), " bytes, at most 128"));
   }
-  if (!IsValidUtf8(id)) return Error(field, "is not valid UTF-8");
+  if (!utf8 && !IsValidUtf8(id)) return Error(field, "is not valid UTF-8");
   return std::nullopt;
 }
 
@@ -177,6 +178,7 @@ std::optional<FieldError> Validate(const EventView& event, size_t encoded_bytes,
                                    absl::Time now,
                                    const ValidatorOptions& options) {
   const size_t bytes = encoded_bytes;
+  const bool utf8 = event.utf8_checked;
   if (bytes > options.max_event_bytes) {
     return FieldError{"event", absl::StrCat("is ", bytes, " bytes, at most ",
                                             options.max_event_bytes)};
@@ -204,10 +206,11 @@ std::optional<FieldError> Validate(const EventView& event, size_t encoded_bytes,
                      absl::FormatDuration(options.max_future_skew))};
   }
 
-  if (auto e = CheckMemberId("sender_id", event.sender_id)) return e;
+  if (auto e = CheckMemberId("sender_id", event.sender_id, utf8)) return e;
   bool needs_recipient = event.payload_case != ConnectionEvent::kProfileUpdated;
   if (needs_recipient || !event.recipient_id.empty()) {
-    if (auto e = CheckMemberId("recipient_id", event.recipient_id)) return e;
+    if (auto e = CheckMemberId("recipient_id", event.recipient_id, utf8))
+      return e;
     if (event.recipient_id == event.sender_id) {
       return FieldError{"recipient_id", "must differ from sender_id"};
     }
@@ -216,12 +219,13 @@ std::optional<FieldError> Validate(const EventView& event, size_t encoded_bytes,
   const PayloadView& p = event.payload;
   switch (event.payload_case) {
     case ConnectionEvent::kRequestSent: {
-      if (auto e =
-              CheckRequestId("request_sent.request_id", p.request_id, true)) {
+      if (auto e = CheckRequestId("request_sent.request_id", p.request_id, true,
+                                  utf8)) {
         return e;
       }
-      if (auto e = CheckText("request_sent.note", p.note,
-                             static_cast<size_t>(options.max_note_chars))) {
+      if (auto e =
+              CheckText("request_sent.note", p.note,
+                        static_cast<size_t>(options.max_note_chars), utf8)) {
         return e;
       }
       if (!rebound::v1::Channel_IsValid(p.channel)) {
@@ -231,15 +235,15 @@ std::optional<FieldError> Validate(const EventView& event, size_t encoded_bytes,
       if (!p.sender_profile) {
         return FieldError{"request_sent.sender_profile", "is required"};
       }
-      if (auto e =
-              CheckProfile("request_sent.sender_profile", *p.sender_profile)) {
+      if (auto e = CheckProfile("request_sent.sender_profile",
+                                *p.sender_profile, utf8)) {
         return e;
       }
       if (!p.recipient_profile) {
         return FieldError{"request_sent.recipient_profile", "is required"};
       }
       if (auto e = CheckProfile("request_sent.recipient_profile",
-                                *p.recipient_profile)) {
+                                *p.recipient_profile, utf8)) {
         return e;
       }
       if (auto e = CheckRange("request_sent.mutual_connections",
@@ -249,10 +253,11 @@ std::optional<FieldError> Validate(const EventView& event, size_t encoded_bytes,
       return std::nullopt;
     }
     case ConnectionEvent::kRequestAccepted:
-      return CheckRequestId("request_accepted.request_id", p.request_id, true);
+      return CheckRequestId("request_accepted.request_id", p.request_id, true,
+                            utf8);
     case ConnectionEvent::kRequestDeclined: {
       if (auto e = CheckRequestId("request_declined.request_id", p.request_id,
-                                  true)) {
+                                  true, utf8)) {
         return e;
       }
       if (p.kind == rebound::v1::DECLINE_KIND_UNSPECIFIED) {
@@ -265,16 +270,19 @@ std::optional<FieldError> Validate(const EventView& event, size_t encoded_bytes,
       return std::nullopt;
     }
     case ConnectionEvent::kRequestWithdrawn:
-      return CheckRequestId("request_withdrawn.request_id", p.request_id, true);
+      return CheckRequestId("request_withdrawn.request_id", p.request_id, true,
+                            utf8);
     case ConnectionEvent::kRequestExpired:
-      return CheckRequestId("request_expired.request_id", p.request_id, true);
+      return CheckRequestId("request_expired.request_id", p.request_id, true,
+                            utf8);
     case ConnectionEvent::kProfileViewed:
-      return CheckRequestId("profile_viewed.request_id", p.request_id, false);
+      return CheckRequestId("profile_viewed.request_id", p.request_id, false,
+                            utf8);
     case ConnectionEvent::kProfileUpdated: {
       if (!p.profile) {
         return FieldError{"profile_updated.profile", "is required"};
       }
-      return CheckProfile("profile_updated.profile", *p.profile);
+      return CheckProfile("profile_updated.profile", *p.profile, utf8);
     }
     case ConnectionEvent::PAYLOAD_NOT_SET:
       break;
