@@ -26,9 +26,10 @@ class Cursor {
 
   bool done() const { return p_ == end_; }
 
-  bool Varint(uint64_t* out) {
+  // A varint of at most `max_bytes` bytes (padded ones included).
+  bool Varint(uint64_t* out, int max_bytes = 10) {
     uint64_t v = 0;
-    for (int i = 0; i < 10; ++i) {
+    for (int i = 0; i < max_bytes; ++i) {
       if (p_ == end_) return false;
       const auto b = static_cast<uint8_t>(*p_++);
       // A 10th byte above 1 overflows 64 bits: left to protobuf.
@@ -42,11 +43,17 @@ class Cursor {
     return false;
   }
 
+  // Protobuf reads a tag or a length in at most five bytes (a length's
+  // fifth below 8) and refuses longer, padded ones; this reader takes at
+  // most four (field numbers below 2^25, lengths below 2^28) and leaves the
+  // rest to protobuf.
+  static constexpr int kMaxTagOrLengthBytes = 4;
+
   // A field's number and wire type; fails on a zero field number and on the
   // group wire types, which ConnectionEvent does not use.
   bool Tag(uint32_t* field, uint32_t* wire) {
     uint64_t tag = 0;
-    if (!Varint(&tag) || tag > UINT32_MAX) return false;
+    if (!Varint(&tag, kMaxTagOrLengthBytes)) return false;
     *field = static_cast<uint32_t>(tag >> 3);
     *wire = static_cast<uint32_t>(tag & 7);
     return *field != 0 && (*wire == kVarint || *wire == kFixed64 ||
@@ -55,7 +62,8 @@ class Cursor {
 
   bool Delimited(std::string_view* out) {
     uint64_t n = 0;
-    if (!Varint(&n) || n > INT32_MAX || n > static_cast<uint64_t>(end_ - p_)) {
+    if (!Varint(&n, kMaxTagOrLengthBytes) ||
+        n > static_cast<uint64_t>(end_ - p_)) {
       return false;
     }
     *out = std::string_view(p_, static_cast<size_t>(n));

@@ -179,6 +179,41 @@ TEST(ReadEventView, LeavesWhatProtobufMergesReplacesOrRefusesToIt) {
   }
   // Not UTF-8 in a string.
   EXPECT_FALSE(ReadEventView(std::string("\x0a\x02\xff\xfe", 4), &view));
+  // Tags and lengths padded past what protobuf reads (five bytes): refused
+  // by protobuf, so never taken here, even in an unknown field.
+  const std::vector<std::string> padded = {
+      std::string("\x0a\x83\x80\x80\x80\x80\x00"
+                  "abc",
+                  10),
+      std::string("\x8a\x80\x80\x80\x80\x00\x03"
+                  "abc",
+                  10),
+      sent + std::string("\x32\x83\x80\x80\x80\x80\x00"
+                         "xxx",
+                         10),
+  };
+  for (const std::string& bytes : padded) {
+    ConnectionEvent parsed;
+    EXPECT_FALSE(parsed.ParseFromString(bytes));
+    EXPECT_FALSE(ReadEventView(bytes, &view));
+  }
+  // Padded within five bytes, protobuf reads them; the reader may leave
+  // them to it, never disagree.
+  for (const std::string& bytes : {std::string("\x0a\x83\x80\x80\x00"
+                                               "abc",
+                                               8),
+                                   std::string("\x8a\x00\x03"
+                                               "abc",
+                                               6),
+                                   sent + std::string("\x32\x83\x80\x80\x80\x00"
+                                                      "xxx",
+                                                      9)}) {
+    ConnectionEvent parsed;
+    ASSERT_TRUE(parsed.ParseFromString(bytes));
+    if (ReadEventView(bytes, &view)) {
+      EXPECT_EQ(Dump(view), Dump(ViewOf(parsed)));
+    }
+  }
   // A group, and a known field with another wire type.
   EXPECT_FALSE(ReadEventView(std::string("\x0b\x0c", 2), &view));
   EXPECT_FALSE(ReadEventView(std::string("\x08\x01", 2), &view));
