@@ -211,12 +211,15 @@ Figures RawProducer(const std::string& brokers, const std::string& topic,
   const CpuMeter cpu;
   auto start = Clock::now();
   for (size_t i = 0; i < events.size(); ++i) {
-    const ConnectionEvent& e = events[i];
+    // Key and headers from one view of the event, as ingest builds them
+    // from the view it read.
+    const rebound::ingest::EventView e = rebound::ingest::ViewOf(events[i]);
     const std::string& value = values[i];
-    std::string key = rebound::ingest::RecordKey(e);
+    const std::string key = rebound::ingest::RecordKey(e);
+    const auto headers =
+        rebound::ingest::CloudEventHeaders(e, "/rebound/ingest");
     auto* sent = new Clock::time_point(Clock::now());
     while (true) {
-      auto headers = rebound::ingest::CloudEventHeaders(e, "/rebound/ingest");
       rd_kafka_headers_t* h = rd_kafka_headers_new(headers.size());
       for (const auto& [n, v] : headers) {
         rd_kafka_header_add(h, n.data(), static_cast<ssize_t>(n.size()),

@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "librdkafka/rdkafka.h"
 
@@ -273,8 +275,17 @@ absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
 }
 
 absl::Status Publisher::Flush(std::chrono::milliseconds timeout) {
-  producer_->flush(static_cast<int>(timeout.count()));
-  EndRun();
+  // In slices, so the reports served here are counted into their groups as
+  // they come (a group's batch is answered then), not only at the end.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  do {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    producer_->flush(
+        static_cast<int>(std::clamp<int64_t>(left.count(), 0, 100)));
+    EndRun();
+  } while (producer_->outq_len() > 0 &&
+           std::chrono::steady_clock::now() < deadline);
   int left = producer_->outq_len();
   if (left > 0) {
     return absl::DeadlineExceededError(std::to_string(left) +

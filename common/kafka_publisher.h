@@ -139,7 +139,9 @@ class Publisher {
   // Records enqueued or in flight.
   int queue_length() const { return producer_->outq_len(); }
 
-  // The underlying handle, for admin and metadata calls.
+  // The underlying handle, for admin and metadata calls. Delivery reports
+  // must not be served through it (poll, flush): only the publisher counts
+  // them into their groups.
   RdKafka::Producer* handle() { return producer_.get(); }
 
  private:
