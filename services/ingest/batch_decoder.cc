@@ -31,11 +31,16 @@ bool AtCleanEnd(CodedInputStream& in, std::string_view bytes) {
 }
 
 // Reads a length prefix and returns the bytes it frames, or nullopt when the
-// prefix is broken or runs past the end.
+// prefix is broken, is not one protobuf reads (more than five bytes, or 2^31
+// and above) or runs past the end.
 std::optional<std::string_view> ReadDelimited(CodedInputStream& in,
                                               std::string_view whole) {
-  uint32_t len = 0;
-  if (!in.ReadVarint32(&len)) return std::nullopt;
+  const int start = in.CurrentPosition();
+  uint64_t len = 0;
+  if (!in.ReadVarint64(&len) || in.CurrentPosition() - start > 5 ||
+      len > INT32_MAX) {
+    return std::nullopt;
+  }
   const size_t at = static_cast<size_t>(in.CurrentPosition());
   if (len > whole.size() - at) return std::nullopt;
   if (!in.Skip(static_cast<int>(len))) return std::nullopt;

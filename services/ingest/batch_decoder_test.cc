@@ -107,6 +107,29 @@ TEST(DecodeBatch, BrokenRequestFramingFailsTheBatch) {
       << cut.status();
   auto junk = DecodeBatch(std::string("\x07\x07\x07", 3), &arena);
   EXPECT_FALSE(junk.ok());
+  // An event's length prefix padded to six bytes: protobuf refuses the
+  // request, and so does ingest (ReadVarint32 alone would take it).
+  const std::string event = Sent("e2", "fine").SerializeAsString();
+  ASSERT_LT(event.size(), 128u);
+  std::string padded = "\x12";
+  padded += static_cast<char>(event.size() | 0x80);
+  padded += std::string("\x80\x80\x80\x80\x00", 5);
+  padded += event;
+  PublishRequest back;
+  EXPECT_FALSE(back.ParseFromString(padded));
+  auto bad = DecodeBatch(padded, &arena);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("events[0]"), std::string::npos)
+      << bad.status();
+  // Padded within five bytes, both read it.
+  std::string five = "\x12";
+  five += static_cast<char>(event.size() | 0x80);
+  five += std::string("\x80\x80\x00", 3);
+  five += event;
+  ASSERT_TRUE(back.ParseFromString(five));
+  auto ok = DecodeBatch(five, &arena);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->events.size(), 1u);
 }
 
 TEST(DecodeBatch, TrailingZeroTagOrCutVarintFailsTheBatch) {
