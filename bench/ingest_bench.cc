@@ -217,7 +217,7 @@ Figures RawProducer(const std::string& brokers, const std::string& topic,
     const std::string& value = values[i];
     const std::string key = rebound::ingest::RecordKey(e);
     const auto headers =
-        rebound::ingest::CloudEventHeaders(e, "/rebound/ingest");
+        rebound::ingest::CloudEventHeaders(e, key, "/rebound/ingest");
     auto* sent = new Clock::time_point(Clock::now());
     while (true) {
       rd_kafka_headers_t* h = rd_kafka_headers_new(headers.size());

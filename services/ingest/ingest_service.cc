@@ -341,9 +341,9 @@ absl::Status IngestService::ProcessBatch(
       EventInFlight* record = &batch->records[i];
       record->Start(batch, r, fps[k], absl::Now());
       // Forwarded as received: unknown fields survive.
-      s = publisher_->Produce(options_.topic, RecordKey(event),
-                              request.events[i].encoded,
-                              CloudEventHeaders(event, options_.ce_source),
+      const std::string key = RecordKey(event);
+      s = publisher_->Produce(options_.topic, key, request.events[i].encoded,
+                              CloudEventHeaders(event, key, options_.ce_source),
                               enqueue_deadline, record);
     }
     if (!s.ok()) {

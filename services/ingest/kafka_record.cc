@@ -48,17 +48,17 @@ std::string CloudEventType(ConnectionEvent::PayloadCase payload) {
 
 Headers CloudEventHeaders(const ConnectionEvent& event,
                           const std::string& source_prefix) {
-  return CloudEventHeaders(ViewOf(event), source_prefix);
+  const EventView view = ViewOf(event);
+  return CloudEventHeaders(view, RecordKey(view), source_prefix);
 }
 
-Headers CloudEventHeaders(const EventView& event,
+Headers CloudEventHeaders(const EventView& event, const std::string& key,
                           const std::string& source_prefix) {
   const TimestampView at = event.occurred_at.value_or(TimestampView{});
   return rebound::CloudEventHeaders(
       std::string(event.event_id), CloudEventType(event.payload_case),
       std::string(source_prefix).append(1, '/').append(event.tenant_id),
-      absl::FromUnixSeconds(at.seconds) + absl::Nanoseconds(at.nanos),
-      RecordKey(event));
+      absl::FromUnixSeconds(at.seconds) + absl::Nanoseconds(at.nanos), key);
 }
 
 }  // namespace rebound::ingest

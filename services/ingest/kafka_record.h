@@ -30,7 +30,9 @@ std::string CloudEventType(rebound::v1::ConnectionEvent::PayloadCase payload);
 // application/protobuf.
 Headers CloudEventHeaders(const rebound::v1::ConnectionEvent& event,
                           const std::string& source_prefix);
-Headers CloudEventHeaders(const EventView& event,
+// The same for an event read in place whose record key (RecordKey(), the
+// ce_subject) the caller already holds.
+Headers CloudEventHeaders(const EventView& event, const std::string& key,
                           const std::string& source_prefix);
 
 }  // namespace rebound::ingest
