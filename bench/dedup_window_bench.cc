@@ -41,6 +41,8 @@ double Window(DedupWindow& w, const std::vector<absl::uint128>& fps,
   std::vector<DedupWindow::Claim> claims(batch);
   std::vector<rebound::Delivery> seen(batch);
   std::vector<DedupWindow::Stored> stored(batch);
+  std::vector<DedupWindow::Ticket> tickets(batch);
+  std::vector<size_t> repeat_of(batch);
   const absl::Time now = absl::Now();
   const auto start = Clock::now();
   for (size_t b = 0; b < fps.size(); b += batch) {
@@ -48,9 +50,9 @@ double Window(DedupWindow& w, const std::vector<absl::uint128>& fps,
     absl::Span<const absl::uint128> ids(fps.data() + b, n);
     w.ClaimAll(
         ids, now, [](size_t) -> DedupWindow::Waiter { return nullptr; },
-        claims.data(), seen.data());
+        claims.data(), seen.data(), tickets.data(), repeat_of.data());
     for (size_t i = 0; i < n; ++i)
-      stored[i] = {ids[i], 0, static_cast<int64_t>(b + i)};
+      stored[i] = {tickets[i], ids[i], 0, static_cast<int64_t>(b + i)};
     w.ResolvePublished(absl::MakeConstSpan(stored.data(), n), now);
   }
   return std::chrono::duration<double, std::nano>(Clock::now() - start)

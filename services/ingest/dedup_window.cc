@@ -16,10 +16,14 @@ constexpr size_t kPrefetchAhead = 8;
 }  // namespace
 
 DedupWindow::DedupWindow(size_t capacity, absl::Duration ttl)
-    : capacity_(capacity), ttl_(ttl) {
+    : capacity_(capacity), ttl_ns_(absl::ToInt64Nanoseconds(ttl)) {
   absl::MutexLock lock(&mu_);
-  // Growing the table under load costs more than reserving a sane start.
-  entries_.reserve(std::min<size_t>(capacity_, 1 << 16));
+  // Growing under load costs more than reserving a sane start.
+  const size_t start = std::min<size_t>(capacity_, 1 << 16);
+  tickets_.reserve(start);
+  size_t ring = 1024;
+  while (ring < start) ring *= 2;
+  ring_.resize(ring);
 }
 
 absl::uint128 DedupWindow::Fingerprint(std::string_view key) {
@@ -40,39 +44,69 @@ absl::uint128 DedupWindow::Fingerprint(std::string_view tenant,
 }
 
 DedupWindow::Claim DedupWindow::ClaimOrWait(absl::uint128 fp, absl::Time now,
-                                            Waiter waiter,
-                                            Delivery* published) {
+                                            Waiter waiter, Delivery* published,
+                                            Ticket* ticket) {
   absl::MutexLock lock(&mu_);
   EvictLocked(now);
+  Ticket unused;
   return ClaimLocked(
-      fp, [&waiter] { return std::move(waiter); }, published);
+      fp, absl::ToUnixNanos(now), next_,
+      [&waiter] { return std::move(waiter); }, published,
+      ticket != nullptr ? ticket : &unused);
 }
 
 void DedupWindow::ClaimAll(absl::Span<const absl::uint128> fps, absl::Time now,
                            absl::FunctionRef<Waiter(size_t)> make_waiter,
-                           Claim* claims, Delivery* published) {
+                           Claim* claims, Delivery* published, Ticket* tickets,
+                           size_t* repeat_of) {
   absl::MutexLock lock(&mu_);
   EvictLocked(now);
+  const int64_t now_ns = absl::ToUnixNanos(now);
+  const Ticket first = next_;
+  claimed_at_.clear();
   for (size_t i = 0; i < fps.size(); ++i) {
     if (i + kPrefetchAhead < fps.size())
-      entries_.prefetch(fps[i + kPrefetchAhead]);
+      tickets_.prefetch(Key(fps[i + kPrefetchAhead]));
     claims[i] = ClaimLocked(
-        fps[i], [&make_waiter, i] { return make_waiter(i); }, &published[i]);
+        fps[i], now_ns, first, [&make_waiter, i] { return make_waiter(i); },
+        &published[i], &tickets[i]);
+    if (claims[i] == Claim::kNew) {
+      claimed_at_.push_back(i);
+    } else if (claims[i] == Claim::kRepeated) {
+      repeat_of[i] = claimed_at_[tickets[i] - first];
+    }
   }
 }
 
+// For kRepeated, `*ticket` is the first copy's ticket (ClaimAll() maps it to
+// that copy's index).
 DedupWindow::Claim DedupWindow::ClaimLocked(
-    absl::uint128 fp, absl::FunctionRef<Waiter()> make_waiter,
-    Delivery* published) {
-  auto [it, inserted] = entries_.try_emplace(fp);
-  if (inserted) return Claim::kNew;
-  if (it->second.in_flight) {
+    absl::uint128 fp, int64_t now_ns, Ticket first_of_call,
+    absl::FunctionRef<Waiter()> make_waiter, Delivery* published,
+    Ticket* ticket) {
+  const Key key(fp);
+  auto [it, inserted] = tickets_.try_emplace(key, next_);
+  if (inserted) {
+    GrowIfFull();
+    Slot& s = SlotOf(next_);
+    s.key = key;
+    s.state = State::kInFlight;
+    s.at_ns = now_ns;
+    *ticket = next_++;
+    return Claim::kNew;
+  }
+  const Slot& s = SlotOf(it->second);
+  if (s.state == State::kInFlight) {
+    if (it->second >= first_of_call) {
+      *ticket = it->second;
+      return Claim::kRepeated;
+    }
     waiters_[fp].push_back(make_waiter());
     return Claim::kWaiting;
   }
   published->status = absl::OkStatus();
-  published->partition = it->second.partition;
-  published->offset = it->second.offset;
+  published->partition = s.partition;
+  published->offset = s.offset;
   return Claim::kPublished;
 }
 
@@ -80,7 +114,11 @@ void DedupWindow::Resolve(absl::uint128 fp, const Delivery& d, absl::Time now) {
   std::vector<Waiter> ready;
   {
     absl::MutexLock lock(&mu_);
-    ResolveLocked(fp, d, now, &ready);
+    const Key key(fp);
+    if (auto it = tickets_.find(key); it != tickets_.end()) {
+      ResolveLocked(it->second, key, d, absl::ToUnixNanos(now), &ready);
+      EvictLocked(now);
+    }
   }
   // Outside the lock: a waiter may publish its answer right away.
   for (auto& w : ready) w(d);
@@ -93,63 +131,98 @@ void DedupWindow::ResolvePublished(absl::Span<const Stored> stored,
   std::vector<std::pair<Waiter, Delivery>> ready;
   {
     absl::MutexLock lock(&mu_);
+    const int64_t now_ns = absl::ToUnixNanos(now);
     std::vector<Waiter> for_one;
     Delivery d;
-    for (size_t i = 0; i < stored.size(); ++i) {
-      if (i + kPrefetchAhead < stored.size())
-        entries_.prefetch(stored[i + kPrefetchAhead].fp);
-      d.partition = stored[i].partition;
-      d.offset = stored[i].offset;
-      ResolveLocked(stored[i].fp, d, now, &for_one);
+    for (const Stored& one : stored) {
+      d.partition = one.partition;
+      d.offset = one.offset;
+      ResolveLocked(one.ticket, Key(one.fp), d, now_ns, &for_one);
       for (auto& w : for_one) ready.emplace_back(std::move(w), d);
       for_one.clear();
     }
+    EvictLocked(now);
   }
   for (auto& [w, d] : ready) w(d);
 }
 
-void DedupWindow::ResolveLocked(absl::uint128 fp, const Delivery& d,
-                                absl::Time now, std::vector<Waiter>* ready) {
-  auto it = entries_.find(fp);
+void DedupWindow::ResolveLocked(Ticket t, const Key& key, const Delivery& d,
+                                int64_t now_ns, std::vector<Waiter>* ready) {
+  Slot* s = &SlotOf(t);
+  // The ticket's own slot, unless the claim moved to the tail (or is no
+  // longer in flight): then by its key.
+  if (t < head_ || t >= next_ || s->state != State::kInFlight ||
+      !(s->key == key)) {
+    auto it = tickets_.find(key);
+    if (it == tickets_.end()) return;
+    t = it->second;
+    s = &SlotOf(t);
+  }
   // Only a claim in flight has an outcome to record: an id resolved twice
   // keeps its first outcome.
-  if (it == entries_.end() || !it->second.in_flight) return;
+  if (s->state != State::kInFlight) return;
   if (!waiters_.empty()) {
+    const absl::uint128 fp = absl::MakeUint128(key.hi, key.lo);
     if (auto w = waiters_.find(fp); w != waiters_.end()) {
       for (auto& waiter : w->second) ready->push_back(std::move(waiter));
       waiters_.erase(w);
     }
   }
   if (d.status.ok()) {
-    it->second.in_flight = false;
-    it->second.partition = d.partition;
-    it->second.offset = d.offset;
-    it->second.published_at = now;
-    order_.emplace_back(now, fp);
-    EvictLocked(now);
+    s->state = State::kPublished;
+    s->partition = d.partition;
+    s->offset = d.offset;
+    s->at_ns = now_ns;
+    ++published_;
   } else {
-    entries_.erase(it);
+    tickets_.erase(key);
+    s->state = State::kFree;
   }
 }
 
 size_t DedupWindow::size() const {
   absl::MutexLock lock(&mu_);
-  return entries_.size();
+  return tickets_.size();
+}
+
+void DedupWindow::GrowIfFull() {
+  if (next_ - head_ < ring_.size()) return;
+  std::vector<Slot> bigger(ring_.size() * 2);
+  const Ticket mask = bigger.size() - 1;
+  for (Ticket t = head_; t < next_; ++t) bigger[t & mask] = SlotOf(t);
+  ring_ = std::move(bigger);
 }
 
 void DedupWindow::EvictLocked(absl::Time now) {
-  while (!order_.empty() &&
-         (order_.size() > capacity_ || now - order_.front().first > ttl_)) {
-    if (order_.size() > kPrefetchAhead)
-      entries_.prefetch(order_[kPrefetchAhead].second);
-    auto it = entries_.find(order_.front().second);
-    // Only the publication this order entry records is forgotten: an id
-    // re-claimed since is in flight or published again, with a later time.
-    if (it != entries_.end() && !it->second.in_flight &&
-        it->second.published_at == order_.front().first) {
-      entries_.erase(it);
+  const int64_t now_ns = absl::ToUnixNanos(now);
+  while (head_ < next_) {
+    Slot& s = SlotOf(head_);
+    if (s.state == State::kFree) {
+      ++head_;
+      continue;
     }
-    order_.pop_front();
+    const bool expired = now_ns - s.at_ns > ttl_ns_;
+    const bool over = published_ > capacity_;
+    if (s.state == State::kInFlight) {
+      // Never forgotten; but at the head it would hold back the ids
+      // published after it, so it moves to the tail (its ticket then finds
+      // it by key).
+      if (published_ == 0 || !(over || expired)) break;
+      const Slot moving = s;
+      s.state = State::kFree;
+      ++head_;
+      GrowIfFull();
+      SlotOf(next_) = moving;
+      tickets_.find(moving.key)->second = next_++;
+      continue;
+    }
+    if (!over && !expired) break;
+    if (head_ + kPrefetchAhead < next_)
+      tickets_.prefetch(SlotOf(head_ + kPrefetchAhead).key);
+    tickets_.erase(s.key);
+    s.state = State::kFree;
+    --published_;
+    ++head_;
   }
 }
 

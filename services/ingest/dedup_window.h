@@ -5,7 +5,6 @@
 #define REBOUND_SERVICES_INGEST_DEDUP_WINDOW_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -30,29 +29,40 @@ class DedupWindow {
   // Called with the original's outcome when an event that was in flight
   // resolves.
   using Waiter = std::function<void(const Delivery&)>;
+  // One claim, by its place in claim order. Resolving by ticket finds the
+  // claim without a hash lookup.
+  using Ticket = uint64_t;
 
   enum class Claim {
     kNew,        // The caller owns the id; Resolve() or ResolvePublished() it.
     kPublished,  // Already published within the window; `*published` is set.
     kWaiting,    // In flight elsewhere; `waiter` will be called on resolve.
+    kRepeated,   // Claimed (kNew) earlier in the same ClaimAll() call.
   };
 
   // capacity: most published ids remembered; ttl: how long one is remembered.
   DedupWindow(size_t capacity, absl::Duration ttl);
 
   // Claims the id with fingerprint `fp` (see Fingerprint()) for publishing. Ids
-  // in flight are never forgotten; published ones are forgotten after `ttl` or
-  // when `capacity` is exceeded (oldest first).
+  // in flight are never forgotten; published ones are forgotten oldest claim
+  // first, after `ttl` or when more than `capacity` are remembered. (An id
+  // claimed earlier but published later may be remembered a little past
+  // `ttl`: by how much its publication came later.) `*ticket` is set for
+  // kNew.
   Claim ClaimOrWait(absl::uint128 fp, absl::Time now, Waiter waiter,
-                    Delivery* published);
+                    Delivery* published, Ticket* ticket = nullptr);
 
-  // Claims a batch of ids under one lock: `claims[i]` for `fps[i]`.
-  // `make_waiter(i)` is called (under the lock: it must not call back into
-  // the window) only for ids found in flight; `published[i]` is set for ids
-  // already published.
+  // Claims a batch of ids under one lock: `claims[i]` for `fps[i]`, and
+  // `tickets[i]` for the kNew ones. `make_waiter(i)` is called (under the
+  // lock: it must not call back into the window) only for ids found in
+  // flight from an earlier call; `published[i]` is set for ids already
+  // published. A later copy of an id claimed kNew in this call is kRepeated,
+  // `repeat_of[i]` the index of that first copy: it is neither claimed nor
+  // waiting (waiting on its own batch could wait forever); the caller
+  // answers it like the first.
   void ClaimAll(absl::Span<const absl::uint128> fps, absl::Time now,
                 absl::FunctionRef<Waiter(size_t)> make_waiter, Claim* claims,
-                Delivery* published);
+                Delivery* published, Ticket* tickets, size_t* repeat_of);
 
   // Records the outcome of a claimed id. Published ids are remembered; a
   // failed one is forgotten so a retry can publish it. Waiters get `d`. An
@@ -61,6 +71,7 @@ class DedupWindow {
 
   // Where Kafka stored a claimed id.
   struct Stored {
+    Ticket ticket = 0;
     absl::uint128 fp;
     int32_t partition = -1;
     int64_t offset = -1;
@@ -83,29 +94,62 @@ class DedupWindow {
                                    std::string_view id);
 
  private:
-  struct Entry {
-    bool in_flight = true;
-    int32_t partition = -1;
-    int64_t offset = -1;
-    absl::Time published_at;
+  // A fingerprint as the table's key: 8-byte aligned (24-byte table slots),
+  // hashed by its low half, which is already a uniform hash.
+  struct Key {
+    uint64_t hi = 0, lo = 0;
+    explicit Key(absl::uint128 fp)
+        : hi(absl::Uint128High64(fp)), lo(absl::Uint128Low64(fp)) {}
+    bool operator==(const Key& o) const { return lo == o.lo && hi == o.hi; }
   };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return k.lo; }
+  };
+  enum class State : uint8_t { kFree, kInFlight, kPublished };
+  // One claim in the ring. `at_ns`: claimed at while in flight, published at
+  // after (Unix nanoseconds).
+  struct Slot {
+    Key key{0};
+    int64_t offset = -1;
+    int64_t at_ns = 0;
+    int32_t partition = -1;
+    State state = State::kFree;
+  };
+
+  Slot& SlotOf(Ticket t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return ring_[t & (ring_.size() - 1)];
+  }
+  // Makes room for one more claim at the ring's tail.
+  void GrowIfFull() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvictLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Claim ClaimLocked(absl::uint128 fp, absl::FunctionRef<Waiter()> make_waiter,
-                    Delivery* published) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Applies one outcome; waiters to call (outside the lock) go to `ready`.
-  void ResolveLocked(absl::uint128 fp, const Delivery& d, absl::Time now,
-                     std::vector<Waiter>* ready)
+  // `first_of_call`: the first ticket of this ClaimAll() call.
+  Claim ClaimLocked(absl::uint128 fp, int64_t now_ns, Ticket first_of_call,
+                    absl::FunctionRef<Waiter()> make_waiter,
+                    Delivery* published, Ticket* ticket)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies one outcome to the claim `t` of `key` (found by key when it
+  // moved); waiters to call (outside the lock) go to `ready`.
+  void ResolveLocked(Ticket t, const Key& key, const Delivery& d,
+                     int64_t now_ns, std::vector<Waiter>* ready)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t capacity_;
-  const absl::Duration ttl_;
+  const int64_t ttl_ns_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<absl::uint128, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  // Duplicates waiting on an id in flight (rare: kept apart from entries_).
+  // Each remembered id's ticket.
+  absl::flat_hash_map<Key, Ticket, KeyHash> tickets_ ABSL_GUARDED_BY(mu_);
+  // Claims in claim order: ticket t at ring_[t % size]; [head_, next_) are
+  // live (some freed: failed, or moved to the tail). A power of two long,
+  // grown when full.
+  std::vector<Slot> ring_ ABSL_GUARDED_BY(mu_);
+  Ticket head_ ABSL_GUARDED_BY(mu_) = 0;
+  Ticket next_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t published_ ABSL_GUARDED_BY(mu_) = 0;  // Slots in State::kPublished.
+  // Duplicates waiting on an id in flight (rare: kept apart from the ring).
   absl::flat_hash_map<absl::uint128, std::vector<Waiter>> waiters_
       ABSL_GUARDED_BY(mu_);
-  // Published ids in the order they were published, for eviction.
-  std::deque<std::pair<absl::Time, absl::uint128>> order_ ABSL_GUARDED_BY(mu_);
+  // ClaimAll()'s index of each kNew claim of the call, by ticket order.
+  std::vector<size_t> claimed_at_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rebound::ingest

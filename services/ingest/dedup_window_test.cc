@@ -117,22 +117,25 @@ TEST(DedupWindow, BatchOutcomesApplyTogetherAndReachWaiters) {
   const auto c = DedupWindow::Fingerprint("t/c");
   Delivery seen[4];
   DedupWindow::Claim claims[4];
-  std::vector<int64_t> waited;
+  DedupWindow::Ticket tickets[4];
+  size_t repeat_of[4] = {9, 9, 9, 9};
+  int waiters_made = 0;
   std::vector<absl::uint128> fps = {a, b, c, a};
-  // The fourth (a duplicate of the first, same batch) waits for it.
+  // The fourth is a copy of the first in the same batch: neither claimed nor
+  // waiting (it would wait on its own batch), but pointed at the first.
   w.ClaimAll(
       fps, kT0,
       [&](size_t) -> DedupWindow::Waiter {
-        return [&](const Delivery& d) {
-          EXPECT_TRUE(d.status.ok());
-          waited.push_back(d.offset);
-        };
+        ++waiters_made;
+        return [](const Delivery&) {};
       },
-      claims, seen);
+      claims, seen, tickets, repeat_of);
   EXPECT_EQ(claims[0], DedupWindow::Claim::kNew);
   EXPECT_EQ(claims[1], DedupWindow::Claim::kNew);
   EXPECT_EQ(claims[2], DedupWindow::Claim::kNew);
-  EXPECT_EQ(claims[3], DedupWindow::Claim::kWaiting);
+  EXPECT_EQ(claims[3], DedupWindow::Claim::kRepeated);
+  EXPECT_EQ(repeat_of[3], 0u);
+  EXPECT_EQ(waiters_made, 0);
 
   // b fails alone; a and c are published together.
   Delivery failed;
@@ -140,16 +143,17 @@ TEST(DedupWindow, BatchOutcomesApplyTogetherAndReachWaiters) {
   w.Resolve(b, failed, kT0);
   Delivery again;
   EXPECT_EQ(w.ClaimOrWait(b, kT0, nullptr, &again), DedupWindow::Claim::kNew);
-  EXPECT_TRUE(waited.empty());
-  int extra = 0;
+  // From another batch, a copy of a waits for it.
+  std::vector<int64_t> waited;
   EXPECT_EQ(w.ClaimOrWait(
-                a, kT0, [&](const Delivery&) { ++extra; }, &again),
+                a, kT0, [&](const Delivery& d) { waited.push_back(d.offset); },
+                &again),
             DedupWindow::Claim::kWaiting);
 
-  std::vector<DedupWindow::Stored> stored = {{a, 3, 11}, {c, 4, 12}};
+  std::vector<DedupWindow::Stored> stored = {{tickets[0], a, 3, 11},
+                                             {tickets[2], c, 4, 12}};
   w.ResolvePublished(stored, kT0);
   EXPECT_EQ(waited, std::vector<int64_t>{11});
-  EXPECT_EQ(extra, 1);
   EXPECT_EQ(w.ClaimOrWait(a, kT0, nullptr, &again),
             DedupWindow::Claim::kPublished);
   EXPECT_EQ(again.partition, 3);
@@ -158,7 +162,7 @@ TEST(DedupWindow, BatchOutcomesApplyTogetherAndReachWaiters) {
             DedupWindow::Claim::kPublished);
   EXPECT_EQ(again.offset, 12);
   // An id not in flight (here: already resolved) is ignored.
-  std::vector<DedupWindow::Stored> stale = {{a, 9, 99}};
+  std::vector<DedupWindow::Stored> stale = {{tickets[0], a, 9, 99}};
   w.ResolvePublished(stale, kT0);
   EXPECT_EQ(waited.size(), 1u);
   EXPECT_EQ(w.ClaimOrWait(a, kT0, nullptr, &again),
@@ -166,14 +170,79 @@ TEST(DedupWindow, BatchOutcomesApplyTogetherAndReachWaiters) {
   EXPECT_EQ(again.offset, 11);
 }
 
+// The window keeps ids in claim order; an id still in flight at the oldest
+// end must neither be forgotten nor keep the ids published after it from
+// being forgotten, and its ticket must still resolve it.
+TEST(DedupWindow, OldestInFlightIdDoesNotHoldBackEviction) {
+  DedupWindow w(2, absl::Minutes(1));
+  Delivery seen;
+  const auto slow = DedupWindow::Fingerprint("t/slow");
+  DedupWindow::Ticket slow_ticket = 0;
+  ASSERT_EQ(w.ClaimOrWait(slow, kT0, nullptr, &seen, &slow_ticket),
+            DedupWindow::Claim::kNew);
+  for (const char* k : {"t/a", "t/b", "t/c"}) {
+    ASSERT_EQ(w.ClaimOrWait(DedupWindow::Fingerprint(k), kT0, nullptr, &seen),
+              DedupWindow::Claim::kNew);
+    w.Resolve(DedupWindow::Fingerprint(k), Ok(1), kT0);
+  }
+  // Capacity 2: a, the oldest published, is forgotten; slow still waits.
+  EXPECT_EQ(w.ClaimOrWait(DedupWindow::Fingerprint("t/a"), kT0, nullptr, &seen),
+            DedupWindow::Claim::kNew);
+  EXPECT_EQ(w.ClaimOrWait(DedupWindow::Fingerprint("t/c"), kT0, nullptr, &seen),
+            DedupWindow::Claim::kPublished);
+  int woken = 0;
+  EXPECT_EQ(w.ClaimOrWait(
+                slow, kT0, [&](const Delivery&) { ++woken; }, &seen),
+            DedupWindow::Claim::kWaiting);
+  // Resolved by the ticket it was claimed with.
+  std::vector<DedupWindow::Stored> stored = {{slow_ticket, slow, 5, 55}};
+  w.ResolvePublished(stored, kT0);
+  EXPECT_EQ(woken, 1);
+  ASSERT_EQ(w.ClaimOrWait(slow, kT0, nullptr, &seen),
+            DedupWindow::Claim::kPublished);
+  EXPECT_EQ(seen.offset, 55);
+}
+
+// More claims in flight than the ring first holds: it grows, and every
+// ticket still resolves its own id.
+TEST(DedupWindow, ManyClaimsInFlightAllResolveByTicket) {
+  const size_t n = 200'000;
+  DedupWindow w(n, absl::Minutes(1));
+  std::vector<absl::uint128> fps(n);
+  for (size_t i = 0; i < n; ++i)
+    fps[i] = DedupWindow::Fingerprint("t", std::to_string(i));
+  std::vector<DedupWindow::Claim> claims(n);
+  std::vector<Delivery> seen(n);
+  std::vector<DedupWindow::Ticket> tickets(n);
+  std::vector<size_t> repeat_of(n);
+  w.ClaimAll(
+      fps, kT0, [](size_t) -> DedupWindow::Waiter { return nullptr; },
+      claims.data(), seen.data(), tickets.data(), repeat_of.data());
+  std::vector<DedupWindow::Stored> stored;
+  // Resolved in an order other than claim order.
+  for (size_t i = n; i-- > 0;) {
+    ASSERT_EQ(claims[i], DedupWindow::Claim::kNew);
+    stored.push_back({tickets[i], fps[i], 1, static_cast<int64_t>(i)});
+  }
+  w.ResolvePublished(stored, kT0);
+  EXPECT_EQ(w.size(), n);
+  for (size_t i : {size_t{0}, size_t{65'535}, size_t{65'536}, n - 1}) {
+    Delivery d;
+    ASSERT_EQ(w.ClaimOrWait(fps[i], kT0, nullptr, &d),
+              DedupWindow::Claim::kPublished);
+    EXPECT_EQ(d.offset, static_cast<int64_t>(i));
+  }
+}
+
 TEST(DedupWindow, ASecondOutcomeForAnIdChangesNothing) {
   DedupWindow w(2, absl::Minutes(1));
   const auto a = DedupWindow::Fingerprint("t/a");
   const auto b = DedupWindow::Fingerprint("t/b");
   Delivery seen;
-  for (auto fp : {a, b}) {
-    ASSERT_EQ(w.ClaimOrWait(fp, kT0, nullptr, &seen), DedupWindow::Claim::kNew);
-  }
+  DedupWindow::Ticket ticket_a = 0;
+  ASSERT_EQ(w.ClaimOrWait(a, kT0, nullptr, &seen, &ticket_a),
+            DedupWindow::Claim::kNew);
+  ASSERT_EQ(w.ClaimOrWait(b, kT0, nullptr, &seen), DedupWindow::Claim::kNew);
   w.Resolve(a, Ok(1), kT0);
   w.Resolve(b, Ok(2), kT0);
   // Late or repeated outcomes for a: not recorded again (a second record
@@ -182,7 +251,7 @@ TEST(DedupWindow, ASecondOutcomeForAnIdChangesNothing) {
   Delivery failed;
   failed.status = absl::UnavailableError("late failure");
   w.Resolve(a, failed, kT0);
-  std::vector<DedupWindow::Stored> again = {{a, 3, 7}};
+  std::vector<DedupWindow::Stored> again = {{ticket_a, a, 3, 7}};
   w.ResolvePublished(again, kT0);
   ASSERT_EQ(w.ClaimOrWait(a, kT0, nullptr, &seen),
             DedupWindow::Claim::kPublished);

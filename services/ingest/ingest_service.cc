@@ -4,7 +4,6 @@
 #include <deque>
 #include <optional>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "google/protobuf/arena.h"
@@ -67,7 +66,7 @@ struct BatchState;
 class EventInFlight final : public Publisher::PendingRecord {
  public:
   void Start(BatchState* batch, EventAnswer* result, absl::uint128 fingerprint,
-             absl::Time enqueued);
+             DedupWindow::Ticket ticket, absl::Time enqueued);
   EventInFlight() { delete_after_delivery_ = false; }  // Owned by the batch.
   void Delivered(const Delivery& d) override;
   // Enqueue to delivery report, in seconds, once published.
@@ -75,13 +74,14 @@ class EventInFlight final : public Publisher::PendingRecord {
   bool published() const { return published_; }
   // For the dedup window, once published.
   DedupWindow::Stored stored() const {
-    return {fingerprint_, result_->partition, result_->offset};
+    return {ticket_, fingerprint_, result_->partition, result_->offset};
   }
 
  private:
   BatchState* batch_ = nullptr;
   EventAnswer* result_ = nullptr;
   absl::uint128 fingerprint_ = 0;
+  DedupWindow::Ticket ticket_ = 0;
   absl::Time enqueued_;
   double latency_s_ = -1;
   bool published_ = false;
@@ -161,11 +161,13 @@ struct BatchState final : Publisher::DeliveryGroup {
 };
 
 void EventInFlight::Start(BatchState* batch, EventAnswer* result,
-                          absl::uint128 fingerprint, absl::Time enqueued) {
+                          absl::uint128 fingerprint, DedupWindow::Ticket ticket,
+                          absl::Time enqueued) {
   batch_ = batch;
   group_ = batch;  // The publisher counts it into the batch after Delivered.
   result_ = result;
   fingerprint_ = fingerprint;
+  ticket_ = ticket;
   enqueued_ = enqueued;
 }
 
@@ -284,29 +286,20 @@ absl::Status IngestService::ProcessBatch(
   }
 
   // 2. Claim their ids in the dedup window, all under one lock. An id seen
-  // earlier in this batch is not claimed: it is answered like its first
-  // copy when the batch completes (waiting in the window would wait for
-  // this very batch, whose ids reach the window when it completes).
+  // earlier in this batch is not claimed (kRepeated): it is answered like
+  // its first copy when the batch completes (waiting in the window would
+  // wait for this very batch, whose ids reach the window when it completes).
   std::vector<absl::uint128> fps;
-  std::vector<int> claimed;  // Event index of each of fps.
   fps.reserve(valid.size());
-  claimed.reserve(valid.size());
-  absl::flat_hash_map<absl::uint128, int> first_of;
-  first_of.reserve(valid.size());
   for (int i : valid) {
     const EventView& e = request.events[i].event;
-    const absl::uint128 fp = DedupWindow::Fingerprint(e.tenant_id, e.event_id);
-    auto [it, inserted] = first_of.try_emplace(fp, i);
-    if (!inserted) {
-      batch->same_as.emplace_back(i, it->second);
-      batch->Complete();
-      continue;
-    }
-    fps.push_back(fp);
-    claimed.push_back(i);
+    fps.push_back(DedupWindow::Fingerprint(e.tenant_id, e.event_id));
   }
+  const std::vector<int>& claimed = valid;  // Event index of each of fps.
   std::vector<DedupWindow::Claim> claims(fps.size());
   std::vector<Delivery> earlier(fps.size());
+  std::vector<DedupWindow::Ticket> tickets(fps.size());
+  std::vector<size_t> repeat_of(fps.size());
   dedup_.ClaimAll(
       fps, now,
       [&](size_t k) -> DedupWindow::Waiter {
@@ -320,7 +313,7 @@ absl::Status IngestService::ProcessBatch(
           batch->Complete();
         };
       },
-      claims.data(), earlier.data());
+      claims.data(), earlier.data(), tickets.data(), repeat_of.data());
 
   // 3. Produce the new ones, in order. Once Kafka refuses one event of the
   // batch, the later ones fail the same way without being produced, so a
@@ -330,6 +323,11 @@ absl::Status IngestService::ProcessBatch(
     const int i = claimed[k];
     EventAnswer* r = &answers[i];
     if (claims[k] == DedupWindow::Claim::kWaiting) continue;
+    if (claims[k] == DedupWindow::Claim::kRepeated) {
+      batch->same_as.emplace_back(i, claimed[repeat_of[k]]);
+      batch->Complete();
+      continue;
+    }
     if (claims[k] == DedupWindow::Claim::kPublished) {
       SetDuplicate(r, earlier[k].partition, earlier[k].offset);
       batch->Complete();
@@ -339,7 +337,7 @@ absl::Status IngestService::ProcessBatch(
     absl::Status s = refused;
     if (s.ok()) {
       EventInFlight* record = &batch->records[i];
-      record->Start(batch, r, fps[k], absl::Now());
+      record->Start(batch, r, fps[k], tickets[k], absl::Now());
       // Forwarded as received: unknown fields survive.
       const std::string key = RecordKey(event);
       s = publisher_->Produce(options_.topic, key, request.events[i].encoded,
