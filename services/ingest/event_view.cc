@@ -28,6 +28,11 @@ class Cursor {
 
   // A varint of at most `max_bytes` bytes (padded ones included).
   bool Varint(uint64_t* out, int max_bytes = 10) {
+    // Most tags, lengths and numbers of an event fit in one byte.
+    if (p_ != end_ && static_cast<uint8_t>(*p_) < 0x80) {
+      *out = static_cast<uint8_t>(*p_++);
+      return true;
+    }
     uint64_t v = 0;
     for (int i = 0; i < max_bytes; ++i) {
       if (p_ == end_) return false;

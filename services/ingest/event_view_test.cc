@@ -313,5 +313,25 @@ TEST(IsValidUtf8, AcceptsExactlyWhatProtobufAccepts) {
   }
 }
 
+// The ASCII fast path reads short strings in overlapping words and long ones
+// sixteen bytes at a time: one non-ASCII byte anywhere, at any length, must
+// still be seen.
+TEST(IsValidUtf8, OneNonAsciiByteAtAnyPlaceAndLength) {
+  for (size_t n = 0; n <= 40; ++n) {
+    const std::string ascii(n, 'a');
+    EXPECT_TRUE(IsValidUtf8(ascii)) << n;
+    EXPECT_EQ(CountCodePoints(ascii), n);
+    for (size_t at = 0; at < n; ++at) {
+      std::string bad = ascii;
+      bad[at] = '\x80';  // A lone continuation byte.
+      EXPECT_FALSE(IsValidUtf8(bad)) << n << " " << at;
+      std::string two = ascii;
+      two.replace(at, 1, "\xc3\xa9");  // é: valid, one code point.
+      EXPECT_TRUE(IsValidUtf8(two)) << n << " " << at;
+      EXPECT_EQ(CountCodePoints(two), n) << n << " " << at;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace rebound::ingest

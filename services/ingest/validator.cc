@@ -11,10 +11,20 @@ using rebound::v1::ConnectionEvent;
 
 constexpr size_t kMaxIdChars = 128;
 
-bool IsIdChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
-}
+// The characters of an event id, by byte value.
+struct IdChars {
+  bool ok[256] = {};
+  constexpr IdChars() {
+    for (int c = 0; c < 256; ++c) {
+      ok[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
+              c == '-';
+    }
+  }
+};
+constexpr IdChars kIdChars;
+
+bool IsIdChar(char c) { return kIdChars.ok[static_cast<unsigned char>(c)]; }
 
 // Field names are string_views and become strings only in a returned error:
 // the success path of a valid event allocates nothing.
