@@ -187,7 +187,7 @@ size_t DedupWindow::size() const {
 
 void DedupWindow::GrowIfFull() {
   if (next_ - head_ < ring_.size()) return;
-  std::vector<Slot> bigger(ring_.size() * 2);
+  std::vector<Slot, HugePageAllocator<Slot>> bigger(ring_.size() * 2);
   const Ticket mask = bigger.size() - 1;
   for (Ticket t = head_; t < next_; ++t) bigger[t & mask] = SlotOf(t);
   ring_ = std::move(bigger);

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "common/huge_pages.h"
 #include "common/kafka_publisher.h"
 
 namespace rebound::ingest {
@@ -136,12 +137,15 @@ class DedupWindow {
   const size_t capacity_;
   const int64_t ttl_ns_;
   mutable absl::Mutex mu_;
-  // Each remembered id's ticket.
-  absl::flat_hash_map<Key, Ticket, KeyHash> tickets_ ABSL_GUARDED_BY(mu_);
+  // Each remembered id's ticket. The table and the ring are read at random
+  // and grow to tens of MiB: on huge pages (see common/huge_pages.h).
+  absl::flat_hash_map<Key, Ticket, KeyHash, std::equal_to<Key>,
+                      HugePageAllocator<std::pair<const Key, Ticket>>>
+      tickets_ ABSL_GUARDED_BY(mu_);
   // Claims in claim order: ticket t at ring_[t % size]; [head_, next_) are
   // live (some freed: failed, or moved to the tail). A power of two long,
   // grown when full.
-  std::vector<Slot> ring_ ABSL_GUARDED_BY(mu_);
+  std::vector<Slot, HugePageAllocator<Slot>> ring_ ABSL_GUARDED_BY(mu_);
   Ticket head_ ABSL_GUARDED_BY(mu_) = 0;
   Ticket next_ ABSL_GUARDED_BY(mu_) = 0;
   size_t published_ ABSL_GUARDED_BY(mu_) = 0;  // Slots in State::kPublished.
