@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "absl/hash/hash.h"
 
@@ -15,15 +17,49 @@ constexpr size_t kPrefetchAhead = 8;
 
 }  // namespace
 
+namespace {
+
+// Ring slots for `capacity` published ids and at least 1024 in flight.
+size_t RingSlots(size_t capacity) {
+  size_t slots = 1024;
+  while (slots < capacity + 1024) slots *= 2;
+  return slots;
+}
+
+}  // namespace
+
+DedupWindow::Ring::Ring(size_t slots)
+    : slots_(static_cast<Slot*>(MapHugePages(slots * sizeof(Slot)))),
+      mask_(slots - 1) {
+  static_assert(
+      std::is_trivially_copyable_v<Slot> && static_cast<int>(State::kFree) == 0,
+      "a ring is mapped zeroed: zero bytes must be a free slot");
+}
+
+DedupWindow::Ring::~Ring() {
+  if (slots_ != nullptr) UnmapHugePages(slots_, size() * sizeof(Slot));
+}
+
+DedupWindow::Ring::Ring(Ring&& other) noexcept
+    : slots_(std::exchange(other.slots_, nullptr)), mask_(other.mask_) {}
+
+DedupWindow::Ring& DedupWindow::Ring::operator=(Ring&& other) noexcept {
+  if (this != &other) {
+    if (slots_ != nullptr) UnmapHugePages(slots_, size() * sizeof(Slot));
+    slots_ = std::exchange(other.slots_, nullptr);
+    mask_ = other.mask_;
+  }
+  return *this;
+}
+
 DedupWindow::DedupWindow(size_t capacity, absl::Duration ttl)
-    : capacity_(capacity), ttl_ns_(absl::ToInt64Nanoseconds(ttl)) {
+    : capacity_(capacity),
+      ttl_ns_(absl::ToInt64Nanoseconds(ttl)),
+      ring_(RingSlots(capacity)) {
   absl::MutexLock lock(&mu_);
-  // Growing under load costs more than reserving a sane start.
-  const size_t start = std::min<size_t>(capacity_, 1 << 16);
-  tickets_.reserve(start);
-  size_t ring = 1024;
-  while (ring < start) ring *= 2;
-  ring_.resize(ring);
+  // A sane start; reserving the whole window at once measured slower (a
+  // sparser table touches more memory per id while it fills).
+  tickets_.reserve(std::min<size_t>(capacity_, 1 << 16));
 }
 
 absl::uint128 DedupWindow::Fingerprint(std::string_view key) {
@@ -187,9 +223,8 @@ size_t DedupWindow::size() const {
 
 void DedupWindow::GrowIfFull() {
   if (next_ - head_ < ring_.size()) return;
-  std::vector<Slot, HugePageAllocator<Slot>> bigger(ring_.size() * 2);
-  const Ticket mask = bigger.size() - 1;
-  for (Ticket t = head_; t < next_; ++t) bigger[t & mask] = SlotOf(t);
+  Ring bigger(ring_.size() * 2);
+  for (Ticket t = head_; t < next_; ++t) bigger[t] = SlotOf(t);
   ring_ = std::move(bigger);
 }
 

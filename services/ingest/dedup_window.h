@@ -117,9 +117,24 @@ class DedupWindow {
     State state = State::kFree;
   };
 
-  Slot& SlotOf(Ticket t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return ring_[t & (ring_.size() - 1)];
-  }
+  // Slots for claims in claim order, a power of two of them, mapped zeroed
+  // (zero bytes are a free slot) on huge pages: memory is touched only as
+  // claims reach it.
+  class Ring {
+   public:
+    explicit Ring(size_t slots);
+    ~Ring();
+    Ring(Ring&& other) noexcept;
+    Ring& operator=(Ring&& other) noexcept;
+    Slot& operator[](Ticket t) { return slots_[t & mask_]; }
+    size_t size() const { return mask_ + 1; }
+
+   private:
+    Slot* slots_ = nullptr;
+    size_t mask_ = 0;
+  };
+
+  Slot& SlotOf(Ticket t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ring_[t]; }
   // Makes room for one more claim at the ring's tail.
   void GrowIfFull() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvictLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -137,15 +152,15 @@ class DedupWindow {
   const size_t capacity_;
   const int64_t ttl_ns_;
   mutable absl::Mutex mu_;
-  // Each remembered id's ticket. The table and the ring are read at random
-  // and grow to tens of MiB: on huge pages (see common/huge_pages.h).
+  // Each remembered id's ticket. Read at random and tens of MiB large: on
+  // huge pages (see common/huge_pages.h).
   absl::flat_hash_map<Key, Ticket, KeyHash, std::equal_to<Key>,
                       HugePageAllocator<std::pair<const Key, Ticket>>>
       tickets_ ABSL_GUARDED_BY(mu_);
   // Claims in claim order: ticket t at ring_[t % size]; [head_, next_) are
-  // live (some freed: failed, or moved to the tail). A power of two long,
-  // grown when full.
-  std::vector<Slot, HugePageAllocator<Slot>> ring_ ABSL_GUARDED_BY(mu_);
+  // live (some freed: failed, or moved to the tail). Sized at start for
+  // `capacity` published ids and some in flight; grown when full.
+  Ring ring_ ABSL_GUARDED_BY(mu_);
   Ticket head_ ABSL_GUARDED_BY(mu_) = 0;
   Ticket next_ ABSL_GUARDED_BY(mu_) = 0;
   size_t published_ ABSL_GUARDED_BY(mu_) = 0;  // Slots in State::kPublished.

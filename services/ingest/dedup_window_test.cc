@@ -203,11 +203,13 @@ TEST(DedupWindow, OldestInFlightIdDoesNotHoldBackEviction) {
   EXPECT_EQ(seen.offset, 55);
 }
 
-// More claims in flight than the ring first holds: it grows, and every
-// ticket still resolves its own id.
+// Far more claims in flight than the ring is sized for (capacity 1000): it
+// grows, every ticket still resolves its own id, and once they are all
+// published the window keeps the last 1000 claimed.
 TEST(DedupWindow, ManyClaimsInFlightAllResolveByTicket) {
   const size_t n = 200'000;
-  DedupWindow w(n, absl::Minutes(1));
+  const size_t capacity = 1000;
+  DedupWindow w(capacity, absl::Minutes(1));
   std::vector<absl::uint128> fps(n);
   for (size_t i = 0; i < n; ++i)
     fps[i] = DedupWindow::Fingerprint("t", std::to_string(i));
@@ -218,6 +220,7 @@ TEST(DedupWindow, ManyClaimsInFlightAllResolveByTicket) {
   w.ClaimAll(
       fps, kT0, [](size_t) -> DedupWindow::Waiter { return nullptr; },
       claims.data(), seen.data(), tickets.data(), repeat_of.data());
+  EXPECT_EQ(w.size(), n);
   std::vector<DedupWindow::Stored> stored;
   // Resolved in an order other than claim order.
   for (size_t i = n; i-- > 0;) {
@@ -225,13 +228,18 @@ TEST(DedupWindow, ManyClaimsInFlightAllResolveByTicket) {
     stored.push_back({tickets[i], fps[i], 1, static_cast<int64_t>(i)});
   }
   w.ResolvePublished(stored, kT0);
-  EXPECT_EQ(w.size(), n);
-  for (size_t i : {size_t{0}, size_t{65'535}, size_t{65'536}, n - 1}) {
+  EXPECT_EQ(w.size(), capacity);
+  for (size_t i : {n - capacity, n - capacity / 2, n - 1}) {
     Delivery d;
     ASSERT_EQ(w.ClaimOrWait(fps[i], kT0, nullptr, &d),
-              DedupWindow::Claim::kPublished);
+              DedupWindow::Claim::kPublished)
+        << i;
     EXPECT_EQ(d.offset, static_cast<int64_t>(i));
   }
+  Delivery d;
+  EXPECT_EQ(w.ClaimOrWait(fps[n - capacity - 1], kT0, nullptr, &d),
+            DedupWindow::Claim::kNew);
+  EXPECT_EQ(w.ClaimOrWait(fps[0], kT0, nullptr, &d), DedupWindow::Claim::kNew);
 }
 
 TEST(DedupWindow, ASecondOutcomeForAnIdChangesNothing) {
