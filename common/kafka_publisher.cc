@@ -33,13 +33,15 @@ void Publisher::EndRun() {
 }
 
 // Delivery reports and client events from librdkafka.
-class Publisher::Callbacks : public RdKafka::DeliveryReportCb,
-                             public RdKafka::EventCb {
+class Publisher::Callbacks : public RdKafka::EventCb {
  public:
   explicit Callbacks(Publisher* owner) : owner_(owner) {}
 
-  void dr_cb(RdKafka::Message& message) override {
-    auto* done = static_cast<PendingRecord*>(message.msg_opaque());
+  // One delivery report, from librdkafka's C callback: the C++ wrapper
+  // would build a Message and make several library calls per record.
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
+                         void*) {
+    auto* done = static_cast<PendingRecord*>(message->_private);
     if (done == nullptr) return;
     DeliveryGroup* group = done->group_;
     if (group == nullptr || group != run.group) {
@@ -49,12 +51,13 @@ class Publisher::Callbacks : public RdKafka::DeliveryReportCb,
     }
     Delivery d;
     d.at = run.at;
-    if (message.err() == RdKafka::ERR_NO_ERROR) {
-      d.partition = message.partition();
-      d.offset = message.offset();
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      d.partition = message->partition;
+      d.offset = message->offset;
     } else {
-      d.status = absl::UnavailableError("kafka did not confirm the write: " +
-                                        message.errstr());
+      d.status = absl::UnavailableError(
+          std::string("kafka did not confirm the write: ") +
+          rd_kafka_message_errstr(message));
     }
     const bool owned = done->delete_after_delivery_;
     done->Delivered(d);
@@ -144,13 +147,13 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Create(
                                         "': " + err);
     }
   }
-  if (conf->set("dr_cb",
-                static_cast<RdKafka::DeliveryReportCb*>(p->callbacks_.get()),
-                err) != RdKafka::Conf::CONF_OK ||
-      conf->set("event_cb", static_cast<RdKafka::EventCb*>(p->callbacks_.get()),
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(p->callbacks_.get()),
                 err) != RdKafka::Conf::CONF_OK) {
     return absl::InternalError("kafka callbacks: " + err);
   }
+  // Set on the C configuration, which Producer::create copies: with no C++
+  // dr_cb it installs no trampoline of its own over it.
+  rd_kafka_conf_set_dr_msg_cb(conf->c_ptr_global(), &Callbacks::OnDelivery);
   p->producer_.reset(RdKafka::Producer::create(conf.get(), err));
   if (!p->producer_) {
     return absl::InvalidArgumentError("kafka producer: " + err);

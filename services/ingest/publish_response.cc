@@ -1,5 +1,7 @@
 #include "services/ingest/publish_response.h"
 
+#include <cstring>
+
 namespace rebound::ingest {
 namespace {
 
@@ -8,35 +10,39 @@ using rebound::v1::PublishResponse;
 
 enum Wire : uint32_t { kVarint = 0, kDelimited = 2 };
 
-void Varint(std::string* out, uint64_t v) {
-  char buf[10];
-  size_t n = 0;
+// Writers into a buffer sized beforehand (see EncodePublishResponse): each
+// returns the position after what it wrote.
+char* Varint(char* p, uint64_t v) {
   while (v >= 0x80) {
-    buf[n++] = static_cast<char>(v | 0x80);
+    *p++ = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  buf[n++] = static_cast<char>(v);
-  out->append(buf, n);
+  *p++ = static_cast<char>(v);
+  return p;
 }
 
-void Tag(std::string* out, uint32_t field, Wire wire) {
-  Varint(out, (uint64_t{field} << 3) | wire);
+char* Tag(char* p, uint32_t field, Wire wire) {
+  return Varint(p, (uint64_t{field} << 3) | wire);
 }
 
 // A proto3 scalar: left out when zero. int32 values go out sign-extended to
 // 64 bits, as protobuf writes them.
-void Scalar(std::string* out, uint32_t field, int64_t v) {
-  if (v == 0) return;
-  Tag(out, field, kVarint);
-  Varint(out, static_cast<uint64_t>(v));
+char* Scalar(char* p, uint32_t field, int64_t v) {
+  if (v == 0) return p;
+  return Varint(Tag(p, field, kVarint), static_cast<uint64_t>(v));
 }
 
-void Bytes(std::string* out, uint32_t field, std::string_view s) {
-  if (s.empty()) return;
-  Tag(out, field, kDelimited);
-  Varint(out, s.size());
-  out->append(s);
+char* Bytes(char* p, uint32_t field, std::string_view s) {
+  if (s.empty()) return p;
+  p = Varint(Tag(p, field, kDelimited), s.size());
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
 }
+
+// At most: a tag (1 byte here) and a 10-byte varint per scalar, a tag and a
+// 5-byte length per string.
+constexpr size_t kMaxScalar = 11;
+constexpr size_t kMaxStringFraming = 6;
 
 }  // namespace
 
@@ -68,32 +74,45 @@ std::string EncodePublishResponse(uint64_t batch_id,
                                   absl::Span<const EventAnswer> answers,
                                   std::string_view ids,
                                   const AnswerCounts& counts) {
-  std::string out;
-  out.reserve(32 + answers.size() * 64);
-  Scalar(&out, PublishResponse::kBatchIdFieldNumber,
-         static_cast<int64_t>(batch_id));
-  std::string one;
+  // Sized for the longest encoding, written through a pointer, cut to size.
+  size_t most = 6 * kMaxScalar;
+  for (const EventAnswer& a : answers) {
+    most += kMaxStringFraming + 6 * kMaxScalar + 3 * kMaxStringFraming +
+            a.id_size + a.field.size() + a.error.size();
+  }
+  std::string out(most, '\0');
+  char* const begin = out.data();
+  char* p = Scalar(begin, PublishResponse::kBatchIdFieldNumber,
+                   static_cast<int64_t>(batch_id));
+  // One result's body goes here first: its length comes before it.
+  std::string scratch;
   for (size_t i = 0; i < answers.size(); ++i) {
     const EventAnswer& a = answers[i];
-    one.clear();
-    Scalar(&one, EventResult::kIndexFieldNumber, static_cast<int64_t>(i));
-    Bytes(&one, EventResult::kEventIdFieldNumber,
-          ids.substr(a.id_begin, a.id_size));
-    Scalar(&one, EventResult::kOutcomeFieldNumber, a.outcome);
-    Bytes(&one, EventResult::kFieldFieldNumber, a.field);
-    Bytes(&one, EventResult::kErrorFieldNumber, a.error);
-    Scalar(&one, EventResult::kCodeFieldNumber, a.code);
-    Scalar(&one, EventResult::kPartitionFieldNumber, a.partition);
-    Scalar(&one, EventResult::kOffsetFieldNumber, a.offset);
-    Tag(&out, PublishResponse::kResultsFieldNumber, kDelimited);
-    Varint(&out, one.size());
-    out.append(one);
+    const size_t body_most = 6 * kMaxScalar + 3 * kMaxStringFraming +
+                             a.id_size + a.field.size() + a.error.size();
+    char small[512];
+    char* const body = body_most <= sizeof(small)
+                           ? small
+                           : (scratch.resize(body_most), scratch.data());
+    char* q =
+        Scalar(body, EventResult::kIndexFieldNumber, static_cast<int64_t>(i));
+    q = Bytes(q, EventResult::kEventIdFieldNumber,
+              ids.substr(a.id_begin, a.id_size));
+    q = Scalar(q, EventResult::kOutcomeFieldNumber, a.outcome);
+    q = Bytes(q, EventResult::kFieldFieldNumber, a.field);
+    q = Bytes(q, EventResult::kErrorFieldNumber, a.error);
+    q = Scalar(q, EventResult::kCodeFieldNumber, a.code);
+    q = Scalar(q, EventResult::kPartitionFieldNumber, a.partition);
+    q = Scalar(q, EventResult::kOffsetFieldNumber, a.offset);
+    p = Bytes(p, PublishResponse::kResultsFieldNumber,
+              std::string_view(body, static_cast<size_t>(q - body)));
   }
-  Scalar(&out, PublishResponse::kPublishedFieldNumber, counts.published);
-  Scalar(&out, PublishResponse::kDuplicatesFieldNumber, counts.duplicates);
-  Scalar(&out, PublishResponse::kRejectedFieldNumber, counts.rejected);
-  Scalar(&out, PublishResponse::kFailedFieldNumber, counts.failed);
-  Scalar(&out, PublishResponse::kValidFieldNumber, counts.valid);
+  p = Scalar(p, PublishResponse::kPublishedFieldNumber, counts.published);
+  p = Scalar(p, PublishResponse::kDuplicatesFieldNumber, counts.duplicates);
+  p = Scalar(p, PublishResponse::kRejectedFieldNumber, counts.rejected);
+  p = Scalar(p, PublishResponse::kFailedFieldNumber, counts.failed);
+  p = Scalar(p, PublishResponse::kValidFieldNumber, counts.valid);
+  out.resize(static_cast<size_t>(p - begin));
   return out;
 }
 

@@ -25,7 +25,7 @@ EventAnswer Answer(rebound::v1::Outcome outcome, int32_t code,
 
 TEST(EncodePublishResponse, ParsesAsTheResponseProtobufWouldWrite) {
   const std::string ids = "ev-1ev-2ev-3ev-4";
-  std::vector<EventAnswer> answers(5);
+  std::vector<EventAnswer> answers(6);
   answers[0] = Answer(rebound::v1::OUTCOME_PUBLISHED, 0, 3, 1234567890123, 0);
   answers[1] = Answer(rebound::v1::OUTCOME_DUPLICATE, 0, 0, 0, 4);
   answers[2] = Answer(rebound::v1::OUTCOME_REJECTED, 3, 0, 0, 8);
@@ -34,10 +34,14 @@ TEST(EncodePublishResponse, ParsesAsTheResponseProtobufWouldWrite) {
   answers[3] = Answer(rebound::v1::OUTCOME_FAILED, 14, -1, -7, 12);
   answers[3].error = "kafka is unreachable";
   // answers[4]: undecodable, no id, nothing set.
+  // A result longer than the encoder's stack buffer for one result.
+  answers[5] = Answer(rebound::v1::OUTCOME_REJECTED, 3, 0, 0, 0);
+  answers[5].field = "events[5]";
+  answers[5].error = "cannot be read: " + std::string(700, 'x');
   const AnswerCounts counts = Count(answers);
   EXPECT_EQ(counts.published, 1u);
   EXPECT_EQ(counts.duplicates, 1u);
-  EXPECT_EQ(counts.rejected, 1u);
+  EXPECT_EQ(counts.rejected, 2u);
   EXPECT_EQ(counts.failed, 2u);  // An unanswered one counts as failed.
   EXPECT_EQ(counts.valid, 0u);
 
@@ -61,7 +65,7 @@ TEST(EncodePublishResponse, ParsesAsTheResponseProtobufWouldWrite) {
   }
   want.set_published(1);
   want.set_duplicates(1);
-  want.set_rejected(1);
+  want.set_rejected(2);
   want.set_failed(2);
   EXPECT_EQ(got.DebugString(), want.DebugString());
   // Byte for byte what protobuf writes (fields in number order, zeros left
