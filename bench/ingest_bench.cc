@@ -310,6 +310,7 @@ void Print(const char* name, const Figures& f) {
 
 int main(int argc, char** argv) {
   rebound::ConfigReader c(argc, argv);
+  const rebound::ingest::IngestServerOptions o_defaults;
   std::string brokers =
       c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
   int events_n = static_cast<int>(
@@ -341,6 +342,12 @@ int main(int argc, char** argv) {
       "keep-results", false,
       "the gRPC client parses and keeps every event's result (default: it "
       "reads each answer's counts, as a high-volume publisher would)");
+  const size_t steady_events = static_cast<size_t>(c.Int(
+      "steady-events", static_cast<int64_t>(o_defaults.service.dedup_capacity),
+      0, 100'000'000,
+      "events sent through ingest before the rounds, so it runs as a "
+      "long-running server does (default: its dedup window's capacity, "
+      "which fills the window; 0: a fresh server)"));
   thread_cpu = c.Bool("thread-cpu", false,
                       "also print each side's CPU per event by thread name");
   if (c.help_requested()) {
@@ -393,15 +400,24 @@ int main(int argc, char** argv) {
 
   std::cout << absl::StrFormat(
       "ingest_bench: %d events/run (%d per batch, %d batches in flight per "
-      "stream, %d streams), broker %s, %d rounds\n",
-      events_n, batch, window, streams, brokers, rounds);
-  // Warm-up: connections, producer ids, topic metadata.
+      "stream, %d streams), broker %s, %d rounds; ingest first warmed with "
+      "%zu events\n",
+      events_n, batch, window, streams, brokers, rounds, steady_events);
+  // Warm-up: connections, producer ids, topic metadata; and ingest brought
+  // to the steady state of a long-running server, its dedup window full
+  // (every new id then forgets the oldest) rather than still growing.
   {
     rebound::sim::GeneratorOptions g;
     g.run_id = "warm-" + suffix;
-    auto warm = rebound::sim::EventGenerator(g).Next(2000);
+    rebound::sim::EventGenerator warm_events(g);
+    auto warm = warm_events.Next(2000);
     RawProducer(brokers, raw_topic, warm, Encoded(warm));
     ThroughIngest(channel, warm, batch, window, streams);
+    for (size_t done = warm.size(); done < steady_events;) {
+      const size_t n = std::min<size_t>(200'000, steady_events - done);
+      ThroughIngest(channel, warm_events.Next(n), batch, window, streams);
+      done += n;
+    }
   }
   std::vector<double> ratios, cpu_ratios, checks_cpu;
   std::vector<double> raw_eps, ingest_eps, raw_cpu, ingest_cpu;
