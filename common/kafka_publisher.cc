@@ -55,9 +55,11 @@ class Publisher::Callbacks : public RdKafka::EventCb {
       d.partition = message->partition;
       d.offset = message->offset;
     } else {
+      // Not rd_kafka_message_errstr(): for a producer's message that is
+      // the payload itself, with no terminating zero.
       d.status = absl::UnavailableError(
           std::string("kafka did not confirm the write: ") +
-          rd_kafka_message_errstr(message));
+          rd_kafka_err2str(message->err));
     }
     const bool owned = done->delete_after_delivery_;
     done->Delivered(d);

@@ -1,8 +1,11 @@
 // Ingest against the real Kafka broker: what is acked is in Kafka exactly
 // once, with the right key, partition, headers and payload; what is invalid
 // or duplicate is not; outages and back-pressure are reported as such.
+#include <future>
 #include <map>
+#include <random>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/kafka_admin.h"
@@ -488,6 +491,49 @@ TEST_F(IngestIntegration, BrokerDownIsUnavailableAndNotServingThenRecovers) {
   auto records = tools::ReadTopic(kafka.brokers(), topic_, seconds(60));
   ASSERT_TRUE(records.ok()) << records.status();
   EXPECT_EQ(records->size(), 10u);
+}
+
+// A record Kafka refuses for good (larger than the broker takes) fails with
+// Kafka's reason, and only that: the delivery report's error text must not
+// be read from the record's bytes.
+TEST(PublisherIntegration, RefusedRecordFailsWithKafkasReason) {
+  const std::string brokers = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
+  const std::string topic = testing::UniqueTopic("it-refused");
+  PublisherOptions o;
+  o.brokers = brokers;
+  // The client lets it through; the broker (1 MiB) does not.
+  o.extra["message.max.bytes"] = "4000000";
+  auto p = Publisher::Create(o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE(EnsureTopics((*p)->handle(), {{topic, 1, 1}}, seconds(30)).ok());
+  for (int i = 0; i < 300 && !(*p)->available(); ++i)
+    std::this_thread::sleep_for(milliseconds(100));
+  ASSERT_TRUE((*p)->available());
+
+  struct Outcome : Publisher::PendingRecord {
+    explicit Outcome(std::promise<Delivery>* out) : out(out) {
+      delete_after_delivery_ = false;
+    }
+    void Delivered(const Delivery& d) override { out->set_value(d); }
+    std::promise<Delivery>* out;
+  };
+  std::promise<Delivery> delivered;
+  Outcome record(&delivered);
+  // Incompressible (lz4 would shrink repeated bytes under the limit), with
+  // no zero byte that would end a C string early.
+  std::string value(2'000'000, 'x');
+  std::mt19937 rng(7);
+  for (char& c : value) c = static_cast<char>(1 + rng() % 255);
+  ASSERT_TRUE((*p)->Produce(topic, "k", value, {},
+                            absl::Now() + absl::Seconds(10), &record)
+                  .ok());
+  auto result = delivered.get_future();
+  ASSERT_EQ(result.wait_for(seconds(60)), std::future_status::ready);
+  const Delivery d = result.get();
+  EXPECT_EQ(d.status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(d.status.message(),
+            "kafka did not confirm the write: Broker: Message size too large");
+  EXPECT_TRUE(DeleteTopics((*p)->handle(), {topic}, seconds(30)).ok());
 }
 
 }  // namespace

@@ -15,6 +15,9 @@ namespace {
 // turn; prefetched, the waits overlap.
 constexpr size_t kPrefetchAhead = 8;
 
+// Freed ring slots tolerated beyond twice the live ones before compacting.
+constexpr size_t kCompactSlack = 4096;
+
 }  // namespace
 
 namespace {
@@ -121,9 +124,10 @@ DedupWindow::Claim DedupWindow::ClaimLocked(
     absl::FunctionRef<Waiter()> make_waiter, Delivery* published,
     Ticket* ticket) {
   const Key key(fp);
+  // Room first: a failed allocation must not leave a ticket in the table.
+  GrowIfFull();
   auto [it, inserted] = tickets_.try_emplace(key, next_);
   if (inserted) {
-    GrowIfFull();
     Slot& s = SlotOf(next_);
     s.key = key;
     s.state = State::kInFlight;
@@ -221,6 +225,11 @@ size_t DedupWindow::size() const {
   return tickets_.size();
 }
 
+size_t DedupWindow::ring_slots() const {
+  absl::MutexLock lock(&mu_);
+  return ring_.size();
+}
+
 void DedupWindow::GrowIfFull() {
   if (next_ - head_ < ring_.size()) return;
   Ring bigger(ring_.size() * 2);
@@ -259,6 +268,29 @@ void DedupWindow::EvictLocked(absl::Time now) {
     --published_;
     ++head_;
   }
+  // A failed claim frees its slot where it is, and the head passes it only
+  // when it reaches it (maybe a ttl later). Once freed slots outnumber the
+  // live ones, the live ones move to a fresh ring, so a flood of failures
+  // (Kafka down, a full producer queue) never makes the ring grow without
+  // bound. Amortized: at least `live` failures between two compactions.
+  const size_t live = tickets_.size();
+  if (next_ - head_ > 2 * live + kCompactSlack) Compact();
+}
+
+void DedupWindow::Compact() {
+  Ring fresh(RingSlots(std::max(capacity_, tickets_.size())));
+  Ticket to = next_;
+  for (Ticket t = head_; t < next_; ++t) {
+    const Slot& s = SlotOf(t);
+    if (s.state == State::kFree) continue;
+    fresh[to] = s;
+    // Tickets held for in-flight claims go stale: ResolveLocked() finds
+    // those by key.
+    tickets_.find(s.key)->second = to++;
+  }
+  ring_ = std::move(fresh);
+  head_ = next_;
+  next_ = to;
 }
 
 }  // namespace rebound::ingest

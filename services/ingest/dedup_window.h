@@ -84,6 +84,8 @@ class DedupWindow {
 
   // Ids remembered (published or in flight).
   size_t size() const;
+  // Slots of the ring of claims (memory: 40 bytes each).
+  size_t ring_slots() const;
 
   // The 128-bit fingerprint ids are remembered by: two independent 64-bit
   // hashes (abseil's and libstdc++'s), so two distinct ids collide with
@@ -138,6 +140,8 @@ class DedupWindow {
   // Makes room for one more claim at the ring's tail.
   void GrowIfFull() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvictLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the live claims to a fresh ring, leaving freed slots behind.
+  void Compact() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `first_of_call`: the first ticket of this ClaimAll() call.
   Claim ClaimLocked(absl::uint128 fp, int64_t now_ns, Ticket first_of_call,
                     absl::FunctionRef<Waiter()> make_waiter,

@@ -242,6 +242,51 @@ TEST(DedupWindow, ManyClaimsInFlightAllResolveByTicket) {
   EXPECT_EQ(w.ClaimOrWait(fps[0], kT0, nullptr, &d), DedupWindow::Claim::kNew);
 }
 
+// Failed claims free their slots where they are; with the window far from
+// full and nothing expired, the head does not pass them for a ttl. A flood
+// of failures (Kafka down) must still not grow the ring without bound, and
+// what is remembered or in flight must survive the compaction.
+TEST(DedupWindow, AFloodOfFailuresDoesNotGrowTheRing) {
+  DedupWindow w(1000, absl::Minutes(10));
+  Delivery seen;
+  const auto in_flight = DedupWindow::Fingerprint("t/slow");
+  DedupWindow::Ticket slow_ticket = 0;
+  ASSERT_EQ(w.ClaimOrWait(in_flight, kT0, nullptr, &seen, &slow_ticket),
+            DedupWindow::Claim::kNew);
+  for (int i = 0; i < 10; ++i) {
+    const auto fp = DedupWindow::Fingerprint("t", "kept-" + std::to_string(i));
+    ASSERT_EQ(w.ClaimOrWait(fp, kT0, nullptr, &seen), DedupWindow::Claim::kNew);
+    w.Resolve(fp, Ok(100 + i), kT0);
+  }
+  const size_t slots = w.ring_slots();
+  Delivery failed;
+  failed.status = absl::UnavailableError("kafka is unreachable");
+  for (int i = 0; i < 300'000; ++i) {
+    const auto fp = DedupWindow::Fingerprint("t", "lost-" + std::to_string(i));
+    ASSERT_EQ(w.ClaimOrWait(fp, kT0, nullptr, &seen), DedupWindow::Claim::kNew);
+    w.Resolve(fp, failed, kT0);
+  }
+  EXPECT_LE(w.ring_slots(), 4 * slots + 16384);
+  EXPECT_EQ(w.size(), 11u);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(w.ClaimOrWait(
+                  DedupWindow::Fingerprint("t", "kept-" + std::to_string(i)),
+                  kT0, nullptr, &seen),
+              DedupWindow::Claim::kPublished);
+    EXPECT_EQ(seen.offset, 100 + i);
+  }
+  // The claim in flight since before the flood still resolves by its old
+  // ticket.
+  std::vector<DedupWindow::Stored> stored = {{slow_ticket, in_flight, 1, 7}};
+  w.ResolvePublished(stored, kT0);
+  ASSERT_EQ(w.ClaimOrWait(in_flight, kT0, nullptr, &seen),
+            DedupWindow::Claim::kPublished);
+  EXPECT_EQ(seen.offset, 7);
+  EXPECT_EQ(w.ClaimOrWait(DedupWindow::Fingerprint("t", "lost-7"), kT0, nullptr,
+                          &seen),
+            DedupWindow::Claim::kNew);
+}
+
 TEST(DedupWindow, ASecondOutcomeForAnIdChangesNothing) {
   DedupWindow w(2, absl::Minutes(1));
   const auto a = DedupWindow::Fingerprint("t/a");
