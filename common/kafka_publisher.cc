@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/time_format.h"
 #include "librdkafka/rdkafka.h"
 
 namespace rebound {
@@ -108,8 +109,7 @@ Headers CloudEventHeaders(const std::string& id, const std::string& type,
       {"ce_id", id},
       {"ce_type", type},
       {"ce_source", source},
-      {"ce_time",
-       absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", time, absl::UTCTimeZone())},
+      {"ce_time", FormatRfc3339Utc(time)},
       {"ce_subject", subject},
       {"content-type", "application/protobuf"},
   };
