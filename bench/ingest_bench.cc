@@ -228,14 +228,15 @@ Figures RawProducer(const std::string& brokers, const std::string& topic,
     const rebound::ingest::EventView e = rebound::ingest::ViewOf(events[i]);
     const std::string& value = values[i];
     const std::string key = rebound::ingest::RecordKey(e);
-    const auto headers =
-        rebound::ingest::CloudEventHeaders(e, key, "/rebound/ingest");
+    const rebound::ingest::CloudEventHeaderRefs headers(e, key,
+                                                        "/rebound/ingest");
     auto* sent = new Clock::time_point(Clock::now());
     while (true) {
-      rd_kafka_headers_t* h = rd_kafka_headers_new(headers.size());
-      for (const auto& [n, v] : headers) {
-        rd_kafka_header_add(h, n.data(), static_cast<ssize_t>(n.size()),
-                            v.data(), static_cast<ssize_t>(v.size()));
+      rd_kafka_headers_t* h = rd_kafka_headers_new(headers.refs().size());
+      for (const rebound::HeaderRef& one : headers.refs()) {
+        rd_kafka_header_add(
+            h, one.name.data(), static_cast<ssize_t>(one.name.size()),
+            one.value.data(), static_cast<ssize_t>(one.value.size()));
       }
       rd_kafka_resp_err_t rc = rd_kafka_producev(
           rk, RD_KAFKA_V_TOPIC(topic.c_str()),

@@ -240,6 +240,17 @@ absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
                                 std::string_view value, const Headers& headers,
                                 absl::Time enqueue_deadline,
                                 PendingRecord* pending) {
+  std::vector<HeaderRef> refs;
+  refs.reserve(headers.size());
+  for (const auto& [name, v] : headers) refs.push_back({name, v});
+  return Produce(topic, key, value, refs, enqueue_deadline, pending);
+}
+
+absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
+                                std::string_view value,
+                                absl::Span<const HeaderRef> headers,
+                                absl::Time enqueue_deadline,
+                                PendingRecord* pending) {
   if (!available_.load()) {
     return absl::UnavailableError("kafka is unreachable at " +
                                   options_.brokers);
@@ -248,9 +259,10 @@ absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
   rd_kafka_t* rk = producer_->c_ptr();
   while (true) {
     rd_kafka_headers_t* h = rd_kafka_headers_new(headers.size());
-    for (const auto& [name, v] : headers) {
-      rd_kafka_header_add(h, name.data(), static_cast<ssize_t>(name.size()),
-                          v.data(), static_cast<ssize_t>(v.size()));
+    for (const HeaderRef& one : headers) {
+      rd_kafka_header_add(
+          h, one.name.data(), static_cast<ssize_t>(one.name.size()),
+          one.value.data(), static_cast<ssize_t>(one.value.size()));
     }
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(topic.c_str()),

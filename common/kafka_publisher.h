@@ -20,12 +20,18 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "librdkafka/rdkafkacpp.h"
 
 namespace rebound {
 
 // Kafka record headers, in order.
 using Headers = std::vector<std::pair<std::string, std::string>>;
+// One header by reference, for a record built without owning its strings.
+struct HeaderRef {
+  std::string_view name;
+  std::string_view value;
+};
 
 // CloudEvents Kafka binding, binary mode, for a protobuf record:
 // ce_specversion 1.0, ce_id, ce_type, ce_source, ce_time (RFC 3339, UTC,
@@ -124,6 +130,11 @@ class Publisher {
   // has the record.
   absl::Status Produce(const std::string& topic, std::string_view key,
                        std::string_view value, const Headers& headers,
+                       absl::Time enqueue_deadline, PendingRecord* pending);
+  // The same with headers by reference (librdkafka copies them).
+  absl::Status Produce(const std::string& topic, std::string_view key,
+                       std::string_view value,
+                       absl::Span<const HeaderRef> headers,
                        absl::Time enqueue_deadline, PendingRecord* pending);
 
   // Whether Kafka answered the last probe (and no "all brokers down" since).

@@ -524,7 +524,7 @@ TEST(PublisherIntegration, RefusedRecordFailsWithKafkasReason) {
   std::string value(2'000'000, 'x');
   std::mt19937 rng(7);
   for (char& c : value) c = static_cast<char>(1 + rng() % 255);
-  ASSERT_TRUE((*p)->Produce(topic, "k", value, {},
+  ASSERT_TRUE((*p)->Produce(topic, "k", value, Headers{},
                             absl::Now() + absl::Seconds(10), &record)
                   .ok());
   auto result = delivered.get_future();

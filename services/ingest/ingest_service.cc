@@ -340,9 +340,9 @@ absl::Status IngestService::ProcessBatch(
       record->Start(batch, r, fps[k], tickets[k], absl::Now());
       // Forwarded as received: unknown fields survive.
       const std::string key = RecordKey(event);
+      const CloudEventHeaderRefs headers(event, key, options_.ce_source);
       s = publisher_->Produce(options_.topic, key, request.events[i].encoded,
-                              CloudEventHeaders(event, key, options_.ce_source),
-                              enqueue_deadline, record);
+                              headers.refs(), enqueue_deadline, record);
     }
     if (!s.ok()) {
       refused = s;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/time_format.h"
 
 namespace rebound::ingest {
 
@@ -25,6 +26,10 @@ std::string CloudEventType(const ConnectionEvent& event) {
 }
 
 std::string CloudEventType(ConnectionEvent::PayloadCase payload) {
+  return std::string(CloudEventTypeName(payload));
+}
+
+std::string_view CloudEventTypeName(ConnectionEvent::PayloadCase payload) {
   switch (payload) {
     case ConnectionEvent::kRequestSent:
       return "rebound.v1.RequestSent";
@@ -50,6 +55,31 @@ Headers CloudEventHeaders(const ConnectionEvent& event,
                           const std::string& source_prefix) {
   const EventView view = ViewOf(event);
   return CloudEventHeaders(view, RecordKey(view), source_prefix);
+}
+
+namespace {
+
+absl::Time OccurredAt(const EventView& event) {
+  const TimestampView at = event.occurred_at.value_or(TimestampView{});
+  return absl::FromUnixSeconds(at.seconds) + absl::Nanoseconds(at.nanos);
+}
+
+}  // namespace
+
+CloudEventHeaderRefs::CloudEventHeaderRefs(const EventView& event,
+                                           std::string_view key,
+                                           std::string_view source_prefix)
+    : time_(FormatRfc3339Utc(OccurredAt(event))) {
+  source_.reserve(source_prefix.size() + 1 + event.tenant_id.size());
+  source_.append(source_prefix).append(1, '/').append(event.tenant_id);
+  // In the order (and with the values) of rebound::CloudEventHeaders().
+  refs_ = {{{"ce_specversion", "1.0"},
+            {"ce_id", event.event_id},
+            {"ce_type", CloudEventTypeName(event.payload_case)},
+            {"ce_source", source_},
+            {"ce_time", time_},
+            {"ce_subject", key},
+            {"content-type", "application/protobuf"}}};
 }
 
 Headers CloudEventHeaders(const EventView& event, const std::string& key,

@@ -67,5 +67,50 @@ TEST(CloudEventHeaders, BinaryModeAttributes) {
   EXPECT_EQ(m["content-type"], "application/protobuf");
 }
 
+// What ingest produces (headers by reference from the event read in place)
+// is what the Headers form says, header for header, for every payload kind
+// and for times absl formats itself.
+TEST(CloudEventHeaderRefs, SameHeadersAsCloudEventHeaders) {
+  const std::pair<int64_t, int32_t> times[] = {{1'790'000'000, 250'000'000},
+                                               {1'790'000'000, 0},
+                                               {951'782'400, 1},
+                                               {-5, 0},
+                                               {253'402'300'800, 0}};
+  int kind = 0;
+  for (const auto& [seconds, nanos] : times) {
+    for (const std::string tenant : {"acme", "a-much-longer-tenant-name"}) {
+      ConnectionEvent e;
+      e.set_event_id("evt-" + std::to_string(kind));
+      e.set_tenant_id(tenant);
+      e.set_sender_id("m-1");
+      e.set_recipient_id("m-2");
+      e.mutable_occurred_at()->set_seconds(seconds);
+      e.mutable_occurred_at()->set_nanos(nanos);
+      switch (kind++ % 4) {
+        case 0:
+          e.mutable_request_sent()->set_note("hi");
+          break;
+        case 1:
+          e.mutable_request_declined()->set_request_id("r");
+          break;
+        case 2:
+          e.mutable_profile_updated();
+          break;
+        default:
+          break;  // No payload.
+      }
+      const EventView view = ViewOf(e);
+      const std::string key = RecordKey(view);
+      const Headers want = CloudEventHeaders(view, key, "/rebound/ingest");
+      const CloudEventHeaderRefs got(view, key, "/rebound/ingest");
+      ASSERT_EQ(got.refs().size(), want.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(got.refs()[i].name, want[i].first) << i;
+        EXPECT_EQ(got.refs()[i].value, want[i].second) << i;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace rebound::ingest
