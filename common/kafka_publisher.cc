@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/container/inlined_vector.h"
 #include "common/log.h"
 #include "common/time_format.h"
 #include "librdkafka/rdkafka.h"
@@ -101,18 +102,32 @@ class Publisher::Callbacks : public RdKafka::EventCb {
   Publisher* owner_;
 };
 
+Headers ToHeaders(absl::Span<const HeaderRef> refs) {
+  Headers out;
+  out.reserve(refs.size());
+  for (const HeaderRef& one : refs) out.emplace_back(one.name, one.value);
+  return out;
+}
+
 Headers CloudEventHeaders(const std::string& id, const std::string& type,
                           const std::string& source, absl::Time time,
                           const std::string& subject) {
-  return {
-      {"ce_specversion", "1.0"},
-      {"ce_id", id},
-      {"ce_type", type},
-      {"ce_source", source},
-      {"ce_time", FormatRfc3339Utc(time)},
-      {"ce_subject", subject},
-      {"content-type", "application/protobuf"},
-  };
+  return ToHeaders(CloudEventHeaderLayout(id, type, source,
+                                          FormatRfc3339Utc(time), subject));
+}
+
+std::array<HeaderRef, 7> CloudEventHeaderLayout(std::string_view id,
+                                                std::string_view type,
+                                                std::string_view source,
+                                                std::string_view time,
+                                                std::string_view subject) {
+  return {{{"ce_specversion", "1.0"},
+           {"ce_id", id},
+           {"ce_type", type},
+           {"ce_source", source},
+           {"ce_time", time},
+           {"ce_subject", subject},
+           {"content-type", "application/protobuf"}}};
 }
 
 absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Create(
@@ -240,7 +255,7 @@ absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
                                 std::string_view value, const Headers& headers,
                                 absl::Time enqueue_deadline,
                                 PendingRecord* pending) {
-  std::vector<HeaderRef> refs;
+  absl::InlinedVector<HeaderRef, 8> refs;
   refs.reserve(headers.size());
   for (const auto& [name, v] : headers) refs.push_back({name, v});
   return Produce(topic, key, value, refs, enqueue_deadline, pending);

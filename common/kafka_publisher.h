@@ -3,6 +3,7 @@
 #ifndef REBOUND_COMMON_KAFKA_PUBLISHER_H_
 #define REBOUND_COMMON_KAFKA_PUBLISHER_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -33,6 +34,9 @@ struct HeaderRef {
   std::string_view value;
 };
 
+// Owning copies of `refs`, in order.
+Headers ToHeaders(absl::Span<const HeaderRef> refs);
+
 // CloudEvents Kafka binding, binary mode, for a protobuf record:
 // ce_specversion 1.0, ce_id, ce_type, ce_source, ce_time (RFC 3339, UTC,
 // fractional seconds only when there are any), ce_subject, content-type
@@ -40,6 +44,13 @@ struct HeaderRef {
 Headers CloudEventHeaders(const std::string& id, const std::string& type,
                           const std::string& source, absl::Time time,
                           const std::string& subject);
+// The same headers by reference to their values (`time` already formatted,
+// see FormatRfc3339Utc): the one layout both forms are built from.
+std::array<HeaderRef, 7> CloudEventHeaderLayout(std::string_view id,
+                                                std::string_view type,
+                                                std::string_view source,
+                                                std::string_view time,
+                                                std::string_view subject);
 
 // Where a published record landed, or why it was not published.
 struct Delivery {

@@ -72,23 +72,14 @@ CloudEventHeaderRefs::CloudEventHeaderRefs(const EventView& event,
     : time_(FormatRfc3339Utc(OccurredAt(event))) {
   source_.reserve(source_prefix.size() + 1 + event.tenant_id.size());
   source_.append(source_prefix).append(1, '/').append(event.tenant_id);
-  // In the order (and with the values) of rebound::CloudEventHeaders().
-  refs_ = {{{"ce_specversion", "1.0"},
-            {"ce_id", event.event_id},
-            {"ce_type", CloudEventTypeName(event.payload_case)},
-            {"ce_source", source_},
-            {"ce_time", time_},
-            {"ce_subject", key},
-            {"content-type", "application/protobuf"}}};
+  refs_ = CloudEventHeaderLayout(event.event_id,
+                                 CloudEventTypeName(event.payload_case),
+                                 source_, time_, key);
 }
 
 Headers CloudEventHeaders(const EventView& event, const std::string& key,
                           const std::string& source_prefix) {
-  const TimestampView at = event.occurred_at.value_or(TimestampView{});
-  return rebound::CloudEventHeaders(
-      std::string(event.event_id), CloudEventType(event.payload_case),
-      std::string(source_prefix).append(1, '/').append(event.tenant_id),
-      absl::FromUnixSeconds(at.seconds) + absl::Nanoseconds(at.nanos), key);
+  return ToHeaders(CloudEventHeaderRefs(event, key, source_prefix).refs());
 }
 
 }  // namespace rebound::ingest

@@ -68,8 +68,9 @@ TEST(CloudEventHeaders, BinaryModeAttributes) {
 }
 
 // What ingest produces (headers by reference from the event read in place)
-// is what the Headers form says, header for header, for every payload kind
-// and for times absl formats itself.
+// is what the Headers form says for the event's fields, header for header,
+// for every payload kind and for times absl formats itself; and ingest's
+// Headers form of a view is the same.
 TEST(CloudEventHeaderRefs, SameHeadersAsCloudEventHeaders) {
   const std::pair<int64_t, int32_t> times[] = {{1'790'000'000, 250'000'000},
                                                {1'790'000'000, 0},
@@ -101,13 +102,17 @@ TEST(CloudEventHeaderRefs, SameHeadersAsCloudEventHeaders) {
       }
       const EventView view = ViewOf(e);
       const std::string key = RecordKey(view);
-      const Headers want = CloudEventHeaders(view, key, "/rebound/ingest");
+      // From the event's fields, independently of how ingest builds them.
+      const Headers want = rebound::CloudEventHeaders(
+          e.event_id(), CloudEventType(e), "/rebound/ingest/" + e.tenant_id(),
+          absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos), key);
       const CloudEventHeaderRefs got(view, key, "/rebound/ingest");
       ASSERT_EQ(got.refs().size(), want.size());
       for (size_t i = 0; i < want.size(); ++i) {
         EXPECT_EQ(got.refs()[i].name, want[i].first) << i;
         EXPECT_EQ(got.refs()[i].value, want[i].second) << i;
       }
+      EXPECT_EQ(CloudEventHeaders(view, key, "/rebound/ingest"), want);
     }
   }
 }
