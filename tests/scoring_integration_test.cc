@@ -190,6 +190,71 @@ TEST_F(ScoringIntegration, RequestViewDeclineGivesVerdictAndCounters) {
   EXPECT_TRUE(verdicts["quiet-s"].expired());
 }
 
+TEST_F(ScoringIntegration, HostileIdsKeepToTheirOwnKeys) {
+  // Ids are untrusted text. Member "carol}:req:Y" used to build the key
+  // rb:{t/carol}:req:Y}:sends, the name of member carol's request
+  // "Y}:sends": a sorted set where a hash was expected, WRONGTYPE, and the
+  // consumer retried it forever. Every id is escaped now: each member below
+  // gets exactly its own counters and the stream flows on.
+  auto scoring = StartScoring(topic_);
+  ASSERT_NE(scoring, nullptr);
+  std::string wide;
+  for (int i = 0; i < 32; ++i) wide += "\xF0\x9F\x98\x80";  // 128 bytes.
+  struct Request {
+    std::string sender, recipient, request;
+  };
+  const std::vector<Request> requests = {
+      {"carol}:req:Y", "x{1}", "r:1"}, {"carol", "dave", "Y}:sends"},
+      {"{carol}", "carol}", "{}"},     {wide, "a b:c", "\xC3\xA9 %41:req:"},
+      {"carol}:snd", "%7D", "sends"},
+  };
+  testing::Scenario s(tenant_);
+  const absl::Time t0 = absl::Now() - absl::Hours(48);
+  for (const auto& r : requests) {
+    s.Sent(r.sender, r.recipient, r.request, t0, testing::NormalProfile(),
+           testing::NormalProfile(), "hello");
+    s.Declined(r.sender, r.recipient, r.request, t0 + absl::Hours(1),
+               rebound::v1::DECLINE_KIND_IGNORED);
+  }
+  Publish(s.events());
+  testing::ScoresReader reader(redis_);
+  for (const auto& r : requests) {
+    EXPECT_TRUE(reader.WaitFor(
+        tenant_, r.sender,
+        [](const auto& m) {
+          return m.as_sender().sent() == 1 && m.as_sender().declined() == 1;
+        },
+        seconds(60)))
+        << "sender " << r.sender;
+    EXPECT_TRUE(reader.WaitFor(
+        tenant_, r.recipient,
+        [](const auto& m) {
+          return m.as_recipient().received() == 1 &&
+                 m.as_recipient().declined() == 1;
+        },
+        seconds(30)))
+        << "recipient " << r.recipient;
+  }
+  // Nothing counted twice, nothing leaked to a look-alike member.
+  for (const auto& r : requests) {
+    auto m = reader.Get(tenant_, r.sender);
+    ASSERT_TRUE(m.ok()) << r.sender;
+    EXPECT_EQ(m->as_sender().sent(), 1) << r.sender;
+    EXPECT_EQ(m->as_sender().pending(), 0) << r.sender;
+  }
+  auto carol = reader.Get(tenant_, "carol");
+  ASSERT_TRUE(carol.ok());
+  EXPECT_EQ(carol->as_recipient().received(), 0);
+  const int64_t events = static_cast<int64_t>(s.events().size());
+  auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (scoring->consumer()->processed() < events &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(scoring->consumer()->processed(), events);
+  EXPECT_TRUE(scoring->consumer()->healthy());
+}
+
 TEST_F(ScoringIntegration, ReplayFromScratchChangesNothing) {
   auto events = testing::SimulatedStream(tenant_, 3000, 11);
   Publish(events);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/redis_client.h"
 #include "librdkafka/rdkafkacpp.h"
+#include "state/keys.h"
 #include "tools/sim/event_generator.h"
 
 namespace rebound::testing {
@@ -255,8 +256,9 @@ std::map<std::string, std::string> ScoresReader::Snapshot(
   std::map<std::string, std::string> out;
   std::string cursor = "0";
   do {
-    auto page = redis.Command(
-        {"SCAN", cursor, "MATCH", "rb:{" + tenant + "/*", "COUNT", "1000"});
+    auto page =
+        redis.Command({"SCAN", cursor, "MATCH",
+                       state::MemberKeysPattern(tenant), "COUNT", "1000"});
     if (!page.ok() || page->array.size() != 2) return out;
     cursor = page->array[0].str;
     for (const auto& k : page->array[1].array) {

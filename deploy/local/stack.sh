@@ -336,8 +336,13 @@ supervised no
 dir "$REDIS_DIR"
 logfile "$REDIS_DIR/redis.log"
 pidfile "$REDIS_DIR/redis.pid"
+# Data survives stop/start (the header's promise): an append-only file
+# fsynced every second, as Redis's docs recommend for a materialised view
+# that Kafka can rebuild; no RDB snapshots on top of it.
 save ""
-appendonly no
+appendonly yes
+appendfsync everysec
+appendfilename "rebound.aof"
 EOF
   log "starting redis on 127.0.0.1:$port"
   redis-server "$REDIS_DIR/redis.conf" </dev/null >>"$REDIS_DIR/redis.log" 2>&1 9>&- \

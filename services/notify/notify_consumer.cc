@@ -14,6 +14,11 @@ namespace rebound::notify {
 using rebound::v1::ConnectionEvent;
 using rebound::v1::DeclineVerdict;
 
+// How long a closed invite is remembered, so a RequestSent arriving after
+// its outcome is not tracked as pending (pending invites expire after about
+// six months).
+constexpr absl::Duration kKeepClosedInvites = absl::Hours(24 * 200);
+
 // Assignment changes, for both the eager and the cooperative protocol.
 class NotifyConsumer::Rebalancer : public RdKafka::RebalanceCb,
                                    public RdKafka::EventCb {
@@ -151,8 +156,8 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
   // each suggestion once.
   SuggestionStore store(options_.store);
   while (!stop.load()) {
-    auto stale =
-        store.PendingBefore(absl::Now() - policy_.stale_pending_after, 200);
+    auto stale = store.PendingBefore(absl::Now() - policy_.stale_pending_after,
+                                     200, kKeepClosedInvites);
     if (stale.ok()) {
       for (const auto& p : *stale) {
         if (stop.load()) return;
@@ -181,9 +186,8 @@ bool NotifyConsumer::Handle(const RdKafka::Message& m) {
   } else {
     ConnectionEvent e;
     if (e.ParseFromArray(m.payload(), static_cast<int>(m.len()))) {
-      s = e.has_profile_updated()
-              ? OnProfileUpdated(e)
-              : store_->TrackPending(e, absl::Hours(24 * 200));
+      s = e.has_profile_updated() ? OnProfileUpdated(e)
+                                  : store_->TrackPending(e, kKeepClosedInvites);
     }
   }
   if (!s.ok()) {

@@ -47,12 +47,6 @@ bool StreamIdLess(const std::string& x, const std::string& y) {
   return split(x) < split(y);
 }
 
-scoring::ScoreStoreOptions ScoreOptions(const SuggestionStoreOptions& o) {
-  scoring::ScoreStoreOptions s;
-  s.redis = o.redis;
-  return s;
-}
-
 // One watcher: a thread of its own reads the Redis stream (blocking XREAD on
 // its own connection) and writes one update at a time. The thread makes
 // every call on the reactor; Finish() is its last.
@@ -181,8 +175,7 @@ NotifyService::NotifyService(SuggestionStoreOptions store, TenantAuth auth,
       auth_(std::move(auth)),
       max_watches_(max_watches),
       open_watches_(std::make_shared<OpenWatches>()),
-      store_(store),
-      scores_(ScoreOptions(store)) {
+      store_(store) {
   open_watches_->registry = registry;
   open_watches_->gauge = &prometheus::BuildGauge()
                               .Name("rebound_notify_open_watches")
@@ -343,8 +336,7 @@ grpc::ServerUnaryReactor* NotifyService::GetInsights(
     return reactor;
   }
   absl::MutexLock lock(&mu_);
-  auto scores =
-      scores_.GetMemberScores(request->tenant_id(), request->member_id());
+  auto scores = store_.MemberScores(request->tenant_id(), request->member_id());
   if (!scores.ok() && !absl::IsNotFound(scores.status())) {
     reactor->Finish(ToGrpc(scores.status()));
     return reactor;

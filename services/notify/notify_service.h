@@ -15,7 +15,6 @@
 #include "rebound/v1/notify.grpc.pb.h"
 #include "services/notify/retry_policy.h"
 #include "services/notify/suggestion_store.h"
-#include "services/scoring/score_store.h"
 
 namespace rebound::notify {
 
@@ -67,7 +66,6 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
   prometheus::Counter* refused_watches_ = nullptr;
   absl::Mutex mu_;
   SuggestionStore store_ ABSL_GUARDED_BY(mu_);
-  scoring::ScoreStore scores_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace rebound::notify

@@ -1,21 +1,19 @@
 // Notify's state in Redis: suggestions, their per-member and per-tenant
 // update streams (what WatchSuggestions serves and resumes from), the pair
-// retry budget and the member's red flags.
+// retry budget, the member's red flags and the tenant's open invites. Key
+// names, layouts and scripts are the shared schema in state/ (keys.h lists
+// every key); scoring's data is read through state/member_state.h.
 //
-// Keys (a member's under the hash tag {tenant/member}, like scoring's):
-//   rb:{t/m}:sugg:<id>              HASH data (RetrySuggestion), version, state
-//   rb:{t/m}:suggs                  ZSET id -> created_at ms (listing)
-//   rb:{t/m}:waiting                SET  ids waiting on profile work
-//   rb:{t/m}:retries:<recipient>    counter of advised retries for the pair
-//   rb:{t/m}:flags                  HASH signal -> declines it counted in
-//   rb:{t/m}:sugg-stream            STREAM one entry per suggestion version
-//   rb:{t}:sugg-stream              STREAM the same, for the whole tenant
-//   ...:sugg-ev:<id>:<version>      applied-markers (TTL)
+// Each (suggestion id, version) is written once: the member-side script
+// writes only a version newer than the stored one, and the tenant-side
+// script appends behind a per-version marker, so replays after a crash add
+// no stream entry twice, and a watcher resuming from a token sees every
+// update once.
 //
-// Each (suggestion id, version) is written once: the member-side script and
-// the tenant-side script each start with SET marker NX, so replays after a
-// crash add no stream entry twice, and a watcher resuming from a token sees
-// every update once.
+// Bounds: a member's suggestion keys expire `suggestion_ttl` after their
+// last write; the index keeps the newest `max_suggestions_per_member`;
+// streams are trimmed to their max lengths; closed invites leave the
+// tenant's pending set after `keep` (TrackPending).
 #ifndef REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
 #define REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
 
@@ -28,6 +26,7 @@
 #include "absl/time/time.h"
 #include "common/redis_client.h"
 #include "rebound/v1/notify.pb.h"
+#include "rebound/v1/scoring.pb.h"
 
 namespace rebound::notify {
 
@@ -39,6 +38,11 @@ struct SuggestionStoreOptions {
   // FAILED_PRECONDITION.
   int64_t member_stream_max = 10'000;
   int64_t tenant_stream_max = 1'000'000;
+  // A member's suggestions, their index, waiting set, flags and pair retry
+  // counters expire this long after their last write.
+  absl::Duration suggestion_ttl = absl::Hours(24 * 400);
+  // Suggestions listed per member (newest kept; older ones expire).
+  int64_t max_suggestions_per_member = 1000;
 };
 
 // What the retry policy needs from scoring's state.
@@ -97,7 +101,10 @@ class SuggestionStore {
                                                 int count);
   // Pending-invite tracking for stale-invite suggestions. A RequestSent is
   // tracked until its first outcome; an outcome that arrives first keeps the
-  // request from being tracked at all.
+  // request from being tracked at all. One plain command per event (no
+  // script): a closed invite stays in the set, scored above every send
+  // time, for `keep` after it closed (notify's clock), so a late RequestSent
+  // finds it closed; the sweep drops it after that.
   absl::Status TrackPending(const rebound::v1::ConnectionEvent& event,
                             absl::Duration keep);
 
@@ -105,11 +112,17 @@ class SuggestionStore {
     std::string tenant, sender, recipient, request_id;
     absl::Time sent_at;
   };
-  // Up to `limit` invites, of any tenant, sent before `before` and still
-  // pending.
+  // Up to `limit` invites per tenant, of any tenant, sent before `before`
+  // and still pending. Also drops invites closed more than `keep` ago.
   absl::StatusOr<std::vector<PendingInvite>> PendingBefore(absl::Time before,
-                                                           int limit);
+                                                           int limit,
+                                                           absl::Duration keep);
   absl::Status ForgetPending(const PendingInvite& invite);
+
+  // A member's scores (state::ReadMemberScores); NOT_FOUND when Redis holds
+  // nothing about them.
+  absl::StatusOr<rebound::v1::MemberScores> MemberScores(
+      const std::string& tenant, const std::string& member);
 
   absl::StatusOr<std::string> LastEntryId(const std::string& tenant,
                                           const std::string& member);

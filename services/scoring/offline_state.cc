@@ -71,10 +71,7 @@ void OfflineState::Apply(const ConnectionEvent& e) {
       r.sent_at = TimeOf(e);
       Member& sender = members_[{tenant, e.sender_id()}];
       ++sender.sent;
-      sender.send_times.insert(
-          std::upper_bound(sender.send_times.begin(), sender.send_times.end(),
-                           *r.sent_at),
-          *r.sent_at);
+      sender.send_days.Add(state::UtcDay(absl::ToUnixSeconds(*r.sent_at)));
       sender.utc_offset_minutes = p.sender_profile().utc_offset_minutes();
       Member& recipient = members_[{tenant, e.recipient_id()}];
       ++recipient.received;
@@ -142,11 +139,8 @@ std::optional<DeclineContext> OfflineState::ContextFor(
     ctx.sender_declined = m.declined;
     ctx.sender_reported = m.reported;
     if (ctx.sent_at) {
-      auto from = std::lower_bound(m.send_times.begin(), m.send_times.end(),
-                                   *ctx.sent_at - absl::Hours(24 * 7));
-      auto to = std::lower_bound(m.send_times.begin(), m.send_times.end(),
-                                 *ctx.sent_at);
-      ctx.sender_sent_last_7d = to - from;
+      const int64_t day = state::UtcDay(absl::ToUnixSeconds(*ctx.sent_at));
+      ctx.sender_sent_last_7d = m.send_days.SentInDays(day - 7, day - 1);
     }
   }
   if (auto it = pairs_.find({tenant, e.sender_id(), e.recipient_id()});

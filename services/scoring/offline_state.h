@@ -40,6 +40,7 @@
 #include "absl/time/time.h"
 #include "rebound/v1/events.pb.h"
 #include "services/scoring/classifier.h"
+#include "state/send_days.h"
 
 namespace rebound::scoring {
 
@@ -55,8 +56,10 @@ class OfflineState {
   // - request/sent_at: the RequestSent, if it was applied.
   // - viewed: the request was marked viewed (see above).
   // - sender_*: the sender's counters now; sender_sent_last_7d counts the
-  //   sender's requests sent in [sent_at - 7d, sent_at), this one excluded
-  //   (0 when sent_at is unknown).
+  //   sender's requests sent on the 7 UTC days before sent_at's day, as the
+  //   send-day ring (state/send_days.h) holds them now (0 when sent_at is
+  //   unknown). Per day, not per second, so Redis keeps a bounded ring
+  //   instead of every send time.
   // - pair_prior_requests: requests of this sender to this recipient sent
   //   before this one; since_prior_request: sent_at minus the latest of them.
   // - recipient_*: the recipient's counters and accept histogram now.
@@ -82,8 +85,8 @@ class OfflineState {
     int64_t received = 0;
     int64_t received_accepted = 0;
     std::array<int64_t, 168> accept_hours{};
-    // Send times, sorted, for the 7-day window.
-    std::vector<absl::Time> send_times;
+    // Sends per UTC day, as Redis keeps them.
+    state::SendDayRing send_days;
     std::optional<int32_t> utc_offset_minutes;
   };
   struct Pair {

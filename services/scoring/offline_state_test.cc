@@ -83,13 +83,31 @@ TEST_F(OfflineStateTest, CountersAreAsOfJustBeforeTheDecline) {
             2);
 }
 
-TEST_F(OfflineStateTest, SevenDayWindowExcludesThisRequest) {
+TEST_F(OfflineStateTest, SevenDayWindowIsTheSevenDaysBeforeTheRequestsDay) {
+  // kT0 is midnight UTC.
   state_.Apply(Sent("r1", "s", "a", kT0));
   state_.Apply(Sent("r2", "s", "b", kT0 + absl::Hours(24 * 5)));
-  state_.Apply(Sent("r3", "s", "c", kT0 + absl::Hours(24 * 10)));
+  state_.Apply(Sent("r2b", "s", "b2", kT0 + absl::Hours(24 * 9 + 23)));
+  state_.Apply(Sent("r3", "s", "c", kT0 + absl::Hours(24 * 10 + 1)));
+  state_.Apply(Sent("r4", "s", "d", kT0 + absl::Hours(24 * 10 + 2)));
   auto ctx =
       state_.ContextFor(Declined("r3", "s", "c", kT0 + absl::Hours(24 * 11)));
-  EXPECT_EQ(ctx->sender_sent_last_7d, 1);  // Day 5 only.
+  // Days 3..9: days 5 and 9; day 0 is too old, day 10 (its own) is not in.
+  EXPECT_EQ(ctx->sender_sent_last_7d, 2);
+}
+
+TEST_F(OfflineStateTest, SevenDayWindowForgetsDaysTheRingReused) {
+  state_.Apply(Sent("r1", "s", "a", kT0 + absl::Hours(24 * 16)));
+  state_.Apply(Sent("r2", "s", "b", kT0 + absl::Hours(24 * 20)));
+  auto before =
+      state_.ContextFor(Declined("r2", "s", "b", kT0 + absl::Hours(24 * 21)));
+  EXPECT_EQ(before->sender_sent_last_7d, 1);  // Day 16.
+  // Day 32 takes day 16's slot (16 slots): the older request's window then
+  // misses day 16, as Redis's ring does.
+  state_.Apply(Sent("r3", "s", "c", kT0 + absl::Hours(24 * 32)));
+  auto after =
+      state_.ContextFor(Declined("r2", "s", "b", kT0 + absl::Hours(24 * 33)));
+  EXPECT_EQ(after->sender_sent_last_7d, 0);
 }
 
 TEST_F(OfflineStateTest, PairHistory) {

@@ -1,23 +1,18 @@
 // Scoring's state in Redis: request state, sender scores, recipient stats.
+// The key names, field layouts and scripts are the shared schema in state/
+// (keys.h lists every key); this class decides which calls an event makes.
 //
-// Keys (every key of one member shares the hash tag {tenant/member}, so the
-// data can move to Redis Cluster; an event touches its sender's keys and its
-// recipient's keys in two separate scripts, one per slot):
-//   rb:{t/m}:snd            HASH  sender counters and derived scores
-//   rb:{t/m}:sends          ZSET  request_id -> sent_at, last 30 days
-//   rb:{t/m}:req:<request>  HASH  request state, sent_at, the RequestSent,
-//                                 viewed flag, verdict; expires (TTL)
-//   rb:{t/m}:pair:<other>   HASH  requests to <other>, last/previous sent_at
-//   rb:{t/m}:rcv            HASH  recipient counters, selectivity, h0..h167
-//   rb:{t/m}:ev:<id>:s      STRING the event was applied to its sender
-//   rb:{t/m}:ev:req:<request>:sent|outcome
-//                           STRING the request / its outcome was counted
-//                                  for its recipient (TTL)
+// Per event: one script on the sender's keys (request, pair, sender hash)
+// and, for a sent / accepted / declined request, one on the recipient's
+// keys; each touches one member's keys only (one Cluster slot).
 //
-// Idempotence: each script starts with SET marker NX; an event already
-// applied is a no-op, so replays after a crash change nothing. A decline's
-// verdict is stored with its request, so a replay re-publishes the same
-// verdict instead of classifying again on counters that already include it.
+// Idempotence: sender-side counters move only with a request's transitions
+// (its first RequestSent, its first outcome), so a replayed event changes
+// nothing; the recipient side counts a request and its outcome once each
+// behind a marker. A decline's verdict is stored with its request, so a
+// replay (or a second decline event for a decided request) re-publishes the
+// stored verdict instead of classifying again on counters that already
+// include it.
 //
 // Out-of-order events: the first terminal event of a request (accepted,
 // declined, withdrawn, expired) decides its state and is counted even if the
@@ -43,16 +38,14 @@ namespace rebound::scoring {
 
 struct ScoreStoreOptions {
   RedisOptions redis;
-  // How long an event's applied-marker is kept: replays older than this
-  // would be applied again. Must exceed the topic's retention of unconsumed
-  // data; 30 days by default.
+  // How long a recipient-side marker (this request / its outcome was
+  // counted) is kept: a replay older than this would count again. Must
+  // exceed how far back a replay can start; 30 days by default.
   absl::Duration marker_ttl = absl::Hours(24 * 30);
   // How long a request's state is kept after its last event (pending
   // invites expire after about 6 months).
   absl::Duration request_ttl = absl::Hours(24 * 200);
 };
-
-std::string MemberTag(const std::string& tenant, const std::string& member);
 
 class ScoreStore {
  public:
@@ -63,8 +56,9 @@ class ScoreStore {
   absl::Status Ping();
 
   // What Redis knows about a decline/expiry's request and its members, as
-  // the classifier's context. If the event was already applied (a replay),
-  // `stored_verdict` holds the verdict decided then.
+  // the classifier's context. If the request was already decided with a
+  // verdict (a replay, or an earlier outcome event), `stored_verdict` holds
+  // that verdict. One round trip, no reads that grow with history.
   struct DeclineState {
     DeclineContext context;
     std::optional<rebound::v1::DeclineVerdict> stored_verdict;
@@ -83,7 +77,8 @@ class ScoreStore {
       const std::vector<std::pair<const rebound::v1::ConnectionEvent*,
                                   const rebound::v1::DeclineVerdict*>>& events);
 
-  // A member's scores; NOT_FOUND when Redis holds nothing about them.
+  // A member's scores (state::ReadMemberScores); NOT_FOUND when Redis holds
+  // nothing about them.
   absl::StatusOr<rebound::v1::MemberScores> GetMemberScores(
       const std::string& tenant, const std::string& member);
 

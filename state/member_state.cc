@@ -1,0 +1,170 @@
+#include "state/member_state.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "state/keys.h"
+
+namespace rebound::state {
+namespace {
+
+int64_t Int(const std::string& text) {
+  int64_t v = 0;
+  return absl::SimpleAtoi(text, &v) ? v : 0;
+}
+
+}  // namespace
+
+SenderState DecodeSender(const RedisValue& hgetall) {
+  SenderState s;
+  const auto& a = hgetall.array;
+  for (size_t i = 0; i + 1 < a.size(); i += 2) {
+    const std::string& f = a[i].str;
+    const std::string& v = a[i + 1].str;
+    if (f == "sent") {
+      s.sent = Int(v);
+    } else if (f == "accepted") {
+      s.accepted = Int(v);
+    } else if (f == "declined") {
+      s.declined = Int(v);
+    } else if (f == "reported") {
+      s.reported = Int(v);
+    } else if (f == "pending") {
+      s.pending = Int(v);
+    } else if (f == "expired") {
+      s.expired = Int(v);
+    } else if (f == "withdrawn") {
+      s.withdrawn = Int(v);
+    } else if (f.rfind("reason:", 0) == 0) {
+      s.declines_by_reason[f.substr(7)] = Int(v);
+    } else if (f == "profile") {
+      rebound::v1::ProfileSnapshot p;
+      if (p.ParseFromString(v)) s.profile = std::move(p);
+    } else if (f.size() >= 2 && f[0] == 'd') {
+      int slot = 0;
+      if (absl::SimpleAtoi(absl::string_view(f).substr(1), &slot) &&
+          slot >= 0 && slot < SendDayRing::kSlots) {
+        s.send_days.slots[slot] = Int(v);
+      }
+    }
+  }
+  return s;
+}
+
+std::array<int64_t, 168> DecodeAcceptHours(std::string_view bytes) {
+  std::array<int64_t, 168> out{};
+  for (size_t h = 0; h < out.size() && h * 4 < bytes.size(); ++h) {
+    uint32_t v = 0;
+    for (size_t b = 0; b < 4; ++b) {
+      size_t i = h * 4 + b;
+      v = (v << 8) | (i < bytes.size() ? static_cast<uint8_t>(bytes[i]) : 0);
+    }
+    out[h] = v;
+  }
+  return out;
+}
+
+RecipientState DecodeRecipient(const RedisValue& hgetall,
+                               const RedisValue& hours) {
+  RecipientState r;
+  const auto& a = hgetall.array;
+  for (size_t i = 0; i + 1 < a.size(); i += 2) {
+    const std::string& f = a[i].str;
+    const std::string& v = a[i + 1].str;
+    if (f == "received") {
+      r.received = Int(v);
+    } else if (f == "accepted") {
+      r.accepted = Int(v);
+    } else if (f == "declined") {
+      r.declined = Int(v);
+    } else if (f == "utc_offset") {
+      int off = 0;
+      if (absl::SimpleAtoi(v, &off)) r.utc_offset_minutes = off;
+    }
+  }
+  if (!hours.is_nil()) r.accept_hours = DecodeAcceptHours(hours.str);
+  return r;
+}
+
+double AcceptanceRate(const SenderState& s) {
+  return (s.accepted + 1.0) / (s.accepted + s.declined + 2.0);
+}
+
+double SpamRisk(const SenderState& s) {
+  auto it = s.declines_by_reason.find(rebound::v1::DeclineReason_Name(
+      rebound::v1::DECLINE_REASON_SPAMMY_PROFILE));
+  const double spammy = it == s.declines_by_reason.end() ? 0 : it->second;
+  const double bad = 2.0 * s.reported + spammy;
+  return bad / (bad + s.accepted + 2.0);
+}
+
+double Reputation(const SenderState& s) {
+  return 100 * AcceptanceRate(s) * (1 - SpamRisk(s));
+}
+
+double Selectivity(const RecipientState& r) {
+  return 1 - (r.accepted + 1.0) / (r.received + 2.0);
+}
+
+absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
+    RedisClient& redis, const std::string& tenant, const std::string& member) {
+  const MemberKeys m(tenant, member);
+  auto replies = redis.Pipeline({{"HGETALL", m.Sender()},
+                                 {"HGETALL", m.Recipient()},
+                                 {"GET", m.AcceptHours()}});
+  if (!replies.ok()) return replies.status();
+  const auto& v = *replies;
+  if (v[0].array.empty() && v[1].array.empty() && v[2].is_nil()) {
+    return absl::NotFoundError("no events about member '" + member +
+                               "' in tenant '" + tenant + "'");
+  }
+  const SenderState snd = DecodeSender(v[0]);
+  const RecipientState rcv = DecodeRecipient(v[1], v[2]);
+  rebound::v1::MemberScores out;
+  out.set_tenant_id(tenant);
+  out.set_member_id(member);
+  auto* s = out.mutable_as_sender();
+  s->set_sent(snd.sent);
+  s->set_accepted(snd.accepted);
+  s->set_declined(snd.declined);
+  s->set_reported(snd.reported);
+  s->set_pending(snd.pending);
+  s->set_expired(snd.expired);
+  s->set_withdrawn(snd.withdrawn);
+  for (const auto& [reason, n] : snd.declines_by_reason) {
+    (*s->mutable_declines_by_reason())[reason] = n;
+  }
+  s->set_acceptance_rate(AcceptanceRate(snd));
+  s->set_reputation(Reputation(snd));
+  s->set_spam_risk(SpamRisk(snd));
+  auto* r = out.mutable_as_recipient();
+  r->set_received(rcv.received);
+  r->set_accepted(rcv.accepted);
+  r->set_declined(rcv.declined);
+  r->set_selectivity(Selectivity(rcv));
+  for (int64_t n : rcv.accept_hours) r->add_accept_hour_of_week(n);
+  return out;
+}
+
+absl::StatusOr<PolicyInputs> ReadPolicyInputs(RedisClient& redis,
+                                              const std::string& tenant,
+                                              const std::string& sender,
+                                              const std::string& recipient) {
+  const MemberKeys s(tenant, sender);
+  const MemberKeys r(tenant, recipient);
+  auto replies = redis.Pipeline({{"GET", s.Retries(recipient)},
+                                 {"HGETALL", r.Recipient()},
+                                 {"GET", r.AcceptHours()},
+                                 {"HGET", s.Sender(), "profile"}});
+  if (!replies.ok()) return replies.status();
+  const auto& v = *replies;
+  PolicyInputs in;
+  if (!v[0].is_nil()) in.prior_retries = Int(v[0].str);
+  in.recipient = DecodeRecipient(v[1], v[2]);
+  if (!v[3].is_nil()) {
+    rebound::v1::ProfileSnapshot p;
+    if (p.ParseFromString(v[3].str)) in.sender_profile = std::move(p);
+  }
+  return in;
+}
+
+}  // namespace rebound::state

@@ -1,0 +1,88 @@
+// Scoring's per-member state as Redis holds it (field names, encodings, the
+// derived scores) and the read side both scoring and notify use. The writes
+// are the scripts in state/scripts.h; the key names are in state/keys.h.
+//
+// Sender hash (MemberKeys::Sender): integer fields sent, accepted,
+// declined, reported, pending, expired, withdrawn, "reason:<DeclineReason
+// name>"; "profile" (ProfileSnapshot bytes) and "profile_at" (s); and the
+// send-day ring "d0".."d15" (state/send_days.h), so the per-member state
+// is bounded and a send-rate window is a handful of fields, not a scan.
+// Recipient hash (MemberKeys::Recipient): received, accepted, declined and
+// utc_offset (minutes, from the latest request snapshot that carried one).
+// Accept hours (MemberKeys::AcceptHours): 168 unsigned 32-bit big-endian
+// counters (BITFIELD u32 #i), local hour of week, Monday 00:00 = 0.
+// Derived scores (acceptance rate, spam risk, reputation, selectivity) are
+// computed when read, from the counters, so no write recomputes them.
+#ifndef REBOUND_STATE_MEMBER_STATE_H_
+#define REBOUND_STATE_MEMBER_STATE_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "common/redis_client.h"
+#include "rebound/v1/events.pb.h"
+#include "rebound/v1/scoring.pb.h"
+#include "state/send_days.h"
+
+namespace rebound::state {
+
+struct SenderState {
+  int64_t sent = 0, accepted = 0, declined = 0, reported = 0, pending = 0,
+          expired = 0, withdrawn = 0;
+  std::map<std::string, int64_t> declines_by_reason;  // By reason name.
+  SendDayRing send_days;
+  std::optional<rebound::v1::ProfileSnapshot> profile;
+};
+
+struct RecipientState {
+  int64_t received = 0, accepted = 0, declined = 0;
+  std::optional<int> utc_offset_minutes;
+  std::array<int64_t, 168> accept_hours{};
+};
+
+// From an HGETALL of the sender hash (nil or empty: all zero). Fields that
+// do not parse read as zero / absent.
+SenderState DecodeSender(const RedisValue& hgetall);
+// From an HGETALL of the recipient hash and a GET of the accept hours.
+RecipientState DecodeRecipient(const RedisValue& hgetall,
+                               const RedisValue& hours);
+// The 168 counters of an accept-hours string (shorter strings: the rest 0).
+std::array<int64_t, 168> DecodeAcceptHours(std::string_view bytes);
+
+// Laplace-smoothed: (accepted + 1) / (accepted + declined + 2).
+double AcceptanceRate(const SenderState& s);
+// Weighted red flags over flags + acceptances: b / (b + accepted + 2), with
+// b = 2 * reported + declines classified spammy.
+double SpamRisk(const SenderState& s);
+// 100 * acceptance rate * (1 - spam risk).
+double Reputation(const SenderState& s);
+// 1 - (accepted + 1) / (received + 2).
+double Selectivity(const RecipientState& r);
+
+// A member's scores as sender and as recipient, in one round trip.
+// NOT_FOUND when Redis holds nothing about the member; UNAVAILABLE or
+// FAILED_PRECONDITION as RedisClient returns them.
+absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
+    RedisClient& redis, const std::string& tenant, const std::string& member);
+
+// What notify's retry policy needs: retries already advised for the pair,
+// the recipient's accept hours and utc offset, the sender's latest profile;
+// one round trip.
+struct PolicyInputs {
+  int64_t prior_retries = 0;
+  RecipientState recipient;
+  std::optional<rebound::v1::ProfileSnapshot> sender_profile;
+};
+absl::StatusOr<PolicyInputs> ReadPolicyInputs(RedisClient& redis,
+                                              const std::string& tenant,
+                                              const std::string& sender,
+                                              const std::string& recipient);
+
+}  // namespace rebound::state
+
+#endif  // REBOUND_STATE_MEMBER_STATE_H_

@@ -1,0 +1,120 @@
+#include "state/member_state.h"
+
+#include "gtest/gtest.h"
+
+namespace rebound::state {
+namespace {
+
+RedisValue Hash(const std::vector<std::pair<std::string, std::string>>& kv) {
+  RedisValue v;
+  v.type = RedisValue::Type::kArray;
+  for (const auto& [k, val] : kv) {
+    RedisValue a, b;
+    a.type = b.type = RedisValue::Type::kString;
+    a.str = k;
+    b.str = val;
+    v.array.push_back(a);
+    v.array.push_back(b);
+  }
+  return v;
+}
+
+TEST(UtcDay, FloorsNegativeTimes) {
+  EXPECT_EQ(UtcDay(0), 0);
+  EXPECT_EQ(UtcDay(86399), 0);
+  EXPECT_EQ(UtcDay(86400), 1);
+  EXPECT_EQ(UtcDay(-1), -1);
+  EXPECT_EQ(UtcDay(-86400), -1);
+  EXPECT_EQ(UtcDay(-86401), -2);
+}
+
+TEST(SendDayRing, CountsPerDayNewerDaysResetOlderDaysSkip) {
+  SendDayRing ring;
+  ring.Add(100);
+  ring.Add(100);
+  ring.Add(101);
+  EXPECT_EQ(ring.SentInDays(100, 100), 2);
+  EXPECT_EQ(ring.SentInDays(100, 101), 3);
+  ring.Add(116);  // Same slot as 100: a newer day resets it.
+  EXPECT_EQ(ring.SentInDays(100, 100), 0);
+  EXPECT_EQ(ring.SentInDays(116, 116), 1);
+  ring.Add(100);  // 16 days behind its slot's day: not counted.
+  EXPECT_EQ(ring.SentInDays(0, 200), 2);
+  ring.Add(-3);  // Before 1970: slot 13.
+  ring.Add(-3);
+  EXPECT_EQ(ring.SentInDays(-3, -3), 2);
+}
+
+TEST(DecodeAcceptHours, BigEndianU32PerHourShortStringsZeroFilled) {
+  // What BITFIELD INCRBY u32 #i writes: 4 bytes per counter, MSB first;
+  // Redis stores only up to the highest byte written.
+  std::string bytes(4 * 3, '\0');
+  bytes[3] = 5;   // hour 0 = 5
+  bytes[8] = 1;   // hour 2 = 2^24
+  bytes[11] = 2;  // ... + 2
+  auto h = DecodeAcceptHours(bytes);
+  EXPECT_EQ(h[0], 5);
+  EXPECT_EQ(h[1], 0);
+  EXPECT_EQ(h[2], (int64_t{1} << 24) + 2);
+  EXPECT_EQ(h[3], 0);
+  EXPECT_EQ(h[167], 0);
+  std::string full(4 * 168, '\xff');
+  EXPECT_EQ(DecodeAcceptHours(full)[167], 0xffffffffLL);
+  // A partial last counter (not written by BITFIELD) reads zero-padded.
+  EXPECT_EQ(DecodeAcceptHours(std::string("\x01", 1))[0], 1LL << 24);
+}
+
+TEST(SenderState, SentInDaysReadsOnlySlotsOfThoseDays) {
+  auto s = DecodeSender(Hash({
+      {"sent", "9"},
+      {"d3", std::to_string(19 * SendDayRing::kShift + 4)},  // day 19: 4
+      {"d4", std::to_string(20 * SendDayRing::kShift + 2)},  // day 20: 2
+      {"d5", std::to_string(5 * SendDayRing::kShift + 7)},  // day 5: stale slot
+      {"d15", std::to_string(15 * SendDayRing::kShift + 1)},  // day 15: 1
+      {"dx", "3"},                                            // ignored
+      {"d16", "3"},                                           // out of ring
+  }));
+  EXPECT_EQ(s.sent, 9);
+  EXPECT_EQ(s.send_days.SentInDays(13, 19), 5);  // days 15 and 19
+  EXPECT_EQ(s.send_days.SentInDays(20, 20), 2);
+  EXPECT_EQ(s.send_days.SentInDays(6, 12), 0);  // day 5's count is not in range
+  EXPECT_EQ(s.send_days.SentInDays(5, 5), 7);
+}
+
+TEST(DerivedScores, FromCountersOnly) {
+  SenderState s;
+  EXPECT_DOUBLE_EQ(AcceptanceRate(s), 0.5);
+  EXPECT_DOUBLE_EQ(SpamRisk(s), 0);
+  EXPECT_DOUBLE_EQ(Reputation(s), 50);
+  s.accepted = 2;
+  s.declined = 2;
+  s.reported = 1;
+  s.declines_by_reason["DECLINE_REASON_SPAMMY_PROFILE"] = 1;
+  EXPECT_DOUBLE_EQ(AcceptanceRate(s), 0.5);
+  EXPECT_DOUBLE_EQ(SpamRisk(s), 3.0 / 7.0);
+  EXPECT_DOUBLE_EQ(Reputation(s), 100 * 0.5 * (4.0 / 7.0));
+  RecipientState r;
+  EXPECT_DOUBLE_EQ(Selectivity(r), 0.5);
+  r.received = 8;
+  r.accepted = 1;
+  EXPECT_DOUBLE_EQ(Selectivity(r), 0.8);
+}
+
+TEST(DecodeRecipient, CountersOffsetAndHours) {
+  RedisValue hours;
+  hours.type = RedisValue::Type::kString;
+  hours.str = std::string("\0\0\0\x03", 4);
+  auto r = DecodeRecipient(
+      Hash({{"received", "4"}, {"accepted", "3"}, {"utc_offset", "-300"}}),
+      hours);
+  EXPECT_EQ(r.received, 4);
+  EXPECT_EQ(r.accepted, 3);
+  EXPECT_EQ(r.utc_offset_minutes, -300);
+  EXPECT_EQ(r.accept_hours[0], 3);
+  auto empty = DecodeRecipient(RedisValue(), RedisValue());
+  EXPECT_FALSE(empty.utc_offset_minutes.has_value());
+  EXPECT_EQ(empty.accept_hours[0], 0);
+}
+
+}  // namespace
+}  // namespace rebound::state

@@ -1,0 +1,58 @@
+// The Lua scripts that write Rebound's Redis state: the write side of the
+// layouts in state/keys.h and state/member_state.h. Loaded once per
+// connection (SCRIPT LOAD) and run with EVALSHA by RedisClient.
+//
+// Rules every script keeps:
+// - Redis 7 function-style shebang (#!lua, no flags): Redis refuses the
+//   script up front when over maxmemory (OOM) instead of failing it after
+//   some writes.
+// - All keys of one call share one hash tag (one Cluster slot).
+// - Reads before writes: every key a script writes is read (and so
+//   type-checked) before its first write, so an error never leaves an event
+//   half applied; a marker, where one is used, is written after the reads.
+// - Idempotent: a replayed event or suggestion version changes nothing.
+#ifndef REBOUND_STATE_SCRIPTS_H_
+#define REBOUND_STATE_SCRIPTS_H_
+
+namespace rebound::state {
+
+// One event's effects on its sender's keys.
+// KEYS: sender hash, request hash, pair hash.
+// ARGV: kind, occurred_at (s), request ttl (s), then per kind:
+//   sent: RequestSent bytes     accepted, withdrawn: nothing
+//   declined: reported (0/1), reason name, verdict bytes
+//   expired: reason name, verdict bytes
+//   viewed: 1 when the view names its request, else 0
+//   profile: ProfileSnapshot bytes
+// Counters move only with a request's transitions (its first RequestSent,
+// its first outcome), so no per-event marker is needed. Returns 1 when
+// something changed, 0 for a replay or a no-op.
+extern const char kApplyAsSenderScript[];
+
+// One event's effects on its recipient's keys.
+// KEYS: recipient hash, accept hours, marker (MemberKeys::ReceivedMarker).
+// ARGV: kind (sent / accepted / declined), marker ttl (s), occurred_at (s),
+//   the recipient's utc offset in minutes from the request ("" unknown).
+// Returns 1 applied, 0 counted before.
+extern const char kApplyAsRecipientScript[];
+
+// Writes a suggestion version and appends it to the member's stream.
+// KEYS: suggestion hash, suggestion index, waiting set, pair retries,
+//   flags, member stream.
+// ARGV: data, version, created (ms), state name, suggestion id,
+//   counts_retry (0/1), waiting (0/1), stream max length, ttl (s) of the
+//   member's suggestion keys, most suggestions kept in the index, then the
+//   red-flag signal names to count (first version only).
+// Returns the stream entry id, or "" when this version (or a newer one) was
+// written before.
+extern const char kPutSuggestionScript[];
+
+// Appends a suggestion version to the tenant's stream, once.
+// KEYS: tenant stream, marker (TenantKeys::StreamMarker).
+// ARGV: data, marker ttl (s), stream max length.
+// Returns the entry id, or "" when appended before.
+extern const char kAppendTenantStreamScript[];
+
+}  // namespace rebound::state
+
+#endif  // REBOUND_STATE_SCRIPTS_H_
