@@ -49,9 +49,45 @@ declare -A before
 for k in 0 1 2; do before[$k]=$(rss "${PIDS[$k]}"); done
 requests=$(python3 -c "print(max(1000, int($RATE * $DURATION / 2.66)))")
 "$BUILD_DIR/tools/rebound-sim" --seed=7 --run-id=bench --requests="$requests" --out="$OUT/events.jsonl" --truth=/dev/null
+REDIS_PORT=${REBOUND_REDIS_ADDR##*:}
+HZ=$(getconf CLK_TCK)
+cpu() { awk -v hz="$HZ" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }  # CPU s so far
+declare -A cpu0
+for k in 0 1 2; do cpu0[$k]=$(cpu "${PIDS[$k]}"); done
+redis-cli -p "$REDIS_PORT" INFO everything >"$OUT/redis-before.txt"
 echo "== pipeline at $RATE events/s for ~${DURATION}s"
 "$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
   --file="$OUT/events.jsonl" --show=0 --rate="$RATE" --timeout-seconds=300 | tee "$OUT/e2e.txt"
+redis-cli -p "$REDIS_PORT" INFO everything >"$OUT/redis-after.txt"
+declare -A cpu1
+for k in 0 1 2; do cpu1[$k]=$(cpu "${PIDS[$k]}"); done
+EVENTS=$(wc -l <"$OUT/events.jsonl")
+echo "== where the CPU went ($EVENTS events)"
+for k in 0 1 2; do
+  python3 -c "print(f'  {\"${names[$k]}\":8s} {(${cpu1[$k]} - ${cpu0[$k]}) * 1e6 / $EVENTS:8.1f} us CPU per event')"
+done
+# Redis: INFO cpu and commandstats deltas over the measured run.
+python3 - "$OUT/redis-before.txt" "$OUT/redis-after.txt" "$EVENTS" <<'PY'
+import sys
+def info(path):
+    cpu, main, cmds = 0.0, 0.0, {}
+    for line in open(path):
+        k, _, v = line.strip().partition(":")
+        if k in ("used_cpu_sys", "used_cpu_user"): cpu += float(v)
+        if k in ("used_cpu_sys_main_thread", "used_cpu_user_main_thread"): main += float(v)
+        if k.startswith("cmdstat_"):
+            f = dict(x.split("=") for x in v.split(","))
+            cmds[k[8:]] = (float(f["calls"]), float(f["usec"]))
+    return cpu, main, cmds
+(c0, m0, s0), (c1, m1, s1), n = info(sys.argv[1]), info(sys.argv[2]), int(sys.argv[3])
+print(f"  redis    {(c1 - c0) * 1e6 / n:8.1f} us CPU per event (main thread {(m1 - m0) * 1e6 / n:.1f}; goal <= 15)")
+rows = []
+for name, (calls, usec) in s1.items():
+    pc, pu = s0.get(name, (0.0, 0.0))
+    if calls > pc: rows.append((usec - pu, calls - pc, name))
+for usec, calls, name in sorted(rows, reverse=True)[:10]:
+    print(f"    {name:16s} {calls / n:6.2f} calls/event {usec / calls:7.2f} us/call {usec / n:7.2f} us/event")
+PY
 declare -A after
 for k in 0 1 2; do after[$k]=$(rss "${PIDS[$k]}"); done
 echo "== kafka alone at $RATE records/s"

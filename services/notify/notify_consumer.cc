@@ -166,7 +166,7 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
         if (!store.Put(s, {}).ok() || !store.ForgetPending(p).ok()) break;
         suggestions_->Add({{"state", "STALE_INVITE"}}).Increment();
       }
-      if (stale->size() == 200) continue;  // More waiting: no pause.
+      if (stale->size() >= 200) continue;  // More waiting: no pause.
     }
     for (int i = 0; i < 50 && !stop.load(); ++i)
       absl::SleepFor(absl::Milliseconds(100));
