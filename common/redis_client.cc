@@ -216,10 +216,16 @@ absl::StatusOr<RedisValue> RedisClient::RunScript(
 
 absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScripts(
     const std::vector<ScriptCall>& calls) {
-  if (calls.empty()) return std::vector<RedisValue>{};
+  return RunScriptsThen(calls, {});
+}
+
+absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScriptsThen(
+    const std::vector<ScriptCall>& calls,
+    const std::vector<std::vector<std::string>>& then) {
+  if (calls.empty() && then.empty()) return std::vector<RedisValue>{};
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::vector<std::vector<std::string>> commands;
-    commands.reserve(calls.size());
+    commands.reserve(calls.size() + then.size());
     for (const auto& call : calls) {
       auto it = scripts_.find(call.script);
       if (it == scripts_.end()) {
@@ -237,6 +243,7 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScripts(
       argv.insert(argv.end(), call.args.begin(), call.args.end());
       commands.push_back(std::move(argv));
     }
+    commands.insert(commands.end(), then.begin(), then.end());
     auto replies = Pipeline(commands);
     if (!replies.ok() && replies.status().message().rfind("NOSCRIPT", 0) == 0) {
       for (auto& [name, s] : scripts_) s.sha.clear();

@@ -83,6 +83,12 @@ class RedisClient {
   // scripts.
   absl::StatusOr<std::vector<RedisValue>> RunScripts(
       const std::vector<ScriptCall>& calls);
+  // RunScripts(calls), then `commands`, in the same round trip: the
+  // commands see every write of the scripts. One value per script, then one
+  // per command; the first error fails the whole call.
+  absl::StatusOr<std::vector<RedisValue>> RunScriptsThen(
+      const std::vector<ScriptCall>& calls,
+      const std::vector<std::vector<std::string>>& commands);
 
   bool connected() const { return ctx_ != nullptr; }
   const std::string& address() const { return options_.address; }

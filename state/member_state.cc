@@ -145,26 +145,34 @@ absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
   return out;
 }
 
-absl::StatusOr<PolicyInputs> ReadPolicyInputs(RedisClient& redis,
-                                              const std::string& tenant,
-                                              const std::string& sender,
-                                              const std::string& recipient) {
-  const MemberKeys s(tenant, sender);
-  const MemberKeys r(tenant, recipient);
-  auto replies = redis.Pipeline({{"GET", s.Retries(recipient)},
-                                 {"HGETALL", r.Recipient()},
-                                 {"GET", r.AcceptHours()},
-                                 {"HGET", s.Sender(), "profile"}});
-  if (!replies.ok()) return replies.status();
-  const auto& v = *replies;
-  PolicyInputs in;
-  if (!v[0].is_nil()) in.prior_retries = Int(v[0].str);
-  in.recipient = DecodeRecipient(v[1], v[2]);
-  if (!v[3].is_nil()) {
-    rebound::v1::ProfileSnapshot p;
-    if (p.ParseFromString(v[3].str)) in.sender_profile = std::move(p);
+absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
+    RedisClient& redis, const std::vector<PolicyKey>& keys) {
+  constexpr size_t kReads = 4;
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(keys.size() * kReads);
+  for (const auto& k : keys) {
+    const MemberKeys s(k.tenant, k.sender);
+    const MemberKeys r(k.tenant, k.recipient);
+    commands.push_back({"GET", s.Retries(k.recipient)});
+    commands.push_back({"HGETALL", r.Recipient()});
+    commands.push_back({"GET", r.AcceptHours()});
+    commands.push_back({"HGET", s.Sender(), "profile"});
   }
-  return in;
+  std::vector<PolicyInputs> out(keys.size());
+  if (keys.empty()) return out;
+  auto replies = redis.Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const RedisValue* v = &(*replies)[i * kReads];
+    PolicyInputs& in = out[i];
+    if (!v[0].is_nil()) in.prior_retries = Int(v[0].str);
+    in.recipient = DecodeRecipient(v[1], v[2]);
+    if (!v[3].is_nil()) {
+      rebound::v1::ProfileSnapshot p;
+      if (p.ParseFromString(v[3].str)) in.sender_profile = std::move(p);
+    }
+  }
+  return out;
 }
 
 }  // namespace rebound::state

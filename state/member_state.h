@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/redis_client.h"
@@ -70,18 +71,20 @@ double Selectivity(const RecipientState& r);
 absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
     RedisClient& redis, const std::string& tenant, const std::string& member);
 
-// What notify's retry policy needs: retries already advised for the pair,
-// the recipient's accept hours and utc offset, the sender's latest profile;
-// one round trip.
+// What notify's retry policy needs for one verdict: retries already
+// advised for the pair, the recipient's accept hours and utc offset, the
+// sender's latest profile.
+struct PolicyKey {
+  std::string tenant, sender, recipient;
+};
 struct PolicyInputs {
   int64_t prior_retries = 0;
   RecipientState recipient;
   std::optional<rebound::v1::ProfileSnapshot> sender_profile;
 };
-absl::StatusOr<PolicyInputs> ReadPolicyInputs(RedisClient& redis,
-                                              const std::string& tenant,
-                                              const std::string& sender,
-                                              const std::string& recipient);
+// The inputs of every key, in order, in one round trip.
+absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
+    RedisClient& redis, const std::vector<PolicyKey>& keys);
 
 }  // namespace rebound::state
 

@@ -2,7 +2,7 @@
 
 namespace rebound::state {
 
-const char kApplyAsSenderScript[] = R"lua(#!lua
+const char kApplyAsSenderScript[] = R"lua(
 local snd, req, pair = KEYS[1], KEYS[2], KEYS[3]
 local t, at, rttl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local function int(v) return tonumber(v) or 0 end
@@ -20,13 +20,14 @@ if t == 'viewed' and ARGV[4] == '0' then
   redis.call('EXPIRE', pair, rttl)
   return 1
 end
-local r = redis.call('HMGET', req, 'state', 'sent_at')
-local state = r[1]
 if t == 'viewed' then
+  -- One key written; its first write fails whole on a wrong type.
   redis.call('HSET', req, 'viewed', 1, 'viewed_at', at)
   redis.call('EXPIRE', req, rttl)
   return 1
 end
+local r = redis.call('HMGET', req, 'state', 'sent_at')
+local state = r[1]
 if t == 'sent' then
   -- A request counts once, whatever event ids carry it.
   if r[2] then return 0 end
@@ -100,7 +101,7 @@ redis.call('EXPIRE', req, rttl)
 return 1
 )lua";
 
-const char kApplyAsRecipientScript[] = R"lua(#!lua
+const char kApplyAsRecipientScript[] = R"lua(
 local rcv, hours, marker = KEYS[1], KEYS[2], KEYS[3]
 local t, at = ARGV[1], tonumber(ARGV[3])
 local field = t
@@ -127,7 +128,7 @@ end
 return 1
 )lua";
 
-const char kPutSuggestionScript[] = R"lua(#!lua
+const char kPutSuggestionScript[] = R"lua(
 local sugg, suggs, waiting, retries, flags, stream =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local version = tonumber(ARGV[2])
@@ -165,7 +166,7 @@ end
 return redis.call('XADD', stream, 'MAXLEN', '~', ARGV[8], '*', 's', ARGV[1])
 )lua";
 
-const char kAppendTenantStreamScript[] = R"lua(#!lua
+const char kAppendTenantStreamScript[] = R"lua(
 redis.call('XLEN', KEYS[1])
 if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then return '' end
 return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 's', ARGV[1])

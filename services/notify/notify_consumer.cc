@@ -2,6 +2,7 @@
 
 #include <map>
 #include <thread>
+#include <tuple>
 
 #include "absl/time/clock.h"
 #include "common/kafka_admin.h"
@@ -98,33 +99,54 @@ NotifyConsumer::~NotifyConsumer() {
   if (consumer_) consumer_->close();
 }
 
-absl::Status NotifyConsumer::OnVerdict(const DeclineVerdict& verdict) {
-  auto ctx = store_->ReadPolicyContext(verdict.tenant_id(), verdict.sender_id(),
-                                       verdict.recipient_id());
-  if (!ctx.ok()) return ctx.status();
-  RetryInputs in;
-  in.verdict = verdict;
-  in.prior_retries = ctx->prior_retries;
-  in.recipient_accept_hours = ctx->recipient_accept_hours;
-  in.recipient_utc_offset_minutes = ctx->recipient_utc_offset_minutes;
-  if (!in.recipient_utc_offset_minutes && verdict.has_request()) {
-    in.recipient_utc_offset_minutes =
-        verdict.request().recipient_profile().utc_offset_minutes();
+absl::Status NotifyConsumer::OnVerdicts(
+    const std::vector<DeclineVerdict>& verdicts) {
+  if (verdicts.empty()) return absl::OkStatus();
+  std::vector<state::PolicyKey> keys;
+  keys.reserve(verdicts.size());
+  for (const auto& v : verdicts) {
+    keys.push_back({v.tenant_id(), v.sender_id(), v.recipient_id()});
   }
-  in.sender_profile = ctx->sender_profile;
-  rebound::v1::RetrySuggestion s = Suggest(policy_, in, absl::Now());
-  // Red flags: the signals that argued for the reason the decline got.
-  std::vector<std::string> flags;
-  for (const auto& sig : verdict.signals()) {
-    if (sig.reason() == verdict.primary_reason() && sig.weight() > 0) {
-      flags.push_back(sig.name());
+  auto inputs = store_->ReadPolicyInputs(keys);
+  if (!inputs.ok()) return inputs.status();
+  // Retries advised earlier in this batch are not in Redis yet when the
+  // inputs were read: count them here, per pair.
+  std::map<std::tuple<std::string, std::string, std::string>, int> advised;
+  std::vector<SuggestionWrite> writes;
+  writes.reserve(verdicts.size());
+  const absl::Time now = absl::Now();
+  for (size_t i = 0; i < verdicts.size(); ++i) {
+    const DeclineVerdict& verdict = verdicts[i];
+    const state::PolicyInputs& got = (*inputs)[i];
+    auto pair = std::make_tuple(verdict.tenant_id(), verdict.sender_id(),
+                                verdict.recipient_id());
+    RetryInputs in;
+    in.verdict = verdict;
+    in.prior_retries = static_cast<int>(got.prior_retries) + advised[pair];
+    in.recipient_accept_hours = got.recipient.accept_hours;
+    in.recipient_utc_offset_minutes = got.recipient.utc_offset_minutes;
+    if (!in.recipient_utc_offset_minutes && verdict.has_request()) {
+      in.recipient_utc_offset_minutes =
+          verdict.request().recipient_profile().utc_offset_minutes();
     }
+    in.sender_profile = got.sender_profile;
+    SuggestionWrite w;
+    w.suggestion = Suggest(policy_, in, now);
+    if (w.suggestion.should_retry()) ++advised[pair];
+    // Red flags: the signals that argued for the reason the decline got.
+    for (const auto& sig : verdict.signals()) {
+      if (sig.reason() == verdict.primary_reason() && sig.weight() > 0) {
+        w.red_flags.push_back(sig.name());
+      }
+    }
+    writes.push_back(std::move(w));
   }
-  auto stored = store_->Put(s, flags);
+  auto stored = store_->PutBatch(writes);
   if (!stored.ok()) return stored.status();
-  suggestions_
-      ->Add({{"state", rebound::v1::SuggestionState_Name(stored->state())}})
-      .Increment();
+  for (const auto& s : *stored) {
+    suggestions_->Add({{"state", rebound::v1::SuggestionState_Name(s.state())}})
+        .Increment();
+  }
   return absl::OkStatus();
 }
 
@@ -173,40 +195,97 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
   }
 }
 
-bool NotifyConsumer::Handle(const RdKafka::Message& m) {
-  absl::Status s;
-  if (m.topic_name() == options_.verdicts_topic) {
-    DeclineVerdict v;
-    if (!v.ParseFromArray(m.payload(), static_cast<int>(m.len()))) {
-      log::Warn("skipping a record that is not a DeclineVerdict",
-                {{"partition", m.partition()}, {"offset", m.offset()}});
-      return true;
+absl::Status NotifyConsumer::HandleBatch(
+    const std::vector<std::unique_ptr<RdKafka::Message>>& batch) {
+  // Runs of verdicts and events are written together (a few round trips
+  // per run); a ProfileUpdated is handled on its own, after everything
+  // before it, since it reads the suggestions earlier records wrote.
+  std::vector<DeclineVerdict> verdicts;
+  std::vector<ConnectionEvent> events;
+  events.reserve(batch.size());
+  auto flush = [&]() -> absl::Status {
+    std::vector<const ConnectionEvent*> track;
+    track.reserve(events.size());
+    for (const auto& e : events) track.push_back(&e);
+    absl::Status s = store_->TrackPending(track);
+    if (s.ok()) s = OnVerdicts(verdicts);
+    verdicts.clear();
+    events.clear();
+    return s;
+  };
+  for (const auto& m : batch) {
+    if (m->topic_name() == options_.verdicts_topic) {
+      DeclineVerdict v;
+      if (!v.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
+        log::Warn("skipping a record that is not a DeclineVerdict",
+                  {{"partition", m->partition()}, {"offset", m->offset()}});
+        continue;
+      }
+      verdicts.push_back(std::move(v));
+      continue;
     }
-    s = OnVerdict(v);
-  } else {
     ConnectionEvent e;
-    if (e.ParseFromArray(m.payload(), static_cast<int>(m.len()))) {
-      s = e.has_profile_updated() ? OnProfileUpdated(e)
-                                  : store_->TrackPending(e, kKeepClosedInvites);
+    if (!e.ParseFromArray(m->payload(), static_cast<int>(m->len()))) continue;
+    if (!e.has_profile_updated()) {
+      events.push_back(std::move(e));
+      continue;
     }
+    if (absl::Status s = flush(); !s.ok()) return s;
+    if (absl::Status s = OnProfileUpdated(e); !s.ok()) return s;
   }
-  if (!s.ok()) {
+  return flush();
+}
+
+bool NotifyConsumer::ProcessBatch(
+    std::vector<std::unique_ptr<RdKafka::Message>>& batch,
+    const std::atomic<bool>& stop) {
+  if (batch.empty()) return true;
+  // Redis down: hold the batch and retry; nothing of it is stored. Every
+  // write is idempotent, so a batch written in part is simply written again.
+  while (true) {
+    absl::Status s = HandleBatch(batch);
+    if (s.ok()) break;
     if (redis_ok_.exchange(false)) {
-      log::Warn("redis failed; holding the record",
+      log::Warn("redis failed; holding the records",
                 {{"error", std::string(s.message())}});
     }
-    return false;
+    if (stop.load()) return false;  // Unstored: replayed after restart.
+    absl::SleepFor(absl::FromChrono(options_.redis_retry));
   }
   if (!redis_ok_.exchange(true)) log::Info("redis available again");
+  // The next offset of each partition the batch touched.
+  std::map<std::pair<std::string, int32_t>, int64_t> next;
+  for (const auto& m : batch) {
+    int64_t& n = next[{m->topic_name(), m->partition()}];
+    n = std::max(n, m->offset() + 1);
+  }
+  std::vector<std::unique_ptr<RdKafka::TopicPartition>> owned;
+  std::vector<RdKafka::TopicPartition*> tps;
+  for (const auto& [tp, offset] : next) {
+    owned.emplace_back(
+        RdKafka::TopicPartition::create(tp.first, tp.second, offset));
+    tps.push_back(owned.back().get());
+  }
+  consumer_->offsets_store(tps);
+  processed_.fetch_add(static_cast<int64_t>(batch.size()));
+  consumed_->Increment(static_cast<double>(batch.size()));
+  batch.clear();
   return true;
 }
 
 absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
   std::thread sweeper([this, &stop] { SweepStaleInvites(stop); });
+  std::vector<std::unique_ptr<RdKafka::Message>> batch;
   while (!stop.load()) {
-    std::unique_ptr<RdKafka::Message> m(consumer_->consume(200));
+    // Block only when nothing is waiting to be written.
+    std::unique_ptr<RdKafka::Message> m(
+        consumer_->consume(batch.empty() ? 200 : 0));
     if (m->err() == RdKafka::ERR__TIMED_OUT ||
         m->err() == RdKafka::ERR__PARTITION_EOF) {
+      if (!batch.empty()) {
+        if (!ProcessBatch(batch, stop)) break;
+        continue;
+      }
       if (!redis_ok_.load() && store_->Ping().ok()) redis_ok_.store(true);
       kafka_ok_.store(true);
       continue;
@@ -216,18 +295,12 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
       continue;
     }
     kafka_ok_.store(true);
-    bool done = false;
-    while (!(done = Handle(*m)) && !stop.load()) {
-      absl::SleepFor(absl::FromChrono(options_.redis_retry));
-    }
-    if (!done) break;  // Unstored: replayed after restart.
-    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(
-        m->topic_name(), m->partition(), m->offset() + 1));
-    std::vector<RdKafka::TopicPartition*> tps = {tp.get()};
-    consumer_->offsets_store(tps);
-    processed_.fetch_add(1);
-    consumed_->Increment();
+    batch.push_back(std::move(m));
+    if (batch.size() >= kMaxBatch && !ProcessBatch(batch, stop)) break;
   }
+  // Stopping: what was consumed is written once more; if Redis still
+  // fails it stays unstored and is replayed after restart.
+  (void)ProcessBatch(batch, stop);
   consumer_->commitSync();
   consumer_->close();
   consumer_.reset();

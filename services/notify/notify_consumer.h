@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "librdkafka/rdkafkacpp.h"
@@ -45,9 +46,21 @@ class NotifyConsumer {
  private:
   class Rebalancer;
   NotifyConsumer() = default;
-  // False when Redis failed (the message is retried).
-  bool Handle(const RdKafka::Message& m);
-  absl::Status OnVerdict(const rebound::v1::DeclineVerdict& verdict);
+  // Most records written to Redis in one batch.
+  static constexpr size_t kMaxBatch = 256;
+  // Handles a batch of consumed records in order, retrying while Redis
+  // fails (until `stop`), then stores their offsets. False only when `stop`
+  // interrupted a retry (nothing of the batch is stored).
+  bool ProcessBatch(std::vector<std::unique_ptr<RdKafka::Message>>& batch,
+                    const std::atomic<bool>& stop);
+  // The batch's Redis writes; an error means some may be written (all are
+  // idempotent, so the batch is handled again).
+  absl::Status HandleBatch(
+      const std::vector<std::unique_ptr<RdKafka::Message>>& batch);
+  // Suggestions for verdicts, their inputs read and their writes made a few
+  // round trips for all of them.
+  absl::Status OnVerdicts(
+      const std::vector<rebound::v1::DeclineVerdict>& verdicts);
   absl::Status OnProfileUpdated(const rebound::v1::ConnectionEvent& event);
   // Emits withdraw suggestions for invites pending too long.
   // Until `stop`: emits withdraw suggestions for invites pending too long.

@@ -33,45 +33,49 @@ SuggestionStore::SuggestionStore(SuggestionStoreOptions options)
 }
 
 absl::Status SuggestionStore::TrackPending(
-    const rebound::v1::ConnectionEvent& e, absl::Duration keep) {
-  (void)keep;  // Applied by the sweep (PendingBefore).
-  std::string request_id;
-  bool sent = false;
-  switch (e.payload_case()) {
-    case rebound::v1::ConnectionEvent::kRequestSent:
-      request_id = e.request_sent().request_id();
-      sent = true;
-      break;
-    case rebound::v1::ConnectionEvent::kRequestAccepted:
-      request_id = e.request_accepted().request_id();
-      break;
-    case rebound::v1::ConnectionEvent::kRequestDeclined:
-      request_id = e.request_declined().request_id();
-      break;
-    case rebound::v1::ConnectionEvent::kRequestWithdrawn:
-      request_id = e.request_withdrawn().request_id();
-      break;
-    case rebound::v1::ConnectionEvent::kRequestExpired:
-      request_id = e.request_expired().request_id();
-      break;
-    default:
-      return absl::OkStatus();
+    const std::vector<const rebound::v1::ConnectionEvent*>& events) {
+  using rebound::v1::ConnectionEvent;
+  std::vector<std::vector<std::string>> commands;
+  const std::string closed = absl::StrFormat(
+      "%.0f", state::kClosedInviteBase + absl::ToUnixSeconds(absl::Now()));
+  for (const ConnectionEvent* e : events) {
+    const std::string* request_id = nullptr;
+    bool sent = false;
+    switch (e->payload_case()) {
+      case ConnectionEvent::kRequestSent:
+        request_id = &e->request_sent().request_id();
+        sent = true;
+        break;
+      case ConnectionEvent::kRequestAccepted:
+        request_id = &e->request_accepted().request_id();
+        break;
+      case ConnectionEvent::kRequestDeclined:
+        request_id = &e->request_declined().request_id();
+        break;
+      case ConnectionEvent::kRequestWithdrawn:
+        request_id = &e->request_withdrawn().request_id();
+        break;
+      case ConnectionEvent::kRequestExpired:
+        request_id = &e->request_expired().request_id();
+        break;
+      default:
+        continue;
+    }
+    const std::string pending = state::TenantKeys(e->tenant_id()).Pending();
+    std::string entry =
+        state::PendingEntry(e->sender_id(), e->recipient_id(), *request_id);
+    if (sent) {
+      // NX: an invite already closed (or tracked) stays as it is.
+      commands.push_back({"ZADD", pending, "NX",
+                          std::to_string(e->occurred_at().seconds()),
+                          std::move(entry)});
+      commands.push_back({"SADD", state::TenantsKey(), e->tenant_id()});
+    } else {
+      commands.push_back({"ZADD", pending, closed, std::move(entry)});
+    }
   }
-  const std::string pending = state::TenantKeys(e.tenant_id()).Pending();
-  const std::string entry =
-      state::PendingEntry(e.sender_id(), e.recipient_id(), request_id);
-  absl::StatusOr<std::vector<RedisValue>> done;
-  if (sent) {
-    // NX: an invite already closed (or tracked) stays as it is.
-    done = redis_.Pipeline({{"ZADD", pending, "NX",
-                             std::to_string(e.occurred_at().seconds()), entry},
-                            {"SADD", state::TenantsKey(), e.tenant_id()}});
-  } else {
-    const double closed =
-        state::kClosedInviteBase + absl::ToUnixSeconds(absl::Now());
-    done = redis_.Pipeline(
-        {{"ZADD", pending, absl::StrFormat("%.0f", closed), entry}});
-  }
+  if (commands.empty()) return absl::OkStatus();
+  auto done = redis_.Pipeline(commands);
   return done.ok() ? absl::OkStatus() : done.status();
 }
 
@@ -129,63 +133,85 @@ absl::Status SuggestionStore::Ping() {
   return v.ok() ? absl::OkStatus() : v.status();
 }
 
-absl::StatusOr<PolicyContext> SuggestionStore::ReadPolicyContext(
-    const std::string& tenant, const std::string& sender,
-    const std::string& recipient) {
-  auto in = state::ReadPolicyInputs(redis_, tenant, sender, recipient);
-  if (!in.ok()) return in.status();
-  PolicyContext c;
-  c.prior_retries = static_cast<int>(in->prior_retries);
-  c.recipient_accept_hours = in->recipient.accept_hours;
-  c.recipient_utc_offset_minutes = in->recipient.utc_offset_minutes;
-  c.sender_profile = std::move(in->sender_profile);
-  return c;
+absl::StatusOr<std::vector<state::PolicyInputs>>
+SuggestionStore::ReadPolicyInputs(const std::vector<state::PolicyKey>& keys) {
+  return state::ReadPolicyInputs(redis_, keys);
 }
 
 absl::StatusOr<RetrySuggestion> SuggestionStore::Put(
     const RetrySuggestion& suggestion,
     const std::vector<std::string>& red_flags) {
-  const std::string& t = suggestion.tenant_id();
-  const state::MemberKeys m(t, suggestion.member_id());
-  const std::string& id = suggestion.suggestion_id();
-  const std::string data = suggestion.SerializeAsString();
-  const int64_t created_ms = suggestion.created_at().seconds() * 1000 +
-                             suggestion.created_at().nanos() / 1'000'000;
-  const bool waiting =
-      suggestion.state() == rebound::v1::SUGGESTION_STATE_WAITING_ON_PROFILE;
-  std::vector<std::string> args = {
-      data,
-      std::to_string(suggestion.version()),
-      std::to_string(created_ms),
-      rebound::v1::SuggestionState_Name(suggestion.state()),
-      id,
-      suggestion.should_retry() ? "1" : "0",
-      waiting ? "1" : "0",
-      std::to_string(options_.member_stream_max),
-      Secs(options_.suggestion_ttl),
-      std::to_string(options_.max_suggestions_per_member),
-  };
-  args.insert(args.end(), red_flags.begin(), red_flags.end());
-  auto put = redis_.RunScript(
-      "put",
-      {m.Suggestion(id), m.Suggestions(), m.Waiting(),
-       m.Retries(suggestion.recipient_id()), m.Flags(), m.Stream()},
-      args);
+  auto stored = PutBatch({{suggestion, red_flags}});
+  if (!stored.ok()) return stored.status();
+  return std::move((*stored)[0]);
+}
+
+absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
+    const std::vector<SuggestionWrite>& writes) {
+  std::vector<ScriptCall> puts;
+  puts.reserve(writes.size());
+  for (const auto& w : writes) {
+    const RetrySuggestion& s = w.suggestion;
+    const state::MemberKeys m(s.tenant_id(), s.member_id());
+    const int64_t created_ms =
+        s.created_at().seconds() * 1000 + s.created_at().nanos() / 1'000'000;
+    ScriptCall call{
+        "put",
+        {m.Suggestion(s.suggestion_id()), m.Suggestions(), m.Waiting(),
+         m.Retries(s.recipient_id()), m.Flags(), m.Stream()},
+        {s.SerializeAsString(), std::to_string(s.version()),
+         std::to_string(created_ms),
+         rebound::v1::SuggestionState_Name(s.state()), s.suggestion_id(),
+         s.should_retry() ? "1" : "0",
+         s.state() == rebound::v1::SUGGESTION_STATE_WAITING_ON_PROFILE ? "1"
+                                                                       : "0",
+         std::to_string(options_.member_stream_max),
+         Secs(options_.suggestion_ttl),
+         std::to_string(options_.max_suggestions_per_member)}};
+    call.args.insert(call.args.end(), w.red_flags.begin(), w.red_flags.end());
+    puts.push_back(std::move(call));
+  }
+  std::vector<RetrySuggestion> stored;
+  if (writes.empty()) return stored;
+  auto put = redis_.RunScripts(puts);
   if (!put.ok()) return put.status();
   // Written before (a replay): the tenant stream gets what was stored then.
-  RetrySuggestion stored = suggestion;
-  if (put->str.empty()) {
-    auto got = Get(t, suggestion.member_id(), id);
-    if (!got.ok()) return got.status();
-    if (got->has_value() && (*got)->version() == suggestion.version())
-      stored = **got;
+  std::vector<std::vector<std::string>> gets;
+  std::vector<size_t> replayed;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    stored.push_back(writes[i].suggestion);
+    if (!(*put)[i].str.empty()) continue;
+    const RetrySuggestion& s = writes[i].suggestion;
+    gets.push_back({"HGET",
+                    state::MemberKeys(s.tenant_id(), s.member_id())
+                        .Suggestion(s.suggestion_id()),
+                    "data"});
+    replayed.push_back(i);
   }
-  const state::TenantKeys tk(t);
-  auto tenant = redis_.RunScript(
-      "tenant", {tk.Stream(), tk.StreamMarker(id, suggestion.version())},
-      {stored.SerializeAsString(), Secs(options_.marker_ttl),
-       std::to_string(options_.tenant_stream_max)});
-  if (!tenant.ok()) return tenant.status();
+  if (!gets.empty()) {
+    auto data = redis_.Pipeline(gets);
+    if (!data.ok()) return data.status();
+    for (size_t j = 0; j < replayed.size(); ++j) {
+      RetrySuggestion got;
+      const RedisValue& v = (*data)[j];
+      if (!v.is_nil() && got.ParseFromString(v.str) &&
+          got.version() == stored[replayed[j]].version()) {
+        stored[replayed[j]] = std::move(got);
+      }
+    }
+  }
+  std::vector<ScriptCall> appends;
+  appends.reserve(stored.size());
+  for (const auto& s : stored) {
+    const state::TenantKeys tk(s.tenant_id());
+    appends.push_back(
+        {"tenant",
+         {tk.Stream(), tk.StreamMarker(s.suggestion_id(), s.version())},
+         {s.SerializeAsString(), Secs(options_.marker_ttl),
+          std::to_string(options_.tenant_stream_max)}});
+  }
+  auto appended = redis_.RunScripts(appends);
+  if (!appended.ok()) return appended.status();
   return stored;
 }
 

@@ -27,6 +27,7 @@
 #include "common/redis_client.h"
 #include "rebound/v1/notify.pb.h"
 #include "rebound/v1/scoring.pb.h"
+#include "state/member_state.h"
 
 namespace rebound::notify {
 
@@ -45,12 +46,11 @@ struct SuggestionStoreOptions {
   int64_t max_suggestions_per_member = 1000;
 };
 
-// What the retry policy needs from scoring's state.
-struct PolicyContext {
-  int prior_retries = 0;
-  std::array<int64_t, 168> recipient_accept_hours{};
-  std::optional<int> recipient_utc_offset_minutes;
-  std::optional<rebound::v1::ProfileSnapshot> sender_profile;
+// One suggestion version to write, with the red-flag signal names to count
+// against the member (counted with its first version only).
+struct SuggestionWrite {
+  rebound::v1::RetrySuggestion suggestion;
+  std::vector<std::string> red_flags;
 };
 
 struct StreamEntry {
@@ -64,9 +64,10 @@ class SuggestionStore {
 
   absl::Status Ping();
 
-  absl::StatusOr<PolicyContext> ReadPolicyContext(const std::string& tenant,
-                                                  const std::string& sender,
-                                                  const std::string& recipient);
+  // What the retry policy needs for each verdict (state/member_state.h),
+  // in order, in one round trip.
+  absl::StatusOr<std::vector<state::PolicyInputs>> ReadPolicyInputs(
+      const std::vector<state::PolicyKey>& keys);
 
   // Writes a new suggestion (version 1) or a newer version of one. Returns
   // the suggestion as stored: on a replay, the one written the first time.
@@ -74,6 +75,11 @@ class SuggestionStore {
   absl::StatusOr<rebound::v1::RetrySuggestion> Put(
       const rebound::v1::RetrySuggestion& suggestion,
       const std::vector<std::string>& red_flags);
+  // Put() of each write, in order, in two or three round trips whatever
+  // their number. On an error some may be written: writing them all again
+  // is safe (each version is written once).
+  absl::StatusOr<std::vector<rebound::v1::RetrySuggestion>> PutBatch(
+      const std::vector<SuggestionWrite>& writes);
 
   absl::StatusOr<std::optional<rebound::v1::RetrySuggestion>> Get(
       const std::string& tenant, const std::string& member,
@@ -102,11 +108,12 @@ class SuggestionStore {
   // Pending-invite tracking for stale-invite suggestions. A RequestSent is
   // tracked until its first outcome; an outcome that arrives first keeps the
   // request from being tracked at all. One plain command per event (no
-  // script): a closed invite stays in the set, scored above every send
-  // time, for `keep` after it closed (notify's clock), so a late RequestSent
-  // finds it closed; the sweep drops it after that.
-  absl::Status TrackPending(const rebound::v1::ConnectionEvent& event,
-                            absl::Duration keep);
+  // script), all events in one round trip: a closed invite stays in the
+  // set, scored above every send time, until the sweep drops it (see
+  // PendingBefore), so a late RequestSent finds it closed. Events of other
+  // kinds are skipped. Idempotent.
+  absl::Status TrackPending(
+      const std::vector<const rebound::v1::ConnectionEvent*>& events);
 
   struct PendingInvite {
     std::string tenant, sender, recipient, request_id;

@@ -36,11 +36,11 @@ absl::Status ScoreStore::Ping() {
   return v.ok() ? absl::OkStatus() : v.status();
 }
 
-absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ReadDeclineState(
+std::vector<std::vector<std::string>> ScoreStore::DeclineReads(
     const ConnectionEvent& event) {
   const state::MemberKeys s(event.tenant_id(), event.sender_id());
   const state::MemberKeys r(event.tenant_id(), event.recipient_id());
-  auto replies = redis_.Pipeline({
+  return {
       {"HGETALL", s.Sender()},
       {"HMGET", s.Request(RequestIdOf(event)), "sent_at", "request", "viewed",
        "verdict"},
@@ -48,9 +48,30 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ReadDeclineState(
        "prev_sent_at", "last_view_at"},
       {"HGETALL", r.Recipient()},
       {"GET", r.AcceptHours()},
-  });
+  };
+}
+
+absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ReadDeclineState(
+    const ConnectionEvent& event) {
+  auto replies = redis_.Pipeline(DeclineReads(event));
   if (!replies.ok()) return replies.status();
-  const auto& v = *replies;
+  return DecodeDeclineState(event, replies->data());
+}
+
+absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ApplyBatchThenRead(
+    const Batch& events, const ConnectionEvent& decline) {
+  std::vector<ScriptCall> calls;
+  calls.reserve(events.size() * 2);
+  for (const auto& [event, verdict] : events) {
+    if (auto s = CallsFor(*event, verdict, &calls); !s.ok()) return s;
+  }
+  auto replies = redis_.RunScriptsThen(calls, DeclineReads(decline));
+  if (!replies.ok()) return replies.status();
+  return DecodeDeclineState(decline, replies->data() + calls.size());
+}
+
+absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
+    const ConnectionEvent& event, const RedisValue* v) {
   const state::SenderState snd = state::DecodeSender(v[0]);
   const auto& req = v[1].array;
   const auto& pair = v[2].array;
@@ -183,9 +204,7 @@ absl::Status ScoreStore::Apply(const ConnectionEvent& event,
   return ApplyBatch({{&event, verdict}});
 }
 
-absl::Status ScoreStore::ApplyBatch(
-    const std::vector<std::pair<const ConnectionEvent*,
-                                const rebound::v1::DeclineVerdict*>>& events) {
+absl::Status ScoreStore::ApplyBatch(const Batch& events) {
   std::vector<ScriptCall> calls;
   calls.reserve(events.size() * 2);
   for (const auto& [event, verdict] : events) {

@@ -71,11 +71,17 @@ class ScoreStore {
   absl::Status Apply(const rebound::v1::ConnectionEvent& event,
                      const rebound::v1::DeclineVerdict* verdict);
 
+  using Batch = std::vector<std::pair<const rebound::v1::ConnectionEvent*,
+                                      const rebound::v1::DeclineVerdict*>>;
   // Applies several events in order in one Redis round trip (pipelined
   // EVALSHA). Same effects as Apply() on each in turn.
-  absl::Status ApplyBatch(
-      const std::vector<std::pair<const rebound::v1::ConnectionEvent*,
-                                  const rebound::v1::DeclineVerdict*>>& events);
+  absl::Status ApplyBatch(const Batch& events);
+
+  // ApplyBatch(events), then ReadDeclineState(decline), in one round trip:
+  // the read sees every write of the batch. On an error some of the batch
+  // may be written (each write is idempotent: apply it again).
+  absl::StatusOr<DeclineState> ApplyBatchThenRead(
+      const Batch& events, const rebound::v1::ConnectionEvent& decline);
 
   // A member's scores (state::ReadMemberScores); NOT_FOUND when Redis holds
   // nothing about them.
@@ -83,6 +89,11 @@ class ScoreStore {
       const std::string& tenant, const std::string& member);
 
  private:
+  // The reads ReadDeclineState makes, and the state from their replies.
+  static std::vector<std::vector<std::string>> DeclineReads(
+      const rebound::v1::ConnectionEvent& decline);
+  static absl::StatusOr<DeclineState> DecodeDeclineState(
+      const rebound::v1::ConnectionEvent& decline, const RedisValue* replies);
   absl::Status CallsFor(const rebound::v1::ConnectionEvent& event,
                         const rebound::v1::DeclineVerdict* verdict,
                         std::vector<ScriptCall>* calls);

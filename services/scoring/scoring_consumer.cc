@@ -313,15 +313,18 @@ void ScoringConsumer::RedisOk() {
   redis_up_->Set(1);
 }
 
-bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
-  if (batch_.empty()) return true;
-  std::vector<
-      std::pair<const ConnectionEvent*, const rebound::v1::DeclineVerdict*>>
-      items;
+ScoreStore::Batch ScoringConsumer::BatchItems() const {
+  ScoreStore::Batch items;
   items.reserve(batch_.size());
   for (const auto& h : batch_) {
     items.emplace_back(&h.event, h.verdict ? &*h.verdict : nullptr);
   }
+  return items;
+}
+
+bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
+  if (batch_.empty()) return true;
+  const ScoreStore::Batch items = BatchItems();
   // Redis down: hold the batch and retry; nothing after it is stored.
   while (true) {
     absl::Status s = store_->ApplyBatch(items);
@@ -330,6 +333,11 @@ bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
     if (stop.load()) return false;  // Unstored: replayed after restart.
   }
   RedisOk();
+  CompleteBatch();
+  return true;
+}
+
+void ScoringConsumer::CompleteBatch() {
   const absl::Time now = absl::Now();
   for (auto& h : batch_) {
     process_latency_->Observe(absl::ToDoubleSeconds(now - h.received));
@@ -345,7 +353,6 @@ bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
     }
   }
   batch_.clear();
-  return true;
 }
 
 bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
@@ -376,11 +383,14 @@ bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
     return true;
   }
   if (h.event.has_request_declined() || h.event.has_request_expired()) {
-    // Its context must include every event before it.
-    if (!FlushBatch(stop)) return false;
+    // Its context must include every event before it: the batch is written
+    // and the context read in the same round trip.
+    const ScoreStore::Batch items = BatchItems();
     while (true) {
-      auto state = store_->ReadDeclineState(h.event);
+      auto state = store_->ApplyBatchThenRead(items, h.event);
       if (state.ok()) {
+        RedisOk();
+        CompleteBatch();
         h.verdict = state->stored_verdict
                         ? *state->stored_verdict
                         : Classify(classifier_, state->context);

@@ -106,8 +106,12 @@ class ScoringConsumer {
   bool Accept(std::unique_ptr<RdKafka::Message> message,
               const std::atomic<bool>& stop);
   // Writes the batch to Redis (retrying while Redis is down, until `stop`),
-  // then sends its verdicts and marks the rest done.
+  // then completes it.
   bool FlushBatch(const std::atomic<bool>& stop);
+  // After the batch is written: sends its verdicts, marks the rest done and
+  // empties it.
+  void CompleteBatch();
+  ScoreStore::Batch BatchItems() const;
   void SendVerdict(const Held& held);
   void RedisFailed(const absl::Status& status);
   void RedisOk();

@@ -1,0 +1,175 @@
+// ScoreStore and the shared schema's scripts against a real redis-server:
+// a script that meets a wrong-typed key fails before its first write (no
+// event half applied or marked done), replays change nothing, and what
+// scoring's scripts write reads back through the shared reader
+// (state/member_state.h) that notify uses too.
+#include "services/scoring/score_store.h"
+
+#include <chrono>
+
+#include "common/redis_client.h"
+#include "gtest/gtest.h"
+#include "state/keys.h"
+#include "state/member_state.h"
+#include "tests/scoring_test_support.h"
+#include "tests/test_support.h"
+
+namespace rebound {
+namespace {
+
+using rebound::v1::ConnectionEvent;
+
+class ScoreStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    address_ = testing::RequiredEnv("REBOUND_REDIS_ADDR");
+    ASSERT_FALSE(address_.empty());
+    tenant_ = testing::UniqueTopic("st");
+    RedisOptions o;
+    o.address = address_;
+    redis_ = std::make_unique<RedisClient>(o);
+    scoring::ScoreStoreOptions so;
+    so.redis = o;
+    store_ = std::make_unique<scoring::ScoreStore>(so);
+    ASSERT_TRUE(store_->Connect().ok()) << "redis at " << address_;
+  }
+
+  RedisValue Run(const std::vector<std::string>& argv) {
+    auto v = redis_->Command(argv);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : RedisValue();
+  }
+
+  rebound::v1::DeclineVerdict VerdictFor(const ConnectionEvent& e) {
+    rebound::v1::DeclineVerdict v;
+    v.set_verdict_id(e.event_id());
+    v.set_primary_reason(rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH);
+    return v;
+  }
+
+  std::string address_, tenant_;
+  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<scoring::ScoreStore> store_;
+};
+
+TEST_F(ScoreStoreTest, WrongTypedKeyFailsTheSenderScriptBeforeAnyWrite) {
+  testing::Scenario s(tenant_);
+  const absl::Time t0 = absl::Now() - absl::Hours(5);
+  s.Sent("ann", "bob", "r1", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "hi");
+  const ConnectionEvent& sent = s.events()[0];
+  const state::MemberKeys ann(tenant_, "ann");
+  // The pair key is the last one the script writes; make it a string.
+  Run({"SET", ann.Pair("bob"), "not a hash"});
+  EXPECT_FALSE(store_->Apply(sent, nullptr).ok());
+  EXPECT_EQ(Run({"EXISTS", ann.Request("r1")}).integer, 0)
+      << "request written before the error";
+  EXPECT_EQ(Run({"HGET", ann.Sender(), "sent"}).type, RedisValue::Type::kNil)
+      << "counter moved before the error";
+  // Repaired, the same event applies once, and a replay changes nothing.
+  Run({"DEL", ann.Pair("bob")});
+  ASSERT_TRUE(store_->Apply(sent, nullptr).ok());
+  ASSERT_TRUE(store_->Apply(sent, nullptr).ok());
+  auto scores = state::ReadMemberScores(*redis_, tenant_, "ann");
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  EXPECT_EQ(scores->as_sender().sent(), 1);
+  EXPECT_EQ(scores->as_sender().pending(), 1);
+}
+
+TEST_F(ScoreStoreTest, WrongTypedKeyFailsTheRecipientScriptBeforeItsMarker) {
+  testing::Scenario s(tenant_);
+  const absl::Time t0 = absl::Now() - absl::Hours(5);
+  auto rp = testing::NormalProfile();
+  rp.set_utc_offset_minutes(0);
+  s.Sent("ann", "bob", "r1", t0, testing::NormalProfile(), rp, "hi");
+  s.Accepted("ann", "bob", "r1", t0 + absl::Hours(1));
+  ASSERT_TRUE(store_->Apply(s.events()[0], nullptr).ok());
+  const state::MemberKeys bob(tenant_, "bob");
+  Run({"HSET", bob.AcceptHours(), "f", "v"});  // Should be a string.
+  EXPECT_FALSE(store_->Apply(s.events()[1], nullptr).ok());
+  EXPECT_EQ(Run({"EXISTS", bob.ReceivedMarker("r1", true)}).integer, 0)
+      << "marker set though the event was not applied";
+  EXPECT_EQ(Run({"HGET", bob.Recipient(), "accepted"}).type,
+            RedisValue::Type::kNil);
+  Run({"DEL", bob.AcceptHours()});
+  ASSERT_TRUE(store_->Apply(s.events()[1], nullptr).ok());
+  ASSERT_TRUE(store_->Apply(s.events()[1], nullptr).ok());
+  auto scores = state::ReadMemberScores(*redis_, tenant_, "bob");
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  EXPECT_EQ(scores->as_recipient().received(), 1);
+  EXPECT_EQ(scores->as_recipient().accepted(), 1);
+  const absl::CivilSecond local =
+      absl::ToCivilSecond(t0 + absl::Hours(1), absl::UTCTimeZone());
+  const int how = static_cast<int>(absl::GetWeekday(local)) * 24 + local.hour();
+  EXPECT_EQ(scores->as_recipient().accept_hour_of_week(how), 1);
+}
+
+TEST_F(ScoreStoreTest, WhatScoringWritesReadsBackThroughTheSharedReader) {
+  testing::Scenario s(tenant_);
+  const absl::Time t0 = absl::FromCivil(absl::CivilSecond(2026, 11, 2, 0, 0, 0),
+                                        absl::UTCTimeZone());
+  auto rp = testing::NormalProfile();
+  rp.set_utc_offset_minutes(-300);
+  // Three requests on three days, one accepted, one reported, one expired.
+  s.Sent("ann", "bob", "r1", t0, testing::NormalProfile(), rp, "hi");
+  s.Sent("ann", "cat", "r2", t0 + absl::Hours(24), testing::NormalProfile(), rp,
+         "hi");
+  s.Sent("ann", "dan", "r3", t0 + absl::Hours(48), testing::NormalProfile(), rp,
+         "hi");
+  s.Accepted("ann", "bob", "r1", t0 + absl::Hours(60));
+  s.Declined("ann", "cat", "r2", t0 + absl::Hours(61),
+             rebound::v1::DECLINE_KIND_REPORTED_SPAM);
+  s.Expired("ann", "dan", "r3", t0 + absl::Hours(62));
+  std::vector<rebound::v1::DeclineVerdict> verdicts(s.events().size());
+  for (size_t i = 0; i < s.events().size(); ++i) {
+    const auto& e = s.events()[i];
+    const rebound::v1::DeclineVerdict* v = nullptr;
+    if (e.has_request_declined() || e.has_request_expired()) {
+      auto st = store_->ReadDeclineState(e);
+      ASSERT_TRUE(st.ok()) << st.status();
+      EXPECT_FALSE(st->stored_verdict.has_value());
+      if (e.has_request_expired()) {
+        // The 7 days before r3's day (Nov 4): Nov 2 and 3, one each.
+        EXPECT_EQ(st->context.sender_sent_last_7d, 2);
+        EXPECT_EQ(st->context.sender_sent, 3);
+        EXPECT_EQ(st->context.sender_accepted, 1);
+        EXPECT_EQ(st->context.sender_declined, 1);
+      }
+      verdicts[i] = VerdictFor(e);
+      v = &verdicts[i];
+    }
+    ASSERT_TRUE(store_->Apply(e, v).ok());
+  }
+  // A replayed decline reads the verdict stored with its request.
+  auto again = store_->ReadDeclineState(s.events()[4]);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(again->stored_verdict.has_value());
+  EXPECT_EQ(again->stored_verdict->verdict_id(), s.events()[4].event_id());
+
+  auto ann = state::ReadMemberScores(*redis_, tenant_, "ann");
+  ASSERT_TRUE(ann.ok()) << ann.status();
+  const auto& snd = ann->as_sender();
+  EXPECT_EQ(snd.sent(), 3);
+  EXPECT_EQ(snd.accepted(), 1);
+  EXPECT_EQ(snd.declined(), 1);
+  EXPECT_EQ(snd.reported(), 1);
+  EXPECT_EQ(snd.expired(), 1);
+  EXPECT_EQ(snd.pending(), 0);
+  EXPECT_EQ(snd.declines_by_reason().at("DECLINE_REASON_OFF_TARGET_APPROACH"),
+            2);
+  EXPECT_DOUBLE_EQ(snd.acceptance_rate(), 2.0 / 4.0);
+  auto bob = state::ReadMemberScores(*redis_, tenant_, "bob");
+  ASSERT_TRUE(bob.ok());
+  EXPECT_EQ(bob->as_recipient().accepted(), 1);
+  // Accepted Wednesday 12:00 UTC = 07:00 at UTC-5: hour 2 * 24 + 7.
+  EXPECT_EQ(bob->as_recipient().accept_hour_of_week(2 * 24 + 7), 1);
+  auto policy = state::ReadPolicyInputs(*redis_, {{tenant_, "ann", "bob"}});
+  ASSERT_TRUE(policy.ok());
+  EXPECT_EQ((*policy)[0].recipient.utc_offset_minutes, -300);
+  EXPECT_EQ((*policy)[0].recipient.accept_hours[2 * 24 + 7], 1);
+  EXPECT_FALSE(
+      state::ReadMemberScores(*redis_, tenant_, "nobody").status().ok());
+}
+
+}  // namespace
+}  // namespace rebound
