@@ -4,6 +4,15 @@
 # Kafka's own produce -> consume latency at the same rate (same producer
 # settings), and the RSS of each service before and after the run.
 #   bench/e2e_bench.sh [RATE events/s, default 400] [DURATION s, default 600]
+#   bench/e2e_bench.sh --find-max [STEP s, default 60]
+# --find-max finds the highest rate the whole pipeline sustains for STEP
+# seconds: every event published at the rate (>= 95 %), every suggestion on
+# the watch stream within 10 s after the last publish (consumer lag not
+# growing), and p99 (ingest ack -> suggestion) <= 1 s. It climbs by x1.5 from
+# START_RATE (default 1000) until a step fails, then bisects twice, printing
+# each step's figures and CPU per event (each service, Redis), and ends with
+# Kafka's own produce -> consume throughput on the same broker, flat out,
+# and the ratio.
 # Uses a private stack in .stack-bench/ (started and stopped here).
 # RSS is a leak check: ingest's duplicate window legitimately grows until it
 # holds --dedup-ttl worth of ids, so the bench runs ingest with a 60 s window
@@ -12,8 +21,17 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
-RATE=${1:-400}
-DURATION=${2:-600}
+FIND_MAX=0
+if [[ ${1:-} == --find-max ]]; then
+  FIND_MAX=1
+  STEP=${2:-60}
+  RATE=${START_RATE:-1000}
+  DURATION=$STEP
+  WARMUP=${WARMUP:-10}
+else
+  RATE=${1:-400}
+  DURATION=${2:-600}
+fi
 DEDUP_TTL=${DEDUP_TTL:-60s}
 WARMUP=${WARMUP:-90}
 export REBOUND_STACK_DIR="$ROOT/.stack-bench"
@@ -41,6 +59,65 @@ PIDS+=($!)
 for p in $I $S $N; do wait_for_health "$p" 60 || { echo "service on $p not healthy" >&2; exit 1; }; done
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 names=(ingest scoring notify)
+HZ=$(getconf CLK_TCK)
+cpu() { awk -v hz="$HZ" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }  # CPU s so far
+REDIS_PORT=${REBOUND_REDIS_ADDR##*:}
+redis_cpu() { redis-cli -p "$REDIS_PORT" INFO cpu | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { print s }'; }
+
+if ((FIND_MAX)); then
+  # One step at a rate: prints its figures; exit 0 when sustained.
+  step() {
+    local rate=$1 n out c0 c1 r0 r1 k
+    n=$(python3 -c "print(max(1000, int($rate * $STEP / 2.66)))")
+    "$BUILD_DIR/tools/rebound-sim" --seed="$rate" --run-id="step$rate" --requests="$n" \
+      --out="$OUT/step.jsonl" --truth=/dev/null >/dev/null 2>&1
+    local events
+    events=$(wc -l <"$OUT/step.jsonl")
+    c0=(); for k in 0 1 2; do c0+=("$(cpu "${PIDS[$k]}")"); done
+    r0=$(redis_cpu)
+    out=$("$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
+      --file="$OUT/step.jsonl" --show=0 --rate="$rate" --timeout-seconds=10 2>&1) || true
+    r1=$(redis_cpu)
+    c1=(); for k in 0 1 2; do c1+=("$(cpu "${PIDS[$k]}")"); done
+    python3 - "$rate" "$events" "$r0" "$r1" "${c0[*]}" "${c1[*]}" <<PY
+import re, sys
+out = """$out"""
+rate, events = float(sys.argv[1]), int(sys.argv[2])
+r0, r1 = float(sys.argv[3]), float(sys.argv[4])
+c0 = [float(x) for x in sys.argv[5].split()]; c1 = [float(x) for x in sys.argv[6].split()]
+pub = re.search(r"published \d+ events in ([\d.]+)s \((\d+)/s\)", out)
+sug = re.search(r"declines/expiries: (\d+), suggestions streamed for (\d+)", out)
+lat = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms", out)
+achieved = float(pub.group(2)) if pub else 0
+want, got = (int(sug.group(1)), int(sug.group(2))) if sug else (1, 0)
+p50, p99 = (float(lat.group(1)), float(lat.group(2))) if lat else (float("nan"), float("inf"))
+ok = achieved >= 0.95 * rate and got == want and p99 <= 1000
+cpu = " ".join(f"{n} {(b - a) * 1e6 / events:.1f}" for n, a, b in zip(("ingest", "scoring", "notify"), c0, c1))
+print(f"  step {rate:7.0f}/s: achieved {achieved:7.0f}/s, suggestions {got}/{want}, "
+      f"p50 {p50:.1f} ms, p99 {p99:.1f} ms -> {'sustained' if ok else 'NOT sustained'}; "
+      f"CPU us/event {cpu} redis {(r1 - r0) * 1e6 / events:.1f}")
+sys.exit(0 if ok else 1)
+PY
+  }
+  echo "== finding the highest sustained rate (steps of ${STEP}s)"
+  best=0; bad=0; rate=$RATE
+  while ((rate <= ${MAX_RATE:-60000})); do
+    if step "$rate"; then best=$rate; rate=$((rate * 3 / 2)); else bad=$rate; break; fi
+  done
+  if ((best > 0 && bad > 0)); then
+    for _ in 1 2; do
+      mid=$(((best + bad) / 2))
+      ((bad - best > best / 20)) || break
+      if step "$mid"; then best=$mid; else bad=$mid; fi
+    done
+  fi
+  echo "== kafka alone, flat out, same broker"
+  "$BUILD_DIR/tools/rebound-e2e" --kafka-baseline --kafka-brokers="$REBOUND_KAFKA_BROKERS" \
+    --rate=0 --count="${KAFKA_RECORDS:-2000000}" --topic=bench-flat | tee "$OUT/kafka-flat.txt"
+  kafka=$(sed -nE 's/.*flat out: ([0-9]+) records.*/\1/p' "$OUT/kafka-flat.txt")
+  python3 -c "b=$best; k=${kafka:-0}; print(f'sustained {b} events/s (p99 <= 1 s, lag not growing); kafka alone {k} records/s; ratio {b / k if k else 0:.3f} (goal >= 0.1)')"
+  exit 0
+fi
 # Warm up (connections, group joins, first allocations), then measure.
 "$BUILD_DIR/tools/rebound-sim" --seed=1 --run-id=warm --requests="$(python3 -c "print(int($RATE * $WARMUP / 2.66))")" --out="$OUT/warm.jsonl" --truth=/dev/null >/dev/null
 "$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
@@ -49,9 +126,6 @@ declare -A before
 for k in 0 1 2; do before[$k]=$(rss "${PIDS[$k]}"); done
 requests=$(python3 -c "print(max(1000, int($RATE * $DURATION / 2.66)))")
 "$BUILD_DIR/tools/rebound-sim" --seed=7 --run-id=bench --requests="$requests" --out="$OUT/events.jsonl" --truth=/dev/null
-REDIS_PORT=${REBOUND_REDIS_ADDR##*:}
-HZ=$(getconf CLK_TCK)
-cpu() { awk -v hz="$HZ" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }  # CPU s so far
 declare -A cpu0
 for k in 0 1 2; do cpu0[$k]=$(cpu "${PIDS[$k]}"); done
 redis-cli -p "$REDIS_PORT" INFO everything >"$OUT/redis-before.txt"

@@ -62,4 +62,36 @@ void ApplyRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
   }
 }
 
+absl::StatusOr<bool> GroupHasCommittedOffsets(
+    RdKafka::KafkaConsumer* consumer, const std::string& topic,
+    std::chrono::milliseconds timeout) {
+  std::string err;
+  std::unique_ptr<RdKafka::Topic> t(
+      RdKafka::Topic::create(consumer, topic, nullptr, err));
+  if (!t) return absl::InternalError("topic handle " + topic + ": " + err);
+  RdKafka::Metadata* raw = nullptr;
+  RdKafka::ErrorCode rc = consumer->metadata(false, t.get(), &raw,
+                                             static_cast<int>(timeout.count()));
+  std::unique_ptr<RdKafka::Metadata> md(raw);
+  if (rc != RdKafka::ERR_NO_ERROR || !md || md->topics()->empty()) {
+    return absl::UnavailableError("metadata of " + topic + ": " +
+                                  RdKafka::err2str(rc));
+  }
+  std::vector<RdKafka::TopicPartition*> tps;
+  for (const auto* p : *md->topics()->at(0)->partitions()) {
+    tps.push_back(RdKafka::TopicPartition::create(topic, p->id()));
+  }
+  rc = consumer->committed(tps, static_cast<int>(timeout.count()));
+  bool any = false;
+  for (auto* tp : tps) {
+    if (tp->offset() >= 0) any = true;
+  }
+  RdKafka::TopicPartition::destroy(tps);
+  if (rc != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError("committed offsets of " + topic + ": " +
+                                  RdKafka::err2str(rc));
+  }
+  return any;
+}
+
 }  // namespace rebound

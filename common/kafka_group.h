@@ -4,6 +4,7 @@
 #ifndef REBOUND_COMMON_KAFKA_GROUP_H_
 #define REBOUND_COMMON_KAFKA_GROUP_H_
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +39,13 @@ absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> CreateGroupConsumer(
 void ApplyRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions,
                     const std::function<void()>& before_revoke);
+
+// Whether `consumer`'s group has a committed offset on any partition of
+// `topic` (it consumed the topic before). UNAVAILABLE when the metadata or
+// the group coordinator does not answer within `timeout`.
+absl::StatusOr<bool> GroupHasCommittedOffsets(
+    RdKafka::KafkaConsumer* consumer, const std::string& topic,
+    std::chrono::milliseconds timeout);
 
 }  // namespace rebound
 

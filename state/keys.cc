@@ -152,6 +152,22 @@ bool ParsePendingEntry(std::string_view entry, std::string* sender,
          UnescapeId(entry.substr(b + 1), request_id);
 }
 
+std::string EpochKey() { return "rb:epoch"; }
+
+bool IsScoringKey(std::string_view key) {
+  if (key.rfind("rb:{", 0) != 0) return false;
+  const size_t close = key.find('}');
+  if (close == std::string_view::npos) return false;
+  const std::string_view tag = key.substr(4, close - 4);
+  if (tag.find('/') == std::string_view::npos) return false;  // A tenant's.
+  const std::string_view rest = key.substr(close + 1);
+  if (rest == ":snd" || rest == ":rcv" || rest == ":hours") return true;
+  for (std::string_view p : {":req:", ":pair:", ":in:"}) {
+    if (rest.rfind(p, 0) == 0) return true;
+  }
+  return false;
+}
+
 std::string MemberKeysPattern(std::string_view tenant) {
   // Escaped ids hold no glob characters ('*', '?', '[', '\\').
   std::string pattern = "rb:{";

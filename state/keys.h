@@ -36,6 +36,8 @@
 //                                     open ones by send time, closed ones
 //                                     above kClosedInviteBase
 //   rb:tenants                 SET    tenants with open invites
+//   rb:epoch                   STRING set when scoring's state was created;
+//                                     gone or changed = Redis lost its data
 #ifndef REBOUND_STATE_KEYS_H_
 #define REBOUND_STATE_KEYS_H_
 
@@ -114,6 +116,14 @@ std::string TenantsKey();
 // Scores of closed invites in TenantKeys::Pending start here (then + the
 // closing time, s): above any send time a request can carry.
 inline constexpr double kClosedInviteBase = 1e12;
+
+// The epoch of scoring's state (see ScoreStore::EnsureEpoch).
+std::string EpochKey();
+
+// True for the keys scoring writes (MemberKeys' Sender, Recipient,
+// AcceptHours, Request, Pair, ReceivedMarker), which a rebuild from the
+// events topic recreates.
+bool IsScoringKey(std::string_view key);
 
 // A SCAN MATCH pattern for every member key of `tenant` (tests, tools).
 std::string MemberKeysPattern(std::string_view tenant);

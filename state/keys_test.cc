@@ -187,6 +187,23 @@ TEST(PendingEntry, RoundTripsEveryIdShape) {
   EXPECT_FALSE(ParsePendingEntry("a b:c:d", &s, &r, &q));
 }
 
+TEST(IsScoringKey, ScoringsKeysOnly) {
+  for (const auto& member : Ids()) {
+    const MemberKeys m("acme", member);
+    for (const auto& sub : Ids()) {
+      const std::vector<std::string> all = AllKeysOf(m, sub);
+      for (size_t i = 0; i < all.size(); ++i) {
+        EXPECT_EQ(IsScoringKey(all[i]), i <= 6) << all[i];
+      }
+    }
+  }
+  const TenantKeys t("acme");
+  EXPECT_FALSE(IsScoringKey(t.Pending()));
+  EXPECT_FALSE(IsScoringKey(t.Stream()));
+  EXPECT_FALSE(IsScoringKey(EpochKey()));
+  EXPECT_FALSE(IsScoringKey(TenantsKey()));
+}
+
 TEST(MemberKeysPattern, MatchesOnlyTheTenantsMembers) {
   EXPECT_EQ(MemberKeysPattern("acme"), "rb:{acme/*");
   EXPECT_EQ(MemberKeysPattern("a*b"), "rb:{a%2Ab/*");

@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "services/ingest/ingest_server.h"
 #include "services/scoring/scoring_server.h"
+#include "services/scoring/state_rebuild.h"
 #include "tests/scoring_test_support.h"
 #include "tests/test_support.h"
 #include "tools/ingest_client.h"
@@ -253,6 +254,93 @@ TEST_F(ScoringIntegration, HostileIdsKeepToTheirOwnKeys) {
   }
   EXPECT_EQ(scoring->consumer()->processed(), events);
   EXPECT_TRUE(scoring->consumer()->healthy());
+}
+
+TEST_F(ScoringIntegration, LostRedisStateIsNoticedAndRebuiltFromKafka) {
+  auto scoring = StartScoring(topic_);
+  ASSERT_NE(scoring, nullptr);
+  auto events = testing::SimulatedStream(tenant_, 3000, 17);
+  const size_t half = events.size() / 2;
+  std::vector<ConnectionEvent> first(events.begin(), events.begin() + half);
+  std::vector<ConnectionEvent> second(events.begin() + half, events.end());
+  Publish(first);
+  testing::ScoresReader reader(redis_);
+  ASSERT_TRUE(reader.WaitForCounters(tenant_, testing::ExpectedCounters(first),
+                                     seconds(120)))
+      << reader.last_mismatch();
+  EXPECT_FALSE(scoring->consumer()->state_lost());
+
+  // Redis loses everything (as a restart without persistence would).
+  {
+    RedisOptions o;
+    o.address = redis_;
+    RedisClient r(o);
+    ASSERT_TRUE(r.Command({"FLUSHALL"}).ok());
+  }
+  Publish(second);
+  auto until = std::chrono::steady_clock::now() + seconds(30);
+  while (!scoring->consumer()->state_lost() &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(scoring->consumer()->state_lost()) << "the loss went unnoticed";
+  EXPECT_FALSE(scoring->consumer()->healthy())
+      << "health must not say SERVING on a lost state";
+
+  scoring::RebuildOptions ro;
+  ro.brokers = brokers_;
+  ro.events_topic = topic_;
+  ro.verdicts_topic = topic_ + "-verdicts";
+  ro.store.redis.address = redis_;
+  auto report = scoring::RebuildState(ro, classifier_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_GE(report->events_applied, static_cast<int64_t>(half));
+  EXPECT_GT(report->verdicts_reused, 0);
+
+  // Scoring resumes, and the state equals an uninterrupted run's: the
+  // counters, and the declines per reason (the published verdicts').
+  EXPECT_TRUE(reader.WaitForCounters(tenant_, testing::ExpectedCounters(events),
+                                     seconds(120)))
+      << reader.last_mismatch();
+  until = std::chrono::steady_clock::now() + seconds(30);
+  while (!scoring->consumer()->healthy() &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(scoring->consumer()->healthy());
+  EXPECT_FALSE(scoring->consumer()->state_lost());
+  std::map<std::string, std::map<std::string, int64_t>> want;
+  std::set<std::string> seen;
+  size_t declines = 0;
+  for (const auto& e : events) {
+    if (e.has_request_declined() || e.has_request_expired()) ++declines;
+  }
+  // Every decline's verdict is published (some twice: re-published after
+  // the rebuild); each verdict id counts once.
+  for (int i = 0; i < 100; ++i) {
+    auto recs = tools::ReadTopic(brokers_, topic_ + "-verdicts", seconds(30));
+    ASSERT_TRUE(recs.ok()) << recs.status();
+    want.clear();
+    seen.clear();
+    for (const auto& r : *recs) {
+      rebound::v1::DeclineVerdict v;
+      ASSERT_TRUE(v.ParseFromString(r.value));
+      if (!seen.insert(v.verdict_id()).second) continue;
+      ++want[v.sender_id()]
+            [rebound::v1::DeclineReason_Name(v.primary_reason())];
+    }
+    if (seen.size() >= declines) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(seen.size(), declines);
+  for (const auto& [sender, reasons] : want) {
+    auto got = reader.Get(tenant_, sender);
+    ASSERT_TRUE(got.ok()) << sender;
+    std::map<std::string, int64_t> have(
+        got->as_sender().declines_by_reason().begin(),
+        got->as_sender().declines_by_reason().end());
+    EXPECT_EQ(have, reasons) << sender;
+  }
 }
 
 TEST_F(ScoringIntegration, ReplayFromScratchChangesNothing) {

@@ -6,6 +6,7 @@
 #include "common/metrics_server.h"
 #include "common/signals.h"
 #include "services/scoring/scoring_server.h"
+#include "services/scoring/state_rebuild.h"
 
 int main(int argc, char** argv) {
   // Taken with sigwait below: blocked before any thread starts.
@@ -43,6 +44,10 @@ int main(int argc, char** argv) {
   s.store.request_ttl =
       absl::FromChrono(c.Duration("request-ttl", std::chrono::hours(24 * 200),
                                   "how long request state is kept"));
+  const bool rebuild = c.Bool(
+      "rebuild-state", false,
+      "rebuild scoring's Redis state from the events topic (after Redis lost "
+      "it) and exit; running instances hold until it is done");
   const rebound::GrpcPortSecurity security = rebound::ReadGrpcPortSecurity(c);
   o.auth = security.auth;
   o.tls_cert = security.tls_cert;
@@ -64,6 +69,26 @@ int main(int argc, char** argv) {
     std::cerr << "rebound-scoring: setting 'classifier-config': "
               << classifier.status().message() << "\n";
     return 2;
+  }
+  if (rebuild) {
+    rebound::scoring::RebuildOptions ro;
+    ro.brokers = s.brokers;
+    ro.events_topic = s.events_topic;
+    ro.verdicts_topic = s.verdicts_topic;
+    ro.store = s.store;
+    auto report = rebound::scoring::RebuildState(ro, *classifier);
+    if (!report.ok()) {
+      rebound::log::Error("rebuild failed; run it again",
+                          {{"error", std::string(report.status().message())}});
+      return 1;
+    }
+    rebound::log::Info("state rebuilt",
+                       {{"keys_removed", report->keys_removed},
+                        {"events_applied", report->events_applied},
+                        {"undecodable", report->undecodable},
+                        {"verdicts_reused", report->verdicts_reused},
+                        {"verdicts_classified", report->verdicts_classified}});
+    return 0;
   }
   auto registry = std::make_shared<prometheus::Registry>();
   auto metrics = rebound::MetricsServer::Start(metrics_listen, registry);

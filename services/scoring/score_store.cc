@@ -1,6 +1,8 @@
 #include "services/scoring/score_store.h"
 
+#include "absl/random/distributions.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "services/scoring/event_fields.h"
 #include "state/keys.h"
 #include "state/member_state.h"
@@ -51,11 +53,104 @@ std::vector<std::vector<std::string>> ScoreStore::DeclineReads(
   };
 }
 
+std::vector<std::vector<std::string>> ScoreStore::EpochCheck() const {
+  if (epoch_.empty()) return {};
+  return {{"GET", state::EpochKey()}};
+}
+
+absl::Status ScoreStore::CheckEpoch(const RedisValue& reply) const {
+  if (reply.is_nil()) {
+    return absl::DataLossError(
+        "redis state lost: the epoch key " + state::EpochKey() +
+        " is gone (Redis restarted without persistence, failed over to an "
+        "empty replica, or was flushed); rebuild it with rebound-scoring "
+        "--rebuild-state");
+  }
+  if (reply.str != epoch_) {
+    return absl::DataLossError("redis state replaced: epoch " + reply.str +
+                               " is not the adopted " + epoch_);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ScoreStore::EnsureEpoch(bool may_create) {
+  auto got = redis_.Command({"GET", state::EpochKey()});
+  if (!got.ok()) return got.status();
+  if (got->is_nil()) {
+    if (!may_create) {
+      return absl::DataLossError(
+          "redis state lost: no epoch key " + state::EpochKey() +
+          " although the consumer group has committed offsets; rebuild it "
+          "with rebound-scoring --rebuild-state");
+    }
+    const std::string fresh = absl::StrCat(absl::ToUnixNanos(absl::Now()), "-",
+                                           absl::Uniform<uint64_t>(bitgen_));
+    auto set = redis_.Command({"SET", state::EpochKey(), fresh, "NX"});
+    if (!set.ok()) return set.status();
+    got = redis_.Command({"GET", state::EpochKey()});  // Another may win.
+    if (!got.ok()) return got.status();
+    if (got->is_nil()) return absl::UnavailableError("epoch vanished");
+  }
+  epoch_ = got->str;
+  return absl::OkStatus();
+}
+
+absl::Status ScoreStore::AdoptRebuiltEpoch() {
+  auto got = redis_.Command({"GET", state::EpochKey()});
+  if (!got.ok()) return got.status();
+  if (got->is_nil()) {
+    return absl::DataLossError("redis state not rebuilt yet");
+  }
+  epoch_ = got->str;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ScoreStore::RemoveScoringState() {
+  int64_t removed = 0;
+  std::string cursor = "0";
+  do {
+    auto page =
+        redis_.Command({"SCAN", cursor, "MATCH", "rb:*", "COUNT", "1000"});
+    if (!page.ok()) return page.status();
+    if (page->array.size() != 2) {
+      return absl::InternalError("redis: unexpected SCAN reply");
+    }
+    cursor = page->array[0].str;
+    std::vector<std::string> unlink = {"UNLINK"};
+    for (const auto& k : page->array[1].array) {
+      if (state::IsScoringKey(k.str)) unlink.push_back(k.str);
+    }
+    if (unlink.size() > 1) {
+      auto n = redis_.Command(unlink);
+      if (!n.ok()) return n.status();
+      removed += n->integer;
+    }
+  } while (cursor != "0");
+  auto epoch = redis_.Command({"DEL", state::EpochKey()});
+  if (!epoch.ok()) return epoch.status();
+  return removed;
+}
+
+absl::Status ScoreStore::SetNewEpoch() {
+  const std::string fresh = absl::StrCat(absl::ToUnixNanos(absl::Now()), "-",
+                                         absl::Uniform<uint64_t>(bitgen_));
+  auto set = redis_.Command({"SET", state::EpochKey(), fresh});
+  if (!set.ok()) return set.status();
+  epoch_ = fresh;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ReadDeclineState(
     const ConnectionEvent& event) {
-  auto replies = redis_.Pipeline(DeclineReads(event));
+  auto commands = EpochCheck();
+  const size_t skip = commands.size();
+  for (auto& c : DeclineReads(event)) commands.push_back(std::move(c));
+  auto replies = redis_.Pipeline(commands);
   if (!replies.ok()) return replies.status();
-  return DecodeDeclineState(event, replies->data());
+  if (skip > 0) {
+    if (auto s = CheckEpoch((*replies)[0]); !s.ok()) return s;
+  }
+  return DecodeDeclineState(event, replies->data() + skip);
 }
 
 absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ApplyBatchThenRead(
@@ -65,9 +160,15 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ApplyBatchThenRead(
   for (const auto& [event, verdict] : events) {
     if (auto s = CallsFor(*event, verdict, &calls); !s.ok()) return s;
   }
-  auto replies = redis_.RunScriptsThen(calls, DeclineReads(decline));
+  auto then = EpochCheck();
+  const size_t skip = then.size();
+  for (auto& c : DeclineReads(decline)) then.push_back(std::move(c));
+  auto replies = redis_.RunScriptsThen(calls, then);
   if (!replies.ok()) return replies.status();
-  return DecodeDeclineState(decline, replies->data() + calls.size());
+  if (skip > 0) {
+    if (auto s = CheckEpoch((*replies)[calls.size()]); !s.ok()) return s;
+  }
+  return DecodeDeclineState(decline, replies->data() + calls.size() + skip);
 }
 
 absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
@@ -212,8 +313,10 @@ absl::Status ScoreStore::ApplyBatch(const Batch& events) {
   }
   // One round trip; the scripts run in order and each is idempotent, so a
   // batch cut short by a failure can simply be sent again.
-  auto done = redis_.RunScripts(calls);
-  return done.ok() ? absl::OkStatus() : done.status();
+  auto done = redis_.RunScriptsThen(calls, EpochCheck());
+  if (!done.ok()) return done.status();
+  if (!epoch_.empty()) return CheckEpoch(done->back());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<rebound::v1::MemberScores> ScoreStore::GetMemberScores(

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/redis_client.h"
@@ -54,6 +55,25 @@ class ScoreStore {
   // Connects and loads the scripts. UNAVAILABLE when Redis does not answer.
   absl::Status Connect();
   absl::Status Ping();
+
+  // State-loss detection. Redis holds an epoch (state::EpochKey) from the
+  // moment scoring's state was created; once adopted here, every later
+  // round trip reads it too, and a call finding it gone or changed returns
+  // DATA_LOSS (after its writes: a rebuild starts from empty keys anyway).
+  // EnsureEpoch adopts the stored epoch; when there is none it creates one
+  // if `may_create` (nothing consumed yet: a fresh deployment), else returns
+  // DATA_LOSS: Redis lost the state that consumed offsets stand for.
+  // Without EnsureEpoch (tools, tests) nothing is checked.
+  absl::Status EnsureEpoch(bool may_create);
+  // After DATA_LOSS: adopts the epoch Redis holds now (set by a rebuild).
+  // DATA_LOSS while there is none.
+  absl::Status AdoptRebuiltEpoch();
+
+  // For a rebuild: removes every key scoring writes (state::IsScoringKey)
+  // and the epoch; returns how many keys went.
+  absl::StatusOr<int64_t> RemoveScoringState();
+  // For a rebuild, once the state is complete: a new epoch, overwriting.
+  absl::Status SetNewEpoch();
 
   // What Redis knows about a decline/expiry's request and its members, as
   // the classifier's context. If the request was already decided with a
@@ -98,8 +118,14 @@ class ScoreStore {
                         const rebound::v1::DeclineVerdict* verdict,
                         std::vector<ScriptCall>* calls);
 
+  // The epoch check appended to a round trip, and its reply's verdict.
+  std::vector<std::vector<std::string>> EpochCheck() const;
+  absl::Status CheckEpoch(const RedisValue& reply) const;
+
   ScoreStoreOptions options_;
   RedisClient redis_;
+  std::string epoch_;  // Adopted epoch; empty = not checked.
+  absl::BitGen bitgen_;
 };
 
 }  // namespace rebound::scoring

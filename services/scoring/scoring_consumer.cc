@@ -152,6 +152,21 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
                       .Help("1 when Redis answers, else 0")
                       .Register(*registry)
                       .Add({});
+  c->state_lost_gauge_ =
+      &prometheus::BuildGauge()
+           .Name("rebound_scoring_state_lost")
+           .Help(
+               "1 while Redis has lost scoring's state and it awaits a "
+               "rebuild (rebound-scoring --rebuild-state)")
+           .Register(*registry)
+           .Add({});
+  c->state_losses_ = &prometheus::BuildCounter()
+                          .Name("rebound_scoring_state_losses_total")
+                          .Help(
+                              "Times Redis was found to have lost "
+                              "scoring's state")
+                          .Register(*registry)
+                          .Add({});
 
   PublisherOptions po = options.publisher;
   po.brokers = options.brokers;
@@ -308,6 +323,72 @@ void ScoringConsumer::RedisFailed(const absl::Status& s) {
   absl::SleepFor(absl::FromChrono(options_.redis_retry));
 }
 
+bool ScoringConsumer::AdoptEpoch(const std::atomic<bool>& stop) {
+  std::optional<bool> consumed_before;
+  while (!stop.load()) {
+    if (!consumed_before) {
+      auto committed = GroupHasCommittedOffsets(
+          consumer_.get(), options_.events_topic, std::chrono::seconds(10));
+      if (!committed.ok()) {
+        kafka_ok_.store(false);
+        log::Warn("cannot read the group's committed offsets; retrying",
+                  {{"error", std::string(committed.status().message())}});
+        absl::SleepFor(absl::FromChrono(options_.redis_retry));
+        continue;
+      }
+      consumed_before = *committed;
+    }
+    absl::Status s = store_->EnsureEpoch(!*consumed_before);
+    if (s.ok()) {
+      RedisOk();
+      return true;
+    }
+    if (absl::IsDataLoss(s)) return WaitForRebuild(s, stop);
+    RedisFailed(s);
+  }
+  return false;
+}
+
+bool ScoringConsumer::WaitForRebuild(const absl::Status& why,
+                                     const std::atomic<bool>& stop) {
+  if (!state_lost_.load()) {
+    // Verdicts already sent land first, so once the loss is reported the
+    // topic holds every verdict this instance published: a rebuild started
+    // after that reuses them all.
+    (void)publisher_->Flush(std::chrono::seconds(30));
+    state_lost_.store(true);
+    log::Error(
+        "redis lost scoring's state; holding events until it is "
+        "rebuilt (rebound-scoring --rebuild-state)",
+        {{"error", std::string(why.message())}});
+    state_losses_->Increment();
+  }
+  state_lost_gauge_->Set(1);
+  while (true) {
+    if (stop.load()) return false;
+    absl::SleepFor(absl::FromChrono(options_.redis_retry));
+    absl::Status s = store_->AdoptRebuiltEpoch();
+    if (s.ok()) break;
+    if (!absl::IsDataLoss(s)) {
+      redis_ok_.store(false);
+      redis_up_->Set(0);
+    }
+  }
+  RedisOk();
+  // A decline held in the batch: the rebuild stored a verdict for its
+  // request (the published one, or its own); that one is published.
+  if (!batch_.empty() && batch_.front().verdict) {
+    auto st = store_->ReadDeclineState(batch_.front().event);
+    if (st.ok() && st->stored_verdict) {
+      batch_.front().verdict = std::move(*st->stored_verdict);
+    }
+  }
+  state_lost_.store(false);
+  state_lost_gauge_->Set(0);
+  log::Info("redis state rebuilt; resuming");
+  return true;
+}
+
 void ScoringConsumer::RedisOk() {
   if (!redis_ok_.exchange(true)) log::Info("redis available again");
   redis_up_->Set(1);
@@ -329,6 +410,10 @@ bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
   while (true) {
     absl::Status s = store_->ApplyBatch(items);
     if (s.ok()) break;
+    if (absl::IsDataLoss(s)) {
+      if (!WaitForRebuild(s, stop)) return false;
+      continue;
+    }
     RedisFailed(s);
     if (stop.load()) return false;  // Unstored: replayed after restart.
   }
@@ -396,6 +481,10 @@ bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
                         : Classify(classifier_, state->context);
         break;
       }
+      if (absl::IsDataLoss(state.status())) {
+        if (!WaitForRebuild(state.status(), stop)) return false;
+        continue;
+      }
       RedisFailed(state.status());
       if (stop.load()) return false;
     }
@@ -407,6 +496,8 @@ bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
 }
 
 absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
+  // Nothing is written before the state's epoch is adopted.
+  (void)AdoptEpoch(stop);
   while (!stop.load()) {
     // Block only when nothing is waiting to be written.
     std::unique_ptr<RdKafka::Message> m(

@@ -74,8 +74,14 @@ class ScoringConsumer {
   // closes the consumer. Returns the first fatal error, if any.
   absl::Status Run(const std::atomic<bool>& stop);
 
-  // Kafka reachable and Redis answering.
-  bool healthy() const { return redis_ok_.load() && kafka_ok_.load(); }
+  // Kafka reachable, Redis answering and its state intact (not lost and
+  // waiting for a rebuild).
+  bool healthy() const {
+    return redis_ok_.load() && kafka_ok_.load() && !state_lost_.load();
+  }
+  // Redis lost scoring's state (see ScoreStore::EnsureEpoch): nothing is
+  // written until `rebound-scoring --rebuild-state` has rebuilt it.
+  bool state_lost() const { return state_lost_.load(); }
 
   // Partitions of the events topic assigned to this instance now.
   int assigned_partitions() {
@@ -114,6 +120,14 @@ class ScoringConsumer {
   ScoreStore::Batch BatchItems() const;
   void SendVerdict(const Held& held);
   void RedisFailed(const absl::Status& status);
+  // Adopts Redis's state epoch before anything is written (creating it for
+  // a group that never committed). False only when `stop` came first.
+  bool AdoptEpoch(const std::atomic<bool>& stop);
+  // Redis lost the state (`why`, DATA_LOSS): lets the verdicts in flight
+  // land, then health NOT_SERVING, metric, one error log; waits until a
+  // rebuild set a new epoch, then re-reads the verdict of a decline held in
+  // the batch (the rebuild's wins). False only when `stop` came first.
+  bool WaitForRebuild(const absl::Status& why, const std::atomic<bool>& stop);
   void RedisOk();
   void Finish(const std::string& topic, int32_t partition, int64_t offset);
   void DeadLetter(RdKafka::Message& message, const std::string& reason);
@@ -126,6 +140,7 @@ class ScoringConsumer {
   std::unique_ptr<Rebalancer> rebalancer_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::atomic<bool> redis_ok_{false};
+  std::atomic<bool> state_lost_{false};
   std::atomic<bool> kafka_ok_{true};
   std::atomic<int64_t> processed_{0};
 
@@ -143,6 +158,8 @@ class ScoringConsumer {
   prometheus::Family<prometheus::Counter>* verdicts_ = nullptr;
   prometheus::Histogram* process_latency_ = nullptr;
   prometheus::Gauge* redis_up_ = nullptr;
+  prometheus::Gauge* state_lost_gauge_ = nullptr;
+  prometheus::Counter* state_losses_ = nullptr;
 };
 
 }  // namespace rebound::scoring
