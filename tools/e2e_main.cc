@@ -339,9 +339,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (baseline) {
-    if (s.brokers.empty() || s.rate <= 0) {
-      std::cerr
-          << "rebound-e2e: --kafka-baseline needs --kafka-brokers and --rate\n";
+    if (s.brokers.empty()) {
+      std::cerr << "rebound-e2e: --kafka-baseline needs --kafka-brokers (and "
+                   "--rate, or 0 for flat out)\n";
       return 2;
     }
     return KafkaBaseline(s);

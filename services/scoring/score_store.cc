@@ -214,8 +214,12 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
   c.recipient_accepted = rcv.accepted;
   c.recipient_accept_hours = rcv.accept_hours;
   if (!req[3].is_nil()) {
+    // The verdict that decided the request, if this event is the one that
+    // got it (a replay); another outcome event of a decided request gets a
+    // verdict of its own.
     rebound::v1::DeclineVerdict verdict;
-    if (verdict.ParseFromString(req[3].str)) {
+    if (verdict.ParseFromString(req[3].str) &&
+        verdict.verdict_id() == event.event_id()) {
       out.stored_verdict = std::move(verdict);
     }
   }

@@ -10,9 +10,8 @@
 // (its first RequestSent, its first outcome), so a replayed event changes
 // nothing; the recipient side counts a request and its outcome once each
 // behind a marker. A decline's verdict is stored with its request, so a
-// replay (or a second decline event for a decided request) re-publishes the
-// stored verdict instead of classifying again on counters that already
-// include it.
+// replay of the decline that decided it re-publishes the stored verdict
+// instead of classifying again on counters that already include it.
 //
 // Out-of-order events: the first terminal event of a request (accepted,
 // declined, withdrawn, expired) decides its state and is counted even if the
@@ -76,9 +75,9 @@ class ScoreStore {
   absl::Status SetNewEpoch();
 
   // What Redis knows about a decline/expiry's request and its members, as
-  // the classifier's context. If the request was already decided with a
-  // verdict (a replay, or an earlier outcome event), `stored_verdict` holds
-  // that verdict. One round trip, no reads that grow with history.
+  // the classifier's context. If this event already decided its request
+  // (a replay), `stored_verdict` holds the verdict decided then. One round
+  // trip, no reads that grow with history.
   struct DeclineState {
     DeclineContext context;
     std::optional<rebound::v1::DeclineVerdict> stored_verdict;
