@@ -27,7 +27,7 @@ if [[ ${1:-} == --find-max ]]; then
   STEP=${2:-60}
   RATE=${START_RATE:-1000}
   DURATION=$STEP
-  WARMUP=${WARMUP:-10}
+  WARMUP=${WARMUP:-60}
 else
   RATE=${1:-400}
   DURATION=${2:-600}
@@ -74,11 +74,13 @@ if ((FIND_MAX)); then
     local events
     events=$(wc -l <"$OUT/step.jsonl")
     c0=(); for k in 0 1 2; do c0+=("$(cpu "${PIDS[$k]}")"); done
+    c0+=("$(cpu "$(cat "$REBOUND_STACK_DIR/kafka/kafka.pid")")")
     r0=$(redis_cpu)
     out=$("$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
       --file="$OUT/step.jsonl" --show=0 --rate="$rate" --timeout-seconds=10 2>&1) || true
     r1=$(redis_cpu)
     c1=(); for k in 0 1 2; do c1+=("$(cpu "${PIDS[$k]}")"); done
+    c1+=("$(cpu "$(cat "$REBOUND_STACK_DIR/kafka/kafka.pid")")")
     python3 - "$rate" "$events" "$r0" "$r1" "${c0[*]}" "${c1[*]}" <<PY
 import re, sys
 out = """$out"""
@@ -92,13 +94,20 @@ achieved = float(pub.group(2)) if pub else 0
 want, got = (int(sug.group(1)), int(sug.group(2))) if sug else (1, 0)
 p50, p99 = (float(lat.group(1)), float(lat.group(2))) if lat else (float("nan"), float("inf"))
 ok = achieved >= 0.95 * rate and got == want and p99 <= 1000
-cpu = " ".join(f"{n} {(b - a) * 1e6 / events:.1f}" for n, a, b in zip(("ingest", "scoring", "notify"), c0, c1))
+cpu = " ".join(f"{n} {(b - a) * 1e6 / events:.1f}" for n, a, b in zip(("ingest", "scoring", "notify", "broker"), c0, c1))
 print(f"  step {rate:7.0f}/s: achieved {achieved:7.0f}/s, suggestions {got}/{want}, "
       f"p50 {p50:.1f} ms, p99 {p99:.1f} ms -> {'sustained' if ok else 'NOT sustained'}; "
       f"CPU us/event {cpu} redis {(r1 - r0) * 1e6 / events:.1f}")
 sys.exit(0 if ok else 1)
 PY
   }
+  # Warm-up, not counted: a fresh broker JVM spends its first minute or so
+  # JIT-compiling (its C2 compiler thread was most of its CPU in a cold run).
+  echo "== warm-up: ${WARMUP}s at $RATE/s (not counted)"
+  "$BUILD_DIR/tools/rebound-sim" --seed=1 --run-id=warm --requests="$(python3 -c "print(max(1000, int($RATE * $WARMUP / 2.66)))")" \
+    --out="$OUT/warm.jsonl" --truth=/dev/null >/dev/null 2>&1
+  "$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
+    --file="$OUT/warm.jsonl" --show=0 --rate="$RATE" >/dev/null 2>&1 || true
   echo "== finding the highest sustained rate (steps of ${STEP}s)"
   best=0; bad=0; rate=$RATE
   while ((rate <= ${MAX_RATE:-60000})); do
@@ -126,8 +135,10 @@ declare -A before
 for k in 0 1 2; do before[$k]=$(rss "${PIDS[$k]}"); done
 requests=$(python3 -c "print(max(1000, int($RATE * $DURATION / 2.66)))")
 "$BUILD_DIR/tools/rebound-sim" --seed=7 --run-id=bench --requests="$requests" --out="$OUT/events.jsonl" --truth=/dev/null
+BROKER_PID=$(cat "$REBOUND_STACK_DIR/kafka/kafka.pid")
 declare -A cpu0
 for k in 0 1 2; do cpu0[$k]=$(cpu "${PIDS[$k]}"); done
+broker0=$(cpu "$BROKER_PID")
 redis-cli -p "$REDIS_PORT" INFO everything >"$OUT/redis-before.txt"
 echo "== pipeline at $RATE events/s for ~${DURATION}s"
 "$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
@@ -135,11 +146,13 @@ echo "== pipeline at $RATE events/s for ~${DURATION}s"
 redis-cli -p "$REDIS_PORT" INFO everything >"$OUT/redis-after.txt"
 declare -A cpu1
 for k in 0 1 2; do cpu1[$k]=$(cpu "${PIDS[$k]}"); done
+broker1=$(cpu "$BROKER_PID")
 EVENTS=$(wc -l <"$OUT/events.jsonl")
 echo "== where the CPU went ($EVENTS events)"
 for k in 0 1 2; do
   python3 -c "print(f'  {\"${names[$k]}\":8s} {(${cpu1[$k]} - ${cpu0[$k]}) * 1e6 / $EVENTS:8.1f} us CPU per event')"
 done
+python3 -c "print(f'  broker   {($broker1 - $broker0) * 1e6 / $EVENTS:8.1f} us CPU per event (the Kafka JVM)')"
 # Redis: INFO cpu and commandstats deltas over the measured run.
 python3 - "$OUT/redis-before.txt" "$OUT/redis-after.txt" "$EVENTS" <<'PY'
 import sys
