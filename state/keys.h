@@ -18,8 +18,8 @@
 //   rb:{t/m}:hours             STRING accepts per local hour of week
 //                                     (168 big-endian u32, BITFIELD)
 //   rb:{t/m}:req:<request>     HASH   a request the member sent (TTL)
-//   rb:{t/m}:pair:<recipient>  HASH   the member's requests to one
-//                                     recipient (TTL)
+//   rb:{t/m}:pair:<recipient>  STRING the member's requests to one
+//                                     recipient (TTL; see PairState)
 //   rb:{t/m}:in:<request>:sent|outcome
 //                              STRING a received request / its outcome was
 //                                     counted for the member (TTL)

@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "state/keys.h"
 
 namespace rebound::state {
@@ -48,6 +49,24 @@ SenderState DecodeSender(const RedisValue& hgetall) {
     }
   }
   return s;
+}
+
+PairState DecodePair(const RedisValue& get) {
+  PairState p;
+  if (get.is_nil()) return p;
+  std::vector<absl::string_view> parts = absl::StrSplit(get.str, ':');
+  if (parts.size() != 4 || !absl::SimpleAtoi(parts[0], &p.requests)) {
+    return PairState();
+  }
+  std::optional<int64_t>* times[] = {&p.prev_sent_at, &p.last_sent_at,
+                                     &p.last_view_at};
+  for (int i = 0; i < 3; ++i) {
+    int64_t v = 0;
+    if (parts[i + 1].empty()) continue;
+    if (!absl::SimpleAtoi(parts[i + 1], &v)) return PairState();
+    *times[i] = v;
+  }
+  return p;
 }
 
 std::array<int64_t, 168> DecodeAcceptHours(std::string_view bytes) {

@@ -7,6 +7,7 @@
 // name>"; "profile" (ProfileSnapshot bytes) and "profile_at" (s); and the
 // send-day ring "d0".."d15" (state/send_days.h), so the per-member state
 // is bounded and a send-rate window is a handful of fields, not a scan.
+// Pair string (MemberKeys::Pair): see PairState.
 // Recipient hash (MemberKeys::Recipient): received, accepted, declined and
 // utc_offset (minutes, from the latest request snapshot that carried one).
 // Accept hours (MemberKeys::AcceptHours): 168 unsigned 32-bit big-endian
@@ -45,6 +46,16 @@ struct RecipientState {
   std::optional<int> utc_offset_minutes;
   std::array<int64_t, 168> accept_hours{};
 };
+
+// A pair (MemberKeys::Pair): one string
+// "requests:prev_sent_at:last_sent_at:last_view_at", times in s, empty when
+// unknown, written with its TTL in one SET by kApplyAsSenderScript.
+struct PairState {
+  int64_t requests = 0;
+  std::optional<int64_t> prev_sent_at, last_sent_at, last_view_at;
+};
+// From a GET of the pair (nil, or a string that does not parse: nothing).
+PairState DecodePair(const RedisValue& get);
 
 // From an HGETALL of the sender hash (nil or empty: all zero). Fields that
 // do not parse read as zero / absent.

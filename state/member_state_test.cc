@@ -100,6 +100,29 @@ TEST(DerivedScores, FromCountersOnly) {
   EXPECT_DOUBLE_EQ(Selectivity(r), 0.8);
 }
 
+TEST(DecodePair, FieldsAndUnknownsAndJunk) {
+  RedisValue v;
+  v.type = RedisValue::Type::kString;
+  v.str = "3:100:200:";
+  PairState p = DecodePair(v);
+  EXPECT_EQ(p.requests, 3);
+  EXPECT_EQ(p.prev_sent_at, 100);
+  EXPECT_EQ(p.last_sent_at, 200);
+  EXPECT_FALSE(p.last_view_at.has_value());
+  v.str = "0:::-5";
+  p = DecodePair(v);
+  EXPECT_EQ(p.requests, 0);
+  EXPECT_FALSE(p.last_sent_at.has_value());
+  EXPECT_EQ(p.last_view_at, -5);
+  for (const char* junk : {"", "1:2:3", "x:1:2:3", "1:a:2:3", "1:2:3:4:5"}) {
+    v.str = junk;
+    p = DecodePair(v);
+    EXPECT_EQ(p.requests, 0) << junk;
+    EXPECT_FALSE(p.last_sent_at.has_value()) << junk;
+  }
+  EXPECT_EQ(DecodePair(RedisValue()).requests, 0);
+}
+
 TEST(DecodeRecipient, CountersOffsetAndHours) {
   RedisValue hours;
   hours.type = RedisValue::Type::kString;

@@ -12,12 +12,26 @@ if t == 'profile' then
   redis.call('HSET', snd, 'profile', ARGV[4], 'profile_at', at)
   return 1
 end
+-- The pair: one string "requests:prev_sent_at:last_sent_at:last_view_at"
+-- (times in s, "" unknown), written with its TTL in one SET.
+local function read_pair()
+  local v = redis.call('GET', pair)
+  if v then
+    local n, prev, last, view =
+      string.match(v, '^(%d+):(%-?%d*):(%-?%d*):(%-?%d*)$')
+    if n then return tonumber(n), prev, last, view end
+  end
+  return 0, '', '', ''
+end
+local function write_pair(n, prev, last, view)
+  redis.call('SET', pair, n .. ':' .. prev .. ':' .. last .. ':' .. view,
+             'EX', rttl)
+end
 if t == 'viewed' and ARGV[4] == '0' then
   -- A view naming no request: kept on the pair (latest view wins).
-  local prev = redis.call('HGET', pair, 'last_view_at')
-  if prev and tonumber(prev) >= at then return 0 end
-  redis.call('HSET', pair, 'last_view_at', at)
-  redis.call('EXPIRE', pair, rttl)
+  local n, prev, last, view = read_pair()
+  if view ~= '' and tonumber(view) >= at then return 0 end
+  write_pair(n, prev, last, at)
   return 1
 end
 if t == 'viewed' then
@@ -34,7 +48,7 @@ if t == 'sent' then
   local day = math.floor(at / 86400)
   local slot = 'd' .. (day % 16)
   local c = redis.call('HMGET', snd, 'sent', 'pending', slot)
-  local p = redis.call('HMGET', pair, 'requests', 'last_sent_at')
+  local n, prev, last, view = read_pair()
   -- Send-day ring (state/send_days.h): a slot holds day * 2^24 + count; a
   -- newer day resets it, an older one (16+ days behind) is not counted.
   local packed = tonumber(c[3])
@@ -58,13 +72,8 @@ if t == 'sent' then
   redis.call('HSET', req, 'sent_at', at, 'request', ARGV[4],
              'state', state or 'pending')
   redis.call('EXPIRE', req, rttl)
-  if p[2] then
-    redis.call('HSET', pair, 'requests', int(p[1]) + 1,
-               'prev_sent_at', p[2], 'last_sent_at', at)
-  else
-    redis.call('HSET', pair, 'requests', int(p[1]) + 1, 'last_sent_at', at)
-  end
-  redis.call('EXPIRE', pair, rttl)
+  if last ~= '' then prev = last end
+  write_pair(n + 1, prev, at, view)
   return 1
 end
 -- An outcome: the first one decides the request; later ones change nothing.

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "common/redis_client.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "state/keys.h"
 #include "state/member_state.h"
@@ -59,8 +60,8 @@ TEST_F(ScoreStoreTest, WrongTypedKeyFailsTheSenderScriptBeforeAnyWrite) {
          testing::NormalProfile(), "hi");
   const ConnectionEvent& sent = s.events()[0];
   const state::MemberKeys ann(tenant_, "ann");
-  // The pair key is the last one the script writes; make it a string.
-  Run({"SET", ann.Pair("bob"), "not a hash"});
+  // The pair key is the last one the script writes; make it a hash.
+  Run({"HSET", ann.Pair("bob"), "not", "a string"});
   EXPECT_FALSE(store_->Apply(sent, nullptr).ok());
   EXPECT_EQ(Run({"EXISTS", ann.Request("r1")}).integer, 0)
       << "request written before the error";
@@ -169,6 +170,44 @@ TEST_F(ScoreStoreTest, WhatScoringWritesReadsBackThroughTheSharedReader) {
   EXPECT_EQ((*policy)[0].recipient.accept_hours[2 * 24 + 7], 1);
   EXPECT_FALSE(
       state::ReadMemberScores(*redis_, tenant_, "nobody").status().ok());
+}
+
+TEST_F(ScoreStoreTest, PairHistoryAndAViewNamingNoRequest) {
+  testing::Scenario s(tenant_);
+  const absl::Time t0 = absl::Now() - absl::Hours(24 * 10);
+  s.Sent("ann", "bob", "r1", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "hi");
+  s.Sent("ann", "bob", "r2", t0 + absl::Hours(24 * 5), testing::NormalProfile(),
+         testing::NormalProfile(), "hi again");
+  for (const auto& e : s.events()) ASSERT_TRUE(store_->Apply(e, nullptr).ok());
+  // A view that names no request, after r2 was sent: kept on the pair.
+  ConnectionEvent view;
+  view.set_event_id("v1");
+  view.set_tenant_id(tenant_);
+  view.set_sender_id("ann");
+  view.set_recipient_id("bob");
+  *view.mutable_occurred_at() =
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(
+          absl::ToUnixSeconds(t0 + absl::Hours(24 * 5 + 1)));
+  view.mutable_profile_viewed();
+  ASSERT_TRUE(store_->Apply(view, nullptr).ok());
+  ASSERT_TRUE(store_->Apply(view, nullptr).ok());
+
+  testing::Scenario d(tenant_);
+  d.Declined("ann", "bob", "r2", t0 + absl::Hours(24 * 6),
+             rebound::v1::DECLINE_KIND_IGNORED);
+  auto st = store_->ReadDeclineState(d.events()[0]);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->context.pair_prior_requests, 1);
+  EXPECT_EQ(st->context.since_prior_request, absl::Hours(24 * 5));
+  EXPECT_TRUE(st->context.viewed);
+  // The first request's decline: r1 is not the pair's latest.
+  testing::Scenario d1(tenant_);
+  d1.Declined("ann", "bob", "r1", t0 + absl::Hours(24 * 6),
+              rebound::v1::DECLINE_KIND_IGNORED);
+  auto first = store_->ReadDeclineState(d1.events()[0]);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(first->context.since_prior_request.has_value());
 }
 
 }  // namespace

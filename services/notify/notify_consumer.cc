@@ -1,5 +1,7 @@
 #include "services/notify/notify_consumer.h"
 
+#include <pthread.h>
+
 #include <map>
 #include <thread>
 #include <tuple>
@@ -274,7 +276,10 @@ bool NotifyConsumer::ProcessBatch(
 }
 
 absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
-  std::thread sweeper([this, &stop] { SweepStaleInvites(stop); });
+  std::thread sweeper([this, &stop] {
+    pthread_setname_np(pthread_self(), "notify-sweep");
+    SweepStaleInvites(stop);
+  });
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
   while (!stop.load()) {
     // Block only when nothing is waiting to be written.

@@ -1,5 +1,7 @@
 #include "services/notify/notify_server.h"
 
+#include <pthread.h>
+
 #include "common/grpc_server.h"
 #include "common/log.h"
 
@@ -29,6 +31,7 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
   s->port_ = grpc_server->port;
   NotifyServer* raw = s.get();
   s->consumer_thread_ = std::thread([raw] {
+    pthread_setname_np(pthread_self(), "notify-consume");
     (void)raw->consumer_->Run(raw->stop_);
     raw->consumer_done_.Notify();
   });

@@ -1,5 +1,7 @@
 #include "services/notify/notify_service.h"
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -65,6 +67,7 @@ class WatchReactor
     }
     open_ = std::move(open);
     std::thread([this, st = state_, options, request]() mutable {
+      pthread_setname_np(pthread_self(), "notify-watch");
       grpc::Status end = Loop(*st, options, request);
       {
         std::unique_lock<std::mutex> lock(st->mu);

@@ -46,8 +46,7 @@ std::vector<std::vector<std::string>> ScoreStore::DeclineReads(
       {"HGETALL", s.Sender()},
       {"HMGET", s.Request(RequestIdOf(event)), "sent_at", "request", "viewed",
        "verdict"},
-      {"HMGET", s.Pair(event.recipient_id()), "requests", "last_sent_at",
-       "prev_sent_at", "last_view_at"},
+      {"GET", s.Pair(event.recipient_id())},
       {"HGETALL", r.Recipient()},
       {"GET", r.AcceptHours()},
   };
@@ -175,8 +174,8 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
     const ConnectionEvent& event, const RedisValue* v) {
   const state::SenderState snd = state::DecodeSender(v[0]);
   const auto& req = v[1].array;
-  const auto& pair = v[2].array;
-  if (req.size() != 4 || pair.size() != 4) {
+  const state::PairState pair = state::DecodePair(v[2]);
+  if (req.size() != 4) {
     return absl::InternalError("redis: unexpected HMGET reply shape");
   }
   const state::RecipientState rcv = state::DecodeRecipient(v[3], v[4]);
@@ -189,7 +188,7 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
     if (sent.ParseFromString(req[1].str)) c.request = std::move(sent);
   }
   if (auto at = Int(req[0])) c.sent_at = absl::FromUnixSeconds(*at);
-  const auto last_view = Int(pair[3]);
+  const auto& last_view = pair.last_view_at;
   c.viewed =
       Int(req[2]).value_or(0) == 1 ||
       (last_view && c.sent_at && *last_view >= absl::ToUnixSeconds(*c.sent_at));
@@ -202,10 +201,9 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
     const int64_t day = state::UtcDay(sent);
     c.sender_sent_last_7d = snd.send_days.SentInDays(day - 7, day - 1);
     // The pair's previous request, when this one is the latest.
-    const int64_t requests = Int(pair[0]).value_or(0);
-    c.pair_prior_requests = requests > 0 ? requests - 1 : 0;
-    const auto last = Int(pair[1]);
-    const auto prev = Int(pair[2]);
+    c.pair_prior_requests = pair.requests > 0 ? pair.requests - 1 : 0;
+    const auto& last = pair.last_sent_at;
+    const auto& prev = pair.prev_sent_at;
     if (prev && last && *last == sent) {
       c.since_prior_request = absl::Seconds(sent - *prev);
     }

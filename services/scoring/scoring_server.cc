@@ -1,5 +1,7 @@
 #include "services/scoring/scoring_server.h"
 
+#include <pthread.h>
+
 #include "common/grpc_server.h"
 #include "common/log.h"
 
@@ -72,6 +74,7 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   s->port_ = grpc_server->port;
   ScoringServer* raw = s.get();
   s->consumer_thread_ = std::thread([raw] {
+    pthread_setname_np(pthread_self(), "scoring-consume");
     raw->consumer_status_ = raw->consumer_->Run(raw->stop_);
     raw->consumer_done_.Notify();
   });
