@@ -2,7 +2,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include <set>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 
 namespace rebound {
 namespace {
@@ -11,6 +17,9 @@ struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
 using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+constexpr int kClusterSlots = 16384;
+constexpr int kMaxRedirects = 10;
 
 timeval ToTimeval(std::chrono::milliseconds ms) {
   timeval tv;
@@ -58,7 +67,92 @@ const redisReply* FindError(const redisReply* r) {
   return nullptr;
 }
 
+// A cluster redirect or transient cluster error in a reply.
+enum class Redirect { kNone, kMoved, kAsk, kRetry };
+Redirect RedirectOf(const redisReply* r, std::string* address) {
+  if (r == nullptr || r->type != REDIS_REPLY_ERROR) return Redirect::kNone;
+  absl::string_view e(r->str, r->len);
+  auto target = [&] {
+    // "MOVED <slot> <host:port>"
+    auto sp = e.rfind(' ');
+    if (sp != absl::string_view::npos) *address = std::string(e.substr(sp + 1));
+  };
+  if (absl::StartsWith(e, "MOVED ")) {
+    target();
+    return Redirect::kMoved;
+  }
+  if (absl::StartsWith(e, "ASK ")) {
+    target();
+    return Redirect::kAsk;
+  }
+  if (absl::StartsWith(e, "TRYAGAIN") || absl::StartsWith(e, "CLUSTERDOWN")) {
+    return Redirect::kRetry;
+  }
+  return Redirect::kNone;
+}
+
+uint16_t Crc16(std::string_view data) {
+  uint16_t crc = 0;
+  for (unsigned char c : data) {
+    crc ^= static_cast<uint16_t>(c) << 8;
+    for (int i = 0; i < 8; ++i) {
+      crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                           : static_cast<uint16_t>(crc << 1);
+    }
+  }
+  return crc;
+}
+
+void AppendArgv(redisContext* c, const std::vector<std::string>& argv) {
+  std::vector<const char*> args;
+  std::vector<size_t> lens;
+  args.reserve(argv.size());
+  lens.reserve(argv.size());
+  for (const auto& a : argv) {
+    args.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  redisAppendCommandArgv(c, static_cast<int>(args.size()), args.data(),
+                         lens.data());
+}
+
 }  // namespace
+
+int RedisClusterSlot(std::string_view key) {
+  auto open = key.find('{');
+  if (open != std::string_view::npos) {
+    auto close = key.find('}', open + 1);
+    if (close != std::string_view::npos && close > open + 1) {
+      key = key.substr(open + 1, close - open - 1);
+    }
+  }
+  return Crc16(key) % kClusterSlots;
+}
+
+const std::string* RedisCommandKey(const std::vector<std::string>& argv) {
+  if (argv.empty()) return nullptr;
+  const std::string cmd = absl::AsciiStrToUpper(argv[0]);
+  if (cmd == "EVALSHA" || cmd == "EVAL" || cmd == "EVALSHA_RO" ||
+      cmd == "EVAL_RO" || cmd == "FCALL") {
+    int keys = 0;
+    if (argv.size() > 3 && absl::SimpleAtoi(argv[2], &keys) && keys > 0) {
+      return &argv[3];
+    }
+    return nullptr;
+  }
+  if (cmd == "XREAD" || cmd == "XREADGROUP") {
+    for (size_t i = 1; i + 1 < argv.size(); ++i) {
+      if (absl::EqualsIgnoreCase(argv[i], "STREAMS")) return &argv[i + 1];
+    }
+    return nullptr;
+  }
+  static const std::set<std::string> kKeyless = {
+      "PING",     "INFO",     "SCAN",   "SCRIPT", "CLUSTER", "CONFIG",
+      "FLUSHALL", "FLUSHDB",  "DBSIZE", "ECHO",   "TIME",    "WAIT",
+      "ASKING",   "READONLY", "SELECT", "AUTH",   "HELLO",   "CLIENT"};
+  if (kKeyless.contains(cmd) || argv.size() < 2) return nullptr;
+  return &argv[1];
+}
 
 std::map<std::string, std::string> HashFields(const RedisValue& reply) {
   std::map<std::string, std::string> m;
@@ -89,37 +183,215 @@ RedisClient::RedisClient(RedisOptions options) : options_(std::move(options)) {}
 RedisClient::~RedisClient() = default;
 
 void RedisClient::Drop() {
-  ctx_.reset();
-  for (auto& [name, s] : scripts_) s.sha.clear();
+  nodes_.clear();
+  slot_owner_.clear();
+  cluster_ = false;
 }
 
-absl::Status RedisClient::Connect() {
-  if (ctx_) return absl::OkStatus();
+void RedisClient::DropNode(Node& node) {
+  if (!cluster_) {
+    Drop();
+    return;
+  }
+  const std::string address = node.address;  // `node` dies below.
+  nodes_.erase(address);
+}
+
+absl::StatusOr<RedisClient::Context> RedisClient::Open(
+    const std::string& address) {
   std::string host;
   int port = 0;
-  if (auto s = ParseHostPort(options_.address, &host, &port); !s.ok()) return s;
+  if (auto s = ParseHostPort(address, &host, &port); !s.ok()) return s;
   redisContext* c = redisConnectWithTimeout(
       host.c_str(), port, ToTimeval(options_.connect_timeout));
   if (c == nullptr) {
-    return absl::UnavailableError("redis " + options_.address +
+    return absl::UnavailableError("redis " + address +
                                   ": cannot allocate a context");
   }
-  std::unique_ptr<redisContext, ContextDeleter> owned(c);
+  Context owned(c);
   if (c->err) {
-    return absl::UnavailableError("redis " + options_.address + ": " +
-                                  c->errstr);
+    return absl::UnavailableError("redis " + address + ": " + c->errstr);
   }
   redisSetTimeout(c, ToTimeval(options_.command_timeout));
   redisEnableKeepAlive(c);
-  ctx_ = std::move(owned);
+  return owned;
+}
+
+absl::Status RedisClient::LoadScripts(Node& node) {
+  for (auto& [name, script] : scripts_) {
+    ReplyPtr r(static_cast<redisReply*>(
+        redisCommand(node.ctx.get(), "SCRIPT LOAD %b", script.source.data(),
+                     script.source.size())));
+    if (r == nullptr) {
+      return absl::UnavailableError("redis " + node.address + ": " +
+                                    node.ctx->errstr);
+    }
+    if (r->type != REDIS_REPLY_STRING) {
+      return absl::FailedPreconditionError(
+          "redis " + node.address + ": SCRIPT LOAD of '" + name +
+          "': " + std::string(r->str ? r->str : "", r->len));
+    }
+    script.sha.assign(r->str, r->len);
+  }
   return absl::OkStatus();
 }
 
-absl::StatusOr<RedisValue> RedisClient::Convert(redisReply* raw) {
-  if (raw == nullptr) {
-    std::string why = ctx_ && ctx_->err ? ctx_->errstr : "no reply";
+absl::Status RedisClient::EnsureScripts() {
+  bool missing = false;
+  for (const auto& [name, script] : scripts_) missing |= script.sha.empty();
+  if (!missing) return absl::OkStatus();
+  for (auto& [address, node] : nodes_) {
+    if (auto s = LoadScripts(node); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RedisClient::Node*> RedisClient::NodeAt(
+    const std::string& address) {
+  auto it = nodes_.find(address);
+  if (it != nodes_.end()) return &it->second;
+  auto ctx = Open(address);
+  if (!ctx.ok()) return ctx.status();
+  Node node{address, std::move(*ctx)};
+  if (auto s = LoadScripts(node); !s.ok()) return s;
+  return &nodes_.emplace(address, std::move(node)).first->second;
+}
+
+absl::Status RedisClient::RefreshSlots() {
+  std::vector<std::string> sources;
+  for (const auto& [address, node] : nodes_) sources.push_back(address);
+  for (const auto& seed : absl::StrSplit(options_.address, ',')) {
+    sources.emplace_back(absl::StripAsciiWhitespace(seed));
+  }
+  absl::Status last = absl::UnavailableError("no node to ask");
+  for (const auto& source : sources) {
+    auto node = NodeAt(source);
+    if (!node.ok()) {
+      last = node.status();
+      continue;
+    }
+    ReplyPtr r(static_cast<redisReply*>(
+        redisCommand((*node)->ctx.get(), "CLUSTER SLOTS")));
+    if (r == nullptr) {
+      last = absl::UnavailableError("redis " + source + ": " +
+                                    (*node)->ctx->errstr);
+      DropNode(**node);
+      continue;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+      last = absl::FailedPreconditionError(
+          "redis " + source +
+          ": CLUSTER SLOTS: " + std::string(r->str ? r->str : "", r->len));
+      continue;
+    }
+    std::string host;
+    int port = 0;
+    (void)ParseHostPort(source, &host, &port);
+    std::vector<std::string> owners(kClusterSlots);
+    for (size_t i = 0; i < r->elements; ++i) {
+      const redisReply* range = r->element[i];
+      if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) continue;
+      const redisReply* master = range->element[2];
+      if (master->type != REDIS_REPLY_ARRAY || master->elements < 2) continue;
+      std::string ip(master->element[0]->str ? master->element[0]->str : "",
+                     master->element[0]->len);
+      if (ip.empty()) ip = host;  // The node answering does not know its IP.
+      const std::string owner =
+          ip + ":" + std::to_string(master->element[1]->integer);
+      for (long long s = range->element[0]->integer;
+           s <= range->element[1]->integer && s < kClusterSlots; ++s) {
+        if (s >= 0) owners[s] = owner;
+      }
+    }
+    slot_owner_ = std::move(owners);
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      "redis cluster " + options_.address +
+      ": no slot map: " + std::string(last.message()));
+}
+
+absl::Status RedisClient::ConnectCluster(
+    const std::vector<std::string>& seeds) {
+  cluster_ = true;
+  absl::Status s = RefreshSlots();
+  if (!s.ok()) {
     Drop();
-    return absl::UnavailableError("redis " + options_.address + ": " + why);
+    return absl::UnavailableError("redis cluster seeds " + options_.address +
+                                  ": " + std::string(s.message()));
+  }
+  (void)seeds;
+  return absl::OkStatus();
+}
+
+absl::Status RedisClient::Connect() {
+  if (!nodes_.empty()) return absl::OkStatus();
+  std::vector<std::string> seeds;
+  for (const auto& seed : absl::StrSplit(options_.address, ',')) {
+    std::string a(absl::StripAsciiWhitespace(seed));
+    if (!a.empty()) seeds.push_back(std::move(a));
+  }
+  if (seeds.empty()) {
+    return absl::InvalidArgumentError("redis address is empty");
+  }
+  for (const auto& seed : seeds) {
+    std::string host;
+    int port = 0;
+    if (auto s = ParseHostPort(seed, &host, &port); !s.ok()) return s;
+  }
+  using Mode = RedisOptions::Mode;
+  if (options_.mode == Mode::kCluster ||
+      (options_.mode == Mode::kAuto && seeds.size() > 1)) {
+    return ConnectCluster(seeds);
+  }
+  auto ctx = Open(seeds[0]);
+  if (!ctx.ok()) return ctx.status();
+  if (options_.mode == Mode::kAuto) {
+    ReplyPtr r(
+        static_cast<redisReply*>(redisCommand(ctx->get(), "INFO cluster")));
+    if (r == nullptr) {
+      return absl::UnavailableError("redis " + seeds[0] + ": " +
+                                    (*ctx)->errstr);
+    }
+    if (r->type == REDIS_REPLY_STRING &&
+        absl::StrContains(absl::string_view(r->str, r->len),
+                          "cluster_enabled:1")) {
+      nodes_.emplace(seeds[0], Node{seeds[0], std::move(*ctx)});
+      return ConnectCluster(seeds);
+    }
+  }
+  Node node{seeds[0], std::move(*ctx)};
+  if (auto s = LoadScripts(node); !s.ok()) return s;
+  nodes_.emplace(seeds[0], std::move(node));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RedisClient::Node*> RedisClient::NodeFor(
+    const std::vector<std::string>& argv) {
+  if (auto s = Connect(); !s.ok()) return s;
+  if (!cluster_) return &nodes_.begin()->second;
+  if (slot_owner_.empty()) {
+    if (auto s = RefreshSlots(); !s.ok()) return s;
+  }
+  const std::string* key = RedisCommandKey(argv);
+  const std::string& owner = slot_owner_[key ? RedisClusterSlot(*key) : 0];
+  if (owner.empty()) {
+    return absl::UnavailableError(
+        "redis cluster: slot " +
+        std::to_string(key ? RedisClusterSlot(*key) : 0) + " has no master");
+  }
+  return NodeAt(owner);
+}
+
+absl::StatusOr<RedisValue> RedisClient::Convert(const std::string& node,
+                                                redisReply* raw) {
+  if (raw == nullptr) {
+    auto it = nodes_.find(node);
+    std::string why = it != nodes_.end() && it->second.ctx->err
+                          ? it->second.ctx->errstr
+                          : "no reply";
+    if (it != nodes_.end()) DropNode(it->second);
+    return absl::UnavailableError("redis " + node + ": " + why);
   }
   ReplyPtr reply(raw);
   if (const redisReply* e = FindError(reply.get())) {
@@ -128,50 +400,150 @@ absl::StatusOr<RedisValue> RedisClient::Convert(redisReply* raw) {
   return ToValue(reply.get());
 }
 
+absl::StatusOr<RedisValue> RedisClient::Exec(
+    Node* node, const std::vector<std::string>& argv) {
+  std::string last;
+  for (int attempt = 0; attempt < kMaxRedirects; ++attempt) {
+    AppendArgv(node->ctx.get(), argv);
+    void* raw = nullptr;
+    if (redisGetReply(node->ctx.get(), &raw) != REDIS_OK) raw = nullptr;
+    auto* reply = static_cast<redisReply*>(raw);
+    std::string target;
+    const Redirect redirect =
+        cluster_ ? RedirectOf(reply, &target) : Redirect::kNone;
+    if (redirect == Redirect::kNone) return Convert(node->address, reply);
+    last.assign(reply->str, reply->len);
+    freeReplyObject(reply);
+    if (redirect == Redirect::kRetry) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 << attempt));
+      (void)RefreshSlots();
+      auto again = NodeFor(argv);
+      if (!again.ok()) return again.status();
+      node = *again;
+      continue;
+    }
+    auto to = NodeAt(target);
+    if (!to.ok()) return to.status();
+    if (redirect == Redirect::kMoved) {
+      (void)RefreshSlots();
+      node = *to;
+      continue;
+    }
+    // ASK: this one command, on the importing node, after ASKING; what it
+    // answers is handled like any reply (TRYAGAIN while the slot's keys are
+    // split between the two nodes).
+    AppendArgv((*to)->ctx.get(), {"ASKING"});
+    AppendArgv((*to)->ctx.get(), argv);
+    void* asking = nullptr;
+    if (redisGetReply((*to)->ctx.get(), &asking) != REDIS_OK) {
+      return Convert((*to)->address, nullptr);
+    }
+    freeReplyObject(asking);
+    if (redisGetReply((*to)->ctx.get(), &raw) != REDIS_OK) raw = nullptr;
+    reply = static_cast<redisReply*>(raw);
+    if (RedirectOf(reply, &target) == Redirect::kNone) {
+      return Convert((*to)->address, reply);
+    }
+    last.assign(reply->str, reply->len);
+    freeReplyObject(reply);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 << attempt));
+    (void)RefreshSlots();
+    auto again = NodeFor(argv);
+    if (!again.ok()) return again.status();
+    node = *again;
+  }
+  return absl::UnavailableError("redis cluster: " + last + " after " +
+                                std::to_string(kMaxRedirects) + " attempts");
+}
+
 absl::StatusOr<RedisValue> RedisClient::Command(
     const std::vector<std::string>& argv) {
+  auto node = NodeFor(argv);
+  if (!node.ok()) return node.status();
+  return Exec(*node, argv);
+}
+
+absl::StatusOr<std::vector<std::string>> RedisClient::Masters() {
   if (auto s = Connect(); !s.ok()) return s;
-  std::vector<const char*> args;
-  std::vector<size_t> lens;
-  for (const auto& a : argv) {
-    args.push_back(a.data());
-    lens.push_back(a.size());
+  if (!cluster_) return std::vector<std::string>{nodes_.begin()->first};
+  if (slot_owner_.empty()) {
+    if (auto s = RefreshSlots(); !s.ok()) return s;
   }
-  void* raw = redisCommandArgv(ctx_.get(), static_cast<int>(args.size()),
-                               args.data(), lens.data());
-  return Convert(static_cast<redisReply*>(raw));
+  std::set<std::string> masters(slot_owner_.begin(), slot_owner_.end());
+  masters.erase("");
+  return std::vector<std::string>(masters.begin(), masters.end());
+}
+
+absl::StatusOr<RedisValue> RedisClient::CommandOn(
+    const std::string& address, const std::vector<std::string>& argv) {
+  if (auto s = Connect(); !s.ok()) return s;
+  auto node = cluster_ ? NodeAt(address)
+                       : absl::StatusOr<Node*>(&nodes_.begin()->second);
+  if (!node.ok()) return node.status();
+  AppendArgv((*node)->ctx.get(), argv);
+  void* raw = nullptr;
+  if (redisGetReply((*node)->ctx.get(), &raw) != REDIS_OK) raw = nullptr;
+  return Convert((*node)->address, static_cast<redisReply*>(raw));
+}
+
+absl::StatusOr<std::vector<RedisValue>> RedisClient::ForEachNode(
+    const std::vector<std::string>& argv) {
+  auto masters = Masters();
+  if (!masters.ok()) return masters.status();
+  std::vector<RedisValue> out;
+  for (const auto& address : *masters) {
+    auto v = CommandOn(address, argv);
+    if (!v.ok()) return v.status();
+    out.push_back(std::move(*v));
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<RedisValue>> RedisClient::Pipeline(
     const std::vector<std::vector<std::string>>& commands) {
   if (auto s = Connect(); !s.ok()) return s;
-  for (const auto& argv : commands) {
-    std::vector<const char*> args;
-    std::vector<size_t> lens;
-    for (const auto& a : argv) {
-      args.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(args.size()),
-                               args.data(), lens.data()) != REDIS_OK) {
-      std::string why = ctx_->errstr;
-      Drop();
-      return absl::UnavailableError("redis " + options_.address + ": " + why);
-    }
-  }
-  std::vector<RedisValue> out;
-  absl::Status first_error;
+  // Each node's commands in order, sent together, then read together.
+  std::vector<std::pair<Node*, std::vector<size_t>>> groups;
+  std::map<Node*, size_t> group_of;
   for (size_t i = 0; i < commands.size(); ++i) {
-    void* raw = nullptr;
-    if (redisGetReply(ctx_.get(), &raw) != REDIS_OK) raw = nullptr;
-    auto v = Convert(static_cast<redisReply*>(raw));
-    if (!v.ok()) {
-      if (absl::IsUnavailable(v.status())) return v.status();
-      if (first_error.ok()) first_error = v.status();
-      out.emplace_back();
-      continue;
+    auto node = NodeFor(commands[i]);
+    if (!node.ok()) return node.status();
+    auto [it, added] = group_of.try_emplace(*node, groups.size());
+    if (added) groups.push_back({*node, {}});
+    groups[it->second].second.push_back(i);
+  }
+  std::vector<RedisValue> out(commands.size());
+  absl::Status first_error;
+  for (auto& [node, indices] : groups) {
+    for (size_t i : indices) AppendArgv(node->ctx.get(), commands[i]);
+    const std::string address = node->address;
+    std::vector<ReplyPtr> replies;
+    for (size_t k = 0; k < indices.size(); ++k) {
+      void* raw = nullptr;
+      if (redisGetReply(node->ctx.get(), &raw) != REDIS_OK) {
+        return Convert(address, nullptr).status();
+      }
+      replies.emplace_back(static_cast<redisReply*>(raw));
     }
-    out.push_back(std::move(*v));
+    for (size_t k = 0; k < indices.size(); ++k) {
+      const size_t i = indices[k];
+      std::string target;
+      absl::StatusOr<RedisValue> v;
+      if (cluster_ &&
+          RedirectOf(replies[k].get(), &target) != Redirect::kNone) {
+        // Slot moving or cluster busy: this command again, on its own.
+        replies[k].reset();
+        v = Command(commands[i]);
+      } else {
+        v = Convert(address, replies[k].release());
+      }
+      if (!v.ok()) {
+        if (absl::IsUnavailable(v.status())) return v.status();
+        if (first_error.ok()) first_error = v.status();
+        continue;
+      }
+      out[i] = std::move(*v);
+    }
   }
   if (!first_error.ok()) return first_error;
   return out;
@@ -185,33 +557,19 @@ void RedisClient::AddScript(const std::string& name,
 absl::StatusOr<RedisValue> RedisClient::RunScript(
     const std::string& name, const std::vector<std::string>& keys,
     const std::vector<std::string>& args) {
-  auto it = scripts_.find(name);
-  if (it == scripts_.end()) {
+  if (!scripts_.contains(name)) {
     return absl::InternalError("redis script '" + name + "' is not registered");
   }
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (it->second.sha.empty()) {
-      auto sha = Command({"SCRIPT", "LOAD", it->second.source});
-      if (!sha.ok()) return sha.status();
-      it->second.sha = sha->str;
-    }
-    std::vector<std::string> argv = {"EVALSHA", it->second.sha,
-                                     std::to_string(keys.size())};
-    argv.insert(argv.end(), keys.begin(), keys.end());
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto v = Command(argv);
-    if (!v.ok() && v.status().message().rfind("NOSCRIPT", 0) == 0) {
-      it->second.sha.clear();  // Redis restarted or flushed its scripts.
-      continue;
-    }
-    if (!v.ok() && absl::IsFailedPrecondition(v.status())) {
+  auto v = RunScriptsThen({ScriptCall{name, keys, args}}, {});
+  if (!v.ok()) {
+    if (absl::IsFailedPrecondition(v.status())) {
       return absl::Status(
           v.status().code(),
           "redis script '" + name + "': " + std::string(v.status().message()));
     }
-    return v;
+    return v.status();
   }
-  return absl::InternalError("redis script '" + name + "' kept missing");
+  return std::move((*v)[0]);
 }
 
 absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScripts(
@@ -224,6 +582,8 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScriptsThen(
     const std::vector<std::vector<std::string>>& then) {
   if (calls.empty() && then.empty()) return std::vector<RedisValue>{};
   for (int attempt = 0; attempt < 2; ++attempt) {
+    if (auto s = Connect(); !s.ok()) return s;
+    if (auto s = EnsureScripts(); !s.ok()) return s;
     std::vector<std::vector<std::string>> commands;
     commands.reserve(calls.size() + then.size());
     for (const auto& call : calls) {
@@ -231,11 +591,6 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScriptsThen(
       if (it == scripts_.end()) {
         return absl::InternalError("redis script '" + call.script +
                                    "' is not registered");
-      }
-      if (it->second.sha.empty()) {
-        auto sha = Command({"SCRIPT", "LOAD", it->second.source});
-        if (!sha.ok()) return sha.status();
-        it->second.sha = sha->str;
       }
       std::vector<std::string> argv = {"EVALSHA", it->second.sha,
                                        std::to_string(call.keys.size())};
@@ -246,7 +601,9 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScriptsThen(
     commands.insert(commands.end(), then.begin(), then.end());
     auto replies = Pipeline(commands);
     if (!replies.ok() && replies.status().message().rfind("NOSCRIPT", 0) == 0) {
-      for (auto& [name, s] : scripts_) s.sha.clear();
+      // A node forgot its scripts (restarted, SCRIPT FLUSH): reconnecting
+      // loads them again.
+      Drop();
       continue;
     }
     return replies;

@@ -1,6 +1,17 @@
 // A small RAII client over hiredis 0.14 (no TLS, no connect-with-options):
 // binary-safe commands, pipelines, and Lua scripts loaded once and run with
 // EVALSHA. Not thread-safe: one client per thread.
+//
+// Redis Cluster: with several seed addresses, or a node that reports
+// cluster_enabled:1, the client is slot-aware. Each command goes to the
+// master owning its key's slot (CRC16 of the key's hash tag, from CLUSTER
+// SLOTS); a pipeline is split per node (each node's part keeps its order,
+// which is all callers rely on: every call's keys share one slot) and its
+// replies are put back in order; MOVED refreshes the slot map and retries
+// on the new owner, ASK retries once on the named node after ASKING,
+// TRYAGAIN and CLUSTERDOWN are retried with a pause and then reported
+// UNAVAILABLE. Scripts are loaded on every node connected. Keyless commands
+// (PING, INFO, SCAN, ...) go to one node: see ForEachNode.
 #ifndef REBOUND_COMMON_REDIS_CLIENT_H_
 #define REBOUND_COMMON_REDIS_CLIENT_H_
 
@@ -9,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -41,8 +53,12 @@ struct ScriptCall {
 std::map<std::string, std::string> HashFields(const RedisValue& reply);
 
 struct RedisOptions {
-  // "host:port".
+  // "host:port", or Redis Cluster seed nodes "host:port,host:port,...".
   std::string address = "127.0.0.1:6379";
+  // kAuto: cluster mode when there are several seeds or the first node
+  // reachable reports cluster_enabled:1.
+  enum class Mode { kAuto, kStandalone, kCluster };
+  Mode mode = Mode::kAuto;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{2000};
 };
@@ -90,24 +106,64 @@ class RedisClient {
       const std::vector<ScriptCall>& calls,
       const std::vector<std::vector<std::string>>& commands);
 
-  bool connected() const { return ctx_ != nullptr; }
+  bool connected() const { return !nodes_.empty(); }
+  bool cluster() const { return cluster_; }
   const std::string& address() const { return options_.address; }
+
+  // Runs `argv` on every master (cluster) or on the one server: for
+  // keyless work that spans the keyspace (INFO, DBSIZE). One value per node.
+  absl::StatusOr<std::vector<RedisValue>> ForEachNode(
+      const std::vector<std::string>& argv);
+  // The masters' addresses (cluster), or the one server's.
+  absl::StatusOr<std::vector<std::string>> Masters();
+  // One keyless command on the node at `address` (SCAN of one node).
+  absl::StatusOr<RedisValue> CommandOn(const std::string& address,
+                                       const std::vector<std::string>& argv);
 
  private:
   struct ContextDeleter {
     void operator()(redisContext* c) const;
   };
-  absl::StatusOr<RedisValue> Convert(redisReply* reply);
+  using Context = std::unique_ptr<redisContext, ContextDeleter>;
+  struct Node {
+    std::string address;
+    Context ctx;
+  };
+  absl::StatusOr<Context> Open(const std::string& address);
+  absl::Status ConnectCluster(const std::vector<std::string>& seeds);
+  absl::Status RefreshSlots();
+  // The node for `argv` (its first key's slot; any node when keyless),
+  // connected, with the scripts loaded.
+  absl::StatusOr<Node*> NodeFor(const std::vector<std::string>& argv);
+  absl::StatusOr<Node*> NodeAt(const std::string& address);
+  absl::StatusOr<RedisValue> Convert(const std::string& node,
+                                     redisReply* reply);
+  // Loads any script not loaded yet on every connected node.
+  absl::Status EnsureScripts();
+  // One command on `node`, following redirects (cluster).
+  absl::StatusOr<RedisValue> Exec(Node* node,
+                                  const std::vector<std::string>& argv);
+  absl::Status LoadScripts(Node& node);
   void Drop();
+  void DropNode(Node& node);
 
   RedisOptions options_;
-  std::unique_ptr<redisContext, ContextDeleter> ctx_;
+  bool cluster_ = false;
+  std::map<std::string, Node> nodes_;    // By address.
+  std::vector<std::string> slot_owner_;  // Cluster: master per slot.
   struct Script {
     std::string source;
     std::string sha;
   };
   std::map<std::string, Script> scripts_;
 };
+
+// Redis Cluster's slot of `key`: CRC16 (XMODEM) of its hash tag (the text
+// between the first '{' and the next '}', when non-empty) modulo 16384.
+int RedisClusterSlot(std::string_view key);
+// The key a command addresses first (its slot decides the node), or
+// nullptr for a keyless command.
+const std::string* RedisCommandKey(const std::vector<std::string>& argv);
 
 // Parses "host:port"; INVALID_ARGUMENT naming the text otherwise.
 absl::Status ParseHostPort(const std::string& address, std::string* host,

@@ -10,11 +10,15 @@ ensure_grpcurl
 build
 
 export REBOUND_STACK_DIR="$ROOT/.stack-test"
-trap '"$ROOT/deploy/local/stack.sh" stop all >/dev/null 2>&1 || true' EXIT
+CLUSTER_DIR="$REBOUND_STACK_DIR/redis-cluster"
+trap '"$ROOT/deploy/local/redis_cluster.sh" stop "$CLUSTER_DIR" >/dev/null 2>&1 || true; "$ROOT/deploy/local/stack.sh" stop all >/dev/null 2>&1 || true' EXIT
+"$ROOT/deploy/local/redis_cluster.sh" stop "$CLUSTER_DIR" >/dev/null 2>&1 || true
 "$ROOT/deploy/local/stack.sh" clean >/dev/null 2>&1 || true
-say "starting Kafka and Redis for the tests"
+say "starting Kafka, Redis and a Redis Cluster for the tests"
 eval "$("$ROOT/deploy/local/stack.sh" start all)"
+eval "$("$ROOT/deploy/local/redis_cluster.sh" start "$CLUSTER_DIR")"
 echo "REBOUND_KAFKA_BROKERS=$REBOUND_KAFKA_BROKERS REBOUND_REDIS_ADDR=$REBOUND_REDIS_ADDR"
+echo "REBOUND_REDIS_CLUSTER_ADDR=$REBOUND_REDIS_CLUSTER_ADDR"
 
 say "ctest"
 ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 900 "$@"

@@ -343,6 +343,22 @@ TEST_F(ScoringIntegration, LostRedisStateIsNoticedAndRebuiltFromKafka) {
   }
 }
 
+TEST_F(ScoringIntegration, ScoringOnARedisClusterCountsEveryEventOnce) {
+  // The same service, its Redis a 3-master cluster (seed list): every key
+  // of a call shares one slot, the client follows the slot map.
+  redis_ = testing::RequiredEnv("REBOUND_REDIS_CLUSTER_ADDR");
+  ASSERT_FALSE(redis_.empty());
+  auto scoring = StartScoring(topic_);
+  ASSERT_NE(scoring, nullptr);
+  auto events = testing::SimulatedStream(tenant_, 3000, 29);
+  Publish(events);
+  testing::ScoresReader reader(redis_);
+  EXPECT_TRUE(reader.WaitForCounters(tenant_, testing::ExpectedCounters(events),
+                                     seconds(120)))
+      << reader.last_mismatch();
+  EXPECT_TRUE(scoring->consumer()->healthy());
+}
+
 TEST_F(ScoringIntegration, ReplayFromScratchChangesNothing) {
   auto events = testing::SimulatedStream(tenant_, 3000, 11);
   Publish(events);

@@ -21,7 +21,9 @@ int main(int argc, char** argv) {
   std::string log_level =
       c.String("log-level", "info", "debug, info, warn or error");
   k.brokers = c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
-  k.store.redis.address = c.RequiredString("redis-addr", "Redis host:port");
+  k.store.redis.address = c.RequiredString(
+      "redis-addr",
+      "Redis host:port, or Redis Cluster seed nodes host:port,host:port,...");
   std::string policy_path =
       c.String("retry-policy", "config/retry_policy.json",
                "retry policy (cool-down, budgets, phrases)");

@@ -23,7 +23,9 @@ int main(int argc, char** argv) {
   std::string log_level =
       c.String("log-level", "info", "debug, info, warn or error");
   s.brokers = c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
-  s.store.redis.address = c.RequiredString("redis-addr", "Redis host:port");
+  s.store.redis.address = c.RequiredString(
+      "redis-addr",
+      "Redis host:port, or Redis Cluster seed nodes host:port,host:port,...");
   std::string config_path =
       c.String("classifier-config", "config/classifier.json",
                "classifier weights, thresholds and phrases");

@@ -106,25 +106,30 @@ absl::Status ScoreStore::AdoptRebuiltEpoch() {
 
 absl::StatusOr<int64_t> ScoreStore::RemoveScoringState() {
   int64_t removed = 0;
-  std::string cursor = "0";
-  do {
-    auto page =
-        redis_.Command({"SCAN", cursor, "MATCH", "rb:*", "COUNT", "1000"});
-    if (!page.ok()) return page.status();
-    if (page->array.size() != 2) {
-      return absl::InternalError("redis: unexpected SCAN reply");
-    }
-    cursor = page->array[0].str;
-    std::vector<std::string> unlink = {"UNLINK"};
-    for (const auto& k : page->array[1].array) {
-      if (state::IsScoringKey(k.str)) unlink.push_back(k.str);
-    }
-    if (unlink.size() > 1) {
-      auto n = redis_.Command(unlink);
-      if (!n.ok()) return n.status();
-      removed += n->integer;
-    }
-  } while (cursor != "0");
+  auto masters = redis_.Masters();
+  if (!masters.ok()) return masters.status();
+  for (const auto& node : *masters) {  // Every master's part of the keys.
+    std::string cursor = "0";
+    do {
+      auto page = redis_.CommandOn(
+          node, {"SCAN", cursor, "MATCH", "rb:*", "COUNT", "1000"});
+      if (!page.ok()) return page.status();
+      if (page->array.size() != 2) {
+        return absl::InternalError("redis: unexpected SCAN reply");
+      }
+      cursor = page->array[0].str;
+      // One UNLINK per key: keys of other slots may not share a command.
+      std::vector<std::vector<std::string>> unlink;
+      for (const auto& k : page->array[1].array) {
+        if (state::IsScoringKey(k.str)) unlink.push_back({"UNLINK", k.str});
+      }
+      if (!unlink.empty()) {
+        auto n = redis_.Pipeline(unlink);
+        if (!n.ok()) return n.status();
+        for (const auto& v : *n) removed += v.integer;
+      }
+    } while (cursor != "0");
+  }
   auto epoch = redis_.Command({"DEL", state::EpochKey()});
   if (!epoch.ok()) return epoch.status();
   return removed;

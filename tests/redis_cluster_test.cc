@@ -1,0 +1,211 @@
+// The slot-aware RedisClient and scoring's store against a real Redis
+// Cluster (3 masters, 3 replicas) that scripts/test.sh starts with
+// deploy/local/redis_cluster.sh: commands and pipelines reach the owners of
+// their slots, scoring's scripts run there, and slots resharded while events
+// are written lose and double nothing.
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/redis_client.h"
+#include "gtest/gtest.h"
+#include "services/scoring/classifier.h"
+#include "services/scoring/score_store.h"
+#include "state/member_state.h"
+#include "tests/scoring_test_support.h"
+#include "tests/test_support.h"
+
+namespace rebound {
+namespace {
+
+using rebound::v1::ConnectionEvent;
+
+std::string Shell(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+class RedisClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    seeds_ = testing::RequiredEnv("REBOUND_REDIS_CLUSTER_ADDR");
+    ASSERT_FALSE(seeds_.empty());
+    options_.address = seeds_;
+    auto cfg = scoring::LoadClassifierConfig(std::string(REBOUND_SOURCE_DIR) +
+                                             "/config/classifier.json");
+    ASSERT_TRUE(cfg.ok()) << cfg.status();
+    classifier_ = *cfg;
+  }
+
+  // Applies `events` as scoring's consumer does (a decline's context read
+  // after everything before it is written), retrying what the cluster
+  // answers while slots move. False if a call kept failing.
+  bool ApplyAll(scoring::ScoreStore& store,
+                const std::vector<ConnectionEvent>& events) {
+    std::vector<std::pair<const ConnectionEvent*,
+                          std::optional<rebound::v1::DeclineVerdict>>>
+        held;
+    auto items = [&] {
+      scoring::ScoreStore::Batch b;
+      for (auto& [e, v] : held) b.emplace_back(e, v ? &*v : nullptr);
+      return b;
+    };
+    for (const auto& e : events) {
+      std::optional<rebound::v1::DeclineVerdict> verdict;
+      if (e.has_request_declined() || e.has_request_expired()) {
+        absl::StatusOr<scoring::ScoreStore::DeclineState> st;
+        for (int i = 0; i < 100; ++i) {
+          st = store.ApplyBatchThenRead(items(), e);
+          if (st.ok()) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (!st.ok()) {
+          ADD_FAILURE() << st.status();
+          return false;
+        }
+        held.clear();
+        verdict = st->stored_verdict
+                      ? *st->stored_verdict
+                      : scoring::Classify(classifier_, st->context);
+      }
+      held.emplace_back(&e, std::move(verdict));
+    }
+    absl::Status s;
+    for (int i = 0; i < 100; ++i) {
+      s = store.ApplyBatch(items());
+      if (s.ok()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << s;
+    return false;
+  }
+
+  void ExpectCounters(RedisClient& redis, const std::string& tenant,
+                      const std::vector<ConnectionEvent>& events) {
+    for (const auto& [member, want] : testing::ExpectedCounters(events)) {
+      auto got = state::ReadMemberScores(redis, tenant, member);
+      ASSERT_TRUE(got.ok()) << member << ": " << got.status();
+      const auto& s = got->as_sender();
+      const auto& r = got->as_recipient();
+      EXPECT_EQ(s.sent(), want.sent) << member;
+      EXPECT_EQ(s.accepted(), want.accepted) << member;
+      EXPECT_EQ(s.declined(), want.declined) << member;
+      EXPECT_EQ(s.reported(), want.reported) << member;
+      EXPECT_EQ(s.pending(), want.pending) << member;
+      EXPECT_EQ(s.expired(), want.expired) << member;
+      EXPECT_EQ(s.withdrawn(), want.withdrawn) << member;
+      EXPECT_EQ(r.received(), want.received) << member;
+      EXPECT_EQ(r.accepted(), want.received_accepted) << member;
+    }
+  }
+
+  std::string seeds_;
+  RedisOptions options_;
+  scoring::ClassifierConfig classifier_;
+};
+
+TEST_F(RedisClusterTest, CommandsAndPipelinesReachTheirSlotsOwners) {
+  RedisClient redis(options_);
+  ASSERT_TRUE(redis.Connect().ok());
+  EXPECT_TRUE(redis.cluster());
+  const std::string run = testing::UniqueTopic("rc");
+  std::vector<std::vector<std::string>> sets, gets;
+  for (int i = 0; i < 300; ++i) {
+    const std::string key = absl::StrCat(run, ":{k", i, "}");
+    sets.push_back({"SET", key, std::to_string(i * 7)});
+    gets.push_back({"GET", key});
+  }
+  auto set = redis.Pipeline(sets);
+  ASSERT_TRUE(set.ok()) << set.status();
+  auto got = redis.Pipeline(gets);
+  ASSERT_TRUE(got.ok()) << got.status();
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ((*got)[i].str, std::to_string(i * 7)) << "reply out of order";
+  }
+  // The keys are spread over the masters, each on its slot's owner.
+  auto sizes = redis.ForEachNode({"DBSIZE"});
+  ASSERT_TRUE(sizes.ok()) << sizes.status();
+  EXPECT_EQ(sizes->size(), 3u);
+  int with_keys = 0;
+  for (const auto& v : *sizes) with_keys += v.integer > 0;
+  EXPECT_EQ(with_keys, 3);
+  auto one = redis.Command({"GET", absl::StrCat(run, ":{k42}")});
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->str, "294");
+}
+
+TEST_F(RedisClusterTest, ScoringsScriptsRunOnTheClusterAndSurviveAReshard) {
+  const std::string tenant = testing::UniqueTopic("rct");
+  auto events = testing::SimulatedStream(tenant, 4000, 23);
+  const size_t half = events.size() / 2;
+  std::vector<ConnectionEvent> first(events.begin(), events.begin() + half);
+  std::vector<ConnectionEvent> second(events.begin() + half, events.end());
+  scoring::ScoreStoreOptions so;
+  so.redis = options_;
+  scoring::ScoreStore store(so);
+  ASSERT_TRUE(ApplyAll(store, first));
+
+  // Move 2000 slots between two masters while the second half is written.
+  const std::string seed = seeds_.substr(0, seeds_.find(','));
+  const std::string port = seed.substr(seed.rfind(':') + 1);
+  // Master id -> slots it owns, from CLUSTER NODES.
+  auto owners = [&] {
+    std::map<std::string, int> slots;
+    std::istringstream nodes(Shell("redis-cli -p " + port + " cluster nodes"));
+    for (std::string line; std::getline(nodes, line);) {
+      std::vector<std::string> f = absl::StrSplit(line, ' ');
+      if (f.size() < 8 || f[2].find("master") == std::string::npos) continue;
+      int n = 0;
+      for (size_t i = 8; i < f.size(); ++i) {
+        if (f[i].empty() || f[i][0] == '[') continue;  // Migrating marks.
+        std::vector<std::string> r = absl::StrSplit(f[i], '-');
+        n += r.size() == 2 ? std::stoi(r[1]) - std::stoi(r[0]) + 1 : 1;
+      }
+      slots[f[0]] = n;
+    }
+    return slots;
+  };
+  const auto before = owners();
+  std::vector<std::string> masters;
+  for (const auto& [id, n] : before) {
+    if (n >= 2000) masters.push_back(id);
+  }
+  ASSERT_GE(masters.size(), 2u);
+  std::thread reshard([&] {
+    Shell("redis-cli --cluster reshard 127.0.0.1:" + port + " --cluster-from " +
+          masters[0] + " --cluster-to " + masters[1] +
+          " --cluster-slots 2000 --cluster-yes >/dev/null 2>&1");
+  });
+  ASSERT_TRUE(ApplyAll(store, second));
+  reshard.join();
+  const auto after = owners();
+  EXPECT_EQ(after.at(masters[1]), before.at(masters[1]) + 2000)
+      << "the reshard did not happen";
+  // Replays (the whole stream again) change nothing.
+  ASSERT_TRUE(ApplyAll(store, events));
+
+  RedisClient redis(options_);
+  ExpectCounters(redis, tenant, events);
+
+  // A rebuild starts from empty scoring keys on every master.
+  auto removed = store.RemoveScoringState();
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_GT(*removed, 0);
+  for (const auto& [member, want] : testing::ExpectedCounters(events)) {
+    EXPECT_TRUE(absl::IsNotFound(
+        state::ReadMemberScores(redis, tenant, member).status()))
+        << member << " kept keys on some master";
+  }
+}
+
+}  // namespace
+}  // namespace rebound
