@@ -25,11 +25,18 @@ struct RedisCpu {
   };
   std::map<std::string, Command> commands;
 
+  // Summed over every master of a cluster.
   static RedisCpu Read(RedisClient& redis) {
     RedisCpu out;
-    auto info = redis.Command({"INFO", "everything"});
-    if (!info.ok()) return out;
-    for (absl::string_view line : absl::StrSplit(info->str, "\r\n")) {
+    auto infos = redis.ForEachNode({"INFO", "everything"});
+    if (!infos.ok()) return out;
+    for (const auto& info : *infos) out.Add(info.str);
+    return out;
+  }
+
+  void Add(const std::string& info) {
+    RedisCpu& out = *this;
+    for (absl::string_view line : absl::StrSplit(info, "\r\n")) {
       std::vector<absl::string_view> kv = absl::StrSplit(line, ':');
       if (kv.size() != 2) continue;
       double v = 0;
@@ -46,10 +53,11 @@ struct RedisCpu {
           if (p[0] == "calls") (void)absl::SimpleAtod(p[1], &c.calls);
           if (p[0] == "usec") (void)absl::SimpleAtod(p[1], &c.usec);
         }
-        out.commands[std::string(kv[0].substr(8))] = c;
+        Command& sum = out.commands[std::string(kv[0].substr(8))];
+        sum.calls += c.calls;
+        sum.usec += c.usec;
       }
     }
-    return out;
   }
 };
 

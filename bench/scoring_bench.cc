@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
   rebound::ConfigReader c(argc, argv);
   std::string brokers =
       c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
-  std::string redis = c.RequiredString("redis-addr", "Redis host:port");
+  const rebound::RedisOptions redis_options = rebound::ReadRedisOptions(c);
+  const std::string& redis = redis_options.address;
   int requests = static_cast<int>(c.Int("requests", 6000, 100, 1'000'000,
                                         "simulated requests (~3 events each)"));
   std::string config_path = c.String(
@@ -107,8 +108,8 @@ int main(int argc, char** argv) {
         us, contexts.size(), sink / 5);
   }
 
-  rebound::RedisOptions meter_options;
-  meter_options.address = redis;
+  rebound::RedisOptions meter_options = redis_options;
+  meter_options.wait_replicas = 0;
   rebound::RedisClient meter(meter_options);
   using rebound::bench::PrintRedisCost;
   using rebound::bench::RedisCpu;
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
   // 2a. The baseline: the minimal idempotent update per event.
   double minimal_rate = 0, minimal_us = 0;
   {
-    rebound::RedisClient client(meter_options);
+    rebound::RedisClient client(redis_options);
     client.AddScript("minimal", R"lua(
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 redis.call('HINCRBY', KEYS[2], 'a', 1)
@@ -158,7 +159,7 @@ return 1
   double ceiling = 0;
   for (bool batched : {false, true}) {
     rebound::scoring::ScoreStoreOptions o;
-    o.redis.address = redis;
+    o.redis = redis_options;
     rebound::scoring::ScoreStore store(o);
     if (auto s = store.Connect(); !s.ok()) {
       std::cerr << s.message() << "\n";
@@ -258,7 +259,7 @@ return 1
   o.scoring.events_topic = topic;
   o.scoring.verdicts_topic = topic + "-verdicts";
   o.scoring.dead_letter_topic = topic + "-dlq";
-  o.scoring.store.redis.address = redis;
+  o.scoring.store.redis = redis_options;
   RedisCpu before = RedisCpu::Read(meter);
   auto t = Clock::now();
   auto server = rebound::scoring::ScoringServer::Start(

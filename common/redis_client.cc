@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "common/config.h"
 
 namespace rebound {
 namespace {
@@ -166,6 +167,31 @@ void RedisClient::ContextDeleter::operator()(redisContext* c) const {
   redisFree(c);
 }
 
+RedisOptions ReadRedisOptions(ConfigReader& c) {
+  RedisOptions o;
+  o.address = c.RequiredString(
+      "redis-addr",
+      "Redis host:port, or Redis Cluster seed nodes host:port,host:port,...");
+  const std::string mode =
+      c.String("redis-mode", "auto",
+               "auto (cluster with several seeds or when the node says so), "
+               "standalone or cluster");
+  if (mode == "standalone") {
+    o.mode = RedisOptions::Mode::kStandalone;
+  } else if (mode == "cluster") {
+    o.mode = RedisOptions::Mode::kCluster;
+  } else if (mode != "auto") {
+    c.Reject("redis-mode", "'" + mode + "' is not auto, standalone or cluster");
+  }
+  o.wait_replicas = static_cast<int>(
+      c.Int("redis-wait-replicas", 0, 0, 16,
+            "after each write pipeline, WAIT for this many replicas (0: no "
+            "wait; a failover may lose the last writes)"));
+  o.wait_timeout = c.Duration("redis-wait-timeout", o.wait_timeout,
+                              "longest WAIT for --redis-wait-replicas");
+  return o;
+}
+
 absl::Status ParseHostPort(const std::string& address, std::string* host,
                            int* port) {
   auto colon = address.rfind(':');
@@ -195,6 +221,7 @@ void RedisClient::DropNode(Node& node) {
   }
   const std::string address = node.address;  // `node` dies below.
   nodes_.erase(address);
+  slot_owner_.clear();  // A node went away: ask for the map again.
 }
 
 absl::StatusOr<RedisClient::Context> RedisClient::Open(
@@ -374,13 +401,18 @@ absl::StatusOr<RedisClient::Node*> RedisClient::NodeFor(
     if (auto s = RefreshSlots(); !s.ok()) return s;
   }
   const std::string* key = RedisCommandKey(argv);
-  const std::string& owner = slot_owner_[key ? RedisClusterSlot(*key) : 0];
-  if (owner.empty()) {
-    return absl::UnavailableError(
-        "redis cluster: slot " +
-        std::to_string(key ? RedisClusterSlot(*key) : 0) + " has no master");
+  const int slot = key ? RedisClusterSlot(*key) : 0;
+  for (int attempt = 0;; ++attempt) {
+    const std::string owner = slot_owner_[slot];
+    if (owner.empty()) {
+      return absl::UnavailableError("redis cluster: slot " +
+                                    std::to_string(slot) + " has no master");
+    }
+    auto node = NodeAt(owner);
+    if (node.ok() || attempt > 0) return node;
+    // Its master is gone (failover?): ask a live node for the map again.
+    if (auto s = RefreshSlots(); !s.ok()) return node;
   }
-  return NodeAt(owner);
 }
 
 absl::StatusOr<RedisValue> RedisClient::Convert(const std::string& node,
@@ -514,16 +546,33 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::Pipeline(
   }
   std::vector<RedisValue> out(commands.size());
   absl::Status first_error;
+  const bool wait = options_.wait_replicas > 0;
+  const std::vector<std::string> wait_argv = {
+      "WAIT", std::to_string(options_.wait_replicas),
+      std::to_string(options_.wait_timeout.count())};
   for (auto& [node, indices] : groups) {
     for (size_t i : indices) AppendArgv(node->ctx.get(), commands[i]);
+    if (wait) AppendArgv(node->ctx.get(), wait_argv);
     const std::string address = node->address;
     std::vector<ReplyPtr> replies;
-    for (size_t k = 0; k < indices.size(); ++k) {
+    for (size_t k = 0; k < indices.size() + (wait ? 1 : 0); ++k) {
       void* raw = nullptr;
       if (redisGetReply(node->ctx.get(), &raw) != REDIS_OK) {
         return Convert(address, nullptr).status();
       }
       replies.emplace_back(static_cast<redisReply*>(raw));
+    }
+    if (wait) {
+      const redisReply* w = replies.back().get();
+      if (w->type != REDIS_REPLY_INTEGER ||
+          w->integer < options_.wait_replicas) {
+        return absl::UnavailableError(
+            "redis " + address + ": writes reached " +
+            std::to_string(w->type == REDIS_REPLY_INTEGER ? w->integer : 0) +
+            " of " + std::to_string(options_.wait_replicas) +
+            " replicas within " +
+            std::to_string(options_.wait_timeout.count()) + " ms");
+      }
     }
     for (size_t k = 0; k < indices.size(); ++k) {
       const size_t i = indices[k];

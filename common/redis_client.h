@@ -61,6 +61,12 @@ struct RedisOptions {
   Mode mode = Mode::kAuto;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{2000};
+  // When > 0, every pipeline ends, on each node it wrote to, with WAIT for
+  // this many replicas (at most `wait_timeout`); fewer is UNAVAILABLE, so
+  // callers retry and nothing is acknowledged that a failover to a replica
+  // could lose. 0: no wait (a failover may lose the last ~ms of writes).
+  int wait_replicas = 0;
+  std::chrono::milliseconds wait_timeout{1000};
 };
 
 class RedisClient {
@@ -164,6 +170,12 @@ int RedisClusterSlot(std::string_view key);
 // The key a command addresses first (its slot decides the node), or
 // nullptr for a keyless command.
 const std::string* RedisCommandKey(const std::vector<std::string>& argv);
+
+class ConfigReader;
+// The Redis settings every service reads: --redis-addr (one host:port or
+// cluster seeds), --redis-mode (auto, standalone, cluster),
+// --redis-wait-replicas and --redis-wait-timeout (see RedisOptions).
+RedisOptions ReadRedisOptions(ConfigReader& config);
 
 // Parses "host:port"; INVALID_ARGUMENT naming the text otherwise.
 absl::Status ParseHostPort(const std::string& address, std::string* host,

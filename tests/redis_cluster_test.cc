@@ -3,11 +3,14 @@
 // deploy/local/redis_cluster.sh: commands and pipelines reach the owners of
 // their slots, scoring's scripts run there, and slots resharded while events
 // are written lose and double nothing.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/redis_client.h"
@@ -63,7 +66,7 @@ class RedisClusterTest : public ::testing::Test {
       std::optional<rebound::v1::DeclineVerdict> verdict;
       if (e.has_request_declined() || e.has_request_expired()) {
         absl::StatusOr<scoring::ScoreStore::DeclineState> st;
-        for (int i = 0; i < 100; ++i) {
+        for (int i = 0; i < 400; ++i) {
           st = store.ApplyBatchThenRead(items(), e);
           if (st.ok()) break;
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -80,7 +83,7 @@ class RedisClusterTest : public ::testing::Test {
       held.emplace_back(&e, std::move(verdict));
     }
     absl::Status s;
-    for (int i = 0; i < 100; ++i) {
+    for (int i = 0; i < 400; ++i) {
       s = store.ApplyBatch(items());
       if (s.ok()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -205,6 +208,82 @@ TEST_F(RedisClusterTest, ScoringsScriptsRunOnTheClusterAndSurviveAReshard) {
         state::ReadMemberScores(redis, tenant, member).status()))
         << member << " kept keys on some master";
   }
+}
+
+TEST_F(RedisClusterTest, AMasterKilledMidStreamLosesNothingWithWait) {
+  // With WAIT for one replica after every pipeline, a write is acknowledged
+  // only once a replica has it, so the replica promoted when its master is
+  // killed -9 holds every counted event.
+  const std::string tenant = testing::UniqueTopic("rcf");
+  auto events = testing::SimulatedStream(tenant, 4000, 31);
+  const size_t half = events.size() / 2;
+  std::vector<ConnectionEvent> first(events.begin(), events.begin() + half);
+  std::vector<ConnectionEvent> second(events.begin() + half, events.end());
+  scoring::ScoreStoreOptions so;
+  so.redis = options_;
+  so.redis.wait_replicas = 1;
+  so.redis.wait_timeout = std::chrono::milliseconds(500);
+  scoring::ScoreStore store(so);
+  ASSERT_TRUE(ApplyAll(store, first));
+
+  RedisClient redis(options_);
+  auto masters = redis.Masters();
+  ASSERT_TRUE(masters.ok()) << masters.status();
+  const std::string victim = masters->front();
+  const std::string port = victim.substr(victim.rfind(':') + 1);
+  // The victim's replica, which is to take over.
+  std::string replica_port;
+  {
+    std::string victim_id;
+    std::vector<std::vector<std::string>> rows;
+    std::istringstream lines(Shell("redis-cli -p " + port + " cluster nodes"));
+    for (std::string line; std::getline(lines, line);) {
+      rows.push_back(absl::StrSplit(line, ' '));
+      if (rows.back().size() > 2 &&
+          absl::StartsWith(rows.back()[1], victim + "@")) {
+        victim_id = rows.back()[0];
+      }
+    }
+    for (const auto& f : rows) {
+      if (f.size() > 3 && f[3] == victim_id) {
+        const std::string addr = f[1].substr(0, f[1].find('@'));
+        replica_port = addr.substr(addr.rfind(':') + 1);
+      }
+    }
+  }
+  ASSERT_FALSE(replica_port.empty()) << "the victim has no replica";
+  const std::string dir =
+      Shell("redis-cli -p " + port + " config get dir | tail -n 1");
+  const std::string pid = Shell("redis-cli -p " + port +
+                                " info server | sed -n 's/^process_id:"
+                                "\\([0-9]*\\).*/\\1/p'");
+  ASSERT_FALSE(pid.empty());
+  ASSERT_EQ(std::system(("kill -9 " + pid).c_str()), 0);
+  // The dead master comes back as its old replica's replica once that one
+  // took over, so WAIT has a replica again on the promoted side.
+  std::thread revive([&] {
+    // Once its replica has taken over (failover done), the victim returns.
+    for (int i = 0; i < 300; ++i) {
+      if (absl::StartsWith(Shell("redis-cli -p " + replica_port + " role"),
+                           "master")) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::string d = dir;
+    while (!d.empty() && (d.back() == '\n' || d.back() == '\r')) d.pop_back();
+    Shell("redis-server " + d + "/redis.conf >/dev/null 2>&1");
+  });
+  const bool applied = ApplyAll(store, second);
+  revive.join();
+  ASSERT_TRUE(applied);
+  ASSERT_TRUE(ApplyAll(store, events));  // A replay changes nothing.
+  RedisClient after(options_);           // A fresh slot map.
+  auto now = after.Masters();
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(std::count(now->begin(), now->end(), victim), 0)
+      << "no failover happened";
+  ExpectCounters(after, tenant, events);
 }
 
 }  // namespace

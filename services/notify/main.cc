@@ -4,6 +4,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics_server.h"
+#include "common/redis_client.h"
 #include "common/signals.h"
 #include "services/notify/notify_server.h"
 
@@ -21,9 +22,7 @@ int main(int argc, char** argv) {
   std::string log_level =
       c.String("log-level", "info", "debug, info, warn or error");
   k.brokers = c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
-  k.store.redis.address = c.RequiredString(
-      "redis-addr",
-      "Redis host:port, or Redis Cluster seed nodes host:port,host:port,...");
+  k.store.redis = rebound::ReadRedisOptions(c);
   std::string policy_path =
       c.String("retry-policy", "config/retry_policy.json",
                "retry policy (cool-down, budgets, phrases)");

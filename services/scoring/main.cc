@@ -4,6 +4,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics_server.h"
+#include "common/redis_client.h"
 #include "common/signals.h"
 #include "services/scoring/scoring_server.h"
 #include "services/scoring/state_rebuild.h"
@@ -23,9 +24,7 @@ int main(int argc, char** argv) {
   std::string log_level =
       c.String("log-level", "info", "debug, info, warn or error");
   s.brokers = c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
-  s.store.redis.address = c.RequiredString(
-      "redis-addr",
-      "Redis host:port, or Redis Cluster seed nodes host:port,host:port,...");
+  s.store.redis = rebound::ReadRedisOptions(c);
   std::string config_path =
       c.String("classifier-config", "config/classifier.json",
                "classifier weights, thresholds and phrases");
