@@ -32,9 +32,13 @@ constexpr char kTokenB[] = "token-bbbbbbbb";
 
 class Pipeline : public ::testing::Test {
  protected:
+  // The Redis every service uses: one node here, a cluster in
+  // PipelineOnCluster.
+  virtual std::string RedisEnv() const { return "REBOUND_REDIS_ADDR"; }
+
   void SetUp() override {
     brokers_ = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
-    redis_ = testing::RequiredEnv("REBOUND_REDIS_ADDR");
+    redis_ = testing::RequiredEnv(RedisEnv());
     ASSERT_FALSE(brokers_.empty() || redis_.empty());
     prefix_ = testing::UniqueTopic("e2e");
     tenant_a_ = prefix_ + "-a";
@@ -177,6 +181,61 @@ class Pipeline : public ::testing::Test {
   std::unique_ptr<rebound::v1::Ingest::Stub> ingest_stub_;
   std::unique_ptr<scoring::ScoringServer> scoring_;
 };
+
+// The whole pipeline with its Redis a 3-master cluster (seed list).
+class PipelineOnCluster : public Pipeline {
+ protected:
+  std::string RedisEnv() const override { return "REBOUND_REDIS_CLUSTER_ADDR"; }
+};
+
+TEST_F(PipelineOnCluster, EverySuggestionOnceOnAResumedWatch) {
+  auto notify = StartNotify(NotifyOptions());
+  ASSERT_NE(notify, nullptr);
+  auto events = testing::SimulatedStream(tenant_a_, 1500, 41);
+  std::set<std::string> expected;
+  for (const auto& e : events) {
+    if (e.has_request_declined() || e.has_request_expired()) {
+      expected.insert(e.event_id());
+    }
+  }
+  ASSERT_GT(expected.size(), 40u);
+  Publish(events, kTokenA);
+  auto stub = NotifyStub(*notify);
+  rebound::v1::WatchSuggestionsRequest req;
+  req.set_tenant_id(tenant_a_);
+  req.set_from_beginning(true);
+  auto part = Watch(*stub, req, kTokenA, expected.size() / 2, seconds(90));
+  ASSERT_GE(part.size(), expected.size() / 2);
+  rebound::v1::WatchSuggestionsRequest resume;
+  resume.set_tenant_id(tenant_a_);
+  resume.set_resume_token(part.back().resume_token());
+  std::set<std::string> ids;
+  std::set<std::pair<std::string, int64_t>> seen;
+  for (const auto& u : part) {
+    EXPECT_TRUE(
+        seen.insert({u.suggestion().suggestion_id(), u.suggestion().version()})
+            .second);
+    ids.insert(u.suggestion().suggestion_id());
+  }
+  auto rest = WatchUntil(*stub, resume, kTokenA, expected, ids, seconds(90));
+  for (const auto& u : rest) {
+    EXPECT_TRUE(
+        seen.insert({u.suggestion().suggestion_id(), u.suggestion().version()})
+            .second)
+        << "duplicate " << u.suggestion().suggestion_id();
+    ids.insert(u.suggestion().suggestion_id());
+  }
+  EXPECT_EQ(ids, expected) << "suggestions missing on the cluster";
+  // The read API answers from the cluster too.
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
+  rebound::v1::GetInsightsRequest ins;
+  ins.set_tenant_id(tenant_a_);
+  ins.set_member_id(events.front().sender_id());
+  rebound::v1::Insights out;
+  EXPECT_TRUE(stub->GetInsights(&ctx, ins, &out).ok());
+  EXPECT_GT(out.scores().as_sender().sent(), 0);
+}
 
 bool HasAction(const RetrySuggestion& s, ActionKind kind) {
   for (const auto& a : s.actions()) {
