@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
       c.Duration("redis-retry", s.redis_retry, "pause between Redis retries");
   s.store.marker_ttl = absl::FromChrono(
       c.Duration("event-marker-ttl", std::chrono::hours(24 * 30),
-                 "how long applied events are remembered"));
+                 "how long a recipient's markers (a request and its outcome "
+                 "were counted) are kept: a replay older than this would "
+                 "count them again"));
   s.store.request_ttl =
       absl::FromChrono(c.Duration("request-ttl", std::chrono::hours(24 * 200),
                                   "how long request state is kept"));
