@@ -287,9 +287,7 @@ absl::StatusOr<RedisClient::Node*> RedisClient::NodeAt(
 absl::Status RedisClient::RefreshSlots() {
   std::vector<std::string> sources;
   for (const auto& [address, node] : nodes_) sources.push_back(address);
-  for (const auto& seed : absl::StrSplit(options_.address, ',')) {
-    sources.emplace_back(absl::StripAsciiWhitespace(seed));
-  }
+  sources.insert(sources.end(), seeds_.begin(), seeds_.end());
   absl::Status last = absl::UnavailableError("no node to ask");
   for (const auto& source : sources) {
     auto node = NodeAt(source);
@@ -338,8 +336,7 @@ absl::Status RedisClient::RefreshSlots() {
       ": no slot map: " + std::string(last.message()));
 }
 
-absl::Status RedisClient::ConnectCluster(
-    const std::vector<std::string>& seeds) {
+absl::Status RedisClient::ConnectCluster() {
   cluster_ = true;
   absl::Status s = RefreshSlots();
   if (!s.ok()) {
@@ -347,50 +344,45 @@ absl::Status RedisClient::ConnectCluster(
     return absl::UnavailableError("redis cluster seeds " + options_.address +
                                   ": " + std::string(s.message()));
   }
-  (void)seeds;
   return absl::OkStatus();
 }
 
 absl::Status RedisClient::Connect() {
   if (!nodes_.empty()) return absl::OkStatus();
-  std::vector<std::string> seeds;
-  for (const auto& seed : absl::StrSplit(options_.address, ',')) {
-    std::string a(absl::StripAsciiWhitespace(seed));
-    if (!a.empty()) seeds.push_back(std::move(a));
-  }
-  if (seeds.empty()) {
-    return absl::InvalidArgumentError("redis address is empty");
-  }
-  for (const auto& seed : seeds) {
-    std::string host;
-    int port = 0;
-    if (auto s = ParseHostPort(seed, &host, &port); !s.ok()) return s;
+  if (seeds_.empty()) {
+    std::vector<std::string> seeds;
+    for (const auto& seed : absl::StrSplit(options_.address, ',')) {
+      std::string a(absl::StripAsciiWhitespace(seed));
+      std::string host;
+      int port = 0;
+      if (auto s = ParseHostPort(a, &host, &port); !s.ok()) return s;
+      seeds.push_back(std::move(a));
+    }
+    seeds_ = std::move(seeds);
   }
   using Mode = RedisOptions::Mode;
   if (options_.mode == Mode::kCluster ||
-      (options_.mode == Mode::kAuto && seeds.size() > 1)) {
-    return ConnectCluster(seeds);
+      (options_.mode == Mode::kAuto && seeds_.size() > 1)) {
+    return ConnectCluster();
   }
-  auto ctx = Open(seeds[0]);
+  auto ctx = Open(seeds_[0]);
   if (!ctx.ok()) return ctx.status();
+  bool cluster = false;
   if (options_.mode == Mode::kAuto) {
     ReplyPtr r(
         static_cast<redisReply*>(redisCommand(ctx->get(), "INFO cluster")));
     if (r == nullptr) {
-      return absl::UnavailableError("redis " + seeds[0] + ": " +
+      return absl::UnavailableError("redis " + seeds_[0] + ": " +
                                     (*ctx)->errstr);
     }
-    if (r->type == REDIS_REPLY_STRING &&
-        absl::StrContains(absl::string_view(r->str, r->len),
-                          "cluster_enabled:1")) {
-      nodes_.emplace(seeds[0], Node{seeds[0], std::move(*ctx)});
-      return ConnectCluster(seeds);
-    }
+    cluster = r->type == REDIS_REPLY_STRING &&
+              absl::StrContains(absl::string_view(r->str, r->len),
+                                "cluster_enabled:1");
   }
-  Node node{seeds[0], std::move(*ctx)};
+  Node node{seeds_[0], std::move(*ctx)};
   if (auto s = LoadScripts(node); !s.ok()) return s;
-  nodes_.emplace(seeds[0], std::move(node));
-  return absl::OkStatus();
+  nodes_.emplace(seeds_[0], std::move(node));
+  return cluster ? ConnectCluster() : absl::OkStatus();
 }
 
 absl::StatusOr<RedisClient::Node*> RedisClient::NodeFor(

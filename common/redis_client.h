@@ -136,7 +136,8 @@ class RedisClient {
     Context ctx;
   };
   absl::StatusOr<Context> Open(const std::string& address);
-  absl::Status ConnectCluster(const std::vector<std::string>& seeds);
+  // Cluster mode: the slot map from a seed or a connected node.
+  absl::Status ConnectCluster();
   absl::Status RefreshSlots();
   // The node for `argv` (its first key's slot; any node when keyless),
   // connected, with the scripts loaded.
@@ -154,6 +155,7 @@ class RedisClient {
   void DropNode(Node& node);
 
   RedisOptions options_;
+  std::vector<std::string> seeds_;  // options_.address, parsed once.
   bool cluster_ = false;
   std::map<std::string, Node> nodes_;    // By address.
   std::vector<std::string> slot_owner_;  // Cluster: master per slot.

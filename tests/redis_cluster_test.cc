@@ -146,6 +146,23 @@ TEST_F(RedisClusterTest, CommandsAndPipelinesReachTheirSlotsOwners) {
   EXPECT_EQ(one->str, "294");
 }
 
+TEST_F(RedisClusterTest, OneSeedIsEnoughAndItsNodeRunsScriptsToo) {
+  // A single seed: the client finds out it is a cluster (cluster_enabled:1)
+  // and loads the scripts on that node as on every other.
+  RedisOptions one = options_;
+  one.address = seeds_.substr(0, seeds_.find(','));
+  const std::string tenant = testing::UniqueTopic("rc1");
+  auto events = testing::SimulatedStream(tenant, 600, 37);
+  scoring::ScoreStoreOptions so;
+  so.redis = one;
+  scoring::ScoreStore store(so);
+  ASSERT_TRUE(ApplyAll(store, events));
+  RedisClient redis(one);
+  ASSERT_TRUE(redis.Connect().ok());
+  EXPECT_TRUE(redis.cluster());
+  ExpectCounters(redis, tenant, events);
+}
+
 TEST_F(RedisClusterTest, ScoringsScriptsRunOnTheClusterAndSurviveAReshard) {
   const std::string tenant = testing::UniqueTopic("rct");
   auto events = testing::SimulatedStream(tenant, 4000, 23);
