@@ -1,13 +1,14 @@
-// Small accessors over the ConnectionEvent envelope shared by the online
-// (Redis) and offline (replay) paths, so both read events the same way.
-#ifndef REBOUND_SERVICES_SCORING_EVENT_FIELDS_H_
-#define REBOUND_SERVICES_SCORING_EVENT_FIELDS_H_
+// Small accessors over the ConnectionEvent envelope shared by scoring's
+// online (Redis) and offline (replay) paths and by notify, so all read
+// events the same way. Header-only, no dependencies beyond the protos.
+#ifndef REBOUND_STATE_EVENT_FIELDS_H_
+#define REBOUND_STATE_EVENT_FIELDS_H_
 
 #include <string>
 
 #include "rebound/v1/events.pb.h"
 
-namespace rebound::scoring {
+namespace rebound::state {
 
 // The request an event is about; "" for ProfileUpdated and for a
 // ProfileViewed that names no request.
@@ -32,6 +33,6 @@ inline const std::string& RequestIdOf(const rebound::v1::ConnectionEvent& e) {
   }
 }
 
-}  // namespace rebound::scoring
+}  // namespace rebound::state
 
-#endif  // REBOUND_SERVICES_SCORING_EVENT_FIELDS_H_
+#endif  // REBOUND_STATE_EVENT_FIELDS_H_

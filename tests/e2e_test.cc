@@ -172,6 +172,19 @@ class Pipeline : public ::testing::Test {
     return out;
   }
 
+  // Records each update's (suggestion, version) in `seen`, failing on a
+  // repeat (every version reaches a watcher once), and its id in `ids`.
+  static void ExpectEachOnce(const std::vector<SuggestionUpdate>& updates,
+                             std::set<std::pair<std::string, int64_t>>* seen,
+                             std::set<std::string>* ids) {
+    for (const auto& u : updates) {
+      const auto& s = u.suggestion();
+      EXPECT_TRUE(seen->insert({s.suggestion_id(), s.version()}).second)
+          << "duplicate " << s.suggestion_id() << " v" << s.version();
+      ids->insert(s.suggestion_id());
+    }
+  }
+
   std::string brokers_, redis_, prefix_, tenant_a_, tenant_b_;
   TenantAuth auth_;  // Tokens kTokenA and kTokenB for tenants a and b.
   scoring::ClassifierConfig classifier_;
@@ -211,20 +224,9 @@ TEST_F(PipelineOnCluster, EverySuggestionOnceOnAResumedWatch) {
   resume.set_resume_token(part.back().resume_token());
   std::set<std::string> ids;
   std::set<std::pair<std::string, int64_t>> seen;
-  for (const auto& u : part) {
-    EXPECT_TRUE(
-        seen.insert({u.suggestion().suggestion_id(), u.suggestion().version()})
-            .second);
-    ids.insert(u.suggestion().suggestion_id());
-  }
+  ExpectEachOnce(part, &seen, &ids);
   auto rest = WatchUntil(*stub, resume, kTokenA, expected, ids, seconds(90));
-  for (const auto& u : rest) {
-    EXPECT_TRUE(
-        seen.insert({u.suggestion().suggestion_id(), u.suggestion().version()})
-            .second)
-        << "duplicate " << u.suggestion().suggestion_id();
-    ids.insert(u.suggestion().suggestion_id());
-  }
+  ExpectEachOnce(rest, &seen, &ids);
   EXPECT_EQ(ids, expected) << "suggestions missing on the cluster";
   // The read API answers from the cluster too.
   grpc::ClientContext ctx;
@@ -473,21 +475,9 @@ TEST_F(Pipeline, WatcherResumesWithoutLossOrDuplicateAcrossRestartAndReplicas) {
   resume.set_resume_token(token);
   std::set<std::string> ids;
   std::set<std::pair<std::string, int64_t>> seen;
-  for (const auto& u : part) {
-    EXPECT_TRUE(
-        seen.insert({u.suggestion().suggestion_id(), u.suggestion().version()})
-            .second);
-    ids.insert(u.suggestion().suggestion_id());
-  }
+  ExpectEachOnce(part, &seen, &ids);
   auto rest = WatchUntil(*stub_b, resume, kTokenA, expected, ids, seconds(90));
-  for (const auto& u : rest) {
-    EXPECT_TRUE(
-        seen.insert({u.suggestion().suggestion_id(), u.suggestion().version()})
-            .second)
-        << "duplicate " << u.suggestion().suggestion_id() << " v"
-        << u.suggestion().version();
-    ids.insert(u.suggestion().suggestion_id());
-  }
+  ExpectEachOnce(rest, &seen, &ids);
   EXPECT_EQ(ids, expected) << "suggestions missing after resume";
 
   // Every replica serves the whole tenant.

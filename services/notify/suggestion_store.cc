@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "state/event_fields.h"
 #include "state/keys.h"
 #include "state/member_state.h"
 #include "state/scripts.h"
@@ -39,31 +40,22 @@ absl::Status SuggestionStore::TrackPending(
   const std::string closed = absl::StrFormat(
       "%.0f", state::kClosedInviteBase + absl::ToUnixSeconds(absl::Now()));
   for (const ConnectionEvent* e : events) {
-    const std::string* request_id = nullptr;
     bool sent = false;
     switch (e->payload_case()) {
       case ConnectionEvent::kRequestSent:
-        request_id = &e->request_sent().request_id();
         sent = true;
         break;
       case ConnectionEvent::kRequestAccepted:
-        request_id = &e->request_accepted().request_id();
-        break;
       case ConnectionEvent::kRequestDeclined:
-        request_id = &e->request_declined().request_id();
-        break;
       case ConnectionEvent::kRequestWithdrawn:
-        request_id = &e->request_withdrawn().request_id();
-        break;
       case ConnectionEvent::kRequestExpired:
-        request_id = &e->request_expired().request_id();
         break;
       default:
-        continue;
+        continue;  // Not a request's send or outcome.
     }
     const std::string pending = state::TenantKeys(e->tenant_id()).Pending();
-    std::string entry =
-        state::PendingEntry(e->sender_id(), e->recipient_id(), *request_id);
+    std::string entry = state::PendingEntry(e->sender_id(), e->recipient_id(),
+                                            state::RequestIdOf(*e));
     if (sent) {
       // NX: an invite already closed (or tracked) stays as it is.
       commands.push_back({"ZADD", pending, "NX",

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/time/civil_time.h"
-#include "services/scoring/event_fields.h"
+#include "state/event_fields.h"
 
 namespace rebound::scoring {
 
@@ -87,7 +87,7 @@ void OfflineState::Apply(const ConnectionEvent& e) {
     case ConnectionEvent::kRequestDeclined:
     case ConnectionEvent::kRequestWithdrawn:
     case ConnectionEvent::kRequestExpired: {
-      Request& r = RequestFor(e, RequestIdOf(e));
+      Request& r = RequestFor(e, state::RequestIdOf(e));
       if (!r.closed) Close(e, r);
       return;
     }
@@ -126,7 +126,7 @@ std::optional<DeclineContext> OfflineState::ContextFor(
   DeclineContext ctx;
   ctx.event = e;
   const std::string& tenant = e.tenant_id();
-  const std::string request_id = RequestIdOf(e);
+  const std::string request_id = state::RequestIdOf(e);
   if (auto it = requests_.find({tenant, request_id}); it != requests_.end()) {
     ctx.request = it->second.sent;
     ctx.sent_at = it->second.sent_at;

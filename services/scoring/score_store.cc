@@ -3,7 +3,7 @@
 #include "absl/random/distributions.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "services/scoring/event_fields.h"
+#include "state/event_fields.h"
 #include "state/keys.h"
 #include "state/member_state.h"
 #include "state/scripts.h"
@@ -44,12 +44,17 @@ std::vector<std::vector<std::string>> ScoreStore::DeclineReads(
   const state::MemberKeys r(event.tenant_id(), event.recipient_id());
   return {
       {"HGETALL", s.Sender()},
-      {"HMGET", s.Request(RequestIdOf(event)), "sent_at", "request", "viewed",
-       "verdict"},
+      {"HMGET", s.Request(state::RequestIdOf(event)), "sent_at", "request",
+       "viewed", "verdict"},
       {"GET", s.Pair(event.recipient_id())},
       {"HGETALL", r.Recipient()},
       {"GET", r.AcceptHours()},
   };
+}
+
+std::string ScoreStore::NewEpoch() {
+  return absl::StrCat(absl::ToUnixNanos(absl::Now()), "-",
+                      absl::Uniform<uint64_t>(bitgen_));
 }
 
 std::vector<std::vector<std::string>> ScoreStore::EpochCheck() const {
@@ -82,9 +87,7 @@ absl::Status ScoreStore::EnsureEpoch(bool may_create) {
           " although the consumer group has committed offsets; rebuild it "
           "with rebound-scoring --rebuild-state");
     }
-    const std::string fresh = absl::StrCat(absl::ToUnixNanos(absl::Now()), "-",
-                                           absl::Uniform<uint64_t>(bitgen_));
-    auto set = redis_.Command({"SET", state::EpochKey(), fresh, "NX"});
+    auto set = redis_.Command({"SET", state::EpochKey(), NewEpoch(), "NX"});
     if (!set.ok()) return set.status();
     got = redis_.Command({"GET", state::EpochKey()});  // Another may win.
     if (!got.ok()) return got.status();
@@ -136,8 +139,7 @@ absl::StatusOr<int64_t> ScoreStore::RemoveScoringState() {
 }
 
 absl::Status ScoreStore::SetNewEpoch() {
-  const std::string fresh = absl::StrCat(absl::ToUnixNanos(absl::Now()), "-",
-                                         absl::Uniform<uint64_t>(bitgen_));
+  const std::string fresh = NewEpoch();
   auto set = redis_.Command({"SET", state::EpochKey(), fresh});
   if (!set.ok()) return set.status();
   epoch_ = fresh;
@@ -146,15 +148,7 @@ absl::Status ScoreStore::SetNewEpoch() {
 
 absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ReadDeclineState(
     const ConnectionEvent& event) {
-  auto commands = EpochCheck();
-  const size_t skip = commands.size();
-  for (auto& c : DeclineReads(event)) commands.push_back(std::move(c));
-  auto replies = redis_.Pipeline(commands);
-  if (!replies.ok()) return replies.status();
-  if (skip > 0) {
-    if (auto s = CheckEpoch((*replies)[0]); !s.ok()) return s;
-  }
-  return DecodeDeclineState(event, replies->data() + skip);
+  return ApplyBatchThenRead({}, event);
 }
 
 absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ApplyBatchThenRead(
@@ -233,7 +227,7 @@ absl::Status ScoreStore::CallsFor(const ConnectionEvent& event,
                                   const rebound::v1::DeclineVerdict* verdict,
                                   std::vector<ScriptCall>* calls) {
   const state::MemberKeys s(event.tenant_id(), event.sender_id());
-  const std::string& request_id = RequestIdOf(event);
+  const std::string& request_id = state::RequestIdOf(event);
   const std::string at = std::to_string(event.occurred_at().seconds());
   ScriptCall call{
       "sender",

@@ -117,6 +117,8 @@ class ScoreStore {
                         const rebound::v1::DeclineVerdict* verdict,
                         std::vector<ScriptCall>* calls);
 
+  // A fresh epoch value: time and a random number.
+  std::string NewEpoch();
   // The epoch check appended to a round trip, and its reply's verdict.
   std::vector<std::vector<std::string>> EpochCheck() const;
   absl::Status CheckEpoch(const RedisValue& reply) const;
