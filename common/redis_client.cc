@@ -621,13 +621,27 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScripts(
 absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScriptsThen(
     const std::vector<ScriptCall>& calls,
     const std::vector<std::vector<std::string>>& then) {
-  if (calls.empty() && then.empty()) return std::vector<RedisValue>{};
+  std::vector<RedisStep> steps;
+  steps.reserve(calls.size() + then.size());
+  steps.insert(steps.end(), calls.begin(), calls.end());
+  steps.insert(steps.end(), then.begin(), then.end());
+  return RunSteps(steps);
+}
+
+absl::StatusOr<std::vector<RedisValue>> RedisClient::RunSteps(
+    const std::vector<RedisStep>& steps) {
+  if (steps.empty()) return std::vector<RedisValue>{};
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (auto s = Connect(); !s.ok()) return s;
     if (auto s = EnsureScripts(); !s.ok()) return s;
     std::vector<std::vector<std::string>> commands;
-    commands.reserve(calls.size() + then.size());
-    for (const auto& call : calls) {
+    commands.reserve(steps.size());
+    for (const auto& step : steps) {
+      if (const auto* argv = std::get_if<std::vector<std::string>>(&step)) {
+        commands.push_back(*argv);
+        continue;
+      }
+      const auto& call = std::get<ScriptCall>(step);
       auto it = scripts_.find(call.script);
       if (it == scripts_.end()) {
         return absl::InternalError("redis script '" + call.script +
@@ -639,7 +653,6 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScriptsThen(
       argv.insert(argv.end(), call.args.begin(), call.args.end());
       commands.push_back(std::move(argv));
     }
-    commands.insert(commands.end(), then.begin(), then.end());
     auto replies = Pipeline(commands);
     if (!replies.ok() && replies.status().message().rfind("NOSCRIPT", 0) == 0) {
       // A node forgot its scripts (restarted, SCRIPT FLUSH): reconnecting

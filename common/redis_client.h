@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -48,6 +49,10 @@ struct ScriptCall {
   std::vector<std::string> keys;
   std::vector<std::string> args;
 };
+
+// One step of a mixed pipeline (RedisClient::RunSteps): a script call or a
+// plain command (its argv).
+using RedisStep = std::variant<ScriptCall, std::vector<std::string>>;
 
 // An HGETALL reply as field -> value (empty for nil or a non-array).
 std::map<std::string, std::string> HashFields(const RedisValue& reply);
@@ -108,6 +113,11 @@ class RedisClient {
   // RunScripts(calls), then `commands`, in the same round trip: the
   // commands see every write of the scripts. One value per script, then one
   // per command; the first error fails the whole call.
+  // Script calls and plain commands interleaved, in order, in one round
+  // trip: each step sees the writes of every step before it (on its node).
+  // One value per step; NOSCRIPT is handled as in RunScripts.
+  absl::StatusOr<std::vector<RedisValue>> RunSteps(
+      const std::vector<RedisStep>& steps);
   absl::StatusOr<std::vector<RedisValue>> RunScriptsThen(
       const std::vector<ScriptCall>& calls,
       const std::vector<std::vector<std::string>>& commands);

@@ -165,10 +165,12 @@ absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
 }
 
 absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
-    RedisClient& redis, const std::vector<PolicyKey>& keys) {
+    RedisClient& redis, const std::vector<PolicyKey>& keys,
+    std::vector<std::vector<std::string>> first) {
   constexpr size_t kReads = 4;
-  std::vector<std::vector<std::string>> commands;
-  commands.reserve(keys.size() * kReads);
+  const size_t skip = first.size();
+  std::vector<std::vector<std::string>> commands = std::move(first);
+  commands.reserve(skip + keys.size() * kReads);
   for (const auto& k : keys) {
     const MemberKeys s(k.tenant, k.sender);
     const MemberKeys r(k.tenant, k.recipient);
@@ -178,11 +180,11 @@ absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
     commands.push_back({"HGET", s.Sender(), "profile"});
   }
   std::vector<PolicyInputs> out(keys.size());
-  if (keys.empty()) return out;
+  if (commands.empty()) return out;
   auto replies = redis.Pipeline(commands);
   if (!replies.ok()) return replies.status();
   for (size_t i = 0; i < keys.size(); ++i) {
-    const RedisValue* v = &(*replies)[i * kReads];
+    const RedisValue* v = &(*replies)[skip + i * kReads];
     PolicyInputs& in = out[i];
     if (!v[0].is_nil()) in.prior_retries = Int(v[0].str);
     in.recipient = DecodeRecipient(v[1], v[2]);

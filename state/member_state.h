@@ -7,6 +7,12 @@
 // name>"; "profile" (ProfileSnapshot bytes) and "profile_at" (s); and the
 // send-day ring "d0".."d15" (state/send_days.h), so the per-member state
 // is bounded and a send-rate window is a handful of fields, not a scan.
+// Request hash (MemberKeys::Request), with a TTL: "state" (pending or the
+// first outcome), "sent_at", "decided_at" (s), "request" (RequestSent
+// bytes), "viewed" and "viewed_at", "verdict" (DeclineVerdict bytes of the
+// decline that decided it), and, from its RequestSent, "pn" (the pair's
+// requests counted before it) and "pp" (the send time of the last of them,
+// "" for none).
 // Pair string (MemberKeys::Pair): see PairState.
 // Recipient hash (MemberKeys::Recipient): received, accepted, declined and
 // utc_offset (minutes, from the latest request snapshot that carried one).
@@ -93,9 +99,12 @@ struct PolicyInputs {
   RecipientState recipient;
   std::optional<rebound::v1::ProfileSnapshot> sender_profile;
 };
-// The inputs of every key, in order, in one round trip.
+// The inputs of every key, in order, in one round trip; `first` (writes
+// the caller makes anyway) runs in that round trip before the reads, its
+// replies dropped and its errors returned.
 absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
-    RedisClient& redis, const std::vector<PolicyKey>& keys);
+    RedisClient& redis, const std::vector<PolicyKey>& keys,
+    std::vector<std::vector<std::string>> first = {});
 
 }  // namespace rebound::state
 

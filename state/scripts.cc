@@ -69,8 +69,10 @@ if t == 'sent' then
     redis.call('HSET', snd, 'sent', int(c[1]) + 1, 'pending', int(c[2]) + 1,
                slot, packed)
   end
+  -- With the request: the pair's requests counted before it and the send
+  -- time of the last of them ("pn", "pp").
   redis.call('HSET', req, 'sent_at', at, 'request', ARGV[4],
-             'state', state or 'pending')
+             'state', state or 'pending', 'pn', n, 'pp', last)
   redis.call('EXPIRE', req, rttl)
   if last ~= '' then prev = last end
   write_pair(n + 1, prev, at, view)

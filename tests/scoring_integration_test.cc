@@ -8,8 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/redis_client.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/ingest/ingest_server.h"
+#include "services/scoring/offline_state.h"
 #include "services/scoring/scoring_server.h"
 #include "services/scoring/state_rebuild.h"
 #include "tests/scoring_test_support.h"
@@ -46,7 +48,7 @@ class ScoringIntegration : public ::testing::Test {
     o.scoring.events_topic = topic_;
     o.scoring.verdicts_topic = topic_ + "-verdicts";
     o.scoring.dead_letter_topic = topic_ + "-dlq";
-    o.scoring.topic_partitions = 4;
+    o.scoring.topic_partitions = partitions_;
     o.scoring.redis_retry = std::chrono::milliseconds(200);
     o.scoring.store.redis.address = redis_;
     return o;
@@ -67,7 +69,7 @@ class ScoringIntegration : public ::testing::Test {
       o.listen = "127.0.0.1:0";
       o.publisher.brokers = brokers_;
       o.service.topic = topic_;
-      o.topic_partitions = 4;
+      o.topic_partitions = partitions_;
       auto s = ingest::IngestServer::Start(
           o, std::make_shared<prometheus::Registry>());
       ASSERT_TRUE(s.ok()) << s.status();
@@ -83,6 +85,7 @@ class ScoringIntegration : public ::testing::Test {
   }
 
   std::string brokers_, redis_, topic_, tenant_;
+  int partitions_ = 4;
   scoring::ClassifierConfig classifier_;
   std::unique_ptr<ingest::IngestServer> ingest_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -357,6 +360,79 @@ TEST_F(ScoringIntegration, ScoringOnARedisClusterCountsEveryEventOnce) {
                                      seconds(120)))
       << reader.last_mismatch();
   EXPECT_TRUE(scoring->consumer()->healthy());
+}
+
+TEST_F(ScoringIntegration, BatchedDeclinesGetTheVerdictsOfTheReference) {
+  // Scoring batches for up to 200 ms and reads many declines' contexts in
+  // one round trip; each must still see exactly the events before it. On
+  // one partition the order is the file's, so every verdict must equal the
+  // reference (OfflineState, one event at a time) for the same stream.
+  partitions_ = 1;
+  auto options = ScoringOptions(topic_);
+  options.scoring.batch_linger = std::chrono::milliseconds(200);
+  auto scoring = scoring::ScoringServer::Start(
+      options, classifier_, std::make_shared<prometheus::Registry>());
+  ASSERT_TRUE(scoring.ok()) << scoring.status();
+  auto events = testing::SimulatedStream(tenant_, 3000, 41);
+  // And a burst: one sender's twelve declines in a row, each of which must
+  // count the ones before it (its acceptance-rate signal says so).
+  testing::Scenario burst(tenant_);
+  const absl::Time t0 = absl::Now() - absl::Hours(72);
+  for (int i = 0; i < 12; ++i) {
+    burst.Sent("burst-s", absl::StrCat("burst-r", i), absl::StrCat("b", i),
+               t0 + absl::Minutes(i), testing::NormalProfile(),
+               testing::NormalProfile(), "");
+  }
+  for (int i = 0; i < 12; ++i) {
+    burst.Declined("burst-s", absl::StrCat("burst-r", i), absl::StrCat("b", i),
+                   t0 + absl::Hours(1) + absl::Minutes(i),
+                   rebound::v1::DECLINE_KIND_DECLINED);
+  }
+  events.insert(events.begin() + 1500, burst.events().begin(),
+                burst.events().end());
+  std::map<std::string, rebound::v1::DeclineVerdict> want;
+  scoring::OfflineState reference;
+  std::set<std::string> seen;
+  for (const auto& e : events) {
+    if (!seen.insert(e.event_id()).second) continue;
+    if (auto ctx = reference.ContextFor(e)) {
+      want[e.event_id()] = scoring::Classify(classifier_, *ctx);
+    }
+    reference.Apply(e);
+  }
+  ASSERT_GT(want.size(), 200u);
+  Publish(events);
+  std::map<std::string, rebound::v1::DeclineVerdict> got;
+  for (int i = 0; i < 120 && got.size() < want.size(); ++i) {
+    auto records =
+        tools::ReadTopic(brokers_, topic_ + "-verdicts", seconds(30));
+    ASSERT_TRUE(records.ok()) << records.status();
+    for (const auto& r : *records) {
+      rebound::v1::DeclineVerdict v;
+      ASSERT_TRUE(v.ParseFromString(r.value));
+      got[v.verdict_id()] = v;
+    }
+    if (got.size() < want.size())
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  ASSERT_EQ(got.size(), want.size());
+  int differ = 0;
+  for (const auto& [id, w] : want) {
+    auto it = got.find(id);
+    ASSERT_NE(it, got.end()) << "no verdict for " << id;
+    // Everything but the time of deciding: reason, scores, every signal's
+    // value and weight (counts included), the request as seen.
+    rebound::v1::DeclineVerdict g = it->second, r = w;
+    g.clear_decided_at();
+    r.clear_decided_at();
+    std::string diff;
+    google::protobuf::util::MessageDifferencer d;
+    d.ReportDifferencesToString(&diff);
+    if (!d.Compare(r, g) && ++differ <= 3) {
+      ADD_FAILURE() << id << " (reference -> online):\n" << diff;
+    }
+  }
+  EXPECT_EQ(differ, 0) << "of " << want.size() << " verdicts";
 }
 
 TEST_F(ScoringIntegration, ReplayFromScratchChangesNothing) {

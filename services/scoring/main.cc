@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
                              "partitions of topics created"));
   s.redis_retry =
       c.Duration("redis-retry", s.redis_retry, "pause between Redis retries");
+  s.batch_linger = c.Duration(
+      "batch-linger", s.batch_linger,
+      "how long an event may wait for others to share its Redis round trip "
+      "(0: none; adds at most this to a verdict's latency)");
   s.store.marker_ttl = absl::FromChrono(
       c.Duration("event-marker-ttl", std::chrono::hours(24 * 30),
                  "how long a recipient's markers (a request and its outcome "

@@ -76,11 +76,14 @@ void OfflineState::Apply(const ConnectionEvent& e) {
       Member& recipient = members_[{tenant, e.recipient_id()}];
       ++recipient.received;
       recipient.utc_offset_minutes = p.recipient_profile().utc_offset_minutes();
-      auto& history =
-          pairs_[{tenant, e.sender_id(), e.recipient_id()}].requests;
+      Pair& pair = pairs_[{tenant, e.sender_id(), e.recipient_id()}];
+      auto& history = pair.requests;
       std::pair<absl::Time, std::string> entry{*r.sent_at, p.request_id()};
       history.insert(std::upper_bound(history.begin(), history.end(), entry),
                      entry);
+      r.pair_before = pair.arrived++;
+      r.pair_prev_sent_at = pair.last_sent_at;
+      pair.last_sent_at = r.sent_at;
       return;
     }
     case ConnectionEvent::kRequestAccepted:
@@ -128,9 +131,13 @@ std::optional<DeclineContext> OfflineState::ContextFor(
   const std::string& tenant = e.tenant_id();
   const std::string request_id = state::RequestIdOf(e);
   if (auto it = requests_.find({tenant, request_id}); it != requests_.end()) {
-    ctx.request = it->second.sent;
-    ctx.sent_at = it->second.sent_at;
-    ctx.viewed = it->second.viewed;
+    const Request& r = it->second;
+    ctx.request = r.sent;
+    ctx.sent_at = r.sent_at;
+    ctx.viewed = r.viewed;
+    ctx.pair_prior_requests = r.pair_before;
+    if (r.sent_at && r.pair_prev_sent_at && *r.pair_prev_sent_at <= *r.sent_at)
+      ctx.since_prior_request = *r.sent_at - *r.pair_prev_sent_at;
   }
   if (auto it = members_.find({tenant, e.sender_id()}); it != members_.end()) {
     const Member& m = it->second;
@@ -141,16 +148,6 @@ std::optional<DeclineContext> OfflineState::ContextFor(
     if (ctx.sent_at) {
       const int64_t day = state::UtcDay(absl::ToUnixSeconds(*ctx.sent_at));
       ctx.sender_sent_last_7d = m.send_days.SentInDays(day - 7, day - 1);
-    }
-  }
-  if (auto it = pairs_.find({tenant, e.sender_id(), e.recipient_id()});
-      it != pairs_.end()) {
-    for (const auto& [at, id] : it->second.requests) {
-      if (id == request_id) continue;
-      if (ctx.sent_at && at >= *ctx.sent_at) continue;
-      ++ctx.pair_prior_requests;
-      // Sorted by time, so the last one counted is the latest.
-      if (ctx.sent_at) ctx.since_prior_request = *ctx.sent_at - at;
     }
   }
   if (auto it = members_.find({tenant, e.recipient_id()});

@@ -61,7 +61,9 @@ class OfflineState {
   //   unknown). Per day, not per second, so Redis keeps a bounded ring
   //   instead of every send time.
   // - pair_prior_requests: requests of this sender to this recipient sent
-  //   before this one; since_prior_request: sent_at minus the latest of them.
+  //   before it: those whose RequestSent arrived first; since_prior_request:
+  //   sent_at minus the send time of the last of those, when not later than
+  //   sent_at. Kept with the request when it is sent, as online.
   // - recipient_*: the recipient's counters and accept histogram now.
   std::optional<DeclineContext> ContextFor(
       const rebound::v1::ConnectionEvent& decline_or_expiry) const;
@@ -76,6 +78,10 @@ class OfflineState {
     std::string recipient_id;
     bool viewed = false;
     bool closed = false;
+    // When its RequestSent arrived: the pair's requests counted before it
+    // and the send time of the last of them.
+    int64_t pair_before = 0;
+    std::optional<absl::Time> pair_prev_sent_at;
   };
   struct Member {
     int64_t sent = 0;
@@ -92,6 +98,10 @@ class OfflineState {
   struct Pair {
     // (sent_at, request_id) of every request in the pair, sorted.
     std::vector<std::pair<absl::Time, std::string>> requests;
+    // Requests of the pair counted so far, and the send time of the last
+    // one to arrive.
+    int64_t arrived = 0;
+    std::optional<absl::Time> last_sent_at;
   };
 
   Request& RequestFor(const rebound::v1::ConnectionEvent& e,

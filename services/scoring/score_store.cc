@@ -45,7 +45,7 @@ std::vector<std::vector<std::string>> ScoreStore::DeclineReads(
   return {
       {"HGETALL", s.Sender()},
       {"HMGET", s.Request(state::RequestIdOf(event)), "sent_at", "request",
-       "viewed", "verdict"},
+       "viewed", "verdict", "pn", "pp"},
       {"GET", s.Pair(event.recipient_id())},
       {"HGETALL", r.Recipient()},
       {"GET", r.AcceptHours()},
@@ -153,20 +153,45 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ReadDeclineState(
 
 absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ApplyBatchThenRead(
     const Batch& events, const ConnectionEvent& decline) {
-  std::vector<ScriptCall> calls;
-  calls.reserve(events.size() * 2);
-  for (const auto& [event, verdict] : events) {
-    if (auto s = CallsFor(*event, verdict, &calls); !s.ok()) return s;
+  std::vector<Step> steps;
+  steps.reserve(events.size() + 1);
+  for (const auto& [event, verdict] : events) steps.push_back({event, verdict});
+  steps.push_back({&decline, nullptr, true});
+  auto states = RunSteps(steps);
+  if (!states.ok()) return states.status();
+  return std::move(states->front());
+}
+
+absl::StatusOr<std::vector<ScoreStore::DeclineState>> ScoreStore::RunSteps(
+    const std::vector<Step>& steps) {
+  std::vector<RedisStep> calls;
+  calls.reserve(steps.size() * 2 + 1);
+  // Where each read's replies start.
+  std::vector<size_t> reads;
+  for (const Step& step : steps) {
+    if (step.read) {
+      reads.push_back(calls.size());
+      for (auto& c : DeclineReads(*step.event)) calls.push_back(std::move(c));
+      continue;
+    }
+    if (auto s = CallsFor(*step.event, step.verdict, &calls); !s.ok()) return s;
   }
-  auto then = EpochCheck();
-  const size_t skip = then.size();
-  for (auto& c : DeclineReads(decline)) then.push_back(std::move(c));
-  auto replies = redis_.RunScriptsThen(calls, then);
+  for (auto& c : EpochCheck()) calls.push_back(std::move(c));
+  auto replies = redis_.RunSteps(calls);
   if (!replies.ok()) return replies.status();
-  if (skip > 0) {
-    if (auto s = CheckEpoch((*replies)[calls.size()]); !s.ok()) return s;
+  if (!epoch_.empty()) {
+    if (auto s = CheckEpoch(replies->back()); !s.ok()) return s;
   }
-  return DecodeDeclineState(decline, replies->data() + calls.size() + skip);
+  std::vector<DeclineState> out;
+  out.reserve(reads.size());
+  size_t r = 0;
+  for (const Step& step : steps) {
+    if (!step.read) continue;
+    auto st = DecodeDeclineState(*step.event, replies->data() + reads[r++]);
+    if (!st.ok()) return st.status();
+    out.push_back(std::move(*st));
+  }
+  return out;
 }
 
 absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
@@ -174,7 +199,7 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
   const state::SenderState snd = state::DecodeSender(v[0]);
   const auto& req = v[1].array;
   const state::PairState pair = state::DecodePair(v[2]);
-  if (req.size() != 4) {
+  if (req.size() != 6) {
     return absl::InternalError("redis: unexpected HMGET reply shape");
   }
   const state::RecipientState rcv = state::DecodeRecipient(v[3], v[4]);
@@ -199,12 +224,22 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
     const int64_t sent = absl::ToUnixSeconds(*c.sent_at);
     const int64_t day = state::UtcDay(sent);
     c.sender_sent_last_7d = snd.send_days.SentInDays(day - 7, day - 1);
-    // The pair's previous request, when this one is the latest.
-    c.pair_prior_requests = pair.requests > 0 ? pair.requests - 1 : 0;
-    const auto& last = pair.last_sent_at;
-    const auto& prev = pair.prev_sent_at;
-    if (prev && last && *last == sent) {
-      c.since_prior_request = absl::Seconds(sent - *prev);
+    if (auto before = Int(req[4])) {
+      // Kept with the request when it was sent: the pair's requests counted
+      // before it and the send time of the last of them.
+      c.pair_prior_requests = *before;
+      if (auto prev = Int(req[5]); prev && *prev <= sent) {
+        c.since_prior_request = absl::Seconds(sent - *prev);
+      }
+    } else {
+      // A request stored before these fields: the pair's previous request,
+      // when this one is the latest.
+      c.pair_prior_requests = pair.requests > 0 ? pair.requests - 1 : 0;
+      const auto& last = pair.last_sent_at;
+      const auto& prev = pair.prev_sent_at;
+      if (prev && last && *last == sent) {
+        c.since_prior_request = absl::Seconds(sent - *prev);
+      }
     }
   }
   c.recipient_received = rcv.received;
@@ -225,7 +260,7 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
 
 absl::Status ScoreStore::CallsFor(const ConnectionEvent& event,
                                   const rebound::v1::DeclineVerdict* verdict,
-                                  std::vector<ScriptCall>* calls) {
+                                  std::vector<RedisStep>* calls) {
   const state::MemberKeys s(event.tenant_id(), event.sender_id());
   const std::string& request_id = state::RequestIdOf(event);
   const std::string at = std::to_string(event.occurred_at().seconds());
@@ -293,11 +328,11 @@ absl::Status ScoreStore::CallsFor(const ConnectionEvent& event,
   // The recipient counts a request once and its outcome once, whatever
   // event ids carry them (the sender side's "first outcome wins" rule).
   const bool outcome = recipient_kind[0] != 's';
-  calls->push_back(
-      {"recipient",
-       {r.Recipient(), r.AcceptHours(), r.ReceivedMarker(request_id, outcome)},
-       {recipient_kind, Seconds(options_.marker_ttl), at,
-        std::move(utc_offset)}});
+  calls->push_back(ScriptCall{
+      "recipient",
+      {r.Recipient(), r.AcceptHours(), r.ReceivedMarker(request_id, outcome)},
+      {recipient_kind, Seconds(options_.marker_ttl), at,
+       std::move(utc_offset)}});
   return absl::OkStatus();
 }
 
@@ -307,17 +342,12 @@ absl::Status ScoreStore::Apply(const ConnectionEvent& event,
 }
 
 absl::Status ScoreStore::ApplyBatch(const Batch& events) {
-  std::vector<ScriptCall> calls;
-  calls.reserve(events.size() * 2);
-  for (const auto& [event, verdict] : events) {
-    if (auto s = CallsFor(*event, verdict, &calls); !s.ok()) return s;
-  }
   // One round trip; the scripts run in order and each is idempotent, so a
   // batch cut short by a failure can simply be sent again.
-  auto done = redis_.RunScriptsThen(calls, EpochCheck());
-  if (!done.ok()) return done.status();
-  if (!epoch_.empty()) return CheckEpoch(done->back());
-  return absl::OkStatus();
+  std::vector<Step> steps;
+  steps.reserve(events.size());
+  for (const auto& [event, verdict] : events) steps.push_back({event, verdict});
+  return RunSteps(steps).status();
 }
 
 absl::StatusOr<rebound::v1::MemberScores> ScoreStore::GetMemberScores(

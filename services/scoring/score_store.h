@@ -102,6 +102,19 @@ class ScoreStore {
   absl::StatusOr<DeclineState> ApplyBatchThenRead(
       const Batch& events, const rebound::v1::ConnectionEvent& decline);
 
+  // One step of RunSteps: apply `event` (`verdict` required for a decline
+  // or expiry), or, when `read`, read `event`'s DeclineState instead.
+  struct Step {
+    const rebound::v1::ConnectionEvent* event = nullptr;
+    const rebound::v1::DeclineVerdict* verdict = nullptr;
+    bool read = false;
+  };
+  // The steps in order, in one round trip: a read sees every apply before
+  // it. One DeclineState per read step, in order. On an error some applies
+  // may be written (each is idempotent: apply it again).
+  absl::StatusOr<std::vector<DeclineState>> RunSteps(
+      const std::vector<Step>& steps);
+
   // A member's scores (state::ReadMemberScores); NOT_FOUND when Redis holds
   // nothing about them.
   absl::StatusOr<rebound::v1::MemberScores> GetMemberScores(
@@ -115,7 +128,7 @@ class ScoreStore {
       const rebound::v1::ConnectionEvent& decline, const RedisValue* replies);
   absl::Status CallsFor(const rebound::v1::ConnectionEvent& event,
                         const rebound::v1::DeclineVerdict* verdict,
-                        std::vector<ScriptCall>* calls);
+                        std::vector<RedisStep>* calls);
 
   // A fresh epoch value: time and a random number.
   std::string NewEpoch();

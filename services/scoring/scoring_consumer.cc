@@ -375,13 +375,14 @@ bool ScoringConsumer::WaitForRebuild(const absl::Status& why,
     }
   }
   RedisOk();
-  // A decline held in the batch: the rebuild stored a verdict for its
-  // request (the published one, or its own); that one is published.
-  if (!batch_.empty() && batch_.front().verdict) {
-    auto st = store_->ReadDeclineState(batch_.front().event);
-    if (st.ok() && st->stored_verdict) {
-      batch_.front().verdict = std::move(*st->stored_verdict);
-    }
+  // Declines classified but not written yet: the rebuild stored a verdict
+  // for their request (the published one, or its own); that one is
+  // published.
+  for (Held& h : batch_) {
+    if (!h.verdict) continue;
+    auto st = store_->ReadDeclineState(h.event);
+    if (st.ok() && st->stored_verdict)
+      h.verdict = std::move(*st->stored_verdict);
   }
   state_lost_.store(false);
   state_lost_gauge_->Set(0);
@@ -394,50 +395,65 @@ void ScoringConsumer::RedisOk() {
   redis_up_->Set(1);
 }
 
-ScoreStore::Batch ScoringConsumer::BatchItems() const {
-  ScoreStore::Batch items;
-  items.reserve(batch_.size());
-  for (const auto& h : batch_) {
-    items.emplace_back(&h.event, h.verdict ? &*h.verdict : nullptr);
+bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
+  std::vector<ScoreStore::Step> steps;
+  steps.reserve(batch_.size());
+  for (const Held& h : batch_) {
+    steps.push_back({&h.event, h.verdict ? &*h.verdict : nullptr,
+                     h.needs_verdict && !h.verdict});
   }
-  return items;
-}
-
-bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
-  if (batch_.empty()) return true;
-  const ScoreStore::Batch items = BatchItems();
   // Redis down: hold the batch and retry; nothing after it is stored.
+  absl::StatusOr<std::vector<ScoreStore::DeclineState>> read;
   while (true) {
-    absl::Status s = store_->ApplyBatch(items);
-    if (s.ok()) break;
-    if (absl::IsDataLoss(s)) {
-      if (!WaitForRebuild(s, stop)) return false;
+    read = store_->RunSteps(steps);
+    if (read.ok()) break;
+    if (absl::IsDataLoss(read.status())) {
+      if (!WaitForRebuild(read.status(), stop)) return false;
       continue;
     }
-    RedisFailed(s);
+    RedisFailed(read.status());
     if (stop.load()) return false;  // Unstored: replayed after restart.
   }
   RedisOk();
-  CompleteBatch();
+  const absl::Time now = absl::Now();
+  std::vector<Held> left;
+  size_t r = 0;
+  for (size_t i = 0; i < batch_.size(); ++i) {
+    Held& h = batch_[i];
+    if (!steps[i].read) {
+      Complete(h, now);
+      continue;
+    }
+    ScoreStore::DeclineState& st = (*read)[r++];
+    h.verdict = st.stored_verdict ? std::move(*st.stored_verdict)
+                                  : Classify(classifier_, st.context);
+    left.push_back(std::move(h));
+  }
+  batch_ = std::move(left);
+  undecided_members_.clear();
   return true;
 }
 
-void ScoringConsumer::CompleteBatch() {
-  const absl::Time now = absl::Now();
-  for (auto& h : batch_) {
-    process_latency_->Observe(absl::ToDoubleSeconds(now - h.received));
-    if (h.verdict) {
-      verdicts_
-          ->Add({{"reason", rebound::v1::DeclineReason_Name(
-                                h.verdict->primary_reason())}})
-          .Increment();
-      SendVerdict(h);
-    } else {
-      Finish(h.message->topic_name(), h.message->partition(),
-             h.message->offset());
-    }
+bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
+  // Each round trip writes all but the declines it classified: two at most.
+  while (!batch_.empty()) {
+    if (!RoundTrip(stop)) return false;
   }
-  batch_.clear();
+  return true;
+}
+
+void ScoringConsumer::Complete(Held& h, absl::Time now) {
+  process_latency_->Observe(absl::ToDoubleSeconds(now - h.received));
+  if (h.verdict) {
+    verdicts_
+        ->Add({{"reason",
+                rebound::v1::DeclineReason_Name(h.verdict->primary_reason())}})
+        .Increment();
+    SendVerdict(h);
+  } else {
+    Finish(h.message->topic_name(), h.message->partition(),
+           h.message->offset());
+  }
 }
 
 bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
@@ -467,27 +483,22 @@ bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
                          "(newer schema?)");
     return true;
   }
-  if (h.event.has_request_declined() || h.event.has_request_expired()) {
-    // Its context must include every event before it: the batch is written
-    // and the context read in the same round trip.
-    const ScoreStore::Batch items = BatchItems();
-    while (true) {
-      auto state = store_->ApplyBatchThenRead(items, h.event);
-      if (state.ok()) {
-        RedisOk();
-        CompleteBatch();
-        h.verdict = state->stored_verdict
-                        ? *state->stored_verdict
-                        : Classify(classifier_, state->context);
-        break;
-      }
-      if (absl::IsDataLoss(state.status())) {
-        if (!WaitForRebuild(state.status(), stop)) return false;
-        continue;
-      }
-      RedisFailed(state.status());
-      if (stop.load()) return false;
-    }
+  // An event touching a member a waiting decline touches waits for that
+  // decline's read and verdict: writes and reads of one member stay in the
+  // events' order, so a decline's context is the same whatever the
+  // batching.
+  std::pair<std::string, std::string> members[2] = {
+      {h.event.tenant_id(), h.event.sender_id()},
+      {h.event.tenant_id(), h.event.recipient_id()}};
+  if (undecided_members_.contains(members[0]) ||
+      undecided_members_.contains(members[1])) {
+    if (!FlushBatch(stop)) return false;
+  }
+  h.needs_verdict =
+      h.event.has_request_declined() || h.event.has_request_expired();
+  if (h.needs_verdict) {
+    undecided_members_.insert(std::move(members[0]));
+    undecided_members_.insert(std::move(members[1]));
   }
   h.message = std::move(m);
   batch_.push_back(std::move(h));
@@ -498,10 +509,17 @@ bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
 absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
   // Nothing is written before the state's epoch is adopted.
   (void)AdoptEpoch(stop);
+  const absl::Duration linger = absl::FromChrono(options_.batch_linger);
+  // Time left before the oldest held event must be written.
+  auto wait_ms = [&]() -> int {
+    if (batch_.empty()) return 200;
+    const absl::Duration left = batch_.front().received + linger - absl::Now();
+    return left <= absl::ZeroDuration()
+               ? 0
+               : static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
+  };
   while (!stop.load()) {
-    // Block only when nothing is waiting to be written.
-    std::unique_ptr<RdKafka::Message> m(
-        consumer_->consume(batch_.empty() ? 200 : 0));
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms()));
     kafka_ok_.store(publisher_->available());
     switch (m->err()) {
       case RdKafka::ERR__TIMED_OUT:
@@ -517,7 +535,10 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
         log::Warn("consume error", {{"error", m->errstr()}});
         continue;
     }
-    Accept(std::move(m), stop);
+    if (!Accept(std::move(m), stop)) continue;
+    // With a linger, a batch is written when due even while more records
+    // keep coming; without, as soon as none is queued locally.
+    if (linger > absl::ZeroDuration() && wait_ms() == 0) FlushBatch(stop);
   }
   FlushBatch(stop);
   // Drain: verdicts in flight land (storing their offsets), then commit.
