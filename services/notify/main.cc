@@ -33,6 +33,10 @@ int main(int argc, char** argv) {
   k.topic_partitions =
       static_cast<int>(c.Int("topic-partitions", k.topic_partitions, 1, 10000,
                              "partitions of topics created"));
+  k.batch_linger = c.Duration(
+      "batch-linger", k.batch_linger,
+      "how long a record may wait for others to share its Redis round trips "
+      "(0: none; adds at most this to a suggestion's latency)");
   o.max_watches = static_cast<int>(c.Int(
       "max-watches", o.max_watches, 1, 1'000'000,
       "WatchSuggestions streams served at once (each: a thread and a Redis "

@@ -102,14 +102,15 @@ NotifyConsumer::~NotifyConsumer() {
 }
 
 absl::Status NotifyConsumer::OnVerdicts(
-    const std::vector<DeclineVerdict>& verdicts) {
-  if (verdicts.empty()) return absl::OkStatus();
+    const std::vector<DeclineVerdict>& verdicts,
+    const std::vector<const ConnectionEvent*>& track) {
+  if (verdicts.empty()) return store_->TrackPending(track);
   std::vector<state::PolicyKey> keys;
   keys.reserve(verdicts.size());
   for (const auto& v : verdicts) {
     keys.push_back({v.tenant_id(), v.sender_id(), v.recipient_id()});
   }
-  auto inputs = store_->ReadPolicyInputs(keys);
+  auto inputs = store_->ReadPolicyInputs(keys, track);
   if (!inputs.ok()) return inputs.status();
   // Retries advised earlier in this batch are not in Redis yet when the
   // inputs were read: count them here, per pair.
@@ -182,15 +183,30 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     auto stale = store.PendingBefore(absl::Now() - policy_.stale_pending_after,
                                      200, kKeepClosedInvites);
-    if (stale.ok()) {
+    absl::Status s = stale.status();
+    if (s.ok() && !stale->empty()) {
+      // A page at a time: its suggestions in one batch of writes, then the
+      // invites forgotten in one round trip. A failure leaves the page
+      // tracked, to be written again (idempotently) next time.
+      std::vector<SuggestionWrite> writes;
+      writes.reserve(stale->size());
       for (const auto& p : *stale) {
-        if (stop.load()) return;
-        auto s = StaleInviteSuggestion(policy_, p.tenant, p.sender, p.recipient,
-                                       p.request_id, p.sent_at, absl::Now());
-        if (!store.Put(s, {}).ok() || !store.ForgetPending(p).ok()) break;
-        suggestions_->Add({{"state", "STALE_INVITE"}}).Increment();
+        writes.push_back(
+            {StaleInviteSuggestion(policy_, p.tenant, p.sender, p.recipient,
+                                   p.request_id, p.sent_at, absl::Now()),
+             {}});
       }
-      if (stale->size() >= 200) continue;  // More waiting: no pause.
+      auto stored = store.PutBatch(writes);
+      s = stored.ok() ? store.ForgetPending(*stale) : stored.status();
+      if (s.ok()) {
+        suggestions_->Add({{"state", "STALE_INVITE"}})
+            .Increment(static_cast<double>(stale->size()));
+        if (stale->size() >= 200) continue;  // More waiting: no pause.
+      }
+    }
+    if (!s.ok()) {
+      log::Warn("stale-invite sweep failed; trying again in 5 s",
+                {{"error", std::string(s.message())}});
     }
     for (int i = 0; i < 50 && !stop.load(); ++i)
       absl::SleepFor(absl::Milliseconds(100));
@@ -209,8 +225,7 @@ absl::Status NotifyConsumer::HandleBatch(
     std::vector<const ConnectionEvent*> track;
     track.reserve(events.size());
     for (const auto& e : events) track.push_back(&e);
-    absl::Status s = store_->TrackPending(track);
-    if (s.ok()) s = OnVerdicts(verdicts);
+    absl::Status s = OnVerdicts(verdicts, track);
     verdicts.clear();
     events.clear();
     return s;
@@ -281,10 +296,18 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
     SweepStaleInvites(stop);
   });
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
+  const absl::Duration linger = absl::FromChrono(options_.batch_linger);
+  absl::Time due;  // When the batch's first record must be written.
+  // Block only when nothing is waiting to be written; then until it is due.
+  auto wait_ms = [&]() -> int {
+    if (batch.empty()) return 200;
+    const absl::Duration left = due - absl::Now();
+    return left <= absl::ZeroDuration()
+               ? 0
+               : static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
+  };
   while (!stop.load()) {
-    // Block only when nothing is waiting to be written.
-    std::unique_ptr<RdKafka::Message> m(
-        consumer_->consume(batch.empty() ? 200 : 0));
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms()));
     if (m->err() == RdKafka::ERR__TIMED_OUT ||
         m->err() == RdKafka::ERR__PARTITION_EOF) {
       if (!batch.empty()) {
@@ -300,8 +323,13 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
       continue;
     }
     kafka_ok_.store(true);
+    if (batch.empty()) due = absl::Now() + linger;
     batch.push_back(std::move(m));
-    if (batch.size() >= kMaxBatch && !ProcessBatch(batch, stop)) break;
+    if ((batch.size() >= kMaxBatch ||
+         (linger > absl::ZeroDuration() && wait_ms() == 0)) &&
+        !ProcessBatch(batch, stop)) {
+      break;
+    }
   }
   // Stopping: what was consumed is written once more; if Redis still
   // fails it stays unstored and is replayed after restart.

@@ -27,6 +27,9 @@ struct NotifyConsumerOptions {
   std::string events_topic = "connection-events";
   int topic_partitions = 6;
   std::chrono::milliseconds redis_retry{500};
+  // How long a consumed record may wait for others to share its Redis
+  // round trips (0: write as soon as nothing more is queued locally).
+  std::chrono::milliseconds batch_linger{5};
   SuggestionStoreOptions store;
 };
 
@@ -58,9 +61,11 @@ class NotifyConsumer {
   absl::Status HandleBatch(
       const std::vector<std::unique_ptr<RdKafka::Message>>& batch);
   // Suggestions for verdicts, their inputs read and their writes made a few
-  // round trips for all of them.
+  // round trips for all of them; the first also tracks `track`'s pending
+  // invites.
   absl::Status OnVerdicts(
-      const std::vector<rebound::v1::DeclineVerdict>& verdicts);
+      const std::vector<rebound::v1::DeclineVerdict>& verdicts,
+      const std::vector<const rebound::v1::ConnectionEvent*>& track);
   absl::Status OnProfileUpdated(const rebound::v1::ConnectionEvent& event);
   // Emits withdraw suggestions for invites pending too long.
   // Until `stop`: emits withdraw suggestions for invites pending too long.

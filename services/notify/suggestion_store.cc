@@ -1,6 +1,7 @@
 #include "services/notify/suggestion_store.h"
 
 #include <map>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -35,8 +36,17 @@ SuggestionStore::SuggestionStore(SuggestionStoreOptions options)
 
 absl::Status SuggestionStore::TrackPending(
     const std::vector<const rebound::v1::ConnectionEvent*>& events) {
+  auto commands = PendingCommands(events);
+  if (commands.empty()) return absl::OkStatus();
+  auto done = redis_.Pipeline(commands);
+  return done.ok() ? absl::OkStatus() : done.status();
+}
+
+std::vector<std::vector<std::string>> SuggestionStore::PendingCommands(
+    const std::vector<const rebound::v1::ConnectionEvent*>& events) {
   using rebound::v1::ConnectionEvent;
   std::vector<std::vector<std::string>> commands;
+  std::set<std::string> tenants;  // With an invite sent in this batch.
   const std::string closed = absl::StrFormat(
       "%.0f", state::kClosedInviteBase + absl::ToUnixSeconds(absl::Now()));
   for (const ConnectionEvent* e : events) {
@@ -61,14 +71,17 @@ absl::Status SuggestionStore::TrackPending(
       commands.push_back({"ZADD", pending, "NX",
                           std::to_string(e->occurred_at().seconds()),
                           std::move(entry)});
-      commands.push_back({"SADD", state::TenantsKey(), e->tenant_id()});
+      tenants.insert(e->tenant_id());
     } else {
       commands.push_back({"ZADD", pending, closed, std::move(entry)});
     }
   }
-  if (commands.empty()) return absl::OkStatus();
-  auto done = redis_.Pipeline(commands);
-  return done.ok() ? absl::OkStatus() : done.status();
+  if (!tenants.empty()) {
+    std::vector<std::string> sadd = {"SADD", state::TenantsKey()};
+    sadd.insert(sadd.end(), tenants.begin(), tenants.end());
+    commands.push_back(std::move(sadd));
+  }
+  return commands;
 }
 
 absl::StatusOr<std::vector<SuggestionStore::PendingInvite>>
@@ -108,10 +121,17 @@ SuggestionStore::PendingBefore(absl::Time before, int limit,
   return out;
 }
 
-absl::Status SuggestionStore::ForgetPending(const PendingInvite& p) {
-  auto v = redis_.Command(
-      {"ZREM", state::TenantKeys(p.tenant).Pending(),
-       state::PendingEntry(p.sender, p.recipient, p.request_id)});
+absl::Status SuggestionStore::ForgetPending(
+    const std::vector<PendingInvite>& invites) {
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(invites.size());
+  for (const auto& p : invites) {
+    commands.push_back(
+        {"ZREM", state::TenantKeys(p.tenant).Pending(),
+         state::PendingEntry(p.sender, p.recipient, p.request_id)});
+  }
+  if (commands.empty()) return absl::OkStatus();
+  auto v = redis_.Pipeline(commands);
   return v.ok() ? absl::OkStatus() : v.status();
 }
 
@@ -126,8 +146,10 @@ absl::Status SuggestionStore::Ping() {
 }
 
 absl::StatusOr<std::vector<state::PolicyInputs>>
-SuggestionStore::ReadPolicyInputs(const std::vector<state::PolicyKey>& keys) {
-  return state::ReadPolicyInputs(redis_, keys);
+SuggestionStore::ReadPolicyInputs(
+    const std::vector<state::PolicyKey>& keys,
+    const std::vector<const rebound::v1::ConnectionEvent*>& track) {
+  return state::ReadPolicyInputs(redis_, keys, PendingCommands(track));
 }
 
 absl::StatusOr<RetrySuggestion> SuggestionStore::Put(

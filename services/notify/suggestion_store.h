@@ -65,9 +65,11 @@ class SuggestionStore {
   absl::Status Ping();
 
   // What the retry policy needs for each verdict (state/member_state.h),
-  // in order, in one round trip.
+  // in order, in one round trip, which also tracks `track`'s pending
+  // invites (as TrackPending).
   absl::StatusOr<std::vector<state::PolicyInputs>> ReadPolicyInputs(
-      const std::vector<state::PolicyKey>& keys);
+      const std::vector<state::PolicyKey>& keys,
+      const std::vector<const rebound::v1::ConnectionEvent*>& track = {});
 
   // Writes a new suggestion (version 1) or a newer version of one. Returns
   // the suggestion as stored: on a replay, the one written the first time.
@@ -114,6 +116,9 @@ class SuggestionStore {
   // kinds are skipped. Idempotent.
   absl::Status TrackPending(
       const std::vector<const rebound::v1::ConnectionEvent*>& events);
+  // TrackPending's commands.
+  static std::vector<std::vector<std::string>> PendingCommands(
+      const std::vector<const rebound::v1::ConnectionEvent*>& events);
 
   struct PendingInvite {
     std::string tenant, sender, recipient, request_id;
@@ -124,7 +129,9 @@ class SuggestionStore {
   absl::StatusOr<std::vector<PendingInvite>> PendingBefore(absl::Time before,
                                                            int limit,
                                                            absl::Duration keep);
-  absl::Status ForgetPending(const PendingInvite& invite);
+  // Stops tracking `invites` (their withdraw suggestion is written), in one
+  // round trip.
+  absl::Status ForgetPending(const std::vector<PendingInvite>& invites);
 
   // A member's scores (state::ReadMemberScores); NOT_FOUND when Redis holds
   // nothing about them.
