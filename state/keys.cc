@@ -154,6 +154,26 @@ bool ParsePendingEntry(std::string_view entry, std::string* sender,
 
 std::string EpochKey() { return "rb:epoch"; }
 
+std::string NotifyEpochKey() { return "rb:epoch:notify"; }
+
+bool IsNotifyKey(std::string_view key) {
+  if (key == TenantsKey()) return true;
+  if (key.rfind("rb:{", 0) != 0) return false;
+  const size_t close = key.find('}');
+  if (close == std::string_view::npos) return false;
+  const std::string_view tag = key.substr(4, close - 4);
+  const std::string_view rest = key.substr(close + 1);
+  if (tag.find('/') == std::string_view::npos) {  // A tenant's.
+    return rest == ":sugg-stream" || rest == ":pending" ||
+           rest.rfind(":sugg-ev:", 0) == 0;
+  }
+  if (rest == ":suggs" || rest == ":waiting" || rest == ":flags" ||
+      rest == ":sugg-stream") {
+    return true;
+  }
+  return rest.rfind(":sugg:", 0) == 0 || rest.rfind(":retries:", 0) == 0;
+}
+
 bool IsScoringKey(std::string_view key) {
   if (key.rfind("rb:{", 0) != 0) return false;
   const size_t close = key.find('}');

@@ -38,6 +38,7 @@
 //   rb:tenants                 SET    tenants with open invites
 //   rb:epoch                   STRING set when scoring's state was created;
 //                                     gone or changed = Redis lost its data
+//   rb:epoch:notify            STRING the same for notify's state
 #ifndef REBOUND_STATE_KEYS_H_
 #define REBOUND_STATE_KEYS_H_
 
@@ -119,11 +120,18 @@ inline constexpr double kClosedInviteBase = 1e12;
 
 // The epoch of scoring's state (see ScoreStore::EnsureEpoch).
 std::string EpochKey();
+// The epoch of notify's state (see SuggestionStore::EnsureEpoch).
+std::string NotifyEpochKey();
 
 // True for the keys scoring writes (MemberKeys' Sender, Recipient,
 // AcceptHours, Request, Pair, ReceivedMarker), which a rebuild from the
 // events topic recreates.
 bool IsScoringKey(std::string_view key);
+
+// True for the keys notify writes (MemberKeys' Suggestion, Suggestions,
+// Waiting, Retries, Flags, Stream; TenantKeys' Stream, StreamMarker,
+// Pending; TenantsKey), which notify's rebuild recreates.
+bool IsNotifyKey(std::string_view key);
 
 // A SCAN MATCH pattern for every member key of `tenant` (tests, tools).
 std::string MemberKeysPattern(std::string_view tenant);

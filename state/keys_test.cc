@@ -204,6 +204,28 @@ TEST(IsScoringKey, ScoringsKeysOnly) {
   EXPECT_FALSE(IsScoringKey(TenantsKey()));
 }
 
+TEST(IsNotifyKey, NotifysKeysOnly) {
+  for (const auto& member : Ids()) {
+    const MemberKeys m("acme", member);
+    for (const auto& sub : Ids()) {
+      const std::vector<std::string> all = AllKeysOf(m, sub);
+      for (size_t i = 0; i < all.size(); ++i) {
+        EXPECT_EQ(IsNotifyKey(all[i]), i > 6) << all[i];
+      }
+    }
+  }
+  for (const auto& tenant : Ids()) {
+    const TenantKeys t(tenant);
+    EXPECT_TRUE(IsNotifyKey(t.Pending())) << tenant;
+    EXPECT_TRUE(IsNotifyKey(t.Stream())) << tenant;
+    EXPECT_TRUE(IsNotifyKey(t.StreamMarker(tenant, 3))) << tenant;
+  }
+  EXPECT_TRUE(IsNotifyKey(TenantsKey()));
+  EXPECT_FALSE(IsNotifyKey(EpochKey()));
+  EXPECT_FALSE(IsNotifyKey(NotifyEpochKey()));
+  EXPECT_FALSE(IsScoringKey(NotifyEpochKey()));
+}
+
 TEST(MemberKeysPattern, MatchesOnlyTheTenantsMembers) {
   EXPECT_EQ(MemberKeysPattern("acme"), "rb:{acme/*");
   EXPECT_EQ(MemberKeysPattern("a*b"), "rb:{a%2Ab/*");

@@ -166,7 +166,8 @@ absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
 
 absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
     RedisClient& redis, const std::vector<PolicyKey>& keys,
-    std::vector<std::vector<std::string>> first) {
+    std::vector<std::vector<std::string>> first,
+    std::vector<RedisValue>* first_replies) {
   constexpr size_t kReads = 4;
   const size_t skip = first.size();
   std::vector<std::vector<std::string>> commands = std::move(first);
@@ -183,6 +184,9 @@ absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
   if (commands.empty()) return out;
   auto replies = redis.Pipeline(commands);
   if (!replies.ok()) return replies.status();
+  if (first_replies != nullptr) {
+    first_replies->assign(replies->begin(), replies->begin() + skip);
+  }
   for (size_t i = 0; i < keys.size(); ++i) {
     const RedisValue* v = &(*replies)[skip + i * kReads];
     PolicyInputs& in = out[i];

@@ -99,12 +99,13 @@ struct PolicyInputs {
   RecipientState recipient;
   std::optional<rebound::v1::ProfileSnapshot> sender_profile;
 };
-// The inputs of every key, in order, in one round trip; `first` (writes
+// The inputs of every key, in order, in one round trip; `first` (commands
 // the caller makes anyway) runs in that round trip before the reads, its
-// replies dropped and its errors returned.
+// replies put in `first_replies` when given and its errors returned.
 absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
     RedisClient& redis, const std::vector<PolicyKey>& keys,
-    std::vector<std::vector<std::string>> first = {});
+    std::vector<std::vector<std::string>> first = {},
+    std::vector<RedisValue>* first_replies = nullptr);
 
 }  // namespace rebound::state
 

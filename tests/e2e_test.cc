@@ -10,10 +10,13 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/redis_client.h"
 #include "gtest/gtest.h"
 #include "services/ingest/ingest_server.h"
 #include "services/notify/notify_server.h"
+#include "services/notify/state_rebuild.h"
 #include "services/scoring/scoring_server.h"
+#include "services/scoring/state_rebuild.h"
 #include "tests/scoring_test_support.h"
 #include "tests/test_support.h"
 #include "tools/ingest_client.h"
@@ -237,6 +240,108 @@ TEST_F(PipelineOnCluster, EverySuggestionOnceOnAResumedWatch) {
   rebound::v1::Insights out;
   EXPECT_TRUE(stub->GetInsights(&ctx, ins, &out).ok());
   EXPECT_GT(out.scores().as_sender().sent(), 0);
+}
+
+TEST_F(Pipeline, LostRedisStateIsNoticedAndRebuiltSuggestionsToo) {
+  // Tenant b runs uninterrupted first: the reference. Tenant a's first half
+  // runs, Redis loses everything, a's second half arrives; scoring and
+  // notify both notice, hold and report NOT_SERVING; both rebuild from
+  // Kafka; then every decline of both tenants has the suggestion (id,
+  // version, state) the uninterrupted run gave it, and a tenant watch from
+  // the beginning streams each version once.
+  auto notify = StartNotify(NotifyOptions());
+  ASSERT_NE(notify, nullptr);
+  const auto events_a = testing::SimulatedStream(tenant_a_, 1400, 47);
+  const auto events_b = testing::SimulatedStream(tenant_b_, 1400, 47);
+  std::map<std::string, std::string> sender_of;  // Decline id -> sender.
+  for (const auto& e : events_a) {
+    if (e.has_request_declined() || e.has_request_expired()) {
+      sender_of[e.event_id()] = e.sender_id();
+    }
+  }
+  ASSERT_GT(sender_of.size(), 60u);
+  notify::SuggestionStoreOptions so;
+  so.redis.address = redis_;
+  notify::SuggestionStore store(so);
+  // (version, state) of every decline's suggestion of `tenant`, once all
+  // are there (or what is there at the deadline).
+  auto suggestions = [&](const std::string& tenant) {
+    std::map<std::string, std::pair<int64_t, int>> out;
+    auto until = std::chrono::steady_clock::now() + seconds(90);
+    do {
+      out.clear();
+      for (const auto& [id, sender] : sender_of) {
+        auto got = store.Get(tenant, sender, id);
+        if (got.ok() && got->has_value()) {
+          out[id] = {(*got)->version(), static_cast<int>((*got)->state())};
+        }
+      }
+      if (out.size() == sender_of.size()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    } while (std::chrono::steady_clock::now() < until);
+    return out;
+  };
+  Publish(events_b, kTokenB);
+  const auto reference = suggestions(tenant_b_);
+  ASSERT_EQ(reference.size(), sender_of.size());
+  const size_t half = events_a.size() / 2;
+  Publish({events_a.begin(), events_a.begin() + half}, kTokenA);
+  std::this_thread::sleep_for(seconds(3));
+  {
+    RedisOptions o;
+    o.address = redis_;
+    o.command_timeout = std::chrono::milliseconds(30'000);
+    RedisClient r(o);
+    ASSERT_TRUE(r.Command({"FLUSHALL"}).ok());
+  }
+  Publish({events_a.begin() + half, events_a.end()}, kTokenA);
+  auto until = std::chrono::steady_clock::now() + seconds(60);
+  while (!(scoring_->consumer()->state_lost() &&
+           notify->consumer()->state_lost()) &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(notify->consumer()->state_lost()) << "notify missed the loss";
+  ASSERT_TRUE(scoring_->consumer()->state_lost()) << "scoring missed it";
+  EXPECT_FALSE(notify->consumer()->healthy())
+      << "health must not say SERVING on a lost state";
+
+  scoring::RebuildOptions sro;
+  sro.brokers = brokers_;
+  sro.events_topic = prefix_ + "-events";
+  sro.verdicts_topic = prefix_ + "-verdicts";
+  sro.store.redis.address = redis_;
+  auto scored = scoring::RebuildState(sro, classifier_);
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  notify::RebuildOptions nro;
+  nro.brokers = brokers_;
+  nro.events_topic = prefix_ + "-events";
+  nro.verdicts_topic = prefix_ + "-verdicts";
+  nro.store.redis.address = redis_;
+  auto rebuilt = notify::RebuildState(nro, policy_);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_GT(rebuilt->verdicts, 0);
+
+  until = std::chrono::steady_clock::now() + seconds(30);
+  while (!(notify->consumer()->healthy() && scoring_->consumer()->healthy()) &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(notify->consumer()->healthy());
+  EXPECT_EQ(suggestions(tenant_b_), reference) << "tenant b after rebuild";
+  EXPECT_EQ(suggestions(tenant_a_), reference) << "tenant a after rebuild";
+
+  auto stub = NotifyStub(*notify);
+  rebound::v1::WatchSuggestionsRequest req;
+  req.set_tenant_id(tenant_a_);
+  req.set_from_beginning(true);
+  std::set<std::string> expected;
+  for (const auto& [id, sender] : sender_of) expected.insert(id);
+  auto all = WatchUntil(*stub, req, kTokenA, expected, {}, seconds(60));
+  std::set<std::string> ids;
+  std::set<std::pair<std::string, int64_t>> seen;
+  ExpectEachOnce(all, &seen, &ids);
+  for (const auto& id : expected) EXPECT_TRUE(ids.contains(id)) << id;
 }
 
 bool HasAction(const RetrySuggestion& s, ActionKind kind) {

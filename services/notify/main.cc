@@ -7,6 +7,7 @@
 #include "common/redis_client.h"
 #include "common/signals.h"
 #include "services/notify/notify_server.h"
+#include "services/notify/state_rebuild.h"
 
 int main(int argc, char** argv) {
   // Taken with sigwait below: blocked before any thread starts.
@@ -41,6 +42,11 @@ int main(int argc, char** argv) {
       "max-watches", o.max_watches, 1, 1'000'000,
       "WatchSuggestions streams served at once (each: a thread and a Redis "
       "connection); more are refused RESOURCE_EXHAUSTED"));
+  const bool rebuild =
+      c.Bool("rebuild-state", false,
+             "rebuild notify's Redis state from the verdicts and events topics "
+             "(after Redis lost it; after rebound-scoring --rebuild-state) and "
+             "exit; running instances hold until it is done");
   const rebound::GrpcPortSecurity security = rebound::ReadGrpcPortSecurity(c);
   o.auth = security.auth;
   o.tls_cert = security.tls_cert;
@@ -62,6 +68,23 @@ int main(int argc, char** argv) {
     std::cerr << "rebound-notify: setting 'retry-policy': "
               << policy.status().message() << "\n";
     return 2;
+  }
+  if (rebuild) {
+    rebound::notify::RebuildOptions ro;
+    ro.brokers = k.brokers;
+    ro.verdicts_topic = k.verdicts_topic;
+    ro.events_topic = k.events_topic;
+    ro.store = k.store;
+    auto report = rebound::notify::RebuildState(ro, *policy);
+    if (!report.ok()) {
+      rebound::log::Error("rebuild failed; run it again",
+                          {{"error", std::string(report.status().message())}});
+      return 1;
+    }
+    rebound::log::Info("state rebuilt", {{"keys_removed", report->keys_removed},
+                                         {"verdicts", report->verdicts},
+                                         {"events", report->events}});
+    return 0;
   }
   auto registry = std::make_shared<prometheus::Registry>();
   auto metrics = rebound::MetricsServer::Start(metrics_listen, registry);

@@ -61,6 +61,23 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
                          .Name("rebound_notify_suggestions_total")
                          .Help("Suggestion versions written, by state")
                          .Register(*registry);
+  c->writer_ = std::make_unique<SuggestionWriter>(c->store_.get(), &c->policy_,
+                                                  c->suggestions_);
+  c->state_lost_gauge_ =
+      &prometheus::BuildGauge()
+           .Name("rebound_notify_state_lost")
+           .Help(
+               "1 while Redis has lost notify's state and it is not "
+               "rebuilt (rebound-notify --rebuild-state)")
+           .Register(*registry)
+           .Add({});
+  c->state_losses_ = &prometheus::BuildCounter()
+                          .Name("rebound_notify_state_losses_total")
+                          .Help(
+                              "Times Redis was found to have lost notify's "
+                              "state")
+                          .Register(*registry)
+                          .Add({});
   c->consumed_ = &prometheus::BuildCounter()
                       .Name("rebound_notify_records_total")
                       .Help("Kafka records handled by notify")
@@ -99,79 +116,6 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
 
 NotifyConsumer::~NotifyConsumer() {
   if (consumer_) consumer_->close();
-}
-
-absl::Status NotifyConsumer::OnVerdicts(
-    const std::vector<DeclineVerdict>& verdicts,
-    const std::vector<const ConnectionEvent*>& track) {
-  if (verdicts.empty()) return store_->TrackPending(track);
-  std::vector<state::PolicyKey> keys;
-  keys.reserve(verdicts.size());
-  for (const auto& v : verdicts) {
-    keys.push_back({v.tenant_id(), v.sender_id(), v.recipient_id()});
-  }
-  auto inputs = store_->ReadPolicyInputs(keys, track);
-  if (!inputs.ok()) return inputs.status();
-  // Retries advised earlier in this batch are not in Redis yet when the
-  // inputs were read: count them here, per pair.
-  std::map<std::tuple<std::string, std::string, std::string>, int> advised;
-  std::vector<SuggestionWrite> writes;
-  writes.reserve(verdicts.size());
-  const absl::Time now = absl::Now();
-  for (size_t i = 0; i < verdicts.size(); ++i) {
-    const DeclineVerdict& verdict = verdicts[i];
-    const state::PolicyInputs& got = (*inputs)[i];
-    auto pair = std::make_tuple(verdict.tenant_id(), verdict.sender_id(),
-                                verdict.recipient_id());
-    RetryInputs in;
-    in.verdict = verdict;
-    in.prior_retries = static_cast<int>(got.prior_retries) + advised[pair];
-    in.recipient_accept_hours = got.recipient.accept_hours;
-    in.recipient_utc_offset_minutes = got.recipient.utc_offset_minutes;
-    if (!in.recipient_utc_offset_minutes && verdict.has_request()) {
-      in.recipient_utc_offset_minutes =
-          verdict.request().recipient_profile().utc_offset_minutes();
-    }
-    in.sender_profile = got.sender_profile;
-    SuggestionWrite w;
-    w.suggestion = Suggest(policy_, in, now);
-    if (w.suggestion.should_retry()) ++advised[pair];
-    // Red flags: the signals that argued for the reason the decline got.
-    for (const auto& sig : verdict.signals()) {
-      if (sig.reason() == verdict.primary_reason() && sig.weight() > 0) {
-        w.red_flags.push_back(sig.name());
-      }
-    }
-    writes.push_back(std::move(w));
-  }
-  auto stored = store_->PutBatch(writes);
-  if (!stored.ok()) return stored.status();
-  for (const auto& s : *stored) {
-    suggestions_->Add({{"state", rebound::v1::SuggestionState_Name(s.state())}})
-        .Increment();
-  }
-  return absl::OkStatus();
-}
-
-absl::Status NotifyConsumer::OnProfileUpdated(const ConnectionEvent& event) {
-  auto ids = store_->WaitingOnProfile(event.tenant_id(), event.sender_id());
-  if (!ids.ok()) return ids.status();
-  for (const auto& id : *ids) {
-    auto got = store_->Get(event.tenant_id(), event.sender_id(), id);
-    if (!got.ok()) return got.status();
-    if (!got->has_value()) continue;
-    rebound::v1::RetrySuggestion s = **got;
-    if (!ApplyProfileUpdate(policy_, event.profile_updated().profile(), &s,
-                            absl::Now())) {
-      continue;
-    }
-    auto stored = store_->Put(s, {});
-    if (!stored.ok()) return stored.status();
-    suggestions_
-        ->Add({{"state", rebound::v1::SuggestionState_Name(stored->state())}})
-        .Increment();
-  }
-  return absl::OkStatus();
 }
 
 void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
@@ -213,55 +157,27 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
   }
 }
 
-absl::Status NotifyConsumer::HandleBatch(
-    const std::vector<std::unique_ptr<RdKafka::Message>>& batch) {
-  // Runs of verdicts and events are written together (a few round trips
-  // per run); a ProfileUpdated is handled on its own, after everything
-  // before it, since it reads the suggestions earlier records wrote.
-  std::vector<DeclineVerdict> verdicts;
-  std::vector<ConnectionEvent> events;
-  events.reserve(batch.size());
-  auto flush = [&]() -> absl::Status {
-    std::vector<const ConnectionEvent*> track;
-    track.reserve(events.size());
-    for (const auto& e : events) track.push_back(&e);
-    absl::Status s = OnVerdicts(verdicts, track);
-    verdicts.clear();
-    events.clear();
-    return s;
-  };
-  for (const auto& m : batch) {
-    if (m->topic_name() == options_.verdicts_topic) {
-      DeclineVerdict v;
-      if (!v.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
-        log::Warn("skipping a record that is not a DeclineVerdict",
-                  {{"partition", m->partition()}, {"offset", m->offset()}});
-        continue;
-      }
-      verdicts.push_back(std::move(v));
-      continue;
-    }
-    ConnectionEvent e;
-    if (!e.ParseFromArray(m->payload(), static_cast<int>(m->len()))) continue;
-    if (!e.has_profile_updated()) {
-      events.push_back(std::move(e));
-      continue;
-    }
-    if (absl::Status s = flush(); !s.ok()) return s;
-    if (absl::Status s = OnProfileUpdated(e); !s.ok()) return s;
-  }
-  return flush();
-}
-
 bool NotifyConsumer::ProcessBatch(
     std::vector<std::unique_ptr<RdKafka::Message>>& batch,
     const std::atomic<bool>& stop) {
   if (batch.empty()) return true;
+  std::vector<SuggestionWriter::Record> records;
+  records.reserve(batch.size());
+  for (const auto& m : batch) {
+    records.push_back(
+        {m->topic_name() == options_.verdicts_topic,
+         std::string_view(static_cast<const char*>(m->payload()), m->len()),
+         m->partition(), m->offset()});
+  }
   // Redis down: hold the batch and retry; nothing of it is stored. Every
   // write is idempotent, so a batch written in part is simply written again.
   while (true) {
-    absl::Status s = HandleBatch(batch);
+    absl::Status s = writer_->Handle(records);
     if (s.ok()) break;
+    if (absl::IsDataLoss(s)) {
+      if (!WaitForRebuild(s, stop)) return false;
+      continue;
+    }
     if (redis_ok_.exchange(false)) {
       log::Warn("redis failed; holding the records",
                 {{"error", std::string(s.message())}});
@@ -290,11 +206,77 @@ bool NotifyConsumer::ProcessBatch(
   return true;
 }
 
+bool NotifyConsumer::AdoptEpoch(const std::atomic<bool>& stop) {
+  std::optional<bool> consumed_before;
+  while (!stop.load()) {
+    if (!consumed_before) {
+      bool any = false;
+      absl::Status failed;
+      for (const auto* topic :
+           {&options_.verdicts_topic, &options_.events_topic}) {
+        auto committed = GroupHasCommittedOffsets(consumer_.get(), *topic,
+                                                  std::chrono::seconds(10));
+        if (!committed.ok()) {
+          failed = committed.status();
+          break;
+        }
+        any = any || *committed;
+      }
+      if (!failed.ok()) {
+        kafka_ok_.store(false);
+        log::Warn("cannot read the group's committed offsets; retrying",
+                  {{"error", std::string(failed.message())}});
+        absl::SleepFor(absl::FromChrono(options_.redis_retry));
+        continue;
+      }
+      consumed_before = any;
+    }
+    absl::Status s = store_->EnsureEpoch(!*consumed_before);
+    if (s.ok()) {
+      redis_ok_.store(true);
+      return true;
+    }
+    if (absl::IsDataLoss(s)) return WaitForRebuild(s, stop);
+    if (redis_ok_.exchange(false)) {
+      log::Warn("redis failed; waiting for it",
+                {{"error", std::string(s.message())}});
+    }
+    absl::SleepFor(absl::FromChrono(options_.redis_retry));
+  }
+  return false;
+}
+
+bool NotifyConsumer::WaitForRebuild(const absl::Status& why,
+                                    const std::atomic<bool>& stop) {
+  if (!state_lost_.exchange(true)) {
+    log::Error(
+        "redis lost notify's state; holding records until it is rebuilt "
+        "(rebound-notify --rebuild-state)",
+        {{"error", std::string(why.message())}});
+    state_losses_->Increment();
+  }
+  state_lost_gauge_->Set(1);
+  while (true) {
+    if (stop.load()) return false;
+    absl::SleepFor(absl::FromChrono(options_.redis_retry));
+    absl::Status s = store_->AdoptRebuiltEpoch();
+    if (s.ok()) break;
+    if (!absl::IsDataLoss(s)) redis_ok_.store(false);
+  }
+  redis_ok_.store(true);
+  state_lost_.store(false);
+  state_lost_gauge_->Set(0);
+  log::Info("redis state rebuilt; resuming");
+  return true;
+}
+
 absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
   std::thread sweeper([this, &stop] {
     pthread_setname_np(pthread_self(), "notify-sweep");
     SweepStaleInvites(stop);
   });
+  // Nothing is written before the state's epoch is adopted.
+  (void)AdoptEpoch(stop);
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
   const absl::Duration linger = absl::FromChrono(options_.batch_linger);
   absl::Time due;  // When the batch's first record must be written.

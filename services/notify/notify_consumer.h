@@ -14,9 +14,11 @@
 #include "absl/status/statusor.h"
 #include "librdkafka/rdkafkacpp.h"
 #include "prometheus/counter.h"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "services/notify/retry_policy.h"
 #include "services/notify/suggestion_store.h"
+#include "services/notify/suggestion_writer.h"
 
 namespace rebound::notify {
 
@@ -42,7 +44,14 @@ class NotifyConsumer {
 
   // Consumes until `stop`, then commits and leaves the group.
   absl::Status Run(const std::atomic<bool>& stop);
-  bool healthy() const { return redis_ok_.load() && kafka_ok_.load(); }
+  // Kafka reachable, Redis answering and notify's state intact (not lost
+  // and waiting for a rebuild).
+  bool healthy() const {
+    return redis_ok_.load() && kafka_ok_.load() && !state_lost_.load();
+  }
+  // Redis lost notify's state (its epoch, state/epoch.h): nothing is
+  // written until `rebound-notify --rebuild-state` has rebuilt it.
+  bool state_lost() const { return state_lost_.load(); }
   int64_t processed() const { return processed_.load(); }
   int assigned_partitions() const { return assigned_.load(); }
 
@@ -56,17 +65,14 @@ class NotifyConsumer {
   // interrupted a retry (nothing of the batch is stored).
   bool ProcessBatch(std::vector<std::unique_ptr<RdKafka::Message>>& batch,
                     const std::atomic<bool>& stop);
-  // The batch's Redis writes; an error means some may be written (all are
-  // idempotent, so the batch is handled again).
-  absl::Status HandleBatch(
-      const std::vector<std::unique_ptr<RdKafka::Message>>& batch);
-  // Suggestions for verdicts, their inputs read and their writes made a few
-  // round trips for all of them; the first also tracks `track`'s pending
-  // invites.
-  absl::Status OnVerdicts(
-      const std::vector<rebound::v1::DeclineVerdict>& verdicts,
-      const std::vector<const rebound::v1::ConnectionEvent*>& track);
-  absl::Status OnProfileUpdated(const rebound::v1::ConnectionEvent& event);
+  // Adopts Redis's epoch of notify's state before anything is written
+  // (creating it for a group that never committed). False only when
+  // `stop` came first.
+  bool AdoptEpoch(const std::atomic<bool>& stop);
+  // Redis lost the state (`why`, DATA_LOSS): health NOT_SERVING, metric,
+  // one error log; waits until a rebuild set a new epoch. False only when
+  // `stop` came first.
+  bool WaitForRebuild(const absl::Status& why, const std::atomic<bool>& stop);
   // Emits withdraw suggestions for invites pending too long.
   // Until `stop`: emits withdraw suggestions for invites pending too long.
   void SweepStaleInvites(const std::atomic<bool>& stop);
@@ -75,10 +81,14 @@ class NotifyConsumer {
   RetryPolicyConfig policy_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<SuggestionStore> store_;
+  std::unique_ptr<SuggestionWriter> writer_;
   std::unique_ptr<Rebalancer> rebalancer_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::atomic<bool> redis_ok_{true};
   std::atomic<bool> kafka_ok_{true};
+  std::atomic<bool> state_lost_{false};
+  prometheus::Gauge* state_lost_gauge_ = nullptr;
+  prometheus::Counter* state_losses_ = nullptr;
   std::atomic<int64_t> processed_{0};
   std::atomic<int> assigned_{0};
   prometheus::Family<prometheus::Counter>* suggestions_ = nullptr;

@@ -29,7 +29,9 @@ std::string StreamKey(const std::string& tenant, const std::string& member) {
 }
 
 SuggestionStore::SuggestionStore(SuggestionStoreOptions options)
-    : options_(std::move(options)), redis_(options_.redis) {
+    : options_(std::move(options)),
+      redis_(options_.redis),
+      epoch_(state::NotifyEpochKey(), "rebound-notify --rebuild-state") {
   redis_.AddScript("put", state::kPutSuggestionScript);
   redis_.AddScript("tenant", state::kAppendTenantStreamScript);
 }
@@ -149,8 +151,34 @@ absl::StatusOr<std::vector<state::PolicyInputs>>
 SuggestionStore::ReadPolicyInputs(
     const std::vector<state::PolicyKey>& keys,
     const std::vector<const rebound::v1::ConnectionEvent*>& track) {
-  return state::ReadPolicyInputs(redis_, keys, PendingCommands(track));
+  auto first = PendingCommands(track);
+  for (auto& c : epoch_.Check()) first.push_back(std::move(c));
+  std::vector<RedisValue> replies;
+  auto inputs = state::ReadPolicyInputs(redis_, keys, std::move(first),
+                                        epoch_.adopted() ? &replies : nullptr);
+  if (inputs.ok() && epoch_.adopted()) {
+    if (auto s = epoch_.Verify(replies.back()); !s.ok()) return s;
+  }
+  return inputs;
 }
+
+absl::Status SuggestionStore::EnsureEpoch(bool may_create) {
+  return epoch_.Ensure(redis_, may_create);
+}
+
+absl::Status SuggestionStore::AdoptRebuiltEpoch() {
+  return epoch_.AdoptRebuilt(redis_);
+}
+
+absl::StatusOr<int64_t> SuggestionStore::RemoveNotifyState() {
+  auto removed = state::RemoveKeys(redis_, state::IsNotifyKey);
+  if (!removed.ok()) return removed.status();
+  auto epoch = redis_.Command({"DEL", state::NotifyEpochKey()});
+  if (!epoch.ok()) return epoch.status();
+  return removed;
+}
+
+absl::Status SuggestionStore::SetNewEpoch() { return epoch_.SetNew(redis_); }
 
 absl::StatusOr<RetrySuggestion> SuggestionStore::Put(
     const RetrySuggestion& suggestion,

@@ -27,6 +27,7 @@
 #include "common/redis_client.h"
 #include "rebound/v1/notify.pb.h"
 #include "rebound/v1/scoring.pb.h"
+#include "state/epoch.h"
 #include "state/member_state.h"
 
 namespace rebound::notify {
@@ -63,6 +64,17 @@ class SuggestionStore {
   explicit SuggestionStore(SuggestionStoreOptions options);
 
   absl::Status Ping();
+
+  // State-loss detection (state/epoch.h, state::NotifyEpochKey): once an
+  // epoch is adopted, ReadPolicyInputs (every batch's first round trip)
+  // checks it and returns DATA_LOSS, after its writes, when it is gone or
+  // changed. Without EnsureEpoch (tools, tests) nothing is checked.
+  absl::Status EnsureEpoch(bool may_create);
+  absl::Status AdoptRebuiltEpoch();
+  // For a rebuild: removes every key notify writes (state::IsNotifyKey) and
+  // the epoch; then, once the state is complete, a new epoch.
+  absl::StatusOr<int64_t> RemoveNotifyState();
+  absl::Status SetNewEpoch();
 
   // What the retry policy needs for each verdict (state/member_state.h),
   // in order, in one round trip, which also tracks `track`'s pending
@@ -148,6 +160,7 @@ class SuggestionStore {
  private:
   SuggestionStoreOptions options_;
   RedisClient redis_;
+  state::Epoch epoch_;
 };
 
 std::string StreamKey(const std::string& tenant, const std::string& member);

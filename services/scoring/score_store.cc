@@ -1,6 +1,5 @@
 #include "services/scoring/score_store.h"
 
-#include "absl/random/distributions.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "state/event_fields.h"
@@ -26,7 +25,9 @@ std::optional<int64_t> Int(const RedisValue& v) {
 }  // namespace
 
 ScoreStore::ScoreStore(ScoreStoreOptions options)
-    : options_(std::move(options)), redis_(options_.redis) {
+    : options_(std::move(options)),
+      redis_(options_.redis),
+      epoch_(state::EpochKey(), "rebound-scoring --rebuild-state") {
   redis_.AddScript("sender", state::kApplyAsSenderScript);
   redis_.AddScript("recipient", state::kApplyAsRecipientScript);
 }
@@ -52,99 +53,23 @@ std::vector<std::vector<std::string>> ScoreStore::DeclineReads(
   };
 }
 
-std::string ScoreStore::NewEpoch() {
-  return absl::StrCat(absl::ToUnixNanos(absl::Now()), "-",
-                      absl::Uniform<uint64_t>(bitgen_));
-}
-
-std::vector<std::vector<std::string>> ScoreStore::EpochCheck() const {
-  if (epoch_.empty()) return {};
-  return {{"GET", state::EpochKey()}};
-}
-
-absl::Status ScoreStore::CheckEpoch(const RedisValue& reply) const {
-  if (reply.is_nil()) {
-    return absl::DataLossError(
-        "redis state lost: the epoch key " + state::EpochKey() +
-        " is gone (Redis restarted without persistence, failed over to an "
-        "empty replica, or was flushed); rebuild it with rebound-scoring "
-        "--rebuild-state");
-  }
-  if (reply.str != epoch_) {
-    return absl::DataLossError("redis state replaced: epoch " + reply.str +
-                               " is not the adopted " + epoch_);
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ScoreStore::EnsureEpoch(bool may_create) {
-  auto got = redis_.Command({"GET", state::EpochKey()});
-  if (!got.ok()) return got.status();
-  if (got->is_nil()) {
-    if (!may_create) {
-      return absl::DataLossError(
-          "redis state lost: no epoch key " + state::EpochKey() +
-          " although the consumer group has committed offsets; rebuild it "
-          "with rebound-scoring --rebuild-state");
-    }
-    auto set = redis_.Command({"SET", state::EpochKey(), NewEpoch(), "NX"});
-    if (!set.ok()) return set.status();
-    got = redis_.Command({"GET", state::EpochKey()});  // Another may win.
-    if (!got.ok()) return got.status();
-    if (got->is_nil()) return absl::UnavailableError("epoch vanished");
-  }
-  epoch_ = got->str;
-  return absl::OkStatus();
+  return epoch_.Ensure(redis_, may_create);
 }
 
 absl::Status ScoreStore::AdoptRebuiltEpoch() {
-  auto got = redis_.Command({"GET", state::EpochKey()});
-  if (!got.ok()) return got.status();
-  if (got->is_nil()) {
-    return absl::DataLossError("redis state not rebuilt yet");
-  }
-  epoch_ = got->str;
-  return absl::OkStatus();
+  return epoch_.AdoptRebuilt(redis_);
 }
 
 absl::StatusOr<int64_t> ScoreStore::RemoveScoringState() {
-  int64_t removed = 0;
-  auto masters = redis_.Masters();
-  if (!masters.ok()) return masters.status();
-  for (const auto& node : *masters) {  // Every master's part of the keys.
-    std::string cursor = "0";
-    do {
-      auto page = redis_.CommandOn(
-          node, {"SCAN", cursor, "MATCH", "rb:*", "COUNT", "1000"});
-      if (!page.ok()) return page.status();
-      if (page->array.size() != 2) {
-        return absl::InternalError("redis: unexpected SCAN reply");
-      }
-      cursor = page->array[0].str;
-      // One UNLINK per key: keys of other slots may not share a command.
-      std::vector<std::vector<std::string>> unlink;
-      for (const auto& k : page->array[1].array) {
-        if (state::IsScoringKey(k.str)) unlink.push_back({"UNLINK", k.str});
-      }
-      if (!unlink.empty()) {
-        auto n = redis_.Pipeline(unlink);
-        if (!n.ok()) return n.status();
-        for (const auto& v : *n) removed += v.integer;
-      }
-    } while (cursor != "0");
-  }
+  auto removed = state::RemoveKeys(redis_, state::IsScoringKey);
+  if (!removed.ok()) return removed.status();
   auto epoch = redis_.Command({"DEL", state::EpochKey()});
   if (!epoch.ok()) return epoch.status();
   return removed;
 }
 
-absl::Status ScoreStore::SetNewEpoch() {
-  const std::string fresh = NewEpoch();
-  auto set = redis_.Command({"SET", state::EpochKey(), fresh});
-  if (!set.ok()) return set.status();
-  epoch_ = fresh;
-  return absl::OkStatus();
-}
+absl::Status ScoreStore::SetNewEpoch() { return epoch_.SetNew(redis_); }
 
 absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ReadDeclineState(
     const ConnectionEvent& event) {
@@ -176,11 +101,11 @@ absl::StatusOr<std::vector<ScoreStore::DeclineState>> ScoreStore::RunSteps(
     }
     if (auto s = CallsFor(*step.event, step.verdict, &calls); !s.ok()) return s;
   }
-  for (auto& c : EpochCheck()) calls.push_back(std::move(c));
+  for (auto& c : epoch_.Check()) calls.push_back(std::move(c));
   auto replies = redis_.RunSteps(calls);
   if (!replies.ok()) return replies.status();
-  if (!epoch_.empty()) {
-    if (auto s = CheckEpoch(replies->back()); !s.ok()) return s;
+  if (epoch_.adopted()) {
+    if (auto s = epoch_.Verify(replies->back()); !s.ok()) return s;
   }
   std::vector<DeclineState> out;
   out.reserve(reads.size());

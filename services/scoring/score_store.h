@@ -26,13 +26,13 @@
 #include <utility>
 #include <vector>
 
-#include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/redis_client.h"
 #include "rebound/v1/events.pb.h"
 #include "rebound/v1/scoring.pb.h"
 #include "services/scoring/classifier.h"
+#include "state/epoch.h"
 
 namespace rebound::scoring {
 
@@ -130,16 +130,9 @@ class ScoreStore {
                         const rebound::v1::DeclineVerdict* verdict,
                         std::vector<RedisStep>* calls);
 
-  // A fresh epoch value: time and a random number.
-  std::string NewEpoch();
-  // The epoch check appended to a round trip, and its reply's verdict.
-  std::vector<std::vector<std::string>> EpochCheck() const;
-  absl::Status CheckEpoch(const RedisValue& reply) const;
-
   ScoreStoreOptions options_;
   RedisClient redis_;
-  std::string epoch_;  // Adopted epoch; empty = not checked.
-  absl::BitGen bitgen_;
+  state::Epoch epoch_;
 };
 
 }  // namespace rebound::scoring

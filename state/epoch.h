@@ -1,0 +1,59 @@
+// State-loss detection. Redis holds an epoch key from the moment a
+// service's state was created; once adopted, every round trip that writes
+// reads it too (Check, then Verify its reply), so a Redis that came back
+// empty (restart without persistence, failover to an empty replica,
+// FLUSHALL) is noticed at the next write instead of taken for state.
+// Scoring's is state::EpochKey, notify's state::NotifyEpochKey; a rebuild
+// from Kafka sets a new one (SetNew) and the holders adopt it.
+#ifndef REBOUND_STATE_EPOCH_H_
+#define REBOUND_STATE_EPOCH_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "common/redis_client.h"
+
+namespace rebound::state {
+
+class Epoch {
+ public:
+  // `rebuild` names the command that rebuilds the state (for messages).
+  Epoch(std::string key, std::string rebuild);
+
+  // Adopts the stored epoch; when there is none, creates one if
+  // `may_create` (nothing consumed yet: a fresh deployment), else
+  // DATA_LOSS: Redis lost the state that consumed offsets stand for.
+  absl::Status Ensure(RedisClient& redis, bool may_create);
+  // After DATA_LOSS: adopts the epoch Redis holds now (set by a rebuild);
+  // DATA_LOSS while there is none.
+  absl::Status AdoptRebuilt(RedisClient& redis);
+  // For a rebuild, once the state is complete: a new epoch, overwriting.
+  absl::Status SetNew(RedisClient& redis);
+
+  bool adopted() const { return !value_.empty(); }
+  // The read to add to a round trip: none before an epoch is adopted.
+  std::vector<std::vector<std::string>> Check() const;
+  // DATA_LOSS, naming what happened, unless `reply` (of Check's read) is
+  // the adopted epoch.
+  absl::Status Verify(const RedisValue& reply) const;
+
+ private:
+  std::string Fresh();
+  std::string key_, rebuild_;
+  std::string value_;  // Adopted; empty = not checked.
+  absl::BitGen bitgen_;
+};
+
+// For a rebuild: UNLINKs every "rb:*" key for which `owned` is true, on
+// every master; returns how many went.
+absl::StatusOr<int64_t> RemoveKeys(
+    RedisClient& redis, const std::function<bool(std::string_view)>& owned);
+
+}  // namespace rebound::state
+
+#endif  // REBOUND_STATE_EPOCH_H_
