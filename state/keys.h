@@ -32,9 +32,11 @@
 //   rb:{t}:sugg-stream         STREAM the same for the whole tenant
 //   rb:{t}:sugg-ev:<id>:<version> STRING a version reached the tenant
 //                                     stream (TTL)
-//   rb:{t}:pending             ZSET   the tenant's invites (PendingEntry):
-//                                     open ones by send time, closed ones
-//                                     above kClosedInviteBase
+//   rb:{t}:pending             ZSET   the tenant's sent invites
+//                                     (PendingEntry) by send time, until
+//                                     the stale sweep looks at them (an
+//                                     earlier version also kept closed
+//                                     ones, above kClosedInviteBase)
 //   rb:tenants                 SET    tenants with open invites
 //   rb:epoch                   STRING set when scoring's state was created;
 //                                     gone or changed = Redis lost its data
@@ -114,8 +116,8 @@ bool UnescapeId(std::string_view escaped, std::string* id);
 // The set of tenants with open invites (the stale-invite sweep walks it).
 std::string TenantsKey();
 
-// Scores of closed invites in TenantKeys::Pending start here (then + the
-// closing time, s): above any send time a request can carry.
+// Scores of closed invites an earlier version kept in TenantKeys::Pending
+// start here (then + the closing time, s): above any send time.
 inline constexpr double kClosedInviteBase = 1e12;
 
 // The epoch of scoring's state (see ScoreStore::EnsureEpoch).

@@ -414,6 +414,14 @@ TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {
   // Pending for 40 days: a withdraw suggestion.
   s.Sent("stale", "r5", "q5", absl::Now() - absl::Hours(24 * 40),
          testing::NormalProfile(), testing::NormalProfile(), "");
+  // As old but answered since, or answered before its RequestSent arrived:
+  // none (the same sweep sees all three).
+  s.Sent("answered", "r8", "q8", absl::Now() - absl::Hours(24 * 40),
+         testing::NormalProfile(), testing::NormalProfile(), "");
+  s.Accepted("answered", "r8", "q8", absl::Now() - absl::Hours(24 * 39));
+  s.Accepted("early", "r9", "q9", absl::Now() - absl::Hours(24 * 39));
+  s.Sent("early", "r9", "q9", absl::Now() - absl::Hours(24 * 40),
+         testing::NormalProfile(), testing::NormalProfile(), "");
   Publish(s.events(), kTokenA);
 
   rebound::v1::WatchSuggestionsRequest req;
@@ -424,6 +432,19 @@ TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {
   for (const auto& u : updates)
     by_member[u.suggestion().member_id()] = u.suggestion();
   ASSERT_EQ(by_member.size(), 7u) << "got " << updates.size() << " updates";
+  EXPECT_FALSE(by_member.contains("answered"));
+  EXPECT_FALSE(by_member.contains("early"));
+  {
+    notify::SuggestionStoreOptions so;
+    so.redis.address = redis_;
+    notify::SuggestionStore store(so);
+    for (const auto& [member, id] :
+         {std::pair{"answered", "stale:q8"}, std::pair{"early", "stale:q9"}}) {
+      auto got = store.Get(tenant_a_, member, id);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_FALSE(got->has_value()) << id << " was suggested";
+    }
+  }
   const auto& rival = by_member["rival"];
   EXPECT_EQ(rival.reason(), rebound::v1::DECLINE_REASON_PERCEIVED_COMPETITOR)
       << rival.DebugString();

@@ -17,9 +17,8 @@ namespace rebound::notify {
 using rebound::v1::ConnectionEvent;
 using rebound::v1::DeclineVerdict;
 
-// How long a closed invite is remembered, so a RequestSent arriving after
-// its outcome is not tracked as pending (pending invites expire after about
-// six months).
+// Closed invites an earlier version kept in the pending set (scored above
+// state::kClosedInviteBase) are dropped this long after closing.
 constexpr absl::Duration kKeepClosedInvites = absl::Hours(24 * 200);
 
 // Assignment changes, for both the eager and the cooperative protocol.
@@ -133,8 +132,8 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
       // invites forgotten in one round trip. A failure leaves the page
       // tracked, to be written again (idempotently) next time.
       std::vector<SuggestionWrite> writes;
-      writes.reserve(stale->size());
       for (const auto& p : *stale) {
+        if (!p.open) continue;  // Answered since: only forgotten.
         writes.push_back(
             {StaleInviteSuggestion(policy_, p.tenant, p.sender, p.recipient,
                                    p.request_id, p.sent_at, absl::Now()),
@@ -144,7 +143,7 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
       s = stored.ok() ? store.ForgetPending(*stale) : stored.status();
       if (s.ok()) {
         suggestions_->Add({{"state", "STALE_INVITE"}})
-            .Increment(static_cast<double>(stale->size()));
+            .Increment(static_cast<double>(writes.size()));
         if (stale->size() >= 200) continue;  // More waiting: no pause.
       }
     }

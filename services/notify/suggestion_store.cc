@@ -46,37 +46,16 @@ absl::Status SuggestionStore::TrackPending(
 
 std::vector<std::vector<std::string>> SuggestionStore::PendingCommands(
     const std::vector<const rebound::v1::ConnectionEvent*>& events) {
-  using rebound::v1::ConnectionEvent;
   std::vector<std::vector<std::string>> commands;
   std::set<std::string> tenants;  // With an invite sent in this batch.
-  const std::string closed = absl::StrFormat(
-      "%.0f", state::kClosedInviteBase + absl::ToUnixSeconds(absl::Now()));
-  for (const ConnectionEvent* e : events) {
-    bool sent = false;
-    switch (e->payload_case()) {
-      case ConnectionEvent::kRequestSent:
-        sent = true;
-        break;
-      case ConnectionEvent::kRequestAccepted:
-      case ConnectionEvent::kRequestDeclined:
-      case ConnectionEvent::kRequestWithdrawn:
-      case ConnectionEvent::kRequestExpired:
-        break;
-      default:
-        continue;  // Not a request's send or outcome.
-    }
-    const std::string pending = state::TenantKeys(e->tenant_id()).Pending();
-    std::string entry = state::PendingEntry(e->sender_id(), e->recipient_id(),
-                                            state::RequestIdOf(*e));
-    if (sent) {
-      // NX: an invite already closed (or tracked) stays as it is.
-      commands.push_back({"ZADD", pending, "NX",
-                          std::to_string(e->occurred_at().seconds()),
-                          std::move(entry)});
-      tenants.insert(e->tenant_id());
-    } else {
-      commands.push_back({"ZADD", pending, closed, std::move(entry)});
-    }
+  for (const rebound::v1::ConnectionEvent* e : events) {
+    if (!e->has_request_sent()) continue;
+    // NX: a replay keeps the first send time.
+    commands.push_back({"ZADD", state::TenantKeys(e->tenant_id()).Pending(),
+                        "NX", std::to_string(e->occurred_at().seconds()),
+                        state::PendingEntry(e->sender_id(), e->recipient_id(),
+                                            state::RequestIdOf(*e))});
+    tenants.insert(e->tenant_id());
   }
   if (!tenants.empty()) {
     std::vector<std::string> sadd = {"SADD", state::TenantsKey()};
@@ -107,6 +86,7 @@ SuggestionStore::PendingBefore(absl::Time before, int limit,
                           forget_closed_before}});
     if (!v.ok()) return v.status();
     const auto& page = (*v)[0].array;
+    const size_t first = out.size();
     for (size_t i = 0; i + 1 < page.size(); i += 2) {
       PendingInvite p;
       p.tenant = tenant;
@@ -118,6 +98,20 @@ SuggestionStore::PendingBefore(absl::Time before, int limit,
       (void)absl::SimpleAtod(page[i + 1].str, &at);
       p.sent_at = absl::FromUnixSeconds(static_cast<int64_t>(at));
       out.push_back(std::move(p));
+    }
+    // Still open? Scoring's request state says (state/member_state.h).
+    std::vector<std::vector<std::string>> states;
+    for (size_t i = first; i < out.size(); ++i) {
+      const PendingInvite& p = out[i];
+      states.push_back(
+          {"HGET", state::MemberKeys(p.tenant, p.sender).Request(p.request_id),
+           "state"});
+    }
+    if (states.empty()) continue;
+    auto got = redis_.Pipeline(states);
+    if (!got.ok()) return got.status();
+    for (size_t i = first; i < out.size(); ++i) {
+      out[i].open = (*got)[i - first].str == "pending";
     }
   }
   return out;

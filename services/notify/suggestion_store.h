@@ -119,13 +119,11 @@ class SuggestionStore {
                                                 const std::string& after_id,
                                                 absl::Duration block,
                                                 int count);
-  // Pending-invite tracking for stale-invite suggestions. A RequestSent is
-  // tracked until its first outcome; an outcome that arrives first keeps the
-  // request from being tracked at all. One plain command per event (no
-  // script), all events in one round trip: a closed invite stays in the
-  // set, scored above every send time, until the sweep drops it (see
-  // PendingBefore), so a late RequestSent finds it closed. Events of other
-  // kinds are skipped. Idempotent.
+  // Pending-invite tracking for stale-invite suggestions: a RequestSent
+  // adds its invite to the tenant's pending set (scored by send time); an
+  // outcome writes nothing here, since the sweep asks scoring's request
+  // state (PendingBefore). One plain command per RequestSent, all events in
+  // one round trip; events of other kinds are skipped. Idempotent.
   absl::Status TrackPending(
       const std::vector<const rebound::v1::ConnectionEvent*>& events);
   // TrackPending's commands.
@@ -135,9 +133,14 @@ class SuggestionStore {
   struct PendingInvite {
     std::string tenant, sender, recipient, request_id;
     absl::Time sent_at;
+    // Scoring's request state says pending. False: answered, withdrawn,
+    // expired or unknown (its state expired), to be forgotten.
+    bool open = false;
   };
-  // Up to `limit` invites per tenant, of any tenant, sent before `before`
-  // and still pending. Also drops invites closed more than `keep` ago.
+  // Up to `limit` tracked invites per tenant, of any tenant, sent before
+  // `before`, each with whether it is still open (scoring's request state,
+  // read in one round trip per tenant). Also drops the closed entries an
+  // earlier version kept, closed more than `keep` ago.
   absl::StatusOr<std::vector<PendingInvite>> PendingBefore(absl::Time before,
                                                            int limit,
                                                            absl::Duration keep);
