@@ -150,8 +150,7 @@ class WatchReactor
             grpc::StatusCode::UNAVAILABLE,
             "suggestion stream: " + std::string(entries.status().message()));
       }
-      for (size_t i = 0; i < entries->size(); ++i) {
-        auto& e = (*entries)[i];
+      for (auto& e : *entries) {
         {
           std::unique_lock<std::mutex> lock(st.mu);
           st.cv.wait(lock, [&] { return !st.writing || st.cancelled; });
@@ -160,11 +159,7 @@ class WatchReactor
           *st.current.mutable_suggestion() = std::move(e.suggestion);
           st.current.set_resume_token(e.id);
         }
-        // All but the last update read together may wait in gRPC's buffer
-        // and leave in one write; the last one flushes them.
-        grpc::WriteOptions options;
-        if (i + 1 < entries->size()) options.set_buffer_hint();
-        StartWrite(&st.current, options);
+        StartWrite(&st.current);
         after = e.id;
       }
     }
