@@ -153,9 +153,10 @@ return 1
   }
 
   // 2b. Scoring's ceilings: the same store calls, no Kafka. "sequential" makes
-  // one round trip per event; "batched" groups writes the way the consumer does
-  // (up to 256 per round trip, cut at every decline, whose context is read
-  // after everything before it is written).
+  // one round trip per event (two for a decline: read, then write);
+  // "batched" groups them as the consumer does (RunSteps: up to 256 events
+  // a round trip, each decline's context read at its place, written in the
+  // next; DeclineOrder decides what waits).
   double ceiling = 0;
   for (bool batched : {false, true}) {
     rebound::scoring::ScoreStoreOptions o;
@@ -168,34 +169,51 @@ return 1
     auto events = Retenant(scenario.events,
                            absl::StrCat("bench-ceiling-", batched, "-", run));
     std::vector<rebound::v1::DeclineVerdict> verdicts(events.size());
-    std::vector<
-        std::pair<const ConnectionEvent*, const rebound::v1::DeclineVerdict*>>
-        batch;
-    auto flush = [&] {
-      absl::Status s = store.ApplyBatch(batch);
-      batch.clear();
-      return s;
+    // Indexes of the events queued, in order; a decline is queued to be read
+    // (no verdict yet), then again to be written.
+    std::vector<size_t> queued;
+    rebound::scoring::DeclineOrder order;
+    // One round trip; the declines read come back queued for the next.
+    auto round_trip = [&]() -> absl::Status {
+      std::vector<rebound::scoring::ScoreStore::Step> steps;
+      for (size_t i : queued) {
+        const bool read =
+            rebound::scoring::DeclineOrder::NeedsVerdict(events[i]) &&
+            verdicts[i].verdict_id().empty();  // Not classified yet.
+        steps.push_back({&events[i], read ? nullptr : &verdicts[i], read});
+      }
+      auto states = store.RunSteps(steps);
+      if (!states.ok()) return states.status();
+      std::vector<size_t> next;
+      size_t r = 0;
+      for (size_t k = 0; k < queued.size(); ++k) {
+        if (!steps[k].read) continue;
+        verdicts[queued[k]] =
+            rebound::scoring::Classify(*classifier, (*states)[r++].context);
+        next.push_back(queued[k]);
+      }
+      queued = std::move(next);
+      order.Flushed();
+      return absl::OkStatus();
+    };
+    auto flush = [&]() -> absl::Status {
+      while (!queued.empty()) {
+        if (auto s = round_trip(); !s.ok()) return s;
+      }
+      return absl::OkStatus();
     };
     RedisCpu before = RedisCpu::Read(meter);
     auto t = Clock::now();
     for (size_t i = 0; i < events.size(); ++i) {
-      const auto& e = events[i];
-      const rebound::v1::DeclineVerdict* v = nullptr;
-      if (e.has_request_declined() || e.has_request_expired()) {
+      if (order.MustWait(events[i])) {
         if (auto s = flush(); !s.ok()) {
           std::cerr << s.message() << "\n";
           return 1;
         }
-        auto st = store.ReadDeclineState(e);
-        if (!st.ok()) {
-          std::cerr << st.status().message() << "\n";
-          return 1;
-        }
-        verdicts[i] = rebound::scoring::Classify(*classifier, st->context);
-        v = &verdicts[i];
       }
-      batch.emplace_back(&e, v);
-      if (!batched || batch.size() >= 256) {
+      queued.push_back(i);
+      order.Queued(events[i]);
+      if (!batched || queued.size() >= 256) {
         if (auto s = flush(); !s.ok()) {
           std::cerr << s.message() << "\n";
           return 1;

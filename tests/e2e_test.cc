@@ -254,9 +254,19 @@ TEST_F(Pipeline, LostRedisStateIsNoticedAndRebuiltSuggestionsToo) {
   const auto events_a = testing::SimulatedStream(tenant_a_, 1400, 47);
   const auto events_b = testing::SimulatedStream(tenant_b_, 1400, 47);
   std::map<std::string, std::string> sender_of;  // Decline id -> sender.
+  // Declines whose sender updates their profile later: live, notify may
+  // meet the update before or after the verdict (scoring is in between), so
+  // the suggestion's version and state depend on that race in any run, the
+  // reference's too. Those are checked for presence only.
+  std::set<std::string> racy;
   for (const auto& e : events_a) {
     if (e.has_request_declined() || e.has_request_expired()) {
       sender_of[e.event_id()] = e.sender_id();
+    }
+    if (e.has_profile_updated()) {
+      for (const auto& [id, sender] : sender_of) {
+        if (sender == e.sender_id()) racy.insert(id);
+      }
     }
   }
   ASSERT_GT(sender_of.size(), 60u);
@@ -328,8 +338,19 @@ TEST_F(Pipeline, LostRedisStateIsNoticedAndRebuiltSuggestionsToo) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(notify->consumer()->healthy());
-  EXPECT_EQ(suggestions(tenant_b_), reference) << "tenant b after rebuild";
-  EXPECT_EQ(suggestions(tenant_a_), reference) << "tenant a after rebuild";
+  ASSERT_LT(racy.size(), sender_of.size() / 2);
+  for (const auto& tenant : {tenant_b_, tenant_a_}) {
+    const auto got = suggestions(tenant);
+    EXPECT_EQ(got.size(), reference.size()) << tenant;
+    for (const auto& [id, want] : reference) {
+      auto it = got.find(id);
+      if (it == got.end()) {
+        ADD_FAILURE() << tenant << ": no suggestion " << id;
+      } else if (!racy.contains(id)) {
+        EXPECT_EQ(it->second, want) << tenant << ": " << id;
+      }
+    }
+  }
 
   auto stub = NotifyStub(*notify);
   rebound::v1::WatchSuggestionsRequest req;

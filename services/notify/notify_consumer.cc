@@ -214,7 +214,7 @@ bool NotifyConsumer::AdoptEpoch(const std::atomic<bool>& stop) {
       for (const auto* topic :
            {&options_.verdicts_topic, &options_.events_topic}) {
         auto committed = GroupHasCommittedOffsets(consumer_.get(), *topic,
-                                                  std::chrono::seconds(10));
+                                                  std::chrono::seconds(2));
         if (!committed.ok()) {
           failed = committed.status();
           break;

@@ -24,6 +24,17 @@ std::optional<int64_t> Int(const RedisValue& v) {
 
 }  // namespace
 
+bool DeclineOrder::MustWait(const ConnectionEvent& e) const {
+  return members_.contains({e.tenant_id(), e.sender_id()}) ||
+         members_.contains({e.tenant_id(), e.recipient_id()});
+}
+
+void DeclineOrder::Queued(const ConnectionEvent& e) {
+  if (!NeedsVerdict(e)) return;
+  members_.insert({e.tenant_id(), e.sender_id()});
+  members_.insert({e.tenant_id(), e.recipient_id()});
+}
+
 ScoreStore::ScoreStore(ScoreStoreOptions options)
     : options_(std::move(options)),
       redis_(options_.redis),

@@ -22,6 +22,7 @@
 #define REBOUND_SERVICES_SCORING_SCORE_STORE_H_
 
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,6 +46,28 @@ struct ScoreStoreOptions {
   // How long a request's state is kept after its last event (pending
   // invites expire after about 6 months).
   absl::Duration request_ttl = absl::Hours(24 * 200);
+};
+
+// Which events may share a round trip (ScoreStore::RunSteps) with the
+// declines queued in it. A decline's context is read in the round trip and
+// its verdict written in the next, so an event touching a member (sender or
+// recipient) a queued decline touches must wait for that round trip: then
+// writes and reads of one member stay in the events' order, and a decline's
+// context is the same whatever the batching.
+class DeclineOrder {
+ public:
+  static bool NeedsVerdict(const rebound::v1::ConnectionEvent& e) {
+    return e.has_request_declined() || e.has_request_expired();
+  }
+  // True when `e` must wait for the round trip of the declines queued.
+  bool MustWait(const rebound::v1::ConnectionEvent& e) const;
+  // `e` is queued (its members count if it is a decline or expiry).
+  void Queued(const rebound::v1::ConnectionEvent& e);
+  // The queued declines' round trip was made.
+  void Flushed() { members_.clear(); }
+
+ private:
+  std::set<std::pair<std::string, std::string>> members_;  // tenant, member
 };
 
 class ScoreStore {

@@ -327,8 +327,9 @@ bool ScoringConsumer::AdoptEpoch(const std::atomic<bool>& stop) {
   std::optional<bool> consumed_before;
   while (!stop.load()) {
     if (!consumed_before) {
+      // A short wait, so a stop is seen within seconds while Kafka is down.
       auto committed = GroupHasCommittedOffsets(
-          consumer_.get(), options_.events_topic, std::chrono::seconds(10));
+          consumer_.get(), options_.events_topic, std::chrono::seconds(2));
       if (!committed.ok()) {
         kafka_ok_.store(false);
         log::Warn("cannot read the group's committed offsets; retrying",
@@ -430,7 +431,7 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
     left.push_back(std::move(h));
   }
   batch_ = std::move(left);
-  undecided_members_.clear();
+  order_.Flushed();
   return true;
 }
 
@@ -483,23 +484,9 @@ bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
                          "(newer schema?)");
     return true;
   }
-  // An event touching a member a waiting decline touches waits for that
-  // decline's read and verdict: writes and reads of one member stay in the
-  // events' order, so a decline's context is the same whatever the
-  // batching.
-  std::pair<std::string, std::string> members[2] = {
-      {h.event.tenant_id(), h.event.sender_id()},
-      {h.event.tenant_id(), h.event.recipient_id()}};
-  if (undecided_members_.contains(members[0]) ||
-      undecided_members_.contains(members[1])) {
-    if (!FlushBatch(stop)) return false;
-  }
-  h.needs_verdict =
-      h.event.has_request_declined() || h.event.has_request_expired();
-  if (h.needs_verdict) {
-    undecided_members_.insert(std::move(members[0]));
-    undecided_members_.insert(std::move(members[1]));
-  }
+  if (order_.MustWait(h.event) && !FlushBatch(stop)) return false;
+  h.needs_verdict = DeclineOrder::NeedsVerdict(h.event);
+  order_.Queued(h.event);
   h.message = std::move(m);
   batch_.push_back(std::move(h));
   if (batch_.size() >= kMaxBatch) return FlushBatch(stop);

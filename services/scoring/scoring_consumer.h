@@ -129,10 +129,8 @@ class ScoringConsumer {
   bool RoundTrip(const std::atomic<bool>& stop);
   // Sends a written event's verdict, or marks it done.
   void Complete(Held& held, absl::Time now);
-  // The batch's members ("tenant/member" of a sender or recipient) that a
-  // decline waiting for its context touches: an event touching one of them
-  // waits for that read, so every read sees exactly the events before it.
-  std::set<std::pair<std::string, std::string>> undecided_members_;
+  // Which consumed events may join the batch's next round trip.
+  DeclineOrder order_;
   void SendVerdict(const Held& held);
   void RedisFailed(const absl::Status& status);
   // Adopts Redis's state epoch before anything is written (creating it for

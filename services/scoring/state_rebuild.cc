@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -47,52 +48,82 @@ absl::StatusOr<RebuildReport> RebuildState(const RebuildOptions& o,
   if (!removed.ok()) return removed.status();
   report.keys_removed = *removed;
 
-  // 3. Replay, batched as the consumer does: a decline's context is read
-  // after everything before it is written.
-  std::vector<std::pair<ConnectionEvent, std::optional<DeclineVerdict>>> held;
-  auto items = [&] {
-    ScoreStore::Batch b;
-    for (const auto& [e, v] : held) b.emplace_back(&e, v ? &*v : nullptr);
-    return b;
+  // 3. Replay, batched as the consumer does (ScoreStore::RunSteps,
+  // DeclineOrder): a decline with a published verdict is written with it;
+  // one without has its context read at its place and is written in the
+  // next round trip.
+  struct Held {
+    ConnectionEvent event;
+    std::optional<DeclineVerdict> verdict;
+    bool read = false;
+  };
+  std::vector<Held> held;
+  DeclineOrder order;
+  auto round_trip = [&]() -> absl::Status {
+    std::vector<ScoreStore::Step> steps;
+    steps.reserve(held.size());
+    for (const Held& h : held) {
+      steps.push_back({&h.event, h.verdict ? &*h.verdict : nullptr, h.read});
+    }
+    auto states = store.RunSteps(steps);
+    if (!states.ok()) return states.status();
+    std::vector<Held> next;
+    size_t r = 0;
+    for (Held& h : held) {
+      if (!h.read) {
+        ++report.events_applied;
+        continue;
+      }
+      ScoreStore::DeclineState& st = (*states)[r++];
+      if (st.stored_verdict) {
+        h.verdict = std::move(*st.stored_verdict);
+        ++report.verdicts_reused;
+      } else {
+        h.verdict = Classify(classifier, st.context);
+        ++report.verdicts_classified;
+      }
+      h.read = false;
+      next.push_back(std::move(h));
+    }
+    held = std::move(next);
+    order.Flushed();
+    return absl::OkStatus();
+  };
+  auto flush = [&]() -> absl::Status {
+    while (!held.empty()) {
+      if (auto s = round_trip(); !s.ok()) return s;
+    }
+    return absl::OkStatus();
   };
   read = ReadTopicToEnd(
       o.brokers, o.events_topic, o.kafka_timeout,
       [&](const RdKafka::Message& m) {
-        ConnectionEvent e;
-        if (!e.ParseFromArray(m.payload(), static_cast<int>(m.len())) ||
-            e.payload_case() == ConnectionEvent::PAYLOAD_NOT_SET) {
+        Held h;
+        if (!h.event.ParseFromArray(m.payload(), static_cast<int>(m.len())) ||
+            h.event.payload_case() == ConnectionEvent::PAYLOAD_NOT_SET) {
           ++report.undecodable;
           return absl::OkStatus();
         }
-        std::optional<DeclineVerdict> verdict;
-        if (e.has_request_declined() || e.has_request_expired()) {
-          auto st = store.ApplyBatchThenRead(items(), e);
-          if (!st.ok()) return st.status();
-          report.events_applied += static_cast<int64_t>(held.size());
-          held.clear();
-          if (st->stored_verdict) {
-            verdict = std::move(*st->stored_verdict);
-            ++report.verdicts_reused;
-          } else if (auto it = published.find({e.tenant_id(), e.event_id()});
-                     it != published.end()) {
-            verdict = it->second;
+        if (order.MustWait(h.event)) {
+          if (auto s = flush(); !s.ok()) return s;
+        }
+        if (DeclineOrder::NeedsVerdict(h.event)) {
+          if (auto it =
+                  published.find({h.event.tenant_id(), h.event.event_id()});
+              it != published.end()) {
+            h.verdict = it->second;
             ++report.verdicts_reused;
           } else {
-            verdict = Classify(classifier, st->context);
-            ++report.verdicts_classified;
+            h.read = true;
           }
         }
-        held.emplace_back(std::move(e), std::move(verdict));
-        if (held.size() >= 256) {
-          if (auto s = store.ApplyBatch(items()); !s.ok()) return s;
-          report.events_applied += static_cast<int64_t>(held.size());
-          held.clear();
-        }
+        order.Queued(h.event);
+        held.push_back(std::move(h));
+        if (held.size() >= 256) return flush();
         return absl::OkStatus();
       });
   if (!read.ok()) return read;
-  if (auto s = store.ApplyBatch(items()); !s.ok()) return s;
-  report.events_applied += static_cast<int64_t>(held.size());
+  if (auto s = flush(); !s.ok()) return s;
 
   // 4. Complete: the instances waiting on the loss resume.
   if (auto s = store.SetNewEpoch(); !s.ok()) return s;
