@@ -160,6 +160,15 @@ bool NotifyConsumer::ProcessBatch(
     std::vector<std::unique_ptr<RdKafka::Message>>& batch,
     const std::atomic<bool>& stop) {
   if (batch.empty()) return true;
+  // Nothing is written before the state's epoch is adopted. Done here, not
+  // before the first poll: a consumer that leaves (a stop) after joining its
+  // group and before its first assignment aborts in librdkafka 2.0.2's
+  // cooperative-sticky assignor (librdkafka#4312), and a check before the
+  // first poll widened that window enough to hit it in tests.
+  if (!epoch_adopted_) {
+    if (!AdoptEpoch(stop)) return false;
+    epoch_adopted_ = true;
+  }
   std::vector<SuggestionWriter::Record> records;
   records.reserve(batch.size());
   for (const auto& m : batch) {
@@ -274,8 +283,6 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
     pthread_setname_np(pthread_self(), "notify-sweep");
     SweepStaleInvites(stop);
   });
-  // Nothing is written before the state's epoch is adopted.
-  (void)AdoptEpoch(stop);
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
   const absl::Duration linger = absl::FromChrono(options_.batch_linger);
   absl::Time due;  // When the batch's first record must be written.
@@ -297,6 +304,12 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
       }
       if (!redis_ok_.load() && store_->Ping().ok()) redis_ok_.store(true);
       kafka_ok_.store(true);
+      // Idle but assigned: check the state now, so a loss is reported
+      // without waiting for a record.
+      if (!epoch_adopted_ && assigned_.load() > 0) {
+        if (!AdoptEpoch(stop)) break;
+        epoch_adopted_ = true;
+      }
       continue;
     }
     if (m->err() != RdKafka::ERR_NO_ERROR) {
