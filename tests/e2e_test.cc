@@ -74,6 +74,11 @@ class Pipeline : public ::testing::Test {
                             grpc::InsecureChannelCredentials());
     ingest_stub_ = rebound::v1::Ingest::NewStub(ingest_channel_);
 
+    scoring_ = StartScoring();
+    ASSERT_NE(scoring_, nullptr);
+  }
+
+  std::unique_ptr<scoring::ScoringServer> StartScoring() {
     scoring::ScoringServerOptions so;
     so.listen = "127.0.0.1:0";
     so.scoring.brokers = brokers_;
@@ -85,8 +90,8 @@ class Pipeline : public ::testing::Test {
     so.scoring.store.redis.address = redis_;
     auto sc = scoring::ScoringServer::Start(
         so, classifier_, std::make_shared<prometheus::Registry>());
-    ASSERT_TRUE(sc.ok()) << sc.status();
-    scoring_ = std::move(*sc);
+    EXPECT_TRUE(sc.ok()) << sc.status();
+    return sc.ok() ? std::move(*sc) : nullptr;
   }
 
   notify::NotifyServerOptions NotifyOptions() {
@@ -382,6 +387,40 @@ bool HasAction(const RetrySuggestion& s, ActionKind kind) {
     if (a.kind() == kind) return true;
   }
   return false;
+}
+
+TEST_F(Pipeline, AStaleInviteScoringHasNotSeenYetIsKeptForLater) {
+  // Notify tracks an invite sent 40 days ago while scoring is down: the
+  // sweep cannot tell whether it is still pending, so it keeps it; once
+  // scoring applies it, the withdraw suggestion comes.
+  ASSERT_TRUE(scoring_->Shutdown().ok());
+  scoring_.reset();
+  auto notify = StartNotify(NotifyOptions());
+  ASSERT_NE(notify, nullptr);
+  testing::Scenario s(tenant_a_);
+  s.Sent("late", "r1", "q1", absl::Now() - absl::Hours(24 * 40),
+         testing::NormalProfile(), testing::NormalProfile(), "");
+  Publish(s.events(), kTokenA);
+  notify::SuggestionStoreOptions so;
+  so.redis.address = redis_;
+  notify::SuggestionStore store(so);
+  // Two sweeps (every 5 s) see it unknown to scoring.
+  std::this_thread::sleep_for(seconds(12));
+  auto none = store.Get(tenant_a_, "late", "stale:q1");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value()) << "suggested before scoring saw it";
+  scoring_ = StartScoring();
+  ASSERT_NE(scoring_, nullptr);
+  auto until = std::chrono::steady_clock::now() + seconds(60);
+  absl::StatusOr<std::optional<RetrySuggestion>> got;
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    got = store.Get(tenant_a_, "late", "stale:q1");
+  } while ((!got.ok() || !got->has_value()) &&
+           std::chrono::steady_clock::now() < until);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value()) << "the invite was forgotten";
+  EXPECT_TRUE(HasAction(**got, rebound::v1::ACTION_KIND_WITHDRAW_STALE));
 }
 
 TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {

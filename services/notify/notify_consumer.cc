@@ -18,7 +18,9 @@ using rebound::v1::ConnectionEvent;
 using rebound::v1::DeclineVerdict;
 
 // Closed invites an earlier version kept in the pending set (scored above
-// state::kClosedInviteBase) are dropped this long after closing.
+// state::kClosedInviteBase) are dropped this long after closing; a tracked
+// invite scoring does not know (not applied yet) is kept this long after
+// it was sent (scoring's default --request-ttl).
 constexpr absl::Duration kKeepClosedInvites = absl::Hours(24 * 200);
 
 // Assignment changes, for both the eager and the cooperative protocol.
@@ -124,6 +126,14 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
   // each suggestion once.
   SuggestionStore store(options_.store);
   while (!stop.load()) {
+    // Only on an intact state: not before the consumer adopted its epoch,
+    // not while it is lost (a rebuild may be re-adding the pending set).
+    if (!epoch_adopted_.load() || state_lost_.load() ||
+        !store.AdoptRebuiltEpoch().ok()) {
+      for (int i = 0; i < 10 && !stop.load(); ++i)
+        absl::SleepFor(absl::Milliseconds(100));
+      continue;
+    }
     auto stale = store.PendingBefore(absl::Now() - policy_.stale_pending_after,
                                      200, kKeepClosedInvites);
     absl::Status s = stale.status();
@@ -131,20 +141,31 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
       // A page at a time: its suggestions in one batch of writes, then the
       // invites forgotten in one round trip. A failure leaves the page
       // tracked, to be written again (idempotently) next time.
+      // Open: a withdraw suggestion, then forgotten. Answered since:
+      // forgotten. Unknown to scoring: not applied yet (scoring lags or is
+      // rebuilding), so kept for a later sweep, unless older than scoring
+      // keeps a request.
       std::vector<SuggestionWrite> writes;
+      std::vector<SuggestionStore::PendingInvite> done;
+      const absl::Time forgotten_by_scoring = absl::Now() - kKeepClosedInvites;
       for (const auto& p : *stale) {
-        if (!p.open) continue;  // Answered since: only forgotten.
+        if (p.known || p.sent_at < forgotten_by_scoring) done.push_back(p);
+        if (!p.open) continue;
         writes.push_back(
             {StaleInviteSuggestion(policy_, p.tenant, p.sender, p.recipient,
                                    p.request_id, p.sent_at, absl::Now()),
              {}});
       }
       auto stored = store.PutBatch(writes);
-      s = stored.ok() ? store.ForgetPending(*stale) : stored.status();
+      // Forgotten only if the state is still the one read.
+      if (stored.ok()) s = store.CheckEpoch();
+      s = !stored.ok() ? stored.status()
+                       : (s.ok() ? store.ForgetPending(done) : s);
       if (s.ok()) {
         suggestions_->Add({{"state", "STALE_INVITE"}})
             .Increment(static_cast<double>(writes.size()));
-        if (stale->size() >= 200) continue;  // More waiting: no pause.
+        // A full page with progress: more may be waiting, no pause.
+        if (stale->size() >= 200 && !done.empty()) continue;
       }
     }
     if (!s.ok()) {
@@ -165,9 +186,9 @@ bool NotifyConsumer::ProcessBatch(
   // group and before its first assignment aborts in librdkafka 2.0.2's
   // cooperative-sticky assignor (librdkafka#4312), and a check before the
   // first poll widened that window enough to hit it in tests.
-  if (!epoch_adopted_) {
+  if (!epoch_adopted_.load()) {
     if (!AdoptEpoch(stop)) return false;
-    epoch_adopted_ = true;
+    epoch_adopted_.store(true);
   }
   std::vector<SuggestionWriter::Record> records;
   records.reserve(batch.size());
@@ -284,6 +305,7 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
     SweepStaleInvites(stop);
   });
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
+  absl::Time last_check;  // Of the epoch, while idle.
   const absl::Duration linger = absl::FromChrono(options_.batch_linger);
   absl::Time due;  // When the batch's first record must be written.
   // Block only when nothing is waiting to be written; then until it is due.
@@ -304,11 +326,17 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
       }
       if (!redis_ok_.load() && store_->Ping().ok()) redis_ok_.store(true);
       kafka_ok_.store(true);
-      // Idle but assigned: check the state now, so a loss is reported
-      // without waiting for a record.
-      if (!epoch_adopted_ && assigned_.load() > 0) {
+      // Idle but assigned: check the state now and then, so a loss is
+      // reported (and a rebuild can start) without waiting for a record.
+      if (!epoch_adopted_.load() && assigned_.load() > 0) {
         if (!AdoptEpoch(stop)) break;
-        epoch_adopted_ = true;
+        epoch_adopted_.store(true);
+        last_check = absl::Now();
+      } else if (epoch_adopted_.load() &&
+                 absl::Now() - last_check > absl::Seconds(5)) {
+        last_check = absl::Now();
+        absl::Status lost = store_->CheckEpoch();
+        if (absl::IsDataLoss(lost) && !WaitForRebuild(lost, stop)) break;
       }
       continue;
     }

@@ -87,7 +87,7 @@ class NotifyConsumer {
   std::atomic<bool> redis_ok_{true};
   std::atomic<bool> kafka_ok_{true};
   std::atomic<bool> state_lost_{false};
-  bool epoch_adopted_ = false;  // Consumer thread only.
+  std::atomic<bool> epoch_adopted_{false};
   prometheus::Gauge* state_lost_gauge_ = nullptr;
   prometheus::Counter* state_losses_ = nullptr;
   std::atomic<int64_t> processed_{0};

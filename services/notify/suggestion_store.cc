@@ -111,7 +111,9 @@ SuggestionStore::PendingBefore(absl::Time before, int limit,
     auto got = redis_.Pipeline(states);
     if (!got.ok()) return got.status();
     for (size_t i = first; i < out.size(); ++i) {
-      out[i].open = (*got)[i - first].str == "pending";
+      const RedisValue& state = (*got)[i - first];
+      out[i].known = !state.is_nil();
+      out[i].open = state.str == "pending";
     }
   }
   return out;
@@ -162,6 +164,14 @@ absl::Status SuggestionStore::EnsureEpoch(bool may_create) {
 
 absl::Status SuggestionStore::AdoptRebuiltEpoch() {
   return epoch_.AdoptRebuilt(redis_);
+}
+
+absl::Status SuggestionStore::CheckEpoch() {
+  const auto check = epoch_.Check();
+  if (check.empty()) return absl::OkStatus();
+  auto v = redis_.Command(check.front());
+  if (!v.ok()) return v.status();
+  return epoch_.Verify(*v);
 }
 
 absl::StatusOr<int64_t> SuggestionStore::RemoveNotifyState() {

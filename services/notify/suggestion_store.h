@@ -71,6 +71,9 @@ class SuggestionStore {
   // changed. Without EnsureEpoch (tools, tests) nothing is checked.
   absl::Status EnsureEpoch(bool may_create);
   absl::Status AdoptRebuiltEpoch();
+  // One round trip: DATA_LOSS unless Redis holds the adopted epoch (OK when
+  // none is adopted).
+  absl::Status CheckEpoch();
   // For a rebuild: removes every key notify writes (state::IsNotifyKey) and
   // the epoch; then, once the state is complete, a new epoch.
   absl::StatusOr<int64_t> RemoveNotifyState();
@@ -133,8 +136,9 @@ class SuggestionStore {
   struct PendingInvite {
     std::string tenant, sender, recipient, request_id;
     absl::Time sent_at;
-    // Scoring's request state says pending. False: answered, withdrawn,
-    // expired or unknown (its state expired), to be forgotten.
+    // Scoring's request state: known (scoring applied its RequestSent and
+    // keeps it), and then whether it is still pending.
+    bool known = false;
     bool open = false;
   };
   // Up to `limit` tracked invites per tenant, of any tenant, sent before
