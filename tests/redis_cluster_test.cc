@@ -54,6 +54,10 @@ class RedisClusterTest : public ::testing::Test {
   // answers while slots move. False if a call kept failing.
   bool ApplyAll(scoring::ScoreStore& store,
                 const std::vector<ConnectionEvent>& events) {
+    // Up to 60 s per call: after a master is killed, its replica's takeover
+    // and the old master's return and full sync (before WAIT has a replica
+    // again) took over 20 s on a loaded CI machine.
+    constexpr int kAttempts = 1200;
     std::vector<std::pair<const ConnectionEvent*,
                           std::optional<rebound::v1::DeclineVerdict>>>
         held;
@@ -66,7 +70,7 @@ class RedisClusterTest : public ::testing::Test {
       std::optional<rebound::v1::DeclineVerdict> verdict;
       if (e.has_request_declined() || e.has_request_expired()) {
         absl::StatusOr<scoring::ScoreStore::DeclineState> st;
-        for (int i = 0; i < 400; ++i) {
+        for (int i = 0; i < kAttempts; ++i) {
           st = store.ApplyBatchThenRead(items(), e);
           if (st.ok()) break;
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -83,7 +87,7 @@ class RedisClusterTest : public ::testing::Test {
       held.emplace_back(&e, std::move(verdict));
     }
     absl::Status s;
-    for (int i = 0; i < 400; ++i) {
+    for (int i = 0; i < kAttempts; ++i) {
       s = store.ApplyBatch(items());
       if (s.ok()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
