@@ -601,7 +601,7 @@ absl::StatusOr<RedisValue> RedisClient::RunScript(
   if (!scripts_.contains(name)) {
     return absl::InternalError("redis script '" + name + "' is not registered");
   }
-  auto v = RunScriptsThen({ScriptCall{name, keys, args}}, {});
+  auto v = RunSteps({ScriptCall{name, keys, args}});
   if (!v.ok()) {
     if (absl::IsFailedPrecondition(v.status())) {
       return absl::Status(
@@ -615,17 +615,7 @@ absl::StatusOr<RedisValue> RedisClient::RunScript(
 
 absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScripts(
     const std::vector<ScriptCall>& calls) {
-  return RunScriptsThen(calls, {});
-}
-
-absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScriptsThen(
-    const std::vector<ScriptCall>& calls,
-    const std::vector<std::vector<std::string>>& then) {
-  std::vector<RedisStep> steps;
-  steps.reserve(calls.size() + then.size());
-  steps.insert(steps.end(), calls.begin(), calls.end());
-  steps.insert(steps.end(), then.begin(), then.end());
-  return RunSteps(steps);
+  return RunSteps(std::vector<RedisStep>(calls.begin(), calls.end()));
 }
 
 absl::StatusOr<std::vector<RedisValue>> RedisClient::RunSteps(

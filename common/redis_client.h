@@ -110,17 +110,12 @@ class RedisClient {
   // scripts.
   absl::StatusOr<std::vector<RedisValue>> RunScripts(
       const std::vector<ScriptCall>& calls);
-  // RunScripts(calls), then `commands`, in the same round trip: the
-  // commands see every write of the scripts. One value per script, then one
-  // per command; the first error fails the whole call.
   // Script calls and plain commands interleaved, in order, in one round
   // trip: each step sees the writes of every step before it (on its node).
-  // One value per step; NOSCRIPT is handled as in RunScripts.
+  // One value per step; the first error fails the whole call; NOSCRIPT is
+  // handled as in RunScripts.
   absl::StatusOr<std::vector<RedisValue>> RunSteps(
       const std::vector<RedisStep>& steps);
-  absl::StatusOr<std::vector<RedisValue>> RunScriptsThen(
-      const std::vector<ScriptCall>& calls,
-      const std::vector<std::vector<std::string>>& commands);
 
   bool connected() const { return !nodes_.empty(); }
   bool cluster() const { return cluster_; }

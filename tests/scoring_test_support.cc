@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/redis_client.h"
 #include "librdkafka/rdkafkacpp.h"
+#include "state/event_fields.h"
 #include "state/keys.h"
 #include "tools/sim/event_generator.h"
 
@@ -106,25 +107,6 @@ std::vector<ConnectionEvent> SimulatedStream(const std::string& tenant, int n,
   return events;
 }
 
-namespace {
-std::string RequestId(const ConnectionEvent& e) {
-  switch (e.payload_case()) {
-    case ConnectionEvent::kRequestSent:
-      return e.request_sent().request_id();
-    case ConnectionEvent::kRequestAccepted:
-      return e.request_accepted().request_id();
-    case ConnectionEvent::kRequestDeclined:
-      return e.request_declined().request_id();
-    case ConnectionEvent::kRequestWithdrawn:
-      return e.request_withdrawn().request_id();
-    case ConnectionEvent::kRequestExpired:
-      return e.request_expired().request_id();
-    default:
-      return "";
-  }
-}
-}  // namespace
-
 std::map<std::string, MemberCounters> ExpectedCounters(
     const std::vector<ConnectionEvent>& events) {
   struct Req {
@@ -137,7 +119,9 @@ std::map<std::string, MemberCounters> ExpectedCounters(
   std::set<std::string> seen;
   for (const auto& e : events) {
     if (!seen.insert(e.event_id()).second) continue;
-    std::string id = RequestId(e);
+    // Requests' sends and outcomes only (a view changes no counter).
+    if (e.has_profile_viewed()) continue;
+    const std::string& id = state::RequestIdOf(e);
     if (id.empty()) continue;
     Req& r = requests[id];
     r.sender = e.sender_id();

@@ -36,14 +36,6 @@ SuggestionStore::SuggestionStore(SuggestionStoreOptions options)
   redis_.AddScript("tenant", state::kAppendTenantStreamScript);
 }
 
-absl::Status SuggestionStore::TrackPending(
-    const std::vector<const rebound::v1::ConnectionEvent*>& events) {
-  auto commands = PendingCommands(events);
-  if (commands.empty()) return absl::OkStatus();
-  auto done = redis_.Pipeline(commands);
-  return done.ok() ? absl::OkStatus() : done.status();
-}
-
 std::vector<std::vector<std::string>> SuggestionStore::PendingCommands(
     const std::vector<const rebound::v1::ConnectionEvent*>& events) {
   std::vector<std::vector<std::string>> commands;

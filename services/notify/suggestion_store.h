@@ -12,8 +12,8 @@
 //
 // Bounds: a member's suggestion keys expire `suggestion_ttl` after their
 // last write; the index keeps the newest `max_suggestions_per_member`;
-// streams are trimmed to their max lengths; closed invites leave the
-// tenant's pending set after `keep` (TrackPending).
+// streams are trimmed to their max lengths; the stale sweep forgets the
+// pending invites it has looked at (PendingBefore).
 #ifndef REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
 #define REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
 
@@ -81,7 +81,7 @@ class SuggestionStore {
 
   // What the retry policy needs for each verdict (state/member_state.h),
   // in order, in one round trip, which also tracks `track`'s pending
-  // invites (as TrackPending).
+  // invites (PendingCommands) and checks the epoch.
   absl::StatusOr<std::vector<state::PolicyInputs>> ReadPolicyInputs(
       const std::vector<state::PolicyKey>& keys,
       const std::vector<const rebound::v1::ConnectionEvent*>& track = {});
@@ -122,14 +122,11 @@ class SuggestionStore {
                                                 const std::string& after_id,
                                                 absl::Duration block,
                                                 int count);
-  // Pending-invite tracking for stale-invite suggestions: a RequestSent
-  // adds its invite to the tenant's pending set (scored by send time); an
-  // outcome writes nothing here, since the sweep asks scoring's request
-  // state (PendingBefore). One plain command per RequestSent, all events in
-  // one round trip; events of other kinds are skipped. Idempotent.
-  absl::Status TrackPending(
-      const std::vector<const rebound::v1::ConnectionEvent*>& events);
-  // TrackPending's commands.
+  // Pending-invite tracking for stale-invite suggestions (ReadPolicyInputs
+  // runs these commands): a RequestSent adds its invite to the tenant's
+  // pending set (scored by send time); an outcome writes nothing here, since
+  // the sweep asks scoring's request state (PendingBefore). One plain
+  // command per RequestSent; events of other kinds are skipped. Idempotent.
   static std::vector<std::vector<std::string>> PendingCommands(
       const std::vector<const rebound::v1::ConnectionEvent*>& events);
 
