@@ -94,6 +94,14 @@ absl::Status EnsureTopics(RdKafka::Handle* handle,
       return absl::InvalidArgumentError("topic '" + spec.name + "': " + errstr);
     }
     new_topics.push_back(t);
+    for (const auto& [name, value] : spec.configs) {
+      if (rd_kafka_NewTopic_set_config(t, name.c_str(), value.c_str()) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        cleanup();
+        return absl::InvalidArgumentError("topic '" + spec.name +
+                                          "': config '" + name + "'");
+      }
+    }
   }
   std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk));
   auto options = AdminOptions(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout);

@@ -3,7 +3,9 @@
 #define REBOUND_COMMON_KAFKA_ADMIN_H_
 
 #include <chrono>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -13,9 +15,17 @@
 namespace rebound {
 
 struct TopicSpec {
+  TopicSpec(std::string name, int partitions = 6, int replication_factor = 1,
+            std::map<std::string, std::string> configs = {})
+      : name(std::move(name)),
+        partitions(partitions),
+        replication_factor(replication_factor),
+        configs(std::move(configs)) {}
   std::string name;
-  int partitions = 6;
-  int replication_factor = 1;
+  int partitions;
+  int replication_factor;
+  // Topic configs set when it is created (e.g. max.message.bytes).
+  std::map<std::string, std::string> configs;
 };
 
 // Creates every topic that does not exist yet. A topic that already exists

@@ -35,6 +35,25 @@ void Publisher::EndRun() {
 }
 
 // Delivery reports and client events from librdkafka.
+namespace {
+// Delivery errors that sending the same record again cannot cure: the
+// broker refuses the record itself, or this client's right to write it.
+bool IsPermanentDeliveryError(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
 class Publisher::Callbacks : public RdKafka::EventCb {
  public:
   explicit Callbacks(Publisher* owner) : owner_(owner) {}
@@ -59,9 +78,11 @@ class Publisher::Callbacks : public RdKafka::EventCb {
     } else {
       // Not rd_kafka_message_errstr(): for a producer's message that is
       // the payload itself, with no terminating zero.
-      d.status = absl::UnavailableError(
-          std::string("kafka did not confirm the write: ") +
-          rd_kafka_err2str(message->err));
+      const std::string why = std::string("kafka did not confirm the write: ") +
+                              rd_kafka_err2str(message->err);
+      d.status = IsPermanentDeliveryError(message->err)
+                     ? absl::FailedPreconditionError(why)
+                     : absl::UnavailableError(why);
     }
     const bool owned = done->delete_after_delivery_;
     done->Delivered(d);

@@ -98,7 +98,9 @@ class Publisher {
   // producer's poll thread (or on a thread in Flush() or the destructor),
   // then deleted. OK with the partition/offset once
   // Kafka acknowledged it with acks=all, or the error that made librdkafka
-  // give up.
+  // give up: FAILED_PRECONDITION when Kafka refuses the record itself (too
+  // large, invalid, not authorized: sending it again fails again),
+  // UNAVAILABLE otherwise (timed out: it may go through later).
   class PendingRecord {
    public:
     virtual ~PendingRecord() = default;

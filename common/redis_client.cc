@@ -9,6 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/config.h"
 
 namespace rebound {
@@ -90,6 +92,17 @@ Redirect RedirectOf(const redisReply* r, std::string* address) {
     return Redirect::kRetry;
   }
   return Redirect::kNone;
+}
+
+// Error replies a later attempt can succeed after: the server or the slot
+// is busy, loading, failing over or out of memory for now.
+bool IsTransientRedisReply(absl::string_view e) {
+  for (absl::string_view prefix :
+       {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "NOREPLICAS", "OOM",
+        "TRYAGAIN", "CLUSTERDOWN"}) {
+    if (absl::StartsWith(e, prefix)) return true;
+  }
+  return false;
 }
 
 uint16_t Crc16(std::string_view data) {
@@ -419,7 +432,11 @@ absl::StatusOr<RedisValue> RedisClient::Convert(const std::string& node,
   }
   ReplyPtr reply(raw);
   if (const redisReply* e = FindError(reply.get())) {
-    return absl::FailedPreconditionError(std::string(e->str, e->len));
+    std::string text(e->str, e->len);
+    if (IsTransientRedisReply(text)) {
+      return absl::UnavailableError("redis " + node + ": " + text);
+    }
+    return absl::FailedPreconditionError(std::move(text));
   }
   return ToValue(reply.get());
 }
@@ -653,6 +670,23 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::RunSteps(
     return replies;
   }
   return absl::InternalError("redis scripts kept missing");
+}
+
+absl::Status WaitForRedis(const std::function<absl::Status()>& connect,
+                          const std::string& address,
+                          std::chrono::milliseconds timeout) {
+  const absl::Time deadline = absl::Now() + absl::FromChrono(timeout);
+  while (true) {
+    absl::Status s = connect();
+    if (s.ok()) return s;
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(
+          "redis at " + address + " did not answer within " +
+          absl::FormatDuration(absl::FromChrono(timeout)) + ": " +
+          std::string(s.message()));
+    }
+    absl::SleepFor(absl::Milliseconds(250));
+  }
 }
 
 }  // namespace rebound

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -84,9 +85,12 @@ class RedisClient {
   // Connects if not connected. UNAVAILABLE naming the address on failure.
   absl::Status Connect();
 
-  // Runs one command. A Redis error reply becomes FAILED_PRECONDITION with
-  // Redis's message; a lost connection becomes UNAVAILABLE and the next call
-  // reconnects.
+  // Runs one command. A lost connection, a timeout, or an error reply that a
+  // later attempt may not get (LOADING, BUSY, MASTERDOWN, READONLY,
+  // NOREPLICAS, OOM, TRYAGAIN, CLUSTERDOWN) is UNAVAILABLE: retry it (the
+  // next call reconnects). Any other error reply (WRONGTYPE, a script
+  // error, a syntax error) is FAILED_PRECONDITION with Redis's message:
+  // retrying the same call fails the same way.
   absl::StatusOr<RedisValue> Command(const std::vector<std::string>& argv);
 
   // Runs several commands in one round trip; one value per command, or the
@@ -177,6 +181,22 @@ int RedisClusterSlot(std::string_view key);
 // The key a command addresses first (its slot decides the node), or
 // nullptr for a keyless command.
 const std::string* RedisCommandKey(const std::vector<std::string>& argv);
+
+// Whether `status` (from RedisClient) may go away by retrying the same
+// call: UNAVAILABLE or DEADLINE_EXCEEDED. Everything else that is not OK
+// (FAILED_PRECONDITION: Redis refused this call for good; INTERNAL: a
+// reply of a shape the caller cannot use) is poison for the input that
+// made the call.
+inline bool IsTransientRedisError(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+}
+
+// Calls `connect` every 250 ms until it is OK or `timeout` passed; then
+// UNAVAILABLE: "redis at <address> did not answer within <timeout>: <the
+// last error>". For start-up.
+absl::Status WaitForRedis(const std::function<absl::Status()>& connect,
+                          const std::string& address,
+                          std::chrono::milliseconds timeout);
 
 class ConfigReader;
 // The Redis settings every service reads: --redis-addr (one host:port or

@@ -3,10 +3,13 @@
 // instances end where one does, bad records go to the dead-letter topic, and
 // a Redis outage loses nothing.
 #include <map>
+#include <random>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/kafka_admin.h"
+#include "common/kafka_publisher.h"
 #include "common/redis_client.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -14,6 +17,7 @@
 #include "services/scoring/offline_state.h"
 #include "services/scoring/scoring_server.h"
 #include "services/scoring/state_rebuild.h"
+#include "state/keys.h"
 #include "tests/scoring_test_support.h"
 #include "tests/test_support.h"
 #include "tools/ingest_client.h"
@@ -537,6 +541,128 @@ TEST_F(ScoringIntegration,
   EXPECT_NE(dlq[0].Header("rebound_dlq_reason").find("undecodable"),
             std::string::npos);
   EXPECT_EQ(dlq[0].Header("rebound_source_topic"), topic_);
+}
+
+// A dead letter Kafka refuses for good (larger than the dead-letter topic
+// takes) goes again without its value, and the partition moves on: its
+// committed offset passes the bad record.
+TEST_F(ScoringIntegration, ADeadLetterKafkaRefusesGoesWithoutItsValue) {
+  partitions_ = 1;
+  {
+    PublisherOptions po;
+    po.brokers = brokers_;
+    auto admin = Publisher::Create(po);
+    ASSERT_TRUE(admin.ok()) << admin.status();
+    TopicSpec dlq{topic_ + "-dlq", 1, 1, {{"max.message.bytes", "2000"}}};
+    ASSERT_TRUE(
+        EnsureTopics((*admin)->handle(), {{topic_, 1, 1, {}}, dlq}, seconds(30))
+            .ok());
+  }
+  auto scoring = StartScoring(topic_);
+  ASSERT_NE(scoring, nullptr);
+  // Random bytes: lz4 cannot shrink them under the topic's limit.
+  std::string big(5000, '\0');
+  std::mt19937 random(7);
+  for (char& c : big) c = static_cast<char>(random());
+  ASSERT_TRUE(testing::ProduceRaw(brokers_, topic_, "big/key", big));
+  testing::Scenario s(tenant_);
+  s.Sent("after-big", "x", "r1", absl::Now() - absl::Hours(1),
+         testing::NormalProfile(), testing::NormalProfile(), "");
+  Publish(s.events());
+  testing::ScoresReader reader(redis_);
+  EXPECT_TRUE(reader.WaitFor(
+      tenant_, "after-big",
+      [](const auto& m) { return m.as_sender().sent() == 1; }, seconds(60)));
+  std::vector<tools::KafkaRecord> dlq;
+  for (int i = 0; i < 100 && dlq.empty(); ++i) {
+    auto r = tools::ReadTopic(brokers_, topic_ + "-dlq", seconds(30));
+    ASSERT_TRUE(r.ok()) << r.status();
+    dlq = *r;
+    if (dlq.empty())
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].key, "big/key");
+  EXPECT_TRUE(dlq[0].value.empty());
+  EXPECT_NE(dlq[0].Header("rebound_dlq_value_dropped").find("5000 bytes"),
+            std::string::npos)
+      << dlq[0].Header("rebound_dlq_value_dropped");
+  EXPECT_FALSE(dlq[0].Header("rebound_dlq_reason").empty());
+  EXPECT_EQ(dlq[0].Header("rebound_source_offset"), "0");
+  ASSERT_TRUE(scoring->Shutdown().ok());
+  EXPECT_EQ(testing::CommittedOffset(brokers_, topic_, topic_, 0), 2)
+      << "the partition's committed offset did not pass the bad record";
+}
+
+// An event Redis refuses for good (one of its member's keys has the wrong
+// type) is dead-lettered with Redis's reason; the events around it, of
+// another tenant and of its own, in the same partition, are all applied,
+// and Redis is not reported down.
+TEST_F(ScoringIntegration, APoisonEventIsDeadLetteredAndDelaysNoOtherEvent) {
+  partitions_ = 1;
+  const std::string other = tenant_ + "-b";
+  {
+    RedisClient redis(RedisOptions{redis_});
+    ASSERT_TRUE(
+        redis
+            .Command({"SET", state::MemberKeys(tenant_, "poisoned").Sender(),
+                      "not a hash"})
+            .ok());
+  }
+  auto scoring = StartScoring(topic_);
+  ASSERT_NE(scoring, nullptr);
+  auto before = testing::SimulatedStream(other, 300, 11);
+  auto after = testing::SimulatedStream(other, 300, 12);
+  // One scenario: its event ids are unique within it.
+  testing::Scenario own(tenant_);
+  own.Sent("poisoned", "x", "r1", absl::Now() - absl::Hours(1),
+           testing::NormalProfile(), testing::NormalProfile(), "");
+  own.Sent("fine", "x", "r2", absl::Now() - absl::Hours(1),
+           testing::NormalProfile(), testing::NormalProfile(), "");
+  std::vector<ConnectionEvent> all = before;
+  all.insert(all.end(), own.events().begin(), own.events().end());
+  // The second stream reuses event ids of the first: a tenant apart.
+  for (auto e : after) {
+    e.set_tenant_id(other + "2");
+    all.push_back(e);
+  }
+  Publish(all);
+  auto expected = testing::ExpectedCounters(before);
+  testing::ScoresReader reader(redis_);
+  EXPECT_TRUE(reader.WaitForCounters(other, expected, seconds(60)))
+      << reader.last_mismatch();
+  std::vector<ConnectionEvent> after2;
+  for (auto e : after) {
+    e.set_tenant_id(other + "2");
+    after2.push_back(e);
+  }
+  EXPECT_TRUE(reader.WaitForCounters(
+      other + "2", testing::ExpectedCounters(after2), seconds(60)))
+      << reader.last_mismatch();
+  EXPECT_TRUE(reader.WaitFor(
+      tenant_, "fine", [](const auto& m) { return m.as_sender().sent() == 1; },
+      seconds(30)));
+  std::vector<tools::KafkaRecord> dlq;
+  for (int i = 0; i < 100 && dlq.empty(); ++i) {
+    auto r = tools::ReadTopic(brokers_, topic_ + "-dlq", seconds(30));
+    ASSERT_TRUE(r.ok()) << r.status();
+    dlq = *r;
+    if (dlq.empty())
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(dlq.size(), 1u);
+  ConnectionEvent got;
+  ASSERT_TRUE(got.ParseFromString(dlq[0].value));
+  EXPECT_EQ(got.sender_id(), "poisoned");
+  EXPECT_NE(dlq[0].Header("rebound_dlq_reason").find("WRONGTYPE"),
+            std::string::npos)
+      << dlq[0].Header("rebound_dlq_reason");
+  EXPECT_TRUE(scoring->consumer()->healthy())
+      << "a refused event made scoring report Redis down";
+  const int64_t total = static_cast<int64_t>(all.size());
+  for (int i = 0; i < 100 && scoring->consumer()->processed() < total; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(scoring->consumer()->processed(), total);
 }
 
 TEST_F(ScoringIntegration, RedisDownStopsProgressThenNothingIsLost) {

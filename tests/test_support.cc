@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "librdkafka/rdkafkacpp.h"
 
 extern char** environ;
 
@@ -209,6 +210,25 @@ bool PrivateServer::Stop(std::string* output) {
   return RunCommand("REBOUND_STACK_DIR=" + dir_ + " " + StackScript() +
                         " stop " + service_,
                     output) == 0;
+}
+
+int64_t CommittedOffset(const std::string& brokers, const std::string& group,
+                        const std::string& topic, int32_t partition) {
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", brokers, err);
+  conf->set("group.id", group, err);
+  std::unique_ptr<RdKafka::KafkaConsumer> c(
+      RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!c) return -2;
+  std::vector<RdKafka::TopicPartition*> tps = {
+      RdKafka::TopicPartition::create(topic, partition)};
+  RdKafka::ErrorCode e = c->committed(tps, 10'000);
+  const int64_t offset = e == RdKafka::ERR_NO_ERROR ? tps[0]->offset() : -2;
+  RdKafka::TopicPartition::destroy(tps);
+  c->close();
+  return offset;
 }
 
 }  // namespace rebound::testing

@@ -78,6 +78,11 @@ class Child {
   std::string log_path_;
 };
 
+// The offset group `group` committed on `topic`'s `partition` (-1001:
+// none), or -2 when Kafka did not answer.
+int64_t CommittedOffset(const std::string& brokers, const std::string& group,
+                        const std::string& topic, int32_t partition);
+
 // A loopback port that was free a moment ago.
 int FreePort();
 

@@ -13,6 +13,9 @@ constexpr char kServiceName[] = "rebound.v1.Ingest";
 absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
     const IngestServerOptions& options,
     std::shared_ptr<prometheus::Registry> registry) {
+  // The cheap checks first: a bad TLS file fails before Kafka is waited for.
+  auto creds = ServerCredentialsFrom(options.tls_cert, options.tls_key);
+  if (!creds.ok()) return creds.status();
   std::unique_ptr<IngestServer> s(new IngestServer());
   s->options_ = options;
   s->registry_ = std::move(registry);
@@ -40,8 +43,6 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
   s->service_ = std::make_unique<IngestService>(
       options.service, s->publisher_.get(), s->metrics_.get());
 
-  auto creds = ServerCredentialsFrom(options.tls_cert, options.tls_key);
-  if (!creds.ok()) return creds.status();
   auto grpc_server = StartGrpcServer(options.listen, *creds, s->service_.get(),
                                      options.max_message_bytes, kServiceName,
                                      options.connections);

@@ -5,8 +5,7 @@
 #include "absl/time/time.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "common/metrics_server.h"
-#include "common/signals.h"
+#include "common/service_host.h"
 #include "services/ingest/ingest_server.h"
 
 int main(int argc, char** argv) {
@@ -16,14 +15,15 @@ int main(int argc, char** argv) {
   rebound::ConfigReader c(argc, argv);
   using std::chrono::milliseconds;
   rebound::ingest::IngestServerOptions o;
-  o.listen = c.String("listen", o.listen, "gRPC listen address host:port");
-  o.connections = rebound::ReadGrpcConnectionOptions(c);
-  std::string metrics_listen = c.String("metrics-listen", "127.0.0.1:9464",
-                                        "Prometheus /metrics address");
-  std::string log_level =
-      c.String("log-level", "info", "debug, info, warn or error");
-  o.publisher.brokers = c.RequiredString(
-      "kafka-brokers", "Kafka bootstrap servers host:port[,host:port]");
+  const rebound::ServiceFlags f =
+      rebound::ReadServiceFlags(c, o.listen, "127.0.0.1:9464", "Ingest API");
+  o.listen = f.listen;
+  o.connections = f.connections;
+  o.tls_cert = f.security.tls_cert;
+  o.tls_key = f.security.tls_key;
+  o.service.auth = f.security.auth;
+  o.publisher.brokers = f.brokers;
+  o.startup_timeout = f.startup_timeout;
   o.service.topic =
       c.String("topic", o.service.topic, "Kafka topic for connection events");
   o.topic_partitions =
@@ -69,37 +69,13 @@ int main(int argc, char** argv) {
   o.drain_timeout =
       c.Duration("drain-timeout", o.drain_timeout,
                  "longest SIGTERM drain of calls, then of the producer");
-  o.startup_timeout = c.Duration("startup-timeout", o.startup_timeout,
-                                 "longest wait for Kafka at start");
-  const rebound::GrpcPortSecurity security = rebound::ReadGrpcPortSecurity(c);
-  o.tls_cert = security.tls_cert;
-  o.tls_key = security.tls_key;
-  if (c.help_requested()) {
-    std::cout << c.Usage("rebound-ingest");
-    return 0;
-  }
-  if (absl::Status s = c.Finish(); !s.ok()) {
-    std::cerr << "rebound-ingest: " << s.message() << "\n";
-    return 2;
-  }
-  o.service.auth = security.auth;
-  if (!rebound::log::InitServiceLogging("rebound-ingest", "ingest",
-                                        log_level)) {
-    return 2;
+  if (auto exit = rebound::FinishServiceFlags(c, "rebound-ingest", "ingest",
+                                              f.log_level)) {
+    return *exit;
   }
 
-  auto registry = std::make_shared<prometheus::Registry>();
-  auto metrics = rebound::MetricsServer::Start(metrics_listen, registry);
-  if (!metrics.ok()) {
-    rebound::log::Error("cannot start",
-                        {{"error", std::string(metrics.status().message())}});
-    return 1;
-  }
-  auto server = rebound::ingest::IngestServer::Start(o, registry);
-  if (!server.ok()) {
-    rebound::log::Error("cannot start",
-                        {{"error", std::string(server.status().message())}});
-    return 1;
-  }
-  return rebound::ServeUntilTerminated(signals, *server, (*metrics)->port());
+  return rebound::RunService<rebound::ingest::IngestServer>(
+      signals, f, [&](std::shared_ptr<prometheus::Registry> registry) {
+        return rebound::ingest::IngestServer::Start(o, registry);
+      });
 }

@@ -3,9 +3,8 @@
 
 #include "common/config.h"
 #include "common/log.h"
-#include "common/metrics_server.h"
 #include "common/redis_client.h"
-#include "common/signals.h"
+#include "common/service_host.h"
 #include "services/notify/notify_server.h"
 #include "services/notify/state_rebuild.h"
 
@@ -16,13 +15,15 @@ int main(int argc, char** argv) {
   rebound::ConfigReader c(argc, argv);
   rebound::notify::NotifyServerOptions o;
   auto& k = o.consumer;
-  o.listen = c.String("listen", o.listen, "gRPC listen address (Notify API)");
-  o.connections = rebound::ReadGrpcConnectionOptions(c);
-  std::string metrics_listen = c.String("metrics-listen", "127.0.0.1:9466",
-                                        "Prometheus /metrics address");
-  std::string log_level =
-      c.String("log-level", "info", "debug, info, warn or error");
-  k.brokers = c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
+  const rebound::ServiceFlags f =
+      rebound::ReadServiceFlags(c, o.listen, "127.0.0.1:9466", "Notify API");
+  o.listen = f.listen;
+  o.connections = f.connections;
+  o.auth = f.security.auth;
+  o.tls_cert = f.security.tls_cert;
+  o.tls_key = f.security.tls_key;
+  k.brokers = f.brokers;
+  k.startup_timeout = f.startup_timeout;
   k.store.redis = rebound::ReadRedisOptions(c);
   std::string policy_path =
       c.String("retry-policy", "config/retry_policy.json",
@@ -31,9 +32,15 @@ int main(int argc, char** argv) {
   k.verdicts_topic =
       c.String("verdicts-topic", k.verdicts_topic, "decline verdicts topic");
   k.events_topic = c.String("topic", k.events_topic, "connection events topic");
+  k.dead_letter_topic =
+      c.String("dead-letter-topic", k.dead_letter_topic,
+               "records notify cannot handle go here, with the reason");
   k.topic_partitions =
       static_cast<int>(c.Int("topic-partitions", k.topic_partitions, 1, 10000,
                              "partitions of topics created"));
+  k.topic_replication =
+      static_cast<int>(c.Int("topic-replication", k.topic_replication, 1, 16,
+                             "replication factor of topics created"));
   k.batch_linger = c.Duration(
       "batch-linger", k.batch_linger,
       "how long a record may wait for others to share its Redis round trips "
@@ -47,21 +54,9 @@ int main(int argc, char** argv) {
              "rebuild notify's Redis state from the verdicts and events topics "
              "(after Redis lost it; after rebound-scoring --rebuild-state) and "
              "exit; running instances hold until it is done");
-  const rebound::GrpcPortSecurity security = rebound::ReadGrpcPortSecurity(c);
-  o.auth = security.auth;
-  o.tls_cert = security.tls_cert;
-  o.tls_key = security.tls_key;
-  if (c.help_requested()) {
-    std::cout << c.Usage("rebound-notify");
-    return 0;
-  }
-  if (absl::Status st = c.Finish(); !st.ok()) {
-    std::cerr << "rebound-notify: " << st.message() << "\n";
-    return 2;
-  }
-  if (!rebound::log::InitServiceLogging("rebound-notify", "notify",
-                                        log_level)) {
-    return 2;
+  if (auto exit = rebound::FinishServiceFlags(c, "rebound-notify", "notify",
+                                              f.log_level)) {
+    return *exit;
   }
   auto policy = rebound::notify::LoadRetryPolicyConfig(policy_path);
   if (!policy.ok()) {
@@ -86,24 +81,8 @@ int main(int argc, char** argv) {
                                          {"events", report->events}});
     return 0;
   }
-  auto registry = std::make_shared<prometheus::Registry>();
-  auto metrics = rebound::MetricsServer::Start(metrics_listen, registry);
-  if (!metrics.ok()) {
-    rebound::log::Error("cannot start",
-                        {{"error", std::string(metrics.status().message())}});
-    return 1;
-  }
-  auto server = rebound::notify::NotifyServer::Start(o, *policy, registry);
-  if (!server.ok()) {
-    std::cerr << "rebound-notify: " << server.status().message() << "\n";
-    return server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-  }
-  rebound::log::Info("ready", {{"grpc_port", (*server)->port()},
-                               {"metrics_port", (*metrics)->port()}});
-  int sig = rebound::WaitForTerminationSignal(signals);
-  rebound::log::Info("signal received, draining", {{"signal", sig}});
-  (void)(*server)->Shutdown();
-  server->reset();
-  rebound::log::Info("stopped");
-  return 0;
+  return rebound::RunService<rebound::notify::NotifyServer>(
+      signals, f, [&](std::shared_ptr<prometheus::Registry> registry) {
+        return rebound::notify::NotifyServer::Start(o, *policy, registry);
+      });
 }

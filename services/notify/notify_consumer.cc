@@ -84,23 +84,42 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
                       .Help("Kafka records handled by notify")
                       .Register(*registry)
                       .Add({});
+  auto& records = prometheus::BuildCounter()
+                      .Name("rebound_notify_dead_letters_total")
+                      .Help(
+                          "Records notify sent to its dead-letter topic, by "
+                          "cause")
+                      .Register(*registry);
+  c->dead_lettered_ = &records.Add({{"cause", "undecodable"}});
+  c->redis_refused_ = &records.Add({{"cause", "redis_refused"}});
   {
-    // Topics notify reads may not exist yet (scoring creates them too).
+    // The dead-letter producer; its health probe is notify's view of Kafka.
     PublisherOptions po;
     po.brokers = options.brokers;
-    po.client_id = "rebound-notify-admin";
-    auto admin = Publisher::Create(po);
-    if (!admin.ok()) return admin.status();
-    absl::Status s =
-        EnsureTopics((*admin)->handle(),
-                     {{options.verdicts_topic, options.topic_partitions, 1},
-                      {options.events_topic, options.topic_partitions, 1}},
-                     std::chrono::seconds(30));
+    po.client_id = "rebound-notify";
+    auto publisher = Publisher::Create(po);
+    if (!publisher.ok()) return publisher.status();
+    c->publisher_ = std::move(*publisher);
+    // Topics notify reads may not exist yet (scoring creates them too).
+    const int rf = options.topic_replication;
+    absl::Status s = EnsureTopics(
+        c->publisher_->handle(),
+        {{options.verdicts_topic, options.topic_partitions, rf},
+         {options.events_topic, options.topic_partitions, rf},
+         {options.dead_letter_topic, options.topic_partitions, rf}},
+        options.startup_timeout);
     if (!s.ok()) {
       return absl::Status(s.code(), "kafka at " + options.brokers + ": " +
                                         std::string(s.message()));
     }
   }
+  // Redis before joining the group: a start that fails leaves no member
+  // behind to rebalance.
+  absl::Status redis =
+      WaitForRedis([&] { return c->store_->Ping(); },
+                   options.store.redis.address, options.startup_timeout);
+  if (!redis.ok()) return redis;
+  c->redis_ok_.store(true);
   c->rebalancer_ = std::make_unique<Rebalancer>(c.get());
   auto consumer =
       CreateGroupConsumer({options.brokers,
@@ -111,7 +130,6 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
                           c->rebalancer_.get(), c->rebalancer_.get());
   if (!consumer.ok()) return consumer.status();
   c->consumer_ = std::move(*consumer);
-  c->redis_ok_.store(c->store_->Ping().ok());
   return c;
 }
 
@@ -190,18 +208,11 @@ bool NotifyConsumer::ProcessBatch(
     if (!AdoptEpoch(stop)) return false;
     epoch_adopted_.store(true);
   }
-  std::vector<SuggestionWriter::Record> records;
-  records.reserve(batch.size());
-  for (const auto& m : batch) {
-    records.push_back(
-        {m->topic_name() == options_.verdicts_topic,
-         std::string_view(static_cast<const char*>(m->payload()), m->len()),
-         m->partition(), m->offset()});
-  }
   // Redis down: hold the batch and retry; nothing of it is stored. Every
   // write is idempotent, so a batch written in part is simply written again.
+  std::vector<DeadLetterRecord> dead_letters;
   while (true) {
-    absl::Status s = writer_->Handle(records);
+    absl::Status s = WriteBatch(batch, &dead_letters);
     if (s.ok()) break;
     if (absl::IsDataLoss(s)) {
       if (!WaitForRebuild(s, stop)) return false;
@@ -215,6 +226,14 @@ bool NotifyConsumer::ProcessBatch(
     absl::SleepFor(absl::FromChrono(options_.redis_retry));
   }
   if (!redis_ok_.exchange(true)) log::Info("redis available again");
+  // What notify cannot handle for good lands in the dead-letter topic
+  // before the offsets move past it.
+  if (!dead_letters.empty() &&
+      !SendDeadLetters(*publisher_, options_.dead_letter_topic,
+                       std::move(dead_letters), stop, options_.redis_retry)
+           .ok()) {
+    return false;  // A stop: unstored, replayed after restart.
+  }
   // The next offset of each partition the batch touched.
   std::map<std::pair<std::string, int32_t>, int64_t> next;
   for (const auto& m : batch) {
@@ -233,6 +252,55 @@ bool NotifyConsumer::ProcessBatch(
   consumed_->Increment(static_cast<double>(batch.size()));
   batch.clear();
   return true;
+}
+
+absl::Status NotifyConsumer::WriteBatch(
+    const std::vector<std::unique_ptr<RdKafka::Message>>& batch,
+    std::vector<DeadLetterRecord>* dead_letters) {
+  dead_letters->clear();
+  std::vector<SuggestionWriter::Record> records;
+  records.reserve(batch.size());
+  for (const auto& m : batch) {
+    records.push_back(
+        {m->topic_name() == options_.verdicts_topic,
+         std::string_view(static_cast<const char*>(m->payload()), m->len()),
+         m->partition(), m->offset()});
+  }
+  auto dead_letter = [&](size_t i, const std::string& reason) {
+    const RdKafka::Message& m = *batch[i];
+    log::Warn("record sent to dead-letter topic", {{"reason", reason},
+                                                   {"topic", m.topic_name()},
+                                                   {"partition", m.partition()},
+                                                   {"offset", m.offset()}});
+    dead_letters->push_back(MakeDeadLetter(m, reason, options_.group_id));
+  };
+  std::vector<std::pair<size_t, std::string>> undecodable;
+  absl::Status s = writer_->Handle(records, &undecodable);
+  if (s.ok()) {
+    for (const auto& [i, why] : undecodable) {
+      dead_lettered_->Increment();
+      dead_letter(i, why);
+    }
+    return s;
+  }
+  if (absl::IsDataLoss(s) || IsTransientRedisError(s)) return s;
+  // Redis refused a call for good (a key of the wrong type, a script
+  // error): each record on its own, in order, to find which; that one is
+  // dead-lettered and the rest flows on.
+  for (size_t i = 0; i < records.size(); ++i) {
+    undecodable.clear();
+    absl::Status one = writer_->Handle({records[i]}, &undecodable);
+    if (absl::IsDataLoss(one) || IsTransientRedisError(one)) return one;
+    if (!one.ok()) {
+      redis_refused_->Increment();
+      dead_letter(i, "redis refused the record's update: " +
+                         std::string(one.message()));
+    } else if (!undecodable.empty()) {
+      dead_lettered_->Increment();
+      dead_letter(i, undecodable.front().second);
+    }
+  }
+  return absl::OkStatus();
 }
 
 bool NotifyConsumer::AdoptEpoch(const std::atomic<bool>& stop) {
@@ -318,6 +386,9 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
   };
   while (!stop.load()) {
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms()));
+    // consume() times out alike whether Kafka is idle or down: the
+    // producer's probe tells them apart.
+    kafka_ok_.store(publisher_->available());
     if (m->err() == RdKafka::ERR__TIMED_OUT ||
         m->err() == RdKafka::ERR__PARTITION_EOF) {
       if (!batch.empty()) {
@@ -325,7 +396,6 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
         continue;
       }
       if (!redis_ok_.load() && store_->Ping().ok()) redis_ok_.store(true);
-      kafka_ok_.store(true);
       // Idle but assigned: check the state now and then, so a loss is
       // reported (and a rebuild can start) without waiting for a record.
       if (!epoch_adopted_.load() && assigned_.load() > 0) {
@@ -344,7 +414,6 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
       log::Warn("consume error", {{"error", m->errstr()}});
       continue;
     }
-    kafka_ok_.store(true);
     if (batch.empty()) due = absl::Now() + linger;
     batch.push_back(std::move(m));
     if ((batch.size() >= kMaxBatch ||
@@ -355,11 +424,27 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
   }
   // Stopping: what was consumed is written once more; if Redis still
   // fails it stays unstored and is replayed after restart.
-  (void)ProcessBatch(batch, stop);
-  consumer_->commitSync();
+  const size_t held = batch.size();
+  const bool written = ProcessBatch(batch, stop);
+  // Not while Kafka is unreachable: a commit would wait for a coordinator
+  // that is not there; uncommitted offsets are replayed, changing nothing.
+  if (publisher_->available()) {
+    RdKafka::ErrorCode committed = consumer_->commitSync();
+    if (committed != RdKafka::ERR_NO_ERROR &&
+        committed != RdKafka::ERR__NO_OFFSET) {
+      log::Warn("final commit failed",
+                {{"error", RdKafka::err2str(committed)}});
+    }
+  }
   consumer_->close();
   consumer_.reset();
   sweeper.join();
+  if (!written) {
+    return absl::DeadlineExceededError(
+        std::to_string(held) +
+        " records consumed but not written at the stop; they will be "
+        "replayed");
+  }
   return absl::OkStatus();
 }
 

@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/dead_letter.h"
+#include "common/kafka_publisher.h"
+#include "common/service_host.h"
 #include "librdkafka/rdkafkacpp.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -27,7 +30,14 @@ struct NotifyConsumerOptions {
   std::string group_id = "rebound-notify";
   std::string verdicts_topic = "decline-verdicts";
   std::string events_topic = "connection-events";
+  // Records notify cannot handle for good (they do not decode, or Redis
+  // refuses their update) go here with the reason.
+  std::string dead_letter_topic = "notify-dlq";
+  // Partitions and replication factor of the topics created when missing.
   int topic_partitions = 6;
+  int topic_replication = 1;
+  // How long Create() waits for Kafka and Redis before giving up.
+  std::chrono::milliseconds startup_timeout{30'000};
   std::chrono::milliseconds redis_retry{500};
   // How long a consumed record may wait for others to share its Redis
   // round trips (0: write as soon as nothing more is queued locally).
@@ -35,24 +45,28 @@ struct NotifyConsumerOptions {
   SuggestionStoreOptions store;
 };
 
-class NotifyConsumer {
+class NotifyConsumer final : public PipelineStage {
  public:
+  // Connects to Kafka (creating the topics when missing) and to Redis,
+  // waiting for each at most options.startup_timeout; UNAVAILABLE naming
+  // the one that did not answer.
   static absl::StatusOr<std::unique_ptr<NotifyConsumer>> Create(
       const NotifyConsumerOptions& options, RetryPolicyConfig policy,
       std::shared_ptr<prometheus::Registry> registry);
-  ~NotifyConsumer();
+  ~NotifyConsumer() override;
 
-  // Consumes until `stop`, then commits and leaves the group.
-  absl::Status Run(const std::atomic<bool>& stop);
+  // Consumes until `stop`, then commits (if Kafka answers) and leaves the
+  // group.
+  absl::Status Run(const std::atomic<bool>& stop) override;
   // Kafka reachable, Redis answering and notify's state intact (not lost
   // and waiting for a rebuild).
-  bool healthy() const {
+  bool healthy() const override {
     return redis_ok_.load() && kafka_ok_.load() && !state_lost_.load();
   }
   // Redis lost notify's state (its epoch, state/epoch.h): nothing is
   // written until `rebound-notify --rebuild-state` has rebuilt it.
   bool state_lost() const { return state_lost_.load(); }
-  int64_t processed() const { return processed_.load(); }
+  int64_t processed() const override { return processed_.load(); }
   int assigned_partitions() const { return assigned_.load(); }
 
  private:
@@ -65,6 +79,12 @@ class NotifyConsumer {
   // interrupted a retry (nothing of the batch is stored).
   bool ProcessBatch(std::vector<std::unique_ptr<RdKafka::Message>>& batch,
                     const std::atomic<bool>& stop);
+  // The batch's Redis writes: all together, or, when Redis refuses a call
+  // for good, each record on its own, the refused ones added to
+  // `dead_letters`. OK, DATA_LOSS (the state is lost) or a transient error.
+  absl::Status WriteBatch(
+      const std::vector<std::unique_ptr<RdKafka::Message>>& batch,
+      std::vector<DeadLetterRecord>* dead_letters);
   // Adopts Redis's epoch of notify's state before anything is written
   // (creating it for a group that never committed). False only when
   // `stop` came first.
@@ -84,6 +104,10 @@ class NotifyConsumer {
   std::unique_ptr<SuggestionWriter> writer_;
   std::unique_ptr<Rebalancer> rebalancer_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  // Dead letters, and whether Kafka answers (its health probe).
+  std::unique_ptr<Publisher> publisher_;
+  prometheus::Counter* dead_lettered_ = nullptr;
+  prometheus::Counter* redis_refused_ = nullptr;
   std::atomic<bool> redis_ok_{true};
   std::atomic<bool> kafka_ok_{true};
   std::atomic<bool> state_lost_{false};

@@ -3,14 +3,12 @@
 #ifndef REBOUND_SERVICES_NOTIFY_NOTIFY_SERVER_H_
 #define REBOUND_SERVICES_NOTIFY_NOTIFY_SERVER_H_
 
-#include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
 #include "common/grpc_server.h"
+#include "common/service_host.h"
 #include "common/tenant_auth.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/registry.h"
@@ -40,26 +38,20 @@ struct NotifyServerOptions {
 
 class NotifyServer {
  public:
+  // Reads the TLS files, binds the port, connects to Kafka and Redis
+  // (waiting at most consumer.startup_timeout), then consumes.
   static absl::StatusOr<std::unique_ptr<NotifyServer>> Start(
       const NotifyServerOptions& options, RetryPolicyConfig policy,
       std::shared_ptr<prometheus::Registry> registry);
-  ~NotifyServer();
-  int port() const { return port_; }
-  NotifyConsumer* consumer() { return consumer_.get(); }
+  int port() const { return host_->port(); }
+  NotifyConsumer* consumer() { return consumer_; }
   // Stops consuming (offsets committed), then the server (open watches end).
-  absl::Status Shutdown();
+  absl::Status Shutdown() { return host_->Shutdown(); }
 
  private:
   NotifyServer() = default;
-  std::unique_ptr<NotifyConsumer> consumer_;
-  std::unique_ptr<NotifyService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  absl::Notification consumer_done_;
-  std::thread consumer_thread_;
-  std::thread health_thread_;
-  bool shut_down_ = false;
+  std::unique_ptr<ServiceHost> host_;
+  NotifyConsumer* consumer_ = nullptr;  // Owned by host_.
 };
 
 }  // namespace rebound::notify

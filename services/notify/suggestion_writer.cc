@@ -93,7 +93,9 @@ absl::Status SuggestionWriter::OnProfileUpdated(const ConnectionEvent& event) {
   return absl::OkStatus();
 }
 
-absl::Status SuggestionWriter::Handle(const std::vector<Record>& batch) {
+absl::Status SuggestionWriter::Handle(
+    const std::vector<Record>& batch,
+    std::vector<std::pair<size_t, std::string>>* undecodable) {
   // Runs of verdicts and events are written together (a few round trips
   // per run); a ProfileUpdated is handled on its own, after everything
   // before it, since it reads the suggestions earlier records wrote.
@@ -109,13 +111,16 @@ absl::Status SuggestionWriter::Handle(const std::vector<Record>& batch) {
     events.clear();
     return s;
   };
-  for (const auto& m : batch) {
+  auto reject = [&](size_t i, const char* why) {
+    if (undecodable != nullptr) undecodable->emplace_back(i, why);
+  };
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Record& m = batch[i];
     if (m.verdict) {
       DeclineVerdict v;
       if (!v.ParseFromArray(m.payload.data(),
                             static_cast<int>(m.payload.size()))) {
-        log::Warn("skipping a record that is not a DeclineVerdict",
-                  {{"partition", m.partition}, {"offset", m.offset}});
+        reject(i, "undecodable: not a rebound.v1.DeclineVerdict protobuf");
         continue;
       }
       verdicts.push_back(std::move(v));
@@ -124,6 +129,7 @@ absl::Status SuggestionWriter::Handle(const std::vector<Record>& batch) {
     ConnectionEvent e;
     if (!e.ParseFromArray(m.payload.data(),
                           static_cast<int>(m.payload.size()))) {
+      reject(i, "undecodable: not a rebound.v1.ConnectionEvent protobuf");
       continue;
     }
     if (!e.has_profile_updated()) {

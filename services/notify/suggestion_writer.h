@@ -7,7 +7,9 @@
 #define REBOUND_SERVICES_NOTIFY_SUGGESTION_WRITER_H_
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -40,7 +42,11 @@ class SuggestionWriter {
   // suggestions earlier records wrote. Records that do not decode are
   // skipped. An error means some may be written (all are idempotent, so
   // the records are handled again); DATA_LOSS: the state's epoch is gone.
-  absl::Status Handle(const std::vector<Record>& records);
+  // Each record that does not decode is added to `undecodable` (if not
+  // null) as its index and why.
+  absl::Status Handle(
+      const std::vector<Record>& records,
+      std::vector<std::pair<size_t, std::string>>* undecodable = nullptr);
 
  private:
   // Suggestions for verdicts, their inputs read and their writes made a few

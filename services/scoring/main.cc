@@ -3,9 +3,8 @@
 
 #include "common/config.h"
 #include "common/log.h"
-#include "common/metrics_server.h"
 #include "common/redis_client.h"
-#include "common/signals.h"
+#include "common/service_host.h"
 #include "services/scoring/scoring_server.h"
 #include "services/scoring/state_rebuild.h"
 
@@ -16,14 +15,15 @@ int main(int argc, char** argv) {
   rebound::ConfigReader c(argc, argv);
   rebound::scoring::ScoringServerOptions o;
   auto& s = o.scoring;
-  o.listen =
-      c.String("listen", o.listen, "gRPC listen address (Scoring read API)");
-  o.connections = rebound::ReadGrpcConnectionOptions(c);
-  std::string metrics_listen = c.String("metrics-listen", "127.0.0.1:9465",
-                                        "Prometheus /metrics address");
-  std::string log_level =
-      c.String("log-level", "info", "debug, info, warn or error");
-  s.brokers = c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
+  const rebound::ServiceFlags f = rebound::ReadServiceFlags(
+      c, o.listen, "127.0.0.1:9465", "Scoring read API");
+  o.listen = f.listen;
+  o.connections = f.connections;
+  o.auth = f.security.auth;
+  o.tls_cert = f.security.tls_cert;
+  o.tls_key = f.security.tls_key;
+  s.brokers = f.brokers;
+  s.startup_timeout = f.startup_timeout;
   s.store.redis = rebound::ReadRedisOptions(c);
   std::string config_path =
       c.String("classifier-config", "config/classifier.json",
@@ -37,6 +37,12 @@ int main(int argc, char** argv) {
   s.topic_partitions =
       static_cast<int>(c.Int("topic-partitions", s.topic_partitions, 1, 10000,
                              "partitions of topics created"));
+  s.topic_replication =
+      static_cast<int>(c.Int("topic-replication", s.topic_replication, 1, 16,
+                             "replication factor of topics created"));
+  s.drain_timeout =
+      c.Duration("drain-timeout", s.drain_timeout,
+                 "longest wait at SIGTERM for verdicts in flight to land");
   s.redis_retry =
       c.Duration("redis-retry", s.redis_retry, "pause between Redis retries");
   s.batch_linger = c.Duration(
@@ -55,21 +61,9 @@ int main(int argc, char** argv) {
       "rebuild-state", false,
       "rebuild scoring's Redis state from the events topic (after Redis lost "
       "it) and exit; running instances hold until it is done");
-  const rebound::GrpcPortSecurity security = rebound::ReadGrpcPortSecurity(c);
-  o.auth = security.auth;
-  o.tls_cert = security.tls_cert;
-  o.tls_key = security.tls_key;
-  if (c.help_requested()) {
-    std::cout << c.Usage("rebound-scoring");
-    return 0;
-  }
-  if (absl::Status st = c.Finish(); !st.ok()) {
-    std::cerr << "rebound-scoring: " << st.message() << "\n";
-    return 2;
-  }
-  if (!rebound::log::InitServiceLogging("rebound-scoring", "scoring",
-                                        log_level)) {
-    return 2;
+  if (auto exit = rebound::FinishServiceFlags(c, "rebound-scoring", "scoring",
+                                              f.log_level)) {
+    return *exit;
   }
   auto classifier = rebound::scoring::LoadClassifierConfig(config_path);
   if (!classifier.ok()) {
@@ -97,19 +91,8 @@ int main(int argc, char** argv) {
                         {"verdicts_classified", report->verdicts_classified}});
     return 0;
   }
-  auto registry = std::make_shared<prometheus::Registry>();
-  auto metrics = rebound::MetricsServer::Start(metrics_listen, registry);
-  if (!metrics.ok()) {
-    rebound::log::Error("cannot start",
-                        {{"error", std::string(metrics.status().message())}});
-    return 1;
-  }
-  auto server =
-      rebound::scoring::ScoringServer::Start(o, *classifier, registry);
-  if (!server.ok()) {
-    rebound::log::Error("cannot start",
-                        {{"error", std::string(server.status().message())}});
-    return 1;
-  }
-  return rebound::ServeUntilTerminated(signals, *server, (*metrics)->port());
+  return rebound::RunService<rebound::scoring::ScoringServer>(
+      signals, f, [&](std::shared_ptr<prometheus::Registry> registry) {
+        return rebound::scoring::ScoringServer::Start(o, *classifier, registry);
+      });
 }

@@ -66,53 +66,28 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
   ScoringConsumer* owner_;
 };
 
-// A verdict on its way to Kafka; its event's offset is done when it lands.
-class ScoringConsumer::VerdictDelivery final : public Publisher::PendingRecord {
+// A verdict or dead letter on its way to Kafka; its event's offset is done
+// when it lands.
+class ScoringConsumer::Delivery final : public Publisher::PendingRecord {
  public:
-  VerdictDelivery(ScoringConsumer* owner, std::string topic, int32_t partition,
-                  int64_t offset, std::string key, std::string value,
-                  Headers headers)
-      : owner_(owner),
-        topic_(std::move(topic)),
-        partition_(partition),
-        offset_(offset),
-        key_(std::move(key)),
-        value_(std::move(value)),
-        headers_(std::move(headers)) {}
+  Delivery(ScoringConsumer* owner, Outgoing out)
+      : owner_(owner), out_(std::move(out)) {}
+  const Outgoing& out() const { return out_; }
 
-  static absl::Status Send(std::unique_ptr<VerdictDelivery> d) {
-    VerdictDelivery* raw = d.get();
-    return raw->owner_->publisher_->Produce(
-        raw->owner_->options_.verdicts_topic, raw->key_, raw->value_,
-        raw->headers_, absl::Now() + absl::Seconds(30), std::move(d));
-  }
-
-  void Delivered(const Delivery& delivery) override {
+  void Delivered(const rebound::Delivery& delivery) override {
     if (delivery.status.ok()) {
-      owner_->Finish(topic_, partition_, offset_);
+      owner_->Finish(out_.source_topic, out_.partition, out_.offset);
       return;
     }
-    // Not confirmed: send it again; the event's offset stays unstored until
-    // it lands, so a crash meanwhile replays the event (and its stored
-    // verdict).
-    log::Warn("verdict not delivered, retrying",
-              {{"error", std::string(delivery.status.message())}});
-    auto again = std::make_unique<VerdictDelivery>(
-        owner_, topic_, partition_, offset_, key_, value_, headers_);
-    absl::Status s = Send(std::move(again));
-    if (!s.ok()) {
-      log::Error("verdict could not be re-sent; its event will be replayed",
-                 {{"error", std::string(s.message())}, {"offset", offset_}});
-    }
+    // Not confirmed: sent again by the consumer thread; the event's offset
+    // stays unstored until it lands, so a crash meanwhile replays the event
+    // (and its stored verdict).
+    owner_->Requeue(std::move(out_), delivery.status);
   }
 
  private:
   ScoringConsumer* owner_;
-  std::string topic_;
-  int32_t partition_;
-  int64_t offset_;
-  std::string key_, value_;
-  Headers headers_;
+  Outgoing out_;
 };
 
 absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
@@ -160,6 +135,14 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
                "rebuild (rebound-scoring --rebuild-state)")
            .Register(*registry)
            .Add({});
+  c->redis_refused_ =
+      &prometheus::BuildCounter()
+           .Name("rebound_scoring_redis_refused_total")
+           .Help(
+               "Events Redis refused for good (WRONGTYPE, a script error): "
+               "each one dead-lettered")
+           .Register(*registry)
+           .Add({});
   c->state_losses_ = &prometheus::BuildCounter()
                           .Name("rebound_scoring_state_losses_total")
                           .Help(
@@ -174,17 +157,26 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
   auto publisher = Publisher::Create(po);
   if (!publisher.ok()) return publisher.status();
   c->publisher_ = std::move(*publisher);
+  const int rf = options.topic_replication;
   absl::Status topics =
       EnsureTopics(c->publisher_->handle(),
-                   {{options.events_topic, options.topic_partitions, 1},
-                    {options.verdicts_topic, options.topic_partitions, 1},
-                    {options.dead_letter_topic, options.topic_partitions, 1}},
-                   std::chrono::seconds(30));
+                   {{options.events_topic, options.topic_partitions, rf},
+                    {options.verdicts_topic, options.topic_partitions, rf},
+                    {options.dead_letter_topic, options.topic_partitions, rf}},
+                   options.startup_timeout);
   if (!topics.ok()) {
     return absl::Status(topics.code(), "kafka at " + options.brokers + ": " +
                                            std::string(topics.message()));
   }
 
+  // Redis before joining the group: a start that fails leaves no member
+  // behind to rebalance.
+  absl::Status redis =
+      WaitForRedis([&] { return c->store_->Connect(); },
+                   options.store.redis.address, options.startup_timeout);
+  if (!redis.ok()) return redis;
+  c->redis_ok_.store(true);
+  c->redis_up_->Set(1);
   c->rebalancer_ = std::make_unique<Rebalancer>(c.get());
   auto consumer =
       CreateGroupConsumer({options.brokers,
@@ -195,18 +187,20 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
                           c->rebalancer_.get(), c->rebalancer_.get());
   if (!consumer.ok()) return consumer.status();
   c->consumer_ = std::move(*consumer);
-  absl::Status redis = c->store_->Connect();
-  c->redis_ok_.store(redis.ok());
-  c->redis_up_->Set(redis.ok() ? 1 : 0);
-  if (!redis.ok()) {
-    log::Warn("redis not answering yet; will retry",
-              {{"error", std::string(redis.message())}});
-  }
   return c;
 }
 
 ScoringConsumer::~ScoringConsumer() {
-  if (consumer_) consumer_->close();
+  // Never ran (a failed start) or Run() already closed it.
+  if (consumer_) {
+    {
+      absl::MutexLock lock(&consumer_mu_);
+      consumer_closing_ = true;
+    }
+    consumer_->close();
+  }
+  // The last delivery reports reach the members above while they live.
+  publisher_.reset();
 }
 
 void ScoringConsumer::StoreOffset(const std::string& topic, int32_t partition,
@@ -214,6 +208,9 @@ void ScoringConsumer::StoreOffset(const std::string& topic, int32_t partition,
   std::unique_ptr<RdKafka::TopicPartition> tp(
       RdKafka::TopicPartition::create(topic, partition, next));
   std::vector<RdKafka::TopicPartition*> tps = {tp.get()};
+  absl::MutexLock lock(&consumer_mu_);
+  // Closing: not stored, so replayed by the next owner (changing nothing).
+  if (consumer_closing_ || !consumer_) return;
   RdKafka::ErrorCode err = consumer_->offsets_store(tps);
   if (err != RdKafka::ERR_NO_ERROR) {
     // The partition moved to another member; it will replay from its last
@@ -236,81 +233,112 @@ void ScoringConsumer::Finish(const std::string& topic, int32_t partition,
   if (next >= 0) StoreOffset(topic, partition, next);
 }
 
-void ScoringConsumer::DeadLetter(RdKafka::Message& m,
-                                 const std::string& reason) {
+void ScoringConsumer::DeadLetter(const RdKafka::Message& m,
+                                 const std::string& reason,
+                                 const std::atomic<bool>& stop) {
   log::Warn("event sent to dead-letter topic", {{"reason", reason},
                                                 {"partition", m.partition()},
                                                 {"offset", m.offset()}});
   dead_lettered_->Increment();
-  Headers headers;
-  if (RdKafka::Headers* h = m.headers()) {
-    for (const auto& hdr : h->get_all()) {
-      headers.emplace_back(
-          hdr.key(),
-          std::string(static_cast<const char*>(hdr.value()), hdr.value_size()));
-    }
-  }
-  headers.emplace_back("rebound_dlq_reason", reason);
-  headers.emplace_back("rebound_source_topic", m.topic_name());
-  headers.emplace_back("rebound_source_partition",
-                       std::to_string(m.partition()));
-  headers.emplace_back("rebound_source_offset", std::to_string(m.offset()));
-  std::string key = m.key() ? *m.key() : "";
-  std::string value(static_cast<const char*>(m.payload()), m.len());
-
-  // Same delivery tracking as a verdict, to the dead-letter topic.
-  class DeadLetterDelivery final : public Publisher::PendingRecord {
-   public:
-    DeadLetterDelivery(ScoringConsumer* o, std::string t, int32_t p,
-                       int64_t off)
-        : owner(o), topic(std::move(t)), partition(p), offset(off) {}
-    void Delivered(const Delivery& d) override {
-      if (d.status.ok()) {
-        owner->Finish(topic, partition, offset);
-      } else {
-        log::Error(
-            "dead-letter record not delivered; the event will be replayed",
-            {{"error", std::string(d.status.message())}});
-      }
-    }
-    ScoringConsumer* owner;
-    std::string topic;
-    int32_t partition;
-    int64_t offset;
-  };
-  absl::Status s =
-      publisher_->Produce(options_.dead_letter_topic, key, value, headers,
-                          absl::Now() + absl::Seconds(30),
-                          std::make_unique<DeadLetterDelivery>(
-                              this, m.topic_name(), m.partition(), m.offset()));
-  if (!s.ok()) {
-    log::Error("dead-letter record refused; the event will be replayed",
-               {{"error", std::string(s.message())}});
-  }
+  DeadLetterRecord r = MakeDeadLetter(m, reason, options_.group_id);
+  Outgoing out;
+  out.dead_letter = true;
+  out.topic = options_.dead_letter_topic;
+  out.key = std::move(r.key);
+  out.value = std::move(r.value);
+  out.headers = std::move(r.headers);
+  out.source_topic = m.topic_name();
+  out.partition = m.partition();
+  out.offset = m.offset();
+  Send(std::move(out), stop);
 }
 
-void ScoringConsumer::SendVerdict(const Held& h) {
-  const ConnectionEvent& event = h.event;
-  const auto& verdict = *h.verdict;
-  std::string key = absl::StrCat(event.tenant_id(), "/", event.sender_id(), "/",
-                                 event.recipient_id());
-  // ce_time: the decision's time, in whole seconds.
-  Headers headers = CloudEventHeaders(
-      verdict.verdict_id(), "rebound.v1.DeclineVerdict",
-      "/rebound/scoring/" + event.tenant_id(),
-      absl::FromUnixSeconds(event.occurred_at().seconds()), key);
-  // Produce() fails only when Kafka is unreachable or the queue stays full:
-  // keep trying; the offset is not stored until the verdict lands.
+void ScoringConsumer::Send(Outgoing out, const std::atomic<bool>& stop) {
+  // Produce() fails only when Kafka is unreachable or the queue stays
+  // full (or, for a dead letter, the record is larger than the producer
+  // takes): keep trying; the offset is not stored until the record lands.
   while (true) {
-    absl::Status sent = VerdictDelivery::Send(std::make_unique<VerdictDelivery>(
-        this, h.message->topic_name(), h.message->partition(),
-        h.message->offset(), key, verdict.SerializeAsString(), headers));
+    auto* d = new Delivery(this, std::move(out));
+    const Outgoing& o = d->out();
+    absl::Status sent = publisher_->Produce(o.topic, o.key, o.value, o.headers,
+                                            absl::Now() + absl::Seconds(5), d);
     if (sent.ok()) return;
+    // Refused: the record is still ours.
+    out = d->out();
+    delete d;
+    if (out.dead_letter && absl::IsInternal(sent) && !out.value.empty()) {
+      DeadLetterRecord r{std::move(out.key), std::move(out.value),
+                         std::move(out.headers)};
+      r = WithoutValue(std::move(r), std::string(sent.message()));
+      out.key = std::move(r.key);
+      out.value = std::move(r.value);
+      out.headers = std::move(r.headers);
+      continue;
+    }
     kafka_ok_.store(false);
-    log::Warn("verdict not accepted by the producer; retrying",
+    if (stop.load()) {
+      log::Warn("stopping with a record unsent; its event will be replayed",
+                {{"error", std::string(sent.message())},
+                 {"partition", out.partition},
+                 {"offset", out.offset}});
+      return;
+    }
+    log::Warn("record not accepted by the producer; retrying",
               {{"error", std::string(sent.message())}});
     absl::SleepFor(absl::FromChrono(options_.redis_retry));
   }
+}
+
+void ScoringConsumer::Requeue(Outgoing out, const absl::Status& why) {
+  if (out.dead_letter && absl::IsFailedPrecondition(why) &&
+      !out.value.empty()) {
+    log::Warn("dead-letter record refused; sending it without its value",
+              {{"error", std::string(why.message())}});
+    DeadLetterRecord r{std::move(out.key), std::move(out.value),
+                       std::move(out.headers)};
+    r = WithoutValue(std::move(r), std::string(why.message()));
+    out.key = std::move(r.key);
+    out.value = std::move(r.value);
+    out.headers = std::move(r.headers);
+  } else {
+    log::Warn("record not confirmed by kafka; sending it again",
+              {{"error", std::string(why.message())},
+               {"topic", out.topic},
+               {"offset", out.offset}});
+  }
+  absl::MutexLock lock(&mu_);
+  requeued_.push_back(std::move(out));
+}
+
+bool ScoringConsumer::SendRequeued(const std::atomic<bool>& stop) {
+  std::vector<Outgoing> again;
+  {
+    absl::MutexLock lock(&mu_);
+    again.swap(requeued_);
+  }
+  for (Outgoing& out : again) Send(std::move(out), stop);
+  absl::MutexLock lock(&mu_);
+  return requeued_.empty();
+}
+
+void ScoringConsumer::SendVerdict(const Held& h,
+                                  const std::atomic<bool>& stop) {
+  const ConnectionEvent& event = h.event;
+  const auto& verdict = *h.verdict;
+  Outgoing out;
+  out.topic = options_.verdicts_topic;
+  out.key = absl::StrCat(event.tenant_id(), "/", event.sender_id(), "/",
+                         event.recipient_id());
+  // ce_time: the decision's time, in whole seconds.
+  out.headers = CloudEventHeaders(
+      verdict.verdict_id(), "rebound.v1.DeclineVerdict",
+      "/rebound/scoring/" + event.tenant_id(),
+      absl::FromUnixSeconds(event.occurred_at().seconds()), out.key);
+  out.value = verdict.SerializeAsString();
+  out.source_topic = h.message->topic_name();
+  out.partition = h.message->partition();
+  out.offset = h.message->offset();
+  Send(std::move(out), stop);
 }
 
 void ScoringConsumer::RedisFailed(const absl::Status& s) {
@@ -412,6 +440,8 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
       if (!WaitForRebuild(read.status(), stop)) return false;
       continue;
     }
+    // Refused for good: find the event Redis refuses, one at a time.
+    if (!IsTransientRedisError(read.status())) return RunAlone(stop);
     RedisFailed(read.status());
     if (stop.load()) return false;  // Unstored: replayed after restart.
   }
@@ -422,7 +452,7 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
   for (size_t i = 0; i < batch_.size(); ++i) {
     Held& h = batch_[i];
     if (!steps[i].read) {
-      Complete(h, now);
+      Complete(h, now, stop);
       continue;
     }
     ScoreStore::DeclineState& st = (*read)[r++];
@@ -435,6 +465,54 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
   return true;
 }
 
+absl::Status ScoringConsumer::ApplyAlone(Held& h) {
+  if (h.needs_verdict && !h.verdict) {
+    auto read = store_->RunSteps({{&h.event, nullptr, true}});
+    if (!read.ok()) return read.status();
+    ScoreStore::DeclineState& st = (*read)[0];
+    h.verdict = st.stored_verdict ? std::move(*st.stored_verdict)
+                                  : Classify(classifier_, st.context);
+  }
+  return store_
+      ->RunSteps({{&h.event, h.verdict ? &*h.verdict : nullptr, false}})
+      .status();
+}
+
+bool ScoringConsumer::RunAlone(const std::atomic<bool>& stop) {
+  // In the batch's order, so each event sees exactly the events before it,
+  // as in one round trip. Events written are taken off the batch as they
+  // go: a stop leaves the rest held (unstored, replayed).
+  while (!batch_.empty()) {
+    Held& h = batch_.front();
+    absl::Status s = ApplyAlone(h);
+    if (absl::IsDataLoss(s)) {
+      if (!WaitForRebuild(s, stop)) return false;
+      continue;
+    }
+    if (!s.ok() && IsTransientRedisError(s)) {
+      RedisFailed(s);
+      if (stop.load()) return false;
+      continue;
+    }
+    RedisOk();
+    if (s.ok()) {
+      Complete(h, absl::Now(), stop);
+    } else {
+      // Redis refuses this event's update for good (a key of the wrong
+      // type, a script error): retrying cannot cure it, and holding it
+      // would stop every tenant behind it.
+      redis_refused_->Increment();
+      DeadLetter(
+          *h.message,
+          "redis refused the event's update: " + std::string(s.message()),
+          stop);
+    }
+    batch_.erase(batch_.begin());
+  }
+  order_.Flushed();
+  return true;
+}
+
 bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
   // Each round trip writes all but the declines it classified: two at most.
   while (!batch_.empty()) {
@@ -443,14 +521,15 @@ bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
   return true;
 }
 
-void ScoringConsumer::Complete(Held& h, absl::Time now) {
+void ScoringConsumer::Complete(Held& h, absl::Time now,
+                               const std::atomic<bool>& stop) {
   process_latency_->Observe(absl::ToDoubleSeconds(now - h.received));
   if (h.verdict) {
     verdicts_
         ->Add({{"reason",
                 rebound::v1::DeclineReason_Name(h.verdict->primary_reason())}})
         .Increment();
-    SendVerdict(h);
+    SendVerdict(h, stop);
   } else {
     Finish(h.message->topic_name(), h.message->partition(),
            h.message->offset());
@@ -461,27 +540,24 @@ bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
                              const std::atomic<bool>& stop) {
   Held h;
   h.received = absl::Now();
-  if (!h.event.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (auto it = trackers_.find(m->partition()); it != trackers_.end()) {
-        it->second.Begin(m->offset());
-      }
-    }
-    DeadLetter(*m, "undecodable: not a rebound.v1.ConnectionEvent protobuf");
-    return true;
-  }
   {
     absl::MutexLock lock(&mu_);
     auto it = trackers_.find(m->partition());
     if (it == trackers_.end()) return true;  // No longer ours.
     it->second.Begin(m->offset());
   }
+  if (!h.event.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
+    DeadLetter(*m, "undecodable: not a rebound.v1.ConnectionEvent protobuf",
+               stop);
+    return true;
+  }
   if (h.event.payload_case() == ConnectionEvent::PAYLOAD_NOT_SET) {
-    DeadLetter(*m, h.event.GetReflection()->GetUnknownFields(h.event).empty()
-                       ? "unknown event: no payload"
-                       : "unknown event: a payload this version does not know "
-                         "(newer schema?)");
+    DeadLetter(*m,
+               h.event.GetReflection()->GetUnknownFields(h.event).empty()
+                   ? "unknown event: no payload"
+                   : "unknown event: a payload this version does not know "
+                     "(newer schema?)",
+               stop);
     return true;
   }
   if (order_.MustWait(h.event) && !FlushBatch(stop)) return false;
@@ -493,9 +569,56 @@ bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
   return true;
 }
 
+absl::Status ScoringConsumer::Drain() {
+  // Stopping: `stop` is set, so every retry below tries once. What is
+  // consumed is written once more (Redis down: left unstored).
+  const std::atomic<bool> stopped{true};
+  FlushBatch(stopped);
+  // Verdicts and dead letters in flight land (storing their offsets);
+  // those Kafka did not confirm are sent again, until the deadline.
+  const absl::Time deadline =
+      absl::Now() + absl::FromChrono(options_.drain_timeout);
+  bool done = false;
+  while (true) {
+    done = SendRequeued(stopped) && publisher_->queue_length() == 0;
+    if (done || absl::Now() >= deadline) break;
+    (void)publisher_->Flush(std::chrono::milliseconds(200));
+  }
+  // Commit what is stored. Not while Kafka is unreachable: a commit would
+  // wait for a coordinator that is not there; the offsets not committed
+  // are replayed, and replays change nothing.
+  if (publisher_->available()) {
+    RdKafka::ErrorCode committed = consumer_->commitSync();
+    if (committed != RdKafka::ERR_NO_ERROR &&
+        committed != RdKafka::ERR__NO_OFFSET) {
+      log::Warn("final commit failed",
+                {{"error", RdKafka::err2str(committed)}});
+    }
+  }
+  {
+    absl::MutexLock lock(&consumer_mu_);
+    consumer_closing_ = true;
+  }
+  consumer_->close();
+  {
+    absl::MutexLock lock(&consumer_mu_);
+    consumer_.reset();
+  }
+  if (done) return absl::OkStatus();
+  int left = publisher_->queue_length();
+  {
+    absl::MutexLock lock(&mu_);
+    left += static_cast<int>(requeued_.size());
+  }
+  return absl::DeadlineExceededError(
+      std::to_string(left) +
+      " verdicts or dead letters unconfirmed at the drain deadline; their "
+      "events will be replayed");
+}
+
 absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
   // Nothing is written before the state's epoch is adopted.
-  (void)AdoptEpoch(stop);
+  if (!AdoptEpoch(stop)) return Drain();
   const absl::Duration linger = absl::FromChrono(options_.batch_linger);
   // Time left before the oldest held event must be written.
   auto wait_ms = [&]() -> int {
@@ -506,6 +629,7 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
                : static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
   };
   while (!stop.load()) {
+    SendRequeued(stop);
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms()));
     kafka_ok_.store(publisher_->available());
     switch (m->err()) {
@@ -527,17 +651,7 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
     // keep coming; without, as soon as none is queued locally.
     if (linger > absl::ZeroDuration() && wait_ms() == 0) FlushBatch(stop);
   }
-  FlushBatch(stop);
-  // Drain: verdicts in flight land (storing their offsets), then commit.
-  absl::Status flushed = publisher_->Flush(std::chrono::seconds(10));
-  RdKafka::ErrorCode committed = consumer_->commitSync();
-  if (committed != RdKafka::ERR_NO_ERROR &&
-      committed != RdKafka::ERR__NO_OFFSET) {
-    log::Warn("final commit failed", {{"error", RdKafka::err2str(committed)}});
-  }
-  consumer_->close();
-  consumer_.reset();
-  return flushed;
+  return Drain();
 }
 
 }  // namespace rebound::scoring

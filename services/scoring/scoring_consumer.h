@@ -23,7 +23,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/dead_letter.h"
 #include "common/kafka_publisher.h"
+#include "common/service_host.h"
 #include "librdkafka/rdkafkacpp.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -41,8 +43,14 @@ struct ScoringOptions {
   std::string events_topic = "connection-events";
   std::string verdicts_topic = "decline-verdicts";
   std::string dead_letter_topic = "connection-events-dlq";
-  // Partitions for the topics scoring creates when missing.
+  // Partitions and replication factor of the topics scoring creates when
+  // missing.
   int topic_partitions = 6;
+  int topic_replication = 1;
+  // How long Create() waits for Kafka and Redis before giving up.
+  std::chrono::milliseconds startup_timeout{30'000};
+  // How long the drain at a stop lets verdicts in flight land.
+  std::chrono::milliseconds drain_timeout{10'000};
   // Pause between attempts while Redis is down.
   std::chrono::milliseconds redis_retry{500};
   // How long a consumed event may wait for others to share its Redis round
@@ -67,20 +75,25 @@ class OffsetTracker {
   int64_t stored_ = -1;
 };
 
-class ScoringConsumer {
+class ScoringConsumer final : public PipelineStage {
  public:
+  // Connects to Kafka (creating the topics when missing) and to Redis,
+  // waiting for each at most options.startup_timeout; UNAVAILABLE naming
+  // the one that did not answer.
   static absl::StatusOr<std::unique_ptr<ScoringConsumer>> Create(
       const ScoringOptions& options, ClassifierConfig classifier,
       std::shared_ptr<prometheus::Registry> registry);
-  ~ScoringConsumer();
+  ~ScoringConsumer() override;
 
-  // Consumes until `stop` is set, then finishes in-flight work, commits and
-  // closes the consumer. Returns the first fatal error, if any.
-  absl::Status Run(const std::atomic<bool>& stop);
+  // Consumes until `stop` is set, then finishes in-flight work (for at
+  // most options.drain_timeout), commits and closes the consumer. Returns
+  // DEADLINE_EXCEEDED when verdicts or dead letters were still unconfirmed
+  // (their events are replayed by whoever consumes the partition next).
+  absl::Status Run(const std::atomic<bool>& stop) override;
 
   // Kafka reachable, Redis answering and its state intact (not lost and
   // waiting for a rebuild).
-  bool healthy() const {
+  bool healthy() const override {
     return redis_ok_.load() && kafka_ok_.load() && !state_lost_.load();
   }
   // Redis lost scoring's state (see ScoreStore::EnsureEpoch): nothing is
@@ -94,11 +107,24 @@ class ScoringConsumer {
   }
 
   // Events fully processed (effects written, offsets storable) so far.
-  int64_t processed() const { return processed_.load(); }
+  int64_t processed() const override { return processed_.load(); }
 
  private:
   class Rebalancer;
-  class VerdictDelivery;
+  class Delivery;
+  // A record whose landing completes a consumed event: its verdict, or its
+  // dead-letter record.
+  struct Outgoing {
+    bool dead_letter = false;
+    std::string topic;
+    std::string key;
+    std::string value;
+    Headers headers;
+    // The consumed event whose offset waits for it.
+    std::string source_topic;
+    int32_t partition = -1;
+    int64_t offset = -1;
+  };
   ScoringConsumer() = default;
   // A consumed event waiting for its batch to be written. A decline or
   // expiry first waits for its context to be read (`needs_verdict` without
@@ -128,10 +154,27 @@ class ScoringConsumer {
   // One round trip of FlushBatch.
   bool RoundTrip(const std::atomic<bool>& stop);
   // Sends a written event's verdict, or marks it done.
-  void Complete(Held& held, absl::Time now);
+  void Complete(Held& held, absl::Time now, const std::atomic<bool>& stop);
+  // Poison in the batch (Redis refused a call for good): each event on
+  // its own, in order; the one Redis refuses is dead-lettered with the
+  // reason and the rest flows on.
+  bool RunAlone(const std::atomic<bool>& stop);
+  // One event's read (a decline's context, then its classification) and
+  // write, in their own round trips.
+  absl::Status ApplyAlone(Held& held);
+  // Hands `out` to the producer, retrying while it is refused (Kafka down,
+  // queue full) until `stop`; then it is left unsent and its event's
+  // offset unstored.
+  void Send(Outgoing out, const std::atomic<bool>& stop);
+  // A record Kafka did not confirm (the delivery thread): queued to be
+  // sent again by the consumer thread; a dead letter Kafka refuses for
+  // good goes again without its value.
+  void Requeue(Outgoing out, const absl::Status& why);
+  // Sends what Requeue queued. False when some is still waiting.
+  bool SendRequeued(const std::atomic<bool>& stop);
   // Which consumed events may join the batch's next round trip.
   DeclineOrder order_;
-  void SendVerdict(const Held& held);
+  void SendVerdict(const Held& held, const std::atomic<bool>& stop);
   void RedisFailed(const absl::Status& status);
   // Adopts Redis's state epoch before anything is written (creating it for
   // a group that never committed). False only when `stop` came first.
@@ -142,16 +185,24 @@ class ScoringConsumer {
   // the batch (the rebuild's wins). False only when `stop` came first.
   bool WaitForRebuild(const absl::Status& why, const std::atomic<bool>& stop);
   void RedisOk();
+  // The end of Run(): what is held written once more, what is in flight
+  // given until options.drain_timeout, offsets committed (if Kafka
+  // answers), the group left.
+  absl::Status Drain();
   void Finish(const std::string& topic, int32_t partition, int64_t offset);
-  void DeadLetter(RdKafka::Message& message, const std::string& reason);
+  void DeadLetter(const RdKafka::Message& message, const std::string& reason,
+                  const std::atomic<bool>& stop);
   void StoreOffset(const std::string& topic, int32_t partition, int64_t next);
 
   ScoringOptions options_;
   ClassifierConfig classifier_;
   std::unique_ptr<ScoreStore> store_;
-  std::unique_ptr<Publisher> publisher_;
   std::unique_ptr<Rebalancer> rebalancer_;
+  // Offsets are stored from the delivery thread: never into a consumer
+  // being closed.
+  absl::Mutex consumer_mu_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  bool consumer_closing_ ABSL_GUARDED_BY(consumer_mu_) = false;
   std::atomic<bool> redis_ok_{false};
   std::atomic<bool> state_lost_{false};
   std::atomic<bool> kafka_ok_{true};
@@ -162,6 +213,8 @@ class ScoringConsumer {
   absl::Mutex mu_;
   // Per assigned partition of the events topic.
   std::map<int32_t, OffsetTracker> trackers_ ABSL_GUARDED_BY(mu_);
+  // Records Kafka did not confirm, to be sent again.
+  std::vector<Outgoing> requeued_ ABSL_GUARDED_BY(mu_);
 
   // Owns the metric objects the pointers below refer to.
   std::shared_ptr<prometheus::Registry> registry_;
@@ -173,6 +226,11 @@ class ScoringConsumer {
   prometheus::Gauge* redis_up_ = nullptr;
   prometheus::Gauge* state_lost_gauge_ = nullptr;
   prometheus::Counter* state_losses_ = nullptr;
+  prometheus::Counter* redis_refused_ = nullptr;
+
+  // Last: destroyed first, so the delivery reports its destructor still
+  // serves find every member above alive.
+  std::unique_ptr<Publisher> publisher_;
 };
 
 }  // namespace rebound::scoring

@@ -1,7 +1,5 @@
 #include "services/scoring/scoring_server.h"
 
-#include <pthread.h>
-
 #include "common/grpc_server.h"
 #include "common/log.h"
 
@@ -57,52 +55,27 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
     const ScoringServerOptions& options, ClassifierConfig classifier,
     std::shared_ptr<prometheus::Registry> registry) {
   std::unique_ptr<ScoringServer> s(new ScoringServer());
-  auto creds = ServerCredentialsFrom(options.tls_cert, options.tls_key);
-  if (!creds.ok()) return creds.status();
-  auto consumer =
-      ScoringConsumer::Create(options.scoring, std::move(classifier), registry);
-  if (!consumer.ok()) return consumer.status();
-  s->consumer_ = std::move(*consumer);
-  s->read_service_ =
-      std::make_unique<ScoringReadService>(options.scoring.store, options.auth);
-
-  auto grpc_server = StartGrpcServer(
-      options.listen, *creds, s->read_service_.get(), options.max_message_bytes,
-      kServiceName, options.connections);
-  if (!grpc_server.ok()) return grpc_server.status();
-  s->server_ = std::move(grpc_server->server);
-  s->port_ = grpc_server->port;
-  ScoringServer* raw = s.get();
-  s->consumer_thread_ = std::thread([raw] {
-    pthread_setname_np(pthread_self(), "scoring-consume");
-    raw->consumer_status_ = raw->consumer_->Run(raw->stop_);
-    raw->consumer_done_.Notify();
-  });
-  // Health follows the consumer's dependencies: NOT_SERVING while Redis or
-  // Kafka is down.
-  s->health_thread_ = FollowHealth(
-      s->server_.get(), kServiceName,
-      [raw] { return raw->consumer_->healthy(); }, &s->consumer_done_,
-      "scoring");
-  log::Info("scoring started", {{"port", s->port_}});
+  ServiceHostOptions ho;
+  ho.name = "scoring";
+  ho.health_service = kServiceName;
+  ho.listen = options.listen;
+  ho.max_message_bytes = options.max_message_bytes;
+  ho.connections = options.connections;
+  ho.tls_cert = options.tls_cert;
+  ho.tls_key = options.tls_key;
+  auto host = ServiceHost::Start(
+      ho,
+      std::make_unique<ScoringReadService>(options.scoring.store, options.auth),
+      [&]() -> absl::StatusOr<std::unique_ptr<PipelineStage>> {
+        auto c = ScoringConsumer::Create(options.scoring, std::move(classifier),
+                                         registry);
+        if (!c.ok()) return c.status();
+        s->consumer_ = c->get();
+        return std::unique_ptr<PipelineStage>(std::move(*c));
+      });
+  if (!host.ok()) return host.status();
+  s->host_ = std::move(*host);
   return s;
-}
-
-absl::Status ScoringServer::Shutdown() {
-  if (shut_down_) return consumer_status_;
-  shut_down_ = true;
-  server_->GetHealthCheckService()->Shutdown();
-  stop_.store(true);
-  if (consumer_thread_.joinable()) consumer_thread_.join();
-  if (health_thread_.joinable()) health_thread_.join();
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  log::Info("scoring drained", {{"processed", consumer_->processed()}});
-  return consumer_status_;
-}
-
-ScoringServer::~ScoringServer() {
-  (void)Shutdown();
-  if (server_) server_->Wait();
 }
 
 }  // namespace rebound::scoring

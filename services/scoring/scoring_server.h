@@ -3,15 +3,13 @@
 #ifndef REBOUND_SERVICES_SCORING_SCORING_SERVER_H_
 #define REBOUND_SERVICES_SCORING_SCORING_SERVER_H_
 
-#include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "common/grpc_server.h"
+#include "common/service_host.h"
 #include "common/tenant_auth.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/registry.h"
@@ -51,30 +49,23 @@ struct ScoringServerOptions {
 
 class ScoringServer {
  public:
+  // Reads the TLS files, binds the port, connects to Kafka and Redis
+  // (waiting at most scoring.startup_timeout), then consumes.
   static absl::StatusOr<std::unique_ptr<ScoringServer>> Start(
       const ScoringServerOptions& options, ClassifierConfig classifier,
       std::shared_ptr<prometheus::Registry> registry);
-  ~ScoringServer();
 
-  int port() const { return port_; }
+  int port() const { return host_->port(); }
   // Stops consuming (in-flight verdicts land, offsets are committed, the
   // consumer leaves its group), then stops the server. Returns the
   // consumer's final status.
-  absl::Status Shutdown();
-  ScoringConsumer* consumer() { return consumer_.get(); }
+  absl::Status Shutdown() { return host_->Shutdown(); }
+  ScoringConsumer* consumer() { return consumer_; }
 
  private:
   ScoringServer() = default;
-  std::unique_ptr<ScoringConsumer> consumer_;
-  std::unique_ptr<ScoringReadService> read_service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  absl::Notification consumer_done_;
-  absl::Status consumer_status_;
-  std::thread consumer_thread_;
-  std::thread health_thread_;
-  bool shut_down_ = false;
+  std::unique_ptr<ServiceHost> host_;
+  ScoringConsumer* consumer_ = nullptr;  // Owned by host_.
 };
 
 }  // namespace rebound::scoring

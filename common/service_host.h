@@ -1,0 +1,160 @@
+// What scoring and notify are made of, written once: a pipeline stage (a
+// consumer) on its own thread, a gRPC server whose health follows the
+// stage's dependencies, metrics, and an orderly drain. Also the settings
+// and the main() every service shares.
+#ifndef REBOUND_COMMON_SERVICE_HOST_H_
+#define REBOUND_COMMON_SERVICE_HOST_H_
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "common/config.h"
+#include "common/grpc_server.h"
+#include "common/log.h"
+#include "common/metrics_server.h"
+#include "common/signals.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/service_type.h"
+#include "prometheus/registry.h"
+
+namespace rebound {
+
+// A consumer the host runs: scoring's and notify's.
+class PipelineStage {
+ public:
+  virtual ~PipelineStage() = default;
+  // Consumes until `stop` is set, then drains (work in flight lands or is
+  // left unstored, to be replayed) and leaves its group, within a bounded
+  // time even while Kafka or Redis is down. Returns the first fatal error
+  // (a drain that could not complete counts).
+  virtual absl::Status Run(const std::atomic<bool>& stop) = 0;
+  // Every dependency answering (Kafka, Redis) and the state intact.
+  virtual bool healthy() const = 0;
+  // Records fully handled so far.
+  virtual int64_t processed() const = 0;
+};
+
+struct ServiceHostOptions {
+  // Short name for logs and the stage's thread ("scoring").
+  std::string name;
+  // The gRPC health service name ("rebound.v1.Scoring"); "" is set alike.
+  std::string health_service;
+  std::string listen = "127.0.0.1:0";
+  int max_message_bytes = 4 * 1024 * 1024;
+  GrpcConnectionOptions connections;
+  // PEM files; both set = TLS on the gRPC port.
+  std::string tls_cert;
+  std::string tls_key;
+  // How long open calls (streams) get at shutdown before they are
+  // cancelled.
+  std::chrono::milliseconds call_grace{5'000};
+};
+
+class ServiceHost {
+ public:
+  using StageFactory =
+      std::function<absl::StatusOr<std::unique_ptr<PipelineStage>>()>;
+
+  // In this order, so the cheap checks fail first: the TLS files are
+  // read, `service` starts on the port (health NOT_SERVING), `make_stage`
+  // builds the stage (it connects to Kafka and Redis, within its own
+  // start-up timeout), then the stage runs on its own thread and health
+  // follows it. Any failure stops what was started and returns the cause.
+  static absl::StatusOr<std::unique_ptr<ServiceHost>> Start(
+      ServiceHostOptions options, std::unique_ptr<grpc::Service> service,
+      const StageFactory& make_stage);
+  // Shutdown() if not done, then releases the server, the stage and the
+  // service, in that order.
+  ~ServiceHost();
+  ServiceHost(const ServiceHost&) = delete;
+  ServiceHost& operator=(const ServiceHost&) = delete;
+
+  int port() const { return port_; }
+  PipelineStage* stage() { return stage_.get(); }
+
+  // Health NOT_SERVING for every watcher, the stage stopped and drained,
+  // then the server (open calls get call_grace). Returns the stage's
+  // status. Safe to call twice.
+  absl::Status Shutdown();
+
+ private:
+  ServiceHost() = default;
+
+  ServiceHostOptions options_;
+  // Destroyed bottom-up: the server first, then the stage, then the
+  // service the server was serving.
+  std::unique_ptr<grpc::Service> service_;
+  std::unique_ptr<PipelineStage> stage_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  absl::Notification stage_done_;
+  absl::Status stage_status_;
+  std::thread stage_thread_;
+  std::thread health_thread_;
+  bool shut_down_ = false;
+};
+
+// The settings every service's main() reads alike.
+struct ServiceFlags {
+  std::string listen;
+  std::string metrics_listen;
+  std::string log_level = "info";
+  std::string brokers;
+  GrpcConnectionOptions connections;
+  GrpcPortSecurity security;
+  // How long start-up waits for Kafka (and Redis) before it gives up.
+  std::chrono::milliseconds startup_timeout{30'000};
+};
+
+// Reads --listen, --metrics-listen, --log-level, --kafka-brokers,
+// --startup-timeout, the gRPC keepalive settings and the port's security
+// (--tenant-tokens, --tls-cert, --tls-key), with these defaults.
+ServiceFlags ReadServiceFlags(ConfigReader& config,
+                              const std::string& default_listen,
+                              const std::string& default_metrics_listen,
+                              const std::string& api);
+
+// After the last setting was read: --help printed (exit 0), or a
+// configuration error named on stderr (exit 2), or logging set up for
+// `binary`. nullopt: carry on.
+std::optional<int> FinishServiceFlags(ConfigReader& config,
+                                      const std::string& binary,
+                                      const std::string& component,
+                                      const std::string& log_level);
+
+// The rest of every service's main(): the metrics endpoint, `start`, then
+// serving until SIGTERM or SIGINT and draining. A start that fails exits 1
+// with one error line naming the cause.
+template <typename Server>
+int RunService(const sigset_t& signals, const ServiceFlags& flags,
+               const std::function<absl::StatusOr<std::unique_ptr<Server>>(
+                   std::shared_ptr<prometheus::Registry>)>& start) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto metrics = MetricsServer::Start(flags.metrics_listen, registry);
+  if (!metrics.ok()) {
+    log::Error("cannot start",
+               {{"error", std::string(metrics.status().message())}});
+    return 1;
+  }
+  auto server = start(registry);
+  if (!server.ok()) {
+    log::Error("cannot start",
+               {{"error", std::string(server.status().message())}});
+    return 1;
+  }
+  return ServeUntilTerminated(signals, *server, (*metrics)->port());
+}
+
+}  // namespace rebound
+
+#endif  // REBOUND_COMMON_SERVICE_HOST_H_
