@@ -584,9 +584,16 @@ absl::Status ScoringConsumer::Drain() {
     if (done || absl::Now() >= deadline) break;
     (void)publisher_->Flush(std::chrono::milliseconds(200));
   }
-  // Commit what is stored. Not while Kafka is unreachable: a commit would
-  // wait for a coordinator that is not there; the offsets not committed
-  // are replayed, and replays change nothing.
+  // Commit what is stored and leave the group. Not while Kafka is
+  // unreachable: the commit would wait for a coordinator that is not there,
+  // and close() can retry its coordinator query forever (librdkafka#3740).
+  // The consumer is then destroyed without closing (its C++ destructor does
+  // not close): the offsets not committed are replayed by the partitions'
+  // next owner, and replays change nothing.
+  {
+    absl::MutexLock lock(&consumer_mu_);
+    consumer_closing_ = true;
+  }
   if (publisher_->available()) {
     RdKafka::ErrorCode committed = consumer_->commitSync();
     if (committed != RdKafka::ERR_NO_ERROR &&
@@ -594,12 +601,12 @@ absl::Status ScoringConsumer::Drain() {
       log::Warn("final commit failed",
                 {{"error", RdKafka::err2str(committed)}});
     }
+    consumer_->close();
+  } else {
+    log::Warn(
+        "kafka unreachable at the stop: leaving without a final commit; "
+        "uncommitted events will be replayed");
   }
-  {
-    absl::MutexLock lock(&consumer_mu_);
-    consumer_closing_ = true;
-  }
-  consumer_->close();
   {
     absl::MutexLock lock(&consumer_mu_);
     consumer_.reset();

@@ -1,0 +1,221 @@
+// Every service's failure paths as an operator meets them, on the real
+// binaries: a start that cannot succeed exits 1 with one line naming the
+// cause (never a crash), health goes NOT_SERVING while Kafka is down, and
+// SIGTERM during a Kafka outage still ends within Kubernetes' grace period.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/scoring_test_support.h"
+#include "tests/test_support.h"
+#include "tools/ingest_client.h"
+
+namespace rebound {
+namespace {
+
+using std::chrono::seconds;
+using testing::Child;
+using testing::FreePort;
+
+struct Service {
+  std::string name;         // "scoring"
+  std::string bin;          // Path of the binary.
+  std::string health;       // gRPC health service name.
+  bool uses_redis = false;  // Takes --redis-addr.
+};
+
+std::vector<Service> AllServices() {
+  return {{"ingest", REBOUND_INGEST_BIN, "rebound.v1.Ingest", false},
+          {"scoring", REBOUND_SCORING_BIN, "rebound.v1.Scoring", true},
+          {"notify", REBOUND_NOTIFY_BIN, "rebound.v1.Notify", true}};
+}
+
+// The lines of `out` that report a failed start.
+std::vector<std::string> CannotStartLines(const std::string& out) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    if (line.find("\"cannot start\"") != absl::string_view::npos)
+      lines.emplace_back(line);
+  }
+  return lines;
+}
+
+// A loopback TCP port held open (listening) for as long as this lives.
+class HeldPort {
+ public:
+  HeldPort() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+        listen(fd_, 1) == 0) {
+      socklen_t len = sizeof(a);
+      getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+      port_ = ntohs(a.sin_port);
+    }
+  }
+  ~HeldPort() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(AllServices, AFailedStartExitsOneWithOneLineNamingTheCause) {
+  const std::string brokers = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
+  const std::string redis = testing::RequiredEnv("REBOUND_REDIS_ADDR");
+  ASSERT_FALSE(brokers.empty() || redis.empty());
+  HeldPort taken;
+  ASSERT_GT(taken.port(), 0);
+  const std::string topic = testing::UniqueTopic("it-start");
+  struct Case {
+    std::string what;
+    std::vector<std::string> args;
+    std::string expect;  // In the one "cannot start" line.
+    bool redis_only = false;
+  };
+  const std::vector<Case> cases = {
+      {"bad TLS file",
+       {"--kafka-brokers=" + brokers, "--tls-cert=/nonexistent/rebound.pem",
+        "--tls-key=/nonexistent/rebound.key"},
+       "setting 'tls-cert': cannot read '/nonexistent/rebound.pem'"},
+      {"Kafka unreachable",
+       {"--kafka-brokers=127.0.0.1:1"},
+       "kafka at 127.0.0.1:1"},
+      {"port taken",
+       {"--kafka-brokers=" + brokers,
+        absl::StrCat("--listen=127.0.0.1:", taken.port())},
+       absl::StrCat("cannot listen on '127.0.0.1:", taken.port(), "'")},
+      {"Redis unreachable",
+       {"--kafka-brokers=" + brokers, "--redis-addr=127.0.0.1:1"},
+       "redis at 127.0.0.1:1 did not answer within 3s",
+       true},
+  };
+  for (const Service& svc : AllServices()) {
+    for (const Case& c : cases) {
+      if (c.redis_only && !svc.uses_redis) continue;
+      std::vector<std::string> args = {
+          svc.bin, "--startup-timeout=3s", "--topic=" + topic,
+          absl::StrCat("--metrics-listen=127.0.0.1:", FreePort())};
+      bool has_listen = false;
+      bool has_redis = false;
+      for (const auto& a : c.args) {
+        has_listen = has_listen || a.rfind("--listen=", 0) == 0;
+        has_redis = has_redis || a.rfind("--redis-addr=", 0) == 0;
+        args.push_back(a);
+      }
+      if (!has_listen) args.push_back("--listen=127.0.0.1:0");
+      if (svc.uses_redis && !has_redis) args.push_back("--redis-addr=" + redis);
+      Child child(args);
+      const int rc = child.Wait();
+      const std::string out = child.Output();
+      EXPECT_EQ(rc, 1) << svc.name << ", " << c.what
+                       << (rc == -1 ? " (killed by a signal)" : "") << ":\n"
+                       << out;
+      const auto lines = CannotStartLines(out);
+      ASSERT_EQ(lines.size(), 1u) << svc.name << ", " << c.what << ":\n" << out;
+      EXPECT_NE(lines[0].find(c.expect), std::string::npos)
+          << svc.name << ", " << c.what << ": want '" << c.expect
+          << "' in: " << lines[0];
+    }
+  }
+}
+
+// Kafka stopped under all three services: each reports NOT_SERVING, and a
+// SIGTERM then ends each within the 30 s Kubernetes grants
+// (terminationGracePeriodSeconds), by its own exit, not a kill.
+TEST(AllServices, SigtermDuringAKafkaOutageEndsWithinTheGracePeriod) {
+  const std::string redis = testing::RequiredEnv("REBOUND_REDIS_ADDR");
+  ASSERT_FALSE(redis.empty());
+  testing::PrivateServer kafka("kafka");
+  std::string out;
+  ASSERT_TRUE(kafka.Start(&out)) << out;
+  const std::string topic = testing::UniqueTopic("it-outage");
+  struct Running {
+    Service svc;
+    int port = 0;
+    std::unique_ptr<Child> child;
+    std::shared_ptr<grpc::Channel> channel;
+  };
+  std::vector<Running> running;
+  for (const Service& svc : AllServices()) {
+    Running r;
+    r.svc = svc;
+    r.port = FreePort();
+    std::vector<std::string> args = {
+        svc.bin,
+        "--kafka-brokers=" + kafka.brokers(),
+        "--topic=" + topic,
+        "--topic-partitions=2",
+        absl::StrCat("--listen=127.0.0.1:", r.port),
+        absl::StrCat("--metrics-listen=127.0.0.1:", FreePort())};
+    if (svc.uses_redis) {
+      args.push_back("--redis-addr=" + redis);
+      args.push_back("--group-id=" + topic + "-" + svc.name);
+      args.push_back("--verdicts-topic=" + topic + "-verdicts");
+    }
+    r.child = std::make_unique<Child>(args);
+    r.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", r.port),
+                                    grpc::InsecureChannelCredentials());
+    running.push_back(std::move(r));
+  }
+  for (auto& r : running) {
+    ASSERT_TRUE(testing::WaitForHealth(r.channel, r.svc.health, 1, seconds(60)))
+        << r.svc.name << " never SERVING:\n"
+        << r.child->Output();
+  }
+  // Work in flight: events through ingest, verdicts out of scoring.
+  const std::string tenant = testing::UniqueTopic("t");
+  auto published = tools::PublishOverStream(
+      running[0].channel, testing::SimulatedStream(tenant, 300, 3));
+  ASSERT_TRUE(published.status.ok()) << published.status.error_message();
+
+  ASSERT_TRUE(kafka.Stop(&out)) << out;
+  for (auto& r : running) {
+    EXPECT_TRUE(testing::WaitForHealth(r.channel, r.svc.health, 2, seconds(30)))
+        << r.svc.name << " stayed SERVING with Kafka stopped:\n"
+        << r.child->Output();
+  }
+  for (auto& r : running) kill(r.child->pid(), SIGTERM);
+  const auto signalled = std::chrono::steady_clock::now();
+  for (auto& r : running) {
+    // Child::Wait blocks; a watchdog kills a child still running at 30 s,
+    // which then shows as "killed by a signal".
+    std::atomic<bool> exited{false};
+    std::thread watchdog([&] {
+      while (!exited.load() &&
+             std::chrono::steady_clock::now() - signalled < seconds(30)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      if (!exited.load()) kill(r.child->pid(), SIGKILL);
+    });
+    const int rc = r.child->Wait();
+    exited.store(true);
+    watchdog.join();
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - signalled);
+    EXPECT_NE(rc, -1) << r.svc.name << " did not end within 30 s of SIGTERM:\n"
+                      << r.child->Output();
+    EXPECT_NE(r.child->Output().find("signal received, draining"),
+              std::string::npos)
+        << r.child->Output();
+    std::cout << r.svc.name << ": exit " << rc << " " << took.count()
+              << " ms after SIGTERM\n";
+  }
+}
+
+}  // namespace
+}  // namespace rebound
