@@ -17,9 +17,11 @@
 #include "services/notify/state_rebuild.h"
 #include "services/scoring/scoring_server.h"
 #include "services/scoring/state_rebuild.h"
+#include "state/keys.h"
 #include "tests/scoring_test_support.h"
 #include "tests/test_support.h"
 #include "tools/ingest_client.h"
+#include "tools/topic_reader.h"
 
 namespace rebound {
 namespace {
@@ -683,6 +685,90 @@ TEST_F(Pipeline, WatcherResumesWithoutLossOrDuplicateAcrossRestartAndReplicas) {
   std::set<std::string> ids_a;
   for (const auto& u : on_a) ids_a.insert(u.suggestion().suggestion_id());
   EXPECT_EQ(ids_a, expected);
+}
+
+// Notify's rule for what it cannot handle: a record that does not decode,
+// and each verdict whose update Redis refuses (one member's suggestion
+// index has the wrong type), go to notify's dead-letter topic with the
+// reason; every other decline, before and after them in the same
+// partitions, gets its suggestion, and notify stays SERVING.
+TEST_F(Pipeline, NotifyDeadLettersWhatItCannotHandleAndGoesOn) {
+  auto events = testing::SimulatedStream(tenant_a_, 800, 9);
+  std::string poisoned;
+  for (const auto& e : events) {
+    if (e.has_request_declined()) {
+      poisoned = e.sender_id();
+      break;
+    }
+  }
+  ASSERT_FALSE(poisoned.empty());
+  std::set<std::string> expected;  // A suggestion per decline/expiry.
+  size_t refused = 0;
+  for (const auto& e : events) {
+    if (!e.has_request_declined() && !e.has_request_expired()) continue;
+    if (e.sender_id() == poisoned) {
+      ++refused;
+    } else {
+      expected.insert(e.event_id());
+    }
+  }
+  ASSERT_GT(expected.size(), 40u);
+  {
+    RedisClient redis(RedisOptions{redis_});
+    ASSERT_TRUE(
+        redis
+            .Command({"SET",
+                      state::MemberKeys(tenant_a_, poisoned).Suggestions(),
+                      "not a sorted set"})
+            .ok());
+  }
+  auto o = NotifyOptions();
+  o.consumer.dead_letter_topic = prefix_ + "-notify-dlq";
+  auto notify = StartNotify(o);
+  ASSERT_NE(notify, nullptr);
+  ASSERT_TRUE(testing::ProduceRaw(brokers_, prefix_ + "-verdicts", "garbage",
+                                  "\xff\xff not a verdict"));
+  Publish(events, kTokenA);
+
+  auto stub = NotifyStub(*notify);
+  rebound::v1::WatchSuggestionsRequest req;
+  req.set_tenant_id(tenant_a_);
+  req.set_from_beginning(true);
+  auto got = WatchUntil(*stub, req, kTokenA, expected, {}, seconds(90));
+  std::set<std::string> ids;
+  for (const auto& u : got) ids.insert(u.suggestion().suggestion_id());
+  for (const auto& id : expected) {
+    EXPECT_TRUE(ids.contains(id)) << "no suggestion for decline " << id;
+  }
+
+  std::vector<tools::KafkaRecord> dlq;
+  for (int i = 0; i < 150 && dlq.size() < refused + 1; ++i) {
+    auto r = tools::ReadTopic(brokers_, prefix_ + "-notify-dlq", seconds(30));
+    ASSERT_TRUE(r.ok()) << r.status();
+    dlq = *r;
+    if (dlq.size() < refused + 1)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  size_t undecodable = 0, wrongtype = 0;
+  for (const auto& r : dlq) {
+    const std::string reason = r.Header("rebound_dlq_reason");
+    EXPECT_EQ(r.Header("rebound_dlq_consumer"), prefix_ + "-notify");
+    if (reason.find("undecodable") != std::string::npos) {
+      ++undecodable;
+      EXPECT_EQ(r.key, "garbage");
+    } else if (reason.find("WRONGTYPE") != std::string::npos) {
+      ++wrongtype;
+      rebound::v1::DeclineVerdict v;
+      ASSERT_TRUE(v.ParseFromString(r.value));
+      EXPECT_EQ(v.sender_id(), poisoned);
+    } else {
+      ADD_FAILURE() << "unexpected dead letter: " << reason;
+    }
+  }
+  EXPECT_EQ(undecodable, 1u);
+  EXPECT_EQ(wrongtype, refused);
+  EXPECT_TRUE(notify->consumer()->healthy())
+      << "refused records made notify report Redis down";
 }
 
 TEST_F(Pipeline, TenantsCannotSeeEachOther) {

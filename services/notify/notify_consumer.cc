@@ -92,6 +92,14 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
                       .Register(*registry);
   c->dead_lettered_ = &records.Add({{"cause", "undecodable"}});
   c->redis_refused_ = &records.Add({{"cause", "redis_refused"}});
+  c->sweep_refused_ =
+      &prometheus::BuildCounter()
+           .Name("rebound_notify_sweep_refused_total")
+           .Help(
+               "Stale invites whose withdraw suggestion Redis refused for "
+               "good (forgotten)")
+           .Register(*registry)
+           .Add({});
   {
     // The dead-letter producer; its health probe is notify's view of Kafka.
     PublisherOptions po;
@@ -164,6 +172,7 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
       // rebuilding), so kept for a later sweep, unless older than scoring
       // keeps a request.
       std::vector<SuggestionWrite> writes;
+      std::vector<const SuggestionStore::PendingInvite*> written;
       std::vector<SuggestionStore::PendingInvite> done;
       const absl::Time forgotten_by_scoring = absl::Now() - kKeepClosedInvites;
       for (const auto& p : *stale) {
@@ -173,12 +182,35 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
             {StaleInviteSuggestion(policy_, p.tenant, p.sender, p.recipient,
                                    p.request_id, p.sent_at, absl::Now()),
              {}});
+        written.push_back(&p);
       }
-      auto stored = store.PutBatch(writes);
+      absl::Status put = store.PutBatch(writes).status();
+      if (!put.ok() && !IsTransientRedisError(put) && !absl::IsDataLoss(put)) {
+        // Redis refuses some entry's writes for good: entry by entry, so
+        // one such invite holds up none of the others. The refused one is
+        // logged, counted and forgotten.
+        put = absl::OkStatus();
+        for (size_t k = 0; k < writes.size(); ++k) {
+          absl::Status one = store.PutBatch({writes[k]}).status();
+          if (one.ok()) continue;
+          if (IsTransientRedisError(one) || absl::IsDataLoss(one)) {
+            put = one;
+            break;
+          }
+          const SuggestionStore::PendingInvite& p = *written[k];
+          log::Warn(
+              "stale-invite suggestion refused by redis; invite forgotten",
+              {{"tenant", p.tenant},
+               {"sender", p.sender},
+               {"request_id", p.request_id},
+               {"error", std::string(one.message())}});
+          sweep_refused_->Increment();
+          if (!p.known && p.sent_at >= forgotten_by_scoring) done.push_back(p);
+        }
+      }
       // Forgotten only if the state is still the one read.
-      if (stored.ok()) s = store.CheckEpoch();
-      s = !stored.ok() ? stored.status()
-                       : (s.ok() ? store.ForgetPending(done) : s);
+      if (put.ok()) s = store.CheckEpoch();
+      s = !put.ok() ? put : (s.ok() ? store.ForgetPending(done) : s);
       if (s.ok()) {
         suggestions_->Add({{"state", "STALE_INVITE"}})
             .Increment(static_cast<double>(writes.size()));

@@ -108,6 +108,7 @@ class NotifyConsumer final : public PipelineStage {
   std::unique_ptr<Publisher> publisher_;
   prometheus::Counter* dead_lettered_ = nullptr;
   prometheus::Counter* redis_refused_ = nullptr;
+  prometheus::Counter* sweep_refused_ = nullptr;
   std::atomic<bool> redis_ok_{true};
   std::atomic<bool> kafka_ok_{true};
   std::atomic<bool> state_lost_{false};

@@ -12,6 +12,15 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
     const NotifyServerOptions& options, RetryPolicyConfig policy,
     std::shared_ptr<prometheus::Registry> registry) {
   std::unique_ptr<NotifyServer> s(new NotifyServer());
+  NotifyServerOptions o = options;
+  o.consumer.store.corrupt =
+      &prometheus::BuildCounter()
+           .Name("rebound_notify_corrupt_suggestions_total")
+           .Help(
+               "Stored suggestions read that did not decode (never served "
+               "or built on)")
+           .Register(*registry)
+           .Add({});
   ServiceHostOptions ho;
   ho.name = "notify";
   ho.health_service = kServiceName;
@@ -24,11 +33,11 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
   ho.call_grace = std::chrono::seconds(2);
   auto host = ServiceHost::Start(
       ho,
-      std::make_unique<NotifyService>(options.consumer.store, options.auth,
-                                      options.max_watches, registry),
+      std::make_unique<NotifyService>(o.consumer.store, o.auth, o.max_watches,
+                                      registry),
       [&]() -> absl::StatusOr<std::unique_ptr<PipelineStage>> {
-        auto c = NotifyConsumer::Create(options.consumer, std::move(policy),
-                                        registry);
+        auto c =
+            NotifyConsumer::Create(o.consumer, std::move(policy), registry);
         if (!c.ok()) return c.status();
         s->consumer_ = c->get();
         return std::unique_ptr<PipelineStage>(std::move(*c));

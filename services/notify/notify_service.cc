@@ -151,6 +151,10 @@ class WatchReactor
             "suggestion stream: " + std::string(entries.status().message()));
       }
       for (auto& e : *entries) {
+        if (e.corrupt) {  // Never served; the cursor moves past it.
+          after = e.id;
+          continue;
+        }
         {
           std::unique_lock<std::mutex> lock(st.mu);
           st.cv.wait(lock, [&] { return !st.writing || st.cancelled; });
@@ -273,9 +277,16 @@ grpc::Status NotifyService::Transition(
   // A concurrent change on another replica takes the same version: retry on
   // what was stored.
   for (int attempt = 0; attempt < 5; ++attempt) {
+    bool corrupt = false;
     auto got = store_.Get(request.tenant_id(), request.member_id(),
-                          request.suggestion_id());
+                          request.suggestion_id(), &corrupt);
     if (!got.ok()) return ToGrpc(got.status());
+    if (corrupt) {
+      return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                          "suggestion_id: suggestion '" +
+                              request.suggestion_id() +
+                              "' is corrupt in storage");
+    }
     if (!got->has_value()) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND,
                           "suggestion_id: no suggestion '" +

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/log.h"
 #include "state/event_fields.h"
 #include "state/keys.h"
 #include "state/member_state.h"
@@ -253,17 +254,25 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
   return stored;
 }
 
+bool SuggestionStore::Decode(const std::string& bytes, const std::string& key,
+                             RetrySuggestion* out) const {
+  if (out->ParseFromString(bytes)) return true;
+  log::Warn("stored suggestion does not decode; skipped", {{"key", key}});
+  if (options_.corrupt != nullptr) options_.corrupt->Increment();
+  return false;
+}
+
 absl::StatusOr<std::optional<RetrySuggestion>> SuggestionStore::Get(
-    const std::string& tenant, const std::string& member,
-    const std::string& id) {
-  auto v = redis_.Command(
-      {"HGET", state::MemberKeys(tenant, member).Suggestion(id), "data"});
+    const std::string& tenant, const std::string& member, const std::string& id,
+    bool* corrupt) {
+  const std::string key = state::MemberKeys(tenant, member).Suggestion(id);
+  auto v = redis_.Command({"HGET", key, "data"});
   if (!v.ok()) return v.status();
   if (v->is_nil()) return std::optional<RetrySuggestion>();
   RetrySuggestion s;
-  if (!s.ParseFromString(v->str)) {
-    return absl::DataLossError("suggestion '" + id +
-                               "' is not a RetrySuggestion");
+  if (!Decode(v->str, key, &s)) {
+    if (corrupt != nullptr) *corrupt = true;
+    return std::optional<RetrySuggestion>();
   }
   return std::optional<RetrySuggestion>(std::move(s));
 }
@@ -280,9 +289,11 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::List(
   if (gets.empty()) return out;
   auto data = redis_.Pipeline(gets);
   if (!data.ok()) return data.status();
-  for (const auto& d : *data) {
+  for (size_t i = 0; i < data->size(); ++i) {
+    const RedisValue& d = (*data)[i];
     RetrySuggestion s;
-    if (!d.is_nil() && s.ParseFromString(d.str)) out.push_back(std::move(s));
+    if (!d.is_nil() && Decode(d.str, gets[i][1], &s))
+      out.push_back(std::move(s));
   }
   return out;
 }
@@ -341,8 +352,10 @@ absl::StatusOr<std::vector<StreamEntry>> SuggestionStore::Read(
       e.id = entry.array[0].str;
       const auto& fields = entry.array[1].array;
       for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].str == "s")
-          e.suggestion.ParseFromString(fields[i + 1].str);
+        if (fields[i].str == "s") {
+          e.corrupt = !Decode(fields[i + 1].str,
+                              stream.array[0].str + " " + e.id, &e.suggestion);
+        }
       }
       out.push_back(std::move(e));
     }

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/redis_client.h"
+#include "prometheus/counter.h"
 #include "rebound/v1/notify.pb.h"
 #include "rebound/v1/scoring.pb.h"
 #include "state/epoch.h"
@@ -45,6 +46,11 @@ struct SuggestionStoreOptions {
   absl::Duration suggestion_ttl = absl::Hours(24 * 400);
   // Suggestions listed per member (newest kept; older ones expire).
   int64_t max_suggestions_per_member = 1000;
+  // Counts stored suggestions that do not decode (may be null). The rule
+  // for corrupt state, everywhere it is read: never served or built on,
+  // logged with its key, counted here; a read asking for exactly that
+  // suggestion is told it is corrupt.
+  prometheus::Counter* corrupt = nullptr;
 };
 
 // One suggestion version to write, with the red-flag signal names to count
@@ -57,6 +63,9 @@ struct SuggestionWrite {
 struct StreamEntry {
   std::string id;  // Redis stream entry id: the resume token.
   rebound::v1::RetrySuggestion suggestion;
+  // The entry's suggestion does not decode: skip it (its id still moves a
+  // reader past it).
+  bool corrupt = false;
 };
 
 class SuggestionStore {
@@ -98,11 +107,13 @@ class SuggestionStore {
   absl::StatusOr<std::vector<rebound::v1::RetrySuggestion>> PutBatch(
       const std::vector<SuggestionWrite>& writes);
 
+  // nullopt when there is none, or when the stored one does not decode
+  // (`corrupt`, if not null, is then set).
   absl::StatusOr<std::optional<rebound::v1::RetrySuggestion>> Get(
       const std::string& tenant, const std::string& member,
-      const std::string& suggestion_id);
+      const std::string& suggestion_id, bool* corrupt = nullptr);
 
-  // Newest first.
+  // Newest first; corrupt ones left out.
   absl::StatusOr<std::vector<rebound::v1::RetrySuggestion>> List(
       const std::string& tenant, const std::string& member);
 
@@ -162,6 +173,11 @@ class SuggestionStore {
                                            const std::string& member);
 
  private:
+  // Decodes a stored suggestion; false (logged with `key`, counted) when
+  // it does not decode.
+  bool Decode(const std::string& bytes, const std::string& key,
+              rebound::v1::RetrySuggestion* out) const;
+
   SuggestionStoreOptions options_;
   RedisClient redis_;
   state::Epoch epoch_;
