@@ -94,6 +94,11 @@ void SetServing(grpc::Server* server, const std::string& health_name,
   health->SetServingStatus(serving);
 }
 
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
 std::thread FollowHealth(grpc::Server* server, std::string health_name,
                          std::function<bool()> healthy,
                          const absl::Notification* done, std::string label) {

@@ -67,6 +67,10 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
     const std::string& health_name,
     const GrpcConnectionOptions& connections = {});
 
+// An absl::Status as the gRPC status with the same code and message (the
+// codes are the same numbers). The one conversion every service uses.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
 // Sets the health of "" and `health_name` together.
 void SetServing(grpc::Server* server, const std::string& health_name,
                 bool serving);

@@ -5,17 +5,13 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_server.h"
 #include "common/log.h"
 #include "google/protobuf/arena.h"
 #include "services/ingest/kafka_record.h"
 #include "services/ingest/publish_response.h"
 
 namespace rebound::ingest {
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
 
 namespace {
 

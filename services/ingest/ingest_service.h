@@ -109,9 +109,6 @@ class IngestService final : public IngestRawService {
       ABSL_GUARDED_BY(streams_mu_);
 };
 
-// google.rpc code of an absl status, for EventResult.code and grpc::Status.
-grpc::Status ToGrpcStatus(const absl::Status& status);
-
 }  // namespace rebound::ingest
 
 #endif  // REBOUND_SERVICES_INGEST_INGEST_SERVICE_H_

@@ -54,6 +54,10 @@ int main(int argc, char** argv) {
              "rebuild notify's Redis state from the verdicts and events topics "
              "(after Redis lost it; after rebound-scoring --rebuild-state) and "
              "exit; running instances hold until it is done");
+  o.read_connections = static_cast<int>(
+      c.Int("redis-read-connections", o.read_connections, 1, 1024,
+            "Redis connections the API's unary calls share (one per call at a "
+            "time; more calls wait up to 5 s, then RESOURCE_EXHAUSTED)"));
   if (auto exit = rebound::FinishServiceFlags(c, "rebound-notify", "notify",
                                               f.log_level)) {
     return *exit;

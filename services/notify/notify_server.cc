@@ -34,7 +34,7 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
   auto host = ServiceHost::Start(
       ho,
       std::make_unique<NotifyService>(o.consumer.store, o.auth, o.max_watches,
-                                      registry),
+                                      registry, o.read_connections),
       [&]() -> absl::StatusOr<std::unique_ptr<PipelineStage>> {
         auto c =
             NotifyConsumer::Create(o.consumer, std::move(policy), registry);

@@ -34,6 +34,8 @@ struct NotifyServerOptions {
   // later or on another replica) instead of exhausting threads or Redis's
   // client limit.
   int max_watches = 1000;
+  // Redis connections the unary calls share (one per call at a time).
+  int read_connections = 8;
 };
 
 class NotifyServer {

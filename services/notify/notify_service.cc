@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/grpc_server.h"
 #include "common/log.h"
 
 namespace rebound::notify {
@@ -16,10 +17,8 @@ namespace {
 
 using rebound::v1::RetrySuggestion;
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
+// How long a unary call waits for one of the instance's Redis connections.
+constexpr absl::Duration kBorrowWait = absl::Seconds(5);
 
 grpc::Status Required(const std::string& value, const char* field) {
   if (value.empty()) {
@@ -117,7 +116,7 @@ class WatchReactor
                             "resume_token: not a token this service issued");
       }
       auto first = store.FirstEntryId(tenant, member);
-      if (!first.ok()) return ToGrpc(first.status());
+      if (!first.ok()) return ToGrpcStatus(first.status());
       if (!first->empty() && StreamIdLess(request.resume_token(), *first) &&
           request.resume_token() != "0-0") {
         // Older than what is kept: entries in between may be trimmed. Tell
@@ -135,7 +134,7 @@ class WatchReactor
       after = "0-0";
     } else {
       auto last = store.LastEntryId(tenant, member);
-      if (!last.ok()) return ToGrpc(last.status());
+      if (!last.ok()) return ToGrpcStatus(last.status());
       after = *last;
     }
     while (true) {
@@ -177,12 +176,14 @@ class WatchReactor
 
 NotifyService::NotifyService(SuggestionStoreOptions store, TenantAuth auth,
                              int max_watches,
-                             std::shared_ptr<prometheus::Registry> registry)
+                             std::shared_ptr<prometheus::Registry> registry,
+                             int read_connections)
     : store_options_(store),
       auth_(std::move(auth)),
       max_watches_(max_watches),
       open_watches_(std::make_shared<OpenWatches>()),
-      store_(store) {
+      stores_(read_connections,
+              [store] { return std::make_unique<SuggestionStore>(store); }) {
   open_watches_->registry = registry;
   open_watches_->gauge = &prometheus::BuildGauge()
                               .Name("rebound_notify_open_watches")
@@ -220,18 +221,33 @@ grpc::ServerUnaryReactor* NotifyService::ListSuggestions(
     reactor->Finish(s);
     return reactor;
   }
-  absl::StatusOr<std::vector<RetrySuggestion>> all;
-  {
-    absl::MutexLock lock(&mu_);
-    all = store_.List(request->tenant_id(), request->member_id());
+  auto store = stores_.Borrow(kBorrowWait);
+  if (!store.ok()) {
+    reactor->Finish(ToGrpcStatus(store.status()));
+    return reactor;
   }
+  if (request->states().empty()) {
+    // Every state: the page is positions of the index, read alone.
+    auto page = (*store)->ListPage(request->tenant_id(), request->member_id(),
+                                   start, size);
+    if (!page.ok()) {
+      reactor->Finish(ToGrpcStatus(page.status()));
+      return reactor;
+    }
+    for (auto& sg : page->suggestions)
+      *response->add_suggestions() = std::move(sg);
+    if (page->more) response->set_next_page_token(std::to_string(start + size));
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  auto all = (*store)->List(request->tenant_id(), request->member_id());
   if (!all.ok()) {
-    reactor->Finish(ToGrpc(all.status()));
+    reactor->Finish(ToGrpcStatus(all.status()));
     return reactor;
   }
   std::vector<const RetrySuggestion*> matching;
   for (const auto& sg : *all) {
-    bool wanted = request->states().empty();
+    bool wanted = false;
     for (int st : request->states()) wanted |= sg.state() == st;
     if (wanted) matching.push_back(&sg);
   }
@@ -273,14 +289,15 @@ grpc::Status NotifyService::Transition(
   if (s.ok()) s = Required(request.suggestion_id(), "suggestion_id");
   if (s.ok()) s = auth_.Authorize(context, request.tenant_id());
   if (!s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  auto store = stores_.Borrow(kBorrowWait);
+  if (!store.ok()) return ToGrpcStatus(store.status());
   // A concurrent change on another replica takes the same version: retry on
   // what was stored.
   for (int attempt = 0; attempt < 5; ++attempt) {
     bool corrupt = false;
-    auto got = store_.Get(request.tenant_id(), request.member_id(),
-                          request.suggestion_id(), &corrupt);
-    if (!got.ok()) return ToGrpc(got.status());
+    auto got = (*store)->Get(request.tenant_id(), request.member_id(),
+                             request.suggestion_id(), &corrupt);
+    if (!got.ok()) return ToGrpcStatus(got.status());
     if (corrupt) {
       return grpc::Status(grpc::StatusCode::DATA_LOSS,
                           "suggestion_id: suggestion '" +
@@ -306,8 +323,8 @@ grpc::Status NotifyService::Transition(
     sg.set_state(target);
     sg.set_version(sg.version() + 1);
     sg.mutable_updated_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
-    auto stored = store_.Put(sg, {});
-    if (!stored.ok()) return ToGrpc(stored.status());
+    auto stored = (*store)->Put(sg, {});
+    if (!stored.ok()) return ToGrpcStatus(stored.status());
     if (stored->state() == target) {
       *response = *stored;
       return grpc::Status::OK;
@@ -349,10 +366,15 @@ grpc::ServerUnaryReactor* NotifyService::GetInsights(
     reactor->Finish(s);
     return reactor;
   }
-  absl::MutexLock lock(&mu_);
-  auto scores = store_.MemberScores(request->tenant_id(), request->member_id());
+  auto store = stores_.Borrow(kBorrowWait);
+  if (!store.ok()) {
+    reactor->Finish(ToGrpcStatus(store.status()));
+    return reactor;
+  }
+  auto scores =
+      (*store)->MemberScores(request->tenant_id(), request->member_id());
   if (!scores.ok() && !absl::IsNotFound(scores.status())) {
-    reactor->Finish(ToGrpc(scores.status()));
+    reactor->Finish(ToGrpcStatus(scores.status()));
     return reactor;
   }
   if (scores.ok()) {
@@ -365,10 +387,11 @@ grpc::ServerUnaryReactor* NotifyService::GetInsights(
       rc->set_count(n);
     }
   }
-  auto flags = store_.RedFlags(request->tenant_id(), request->member_id(), 5);
-  auto all = store_.List(request->tenant_id(), request->member_id());
+  auto flags =
+      (*store)->RedFlags(request->tenant_id(), request->member_id(), 5);
+  auto all = (*store)->List(request->tenant_id(), request->member_id());
   if (!flags.ok() || !all.ok()) {
-    reactor->Finish(ToGrpc(!flags.ok() ? flags.status() : all.status()));
+    reactor->Finish(ToGrpcStatus(!flags.ok() ? flags.status() : all.status()));
     return reactor;
   }
   for (const auto& [signal, n] : *flags) {

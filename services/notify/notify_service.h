@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "absl/synchronization/mutex.h"
+#include "common/resource_pool.h"
 #include "common/tenant_auth.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -21,9 +22,11 @@ namespace rebound::notify {
 class NotifyService final : public rebound::v1::Notify::CallbackService {
  public:
   // At most `max_watches` WatchSuggestions streams are open at once; their
-  // number and the refusals are metrics in `registry`.
+  // number and the refusals are metrics in `registry`. Unary calls share
+  // `read_connections` Redis connections, one per call at a time.
   NotifyService(SuggestionStoreOptions store, TenantAuth auth, int max_watches,
-                std::shared_ptr<prometheus::Registry> registry);
+                std::shared_ptr<prometheus::Registry> registry,
+                int read_connections = 8);
 
   // Open watches, shared with their reactors (which may end after the
   // service): the count the limit is checked on, and its gauge.
@@ -64,8 +67,7 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
   const int max_watches_;
   const std::shared_ptr<OpenWatches> open_watches_;
   prometheus::Counter* refused_watches_ = nullptr;
-  absl::Mutex mu_;
-  SuggestionStore store_ ABSL_GUARDED_BY(mu_);
+  ResourcePool<SuggestionStore> stores_;
 };
 
 }  // namespace rebound::notify

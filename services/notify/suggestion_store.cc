@@ -298,6 +298,35 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::List(
   return out;
 }
 
+absl::StatusOr<SuggestionStore::Page> SuggestionStore::ListPage(
+    const std::string& tenant, const std::string& member, int64_t start,
+    int64_t count) {
+  const state::MemberKeys m(tenant, member);
+  // One past the page, to know whether more follow.
+  auto ids =
+      redis_.Command({"ZREVRANGE", m.Suggestions(), std::to_string(start),
+                      std::to_string(start + count)});
+  if (!ids.ok()) return ids.status();
+  Page page;
+  page.more = static_cast<int64_t>(ids->array.size()) > count;
+  std::vector<std::vector<std::string>> gets;
+  for (size_t i = 0; i < ids->array.size() && static_cast<int64_t>(i) < count;
+       ++i) {
+    gets.push_back({"HGET", m.Suggestion(ids->array[i].str), "data"});
+  }
+  if (gets.empty()) return page;
+  auto data = redis_.Pipeline(gets);
+  if (!data.ok()) return data.status();
+  for (size_t i = 0; i < data->size(); ++i) {
+    const RedisValue& d = (*data)[i];
+    RetrySuggestion s;
+    if (!d.is_nil() && Decode(d.str, gets[i][1], &s)) {
+      page.suggestions.push_back(std::move(s));
+    }
+  }
+  return page;
+}
+
 absl::StatusOr<std::vector<std::string>> SuggestionStore::WaitingOnProfile(
     const std::string& tenant, const std::string& member) {
   auto v =

@@ -116,6 +116,16 @@ class SuggestionStore {
   // Newest first; corrupt ones left out.
   absl::StatusOr<std::vector<rebound::v1::RetrySuggestion>> List(
       const std::string& tenant, const std::string& member);
+  // Positions [start, start + count) of List's order, reading only those
+  // (one round trip for the ids, one for the suggestions); `more` tells
+  // whether any come after.
+  struct Page {
+    std::vector<rebound::v1::RetrySuggestion> suggestions;
+    bool more = false;
+  };
+  absl::StatusOr<Page> ListPage(const std::string& tenant,
+                                const std::string& member, int64_t start,
+                                int64_t count);
 
   absl::StatusOr<std::vector<std::string>> WaitingOnProfile(
       const std::string& tenant, const std::string& member);

@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
       "rebuild-state", false,
       "rebuild scoring's Redis state from the events topic (after Redis lost "
       "it) and exit; running instances hold until it is done");
+  o.read_connections = static_cast<int>(
+      c.Int("redis-read-connections", o.read_connections, 1, 1024,
+            "Redis connections the API's unary calls share (one per call at a "
+            "time; more calls wait up to 5 s, then RESOURCE_EXHAUSTED)"));
   if (auto exit = rebound::FinishServiceFlags(c, "rebound-scoring", "scoring",
                                               f.log_level)) {
     return *exit;

@@ -7,15 +7,18 @@ namespace rebound::scoring {
 namespace {
 constexpr char kServiceName[] = "rebound.v1.Scoring";
 
-grpc::Status ToGrpc(const absl::Status& s) {
+grpc::Status ToGrpcStatus(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
                       std::string(s.message()));
 }
 }  // namespace
 
 ScoringReadService::ScoringReadService(ScoreStoreOptions options,
-                                       TenantAuth auth)
-    : auth_(std::move(auth)), store_(std::move(options)) {}
+                                       TenantAuth auth, int read_connections)
+    : auth_(std::move(auth)),
+      stores_(read_connections, [options = std::move(options)] {
+        return std::make_unique<ScoreStore>(options);
+      }) {}
 
 grpc::ServerUnaryReactor* ScoringReadService::GetMemberScores(
     grpc::CallbackServerContext* context,
@@ -37,13 +40,15 @@ grpc::ServerUnaryReactor* ScoringReadService::GetMemberScores(
     reactor->Finish(auth);
     return reactor;
   }
-  absl::StatusOr<rebound::v1::MemberScores> scores;
-  {
-    absl::MutexLock lock(&mu_);
-    scores = store_.GetMemberScores(request->tenant_id(), request->member_id());
+  auto store = stores_.Borrow(absl::Seconds(5));
+  if (!store.ok()) {
+    reactor->Finish(ToGrpcStatus(store.status()));
+    return reactor;
   }
+  absl::StatusOr<rebound::v1::MemberScores> scores =
+      (*store)->GetMemberScores(request->tenant_id(), request->member_id());
   if (!scores.ok()) {
-    reactor->Finish(ToGrpc(scores.status()));
+    reactor->Finish(ToGrpcStatus(scores.status()));
     return reactor;
   }
   *response = std::move(*scores);
@@ -65,7 +70,8 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   ho.tls_key = options.tls_key;
   auto host = ServiceHost::Start(
       ho,
-      std::make_unique<ScoringReadService>(options.scoring.store, options.auth),
+      std::make_unique<ScoringReadService>(options.scoring.store, options.auth,
+                                           options.read_connections),
       [&]() -> absl::StatusOr<std::unique_ptr<PipelineStage>> {
         auto c = ScoringConsumer::Create(options.scoring, std::move(classifier),
                                          registry);

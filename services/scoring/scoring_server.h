@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_server.h"
+#include "common/resource_pool.h"
 #include "common/service_host.h"
 #include "common/tenant_auth.h"
 #include "grpcpp/grpcpp.h"
@@ -18,11 +19,12 @@
 
 namespace rebound::scoring {
 
-// rebound.v1.Scoring over Redis (one connection, calls serialized: reads
-// are rare next to the event stream).
+// rebound.v1.Scoring over Redis: each call borrows one of
+// `read_connections` connections for its duration.
 class ScoringReadService final : public rebound::v1::Scoring::CallbackService {
  public:
-  ScoringReadService(ScoreStoreOptions options, TenantAuth auth);
+  ScoringReadService(ScoreStoreOptions options, TenantAuth auth,
+                     int read_connections = 8);
   grpc::ServerUnaryReactor* GetMemberScores(
       grpc::CallbackServerContext* context,
       const rebound::v1::GetMemberScoresRequest* request,
@@ -30,8 +32,7 @@ class ScoringReadService final : public rebound::v1::Scoring::CallbackService {
 
  private:
   const TenantAuth auth_;
-  absl::Mutex mu_;
-  ScoreStore store_ ABSL_GUARDED_BY(mu_);
+  ResourcePool<ScoreStore> stores_;
 };
 
 struct ScoringServerOptions {
@@ -44,6 +45,8 @@ struct ScoringServerOptions {
   TenantAuth auth;
   std::string tls_cert;
   std::string tls_key;
+  // Redis connections the read API's calls share (one per call at a time).
+  int read_connections = 8;
   ScoringOptions scoring;
 };
 
