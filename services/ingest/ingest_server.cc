@@ -3,6 +3,7 @@
 #include "common/grpc_server.h"
 #include "common/kafka_admin.h"
 #include "common/log.h"
+#include "common/pipeline.h"
 #include "common/tenant_auth.h"
 
 namespace rebound::ingest {
@@ -26,15 +27,11 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
   s->publisher_ = std::move(*publisher);
 
   const std::string& topic = options.service.topic;
-  absl::Status created = EnsureTopics(
-      s->publisher_->handle(),
-      {{topic, options.topic_partitions, options.topic_replication}},
+  absl::Status created = pipeline::EnsureTopics(
+      s->publisher_->handle(), options.publisher.brokers, {topic},
+      {options.topic_partitions, options.topic_replication},
       options.startup_timeout);
-  if (!created.ok()) {
-    return absl::Status(created.code(), "kafka at " +
-                                            options.publisher.brokers + ": " +
-                                            std::string(created.message()));
-  }
+  if (!created.ok()) return created;
   auto partitions =
       PartitionCount(s->publisher_->handle(), topic, options.startup_timeout);
   if (!partitions.ok()) return partitions.status();

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/kafka_publisher.h"
+#include "common/pipeline.h"
 #include "common/tenant_auth.h"
 #include "rebound/v1/ingest.grpc.pb.h"
 #include "services/ingest/batch_decoder.h"
@@ -26,7 +27,7 @@ namespace rebound::ingest {
 
 struct IngestServiceOptions {
   // Kafka topic the events go to.
-  std::string topic = "connection-events";
+  std::string topic = pipeline::kEventsTopic;
   // CloudEvents ce_source prefix; the tenant id is appended.
   std::string ce_source = "/rebound/ingest";
   // Most events per PublishRequest.

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/pipeline.h"
 #include "common/time_format.h"
 
 namespace rebound::ingest {
@@ -13,12 +14,8 @@ std::string RecordKey(const ConnectionEvent& event) {
 }
 
 std::string RecordKey(const EventView& event) {
-  std::string key;
-  key.reserve(event.tenant_id.size() + event.sender_id.size() +
-              event.recipient_id.size() + 2);
-  key.append(event.tenant_id).append(1, '/').append(event.sender_id);
-  key.append(1, '/').append(event.recipient_id);
-  return key;
+  return pipeline::RecordKey(event.tenant_id, event.sender_id,
+                             event.recipient_id);
 }
 
 std::string CloudEventType(const ConnectionEvent& event) {

@@ -11,6 +11,7 @@
 #include "common/kafka_group.h"
 #include "common/kafka_publisher.h"
 #include "common/log.h"
+#include "common/pipeline.h"
 
 namespace rebound::notify {
 
@@ -109,17 +110,13 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
     if (!publisher.ok()) return publisher.status();
     c->publisher_ = std::move(*publisher);
     // Topics notify reads may not exist yet (scoring creates them too).
-    const int rf = options.topic_replication;
-    absl::Status s = EnsureTopics(
-        c->publisher_->handle(),
-        {{options.verdicts_topic, options.topic_partitions, rf},
-         {options.events_topic, options.topic_partitions, rf},
-         {options.dead_letter_topic, options.topic_partitions, rf}},
+    absl::Status s = pipeline::EnsureTopics(
+        c->publisher_->handle(), options.brokers,
+        {options.verdicts_topic, options.events_topic,
+         options.dead_letter_topic},
+        {options.topic_partitions, options.topic_replication},
         options.startup_timeout);
-    if (!s.ok()) {
-      return absl::Status(s.code(), "kafka at " + options.brokers + ": " +
-                                        std::string(s.message()));
-    }
+    if (!s.ok()) return s;
   }
   // Redis before joining the group: a start that fails leaves no member
   // behind to rebalance.

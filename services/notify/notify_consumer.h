@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "common/dead_letter.h"
 #include "common/kafka_publisher.h"
+#include "common/pipeline.h"
 #include "common/service_host.h"
 #include "librdkafka/rdkafkacpp.h"
 #include "prometheus/counter.h"
@@ -28,11 +29,11 @@ namespace rebound::notify {
 struct NotifyConsumerOptions {
   std::string brokers;
   std::string group_id = "rebound-notify";
-  std::string verdicts_topic = "decline-verdicts";
-  std::string events_topic = "connection-events";
+  std::string verdicts_topic = pipeline::kVerdictsTopic;
+  std::string events_topic = pipeline::kEventsTopic;
   // Records notify cannot handle for good (they do not decode, or Redis
   // refuses their update) go here with the reason.
-  std::string dead_letter_topic = "notify-dlq";
+  std::string dead_letter_topic = pipeline::kNotifyDeadLetterTopic;
   // Partitions and replication factor of the topics created when missing.
   int topic_partitions = 6;
   int topic_replication = 1;

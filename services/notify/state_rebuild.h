@@ -26,6 +26,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/pipeline.h"
 #include "services/notify/retry_policy.h"
 #include "services/notify/suggestion_store.h"
 
@@ -33,8 +34,8 @@ namespace rebound::notify {
 
 struct RebuildOptions {
   std::string brokers;
-  std::string verdicts_topic = "decline-verdicts";
-  std::string events_topic = "connection-events";
+  std::string verdicts_topic = pipeline::kVerdictsTopic;
+  std::string events_topic = pipeline::kEventsTopic;
   SuggestionStoreOptions store;
   // Longest wait for Kafka metadata and for a partition to reach its end.
   std::chrono::milliseconds kafka_timeout{30'000};

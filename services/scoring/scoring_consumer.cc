@@ -7,6 +7,7 @@
 #include "common/kafka_admin.h"
 #include "common/kafka_group.h"
 #include "common/log.h"
+#include "common/pipeline.h"
 
 namespace rebound::scoring {
 
@@ -157,17 +158,12 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
   auto publisher = Publisher::Create(po);
   if (!publisher.ok()) return publisher.status();
   c->publisher_ = std::move(*publisher);
-  const int rf = options.topic_replication;
-  absl::Status topics =
-      EnsureTopics(c->publisher_->handle(),
-                   {{options.events_topic, options.topic_partitions, rf},
-                    {options.verdicts_topic, options.topic_partitions, rf},
-                    {options.dead_letter_topic, options.topic_partitions, rf}},
-                   options.startup_timeout);
-  if (!topics.ok()) {
-    return absl::Status(topics.code(), "kafka at " + options.brokers + ": " +
-                                           std::string(topics.message()));
-  }
+  absl::Status topics = pipeline::EnsureTopics(
+      c->publisher_->handle(), options.brokers,
+      {options.events_topic, options.verdicts_topic, options.dead_letter_topic},
+      {options.topic_partitions, options.topic_replication},
+      options.startup_timeout);
+  if (!topics.ok()) return topics;
 
   // Redis before joining the group: a start that fails leaves no member
   // behind to rebalance.
@@ -327,8 +323,8 @@ void ScoringConsumer::SendVerdict(const Held& h,
   const auto& verdict = *h.verdict;
   Outgoing out;
   out.topic = options_.verdicts_topic;
-  out.key = absl::StrCat(event.tenant_id(), "/", event.sender_id(), "/",
-                         event.recipient_id());
+  out.key = pipeline::RecordKey(event.tenant_id(), event.sender_id(),
+                                event.recipient_id());
   // ce_time: the decision's time, in whole seconds.
   out.headers = CloudEventHeaders(
       verdict.verdict_id(), "rebound.v1.DeclineVerdict",

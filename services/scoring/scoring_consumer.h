@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/dead_letter.h"
 #include "common/kafka_publisher.h"
+#include "common/pipeline.h"
 #include "common/service_host.h"
 #include "librdkafka/rdkafkacpp.h"
 #include "prometheus/counter.h"
@@ -40,9 +41,9 @@ struct ScoringOptions {
   // Kafka bootstrap servers; required.
   std::string brokers;
   std::string group_id = "rebound-scoring";
-  std::string events_topic = "connection-events";
-  std::string verdicts_topic = "decline-verdicts";
-  std::string dead_letter_topic = "connection-events-dlq";
+  std::string events_topic = pipeline::kEventsTopic;
+  std::string verdicts_topic = pipeline::kVerdictsTopic;
+  std::string dead_letter_topic = pipeline::kEventsDeadLetterTopic;
   // Partitions and replication factor of the topics scoring creates when
   // missing.
   int topic_partitions = 6;

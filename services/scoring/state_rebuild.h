@@ -24,6 +24,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/pipeline.h"
 #include "services/scoring/classifier.h"
 #include "services/scoring/score_store.h"
 
@@ -31,8 +32,8 @@ namespace rebound::scoring {
 
 struct RebuildOptions {
   std::string brokers;
-  std::string events_topic = "connection-events";
-  std::string verdicts_topic = "decline-verdicts";
+  std::string events_topic = pipeline::kEventsTopic;
+  std::string verdicts_topic = pipeline::kVerdictsTopic;
   ScoreStoreOptions store;
   // Longest wait for Kafka metadata and for a partition to reach its end.
   std::chrono::milliseconds kafka_timeout{30'000};

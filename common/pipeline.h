@@ -1,0 +1,50 @@
+// The pipeline's contract between its services, in one place: the topics
+// and how they are created, and how every record is keyed. (The Redis
+// schema is state/; the record formats are proto/.)
+#ifndef REBOUND_COMMON_PIPELINE_H_
+#define REBOUND_COMMON_PIPELINE_H_
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "librdkafka/rdkafkacpp.h"
+
+namespace rebound::pipeline {
+
+// Ingest publishes validated events here; scoring and notify consume it.
+inline constexpr char kEventsTopic[] = "connection-events";
+// Scoring publishes a DeclineVerdict per decline or expiry; notify
+// consumes it.
+inline constexpr char kVerdictsTopic[] = "decline-verdicts";
+// What scoring cannot handle for good (common/dead_letter.h).
+inline constexpr char kEventsDeadLetterTopic[] = "connection-events-dlq";
+// What notify cannot handle for good.
+inline constexpr char kNotifyDeadLetterTopic[] = "notify-dlq";
+
+// How topics a service finds missing are created.
+struct TopicLayout {
+  int partitions = 6;
+  int replication = 1;
+};
+
+// The key of every record of the pipeline: "tenant/sender/recipient". One
+// pair's events and verdicts share a partition in every topic (the
+// partitioner hashes the key), so their order holds end to end. Ids may
+// hold '/': the key is hashed, never parsed.
+std::string RecordKey(std::string_view tenant, std::string_view sender,
+                      std::string_view recipient);
+
+// Creates the named topics that are missing, with `layout`, waiting at most
+// `timeout`. The error names Kafka's address (`brokers`), the topic and
+// Kafka's reason.
+absl::Status EnsureTopics(RdKafka::Handle* handle, const std::string& brokers,
+                          const std::vector<std::string>& topics,
+                          const TopicLayout& layout,
+                          std::chrono::milliseconds timeout);
+
+}  // namespace rebound::pipeline
+
+#endif  // REBOUND_COMMON_PIPELINE_H_
