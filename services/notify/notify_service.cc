@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "common/grpc_server.h"
 #include "common/log.h"
+#include "services/notify/stream_id.h"
 
 namespace rebound::notify {
 namespace {
@@ -26,26 +27,6 @@ grpc::Status Required(const std::string& value, const char* field) {
                         std::string(field) + ": is required");
   }
   return grpc::Status::OK;
-}
-
-bool IsStreamId(const std::string& id) {
-  auto dash = id.find('-');
-  uint64_t a = 0, b = 0;
-  return dash != std::string::npos &&
-         absl::SimpleAtoi(id.substr(0, dash), &a) &&
-         absl::SimpleAtoi(id.substr(dash + 1), &b);
-}
-
-// Orders Redis stream ids ("ms-seq").
-bool StreamIdLess(const std::string& x, const std::string& y) {
-  auto split = [](const std::string& id) {
-    auto dash = id.find('-');
-    uint64_t a = 0, b = 0;
-    (void)absl::SimpleAtoi(id.substr(0, dash), &a);
-    (void)absl::SimpleAtoi(id.substr(dash + 1), &b);
-    return std::make_pair(a, b);
-  };
-  return split(x) < split(y);
 }
 
 // One watcher: a thread of its own reads the Redis stream (blocking XREAD on

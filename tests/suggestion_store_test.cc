@@ -1,0 +1,148 @@
+// SuggestionStore against a real redis-server: each (suggestion, version)
+// is written and streamed once however often it is put, pages cover the
+// list exactly once in order, the stream reads back in id order, and a
+// stored suggestion that does not decode is never served (and counted).
+#include "services/notify/suggestion_store.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/redis_client.h"
+#include "gtest/gtest.h"
+#include "prometheus/registry.h"
+#include "services/notify/stream_id.h"
+#include "state/keys.h"
+#include "tests/test_support.h"
+
+namespace rebound::notify {
+namespace {
+
+using rebound::v1::RetrySuggestion;
+
+class SuggestionStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    address_ = testing::RequiredEnv("REBOUND_REDIS_ADDR");
+    ASSERT_FALSE(address_.empty());
+    tenant_ = testing::UniqueTopic("ss");
+    options_.redis.address = address_;
+    options_.corrupt =
+        &prometheus::BuildCounter().Name("corrupt").Register(registry_).Add({});
+    store_ = std::make_unique<SuggestionStore>(options_);
+    ASSERT_TRUE(store_->Ping().ok()) << "redis at " << address_;
+  }
+
+  RetrySuggestion Make(const std::string& member, int i, int version = 1) {
+    RetrySuggestion s;
+    s.set_tenant_id(tenant_);
+    s.set_member_id(member);
+    s.set_suggestion_id(absl::StrCat("s", i));
+    s.set_recipient_id(absl::StrCat("r", i));
+    s.set_version(version);
+    s.set_state(rebound::v1::SUGGESTION_STATE_READY);
+    // Created one second apart: s0 oldest.
+    s.mutable_created_at()->set_seconds(1'700'000'000 + i);
+    s.mutable_updated_at()->set_seconds(1'700'000'000 + i + version);
+    return s;
+  }
+
+  std::string address_, tenant_;
+  prometheus::Registry registry_;
+  SuggestionStoreOptions options_;
+  std::unique_ptr<SuggestionStore> store_;
+};
+
+TEST_F(SuggestionStoreTest, EachVersionIsWrittenAndStreamedOnce) {
+  auto first = store_->Put(Make("m", 1), {"no_photo"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  // A replay of the same version: the stored one comes back, nothing new.
+  auto again = store_->Put(Make("m", 1), {"no_photo"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->SerializeAsString(), first->SerializeAsString());
+  auto v2 = Make("m", 1, 2);
+  v2.set_state(rebound::v1::SUGGESTION_STATE_ACTED);
+  ASSERT_TRUE(store_->Put(v2, {}).ok());
+  ASSERT_TRUE(store_->Put(v2, {}).ok());
+
+  auto got = store_->Get(tenant_, "m", "s1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->version(), 2);
+  auto entries = store_->Read(tenant_, "m", "0-0", absl::ZeroDuration(), 100);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].suggestion.version(), 1);
+  EXPECT_EQ((*entries)[1].suggestion.version(), 2);
+  EXPECT_TRUE(StreamIdLess((*entries)[0].id, (*entries)[1].id));
+  // The red flag was counted with the first version only.
+  auto flags = store_->RedFlags(tenant_, "m", 5);
+  ASSERT_TRUE(flags.ok());
+  ASSERT_EQ(flags->size(), 1u);
+  EXPECT_EQ((*flags)[0], (std::pair<std::string, int64_t>("no_photo", 1)));
+}
+
+TEST_F(SuggestionStoreTest, PagesCoverTheListOnceInOrder) {
+  std::vector<SuggestionWrite> writes;
+  for (int i = 0; i < 7; ++i) writes.push_back({Make("p", i), {}});
+  ASSERT_TRUE(store_->PutBatch(writes).ok());
+  auto all = store_->List(tenant_, "p");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 7u);
+  EXPECT_EQ(all->front().suggestion_id(), "s6");  // Newest first.
+  std::vector<std::string> paged;
+  for (int64_t start = 0;; start += 3) {
+    auto page = store_->ListPage(tenant_, "p", start, 3);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& s : page->suggestions) paged.push_back(s.suggestion_id());
+    EXPECT_EQ(page->more, start + 3 < 7) << "at " << start;
+    if (!page->more) break;
+  }
+  std::vector<std::string> listed;
+  for (const auto& s : *all) listed.push_back(s.suggestion_id());
+  EXPECT_EQ(paged, listed);
+  auto beyond = store_->ListPage(tenant_, "p", 50, 3);
+  ASSERT_TRUE(beyond.ok());
+  EXPECT_TRUE(beyond->suggestions.empty());
+  EXPECT_FALSE(beyond->more);
+}
+
+TEST_F(SuggestionStoreTest, ACorruptSuggestionIsNeverServedAndIsCounted) {
+  ASSERT_TRUE(store_->Put(Make("c", 1), {}).ok());
+  ASSERT_TRUE(store_->Put(Make("c", 2), {}).ok());
+  RedisClient redis(options_.redis);
+  ASSERT_TRUE(
+      redis
+          .Command({"HSET", state::MemberKeys(tenant_, "c").Suggestion("s1"),
+                    "data", "\xff\xff not a suggestion"})
+          .ok());
+  bool corrupt = false;
+  auto got = store_->Get(tenant_, "c", "s1", &corrupt);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_FALSE(got->has_value());
+  EXPECT_TRUE(corrupt);
+  auto all = store_->List(tenant_, "c");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().suggestion_id(), "s2");
+  auto page = store_->ListPage(tenant_, "c", 0, 10);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->suggestions.size(), 1u);
+  EXPECT_EQ(options_.corrupt->Value(), 3);  // Get, List, ListPage.
+
+  // A stream entry that does not decode is marked, so a reader moves past.
+  ASSERT_TRUE(redis
+                  .Command({"XADD", StreamKey(tenant_, "c"), "*", "s",
+                            "\xff\xff not a suggestion"})
+                  .ok());
+  auto entries = store_->Read(tenant_, "c", "0-0", absl::ZeroDuration(), 100);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 3u);
+  EXPECT_FALSE((*entries)[0].corrupt);
+  EXPECT_FALSE((*entries)[1].corrupt);
+  EXPECT_TRUE((*entries)[2].corrupt);
+}
+
+}  // namespace
+}  // namespace rebound::notify
