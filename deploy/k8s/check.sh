@@ -152,12 +152,13 @@ else:
 SETTING = r'\bc\.(?:String|RequiredString|Int|Double|Bool|Duration)\(\s*"([a-z0-9-]+)"'
 
 def shared_readers():
+    # name -> (settings it reads, bodies' text: readers may call readers)
     readers = {}
     for name in os.listdir(os.path.join(repo, "common")):
         if not name.endswith(".cc"): continue
         text = open(os.path.join(repo, "common", name)).read()
-        for m in re.finditer(r'\n\w[\w:<>]*\s+(Read\w+)\(ConfigReader& c\)\s*\{(.*?)\n\}', text, re.S):
-            readers[m.group(1)] = set(re.findall(SETTING, m.group(2)))
+        for m in re.finditer(r'\n\w[\w:<>]*\s+(Read\w+)\(ConfigReader& c[^)]*\)\s*\{(.*?)\n\}', text, re.S):
+            readers[m.group(1)] = (set(re.findall(SETTING, m.group(2))), m.group(2))
     return readers
 
 def settings_of(svc):
@@ -165,8 +166,15 @@ def settings_of(svc):
     if not os.path.isfile(path): return None
     text = open(path).read()
     names = set(re.findall(SETTING, text))
-    for reader, extra in shared_readers().items():
-        if re.search(r'\b' + reader + r'\(', text): names |= extra
+    readers = shared_readers()
+    todo, seen = [text], set()
+    while todo:
+        body = todo.pop()
+        for reader, (extra, inner) in readers.items():
+            if reader in seen or not re.search(r'\b' + reader + r'\(', body): continue
+            seen.add(reader)
+            names |= extra
+            todo.append(inner)
     return {"REBOUND_" + n.upper().replace("-", "_") for n in names}
 
 SERVICES = {

@@ -310,6 +310,12 @@ bool ScoringConsumer::SendRequeued(const std::atomic<bool>& stop) {
   std::vector<Outgoing> again;
   {
     absl::MutexLock lock(&mu_);
+    if (requeued_.empty()) return true;
+    // At most once per pause: a record Kafka keeps refusing is not resent
+    // in a tight loop.
+    const absl::Time now = absl::Now();
+    if (now < next_resend_) return false;
+    next_resend_ = now + absl::FromChrono(options_.redis_retry);
     again.swap(requeued_);
   }
   for (Outgoing& out : again) Send(std::move(out), stop);

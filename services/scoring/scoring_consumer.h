@@ -216,6 +216,7 @@ class ScoringConsumer final : public PipelineStage {
   std::map<int32_t, OffsetTracker> trackers_ ABSL_GUARDED_BY(mu_);
   // Records Kafka did not confirm, to be sent again.
   std::vector<Outgoing> requeued_ ABSL_GUARDED_BY(mu_);
+  absl::Time next_resend_ ABSL_GUARDED_BY(mu_);
 
   // Owns the metric objects the pointers below refer to.
   std::shared_ptr<prometheus::Registry> registry_;
