@@ -8,6 +8,13 @@ cd "$ROOT"
 "$ROOT/deploy/local/stack.sh" install
 ensure_grpcurl
 build
+# The teardown test again, under AddressSanitizer: its own tree, only what
+# that test needs.
+ASAN_DIR="${REBOUND_ASAN_BUILD_DIR:-$ROOT/build-asan}"
+say "build under AddressSanitizer ($ASAN_DIR, scoring_teardown_test)"
+cmake -S "$ROOT" -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DREBOUND_SANITIZE=address >/dev/null
+cmake --build "$ASAN_DIR" -j "$(nproc)" --target scoring_teardown_test
 
 export REBOUND_STACK_DIR="$ROOT/.stack-test"
 CLUSTER_DIR="$REBOUND_STACK_DIR/redis-cluster"
@@ -22,3 +29,6 @@ echo "REBOUND_REDIS_CLUSTER_ADDR=$REBOUND_REDIS_CLUSTER_ADDR"
 
 say "ctest"
 ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 900 "$@"
+
+say "scoring destroyed with verdicts in flight, under AddressSanitizer"
+"$ASAN_DIR/tests/scoring_teardown_test"

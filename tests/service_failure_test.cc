@@ -32,12 +32,16 @@ struct Service {
   std::string bin;          // Path of the binary.
   std::string health;       // gRPC health service name.
   bool uses_redis = false;  // Takes --redis-addr.
+  std::string config;       // Its config file setting, if any.
 };
 
 std::vector<Service> AllServices() {
-  return {{"ingest", REBOUND_INGEST_BIN, "rebound.v1.Ingest", false},
-          {"scoring", REBOUND_SCORING_BIN, "rebound.v1.Scoring", true},
-          {"notify", REBOUND_NOTIFY_BIN, "rebound.v1.Notify", true}};
+  const std::string src = REBOUND_SOURCE_DIR;
+  return {{"ingest", REBOUND_INGEST_BIN, "rebound.v1.Ingest", false, ""},
+          {"scoring", REBOUND_SCORING_BIN, "rebound.v1.Scoring", true,
+           "--classifier-config=" + src + "/config/classifier.json"},
+          {"notify", REBOUND_NOTIFY_BIN, "rebound.v1.Notify", true,
+           "--retry-policy=" + src + "/config/retry_policy.json"}};
 }
 
 // The lines of `out` that report a failed start.
@@ -118,6 +122,7 @@ TEST(AllServices, AFailedStartExitsOneWithOneLineNamingTheCause) {
         args.push_back(a);
       }
       if (!has_listen) args.push_back("--listen=127.0.0.1:0");
+      if (!svc.config.empty()) args.push_back(svc.config);
       if (svc.uses_redis && !has_redis) args.push_back("--redis-addr=" + redis);
       Child child(args);
       const int rc = child.Wait();
@@ -162,6 +167,7 @@ TEST(AllServices, SigtermDuringAKafkaOutageEndsWithinTheGracePeriod) {
         "--topic-partitions=2",
         absl::StrCat("--listen=127.0.0.1:", r.port),
         absl::StrCat("--metrics-listen=127.0.0.1:", FreePort())};
+    if (!svc.config.empty()) args.push_back(svc.config);
     if (svc.uses_redis) {
       args.push_back("--redis-addr=" + redis);
       args.push_back("--group-id=" + topic + "-" + svc.name);

@@ -273,6 +273,7 @@ void ScoringConsumer::Send(Outgoing out, const std::atomic<bool>& stop) {
     }
     kafka_ok_.store(false);
     if (stop.load()) {
+      unsent_.fetch_add(1);
       log::Warn("stopping with a record unsent; its event will be replayed",
                 {{"error", std::string(sent.message())},
                  {"partition", out.partition},
@@ -516,6 +517,16 @@ bool ScoringConsumer::RunAlone(const std::atomic<bool>& stop) {
 }
 
 bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
+  if (batch_.empty()) return true;
+  // Nothing is written before the state's epoch is adopted. Done here, not
+  // before the first poll: a consumer that leaves after joining its group
+  // and before its first assignment aborts in librdkafka 2.0.2's
+  // cooperative-sticky assignor (librdkafka#4312), and waiting for Kafka or
+  // a rebuild before the first poll widens that window.
+  if (!epoch_adopted_) {
+    if (!AdoptEpoch(stop)) return false;
+    epoch_adopted_ = true;
+  }
   // Each round trip writes all but the declines it classified: two at most.
   while (!batch_.empty()) {
     if (!RoundTrip(stop)) return false;
@@ -582,7 +593,8 @@ absl::Status ScoringConsumer::Drain() {
       absl::Now() + absl::FromChrono(options_.drain_timeout);
   bool done = false;
   while (true) {
-    done = SendRequeued(stopped) && publisher_->queue_length() == 0;
+    done = SendRequeued(stopped) && publisher_->queue_length() == 0 &&
+           unsent_.load() == 0;
     if (done || absl::Now() >= deadline) break;
     (void)publisher_->Flush(std::chrono::milliseconds(200));
   }
@@ -614,10 +626,10 @@ absl::Status ScoringConsumer::Drain() {
     consumer_.reset();
   }
   if (done) return absl::OkStatus();
-  int left = publisher_->queue_length();
+  int64_t left = publisher_->queue_length() + unsent_.load();
   {
     absl::MutexLock lock(&mu_);
-    left += static_cast<int>(requeued_.size());
+    left += static_cast<int64_t>(requeued_.size());
   }
   return absl::DeadlineExceededError(
       std::to_string(left) +
@@ -626,8 +638,6 @@ absl::Status ScoringConsumer::Drain() {
 }
 
 absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
-  // Nothing is written before the state's epoch is adopted.
-  if (!AdoptEpoch(stop)) return Drain();
   const absl::Duration linger = absl::FromChrono(options_.batch_linger);
   // Time left before the oldest held event must be written.
   auto wait_ms = [&]() -> int {
@@ -645,6 +655,12 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
       case RdKafka::ERR__TIMED_OUT:
       case RdKafka::ERR__PARTITION_EOF:
         FlushBatch(stop);
+        // Idle but assigned: adopt the epoch now, so a state lost while
+        // nothing flows is reported before the next event.
+        if (!epoch_adopted_ && assigned_partitions() > 0) {
+          if (!AdoptEpoch(stop)) continue;
+          epoch_adopted_ = true;
+        }
         if (!redis_ok_.load()) {
           if (store_->Ping().ok()) RedisOk();
         }

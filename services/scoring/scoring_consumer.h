@@ -208,8 +208,11 @@ class ScoringConsumer final : public PipelineStage {
   std::atomic<bool> state_lost_{false};
   std::atomic<bool> kafka_ok_{true};
   std::atomic<int64_t> processed_{0};
+  // Records given up at a stop (their events are replayed).
+  std::atomic<int64_t> unsent_{0};
 
-  std::vector<Held> batch_;  // Consumer thread only.
+  std::vector<Held> batch_;     // Consumer thread only.
+  bool epoch_adopted_ = false;  // Consumer thread only.
 
   absl::Mutex mu_;
   // Per assigned partition of the events topic.
