@@ -33,7 +33,7 @@ wait_for_health() {
   local port=$1 deadline=$((SECONDS + $2))
   while ((SECONDS < deadline)); do
     if "$GRPCURL" -plaintext "127.0.0.1:$port" grpc.health.v1.Health/Check 2>/dev/null |
-      grep -q SERVING; then
+      grep -q '"SERVING"'; then
       return 0
     fi
     sleep 0.3
