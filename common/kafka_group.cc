@@ -1,5 +1,7 @@
 #include "common/kafka_group.h"
 
+#include "common/log.h"
+
 namespace rebound {
 
 absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> CreateGroupConsumer(
@@ -92,6 +94,21 @@ absl::StatusOr<bool> GroupHasCommittedOffsets(
                                   RdKafka::err2str(rc));
   }
   return any;
+}
+
+void LeaveGroup(RdKafka::KafkaConsumer* consumer, bool kafka_reachable) {
+  if (!kafka_reachable) {
+    log::Warn(
+        "kafka unreachable at the stop: leaving without a final commit; "
+        "uncommitted records will be replayed");
+    return;
+  }
+  RdKafka::ErrorCode committed = consumer->commitSync();
+  if (committed != RdKafka::ERR_NO_ERROR &&
+      committed != RdKafka::ERR__NO_OFFSET) {
+    log::Warn("final commit failed", {{"error", RdKafka::err2str(committed)}});
+  }
+  consumer->close();
 }
 
 }  // namespace rebound

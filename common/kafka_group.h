@@ -40,6 +40,15 @@ void ApplyRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions,
                     const std::function<void()>& before_revoke);
 
+// The end of a group member's life: commits the stored offsets and closes
+// (leaving the group) when `kafka_reachable`. Otherwise neither: the
+// commit would wait for a coordinator that is not there, and close() can
+// retry its coordinator query forever (librdkafka#3740); the consumer is
+// then destroyed unclosed (its C++ destructor does not close), and the
+// offsets not committed are replayed by the partitions' next owner, which
+// an idempotent consumer allows. Logs what it did.
+void LeaveGroup(RdKafka::KafkaConsumer* consumer, bool kafka_reachable);
+
 // Whether `consumer`'s group has a committed offset on any partition of
 // `topic` (it consumed the topic before). UNAVAILABLE when the metadata or
 // the group coordinator does not answer within `timeout`.

@@ -88,6 +88,17 @@ class ScoringIntegration : public ::testing::Test {
     ASSERT_EQ(r.published + r.duplicates, events.size());
   }
 
+  // The dead-letter topic's records, once there is at least one (or 20 s).
+  void ReadDeadLetters(std::vector<tools::KafkaRecord>* dlq) {
+    for (int i = 0; i < 100 && dlq->empty(); ++i) {
+      auto r = tools::ReadTopic(brokers_, topic_ + "-dlq", seconds(30));
+      ASSERT_TRUE(r.ok()) << r.status();
+      *dlq = *r;
+      if (dlq->empty())
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
   std::string brokers_, redis_, topic_, tenant_;
   int partitions_ = 4;
   scoring::ClassifierConfig classifier_;
@@ -529,13 +540,7 @@ TEST_F(ScoringIntegration,
       tenant_, "after-dlq",
       [](const auto& m) { return m.as_sender().sent() == 1; }, seconds(60)));
   std::vector<tools::KafkaRecord> dlq;
-  for (int i = 0; i < 50 && dlq.empty(); ++i) {
-    auto r = tools::ReadTopic(brokers_, topic_ + "-dlq", seconds(30));
-    ASSERT_TRUE(r.ok()) << r.status();
-    dlq = *r;
-    if (dlq.empty())
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  ASSERT_NO_FATAL_FAILURE(ReadDeadLetters(&dlq));
   ASSERT_EQ(dlq.size(), 1u);
   EXPECT_EQ(dlq[0].key, "garbage/key");
   EXPECT_NE(dlq[0].Header("rebound_dlq_reason").find("undecodable"),
@@ -574,13 +579,7 @@ TEST_F(ScoringIntegration, ADeadLetterKafkaRefusesGoesWithoutItsValue) {
       tenant_, "after-big",
       [](const auto& m) { return m.as_sender().sent() == 1; }, seconds(60)));
   std::vector<tools::KafkaRecord> dlq;
-  for (int i = 0; i < 100 && dlq.empty(); ++i) {
-    auto r = tools::ReadTopic(brokers_, topic_ + "-dlq", seconds(30));
-    ASSERT_TRUE(r.ok()) << r.status();
-    dlq = *r;
-    if (dlq.empty())
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  ASSERT_NO_FATAL_FAILURE(ReadDeadLetters(&dlq));
   ASSERT_EQ(dlq.size(), 1u);
   EXPECT_EQ(dlq[0].key, "big/key");
   EXPECT_TRUE(dlq[0].value.empty());
@@ -643,13 +642,7 @@ TEST_F(ScoringIntegration, APoisonEventIsDeadLetteredAndDelaysNoOtherEvent) {
       tenant_, "fine", [](const auto& m) { return m.as_sender().sent() == 1; },
       seconds(30)));
   std::vector<tools::KafkaRecord> dlq;
-  for (int i = 0; i < 100 && dlq.empty(); ++i) {
-    auto r = tools::ReadTopic(brokers_, topic_ + "-dlq", seconds(30));
-    ASSERT_TRUE(r.ok()) << r.status();
-    dlq = *r;
-    if (dlq.empty())
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  ASSERT_NO_FATAL_FAILURE(ReadDeadLetters(&dlq));
   ASSERT_EQ(dlq.size(), 1u);
   ConnectionEvent got;
   ASSERT_TRUE(got.ParseFromString(dlq[0].value));

@@ -54,10 +54,19 @@ for svc in "${SERVICES[@]}"; do
   say "building rebound/$svc:$tag"
   file="$HERE/Containerfile"
   target="$svc"
+  extra=()
   case "$svc" in
-    dev-*) file="$HERE/Containerfile.dev"; target="${svc#dev-}" ;;
+    dev-*)
+      file="$HERE/Containerfile.dev"
+      target="${svc#dev-}"
+      # Maven fetches over HTTPS: trust what this host trusts beyond Debian's
+      # bundle (an egress proxy's CA), for that step only.
+      if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+        extra+=(--volume /usr/local/share/ca-certificates:/usr/local/share/ca-certificates:ro)
+      fi
+      ;;
   esac
-  podman build --runtime runc --network host \
+  podman build --runtime runc --network host "${extra[@]}" \
     -f "$file" --target "$target" \
     --build-arg BASE="$BASE" --build-arg VERSION="$tag" \
     --build-arg REVISION="$revision" --build-arg SOURCE="$source_url" \

@@ -455,24 +455,7 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
   // fails it stays unstored and is replayed after restart.
   const size_t held = batch.size();
   const bool written = ProcessBatch(batch, stop);
-  // Not while Kafka is unreachable: the commit would wait for a
-  // coordinator that is not there, and close() can retry its coordinator
-  // query forever (librdkafka#3740); the consumer is destroyed without
-  // closing instead, and uncommitted offsets are replayed, changing
-  // nothing.
-  if (publisher_->available()) {
-    RdKafka::ErrorCode committed = consumer_->commitSync();
-    if (committed != RdKafka::ERR_NO_ERROR &&
-        committed != RdKafka::ERR__NO_OFFSET) {
-      log::Warn("final commit failed",
-                {{"error", RdKafka::err2str(committed)}});
-    }
-    consumer_->close();
-  } else {
-    log::Warn(
-        "kafka unreachable at the stop: leaving without a final commit; "
-        "uncommitted records will be replayed");
-  }
+  LeaveGroup(consumer_.get(), publisher_->available());
   consumer_.reset();
   sweeper.join();
   if (!written) {

@@ -236,13 +236,10 @@ void ScoringConsumer::DeadLetter(const RdKafka::Message& m,
                                                 {"partition", m.partition()},
                                                 {"offset", m.offset()}});
   dead_lettered_->Increment();
-  DeadLetterRecord r = MakeDeadLetter(m, reason, options_.group_id);
   Outgoing out;
   out.dead_letter = true;
   out.topic = options_.dead_letter_topic;
-  out.key = std::move(r.key);
-  out.value = std::move(r.value);
-  out.headers = std::move(r.headers);
+  out.record = MakeDeadLetter(m, reason, options_.group_id);
   out.source_topic = m.topic_name();
   out.partition = m.partition();
   out.offset = m.offset();
@@ -256,19 +253,17 @@ void ScoringConsumer::Send(Outgoing out, const std::atomic<bool>& stop) {
   while (true) {
     auto* d = new Delivery(this, std::move(out));
     const Outgoing& o = d->out();
-    absl::Status sent = publisher_->Produce(o.topic, o.key, o.value, o.headers,
+    absl::Status sent = publisher_->Produce(o.topic, o.record.key,
+                                            o.record.value, o.record.headers,
                                             absl::Now() + absl::Seconds(5), d);
     if (sent.ok()) return;
     // Refused: the record is still ours.
     out = d->out();
     delete d;
-    if (out.dead_letter && absl::IsInternal(sent) && !out.value.empty()) {
-      DeadLetterRecord r{std::move(out.key), std::move(out.value),
-                         std::move(out.headers)};
-      r = WithoutValue(std::move(r), std::string(sent.message()));
-      out.key = std::move(r.key);
-      out.value = std::move(r.value);
-      out.headers = std::move(r.headers);
+    if (out.dead_letter && absl::IsInternal(sent) &&
+        !out.record.value.empty()) {
+      out.record =
+          WithoutValue(std::move(out.record), std::string(sent.message()));
       continue;
     }
     kafka_ok_.store(false);
@@ -288,15 +283,11 @@ void ScoringConsumer::Send(Outgoing out, const std::atomic<bool>& stop) {
 
 void ScoringConsumer::Requeue(Outgoing out, const absl::Status& why) {
   if (out.dead_letter && absl::IsFailedPrecondition(why) &&
-      !out.value.empty()) {
+      !out.record.value.empty()) {
     log::Warn("dead-letter record refused; sending it without its value",
               {{"error", std::string(why.message())}});
-    DeadLetterRecord r{std::move(out.key), std::move(out.value),
-                       std::move(out.headers)};
-    r = WithoutValue(std::move(r), std::string(why.message()));
-    out.key = std::move(r.key);
-    out.value = std::move(r.value);
-    out.headers = std::move(r.headers);
+    out.record =
+        WithoutValue(std::move(out.record), std::string(why.message()));
   } else {
     log::Warn("record not confirmed by kafka; sending it again",
               {{"error", std::string(why.message())},
@@ -330,14 +321,14 @@ void ScoringConsumer::SendVerdict(const Held& h,
   const auto& verdict = *h.verdict;
   Outgoing out;
   out.topic = options_.verdicts_topic;
-  out.key = pipeline::RecordKey(event.tenant_id(), event.sender_id(),
-                                event.recipient_id());
+  out.record.key = pipeline::RecordKey(event.tenant_id(), event.sender_id(),
+                                       event.recipient_id());
   // ce_time: the decision's time, in whole seconds.
-  out.headers = CloudEventHeaders(
+  out.record.headers = CloudEventHeaders(
       verdict.verdict_id(), "rebound.v1.DeclineVerdict",
       "/rebound/scoring/" + event.tenant_id(),
-      absl::FromUnixSeconds(event.occurred_at().seconds()), out.key);
-  out.value = verdict.SerializeAsString();
+      absl::FromUnixSeconds(event.occurred_at().seconds()), out.record.key);
+  out.record.value = verdict.SerializeAsString();
   out.source_topic = h.message->topic_name();
   out.partition = h.message->partition();
   out.offset = h.message->offset();
@@ -598,29 +589,13 @@ absl::Status ScoringConsumer::Drain() {
     if (done || absl::Now() >= deadline) break;
     (void)publisher_->Flush(std::chrono::milliseconds(200));
   }
-  // Commit what is stored and leave the group. Not while Kafka is
-  // unreachable: the commit would wait for a coordinator that is not there,
-  // and close() can retry its coordinator query forever (librdkafka#3740).
-  // The consumer is then destroyed without closing (its C++ destructor does
-  // not close): the offsets not committed are replayed by the partitions'
-  // next owner, and replays change nothing.
+  // Commit what is stored and leave the group (not while Kafka is
+  // unreachable: see LeaveGroup). No offset is stored from here on.
   {
     absl::MutexLock lock(&consumer_mu_);
     consumer_closing_ = true;
   }
-  if (publisher_->available()) {
-    RdKafka::ErrorCode committed = consumer_->commitSync();
-    if (committed != RdKafka::ERR_NO_ERROR &&
-        committed != RdKafka::ERR__NO_OFFSET) {
-      log::Warn("final commit failed",
-                {{"error", RdKafka::err2str(committed)}});
-    }
-    consumer_->close();
-  } else {
-    log::Warn(
-        "kafka unreachable at the stop: leaving without a final commit; "
-        "uncommitted events will be replayed");
-  }
+  LeaveGroup(consumer_.get(), publisher_->available());
   {
     absl::MutexLock lock(&consumer_mu_);
     consumer_.reset();

@@ -118,9 +118,7 @@ class ScoringConsumer final : public PipelineStage {
   struct Outgoing {
     bool dead_letter = false;
     std::string topic;
-    std::string key;
-    std::string value;
-    Headers headers;
+    DeadLetterRecord record;  // Key, value, headers (a verdict's too).
     // The consumed event whose offset waits for it.
     std::string source_topic;
     int32_t partition = -1;
