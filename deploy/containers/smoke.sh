@@ -8,6 +8,9 @@
 #
 #   deploy/containers/smoke.sh [TAG]      (default: latest; build first
 #                                          with deploy/containers/build-images.sh)
+#
+# REBOUND_SMOKE_DEPS=images runs Kafka and Redis from the dev images
+# (rebound/dev-kafka, rebound/dev-redis) instead of deploy/local/stack.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 TAG="${1:-latest}"
@@ -22,14 +25,36 @@ for svc in ingest scoring notify; do
 done
 [[ -x "$BUILD_DIR/tools/rebound-e2e" ]] || build
 
-"$ROOT/deploy/local/stack.sh" clean >/dev/null 2>&1 || true
-eval "$("$ROOT/deploy/local/stack.sh" start all)"
-mkdir -p "$RUN"
+DEPS="${REBOUND_SMOKE_DEPS:-stack}"
 cleanup() {
-  for svc in ingest scoring notify; do podman rm -f "rebound-smoke-$svc" >/dev/null 2>&1 || true; done
-  "$ROOT/deploy/local/stack.sh" stop all >/dev/null 2>&1 || true
+  for svc in ingest scoring notify kafka redis; do
+    podman rm -f "rebound-smoke-$svc" >/dev/null 2>&1 || true
+  done
+  [[ "$DEPS" == images ]] || "$ROOT/deploy/local/stack.sh" stop all >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+if [[ "$DEPS" == images ]]; then
+  kport=$(free_port); cport=$(free_port); rport=$(free_port)
+  say "Kafka (rebound/dev-kafka:$TAG) on :$kport, Redis (rebound/dev-redis:$TAG) on :$rport"
+  podman run -d --name rebound-smoke-kafka --runtime runc --network host \
+    -e KAFKA_PORT="$kport" -e KAFKA_CONTROLLER_PORT="$cport" \
+    -e KAFKA_ADVERTISED_HOST=127.0.0.1 "rebound/dev-kafka:$TAG" >/dev/null
+  podman run -d --name rebound-smoke-redis --runtime runc --network host \
+    "rebound/dev-redis:$TAG" --bind 127.0.0.1 --port "$rport" >/dev/null
+  export REBOUND_KAFKA_BROKERS="127.0.0.1:$kport" REBOUND_REDIS_ADDR="127.0.0.1:$rport"
+  for _ in $(seq 120); do
+    kcat -b "$REBOUND_KAFKA_BROKERS" -L -m 2 >/dev/null 2>&1 && break
+    sleep 1
+  done
+  kcat -b "$REBOUND_KAFKA_BROKERS" -L -m 5 >/dev/null ||
+    { podman logs rebound-smoke-kafka | tail -20; echo "dev Kafka never answered" >&2; exit 1; }
+  redis-cli -p "$rport" ping | grep -q PONG ||
+    { podman logs rebound-smoke-redis | tail -20; echo "dev Redis never answered" >&2; exit 1; }
+else
+  "$ROOT/deploy/local/stack.sh" clean >/dev/null 2>&1 || true
+  eval "$("$ROOT/deploy/local/stack.sh" start all)"
+fi
+mkdir -p "$RUN"
 
 declare -A PORT
 for svc in ingest scoring notify; do PORT[$svc]=$(free_port); done
