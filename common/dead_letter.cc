@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -61,10 +62,16 @@ struct Outcome final : Publisher::PendingRecord {
 };
 }  // namespace
 
+bool IsTooLarge(const absl::Status& status) {
+  return absl::StrContains(status.message(), "too large");
+}
+
 absl::Status SendDeadLetters(Publisher& publisher, const std::string& topic,
                              std::vector<DeadLetterRecord> records,
                              const std::atomic<bool>& stop,
-                             std::chrono::milliseconds pause) {
+                             std::chrono::milliseconds pause,
+                             absl::Time give_up) {
+  auto giving_up = [&] { return stop.load() && absl::Now() >= give_up; };
   while (!records.empty()) {
     auto round = std::make_shared<Round>();
     {
@@ -97,7 +104,7 @@ absl::Status SendDeadLetters(Publisher& publisher, const std::string& topic,
     {
       absl::MutexLock lock(&round->mu);
       while (round->left > 0) {
-        if (stop.load()) {
+        if (giving_up()) {
           return absl::CancelledError(std::to_string(round->left) +
                                       " dead-letter records not confirmed");
         }
@@ -111,7 +118,7 @@ absl::Status SendDeadLetters(Publisher& publisher, const std::string& topic,
     std::vector<DeadLetterRecord> again;
     for (size_t i = 0; i < records.size(); ++i) {
       if (status[i].ok()) continue;
-      if (absl::IsFailedPrecondition(status[i]) && !records[i].value.empty()) {
+      if (IsTooLarge(status[i]) && !records[i].value.empty()) {
         log::Warn("dead-letter record refused; sending it without its value",
                   {{"error", std::string(status[i].message())}});
         again.push_back(WithoutValue(std::move(records[i]),
@@ -124,7 +131,7 @@ absl::Status SendDeadLetters(Publisher& publisher, const std::string& topic,
     }
     records = std::move(again);
     if (records.empty()) break;
-    if (stop.load()) {
+    if (giving_up()) {
       return absl::CancelledError(std::to_string(records.size()) +
                                   " dead-letter records not written");
     }

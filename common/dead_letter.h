@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "common/kafka_publisher.h"
 #include "librdkafka/rdkafkacpp.h"
 
@@ -37,14 +38,20 @@ DeadLetterRecord MakeDeadLetter(const RdKafka::Message& m,
 DeadLetterRecord WithoutValue(DeadLetterRecord record, const std::string& why);
 
 // Sends `records` to `topic` and waits until every one landed: one that
-// was not confirmed is sent again (after `pause`); one Kafka refuses for
-// good is sent again without its value. OK once all landed; CANCELLED
-// when `stop` came first (those left were not written: the caller must
-// not store their offsets).
+// was not confirmed is sent again (after `pause`); one too large for the
+// topic is sent again without its value. OK once all landed; CANCELLED
+// when `stop` is set and `give_up` has passed (those left were not written:
+// the caller must not store their offsets). A drain, already stopped,
+// passes the time it may still take.
 absl::Status SendDeadLetters(Publisher& publisher, const std::string& topic,
                              std::vector<DeadLetterRecord> records,
                              const std::atomic<bool>& stop,
-                             std::chrono::milliseconds pause);
+                             std::chrono::milliseconds pause,
+                             absl::Time give_up = absl::InfinitePast());
+
+// Whether Kafka refused a record for its size (the only refusal a record
+// without its value can get past).
+bool IsTooLarge(const absl::Status& status);
 
 }  // namespace rebound
 

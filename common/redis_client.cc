@@ -96,13 +96,18 @@ Redirect RedirectOf(const redisReply* r, std::string* address) {
 
 // Error replies a later attempt can succeed after: the server or the slot
 // is busy, loading, failing over or out of memory for now.
+// Also what the environment refuses until an operator acts, which no single
+// input causes: persistence failing (MISCONF), credentials or ACLs
+// (NOAUTH, NOPERM), the client limit. Those hold the stream (health
+// NOT_SERVING) instead of dead-lettering every event.
 bool IsTransientRedisReply(absl::string_view e) {
-  for (absl::string_view prefix :
+  const absl::string_view code = e.substr(0, e.find(' '));
+  for (absl::string_view transient :
        {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "NOREPLICAS", "OOM",
-        "TRYAGAIN", "CLUSTERDOWN"}) {
-    if (absl::StartsWith(e, prefix)) return true;
+        "TRYAGAIN", "CLUSTERDOWN", "MISCONF", "NOAUTH", "NOPERM"}) {
+    if (code == transient) return true;
   }
-  return false;
+  return absl::StartsWith(e, "ERR max number of clients reached");
 }
 
 uint16_t Crc16(std::string_view data) {
@@ -267,7 +272,9 @@ absl::Status RedisClient::LoadScripts(Node& node) {
                                     node.ctx->errstr);
     }
     if (r->type != REDIS_REPLY_STRING) {
-      return absl::FailedPreconditionError(
+      // Part of connecting, not of any one call's input: whatever Redis
+      // answers (LOADING, NOSCRIPT-era restarts, ACLs), callers retry.
+      return absl::UnavailableError(
           "redis " + node.address + ": SCRIPT LOAD of '" + name +
           "': " + std::string(r->str ? r->str : "", r->len));
     }

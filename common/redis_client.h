@@ -85,12 +85,13 @@ class RedisClient {
   // Connects if not connected. UNAVAILABLE naming the address on failure.
   absl::Status Connect();
 
-  // Runs one command. A lost connection, a timeout, or an error reply that a
-  // later attempt may not get (LOADING, BUSY, MASTERDOWN, READONLY,
-  // NOREPLICAS, OOM, TRYAGAIN, CLUSTERDOWN) is UNAVAILABLE: retry it (the
-  // next call reconnects). Any other error reply (WRONGTYPE, a script
-  // error, a syntax error) is FAILED_PRECONDITION with Redis's message:
-  // retrying the same call fails the same way.
+  // Runs one command. A lost connection, a timeout, a failed script load,
+  // or an error reply that a later attempt may not get (LOADING, BUSY,
+  // MASTERDOWN, READONLY, NOREPLICAS, OOM, TRYAGAIN, CLUSTERDOWN; and
+  // MISCONF, NOAUTH, NOPERM, the client limit, which an operator clears) is
+  // UNAVAILABLE: retry it (the next call reconnects). Any other error reply
+  // (WRONGTYPE, a script error, a syntax error) is FAILED_PRECONDITION with
+  // Redis's message: retrying the same call fails the same way.
   absl::StatusOr<RedisValue> Command(const std::vector<std::string>& argv);
 
   // Runs several commands in one round trip; one value per command, or the

@@ -226,7 +226,7 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
 
 bool NotifyConsumer::ProcessBatch(
     std::vector<std::unique_ptr<RdKafka::Message>>& batch,
-    const std::atomic<bool>& stop) {
+    const std::atomic<bool>& stop, absl::Time give_up) {
   if (batch.empty()) return true;
   // Nothing is written before the state's epoch is adopted. Done here, not
   // before the first poll: a consumer that leaves (a stop) after joining its
@@ -259,7 +259,8 @@ bool NotifyConsumer::ProcessBatch(
   // before the offsets move past it.
   if (!dead_letters.empty() &&
       !SendDeadLetters(*publisher_, options_.dead_letter_topic,
-                       std::move(dead_letters), stop, options_.redis_retry)
+                       std::move(dead_letters), stop, options_.redis_retry,
+                       give_up)
            .ok()) {
     return false;  // A stop: unstored, replayed after restart.
   }
@@ -454,7 +455,8 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
   // Stopping: what was consumed is written once more; if Redis still
   // fails it stays unstored and is replayed after restart.
   const size_t held = batch.size();
-  const bool written = ProcessBatch(batch, stop);
+  const bool written =
+      ProcessBatch(batch, stop, absl::Now() + absl::Seconds(10));
   LeaveGroup(consumer_.get(), publisher_->available());
   consumer_.reset();
   sweeper.join();

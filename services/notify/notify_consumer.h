@@ -78,8 +78,11 @@ class NotifyConsumer final : public PipelineStage {
   // Handles a batch of consumed records in order, retrying while Redis
   // fails (until `stop`), then stores their offsets. False only when `stop`
   // interrupted a retry (nothing of the batch is stored).
+  // `give_up`: for the final batch of a drain (`stop` already set), how
+  // long its dead letters may still take.
   bool ProcessBatch(std::vector<std::unique_ptr<RdKafka::Message>>& batch,
-                    const std::atomic<bool>& stop);
+                    const std::atomic<bool>& stop,
+                    absl::Time give_up = absl::InfinitePast());
   // The batch's Redis writes: all together, or, when Redis refuses a call
   // for good, each record on its own, the refused ones added to
   // `dead_letters`. OK, DATA_LOSS (the state is lost) or a transient error.

@@ -194,7 +194,8 @@ grpc::ServerUnaryReactor* NotifyService::ListSuggestions(
   }
   int64_t start = 0;
   if (s.ok() && !request->page_token().empty() &&
-      (!absl::SimpleAtoi(request->page_token(), &start) || start < 0)) {
+      (!absl::SimpleAtoi(request->page_token(), &start) || start < 0 ||
+       start > (int64_t{1} << 40))) {
     s = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                      "page_token: not a token this service issued");
   }

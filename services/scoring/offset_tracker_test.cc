@@ -21,6 +21,17 @@ TEST(OffsetTracker, StoresOnlyPastWhatIsDoneInOrder) {
   EXPECT_EQ(t.Done(13), 15);  // All done: one past the highest.
 }
 
+// A record of an earlier assignment of the partition landing late (a
+// verdict resent across a revoke and reassign) must not move the offset
+// past events this assignment has not finished.
+TEST(OffsetTracker, AnOffsetNeverBegunMovesNothing) {
+  OffsetTracker t;
+  t.Begin(200);
+  EXPECT_EQ(t.Done(203), -1);
+  EXPECT_EQ(t.Done(200), 201);  // Not 204.
+  EXPECT_EQ(t.Done(200), -1);   // Done twice: nothing more.
+}
+
 TEST(OffsetTracker, NeverGoesBackAndSkipsNothingUnderAnyOrder) {
   std::mt19937 random(42);
   for (int round = 0; round < 200; ++round) {

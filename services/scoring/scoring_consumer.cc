@@ -16,7 +16,9 @@ using rebound::v1::ConnectionEvent;
 void OffsetTracker::Begin(int64_t offset) { in_flight_.insert(offset); }
 
 int64_t OffsetTracker::Done(int64_t offset) {
-  in_flight_.erase(offset);
+  // Not begun here (a record of an earlier assignment of the partition,
+  // landing late), or done already: it moves nothing.
+  if (in_flight_.erase(offset) == 0) return -1;
   highest_done_ = std::max(highest_done_, offset);
   int64_t next = in_flight_.empty() ? highest_done_ + 1 : *in_flight_.begin();
   if (next <= stored_) return -1;
@@ -221,7 +223,8 @@ void ScoringConsumer::Finish(const std::string& topic, int32_t partition,
   {
     absl::MutexLock lock(&mu_);
     auto it = trackers_.find(partition);
-    if (it == trackers_.end()) return;  // Revoked meanwhile.
+    if (it == trackers_.end()) return;         // Revoked meanwhile.
+    if (!it->second.InFlight(offset)) return;  // Not this assignment's.
     next = it->second.Done(offset);
   }
   processed_.fetch_add(1);
@@ -260,8 +263,7 @@ void ScoringConsumer::Send(Outgoing out, const std::atomic<bool>& stop) {
     // Refused: the record is still ours.
     out = d->out();
     delete d;
-    if (out.dead_letter && absl::IsInternal(sent) &&
-        !out.record.value.empty()) {
+    if (out.dead_letter && IsTooLarge(sent) && !out.record.value.empty()) {
       out.record =
           WithoutValue(std::move(out.record), std::string(sent.message()));
       continue;
@@ -282,8 +284,7 @@ void ScoringConsumer::Send(Outgoing out, const std::atomic<bool>& stop) {
 }
 
 void ScoringConsumer::Requeue(Outgoing out, const absl::Status& why) {
-  if (out.dead_letter && absl::IsFailedPrecondition(why) &&
-      !out.record.value.empty()) {
+  if (out.dead_letter && IsTooLarge(why) && !out.record.value.empty()) {
     log::Warn("dead-letter record refused; sending it without its value",
               {{"error", std::string(why.message())}});
     out.record =
@@ -584,8 +585,8 @@ absl::Status ScoringConsumer::Drain() {
       absl::Now() + absl::FromChrono(options_.drain_timeout);
   bool done = false;
   while (true) {
-    done = SendRequeued(stopped) && publisher_->queue_length() == 0 &&
-           unsent_.load() == 0;
+    // Records given up (unsent_) cannot land any more: not waited for.
+    done = SendRequeued(stopped) && publisher_->queue_length() == 0;
     if (done || absl::Now() >= deadline) break;
     (void)publisher_->Flush(std::chrono::milliseconds(200));
   }
@@ -600,7 +601,7 @@ absl::Status ScoringConsumer::Drain() {
     absl::MutexLock lock(&consumer_mu_);
     consumer_.reset();
   }
-  if (done) return absl::OkStatus();
+  if (done && unsent_.load() == 0) return absl::OkStatus();
   int64_t left = publisher_->queue_length() + unsent_.load();
   {
     absl::MutexLock lock(&mu_);

@@ -67,7 +67,9 @@ struct ScoringOptions {
 class OffsetTracker {
  public:
   void Begin(int64_t offset);
-  // Returns the offset to store now (next to consume), or -1 if unchanged.
+  bool InFlight(int64_t offset) const { return in_flight_.contains(offset); }
+  // Returns the offset to store now (next to consume), or -1 if unchanged
+  // (also for an offset that is not in flight).
   int64_t Done(int64_t offset);
 
  private:
