@@ -391,6 +391,55 @@ bool HasAction(const RetrySuggestion& s, ActionKind kind) {
   return false;
 }
 
+// The stale sweep writes a page of withdraw suggestions at once; when Redis
+// refuses one invite's for good (its sender's suggestion index has the
+// wrong type), the sweep goes entry by entry: the other invite of the page
+// gets its suggestion, and the refused one is counted and forgotten instead
+// of failing every sweep.
+TEST_F(Pipeline, AStaleInviteRedisRefusesHoldsUpNoOther) {
+  testing::Scenario s(tenant_a_);
+  s.Sent("refused", "r1", "q1", absl::Now() - absl::Hours(24 * 40),
+         testing::NormalProfile(), testing::NormalProfile(), "");
+  s.Sent("fine", "r2", "q2", absl::Now() - absl::Hours(24 * 40),
+         testing::NormalProfile(), testing::NormalProfile(), "");
+  {
+    RedisClient redis(RedisOptions{redis_});
+    ASSERT_TRUE(
+        redis
+            .Command({"SET",
+                      state::MemberKeys(tenant_a_, "refused").Suggestions(),
+                      "not a sorted set"})
+            .ok());
+  }
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto notify = StartNotify(NotifyOptions(), registry);
+  ASSERT_NE(notify, nullptr);
+  Publish(s.events(), kTokenA);
+  notify::SuggestionStoreOptions so;
+  so.redis.address = redis_;
+  notify::SuggestionStore store(so);
+  auto refused = [&] {
+    double n = 0;
+    for (const auto& f : registry->Collect()) {
+      if (f.name != "rebound_notify_sweep_refused_total") continue;
+      for (const auto& m : f.metric) n += m.counter.value;
+    }
+    return n;
+  };
+  auto until = std::chrono::steady_clock::now() + seconds(60);
+  absl::StatusOr<std::optional<RetrySuggestion>> got;
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    got = store.Get(tenant_a_, "fine", "stale:q2");
+  } while ((!got.ok() || !got->has_value() || refused() < 1) &&
+           std::chrono::steady_clock::now() < until);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value()) << "the refused invite held up the other";
+  EXPECT_TRUE(HasAction(**got, rebound::v1::ACTION_KIND_WITHDRAW_STALE));
+  EXPECT_EQ(refused(), 1);
+  EXPECT_TRUE(notify->consumer()->healthy());
+}
+
 TEST_F(Pipeline, AStaleInviteScoringHasNotSeenYetIsKeptForLater) {
   // Notify tracks an invite sent 40 days ago while scoring is down: the
   // sweep cannot tell whether it is still pending, so it keeps it; once
