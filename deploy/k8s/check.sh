@@ -332,6 +332,23 @@ for svc, (grpc, metrics, redis, cfg_env, cfg_file) in SERVICES.items():
         eg = {(p.get("port"), p.get("protocol", "TCP")) for r in ns_.get("egress", []) for p in r.get("ports", [])}
         want = {(9092, "TCP"), (53, "UDP"), (53, "TCP")} | ({(6379, "TCP")} if redis else set())
         if eg != want: bad(wn, f"egress ports {sorted(eg)} are not {sorted(want)}")
+        # Egress says where it goes, and namespaces are chosen by name: the
+        # kubernetes.io/metadata.name label is set by the API server, any
+        # other namespace label by whoever owns that namespace.
+        def by_name(sel):
+            labels = sel.get("matchLabels") or {}
+            exprs = sel.get("matchExpressions") or []
+            return (set(labels) == {"kubernetes.io/metadata.name"} and not exprs) or \
+                   (not labels and exprs and all(e.get("key") == "kubernetes.io/metadata.name" for e in exprs))
+        for r in ns_.get("egress", []):
+            if not r.get("to"): bad(wn, "an egress rule goes anywhere (no to:)")
+            for peer in r.get("to") or []:
+                if "namespaceSelector" in peer and not by_name(peer["namespaceSelector"] or {}):
+                    bad(wn, "an egress namespaceSelector does not select by kubernetes.io/metadata.name")
+        for r in ns_.get("ingress", []):
+            for peer in r.get("from") or []:
+                if "namespaceSelector" in peer and not by_name(peer["namespaceSelector"] or {}):
+                    bad(wn, "an ingress namespaceSelector does not select by kubernetes.io/metadata.name")
 
 kinds = {}
 for (k, n) in objs: kinds[k] = kinds.get(k, 0) + 1
