@@ -10,7 +10,9 @@
 //                  [--seconds=10] [--connections=8]
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <thread>
 #include <vector>
@@ -83,45 +85,31 @@ bool Seed(notify::SuggestionStore& store, const std::string& tenant,
   return true;
 }
 
-// GetInsights of small members from `callers` threads for `seconds`, while
-// two threads list the big member page by page.
-Figures RunInsights(int port, const std::string& tenant, int callers,
-                    int small_members, double seconds) {
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials());
+// `callers` threads for `seconds`, each timing calls of its own: on its
+// thread, `caller(c)` returns the call to repeat (true when it
+// succeeded); `loaders` more threads repeat `load()`'s call untimed. The
+// figures of the successful timed calls.
+Figures Measure(int callers, double seconds,
+                const std::function<std::function<bool()>(int)>& caller,
+                int loaders = 0,
+                const std::function<std::function<void()>()>& load = {}) {
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> lat(callers);
   std::vector<std::thread> threads;
   for (int c = 0; c < callers; ++c) {
     threads.emplace_back([&, c] {
-      auto stub = rebound::v1::Notify::NewStub(channel);
-      std::mt19937 random(c);
+      std::function<bool()> call = caller(c);
       while (!stop.load()) {
-        rebound::v1::GetInsightsRequest req;
-        req.set_tenant_id(tenant);
-        req.set_member_id(absl::StrCat(
-            "small", random() % static_cast<unsigned>(small_members)));
-        rebound::v1::Insights resp;
-        grpc::ClientContext ctx;
         const absl::Time t0 = absl::Now();
-        grpc::Status st = stub->GetInsights(&ctx, req, &resp);
-        const double ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
-        if (st.ok()) lat[c].push_back(ms);
+        const bool ok = call();
+        if (ok) lat[c].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
       }
     });
   }
-  for (int c = 0; c < 2; ++c) {
+  for (int l = 0; l < loaders; ++l) {
     threads.emplace_back([&] {
-      auto stub = rebound::v1::Notify::NewStub(channel);
-      while (!stop.load()) {
-        rebound::v1::ListSuggestionsRequest req;
-        req.set_tenant_id(tenant);
-        req.set_member_id("big");
-        req.set_page_size(1);
-        rebound::v1::ListSuggestionsResponse resp;
-        grpc::ClientContext ctx;
-        (void)stub->ListSuggestions(&ctx, req, &resp);
-      }
+      std::function<void()> call = load();
+      while (!stop.load()) call();
     });
   }
   const absl::Time start = absl::Now();
@@ -134,37 +122,56 @@ Figures RunInsights(int port, const std::string& tenant, int callers,
   return Summarize(std::move(all), took);
 }
 
+// GetInsights of small members from `callers` threads for `seconds`, while
+// two threads list the big member page by page.
+Figures RunInsights(int port, const std::string& tenant, int callers,
+                    int small_members, double seconds) {
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  return Measure(
+      callers, seconds,
+      [&](int c) -> std::function<bool()> {
+        auto stub = std::shared_ptr(rebound::v1::Notify::NewStub(channel));
+        auto random = std::make_shared<std::mt19937>(c);
+        return [&, stub, random] {
+          rebound::v1::GetInsightsRequest req;
+          req.set_tenant_id(tenant);
+          req.set_member_id(absl::StrCat(
+              "small", (*random)() % static_cast<unsigned>(small_members)));
+          rebound::v1::Insights resp;
+          grpc::ClientContext ctx;
+          return stub->GetInsights(&ctx, req, &resp).ok();
+        };
+      },
+      2,
+      [&]() -> std::function<void()> {
+        auto stub = std::shared_ptr(rebound::v1::Notify::NewStub(channel));
+        return [&, stub] {
+          rebound::v1::ListSuggestionsRequest req;
+          req.set_tenant_id(tenant);
+          req.set_member_id("big");
+          req.set_page_size(1);
+          rebound::v1::ListSuggestionsResponse resp;
+          grpc::ClientContext ctx;
+          (void)stub->ListSuggestions(&ctx, req, &resp);
+        };
+      });
+}
+
 // The same callers, each a plain HGETALL on a connection of its own.
 Figures RunBaseline(const RedisOptions& redis, const std::string& tenant,
                     int callers, int small_members, double seconds) {
-  std::atomic<bool> stop{false};
-  std::vector<std::vector<double>> lat(callers);
-  std::vector<std::thread> threads;
-  for (int c = 0; c < callers; ++c) {
-    threads.emplace_back([&, c] {
-      RedisClient client(redis);
-      std::mt19937 random(c);
-      while (!stop.load()) {
-        const std::string key =
-            state::MemberKeys(
-                tenant, absl::StrCat("small", random() % static_cast<unsigned>(
-                                                             small_members)))
-                .Flags();
-        const absl::Time t0 = absl::Now();
-        auto v = client.Command({"HGETALL", key});
-        const double ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
-        if (v.ok()) lat[c].push_back(ms);
-      }
-    });
-  }
-  const absl::Time start = absl::Now();
-  absl::SleepFor(absl::Seconds(seconds));
-  stop.store(true);
-  for (auto& t : threads) t.join();
-  const double took = absl::ToDoubleSeconds(absl::Now() - start);
-  std::vector<double> all;
-  for (const auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  return Summarize(std::move(all), took);
+  return Measure(callers, seconds, [&](int c) -> std::function<bool()> {
+    auto client = std::make_shared<RedisClient>(redis);
+    auto random = std::make_shared<std::mt19937>(c);
+    return [&, client, random] {
+      const std::string member = absl::StrCat(
+          "small", (*random)() % static_cast<unsigned>(small_members));
+      return client
+          ->Command({"HGETALL", state::MemberKeys(tenant, member).Flags()})
+          .ok();
+    };
+  });
 }
 
 int Main(int argc, char** argv) {

@@ -59,6 +59,22 @@ struct ServiceHostOptions {
   std::chrono::milliseconds call_grace{5'000};
 };
 
+// The host settings of a pipeline server's options (scoring's, notify's:
+// listen, max_message_bytes, connections, tls_cert, tls_key).
+template <typename ServerOptions>
+ServiceHostOptions HostOptionsOf(const ServerOptions& options, std::string name,
+                                 std::string health_service) {
+  ServiceHostOptions h;
+  h.name = std::move(name);
+  h.health_service = std::move(health_service);
+  h.listen = options.listen;
+  h.max_message_bytes = options.max_message_bytes;
+  h.connections = options.connections;
+  h.tls_cert = options.tls_cert;
+  h.tls_key = options.tls_key;
+  return h;
+}
+
 class ServiceHost {
  public:
   using StageFactory =
@@ -115,6 +131,17 @@ struct ServiceFlags {
   // How long start-up waits for Kafka (and Redis) before it gives up.
   std::chrono::milliseconds startup_timeout{30'000};
 };
+
+// The gRPC port settings of `flags` into a server's options (every
+// service's have listen, connections, tls_cert and tls_key; where the
+// tokens go differs, so callers set those).
+template <typename ServerOptions>
+void ApplyPortFlags(const ServiceFlags& flags, ServerOptions* options) {
+  options->listen = flags.listen;
+  options->connections = flags.connections;
+  options->tls_cert = flags.security.tls_cert;
+  options->tls_key = flags.security.tls_key;
+}
 
 // Reads --listen, --metrics-listen, --log-level, --kafka-brokers,
 // --startup-timeout, the gRPC keepalive settings and the port's security

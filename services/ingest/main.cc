@@ -17,10 +17,7 @@ int main(int argc, char** argv) {
   rebound::ingest::IngestServerOptions o;
   const rebound::ServiceFlags f =
       rebound::ReadServiceFlags(c, o.listen, "127.0.0.1:9464", "Ingest API");
-  o.listen = f.listen;
-  o.connections = f.connections;
-  o.tls_cert = f.security.tls_cert;
-  o.tls_key = f.security.tls_key;
+  rebound::ApplyPortFlags(f, &o);
   o.service.auth = f.security.auth;
   o.publisher.brokers = f.brokers;
   o.startup_timeout = f.startup_timeout;

@@ -21,14 +21,7 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
                "or built on)")
            .Register(*registry)
            .Add({});
-  ServiceHostOptions ho;
-  ho.name = "notify";
-  ho.health_service = kServiceName;
-  ho.listen = options.listen;
-  ho.max_message_bytes = options.max_message_bytes;
-  ho.connections = options.connections;
-  ho.tls_cert = options.tls_cert;
-  ho.tls_key = options.tls_key;
+  ServiceHostOptions ho = HostOptionsOf(o, "notify", kServiceName);
   // Watches are cancelled at the deadline; their threads end within a read.
   ho.call_grace = std::chrono::seconds(2);
   auto host = ServiceHost::Start(

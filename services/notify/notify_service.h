@@ -7,7 +7,6 @@
 #include <atomic>
 #include <memory>
 
-#include "absl/synchronization/mutex.h"
 #include "common/resource_pool.h"
 #include "common/tenant_auth.h"
 #include "prometheus/counter.h"

@@ -277,14 +277,13 @@ absl::StatusOr<std::optional<RetrySuggestion>> SuggestionStore::Get(
   return std::optional<RetrySuggestion>(std::move(s));
 }
 
-absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::List(
-    const std::string& tenant, const std::string& member) {
+absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::ReadIndexed(
+    const std::string& tenant, const std::string& member,
+    const std::vector<RedisValue>& ids, size_t count) {
   const state::MemberKeys m(tenant, member);
-  auto ids = redis_.Command({"ZREVRANGE", m.Suggestions(), "0", "-1"});
-  if (!ids.ok()) return ids.status();
   std::vector<std::vector<std::string>> gets;
-  for (const auto& id : ids->array)
-    gets.push_back({"HGET", m.Suggestion(id.str), "data"});
+  for (size_t i = 0; i < ids.size() && i < count; ++i)
+    gets.push_back({"HGET", m.Suggestion(ids[i].str), "data"});
   std::vector<RetrySuggestion> out;
   if (gets.empty()) return out;
   auto data = redis_.Pipeline(gets);
@@ -298,32 +297,29 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::List(
   return out;
 }
 
+absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::List(
+    const std::string& tenant, const std::string& member) {
+  auto ids = redis_.Command({"ZREVRANGE",
+                             state::MemberKeys(tenant, member).Suggestions(),
+                             "0", "-1"});
+  if (!ids.ok()) return ids.status();
+  return ReadIndexed(tenant, member, ids->array, ids->array.size());
+}
+
 absl::StatusOr<SuggestionStore::Page> SuggestionStore::ListPage(
     const std::string& tenant, const std::string& member, int64_t start,
     int64_t count) {
-  const state::MemberKeys m(tenant, member);
   // One past the page, to know whether more follow.
-  auto ids =
-      redis_.Command({"ZREVRANGE", m.Suggestions(), std::to_string(start),
-                      std::to_string(start + count)});
+  auto ids = redis_.Command(
+      {"ZREVRANGE", state::MemberKeys(tenant, member).Suggestions(),
+       std::to_string(start), std::to_string(start + count)});
   if (!ids.ok()) return ids.status();
   Page page;
   page.more = static_cast<int64_t>(ids->array.size()) > count;
-  std::vector<std::vector<std::string>> gets;
-  for (size_t i = 0; i < ids->array.size() && static_cast<int64_t>(i) < count;
-       ++i) {
-    gets.push_back({"HGET", m.Suggestion(ids->array[i].str), "data"});
-  }
-  if (gets.empty()) return page;
-  auto data = redis_.Pipeline(gets);
-  if (!data.ok()) return data.status();
-  for (size_t i = 0; i < data->size(); ++i) {
-    const RedisValue& d = (*data)[i];
-    RetrySuggestion s;
-    if (!d.is_nil() && Decode(d.str, gets[i][1], &s)) {
-      page.suggestions.push_back(std::move(s));
-    }
-  }
+  auto read =
+      ReadIndexed(tenant, member, ids->array, static_cast<size_t>(count));
+  if (!read.ok()) return read.status();
+  page.suggestions = std::move(*read);
   return page;
 }
 

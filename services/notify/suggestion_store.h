@@ -183,6 +183,11 @@ class SuggestionStore {
                                            const std::string& member);
 
  private:
+  // The stored suggestions of the first `count` of `ids` (an index read),
+  // in order, in one round trip; missing and corrupt ones left out.
+  absl::StatusOr<std::vector<rebound::v1::RetrySuggestion>> ReadIndexed(
+      const std::string& tenant, const std::string& member,
+      const std::vector<RedisValue>& ids, size_t count);
   // Decodes a stored suggestion; false (logged with `key`, counted) when
   // it does not decode.
   bool Decode(const std::string& bytes, const std::string& key,

@@ -17,11 +17,8 @@ int main(int argc, char** argv) {
   auto& s = o.scoring;
   const rebound::ServiceFlags f = rebound::ReadServiceFlags(
       c, o.listen, "127.0.0.1:9465", "Scoring read API");
-  o.listen = f.listen;
-  o.connections = f.connections;
+  rebound::ApplyPortFlags(f, &o);
   o.auth = f.security.auth;
-  o.tls_cert = f.security.tls_cert;
-  o.tls_key = f.security.tls_key;
   s.brokers = f.brokers;
   s.startup_timeout = f.startup_timeout;
   s.store.redis = rebound::ReadRedisOptions(c);

@@ -60,16 +60,8 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
     const ScoringServerOptions& options, ClassifierConfig classifier,
     std::shared_ptr<prometheus::Registry> registry) {
   std::unique_ptr<ScoringServer> s(new ScoringServer());
-  ServiceHostOptions ho;
-  ho.name = "scoring";
-  ho.health_service = kServiceName;
-  ho.listen = options.listen;
-  ho.max_message_bytes = options.max_message_bytes;
-  ho.connections = options.connections;
-  ho.tls_cert = options.tls_cert;
-  ho.tls_key = options.tls_key;
   auto host = ServiceHost::Start(
-      ho,
+      HostOptionsOf(options, "scoring", kServiceName),
       std::make_unique<ScoringReadService>(options.scoring.store, options.auth,
                                            options.read_connections),
       [&]() -> absl::StatusOr<std::unique_ptr<PipelineStage>> {

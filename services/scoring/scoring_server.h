@@ -7,7 +7,6 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "common/grpc_server.h"
 #include "common/resource_pool.h"
 #include "common/service_host.h"
