@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Prints the rendered Rebound manifests (kustomize build of base/ or of the
-# overlay given as $1). --load-restrictor LoadRestrictionsNone is needed
-# because the ConfigMap rebound-config is generated from ../../config/*.json,
-# outside the kustomization root, so those files exist only once.
+# overlay given as $1). The same as `kubectl apply -k`: the base loads
+# nothing from outside its own directory.
 #
 #   deploy/k8s/render.sh | kubectl apply -f -
 #   deploy/k8s/render.sh path/to/overlay | kubectl apply -f -
@@ -11,11 +10,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dir="${1:-$here/base}"
 
 if command -v kustomize >/dev/null 2>&1; then
-  exec kustomize build --load-restrictor LoadRestrictionsNone "$dir"
+  exec kustomize build "$dir"
 elif [[ -x /root/.cache/rebound/bin/kustomize ]]; then
-  exec /root/.cache/rebound/bin/kustomize build --load-restrictor LoadRestrictionsNone "$dir"
+  exec /root/.cache/rebound/bin/kustomize build "$dir"
 elif command -v kubectl >/dev/null 2>&1; then
-  exec kubectl kustomize --load-restrictor LoadRestrictionsNone "$dir"
+  exec kubectl kustomize "$dir"
 fi
 echo "render.sh: needs kustomize (v5) or kubectl on PATH" >&2
 exit 1

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# The pipeline on a real one-node Kubernetes (deploy/k8s/cluster.sh), from
+# the manifests operators use (deploy/k8s/overlays/dev = the base + an
+# in-cluster Kafka and Redis). Fails, naming the step, unless:
+#   1. server-side validation of the overlay passes with --warnings-as-errors,
+#      each pod template passes as a Pod, and Pod Security `restricted` is
+#      enforced on the namespace (a privileged pod is refused);
+#   2. `kubectl apply -k` brings every Deployment to Available, with
+#      readiness from the real gRPC probes: with Redis gone, scoring and
+#      notify turn unready while ingest stays ready, and all are ready again
+#      once Redis is back;
+#   3. a client publishes a simulated stream through ingest and watches
+#      notify (port-forwards) while each Deployment is rolled
+#      (`kubectl rollout restart`) and a pod is killed (grace 0): every event
+#      answered, every decline's suggestion on the resumed watch and no
+#      (suggestion, version) twice, and every sender's counters in scoring
+#      equal to the file's (rebound-e2e --survive-restarts --scoring-target).
+#
+#   tests/k8s/pipeline_on_cluster.sh
+#
+# Builds what is missing: the project (rebound-sim, rebound-e2e), the images
+# (deploy/containers/build-images.sh, tag "dev"), the Kubernetes binaries
+# (cluster.sh build, cached). REBOUND_K8S_REUSE_IMAGES=1 uses the dev images
+# already built instead of building them; REBOUND_K8S_KEEP=1 leaves the
+# cluster up;
+# REBOUND_K8S_REQUESTS (default 6000, ~16k events) at REBOUND_K8S_RATE
+# events/s (default 80) sets how long the stream runs.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+cd "$ROOT"
+CLUSTER="$ROOT/deploy/k8s/cluster.sh"
+OVERLAY="$ROOT/deploy/k8s/overlays/dev"
+REQUESTS="${REBOUND_K8S_REQUESTS:-6000}"
+RATE="${REBOUND_K8S_RATE:-80}"
+TOKEN=dev-token-1 # the dev overlay's token of tenant-1
+WORK="$ROOT/.cluster-test"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+PIDS=()
+
+step() { printf '\n== %s\n' "$*" >&2; }
+fail() {
+  printf 'FAIL: %s\n' "$*" >&2
+  exit 1
+}
+
+cleanup() {
+  local rc=$?
+  touch "$WORK/stop"
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -f "port-forward.*--address 127.0.0.1" 2>/dev/null || true
+  if ((rc != 0)) && [ -n "${KUBECONFIG:-}" ] && [ -f "$KUBECONFIG" ]; then
+    kubectl get pods -A -o wide >&2 2>/dev/null || true
+    kubectl get events -A --sort-by=.lastTimestamp 2>/dev/null | tail -30 >&2 || true
+  fi
+  if [ "${REBOUND_K8S_KEEP:-0}" != 1 ]; then "$CLUSTER" down || true; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+
+[[ -x "$BUILD_DIR/tools/rebound-e2e" && -x "$BUILD_DIR/tools/rebound-sim" ]] || build
+
+IMAGES=(ingest scoring notify dev-kafka dev-redis)
+if [ "${REBOUND_K8S_REUSE_IMAGES:-0}" = 1 ]; then
+  step "images: reusing localhost/rebound/*:dev (REBOUND_K8S_REUSE_IMAGES=1)"
+else
+  step "images (tag dev)"
+  REBOUND_IMAGE_TAG=dev "$ROOT/deploy/containers/build-images.sh" "${IMAGES[@]}"
+fi
+
+step "cluster"
+"$CLUSTER" up
+eval "$("$CLUSTER" env)"
+refs=()
+for i in "${IMAGES[@]}"; do refs+=("localhost/rebound/$i:dev"); done
+"$CLUSTER" load "${refs[@]}"
+
+step "1. server-side validation, Pod Security"
+kubectl kustomize "$OVERLAY" >"$WORK/all.yaml"
+python3 - "$WORK/all.yaml" "$WORK" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+ns = [d for d in docs if d["kind"] == "Namespace"]
+pods = [{"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": d["metadata"]["name"] + "-template",
+                      "namespace": d["metadata"].get("namespace", "default")},
+         "spec": d["spec"]["template"]["spec"]}
+        for d in docs if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")]
+yaml.safe_dump_all(ns, open(sys.argv[2] + "/namespaces.yaml", "w"))
+yaml.safe_dump_all(pods, open(sys.argv[2] + "/template-pods.yaml", "w"))
+PY
+# A dry run cannot create namespaces: they go in for real first.
+kubectl apply -f "$WORK/namespaces.yaml"
+kubectl apply --server-side --dry-run=server --warnings-as-errors -k "$OVERLAY" >/dev/null ||
+  fail "server-side validation of $OVERLAY"
+# Pod Security on a Deployment is only a warning; as Pods it is enforced.
+kubectl apply --server-side --dry-run=server -f "$WORK/template-pods.yaml" >/dev/null ||
+  fail "a pod template is refused as a Pod"
+cat >"$WORK/privileged.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: privileged-probe, namespace: rebound}
+spec:
+  containers:
+    - name: c
+      image: localhost/rebound/ingest:dev
+      securityContext: {privileged: true}
+EOF
+if kubectl apply --dry-run=server -f "$WORK/privileged.yaml" >"$WORK/privileged.out" 2>&1; then
+  fail "namespace rebound admitted a privileged pod (Pod Security restricted not enforced)"
+fi
+grep -q 'violates PodSecurity "restricted' "$WORK/privileged.out" ||
+  fail "privileged pod refused, but not by Pod Security: $(cat "$WORK/privileged.out")"
+echo "validation ok; a privileged pod in rebound: $(head -c 160 "$WORK/privileged.out")..."
+
+step "2. kubectl apply -k, every Deployment Available through gRPC readiness"
+kubectl apply -k "$OVERLAY"
+kubectl -n kafka rollout status statefulset/kafka --timeout=300s
+kubectl -n redis rollout status statefulset/redis --timeout=300s
+kubectl -n kafka wait --for=condition=Complete job/topics --timeout=300s ||
+  fail "the topics Job did not complete"
+for d in ingest scoring notify; do
+  # The HorizontalPodAutoscaler raises each to its minReplicas (2).
+  for _ in $(seq 120); do
+    [ "$(kubectl -n rebound get deploy "rebound-$d" -o jsonpath='{.status.readyReplicas}')" = 2 ] && break
+    sleep 2
+  done
+  kubectl -n rebound wait --for=condition=Available "deploy/rebound-$d" --timeout=10s ||
+    fail "rebound-$d not Available"
+  probe=$(kubectl -n rebound get deploy "rebound-$d" -o jsonpath='{.spec.template.spec.containers[0].readinessProbe.grpc.port}')
+  [ -n "$probe" ] || fail "rebound-$d has no gRPC readiness probe"
+done
+kubectl -n rebound get pods -o wide
+
+ready_count() { # DEPLOYMENT: pods of it that are Ready
+  kubectl -n rebound get pods -l "app.kubernetes.io/name=$1" \
+    -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
+    grep -c True || true
+}
+wait_ready() { # DEPLOYMENT COUNT SECONDS
+  local deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    [ "$(ready_count "$1")" = "$2" ] && return 0
+    sleep 1
+  done
+  return 1
+}
+echo "Redis away: scoring and notify must turn unready, ingest stay ready"
+kubectl -n redis scale statefulset/redis --replicas=0
+wait_ready rebound-scoring 0 90 || fail "scoring still ready with Redis gone"
+wait_ready rebound-notify 0 90 || fail "notify still ready with Redis gone"
+[ "$(ready_count rebound-ingest)" = 2 ] || fail "ingest turned unready without Redis (it does not use it)"
+kubectl -n redis scale statefulset/redis --replicas=1
+wait_ready rebound-scoring 2 120 || fail "scoring not ready again after Redis came back"
+wait_ready rebound-notify 2 120 || fail "notify not ready again after Redis came back"
+echo "readiness followed Redis: down -> scoring/notify unready, back -> ready"
+
+step "3. traffic through port-forwards, rolling restarts, a pod killed"
+forward() { # SERVICE PORT: keeps a port-forward up until the test ends
+  local local_port
+  local_port=$(free_port)
+  (
+    while [ ! -f "$WORK/stop" ]; do
+      kubectl -n rebound port-forward --address 127.0.0.1 "svc/$1" "$local_port:$2" \
+        >>"$WORK/forward-$1.log" 2>&1 || true
+      sleep 0.3
+    done
+  ) &
+  PIDS+=($!)
+  echo "$local_port"
+}
+INGEST=$(forward rebound-ingest 50051)
+SCORING=$(forward rebound-scoring 50052)
+NOTIFY=$(forward rebound-notify 50053)
+"$BUILD_DIR/tools/rebound-sim" --tenants=1 --requests="$REQUESTS" --seed=7 --run-id=k8s \
+  --out="$WORK/events.jsonl" --truth=/dev/null
+events=$(wc -l <"$WORK/events.jsonl")
+echo "$events events at $RATE/s (~$((events / RATE)) s)"
+sleep 2
+"$BUILD_DIR/tools/rebound-e2e" --survive-restarts --ingest-target="127.0.0.1:$INGEST" \
+  --notify-target="127.0.0.1:$NOTIFY" --scoring-target="127.0.0.1:$SCORING" \
+  --tenant-tokens="tenant-1:$TOKEN" --file="$WORK/events.jsonl" --rate="$RATE" \
+  --show=0 --timeout-seconds=240 >"$WORK/e2e.out" 2>"$WORK/e2e.err" &
+E2E=$!
+PIDS+=($E2E)
+sleep 10
+for d in ingest scoring notify; do
+  kubectl -n rebound rollout restart "deploy/rebound-$d"
+  kubectl -n rebound rollout status "deploy/rebound-$d" --timeout=240s ||
+    fail "rollout of rebound-$d did not finish"
+done
+victim=$(kubectl -n rebound get pods -l app.kubernetes.io/name=rebound-scoring -o jsonpath='{.items[0].metadata.name}')
+echo "killing $victim (grace 0)"
+kubectl -n rebound delete pod "$victim" --grace-period=0 --force --wait=false
+victim=$(kubectl -n rebound get pods -l app.kubernetes.io/name=rebound-notify -o jsonpath='{.items[0].metadata.name}')
+echo "killing $victim (grace 0)"
+kubectl -n rebound delete pod "$victim" --grace-period=0 --force --wait=false
+kill -0 "$E2E" 2>/dev/null ||
+  fail "the stream ended before the disruptions did; raise REBOUND_K8S_REQUESTS"
+for d in scoring notify; do
+  wait_ready "rebound-$d" 2 180 || fail "rebound-$d not back to 2 ready pods after the kill"
+done
+echo "disruptions done while the stream ran; waiting for the client"
+rc=0
+wait "$E2E" || rc=$?
+cat "$WORK/e2e.out"
+grep -v '^\[' "$WORK/e2e.err" | tail -20 >&2 || true
+((rc == 0)) || fail "rebound-e2e exited $rc: something was lost or doubled (above)"
+echo "PASS: pipeline on Kubernetes, nothing lost or doubled across rolling restarts and a killed pod"
