@@ -7,6 +7,14 @@
 // latency from ingest's ack of a decline to its suggestion on the watch
 // stream (p50/p99).
 //
+// --survive-restarts (for pods restarted or killed mid-run, e.g. the
+// Kubernetes test): events FAILED or never answered are sent again with the
+// same ids until each is answered (published or duplicate), watches start
+// from the beginning and resume with their last token whenever the stream
+// breaks, and the run fails if any (suggestion id, version) arrives twice.
+// With --scoring-target, every sender's counters in scoring must then equal
+// what the file holds (sent, accepted, declined: each request once).
+//
 // Kafka baseline mode (--kafka-baseline): produces records at the same rate
 // with the same producer settings ingest uses (idempotent, acks=all) and
 // consumes them in the same process, reporting produce -> consume latency.
@@ -29,6 +37,7 @@
 #include "grpcpp/grpcpp.h"
 #include "librdkafka/rdkafkacpp.h"
 #include "rebound/v1/notify.grpc.pb.h"
+#include "rebound/v1/scoring.grpc.pb.h"
 #include "tools/ingest_client.h"
 
 namespace {
@@ -37,7 +46,8 @@ using rebound::tools::Quantile;
 using rebound::tools::SteadyNow;
 
 struct Settings {
-  std::string ingest, notify, file, brokers, topic, tokens;
+  std::string ingest, notify, scoring, file, brokers, topic, tokens;
+  bool survive = false;
   double rate = 0;
   int64_t show = 10;
   int64_t count = 10000;
@@ -65,6 +75,79 @@ std::string Short(const rebound::v1::RetrySuggestion& s) {
   return absl::StrFormat("[%s] %s -> %s: %s (%.2f) %s; %s", s.tenant_id(),
                          s.member_id(), s.recipient_id(), reason,
                          s.confidence(), state, absl::StrJoin(actions, ", "));
+}
+
+// Every sender's counters in scoring against the file: each request counted
+// once as sent, and once by its first outcome (accepted; declined, ignored or
+// reported as declined). Prints the first mismatches; true when none.
+bool CheckScores(const Settings& cfg,
+                 const std::vector<rebound::v1::ConnectionEvent>& events) {
+  struct Want {
+    std::set<std::string> sent, accepted, declined, decided;
+  };
+  std::map<std::pair<std::string, std::string>, Want> want;
+  for (const auto& e : events) {
+    Want& w = want[{e.tenant_id(), e.sender_id()}];
+    if (e.has_request_sent()) w.sent.insert(e.request_sent().request_id());
+    const std::string* id = nullptr;
+    bool accepted = false, declined = false;
+    if (e.has_request_accepted()) {
+      id = &e.request_accepted().request_id();
+      accepted = true;
+    } else if (e.has_request_declined()) {
+      id = &e.request_declined().request_id();
+      declined = true;
+    } else if (e.has_request_expired()) {
+      id = &e.request_expired().request_id();
+    } else if (e.has_request_withdrawn()) {
+      id = &e.request_withdrawn().request_id();
+    }
+    if (id == nullptr || !w.decided.insert(*id).second) continue;
+    if (accepted) w.accepted.insert(*id);
+    if (declined) w.declined.insert(*id);
+  }
+  auto scoring = rebound::v1::Scoring::NewStub(
+      grpc::CreateChannel(cfg.scoring, grpc::InsecureChannelCredentials()));
+  size_t checked = 0, wrong = 0;
+  for (const auto& [who, w] : want) {
+    if (w.sent.empty() && w.decided.empty()) continue;
+    rebound::v1::GetMemberScoresRequest req;
+    req.set_tenant_id(who.first);
+    req.set_member_id(who.second);
+    rebound::v1::MemberScores got;
+    grpc::Status s;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+      std::string auth = TokenFor(cfg.tokens, who.first);
+      if (!auth.empty()) ctx.AddMetadata("authorization", "Bearer " + auth);
+      s = scoring->GetMemberScores(&ctx, req, &got);
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
+          s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    ++checked;
+    const auto& a = got.as_sender();
+    const bool same = s.ok() &&
+                      a.sent() == static_cast<int64_t>(w.sent.size()) &&
+                      a.accepted() == static_cast<int64_t>(w.accepted.size()) &&
+                      a.declined() == static_cast<int64_t>(w.declined.size());
+    if (same) continue;
+    if (++wrong <= 5) {
+      std::cout << absl::StrFormat(
+          "  scores of %s/%s: %s sent %d accepted %d declined %d, want %zu "
+          "%zu %zu\n",
+          who.first, who.second, s.ok() ? "" : s.error_message(), a.sent(),
+          a.accepted(), a.declined(), w.sent.size(), w.accepted.size(),
+          w.declined.size());
+    }
+  }
+  std::cout << absl::StrFormat(
+      "  scores: %zu senders checked against the file, %zu differ\n", checked,
+      wrong);
+  return wrong == 0 && checked > 0;
 }
 
 int Pipeline(const Settings& cfg) {
@@ -97,35 +180,61 @@ int Pipeline(const Settings& cfg) {
   std::map<std::string, double> arrived;  // tenant/suggestion_id -> steady s
   std::map<std::string, rebound::v1::RetrySuggestion> suggestions;
   int64_t printed = 0;
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  // Watch contexts in use, so the end can cancel them (a resuming watch
+  // opens a new one per connection).
+  std::set<grpc::ClientContext*> contexts;
+  std::atomic<bool> stopping{false};
   std::vector<std::thread> watchers;
-  std::atomic<int> open{0};
+  std::set<std::pair<std::string, int64_t>> seen_versions;
+  int64_t repeated = 0, resumes = 0;
   for (const auto& tenant : tenants) {
-    contexts.push_back(std::make_unique<grpc::ClientContext>());
-    grpc::ClientContext* ctx = contexts.back().get();
-    std::string token = TokenFor(cfg.tokens, tenant);
-    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
-    watchers.emplace_back([&, ctx, tenant] {
-      rebound::v1::WatchSuggestionsRequest req;
-      req.set_tenant_id(tenant);
-      auto reader = notify->WatchSuggestions(ctx, req);
-      ++open;
-      rebound::v1::SuggestionUpdate u;
-      while (reader->Read(&u)) {
-        double now = SteadyNow();
-        std::lock_guard<std::mutex> lock(mu);
-        std::string key = tenant + "/" + u.suggestion().suggestion_id();
-        arrived.emplace(key, now);
-        suggestions[key] = u.suggestion();
-        if (printed < cfg.show) {
-          ++printed;
-          std::cout << "  suggestion: " << Short(u.suggestion()) << "\n"
-                    << std::flush;
+    watchers.emplace_back([&, tenant] {
+      std::string token;  // Resume after this (--survive-restarts).
+      while (!stopping.load()) {
+        grpc::ClientContext ctx;
+        std::string auth = TokenFor(cfg.tokens, tenant);
+        if (!auth.empty()) ctx.AddMetadata("authorization", "Bearer " + auth);
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (stopping.load()) break;
+          contexts.insert(&ctx);
         }
-      }
-      grpc::Status s = reader->Finish();
-      if (!s.ok() && s.error_code() != grpc::StatusCode::CANCELLED) {
-        std::cerr << "watch " << tenant << ": " << s.error_message() << "\n";
+        rebound::v1::WatchSuggestionsRequest req;
+        req.set_tenant_id(tenant);
+        if (cfg.survive) {
+          if (token.empty()) req.set_from_beginning(true);
+          req.set_resume_token(token);
+        }
+        auto reader = notify->WatchSuggestions(&ctx, req);
+        rebound::v1::SuggestionUpdate u;
+        while (reader->Read(&u)) {
+          double now = SteadyNow();
+          std::lock_guard<std::mutex> lock(mu);
+          token = u.resume_token();
+          std::string key = tenant + "/" + u.suggestion().suggestion_id();
+          if (!seen_versions.insert({key, u.suggestion().version()}).second) {
+            ++repeated;
+          }
+          arrived.emplace(key, now);
+          suggestions[key] = u.suggestion();
+          if (printed < cfg.show) {
+            ++printed;
+            std::cout << "  suggestion: " << Short(u.suggestion()) << "\n"
+                      << std::flush;
+          }
+        }
+        grpc::Status s = reader->Finish();
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          contexts.erase(&ctx);
+        }
+        if (stopping.load() || s.error_code() == grpc::StatusCode::CANCELLED)
+          break;
+        std::cerr << "watch " << tenant << ": "
+                  << (s.ok() ? "ended" : s.error_message()) << "\n";
+        if (!cfg.survive) break;
+        ++resumes;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
       }
     });
   }
@@ -146,7 +255,9 @@ int Pipeline(const Settings& cfg) {
   if (tenants.size() == 1)
     po.metadata = "Bearer " + TokenFor(cfg.tokens, *tenants.begin());
   if (po.metadata == "Bearer ") po.metadata.clear();
-  auto r = rebound::tools::PublishOverStream(ingest, events, po);
+  auto r = cfg.survive
+               ? rebound::tools::PublishWithRetries(ingest, events, po, 60)
+               : rebound::tools::PublishOverStream(ingest, events, po);
   std::cout << absl::StrFormat(
       "published %zu events in %.1fs (%.0f/s): published=%zu duplicates=%zu "
       "rejected=%zu failed=%zu\n",
@@ -164,7 +275,11 @@ int Pipeline(const Settings& cfg) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  for (auto& ctx : contexts) ctx->TryCancel();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stopping.store(true);
+    for (auto* ctx : contexts) ctx->TryCancel();
+  }
   for (auto& t : watchers) t.join();
 
   std::vector<double> latency_ms;
@@ -204,7 +319,19 @@ int Pipeline(const Settings& cfg) {
       "\n  end-to-end latency (ingest ack -> suggestion on the watch stream): "
       "p50 %.1f ms, p99 %.1f ms (%zu samples)\n",
       Quantile(latency_ms, 0.5), Quantile(latency_ms, 0.99), latency_ms.size());
-  return matched == decision_index.size() ? 0 : 1;
+  bool ok = matched == decision_index.size();
+  if (cfg.survive) {
+    const bool all_answered =
+        r.published + r.duplicates == events.size() && r.failed == 0;
+    std::cout << absl::StrFormat(
+        "  survive-restarts: publish attempts %d, every event answered "
+        "(published or duplicate): %s; watch resumes %d, (suggestion, "
+        "version) delivered twice: %d\n",
+        r.attempts, all_answered ? "yes" : "NO", resumes, repeated);
+    ok = ok && all_answered && r.rejected == 0 && repeated == 0;
+  }
+  if (!cfg.scoring.empty()) ok = CheckScores(cfg, events) && ok;
+  return ok ? 0 : 1;
 }
 
 // Produce -> consume latency of Kafka itself at `rate`, same producer
@@ -318,6 +445,11 @@ int main(int argc, char** argv) {
       c.Bool("kafka-baseline", false, "measure Kafka produce -> consume only");
   s.ingest = c.String("ingest-target", "127.0.0.1:50051", "ingest address");
   s.notify = c.String("notify-target", "127.0.0.1:50053", "notify address");
+  s.scoring = c.String("scoring-target", "",
+                       "scoring address: check every sender's counters");
+  s.survive = c.Bool("survive-restarts", false,
+                     "retry unanswered events, resume broken watches, fail "
+                     "on a suggestion version delivered twice");
   s.file = c.String("file", "", "JSON lines of ConnectionEvent to publish");
   s.tokens = c.String("tenant-tokens", "", "tenant:token,... for the watches");
   s.rate = c.Double("rate", 0, 0, 1e7,
