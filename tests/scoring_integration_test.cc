@@ -671,6 +671,10 @@ TEST_F(ScoringIntegration, RedisDownStopsProgressThenNothingIsLost) {
   ASSERT_TRUE(
       testing::WaitForHealth(channel, "rebound.v1.Scoring", 1, seconds(30)));
   ASSERT_TRUE(redis.Stop(&out)) << out;
+  // Nothing flows yet: an idle scoring must notice too.
+  EXPECT_TRUE(
+      testing::WaitForHealth(channel, "rebound.v1.Scoring", 2, seconds(15)))
+      << "an idle scoring stayed SERVING with Redis down";
   auto events = testing::SimulatedStream(tenant_, 1500, 5);
   auto expected = testing::ExpectedCounters(events);
   Publish(events);

@@ -403,7 +403,8 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
     SweepStaleInvites(stop);
   });
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
-  absl::Time last_check;  // Of the epoch, while idle.
+  absl::Time last_check;                   // Of the epoch, while idle.
+  absl::Time redis_checked = absl::Now();  // Of Redis, while idle.
   const absl::Duration linger = absl::FromChrono(options_.batch_linger);
   absl::Time due;  // When the batch's first record must be written.
   // Block only when nothing is waiting to be written; then until it is due.
@@ -425,7 +426,19 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
         if (!ProcessBatch(batch, stop)) break;
         continue;
       }
-      if (!redis_ok_.load() && store_->Ping().ok()) redis_ok_.store(true);
+      // Idle: Redis is still looked at (every second, or every wake-up
+      // while it is down), so health never says SERVING while it is gone
+      // with nothing flowing.
+      if (!redis_ok_.load() ||
+          absl::Now() - redis_checked >= absl::Seconds(1)) {
+        redis_checked = absl::Now();
+        if (absl::Status ping = store_->Ping(); ping.ok()) {
+          if (!redis_ok_.exchange(true)) log::Info("redis available again");
+        } else if (redis_ok_.exchange(false)) {
+          log::Warn("redis failed; holding the records",
+                    {{"error", std::string(ping.message())}});
+        }
+      }
       // Idle but assigned: check the state now and then, so a loss is
       // reported (and a rebuild can start) without waiting for a record.
       if (!epoch_adopted_.load() && assigned_.load() > 0) {

@@ -336,13 +336,17 @@ void ScoringConsumer::SendVerdict(const Held& h,
   Send(std::move(out), stop);
 }
 
-void ScoringConsumer::RedisFailed(const absl::Status& s) {
+void ScoringConsumer::RedisDown(const absl::Status& s) {
   if (redis_ok_.exchange(false)) {
     log::Warn("redis failed; holding events until it answers",
               {{"error", std::string(s.message())}});
   }
   redis_up_->Set(0);
   redis_errors_->Increment();
+}
+
+void ScoringConsumer::RedisFailed(const absl::Status& s) {
+  RedisDown(s);
   absl::SleepFor(absl::FromChrono(options_.redis_retry));
 }
 
@@ -613,6 +617,9 @@ absl::Status ScoringConsumer::Drain() {
       "events will be replayed");
 }
 
+// How often an idle consumer checks that Redis answers.
+constexpr absl::Duration kIdleRedisCheck = absl::Seconds(1);
+
 absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
   const absl::Duration linger = absl::FromChrono(options_.batch_linger);
   // Time left before the oldest held event must be written.
@@ -623,6 +630,7 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
                ? 0
                : static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
   };
+  absl::Time redis_checked = absl::Now();
   while (!stop.load()) {
     SendRequeued(stop);
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms()));
@@ -637,8 +645,17 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
           if (!AdoptEpoch(stop)) continue;
           epoch_adopted_ = true;
         }
-        if (!redis_ok_.load()) {
-          if (store_->Ping().ok()) RedisOk();
+        // Idle: Redis is still looked at (every second, or every wake-up
+        // while it is down), so health never says SERVING while it is gone
+        // with nothing flowing.
+        if (!redis_ok_.load() ||
+            absl::Now() - redis_checked >= kIdleRedisCheck) {
+          redis_checked = absl::Now();
+          if (absl::Status ping = store_->Ping(); ping.ok()) {
+            RedisOk();
+          } else {
+            RedisDown(ping);
+          }
         }
         continue;
       case RdKafka::ERR_NO_ERROR:

@@ -177,6 +177,8 @@ class ScoringConsumer final : public PipelineStage {
   DeclineOrder order_;
   void SendVerdict(const Held& held, const std::atomic<bool>& stop);
   void RedisFailed(const absl::Status& status);
+  // RedisFailed without the pause: health NOT_SERVING, logged, counted.
+  void RedisDown(const absl::Status& status);
   // Adopts Redis's state epoch before anything is written (creating it for
   // a group that never committed). False only when `stop` came first.
   bool AdoptEpoch(const std::atomic<bool>& stop);
