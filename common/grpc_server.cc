@@ -49,7 +49,8 @@ GrpcPortSecurity ReadGrpcPortSecurity(ConfigReader& c) {
 absl::StatusOr<GrpcServer> StartGrpcServer(
     const std::string& listen, std::shared_ptr<grpc::ServerCredentials> creds,
     grpc::Service* service, int max_message_bytes,
-    const std::string& health_name, const GrpcConnectionOptions& connections) {
+    const std::string& health_name, const GrpcConnectionOptions& connections,
+    const std::string& health_listen) {
   // Links grpc.health.v1's descriptors in, so reflection can describe the
   // default health service to clients such as grpcurl.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
@@ -83,15 +84,38 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
   if (!out.server || out.port == 0) {
     return absl::UnavailableError("grpc: cannot listen on '" + listen + "'");
   }
-  SetServing(out.server.get(), health_name, false);
+  if (!health_listen.empty()) {
+    // No service registered: only the default health service (and
+    // reflection, which then lists just that).
+    grpc::ServerBuilder health;
+    health.AddListeningPort(health_listen, grpc::InsecureServerCredentials(),
+                            &out.health_port);
+    health.SetMaxReceiveMessageSize(64 * 1024);
+    out.health_server = health.BuildAndStart();
+    if (!out.health_server || out.health_port == 0) {
+      out.server->Shutdown();
+      return absl::UnavailableError("grpc: cannot listen on '" + health_listen +
+                                    "' (health port)");
+    }
+  }
+  SetServing(out.server.get(), out.health_server.get(), health_name, false);
   return out;
 }
 
-void SetServing(grpc::Server* server, const std::string& health_name,
-                bool serving) {
-  auto* health = server->GetHealthCheckService();
-  health->SetServingStatus(health_name, serving);
-  health->SetServingStatus(serving);
+void SetServing(grpc::Server* server, grpc::Server* health_server,
+                const std::string& health_name, bool serving) {
+  for (grpc::Server* s : {server, health_server}) {
+    if (s == nullptr) continue;
+    auto* health = s->GetHealthCheckService();
+    health->SetServingStatus(health_name, serving);
+    health->SetServingStatus(serving);
+  }
+}
+
+void ShutdownHealth(grpc::Server* server, grpc::Server* health_server) {
+  for (grpc::Server* s : {server, health_server}) {
+    if (s != nullptr) s->GetHealthCheckService()->Shutdown();
+  }
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -99,8 +123,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
-std::thread FollowHealth(grpc::Server* server, std::string health_name,
-                         std::function<bool()> healthy,
+std::thread FollowHealth(grpc::Server* server, grpc::Server* health_server,
+                         std::string health_name, std::function<bool()> healthy,
                          const absl::Notification* done, std::string label) {
   return std::thread([=] {
     bool last = false;
@@ -108,7 +132,7 @@ std::thread FollowHealth(grpc::Server* server, std::string health_name,
     while (!done->WaitForNotificationWithTimeout(absl::Milliseconds(250))) {
       bool up = healthy();
       if (first || up != last) {
-        SetServing(server, health_name, up);
+        SetServing(server, health_server, health_name, up);
         log::Info(label + (up ? " serving" : " not serving"));
         last = up;
         first = false;

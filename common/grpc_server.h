@@ -56,30 +56,44 @@ GrpcPortSecurity ReadGrpcPortSecurity(ConfigReader& config);
 struct GrpcServer {
   std::unique_ptr<grpc::Server> server;
   int port = 0;  // The bound port (useful with "host:0").
+  // The health-only plaintext server (see StartGrpcServer), or null.
+  std::unique_ptr<grpc::Server> health_server;
+  int health_port = 0;
 };
 
 // Starts `service` on `listen`. Health for "" and `health_name` starts
 // NOT_SERVING. Clients may send keepalive pings every 10 s or more.
 // UNAVAILABLE naming the address when it cannot listen.
+//
+// With `health_listen` set, a second server on that address, always
+// plaintext, serves grpc.health.v1 and nothing else (any other call is
+// UNIMPLEMENTED), with the same statuses as the main port (SetServing sets
+// both): probes that speak no TLS (kubelet's gRPC probe) keep following the
+// service's health while the main port requires TLS.
 absl::StatusOr<GrpcServer> StartGrpcServer(
     const std::string& listen, std::shared_ptr<grpc::ServerCredentials> creds,
     grpc::Service* service, int max_message_bytes,
     const std::string& health_name,
-    const GrpcConnectionOptions& connections = {});
+    const GrpcConnectionOptions& connections = {},
+    const std::string& health_listen = "");
 
 // An absl::Status as the gRPC status with the same code and message (the
 // codes are the same numbers). The one conversion every service uses.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// Sets the health of "" and `health_name` together.
-void SetServing(grpc::Server* server, const std::string& health_name,
-                bool serving);
+// Sets the health of "" and `health_name` together, on `server` and on
+// `health_server` (the health-only port; may be null).
+void SetServing(grpc::Server* server, grpc::Server* health_server,
+                const std::string& health_name, bool serving);
+
+// Turns health NOT_SERVING for good on both (for the start of a drain).
+void ShutdownHealth(grpc::Server* server, grpc::Server* health_server);
 
 // A thread that checks `healthy` every 250 ms until `done` is notified and
-// sets the server's health on every change (logging `label` + " serving" /
+// sets the servers' health on every change (logging `label` + " serving" /
 // " not serving"). Join it after notifying `done`.
-std::thread FollowHealth(grpc::Server* server, std::string health_name,
-                         std::function<bool()> healthy,
+std::thread FollowHealth(grpc::Server* server, grpc::Server* health_server,
+                         std::string health_name, std::function<bool()> healthy,
                          const absl::Notification* done, std::string label);
 
 }  // namespace rebound

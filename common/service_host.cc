@@ -19,10 +19,12 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
   if (!creds.ok()) return creds.status();
   auto grpc_server =
       StartGrpcServer(o.listen, *creds, h->service_.get(), o.max_message_bytes,
-                      o.health_service, o.connections);
+                      o.health_service, o.connections, o.health_listen);
   if (!grpc_server.ok()) return grpc_server.status();
   h->server_ = std::move(grpc_server->server);
   h->port_ = grpc_server->port;
+  h->health_server_ = std::move(grpc_server->health_server);
+  h->health_port_ = grpc_server->health_port;
   auto stage = make_stage();
   // `h` goes out of scope with a server and no stage: its destructor stops
   // the server.
@@ -43,10 +45,11 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
   // Health follows the stage's dependencies: NOT_SERVING while Redis or
   // Kafka is down, or the state is lost.
   h->health_thread_ = FollowHealth(
-      h->server_.get(), o.health_service,
+      h->server_.get(), h->health_server_.get(), o.health_service,
       [raw] { return raw->stage_->healthy(); }, &h->stage_done_, o.name);
-  log::Info(o.name + " started",
-            {{"port", h->port_}, {"tls", !o.tls_cert.empty()}});
+  log::Info(o.name + " started", {{"port", h->port_},
+                                  {"health_port", h->health_port_},
+                                  {"tls", !o.tls_cert.empty()}});
   return h;
 }
 
@@ -54,13 +57,14 @@ absl::Status ServiceHost::Shutdown() {
   if (shut_down_) return stage_status_;
   shut_down_ = true;
   // Every health watcher sees NOT_SERVING from here on.
-  if (server_) server_->GetHealthCheckService()->Shutdown();
+  if (server_) ShutdownHealth(server_.get(), health_server_.get());
   stop_.store(true);
   if (stage_thread_.joinable()) stage_thread_.join();
   if (health_thread_.joinable()) health_thread_.join();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + options_.call_grace);
   }
+  if (health_server_) health_server_->Shutdown();
   if (stage_) {
     log::Info(options_.name + " drained", {{"processed", stage_->processed()},
                                            {"complete", stage_status_.ok()}});
@@ -72,6 +76,7 @@ ServiceHost::~ServiceHost() {
   (void)Shutdown();
   if (server_) server_->Wait();
   server_.reset();
+  health_server_.reset();
   stage_.reset();
   service_.reset();
 }
@@ -83,6 +88,10 @@ ServiceFlags ReadServiceFlags(ConfigReader& c,
   ServiceFlags f;
   f.listen = c.String("listen", default_listen,
                       "gRPC listen address host:port (" + api + ")");
+  f.health_listen =
+      c.String("health-listen", "",
+               "plaintext address serving only grpc.health.v1, for probes that "
+               "cannot speak TLS (empty: none)");
   f.connections = ReadGrpcConnectionOptions(c);
   f.metrics_listen = c.String("metrics-listen", default_metrics_listen,
                               "Prometheus /metrics address");

@@ -49,6 +49,8 @@ struct ServiceHostOptions {
   // The gRPC health service name ("rebound.v1.Scoring"); "" is set alike.
   std::string health_service;
   std::string listen = "127.0.0.1:0";
+  // Plaintext health-only port (StartGrpcServer); "" = none.
+  std::string health_listen;
   int max_message_bytes = 4 * 1024 * 1024;
   GrpcConnectionOptions connections;
   // PEM files; both set = TLS on the gRPC port.
@@ -68,6 +70,7 @@ ServiceHostOptions HostOptionsOf(const ServerOptions& options, std::string name,
   h.name = std::move(name);
   h.health_service = std::move(health_service);
   h.listen = options.listen;
+  h.health_listen = options.health_listen;
   h.max_message_bytes = options.max_message_bytes;
   h.connections = options.connections;
   h.tls_cert = options.tls_cert;
@@ -95,6 +98,8 @@ class ServiceHost {
   ServiceHost& operator=(const ServiceHost&) = delete;
 
   int port() const { return port_; }
+  // The health-only port, 0 when there is none.
+  int health_port() const { return health_port_; }
   PipelineStage* stage() { return stage_.get(); }
 
   // Health NOT_SERVING for every watcher, the stage stopped and drained,
@@ -111,7 +116,9 @@ class ServiceHost {
   std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<PipelineStage> stage_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;
   int port_ = 0;
+  int health_port_ = 0;
   std::atomic<bool> stop_{false};
   absl::Notification stage_done_;
   absl::Status stage_status_;
@@ -123,6 +130,7 @@ class ServiceHost {
 // The settings every service's main() reads alike.
 struct ServiceFlags {
   std::string listen;
+  std::string health_listen;
   std::string metrics_listen;
   std::string log_level = "info";
   std::string brokers;
@@ -138,12 +146,14 @@ struct ServiceFlags {
 template <typename ServerOptions>
 void ApplyPortFlags(const ServiceFlags& flags, ServerOptions* options) {
   options->listen = flags.listen;
+  options->health_listen = flags.health_listen;
   options->connections = flags.connections;
   options->tls_cert = flags.security.tls_cert;
   options->tls_key = flags.security.tls_key;
 }
 
-// Reads --listen, --metrics-listen, --log-level, --kafka-brokers,
+// Reads --listen, --health-listen, --metrics-listen, --log-level,
+// --kafka-brokers,
 // --startup-timeout, the gRPC keepalive settings and the port's security
 // (--tenant-tokens, --tls-cert, --tls-key), with these defaults.
 ServiceFlags ReadServiceFlags(ConfigReader& config,

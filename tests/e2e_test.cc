@@ -981,6 +981,30 @@ TEST_F(Pipeline, NotifyRefusesWatchesBeyondItsLimit) {
   EXPECT_EQ(open, 0.0);
 }
 
+// Health follows Redis while nothing flows: an idle notify reports
+// NOT_SERVING once its Redis is gone, and SERVING once it is back.
+TEST_F(Pipeline, IdleNotifyReportsRedisDownAndBack) {
+  testing::PrivateServer redis("redis");
+  std::string out;
+  ASSERT_TRUE(redis.Start(&out)) << out;
+  auto o = NotifyOptions();
+  o.consumer.store.redis.address = redis.address();
+  auto notify = StartNotify(o);
+  ASSERT_NE(notify, nullptr);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", notify->port()),
+                                     grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(
+      testing::WaitForHealth(channel, "rebound.v1.Notify", 1, seconds(30)));
+  ASSERT_TRUE(redis.Stop(&out)) << out;
+  EXPECT_TRUE(
+      testing::WaitForHealth(channel, "rebound.v1.Notify", 2, seconds(15)))
+      << "an idle notify stayed SERVING with Redis down";
+  ASSERT_TRUE(redis.Start(&out)) << out;
+  EXPECT_TRUE(
+      testing::WaitForHealth(channel, "rebound.v1.Notify", 1, seconds(30)))
+      << "notify did not come back when Redis did";
+}
+
 TEST_F(Pipeline, NotifyServesOverTls) {
   char dir_tmpl[] = "/tmp/rebound-tls-XXXXXX";
   std::string dir = mkdtemp(dir_tmpl);
@@ -996,8 +1020,29 @@ TEST_F(Pipeline, NotifyServesOverTls) {
   auto o = NotifyOptions();
   o.tls_cert = dir + "/cert.pem";
   o.tls_key = dir + "/key.pem";
+  o.health_listen = "127.0.0.1:0";
   auto notify = StartNotify(o);
   ASSERT_NE(notify, nullptr);
+  // The plaintext health-only port (for kubelet's probes, which speak no
+  // TLS) follows the service's health, and serves nothing else.
+  ASSERT_GT(notify->health_port(), 0);
+  auto health =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", notify->health_port()),
+                          grpc::InsecureChannelCredentials());
+  EXPECT_TRUE(testing::WaitForHealth(health, "", 1, seconds(30)));
+  EXPECT_TRUE(
+      testing::WaitForHealth(health, "rebound.v1.Notify", 1, seconds(5)));
+  {
+    auto api = rebound::v1::Notify::NewStub(health);
+    grpc::ClientContext hctx;
+    hctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
+    rebound::v1::ListSuggestionsRequest req;
+    req.set_tenant_id(tenant_a_);
+    req.set_member_id("nobody");
+    rebound::v1::ListSuggestionsResponse got;
+    EXPECT_EQ(api->ListSuggestions(&hctx, req, &got).error_code(),
+              grpc::StatusCode::UNIMPLEMENTED);
+  }
   std::ifstream in(dir + "/cert.pem");
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs.assign(std::istreambuf_iterator<char>(in), {});
@@ -1017,6 +1062,9 @@ TEST_F(Pipeline, NotifyServesOverTls) {
   pctx.set_deadline(std::chrono::system_clock::now() + seconds(3));
   pctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
   EXPECT_FALSE(plain->ListSuggestions(&pctx, lr, &resp).ok());
+  // Draining: NOT_SERVING on the health port too.
+  (void)notify->Shutdown();
+  EXPECT_NE(testing::HealthStatus(health, ""), std::optional<int>(1));
   std::filesystem::remove_all(dir);
 }
 

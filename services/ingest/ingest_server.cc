@@ -40,12 +40,14 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
   s->service_ = std::make_unique<IngestService>(
       options.service, s->publisher_.get(), s->metrics_.get());
 
-  auto grpc_server = StartGrpcServer(options.listen, *creds, s->service_.get(),
-                                     options.max_message_bytes, kServiceName,
-                                     options.connections);
+  auto grpc_server = StartGrpcServer(
+      options.listen, *creds, s->service_.get(), options.max_message_bytes,
+      kServiceName, options.connections, options.health_listen);
   if (!grpc_server.ok()) return grpc_server.status();
   s->server_ = std::move(grpc_server->server);
   s->port_ = grpc_server->port;
+  s->health_server_ = std::move(grpc_server->health_server);
+  s->health_port_ = grpc_server->health_port;
   IngestServer* raw = s.get();
   s->publisher_->OnAvailabilityChange([raw](bool up) { raw->SetServing(up); });
   log::Info("ingest serving", {{"port", s->port_}, {"topic", topic}});
@@ -56,7 +58,8 @@ void IngestServer::SetServing(bool serving) {
   metrics_->kafka_available->Set(serving ? 1 : 0);
   absl::MutexLock lock(&mu_);
   if (shut_down_ || !server_) return;
-  rebound::SetServing(server_.get(), kServiceName, serving);
+  rebound::SetServing(server_.get(), health_server_.get(), kServiceName,
+                      serving);
 }
 
 absl::Status IngestServer::Shutdown() {
@@ -65,10 +68,11 @@ absl::Status IngestServer::Shutdown() {
     if (shut_down_) return absl::OkStatus();
     shut_down_ = true;
     // Every health watcher sees NOT_SERVING from here on.
-    server_->GetHealthCheckService()->Shutdown();
+    ShutdownHealth(server_.get(), health_server_.get());
   }
   service_->StartDrain();
   server_->Shutdown(std::chrono::system_clock::now() + options_.drain_timeout);
+  if (health_server_) health_server_->Shutdown();
   absl::Status flushed = publisher_->Flush(options_.drain_timeout);
   log::Info("ingest drained", {{"flushed", flushed.ok()},
                                {"detail", std::string(flushed.message())}});

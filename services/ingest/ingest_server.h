@@ -20,6 +20,8 @@ namespace rebound::ingest {
 struct IngestServerOptions {
   // gRPC listen address; port 0 picks a free one (see port()).
   std::string listen = "127.0.0.1:50051";
+  // Plaintext health-only port (StartGrpcServer); "" = none.
+  std::string health_listen;
   // Partitions and replication factor used when the topic is created.
   int topic_partitions = 6;
   int topic_replication = 1;
@@ -51,6 +53,8 @@ class IngestServer {
 
   // The bound gRPC port.
   int port() const { return port_; }
+  // The health-only port, 0 when there is none.
+  int health_port() const { return health_port_; }
 
   // Drains: health NOT_SERVING, no new events accepted, open calls answered,
   // the producer flushed. OK when every acked and enqueued record is in
@@ -71,7 +75,9 @@ class IngestServer {
   std::unique_ptr<IngestService> service_;
   std::unique_ptr<Publisher> publisher_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;
   int port_ = 0;
+  int health_port_ = 0;
   absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -19,6 +19,8 @@ namespace rebound::notify {
 
 struct NotifyServerOptions {
   std::string listen = "127.0.0.1:50053";
+  // Plaintext health-only port (StartGrpcServer); "" = none.
+  std::string health_listen;
   int max_message_bytes = 4 * 1024 * 1024;
   // Keepalive and connection ageing of the gRPC port.
   GrpcConnectionOptions connections;
@@ -46,6 +48,8 @@ class NotifyServer {
       const NotifyServerOptions& options, RetryPolicyConfig policy,
       std::shared_ptr<prometheus::Registry> registry);
   int port() const { return host_->port(); }
+  // The health-only port, 0 when there is none.
+  int health_port() const { return host_->health_port(); }
   NotifyConsumer* consumer() { return consumer_; }
   // Stops consuming (offsets committed), then the server (open watches end).
   absl::Status Shutdown() { return host_->Shutdown(); }

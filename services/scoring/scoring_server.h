@@ -36,6 +36,8 @@ class ScoringReadService final : public rebound::v1::Scoring::CallbackService {
 
 struct ScoringServerOptions {
   std::string listen = "127.0.0.1:50052";
+  // Plaintext health-only port (StartGrpcServer); "" = none.
+  std::string health_listen;
   int max_message_bytes = 4 * 1024 * 1024;
   // Keepalive and connection ageing of the gRPC port.
   GrpcConnectionOptions connections;
@@ -58,6 +60,8 @@ class ScoringServer {
       std::shared_ptr<prometheus::Registry> registry);
 
   int port() const { return host_->port(); }
+  // The health-only port, 0 when there is none.
+  int health_port() const { return host_->health_port(); }
   // Stops consuming (in-flight verdicts land, offsets are committed, the
   // consumer leaves its group), then stops the server. Returns the
   // consumer's final status.
