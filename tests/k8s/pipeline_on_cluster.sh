@@ -2,7 +2,8 @@
 # The pipeline on a real one-node Kubernetes (deploy/k8s/cluster.sh), from
 # the manifests operators use (deploy/k8s/overlays/dev = the base + an
 # in-cluster Kafka and Redis). Fails, naming the step, unless:
-#   1. server-side validation of the overlay passes with --warnings-as-errors,
+#   1. server-side validation of the dev overlay and of the production example
+#      passes with --warnings-as-errors,
 #      each pod template passes as a Pod, and Pod Security `restricted` is
 #      enforced on the namespace (a privileged pod is refused);
 #   2. `kubectl apply -k` brings every Deployment to Available, with
@@ -93,6 +94,11 @@ PY
 kubectl apply -f "$WORK/namespaces.yaml"
 kubectl apply --server-side --dry-run=server --warnings-as-errors -k "$OVERLAY" >/dev/null ||
   fail "server-side validation of $OVERLAY"
+# The production example too (TLS, health-only probe port, external
+# endpoints): valid for this API server as it stands.
+kubectl apply --server-side --dry-run=server --warnings-as-errors \
+  -k "$ROOT/deploy/k8s/overlays/prod-example" >/dev/null ||
+  fail "server-side validation of deploy/k8s/overlays/prod-example"
 # Pod Security on a Deployment is only a warning; as Pods it is enforced.
 kubectl apply --server-side --dry-run=server -f "$WORK/template-pods.yaml" >/dev/null ||
   fail "a pod template is refused as a Pod"
