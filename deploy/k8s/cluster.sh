@@ -2,6 +2,7 @@
 # A real one-node Kubernetes on loopback, for the dev overlay and its test.
 #
 #   deploy/k8s/cluster.sh build           build the binaries once (cached)
+#   deploy/k8s/cluster.sh cached          exit 0 when they are built
 #   deploy/k8s/cluster.sh up              start etcd, kube-apiserver,
 #                                         controller-manager, scheduler,
 #                                         containerd, kubelet and cluster DNS
@@ -398,6 +399,9 @@ case "${1:-}" in
   load)
     shift
     load "$@"
+    ;;
+  cached) # exit 0 when every binary is built already
+    for c in etcd coredns "${COMPONENTS[@]}"; do [ -x "$BIN/$c" ] || exit 1; done
     ;;
   env) # kubectl of the cluster's own version first on PATH
     echo "export KUBECONFIG='$KUBECONFIG' PATH='$BIN':\"\$PATH\""
