@@ -52,6 +52,16 @@ absl::Status Epoch::SetNew(RedisClient& redis) {
   return absl::OkStatus();
 }
 
+absl::Status Epoch::CheckNow(RedisClient& redis) const {
+  if (!adopted()) {
+    auto pong = redis.Command({"PING"});
+    return pong.ok() ? absl::OkStatus() : pong.status();
+  }
+  auto v = redis.Command(Check().front());
+  if (!v.ok()) return v.status();
+  return Verify(*v);
+}
+
 std::vector<std::vector<std::string>> Epoch::Check() const {
   if (value_.empty()) return {};
   return {{"GET", key_}};

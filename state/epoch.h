@@ -41,6 +41,10 @@ class Epoch {
   // DATA_LOSS, naming what happened, unless `reply` (of Check's read) is
   // the adopted epoch.
   absl::Status Verify(const RedisValue& reply) const;
+  // Check and Verify in a round trip of their own; without an adopted
+  // epoch, a PING. So also the check that Redis answers (its error when
+  // not): what an idle service runs now and then.
+  absl::Status CheckNow(RedisClient& redis) const;
 
  private:
   std::string Fresh();

@@ -658,6 +658,38 @@ TEST_F(ScoringIntegration, APoisonEventIsDeadLetteredAndDelaysNoOtherEvent) {
   EXPECT_EQ(scoring->consumer()->processed(), total);
 }
 
+// A Redis that comes back empty while nothing flows is noticed too: health
+// NOT_SERVING and the loss reported, without waiting for the next event.
+TEST_F(ScoringIntegration, AnIdleScoringNoticesRedisCameBackEmpty) {
+  testing::PrivateServer redis("redis");
+  std::string out;
+  ASSERT_TRUE(redis.Start(&out)) << out;
+  redis_ = redis.address();
+  auto scoring = StartScoring(topic_);
+  ASSERT_NE(scoring, nullptr);
+  auto events = testing::SimulatedStream(tenant_, 200, 23);
+  Publish(events);
+  testing::ScoresReader reader(redis_);
+  ASSERT_TRUE(reader.WaitForCounters(tenant_, testing::ExpectedCounters(events),
+                                     seconds(60)))
+      << reader.last_mismatch();
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", scoring->port()),
+                          grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(
+      testing::WaitForHealth(channel, "rebound.v1.Scoring", 1, seconds(30)));
+  {
+    RedisOptions o;
+    o.address = redis_;
+    RedisClient r(o);
+    ASSERT_TRUE(r.Command({"FLUSHALL"}).ok());
+  }
+  EXPECT_TRUE(
+      testing::WaitForHealth(channel, "rebound.v1.Scoring", 2, seconds(15)))
+      << "an idle scoring stayed SERVING on an emptied Redis";
+  EXPECT_TRUE(scoring->consumer()->state_lost());
+}
+
 TEST_F(ScoringIntegration, RedisDownStopsProgressThenNothingIsLost) {
   testing::PrivateServer redis("redis");
   std::string out;

@@ -403,7 +403,6 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
     SweepStaleInvites(stop);
   });
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
-  absl::Time last_check;                   // Of the epoch, while idle.
   absl::Time redis_checked = absl::Now();  // Of Redis, while idle.
   const absl::Duration linger = absl::FromChrono(options_.batch_linger);
   absl::Time due;  // When the batch's first record must be written.
@@ -426,30 +425,28 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
         if (!ProcessBatch(batch, stop)) break;
         continue;
       }
-      // Idle: Redis is still looked at (every second, or every wake-up
-      // while it is down), so health never says SERVING while it is gone
-      // with nothing flowing.
-      if (!redis_ok_.load() ||
-          absl::Now() - redis_checked >= absl::Seconds(1)) {
-        redis_checked = absl::Now();
-        if (absl::Status ping = store_->Ping(); ping.ok()) {
-          if (!redis_ok_.exchange(true)) log::Info("redis available again");
-        } else if (redis_ok_.exchange(false)) {
-          log::Warn("redis failed; holding the records",
-                    {{"error", std::string(ping.message())}});
-        }
-      }
-      // Idle but assigned: check the state now and then, so a loss is
+      // Idle but assigned: adopt the epoch now, so a later loss is
       // reported (and a rebuild can start) without waiting for a record.
       if (!epoch_adopted_.load() && assigned_.load() > 0) {
         if (!AdoptEpoch(stop)) break;
         epoch_adopted_.store(true);
-        last_check = absl::Now();
-      } else if (epoch_adopted_.load() &&
-                 absl::Now() - last_check > absl::Seconds(5)) {
-        last_check = absl::Now();
-        absl::Status lost = store_->CheckEpoch();
-        if (absl::IsDataLoss(lost) && !WaitForRebuild(lost, stop)) break;
+      }
+      // Idle: Redis and the state are still looked at (every second, or
+      // every wake-up while Redis is down), so health never says SERVING
+      // while Redis is gone, or came back empty, with nothing flowing.
+      if (!redis_ok_.load() ||
+          absl::Now() - redis_checked >= absl::Seconds(1)) {
+        redis_checked = absl::Now();
+        absl::Status check = store_->CheckEpoch();
+        if (absl::IsDataLoss(check)) {
+          redis_ok_.store(true);
+          if (!WaitForRebuild(check, stop)) break;
+        } else if (check.ok()) {
+          if (!redis_ok_.exchange(true)) log::Info("redis available again");
+        } else if (redis_ok_.exchange(false)) {
+          log::Warn("redis failed; holding the records",
+                    {{"error", std::string(check.message())}});
+        }
       }
       continue;
     }

@@ -159,13 +159,7 @@ absl::Status SuggestionStore::AdoptRebuiltEpoch() {
   return epoch_.AdoptRebuilt(redis_);
 }
 
-absl::Status SuggestionStore::CheckEpoch() {
-  const auto check = epoch_.Check();
-  if (check.empty()) return absl::OkStatus();
-  auto v = redis_.Command(check.front());
-  if (!v.ok()) return v.status();
-  return epoch_.Verify(*v);
-}
+absl::Status SuggestionStore::CheckEpoch() { return epoch_.CheckNow(redis_); }
 
 absl::StatusOr<int64_t> SuggestionStore::RemoveNotifyState() {
   auto removed = state::RemoveKeys(redis_, state::IsNotifyKey);

@@ -80,8 +80,8 @@ class SuggestionStore {
   // changed. Without EnsureEpoch (tools, tests) nothing is checked.
   absl::Status EnsureEpoch(bool may_create);
   absl::Status AdoptRebuiltEpoch();
-  // One round trip: DATA_LOSS unless Redis holds the adopted epoch (OK when
-  // none is adopted).
+  // One round trip: DATA_LOSS unless Redis holds the adopted epoch; without
+  // one, a PING (state::Epoch::CheckNow). Redis's error when it fails.
   absl::Status CheckEpoch();
   // For a rebuild: removes every key notify writes (state::IsNotifyKey) and
   // the epoch; then, once the state is complete, a new epoch.

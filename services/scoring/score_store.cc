@@ -45,6 +45,8 @@ ScoreStore::ScoreStore(ScoreStoreOptions options)
 
 absl::Status ScoreStore::Connect() { return Ping(); }
 
+absl::Status ScoreStore::CheckEpoch() { return epoch_.CheckNow(redis_); }
+
 absl::Status ScoreStore::Ping() {
   auto v = redis_.Command({"PING"});
   return v.ok() ? absl::OkStatus() : v.status();

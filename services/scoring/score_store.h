@@ -90,6 +90,9 @@ class ScoreStore {
   // After DATA_LOSS: adopts the epoch Redis holds now (set by a rebuild).
   // DATA_LOSS while there is none.
   absl::Status AdoptRebuiltEpoch();
+  // One round trip: DATA_LOSS unless Redis holds the adopted epoch; without
+  // one, a PING (state::Epoch::CheckNow). Redis's error when it fails.
+  absl::Status CheckEpoch();
 
   // For a rebuild: removes every key scoring writes (state::IsScoringKey)
   // and the epoch; returns how many keys went.

@@ -645,16 +645,20 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
           if (!AdoptEpoch(stop)) continue;
           epoch_adopted_ = true;
         }
-        // Idle: Redis is still looked at (every second, or every wake-up
-        // while it is down), so health never says SERVING while it is gone
-        // with nothing flowing.
+        // Idle: Redis and the state are still looked at (every second, or
+        // every wake-up while Redis is down), so health never says SERVING
+        // while Redis is gone, or came back empty, with nothing flowing.
         if (!redis_ok_.load() ||
             absl::Now() - redis_checked >= kIdleRedisCheck) {
           redis_checked = absl::Now();
-          if (absl::Status ping = store_->Ping(); ping.ok()) {
+          absl::Status check = store_->CheckEpoch();
+          if (absl::IsDataLoss(check)) {
+            RedisOk();
+            if (!WaitForRebuild(check, stop)) continue;
+          } else if (check.ok()) {
             RedisOk();
           } else {
-            RedisDown(ping);
+            RedisDown(check);
           }
         }
         continue;
