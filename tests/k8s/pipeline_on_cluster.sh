@@ -7,12 +7,13 @@
 #      each pod template passes as a Pod, and Pod Security `restricted` is
 #      enforced on the namespace (a privileged pod is refused);
 #   2. `kubectl apply -k` brings every Deployment to Available, with
-#      readiness from the real gRPC probes: with Redis gone, scoring and
-#      notify turn unready while ingest stays ready, and all are ready again
-#      once Redis is back;
+#      readiness from the real gRPC probes: with Redis frozen (SIGSTOP),
+#      scoring and notify turn unready while ingest stays ready, and all are
+#      ready again once it is thawed;
 #   3. a client publishes a simulated stream through ingest and watches
 #      notify (port-forwards) while each Deployment is rolled
-#      (`kubectl rollout restart`) and a pod is killed (grace 0): every event
+#      (`kubectl rollout restart`), a pod is force-deleted and each service's
+#      process is killed with SIGKILL mid-stream: every event
 #      answered, every decline's suggestion on the resumed watch and no
 #      (suggestion, version) twice, and every sender's counters in scoring
 #      equal to the file's (rebound-e2e --survive-restarts --scoring-target).
@@ -151,33 +152,49 @@ wait_ready() { # DEPLOYMENT COUNT SECONDS
   done
   return 1
 }
-echo "Redis away: scoring and notify must turn unready, ingest stay ready"
-kubectl -n redis scale statefulset/redis --replicas=0
-wait_ready rebound-scoring 0 90 || fail "scoring still ready with Redis gone"
-wait_ready rebound-notify 0 90 || fail "notify still ready with Redis gone"
-[ "$(ready_count rebound-ingest)" = 2 ] || fail "ingest turned unready without Redis (it does not use it)"
-kubectl -n redis scale statefulset/redis --replicas=1
-wait_ready rebound-scoring 2 120 || fail "scoring not ready again after Redis came back"
-wait_ready rebound-notify 2 120 || fail "notify not ready again after Redis came back"
-echo "readiness followed Redis: down -> scoring/notify unready, back -> ready"
+live_pod() { # DEPLOYMENT: a Ready pod of it that is not terminating
+  kubectl -n rebound get pods -l "app.kubernetes.io/name=$1" -o json | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["items"]:
+    ready = any(c["type"] == "Ready" and c["status"] == "True"
+                for c in p["status"].get("conditions", []))
+    if ready and not p["metadata"].get("deletionTimestamp"):
+        print(p["metadata"]["name"]); break'
+}
+container_pid() { # NAMESPACE POD: the host pid of the pod's (first) container
+  local cid
+  cid=$(kubectl -n "$1" get pod "$2" -o jsonpath='{.status.containerStatuses[0].containerID}')
+  "$CLUSTER" ctr tasks ls | awk -v id="${cid#containerd://}" '$1 == id {print $2}'
+}
+# Redis frozen (SIGSTOP: it keeps its data, answers nothing), then thawed.
+echo "Redis frozen: scoring and notify must turn unready, ingest stay ready"
+redis_pid=$(container_pid redis redis-0)
+[ -n "$redis_pid" ] || fail "no process found for redis-0"
+kill -STOP "$redis_pid"
+wait_ready rebound-scoring 0 90 || { kill -CONT "$redis_pid"; fail "scoring still ready with Redis frozen"; }
+wait_ready rebound-notify 0 90 || { kill -CONT "$redis_pid"; fail "notify still ready with Redis frozen"; }
+[ "$(ready_count rebound-ingest)" = 2 ] || { kill -CONT "$redis_pid"; fail "ingest turned unready (it does not use Redis)"; }
+kill -CONT "$redis_pid"
+wait_ready rebound-scoring 2 120 || fail "scoring not ready again after Redis thawed"
+wait_ready rebound-notify 2 120 || fail "notify not ready again after Redis thawed"
+echo "readiness followed Redis: frozen -> scoring/notify unready, thawed -> ready"
 
 step "3. traffic through port-forwards, rolling restarts, a pod killed"
-forward() { # SERVICE PORT: keeps a port-forward up until the test ends
-  local local_port
-  local_port=$(free_port)
+forward() { # SERVICE PORT LOCAL_PORT: keeps a port-forward up until the end
   (
     while [ ! -f "$WORK/stop" ]; do
-      kubectl -n rebound port-forward --address 127.0.0.1 "svc/$1" "$local_port:$2" \
-        >>"$WORK/forward-$1.log" 2>&1 || true
+      kubectl -n rebound port-forward --address 127.0.0.1 "svc/$1" "$3:$2" || true
       sleep 0.3
     done
-  ) &
+  ) >>"$WORK/forward-$1.log" 2>&1 &
   PIDS+=($!)
-  echo "$local_port"
 }
-INGEST=$(forward rebound-ingest 50051)
-SCORING=$(forward rebound-scoring 50052)
-NOTIFY=$(forward rebound-notify 50053)
+INGEST=$(free_port)
+SCORING=$(free_port)
+NOTIFY=$(free_port)
+forward rebound-ingest 50051 "$INGEST"
+forward rebound-scoring 50052 "$SCORING"
+forward rebound-notify 50053 "$NOTIFY"
 "$BUILD_DIR/tools/rebound-sim" --tenants=1 --requests="$REQUESTS" --seed=7 --run-id=k8s \
   --out="$WORK/events.jsonl" --truth=/dev/null
 events=$(wc -l <"$WORK/events.jsonl")
@@ -195,17 +212,30 @@ for d in ingest scoring notify; do
   kubectl -n rebound rollout status "deploy/rebound-$d" --timeout=240s ||
     fail "rollout of rebound-$d did not finish"
 done
-victim=$(kubectl -n rebound get pods -l app.kubernetes.io/name=rebound-scoring -o jsonpath='{.items[0].metadata.name}')
-echo "killing $victim (grace 0)"
+# A scoring pod force-deleted (the ReplicaSet replaces it), then each
+# service's process killed with SIGKILL in its container (kubelet restarts
+# it): no drain, no commit, no goodbye.
+victim=$(live_pod rebound-scoring)
+echo "deleting pod $victim (grace 0, force)"
 kubectl -n rebound delete pod "$victim" --grace-period=0 --force --wait=false
-victim=$(kubectl -n rebound get pods -l app.kubernetes.io/name=rebound-notify -o jsonpath='{.items[0].metadata.name}')
-echo "killing $victim (grace 0)"
-kubectl -n rebound delete pod "$victim" --grace-period=0 --force --wait=false
+for d in ingest scoring notify; do
+  wait_ready "rebound-$d" 2 120 || fail "rebound-$d not at 2 ready pods before the kill"
+  victim=$(live_pod "rebound-$d")
+  [ -n "$victim" ] || fail "no live pod of rebound-$d to kill"
+  pid=$(container_pid rebound "$victim")
+  [ -n "$pid" ] || fail "no process found for $victim"
+  echo "kill -9 $pid: rebound-$d in $victim"
+  kill -9 "$pid"
+  sleep 3
+done
 kill -0 "$E2E" 2>/dev/null ||
   fail "the stream ended before the disruptions did; raise REBOUND_K8S_REQUESTS"
-for d in scoring notify; do
-  wait_ready "rebound-$d" 2 180 || fail "rebound-$d not back to 2 ready pods after the kill"
+for d in ingest scoring notify; do
+  wait_ready "rebound-$d" 2 180 || fail "rebound-$d not back to 2 ready pods after the kills"
 done
+restarts=$(kubectl -n rebound get pods -o jsonpath='{range .items[*]}{.status.containerStatuses[0].restartCount}{"\n"}{end}' |
+  awk '{s += $1} END {print s + 0}')
+((restarts >= 3)) || fail "expected the 3 killed containers restarted, saw $restarts restarts"
 echo "disruptions done while the stream ran; waiting for the client"
 rc=0
 wait "$E2E" || rc=$?
