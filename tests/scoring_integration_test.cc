@@ -67,6 +67,19 @@ class ScoringIntegration : public ::testing::Test {
     return s.ok() ? std::move(*s) : nullptr;
   }
 
+  // True once Redis (redis_) holds `events`' counters; else says what
+  // differs.
+  ::testing::AssertionResult CountersReach(
+      const std::vector<ConnectionEvent>& events,
+      std::chrono::seconds timeout) {
+    testing::ScoresReader reader(redis_);
+    if (reader.WaitForCounters(tenant_, testing::ExpectedCounters(events),
+                               timeout)) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << reader.last_mismatch();
+  }
+
   void Publish(const std::vector<ConnectionEvent>& events) {
     if (!ingest_) {
       ingest::IngestServerOptions o;
@@ -370,10 +383,7 @@ TEST_F(ScoringIntegration, ScoringOnARedisClusterCountsEveryEventOnce) {
   ASSERT_NE(scoring, nullptr);
   auto events = testing::SimulatedStream(tenant_, 3000, 29);
   Publish(events);
-  testing::ScoresReader reader(redis_);
-  EXPECT_TRUE(reader.WaitForCounters(tenant_, testing::ExpectedCounters(events),
-                                     seconds(120)))
-      << reader.last_mismatch();
+  EXPECT_TRUE(CountersReach(events, seconds(120)));
   EXPECT_TRUE(scoring->consumer()->healthy());
 }
 
@@ -669,10 +679,7 @@ TEST_F(ScoringIntegration, AnIdleScoringNoticesRedisCameBackEmpty) {
   ASSERT_NE(scoring, nullptr);
   auto events = testing::SimulatedStream(tenant_, 200, 23);
   Publish(events);
-  testing::ScoresReader reader(redis_);
-  ASSERT_TRUE(reader.WaitForCounters(tenant_, testing::ExpectedCounters(events),
-                                     seconds(60)))
-      << reader.last_mismatch();
+  ASSERT_TRUE(CountersReach(events, seconds(60)));
   auto channel =
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", scoring->port()),
                           grpc::InsecureChannelCredentials());
