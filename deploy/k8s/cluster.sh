@@ -7,6 +7,7 @@
 #                                         controller-manager, scheduler,
 #                                         containerd, kubelet and cluster DNS
 #   deploy/k8s/cluster.sh load IMAGE...   copy podman images into the node
+#   deploy/k8s/cluster.sh ctr ARGS...     ctr on the node's containerd (k8s.io)
 #   deploy/k8s/cluster.sh env             print KUBECONFIG and PATH (kubectl)
 #                                         for eval
 #   deploy/k8s/cluster.sh down            stop everything and clean up: pods,
@@ -59,6 +60,19 @@ free_port() {
 
 COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 
+build_tool() { # NAME MODULE VERSION: the module's main package, in a wrapper module
+  local name=$1 module=$2 version=$3
+  [ -x "$BIN/$name" ] && return 0
+  say "building $name $version"
+  mkdir -p "$K/src/$name"
+  cd "$K/src/$name"
+  rm -f go.mod go.sum
+  go mod init "rebound.local/$name" >/dev/null 2>&1
+  go get -tool "$module@$version"
+  go build -p "${REBOUND_BUILD_JOBS:-$(nproc)}" -trimpath -ldflags="-s -w" -o "$BIN/$name.tmp" "$module"
+  mv "$BIN/$name.tmp" "$BIN/$name"
+}
+
 build() {
   command -v go >/dev/null || die "go is needed to build Kubernetes (see scripts/lib.sh)"
   mkdir -p "$BIN"
@@ -100,28 +114,10 @@ build() {
       mv "$BIN/$c.tmp" "$BIN/$c"
     done
   fi
-  if [ ! -x "$BIN/etcd" ]; then
-    # Its own module: etcd's gRPC and OpenTelemetry versions differ from
-    # Kubernetes'. `go install` refuses it (replace directives).
-    say "building etcd $ETCD_VERSION"
-    mkdir -p "$K/src/etcd"
-    cd "$K/src/etcd"
-    rm -f go.mod go.sum
-    go mod init rebound.local/etcd >/dev/null 2>&1
-    go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
-    go build -p "$jobs" -trimpath -ldflags="-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3
-    mv "$BIN/etcd.tmp" "$BIN/etcd"
-  fi
-  if [ ! -x "$BIN/coredns" ]; then
-    say "building coredns $COREDNS_VERSION"
-    mkdir -p "$K/src/coredns"
-    cd "$K/src/coredns"
-    rm -f go.mod go.sum
-    go mod init rebound.local/coredns >/dev/null 2>&1
-    go get -tool "github.com/coredns/coredns@$COREDNS_VERSION"
-    go build -p "$jobs" -trimpath -ldflags="-s -w" -o "$BIN/coredns.tmp" github.com/coredns/coredns
-    mv "$BIN/coredns.tmp" "$BIN/coredns"
-  fi
+  # Each in its own module: etcd's gRPC and OpenTelemetry versions differ
+  # from Kubernetes' (and `go install` refuses etcd: replace directives).
+  build_tool etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+  build_tool coredns github.com/coredns/coredns "$COREDNS_VERSION"
   say "binaries in $BIN:"
   ls -la "$BIN" >&2
 }
@@ -399,6 +395,10 @@ case "${1:-}" in
   load)
     shift
     load "$@"
+    ;;
+  ctr) # the node's containerd (namespace k8s.io), e.g. `ctr tasks ls`
+    shift
+    ctr_ "$@"
     ;;
   cached) # exit 0 when every binary is built already
     for c in etcd coredns "${COMPONENTS[@]}"; do [ -x "$BIN/$c" ] || exit 1; done
