@@ -64,7 +64,10 @@ absl::Status ServiceHost::Shutdown() {
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + options_.call_grace);
   }
-  if (health_server_) health_server_->Shutdown();
+  // Its statuses have said NOT_SERVING since the drain began: open health
+  // watches are cancelled now rather than waited for.
+  if (health_server_)
+    health_server_->Shutdown(std::chrono::system_clock::now());
   if (stage_) {
     log::Info(options_.name + " drained", {{"processed", stage_->processed()},
                                            {"complete", stage_status_.ok()}});

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/redis_client.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "services/ingest/ingest_server.h"
 #include "services/notify/notify_server.h"
@@ -1062,9 +1063,24 @@ TEST_F(Pipeline, NotifyServesOverTls) {
   pctx.set_deadline(std::chrono::system_clock::now() + seconds(3));
   pctx.AddMetadata("authorization", std::string("Bearer ") + kTokenA);
   EXPECT_FALSE(plain->ListSuggestions(&pctx, lr, &resp).ok());
-  // Draining: NOT_SERVING on the health port too.
-  (void)notify->Shutdown();
-  EXPECT_NE(testing::HealthStatus(health, ""), std::optional<int>(1));
+  // Draining: a watch on the health port hears NOT_SERVING.
+  {
+    auto stub = grpc::health::v1::Health::NewStub(health);
+    grpc::ClientContext wctx;
+    wctx.set_deadline(std::chrono::system_clock::now() + seconds(30));
+    grpc::health::v1::HealthCheckRequest req;
+    auto watch = stub->Watch(&wctx, req);
+    grpc::health::v1::HealthCheckResponse got;
+    ASSERT_TRUE(watch->Read(&got));
+    EXPECT_EQ(got.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+    std::thread drain([&] { (void)notify->Shutdown(); });
+    EXPECT_TRUE(watch->Read(&got) &&
+                got.status() ==
+                    grpc::health::v1::HealthCheckResponse::NOT_SERVING)
+        << "the health port did not follow the drain";
+    drain.join();
+    wctx.TryCancel();
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -42,6 +42,7 @@ CACHE="${REBOUND_CACHE_DIR:-${HOME:-/root}/.cache/rebound}"
 K="$CACHE/k8s-$K8S_VERSION"
 BIN="$K/bin"
 RUN="${REBOUND_CLUSTER_DIR:-$ROOT/.cluster}"
+MARKER=.rebound-cluster-up
 NODE="$RUN/node"
 BRIDGE=rb-cni0
 POD_CIDR=10.244.0.0/24
@@ -185,13 +186,21 @@ load() { # IMAGE...: podman images into the node's containerd
   rm -f "$tar"
 }
 
+cached() {
+  for c in etcd coredns "${COMPONENTS[@]}"; do [ -x "$BIN/$c" ] || return 1; done
+}
+
 up() {
-  for c in etcd coredns "${COMPONENTS[@]}"; do
-    [ -x "$BIN/$c" ] || build
-  done
+  if ! cached; then build; fi
   ensure_packages
-  [ ! -f "$RUN/apiserver.pid" ] || die "already up ($RUN); run: $0 down"
+  [ ! -f "$RUN/$MARKER" ] || die "already up ($RUN); run: $0 down"
+  if [ -d "$RUN" ] && [ -n "$(find "$RUN" -mindepth 1 -maxdepth 1 ! -name logs -print -quit)" ]; then
+    die "$RUN holds files of something else; set REBOUND_CLUSTER_DIR to an empty directory"
+  fi
   mkdir -p "$RUN/logs" "$NODE/net.d" "$NODE/ipam" "$RUN/pki"
+  # What `down` may remove is only what this `up` made: the marker says the
+  # directory is ours.
+  date -u +%FT%TZ >"$RUN/$MARKER"
   local L="$RUN/logs"
   # Network namespaces that exist before: `down` removes only newer ones.
   ip netns list 2>/dev/null | awk '{print $1}' >"$RUN/netns.before"
@@ -244,7 +253,10 @@ up() {
 
   # Pods' network: a bridge whose own address is their gateway and DNS.
   say "pod network $POD_CIDR on bridge $BRIDGE (DNS $DNS_IP)"
-  ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+    touch "$RUN/bridge.created"
+  fi
   ip addr replace "$DNS_IP/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   cat >"$NODE/net.d/10-rebound.conflist" <<EOT
@@ -351,12 +363,13 @@ stop() { # NAME: SIGTERM, up to 30 s, then SIGKILL
     kill -0 "$p" 2>/dev/null || break
     sleep 1
   done
-  kill -9 "$p" 2>/dev/null || true
+  if kill -0 "$p" 2>/dev/null; then kill -9 "$p" 2>/dev/null || true; fi
   rm -f "$f"
 }
 
 down() {
-  [ -d "$RUN" ] || return 0
+  # Only a directory an `up` made (and not yet taken down).
+  [ -f "$RUN/$MARKER" ] || return 0
   # Controllers first, or Deployments recreate the pods being removed.
   stop kcm
   stop scheduler
@@ -377,15 +390,17 @@ down() {
   stop apiserver
   stop etcd
   # Network namespaces the pods had (containerd names them cni-*).
-  touch "$RUN/netns.before"
-  for n in $(ip netns list 2>/dev/null | awk '/^cni-/ {print $1}'); do
-    grep -qx "$n" "$RUN/netns.before" || ip netns delete "$n" 2>/dev/null || true
-  done
+  if [ -f "$RUN/netns.before" ]; then
+    for n in $(ip netns list 2>/dev/null | awk '/^cni-/ {print $1}'); do
+      grep -qx "$n" "$RUN/netns.before" || ip netns delete "$n" 2>/dev/null || true
+    done
+  fi
   # Mounts under the node's directories, deepest first.
   awk -v d="$RUN/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  ip link del "$BRIDGE" 2>/dev/null || true
-  # Keep the logs; everything else goes.
-  find "$RUN" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
+  if [ -f "$RUN/bridge.created" ]; then ip link del "$BRIDGE" 2>/dev/null || true; fi
+  # Keep the logs; everything else goes (the marker last).
+  find "$RUN" -mindepth 1 -maxdepth 1 ! -name logs ! -name "$MARKER" -exec rm -rf --one-file-system {} +
+  rm -f "$RUN/$MARKER"
   say "down (logs kept in $RUN/logs)"
 }
 
@@ -400,9 +415,7 @@ case "${1:-}" in
     shift
     ctr_ "$@"
     ;;
-  cached) # exit 0 when every binary is built already
-    for c in etcd coredns "${COMPONENTS[@]}"; do [ -x "$BIN/$c" ] || exit 1; done
-    ;;
+  cached) cached ;; # exit 0 when every binary is built already
   env) # kubectl of the cluster's own version first on PATH
     echo "export KUBECONFIG='$KUBECONFIG' PATH='$BIN':\"\$PATH\""
     ;;

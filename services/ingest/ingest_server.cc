@@ -72,7 +72,10 @@ absl::Status IngestServer::Shutdown() {
   }
   service_->StartDrain();
   server_->Shutdown(std::chrono::system_clock::now() + options_.drain_timeout);
-  if (health_server_) health_server_->Shutdown();
+  // Its statuses have said NOT_SERVING since the drain began: open health
+  // watches are cancelled now rather than waited for.
+  if (health_server_)
+    health_server_->Shutdown(std::chrono::system_clock::now());
   absl::Status flushed = publisher_->Flush(options_.drain_timeout);
   log::Info("ingest drained", {{"flushed", flushed.ok()},
                                {"detail", std::string(flushed.message())}});

@@ -25,14 +25,14 @@
 # (cluster.sh build, cached). REBOUND_K8S_REUSE_IMAGES=1 uses the dev images
 # already built instead of building them; REBOUND_K8S_KEEP=1 leaves the
 # cluster up;
-# REBOUND_K8S_REQUESTS (default 6000, ~16k events) at REBOUND_K8S_RATE
+# REBOUND_K8S_REQUESTS (default 8000, ~21k events) at REBOUND_K8S_RATE
 # events/s (default 80) sets how long the stream runs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 cd "$ROOT"
 CLUSTER="$ROOT/deploy/k8s/cluster.sh"
 OVERLAY="$ROOT/deploy/k8s/overlays/dev"
-REQUESTS="${REBOUND_K8S_REQUESTS:-6000}"
+REQUESTS="${REBOUND_K8S_REQUESTS:-8000}"
 RATE="${REBOUND_K8S_RATE:-80}"
 TOKEN=dev-token-1 # the dev overlay's token of tenant-1
 WORK="$ROOT/.cluster-test"
@@ -49,8 +49,11 @@ fail() {
 cleanup() {
   local rc=$?
   touch "$WORK/stop"
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  pkill -f "port-forward.*--address 127.0.0.1" 2>/dev/null || true
+  # Ours only: each forward loop and its kubectl, and the client.
+  for p in "${PIDS[@]}"; do
+    pkill -P "$p" 2>/dev/null || true
+    kill "$p" 2>/dev/null || true
+  done
   if ((rc != 0)) && [ -n "${KUBECONFIG:-}" ] && [ -f "$KUBECONFIG" ]; then
     kubectl get pods -A -o wide >&2 2>/dev/null || true
     kubectl get events -A --sort-by=.lastTimestamp 2>/dev/null | tail -30 >&2 || true
@@ -139,17 +142,22 @@ for d in ingest scoring notify; do
 done
 kubectl -n rebound get pods -o wide
 
-ready_count() { # DEPLOYMENT: pods of it that are Ready
-  kubectl -n rebound get pods -l "app.kubernetes.io/name=$1" \
-    -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
-    grep -c True || true
+pod_states() { # DEPLOYMENT: "<pods not terminating> <of those Ready>"; fails when kubectl does
+  kubectl -n rebound get pods -l "app.kubernetes.io/name=$1" -o json | python3 -c '
+import json, sys
+live = [p for p in json.load(sys.stdin)["items"] if not p["metadata"].get("deletionTimestamp")]
+ready = [p for p in live if any(c["type"] == "Ready" and c["status"] == "True"
+                                for c in p["status"].get("conditions", []))]
+print(len(live), len(ready))'
 }
-wait_ready() { # DEPLOYMENT COUNT SECONDS
-  local deadline=$((SECONDS + $3))
+wait_ready() { # DEPLOYMENT COUNT SECONDS: 2 pods running, COUNT of them Ready
+  local deadline=$((SECONDS + $3)) states
   while ((SECONDS < deadline)); do
-    [ "$(ready_count "$1")" = "$2" ] && return 0
+    states=$(pod_states "$1") || states=""
+    [ "$states" = "2 $2" ] && return 0
     sleep 1
   done
+  echo "$1: pods (running ready) = ${states:-unknown}, wanted 2 $2" >&2
   return 1
 }
 live_pod() { # DEPLOYMENT: a Ready pod of it that is not terminating
@@ -173,7 +181,7 @@ redis_pid=$(container_pid redis redis-0)
 kill -STOP "$redis_pid"
 wait_ready rebound-scoring 0 90 || { kill -CONT "$redis_pid"; fail "scoring still ready with Redis frozen"; }
 wait_ready rebound-notify 0 90 || { kill -CONT "$redis_pid"; fail "notify still ready with Redis frozen"; }
-[ "$(ready_count rebound-ingest)" = 2 ] || { kill -CONT "$redis_pid"; fail "ingest turned unready (it does not use Redis)"; }
+[ "$(pod_states rebound-ingest)" = "2 2" ] || { kill -CONT "$redis_pid"; fail "ingest turned unready (it does not use Redis)"; }
 kill -CONT "$redis_pid"
 wait_ready rebound-scoring 2 120 || fail "scoring not ready again after Redis thawed"
 wait_ready rebound-notify 2 120 || fail "notify not ready again after Redis thawed"
@@ -215,7 +223,10 @@ done
 # A scoring pod force-deleted (the ReplicaSet replaces it), then each
 # service's process killed with SIGKILL in its container (kubelet restarts
 # it): no drain, no commit, no goodbye.
+published_all() { grep -q '^published ' "$WORK/e2e.out"; }
+published_all && fail "publishing ended before the kills; raise REBOUND_K8S_REQUESTS"
 victim=$(live_pod rebound-scoring)
+[ -n "$victim" ] || fail "no live pod of rebound-scoring to delete"
 echo "deleting pod $victim (grace 0, force)"
 kubectl -n rebound delete pod "$victim" --grace-period=0 --force --wait=false
 for d in ingest scoring notify; do
@@ -228,8 +239,8 @@ for d in ingest scoring notify; do
   kill -9 "$pid"
   sleep 3
 done
-kill -0 "$E2E" 2>/dev/null ||
-  fail "the stream ended before the disruptions did; raise REBOUND_K8S_REQUESTS"
+# rebound-e2e prints "published ..." when its last event is answered.
+published_all && fail "publishing ended before the last kill; raise REBOUND_K8S_REQUESTS"
 for d in ingest scoring notify; do
   wait_ready "rebound-$d" 2 180 || fail "rebound-$d not back to 2 ready pods after the kills"
 done
