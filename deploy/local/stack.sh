@@ -52,7 +52,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev libspdlog-dev
   nlohmann-json3-dev libre2-dev prometheus-cpp-dev libcpp-httplib-dev
   kcat clang-format openjdk-17-jre-headless maven python3 curl grpc-proto
-  libgoogle-perftools-dev libjemalloc-dev openssl
+  libgoogle-perftools-dev libjemalloc-dev openssl python3-yaml
 )
 
 log() { printf '[stack] %s\n' "$*" >&2; }
