@@ -38,6 +38,7 @@
 #include "librdkafka/rdkafkacpp.h"
 #include "rebound/v1/notify.grpc.pb.h"
 #include "rebound/v1/scoring.grpc.pb.h"
+#include "state/event_fields.h"
 #include "tools/ingest_client.h"
 
 namespace {
@@ -89,24 +90,17 @@ bool CheckScores(const Settings& cfg,
   };
   std::map<std::pair<std::string, std::string>, Want> want;
   for (const auto& e : events) {
+    // Sends and outcomes only: a view changes no counter.
+    const std::string& id = rebound::state::RequestIdOf(e);
+    if (id.empty() || e.has_profile_viewed()) continue;
     Want& w = want[{e.tenant_id(), e.sender_id()}];
-    if (e.has_request_sent()) w.sent.insert(e.request_sent().request_id());
-    const std::string* id = nullptr;
-    bool accepted = false, declined = false;
-    if (e.has_request_accepted()) {
-      id = &e.request_accepted().request_id();
-      accepted = true;
-    } else if (e.has_request_declined()) {
-      id = &e.request_declined().request_id();
-      declined = true;
-    } else if (e.has_request_expired()) {
-      id = &e.request_expired().request_id();
-    } else if (e.has_request_withdrawn()) {
-      id = &e.request_withdrawn().request_id();
+    if (e.has_request_sent()) {
+      w.sent.insert(id);
+      continue;
     }
-    if (id == nullptr || !w.decided.insert(*id).second) continue;
-    if (accepted) w.accepted.insert(*id);
-    if (declined) w.declined.insert(*id);
+    if (!w.decided.insert(id).second) continue;  // The first outcome decides.
+    if (e.has_request_accepted()) w.accepted.insert(id);
+    if (e.has_request_declined()) w.declined.insert(id);
   }
   auto scoring = rebound::v1::Scoring::NewStub(
       grpc::CreateChannel(cfg.scoring, grpc::InsecureChannelCredentials()));
