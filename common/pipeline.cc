@@ -4,12 +4,10 @@
 
 namespace rebound::pipeline {
 
-std::string RecordKey(std::string_view tenant, std::string_view sender,
-                      std::string_view recipient) {
+std::string RecordKey(std::string_view tenant, std::string_view sender) {
   std::string key;
-  key.reserve(tenant.size() + sender.size() + recipient.size() + 2);
+  key.reserve(tenant.size() + sender.size() + 1);
   key.append(tenant).append(1, '/').append(sender);
-  key.append(1, '/').append(recipient);
   return key;
 }
 

@@ -30,12 +30,14 @@ struct TopicLayout {
   int replication = 1;
 };
 
-// The key of every record of the pipeline: "tenant/sender/recipient". One
-// pair's events and verdicts share a partition in every topic (the
-// partitioner hashes the key), so their order holds end to end. Ids may
-// hold '/': the key is hashed, never parsed.
-std::string RecordKey(std::string_view tenant, std::string_view sender,
-                      std::string_view recipient);
+// The key of every record of the pipeline: "tenant/sender". All of one
+// sender's events and verdicts share a partition in every topic (the
+// partitioner hashes the key), so their order holds end to end and one
+// consumer at a time owns the sender's state (scoring keeps it in
+// process: state/sender_cache.h). Changing the partition count of the
+// events topic moves senders between partitions: stop ingest and let
+// scoring drain first. Ids may hold '/': the key is hashed, never parsed.
+std::string RecordKey(std::string_view tenant, std::string_view sender);
 
 // Creates the named topics that are missing, with `layout`, waiting at most
 // `timeout`. The error names Kafka's address (`brokers`), the topic and

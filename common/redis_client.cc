@@ -549,12 +549,19 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::ForEachNode(
 
 absl::StatusOr<std::vector<RedisValue>> RedisClient::Pipeline(
     const std::vector<std::vector<std::string>>& commands) {
+  return PipelineRouted(commands, {}, {});
+}
+
+absl::StatusOr<std::vector<RedisValue>> RedisClient::PipelineRouted(
+    const std::vector<std::vector<std::string>>& commands,
+    const std::vector<int>& route, const std::vector<char>& in_tx) {
   if (auto s = Connect(); !s.ok()) return s;
   // Each node's commands in order, sent together, then read together.
   std::vector<std::pair<Node*, std::vector<size_t>>> groups;
   std::map<Node*, size_t> group_of;
   for (size_t i = 0; i < commands.size(); ++i) {
-    auto node = NodeFor(commands[i]);
+    const bool routed = i < route.size() && route[i] >= 0;
+    auto node = NodeFor(routed ? commands[route[i]] : commands[i]);
     if (!node.ok()) return node.status();
     auto [it, added] = group_of.try_emplace(*node, groups.size());
     if (added) groups.push_back({*node, {}});
@@ -594,6 +601,15 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::Pipeline(
       const size_t i = indices[k];
       std::string target;
       absl::StatusOr<RedisValue> v;
+      if (cluster_ && i < in_tx.size() && in_tx[i] &&
+          RedirectOf(replies[k].get(), &target) != Redirect::kNone) {
+        // Its transaction is discarded (EXECABORT): the whole call again,
+        // once the map is fresh.
+        const std::string why(replies[k]->str, replies[k]->len);
+        (void)RefreshSlots();
+        return absl::UnavailableError("redis " + address +
+                                      ": transaction redirected: " + why);
+      }
       if (cluster_ &&
           RedirectOf(replies[k].get(), &target) != Redirect::kNone) {
         // Slot moving or cluster busy: this command again, on its own.
@@ -642,6 +658,83 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScripts(
   return RunSteps(std::vector<RedisStep>(calls.begin(), calls.end()));
 }
 
+absl::StatusOr<std::vector<std::string>> RedisClient::ArgvOf(
+    const RedisStep& step) {
+  if (const auto* argv = std::get_if<std::vector<std::string>>(&step)) {
+    return *argv;
+  }
+  const auto& call = std::get<ScriptCall>(step);
+  auto it = scripts_.find(call.script);
+  if (it == scripts_.end()) {
+    return absl::InternalError("redis script '" + call.script +
+                               "' is not registered");
+  }
+  std::vector<std::string> argv = {"EVALSHA", it->second.sha,
+                                   std::to_string(call.keys.size())};
+  argv.insert(argv.end(), call.keys.begin(), call.keys.end());
+  argv.insert(argv.end(), call.args.begin(), call.args.end());
+  return argv;
+}
+
+absl::StatusOr<std::vector<RedisValue>> RedisClient::Transact(
+    const std::vector<std::vector<RedisStep>>& groups,
+    const std::vector<std::vector<std::string>>& reads) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (auto s = Connect(); !s.ok()) return s;
+    if (auto s = EnsureScripts(); !s.ok()) return s;
+    std::vector<std::vector<std::string>> commands;
+    std::vector<int> route;
+    std::vector<char> in_tx;
+    bool open = false;  // A MULTI without its EXEC yet.
+    int first = -1;     // The open transaction's first command.
+    auto close = [&] {
+      if (!open) return;
+      commands.push_back({"EXEC"});
+      route.push_back(first);
+      in_tx.push_back(1);
+      open = false;
+    };
+    for (const auto& group : groups) {
+      if (group.empty()) continue;
+      if (cluster_) close();
+      if (!open) {
+        commands.push_back({"MULTI"});
+        first = static_cast<int>(commands.size());
+        route.push_back(first);
+        in_tx.push_back(1);
+        open = true;
+      }
+      for (const auto& step : group) {
+        auto argv = ArgvOf(step);
+        if (!argv.ok()) return argv.status();
+        commands.push_back(std::move(*argv));
+        route.push_back(-1);
+        in_tx.push_back(1);
+      }
+    }
+    close();
+    const size_t first_read = commands.size();
+    for (const auto& r : reads) {
+      commands.push_back(r);
+      route.push_back(-1);
+      in_tx.push_back(0);
+    }
+    auto replies = PipelineRouted(commands, route, in_tx);
+    if (!replies.ok() &&
+        absl::StrContains(replies.status().message(), "NOSCRIPT")) {
+      // A node forgot its scripts: reconnecting loads them again. The
+      // callers' writes are idempotent, so running them again is safe.
+      Drop();
+      continue;
+    }
+    if (!replies.ok()) return replies.status();
+    return std::vector<RedisValue>(
+        std::make_move_iterator(replies->begin() + first_read),
+        std::make_move_iterator(replies->end()));
+  }
+  return absl::InternalError("redis scripts kept missing");
+}
+
 absl::StatusOr<std::vector<RedisValue>> RedisClient::RunSteps(
     const std::vector<RedisStep>& steps) {
   if (steps.empty()) return std::vector<RedisValue>{};
@@ -651,21 +744,9 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::RunSteps(
     std::vector<std::vector<std::string>> commands;
     commands.reserve(steps.size());
     for (const auto& step : steps) {
-      if (const auto* argv = std::get_if<std::vector<std::string>>(&step)) {
-        commands.push_back(*argv);
-        continue;
-      }
-      const auto& call = std::get<ScriptCall>(step);
-      auto it = scripts_.find(call.script);
-      if (it == scripts_.end()) {
-        return absl::InternalError("redis script '" + call.script +
-                                   "' is not registered");
-      }
-      std::vector<std::string> argv = {"EVALSHA", it->second.sha,
-                                       std::to_string(call.keys.size())};
-      argv.insert(argv.end(), call.keys.begin(), call.keys.end());
-      argv.insert(argv.end(), call.args.begin(), call.args.end());
-      commands.push_back(std::move(argv));
+      auto argv = ArgvOf(step);
+      if (!argv.ok()) return argv.status();
+      commands.push_back(std::move(*argv));
     }
     auto replies = Pipeline(commands);
     if (!replies.ok() && replies.status().message().rfind("NOSCRIPT", 0) == 0) {

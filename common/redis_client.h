@@ -122,6 +122,20 @@ class RedisClient {
   absl::StatusOr<std::vector<RedisValue>> RunSteps(
       const std::vector<RedisStep>& steps);
 
+  // Writes in transactions, then reads, in one round trip (per node).
+  // Standalone: every group in one MULTI/EXEC. Cluster: each group, whose
+  // commands must all address one slot, in its own MULTI/EXEC on that
+  // slot's master. A group is applied whole or not at all when Redis
+  // refuses a command as it is queued (OOM, a redirect, a bad command);
+  // one that fails as it runs (a key of the wrong type) does not undo the
+  // others (Redis has no rollback), so callers check key types first. A
+  // redirect inside a transaction refreshes the slot map and is
+  // UNAVAILABLE (nothing of that group was applied: retry). The reads'
+  // values, in order; the first error fails the call.
+  absl::StatusOr<std::vector<RedisValue>> Transact(
+      const std::vector<std::vector<RedisStep>>& groups,
+      const std::vector<std::vector<std::string>>& reads);
+
   bool connected() const { return !nodes_.empty(); }
   bool cluster() const { return cluster_; }
   const std::string& address() const { return options_.address; }
@@ -146,6 +160,15 @@ class RedisClient {
     Context ctx;
   };
   absl::StatusOr<Context> Open(const std::string& address);
+  // Pipeline's body. `route[i]` >= 0: command i goes to the node of command
+  // route[i] (MULTI and EXEC follow their transaction's first command);
+  // `in_tx[i]`: command i is inside a transaction, so a redirect fails the
+  // call instead of running it again on its own. Both may be empty.
+  absl::StatusOr<std::vector<RedisValue>> PipelineRouted(
+      const std::vector<std::vector<std::string>>& commands,
+      const std::vector<int>& route, const std::vector<char>& in_tx);
+  // The argv of a step (EVALSHA for a script call).
+  absl::StatusOr<std::vector<std::string>> ArgvOf(const RedisStep& step);
   // Cluster mode: the slot map from a seed or a connected node.
   absl::Status ConnectCluster();
   absl::Status RefreshSlots();

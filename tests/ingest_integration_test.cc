@@ -141,8 +141,7 @@ TEST_F(IngestIntegration, BatchAndStreamEventsLandOnceWithKeyPartitionHeaders) {
     ASSERT_NE(want, nullptr) << "unexpected event " << got.event_id();
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got, *want))
         << got.DebugString();
-    std::string key = absl::StrCat(want->tenant_id(), "/", want->sender_id(),
-                                   "/", want->recipient_id());
+    std::string key = absl::StrCat(want->tenant_id(), "/", want->sender_id());
     EXPECT_EQ(rec.key, key);
     EXPECT_EQ(rec.partition, testing::JavaPartition(key, kPartitions)) << key;
     EXPECT_EQ(rec.Header("ce_id"), want->event_id());
@@ -158,12 +157,11 @@ TEST_F(IngestIntegration, BatchAndStreamEventsLandOnceWithKeyPartitionHeaders) {
     EXPECT_EQ(ack.partition(), rec.partition);
     EXPECT_EQ(ack.offset(), rec.offset);
   }
-  // Events of one pair keep their order within the partition.
+  // Events of one sender keep their order within the partition.
   std::map<std::string, std::vector<std::string>> by_key_sent, by_key_got;
   for (const auto& e : events) {
-    by_key_sent[absl::StrCat(e.tenant_id(), "/", e.sender_id(), "/",
-                             e.recipient_id())]
-        .push_back(e.event_id());
+    by_key_sent[absl::StrCat(e.tenant_id(), "/", e.sender_id())].push_back(
+        e.event_id());
   }
   for (const auto& rec : records) {
     ConnectionEvent got;

@@ -201,8 +201,7 @@ TEST_F(ScoringIntegration, RequestViewDeclineGivesVerdictAndCounters) {
       rebound::v1::DeclineVerdict v;
       ASSERT_TRUE(v.ParseFromString(r.value));
       EXPECT_EQ(r.Header("ce_type"), "rebound.v1.DeclineVerdict");
-      EXPECT_EQ(r.key, absl::StrCat(v.tenant_id(), "/", v.sender_id(), "/",
-                                    v.recipient_id()));
+      EXPECT_EQ(r.key, absl::StrCat(v.tenant_id(), "/", v.sender_id()));
       verdicts[v.sender_id()] = v;
     }
     if (verdicts.size() < 3)

@@ -59,14 +59,12 @@ TEST(ScoringTeardown, DestroyedWithVerdictsInFlightIsClean) {
   size_t declines = 0;
   for (const auto& e : events) {
     declines += e.has_request_declined() || e.has_request_expired();
-    ASSERT_TRUE((*producer)
-                    ->Produce(topic,
-                              pipeline::RecordKey(e.tenant_id(), e.sender_id(),
-                                                  e.recipient_id()),
-                              e.SerializeAsString(), {},
-                              absl::Now() + absl::Seconds(5),
-                              std::unique_ptr<Publisher::PendingRecord>())
-                    .ok());
+    ASSERT_TRUE(
+        (*producer)
+            ->Produce(topic, pipeline::RecordKey(e.tenant_id(), e.sender_id()),
+                      e.SerializeAsString(), {}, absl::Now() + absl::Seconds(5),
+                      std::unique_ptr<Publisher::PendingRecord>())
+            .ok());
   }
   ASSERT_GT(declines, 10u);
   ASSERT_TRUE((*producer)->Flush(seconds(30)).ok());

@@ -314,10 +314,9 @@ PreparedPublish PreparePublish(const std::vector<ConnectionEvent>& events,
   for (size_t i = 0; i < events.size(); ++i) {
     const auto& e = events[i];
     size_t s =
-        n == 1 ? 0
-               : std::hash<std::string>{}(e.tenant_id() + "/" + e.sender_id() +
-                                          "/" + e.recipient_id()) %
-                     n;
+        n == 1
+            ? 0
+            : std::hash<std::string>{}(e.tenant_id() + "/" + e.sender_id()) % n;
     positions[s].push_back(i);
   }
   auto streams = std::make_shared<std::vector<PreparedPublish::Stream>>();

@@ -24,9 +24,9 @@ struct StreamPublishOptions {
   std::chrono::milliseconds deadline{120'000};
   // Called after each answered batch with (events answered, total).
   std::function<void(size_t, size_t)> progress;
-  // Parallel streams. Events are sharded by pair key
-  // (tenant/sender/recipient), so one pair's events stay on one stream, in
-  // order; the server works on the streams concurrently.
+  // Parallel streams. Events are sharded by record key (tenant/sender),
+  // so one sender's events stay on one stream, in order; the server works
+  // on the streams concurrently.
   int streams = 1;
   // Pace: at most this many events per second (0 = as fast as possible).
   double events_per_second = 0;

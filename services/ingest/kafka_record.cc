@@ -14,8 +14,7 @@ std::string RecordKey(const ConnectionEvent& event) {
 }
 
 std::string RecordKey(const EventView& event) {
-  return pipeline::RecordKey(event.tenant_id, event.sender_id,
-                             event.recipient_id);
+  return pipeline::RecordKey(event.tenant_id, event.sender_id);
 }
 
 std::string CloudEventType(const ConnectionEvent& event) {

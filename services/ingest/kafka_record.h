@@ -31,7 +31,7 @@ std::string_view CloudEventTypeName(
 
 // CloudEvents Kafka binding, binary mode: ce_specversion, ce_id (= event_id),
 // ce_type, ce_source (`source_prefix` + "/" + tenant_id), ce_time (RFC 3339 of
-// occurred_at, UTC), ce_subject (the pair key), content-type
+// occurred_at, UTC), ce_subject (the record key), content-type
 // application/protobuf.
 Headers CloudEventHeaders(const rebound::v1::ConnectionEvent& event,
                           const std::string& source_prefix);

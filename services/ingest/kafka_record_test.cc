@@ -9,14 +9,18 @@ namespace {
 
 using rebound::v1::ConnectionEvent;
 
-TEST(RecordKey, TenantSenderRecipient) {
+TEST(RecordKey, TenantAndSender) {
+  // Every event of a sender, whoever the recipient, gets one key: one
+  // partition, one owner of the sender's state.
   ConnectionEvent e;
   e.set_tenant_id("acme");
   e.set_sender_id("m-1");
   e.set_recipient_id("m-2");
-  EXPECT_EQ(RecordKey(e), "acme/m-1/m-2");
+  EXPECT_EQ(RecordKey(e), "acme/m-1");
+  e.set_recipient_id("m-3");
+  EXPECT_EQ(RecordKey(e), "acme/m-1");
   e.clear_recipient_id();
-  EXPECT_EQ(RecordKey(e), "acme/m-1/");
+  EXPECT_EQ(RecordKey(e), "acme/m-1");
 }
 
 TEST(CloudEventType, OnePerPayload) {
@@ -63,7 +67,7 @@ TEST(CloudEventHeaders, BinaryModeAttributes) {
   EXPECT_EQ(m["ce_type"], "rebound.v1.RequestDeclined");
   EXPECT_EQ(m["ce_source"], "/rebound/ingest/acme");
   EXPECT_EQ(m["ce_time"], "2026-09-21T14:13:20.25Z");
-  EXPECT_EQ(m["ce_subject"], "acme/m-1/m-2");
+  EXPECT_EQ(m["ce_subject"], "acme/m-1");
   EXPECT_EQ(m["content-type"], "application/protobuf");
 }
 

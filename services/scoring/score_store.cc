@@ -12,10 +12,6 @@ namespace {
 
 using rebound::v1::ConnectionEvent;
 
-std::string Seconds(absl::Duration d) {
-  return std::to_string(absl::ToInt64Seconds(d));
-}
-
 std::optional<int64_t> Int(const RedisValue& v) {
   int64_t n = 0;
   if (v.is_nil() || !absl::SimpleAtoi(v.str, &n)) return std::nullopt;
@@ -38,8 +34,11 @@ void DeclineOrder::Queued(const ConnectionEvent& e) {
 ScoreStore::ScoreStore(ScoreStoreOptions options)
     : options_(std::move(options)),
       redis_(options_.redis),
-      epoch_(state::EpochKey(), "rebound-scoring --rebuild-state") {
-  redis_.AddScript("sender", state::kApplyAsSenderScript);
+      epoch_(state::EpochKey(), "rebound-scoring --rebuild-state"),
+      cache_({.request_ttl = options_.request_ttl,
+              .marker_ttl = options_.marker_ttl,
+              .recipient_by_script = false,
+              .max_entries = options_.cache_entries}) {
   redis_.AddScript("recipient", state::kApplyAsRecipientScript);
 }
 
@@ -52,29 +51,18 @@ absl::Status ScoreStore::Ping() {
   return v.ok() ? absl::OkStatus() : v.status();
 }
 
-std::vector<std::vector<std::string>> ScoreStore::DeclineReads(
-    const ConnectionEvent& event) {
-  const state::MemberKeys s(event.tenant_id(), event.sender_id());
-  const state::MemberKeys r(event.tenant_id(), event.recipient_id());
-  return {
-      {"HGETALL", s.Sender()},
-      {"HMGET", s.Request(state::RequestIdOf(event)), "sent_at", "request",
-       "viewed", "verdict", "pn", "pp"},
-      {"GET", s.Pair(event.recipient_id())},
-      {"HGETALL", r.Recipient()},
-      {"GET", r.AcceptHours()},
-  };
-}
-
 absl::Status ScoreStore::EnsureEpoch(bool may_create) {
+  cache_.Forget();
   return epoch_.Ensure(redis_, may_create);
 }
 
 absl::Status ScoreStore::AdoptRebuiltEpoch() {
+  cache_.Forget();
   return epoch_.AdoptRebuilt(redis_);
 }
 
 absl::StatusOr<int64_t> ScoreStore::RemoveScoringState() {
+  cache_.Forget();
   auto removed = state::RemoveKeys(redis_, state::IsScoringKey);
   if (!removed.ok()) return removed.status();
   auto epoch = redis_.Command({"DEL", state::EpochKey()});
@@ -102,33 +90,61 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ApplyBatchThenRead(
 
 absl::StatusOr<std::vector<ScoreStore::DeclineState>> ScoreStore::RunSteps(
     const std::vector<Step>& steps) {
-  std::vector<RedisStep> calls;
-  calls.reserve(steps.size() * 2 + 1);
-  // Where each read's replies start.
-  std::vector<size_t> reads;
+  auto failed = [&](absl::Status s) {
+    // Whatever Redis holds now is the truth: load it again.
+    cache_.Forget();
+    return s;
+  };
+  if (auto s = redis_.Connect(); !s.ok()) return s;
+  cache_.set_recipient_by_script(redis_.cluster());
+  // 1. The sender keys not in process yet.
+  std::vector<const ConnectionEvent*> events;
+  events.reserve(steps.size());
+  for (const Step& step : steps) events.push_back(step.event);
+  if (auto loads = cache_.LoadsFor(events); !loads.empty()) {
+    auto replies = redis_.Pipeline(loads);
+    if (!replies.ok()) return failed(replies.status());
+    cache_.Loaded(std::move(*replies));
+  }
+  // 2. In order: each event applied in process; each read takes its
+  // sender's side now and its recipient's from Redis after the writes
+  // (DeclineOrder keeps later steps off a read's members).
+  std::vector<std::vector<RedisValue>> sender_side;
+  std::vector<std::vector<std::string>> reads;
   for (const Step& step : steps) {
     if (step.read) {
-      reads.push_back(calls.size());
-      for (auto& c : DeclineReads(*step.event)) calls.push_back(std::move(c));
+      sender_side.push_back(cache_.SenderReplies(*step.event));
+      const state::MemberKeys r(step.event->tenant_id(),
+                                step.event->recipient_id());
+      reads.push_back({"HGETALL", r.Recipient()});
+      reads.push_back({"GET", r.AcceptHours()});
       continue;
     }
-    if (auto s = CallsFor(*step.event, step.verdict, &calls); !s.ok()) return s;
+    if (auto s = cache_.Apply(*step.event, step.verdict); !s.ok()) {
+      return failed(s);
+    }
   }
-  for (auto& c : epoch_.Check()) calls.push_back(std::move(c));
-  auto replies = redis_.RunSteps(calls);
-  if (!replies.ok()) return replies.status();
+  for (auto& c : epoch_.Check()) reads.push_back(std::move(c));
+  // 3. One round trip: the writes in a transaction, then the reads.
+  auto replies = redis_.Transact(cache_.TakeWrites(), reads);
+  if (!replies.ok()) return failed(replies.status());
   if (epoch_.adopted()) {
-    if (auto s = epoch_.Verify(replies->back()); !s.ok()) return s;
+    if (auto s = epoch_.Verify(replies->back()); !s.ok()) return failed(s);
   }
   std::vector<DeclineState> out;
-  out.reserve(reads.size());
+  out.reserve(sender_side.size());
   size_t r = 0;
   for (const Step& step : steps) {
     if (!step.read) continue;
-    auto st = DecodeDeclineState(*step.event, replies->data() + reads[r++]);
-    if (!st.ok()) return st.status();
+    std::vector<RedisValue>& v = sender_side[r];
+    v.push_back(std::move((*replies)[2 * r]));
+    v.push_back(std::move((*replies)[2 * r + 1]));
+    ++r;
+    auto st = DecodeDeclineState(*step.event, v.data());
+    if (!st.ok()) return failed(st.status());
     out.push_back(std::move(*st));
   }
+  cache_.Trim();
   return out;
 }
 
@@ -194,84 +210,6 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
     }
   }
   return out;
-}
-
-absl::Status ScoreStore::CallsFor(const ConnectionEvent& event,
-                                  const rebound::v1::DeclineVerdict* verdict,
-                                  std::vector<RedisStep>* calls) {
-  const state::MemberKeys s(event.tenant_id(), event.sender_id());
-  const std::string& request_id = state::RequestIdOf(event);
-  const std::string at = std::to_string(event.occurred_at().seconds());
-  ScriptCall call{
-      "sender",
-      {s.Sender(), s.Request(request_id), s.Pair(event.recipient_id())},
-      {"", at, Seconds(options_.request_ttl)}};
-  auto& args = call.args;
-  const char* recipient_kind = nullptr;  // Nothing for the recipient.
-  std::string utc_offset;
-  switch (event.payload_case()) {
-    case ConnectionEvent::kRequestSent:
-      args[0] = "sent";
-      args.push_back(event.request_sent().SerializeAsString());
-      recipient_kind = "sent";
-      if (event.request_sent().has_recipient_profile()) {
-        utc_offset = std::to_string(
-            event.request_sent().recipient_profile().utc_offset_minutes());
-      }
-      break;
-    case ConnectionEvent::kRequestAccepted:
-      args[0] = "accepted";
-      recipient_kind = "accepted";
-      break;
-    case ConnectionEvent::kRequestDeclined: {
-      if (verdict == nullptr)
-        return absl::InternalError("decline without verdict");
-      const auto kind = event.request_declined().kind();
-      args[0] = "declined";
-      args.push_back(kind == rebound::v1::DECLINE_KIND_REPORTED_SPAM ||
-                             kind == rebound::v1::DECLINE_KIND_REPORTED_UNKNOWN
-                         ? "1"
-                         : "0");
-      args.push_back(
-          rebound::v1::DeclineReason_Name(verdict->primary_reason()));
-      args.push_back(verdict->SerializeAsString());
-      recipient_kind = "declined";
-      break;
-    }
-    case ConnectionEvent::kRequestExpired:
-      if (verdict == nullptr)
-        return absl::InternalError("expiry without verdict");
-      args[0] = "expired";
-      args.push_back(
-          rebound::v1::DeclineReason_Name(verdict->primary_reason()));
-      args.push_back(verdict->SerializeAsString());
-      break;
-    case ConnectionEvent::kRequestWithdrawn:
-      args[0] = "withdrawn";
-      break;
-    case ConnectionEvent::kProfileViewed:
-      args[0] = "viewed";
-      args.push_back(request_id.empty() ? "0" : "1");
-      break;
-    case ConnectionEvent::kProfileUpdated:
-      args[0] = "profile";
-      args.push_back(event.profile_updated().profile().SerializeAsString());
-      break;
-    case ConnectionEvent::PAYLOAD_NOT_SET:
-      return absl::InvalidArgumentError("payload: not set");
-  }
-  calls->push_back(std::move(call));
-  if (recipient_kind == nullptr) return absl::OkStatus();
-  const state::MemberKeys r(event.tenant_id(), event.recipient_id());
-  // The recipient counts a request once and its outcome once, whatever
-  // event ids carry them (the sender side's "first outcome wins" rule).
-  const bool outcome = recipient_kind[0] != 's';
-  calls->push_back(ScriptCall{
-      "recipient",
-      {r.Recipient(), r.AcceptHours(), r.ReceivedMarker(request_id, outcome)},
-      {recipient_kind, Seconds(options_.marker_ttl), at,
-       std::move(utc_offset)}});
-  return absl::OkStatus();
 }
 
 absl::Status ScoreStore::Apply(const ConnectionEvent& event,

@@ -2,9 +2,13 @@
 // The key names, field layouts and scripts are the shared schema in state/
 // (keys.h lists every key); this class decides which calls an event makes.
 //
-// Per event: one script on the sender's keys (request, pair, sender hash)
-// and, for a sent / accepted / declined request, one on the recipient's
-// keys; each touches one member's keys only (one Cluster slot).
+// Per event, no script: the sender's keys (sender hash, request, pair) are
+// owned by this consumer (the events topic is keyed by tenant and sender)
+// and kept in process (state::SenderCache): loaded on first touch, the
+// event applied there, the fields that changed written back as plain
+// commands, with the recipient's counters, in one MULTI/EXEC per round
+// trip (per member on a Redis Cluster, where the recipient's side stays a
+// script behind a marker).
 //
 // Idempotence: sender-side counters move only with a request's transitions
 // (its first RequestSent, its first outcome), so a replayed event changes
@@ -34,6 +38,7 @@
 #include "rebound/v1/scoring.pb.h"
 #include "services/scoring/classifier.h"
 #include "state/epoch.h"
+#include "state/sender_cache.h"
 
 namespace rebound::scoring {
 
@@ -46,6 +51,9 @@ struct ScoreStoreOptions {
   // How long a request's state is kept after its last event (pending
   // invites expire after about 6 months).
   absl::Duration request_ttl = absl::Hours(24 * 200);
+  // Sender keys kept in process (state::SenderCache); past this many the
+  // cache starts over (each entry is a hash or a pair, up to ~1 KB).
+  size_t cache_entries = 200'000;
 };
 
 // Which events may share a round trip (ScoreStore::RunSteps) with the
@@ -141,24 +149,26 @@ class ScoreStore {
   absl::StatusOr<std::vector<DeclineState>> RunSteps(
       const std::vector<Step>& steps);
 
+  // Forgets the sender keys kept in process: at a rebalance (another
+  // consumer may write them now), after a rebuild.
+  void ForgetCached() { cache_.Forget(); }
+  size_t cached_entries() const { return cache_.entries(); }
+
   // A member's scores (state::ReadMemberScores); NOT_FOUND when Redis holds
   // nothing about them.
   absl::StatusOr<rebound::v1::MemberScores> GetMemberScores(
       const std::string& tenant, const std::string& member);
 
  private:
-  // The reads ReadDeclineState makes, and the state from their replies.
-  static std::vector<std::vector<std::string>> DeclineReads(
-      const rebound::v1::ConnectionEvent& decline);
+  // The state from the replies of [HGETALL sender, HMGET request, GET
+  // pair, HGETALL recipient, GET accept hours].
   static absl::StatusOr<DeclineState> DecodeDeclineState(
       const rebound::v1::ConnectionEvent& decline, const RedisValue* replies);
-  absl::Status CallsFor(const rebound::v1::ConnectionEvent& event,
-                        const rebound::v1::DeclineVerdict* verdict,
-                        std::vector<RedisStep>* calls);
 
   ScoreStoreOptions options_;
   RedisClient redis_;
   state::Epoch epoch_;
+  state::SenderCache cache_;
 };
 
 }  // namespace rebound::scoring

@@ -1,5 +1,6 @@
 #include "services/scoring/scoring_consumer.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -52,6 +53,17 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
       absl::MutexLock lock(&owner_->mu_);
       for (int32_t id : ids) owner_->trackers_.erase(id);
     }
+    // The senders of partitions given up are someone else's now: events of
+    // theirs still held are not written here (their offsets are not
+    // stored, so the new owner replays them), and nothing kept in process
+    // about any sender is trusted past a change of ownership.
+    if (!assign) {
+      std::erase_if(owner_->batch_, [&](const Held& h) {
+        return std::find(ids.begin(), ids.end(), h.message->partition()) !=
+               ids.end();
+      });
+    }
+    owner_->store_->ForgetCached();
     log::Info(
         assign ? "partitions assigned" : "partitions revoked",
         {{"partitions", ids}, {"protocol", consumer->rebalance_protocol()}});
@@ -322,8 +334,7 @@ void ScoringConsumer::SendVerdict(const Held& h,
   const auto& verdict = *h.verdict;
   Outgoing out;
   out.topic = options_.verdicts_topic;
-  out.record.key = pipeline::RecordKey(event.tenant_id(), event.sender_id(),
-                                       event.recipient_id());
+  out.record.key = pipeline::RecordKey(event.tenant_id(), event.sender_id());
   // ce_time: the decision's time, in whole seconds.
   out.record.headers = CloudEventHeaders(
       verdict.verdict_id(), "rebound.v1.DeclineVerdict",

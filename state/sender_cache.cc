@@ -1,0 +1,513 @@
+#include "state/sender_cache.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "state/event_fields.h"
+#include "state/keys.h"
+#include "state/send_days.h"
+
+namespace rebound::state {
+namespace {
+
+using rebound::v1::ConnectionEvent;
+
+int64_t IntOf(const absl::flat_hash_map<std::string, std::string>& f,
+              const std::string& name) {
+  auto it = f.find(name);
+  int64_t n = 0;
+  if (it == f.end() || !absl::SimpleAtoi(it->second, &n)) return 0;
+  return n;
+}
+
+// The pair string "requests:prev:last:view" (times in s, "" unknown); a
+// value that does not parse reads as empty, as in the script.
+struct Pair {
+  int64_t n = 0;
+  std::string prev, last, view;
+};
+
+bool IsInt(absl::string_view s, bool allow_empty) {
+  if (s.empty()) return allow_empty;
+  size_t i = s[0] == '-' ? 1 : 0;
+  if (i == s.size()) return false;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+Pair ParsePair(const std::optional<std::string>& v) {
+  Pair p;
+  if (!v) return p;
+  std::vector<absl::string_view> parts = absl::StrSplit(*v, ':');
+  if (parts.size() != 4 || parts[0].empty() || parts[0][0] == '-' ||
+      !IsInt(parts[0], false) || !IsInt(parts[1], true) ||
+      !IsInt(parts[2], true) || !IsInt(parts[3], true)) {
+    return p;
+  }
+  if (!absl::SimpleAtoi(parts[0], &p.n)) return Pair{};
+  p.prev = std::string(parts[1]);
+  p.last = std::string(parts[2]);
+  p.view = std::string(parts[3]);
+  return p;
+}
+
+std::string PairString(const Pair& p) {
+  return std::to_string(p.n) + ":" + p.prev + ":" + p.last + ":" + p.view;
+}
+
+// "rb:{t/m}" of a member key: escaped ids hold no '}'.
+std::string PrefixOf(const std::string& key) {
+  const size_t close = key.find('}');
+  return close == std::string::npos ? key : key.substr(0, close + 1);
+}
+
+RedisValue StringValue(std::string s) {
+  RedisValue v;
+  v.type = RedisValue::Type::kString;
+  v.str = std::move(s);
+  return v;
+}
+
+bool Terminal(const std::string& state) {
+  return state == "accepted" || state == "declined" || state == "withdrawn" ||
+         state == "expired";
+}
+
+const char* KindOf(const ConnectionEvent& e) {
+  switch (e.payload_case()) {
+    case ConnectionEvent::kRequestSent:
+      return "sent";
+    case ConnectionEvent::kRequestAccepted:
+      return "accepted";
+    case ConnectionEvent::kRequestDeclined:
+      return "declined";
+    case ConnectionEvent::kRequestWithdrawn:
+      return "withdrawn";
+    case ConnectionEvent::kRequestExpired:
+      return "expired";
+    case ConnectionEvent::kProfileViewed:
+      return "viewed";
+    case ConnectionEvent::kProfileUpdated:
+      return "profile";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+std::vector<std::vector<std::string>> SenderCache::LoadsFor(
+    const std::vector<const ConnectionEvent*>& events) {
+  std::vector<std::vector<std::string>> out;
+  pending_loads_.clear();
+  absl::flat_hash_set<std::string> asked;
+  auto hash = [&](std::string key) {
+    if (hashes_.contains(key) || !asked.insert(key).second) return;
+    out.push_back({"HGETALL", key});
+    pending_loads_.push_back({Load::kHash, std::move(key), {}});
+  };
+  auto str = [&](std::string key) {
+    if (strings_.contains(key) || !asked.insert(key).second) return;
+    out.push_back({"GET", key});
+    pending_loads_.push_back({Load::kString, std::move(key), {}});
+  };
+  for (const ConnectionEvent* e : events) {
+    const MemberKeys s(e->tenant_id(), e->sender_id());
+    const std::string& request = RequestIdOf(*e);
+    const bool view_of_pair = e->has_profile_viewed() && request.empty();
+    // What Apply and SenderReplies read: the sender hash, the request (but
+    // for a profile or a view of the pair), the pair (a send, a view of
+    // the pair, a decline's or expiry's context).
+    if (!e->has_profile_viewed()) hash(s.Sender());
+    if (!e->has_profile_updated() && !view_of_pair) {
+      hash(s.Request(request));
+    }
+    if (e->has_request_sent() || view_of_pair || e->has_request_declined() ||
+        e->has_request_expired()) {
+      str(s.Pair(e->recipient_id()));
+    }
+    // The recipient's keys this process increments: their types checked
+    // (and the stored utc offset read) once, before the first write, so
+    // that a key of the wrong type fails the load, not a command in the
+    // middle of a transaction (which Redis would not undo).
+    if (options_.recipient_by_script ||
+        !(e->has_request_sent() || e->has_request_accepted() ||
+          e->has_request_declined())) {
+      continue;
+    }
+    const MemberKeys r(e->tenant_id(), e->recipient_id());
+    std::string rcv = r.Recipient();
+    if (!recipient_offsets_.contains(rcv) && asked.insert(rcv).second) {
+      out.push_back({"HGET", rcv, "utc_offset"});
+      pending_loads_.push_back({Load::kOffset, rcv, rcv});
+    }
+    std::string hours = r.AcceptHours();
+    if (e->has_request_accepted() && !hours_checked_.contains(hours) &&
+        asked.insert(hours).second) {
+      out.push_back({"STRLEN", hours});
+      pending_loads_.push_back({Load::kChecked, std::move(hours), {}});
+    }
+  }
+  return out;
+}
+
+void SenderCache::Loaded(std::vector<RedisValue> replies) {
+  for (size_t i = 0; i < pending_loads_.size() && i < replies.size(); ++i) {
+    Load& l = pending_loads_[i];
+    RedisValue& v = replies[i];
+    switch (l.kind) {
+      case Load::kHash: {
+        Hash& h = hashes_[l.key];
+        for (size_t k = 0; k + 1 < v.array.size(); k += 2) {
+          h.fields.emplace(std::move(v.array[k].str),
+                           std::move(v.array[k + 1].str));
+        }
+        break;
+      }
+      case Load::kString: {
+        Str& s = strings_[l.key];
+        if (!v.is_nil()) s.value = std::move(v.str);
+        break;
+      }
+      case Load::kOffset:
+        recipient_offsets_[l.recipient_key] = v.is_nil() ? "" : v.str;
+        break;
+      case Load::kChecked:
+        hours_checked_.insert(std::move(l.key));
+        break;
+    }
+  }
+  pending_loads_.clear();
+}
+
+void SenderCache::Set(Hash& h, const std::string& field, std::string value) {
+  h.fields[field] = std::move(value);
+  h.dirty.insert(field);
+}
+
+void SenderCache::Recipient(const std::string& tag, RedisStep step) {
+  for (auto& [prefix, steps] : recipient_) {
+    if (prefix == tag) {
+      steps.push_back(std::move(step));
+      return;
+    }
+  }
+  recipient_.push_back({tag, {}});
+  recipient_.back().second.push_back(std::move(step));
+}
+
+absl::Status SenderCache::Apply(const ConnectionEvent& event,
+                                const rebound::v1::DeclineVerdict* verdict) {
+  const char* t = KindOf(event);
+  if (t == nullptr) return absl::InvalidArgumentError("payload: not set");
+  const MemberKeys s(event.tenant_id(), event.sender_id());
+  const int64_t at = event.occurred_at().seconds();
+  const std::string at_s = std::to_string(at);
+  const std::string snd_key = s.Sender();
+  const std::string& request_id = RequestIdOf(event);
+  auto mark = [&](const std::string& key) {
+    if (dirty_keys_.insert(key).second) dirty_order_.push_back(key);
+  };
+  auto hash = [&](const std::string& key) -> Hash& {
+    Hash& h = hashes_[key];
+    mark(key);
+    return h;
+  };
+  const std::string pair_key = s.Pair(event.recipient_id());
+  auto write_pair = [&](const Pair& p) {
+    Str& st = strings_[pair_key];
+    st.value = PairString(p);
+    st.dirty = true;
+    mark(pair_key);
+  };
+  const std::string kind = t;
+
+  if (kind == "profile") {
+    Hash& snd = hashes_[snd_key];
+    auto it = snd.fields.find("profile_at");
+    int64_t prev = 0;
+    if (it != snd.fields.end() && absl::SimpleAtoi(it->second, &prev) &&
+        prev > at) {
+      return absl::OkStatus();
+    }
+    mark(snd_key);
+    Set(snd, "profile", event.profile_updated().profile().SerializeAsString());
+    Set(snd, "profile_at", at_s);
+    return absl::OkStatus();
+  }
+  if (kind == "viewed" && request_id.empty()) {
+    // A view naming no request: kept on the pair (latest view wins).
+    Pair p = ParsePair(strings_[pair_key].value);
+    int64_t view = 0;
+    if (!p.view.empty() && absl::SimpleAtoi(p.view, &view) && view >= at) {
+      return absl::OkStatus();
+    }
+    p.view = at_s;
+    write_pair(p);
+    return absl::OkStatus();
+  }
+  const std::string req_key = s.Request(request_id);
+  if (kind == "viewed") {
+    Hash& req = hash(req_key);
+    req.expires = true;
+    Set(req, "viewed", "1");
+    Set(req, "viewed_at", at_s);
+    return absl::OkStatus();
+  }
+  Hash& req = hashes_[req_key];
+  auto state_it = req.fields.find("state");
+  const std::string state =
+      state_it == req.fields.end() ? "" : state_it->second;
+  const std::string rcv_key =
+      MemberKeys(event.tenant_id(), event.recipient_id()).Recipient();
+  const std::string rcv_prefix = PrefixOf(rcv_key);
+  const MemberKeys r(event.tenant_id(), event.recipient_id());
+  const std::string marker_ttl =
+      std::to_string(absl::ToInt64Seconds(options_.marker_ttl));
+  if (options_.recipient_by_script &&
+      (kind == "sent" || kind == "accepted" || kind == "declined")) {
+    // Every time, not only on the sender's transition: the two sides are
+    // in different slots, so either may have landed before a failure; the
+    // marker counts the recipient's side once.
+    std::string offset;
+    if (kind == "sent" && event.request_sent().has_recipient_profile()) {
+      offset = std::to_string(
+          event.request_sent().recipient_profile().utc_offset_minutes());
+    }
+    Recipient(rcv_prefix,
+              ScriptCall{"recipient",
+                         {rcv_key, r.AcceptHours(),
+                          r.ReceivedMarker(request_id, kind != "sent")},
+                         {kind, marker_ttl, at_s, std::move(offset)}});
+  }
+
+  if (kind == "sent") {
+    // A request counts once, whatever event ids carry it.
+    if (req.fields.contains("sent_at")) return absl::OkStatus();
+    const int64_t day = UtcDay(at);
+    const std::string slot = "d" + std::to_string(SendDayRing::Slot(day));
+    Hash& snd = hash(snd_key);
+    Pair p = ParsePair(strings_[pair_key].value);
+    // Send-day ring (state/send_days.h): a slot holds day * 2^24 + count.
+    int64_t packed = 0;
+    auto pit = snd.fields.find(slot);
+    if (pit == snd.fields.end() || !absl::SimpleAtoi(pit->second, &packed)) {
+      packed = day * SendDayRing::kShift + 1;
+    } else {
+      const int64_t slot_day =
+          SendDayRing::FloorDiv(packed, SendDayRing::kShift);
+      if (slot_day == day) {
+        packed = packed + 1;
+      } else if (slot_day < day) {
+        packed = day * SendDayRing::kShift + 1;
+      }
+    }
+    Set(snd, "sent", std::to_string(IntOf(snd.fields, "sent") + 1));
+    if (state.empty()) {
+      Set(snd, "pending", std::to_string(IntOf(snd.fields, "pending") + 1));
+    }
+    Set(snd, slot, std::to_string(packed));
+    Hash& rq = hash(req_key);
+    rq.expires = true;
+    Set(rq, "sent_at", at_s);
+    Set(rq, "request", event.request_sent().SerializeAsString());
+    Set(rq, "state", state.empty() ? "pending" : state);
+    Set(rq, "pn", std::to_string(p.n));
+    Set(rq, "pp", p.last);
+    Pair next = p;
+    if (!p.last.empty()) next.prev = p.last;
+    next.n = p.n + 1;
+    next.last = at_s;
+    write_pair(next);
+    // The recipient: received once per request.
+    if (options_.recipient_by_script) return absl::OkStatus();
+    std::string offset;
+    if (event.request_sent().has_recipient_profile()) {
+      offset = std::to_string(
+          event.request_sent().recipient_profile().utc_offset_minutes());
+    }
+    Recipient(rcv_prefix,
+              std::vector<std::string>{"HINCRBY", rcv_key, "received", "1"});
+    if (!offset.empty()) {
+      auto [it, added] = recipient_offsets_.try_emplace(rcv_key, offset);
+      if (added || it->second != offset) {
+        it->second = offset;
+        Recipient(rcv_prefix, std::vector<std::string>{"HSET", rcv_key,
+                                                       "utc_offset", offset});
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // An outcome: the first one decides the request; later ones change
+  // nothing.
+  if (Terminal(state)) return absl::OkStatus();
+  std::string reason, verdict_bytes;
+  bool reported = false;
+  if (kind == "declined" || kind == "expired") {
+    if (verdict == nullptr) {
+      return absl::InternalError(kind == "declined" ? "decline without verdict"
+                                                    : "expiry without verdict");
+    }
+    reason = rebound::v1::DeclineReason_Name(verdict->primary_reason());
+    verdict_bytes = verdict->SerializeAsString();
+    if (kind == "declined") {
+      const auto k = event.request_declined().kind();
+      reported = k == rebound::v1::DECLINE_KIND_REPORTED_SPAM ||
+                 k == rebound::v1::DECLINE_KIND_REPORTED_UNKNOWN;
+    }
+  }
+  Hash& snd = hash(snd_key);
+  Set(snd, kind, std::to_string(IntOf(snd.fields, kind) + 1));
+  if (state == "pending") {
+    Set(snd, "pending", std::to_string(IntOf(snd.fields, "pending") - 1));
+  }
+  if (reported) {
+    Set(snd, "reported", std::to_string(IntOf(snd.fields, "reported") + 1));
+  }
+  if (!reason.empty()) {
+    const std::string field = "reason:" + reason;
+    Set(snd, field, std::to_string(IntOf(snd.fields, field) + 1));
+  }
+  Hash& rq = hash(req_key);
+  rq.expires = true;
+  Set(rq, "state", kind);
+  Set(rq, "decided_at", at_s);
+  if (!verdict_bytes.empty()) Set(rq, "verdict", std::move(verdict_bytes));
+
+  if (kind != "accepted" && kind != "declined") return absl::OkStatus();
+  if (options_.recipient_by_script) return absl::OkStatus();
+  Recipient(rcv_prefix,
+            std::vector<std::string>{"HINCRBY", rcv_key, kind, "1"});
+  if (kind != "accepted") return absl::OkStatus();
+  // Hour of week in the recipient's local time (Monday 00:00 = 0): their
+  // offset from the request's snapshot, else the latest stored; none
+  // known, no hour.
+  std::optional<int64_t> off;
+  auto sent_it = rq.fields.find("request");
+  if (sent_it != rq.fields.end()) {
+    rebound::v1::RequestSent sent;
+    if (sent.ParseFromString(sent_it->second) && sent.has_recipient_profile()) {
+      off = sent.recipient_profile().utc_offset_minutes();
+    }
+  }
+  if (!off) {
+    auto it = recipient_offsets_.find(rcv_key);
+    int64_t stored = 0;
+    if (it != recipient_offsets_.end() &&
+        absl::SimpleAtoi(it->second, &stored)) {
+      off = stored;
+    }
+  }
+  if (!off) return absl::OkStatus();
+  const int64_t lt = at + *off * 60;
+  const int64_t days = SendDayRing::FloorDiv(lt, 86400);
+  const int64_t how =
+      ((days + 3) % 7 + 7) % 7 * 24 + (lt - days * 86400) / 3600;
+  Recipient(rcv_prefix, std::vector<std::string>{
+                            "BITFIELD", r.AcceptHours(), "OVERFLOW", "SAT",
+                            "INCRBY", "u32", "#" + std::to_string(how), "1"});
+  return absl::OkStatus();
+}
+
+std::vector<RedisValue> SenderCache::SenderReplies(
+    const ConnectionEvent& event) const {
+  const MemberKeys s(event.tenant_id(), event.sender_id());
+  std::vector<RedisValue> out(3);
+  out[0].type = RedisValue::Type::kArray;
+  if (auto it = hashes_.find(s.Sender()); it != hashes_.end()) {
+    for (const auto& [f, v] : it->second.fields) {
+      out[0].array.push_back(StringValue(f));
+      out[0].array.push_back(StringValue(v));
+    }
+  }
+  out[1].type = RedisValue::Type::kArray;
+  const Hash* req = nullptr;
+  if (auto it = hashes_.find(s.Request(RequestIdOf(event)));
+      it != hashes_.end()) {
+    req = &it->second;
+  }
+  for (const char* f :
+       {"sent_at", "request", "viewed", "verdict", "pn", "pp"}) {
+    RedisValue v;
+    if (req != nullptr) {
+      if (auto it = req->fields.find(f); it != req->fields.end()) {
+        v = StringValue(it->second);
+      }
+    }
+    out[1].array.push_back(std::move(v));
+  }
+  if (auto it = strings_.find(s.Pair(event.recipient_id()));
+      it != strings_.end() && it->second.value) {
+    out[2] = StringValue(*it->second.value);
+  }
+  return out;
+}
+
+std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
+  std::vector<std::pair<std::string, std::vector<RedisStep>>> groups;
+  absl::flat_hash_map<std::string, size_t> index;
+  auto group = [&](const std::string& prefix) -> std::vector<RedisStep>& {
+    auto [it, added] = index.try_emplace(prefix, groups.size());
+    if (added) groups.push_back({prefix, {}});
+    return groups[it->second].second;
+  };
+  const std::string ttl =
+      std::to_string(absl::ToInt64Seconds(options_.request_ttl));
+  for (const std::string& key : dirty_order_) {
+    std::vector<RedisStep>& g = group(PrefixOf(key));
+    if (auto it = hashes_.find(key); it != hashes_.end()) {
+      Hash& h = it->second;
+      if (!h.dirty.empty()) {
+        std::vector<std::string> argv = {"HSET", key};
+        for (const std::string& f : h.dirty) {
+          argv.push_back(f);
+          argv.push_back(h.fields[f]);
+        }
+        g.push_back(std::move(argv));
+        h.dirty.clear();
+      }
+      if (h.expires) g.push_back(std::vector<std::string>{"EXPIRE", key, ttl});
+      continue;
+    }
+    if (auto it = strings_.find(key);
+        it != strings_.end() && it->second.dirty) {
+      it->second.dirty = false;
+      if (it->second.value) {
+        g.push_back(
+            std::vector<std::string>{"SET", key, *it->second.value, "EX", ttl});
+      }
+    }
+  }
+  for (auto& [prefix, steps] : recipient_) {
+    std::vector<RedisStep>& g = group(prefix);
+    for (auto& step : steps) g.push_back(std::move(step));
+  }
+  recipient_.clear();
+  dirty_order_.clear();
+  dirty_keys_.clear();
+  std::vector<std::vector<RedisStep>> out;
+  out.reserve(groups.size());
+  for (auto& [prefix, steps] : groups) out.push_back(std::move(steps));
+  return out;
+}
+
+void SenderCache::Forget() {
+  hashes_.clear();
+  strings_.clear();
+  recipient_.clear();
+  recipient_offsets_.clear();
+  hours_checked_.clear();
+  dirty_order_.clear();
+  dirty_keys_.clear();
+  pending_loads_.clear();
+}
+
+void SenderCache::Trim() {
+  if (entries() > options_.max_entries) Forget();
+}
+
+}  // namespace rebound::state

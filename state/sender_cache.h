@@ -1,0 +1,138 @@
+// The write side of scoring's per-member keys for the consumer that owns a
+// sender's partition (the events topic is keyed by tenant and sender, so
+// one consumer at a time sees every event of a sender, in order).
+//
+// The owner keeps the sender's keys (sender hash, its requests, its pairs;
+// layouts in state/member_state.h) in process, loaded from Redis on first
+// touch, applies each event to them with the rules kApplyAsSenderScript
+// states, and writes back the fields that changed as plain commands (HSET,
+// SET EX, EXPIRE) in one transaction: no script, no read on the hot path.
+// Redis stays the source of truth: whatever fails, the cache is forgotten
+// and loaded again, and since every counter moves only with a request's
+// transitions (its first RequestSent, its first outcome), a replay of
+// events already written changes nothing.
+//
+// The recipient's side of an event moves with the sender's transition:
+// HINCRBY of the recipient's counter (and the accept-hour cell) in the
+// same transaction as the sender's writes, so both land or neither does
+// (standalone Redis: the whole batch is one MULTI/EXEC). On a Redis
+// Cluster the recipient's keys are in another slot, so no transaction can
+// hold both; there the recipient side stays kApplyAsRecipientScript, which
+// counts each request and outcome once behind a marker of its own.
+//
+// Not thread-safe: the consumer thread's.
+#ifndef REBOUND_STATE_SENDER_CACHE_H_
+#define REBOUND_STATE_SENDER_CACHE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/redis_client.h"
+#include "rebound/v1/events.pb.h"
+#include "rebound/v1/scoring.pb.h"
+
+namespace rebound::state {
+
+class SenderCache {
+ public:
+  struct Options {
+    // Request keys (and pairs) live this long after their last write.
+    absl::Duration request_ttl = absl::Hours(24 * 200);
+    // Recipient markers (cluster mode) live this long.
+    absl::Duration marker_ttl = absl::Hours(24 * 30);
+    // Recipient side by script and marker (Redis Cluster), or by HINCRBY
+    // in the sender's transaction (standalone).
+    bool recipient_by_script = false;
+    // Keys kept in process; past this the cache is dropped after a write.
+    size_t max_entries = 200'000;
+  };
+  explicit SenderCache(Options options) : options_(std::move(options)) {}
+
+  void set_recipient_by_script(bool v) { options_.recipient_by_script = v; }
+
+  // Reads to make before Apply/SenderReplies can run for these events:
+  // every key of theirs not in process yet (HGETALL of hashes, GET of
+  // pairs), and, once per recipient, its hash's stored utc offset (and,
+  // for an acceptance, its accept hours' length): type checks.
+  // Remembers what it asked for; Loaded() takes the replies in order.
+  std::vector<std::vector<std::string>> LoadsFor(
+      const std::vector<const rebound::v1::ConnectionEvent*>& events);
+  // The replies of LoadsFor's reads. An error reply was already turned
+  // into the call's status by RedisClient; a hash that is not a hash
+  // cannot be here.
+  void Loaded(std::vector<RedisValue> replies);
+
+  // Applies one event (loaded) in process, queueing its writes.
+  // `verdict` is required for declines and expiries.
+  absl::Status Apply(const rebound::v1::ConnectionEvent& event,
+                     const rebound::v1::DeclineVerdict* verdict);
+
+  // What a decline or expiry reads of its sender's keys, now, as the
+  // replies of [HGETALL sender, HMGET request sent_at request viewed
+  // verdict pn pp, GET pair] would give them (state::DecodeSender etc.
+  // read those).
+  std::vector<RedisValue> SenderReplies(
+      const rebound::v1::ConnectionEvent& event) const;
+
+  // The queued writes, one group per member (one slot), and forgets them:
+  // Redis must run them (RedisClient::Transact) before anything else is
+  // read from it. After a failed write, call Forget().
+  std::vector<std::vector<RedisStep>> TakeWrites();
+
+  // Drops everything in process (after a failure, a rebalance, a rebuild,
+  // a lost state): the next events load their keys again.
+  void Forget();
+  // Drops everything when over options.max_entries.
+  void Trim();
+  size_t entries() const {
+    return hashes_.size() + strings_.size() + recipient_offsets_.size() +
+           hours_checked_.size();
+  }
+
+ private:
+  struct Hash {
+    absl::flat_hash_map<std::string, std::string> fields;
+    absl::flat_hash_set<std::string> dirty;
+    bool expires = false;  // A request: EXPIRE with each write.
+  };
+  struct Str {
+    std::optional<std::string> value;
+    bool dirty = false;
+  };
+  struct Load {
+    enum Kind { kHash, kString, kOffset, kChecked } kind;
+    std::string key;
+    std::string recipient_key;  // kOffset: the recipient hash.
+  };
+  // Queues a command of the recipient's side into its member's group.
+  void Recipient(const std::string& tag, RedisStep step);
+  void Set(Hash& h, const std::string& field, std::string value);
+
+  Options options_;
+  // Node maps: references to entries stay valid across inserts.
+  absl::node_hash_map<std::string, Hash> hashes_;
+  absl::node_hash_map<std::string, Str> strings_;
+  // Keys written since the last TakeWrites, by member prefix (hash tag).
+  std::vector<std::string> dirty_order_;
+  absl::flat_hash_set<std::string> dirty_keys_;
+  // Recipient commands since the last TakeWrites, by member prefix.
+  std::vector<std::pair<std::string, std::vector<RedisStep>>> recipient_;
+  // Stored utc offsets (minutes, "" unknown) of recipients whose
+  // acceptances are being applied, and the last one this process wrote.
+  // Their presence: the recipient hash was found a hash.
+  absl::flat_hash_map<std::string, std::string> recipient_offsets_;
+  // Accept-hour strings found strings.
+  absl::flat_hash_set<std::string> hours_checked_;
+  std::vector<Load> pending_loads_;
+};
+
+}  // namespace rebound::state
+
+#endif  // REBOUND_STATE_SENDER_CACHE_H_
