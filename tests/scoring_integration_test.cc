@@ -534,6 +534,59 @@ TEST_F(ScoringIntegration, TwoInstancesEndWhereOneDoes) {
   EXPECT_EQ(total(), static_cast<int64_t>(events.size()));
 }
 
+// Each scoring instance keeps the senders of its partitions in process.
+// A partition that moves away and comes back must be loaded again: here
+// instance a owns everything, gives half to b (which writes to those
+// senders), then gets it back when b stops. Had a kept what it knew of
+// those senders, its writes would roll b's counts back.
+TEST_F(ScoringIntegration, PartitionsMovingAwayAndBackLeaveCountersExact) {
+  auto events = testing::SimulatedStream(tenant_, 6000, 31);
+  const size_t third = events.size() / 3;
+  const std::vector<ConnectionEvent> first(events.begin(),
+                                           events.begin() + third),
+      second(events.begin() + third, events.begin() + 2 * third),
+      last(events.begin() + 2 * third, events.end());
+  testing::ScoresReader reader(redis_);
+  auto wait_assigned = [&](auto check) {
+    auto until = std::chrono::steady_clock::now() + seconds(60);
+    while (!check() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return check();
+  };
+  auto a = StartScoring(topic_);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(
+      wait_assigned([&] { return a->consumer()->assigned_partitions() == 4; }));
+  Publish(first);
+  ASSERT_TRUE(reader.WaitForCounters(tenant_, testing::ExpectedCounters(first),
+                                     seconds(120)))
+      << reader.last_mismatch();
+  std::vector<ConnectionEvent> so_far = first;
+  {
+    auto b = StartScoring(topic_);
+    ASSERT_NE(b, nullptr);
+    ASSERT_TRUE(wait_assigned([&] {
+      return b->consumer()->assigned_partitions() > 0 &&
+             a->consumer()->assigned_partitions() +
+                     b->consumer()->assigned_partitions() ==
+                 4;
+    }));
+    Publish(second);
+    so_far.insert(so_far.end(), second.begin(), second.end());
+    ASSERT_TRUE(reader.WaitForCounters(
+        tenant_, testing::ExpectedCounters(so_far), seconds(120)))
+        << reader.last_mismatch();
+    EXPECT_GT(b->consumer()->processed(), 0) << "b got no event";
+  }
+  ASSERT_TRUE(
+      wait_assigned([&] { return a->consumer()->assigned_partitions() == 4; }));
+  Publish(last);
+  ASSERT_TRUE(reader.WaitForCounters(tenant_, testing::ExpectedCounters(events),
+                                     seconds(120)))
+      << reader.last_mismatch();
+}
+
 TEST_F(ScoringIntegration,
        UndecodableRecordGoesToDeadLetterAndConsumptionGoesOn) {
   auto scoring = StartScoring(topic_);
