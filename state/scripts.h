@@ -37,15 +37,20 @@ extern const char kApplyAsSenderScript[];
 // Returns 1 applied, 0 counted before.
 extern const char kApplyAsRecipientScript[];
 
-// Writes a suggestion version and appends it to the member's stream.
+// Writes a suggestion version and appends it to the member's stream and,
+// given the tenant's keys (standalone Redis only: they are in another
+// slot), to the tenant's stream once (kAppendTenantStreamScript's rule, in
+// the same call: one script call per suggestion instead of two).
 // KEYS: suggestion hash, suggestion index, waiting set, pair retries,
-//   flags, member stream.
+//   flags, member stream[, tenant stream, tenant marker].
 // ARGV: data, version, created (ms), state name, suggestion id,
 //   counts_retry (0/1), waiting (0/1), stream max length, ttl (s) of the
-//   member's suggestion keys, most suggestions kept in the index, then the
-//   red-flag signal names to count (first version only).
-// Returns the stream entry id, or "" when this version (or a newer one) was
-// written before.
+//   member's suggestion keys, most suggestions kept in the index, the
+//   tenant marker's ttl (s), the tenant stream's max length ("" without
+//   tenant keys), then the red-flag signal names to count (first version
+//   only).
+// Returns the member stream entry id, or "" when this version (or a newer
+// one) was written before.
 extern const char kPutSuggestionScript[];
 
 // Appends a suggestion version to the tenant's stream, once.

@@ -457,6 +457,7 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
   };
   const std::string ttl =
       std::to_string(absl::ToInt64Seconds(options_.request_ttl));
+  const absl::Time now = absl::Now();
   for (const std::string& key : dirty_order_) {
     std::vector<RedisStep>& g = group(PrefixOf(key));
     if (auto it = hashes_.find(key); it != hashes_.end()) {
@@ -470,7 +471,10 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
         g.push_back(std::move(argv));
         h.dirty.clear();
       }
-      if (h.expires) g.push_back(std::vector<std::string>{"EXPIRE", key, ttl});
+      if (h.expires && now - h.ttl_set > absl::Hours(24)) {
+        g.push_back(std::vector<std::string>{"EXPIRE", key, ttl});
+        h.ttl_set = now;
+      }
       continue;
     }
     if (auto it = strings_.find(key);

@@ -100,7 +100,11 @@ class SenderCache {
   struct Hash {
     absl::flat_hash_map<std::string, std::string> fields;
     absl::flat_hash_set<std::string> dirty;
-    bool expires = false;  // A request: EXPIRE with each write.
+    bool expires = false;  // A request: EXPIRE with its writes.
+    // When this process last set its TTL: refreshed with a write at most
+    // once a day (so a request lives request_ttl after its last event,
+    // give or take a day), not with every write.
+    absl::Time ttl_set = absl::InfinitePast();
   };
   struct Str {
     std::optional<std::string> value;

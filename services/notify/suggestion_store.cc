@@ -183,9 +183,13 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
     const std::vector<SuggestionWrite>& writes) {
   std::vector<ScriptCall> puts;
   puts.reserve(writes.size());
+  if (auto s = redis_.Connect(); !s.ok()) return s;
+  // Standalone: the tenant stream is appended by the put itself.
+  const bool with_tenant = !redis_.cluster();
   for (const auto& w : writes) {
     const RetrySuggestion& s = w.suggestion;
     const state::MemberKeys m(s.tenant_id(), s.member_id());
+    const state::TenantKeys tk(s.tenant_id());
     const int64_t created_ms =
         s.created_at().seconds() * 1000 + s.created_at().nanos() / 1'000'000;
     ScriptCall call{
@@ -200,7 +204,13 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
                                                                        : "0",
          std::to_string(options_.member_stream_max),
          Secs(options_.suggestion_ttl),
-         std::to_string(options_.max_suggestions_per_member)}};
+         std::to_string(options_.max_suggestions_per_member),
+         with_tenant ? Secs(options_.marker_ttl) : "",
+         with_tenant ? std::to_string(options_.tenant_stream_max) : ""}};
+    if (with_tenant) {
+      call.keys.push_back(tk.Stream());
+      call.keys.push_back(tk.StreamMarker(s.suggestion_id(), s.version()));
+    }
     call.args.insert(call.args.end(), w.red_flags.begin(), w.red_flags.end());
     puts.push_back(std::move(call));
   }
@@ -235,7 +245,10 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
   }
   std::vector<ScriptCall> appends;
   appends.reserve(stored.size());
-  for (const auto& s : stored) {
+  for (size_t i = 0; i < stored.size(); ++i) {
+    // Written now with the tenant's keys: appended already.
+    if (with_tenant && !(*put)[i].str.empty()) continue;
+    const RetrySuggestion& s = stored[i];
     const state::TenantKeys tk(s.tenant_id());
     appends.push_back(
         {"tenant",
@@ -243,6 +256,7 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
          {s.SerializeAsString(), Secs(options_.marker_ttl),
           std::to_string(options_.tenant_stream_max)}});
   }
+  if (appends.empty()) return stored;
   auto appended = redis_.RunScripts(appends);
   if (!appended.ok()) return appended.status();
   return stored;
