@@ -22,7 +22,8 @@
 //                                     recipient (TTL; see PairState)
 //   rb:{t/m}:in:<request>:sent|outcome
 //                              STRING a received request / its outcome was
-//                                     counted for the member (TTL)
+//                                     counted for the member (TTL; Redis
+//                                     Cluster only)
 //   rb:{t/m}:sugg:<id>         HASH   a suggestion for the member (TTL)
 //   rb:{t/m}:suggs             ZSET   suggestion ids by creation (bounded)
 //   rb:{t/m}:waiting           SET    suggestion ids waiting on profile work

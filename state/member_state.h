@@ -1,6 +1,7 @@
 // Scoring's per-member state as Redis holds it (field names, encodings, the
 // derived scores) and the read side both scoring and notify use. The writes
-// are the scripts in state/scripts.h; the key names are in state/keys.h.
+// are state/sender_cache.h (sender keys) and the scripts in
+// state/scripts.h; the key names are in state/keys.h.
 //
 // Sender hash (MemberKeys::Sender): integer fields sent, accepted,
 // declined, reported, pending, expired, withdrawn, "reason:<DeclineReason
@@ -55,7 +56,7 @@ struct RecipientState {
 
 // A pair (MemberKeys::Pair): one string
 // "requests:prev_sent_at:last_sent_at:last_view_at", times in s, empty when
-// unknown, written with its TTL in one SET by kApplyAsSenderScript.
+// unknown, written with its TTL in one SET (state/sender_cache.h).
 struct PairState {
   int64_t requests = 0;
   std::optional<int64_t> prev_sent_at, last_sent_at, last_view_at;

@@ -1,5 +1,6 @@
-// The Lua scripts that write Rebound's Redis state: the write side of the
-// layouts in state/keys.h and state/member_state.h. Loaded once per
+// The Lua scripts that write Rebound's Redis state where one process cannot
+// own the keys (the sender's keys are written without scripts:
+// state/sender_cache.h). Loaded once per
 // connection (SCRIPT LOAD) and run with EVALSHA by RedisClient.
 //
 // Rules every script keeps:
@@ -16,19 +17,6 @@
 #define REBOUND_STATE_SCRIPTS_H_
 
 namespace rebound::state {
-
-// One event's effects on its sender's keys.
-// KEYS: sender hash, request hash, pair hash.
-// ARGV: kind, occurred_at (s), request ttl (s), then per kind:
-//   sent: RequestSent bytes     accepted, withdrawn: nothing
-//   declined: reported (0/1), reason name, verdict bytes
-//   expired: reason name, verdict bytes
-//   viewed: 1 when the view names its request, else 0
-//   profile: ProfileSnapshot bytes
-// Counters move only with a request's transitions (its first RequestSent,
-// its first outcome), so no per-event marker is needed. Returns 1 when
-// something changed, 0 for a replay or a no-op.
-extern const char kApplyAsSenderScript[];
 
 // One event's effects on its recipient's keys.
 // KEYS: recipient hash, accept hours, marker (MemberKeys::ReceivedMarker).

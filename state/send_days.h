@@ -1,6 +1,6 @@
 // The send-day ring: how many requests a member sent per UTC day, for the
 // last few distinct days, in a fixed number of slots. The Redis sender hash
-// keeps it as fields d0..d15 (kApplyAsSenderScript writes them, the same
+// keeps it as fields d0..d15 (state::SenderCache writes them, the same
 // rule as Add below); the offline replay keeps it in memory, so both count a
 // sender's recent sends the same way. Header-only, no dependencies.
 //

@@ -4,9 +4,20 @@
 //
 // The owner keeps the sender's keys (sender hash, its requests, its pairs;
 // layouts in state/member_state.h) in process, loaded from Redis on first
-// touch, applies each event to them with the rules kApplyAsSenderScript
-// states, and writes back the fields that changed as plain commands (HSET,
-// SET EX, EXPIRE) in one transaction: no script, no read on the hot path.
+// touch, applies each event to them, and writes back the fields that
+// changed as plain commands (HSET, SET EX, EXPIRE) in one transaction: no
+// script, no read on the hot path. The rules, per kind:
+// - sent: the first RequestSent of a request counts it (sent +1, pending
+//   +1 unless its outcome came first, its day in the send-day ring) and
+//   keeps its snapshot, the pair's requests counted before it ("pn") and
+//   the last one's send time ("pp") with it; later ones change nothing.
+// - accepted / declined / withdrawn / expired: the first outcome decides
+//   the request (its counter +1, pending -1 if it was pending; a decline
+//   also "reported" when reported, and a decline or expiry its reason's
+//   counter and its verdict on the request); later ones change nothing.
+// - viewed: marks its request viewed; a view naming no request is kept on
+//   the pair (the latest view wins).
+// - profile: the latest snapshot by occurred_at wins.
 // Redis stays the source of truth: whatever fails, the cache is forgotten
 // and loaded again, and since every counter moves only with a request's
 // transitions (its first RequestSent, its first outcome), a replay of
