@@ -65,8 +65,8 @@ struct PreparedPublish {
   size_t events = 0;
 };
 
-// Shards `events` by pair key (tenant/sender/recipient) over
-// `options.streams`, so one pair's events stay on one stream in order, and
+// Shards `events` by record key (tenant/sender) over `options.streams`, so
+// one sender's events stay on one stream in order, and
 // encodes each stream's batches of `options.batch_size`.
 PreparedPublish PreparePublish(
     const std::vector<rebound::v1::ConnectionEvent>& events,

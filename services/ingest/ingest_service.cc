@@ -313,7 +313,7 @@ absl::Status IngestService::ProcessBatch(
 
   // 3. Produce the new ones, in order. Once Kafka refuses one event of the
   // batch, the later ones fail the same way without being produced, so a
-  // pair's events are never written out of the order they were sent in.
+  // sender's events are never written out of the order they were sent in.
   absl::Status refused;
   for (size_t k = 0; k < fps.size(); ++k) {
     const int i = claimed[k];

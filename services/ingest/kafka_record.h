@@ -18,8 +18,8 @@ namespace rebound::ingest {
 
 using rebound::Headers;
 
-// "tenant_id/sender_id/recipient_id": every event of one pair shares a key and
-// so a partition (murmur2, as Java clients compute it).
+// "tenant_id/sender_id": every event of one sender shares a key and so a
+// partition (murmur2, as Java clients compute it): pipeline::RecordKey.
 std::string RecordKey(const rebound::v1::ConnectionEvent& event);
 std::string RecordKey(const EventView& event);
 
