@@ -179,14 +179,142 @@ absl::StatusOr<RetrySuggestion> SuggestionStore::Put(
   return std::move((*stored)[0]);
 }
 
+std::vector<RedisStep> SuggestionStore::FirstVersionWrites(
+    const SuggestionWrite& w) const {
+  // kPutSuggestionScript's writes for a version 1, as plain commands.
+  const RetrySuggestion& s = w.suggestion;
+  const state::MemberKeys m(s.tenant_id(), s.member_id());
+  const std::string ttl = Secs(options_.suggestion_ttl);
+  const std::string data = s.SerializeAsString();
+  const std::string sugg = m.Suggestion(s.suggestion_id());
+  const std::string index = m.Suggestions();
+  const int64_t created_ms =
+      s.created_at().seconds() * 1000 + s.created_at().nanos() / 1'000'000;
+  using Argv = std::vector<std::string>;
+  std::vector<RedisStep> out = {
+      Argv{"HSET", sugg, "data", data, "version", "1", "state",
+           rebound::v1::SuggestionState_Name(s.state())},
+      Argv{"EXPIRE", sugg, ttl},
+      Argv{"ZADD", index, "NX", std::to_string(created_ms), s.suggestion_id()},
+      // The index keeps the newest `keep`; dropped suggestions expire.
+      Argv{"ZREMRANGEBYRANK", index, "0",
+           std::to_string(-(options_.max_suggestions_per_member + 1))},
+      Argv{"EXPIRE", index, ttl},
+  };
+  if (s.state() == rebound::v1::SUGGESTION_STATE_WAITING_ON_PROFILE) {
+    out.push_back(Argv{"SADD", m.Waiting(), s.suggestion_id()});
+    out.push_back(Argv{"EXPIRE", m.Waiting(), ttl});
+  } else {
+    out.push_back(Argv{"SREM", m.Waiting(), s.suggestion_id()});
+  }
+  if (s.should_retry()) {
+    out.push_back(Argv{"INCR", m.Retries(s.recipient_id())});
+    out.push_back(Argv{"EXPIRE", m.Retries(s.recipient_id()), ttl});
+  }
+  for (const std::string& flag : w.red_flags) {
+    out.push_back(Argv{"HINCRBY", m.Flags(), flag, "1"});
+  }
+  if (!w.red_flags.empty()) out.push_back(Argv{"EXPIRE", m.Flags(), ttl});
+  out.push_back(Argv{"XADD", m.Stream(), "MAXLEN", "~",
+                     std::to_string(options_.member_stream_max), "*", "s",
+                     data});
+  return out;
+}
+
 absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
     const std::vector<SuggestionWrite>& writes) {
-  std::vector<ScriptCall> puts;
-  puts.reserve(writes.size());
+  std::vector<RetrySuggestion> stored;
+  if (writes.empty()) return stored;
   if (auto s = redis_.Connect(); !s.ok()) return s;
-  // Standalone: the tenant stream is appended by the put itself.
+  // Standalone: the tenant stream is appended with the put itself (the
+  // tenant's keys are in another slot on a cluster).
   const bool with_tenant = !redis_.cluster();
-  for (const auto& w : writes) {
+  stored.reserve(writes.size());
+  for (const auto& w : writes) stored.push_back(w.suggestion);
+  // Written before (a replay): the tenant stream gets what was stored then.
+  std::vector<char> replayed(writes.size(), 0);
+  // Appended to the tenant stream by the write itself.
+  std::vector<char> appended(writes.size(), 0);
+
+  // 1. First versions, without a script: only their replays (a version
+  // stored already) conflict with them, and the version read says which.
+  // The keys a write touches are type-checked once per process before its
+  // first write (Redis does not undo a transaction's other commands when
+  // one fails).
+  std::vector<size_t> firsts;
+  std::vector<ScriptCall> puts;
+  std::vector<size_t> put_of;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (writes[i].suggestion.version() == 1) firsts.push_back(i);
+  }
+  if (!firsts.empty()) {
+    std::vector<std::vector<std::string>> loads;
+    std::vector<std::string> checking;
+    std::set<std::string> asked;
+    auto check = [&](std::vector<std::string> argv) {
+      const std::string& key = argv[1];
+      if (checked_.contains(key) || !asked.insert(key).second) return;
+      checking.push_back(key);
+      loads.push_back(std::move(argv));
+    };
+    for (size_t i : firsts) {
+      const RetrySuggestion& s = writes[i].suggestion;
+      const state::MemberKeys m(s.tenant_id(), s.member_id());
+      loads.push_back({"HGET", m.Suggestion(s.suggestion_id()), "version"});
+    }
+    for (size_t i : firsts) {
+      const RetrySuggestion& s = writes[i].suggestion;
+      const state::MemberKeys m(s.tenant_id(), s.member_id());
+      check({"ZCARD", m.Suggestions()});
+      check({"SCARD", m.Waiting()});
+      check({"STRLEN", m.Retries(s.recipient_id())});
+      check({"HLEN", m.Flags()});
+      check({"XLEN", m.Stream()});
+      if (with_tenant)
+        check({"XLEN", state::TenantKeys(s.tenant_id()).Stream()});
+    }
+    auto got = redis_.Pipeline(loads);
+    if (!got.ok()) return got.status();
+    if (checked_.size() + checking.size() > kMaxChecked) checked_.clear();
+    for (auto& key : checking) checked_.insert(std::move(key));
+    std::vector<std::vector<RedisStep>> groups;
+    std::set<std::string> written;  // Twice in one batch: a replay.
+    for (size_t j = 0; j < firsts.size(); ++j) {
+      const size_t i = firsts[j];
+      const RetrySuggestion& s = writes[i].suggestion;
+      const std::string sugg = state::MemberKeys(s.tenant_id(), s.member_id())
+                                   .Suggestion(s.suggestion_id());
+      int64_t version = 0;
+      if (!(*got)[j].is_nil()) (void)absl::SimpleAtoi((*got)[j].str, &version);
+      if (version >= 1 || !written.insert(sugg).second) {
+        replayed[i] = 1;
+        continue;
+      }
+      groups.push_back(FirstVersionWrites(writes[i]));
+      if (with_tenant) {
+        const state::TenantKeys tk(s.tenant_id());
+        groups.push_back({std::vector<std::string>{
+                              "SET", tk.StreamMarker(s.suggestion_id(), 1), "1",
+                              "EX", Secs(options_.marker_ttl)},
+                          std::vector<std::string>{
+                              "XADD", tk.Stream(), "MAXLEN", "~",
+                              std::to_string(options_.tenant_stream_max), "*",
+                              "s", s.SerializeAsString()}});
+        appended[i] = 1;
+      }
+    }
+    if (!groups.empty()) {
+      auto done = redis_.Transact(groups, {});
+      if (!done.ok()) return done.status();
+    }
+  }
+
+  // 2. Later versions (acted on, dismissed, profile work done, withdrawn)
+  // may race with each other from any replica: the script's version check
+  // decides, in one call per version.
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (writes[i].suggestion.version() == 1) continue;
+    const SuggestionWrite& w = writes[i];
     const RetrySuggestion& s = w.suggestion;
     const state::MemberKeys m(s.tenant_id(), s.member_id());
     const state::TenantKeys tk(s.tenant_id());
@@ -213,41 +341,49 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
     }
     call.args.insert(call.args.end(), w.red_flags.begin(), w.red_flags.end());
     puts.push_back(std::move(call));
+    put_of.push_back(i);
   }
-  std::vector<RetrySuggestion> stored;
-  if (writes.empty()) return stored;
-  auto put = redis_.RunScripts(puts);
-  if (!put.ok()) return put.status();
-  // Written before (a replay): the tenant stream gets what was stored then.
+  if (!puts.empty()) {
+    auto put = redis_.RunScripts(puts);
+    if (!put.ok()) return put.status();
+    for (size_t j = 0; j < puts.size(); ++j) {
+      if ((*put)[j].str.empty()) {
+        replayed[put_of[j]] = 1;
+      } else {
+        appended[put_of[j]] = with_tenant ? 1 : 0;
+      }
+    }
+  }
+
+  // 3. Replays: the stored version, as written the first time.
   std::vector<std::vector<std::string>> gets;
-  std::vector<size_t> replayed;
+  std::vector<size_t> replays;
   for (size_t i = 0; i < writes.size(); ++i) {
-    stored.push_back(writes[i].suggestion);
-    if (!(*put)[i].str.empty()) continue;
+    if (!replayed[i]) continue;
     const RetrySuggestion& s = writes[i].suggestion;
     gets.push_back({"HGET",
                     state::MemberKeys(s.tenant_id(), s.member_id())
                         .Suggestion(s.suggestion_id()),
                     "data"});
-    replayed.push_back(i);
+    replays.push_back(i);
   }
   if (!gets.empty()) {
     auto data = redis_.Pipeline(gets);
     if (!data.ok()) return data.status();
-    for (size_t j = 0; j < replayed.size(); ++j) {
+    for (size_t j = 0; j < replays.size(); ++j) {
       RetrySuggestion got;
       const RedisValue& v = (*data)[j];
       if (!v.is_nil() && got.ParseFromString(v.str) &&
-          got.version() == stored[replayed[j]].version()) {
-        stored[replayed[j]] = std::move(got);
+          got.version() == stored[replays[j]].version()) {
+        stored[replays[j]] = std::move(got);
       }
     }
   }
+  // 4. The tenant stream, once per version (its marker), for what was not
+  // appended with its write: replays, and everything on a cluster.
   std::vector<ScriptCall> appends;
-  appends.reserve(stored.size());
   for (size_t i = 0; i < stored.size(); ++i) {
-    // Written now with the tenant's keys: appended already.
-    if (with_tenant && !(*put)[i].str.empty()) continue;
+    if (appended[i]) continue;
     const RetrySuggestion& s = stored[i];
     const state::TenantKeys tk(s.tenant_id());
     appends.push_back(
@@ -257,8 +393,8 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
           std::to_string(options_.tenant_stream_max)}});
   }
   if (appends.empty()) return stored;
-  auto appended = redis_.RunScripts(appends);
-  if (!appended.ok()) return appended.status();
+  auto done = redis_.RunScripts(appends);
+  if (!done.ok()) return done.status();
   return stored;
 }
 

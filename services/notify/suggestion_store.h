@@ -19,6 +19,7 @@
 
 #include <array>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -101,9 +102,12 @@ class SuggestionStore {
   absl::StatusOr<rebound::v1::RetrySuggestion> Put(
       const rebound::v1::RetrySuggestion& suggestion,
       const std::vector<std::string>& red_flags);
-  // Put() of each write, in order, in two or three round trips whatever
-  // their number. On an error some may be written: writing them all again
-  // is safe (each version is written once).
+  // Put() of each write, in order, in a few round trips whatever their
+  // number: first versions as plain commands in a transaction after a read
+  // of their stored version (and, once per key, its type), later versions
+  // by script (they may race with each other from any replica). On an
+  // error some may be written: writing them all again is safe (each
+  // version is written once).
   absl::StatusOr<std::vector<rebound::v1::RetrySuggestion>> PutBatch(
       const std::vector<SuggestionWrite>& writes);
 
@@ -193,9 +197,17 @@ class SuggestionStore {
   bool Decode(const std::string& bytes, const std::string& key,
               rebound::v1::RetrySuggestion* out) const;
 
+  // A first version's writes (kPutSuggestionScript's, as plain commands):
+  // one transaction group, the member's slot.
+  std::vector<RedisStep> FirstVersionWrites(const SuggestionWrite& w) const;
+
   SuggestionStoreOptions options_;
   RedisClient redis_;
   state::Epoch epoch_;
+  // Keys found of the right type (or absent) before a first write to them;
+  // forgotten past kMaxChecked.
+  static constexpr size_t kMaxChecked = 200'000;
+  std::set<std::string> checked_;
 };
 
 std::string StreamKey(const std::string& tenant, const std::string& member);
