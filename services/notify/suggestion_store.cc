@@ -40,19 +40,24 @@ SuggestionStore::SuggestionStore(SuggestionStoreOptions options)
 std::vector<std::vector<std::string>> SuggestionStore::PendingCommands(
     const std::vector<const rebound::v1::ConnectionEvent*>& events) {
   std::vector<std::vector<std::string>> commands;
-  std::set<std::string> tenants;  // With an invite sent in this batch.
+  // One ZADD per tenant with an invite sent in this batch.
+  std::map<std::string, size_t> zadd_of;
   for (const rebound::v1::ConnectionEvent* e : events) {
     if (!e->has_request_sent()) continue;
-    // NX: a replay keeps the first send time.
-    commands.push_back({"ZADD", state::TenantKeys(e->tenant_id()).Pending(),
-                        "NX", std::to_string(e->occurred_at().seconds()),
-                        state::PendingEntry(e->sender_id(), e->recipient_id(),
-                                            state::RequestIdOf(*e))});
-    tenants.insert(e->tenant_id());
+    auto [it, added] = zadd_of.try_emplace(e->tenant_id(), commands.size());
+    if (added) {
+      // NX: a replay keeps the first send time.
+      commands.push_back(
+          {"ZADD", state::TenantKeys(e->tenant_id()).Pending(), "NX"});
+    }
+    auto& zadd = commands[it->second];
+    zadd.push_back(std::to_string(e->occurred_at().seconds()));
+    zadd.push_back(state::PendingEntry(e->sender_id(), e->recipient_id(),
+                                       state::RequestIdOf(*e)));
   }
-  if (!tenants.empty()) {
+  if (!zadd_of.empty()) {
     std::vector<std::string> sadd = {"SADD", state::TenantsKey()};
-    sadd.insert(sadd.end(), tenants.begin(), tenants.end());
+    for (const auto& [tenant, i] : zadd_of) sadd.push_back(tenant);
     commands.push_back(std::move(sadd));
   }
   return commands;
