@@ -150,6 +150,45 @@ TEST_F(RedisClusterTest, CommandsAndPipelinesReachTheirSlotsOwners) {
   EXPECT_EQ(one->str, "294");
 }
 
+// Transactions (scoring's and notify's writes): one MULTI/EXEC per group on
+// its slot's master, the reads after them in the same round trip; a group
+// Redis refuses as it is queued is applied not at all.
+TEST_F(RedisClusterTest, TransactionsRunPerGroupOnTheirSlotsOwners) {
+  RedisClient redis(options_);
+  ASSERT_TRUE(redis.Connect().ok());
+  const std::string run = testing::UniqueTopic("tx");
+  std::vector<std::vector<RedisStep>> groups;
+  std::vector<std::vector<std::string>> reads;
+  for (int i = 0; i < 100; ++i) {
+    const std::string tag = absl::StrCat(run, ":{m", i, "}");
+    groups.push_back({std::vector<std::string>{"SET", tag + ":a", "1"},
+                      std::vector<std::string>{"HINCRBY", tag + ":h", "n", "2"},
+                      std::vector<std::string>{"EXPIRE", tag + ":h", "600"}});
+    reads.push_back({"HGET", tag + ":h", "n"});
+  }
+  auto got = redis.Transact(groups, reads);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 100u);
+  for (const auto& v : *got) EXPECT_EQ(v.str, "2");
+  auto sizes = redis.ForEachNode({"DBSIZE"});
+  ASSERT_TRUE(sizes.ok());
+  int with_keys = 0;
+  for (const auto& v : *sizes) with_keys += v.integer > 0;
+  EXPECT_EQ(with_keys, 3) << "the groups did not spread over the masters";
+
+  // A command with a wrong number of arguments is refused as it is queued:
+  // its group's transaction is discarded, the SET before it never runs.
+  const std::string tag = absl::StrCat(run, ":{bad}");
+  auto bad =
+      redis.Transact({{std::vector<std::string>{"SET", tag + ":a", "1"},
+                       std::vector<std::string>{"HINCRBY", tag + ":h", "n"}}},
+                     {});
+  EXPECT_FALSE(bad.ok());
+  auto exists = redis.Command({"EXISTS", tag + ":a"});
+  ASSERT_TRUE(exists.ok());
+  EXPECT_EQ(exists->integer, 0);
+}
+
 TEST_F(RedisClusterTest, OneSeedIsEnoughAndItsNodeRunsScriptsToo) {
   // A single seed: the client finds out it is a cluster (cluster_enabled:1)
   // and loads the scripts on that node as on every other.
