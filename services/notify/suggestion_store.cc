@@ -184,6 +184,29 @@ absl::StatusOr<RetrySuggestion> SuggestionStore::Put(
   return std::move((*stored)[0]);
 }
 
+std::vector<std::vector<std::string>> SuggestionStore::TypeChecks(
+    const RetrySuggestion& s, bool with_tenant) {
+  const state::MemberKeys m(s.tenant_id(), s.member_id());
+  std::vector<std::vector<std::string>> out = {
+      {"ZCARD", m.Suggestions()},
+      {"SCARD", m.Waiting()},
+      {"STRLEN", m.Retries(s.recipient_id())},
+      {"HLEN", m.Flags()},
+      {"XLEN", m.Stream()}};
+  if (with_tenant) {
+    out.push_back({"XLEN", state::TenantKeys(s.tenant_id()).Stream()});
+  }
+  return out;
+}
+
+bool SuggestionStore::KeysChecked(const RetrySuggestion& s,
+                                  bool with_tenant) const {
+  for (const auto& argv : TypeChecks(s, with_tenant)) {
+    if (!checked_.contains(argv[1])) return false;
+  }
+  return true;
+}
+
 std::vector<RedisStep> SuggestionStore::FirstVersionWrites(
     const SuggestionWrite& w) const {
   // kPutSuggestionScript's writes for a version 1, as plain commands.
@@ -268,15 +291,9 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
       loads.push_back({"HGET", m.Suggestion(s.suggestion_id()), "version"});
     }
     for (size_t i : firsts) {
-      const RetrySuggestion& s = writes[i].suggestion;
-      const state::MemberKeys m(s.tenant_id(), s.member_id());
-      check({"ZCARD", m.Suggestions()});
-      check({"SCARD", m.Waiting()});
-      check({"STRLEN", m.Retries(s.recipient_id())});
-      check({"HLEN", m.Flags()});
-      check({"XLEN", m.Stream()});
-      if (with_tenant)
-        check({"XLEN", state::TenantKeys(s.tenant_id()).Stream()});
+      for (auto& argv : TypeChecks(writes[i].suggestion, with_tenant)) {
+        check(std::move(argv));
+      }
     }
     auto got = redis_.Pipeline(loads);
     if (!got.ok()) return got.status();
@@ -339,7 +356,8 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
          Secs(options_.suggestion_ttl),
          std::to_string(options_.max_suggestions_per_member),
          with_tenant ? Secs(options_.marker_ttl) : "",
-         with_tenant ? std::to_string(options_.tenant_stream_max) : ""}};
+         with_tenant ? std::to_string(options_.tenant_stream_max) : "",
+         KeysChecked(s, with_tenant) ? "1" : "0"}};
     if (with_tenant) {
       call.keys.push_back(tk.Stream());
       call.keys.push_back(tk.StreamMarker(s.suggestion_id(), s.version()));

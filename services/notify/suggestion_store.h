@@ -197,6 +197,12 @@ class SuggestionStore {
   bool Decode(const std::string& bytes, const std::string& key,
               rebound::v1::RetrySuggestion* out) const;
 
+  // The reads that check the types of the keys a write of `s` touches.
+  static std::vector<std::vector<std::string>> TypeChecks(
+      const rebound::v1::RetrySuggestion& s, bool with_tenant);
+  // Whether this process checked them all already.
+  bool KeysChecked(const rebound::v1::RetrySuggestion& s,
+                   bool with_tenant) const;
   // A first version's writes (kPutSuggestionScript's, as plain commands):
   // one transaction group, the member's slot.
   std::vector<RedisStep> FirstVersionWrites(const SuggestionWrite& w) const;
