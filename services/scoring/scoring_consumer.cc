@@ -142,6 +142,14 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
                       .Help("1 when Redis answers, else 0")
                       .Register(*registry)
                       .Add({});
+  c->cache_entries_ =
+      &prometheus::BuildGauge()
+           .Name("rebound_scoring_state_cache_entries")
+           .Help(
+               "sender keys kept in process (--state-cache-entries bounds "
+               "them)")
+           .Register(*registry)
+           .Add({});
   c->state_lost_gauge_ =
       &prometheus::BuildGauge()
            .Name("rebound_scoring_state_lost")
@@ -472,6 +480,7 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
   }
   batch_ = std::move(left);
   order_.Flushed();
+  cache_entries_->Set(static_cast<double>(store_->cached_entries()));
   return true;
 }
 

@@ -232,6 +232,7 @@ class ScoringConsumer final : public PipelineStage {
   prometheus::Histogram* process_latency_ = nullptr;
   prometheus::Gauge* redis_up_ = nullptr;
   prometheus::Gauge* state_lost_gauge_ = nullptr;
+  prometheus::Gauge* cache_entries_ = nullptr;
   prometheus::Counter* state_losses_ = nullptr;
   prometheus::Counter* redis_refused_ = nullptr;
 
