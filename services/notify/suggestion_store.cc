@@ -144,29 +144,73 @@ absl::Status SuggestionStore::Ping() {
 absl::StatusOr<std::vector<state::PolicyInputs>>
 SuggestionStore::ReadPolicyInputs(
     const std::vector<state::PolicyKey>& keys,
-    const std::vector<const rebound::v1::ConnectionEvent*>& track) {
+    const std::vector<const rebound::v1::ConnectionEvent*>& track,
+    const std::vector<std::string>& suggestion_ids) {
+  if (auto s = redis_.Connect(); !s.ok()) return s;
+  const bool with_tenant = !redis_.cluster();
   auto first = PendingCommands(track);
+  const size_t ahead = first.size();
+  versions_.clear();
+  std::vector<std::string> version_keys, checking;
+  std::set<std::string> asked;
+  for (size_t i = 0; i < suggestion_ids.size() && i < keys.size(); ++i) {
+    const state::PolicyKey& k = keys[i];
+    RetrySuggestion probe;
+    probe.set_tenant_id(k.tenant);
+    probe.set_member_id(k.sender);
+    probe.set_recipient_id(k.recipient);
+    probe.set_suggestion_id(suggestion_ids[i]);
+    version_keys.push_back(
+        state::MemberKeys(k.tenant, k.sender).Suggestion(suggestion_ids[i]));
+    first.push_back({"HGET", version_keys.back(), "version"});
+  }
+  for (size_t i = 0; i < suggestion_ids.size() && i < keys.size(); ++i) {
+    const state::PolicyKey& k = keys[i];
+    RetrySuggestion probe;
+    probe.set_tenant_id(k.tenant);
+    probe.set_member_id(k.sender);
+    probe.set_recipient_id(k.recipient);
+    for (auto& argv : TypeChecks(probe, with_tenant)) {
+      if (checked_.contains(argv[1]) || !asked.insert(argv[1]).second) {
+        continue;
+      }
+      checking.push_back(argv[1]);
+      first.push_back(std::move(argv));
+    }
+  }
   for (auto& c : epoch_.Check()) first.push_back(std::move(c));
   std::vector<RedisValue> replies;
-  auto inputs = state::ReadPolicyInputs(redis_, keys, std::move(first),
-                                        epoch_.adopted() ? &replies : nullptr);
-  if (inputs.ok() && epoch_.adopted()) {
+  auto inputs =
+      state::ReadPolicyInputs(redis_, keys, std::move(first), &replies);
+  if (!inputs.ok()) return inputs;
+  if (epoch_.adopted()) {
     if (auto s = epoch_.Verify(replies.back()); !s.ok()) return s;
   }
+  for (size_t j = 0; j < version_keys.size(); ++j) {
+    int64_t version = 0;
+    const RedisValue& v = replies[ahead + j];
+    if (!v.is_nil()) (void)absl::SimpleAtoi(v.str, &version);
+    versions_[version_keys[j]] = version;
+  }
+  if (checked_.size() + checking.size() > kMaxChecked) checked_.clear();
+  for (auto& key : checking) checked_.insert(std::move(key));
   return inputs;
 }
 
 absl::Status SuggestionStore::EnsureEpoch(bool may_create) {
+  versions_.clear();
   return epoch_.Ensure(redis_, may_create);
 }
 
 absl::Status SuggestionStore::AdoptRebuiltEpoch() {
+  versions_.clear();
   return epoch_.AdoptRebuilt(redis_);
 }
 
 absl::Status SuggestionStore::CheckEpoch() { return epoch_.CheckNow(redis_); }
 
 absl::StatusOr<int64_t> SuggestionStore::RemoveNotifyState() {
+  versions_.clear();
   auto removed = state::RemoveKeys(redis_, state::IsNotifyKey);
   if (!removed.ok()) return removed.status();
   auto epoch = redis_.Command({"DEL", state::NotifyEpochKey()});
@@ -285,33 +329,49 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
       checking.push_back(key);
       loads.push_back(std::move(argv));
     };
+    // Versions not read ahead (ReadPolicyInputs) are read now.
+    std::vector<size_t> unknown;
     for (size_t i : firsts) {
       const RetrySuggestion& s = writes[i].suggestion;
-      const state::MemberKeys m(s.tenant_id(), s.member_id());
-      loads.push_back({"HGET", m.Suggestion(s.suggestion_id()), "version"});
+      const std::string key = state::MemberKeys(s.tenant_id(), s.member_id())
+                                  .Suggestion(s.suggestion_id());
+      if (versions_.contains(key)) continue;
+      unknown.push_back(i);
+      loads.push_back({"HGET", key, "version"});
     }
     for (size_t i : firsts) {
       for (auto& argv : TypeChecks(writes[i].suggestion, with_tenant)) {
         check(std::move(argv));
       }
     }
-    auto got = redis_.Pipeline(loads);
-    if (!got.ok()) return got.status();
+    if (!loads.empty()) {
+      auto got = redis_.Pipeline(loads);
+      if (!got.ok()) return got.status();
+      for (size_t j = 0; j < unknown.size(); ++j) {
+        const RetrySuggestion& s = writes[unknown[j]].suggestion;
+        int64_t version = 0;
+        if (!(*got)[j].is_nil())
+          (void)absl::SimpleAtoi((*got)[j].str, &version);
+        versions_[state::MemberKeys(s.tenant_id(), s.member_id())
+                      .Suggestion(s.suggestion_id())] = version;
+      }
+    }
     if (checked_.size() + checking.size() > kMaxChecked) checked_.clear();
     for (auto& key : checking) checked_.insert(std::move(key));
     std::vector<std::vector<RedisStep>> groups;
-    std::set<std::string> written;  // Twice in one batch: a replay.
-    for (size_t j = 0; j < firsts.size(); ++j) {
-      const size_t i = firsts[j];
+    std::vector<std::string> written;
+    for (size_t i : firsts) {
       const RetrySuggestion& s = writes[i].suggestion;
       const std::string sugg = state::MemberKeys(s.tenant_id(), s.member_id())
                                    .Suggestion(s.suggestion_id());
-      int64_t version = 0;
-      if (!(*got)[j].is_nil()) (void)absl::SimpleAtoi((*got)[j].str, &version);
-      if (version >= 1 || !written.insert(sugg).second) {
+      // Stored before, or earlier in this batch: a replay.
+      int64_t& version = versions_[sugg];
+      if (version >= 1) {
         replayed[i] = 1;
         continue;
       }
+      version = 1;
+      written.push_back(sugg);
       groups.push_back(FirstVersionWrites(writes[i]));
       if (with_tenant) {
         const state::TenantKeys tk(s.tenant_id());
@@ -327,7 +387,11 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
     }
     if (!groups.empty()) {
       auto done = redis_.Transact(groups, {});
-      if (!done.ok()) return done.status();
+      if (!done.ok()) {
+        // Unknown whether they landed: read them again next time.
+        for (const auto& key : written) versions_.erase(key);
+        return done.status();
+      }
     }
   }
 

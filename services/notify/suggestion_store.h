@@ -18,6 +18,7 @@
 #define REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
 
 #include <array>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -92,9 +93,14 @@ class SuggestionStore {
   // What the retry policy needs for each verdict (state/member_state.h),
   // in order, in one round trip, which also tracks `track`'s pending
   // invites (PendingCommands) and checks the epoch.
+  // `suggestion_ids[i]`, when given, is the id of the first version keys[i]
+  // will be written as (a verdict's suggestion: its verdict id): its stored
+  // version and its keys' types are read in the same round trip, so the
+  // next PutBatch writes it without a round trip of its own.
   absl::StatusOr<std::vector<state::PolicyInputs>> ReadPolicyInputs(
       const std::vector<state::PolicyKey>& keys,
-      const std::vector<const rebound::v1::ConnectionEvent*>& track = {});
+      const std::vector<const rebound::v1::ConnectionEvent*>& track = {},
+      const std::vector<std::string>& suggestion_ids = {});
 
   // Writes a new suggestion (version 1) or a newer version of one. Returns
   // the suggestion as stored: on a replay, the one written the first time.
@@ -214,6 +220,9 @@ class SuggestionStore {
   // forgotten past kMaxChecked.
   static constexpr size_t kMaxChecked = 200'000;
   std::set<std::string> checked_;
+  // Stored versions of suggestions (by key) read ahead by ReadPolicyInputs
+  // or written by PutBatch since; replaced by each ReadPolicyInputs.
+  std::map<std::string, int64_t> versions_;
 };
 
 std::string StreamKey(const std::string& tenant, const std::string& member);
