@@ -155,11 +155,6 @@ SuggestionStore::ReadPolicyInputs(
   std::set<std::string> asked;
   for (size_t i = 0; i < suggestion_ids.size() && i < keys.size(); ++i) {
     const state::PolicyKey& k = keys[i];
-    RetrySuggestion probe;
-    probe.set_tenant_id(k.tenant);
-    probe.set_member_id(k.sender);
-    probe.set_recipient_id(k.recipient);
-    probe.set_suggestion_id(suggestion_ids[i]);
     version_keys.push_back(
         state::MemberKeys(k.tenant, k.sender).Suggestion(suggestion_ids[i]));
     first.push_back({"HGET", version_keys.back(), "version"});
