@@ -38,15 +38,11 @@ local ttl, keep = ARGV[9], tonumber(ARGV[10])
 local stored = tonumber(redis.call('HGET', sugg, 'version') or '0')
 if version <= stored then return '' end
 local indexed = redis.call('ZCARD', suggs)
-if ARGV[13] ~= '1' then
-  -- Type checks, unless the caller made them before (they only go stale
-  -- if something else writes these keys).
-  redis.call('SCARD', waiting)
-  redis.call('STRLEN', retries)
-  redis.call('HLEN', flags)
-  redis.call('XLEN', stream)
-  if tenant then redis.call('XLEN', tenant) end
-end
+redis.call('SCARD', waiting)
+redis.call('STRLEN', retries)
+redis.call('HLEN', flags)
+redis.call('XLEN', stream)
+if tenant then redis.call('XLEN', tenant) end
 redis.call('HSET', sugg, 'data', ARGV[1], 'version', version,
            'state', ARGV[4])
 redis.call('EXPIRE', sugg, ttl)
@@ -67,8 +63,8 @@ if version == 1 then
     redis.call('INCR', retries)
     redis.call('EXPIRE', retries, ttl)
   end
-  for i = 14, #ARGV do redis.call('HINCRBY', flags, ARGV[i], 1) end
-  if #ARGV >= 14 then redis.call('EXPIRE', flags, ttl) end
+  for i = 13, #ARGV do redis.call('HINCRBY', flags, ARGV[i], 1) end
+  if #ARGV >= 13 then redis.call('EXPIRE', flags, ttl) end
 end
 if tenant and redis.call('SET', marker, '1', 'NX', 'EX', ARGV[11]) then
   redis.call('XADD', tenant, 'MAXLEN', '~', ARGV[12], '*', 's', ARGV[1])

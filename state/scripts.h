@@ -35,9 +35,8 @@ extern const char kApplyAsRecipientScript[];
 //   counts_retry (0/1), waiting (0/1), stream max length, ttl (s) of the
 //   member's suggestion keys, most suggestions kept in the index, the
 //   tenant marker's ttl (s), the tenant stream's max length ("" without
-//   tenant keys), "1" when the caller checked the keys' types before (else
-//   the script reads each before its first write), then the red-flag
-//   signal names to count (first version only).
+//   tenant keys), then the red-flag signal names to count (first version
+//   only).
 // Returns the member stream entry id, or "" when this version (or a newer
 // one) was written before.
 extern const char kPutSuggestionScript[];

@@ -83,48 +83,6 @@ TEST_F(SuggestionStoreTest, EachVersionIsWrittenAndStreamedOnce) {
   EXPECT_EQ((*flags)[0], (std::pair<std::string, int64_t>("no_photo", 1)));
 }
 
-// First versions are written without a script: a replay inside the same
-// batch or in a later one writes nothing more, the tenant stream gets each
-// version once, the pair's retry budget and the red flags count once, and a
-// key of the wrong type fails the write before any of its commands ran.
-TEST_F(SuggestionStoreTest, FirstVersionsCountOnceAndFailWhole) {
-  auto retry = Make("f", 1);
-  retry.set_should_retry(true);
-  const std::vector<SuggestionWrite> batch = {
-      {retry, {"no_photo"}}, {retry, {"no_photo"}}, {Make("f", 2), {}}};
-  auto stored = store_->PutBatch(batch);
-  ASSERT_TRUE(stored.ok()) << stored.status();
-  ASSERT_EQ(stored->size(), 3u);
-  ASSERT_TRUE(store_->PutBatch(batch).ok());
-  RedisClient redis(options_.redis);
-  const state::MemberKeys m(tenant_, "f");
-  auto count = [&](std::vector<std::string> argv) {
-    auto v = redis.Command(argv);
-    EXPECT_TRUE(v.ok()) << v.status();
-    return v.ok() ? v->integer : -1;
-  };
-  EXPECT_EQ(count({"XLEN", m.Stream()}), 2);
-  EXPECT_EQ(count({"XLEN", state::TenantKeys(tenant_).Stream()}), 2);
-  EXPECT_EQ(count({"ZCARD", m.Suggestions()}), 2);
-  auto retries = redis.Command({"GET", m.Retries("r1")});
-  ASSERT_TRUE(retries.ok());
-  EXPECT_EQ(retries->str, "1");
-  auto flag = redis.Command({"HGET", m.Flags(), "no_photo"});
-  ASSERT_TRUE(flag.ok());
-  EXPECT_EQ(flag->str, "1");
-
-  // Another member whose stream is not a stream: refused, nothing written.
-  const state::MemberKeys bad(tenant_, "g");
-  ASSERT_TRUE(redis.Command({"SET", bad.Stream(), "not a stream"}).ok());
-  auto refused = store_->PutBatch({{Make("g", 1), {"no_photo"}}});
-  ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("WRONGTYPE"), std::string::npos)
-      << refused.status();
-  EXPECT_EQ(count({"EXISTS", bad.Suggestion("s1")}), 0);
-  EXPECT_EQ(count({"EXISTS", bad.Suggestions()}), 0);
-  EXPECT_EQ(count({"EXISTS", bad.Flags()}), 0);
-}
-
 TEST_F(SuggestionStoreTest, PagesCoverTheListOnceInOrder) {
   std::vector<SuggestionWrite> writes;
   for (int i = 0; i < 7; ++i) writes.push_back({Make("p", i), {}});

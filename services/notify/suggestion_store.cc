@@ -40,24 +40,19 @@ SuggestionStore::SuggestionStore(SuggestionStoreOptions options)
 std::vector<std::vector<std::string>> SuggestionStore::PendingCommands(
     const std::vector<const rebound::v1::ConnectionEvent*>& events) {
   std::vector<std::vector<std::string>> commands;
-  // One ZADD per tenant with an invite sent in this batch.
-  std::map<std::string, size_t> zadd_of;
+  std::set<std::string> tenants;  // With an invite sent in this batch.
   for (const rebound::v1::ConnectionEvent* e : events) {
     if (!e->has_request_sent()) continue;
-    auto [it, added] = zadd_of.try_emplace(e->tenant_id(), commands.size());
-    if (added) {
-      // NX: a replay keeps the first send time.
-      commands.push_back(
-          {"ZADD", state::TenantKeys(e->tenant_id()).Pending(), "NX"});
-    }
-    auto& zadd = commands[it->second];
-    zadd.push_back(std::to_string(e->occurred_at().seconds()));
-    zadd.push_back(state::PendingEntry(e->sender_id(), e->recipient_id(),
-                                       state::RequestIdOf(*e)));
+    // NX: a replay keeps the first send time.
+    commands.push_back({"ZADD", state::TenantKeys(e->tenant_id()).Pending(),
+                        "NX", std::to_string(e->occurred_at().seconds()),
+                        state::PendingEntry(e->sender_id(), e->recipient_id(),
+                                            state::RequestIdOf(*e))});
+    tenants.insert(e->tenant_id());
   }
-  if (!zadd_of.empty()) {
+  if (!tenants.empty()) {
     std::vector<std::string> sadd = {"SADD", state::TenantsKey()};
-    for (const auto& [tenant, i] : zadd_of) sadd.push_back(tenant);
+    sadd.insert(sadd.end(), tenants.begin(), tenants.end());
     commands.push_back(std::move(sadd));
   }
   return commands;
@@ -144,68 +139,29 @@ absl::Status SuggestionStore::Ping() {
 absl::StatusOr<std::vector<state::PolicyInputs>>
 SuggestionStore::ReadPolicyInputs(
     const std::vector<state::PolicyKey>& keys,
-    const std::vector<const rebound::v1::ConnectionEvent*>& track,
-    const std::vector<std::string>& suggestion_ids) {
-  if (auto s = redis_.Connect(); !s.ok()) return s;
-  const bool with_tenant = !redis_.cluster();
+    const std::vector<const rebound::v1::ConnectionEvent*>& track) {
   auto first = PendingCommands(track);
-  const size_t ahead = first.size();
-  versions_.clear();
-  std::vector<std::string> version_keys, checking;
-  std::set<std::string> asked;
-  for (size_t i = 0; i < suggestion_ids.size() && i < keys.size(); ++i) {
-    const state::PolicyKey& k = keys[i];
-    version_keys.push_back(
-        state::MemberKeys(k.tenant, k.sender).Suggestion(suggestion_ids[i]));
-    first.push_back({"HGET", version_keys.back(), "version"});
-  }
-  for (size_t i = 0; i < suggestion_ids.size() && i < keys.size(); ++i) {
-    const state::PolicyKey& k = keys[i];
-    RetrySuggestion probe;
-    probe.set_tenant_id(k.tenant);
-    probe.set_member_id(k.sender);
-    probe.set_recipient_id(k.recipient);
-    for (auto& argv : TypeChecks(probe, with_tenant)) {
-      if (checked_.contains(argv[1]) || !asked.insert(argv[1]).second) {
-        continue;
-      }
-      checking.push_back(argv[1]);
-      first.push_back(std::move(argv));
-    }
-  }
   for (auto& c : epoch_.Check()) first.push_back(std::move(c));
   std::vector<RedisValue> replies;
-  auto inputs =
-      state::ReadPolicyInputs(redis_, keys, std::move(first), &replies);
-  if (!inputs.ok()) return inputs;
-  if (epoch_.adopted()) {
+  auto inputs = state::ReadPolicyInputs(redis_, keys, std::move(first),
+                                        epoch_.adopted() ? &replies : nullptr);
+  if (inputs.ok() && epoch_.adopted()) {
     if (auto s = epoch_.Verify(replies.back()); !s.ok()) return s;
   }
-  for (size_t j = 0; j < version_keys.size(); ++j) {
-    int64_t version = 0;
-    const RedisValue& v = replies[ahead + j];
-    if (!v.is_nil()) (void)absl::SimpleAtoi(v.str, &version);
-    versions_[version_keys[j]] = version;
-  }
-  if (checked_.size() + checking.size() > kMaxChecked) checked_.clear();
-  for (auto& key : checking) checked_.insert(std::move(key));
   return inputs;
 }
 
 absl::Status SuggestionStore::EnsureEpoch(bool may_create) {
-  versions_.clear();
   return epoch_.Ensure(redis_, may_create);
 }
 
 absl::Status SuggestionStore::AdoptRebuiltEpoch() {
-  versions_.clear();
   return epoch_.AdoptRebuilt(redis_);
 }
 
 absl::Status SuggestionStore::CheckEpoch() { return epoch_.CheckNow(redis_); }
 
 absl::StatusOr<int64_t> SuggestionStore::RemoveNotifyState() {
-  versions_.clear();
   auto removed = state::RemoveKeys(redis_, state::IsNotifyKey);
   if (!removed.ok()) return removed.status();
   auto epoch = redis_.Command({"DEL", state::NotifyEpochKey()});
@@ -223,179 +179,14 @@ absl::StatusOr<RetrySuggestion> SuggestionStore::Put(
   return std::move((*stored)[0]);
 }
 
-std::vector<std::vector<std::string>> SuggestionStore::TypeChecks(
-    const RetrySuggestion& s, bool with_tenant) {
-  const state::MemberKeys m(s.tenant_id(), s.member_id());
-  std::vector<std::vector<std::string>> out = {
-      {"ZCARD", m.Suggestions()},
-      {"SCARD", m.Waiting()},
-      {"STRLEN", m.Retries(s.recipient_id())},
-      {"HLEN", m.Flags()},
-      {"XLEN", m.Stream()}};
-  if (with_tenant) {
-    out.push_back({"XLEN", state::TenantKeys(s.tenant_id()).Stream()});
-  }
-  return out;
-}
-
-bool SuggestionStore::KeysChecked(const RetrySuggestion& s,
-                                  bool with_tenant) const {
-  for (const auto& argv : TypeChecks(s, with_tenant)) {
-    if (!checked_.contains(argv[1])) return false;
-  }
-  return true;
-}
-
-std::vector<RedisStep> SuggestionStore::FirstVersionWrites(
-    const SuggestionWrite& w) const {
-  // kPutSuggestionScript's writes for a version 1, as plain commands.
-  const RetrySuggestion& s = w.suggestion;
-  const state::MemberKeys m(s.tenant_id(), s.member_id());
-  const std::string ttl = Secs(options_.suggestion_ttl);
-  const std::string data = s.SerializeAsString();
-  const std::string sugg = m.Suggestion(s.suggestion_id());
-  const std::string index = m.Suggestions();
-  const int64_t created_ms =
-      s.created_at().seconds() * 1000 + s.created_at().nanos() / 1'000'000;
-  using Argv = std::vector<std::string>;
-  std::vector<RedisStep> out = {
-      Argv{"HSET", sugg, "data", data, "version", "1", "state",
-           rebound::v1::SuggestionState_Name(s.state())},
-      Argv{"EXPIRE", sugg, ttl},
-      Argv{"ZADD", index, "NX", std::to_string(created_ms), s.suggestion_id()},
-      // The index keeps the newest `keep`; dropped suggestions expire.
-      Argv{"ZREMRANGEBYRANK", index, "0",
-           std::to_string(-(options_.max_suggestions_per_member + 1))},
-      Argv{"EXPIRE", index, ttl},
-  };
-  if (s.state() == rebound::v1::SUGGESTION_STATE_WAITING_ON_PROFILE) {
-    out.push_back(Argv{"SADD", m.Waiting(), s.suggestion_id()});
-    out.push_back(Argv{"EXPIRE", m.Waiting(), ttl});
-  } else {
-    out.push_back(Argv{"SREM", m.Waiting(), s.suggestion_id()});
-  }
-  if (s.should_retry()) {
-    out.push_back(Argv{"INCR", m.Retries(s.recipient_id())});
-    out.push_back(Argv{"EXPIRE", m.Retries(s.recipient_id()), ttl});
-  }
-  for (const std::string& flag : w.red_flags) {
-    out.push_back(Argv{"HINCRBY", m.Flags(), flag, "1"});
-  }
-  if (!w.red_flags.empty()) out.push_back(Argv{"EXPIRE", m.Flags(), ttl});
-  out.push_back(Argv{"XADD", m.Stream(), "MAXLEN", "~",
-                     std::to_string(options_.member_stream_max), "*", "s",
-                     data});
-  return out;
-}
-
 absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
     const std::vector<SuggestionWrite>& writes) {
-  std::vector<RetrySuggestion> stored;
-  if (writes.empty()) return stored;
-  if (auto s = redis_.Connect(); !s.ok()) return s;
-  // Standalone: the tenant stream is appended with the put itself (the
-  // tenant's keys are in another slot on a cluster).
-  const bool with_tenant = !redis_.cluster();
-  stored.reserve(writes.size());
-  for (const auto& w : writes) stored.push_back(w.suggestion);
-  // Written before (a replay): the tenant stream gets what was stored then.
-  std::vector<char> replayed(writes.size(), 0);
-  // Appended to the tenant stream by the write itself.
-  std::vector<char> appended(writes.size(), 0);
-
-  // 1. First versions, without a script: only their replays (a version
-  // stored already) conflict with them, and the version read says which.
-  // The keys a write touches are type-checked once per process before its
-  // first write (Redis does not undo a transaction's other commands when
-  // one fails).
-  std::vector<size_t> firsts;
   std::vector<ScriptCall> puts;
-  std::vector<size_t> put_of;
-  for (size_t i = 0; i < writes.size(); ++i) {
-    if (writes[i].suggestion.version() == 1) firsts.push_back(i);
-  }
-  if (!firsts.empty()) {
-    std::vector<std::vector<std::string>> loads;
-    std::vector<std::string> checking;
-    std::set<std::string> asked;
-    auto check = [&](std::vector<std::string> argv) {
-      const std::string& key = argv[1];
-      if (checked_.contains(key) || !asked.insert(key).second) return;
-      checking.push_back(key);
-      loads.push_back(std::move(argv));
-    };
-    // Versions not read ahead (ReadPolicyInputs) are read now.
-    std::vector<size_t> unknown;
-    for (size_t i : firsts) {
-      const RetrySuggestion& s = writes[i].suggestion;
-      const std::string key = state::MemberKeys(s.tenant_id(), s.member_id())
-                                  .Suggestion(s.suggestion_id());
-      if (versions_.contains(key)) continue;
-      unknown.push_back(i);
-      loads.push_back({"HGET", key, "version"});
-    }
-    for (size_t i : firsts) {
-      for (auto& argv : TypeChecks(writes[i].suggestion, with_tenant)) {
-        check(std::move(argv));
-      }
-    }
-    if (!loads.empty()) {
-      auto got = redis_.Pipeline(loads);
-      if (!got.ok()) return got.status();
-      for (size_t j = 0; j < unknown.size(); ++j) {
-        const RetrySuggestion& s = writes[unknown[j]].suggestion;
-        int64_t version = 0;
-        if (!(*got)[j].is_nil())
-          (void)absl::SimpleAtoi((*got)[j].str, &version);
-        versions_[state::MemberKeys(s.tenant_id(), s.member_id())
-                      .Suggestion(s.suggestion_id())] = version;
-      }
-    }
-    if (checked_.size() + checking.size() > kMaxChecked) checked_.clear();
-    for (auto& key : checking) checked_.insert(std::move(key));
-    std::vector<std::vector<RedisStep>> groups;
-    std::vector<std::string> written;
-    for (size_t i : firsts) {
-      const RetrySuggestion& s = writes[i].suggestion;
-      const std::string sugg = state::MemberKeys(s.tenant_id(), s.member_id())
-                                   .Suggestion(s.suggestion_id());
-      // Stored before, or earlier in this batch: a replay.
-      int64_t& version = versions_[sugg];
-      if (version >= 1) {
-        replayed[i] = 1;
-        continue;
-      }
-      version = 1;
-      written.push_back(sugg);
-      groups.push_back(FirstVersionWrites(writes[i]));
-      if (with_tenant) {
-        const state::TenantKeys tk(s.tenant_id());
-        groups.push_back({std::vector<std::string>{
-                              "SET", tk.StreamMarker(s.suggestion_id(), 1), "1",
-                              "EX", Secs(options_.marker_ttl)},
-                          std::vector<std::string>{
-                              "XADD", tk.Stream(), "MAXLEN", "~",
-                              std::to_string(options_.tenant_stream_max), "*",
-                              "s", s.SerializeAsString()}});
-        appended[i] = 1;
-      }
-    }
-    if (!groups.empty()) {
-      auto done = redis_.Transact(groups, {});
-      if (!done.ok()) {
-        // Unknown whether they landed: read them again next time.
-        for (const auto& key : written) versions_.erase(key);
-        return done.status();
-      }
-    }
-  }
-
-  // 2. Later versions (acted on, dismissed, profile work done, withdrawn)
-  // may race with each other from any replica: the script's version check
-  // decides, in one call per version.
-  for (size_t i = 0; i < writes.size(); ++i) {
-    if (writes[i].suggestion.version() == 1) continue;
-    const SuggestionWrite& w = writes[i];
+  puts.reserve(writes.size());
+  if (auto s = redis_.Connect(); !s.ok()) return s;
+  // Standalone: the tenant stream is appended by the put itself.
+  const bool with_tenant = !redis_.cluster();
+  for (const auto& w : writes) {
     const RetrySuggestion& s = w.suggestion;
     const state::MemberKeys m(s.tenant_id(), s.member_id());
     const state::TenantKeys tk(s.tenant_id());
@@ -415,57 +206,48 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
          Secs(options_.suggestion_ttl),
          std::to_string(options_.max_suggestions_per_member),
          with_tenant ? Secs(options_.marker_ttl) : "",
-         with_tenant ? std::to_string(options_.tenant_stream_max) : "",
-         KeysChecked(s, with_tenant) ? "1" : "0"}};
+         with_tenant ? std::to_string(options_.tenant_stream_max) : ""}};
     if (with_tenant) {
       call.keys.push_back(tk.Stream());
       call.keys.push_back(tk.StreamMarker(s.suggestion_id(), s.version()));
     }
     call.args.insert(call.args.end(), w.red_flags.begin(), w.red_flags.end());
     puts.push_back(std::move(call));
-    put_of.push_back(i);
   }
-  if (!puts.empty()) {
-    auto put = redis_.RunScripts(puts);
-    if (!put.ok()) return put.status();
-    for (size_t j = 0; j < puts.size(); ++j) {
-      if ((*put)[j].str.empty()) {
-        replayed[put_of[j]] = 1;
-      } else {
-        appended[put_of[j]] = with_tenant ? 1 : 0;
-      }
-    }
-  }
-
-  // 3. Replays: the stored version, as written the first time.
+  std::vector<RetrySuggestion> stored;
+  if (writes.empty()) return stored;
+  auto put = redis_.RunScripts(puts);
+  if (!put.ok()) return put.status();
+  // Written before (a replay): the tenant stream gets what was stored then.
   std::vector<std::vector<std::string>> gets;
-  std::vector<size_t> replays;
+  std::vector<size_t> replayed;
   for (size_t i = 0; i < writes.size(); ++i) {
-    if (!replayed[i]) continue;
+    stored.push_back(writes[i].suggestion);
+    if (!(*put)[i].str.empty()) continue;
     const RetrySuggestion& s = writes[i].suggestion;
     gets.push_back({"HGET",
                     state::MemberKeys(s.tenant_id(), s.member_id())
                         .Suggestion(s.suggestion_id()),
                     "data"});
-    replays.push_back(i);
+    replayed.push_back(i);
   }
   if (!gets.empty()) {
     auto data = redis_.Pipeline(gets);
     if (!data.ok()) return data.status();
-    for (size_t j = 0; j < replays.size(); ++j) {
+    for (size_t j = 0; j < replayed.size(); ++j) {
       RetrySuggestion got;
       const RedisValue& v = (*data)[j];
       if (!v.is_nil() && got.ParseFromString(v.str) &&
-          got.version() == stored[replays[j]].version()) {
-        stored[replays[j]] = std::move(got);
+          got.version() == stored[replayed[j]].version()) {
+        stored[replayed[j]] = std::move(got);
       }
     }
   }
-  // 4. The tenant stream, once per version (its marker), for what was not
-  // appended with its write: replays, and everything on a cluster.
   std::vector<ScriptCall> appends;
+  appends.reserve(stored.size());
   for (size_t i = 0; i < stored.size(); ++i) {
-    if (appended[i]) continue;
+    // Written now with the tenant's keys: appended already.
+    if (with_tenant && !(*put)[i].str.empty()) continue;
     const RetrySuggestion& s = stored[i];
     const state::TenantKeys tk(s.tenant_id());
     appends.push_back(
@@ -475,8 +257,8 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
           std::to_string(options_.tenant_stream_max)}});
   }
   if (appends.empty()) return stored;
-  auto done = redis_.RunScripts(appends);
-  if (!done.ok()) return done.status();
+  auto appended = redis_.RunScripts(appends);
+  if (!appended.ok()) return appended.status();
   return stored;
 }
 

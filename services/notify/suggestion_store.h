@@ -18,9 +18,7 @@
 #define REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
 
 #include <array>
-#include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -93,14 +91,9 @@ class SuggestionStore {
   // What the retry policy needs for each verdict (state/member_state.h),
   // in order, in one round trip, which also tracks `track`'s pending
   // invites (PendingCommands) and checks the epoch.
-  // `suggestion_ids[i]`, when given, is the id of the first version keys[i]
-  // will be written as (a verdict's suggestion: its verdict id): its stored
-  // version and its keys' types are read in the same round trip, so the
-  // next PutBatch writes it without a round trip of its own.
   absl::StatusOr<std::vector<state::PolicyInputs>> ReadPolicyInputs(
       const std::vector<state::PolicyKey>& keys,
-      const std::vector<const rebound::v1::ConnectionEvent*>& track = {},
-      const std::vector<std::string>& suggestion_ids = {});
+      const std::vector<const rebound::v1::ConnectionEvent*>& track = {});
 
   // Writes a new suggestion (version 1) or a newer version of one. Returns
   // the suggestion as stored: on a replay, the one written the first time.
@@ -108,12 +101,9 @@ class SuggestionStore {
   absl::StatusOr<rebound::v1::RetrySuggestion> Put(
       const rebound::v1::RetrySuggestion& suggestion,
       const std::vector<std::string>& red_flags);
-  // Put() of each write, in order, in a few round trips whatever their
-  // number: first versions as plain commands in a transaction after a read
-  // of their stored version (and, once per key, its type), later versions
-  // by script (they may race with each other from any replica). On an
-  // error some may be written: writing them all again is safe (each
-  // version is written once).
+  // Put() of each write, in order, in two or three round trips whatever
+  // their number. On an error some may be written: writing them all again
+  // is safe (each version is written once).
   absl::StatusOr<std::vector<rebound::v1::RetrySuggestion>> PutBatch(
       const std::vector<SuggestionWrite>& writes);
 
@@ -203,26 +193,9 @@ class SuggestionStore {
   bool Decode(const std::string& bytes, const std::string& key,
               rebound::v1::RetrySuggestion* out) const;
 
-  // The reads that check the types of the keys a write of `s` touches.
-  static std::vector<std::vector<std::string>> TypeChecks(
-      const rebound::v1::RetrySuggestion& s, bool with_tenant);
-  // Whether this process checked them all already.
-  bool KeysChecked(const rebound::v1::RetrySuggestion& s,
-                   bool with_tenant) const;
-  // A first version's writes (kPutSuggestionScript's, as plain commands):
-  // one transaction group, the member's slot.
-  std::vector<RedisStep> FirstVersionWrites(const SuggestionWrite& w) const;
-
   SuggestionStoreOptions options_;
   RedisClient redis_;
   state::Epoch epoch_;
-  // Keys found of the right type (or absent) before a first write to them;
-  // forgotten past kMaxChecked.
-  static constexpr size_t kMaxChecked = 200'000;
-  std::set<std::string> checked_;
-  // Stored versions of suggestions (by key) read ahead by ReadPolicyInputs
-  // or written by PutBatch since; replaced by each ReadPolicyInputs.
-  std::map<std::string, int64_t> versions_;
 };
 
 std::string StreamKey(const std::string& tenant, const std::string& member);

@@ -27,16 +27,13 @@ absl::Status SuggestionWriter::OnVerdicts(
     const std::vector<DeclineVerdict>& verdicts,
     const std::vector<const ConnectionEvent*>& track) {
   std::vector<state::PolicyKey> keys;
-  std::vector<std::string> ids;  // Each verdict's suggestion (Suggest()).
   keys.reserve(verdicts.size());
-  ids.reserve(verdicts.size());
   for (const auto& v : verdicts) {
     keys.push_back({v.tenant_id(), v.sender_id(), v.recipient_id()});
-    ids.push_back(v.verdict_id());
   }
   // Also the batch's first round trip: pending invites tracked, the
-  // state's epoch checked, the suggestions' stored versions read.
-  auto inputs = store_->ReadPolicyInputs(keys, track, ids);
+  // state's epoch checked.
+  auto inputs = store_->ReadPolicyInputs(keys, track);
   if (!inputs.ok()) return inputs.status();
   if (verdicts.empty()) return absl::OkStatus();
   // Retries advised earlier in this batch are not in Redis yet when the
