@@ -57,11 +57,24 @@ PIDS+=($!)
   --redis-addr="$REBOUND_REDIS_ADDR" --retry-policy=config/retry_policy.json >"$OUT/notify.log" 2>&1 &
 PIDS+=($!)
 for p in $I $S $N; do wait_for_health "$p" 60 || { echo "service on $p not healthy" >&2; exit 1; }; done
+# The services' metrics ports (each logs it when ready), for the stage
+# latency histograms.
+METRICS_PORTS=()
+for n in ingest scoring notify; do
+  METRICS_PORTS+=("$(sed -nE 's/.*"metrics_port":([0-9]+).*"msg":"ready".*/\1/p' "$OUT/$n.log" | head -1)")
+done
+stages() { python3 "$ROOT/bench/stage_latency.py" "$@"; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 names=(ingest scoring notify)
 HZ=$(getconf CLK_TCK)
 cpu() { awk -v hz="$HZ" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }  # CPU s so far
 REDIS_PORT=${REBOUND_REDIS_ADDR##*:}
+# Busy CPU seconds of the whole machine (every core, kernel included) and the
+# wall clock, to tell a saturated machine from a process that waits.
+machine_cpu() {
+  awk -v hz="$HZ" '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat | tr '\n' ' '
+  date +%s.%N
+}
 redis_cpu() { redis-cli -p "$REDIS_PORT" INFO cpu | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { print s }'; }
 
 if ((FIND_MAX)); then
@@ -76,12 +89,17 @@ if ((FIND_MAX)); then
     c0=(); for k in 0 1 2; do c0+=("$(cpu "${PIDS[$k]}")"); done
     c0+=("$(cpu "$(cat "$REBOUND_STACK_DIR/kafka/kafka.pid")")")
     r0=$(redis_cpu)
+    local m0 m1
+    m0=$(machine_cpu)
+    stages snapshot "$OUT/stages-before.json" "${METRICS_PORTS[@]}"
     out=$("$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
       --file="$OUT/step.jsonl" --show=0 --rate="$rate" --timeout-seconds=10 2>&1) || true
     r1=$(redis_cpu)
+    m1=$(machine_cpu)
+    stages snapshot "$OUT/stages-after.json" "${METRICS_PORTS[@]}"
     c1=(); for k in 0 1 2; do c1+=("$(cpu "${PIDS[$k]}")"); done
     c1+=("$(cpu "$(cat "$REBOUND_STACK_DIR/kafka/kafka.pid")")")
-    python3 - "$rate" "$events" "$r0" "$r1" "${c0[*]}" "${c1[*]}" <<PY
+    python3 - "$rate" "$events" "$r0" "$r1" "${c0[*]}" "${c1[*]}" "$m0" "$m1" <<PY
 import re, sys
 out = """$out"""
 rate, events = float(sys.argv[1]), int(sys.argv[2])
@@ -94,12 +112,17 @@ achieved = float(pub.group(2)) if pub else 0
 want, got = (int(sug.group(1)), int(sug.group(2))) if sug else (1, 0)
 p50, p99 = (float(lat.group(1)), float(lat.group(2))) if lat else (float("nan"), float("inf"))
 ok = achieved >= 0.95 * rate and got == want and p99 <= 1000
+(b0, w0), (b1, w1) = [[float(x) for x in a.split()] for a in sys.argv[7:9]]
 cpu = " ".join(f"{n} {(b - a) * 1e6 / events:.1f}" for n, a, b in zip(("ingest", "scoring", "notify", "broker"), c0, c1))
 print(f"  step {rate:7.0f}/s: achieved {achieved:7.0f}/s, suggestions {got}/{want}, "
       f"p50 {p50:.1f} ms, p99 {p99:.1f} ms -> {'sustained' if ok else 'NOT sustained'}; "
-      f"CPU us/event {cpu} redis {(r1 - r0) * 1e6 / events:.1f}")
+      f"CPU us/event {cpu} redis {(r1 - r0) * 1e6 / events:.1f} "
+      f"machine {(b1 - b0) * 1e6 / events:.1f} ({(b1 - b0) / (w1 - w0):.2f} cores busy)")
 sys.exit(0 if ok else 1)
 PY
+    local verdict=$?
+    stages diff "$OUT/stages-before.json" "$OUT/stages-after.json"
+    return $verdict
   }
   # Warm-up, not counted: a fresh broker JVM spends its first minute or so
   # JIT-compiling (its C2 compiler thread was most of its CPU in a cold run).
@@ -140,19 +163,26 @@ declare -A cpu0
 for k in 0 1 2; do cpu0[$k]=$(cpu "${PIDS[$k]}"); done
 broker0=$(cpu "$BROKER_PID")
 redis-cli -p "$REDIS_PORT" INFO everything >"$OUT/redis-before.txt"
+machine0=$(machine_cpu)
+stages snapshot "$OUT/stages-before.json" "${METRICS_PORTS[@]}"
 echo "== pipeline at $RATE events/s for ~${DURATION}s"
 "$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
   --file="$OUT/events.jsonl" --show=0 --rate="$RATE" --timeout-seconds=300 | tee "$OUT/e2e.txt"
 redis-cli -p "$REDIS_PORT" INFO everything >"$OUT/redis-after.txt"
+machine1=$(machine_cpu)
+stages snapshot "$OUT/stages-after.json" "${METRICS_PORTS[@]}"
 declare -A cpu1
 for k in 0 1 2; do cpu1[$k]=$(cpu "${PIDS[$k]}"); done
 broker1=$(cpu "$BROKER_PID")
 EVENTS=$(wc -l <"$OUT/events.jsonl")
+stages diff "$OUT/stages-before.json" "$OUT/stages-after.json"
 echo "== where the CPU went ($EVENTS events)"
 for k in 0 1 2; do
   python3 -c "print(f'  {\"${names[$k]}\":8s} {(${cpu1[$k]} - ${cpu0[$k]}) * 1e6 / $EVENTS:8.1f} us CPU per event')"
 done
 python3 -c "print(f'  broker   {($broker1 - $broker0) * 1e6 / $EVENTS:8.1f} us CPU per event (the Kafka JVM)')"
+read -r busy0 wall0 <<<"$machine0"; read -r busy1 wall1 <<<"$machine1"
+python3 -c "print(f'  machine  {($busy1 - $busy0) * 1e6 / $EVENTS:8.1f} us CPU per event, all processes and the kernel, the load generator too ({($busy1 - $busy0) / ($wall1 - $wall0):.2f} of $(nproc) cores busy)')"
 # Redis: INFO cpu and commandstats deltas over the measured run.
 python3 - "$OUT/redis-before.txt" "$OUT/redis-after.txt" "$EVENTS" <<'PY'
 import sys

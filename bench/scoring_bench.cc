@@ -153,10 +153,9 @@ return 1
   }
 
   // 2b. Scoring's ceilings: the same store calls, no Kafka. "sequential" makes
-  // one round trip per event (two for a decline: read, then write);
-  // "batched" groups them as the consumer does (RunSteps: up to 256 events
-  // a round trip, each decline's context read at its place, written in the
-  // next; DeclineOrder decides what waits).
+  // one RunSteps per event; "batched" groups them as the consumer does (up
+  // to 256 events per RunSteps: a round trip of reads, then one
+  // transaction, each decline classified at its place).
   double ceiling = 0;
   for (bool batched : {false, true}) {
     rebound::scoring::ScoreStoreOptions o;
@@ -168,61 +167,21 @@ return 1
     }
     auto events = Retenant(scenario.events,
                            absl::StrCat("bench-ceiling-", batched, "-", run));
-    std::vector<rebound::v1::DeclineVerdict> verdicts(events.size());
-    // Indexes of the events queued, in order; a decline is queued to be read
-    // (no verdict yet), then again to be written.
-    std::vector<size_t> queued;
-    rebound::scoring::DeclineOrder order;
-    // One round trip; the declines read come back queued for the next.
-    auto round_trip = [&]() -> absl::Status {
-      std::vector<rebound::scoring::ScoreStore::Step> steps;
-      for (size_t i : queued) {
-        const bool read =
-            rebound::scoring::DeclineOrder::NeedsVerdict(events[i]) &&
-            verdicts[i].verdict_id().empty();  // Not classified yet.
-        steps.push_back({&events[i], read ? nullptr : &verdicts[i], read});
-      }
-      auto states = store.RunSteps(steps);
-      if (!states.ok()) return states.status();
-      std::vector<size_t> next;
-      size_t r = 0;
-      for (size_t k = 0; k < queued.size(); ++k) {
-        if (!steps[k].read) continue;
-        verdicts[queued[k]] =
-            rebound::scoring::Classify(*classifier, (*states)[r++].context);
-        next.push_back(queued[k]);
-      }
-      queued = std::move(next);
-      order.Flushed();
-      return absl::OkStatus();
+    const auto classify = [&](const rebound::scoring::DeclineContext& c) {
+      return rebound::scoring::Classify(*classifier, c);
     };
-    auto flush = [&]() -> absl::Status {
-      while (!queued.empty()) {
-        if (auto s = round_trip(); !s.ok()) return s;
-      }
-      return absl::OkStatus();
-    };
+    std::vector<rebound::scoring::ScoreStore::Step> steps;
     RedisCpu before = RedisCpu::Read(meter);
     auto t = Clock::now();
     for (size_t i = 0; i < events.size(); ++i) {
-      if (order.MustWait(events[i])) {
-        if (auto s = flush(); !s.ok()) {
-          std::cerr << s.message() << "\n";
-          return 1;
-        }
+      steps.push_back(
+          {&events[i], nullptr, rebound::scoring::NeedsVerdict(events[i])});
+      if (batched && steps.size() < 256 && i + 1 < events.size()) continue;
+      if (auto d = store.RunSteps(steps, classify); !d.ok()) {
+        std::cerr << d.status().message() << "\n";
+        return 1;
       }
-      queued.push_back(i);
-      order.Queued(events[i]);
-      if (!batched || queued.size() >= 256) {
-        if (auto s = flush(); !s.ok()) {
-          std::cerr << s.message() << "\n";
-          return 1;
-        }
-      }
-    }
-    if (auto s = flush(); !s.ok()) {
-      std::cerr << s.message() << "\n";
-      return 1;
+      steps.clear();
     }
     double rate = n / Since(t);
     std::cout << absl::StrFormat("  redis ceiling, %-12s %8.0f events/s\n",

@@ -1,5 +1,7 @@
 #include "common/kafka_group.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 
 namespace rebound {
@@ -109,6 +111,17 @@ void LeaveGroup(RdKafka::KafkaConsumer* consumer, bool kafka_reachable) {
     log::Warn("final commit failed", {{"error", RdKafka::err2str(committed)}});
   }
   consumer->close();
+}
+
+std::optional<double> RecordAgeSeconds(const RdKafka::Message& m,
+                                       absl::Time now) {
+  const RdKafka::MessageTimestamp ts = m.timestamp();
+  if (ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ||
+      ts.timestamp <= 0) {
+    return std::nullopt;
+  }
+  return std::max(
+      0.0, absl::ToDoubleSeconds(now - absl::FromUnixMillis(ts.timestamp)));
 }
 
 }  // namespace rebound

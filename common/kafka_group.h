@@ -8,10 +8,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "librdkafka/rdkafkacpp.h"
 
 namespace rebound {
@@ -55,6 +57,11 @@ void LeaveGroup(RdKafka::KafkaConsumer* consumer, bool kafka_reachable);
 absl::StatusOr<bool> GroupHasCommittedOffsets(
     RdKafka::KafkaConsumer* consumer, const std::string& topic,
     std::chrono::milliseconds timeout);
+
+// How long ago `m` was produced (its record timestamp, the producer's
+// clock), in seconds, never negative; nullopt when it has none.
+std::optional<double> RecordAgeSeconds(const RdKafka::Message& m,
+                                       absl::Time now);
 
 }  // namespace rebound
 

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "prometheus/exposer.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
 namespace rebound {
@@ -29,6 +30,13 @@ class MetricsServer {
   std::unique_ptr<prometheus::Exposer> exposer_;
   int port_;
 };
+
+// Buckets of the pipeline's stage-latency histograms (how old a record or
+// update is when a stage is done with it): 1 ms to 30 s.
+inline prometheus::Histogram::BucketBoundaries StageLatencyBuckets() {
+  return {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
+          0.2,   0.5,   1,     2,    5,    10,   30};
+}
 
 }  // namespace rebound
 

@@ -189,14 +189,53 @@ void SenderCache::Set(Hash& h, const std::string& field, std::string value) {
 }
 
 void SenderCache::Recipient(const std::string& tag, RedisStep step) {
-  for (auto& [prefix, steps] : recipient_) {
-    if (prefix == tag) {
-      steps.push_back(std::move(step));
+  auto [it, added] = recipient_index_.try_emplace(tag, recipient_.size());
+  if (added) recipient_.push_back({tag, {}});
+  recipient_[it->second].second.push_back(std::move(step));
+}
+
+void SenderCache::AdjustRecipient(const std::string& recipient_key,
+                                  RedisValue* hash, RedisValue* hours) const {
+  auto it = recipient_deltas_.find(recipient_key);
+  if (it == recipient_deltas_.end()) return;
+  const RecipientDelta& d = it->second;
+  auto field = [&](const char* name, std::optional<std::string> value,
+                   int64_t add) {
+    if (!value && add == 0) return;
+    hash->type = RedisValue::Type::kArray;
+    auto& a = hash->array;
+    for (size_t i = 0; i + 1 < a.size(); i += 2) {
+      if (a[i].str != name) continue;
+      if (value) {
+        a[i + 1].str = *value;
+      } else {
+        int64_t n = 0;
+        if (!absl::SimpleAtoi(a[i + 1].str, &n)) n = 0;
+        a[i + 1].str = std::to_string(n + add);
+      }
       return;
     }
+    a.push_back(StringValue(name));
+    a.push_back(StringValue(value ? *value : std::to_string(add)));
+  };
+  field("received", std::nullopt, d.received);
+  field("accepted", std::nullopt, d.accepted);
+  field("declined", std::nullopt, d.declined);
+  field("utc_offset", d.utc_offset, 0);
+  for (int64_t how : d.hours) {
+    // BITFIELD ... OVERFLOW SAT INCRBY u32 #how 1: a big-endian cell.
+    if (hours->is_nil()) *hours = StringValue("");
+    std::string& s = hours->str;
+    const size_t at = static_cast<size_t>(how) * 4;
+    if (s.size() < at + 4) s.resize(at + 4, '\0');
+    uint32_t v = 0;
+    for (size_t b = 0; b < 4; ++b)
+      v = (v << 8) | static_cast<uint8_t>(s[at + b]);
+    if (v != UINT32_MAX) ++v;
+    for (size_t b = 0; b < 4; ++b) {
+      s[at + b] = static_cast<char>((v >> (8 * (3 - b))) & 0xff);
+    }
   }
-  recipient_.push_back({tag, {}});
-  recipient_.back().second.push_back(std::move(step));
 }
 
 absl::Status SenderCache::Apply(const ConnectionEvent& event,
@@ -265,23 +304,24 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
       MemberKeys(event.tenant_id(), event.recipient_id()).Recipient();
   const std::string rcv_prefix = PrefixOf(rcv_key);
   const MemberKeys r(event.tenant_id(), event.recipient_id());
-  const std::string marker_ttl =
-      std::to_string(absl::ToInt64Seconds(options_.marker_ttl));
+  // The recipient's utc offset in the request's snapshot ("" none).
+  std::string offset;
+  if (kind == "sent" && event.request_sent().has_recipient_profile()) {
+    offset = std::to_string(
+        event.request_sent().recipient_profile().utc_offset_minutes());
+  }
   if (options_.recipient_by_script &&
       (kind == "sent" || kind == "accepted" || kind == "declined")) {
     // Every time, not only on the sender's transition: the two sides are
     // in different slots, so either may have landed before a failure; the
     // marker counts the recipient's side once.
-    std::string offset;
-    if (kind == "sent" && event.request_sent().has_recipient_profile()) {
-      offset = std::to_string(
-          event.request_sent().recipient_profile().utc_offset_minutes());
-    }
+    const std::string marker_ttl =
+        std::to_string(absl::ToInt64Seconds(options_.marker_ttl));
     Recipient(rcv_prefix,
               ScriptCall{"recipient",
                          {rcv_key, r.AcceptHours(),
                           r.ReceivedMarker(request_id, kind != "sent")},
-                         {kind, marker_ttl, at_s, std::move(offset)}});
+                         {kind, marker_ttl, at_s, offset}});
   }
 
   if (kind == "sent") {
@@ -323,12 +363,10 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
     next.last = at_s;
     write_pair(next);
     // The recipient: received once per request.
+    RecipientDelta& moved = recipient_deltas_[rcv_key];
+    ++moved.received;
+    if (!offset.empty()) moved.utc_offset = offset;
     if (options_.recipient_by_script) return absl::OkStatus();
-    std::string offset;
-    if (event.request_sent().has_recipient_profile()) {
-      offset = std::to_string(
-          event.request_sent().recipient_profile().utc_offset_minutes());
-    }
     Recipient(rcv_prefix,
               std::vector<std::string>{"HINCRBY", rcv_key, "received", "1"});
     if (!offset.empty()) {
@@ -379,9 +417,12 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
   if (!verdict_bytes.empty()) Set(rq, "verdict", std::move(verdict_bytes));
 
   if (kind != "accepted" && kind != "declined") return absl::OkStatus();
-  if (options_.recipient_by_script) return absl::OkStatus();
-  Recipient(rcv_prefix,
-            std::vector<std::string>{"HINCRBY", rcv_key, kind, "1"});
+  RecipientDelta& moved = recipient_deltas_[rcv_key];
+  ++(kind == "accepted" ? moved.accepted : moved.declined);
+  if (!options_.recipient_by_script) {
+    Recipient(rcv_prefix,
+              std::vector<std::string>{"HINCRBY", rcv_key, kind, "1"});
+  }
   if (kind != "accepted") return absl::OkStatus();
   // Hour of week in the recipient's local time (Monday 00:00 = 0): their
   // offset from the request's snapshot, else the latest stored; none
@@ -407,6 +448,8 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
   const int64_t days = SendDayRing::FloorDiv(lt, 86400);
   const int64_t how =
       ((days + 3) % 7 + 7) % 7 * 24 + (lt - days * 86400) / 3600;
+  moved.hours.push_back(how);
+  if (options_.recipient_by_script) return absl::OkStatus();
   Recipient(rcv_prefix, std::vector<std::string>{
                             "BITFIELD", r.AcceptHours(), "OVERFLOW", "SAT",
                             "INCRBY", "u32", "#" + std::to_string(how), "1"});
@@ -491,6 +534,8 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
     for (auto& step : steps) g.push_back(std::move(step));
   }
   recipient_.clear();
+  recipient_index_.clear();
+  recipient_deltas_.clear();
   dirty_order_.clear();
   dirty_keys_.clear();
   std::vector<std::vector<RedisStep>> out;
@@ -503,6 +548,8 @@ void SenderCache::Forget() {
   hashes_.clear();
   strings_.clear();
   recipient_.clear();
+  recipient_index_.clear();
+  recipient_deltas_.clear();
   recipient_offsets_.clear();
   hours_checked_.clear();
   dirty_order_.clear();

@@ -92,6 +92,15 @@ class SenderCache {
   std::vector<RedisValue> SenderReplies(
       const rebound::v1::ConnectionEvent& event) const;
 
+  // `hash` and `hours`, a recipient's hash (HGETALL) and accept hours (GET)
+  // read before this batch's writes, as they will read once the writes
+  // queued since the last TakeWrites land: its counters, stored utc offset
+  // and accept-hour cells moved by them. On a Redis Cluster (recipient by
+  // script) the moves of the sender's transitions are added; a recipient
+  // marker set by an earlier, half-landed round trip is not seen here.
+  void AdjustRecipient(const std::string& recipient_key, RedisValue* hash,
+                       RedisValue* hours) const;
+
   // The queued writes, one group per member (one slot), and forgets them:
   // Redis must run them (RedisClient::Transact) before anything else is
   // read from it. After a failed write, call Forget().
@@ -126,6 +135,12 @@ class SenderCache {
     std::string key;
     std::string recipient_key;  // kOffset: the recipient hash.
   };
+  // What this batch's writes move on a recipient (AdjustRecipient).
+  struct RecipientDelta {
+    int64_t received = 0, accepted = 0, declined = 0;
+    std::optional<std::string> utc_offset;
+    std::vector<int64_t> hours;  // Hour-of-week cells incremented.
+  };
   // Queues a command of the recipient's side into its member's group.
   void Recipient(const std::string& tag, RedisStep step);
   void Set(Hash& h, const std::string& field, std::string value);
@@ -137,8 +152,12 @@ class SenderCache {
   // Keys written since the last TakeWrites, by member prefix (hash tag).
   std::vector<std::string> dirty_order_;
   absl::flat_hash_set<std::string> dirty_keys_;
-  // Recipient commands since the last TakeWrites, by member prefix.
+  // Recipient commands since the last TakeWrites, by member prefix, and
+  // the index of each prefix's group.
   std::vector<std::pair<std::string, std::vector<RedisStep>>> recipient_;
+  absl::flat_hash_map<std::string, size_t> recipient_index_;
+  // Recipient moves since the last TakeWrites, by recipient hash key.
+  absl::flat_hash_map<std::string, RecipientDelta> recipient_deltas_;
   // Stored utc offsets (minutes, "" unknown) of recipients whose
   // acceptances are being applied, and the last one this process wrote.
   // Their presence: the recipient hash was found a hash.

@@ -210,5 +210,66 @@ TEST_F(ScoreStoreTest, PairHistoryAndAViewNamingNoRequest) {
   EXPECT_FALSE(first->context.since_prior_request.has_value());
 }
 
+// A batch decides each decline at its place: its context (sender, pair and
+// recipient, the recipient's counters moved by the batch's own earlier
+// events included) is the one it gets when every event is its own round
+// trip. Fails if a decline saw the batch's later events, or missed its
+// earlier ones (the recipient's counters are read before the batch writes).
+TEST_F(ScoreStoreTest, ADeclineSeesExactlyTheStepsBeforeItWhateverTheBatching) {
+  struct Seen {
+    std::string event_id;
+    scoring::DeclineContext context;
+  };
+  auto run = [&](const std::string& tenant, size_t per_round_trip) {
+    std::vector<Seen> seen;
+    const auto events = testing::SimulatedStream(tenant, 3000, 11);
+    scoring::ScoreStoreOptions so;
+    so.redis.address = address_;
+    scoring::ScoreStore store(so);
+    EXPECT_TRUE(store.Connect().ok());
+    std::vector<scoring::ScoreStore::Step> steps;
+    for (size_t i = 0; i < events.size(); ++i) {
+      steps.push_back({&events[i], nullptr, scoring::NeedsVerdict(events[i])});
+      if (steps.size() < per_round_trip && i + 1 < events.size()) continue;
+      auto decided =
+          store.RunSteps(steps, [&](const scoring::DeclineContext& c) {
+            seen.push_back({c.event.event_id(), c});
+            rebound::v1::DeclineVerdict v;
+            v.set_verdict_id(c.event.event_id());
+            v.set_primary_reason(rebound::v1::DECLINE_REASON_NOT_SEEN);
+            return v;
+          });
+      EXPECT_TRUE(decided.ok()) << decided.status();
+      steps.clear();
+    }
+    return seen;
+  };
+  const auto batched = run(tenant_ + "-b", 256);
+  const auto alone = run(tenant_ + "-a", 1);
+  ASSERT_EQ(batched.size(), alone.size());
+  ASSERT_GT(batched.size(), 100u);
+  int64_t received_in_batch = 0;
+  for (size_t i = 0; i < batched.size(); ++i) {
+    const auto& b = batched[i].context;
+    const auto& a = alone[i].context;
+    ASSERT_EQ(batched[i].event_id, alone[i].event_id);
+    const std::string at = "decline " + batched[i].event_id;
+    EXPECT_EQ(b.sender_sent, a.sender_sent) << at;
+    EXPECT_EQ(b.sender_accepted, a.sender_accepted) << at;
+    EXPECT_EQ(b.sender_declined, a.sender_declined) << at;
+    EXPECT_EQ(b.sender_reported, a.sender_reported) << at;
+    EXPECT_EQ(b.sender_sent_last_7d, a.sender_sent_last_7d) << at;
+    EXPECT_EQ(b.pair_prior_requests, a.pair_prior_requests) << at;
+    EXPECT_EQ(b.since_prior_request, a.since_prior_request) << at;
+    EXPECT_EQ(b.viewed, a.viewed) << at;
+    EXPECT_EQ(b.sent_at, a.sent_at) << at;
+    EXPECT_EQ(b.recipient_received, a.recipient_received) << at;
+    EXPECT_EQ(b.recipient_accepted, a.recipient_accepted) << at;
+    EXPECT_EQ(b.recipient_accept_hours, a.recipient_accept_hours) << at;
+    received_in_batch += b.recipient_received;
+  }
+  EXPECT_GT(received_in_batch, 0);
+}
+
 }  // namespace
 }  // namespace rebound

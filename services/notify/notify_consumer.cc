@@ -11,6 +11,7 @@
 #include "common/kafka_group.h"
 #include "common/kafka_publisher.h"
 #include "common/log.h"
+#include "common/metrics_server.h"
 #include "common/pipeline.h"
 
 namespace rebound::notify {
@@ -101,6 +102,17 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
                "good (forgotten)")
            .Register(*registry)
            .Add({});
+  {
+    auto& age = prometheus::BuildHistogram()
+                    .Name("rebound_notify_record_age_seconds")
+                    .Help(
+                        "A record's age (since it was produced) when "
+                        "notify's effects of it are written, by source: "
+                        "verdicts (scoring -> notify stage) and events")
+                    .Register(*registry);
+    c->verdict_age_ = &age.Add({{"source", "verdicts"}}, StageLatencyBuckets());
+    c->event_age_ = &age.Add({{"source", "events"}}, StageLatencyBuckets());
+  }
   {
     // The dead-letter producer; its health probe is notify's view of Kafka.
     PublisherOptions po;
@@ -278,6 +290,13 @@ bool NotifyConsumer::ProcessBatch(
     tps.push_back(owned.back().get());
   }
   consumer_->offsets_store(tps);
+  const absl::Time now = absl::Now();
+  for (const auto& m : batch) {
+    if (auto age = RecordAgeSeconds(*m, now)) {
+      (m->topic_name() == options_.verdicts_topic ? verdict_age_ : event_age_)
+          ->Observe(*age);
+    }
+  }
   processed_.fetch_add(static_cast<int64_t>(batch.size()));
   consumed_->Increment(static_cast<double>(batch.size()));
   batch.clear();

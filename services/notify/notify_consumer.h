@@ -19,6 +19,7 @@
 #include "librdkafka/rdkafkacpp.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "services/notify/retry_policy.h"
 #include "services/notify/suggestion_store.h"
@@ -123,6 +124,8 @@ class NotifyConsumer final : public PipelineStage {
   std::atomic<int> assigned_{0};
   prometheus::Family<prometheus::Counter>* suggestions_ = nullptr;
   prometheus::Counter* consumed_ = nullptr;
+  prometheus::Histogram* verdict_age_ = nullptr;
+  prometheus::Histogram* event_age_ = nullptr;
 };
 
 }  // namespace rebound::notify

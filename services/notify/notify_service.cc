@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "common/grpc_server.h"
 #include "common/log.h"
+#include "common/metrics_server.h"
 #include "services/notify/stream_id.h"
 
 namespace rebound::notify {
@@ -91,6 +92,8 @@ class WatchReactor
     const std::string& tenant = request.tenant_id();
     const std::string& member = request.member_id();
     std::string after;
+    const uint64_t opened_ms =
+        static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
     if (!request.resume_token().empty()) {
       if (!IsStreamId(request.resume_token())) {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -143,6 +146,12 @@ class WatchReactor
           *st.current.mutable_suggestion() = std::move(e.suggestion);
           st.current.set_resume_token(e.id);
         }
+        if (auto id = ParseStreamId(e.id); id && id->ms >= opened_ms && open_) {
+          const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+          open_->delay->Observe(static_cast<double>(std::max<int64_t>(
+                                    0, now_ms - static_cast<int64_t>(id->ms))) /
+                                1000.0);
+        }
         StartWrite(&st.current);
         after = e.id;
       }
@@ -171,6 +180,15 @@ NotifyService::NotifyService(SuggestionStoreOptions store, TenantAuth auth,
                               .Help("WatchSuggestions streams open now")
                               .Register(*registry)
                               .Add({});
+  open_watches_->delay =
+      &prometheus::BuildHistogram()
+           .Name("rebound_notify_watch_delay_seconds")
+           .Help(
+               "From a suggestion update's append to its stream to its "
+               "write on a watch, for updates appended while the watch was "
+               "open: the watch stage of the pipeline's latency")
+           .Register(*registry)
+           .Add({}, StageLatencyBuckets());
   refused_watches_ =
       &prometheus::BuildCounter()
            .Name("rebound_notify_watches_refused_total")

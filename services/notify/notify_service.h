@@ -11,6 +11,7 @@
 #include "common/tenant_auth.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "rebound/v1/notify.grpc.pb.h"
 #include "services/notify/retry_policy.h"
@@ -32,6 +33,8 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
   struct OpenWatches {
     std::atomic<int> count{0};
     prometheus::Gauge* gauge = nullptr;
+    // Append -> write to the client, for updates appended while watched.
+    prometheus::Histogram* delay = nullptr;
     std::shared_ptr<prometheus::Registry> registry;  // Keeps `gauge` alive.
   };
 

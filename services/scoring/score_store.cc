@@ -20,17 +20,6 @@ std::optional<int64_t> Int(const RedisValue& v) {
 
 }  // namespace
 
-bool DeclineOrder::MustWait(const ConnectionEvent& e) const {
-  return members_.contains({e.tenant_id(), e.sender_id()}) ||
-         members_.contains({e.tenant_id(), e.recipient_id()});
-}
-
-void DeclineOrder::Queued(const ConnectionEvent& e) {
-  if (!NeedsVerdict(e)) return;
-  members_.insert({e.tenant_id(), e.sender_id()});
-  members_.insert({e.tenant_id(), e.recipient_id()});
-}
-
 ScoreStore::ScoreStore(ScoreStoreOptions options)
     : options_(std::move(options)),
       redis_(options_.redis),
@@ -74,22 +63,66 @@ absl::Status ScoreStore::SetNewEpoch() { return epoch_.SetNew(redis_); }
 
 absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ReadDeclineState(
     const ConnectionEvent& event) {
-  return ApplyBatchThenRead({}, event);
+  if (auto s = redis_.Connect(); !s.ok()) return s;
+  cache_.set_recipient_by_script(redis_.cluster());
+  auto reads = Load({&event}, {&event});
+  if (!reads.ok()) return reads.status();
+  return StateNow(event, *reads);
 }
 
 absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ApplyBatchThenRead(
     const Batch& events, const ConnectionEvent& decline) {
-  std::vector<Step> steps;
-  steps.reserve(events.size() + 1);
-  for (const auto& [event, verdict] : events) steps.push_back({event, verdict});
-  steps.push_back({&decline, nullptr, true});
-  auto states = RunSteps(steps);
-  if (!states.ok()) return states.status();
-  return std::move(states->front());
+  if (auto s = ApplyBatch(events); !s.ok()) return s;
+  return ReadDeclineState(decline);
 }
 
-absl::StatusOr<std::vector<ScoreStore::DeclineState>> ScoreStore::RunSteps(
-    const std::vector<Step>& steps) {
+absl::StatusOr<ScoreStore::RecipientReads> ScoreStore::Load(
+    const std::vector<const ConnectionEvent*>& events,
+    const std::vector<const ConnectionEvent*>& readers) {
+  std::vector<std::vector<std::string>> calls = cache_.LoadsFor(events);
+  const size_t loads = calls.size();
+  std::vector<std::string> keys;
+  RecipientReads out;
+  for (const ConnectionEvent* e : readers) {
+    const state::MemberKeys r(e->tenant_id(), e->recipient_id());
+    std::string key = r.Recipient();
+    if (!out.try_emplace(key).second) continue;
+    calls.push_back({"HGETALL", key});
+    calls.push_back({"GET", r.AcceptHours()});
+    keys.push_back(std::move(key));
+  }
+  if (calls.empty()) return out;
+  auto replies = redis_.Pipeline(calls);
+  if (!replies.ok()) {
+    cache_.Forget();
+    return replies.status();
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    out[keys[i]] = {std::move((*replies)[loads + 2 * i]),
+                    std::move((*replies)[loads + 2 * i + 1])};
+  }
+  replies->resize(loads);
+  cache_.Loaded(std::move(*replies));
+  return out;
+}
+
+absl::StatusOr<ScoreStore::DeclineState> ScoreStore::StateNow(
+    const ConnectionEvent& event, const RecipientReads& reads) {
+  std::vector<RedisValue> v = cache_.SenderReplies(event);
+  const std::string key =
+      state::MemberKeys(event.tenant_id(), event.recipient_id()).Recipient();
+  auto it = reads.find(key);
+  if (it == reads.end()) {
+    return absl::InternalError("recipient not read before its decline");
+  }
+  v.push_back(it->second.first);
+  v.push_back(it->second.second);
+  cache_.AdjustRecipient(key, &v[3], &v[4]);
+  return DecodeDeclineState(event, v.data());
+}
+
+absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::RunSteps(
+    const std::vector<Step>& steps, const Classifier& classify) {
   auto failed = [&](absl::Status s) {
     // Whatever Redis holds now is the truth: load it again.
     cache_.Forget();
@@ -97,52 +130,46 @@ absl::StatusOr<std::vector<ScoreStore::DeclineState>> ScoreStore::RunSteps(
   };
   if (auto s = redis_.Connect(); !s.ok()) return s;
   cache_.set_recipient_by_script(redis_.cluster());
-  // 1. The sender keys not in process yet.
-  std::vector<const ConnectionEvent*> events;
+  // 1. One round trip of reads: the sender keys not in process yet, and
+  // the recipients of the declines to classify.
+  std::vector<const ConnectionEvent*> events, readers;
   events.reserve(steps.size());
-  for (const Step& step : steps) events.push_back(step.event);
-  if (auto loads = cache_.LoadsFor(events); !loads.empty()) {
-    auto replies = redis_.Pipeline(loads);
-    if (!replies.ok()) return failed(replies.status());
-    cache_.Loaded(std::move(*replies));
-  }
-  // 2. In order: each event applied in process; each read takes its
-  // sender's side now and its recipient's from Redis after the writes
-  // (DeclineOrder keeps later steps off a read's members).
-  std::vector<std::vector<RedisValue>> sender_side;
-  std::vector<std::vector<std::string>> reads;
   for (const Step& step : steps) {
-    if (step.read) {
-      sender_side.push_back(cache_.SenderReplies(*step.event));
-      const state::MemberKeys r(step.event->tenant_id(),
-                                step.event->recipient_id());
-      reads.push_back({"HGETALL", r.Recipient()});
-      reads.push_back({"GET", r.AcceptHours()});
-      continue;
+    events.push_back(step.event);
+    if (step.classify) readers.push_back(step.event);
+  }
+  auto reads = Load(events, readers);
+  if (!reads.ok()) return reads.status();
+  // 2. In order, in process: each decline to classify decided at its place
+  // (seeing exactly the steps before it), then every step applied.
+  std::vector<Decided> out;
+  out.reserve(readers.size());
+  for (const Step& step : steps) {
+    const rebound::v1::DeclineVerdict* verdict = step.verdict;
+    if (step.classify) {
+      auto st = StateNow(*step.event, *reads);
+      if (!st.ok()) return failed(st.status());
+      Decided d;
+      if (st->stored_verdict) {
+        d.verdict = std::move(*st->stored_verdict);
+        d.stored = true;
+      } else {
+        d.verdict = classify(st->context);
+      }
+      out.push_back(std::move(d));
+      verdict = &out.back().verdict;
     }
-    if (auto s = cache_.Apply(*step.event, step.verdict); !s.ok()) {
+    if (auto s = cache_.Apply(*step.event, verdict); !s.ok()) {
       return failed(s);
     }
   }
-  for (auto& c : epoch_.Check()) reads.push_back(std::move(c));
-  // 3. One round trip: the writes in a transaction, then the reads.
-  auto replies = redis_.Transact(cache_.TakeWrites(), reads);
+  // 3. One transaction of every write, and the epoch read after it.
+  std::vector<std::vector<std::string>> checks;
+  for (auto& c : epoch_.Check()) checks.push_back(std::move(c));
+  auto replies = redis_.Transact(cache_.TakeWrites(), checks);
   if (!replies.ok()) return failed(replies.status());
   if (epoch_.adopted()) {
     if (auto s = epoch_.Verify(replies->back()); !s.ok()) return failed(s);
-  }
-  std::vector<DeclineState> out;
-  out.reserve(sender_side.size());
-  size_t r = 0;
-  for (const Step& step : steps) {
-    if (!step.read) continue;
-    std::vector<RedisValue>& v = sender_side[r];
-    v.push_back(std::move((*replies)[2 * r]));
-    v.push_back(std::move((*replies)[2 * r + 1]));
-    ++r;
-    auto st = DecodeDeclineState(*step.event, v.data());
-    if (!st.ok()) return failed(st.status());
-    out.push_back(std::move(*st));
   }
   cache_.Trim();
   return out;
@@ -223,7 +250,7 @@ absl::Status ScoreStore::ApplyBatch(const Batch& events) {
   std::vector<Step> steps;
   steps.reserve(events.size());
   for (const auto& [event, verdict] : events) steps.push_back({event, verdict});
-  return RunSteps(steps).status();
+  return RunSteps(steps, nullptr).status();
 }
 
 absl::StatusOr<rebound::v1::MemberScores> ScoreStore::GetMemberScores(

@@ -10,6 +10,12 @@
 // trip (per member on a Redis Cluster, where the recipient's side stays a
 // script behind a marker).
 //
+// A batch is two round trips whatever it holds: the reads (keys not in
+// process, the recipients of its declines), then the transaction. Each
+// decline is classified in process at its place in the batch, so it sees
+// exactly the events before it and is written with its verdict in the
+// same transaction (RunSteps).
+//
 // Idempotence: sender-side counters move only with a request's transitions
 // (its first RequestSent, its first outcome), so a replayed event changes
 // nothing; the recipient side counts a request and its outcome once each
@@ -25,12 +31,13 @@
 #ifndef REBOUND_SERVICES_SCORING_SCORE_STORE_H_
 #define REBOUND_SERVICES_SCORING_SCORE_STORE_H_
 
+#include <functional>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/redis_client.h"
@@ -56,27 +63,10 @@ struct ScoreStoreOptions {
   size_t cache_entries = 200'000;
 };
 
-// Which events may share a round trip (ScoreStore::RunSteps) with the
-// declines queued in it. A decline's context is read in the round trip and
-// its verdict written in the next, so an event touching a member (sender or
-// recipient) a queued decline touches must wait for that round trip: then
-// writes and reads of one member stay in the events' order, and a decline's
-// context is the same whatever the batching.
-class DeclineOrder {
- public:
-  static bool NeedsVerdict(const rebound::v1::ConnectionEvent& e) {
-    return e.has_request_declined() || e.has_request_expired();
-  }
-  // True when `e` must wait for the round trip of the declines queued.
-  bool MustWait(const rebound::v1::ConnectionEvent& e) const;
-  // `e` is queued (its members count if it is a decline or expiry).
-  void Queued(const rebound::v1::ConnectionEvent& e);
-  // The queued declines' round trip was made.
-  void Flushed() { members_.clear(); }
-
- private:
-  std::set<std::pair<std::string, std::string>> members_;  // tenant, member
-};
+// Whether an event needs a verdict (a decline or an expiry).
+inline bool NeedsVerdict(const rebound::v1::ConnectionEvent& e) {
+  return e.has_request_declined() || e.has_request_expired();
+}
 
 class ScoreStore {
  public:
@@ -111,7 +101,8 @@ class ScoreStore {
   // What Redis knows about a decline/expiry's request and its members, as
   // the classifier's context. If this event already decided its request
   // (a replay), `stored_verdict` holds the verdict decided then. One round
-  // trip, no reads that grow with history.
+  // trip at most (keys not in process, the recipient), no reads that grow
+  // with history; writes nothing.
   struct DeclineState {
     DeclineContext context;
     std::optional<rebound::v1::DeclineVerdict> stored_verdict;
@@ -126,28 +117,42 @@ class ScoreStore {
 
   using Batch = std::vector<std::pair<const rebound::v1::ConnectionEvent*,
                                       const rebound::v1::DeclineVerdict*>>;
-  // Applies several events in order in one Redis round trip (pipelined
-  // EVALSHA). Same effects as Apply() on each in turn.
+  // Applies several events in order (RunSteps, no classify step). Same
+  // effects as Apply() on each in turn.
   absl::Status ApplyBatch(const Batch& events);
 
-  // ApplyBatch(events), then ReadDeclineState(decline), in one round trip:
-  // the read sees every write of the batch. On an error some of the batch
-  // may be written (each write is idempotent: apply it again).
+  // ApplyBatch(events), then ReadDeclineState(decline): the read sees
+  // every write of the batch. On an error some of the batch may be written
+  // (each write is idempotent: apply it again).
   absl::StatusOr<DeclineState> ApplyBatchThenRead(
       const Batch& events, const rebound::v1::ConnectionEvent& decline);
 
-  // One step of RunSteps: apply `event` (`verdict` required for a decline
-  // or expiry), or, when `read`, read `event`'s DeclineState instead.
+  // One step of RunSteps: apply `event` with `verdict` (required for a
+  // decline or expiry unless `classify`). A `classify` step is a decline or
+  // expiry whose verdict is decided at its place in the steps.
   struct Step {
     const rebound::v1::ConnectionEvent* event = nullptr;
     const rebound::v1::DeclineVerdict* verdict = nullptr;
-    bool read = false;
+    bool classify = false;
   };
-  // The steps in order, in one round trip: a read sees every apply before
-  // it. One DeclineState per read step, in order. On an error some applies
-  // may be written (each is idempotent: apply it again).
-  absl::StatusOr<std::vector<DeclineState>> RunSteps(
-      const std::vector<Step>& steps);
+  struct Decided {
+    rebound::v1::DeclineVerdict verdict;
+    bool stored = false;  // The verdict stored with its request (a replay).
+  };
+  using Classifier =
+      std::function<rebound::v1::DeclineVerdict(const DeclineContext&)>;
+  // The steps in order, in two round trips whatever they hold: one of
+  // reads (the sender keys not in process, the recipients of the steps to
+  // classify), then one transaction of every write. Each step is applied in
+  // process in order; a `classify` step's context is taken at its place, so
+  // it sees exactly the steps before it (its recipient's counters as Redis
+  // held them at the reads, plus what the steps before it moved), and it is
+  // applied with the verdict stored with its request (a replay) or with
+  // `classify(context)`. One Decided per classify step, in order. On an
+  // error nothing or all of it is written on standalone Redis (per member
+  // on a cluster); every step is idempotent, so the caller runs them again.
+  absl::StatusOr<std::vector<Decided>> RunSteps(const std::vector<Step>& steps,
+                                                const Classifier& classify);
 
   // Forgets the sender keys kept in process: at a rebalance (another
   // consumer may write them now), after a rebuild.
@@ -160,6 +165,17 @@ class ScoreStore {
       const std::string& tenant, const std::string& member);
 
  private:
+  using RecipientReads =
+      absl::flat_hash_map<std::string, std::pair<RedisValue, RedisValue>>;
+  // Loads what `events` need that is not in process, and reads the
+  // recipients (hash, accept hours) of `readers`, in one round trip.
+  absl::StatusOr<RecipientReads> Load(
+      const std::vector<const rebound::v1::ConnectionEvent*>& events,
+      const std::vector<const rebound::v1::ConnectionEvent*>& readers);
+  // `event`'s DeclineState now: its sender's side from the cache, its
+  // recipient's as `reads` holds it, moved by the writes queued since.
+  absl::StatusOr<DeclineState> StateNow(
+      const rebound::v1::ConnectionEvent& event, const RecipientReads& reads);
   // The state from the replies of [HGETALL sender, HMGET request, GET
   // pair, HGETALL recipient, GET accept hours].
   static absl::StatusOr<DeclineState> DecodeDeclineState(

@@ -8,6 +8,7 @@
 #include "common/kafka_admin.h"
 #include "common/kafka_group.h"
 #include "common/log.h"
+#include "common/metrics_server.h"
 #include "common/pipeline.h"
 
 namespace rebound::scoring {
@@ -137,6 +138,15 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
            .Add({}, prometheus::Histogram::BucketBoundaries{
                         0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05,
                         0.1, 1});
+  c->event_age_ =
+      &prometheus::BuildHistogram()
+           .Name("rebound_scoring_event_age_seconds")
+           .Help(
+               "An event's age (since ingest produced it) when its effects "
+               "are written: the ingest -> scoring stage of the pipeline's "
+               "latency, queueing included")
+           .Register(*registry)
+           .Add({}, StageLatencyBuckets());
   c->redis_up_ = &prometheus::BuildGauge()
                       .Name("rebound_scoring_redis_up")
                       .Help("1 when Redis answers, else 0")
@@ -422,15 +432,9 @@ bool ScoringConsumer::WaitForRebuild(const absl::Status& why,
     }
   }
   RedisOk();
-  // Declines classified but not written yet: the rebuild stored a verdict
-  // for their request (the published one, or its own); that one is
-  // published.
-  for (Held& h : batch_) {
-    if (!h.verdict) continue;
-    auto st = store_->ReadDeclineState(h.event);
-    if (st.ok() && st->stored_verdict)
-      h.verdict = std::move(*st->stored_verdict);
-  }
+  // The held batch has no verdict yet (a decline's verdict is decided in
+  // the round trip that writes it): its declines get the verdict the
+  // rebuild stored for their request (the published one), if any.
   state_lost_.store(false);
   state_lost_gauge_->Set(0);
   log::Info("redis state rebuilt; resuming");
@@ -442,59 +446,53 @@ void ScoringConsumer::RedisOk() {
   redis_up_->Set(1);
 }
 
+ScoreStore::Step ScoringConsumer::StepOf(const Held& h) {
+  return {&h.event, h.verdict ? &*h.verdict : nullptr,
+          h.needs_verdict && !h.verdict};
+}
+
 bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
   std::vector<ScoreStore::Step> steps;
   steps.reserve(batch_.size());
-  for (const Held& h : batch_) {
-    steps.push_back({&h.event, h.verdict ? &*h.verdict : nullptr,
-                     h.needs_verdict && !h.verdict});
-  }
+  for (const Held& h : batch_) steps.push_back(StepOf(h));
+  const auto classify = [this](const DeclineContext& c) {
+    return Classify(classifier_, c);
+  };
   // Redis down: hold the batch and retry; nothing after it is stored.
-  absl::StatusOr<std::vector<ScoreStore::DeclineState>> read;
+  absl::StatusOr<std::vector<ScoreStore::Decided>> decided;
   while (true) {
-    read = store_->RunSteps(steps);
-    if (read.ok()) break;
-    if (absl::IsDataLoss(read.status())) {
-      if (!WaitForRebuild(read.status(), stop)) return false;
+    decided = store_->RunSteps(steps, classify);
+    if (decided.ok()) break;
+    if (absl::IsDataLoss(decided.status())) {
+      if (!WaitForRebuild(decided.status(), stop)) return false;
       continue;
     }
     // Refused for good: find the event Redis refuses, one at a time.
-    if (!IsTransientRedisError(read.status())) return RunAlone(stop);
-    RedisFailed(read.status());
+    if (!IsTransientRedisError(decided.status())) return RunAlone(stop);
+    RedisFailed(decided.status());
     if (stop.load()) return false;  // Unstored: replayed after restart.
   }
   RedisOk();
   const absl::Time now = absl::Now();
-  std::vector<Held> left;
-  size_t r = 0;
+  size_t d = 0;
   for (size_t i = 0; i < batch_.size(); ++i) {
     Held& h = batch_[i];
-    if (!steps[i].read) {
-      Complete(h, now, stop);
-      continue;
-    }
-    ScoreStore::DeclineState& st = (*read)[r++];
-    h.verdict = st.stored_verdict ? std::move(*st.stored_verdict)
-                                  : Classify(classifier_, st.context);
-    left.push_back(std::move(h));
+    if (steps[i].classify) h.verdict = std::move((*decided)[d++].verdict);
+    Complete(h, now, stop);
   }
-  batch_ = std::move(left);
-  order_.Flushed();
+  batch_.clear();
   cache_entries_->Set(static_cast<double>(store_->cached_entries()));
   return true;
 }
 
 absl::Status ScoringConsumer::ApplyAlone(Held& h) {
-  if (h.needs_verdict && !h.verdict) {
-    auto read = store_->RunSteps({{&h.event, nullptr, true}});
-    if (!read.ok()) return read.status();
-    ScoreStore::DeclineState& st = (*read)[0];
-    h.verdict = st.stored_verdict ? std::move(*st.stored_verdict)
-                                  : Classify(classifier_, st.context);
-  }
-  return store_
-      ->RunSteps({{&h.event, h.verdict ? &*h.verdict : nullptr, false}})
-      .status();
+  const std::vector<ScoreStore::Step> steps = {StepOf(h)};
+  auto decided = store_->RunSteps(steps, [this](const DeclineContext& c) {
+    return Classify(classifier_, c);
+  });
+  if (!decided.ok()) return decided.status();
+  if (steps[0].classify) h.verdict = std::move(decided->front().verdict);
+  return absl::OkStatus();
 }
 
 bool ScoringConsumer::RunAlone(const std::atomic<bool>& stop) {
@@ -528,7 +526,6 @@ bool ScoringConsumer::RunAlone(const std::atomic<bool>& stop) {
     }
     batch_.erase(batch_.begin());
   }
-  order_.Flushed();
   return true;
 }
 
@@ -543,16 +540,13 @@ bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
     if (!AdoptEpoch(stop)) return false;
     epoch_adopted_ = true;
   }
-  // Each round trip writes all but the declines it classified: two at most.
-  while (!batch_.empty()) {
-    if (!RoundTrip(stop)) return false;
-  }
-  return true;
+  return RoundTrip(stop);
 }
 
 void ScoringConsumer::Complete(Held& h, absl::Time now,
                                const std::atomic<bool>& stop) {
   process_latency_->Observe(absl::ToDoubleSeconds(now - h.received));
+  if (auto age = RecordAgeSeconds(*h.message, now)) event_age_->Observe(*age);
   if (h.verdict) {
     verdicts_
         ->Add({{"reason",
@@ -589,9 +583,7 @@ bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
                stop);
     return true;
   }
-  if (order_.MustWait(h.event) && !FlushBatch(stop)) return false;
-  h.needs_verdict = DeclineOrder::NeedsVerdict(h.event);
-  order_.Queued(h.event);
+  h.needs_verdict = NeedsVerdict(h.event);
   h.message = std::move(m);
   batch_.push_back(std::move(h));
   if (batch_.size() >= kMaxBatch) return FlushBatch(stop);

@@ -128,8 +128,8 @@ class ScoringConsumer final : public PipelineStage {
   };
   ScoringConsumer() = default;
   // A consumed event waiting for its batch to be written. A decline or
-  // expiry first waits for its context to be read (`needs_verdict` without
-  // `verdict`), then for its verdict to be written.
+  // expiry (`needs_verdict`) gets its `verdict` in the round trip that
+  // writes it (ScoreStore::RunSteps).
   struct Held {
     std::unique_ptr<RdKafka::Message> message;
     rebound::v1::ConnectionEvent event;
@@ -139,11 +139,13 @@ class ScoringConsumer final : public PipelineStage {
   };
   // Most events written to Redis in one round trip.
   static constexpr size_t kMaxBatch = 256;
+  // `h` as a step of ScoreStore::RunSteps: classified there when it needs
+  // a verdict it does not have yet.
+  static ScoreStore::Step StepOf(const Held& h);
 
   // Takes one consumed message: dead-letters it, or adds it to the batch
-  // (after a round trip first if it shares a member with a decline whose
-  // context is not read yet). False only when `stop` interrupted a Redis
-  // retry.
+  // (writing the batch when full). False only when `stop` interrupted a
+  // Redis retry.
   bool Accept(std::unique_ptr<RdKafka::Message> message,
               const std::atomic<bool>& stop);
   // Writes the batch until it is empty (retrying while Redis is down,
@@ -152,7 +154,7 @@ class ScoringConsumer final : public PipelineStage {
   // order; the declines read are classified and written in a second one.
   // Written events complete (verdicts sent, offsets done).
   bool FlushBatch(const std::atomic<bool>& stop);
-  // One round trip of FlushBatch.
+  // FlushBatch's work: the batch in one RunSteps.
   bool RoundTrip(const std::atomic<bool>& stop);
   // Sends a written event's verdict, or marks it done.
   void Complete(Held& held, absl::Time now, const std::atomic<bool>& stop);
@@ -174,7 +176,6 @@ class ScoringConsumer final : public PipelineStage {
   // Sends what Requeue queued. False when some is still waiting.
   bool SendRequeued(const std::atomic<bool>& stop);
   // Which consumed events may join the batch's next round trip.
-  DeclineOrder order_;
   void SendVerdict(const Held& held, const std::atomic<bool>& stop);
   void RedisFailed(const absl::Status& status);
   // RedisFailed without the pause: health NOT_SERVING, logged, counted.
@@ -230,6 +231,7 @@ class ScoringConsumer final : public PipelineStage {
   prometheus::Counter* redis_errors_ = nullptr;
   prometheus::Family<prometheus::Counter>* verdicts_ = nullptr;
   prometheus::Histogram* process_latency_ = nullptr;
+  prometheus::Histogram* event_age_ = nullptr;
   prometheus::Gauge* redis_up_ = nullptr;
   prometheus::Gauge* state_lost_gauge_ = nullptr;
   prometheus::Gauge* cache_entries_ = nullptr;

@@ -48,51 +48,31 @@ absl::StatusOr<RebuildReport> RebuildState(const RebuildOptions& o,
   if (!removed.ok()) return removed.status();
   report.keys_removed = *removed;
 
-  // 3. Replay, batched as the consumer does (ScoreStore::RunSteps,
-  // DeclineOrder): a decline with a published verdict is written with it;
-  // one without has its context read at its place and is written in the
-  // next round trip.
+  // 3. Replay, batched as the consumer does (ScoreStore::RunSteps): a
+  // decline with a published verdict is written with it; one without is
+  // classified at its place.
   struct Held {
     ConnectionEvent event;
     std::optional<DeclineVerdict> verdict;
-    bool read = false;
   };
   std::vector<Held> held;
-  DeclineOrder order;
-  auto round_trip = [&]() -> absl::Status {
+  const auto classify = [&](const DeclineContext& c) {
+    ++report.verdicts_classified;
+    return Classify(classifier, c);
+  };
+  auto flush = [&]() -> absl::Status {
+    if (held.empty()) return absl::OkStatus();
     std::vector<ScoreStore::Step> steps;
     steps.reserve(held.size());
     for (const Held& h : held) {
-      steps.push_back({&h.event, h.verdict ? &*h.verdict : nullptr, h.read});
+      steps.push_back({&h.event, h.verdict ? &*h.verdict : nullptr,
+                       NeedsVerdict(h.event) && !h.verdict});
     }
-    auto states = store.RunSteps(steps);
-    if (!states.ok()) return states.status();
-    std::vector<Held> next;
-    size_t r = 0;
-    for (Held& h : held) {
-      if (!h.read) {
-        ++report.events_applied;
-        continue;
-      }
-      ScoreStore::DeclineState& st = (*states)[r++];
-      if (st.stored_verdict) {
-        h.verdict = std::move(*st.stored_verdict);
-        ++report.verdicts_reused;
-      } else {
-        h.verdict = Classify(classifier, st.context);
-        ++report.verdicts_classified;
-      }
-      h.read = false;
-      next.push_back(std::move(h));
-    }
-    held = std::move(next);
-    order.Flushed();
-    return absl::OkStatus();
-  };
-  auto flush = [&]() -> absl::Status {
-    while (!held.empty()) {
-      if (auto s = round_trip(); !s.ok()) return s;
-    }
+    auto decided = store.RunSteps(steps, classify);
+    if (!decided.ok()) return decided.status();
+    for (const auto& d : *decided) report.verdicts_reused += d.stored ? 1 : 0;
+    report.events_applied += static_cast<int64_t>(held.size());
+    held.clear();
     return absl::OkStatus();
   };
   read = ReadTopicToEnd(
@@ -104,20 +84,14 @@ absl::StatusOr<RebuildReport> RebuildState(const RebuildOptions& o,
           ++report.undecodable;
           return absl::OkStatus();
         }
-        if (order.MustWait(h.event)) {
-          if (auto s = flush(); !s.ok()) return s;
-        }
-        if (DeclineOrder::NeedsVerdict(h.event)) {
+        if (NeedsVerdict(h.event)) {
           if (auto it =
                   published.find({h.event.tenant_id(), h.event.event_id()});
               it != published.end()) {
             h.verdict = it->second;
             ++report.verdicts_reused;
-          } else {
-            h.read = true;
           }
         }
-        order.Queued(h.event);
         held.push_back(std::move(h));
         if (held.size() >= 256) return flush();
         return absl::OkStatus();
