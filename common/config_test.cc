@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "common/kafka_group.h"
 #include "gtest/gtest.h"
 
 namespace rebound {
@@ -98,6 +99,36 @@ TEST(ParseDuration, Units) {
     } else {
       EXPECT_FALSE(d.has_value()) << c.in;
     }
+  }
+}
+
+TEST(FetchBatching, FlagsBecomeTheConsumersPropertiesAndAreBounded) {
+  {
+    const char* argv[] = {"prog", "--fetch-wait-max=25ms"};
+    ConfigReader c(2, argv, FakeEnv({{"REBOUND_FETCH_MIN_BYTES", "65536"}}));
+    auto props = ReadFetchBatching(c);
+    ASSERT_TRUE(c.Finish().ok());
+    EXPECT_EQ(props.at("fetch.wait.max.ms"), "25");
+    EXPECT_EQ(props.at("fetch.min.bytes"), "65536");
+  }
+  {
+    // Defaults: a fetch is answered as soon as any record is there.
+    const char* argv[] = {"prog"};
+    ConfigReader c(1, argv, FakeEnv({}));
+    auto props = ReadFetchBatching(c);
+    ASSERT_TRUE(c.Finish().ok());
+    EXPECT_EQ(props.at("fetch.wait.max.ms"), "10");
+    EXPECT_EQ(props.at("fetch.min.bytes"), "1");
+  }
+  {
+    const char* argv[] = {"prog", "--fetch-min-bytes=0"};
+    ConfigReader c(2, argv, FakeEnv({}));
+    ReadFetchBatching(c);
+    absl::Status s = c.Finish();
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(std::string(s.message()).find("fetch-min-bytes"),
+              std::string::npos)
+        << s.message();
   }
 }
 

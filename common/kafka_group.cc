@@ -124,4 +124,17 @@ std::optional<double> RecordAgeSeconds(const RdKafka::Message& m,
       0.0, absl::ToDoubleSeconds(now - absl::FromUnixMillis(ts.timestamp)));
 }
 
+std::map<std::string, std::string> ReadFetchBatching(ConfigReader& c) {
+  const std::chrono::milliseconds wait = c.Duration(
+      "fetch-wait-max", std::chrono::milliseconds(10),
+      "longest the broker holds a fetch to gather --fetch-min-bytes (adds up "
+      "to this to latency when traffic is light)");
+  const int64_t min_bytes =
+      c.Int("fetch-min-bytes", 1, 1, 100'000'000,
+            "bytes the broker gathers before answering a fetch (1: answer "
+            "as soon as any record is there)");
+  return {{"fetch.wait.max.ms", std::to_string(wait.count())},
+          {"fetch.min.bytes", std::to_string(min_bytes)}};
+}
+
 }  // namespace rebound

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/config.h"
 #include "librdkafka/rdkafkacpp.h"
 
 namespace rebound {
@@ -57,6 +58,14 @@ void LeaveGroup(RdKafka::KafkaConsumer* consumer, bool kafka_reachable);
 absl::StatusOr<bool> GroupHasCommittedOffsets(
     RdKafka::KafkaConsumer* consumer, const std::string& topic,
     std::chrono::milliseconds timeout);
+
+// The fetch batching of a group member, from --fetch-wait-max and
+// --fetch-min-bytes, as librdkafka properties (GroupConsumerOptions::extra).
+// The broker answers a fetch once it holds min-bytes for it, or after
+// wait-max: larger values mean fewer, fuller fetches (less broker and
+// client CPU per record when busy) and up to wait-max more latency when
+// traffic is light.
+std::map<std::string, std::string> ReadFetchBatching(ConfigReader& config);
 
 // How long ago `m` was produced (its record timestamp, the producer's
 // clock), in seconds, never negative; nullopt when it has none.

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "common/config.h"
+#include "common/kafka_group.h"
 #include "common/log.h"
 #include "common/redis_client.h"
 #include "common/service_host.h"
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   k.topic_replication =
       static_cast<int>(c.Int("topic-replication", k.topic_replication, 1, 16,
                              "replication factor of topics created"));
+  k.consumer_properties = rebound::ReadFetchBatching(c);
   k.batch_linger = c.Duration(
       "batch-linger", k.batch_linger,
       "how long a record may wait for others to share its Redis round trips "

@@ -143,7 +143,7 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
                            options.group_id,
                            "rebound-notify",
                            {options.verdicts_topic, options.events_topic},
-                           {{"fetch.wait.max.ms", "10"}}},
+                           options.consumer_properties},
                           c->rebalancer_.get(), c->rebalancer_.get());
   if (!consumer.ok()) return consumer.status();
   c->consumer_ = std::move(*consumer);

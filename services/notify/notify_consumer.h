@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,8 @@ struct NotifyConsumerOptions {
   // round trips (0: write as soon as nothing more is queued locally).
   std::chrono::milliseconds batch_linger{5};
   SuggestionStoreOptions store;
+  // Extra librdkafka properties of the group consumer (ReadFetchBatching).
+  std::map<std::string, std::string> consumer_properties;
 };
 
 class NotifyConsumer final : public PipelineStage {

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "common/config.h"
+#include "common/kafka_group.h"
 #include "common/log.h"
 #include "common/redis_client.h"
 #include "common/service_host.h"
@@ -46,6 +47,10 @@ int main(int argc, char** argv) {
       "batch-linger", s.batch_linger,
       "how long an event may wait for others to share its Redis round trip "
       "(0: none; adds at most this to a verdict's latency)");
+  s.consumer_properties = rebound::ReadFetchBatching(c);
+  s.publisher.linger_ms = static_cast<int>(
+      c.Int("producer-linger-ms", s.publisher.linger_ms, 0, 60'000,
+            "how long the verdict producer waits to fill a batch"));
   s.store.marker_ttl = absl::FromChrono(
       c.Duration("event-marker-ttl", std::chrono::hours(24 * 30),
                  "Redis Cluster only: how long a recipient's markers (a "

@@ -211,7 +211,7 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
                            options.group_id,
                            "rebound-scoring",
                            {options.events_topic},
-                           {}},
+                           options.consumer_properties},
                           c->rebalancer_.get(), c->rebalancer_.get());
   if (!consumer.ok()) return consumer.status();
   c->consumer_ = std::move(*consumer);

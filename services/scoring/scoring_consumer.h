@@ -60,6 +60,8 @@ struct ScoringOptions {
   std::chrono::milliseconds batch_linger{5};
   ScoreStoreOptions store;
   PublisherOptions publisher;
+  // Extra librdkafka properties of the group consumer (ReadFetchBatching).
+  std::map<std::string, std::string> consumer_properties;
 };
 
 // Offsets of one partition that are being worked on; the committable offset
