@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -31,8 +32,13 @@ grpc::Status Required(const std::string& value, const char* field) {
 }
 
 // One watcher: a thread of its own reads the Redis stream (blocking XREAD on
-// its own connection) and writes one update at a time. The thread makes
-// every call on the reactor; Finish() is its last.
+// its own connection) and queues what it reads; the writes are chained from
+// OnWriteDone on gRPC's thread (no thread hand-off per update), and all but
+// the last queued update go out with a buffer hint, so a read's updates
+// leave in few flushes. The reader waits while kMaxQueued updates wait to
+// be written (a slow client holds its own reader, nobody else's). The
+// reader makes the last call on the reactor: Finish(), once the queue is
+// written or the call is cancelled.
 class WatchReactor
     : public grpc::ServerWriteReactor<rebound::v1::SuggestionUpdate> {
  public:
@@ -52,6 +58,10 @@ class WatchReactor
       grpc::Status end = Loop(*st, options, request);
       {
         std::unique_lock<std::mutex> lock(st->mu);
+        st->cv.wait(lock, [&] {
+          return st->cancelled || (!st->writing && st->queue.empty());
+        });
+        // Cancelled: no write in flight either, before Finish().
         st->cv.wait(lock, [&] { return !st->writing; });
       }
       Finish(end);
@@ -59,10 +69,19 @@ class WatchReactor
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    state_->writing = false;
-    if (!ok) state_->cancelled = true;
-    state_->cv.notify_all();
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      if (!ok) {
+        state_->cancelled = true;
+        state_->writing = false;
+        state_->cv.notify_all();
+        return;
+      }
+      state_->writing = TakeNext(*state_);
+      state_->cv.notify_all();
+      if (!state_->writing) return;
+    }
+    StartCurrent();
   }
   void OnCancel() override {
     std::lock_guard<std::mutex> lock(state_->mu);
@@ -78,13 +97,65 @@ class WatchReactor
   }
 
  private:
+  // Updates read and not yet written, at most this many per watch.
+  static constexpr size_t kMaxQueued = 1000;
+  struct Queued {
+    rebound::v1::SuggestionUpdate update;
+    int64_t appended_ms = -1;  // Appended while watched: its delay counts.
+  };
   struct State {
     std::mutex mu;
     std::condition_variable cv;
     bool writing = false;
     bool cancelled = false;
+    std::deque<Queued> queue;
+    // The write in flight and how it goes out: set by TakeNext under mu,
+    // read by the StartCurrent that follows; the next TakeNext comes only
+    // after its OnWriteDone.
     rebound::v1::SuggestionUpdate current;
+    int64_t current_appended_ms = -1;
+    bool more = false;  // More was queued behind `current`: buffer it.
   };
+
+  // Moves the queue's front into `current`; false when empty. Under mu.
+  static bool TakeNext(State& st) {
+    if (st.queue.empty() || st.cancelled) return false;
+    st.current = std::move(st.queue.front().update);
+    st.current_appended_ms = st.queue.front().appended_ms;
+    st.queue.pop_front();
+    st.more = !st.queue.empty();
+    return true;
+  }
+
+  // Starts the write of `current` (mu not held: a reaction may run inline).
+  void StartCurrent() {
+    State& st = *state_;
+    if (st.current_appended_ms >= 0 && open_) {
+      const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+      open_->delay->Observe(static_cast<double>(std::max<int64_t>(
+                                0, now_ms - st.current_appended_ms)) /
+                            1000.0);
+    }
+    grpc::WriteOptions options;
+    if (st.more) options.set_buffer_hint();
+    StartWrite(&st.current, options);
+  }
+
+  // Queues one update (the reader's thread); false once cancelled.
+  bool Enqueue(State& st, Queued q) {
+    {
+      std::unique_lock<std::mutex> lock(st.mu);
+      st.cv.wait(lock,
+                 [&] { return st.cancelled || st.queue.size() < kMaxQueued; });
+      if (st.cancelled) return false;
+      st.queue.push_back(std::move(q));
+      // A write in flight: OnWriteDone chains this one.
+      if (st.writing) return true;
+      st.writing = TakeNext(st);
+    }
+    StartCurrent();
+    return true;
+  }
 
   grpc::Status Loop(State& st, const SuggestionStoreOptions& options,
                     const rebound::v1::WatchSuggestionsRequest& request) {
@@ -138,21 +209,13 @@ class WatchReactor
           after = e.id;
           continue;
         }
-        {
-          std::unique_lock<std::mutex> lock(st.mu);
-          st.cv.wait(lock, [&] { return !st.writing || st.cancelled; });
-          if (st.cancelled) return grpc::Status::CANCELLED;
-          st.writing = true;
-          *st.current.mutable_suggestion() = std::move(e.suggestion);
-          st.current.set_resume_token(e.id);
+        Queued q;
+        *q.update.mutable_suggestion() = std::move(e.suggestion);
+        q.update.set_resume_token(e.id);
+        if (auto id = ParseStreamId(e.id); id && id->ms >= opened_ms) {
+          q.appended_ms = static_cast<int64_t>(id->ms);
         }
-        if (auto id = ParseStreamId(e.id); id && id->ms >= opened_ms && open_) {
-          const int64_t now_ms = absl::ToUnixMillis(absl::Now());
-          open_->delay->Observe(static_cast<double>(std::max<int64_t>(
-                                    0, now_ms - static_cast<int64_t>(id->ms))) /
-                                1000.0);
-        }
-        StartWrite(&st.current);
+        if (!Enqueue(st, std::move(q))) return grpc::Status::CANCELLED;
         after = e.id;
       }
     }
