@@ -32,7 +32,7 @@
 //   rb:{t/m}:sugg-stream       STREAM suggestion versions (MAXLEN ~)
 //   rb:{t}:sugg-stream         STREAM the same for the whole tenant
 //   rb:{t}:sugg-ev:<id>:<version> STRING a version reached the tenant
-//                                     stream (TTL)
+//                                     stream (TTL; Redis Cluster only)
 //   rb:{t}:pending             ZSET   the tenant's sent invites
 //                                     (PendingEntry) by send time, until
 //                                     the stale sweep looks at them (an

@@ -32,7 +32,7 @@ return 1
 const char kPutSuggestionScript[] = R"lua(
 local sugg, suggs, waiting, retries, flags, stream =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local tenant, marker = KEYS[7], KEYS[8]
+local tenant = KEYS[7]
 local version = tonumber(ARGV[2])
 local ttl, keep = ARGV[9], tonumber(ARGV[10])
 local stored = tonumber(redis.call('HGET', sugg, 'version') or '0')
@@ -63,11 +63,11 @@ if version == 1 then
     redis.call('INCR', retries)
     redis.call('EXPIRE', retries, ttl)
   end
-  for i = 13, #ARGV do redis.call('HINCRBY', flags, ARGV[i], 1) end
-  if #ARGV >= 13 then redis.call('EXPIRE', flags, ttl) end
+  for i = 12, #ARGV do redis.call('HINCRBY', flags, ARGV[i], 1) end
+  if #ARGV >= 12 then redis.call('EXPIRE', flags, ttl) end
 end
-if tenant and redis.call('SET', marker, '1', 'NX', 'EX', ARGV[11]) then
-  redis.call('XADD', tenant, 'MAXLEN', '~', ARGV[12], '*', 's', ARGV[1])
+if tenant then
+  redis.call('XADD', tenant, 'MAXLEN', '~', ARGV[11], '*', 's', ARGV[1])
 end
 return redis.call('XADD', stream, 'MAXLEN', '~', ARGV[8], '*', 's', ARGV[1])
 )lua";

@@ -26,17 +26,17 @@ namespace rebound::state {
 extern const char kApplyAsRecipientScript[];
 
 // Writes a suggestion version and appends it to the member's stream and,
-// given the tenant's keys (standalone Redis only: they are in another
-// slot), to the tenant's stream once (kAppendTenantStreamScript's rule, in
-// the same call: one script call per suggestion instead of two).
+// given the tenant's stream (standalone Redis only: it is in another slot),
+// to the tenant's stream. The version check makes both appends happen once
+// per version, with the write, so no marker is needed (on a cluster the
+// tenant append is kAppendTenantStreamScript, behind its marker).
 // KEYS: suggestion hash, suggestion index, waiting set, pair retries,
-//   flags, member stream[, tenant stream, tenant marker].
+//   flags, member stream[, tenant stream].
 // ARGV: data, version, created (ms), state name, suggestion id,
 //   counts_retry (0/1), waiting (0/1), stream max length, ttl (s) of the
 //   member's suggestion keys, most suggestions kept in the index, the
-//   tenant marker's ttl (s), the tenant stream's max length ("" without
-//   tenant keys), then the red-flag signal names to count (first version
-//   only).
+//   tenant stream's max length ("" without the tenant stream), then the
+//   red-flag signal names to count (first version only).
 // Returns the member stream entry id, or "" when this version (or a newer
 // one) was written before.
 extern const char kPutSuggestionScript[];

@@ -76,6 +76,20 @@ TEST_F(SuggestionStoreTest, EachVersionIsWrittenAndStreamedOnce) {
   EXPECT_EQ((*entries)[0].suggestion.version(), 1);
   EXPECT_EQ((*entries)[1].suggestion.version(), 2);
   EXPECT_TRUE(StreamIdLess((*entries)[0].id, (*entries)[1].id));
+  // The tenant's stream too, each version once; on a standalone Redis the
+  // put appends it in the same call as the version check, so no marker key
+  // per version is left behind.
+  auto tenant = store_->Read(tenant_, "", "0-0", absl::ZeroDuration(), 100);
+  ASSERT_TRUE(tenant.ok()) << tenant.status();
+  ASSERT_EQ(tenant->size(), 2u);
+  EXPECT_EQ((*tenant)[0].suggestion.version(), 1);
+  EXPECT_EQ((*tenant)[1].suggestion.version(), 2);
+  RedisClient redis(options_.redis);
+  auto markers =
+      redis.Command({"EXISTS", state::TenantKeys(tenant_).StreamMarker("s1", 1),
+                     state::TenantKeys(tenant_).StreamMarker("s1", 2)});
+  ASSERT_TRUE(markers.ok()) << markers.status();
+  EXPECT_EQ(markers->integer, 0) << "a marker key per version on standalone";
   // The red flag was counted with the first version only.
   auto flags = store_->RedFlags(tenant_, "m", 5);
   ASSERT_TRUE(flags.ok());

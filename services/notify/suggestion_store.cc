@@ -205,12 +205,8 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
          std::to_string(options_.member_stream_max),
          Secs(options_.suggestion_ttl),
          std::to_string(options_.max_suggestions_per_member),
-         with_tenant ? Secs(options_.marker_ttl) : "",
          with_tenant ? std::to_string(options_.tenant_stream_max) : ""}};
-    if (with_tenant) {
-      call.keys.push_back(tk.Stream());
-      call.keys.push_back(tk.StreamMarker(s.suggestion_id(), s.version()));
-    }
+    if (with_tenant) call.keys.push_back(tk.Stream());
     call.args.insert(call.args.end(), w.red_flags.begin(), w.red_flags.end());
     puts.push_back(std::move(call));
   }
@@ -243,11 +239,14 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
       }
     }
   }
+  // Standalone: each version reached the tenant stream with its write (a
+  // replay's, when it was first written).
+  if (with_tenant) return stored;
+  // Cluster: the tenant stream is in another slot; appended behind a marker
+  // per version, so a replay appends what a failure left out, once.
   std::vector<ScriptCall> appends;
   appends.reserve(stored.size());
   for (size_t i = 0; i < stored.size(); ++i) {
-    // Written now with the tenant's keys: appended already.
-    if (with_tenant && !(*put)[i].str.empty()) continue;
     const RetrySuggestion& s = stored[i];
     const state::TenantKeys tk(s.tenant_id());
     appends.push_back(

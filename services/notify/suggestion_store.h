@@ -4,11 +4,12 @@
 // names, layouts and scripts are the shared schema in state/ (keys.h lists
 // every key); scoring's data is read through state/member_state.h.
 //
-// Each (suggestion id, version) is written once: the member-side script
-// writes only a version newer than the stored one, and the tenant-side
-// script appends behind a per-version marker, so replays after a crash add
-// no stream entry twice, and a watcher resuming from a token sees every
-// update once.
+// Each (suggestion id, version) is written once: the put script writes only
+// a version newer than the stored one and appends it to the member's stream
+// and (standalone Redis) the tenant's in the same call; on a Redis Cluster
+// the tenant's stream is in another slot, appended by a second script
+// behind a per-version marker. So replays after a crash add no stream
+// entry twice, and a watcher resuming from a token sees every update once.
 //
 // Bounds: a member's suggestion keys expire `suggestion_ttl` after their
 // last write; the index keeps the newest `max_suggestions_per_member`;
