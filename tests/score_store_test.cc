@@ -220,9 +220,12 @@ TEST_F(ScoreStoreTest, ADeclineSeesExactlyTheStepsBeforeItWhateverTheBatching) {
     std::string event_id;
     scoring::DeclineContext context;
   };
+  // One stream (its times are relative to now), run under two tenants.
+  const auto stream = testing::SimulatedStream(tenant_, 3000, 11);
   auto run = [&](const std::string& tenant, size_t per_round_trip) {
     std::vector<Seen> seen;
-    const auto events = testing::SimulatedStream(tenant, 3000, 11);
+    auto events = stream;
+    for (auto& e : events) e.set_tenant_id(tenant);
     scoring::ScoreStoreOptions so;
     so.redis.address = address_;
     scoring::ScoreStore store(so);
