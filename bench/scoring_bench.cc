@@ -175,7 +175,7 @@ return 1
     auto t = Clock::now();
     for (size_t i = 0; i < events.size(); ++i) {
       steps.push_back(
-          {&events[i], nullptr, rebound::scoring::NeedsVerdict(events[i])});
+          rebound::scoring::ScoreStore::Step::Of(events[i], std::nullopt));
       if (batched && steps.size() < 256 && i + 1 < events.size()) continue;
       if (auto d = store.RunSteps(steps, classify); !d.ok()) {
         std::cerr << d.status().message() << "\n";

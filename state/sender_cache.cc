@@ -300,10 +300,9 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
   auto state_it = req.fields.find("state");
   const std::string state =
       state_it == req.fields.end() ? "" : state_it->second;
-  const std::string rcv_key =
-      MemberKeys(event.tenant_id(), event.recipient_id()).Recipient();
-  const std::string rcv_prefix = PrefixOf(rcv_key);
   const MemberKeys r(event.tenant_id(), event.recipient_id());
+  const std::string rcv_key = r.Recipient();
+  const std::string rcv_prefix = PrefixOf(rcv_key);
   // The recipient's utc offset in the request's snapshot ("" none).
   std::string offset;
   if (kind == "sent" && event.request_sent().has_recipient_profile()) {

@@ -232,7 +232,7 @@ TEST_F(ScoreStoreTest, ADeclineSeesExactlyTheStepsBeforeItWhateverTheBatching) {
     EXPECT_TRUE(store.Connect().ok());
     std::vector<scoring::ScoreStore::Step> steps;
     for (size_t i = 0; i < events.size(); ++i) {
-      steps.push_back({&events[i], nullptr, scoring::NeedsVerdict(events[i])});
+      steps.push_back(scoring::ScoreStore::Step::Of(events[i], std::nullopt));
       if (steps.size() < per_round_trip && i + 1 < events.size()) continue;
       auto decided =
           store.RunSteps(steps, [&](const scoring::DeclineContext& c) {

@@ -164,9 +164,7 @@ absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::RunSteps(
     }
   }
   // 3. One transaction of every write, and the epoch read after it.
-  std::vector<std::vector<std::string>> checks;
-  for (auto& c : epoch_.Check()) checks.push_back(std::move(c));
-  auto replies = redis_.Transact(cache_.TakeWrites(), checks);
+  auto replies = redis_.Transact(cache_.TakeWrites(), epoch_.Check());
   if (!replies.ok()) return failed(replies.status());
   if (epoch_.adopted()) {
     if (auto s = epoch_.Verify(replies->back()); !s.ok()) return failed(s);

@@ -134,6 +134,13 @@ class ScoreStore {
     const rebound::v1::ConnectionEvent* event = nullptr;
     const rebound::v1::DeclineVerdict* verdict = nullptr;
     bool classify = false;
+    // `event` with the verdict it has, if any: classified when it needs
+    // one and has none.
+    static Step Of(const rebound::v1::ConnectionEvent& event,
+                   const std::optional<rebound::v1::DeclineVerdict>& verdict) {
+      return {&event, verdict ? &*verdict : nullptr,
+              NeedsVerdict(event) && !verdict};
+    }
   };
   struct Decided {
     rebound::v1::DeclineVerdict verdict;

@@ -446,15 +446,12 @@ void ScoringConsumer::RedisOk() {
   redis_up_->Set(1);
 }
 
-ScoreStore::Step ScoringConsumer::StepOf(const Held& h) {
-  return {&h.event, h.verdict ? &*h.verdict : nullptr,
-          h.needs_verdict && !h.verdict};
-}
-
 bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
   std::vector<ScoreStore::Step> steps;
   steps.reserve(batch_.size());
-  for (const Held& h : batch_) steps.push_back(StepOf(h));
+  for (const Held& h : batch_) {
+    steps.push_back(ScoreStore::Step::Of(h.event, h.verdict));
+  }
   const auto classify = [this](const DeclineContext& c) {
     return Classify(classifier_, c);
   };
@@ -486,7 +483,8 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
 }
 
 absl::Status ScoringConsumer::ApplyAlone(Held& h) {
-  const std::vector<ScoreStore::Step> steps = {StepOf(h)};
+  const std::vector<ScoreStore::Step> steps = {
+      ScoreStore::Step::Of(h.event, h.verdict)};
   auto decided = store_->RunSteps(steps, [this](const DeclineContext& c) {
     return Classify(classifier_, c);
   });
@@ -583,7 +581,6 @@ bool ScoringConsumer::Accept(std::unique_ptr<RdKafka::Message> m,
                stop);
     return true;
   }
-  h.needs_verdict = NeedsVerdict(h.event);
   h.message = std::move(m);
   batch_.push_back(std::move(h));
   if (batch_.size() >= kMaxBatch) return FlushBatch(stop);

@@ -130,20 +130,16 @@ class ScoringConsumer final : public PipelineStage {
   };
   ScoringConsumer() = default;
   // A consumed event waiting for its batch to be written. A decline or
-  // expiry (`needs_verdict`) gets its `verdict` in the round trip that
-  // writes it (ScoreStore::RunSteps).
+  // expiry gets its `verdict` in the round trip that writes it
+  // (ScoreStore::RunSteps).
   struct Held {
     std::unique_ptr<RdKafka::Message> message;
     rebound::v1::ConnectionEvent event;
-    bool needs_verdict = false;
     std::optional<rebound::v1::DeclineVerdict> verdict;
     absl::Time received;
   };
   // Most events written to Redis in one round trip.
   static constexpr size_t kMaxBatch = 256;
-  // `h` as a step of ScoreStore::RunSteps: classified there when it needs
-  // a verdict it does not have yet.
-  static ScoreStore::Step StepOf(const Held& h);
 
   // Takes one consumed message: dead-letters it, or adds it to the batch
   // (writing the batch when full). False only when `stop` interrupted a

@@ -65,8 +65,7 @@ absl::StatusOr<RebuildReport> RebuildState(const RebuildOptions& o,
     std::vector<ScoreStore::Step> steps;
     steps.reserve(held.size());
     for (const Held& h : held) {
-      steps.push_back({&h.event, h.verdict ? &*h.verdict : nullptr,
-                       NeedsVerdict(h.event) && !h.verdict});
+      steps.push_back(ScoreStore::Step::Of(h.event, h.verdict));
     }
     auto decided = store.RunSteps(steps, classify);
     if (!decided.ok()) return decided.status();
