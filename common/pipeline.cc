@@ -1,6 +1,7 @@
 #include "common/pipeline.h"
 
 #include "common/kafka_admin.h"
+#include "librdkafka/rdkafka.h"
 
 namespace rebound::pipeline {
 
@@ -9,6 +10,27 @@ std::string RecordKey(std::string_view tenant, std::string_view sender) {
   key.reserve(tenant.size() + sender.size() + 1);
   key.append(tenant).append(1, '/').append(sender);
   return key;
+}
+
+std::string_view CloudEventType(const RdKafka::Message& message) {
+  rd_kafka_headers_t* headers = nullptr;
+  // c_ptr() is not const; the message is only read.
+  rd_kafka_message_t* m = const_cast<RdKafka::Message&>(message).c_ptr();
+  if (m == nullptr || rd_kafka_message_headers(m, &headers) != 0 ||
+      headers == nullptr) {
+    return {};
+  }
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(headers, "ce_type", &value, &size) != 0 ||
+      value == nullptr) {
+    return {};
+  }
+  return {static_cast<const char*>(value), size};
+}
+
+bool IsForwardedEvent(const RdKafka::Message& message) {
+  return CloudEventType(message) == kEventType;
 }
 
 absl::Status EnsureTopics(RdKafka::Handle* handle, const std::string& brokers,

@@ -16,9 +16,16 @@ namespace rebound::pipeline {
 
 // Ingest publishes validated events here; scoring and notify consume it.
 inline constexpr char kEventsTopic[] = "connection-events";
-// Scoring publishes a DeclineVerdict per decline or expiry; notify
-// consumes it.
+// Scoring publishes a DeclineVerdict per decline or expiry here, and
+// forwards each ProfileUpdated event once it has applied it (notify
+// re-checks the suggestions waiting on profile work); notify consumes only
+// this topic. Records are CloudEvents (binary mode): ce_type tells which
+// (kVerdictType, kEventType; a record without ce_type is a verdict). Both
+// are keyed by RecordKey, so a sender's verdicts and profile updates keep
+// their order.
 inline constexpr char kVerdictsTopic[] = "decline-verdicts";
+inline constexpr char kVerdictType[] = "rebound.v1.DeclineVerdict";
+inline constexpr char kEventType[] = "rebound.v1.ConnectionEvent";
 // What scoring cannot handle for good (common/dead_letter.h).
 inline constexpr char kEventsDeadLetterTopic[] = "connection-events-dlq";
 // What notify cannot handle for good.
@@ -38,6 +45,13 @@ struct TopicLayout {
 // events topic moves senders between partitions: stop ingest and let
 // scoring drain first. Ids may hold '/': the key is hashed, never parsed.
 std::string RecordKey(std::string_view tenant, std::string_view sender);
+
+// The record's ce_type header (its last value), without copying; empty
+// when it has none.
+std::string_view CloudEventType(const RdKafka::Message& message);
+// A verdicts-topic record that is a ConnectionEvent (ce_type kEventType),
+// not a DeclineVerdict.
+bool IsForwardedEvent(const RdKafka::Message& message);
 
 // Creates the named topics that are missing, with `layout`, waiting at most
 // `timeout`. The error names Kafka's address (`brokers`), the topic and

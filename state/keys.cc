@@ -157,15 +157,13 @@ std::string EpochKey() { return "rb:epoch"; }
 std::string NotifyEpochKey() { return "rb:epoch:notify"; }
 
 bool IsNotifyKey(std::string_view key) {
-  if (key == TenantsKey()) return true;
   if (key.rfind("rb:{", 0) != 0) return false;
   const size_t close = key.find('}');
   if (close == std::string_view::npos) return false;
   const std::string_view tag = key.substr(4, close - 4);
   const std::string_view rest = key.substr(close + 1);
   if (tag.find('/') == std::string_view::npos) {  // A tenant's.
-    return rest == ":sugg-stream" || rest == ":pending" ||
-           rest.rfind(":sugg-ev:", 0) == 0;
+    return rest == ":sugg-stream" || rest.rfind(":sugg-ev:", 0) == 0;
   }
   if (rest == ":suggs" || rest == ":waiting" || rest == ":flags" ||
       rest == ":sugg-stream") {
@@ -175,12 +173,15 @@ bool IsNotifyKey(std::string_view key) {
 }
 
 bool IsScoringKey(std::string_view key) {
+  if (key == TenantsKey()) return true;
   if (key.rfind("rb:{", 0) != 0) return false;
   const size_t close = key.find('}');
   if (close == std::string_view::npos) return false;
   const std::string_view tag = key.substr(4, close - 4);
-  if (tag.find('/') == std::string_view::npos) return false;  // A tenant's.
   const std::string_view rest = key.substr(close + 1);
+  if (tag.find('/') == std::string_view::npos) {  // A tenant's.
+    return rest == ":pending";
+  }
   if (rest == ":snd" || rest == ":rcv" || rest == ":hours") return true;
   for (std::string_view p : {":req:", ":pair:", ":in:"}) {
     if (rest.rfind(p, 0) == 0) return true;

@@ -34,11 +34,12 @@
 //   rb:{t}:sugg-ev:<id>:<version> STRING a version reached the tenant
 //                                     stream (TTL; Redis Cluster only)
 //   rb:{t}:pending             ZSET   the tenant's sent invites
-//                                     (PendingEntry) by send time, until
-//                                     the stale sweep looks at them (an
-//                                     earlier version also kept closed
+//                                     (PendingEntry) by send time, added
+//                                     by scoring with the request, until
+//                                     notify's stale sweep looks at them
+//                                     (an earlier version also kept closed
 //                                     ones, above kClosedInviteBase)
-//   rb:tenants                 SET    tenants with open invites
+//   rb:tenants                 SET    tenants with sent invites (scoring)
 //   rb:epoch                   STRING set when scoring's state was created;
 //                                     gone or changed = Redis lost its data
 //   rb:epoch:notify            STRING the same for notify's state
@@ -127,13 +128,13 @@ std::string EpochKey();
 std::string NotifyEpochKey();
 
 // True for the keys scoring writes (MemberKeys' Sender, Recipient,
-// AcceptHours, Request, Pair, ReceivedMarker), which a rebuild from the
-// events topic recreates.
+// AcceptHours, Request, Pair, ReceivedMarker; TenantKeys' Pending;
+// TenantsKey), which a rebuild from the events topic recreates.
 bool IsScoringKey(std::string_view key);
 
 // True for the keys notify writes (MemberKeys' Suggestion, Suggestions,
-// Waiting, Retries, Flags, Stream; TenantKeys' Stream, StreamMarker,
-// Pending; TenantsKey), which notify's rebuild recreates.
+// Waiting, Retries, Flags, Stream; TenantKeys' Stream, StreamMarker),
+// which notify's rebuild recreates.
 bool IsNotifyKey(std::string_view key);
 
 // A SCAN MATCH pattern for every member key of `tenant` (tests, tools).

@@ -197,11 +197,15 @@ TEST(IsScoringKey, ScoringsKeysOnly) {
       }
     }
   }
-  const TenantKeys t("acme");
-  EXPECT_FALSE(IsScoringKey(t.Pending()));
-  EXPECT_FALSE(IsScoringKey(t.Stream()));
+  // The tenant's pending invites are added by scoring with each request.
+  for (const auto& tenant : Ids()) {
+    const TenantKeys t(tenant);
+    EXPECT_TRUE(IsScoringKey(t.Pending())) << tenant;
+    EXPECT_FALSE(IsScoringKey(t.Stream())) << tenant;
+    EXPECT_FALSE(IsScoringKey(t.StreamMarker(tenant, 3))) << tenant;
+  }
+  EXPECT_TRUE(IsScoringKey(TenantsKey()));
   EXPECT_FALSE(IsScoringKey(EpochKey()));
-  EXPECT_FALSE(IsScoringKey(TenantsKey()));
 }
 
 TEST(IsNotifyKey, NotifysKeysOnly) {
@@ -216,11 +220,11 @@ TEST(IsNotifyKey, NotifysKeysOnly) {
   }
   for (const auto& tenant : Ids()) {
     const TenantKeys t(tenant);
-    EXPECT_TRUE(IsNotifyKey(t.Pending())) << tenant;
+    EXPECT_FALSE(IsNotifyKey(t.Pending())) << tenant;
     EXPECT_TRUE(IsNotifyKey(t.Stream())) << tenant;
     EXPECT_TRUE(IsNotifyKey(t.StreamMarker(tenant, 3))) << tenant;
   }
-  EXPECT_TRUE(IsNotifyKey(TenantsKey()));
+  EXPECT_FALSE(IsNotifyKey(TenantsKey()));
   EXPECT_FALSE(IsNotifyKey(EpochKey()));
   EXPECT_FALSE(IsNotifyKey(NotifyEpochKey()));
   EXPECT_FALSE(IsScoringKey(NotifyEpochKey()));

@@ -188,7 +188,7 @@ void SenderCache::Set(Hash& h, const std::string& field, std::string value) {
   h.dirty.insert(field);
 }
 
-void SenderCache::Recipient(const std::string& tag, RedisStep step) {
+void SenderCache::Other(const std::string& tag, RedisStep step) {
   auto [it, added] = recipient_index_.try_emplace(tag, recipient_.size());
   if (added) recipient_.push_back({tag, {}});
   recipient_[it->second].second.push_back(std::move(step));
@@ -316,14 +316,26 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
     // marker counts the recipient's side once.
     const std::string marker_ttl =
         std::to_string(absl::ToInt64Seconds(options_.marker_ttl));
-    Recipient(rcv_prefix,
-              ScriptCall{"recipient",
-                         {rcv_key, r.AcceptHours(),
-                          r.ReceivedMarker(request_id, kind != "sent")},
-                         {kind, marker_ttl, at_s, offset}});
+    Other(rcv_prefix, ScriptCall{"recipient",
+                                 {rcv_key, r.AcceptHours(),
+                                  r.ReceivedMarker(request_id, kind != "sent")},
+                                 {kind, marker_ttl, at_s, offset}});
   }
 
   if (kind == "sent") {
+    // The tenant's pending invites (notify's stale-invite sweep reads
+    // them): every time, not only on the request's first send, since on a
+    // Redis Cluster the tenant's key is in another slot and may have missed
+    // an earlier round trip; NX keeps the first send time.
+    const TenantKeys tk(event.tenant_id());
+    Other(tk.prefix(), std::vector<std::string>{
+                           "ZADD", tk.Pending(), "NX", at_s,
+                           PendingEntry(event.sender_id(), event.recipient_id(),
+                                        request_id)});
+    if (tenants_added_.insert(event.tenant_id()).second) {
+      Other(TenantsKey(),
+            std::vector<std::string>{"SADD", TenantsKey(), event.tenant_id()});
+    }
     // A request counts once, whatever event ids carry it.
     if (req.fields.contains("sent_at")) return absl::OkStatus();
     const int64_t day = UtcDay(at);
@@ -366,14 +378,14 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
     ++moved.received;
     if (!offset.empty()) moved.utc_offset = offset;
     if (options_.recipient_by_script) return absl::OkStatus();
-    Recipient(rcv_prefix,
-              std::vector<std::string>{"HINCRBY", rcv_key, "received", "1"});
+    Other(rcv_prefix,
+          std::vector<std::string>{"HINCRBY", rcv_key, "received", "1"});
     if (!offset.empty()) {
       auto [it, added] = recipient_offsets_.try_emplace(rcv_key, offset);
       if (added || it->second != offset) {
         it->second = offset;
-        Recipient(rcv_prefix, std::vector<std::string>{"HSET", rcv_key,
-                                                       "utc_offset", offset});
+        Other(rcv_prefix,
+              std::vector<std::string>{"HSET", rcv_key, "utc_offset", offset});
       }
     }
     return absl::OkStatus();
@@ -419,8 +431,7 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
   RecipientDelta& moved = recipient_deltas_[rcv_key];
   ++(kind == "accepted" ? moved.accepted : moved.declined);
   if (!options_.recipient_by_script) {
-    Recipient(rcv_prefix,
-              std::vector<std::string>{"HINCRBY", rcv_key, kind, "1"});
+    Other(rcv_prefix, std::vector<std::string>{"HINCRBY", rcv_key, kind, "1"});
   }
   if (kind != "accepted") return absl::OkStatus();
   // Hour of week in the recipient's local time (Monday 00:00 = 0): their
@@ -449,9 +460,9 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
       ((days + 3) % 7 + 7) % 7 * 24 + (lt - days * 86400) / 3600;
   moved.hours.push_back(how);
   if (options_.recipient_by_script) return absl::OkStatus();
-  Recipient(rcv_prefix, std::vector<std::string>{
-                            "BITFIELD", r.AcceptHours(), "OVERFLOW", "SAT",
-                            "INCRBY", "u32", "#" + std::to_string(how), "1"});
+  Other(rcv_prefix, std::vector<std::string>{"BITFIELD", r.AcceptHours(),
+                                             "OVERFLOW", "SAT", "INCRBY", "u32",
+                                             "#" + std::to_string(how), "1"});
   return absl::OkStatus();
 }
 
@@ -535,6 +546,7 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
   recipient_.clear();
   recipient_index_.clear();
   recipient_deltas_.clear();
+  tenants_added_.clear();
   dirty_order_.clear();
   dirty_keys_.clear();
   std::vector<std::vector<RedisStep>> out;
@@ -549,6 +561,7 @@ void SenderCache::Forget() {
   recipient_.clear();
   recipient_index_.clear();
   recipient_deltas_.clear();
+  tenants_added_.clear();
   recipient_offsets_.clear();
   hours_checked_.clear();
   dirty_order_.clear();

@@ -141,8 +141,9 @@ class SenderCache {
     std::optional<std::string> utc_offset;
     std::vector<int64_t> hours;  // Hour-of-week cells incremented.
   };
-  // Queues a command of the recipient's side into its member's group.
-  void Recipient(const std::string& tag, RedisStep step);
+  // Queues a command on another member's keys (the recipient's side) or
+  // the tenant's into the group of that hash tag (one slot).
+  void Other(const std::string& tag, RedisStep step);
   void Set(Hash& h, const std::string& field, std::string value);
 
   Options options_;
@@ -152,12 +153,14 @@ class SenderCache {
   // Keys written since the last TakeWrites, by member prefix (hash tag).
   std::vector<std::string> dirty_order_;
   absl::flat_hash_set<std::string> dirty_keys_;
-  // Recipient commands since the last TakeWrites, by member prefix, and
-  // the index of each prefix's group.
+  // Commands of other tags (recipients, tenants) since the last
+  // TakeWrites, by prefix, and the index of each prefix's group.
   std::vector<std::pair<std::string, std::vector<RedisStep>>> recipient_;
   absl::flat_hash_map<std::string, size_t> recipient_index_;
   // Recipient moves since the last TakeWrites, by recipient hash key.
   absl::flat_hash_map<std::string, RecipientDelta> recipient_deltas_;
+  // Tenants added to TenantsKey since the last TakeWrites.
+  absl::flat_hash_set<std::string> tenants_added_;
   // Stored utc offsets (minutes, "" unknown) of recipients whose
   // acceptances are being applied, and the last one this process wrote.
   // Their presence: the recipient hash was found a hash.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/kafka_admin.h"
 #include "common/kafka_publisher.h"
+#include "common/pipeline.h"
 #include "common/redis_client.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -151,7 +152,19 @@ TEST_F(ScoringIntegration, RequestViewDeclineGivesVerdictAndCounters) {
              rebound::v1::DECLINE_KIND_IGNORED);
   s.Sent("late-s", "rcp-4", "r4", t0, testing::NormalProfile(),
          testing::NormalProfile(), "");
-  Publish(s.events());
+  // A profile update: applied, then forwarded to notify on the verdicts
+  // topic, behind the sender's verdicts.
+  std::vector<rebound::v1::ConnectionEvent> events = s.events();
+  rebound::v1::ConnectionEvent update;
+  update.set_event_id("profile-1");
+  update.set_tenant_id(tenant_);
+  update.set_sender_id("spam-s");
+  update.mutable_occurred_at()->set_seconds(
+      absl::ToUnixSeconds(t0 + absl::Hours(5)));
+  *update.mutable_profile_updated()->mutable_profile() =
+      testing::NormalProfile();
+  events.push_back(update);
+  Publish(events);
 
   testing::ScoresReader reader(redis_);
   ASSERT_TRUE(reader.WaitFor(
@@ -191,23 +204,62 @@ TEST_F(ScoringIntegration, RequestViewDeclineGivesVerdictAndCounters) {
   EXPECT_EQ(late->as_sender().pending(), 0)
       << "a request decided before it arrived is not pending";
 
-  // Verdicts on the topic: one per decline/expiry, with evidence.
+  // Verdicts on the topic: one per decline/expiry, with evidence; and the
+  // profile update, forwarded after the sender's verdict.
   std::map<std::string, rebound::v1::DeclineVerdict> verdicts;
-  for (int i = 0; i < 100 && verdicts.size() < 3; ++i) {
+  std::vector<rebound::v1::ConnectionEvent> forwarded;
+  for (int i = 0; i < 100 && (verdicts.size() < 3 || forwarded.empty()); ++i) {
     auto recs = tools::ReadTopic(brokers_, topic_ + "-verdicts", seconds(30));
     ASSERT_TRUE(recs.ok()) << recs.status();
     verdicts.clear();
+    forwarded.clear();
     for (const auto& r : *recs) {
+      if (r.Header("ce_type") == pipeline::kEventType) {
+        rebound::v1::ConnectionEvent e;
+        ASSERT_TRUE(e.ParseFromString(r.value));
+        EXPECT_EQ(r.key, absl::StrCat(e.tenant_id(), "/", e.sender_id()));
+        EXPECT_EQ(verdicts.count(e.sender_id()), 1u)
+            << "forwarded before the sender's verdict";
+        forwarded.push_back(e);
+        continue;
+      }
       rebound::v1::DeclineVerdict v;
       ASSERT_TRUE(v.ParseFromString(r.value));
       EXPECT_EQ(r.Header("ce_type"), "rebound.v1.DeclineVerdict");
       EXPECT_EQ(r.key, absl::StrCat(v.tenant_id(), "/", v.sender_id()));
       verdicts[v.sender_id()] = v;
     }
-    if (verdicts.size() < 3)
+    if (verdicts.size() < 3 || forwarded.empty())
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   ASSERT_EQ(verdicts.size(), 3u);
+  ASSERT_EQ(forwarded.size(), 1u) << "only profile updates are forwarded";
+  EXPECT_EQ(forwarded[0].event_id(), "profile-1");
+  EXPECT_TRUE(forwarded[0].has_profile_updated());
+
+  // Every request scoring applied is on its tenant's pending set (notify's
+  // stale-invite sweep reads it), scored by its send time, once.
+  {
+    RedisClient redis(RedisOptions{redis_});
+    auto pending =
+        redis.Command({"ZRANGE", state::TenantKeys(tenant_).Pending(), "0",
+                       "-1", "WITHSCORES"});
+    ASSERT_TRUE(pending.ok()) << pending.status();
+    std::map<std::string, std::string> got;
+    for (size_t i = 0; i + 1 < pending->array.size(); i += 2)
+      got[pending->array[i].str] = pending->array[i + 1].str;
+    const std::string at = std::to_string(absl::ToUnixSeconds(t0));
+    EXPECT_EQ(got, (std::map<std::string, std::string>{
+                       {state::PendingEntry("spam-s", "rcp-1", "r1"), at},
+                       {state::PendingEntry("quiet-s", "rcp-2", "r2"), at},
+                       {state::PendingEntry("good-s", "rcp-3", "r3"),
+                        std::to_string(absl::ToUnixSeconds(monday_9_utc -
+                                                           absl::Hours(2)))},
+                       {state::PendingEntry("late-s", "rcp-4", "r4"), at}}));
+    auto tenants = redis.Command({"SISMEMBER", state::TenantsKey(), tenant_});
+    ASSERT_TRUE(tenants.ok()) << tenants.status();
+    EXPECT_EQ(tenants->integer, 1);
+  }
   const auto& sv = verdicts["spam-s"];
   EXPECT_EQ(sv.primary_reason(), rebound::v1::DECLINE_REASON_SPAMMY_PROFILE);
   EXPECT_TRUE(sv.viewed_before_decision());
@@ -353,6 +405,8 @@ TEST_F(ScoringIntegration, LostRedisStateIsNoticedAndRebuiltFromKafka) {
     want.clear();
     seen.clear();
     for (const auto& r : *recs) {
+      // Profile updates scoring forwarded to notify share the topic.
+      if (r.Header("ce_type") == pipeline::kEventType) continue;
       rebound::v1::DeclineVerdict v;
       ASSERT_TRUE(v.ParseFromString(r.value));
       if (!seen.insert(v.verdict_id()).second) continue;
@@ -432,6 +486,7 @@ TEST_F(ScoringIntegration, BatchedDeclinesGetTheVerdictsOfTheReference) {
         tools::ReadTopic(brokers_, topic_ + "-verdicts", seconds(30));
     ASSERT_TRUE(records.ok()) << records.status();
     for (const auto& r : *records) {
+      if (r.Header("ce_type") == pipeline::kEventType) continue;
       rebound::v1::DeclineVerdict v;
       ASSERT_TRUE(v.ParseFromString(r.value));
       got[v.verdict_id()] = v;

@@ -33,6 +33,8 @@ struct Service {
   std::string health;       // gRPC health service name.
   bool uses_redis = false;  // Takes --redis-addr.
   std::string config;       // Its config file setting, if any.
+  // Takes --topic (the events topic; notify reads only the verdicts').
+  bool reads_events = true;
 };
 
 std::vector<Service> AllServices() {
@@ -41,7 +43,7 @@ std::vector<Service> AllServices() {
           {"scoring", REBOUND_SCORING_BIN, "rebound.v1.Scoring", true,
            "--classifier-config=" + src + "/config/classifier.json"},
           {"notify", REBOUND_NOTIFY_BIN, "rebound.v1.Notify", true,
-           "--retry-policy=" + src + "/config/retry_policy.json"}};
+           "--retry-policy=" + src + "/config/retry_policy.json", false}};
 }
 
 // The lines of `out` that report a failed start.
@@ -117,8 +119,9 @@ TEST(AllServices, AFailedStartExitsOneWithOneLineNamingTheCause) {
     for (const Case& c : cases) {
       if (c.redis_only && !svc.uses_redis) continue;
       std::vector<std::string> args = {
-          svc.bin, "--startup-timeout=3s", "--topic=" + topic,
+          svc.bin, "--startup-timeout=3s",
           absl::StrCat("--metrics-listen=127.0.0.1:", FreePort())};
+      if (svc.reads_events) args.push_back("--topic=" + topic);
       bool has_listen = false;
       bool has_redis = false;
       for (const auto& a : c.args) {
@@ -166,12 +169,10 @@ TEST(AllServices, SigtermDuringAKafkaOutageEndsWithinTheGracePeriod) {
     r.svc = svc;
     r.port = FreePort();
     std::vector<std::string> args = {
-        svc.bin,
-        "--kafka-brokers=" + kafka.brokers(),
-        "--topic=" + topic,
-        "--topic-partitions=2",
+        svc.bin, "--kafka-brokers=" + kafka.brokers(), "--topic-partitions=2",
         absl::StrCat("--listen=127.0.0.1:", r.port),
         absl::StrCat("--metrics-listen=127.0.0.1:", FreePort())};
+    if (svc.reads_events) args.push_back("--topic=" + topic);
     if (!svc.config.empty()) args.push_back(svc.config);
     if (svc.uses_redis) {
       args.push_back("--redis-addr=" + redis);

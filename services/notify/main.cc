@@ -29,7 +29,6 @@ int main(int argc, char** argv) {
   k.group_id = c.String("group-id", k.group_id, "Kafka consumer group");
   k.verdicts_topic =
       c.String("verdicts-topic", k.verdicts_topic, "decline verdicts topic");
-  k.events_topic = c.String("topic", k.events_topic, "connection events topic");
   k.dead_letter_topic =
       c.String("dead-letter-topic", k.dead_letter_topic,
                "records notify cannot handle go here, with the reason");
@@ -50,9 +49,9 @@ int main(int argc, char** argv) {
       "connection); more are refused RESOURCE_EXHAUSTED"));
   const bool rebuild =
       c.Bool("rebuild-state", false,
-             "rebuild notify's Redis state from the verdicts and events topics "
-             "(after Redis lost it; after rebound-scoring --rebuild-state) and "
-             "exit; running instances hold until it is done");
+             "rebuild notify's Redis state from the verdicts topic (after "
+             "Redis lost it; after rebound-scoring --rebuild-state) and exit; "
+             "running instances hold until it is done");
   o.read_connections = static_cast<int>(
       c.Int("redis-read-connections", o.read_connections, 1, 1024,
             "Redis connections the API's unary calls share (one per call at a "
@@ -71,7 +70,6 @@ int main(int argc, char** argv) {
     rebound::notify::RebuildOptions ro;
     ro.brokers = k.brokers;
     ro.verdicts_topic = k.verdicts_topic;
-    ro.events_topic = k.events_topic;
     ro.store = k.store;
     auto report = rebound::notify::RebuildState(ro, *policy);
     if (!report.ok()) {
@@ -81,7 +79,7 @@ int main(int argc, char** argv) {
     }
     rebound::log::Info("state rebuilt", {{"keys_removed", report->keys_removed},
                                          {"verdicts", report->verdicts},
-                                         {"events", report->events}});
+                                         {"profile_updates", report->events}});
     return 0;
   }
   return rebound::RunService<rebound::notify::NotifyServer>(

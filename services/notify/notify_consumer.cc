@@ -103,13 +103,15 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
            .Register(*registry)
            .Add({});
   {
-    auto& age = prometheus::BuildHistogram()
-                    .Name("rebound_notify_record_age_seconds")
-                    .Help(
-                        "A record's age (since it was produced) when "
-                        "notify's effects of it are written, by source: "
-                        "verdicts (scoring -> notify stage) and events")
-                    .Register(*registry);
+    auto& age =
+        prometheus::BuildHistogram()
+            .Name("rebound_notify_record_age_seconds")
+            .Help(
+                "A record's age (since it was produced) when "
+                "notify's effects of it are written, by source: "
+                "verdicts (scoring -> notify stage) and events (profile "
+                "updates scoring forwarded)")
+            .Register(*registry);
     c->verdict_age_ = &age.Add({{"source", "verdicts"}}, StageLatencyBuckets());
     c->event_age_ = &age.Add({{"source", "events"}}, StageLatencyBuckets());
   }
@@ -121,11 +123,10 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
     auto publisher = Publisher::Create(po);
     if (!publisher.ok()) return publisher.status();
     c->publisher_ = std::move(*publisher);
-    // Topics notify reads may not exist yet (scoring creates them too).
+    // Topics notify uses may not exist yet (scoring creates them too).
     absl::Status s = pipeline::EnsureTopics(
         c->publisher_->handle(), options.brokers,
-        {options.verdicts_topic, options.events_topic,
-         options.dead_letter_topic},
+        {options.verdicts_topic, options.dead_letter_topic},
         {options.topic_partitions, options.topic_replication},
         options.startup_timeout);
     if (!s.ok()) return s;
@@ -142,7 +143,7 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
       CreateGroupConsumer({options.brokers,
                            options.group_id,
                            "rebound-notify",
-                           {options.verdicts_topic, options.events_topic},
+                           {options.verdicts_topic},
                            options.consumer_properties},
                           c->rebalancer_.get(), c->rebalancer_.get());
   if (!consumer.ok()) return consumer.status();
@@ -293,7 +294,7 @@ bool NotifyConsumer::ProcessBatch(
   const absl::Time now = absl::Now();
   for (const auto& m : batch) {
     if (auto age = RecordAgeSeconds(*m, now)) {
-      (m->topic_name() == options_.verdicts_topic ? verdict_age_ : event_age_)
+      (pipeline::IsForwardedEvent(*m) ? event_age_ : verdict_age_)
           ->Observe(*age);
     }
   }
@@ -311,7 +312,7 @@ absl::Status NotifyConsumer::WriteBatch(
   records.reserve(batch.size());
   for (const auto& m : batch) {
     records.push_back(
-        {m->topic_name() == options_.verdicts_topic,
+        {!pipeline::IsForwardedEvent(*m),
          std::string_view(static_cast<const char*>(m->payload()), m->len()),
          m->partition(), m->offset()});
   }
@@ -356,26 +357,16 @@ bool NotifyConsumer::AdoptEpoch(const std::atomic<bool>& stop) {
   std::optional<bool> consumed_before;
   while (!stop.load()) {
     if (!consumed_before) {
-      bool any = false;
-      absl::Status failed;
-      for (const auto* topic :
-           {&options_.verdicts_topic, &options_.events_topic}) {
-        auto committed = GroupHasCommittedOffsets(consumer_.get(), *topic,
-                                                  std::chrono::seconds(2));
-        if (!committed.ok()) {
-          failed = committed.status();
-          break;
-        }
-        any = any || *committed;
-      }
-      if (!failed.ok()) {
+      auto committed = GroupHasCommittedOffsets(
+          consumer_.get(), options_.verdicts_topic, std::chrono::seconds(2));
+      if (!committed.ok()) {
         kafka_ok_.store(false);
         log::Warn("cannot read the group's committed offsets; retrying",
-                  {{"error", std::string(failed.message())}});
+                  {{"error", std::string(committed.status().message())}});
         absl::SleepFor(absl::FromChrono(options_.redis_retry));
         continue;
       }
-      consumed_before = any;
+      consumed_before = *committed;
     }
     absl::Status s = store_->EnsureEpoch(!*consumed_before);
     if (s.ok()) {

@@ -1,5 +1,6 @@
-// Notify's consumer: decline verdicts become retry suggestions; profile
-// updates turn suggestions waiting on profile work ready. Offsets are stored
+// Notify's consumer, of the verdicts topic only (common/pipeline.h): decline
+// verdicts become retry suggestions; profile updates (forwarded by scoring)
+// turn suggestions waiting on profile work ready. Offsets are stored
 // only after the Redis writes; every write is idempotent per (suggestion,
 // version), so replays add nothing twice.
 #ifndef REBOUND_SERVICES_NOTIFY_NOTIFY_CONSUMER_H_
@@ -32,7 +33,6 @@ struct NotifyConsumerOptions {
   std::string brokers;
   std::string group_id = "rebound-notify";
   std::string verdicts_topic = pipeline::kVerdictsTopic;
-  std::string events_topic = pipeline::kEventsTopic;
   // Records notify cannot handle for good (they do not decode, or Redis
   // refuses their update) go here with the reason.
   std::string dead_letter_topic = pipeline::kNotifyDeadLetterTopic;

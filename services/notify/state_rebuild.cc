@@ -6,13 +6,13 @@
 
 #include "common/kafka_replay.h"
 #include "common/log.h"
+#include "common/pipeline.h"
 #include "services/notify/suggestion_writer.h"
 
 namespace rebound::notify {
 namespace {
 
 struct Replayed {
-  int64_t timestamp;  // Kafka's, ms.
   bool verdict;
   int32_t partition;
   int64_t offset;
@@ -27,30 +27,22 @@ absl::StatusOr<RebuildReport> RebuildState(const RebuildOptions& o,
   SuggestionStore store(o.store);
   if (auto s = store.Ping(); !s.ok()) return s;
 
-  // 1. Both topics, whole.
+  // 1. The verdicts topic, whole: verdicts and the profile updates scoring
+  // forwarded, each partition in its order (a sender's records share one;
+  // what notify writes for a sender depends on that sender's records
+  // only, so partitions need no order between them).
   std::vector<Replayed> records;
-  for (const bool verdict : {true, false}) {
-    const std::string& topic = verdict ? o.verdicts_topic : o.events_topic;
-    absl::Status read = ReadTopicToEnd(
-        o.brokers, topic, o.kafka_timeout, [&](const RdKafka::Message& m) {
-          records.push_back(
-              {m.timestamp().timestamp, verdict, m.partition(), m.offset(),
-               std::string(static_cast<const char*>(m.payload()), m.len())});
-          return absl::OkStatus();
-        });
-    if (!read.ok()) return read;
-    (verdict ? report.verdicts : report.events) = static_cast<int64_t>(
-        std::count_if(records.begin(), records.end(),
-                      [&](const Replayed& r) { return r.verdict == verdict; }));
-  }
-  // In the order Kafka stamped them, as the consumer met them; on a tie an
-  // event first (a verdict follows the event it is about).
-  std::stable_sort(records.begin(), records.end(),
-                   [](const Replayed& a, const Replayed& b) {
-                     if (a.timestamp != b.timestamp)
-                       return a.timestamp < b.timestamp;
-                     return !a.verdict && b.verdict;
-                   });
+  absl::Status read = ReadTopicToEnd(
+      o.brokers, o.verdicts_topic, o.kafka_timeout,
+      [&](const RdKafka::Message& m) {
+        const bool verdict = !pipeline::IsForwardedEvent(m);
+        ++(verdict ? report.verdicts : report.events);
+        records.push_back(
+            {verdict, m.partition(), m.offset(),
+             std::string(static_cast<const char*>(m.payload()), m.len())});
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read;
   log::Info("rebuild: records read",
             {{"verdicts", report.verdicts}, {"events", report.events}});
 

@@ -3,20 +3,22 @@
 // suggestions read scoring's state). Running notify instances notice the
 // loss (SuggestionStore's epoch), hold their records and report
 // NOT_SERVING; this removes whatever notify keys are left, replays the
-// verdicts and events topics from their start to the end they have now,
-// merged in the order Kafka stamped them (so a profile update finds the
-// suggestions written before it), through the consumer's own handling,
-// and sets a new epoch, on which the instances resume where their group's
-// offsets are (handling again what the rebuild covered writes nothing).
+// verdicts topic (verdicts and the profile updates scoring forwarded,
+// common/pipeline.h) from its start to the end it has now, each partition
+// in order (so a profile update finds the suggestions written before it),
+// through the consumer's own handling, and sets a new epoch, on which the
+// instances resume where their group's offsets are (handling again what the
+// rebuild covered writes nothing).
 //
 // What comes back: every suggestion with its id, version and state, the
 // member and tenant streams (new stream ids: watchers resume with
-// from_beginning or a fresh watch), pending invites, retry budgets and red
-// flags. Times computed when a suggestion is written (created_at, the
-// suggested send time) are computed again.
+// from_beginning or a fresh watch), retry budgets and red flags. (Pending
+// invites are scoring's: its rebuild recreates them.) Times computed when a
+// suggestion is written (created_at, the suggested send time) are computed
+// again.
 //
-// Requires both topics to keep their whole history (retention.ms=-1, or as
-// far back as the suggestions should reach). Holds both topics' records in
+// Requires the verdicts topic to keep its whole history (retention.ms=-1,
+// or as far back as the suggestions should reach). Holds its records in
 // memory while replaying.
 #ifndef REBOUND_SERVICES_NOTIFY_STATE_REBUILD_H_
 #define REBOUND_SERVICES_NOTIFY_STATE_REBUILD_H_
@@ -35,7 +37,6 @@ namespace rebound::notify {
 struct RebuildOptions {
   std::string brokers;
   std::string verdicts_topic = pipeline::kVerdictsTopic;
-  std::string events_topic = pipeline::kEventsTopic;
   SuggestionStoreOptions store;
   // Longest wait for Kafka metadata and for a partition to reach its end.
   std::chrono::milliseconds kafka_timeout{30'000};
@@ -44,7 +45,7 @@ struct RebuildOptions {
 struct RebuildReport {
   int64_t keys_removed = 0;
   int64_t verdicts = 0;
-  int64_t events = 0;
+  int64_t events = 0;  // Profile updates forwarded by scoring.
 };
 
 // Runs the rebuild. Errors name the step and the topic or Redis address; on

@@ -37,27 +37,6 @@ SuggestionStore::SuggestionStore(SuggestionStoreOptions options)
   redis_.AddScript("tenant", state::kAppendTenantStreamScript);
 }
 
-std::vector<std::vector<std::string>> SuggestionStore::PendingCommands(
-    const std::vector<const rebound::v1::ConnectionEvent*>& events) {
-  std::vector<std::vector<std::string>> commands;
-  std::set<std::string> tenants;  // With an invite sent in this batch.
-  for (const rebound::v1::ConnectionEvent* e : events) {
-    if (!e->has_request_sent()) continue;
-    // NX: a replay keeps the first send time.
-    commands.push_back({"ZADD", state::TenantKeys(e->tenant_id()).Pending(),
-                        "NX", std::to_string(e->occurred_at().seconds()),
-                        state::PendingEntry(e->sender_id(), e->recipient_id(),
-                                            state::RequestIdOf(*e))});
-    tenants.insert(e->tenant_id());
-  }
-  if (!tenants.empty()) {
-    std::vector<std::string> sadd = {"SADD", state::TenantsKey()};
-    sadd.insert(sadd.end(), tenants.begin(), tenants.end());
-    commands.push_back(std::move(sadd));
-  }
-  return commands;
-}
-
 absl::StatusOr<std::vector<SuggestionStore::PendingInvite>>
 SuggestionStore::PendingBefore(absl::Time before, int limit,
                                absl::Duration keep) {
@@ -137,11 +116,8 @@ absl::Status SuggestionStore::Ping() {
 }
 
 absl::StatusOr<std::vector<state::PolicyInputs>>
-SuggestionStore::ReadPolicyInputs(
-    const std::vector<state::PolicyKey>& keys,
-    const std::vector<const rebound::v1::ConnectionEvent*>& track) {
-  auto first = PendingCommands(track);
-  for (auto& c : epoch_.Check()) first.push_back(std::move(c));
+SuggestionStore::ReadPolicyInputs(const std::vector<state::PolicyKey>& keys) {
+  std::vector<std::vector<std::string>> first = epoch_.Check();
   std::vector<RedisValue> replies;
   auto inputs = state::ReadPolicyInputs(redis_, keys, std::move(first),
                                         epoch_.adopted() ? &replies : nullptr);

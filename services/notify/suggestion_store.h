@@ -1,6 +1,7 @@
 // Notify's state in Redis: suggestions, their per-member and per-tenant
 // update streams (what WatchSuggestions serves and resumes from), the pair
-// retry budget, the member's red flags and the tenant's open invites. Key
+// retry budget and the member's red flags; it reads the tenant's open
+// invites, which scoring adds (the stale sweep: PendingBefore). Key
 // names, layouts and scripts are the shared schema in state/ (keys.h lists
 // every key); scoring's data is read through state/member_state.h.
 //
@@ -90,11 +91,9 @@ class SuggestionStore {
   absl::Status SetNewEpoch();
 
   // What the retry policy needs for each verdict (state/member_state.h),
-  // in order, in one round trip, which also tracks `track`'s pending
-  // invites (PendingCommands) and checks the epoch.
+  // in order, in one round trip, which also checks the epoch.
   absl::StatusOr<std::vector<state::PolicyInputs>> ReadPolicyInputs(
-      const std::vector<state::PolicyKey>& keys,
-      const std::vector<const rebound::v1::ConnectionEvent*>& track = {});
+      const std::vector<state::PolicyKey>& keys);
 
   // Writes a new suggestion (version 1) or a newer version of one. Returns
   // the suggestion as stored: on a replay, the one written the first time.
@@ -144,14 +143,6 @@ class SuggestionStore {
                                                 const std::string& after_id,
                                                 absl::Duration block,
                                                 int count);
-  // Pending-invite tracking for stale-invite suggestions (ReadPolicyInputs
-  // runs these commands): a RequestSent adds its invite to the tenant's
-  // pending set (scored by send time); an outcome writes nothing here, since
-  // the sweep asks scoring's request state (PendingBefore). One plain
-  // command per RequestSent; events of other kinds are skipped. Idempotent.
-  static std::vector<std::vector<std::string>> PendingCommands(
-      const std::vector<const rebound::v1::ConnectionEvent*>& events);
-
   struct PendingInvite {
     std::string tenant, sender, recipient, request_id;
     absl::Time sent_at;
@@ -160,9 +151,10 @@ class SuggestionStore {
     bool known = false;
     bool open = false;
   };
-  // Up to `limit` tracked invites per tenant, of any tenant, sent before
-  // `before`, each with whether it is still open (scoring's request state,
-  // read in one round trip per tenant). Also drops the closed entries an
+  // Up to `limit` tracked invites per tenant (scoring adds each request
+  // it applies to its tenant's pending set, state/keys.h), of any tenant,
+  // sent before `before`, each with whether it is still open (scoring's request
+  // state, read in one round trip per tenant). Also drops the closed entries an
   // earlier version kept, closed more than `keep` ago.
   absl::StatusOr<std::vector<PendingInvite>> PendingBefore(absl::Time before,
                                                            int limit,

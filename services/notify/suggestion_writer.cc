@@ -24,16 +24,14 @@ void SuggestionWriter::Count(const rebound::v1::RetrySuggestion& s) {
 }
 
 absl::Status SuggestionWriter::OnVerdicts(
-    const std::vector<DeclineVerdict>& verdicts,
-    const std::vector<const ConnectionEvent*>& track) {
+    const std::vector<DeclineVerdict>& verdicts) {
   std::vector<state::PolicyKey> keys;
   keys.reserve(verdicts.size());
   for (const auto& v : verdicts) {
     keys.push_back({v.tenant_id(), v.sender_id(), v.recipient_id()});
   }
-  // Also the batch's first round trip: pending invites tracked, the
-  // state's epoch checked.
-  auto inputs = store_->ReadPolicyInputs(keys, track);
+  // Also the batch's first round trip: the state's epoch checked.
+  auto inputs = store_->ReadPolicyInputs(keys);
   if (!inputs.ok()) return inputs.status();
   if (verdicts.empty()) return absl::OkStatus();
   // Retries advised earlier in this batch are not in Redis yet when the
@@ -96,19 +94,13 @@ absl::Status SuggestionWriter::OnProfileUpdated(const ConnectionEvent& event) {
 absl::Status SuggestionWriter::Handle(
     const std::vector<Record>& batch,
     std::vector<std::pair<size_t, std::string>>* undecodable) {
-  // Runs of verdicts and events are written together (a few round trips
-  // per run); a ProfileUpdated is handled on its own, after everything
-  // before it, since it reads the suggestions earlier records wrote.
+  // Runs of verdicts are written together (a few round trips per run); a
+  // ProfileUpdated is handled on its own, after everything before it, since
+  // it reads the suggestions earlier records wrote.
   std::vector<DeclineVerdict> verdicts;
-  std::vector<ConnectionEvent> events;
-  events.reserve(batch.size());
   auto flush = [&]() -> absl::Status {
-    std::vector<const ConnectionEvent*> track;
-    track.reserve(events.size());
-    for (const auto& e : events) track.push_back(&e);
-    absl::Status s = OnVerdicts(verdicts, track);
+    absl::Status s = OnVerdicts(verdicts);
     verdicts.clear();
-    events.clear();
     return s;
   };
   auto reject = [&](size_t i, const char* why) {
@@ -132,10 +124,9 @@ absl::Status SuggestionWriter::Handle(
       reject(i, "undecodable: not a rebound.v1.ConnectionEvent protobuf");
       continue;
     }
-    if (!e.has_profile_updated()) {
-      events.push_back(std::move(e));
-      continue;
-    }
+    // Scoring forwards profile updates only; anything else (a newer
+    // scoring's) needs nothing here.
+    if (!e.has_profile_updated()) continue;
     if (absl::Status s = flush(); !s.ok()) return s;
     if (absl::Status s = OnProfileUpdated(e); !s.ok()) return s;
   }

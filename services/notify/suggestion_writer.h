@@ -1,8 +1,8 @@
-// Notify's handling of its input records: decline verdicts become retry
-// suggestions; connection events track pending invites, and a profile
-// update turns the member's suggestions waiting on profile work ready. What
-// the consumer runs on each batch and the rebuild runs on the replayed
-// topics. Every write is idempotent per (suggestion, version).
+// Notify's handling of its input records, the verdicts topic's: decline
+// verdicts become retry suggestions, and a profile update (forwarded by
+// scoring once applied) turns the member's suggestions waiting on profile
+// work ready. What the consumer runs on each batch and the rebuild runs on
+// the replayed topic. Every write is idempotent per (suggestion, version).
 #ifndef REBOUND_SERVICES_NOTIFY_SUGGESTION_WRITER_H_
 #define REBOUND_SERVICES_NOTIFY_SUGGESTION_WRITER_H_
 
@@ -24,7 +24,8 @@ namespace rebound::notify {
 
 class SuggestionWriter {
  public:
-  // One input record: a DeclineVerdict (`verdict`) or a ConnectionEvent.
+  // One input record: a DeclineVerdict (`verdict`) or a forwarded
+  // ConnectionEvent (pipeline::IsForwardedEvent).
   struct Record {
     bool verdict = false;
     std::string_view payload;
@@ -36,13 +37,13 @@ class SuggestionWriter {
   SuggestionWriter(SuggestionStore* store, const RetryPolicyConfig* policy,
                    prometheus::Family<prometheus::Counter>* written);
 
-  // The records' Redis writes, in order: runs of verdicts and events are
-  // written together (a few round trips per run); a ProfileUpdated is
-  // handled on its own, after everything before it, since it reads the
-  // suggestions earlier records wrote. Records that do not decode are
-  // skipped. An error means some may be written (all are idempotent, so
-  // the records are handled again); DATA_LOSS: the state's epoch is gone.
-  // Each record that does not decode is added to `undecodable` (if not
+  // The records' Redis writes, in order: runs of verdicts are written
+  // together (a few round trips per run); a ProfileUpdated is handled on
+  // its own, after everything before it, since it reads the suggestions
+  // earlier records wrote; events of other kinds are skipped. Records that
+  // do not decode are skipped. An error means some may be written (all are
+  // idempotent, so the records are handled again); DATA_LOSS: the state's epoch
+  // is gone. Each record that does not decode is added to `undecodable` (if not
   // null) as its index and why.
   absl::Status Handle(
       const std::vector<Record>& records,
@@ -50,11 +51,10 @@ class SuggestionWriter {
 
  private:
   // Suggestions for verdicts, their inputs read and their writes made a few
-  // round trips for all of them; the first also tracks `track`'s pending
-  // invites and checks the epoch.
+  // round trips for all of them; the first also checks the epoch (also
+  // when `verdicts` is empty).
   absl::Status OnVerdicts(
-      const std::vector<rebound::v1::DeclineVerdict>& verdicts,
-      const std::vector<const rebound::v1::ConnectionEvent*>& track);
+      const std::vector<rebound::v1::DeclineVerdict>& verdicts);
   absl::Status OnProfileUpdated(const rebound::v1::ConnectionEvent& event);
   void Count(const rebound::v1::RetrySuggestion& s);
 

@@ -346,19 +346,18 @@ bool ScoringConsumer::SendRequeued(const std::atomic<bool>& stop) {
   return requeued_.empty();
 }
 
-void ScoringConsumer::SendVerdict(const Held& h,
-                                  const std::atomic<bool>& stop) {
+void ScoringConsumer::SendToNotify(const Held& h, const std::string& id,
+                                   const char* type, std::string value,
+                                   const std::atomic<bool>& stop) {
   const ConnectionEvent& event = h.event;
-  const auto& verdict = *h.verdict;
   Outgoing out;
   out.topic = options_.verdicts_topic;
   out.record.key = pipeline::RecordKey(event.tenant_id(), event.sender_id());
-  // ce_time: the decision's time, in whole seconds.
+  // ce_time: the event's time, in whole seconds.
   out.record.headers = CloudEventHeaders(
-      verdict.verdict_id(), "rebound.v1.DeclineVerdict",
-      "/rebound/scoring/" + event.tenant_id(),
+      id, type, "/rebound/scoring/" + event.tenant_id(),
       absl::FromUnixSeconds(event.occurred_at().seconds()), out.record.key);
-  out.record.value = verdict.SerializeAsString();
+  out.record.value = std::move(value);
   out.source_topic = h.message->topic_name();
   out.partition = h.message->partition();
   out.offset = h.message->offset();
@@ -550,7 +549,15 @@ void ScoringConsumer::Complete(Held& h, absl::Time now,
         ->Add({{"reason",
                 rebound::v1::DeclineReason_Name(h.verdict->primary_reason())}})
         .Increment();
-    SendVerdict(h, stop);
+    SendToNotify(h, h.verdict->verdict_id(), pipeline::kVerdictType,
+                 h.verdict->SerializeAsString(), stop);
+  } else if (h.event.has_profile_updated()) {
+    // The event as ingest published it, behind the sender's verdicts, once
+    // its effects are written: notify reads the sender's profile after it.
+    SendToNotify(h, h.event.event_id(), pipeline::kEventType,
+                 std::string(static_cast<const char*>(h.message->payload()),
+                             h.message->len()),
+                 stop);
   } else {
     Finish(h.message->topic_name(), h.message->partition(),
            h.message->offset());

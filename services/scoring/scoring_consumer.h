@@ -1,13 +1,14 @@
 // The scoring pipeline stage: consumes connection events in a consumer group,
 // applies each event's effects to Redis, classifies declines and publishes a
-// DeclineVerdict per decline/expiry, and sends what it cannot read to a
+// DeclineVerdict per decline/expiry, forwards profile updates to notify on
+// the same topic (common/pipeline.h), and sends what it cannot read to a
 // dead-letter topic.
 //
 // At-least-once in, exactly-once effects: an offset is stored (and later
 // committed) only after the event's Redis effects are written and its
-// verdict or dead-letter record is confirmed by Kafka, for every earlier
-// offset of the partition too. Redis updates are idempotent per event, so
-// whatever is replayed after a crash changes nothing.
+// verdict, forwarded event or dead-letter record is confirmed by Kafka, for
+// every earlier offset of the partition too. Redis updates are idempotent per
+// event, so whatever is replayed after a crash changes nothing.
 #ifndef REBOUND_SERVICES_SCORING_SCORING_CONSUMER_H_
 #define REBOUND_SERVICES_SCORING_SCORING_CONSUMER_H_
 
@@ -174,7 +175,11 @@ class ScoringConsumer final : public PipelineStage {
   // Sends what Requeue queued. False when some is still waiting.
   bool SendRequeued(const std::atomic<bool>& stop);
   // Which consumed events may join the batch's next round trip.
-  void SendVerdict(const Held& held, const std::atomic<bool>& stop);
+  // Publishes a record of `held`'s on the verdicts topic for notify (a
+  // verdict, or a forwarded event: pipeline::kVerdictsTopic), keyed by its
+  // sender, CloudEvents `id` and `type`; its offset is done when it lands.
+  void SendToNotify(const Held& held, const std::string& id, const char* type,
+                    std::string value, const std::atomic<bool>& stop);
   void RedisFailed(const absl::Status& status);
   // RedisFailed without the pause: health NOT_SERVING, logged, counted.
   void RedisDown(const absl::Status& status);

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/kafka_replay.h"
 #include "common/log.h"
+#include "common/pipeline.h"
 #include "librdkafka/rdkafkacpp.h"
 
 namespace rebound::scoring {
@@ -31,7 +32,8 @@ absl::StatusOr<RebuildReport> RebuildState(const RebuildOptions& o,
       o.brokers, o.verdicts_topic, o.kafka_timeout,
       [&](const RdKafka::Message& m) {
         DeclineVerdict v;
-        if (v.ParseFromArray(m.payload(), static_cast<int>(m.len()))) {
+        if (!pipeline::IsForwardedEvent(m) &&
+            v.ParseFromArray(m.payload(), static_cast<int>(m.len()))) {
           auto key = std::make_pair(v.tenant_id(), v.verdict_id());
           published.try_emplace(std::move(key), std::move(v));
         }
