@@ -14,11 +14,14 @@ tenant=$run
 token=secret-$RANDOM-token
 ingest_port=$(port); scoring_port=$(port); notify_port=$(port)
 logs=$(mktemp -d)
-common=(--kafka-brokers="$REBOUND_KAFKA_BROKERS" --topic="$run-events" --topic-partitions=2
+common=(--kafka-brokers="$REBOUND_KAFKA_BROKERS" --topic-partitions=2
         --tenant-tokens="$tenant:$token" --metrics-listen=127.0.0.1:0)
-"$BIN_DIR/services/ingest/rebound-ingest" "${common[@]}" --listen="127.0.0.1:$ingest_port" >"$logs/ingest" 2>&1 &
+# The events topic: ingest writes it, scoring reads it (notify reads only the
+# verdicts topic).
+"$BIN_DIR/services/ingest/rebound-ingest" "${common[@]}" --topic="$run-events" \
+  --listen="127.0.0.1:$ingest_port" >"$logs/ingest" 2>&1 &
 pids=($!)
-"$BIN_DIR/services/scoring/rebound-scoring" "${common[@]}" --listen="127.0.0.1:$scoring_port" \
+"$BIN_DIR/services/scoring/rebound-scoring" "${common[@]}" --topic="$run-events" --listen="127.0.0.1:$scoring_port" \
   --redis-addr="$REBOUND_REDIS_ADDR" --group-id="$run-scoring" --verdicts-topic="$run-verdicts" \
   --dead-letter-topic="$run-dlq" --classifier-config="$SRC_DIR/config/classifier.json" >"$logs/scoring" 2>&1 &
 pids+=($!)
