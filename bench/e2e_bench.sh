@@ -108,6 +108,7 @@ c0 = [float(x) for x in sys.argv[5].split()]; c1 = [float(x) for x in sys.argv[6
 pub = re.search(r"published \d+ events in ([\d.]+)s \((\d+)/s\)", out)
 sug = re.search(r"declines/expiries: (\d+), suggestions streamed for (\d+)", out)
 lat = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms", out)
+gen = re.search(r"load generator: ([\d.]+) us", out)
 achieved = float(pub.group(2)) if pub else 0
 want, got = (int(sug.group(1)), int(sug.group(2))) if sug else (1, 0)
 p50, p99 = (float(lat.group(1)), float(lat.group(2))) if lat else (float("nan"), float("inf"))
@@ -117,6 +118,7 @@ cpu = " ".join(f"{n} {(b - a) * 1e6 / events:.1f}" for n, a, b in zip(("ingest",
 print(f"  step {rate:7.0f}/s: achieved {achieved:7.0f}/s, suggestions {got}/{want}, "
       f"p50 {p50:.1f} ms, p99 {p99:.1f} ms -> {'sustained' if ok else 'NOT sustained'}; "
       f"CPU us/event {cpu} redis {(r1 - r0) * 1e6 / events:.1f} "
+      f"load-generator {float(gen.group(1)) if gen else float('nan'):.1f} "
       f"machine {(b1 - b0) * 1e6 / events:.1f} ({(b1 - b0) / (w1 - w0):.2f} cores busy)")
 sys.exit(0 if ok else 1)
 PY
@@ -162,6 +164,9 @@ BROKER_PID=$(cat "$REBOUND_STACK_DIR/kafka/kafka.pid")
 declare -A cpu0
 for k in 0 1 2; do cpu0[$k]=$(cpu "${PIDS[$k]}"); done
 broker0=$(cpu "$BROKER_PID")
+# The broker's CPU by thread and its requests by type (outside the measured
+# window: attaching to the JVM costs a few CPU seconds).
+python3 "$ROOT/bench/broker_cpu.py" snapshot "$BROKER_PID" "$OUT/broker-before.json" || true
 redis-cli -p "$REDIS_PORT" INFO everything >"$OUT/redis-before.txt"
 machine0=$(machine_cpu)
 stages snapshot "$OUT/stages-before.json" "${METRICS_PORTS[@]}"
@@ -170,6 +175,7 @@ echo "== pipeline at $RATE events/s for ~${DURATION}s"
   --file="$OUT/events.jsonl" --show=0 --rate="$RATE" --timeout-seconds=300 | tee "$OUT/e2e.txt"
 redis-cli -p "$REDIS_PORT" INFO everything >"$OUT/redis-after.txt"
 machine1=$(machine_cpu)
+python3 "$ROOT/bench/broker_cpu.py" snapshot "$BROKER_PID" "$OUT/broker-after.json" || true
 stages snapshot "$OUT/stages-after.json" "${METRICS_PORTS[@]}"
 declare -A cpu1
 for k in 0 1 2; do cpu1[$k]=$(cpu "${PIDS[$k]}"); done
@@ -181,6 +187,9 @@ for k in 0 1 2; do
   python3 -c "print(f'  {\"${names[$k]}\":8s} {(${cpu1[$k]} - ${cpu0[$k]}) * 1e6 / $EVENTS:8.1f} us CPU per event')"
 done
 python3 -c "print(f'  broker   {($broker1 - $broker0) * 1e6 / $EVENTS:8.1f} us CPU per event (the Kafka JVM)')"
+python3 "$ROOT/bench/broker_cpu.py" diff "$OUT/broker-before.json" "$OUT/broker-after.json" "$EVENTS" || true
+gen=$(sed -nE 's/.*load generator: ([0-9.]+) us.*/\1/p' "$OUT/e2e.txt")
+echo "  load-gen ${gen:-?} us CPU per event (rebound-e2e while publishing and watching; reading its file before is not counted here but is in 'machine')"
 read -r busy0 wall0 <<<"$machine0"; read -r busy1 wall1 <<<"$machine1"
 python3 -c "print(f'  machine  {($busy1 - $busy0) * 1e6 / $EVENTS:8.1f} us CPU per event, all processes and the kernel, the load generator too ({($busy1 - $busy0) / ($wall1 - $wall0):.2f} of $(nproc) cores busy)')"
 # Redis: INFO cpu and commandstats deltas over the measured run.

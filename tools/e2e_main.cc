@@ -18,6 +18,8 @@
 // Kafka baseline mode (--kafka-baseline): produces records at the same rate
 // with the same producer settings ingest uses (idempotent, acks=all) and
 // consumes them in the same process, reporting produce -> consume latency.
+#include <sys/resource.h>
+
 #include <atomic>
 #include <fstream>
 #include <iostream>
@@ -148,6 +150,14 @@ bool CheckScores(const Settings& cfg,
   return wrong == 0 && checked > 0;
 }
 
+// This process's CPU time so far (user + system), in seconds.
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 int Pipeline(const Settings& cfg) {
   std::ifstream in(cfg.file);
   if (!in) {
@@ -240,6 +250,9 @@ int Pipeline(const Settings& cfg) {
   }
   // The watches start "from now"; give them a moment to be in place.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The load generator's own CPU from here on (the file is read): it shares
+  // the machine with the pipeline.
+  const double cpu_before = ProcessCpuSeconds();
 
   auto ingest =
       grpc::CreateChannel(cfg.ingest, grpc::InsecureChannelCredentials());
@@ -301,6 +314,7 @@ int Pipeline(const Settings& cfg) {
     }
     for (const auto& c : cats) ++by_category[c];
   }
+  const double cpu_used = ProcessCpuSeconds() - cpu_before;
   std::cout << "\nsummary\n";
   std::cout << absl::StrFormat("  events in: %zu (published %zu)\n",
                                events.size(), r.published);
@@ -320,6 +334,11 @@ int Pipeline(const Settings& cfg) {
       "\n  end-to-end latency (ingest ack -> suggestion on the watch stream): "
       "p50 %.1f ms, p99 %.1f ms (%zu samples)\n",
       Quantile(latency_ms, 0.5), Quantile(latency_ms, 0.99), latency_ms.size());
+  std::cout << absl::StrFormat(
+      "  load generator: %.1f us CPU per event (publishing and watching, "
+      "after reading the file)\n",
+      events.empty() ? 0.0
+                     : cpu_used * 1e6 / static_cast<double>(events.size()));
   bool ok = matched == decision_index.size();
   if (cfg.survive) {
     const bool all_answered =
