@@ -33,10 +33,11 @@
 //   rb:{t}:sugg-stream         STREAM the same for the whole tenant
 //   rb:{t}:sugg-ev:<id>:<version> STRING a version reached the tenant
 //                                     stream (TTL; Redis Cluster only)
-//   rb:{t}:pending             ZSET   the tenant's sent invites
-//                                     (PendingEntry) by send time, added
-//                                     by scoring with the request, until
-//                                     notify's stale sweep looks at them
+//   rb:{t}:pending             ZSET   the tenant's open invites
+//                                     (PendingEntry) by send time: scoring
+//                                     adds a request when it is sent and
+//                                     removes it with its outcome; notify's
+//                                     stale sweep forgets what it looked at
 //                                     (an earlier version also kept closed
 //                                     ones, above kClosedInviteBase)
 //   rb:tenants                 SET    tenants with sent invites (scoring)

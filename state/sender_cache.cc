@@ -323,18 +323,21 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
   }
 
   if (kind == "sent") {
-    // The tenant's pending invites (notify's stale-invite sweep reads
-    // them): every time, not only on the request's first send, since on a
-    // Redis Cluster the tenant's key is in another slot and may have missed
-    // an earlier round trip; NX keeps the first send time.
-    const TenantKeys tk(event.tenant_id());
-    Other(tk.prefix(), std::vector<std::string>{
-                           "ZADD", tk.Pending(), "NX", at_s,
-                           PendingEntry(event.sender_id(), event.recipient_id(),
-                                        request_id)});
-    if (tenants_added_.insert(event.tenant_id()).second) {
-      Other(TenantsKey(),
-            std::vector<std::string>{"SADD", TenantsKey(), event.tenant_id()});
+    // The tenant's open invites (notify's stale-invite sweep reads them),
+    // until the request's outcome: with every send of a request not yet
+    // decided, not only its first, since on a Redis Cluster the tenant's key
+    // is in another slot and may have missed an earlier round trip; NX keeps
+    // the first send time.
+    if (!Terminal(state)) {
+      const TenantKeys tk(event.tenant_id());
+      Other(tk.prefix(), std::vector<std::string>{
+                             "ZADD", tk.Pending(), "NX", at_s,
+                             PendingEntry(event.sender_id(),
+                                          event.recipient_id(), request_id)});
+      if (tenants_added_.insert(event.tenant_id()).second) {
+        Other(TenantsKey(), std::vector<std::string>{"SADD", TenantsKey(),
+                                                     event.tenant_id()});
+      }
     }
     // A request counts once, whatever event ids carry it.
     if (req.fields.contains("sent_at")) return absl::OkStatus();
@@ -394,6 +397,16 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
   // An outcome: the first one decides the request; later ones change
   // nothing.
   if (Terminal(state)) return absl::OkStatus();
+  if (state == "pending") {
+    // No longer open: off the tenant's open invites (on a Redis Cluster a
+    // removal that misses its round trip is left to the sweep, which
+    // forgets what scoring says is decided).
+    const TenantKeys tk(event.tenant_id());
+    Other(tk.prefix(), std::vector<std::string>{
+                           "ZREM", tk.Pending(),
+                           PendingEntry(event.sender_id(), event.recipient_id(),
+                                        request_id)});
+  }
   std::string reason, verdict_bytes;
   bool reported = false;
   if (kind == "declined" || kind == "expired") {
