@@ -14,15 +14,18 @@
 
 namespace rebound::pipeline {
 
-// Ingest publishes validated events here; scoring and notify consume it.
+// Ingest publishes validated events here; scoring consumes it (notify's
+// rebuild reads its RequestSent events).
 inline constexpr char kEventsTopic[] = "connection-events";
 // Scoring publishes a DeclineVerdict per decline or expiry here, and
-// forwards each ProfileUpdated event once it has applied it (notify
+// forwards each ProfileUpdated event once its effects are written (notify
 // re-checks the suggestions waiting on profile work); notify consumes only
 // this topic. Records are CloudEvents (binary mode): ce_type tells which
 // (kVerdictType, kEventType; a record without ce_type is a verdict). Both
-// are keyed by RecordKey, so a sender's verdicts and profile updates keep
-// their order.
+// are keyed by RecordKey, so a sender's verdicts and profile updates share
+// a partition, in order but for a record Kafka refused and scoring sent
+// again (notify reads the sender's profile as scoring holds it, so that
+// order does not change a suggestion).
 inline constexpr char kVerdictsTopic[] = "decline-verdicts";
 inline constexpr char kVerdictType[] = "rebound.v1.DeclineVerdict";
 inline constexpr char kEventType[] = "rebound.v1.ConnectionEvent";

@@ -40,7 +40,7 @@
 //                                     stale sweep forgets what it looked at
 //                                     (an earlier version also kept closed
 //                                     ones, above kClosedInviteBase)
-//   rb:tenants                 SET    tenants with sent invites (scoring)
+//   rb:tenants                 SET    tenants that have had open invites
 //   rb:epoch                   STRING set when scoring's state was created;
 //                                     gone or changed = Redis lost its data
 //   rb:epoch:notify            STRING the same for notify's state
@@ -116,7 +116,8 @@ bool ParsePendingEntry(std::string_view entry, std::string* sender,
 // EscapeId's inverse; false when `escaped` is not an escaped id.
 bool UnescapeId(std::string_view escaped, std::string* id);
 
-// The set of tenants with open invites (the stale-invite sweep walks it).
+// The set of tenants that have had open invites (scoring adds them; the
+// stale-invite sweep walks it).
 std::string TenantsKey();
 
 // Scores of closed invites an earlier version kept in TenantKeys::Pending

@@ -31,6 +31,13 @@
 // hold both; there the recipient side stays kApplyAsRecipientScript, which
 // counts each request and outcome once behind a marker of its own.
 //
+// The tenant's open invites (TenantKeys::Pending, which notify's stale
+// sweep reads) move with the request too: a RequestSent of a request not
+// yet decided adds it (ZADD NX, with every such send, so a Redis Cluster
+// round trip that missed the tenant's slot is repaired by a replay), its
+// first outcome removes it (ZREM; on a Cluster one that misses its round
+// trip is left to the sweep, which forgets what scoring says is decided).
+//
 // Not thread-safe: the consumer thread's.
 #ifndef REBOUND_STATE_SENDER_CACHE_H_
 #define REBOUND_STATE_SENDER_CACHE_H_

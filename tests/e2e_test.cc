@@ -97,6 +97,16 @@ class Pipeline : public ::testing::Test {
     return sc.ok() ? std::move(*sc) : nullptr;
   }
 
+  // rebound-notify --rebuild-state on this test's topics.
+  absl::StatusOr<notify::RebuildReport> RebuildNotify() {
+    notify::RebuildOptions nro;
+    nro.brokers = brokers_;
+    nro.verdicts_topic = prefix_ + "-verdicts";
+    nro.events_topic = prefix_ + "-events";
+    nro.store.redis.address = redis_;
+    return notify::RebuildState(nro, policy_);
+  }
+
   notify::NotifyServerOptions NotifyOptions() {
     notify::NotifyServerOptions o;
     o.listen = "127.0.0.1:0";
@@ -345,11 +355,7 @@ TEST_F(Pipeline, LostRedisStateIsNoticedAndRebuiltSuggestionsToo) {
   sro.store.redis.address = redis_;
   auto scored = scoring::RebuildState(sro, classifier_);
   ASSERT_TRUE(scored.ok()) << scored.status();
-  notify::RebuildOptions nro;
-  nro.brokers = brokers_;
-  nro.verdicts_topic = prefix_ + "-verdicts";
-  nro.store.redis.address = redis_;
-  auto rebuilt = notify::RebuildState(nro, policy_);
+  auto rebuilt = RebuildNotify();
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
   EXPECT_GT(rebuilt->verdicts, 0);
 
@@ -479,6 +485,45 @@ TEST_F(Pipeline, AStaleInviteScoringDoesNotKnowIsKeptForLater) {
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_TRUE(got->has_value()) << "the invite was forgotten";
   EXPECT_TRUE(HasAction(**got, rebound::v1::ACTION_KIND_WITHDRAW_STALE));
+}
+
+// Only notify's state is lost (its epoch's shard failed over, say): the
+// sweep had answered an invite still open and forgotten it, and the loss
+// took its withdraw suggestion; notify's rebuild tracks the invite again
+// (scoring holds it open), so the suggestion comes back.
+TEST_F(Pipeline, ANotifyRebuildBringsBackWithdrawSuggestions) {
+  auto notify = StartNotify(NotifyOptions());
+  ASSERT_NE(notify, nullptr);
+  testing::Scenario s(tenant_a_);
+  s.Sent("stale", "r1", "q1", absl::Now() - absl::Hours(24 * 40),
+         testing::NormalProfile(), testing::NormalProfile(), "");
+  Publish(s.events(), kTokenA);
+  notify::SuggestionStoreOptions so;
+  so.redis.address = redis_;
+  notify::SuggestionStore store(so);
+  auto wait_for_it = [&] {
+    auto until = std::chrono::steady_clock::now() + seconds(60);
+    absl::StatusOr<std::optional<RetrySuggestion>> got;
+    do {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      got = store.Get(tenant_a_, "stale", "stale:q1");
+    } while ((!got.ok() || !got->has_value()) &&
+             std::chrono::steady_clock::now() < until);
+    return got.ok() && got->has_value();
+  };
+  ASSERT_TRUE(wait_for_it()) << "no withdraw suggestion";
+  // Notify's keys and epoch gone; scoring's intact.
+  ASSERT_TRUE(store.RemoveNotifyState().ok());
+  auto until = std::chrono::steady_clock::now() + seconds(30);
+  while (!notify->consumer()->state_lost() &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(notify->consumer()->state_lost()) << "notify missed the loss";
+  auto rebuilt = RebuildNotify();
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(rebuilt->open_invites, 1);
+  EXPECT_TRUE(wait_for_it()) << "the withdraw suggestion did not come back";
 }
 
 TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {

@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
   k.group_id = c.String("group-id", k.group_id, "Kafka consumer group");
   k.verdicts_topic =
       c.String("verdicts-topic", k.verdicts_topic, "decline verdicts topic");
+  const std::string events_topic =
+      c.String("topic", rebound::pipeline::kEventsTopic,
+               "connection events topic (read by --rebuild-state only: the "
+               "invites still open)");
   k.dead_letter_topic =
       c.String("dead-letter-topic", k.dead_letter_topic,
                "records notify cannot handle go here, with the reason");
@@ -70,6 +74,7 @@ int main(int argc, char** argv) {
     rebound::notify::RebuildOptions ro;
     ro.brokers = k.brokers;
     ro.verdicts_topic = k.verdicts_topic;
+    ro.events_topic = events_topic;
     ro.store = k.store;
     auto report = rebound::notify::RebuildState(ro, *policy);
     if (!report.ok()) {
@@ -77,9 +82,11 @@ int main(int argc, char** argv) {
                           {{"error", std::string(report.status().message())}});
       return 1;
     }
-    rebound::log::Info("state rebuilt", {{"keys_removed", report->keys_removed},
-                                         {"verdicts", report->verdicts},
-                                         {"profile_updates", report->events}});
+    rebound::log::Info("state rebuilt",
+                       {{"keys_removed", report->keys_removed},
+                        {"verdicts", report->verdicts},
+                        {"profile_updates", report->events},
+                        {"open_invites", report->open_invites}});
     return 0;
   }
   return rebound::RunService<rebound::notify::NotifyServer>(

@@ -163,7 +163,7 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
   SuggestionStore store(options_.store);
   while (!stop.load()) {
     // Only on an intact state: not before the consumer adopted its epoch,
-    // not while it is lost (a rebuild may be re-adding the pending set).
+    // not while it is lost (a rebuild may be tracking open invites again).
     if (!epoch_adopted_.load() || state_lost_.load() ||
         !store.AdoptRebuiltEpoch().ok()) {
       for (int i = 0; i < 10 && !stop.load(); ++i)
@@ -178,9 +178,10 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
       // invites forgotten in one round trip. A failure leaves the page
       // tracked, to be written again (idempotently) next time.
       // Open: a withdraw suggestion, then forgotten. Answered since:
-      // forgotten. Unknown to scoring: not applied yet (scoring lags or is
-      // rebuilding), so kept for a later sweep, unless older than scoring
-      // keeps a request.
+      // forgotten. Unknown to scoring (its request state is written with the
+      // entry, so: a Redis Cluster round trip that landed the entry and not
+      // the request, a request expired, or scoring rebuilding), so kept for
+      // a later sweep, unless older than scoring keeps a request.
       std::vector<SuggestionWrite> writes;
       std::vector<const SuggestionStore::PendingInvite*> written;
       std::vector<SuggestionStore::PendingInvite> done;

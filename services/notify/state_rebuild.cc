@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/pipeline.h"
 #include "services/notify/suggestion_writer.h"
+#include "state/event_fields.h"
 
 namespace rebound::notify {
 namespace {
@@ -64,7 +65,41 @@ absl::StatusOr<RebuildReport> RebuildState(const RebuildOptions& o,
     if (auto s = writer.Handle(batch); !s.ok()) return s;
   }
 
-  // 4. Complete: the instances waiting on the loss resume.
+  // 4. The invites still open, tracked again: the sweep forgot those it
+  // had answered, and their withdraw suggestions went with step 2.
+  if (!o.events_topic.empty()) {
+    std::vector<SuggestionStore::PendingInvite> sent;
+    auto flush = [&]() -> absl::Status {
+      auto open = store.TrackOpenInvites(sent);
+      sent.clear();
+      if (!open.ok()) return open.status();
+      report.open_invites += *open;
+      return absl::OkStatus();
+    };
+    absl::Status read = ReadTopicToEnd(
+        o.brokers, o.events_topic, o.kafka_timeout,
+        [&](const RdKafka::Message& m) {
+          rebound::v1::ConnectionEvent e;
+          if (!e.ParseFromArray(m.payload(), static_cast<int>(m.len())) ||
+              !e.has_request_sent()) {
+            return absl::OkStatus();
+          }
+          SuggestionStore::PendingInvite p;
+          p.tenant = e.tenant_id();
+          p.sender = e.sender_id();
+          p.recipient = e.recipient_id();
+          p.request_id = state::RequestIdOf(e);
+          p.sent_at = absl::FromUnixSeconds(e.occurred_at().seconds());
+          sent.push_back(std::move(p));
+          return sent.size() >= 1000 ? flush() : absl::OkStatus();
+        });
+    if (!read.ok()) return read;
+    if (auto s = flush(); !s.ok()) return s;
+    log::Info("rebuild: open invites tracked again",
+              {{"open_invites", report.open_invites}});
+  }
+
+  // 5. Complete: the instances waiting on the loss resume.
   if (auto s = store.SetNewEpoch(); !s.ok()) return s;
   return report;
 }

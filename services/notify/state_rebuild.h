@@ -12,14 +12,17 @@
 //
 // What comes back: every suggestion with its id, version and state, the
 // member and tenant streams (new stream ids: watchers resume with
-// from_beginning or a fresh watch), retry budgets and red flags. (Pending
-// invites are scoring's: its rebuild recreates them.) Times computed when a
-// suggestion is written (created_at, the suggested send time) are computed
-// again.
+// from_beginning or a fresh watch), retry budgets and red flags; and the
+// withdraw suggestions of invites still open: the sweep forgot the invites
+// it answered, so the rebuild reads the events topic's RequestSent events
+// and tracks again those scoring holds open (scoring owns the pending set,
+// and its own rebuild recreates it), for the sweep to suggest again. Times
+// computed when a suggestion is written (created_at, the suggested send time)
+// are computed again.
 //
-// Requires the verdicts topic to keep its whole history (retention.ms=-1,
-// or as far back as the suggestions should reach). Holds its records in
-// memory while replaying.
+// Requires both topics to keep their whole history (retention.ms=-1, or as
+// far back as the suggestions should reach). Holds the verdicts topic's
+// records in memory while replaying.
 #ifndef REBOUND_SERVICES_NOTIFY_STATE_REBUILD_H_
 #define REBOUND_SERVICES_NOTIFY_STATE_REBUILD_H_
 
@@ -37,6 +40,8 @@ namespace rebound::notify {
 struct RebuildOptions {
   std::string brokers;
   std::string verdicts_topic = pipeline::kVerdictsTopic;
+  // Read for the invites still open (empty: skipped).
+  std::string events_topic = pipeline::kEventsTopic;
   SuggestionStoreOptions store;
   // Longest wait for Kafka metadata and for a partition to reach its end.
   std::chrono::milliseconds kafka_timeout{30'000};
@@ -45,7 +50,8 @@ struct RebuildOptions {
 struct RebuildReport {
   int64_t keys_removed = 0;
   int64_t verdicts = 0;
-  int64_t events = 0;  // Profile updates forwarded by scoring.
+  int64_t events = 0;        // Profile updates forwarded by scoring.
+  int64_t open_invites = 0;  // Tracked again for the sweep.
 };
 
 // Runs the rebuild. Errors name the step and the topic or Redis address; on

@@ -105,6 +105,38 @@ absl::Status SuggestionStore::ForgetPending(
   return v.ok() ? absl::OkStatus() : v.status();
 }
 
+absl::StatusOr<int64_t> SuggestionStore::TrackOpenInvites(
+    const std::vector<PendingInvite>& invites) {
+  std::vector<std::vector<std::string>> states;
+  states.reserve(invites.size());
+  for (const auto& p : invites) {
+    states.push_back(
+        {"HGET", state::MemberKeys(p.tenant, p.sender).Request(p.request_id),
+         "state"});
+  }
+  if (states.empty()) return 0;
+  auto got = redis_.Pipeline(states);
+  if (!got.ok()) return got.status();
+  // The rule scoring writes by (state/sender_cache.h): an open invite is on
+  // its tenant's set, by send time.
+  std::vector<std::vector<std::string>> adds;
+  std::set<std::string> tenants;
+  for (size_t i = 0; i < invites.size(); ++i) {
+    if ((*got)[i].str != "pending") continue;
+    const PendingInvite& p = invites[i];
+    adds.push_back({"ZADD", state::TenantKeys(p.tenant).Pending(), "NX",
+                    std::to_string(absl::ToUnixSeconds(p.sent_at)),
+                    state::PendingEntry(p.sender, p.recipient, p.request_id)});
+    tenants.insert(p.tenant);
+  }
+  if (adds.empty()) return 0;
+  for (const auto& t : tenants)
+    adds.push_back({"SADD", state::TenantsKey(), t});
+  auto added = redis_.Pipeline(adds);
+  if (!added.ok()) return added.status();
+  return static_cast<int64_t>(adds.size() - tenants.size());
+}
+
 absl::StatusOr<rebound::v1::MemberScores> SuggestionStore::MemberScores(
     const std::string& tenant, const std::string& member) {
   return state::ReadMemberScores(redis_, tenant, member);

@@ -151,17 +151,23 @@ class SuggestionStore {
     bool known = false;
     bool open = false;
   };
-  // Up to `limit` tracked invites per tenant (scoring adds each request
-  // it applies to its tenant's pending set, state/keys.h), of any tenant,
-  // sent before `before`, each with whether it is still open (scoring's request
-  // state, read in one round trip per tenant). Also drops the closed entries an
-  // earlier version kept, closed more than `keep` ago.
+  // Up to `limit` tracked invites per tenant (scoring keeps its tenants'
+  // open invites on their pending sets, state/keys.h), of any tenant, sent
+  // before `before`, each with whether it is still open (scoring's request
+  // state, read in one round trip per tenant). Also drops the closed
+  // entries an earlier version kept, closed more than `keep` ago.
   absl::StatusOr<std::vector<PendingInvite>> PendingBefore(absl::Time before,
                                                            int limit,
                                                            absl::Duration keep);
   // Stops tracking `invites` (their withdraw suggestion is written), in one
   // round trip.
   absl::Status ForgetPending(const std::vector<PendingInvite>& invites);
+  // For a rebuild of notify's state: tracks again those of `invites` that
+  // scoring's request state says are still open (the sweep forgot the ones
+  // it answered, whose withdraw suggestions the rebuild removed), so the
+  // sweep suggests them again. Two round trips; returns how many are open.
+  absl::StatusOr<int64_t> TrackOpenInvites(
+      const std::vector<PendingInvite>& invites);
 
   // A member's scores (state::ReadMemberScores); NOT_FOUND when Redis holds
   // nothing about them.

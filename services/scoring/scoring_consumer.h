@@ -118,8 +118,8 @@ class ScoringConsumer final : public PipelineStage {
  private:
   class Rebalancer;
   class Delivery;
-  // A record whose landing completes a consumed event: its verdict, or its
-  // dead-letter record.
+  // A record whose landing completes a consumed event: its verdict, the
+  // event forwarded to notify, or its dead-letter record.
   struct Outgoing {
     bool dead_letter = false;
     std::string topic;
