@@ -200,4 +200,21 @@ absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
   return out;
 }
 
+std::vector<std::string> AddOpenInvite(std::string_view tenant,
+                                       std::string_view sender,
+                                       std::string_view recipient,
+                                       std::string_view request_id,
+                                       int64_t sent_at_s) {
+  return {"ZADD", TenantKeys(tenant).Pending(), "NX", std::to_string(sent_at_s),
+          PendingEntry(sender, recipient, request_id)};
+}
+
+std::vector<std::string> RemoveOpenInvite(std::string_view tenant,
+                                          std::string_view sender,
+                                          std::string_view recipient,
+                                          std::string_view request_id) {
+  return {"ZREM", TenantKeys(tenant).Pending(),
+          PendingEntry(sender, recipient, request_id)};
+}
+
 }  // namespace rebound::state

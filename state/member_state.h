@@ -108,6 +108,21 @@ absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
     std::vector<std::vector<std::string>> first = {},
     std::vector<RedisValue>* first_replies = nullptr);
 
+// A tenant's open invites (TenantKeys::Pending): PendingEntry members
+// scored by send time (s). Scoring adds an invite when it is sent (NX keeps
+// the first send time) and removes it with its outcome; notify's stale sweep
+// removes what it has looked at, and its rebuild adds back what scoring
+// still holds open. The commands:
+std::vector<std::string> AddOpenInvite(std::string_view tenant,
+                                       std::string_view sender,
+                                       std::string_view recipient,
+                                       std::string_view request_id,
+                                       int64_t sent_at_s);
+std::vector<std::string> RemoveOpenInvite(std::string_view tenant,
+                                          std::string_view sender,
+                                          std::string_view recipient,
+                                          std::string_view request_id);
+
 }  // namespace rebound::state
 
 #endif  // REBOUND_STATE_MEMBER_STATE_H_

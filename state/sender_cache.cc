@@ -6,6 +6,7 @@
 #include "absl/strings/str_split.h"
 #include "state/event_fields.h"
 #include "state/keys.h"
+#include "state/member_state.h"
 #include "state/send_days.h"
 
 namespace rebound::state {
@@ -329,11 +330,9 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
     // is in another slot and may have missed an earlier round trip; NX keeps
     // the first send time.
     if (!Terminal(state)) {
-      const TenantKeys tk(event.tenant_id());
-      Other(tk.prefix(), std::vector<std::string>{
-                             "ZADD", tk.Pending(), "NX", at_s,
-                             PendingEntry(event.sender_id(),
-                                          event.recipient_id(), request_id)});
+      Other(TenantKeys(event.tenant_id()).prefix(),
+            AddOpenInvite(event.tenant_id(), event.sender_id(),
+                          event.recipient_id(), request_id, at));
       if (tenants_added_.insert(event.tenant_id()).second) {
         Other(TenantsKey(), std::vector<std::string>{"SADD", TenantsKey(),
                                                      event.tenant_id()});
@@ -401,11 +400,9 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
     // No longer open: off the tenant's open invites (on a Redis Cluster a
     // removal that misses its round trip is left to the sweep, which
     // forgets what scoring says is decided).
-    const TenantKeys tk(event.tenant_id());
-    Other(tk.prefix(), std::vector<std::string>{
-                           "ZREM", tk.Pending(),
-                           PendingEntry(event.sender_id(), event.recipient_id(),
-                                        request_id)});
+    Other(TenantKeys(event.tenant_id()).prefix(),
+          RemoveOpenInvite(event.tenant_id(), event.sender_id(),
+                           event.recipient_id(), request_id));
   }
   std::string reason, verdict_bytes;
   bool reported = false;

@@ -389,6 +389,22 @@ TEST_F(Pipeline, LostRedisStateIsNoticedAndRebuiltSuggestionsToo) {
   for (const auto& id : all) EXPECT_TRUE(ids.contains(id)) << id;
 }
 
+// The suggestion once `store` holds it, polled until `timeout`: the last
+// read (an error, or none when it never came).
+absl::StatusOr<std::optional<RetrySuggestion>> AwaitSuggestion(
+    notify::SuggestionStore& store, const std::string& tenant,
+    const std::string& member, const std::string& id,
+    std::chrono::seconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  absl::StatusOr<std::optional<RetrySuggestion>> got;
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    got = store.Get(tenant, member, id);
+  } while ((!got.ok() || !got->has_value()) &&
+           std::chrono::steady_clock::now() < until);
+  return got;
+}
+
 bool HasAction(const RetrySuggestion& s, ActionKind kind) {
   for (const auto& a : s.actions()) {
     if (a.kind() == kind) return true;
@@ -475,13 +491,7 @@ TEST_F(Pipeline, AStaleInviteScoringDoesNotKnowIsKeptForLater) {
   s.Sent("late", "r1", "q1", sent, testing::NormalProfile(),
          testing::NormalProfile(), "");
   Publish(s.events(), kTokenA);
-  auto until = std::chrono::steady_clock::now() + seconds(60);
-  absl::StatusOr<std::optional<RetrySuggestion>> got;
-  do {
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    got = store.Get(tenant_a_, "late", "stale:q1");
-  } while ((!got.ok() || !got->has_value()) &&
-           std::chrono::steady_clock::now() < until);
+  auto got = AwaitSuggestion(store, tenant_a_, "late", "stale:q1", seconds(60));
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_TRUE(got->has_value()) << "the invite was forgotten";
   EXPECT_TRUE(HasAction(**got, rebound::v1::ACTION_KIND_WITHDRAW_STALE));
@@ -502,13 +512,8 @@ TEST_F(Pipeline, ANotifyRebuildBringsBackWithdrawSuggestions) {
   so.redis.address = redis_;
   notify::SuggestionStore store(so);
   auto wait_for_it = [&] {
-    auto until = std::chrono::steady_clock::now() + seconds(60);
-    absl::StatusOr<std::optional<RetrySuggestion>> got;
-    do {
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-      got = store.Get(tenant_a_, "stale", "stale:q1");
-    } while ((!got.ok() || !got->has_value()) &&
-             std::chrono::steady_clock::now() < until);
+    auto got =
+        AwaitSuggestion(store, tenant_a_, "stale", "stale:q1", seconds(60));
     return got.ok() && got->has_value();
   };
   ASSERT_TRUE(wait_for_it()) << "no withdraw suggestion";

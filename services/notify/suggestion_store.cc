@@ -97,8 +97,7 @@ absl::Status SuggestionStore::ForgetPending(
   commands.reserve(invites.size());
   for (const auto& p : invites) {
     commands.push_back(
-        {"ZREM", state::TenantKeys(p.tenant).Pending(),
-         state::PendingEntry(p.sender, p.recipient, p.request_id)});
+        state::RemoveOpenInvite(p.tenant, p.sender, p.recipient, p.request_id));
   }
   if (commands.empty()) return absl::OkStatus();
   auto v = redis_.Pipeline(commands);
@@ -117,16 +116,15 @@ absl::StatusOr<int64_t> SuggestionStore::TrackOpenInvites(
   if (states.empty()) return 0;
   auto got = redis_.Pipeline(states);
   if (!got.ok()) return got.status();
-  // The rule scoring writes by (state/sender_cache.h): an open invite is on
-  // its tenant's set, by send time.
+  // The rule scoring writes by (state::AddOpenInvite).
   std::vector<std::vector<std::string>> adds;
   std::set<std::string> tenants;
   for (size_t i = 0; i < invites.size(); ++i) {
     if ((*got)[i].str != "pending") continue;
     const PendingInvite& p = invites[i];
-    adds.push_back({"ZADD", state::TenantKeys(p.tenant).Pending(), "NX",
-                    std::to_string(absl::ToUnixSeconds(p.sent_at)),
-                    state::PendingEntry(p.sender, p.recipient, p.request_id)});
+    adds.push_back(state::AddOpenInvite(p.tenant, p.sender, p.recipient,
+                                        p.request_id,
+                                        absl::ToUnixSeconds(p.sent_at)));
     tenants.insert(p.tenant);
   }
   if (adds.empty()) return 0;
