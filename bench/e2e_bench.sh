@@ -199,6 +199,9 @@ def info(path):
     cpu, main, cmds = 0.0, 0.0, {}
     for line in open(path):
         k, _, v = line.strip().partition(":")
+        if k in ("total_reads_processed", "total_commands_processed",
+                 "total_net_input_bytes", "total_net_output_bytes"):
+            cmds["~" + k] = (float(v), 0.0)
         if k in ("used_cpu_sys", "used_cpu_user"): cpu += float(v)
         if k in ("used_cpu_sys_main_thread", "used_cpu_user_main_thread"): main += float(v)
         if k.startswith("cmdstat_"):
@@ -207,11 +210,20 @@ def info(path):
     return cpu, main, cmds
 (c0, m0, s0), (c1, m1, s1), n = info(sys.argv[1]), info(sys.argv[2]), int(sys.argv[3])
 print(f"  redis    {(c1 - c0) * 1e6 / n:8.1f} us CPU per event (main thread {(m1 - m0) * 1e6 / n:.1f}; goal <= 15)")
+# Reads processed: the client reads Redis served (about one per round trip
+# of a pipeline); commands include those run inside scripts and MULTI.
+d = {k: s1[k][0] - s0.get(k, (0.0, 0.0))[0] for k in s1 if k.startswith("~")}
+print(f"    {d.get('~total_reads_processed', 0) / n:.2f} client reads (round trips) per event, "
+      f"{d.get('~total_commands_processed', 0) / n:.1f} commands per event, "
+      f"{d.get('~total_net_input_bytes', 0) / n:.0f} bytes in and "
+      f"{d.get('~total_net_output_bytes', 0) / n:.0f} out per event")
+print("    by command (a script's or transaction's time includes the commands it ran, listed too):")
 rows = []
 for name, (calls, usec) in s1.items():
+    if name.startswith("~"): continue
     pc, pu = s0.get(name, (0.0, 0.0))
     if calls > pc: rows.append((usec - pu, calls - pc, name))
-for usec, calls, name in sorted(rows, reverse=True)[:10]:
+for usec, calls, name in sorted(rows, reverse=True)[:16]:
     print(f"    {name:16s} {calls / n:6.2f} calls/event {usec / calls:7.2f} us/call {usec / n:7.2f} us/event")
 PY
 declare -A after
