@@ -86,6 +86,35 @@ def diff(before_path, after_path):
             continue
         print(f"    {title:26s} p50 {p50 * 1e3:8.1f} ms  p99 {p99 * 1e3:8.1f} ms"
               f"  ({int(n)} samples)")
+    diff_counters(before, after)
+
+
+COUNTERS = [
+    ("notify suggestion versions written", "rebound_notify_suggestions_total"),
+]
+SAMPLE = re.compile(r'^(\w+)(?:\{(.*)\})? (\S+)$')
+
+
+def counters(text, name):
+    """{labels: value} of counter `name`."""
+    out = {}
+    for line in text.splitlines():
+        m = SAMPLE.match(line)
+        if m and m.group(1) == name:
+            out[m.group(2) or ""] = out.get(m.group(2) or "", 0.0) + float(
+                m.group(3))
+    return out
+
+
+def diff_counters(before, after):
+    for title, name in COUNTERS:
+        a, b = counters(after, name), counters(before, name)
+        rows = [(v - b.get(k, 0.0), k) for k, v in a.items()]
+        total = sum(n for n, _ in rows)
+        print(f"  {title} over the run: {int(total)}")
+        for n, labels in sorted(rows, reverse=True):
+            if n > 0:
+                print(f"    {labels:40s} {int(n)}")
 
 
 if __name__ == "__main__":

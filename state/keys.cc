@@ -102,6 +102,8 @@ std::string TenantKeys::StreamMarker(std::string_view suggestion_id,
 }
 std::string TenantKeys::Pending() const { return prefix_ + ":pending"; }
 
+std::string TenantKeys::Clock() const { return prefix_ + ":clock"; }
+
 std::string TenantsKey() { return "rb:tenants"; }
 
 std::string PendingEntry(std::string_view sender, std::string_view recipient,
@@ -180,7 +182,7 @@ bool IsScoringKey(std::string_view key) {
   const std::string_view tag = key.substr(4, close - 4);
   const std::string_view rest = key.substr(close + 1);
   if (tag.find('/') == std::string_view::npos) {  // A tenant's.
-    return rest == ":pending";
+    return rest == ":pending" || rest == ":clock";
   }
   if (rest == ":snd" || rest == ":rcv" || rest == ":hours") return true;
   for (std::string_view p : {":req:", ":pair:", ":in:"}) {

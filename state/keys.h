@@ -40,6 +40,13 @@
 //                                     stale sweep forgets what it looked at
 //                                     (an earlier version also kept closed
 //                                     ones, above kClosedInviteBase)
+//   rb:{t}:clock               ZSET   the tenant's event-time clock: one
+//                                     member, "lag", scored by how far (s,
+//                                     <= 0) the most recent event time
+//                                     scoring has seen was behind its wall
+//                                     clock (ZADD GT: only moves forward);
+//                                     the stale sweep's "now" is wall time
+//                                     + lag (TenantClock, member_state.h)
 //   rb:tenants                 SET    tenants that have had open invites
 //   rb:epoch                   STRING set when scoring's state was created;
 //                                     gone or changed = Redis lost its data
@@ -101,6 +108,7 @@ class TenantKeys {
   std::string StreamMarker(std::string_view suggestion_id,
                            int64_t version) const;
   std::string Pending() const;
+  std::string Clock() const;
 
  private:
   std::string prefix_;
@@ -130,8 +138,8 @@ std::string EpochKey();
 std::string NotifyEpochKey();
 
 // True for the keys scoring writes (MemberKeys' Sender, Recipient,
-// AcceptHours, Request, Pair, ReceivedMarker; TenantKeys' Pending;
-// TenantsKey), which a rebuild from the events topic recreates.
+// AcceptHours, Request, Pair, ReceivedMarker; TenantKeys' Pending and
+// Clock; TenantsKey), which a rebuild from the events topic recreates.
 bool IsScoringKey(std::string_view key);
 
 // True for the keys notify writes (MemberKeys' Suggestion, Suggestions,

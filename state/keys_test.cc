@@ -123,7 +123,7 @@ TEST(MemberKeys, NoTwoMembersOrKindsShareAKey) {
   for (const auto& tenant :
        {std::string("acme"), std::string("acme/carol"), std::string("")}) {
     const TenantKeys t(tenant);
-    for (const auto& key : {t.Stream(), t.Pending()}) {
+    for (const auto& key : {t.Stream(), t.Pending(), t.Clock()}) {
       keys.insert(key);
       ++built;
     }
@@ -201,6 +201,8 @@ TEST(IsScoringKey, ScoringsKeysOnly) {
   for (const auto& tenant : Ids()) {
     const TenantKeys t(tenant);
     EXPECT_TRUE(IsScoringKey(t.Pending())) << tenant;
+    EXPECT_TRUE(IsScoringKey(t.Clock())) << tenant;
+    EXPECT_FALSE(IsNotifyKey(t.Clock())) << tenant;
     EXPECT_FALSE(IsScoringKey(t.Stream())) << tenant;
     EXPECT_FALSE(IsScoringKey(t.StreamMarker(tenant, 3))) << tenant;
   }

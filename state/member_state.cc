@@ -1,7 +1,11 @@
 #include "state/member_state.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "state/keys.h"
 
@@ -215,6 +219,25 @@ std::vector<std::string> RemoveOpenInvite(std::string_view tenant,
                                           std::string_view request_id) {
   return {"ZREM", TenantKeys(tenant).Pending(),
           PendingEntry(sender, recipient, request_id)};
+}
+
+std::vector<std::string> AdvanceTenantClock(std::string_view tenant,
+                                            double lag_s) {
+  return {"ZADD", TenantKeys(tenant).Clock(), "GT",
+          absl::StrFormat("%.3f", std::min(lag_s, 0.0)), "lag"};
+}
+
+std::vector<std::string> ReadTenantClock(std::string_view tenant) {
+  return {"ZSCORE", TenantKeys(tenant).Clock(), "lag"};
+}
+
+absl::Duration TenantClockLag(const RedisValue& reply) {
+  double lag = 0;
+  if (reply.is_nil() || !absl::SimpleAtod(reply.str, &lag) ||
+      !std::isfinite(lag) || lag > 0) {
+    return absl::ZeroDuration();
+  }
+  return absl::Seconds(lag);
 }
 
 }  // namespace rebound::state

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/redis_client.h"
 #include "rebound/v1/events.pb.h"
 #include "rebound/v1/scoring.pb.h"
@@ -122,6 +123,24 @@ std::vector<std::string> RemoveOpenInvite(std::string_view tenant,
                                           std::string_view sender,
                                           std::string_view recipient,
                                           std::string_view request_id);
+
+// A tenant's event-time clock (TenantKeys::Clock): how far its event times
+// run behind wall time, as the most live event scoring has seen says. A
+// live tenant's lag is about 0; a tenant replaying its history (an import,
+// a backfill, the simulator's dated stream) runs behind by the history's
+// age. The stale-invite sweep judges an invite by the tenant's clock, wall
+// time + lag: an invite of a replayed history goes stale when the history
+// has moved 21 days past it, not because it is old today while its answer
+// is a few records further on. The clock only moves forward (a late or
+// replayed record never turns a live tenant's clock back) and never past
+// wall time, and while no event comes it runs with wall time.
+// The command that moves it forward to `lag_s` (clamped to <= 0):
+std::vector<std::string> AdvanceTenantClock(std::string_view tenant,
+                                            double lag_s);
+// The command that reads it, and its reply read: the lag (0 when the tenant
+// has none, e.g. written by a version before the clock; never > 0).
+std::vector<std::string> ReadTenantClock(std::string_view tenant);
+absl::Duration TenantClockLag(const RedisValue& reply);
 
 }  // namespace rebound::state
 

@@ -1,5 +1,6 @@
 #include "state/sender_cache.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -245,6 +246,10 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
   if (t == nullptr) return absl::InvalidArgumentError("payload: not set");
   const MemberKeys s(event.tenant_id(), event.sender_id());
   const int64_t at = event.occurred_at().seconds();
+  if (auto [latest, added] = tenant_latest_.try_emplace(event.tenant_id(), at);
+      !added && at > latest->second) {
+    latest->second = at;
+  }
   const std::string at_s = std::to_string(at);
   const std::string snd_key = s.Sender();
   const std::string& request_id = RequestIdOf(event);
@@ -553,6 +558,18 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
     std::vector<RedisStep>& g = group(prefix);
     for (auto& step : steps) g.push_back(std::move(step));
   }
+  const double wall = absl::ToDoubleSeconds(now - absl::UnixEpoch());
+  for (const auto& [tenant, latest] : tenant_latest_) {
+    const double lag = std::min(0.0, static_cast<double>(latest) - wall);
+    auto [written, added] = clock_written_.try_emplace(tenant, lag);
+    if (!added) {
+      if (lag < written->second + kClockStep) continue;
+      written->second = lag;
+    }
+    group(TenantKeys(tenant).prefix())
+        .push_back(AdvanceTenantClock(tenant, lag));
+  }
+  tenant_latest_.clear();
   recipient_.clear();
   recipient_index_.clear();
   recipient_deltas_.clear();
@@ -566,6 +583,8 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
 }
 
 void SenderCache::Forget() {
+  tenant_latest_.clear();
+  clock_written_.clear();
   hashes_.clear();
   strings_.clear();
   recipient_.clear();

@@ -38,6 +38,12 @@
 // first outcome removes it (ZREM; on a Cluster one that misses its round
 // trip is left to the sweep, which forgets what scoring says is decided).
 //
+// The tenant's event-time clock (TenantKeys::Clock, member_state.h) moves
+// with its events: each TakeWrites advances the clock of every tenant with
+// events since the last one to the latest event time among them (as a lag
+// behind wall time), when that is at least kClockStep ahead of what this
+// process last wrote, so a live tenant's clock is written about once.
+//
 // Not thread-safe: the consumer thread's.
 #ifndef REBOUND_STATE_SENDER_CACHE_H_
 #define REBOUND_STATE_SENDER_CACHE_H_
@@ -118,6 +124,9 @@ class SenderCache {
   void Forget();
   // Drops everything when over options.max_entries.
   void Trim();
+  // A tenant's clock is rewritten only when it moved at least this much.
+  static constexpr double kClockStep = 1.0;  // s
+
   size_t entries() const {
     return hashes_.size() + strings_.size() + recipient_offsets_.size() +
            hours_checked_.size();
@@ -168,6 +177,10 @@ class SenderCache {
   absl::flat_hash_map<std::string, RecipientDelta> recipient_deltas_;
   // Tenants added to TenantsKey since the last TakeWrites.
   absl::flat_hash_set<std::string> tenants_added_;
+  // The latest event time (s) of each tenant since the last TakeWrites, and
+  // the clock lag (s) this process last wrote for each tenant.
+  absl::flat_hash_map<std::string, int64_t> tenant_latest_;
+  absl::flat_hash_map<std::string, double> clock_written_;
   // Stored utc offsets (minutes, "" unknown) of recipients whose
   // acceptances are being applied, and the last one this process wrote.
   // Their presence: the recipient hash was found a hash.

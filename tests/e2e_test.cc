@@ -423,6 +423,8 @@ TEST_F(Pipeline, AStaleInviteRedisRefusesHoldsUpNoOther) {
          testing::NormalProfile(), testing::NormalProfile(), "");
   s.Sent("fine", "r2", "q2", absl::Now() - absl::Hours(24 * 40),
          testing::NormalProfile(), testing::NormalProfile(), "");
+  // The tenant is live: its clock is today's.
+  s.Viewed("today", "anyone", "", absl::Now());
   {
     RedisClient redis(RedisOptions{redis_});
     ASSERT_TRUE(
@@ -490,11 +492,95 @@ TEST_F(Pipeline, AStaleInviteScoringDoesNotKnowIsKeptForLater) {
   testing::Scenario s(tenant_a_);
   s.Sent("late", "r1", "q1", sent, testing::NormalProfile(),
          testing::NormalProfile(), "");
+  s.Viewed("today", "anyone", "", absl::Now());  // A live tenant.
   Publish(s.events(), kTokenA);
   auto got = AwaitSuggestion(store, tenant_a_, "late", "stale:q1", seconds(60));
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_TRUE(got->has_value()) << "the invite was forgotten";
   EXPECT_TRUE(HasAction(**got, rebound::v1::ACTION_KIND_WITHDRAW_STALE));
+}
+
+// A tenant replaying its history (an import, a backfill; the simulator's
+// dated stream): its invites go stale by the history's clock, not today's.
+// An invite the history answers a few records later gets no withdraw
+// suggestion however old it is today; one the history leaves unanswered
+// past the policy's 21 days gets one; once the history reaches today, what
+// is still open is judged by today.
+TEST_F(Pipeline, ABackfillsInvitesGoStaleByItsOwnClock) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto notify = StartNotify(NotifyOptions(), registry);
+  ASSERT_NE(notify, nullptr);
+  auto stale_written = [&] {
+    double n = 0;
+    for (const auto& f : registry->Collect()) {
+      if (f.name != "rebound_notify_suggestions_total") continue;
+      for (const auto& m : f.metric) {
+        for (const auto& l : m.label) {
+          if (l.name == "state" && l.value == "STALE_INVITE")
+            n += m.counter.value;
+        }
+      }
+    }
+    return n;
+  };
+  notify::SuggestionStoreOptions so;
+  so.redis.address = redis_;
+  notify::SuggestionStore store(so);
+  const absl::Time h = absl::Now() - absl::Hours(24 * 400);
+  const auto n = testing::NormalProfile();
+  testing::Scenario s(tenant_a_);
+  s.Sent("old", "r1", "q1", h, n, n, "");  // 30 days open
+  s.Sent("answered", "r2", "q2", h + absl::Hours(24 * 20), n, n, "");  // 10
+  s.Viewed("clock", "x", "", h + absl::Hours(24 * 30));  // The history: h+30d.
+  Publish(s.events(), kTokenA);
+  auto old = AwaitSuggestion(store, tenant_a_, "old", "stale:q1", seconds(60));
+  ASSERT_TRUE(old.ok()) << old.status();
+  ASSERT_TRUE(old->has_value())
+      << "no withdraw suggestion by the history's clock";
+  ASSERT_EQ((*old)->actions_size(), 1);
+  EXPECT_NE((*old)->actions(0).detail().find("pending for 30 days"),
+            std::string::npos)
+      << (*old)->actions(0).detail();
+  // The page that suggested q1 held nothing else: q2, 380 days old today,
+  // has been pending 10 days of the history.
+  auto until = std::chrono::steady_clock::now() + seconds(10);
+  while (stale_written() < 1 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(stale_written(), 1);
+  auto q2 = store.Get(tenant_a_, "answered", "stale:q2");
+  ASSERT_TRUE(q2.ok()) << q2.status();
+  EXPECT_FALSE(q2->has_value()) << "judged stale by today's clock";
+
+  // The history goes on: q2 answered (applied before the clock moves on:
+  // the senders are on different partitions), q3 sent and left open; the
+  // history reaches today.
+  testing::Scenario answer(tenant_a_);
+  answer.Accepted("answered", "r2", "q2", h + absl::Hours(24 * 31));
+  auto events = answer.events();
+  events[0].set_event_id("answer-q2");
+  Publish(events, kTokenA);
+  testing::ScoresReader reader(redis_);
+  ASSERT_TRUE(reader.WaitFor(
+      tenant_a_, "answered",
+      [](const auto& m) { return m.as_sender().accepted() == 1; },
+      seconds(60)));
+  testing::Scenario more(tenant_a_);
+  more.Sent("open", "r3", "q3", h + absl::Hours(24 * 35), n, n, "");
+  more.Viewed("clock", "x", "", absl::Now());
+  events = more.events();
+  for (auto& e : events) e.set_event_id("more-" + e.event_id());
+  Publish(events, kTokenA);
+  auto open =
+      AwaitSuggestion(store, tenant_a_, "open", "stale:q3", seconds(60));
+  ASSERT_TRUE(open.ok()) << open.status();
+  ASSERT_TRUE(open->has_value()) << "today's clock did not judge it";
+  until = std::chrono::steady_clock::now() + seconds(10);
+  while (stale_written() < 2 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(stale_written(), 2);
+  q2 = store.Get(tenant_a_, "answered", "stale:q2");
+  ASSERT_TRUE(q2.ok()) << q2.status();
+  EXPECT_FALSE(q2->has_value()) << "an answered invite was suggested";
 }
 
 // Only notify's state is lost (its epoch's shard failed over, say): the
@@ -507,6 +593,7 @@ TEST_F(Pipeline, ANotifyRebuildBringsBackWithdrawSuggestions) {
   testing::Scenario s(tenant_a_);
   s.Sent("stale", "r1", "q1", absl::Now() - absl::Hours(24 * 40),
          testing::NormalProfile(), testing::NormalProfile(), "");
+  s.Viewed("today", "anyone", "", absl::Now());  // A live tenant.
   Publish(s.events(), kTokenA);
   notify::SuggestionStoreOptions so;
   so.redis.address = redis_;

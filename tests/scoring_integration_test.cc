@@ -19,6 +19,7 @@
 #include "services/scoring/scoring_server.h"
 #include "services/scoring/state_rebuild.h"
 #include "state/keys.h"
+#include "state/member_state.h"
 #include "tests/scoring_test_support.h"
 #include "tests/test_support.h"
 #include "tools/ingest_client.h"
@@ -263,6 +264,17 @@ TEST_F(ScoringIntegration, RequestViewDeclineGivesVerdictAndCounters) {
     auto tenants = redis.Command({"SISMEMBER", state::TenantsKey(), tenant_});
     ASSERT_TRUE(tenants.ok()) << tenants.status();
     EXPECT_EQ(tenants->integer, 1);
+    // The tenant's clock: its latest event time, as a lag behind wall time
+    // (the sweep's "now" for this tenant is wall time + lag).
+    int64_t latest = 0;
+    for (const auto& e : events)
+      latest = std::max(latest, e.occurred_at().seconds());
+    auto clock = redis.Command(state::ReadTenantClock(tenant_));
+    ASSERT_TRUE(clock.ok()) << clock.status();
+    ASSERT_FALSE(clock->is_nil()) << "no clock for the tenant";
+    const absl::Time tenant_now = absl::Now() + state::TenantClockLag(*clock);
+    EXPECT_LE(tenant_now, absl::FromUnixSeconds(latest) + absl::Seconds(61));
+    EXPECT_GE(tenant_now, absl::FromUnixSeconds(latest) - absl::Seconds(2));
   }
   const auto& sv = verdicts["spam-s"];
   EXPECT_EQ(sv.primary_reason(), rebound::v1::DECLINE_REASON_SPAMMY_PROFILE);

@@ -170,8 +170,10 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
         absl::SleepFor(absl::Milliseconds(100));
       continue;
     }
-    auto stale = store.PendingBefore(absl::Now() - policy_.stale_pending_after,
-                                     200, kKeepClosedInvites);
+    // Stale by each tenant's clock: a tenant replaying its history has its
+    // invites judged by that history's time (state::TenantClockLag).
+    auto stale = store.StaleInvites(policy_.stale_pending_after, 200,
+                                    kKeepClosedInvites);
     absl::Status s = stale.status();
     if (s.ok() && !stale->empty()) {
       // A page at a time: its suggestions in one batch of writes, then the
@@ -191,7 +193,8 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
         if (!p.open) continue;
         writes.push_back(
             {StaleInviteSuggestion(policy_, p.tenant, p.sender, p.recipient,
-                                   p.request_id, p.sent_at, absl::Now()),
+                                   p.request_id, p.sent_at, p.tenant_now,
+                                   absl::Now()),
              {}});
         written.push_back(&p);
       }

@@ -688,7 +688,8 @@ RetrySuggestion StaleInviteSuggestion(const RetryPolicyConfig& config,
                                       const std::string& sender,
                                       const std::string& recipient,
                                       const std::string& request_id,
-                                      absl::Time sent_at, absl::Time now) {
+                                      absl::Time sent_at, absl::Time tenant_now,
+                                      absl::Time now) {
   RetrySuggestion s;
   s.set_suggestion_id(absl::StrCat("stale:", request_id));
   s.set_tenant_id(tenant);
@@ -705,7 +706,7 @@ RetrySuggestion StaleInviteSuggestion(const RetryPolicyConfig& config,
   ToProto(now, s.mutable_created_at());
   ToProto(now, s.mutable_updated_at());
   s.set_version(1);
-  const int64_t days = absl::ToInt64Hours(now - sent_at) / 24;
+  const int64_t days = absl::ToInt64Hours(tenant_now - sent_at) / 24;
   AddAction(s, rebound::v1::ACTION_KIND_WITHDRAW_STALE,
             absl::StrCat("Your invitation has been pending for ", days, " day",
                          days == 1 ? "" : "s",

@@ -87,11 +87,15 @@ absl::Time NextHourOfWeek(absl::Time after, int hour_of_week,
                           int offset_minutes);
 
 // A withdraw suggestion for a request pending since `sent_at`
-// (suggestion_id "stale:" + request_id).
+// (suggestion_id "stale:" + request_id). `tenant_now`: the tenant's clock
+// (its events' time, state::TenantClockLag), which says how long the
+// invite has been pending; `now`: wall time, the suggestion's creation and
+// the start of the re-invite block (the member withdraws when they act).
 rebound::v1::RetrySuggestion StaleInviteSuggestion(
     const RetryPolicyConfig& config, const std::string& tenant,
     const std::string& sender, const std::string& recipient,
-    const std::string& request_id, absl::Time sent_at, absl::Time now);
+    const std::string& request_id, absl::Time sent_at, absl::Time tenant_now,
+    absl::Time now);
 
 }  // namespace rebound::notify
 

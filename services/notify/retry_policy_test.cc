@@ -603,8 +603,8 @@ TEST(RetryPolicy, ProfileUpdateLeavesSettledSuggestionsAlone) {
 
 TEST(RetryPolicy, StaleInviteSuggestsWithdrawing) {
   const absl::Time sent = kNow - absl::Hours(24 * 45);
-  RetrySuggestion s =
-      StaleInviteSuggestion(Config(), "acme", "s", "r", "req-7", sent, kNow);
+  RetrySuggestion s = StaleInviteSuggestion(Config(), "acme", "s", "r", "req-7",
+                                            sent, kNow, kNow);
   EXPECT_EQ(s.suggestion_id(), "stale:req-7");
   EXPECT_EQ(s.tenant_id(), "acme");
   EXPECT_EQ(s.member_id(), "s");
@@ -618,6 +618,22 @@ TEST(RetryPolicy, StaleInviteSuggestsWithdrawing) {
   EXPECT_EQ(s.actions(0).category(), rebound::v1::ACTION_CATEGORY_WITHDRAW);
   EXPECT_THAT(s.actions(0).detail(), HasSubstr("withdraw it and retry later"));
   EXPECT_THAT(s.actions(0).detail(), HasSubstr("45 days"));
+  EXPECT_EQ(s.not_before().seconds(),
+            absl::ToUnixSeconds(kNow + Config().cool_down));
+}
+
+// A tenant replaying its history: the days pending are counted on the
+// history's clock; the re-invite block starts when the member withdraws.
+TEST(RetryPolicy, StaleInviteIsDatedByTheTenantsClock) {
+  const absl::Time history_now = kNow - absl::Hours(24 * 700);
+  const absl::Time sent = history_now - absl::Hours(24 * 30);
+  RetrySuggestion s = StaleInviteSuggestion(Config(), "acme", "s", "r", "req-8",
+                                            sent, history_now, kNow);
+  ASSERT_EQ(s.actions_size(), 1);
+  EXPECT_THAT(s.actions(0).detail(), HasSubstr("30 days"));
+  EXPECT_EQ(s.not_before().seconds(),
+            absl::ToUnixSeconds(kNow + Config().cool_down));
+  EXPECT_EQ(s.created_at().seconds(), absl::ToUnixSeconds(kNow));
 }
 
 // --- Config -----------------------------------------------------------------

@@ -38,24 +38,33 @@ SuggestionStore::SuggestionStore(SuggestionStoreOptions options)
 }
 
 absl::StatusOr<std::vector<SuggestionStore::PendingInvite>>
-SuggestionStore::PendingBefore(absl::Time before, int limit,
-                               absl::Duration keep) {
+SuggestionStore::StaleInvites(absl::Duration stale_after, int limit,
+                              absl::Duration keep) {
   auto tenants = redis_.Command({"SMEMBERS", state::TenantsKey()});
   if (!tenants.ok()) return tenants.status();
   std::vector<PendingInvite> out;
-  const std::string forget_closed_before =
-      absl::StrFormat("(%.0f", state::kClosedInviteBase +
-                                   absl::ToUnixSeconds(absl::Now() - keep));
+  if (tenants->array.empty()) return out;
+  std::vector<std::vector<std::string>> clock_reads;
+  clock_reads.reserve(tenants->array.size());
   for (const auto& tv : tenants->array) {
-    const std::string& tenant = tv.str;
+    clock_reads.push_back(state::ReadTenantClock(tv.str));
+  }
+  auto clocks = redis_.Pipeline(clock_reads);
+  if (!clocks.ok()) return clocks.status();
+  const absl::Time now = absl::Now();
+  const std::string forget_closed_before = absl::StrFormat(
+      "(%.0f", state::kClosedInviteBase + absl::ToUnixSeconds(now - keep));
+  for (size_t t = 0; t < tenants->array.size(); ++t) {
+    const std::string& tenant = tenants->array[t].str;
+    const absl::Time tenant_now = now + state::TenantClockLag((*clocks)[t]);
     const std::string pending = state::TenantKeys(tenant).Pending();
-    auto v =
-        redis_.Pipeline({{"ZRANGEBYSCORE", pending, "-inf",
-                          std::to_string(absl::ToUnixSeconds(before)),
-                          "WITHSCORES", "LIMIT", "0", std::to_string(limit)},
-                         {"ZREMRANGEBYSCORE", pending,
-                          absl::StrFormat("%.0f", state::kClosedInviteBase),
-                          forget_closed_before}});
+    auto v = redis_.Pipeline(
+        {{"ZRANGEBYSCORE", pending, "-inf",
+          std::to_string(absl::ToUnixSeconds(tenant_now - stale_after)),
+          "WITHSCORES", "LIMIT", "0", std::to_string(limit)},
+         {"ZREMRANGEBYSCORE", pending,
+          absl::StrFormat("%.0f", state::kClosedInviteBase),
+          forget_closed_before}});
     if (!v.ok()) return v.status();
     const auto& page = (*v)[0].array;
     const size_t first = out.size();
@@ -69,6 +78,7 @@ SuggestionStore::PendingBefore(absl::Time before, int limit,
       double at = 0;
       (void)absl::SimpleAtod(page[i + 1].str, &at);
       p.sent_at = absl::FromUnixSeconds(static_cast<int64_t>(at));
+      p.tenant_now = tenant_now;
       out.push_back(std::move(p));
     }
     // Still open? Scoring's request state says (state/member_state.h).

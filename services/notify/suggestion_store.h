@@ -1,7 +1,7 @@
 // Notify's state in Redis: suggestions, their per-member and per-tenant
 // update streams (what WatchSuggestions serves and resumes from), the pair
 // retry budget and the member's red flags; it reads the tenant's open
-// invites, which scoring adds (the stale sweep: PendingBefore). Key
+// invites and clock, which scoring writes (the stale sweep: StaleInvites). Key
 // names, layouts and scripts are the shared schema in state/ (keys.h lists
 // every key); scoring's data is read through state/member_state.h.
 //
@@ -15,7 +15,7 @@
 // Bounds: a member's suggestion keys expire `suggestion_ttl` after their
 // last write; the index keeps the newest `max_suggestions_per_member`;
 // streams are trimmed to their max lengths; the stale sweep forgets the
-// pending invites it has looked at (PendingBefore).
+// pending invites it has looked at (StaleInvites, ForgetPending).
 #ifndef REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
 #define REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
 
@@ -146,6 +146,9 @@ class SuggestionStore {
   struct PendingInvite {
     std::string tenant, sender, recipient, request_id;
     absl::Time sent_at;
+    // The tenant's clock when it was read (state::TenantClockLag): wall time
+    // for a live tenant, the time of the history a tenant is replaying.
+    absl::Time tenant_now;
     // Scoring's request state: known (scoring applied its RequestSent and
     // keeps it), and then whether it is still pending.
     bool known = false;
@@ -153,12 +156,12 @@ class SuggestionStore {
   };
   // Up to `limit` tracked invites per tenant (scoring keeps its tenants'
   // open invites on their pending sets, state/keys.h), of any tenant, sent
-  // before `before`, each with whether it is still open (scoring's request
-  // state, read in one round trip per tenant). Also drops the closed
-  // entries an earlier version kept, closed more than `keep` ago.
-  absl::StatusOr<std::vector<PendingInvite>> PendingBefore(absl::Time before,
-                                                           int limit,
-                                                           absl::Duration keep);
+  // more than `stale_after` before the tenant's clock (state::TenantClockLag;
+  // the clocks read in one round trip), each with whether it is still open
+  // (scoring's request state, read in one round trip per tenant). Also drops
+  // the closed entries an earlier version kept, closed more than `keep` ago.
+  absl::StatusOr<std::vector<PendingInvite>> StaleInvites(
+      absl::Duration stale_after, int limit, absl::Duration keep);
   // Stops tracking `invites` (their withdraw suggestion is written), in one
   // round trip.
   absl::Status ForgetPending(const std::vector<PendingInvite>& invites);
