@@ -82,7 +82,7 @@ if ((FIND_MAX)); then
   step() {
     local rate=$1 n out c0 c1 r0 r1 k
     n=$(python3 -c "print(max(1000, int($rate * $STEP / 2.66)))")
-    "$BUILD_DIR/tools/rebound-sim" --seed="$rate" --run-id="step$rate" --requests="$n" \
+    "$BUILD_DIR/tools/rebound-sim" --seed="$rate" --run-id="step$rate" --tenant-prefix="step$rate-t" --requests="$n" \
       --out="$OUT/step.jsonl" --truth=/dev/null >/dev/null 2>&1
     local events
     events=$(wc -l <"$OUT/step.jsonl")
@@ -129,7 +129,7 @@ PY
   # Warm-up, not counted: a fresh broker JVM spends its first minute or so
   # JIT-compiling (its C2 compiler thread was most of its CPU in a cold run).
   echo "== warm-up: ${WARMUP}s at $RATE/s (not counted)"
-  "$BUILD_DIR/tools/rebound-sim" --seed=1 --run-id=warm --requests="$(python3 -c "print(max(1000, int($RATE * $WARMUP / 2.66)))")" \
+  "$BUILD_DIR/tools/rebound-sim" --seed=1 --run-id=warm --tenant-prefix=warm-t --requests="$(python3 -c "print(max(1000, int($RATE * $WARMUP / 2.66)))")" \
     --out="$OUT/warm.jsonl" --truth=/dev/null >/dev/null 2>&1
   "$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
     --file="$OUT/warm.jsonl" --show=0 --rate="$RATE" >/dev/null 2>&1 || true
@@ -153,7 +153,11 @@ PY
   exit 0
 fi
 # Warm up (connections, group joins, first allocations), then measure.
-"$BUILD_DIR/tools/rebound-sim" --seed=1 --run-id=warm --requests="$(python3 -c "print(int($RATE * $WARMUP / 2.66))")" --out="$OUT/warm.jsonl" --truth=/dev/null >/dev/null
+# Each run replays its own history into its own tenants (--tenant-prefix):
+# a tenant's clock follows its events (README, stale invites), so a second
+# history of the same dates replayed into the same tenants would have every
+# invite judged by the first one's end.
+"$BUILD_DIR/tools/rebound-sim" --seed=1 --run-id=warm --tenant-prefix=warm-t --requests="$(python3 -c "print(int($RATE * $WARMUP / 2.66))")" --out="$OUT/warm.jsonl" --truth=/dev/null >/dev/null
 "$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
   --file="$OUT/warm.jsonl" --show=0 --rate="$RATE" >/dev/null
 declare -A before

@@ -470,7 +470,7 @@ void Generator::MaybeUpdateProfile(int tenant, size_t i, absl::Time at) {
 
 Scenario Generator::Run() {
   for (int t = 0; t < o_.tenants; ++t) {
-    tenants_.push_back(absl::StrCat("tenant-", t + 1));
+    tenants_.push_back(absl::StrCat(o_.tenant_prefix, t + 1));
     std::vector<Member> ms;
     for (int i = 0; i < std::max(o_.members_per_tenant, 4); ++i) {
       ms.push_back(NewMember(i));

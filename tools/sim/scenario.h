@@ -41,6 +41,10 @@ struct ScenarioOptions {
   // Pending invites expire after about six months (DESIGN.md).
   absl::Duration expire_after = absl::Hours(24 * 180);
   std::string run_id = "sim";
+  // Tenant ids are this prefix and 1, 2, ...: runs that must not share
+  // tenants (a warm-up and the measured run, each replaying its own
+  // history) take different prefixes.
+  std::string tenant_prefix = "tenant-";
 
   // Outcome mix, as shares of requests; the rest are accepted.
   double decline_share = 0.36;

@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   o.requests = static_cast<int>(
       c.Int("requests", 20000, 1, 50'000'000, "connection requests in total"));
   o.run_id = c.String("run-id", "sim", "prefix of every event_id");
+  o.tenant_prefix = c.String(
+      "tenant-prefix", o.tenant_prefix,
+      "tenant ids are this prefix and 1, 2, ... (runs replaying different "
+      "histories into one pipeline take different prefixes)");
   std::string out_path =
       c.RequiredString("out", "events file (ConnectionEvent JSON lines)");
   std::string truth_path = c.RequiredString(
