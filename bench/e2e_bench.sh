@@ -204,7 +204,9 @@ def info(path):
     for line in open(path):
         k, _, v = line.strip().partition(":")
         if k in ("total_reads_processed", "total_commands_processed",
-                 "total_net_input_bytes", "total_net_output_bytes"):
+                 "total_net_input_bytes", "total_net_output_bytes",
+                 "total_forks", "aof_rewrites", "rdb_saves",
+                 "latest_fork_usec"):
             cmds["~" + k] = (float(v), 0.0)
         if k in ("used_cpu_sys", "used_cpu_user"): cpu += float(v)
         if k in ("used_cpu_sys_main_thread", "used_cpu_user_main_thread"): main += float(v)
@@ -214,6 +216,12 @@ def info(path):
     return cpu, main, cmds
 (c0, m0, s0), (c1, m1, s1), n = info(sys.argv[1]), info(sys.argv[2]), int(sys.argv[3])
 print(f"  redis    {(c1 - c0) * 1e6 / n:8.1f} us CPU per event (main thread {(m1 - m0) * 1e6 / n:.1f}; goal <= 15)")
+# Forks (AOF rewrites, RDB saves) pause the main thread for the fork and
+# their child takes CPU the figures above do not count (the machine's do).
+forks = {k: s1.get("~" + k, (0.0, 0.0))[0] - s0.get("~" + k, (0.0, 0.0))[0]
+         for k in ("total_forks", "aof_rewrites", "rdb_saves")}
+print(f"    {int(forks['total_forks'])} forks during the run ({int(forks['aof_rewrites'])} AOF rewrites, "
+      f"{int(forks['rdb_saves'])} RDB saves; the last fork paused Redis {s1.get('~latest_fork_usec', (0, 0))[0] / 1000:.1f} ms)")
 # Reads processed: the client reads Redis served (about one per round trip
 # of a pipeline); commands include those run inside scripts and MULTI.
 d = {k: s1[k][0] - s0.get(k, (0.0, 0.0))[0] for k in s1 if k.startswith("~")}
