@@ -176,10 +176,14 @@ absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
   const size_t skip = first.size();
   std::vector<std::vector<std::string>> commands = std::move(first);
   commands.reserve(skip + keys.size() * kReads);
+  std::vector<size_t> at;  // Each key's first reply.
+  at.reserve(keys.size());
   for (const auto& k : keys) {
     const MemberKeys s(k.tenant, k.sender);
-    const MemberKeys r(k.tenant, k.recipient);
+    at.push_back(commands.size());
     commands.push_back({"GET", s.Retries(k.recipient)});
+    if (k.retries_only) continue;
+    const MemberKeys r(k.tenant, k.recipient);
     commands.push_back({"HGETALL", r.Recipient()});
     commands.push_back({"GET", r.AcceptHours()});
     commands.push_back({"HGET", s.Sender(), "profile"});
@@ -192,9 +196,10 @@ absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
     first_replies->assign(replies->begin(), replies->begin() + skip);
   }
   for (size_t i = 0; i < keys.size(); ++i) {
-    const RedisValue* v = &(*replies)[skip + i * kReads];
+    const RedisValue* v = &(*replies)[at[i]];
     PolicyInputs& in = out[i];
     if (!v[0].is_nil()) in.prior_retries = Int(v[0].str);
+    if (keys[i].retries_only) continue;
     in.recipient = DecodeRecipient(v[1], v[2]);
     if (!v[3].is_nil()) {
       rebound::v1::ProfileSnapshot p;

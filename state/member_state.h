@@ -95,6 +95,9 @@ absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
 // sender's latest profile.
 struct PolicyKey {
   std::string tenant, sender, recipient;
+  // The verdict carries what scoring knew of the members (its
+  // DecisionContext): only the pair's retries are read.
+  bool retries_only = false;
 };
 struct PolicyInputs {
   int64_t prior_retries = 0;

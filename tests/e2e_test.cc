@@ -583,6 +583,68 @@ TEST_F(Pipeline, ABackfillsInvitesGoStaleByItsOwnClock) {
   EXPECT_FALSE(q2->has_value()) << "an answered invite was suggested";
 }
 
+// Verdicts carry what scoring knew of the members (DecisionContext) and
+// notify advises from it: the recipient's best hour is the verdict's even
+// when Redis says another now, so a verdict gets the same advice whenever
+// it is read. A verdict without one (an older scoring's) is advised from
+// the members' state in Redis.
+TEST_F(Pipeline, NotifyAdvisesFromTheVerdictsContextElseFromRedis) {
+  auto notify = StartNotify(NotifyOptions());
+  ASSERT_NE(notify, nullptr);
+  const int redis_hour = 30, context_hour = 100;
+  {
+    RedisClient redis(RedisOptions{redis_});
+    for (const char* r : {"rcp-old", "rcp-new"}) {
+      ASSERT_TRUE(
+          redis
+              .Command({"BITFIELD",
+                        state::MemberKeys(tenant_a_, r).AcceptHours(), "SET",
+                        "u32", "#" + std::to_string(redis_hour), "10"})
+              .ok());
+    }
+  }
+  auto verdict = [&](const std::string& id, const std::string& recipient,
+                     bool with_context) {
+    rebound::v1::DeclineVerdict v;
+    v.set_verdict_id(id);
+    v.set_tenant_id(tenant_a_);
+    v.set_sender_id("snd");
+    v.set_recipient_id(recipient);
+    v.set_request_id("req-" + id);
+    v.set_primary_reason(rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH);
+    v.set_decline_kind(rebound::v1::DECLINE_KIND_IGNORED);
+    v.mutable_decided_at()->set_seconds(
+        absl::ToUnixSeconds(absl::Now() - absl::Hours(24)));
+    if (with_context) {
+      auto* c = v.mutable_context();
+      for (int h = 0; h < 168; ++h)
+        c->add_recipient_accept_hour_of_week(h == context_hour ? 10 : 0);
+      c->set_recipient_utc_offset_minutes(0);
+    }
+    return v.SerializeAsString();
+  };
+  const std::string key = tenant_a_ + "/snd";
+  ASSERT_TRUE(testing::ProduceRaw(brokers_, prefix_ + "-verdicts", key,
+                                  verdict("v-old", "rcp-old", false)));
+  ASSERT_TRUE(testing::ProduceRaw(brokers_, prefix_ + "-verdicts", key,
+                                  verdict("v-new", "rcp-new", true)));
+  notify::SuggestionStoreOptions so;
+  so.redis.address = redis_;
+  notify::SuggestionStore store(so);
+  auto old = AwaitSuggestion(store, tenant_a_, "snd", "v-old", seconds(60));
+  ASSERT_TRUE(old.ok()) << old.status();
+  ASSERT_TRUE(old->has_value()) << "no suggestion for the verdict";
+  auto fresh = AwaitSuggestion(store, tenant_a_, "snd", "v-new", seconds(60));
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  ASSERT_TRUE(fresh->has_value()) << "no suggestion for the verdict";
+  ASSERT_TRUE((*old)->should_retry()) << (*old)->DebugString();
+  ASSERT_TRUE((*fresh)->should_retry()) << (*fresh)->DebugString();
+  EXPECT_EQ((*old)->retry_at_local_hour_of_week(), redis_hour);
+  EXPECT_TRUE((*old)->retry_at_from_history());
+  EXPECT_EQ((*fresh)->retry_at_local_hour_of_week(), context_hour);
+  EXPECT_TRUE((*fresh)->retry_at_from_history());
+}
+
 // Only notify's state is lost (its epoch's shard failed over, say): the
 // sweep had answered an invite still open and forgotten it, and the loss
 // took its withdraw suggestion; notify's rebuild tracks the invite again

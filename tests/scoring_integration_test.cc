@@ -278,6 +278,13 @@ TEST_F(ScoringIntegration, RequestViewDeclineGivesVerdictAndCounters) {
   }
   const auto& sv = verdicts["spam-s"];
   EXPECT_EQ(sv.primary_reason(), rebound::v1::DECLINE_REASON_SPAMMY_PROFILE);
+  // What scoring knew of the members, for notify's advice: the recipient's
+  // utc offset from the request's snapshot; no acceptances, no hours.
+  ASSERT_TRUE(sv.has_context());
+  ASSERT_TRUE(sv.context().has_recipient_utc_offset_minutes());
+  EXPECT_EQ(sv.context().recipient_utc_offset_minutes(),
+            sv.request().recipient_profile().utc_offset_minutes());
+  EXPECT_EQ(sv.context().recipient_accept_hour_of_week_size(), 0);
   EXPECT_TRUE(sv.viewed_before_decision());
   EXPECT_FALSE(sv.signals().empty());
   EXPECT_EQ(sv.scores_size(), 6);
@@ -515,11 +522,14 @@ TEST_F(ScoringIntegration, BatchedDeclinesGetTheVerdictsOfTheReference) {
   for (const auto& [id, w] : want) {
     auto it = got.find(id);
     ASSERT_NE(it, got.end()) << "no verdict for " << id;
-    // Everything but the time of deciding: reason, scores, every signal's
-    // value and weight (counts included), the request as seen.
+    // Everything but the time of deciding and the context carried for
+    // notify (checked in RequestViewDeclineGivesVerdictAndCounters): reason,
+    // scores, every signal's value and weight (counts included), the
+    // request as seen.
     rebound::v1::DeclineVerdict g = it->second, r = w;
     g.clear_decided_at();
     r.clear_decided_at();
+    g.clear_context();
     std::string diff;
     google::protobuf::util::MessageDifferencer d;
     d.ReportDifferencesToString(&diff);

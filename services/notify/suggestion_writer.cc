@@ -28,7 +28,11 @@ absl::Status SuggestionWriter::OnVerdicts(
   std::vector<state::PolicyKey> keys;
   keys.reserve(verdicts.size());
   for (const auto& v : verdicts) {
-    keys.push_back({v.tenant_id(), v.sender_id(), v.recipient_id()});
+    // A verdict with scoring's DecisionContext needs only the pair's
+    // retries from Redis; one without (an older scoring's) reads the
+    // members' state as it is now.
+    keys.push_back(
+        {v.tenant_id(), v.sender_id(), v.recipient_id(), v.has_context()});
   }
   // Also the batch's first round trip: the state's epoch checked.
   auto inputs = store_->ReadPolicyInputs(keys);
@@ -48,13 +52,23 @@ absl::Status SuggestionWriter::OnVerdicts(
     RetryInputs in;
     in.verdict = verdict;
     in.prior_retries = static_cast<int>(got.prior_retries) + advised[pair];
-    in.recipient_accept_hours = got.recipient.accept_hours;
-    in.recipient_utc_offset_minutes = got.recipient.utc_offset_minutes;
+    if (verdict.has_context()) {
+      const rebound::v1::DecisionContext& c = verdict.context();
+      const auto& hours = c.recipient_accept_hour_of_week();
+      for (int h = 0; h < hours.size() && h < 168; ++h)
+        in.recipient_accept_hours[h] = hours[h];
+      if (c.has_recipient_utc_offset_minutes())
+        in.recipient_utc_offset_minutes = c.recipient_utc_offset_minutes();
+      if (c.has_sender_profile()) in.sender_profile = c.sender_profile();
+    } else {
+      in.recipient_accept_hours = got.recipient.accept_hours;
+      in.recipient_utc_offset_minutes = got.recipient.utc_offset_minutes;
+      in.sender_profile = got.sender_profile;
+    }
     if (!in.recipient_utc_offset_minutes && verdict.has_request()) {
       in.recipient_utc_offset_minutes =
           verdict.request().recipient_profile().utc_offset_minutes();
     }
-    in.sender_profile = got.sender_profile;
     SuggestionWrite w;
     w.suggestion = Suggest(*policy_, in, now);
     if (w.suggestion.should_retry()) ++advised[pair];

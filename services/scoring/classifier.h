@@ -52,6 +52,11 @@ struct DeclineContext {
   // The recipient's acceptances per hour of week, their local time
   // (index = day * 24 + hour, Monday = 0).
   std::array<int64_t, 168> recipient_accept_hours{};
+  // Not used to classify; carried on the verdict (DecisionContext) for
+  // notify's advice: the recipient's recorded UTC offset and the sender's
+  // latest profile.
+  std::optional<int> recipient_utc_offset_minutes;
+  std::optional<rebound::v1::ProfileSnapshot> sender_profile;
 };
 
 // Weights, thresholds and phrase lists, loaded from a JSON file

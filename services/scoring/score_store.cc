@@ -10,6 +10,23 @@
 namespace rebound::scoring {
 namespace {
 
+// What the classifier saw of the two members, carried on the verdict for
+// notify's advice (DecisionContext).
+void AttachDecisionContext(const DeclineContext& c,
+                           rebound::v1::DeclineVerdict* verdict) {
+  auto* out = verdict->mutable_context();
+  bool any_hour = false;
+  for (int64_t n : c.recipient_accept_hours) any_hour |= n != 0;
+  if (any_hour) {
+    out->mutable_recipient_accept_hour_of_week()->Add(
+        c.recipient_accept_hours.begin(), c.recipient_accept_hours.end());
+  }
+  if (c.recipient_utc_offset_minutes) {
+    out->set_recipient_utc_offset_minutes(*c.recipient_utc_offset_minutes);
+  }
+  if (c.sender_profile) *out->mutable_sender_profile() = *c.sender_profile;
+}
+
 using rebound::v1::ConnectionEvent;
 
 std::optional<int64_t> Int(const RedisValue& v) {
@@ -155,6 +172,7 @@ absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::RunSteps(
         d.stored = true;
       } else {
         d.verdict = classify(st->context);
+        AttachDecisionContext(st->context, &d.verdict);
       }
       out.push_back(std::move(d));
       verdict = &out.back().verdict;
@@ -224,6 +242,8 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
   c.recipient_received = rcv.received;
   c.recipient_accepted = rcv.accepted;
   c.recipient_accept_hours = rcv.accept_hours;
+  c.recipient_utc_offset_minutes = rcv.utc_offset_minutes;
+  c.sender_profile = snd.profile;
   if (!req[3].is_nil()) {
     // The verdict that decided the request, if this event is the one that
     // got it (a replay); another outcome event of a decided request gets a
