@@ -113,6 +113,15 @@ void LeaveGroup(RdKafka::KafkaConsumer* consumer, bool kafka_reachable) {
   consumer->close();
 }
 
+int64_t RecordTimeMs(const RdKafka::Message& m) {
+  const RdKafka::MessageTimestamp ts = m.timestamp();
+  if (ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ||
+      ts.timestamp <= 0) {
+    return 0;
+  }
+  return ts.timestamp;
+}
+
 std::optional<double> RecordAgeSeconds(const RdKafka::Message& m,
                                        absl::Time now) {
   const RdKafka::MessageTimestamp ts = m.timestamp();

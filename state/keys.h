@@ -42,11 +42,11 @@
 //                                     ones, above kClosedInviteBase)
 //   rb:{t}:clock               ZSET   the tenant's event-time clock: one
 //                                     member, "lag", scored by how far (s,
-//                                     <= 0) the most recent event time
-//                                     scoring has seen was behind its wall
-//                                     clock (ZADD GT: only moves forward);
-//                                     the stale sweep's "now" is wall time
-//                                     + lag (TenantClock, member_state.h)
+//                                     <= 0) its most live event's time was
+//                                     behind its publication (ZADD GT: only
+//                                     moves forward); the stale sweep's
+//                                     "now" is wall time + lag
+//                                     (TenantClockLag, member_state.h)
 //   rb:tenants                 SET    tenants that have had open invites
 //   rb:epoch                   STRING set when scoring's state was created;
 //                                     gone or changed = Redis lost its data

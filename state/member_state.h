@@ -128,15 +128,20 @@ std::vector<std::string> RemoveOpenInvite(std::string_view tenant,
                                           std::string_view request_id);
 
 // A tenant's event-time clock (TenantKeys::Clock): how far its event times
-// run behind wall time, as the most live event scoring has seen says. A
+// run behind their publication (occurred_at less the Kafka record time), as
+// the most live event scoring has seen says; measured against the record
+// time, a replay, a rebuild or a backlog gives the lag of the first pass. A
 // live tenant's lag is about 0; a tenant replaying its history (an import,
 // a backfill, the simulator's dated stream) runs behind by the history's
 // age. The stale-invite sweep judges an invite by the tenant's clock, wall
 // time + lag: an invite of a replayed history goes stale when the history
-// has moved 21 days past it, not because it is old today while its answer
-// is a few records further on. The clock only moves forward (a late or
-// replayed record never turns a live tenant's clock back) and never past
-// wall time, and while no event comes it runs with wall time.
+// has moved the policy's stale_pending_after (30 days) past it, not because
+// it is old today while its answer is a few records further on. The clock
+// only moves forward (a late or replayed record never turns a live
+// tenant's clock back) and never past wall time, and while no event comes
+// it runs with wall time. Limits: one clock per tenant, so partitions of an
+// import running ahead of others move it for all of them, and a tenant
+// already live that imports old history has the import judged by today.
 // The command that moves it forward to `lag_s` (clamped to <= 0):
 std::vector<std::string> AdvanceTenantClock(std::string_view tenant,
                                             double lag_s);

@@ -241,14 +241,19 @@ void SenderCache::AdjustRecipient(const std::string& recipient_key,
 }
 
 absl::Status SenderCache::Apply(const ConnectionEvent& event,
-                                const rebound::v1::DeclineVerdict* verdict) {
+                                const rebound::v1::DeclineVerdict* verdict,
+                                int64_t record_ms) {
   const char* t = KindOf(event);
   if (t == nullptr) return absl::InvalidArgumentError("payload: not set");
   const MemberKeys s(event.tenant_id(), event.sender_id());
   const int64_t at = event.occurred_at().seconds();
-  if (auto [latest, added] = tenant_latest_.try_emplace(event.tenant_id(), at);
-      !added && at > latest->second) {
-    latest->second = at;
+  {
+    const double reference =
+        record_ms > 0 ? static_cast<double>(record_ms) / 1000.0
+                      : absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+    const double lag = static_cast<double>(at) - reference;
+    auto [it, added] = tenant_lag_.try_emplace(event.tenant_id(), lag);
+    if (!added && lag > it->second) it->second = lag;
   }
   const std::string at_s = std::to_string(at);
   const std::string snd_key = s.Sender();
@@ -558,9 +563,8 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
     std::vector<RedisStep>& g = group(prefix);
     for (auto& step : steps) g.push_back(std::move(step));
   }
-  const double wall = absl::ToDoubleSeconds(now - absl::UnixEpoch());
-  for (const auto& [tenant, latest] : tenant_latest_) {
-    const double lag = std::min(0.0, static_cast<double>(latest) - wall);
+  for (const auto& [tenant, batch_lag] : tenant_lag_) {
+    const double lag = std::min(0.0, batch_lag);
     auto [written, added] = clock_written_.try_emplace(tenant, lag);
     if (!added) {
       if (lag < written->second + kClockStep) continue;
@@ -569,7 +573,7 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
     group(TenantKeys(tenant).prefix())
         .push_back(AdvanceTenantClock(tenant, lag));
   }
-  tenant_latest_.clear();
+  tenant_lag_.clear();
   recipient_.clear();
   recipient_index_.clear();
   recipient_deltas_.clear();
@@ -583,7 +587,7 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
 }
 
 void SenderCache::Forget() {
-  tenant_latest_.clear();
+  tenant_lag_.clear();
   clock_written_.clear();
   hashes_.clear();
   strings_.clear();

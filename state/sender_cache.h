@@ -39,10 +39,12 @@
 // trip is left to the sweep, which forgets what scoring says is decided).
 //
 // The tenant's event-time clock (TenantKeys::Clock, member_state.h) moves
-// with its events: each TakeWrites advances the clock of every tenant with
-// events since the last one to the latest event time among them (as a lag
-// behind wall time), when that is at least kClockStep ahead of what this
-// process last wrote, so a live tenant's clock is written about once.
+// with its events: an event's lag is its occurred_at less its Kafka record
+// time (when ingest published it), so a replay, a rebuild or a backlog
+// gives the same lag as the first pass; each TakeWrites advances the clock
+// of every tenant with events since the last one to the largest lag among
+// them, when that is at least kClockStep ahead of what this process last
+// wrote, so a live tenant's clock is written about once.
 //
 // Not thread-safe: the consumer thread's.
 #ifndef REBOUND_STATE_SENDER_CACHE_H_
@@ -94,9 +96,12 @@ class SenderCache {
   void Loaded(std::vector<RedisValue> replies);
 
   // Applies one event (loaded) in process, queueing its writes.
-  // `verdict` is required for declines and expiries.
+  // `verdict` is required for declines and expiries. `record_ms`: the
+  // event's Kafka record time (ingest's produce time; 0 unknown: now),
+  // which the tenant's clock measures the event's lag against.
   absl::Status Apply(const rebound::v1::ConnectionEvent& event,
-                     const rebound::v1::DeclineVerdict* verdict);
+                     const rebound::v1::DeclineVerdict* verdict,
+                     int64_t record_ms = 0);
 
   // What a decline or expiry reads of its sender's keys, now, as the
   // replies of [HGETALL sender, HMGET request sent_at request viewed
@@ -177,9 +182,9 @@ class SenderCache {
   absl::flat_hash_map<std::string, RecipientDelta> recipient_deltas_;
   // Tenants added to TenantsKey since the last TakeWrites.
   absl::flat_hash_set<std::string> tenants_added_;
-  // The latest event time (s) of each tenant since the last TakeWrites, and
+  // The largest event lag (s) of each tenant since the last TakeWrites, and
   // the clock lag (s) this process last wrote for each tenant.
-  absl::flat_hash_map<std::string, int64_t> tenant_latest_;
+  absl::flat_hash_map<std::string, double> tenant_lag_;
   absl::flat_hash_map<std::string, double> clock_written_;
   // Stored utc offsets (minutes, "" unknown) of recipients whose
   // acceptances are being applied, and the last one this process wrote.

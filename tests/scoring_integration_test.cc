@@ -285,6 +285,8 @@ TEST_F(ScoringIntegration, RequestViewDeclineGivesVerdictAndCounters) {
   EXPECT_EQ(sv.context().recipient_utc_offset_minutes(),
             sv.request().recipient_profile().utc_offset_minutes());
   EXPECT_EQ(sv.context().recipient_accept_hour_of_week_size(), 0);
+  // Its profile update comes after the decline: not seen when deciding.
+  EXPECT_FALSE(sv.context().has_sender_profile());
   EXPECT_TRUE(sv.viewed_before_decision());
   EXPECT_FALSE(sv.signals().empty());
   EXPECT_EQ(sv.scores_size(), 6);

@@ -187,9 +187,11 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
       std::vector<SuggestionWrite> writes;
       std::vector<const SuggestionStore::PendingInvite*> written;
       std::vector<SuggestionStore::PendingInvite> done;
-      const absl::Time forgotten_by_scoring = absl::Now() - kKeepClosedInvites;
       for (const auto& p : *stale) {
-        if (p.known || p.sent_at < forgotten_by_scoring) done.push_back(p);
+        // Older than scoring keeps a request: by the tenant's clock, as the
+        // invite's send time is (a live tenant's is wall time).
+        if (p.known || p.sent_at < p.tenant_now - kKeepClosedInvites)
+          done.push_back(p);
         if (!p.open) continue;
         writes.push_back(
             {StaleInviteSuggestion(policy_, p.tenant, p.sender, p.recipient,
@@ -219,7 +221,8 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
                {"request_id", p.request_id},
                {"error", std::string(one.message())}});
           sweep_refused_->Increment();
-          if (!p.known && p.sent_at >= forgotten_by_scoring) done.push_back(p);
+          if (!p.known && p.sent_at >= p.tenant_now - kKeepClosedInvites)
+            done.push_back(p);
         }
       }
       // Forgotten only if the state is still the one read.

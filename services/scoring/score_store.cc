@@ -177,7 +177,7 @@ absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::RunSteps(
       out.push_back(std::move(d));
       verdict = &out.back().verdict;
     }
-    if (auto s = cache_.Apply(*step.event, verdict); !s.ok()) {
+    if (auto s = cache_.Apply(*step.event, verdict, step.record_ms); !s.ok()) {
       return failed(s);
     }
   }

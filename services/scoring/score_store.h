@@ -134,12 +134,17 @@ class ScoreStore {
     const rebound::v1::ConnectionEvent* event = nullptr;
     const rebound::v1::DeclineVerdict* verdict = nullptr;
     bool classify = false;
+    // The event's Kafka record time (ms; ingest's produce time), which the
+    // tenant's clock measures its lag against (state/sender_cache.h); 0
+    // unknown: wall time when applied.
+    int64_t record_ms = 0;
     // `event` with the verdict it has, if any: classified when it needs
     // one and has none.
     static Step Of(const rebound::v1::ConnectionEvent& event,
-                   const std::optional<rebound::v1::DeclineVerdict>& verdict) {
+                   const std::optional<rebound::v1::DeclineVerdict>& verdict,
+                   int64_t record_ms = 0) {
       return {&event, verdict ? &*verdict : nullptr,
-              NeedsVerdict(event) && !verdict};
+              NeedsVerdict(event) && !verdict, record_ms};
     }
   };
   struct Decided {

@@ -449,7 +449,8 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
   std::vector<ScoreStore::Step> steps;
   steps.reserve(batch_.size());
   for (const Held& h : batch_) {
-    steps.push_back(ScoreStore::Step::Of(h.event, h.verdict));
+    steps.push_back(
+        ScoreStore::Step::Of(h.event, h.verdict, RecordTimeMs(*h.message)));
   }
   const auto classify = [this](const DeclineContext& c) {
     return Classify(classifier_, c);
@@ -483,7 +484,7 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
 
 absl::Status ScoringConsumer::ApplyAlone(Held& h) {
   const std::vector<ScoreStore::Step> steps = {
-      ScoreStore::Step::Of(h.event, h.verdict)};
+      ScoreStore::Step::Of(h.event, h.verdict, RecordTimeMs(*h.message))};
   auto decided = store_->RunSteps(steps, [this](const DeclineContext& c) {
     return Classify(classifier_, c);
   });

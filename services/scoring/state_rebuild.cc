@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/kafka_group.h"
 #include "common/kafka_replay.h"
 #include "common/log.h"
 #include "common/pipeline.h"
@@ -56,6 +57,7 @@ absl::StatusOr<RebuildReport> RebuildState(const RebuildOptions& o,
   struct Held {
     ConnectionEvent event;
     std::optional<DeclineVerdict> verdict;
+    int64_t record_ms = 0;  // As the consumer: the tenant clock's reference.
   };
   std::vector<Held> held;
   const auto classify = [&](const DeclineContext& c) {
@@ -67,7 +69,7 @@ absl::StatusOr<RebuildReport> RebuildState(const RebuildOptions& o,
     std::vector<ScoreStore::Step> steps;
     steps.reserve(held.size());
     for (const Held& h : held) {
-      steps.push_back(ScoreStore::Step::Of(h.event, h.verdict));
+      steps.push_back(ScoreStore::Step::Of(h.event, h.verdict, h.record_ms));
     }
     auto decided = store.RunSteps(steps, classify);
     if (!decided.ok()) return decided.status();
@@ -80,6 +82,7 @@ absl::StatusOr<RebuildReport> RebuildState(const RebuildOptions& o,
       o.brokers, o.events_topic, o.kafka_timeout,
       [&](const RdKafka::Message& m) {
         Held h;
+        h.record_ms = RecordTimeMs(m);
         if (!h.event.ParseFromArray(m.payload(), static_cast<int>(m.len())) ||
             h.event.payload_case() == ConnectionEvent::PAYLOAD_NOT_SET) {
           ++report.undecodable;
