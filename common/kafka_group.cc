@@ -124,13 +124,9 @@ int64_t RecordTimeMs(const RdKafka::Message& m) {
 
 std::optional<double> RecordAgeSeconds(const RdKafka::Message& m,
                                        absl::Time now) {
-  const RdKafka::MessageTimestamp ts = m.timestamp();
-  if (ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ||
-      ts.timestamp <= 0) {
-    return std::nullopt;
-  }
-  return std::max(
-      0.0, absl::ToDoubleSeconds(now - absl::FromUnixMillis(ts.timestamp)));
+  const int64_t ms = RecordTimeMs(m);
+  if (ms == 0) return std::nullopt;
+  return std::max(0.0, absl::ToDoubleSeconds(now - absl::FromUnixMillis(ms)));
 }
 
 std::map<std::string, std::string> ReadFetchBatching(ConfigReader& c) {

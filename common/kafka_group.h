@@ -67,11 +67,11 @@ absl::StatusOr<bool> GroupHasCommittedOffsets(
 // traffic is light.
 std::map<std::string, std::string> ReadFetchBatching(ConfigReader& config);
 
-// How long ago `m` was produced (its record timestamp, the producer's
-// clock), in seconds, never negative; nullopt when it has none.
 // The record's Kafka timestamp in ms since the epoch (ingest's produce
 // time on the events topic), 0 when it has none.
 int64_t RecordTimeMs(const RdKafka::Message& m);
+// How long ago `m` was produced (its record timestamp, the producer's
+// clock), in seconds, never negative; nullopt when it has none.
 std::optional<double> RecordAgeSeconds(const RdKafka::Message& m,
                                        absl::Time now);
 

@@ -22,6 +22,17 @@ std::string Secs(absl::Duration d) {
   return std::to_string(absl::ToInt64Seconds(d));
 }
 
+// Scoring's state of the invite's request (state/member_state.h): nil when
+// scoring does not hold it, "pending" while it is open.
+std::vector<std::string> RequestStateRead(
+    const SuggestionStore::PendingInvite& p) {
+  return {"HGET", state::MemberKeys(p.tenant, p.sender).Request(p.request_id),
+          "state"};
+}
+bool IsOpen(const RedisValue& request_state) {
+  return request_state.str == "pending";
+}
+
 }  // namespace
 
 std::string StreamKey(const std::string& tenant, const std::string& member) {
@@ -84,10 +95,7 @@ SuggestionStore::StaleInvites(absl::Duration stale_after, int limit,
     // Still open? Scoring's request state says (state/member_state.h).
     std::vector<std::vector<std::string>> states;
     for (size_t i = first; i < out.size(); ++i) {
-      const PendingInvite& p = out[i];
-      states.push_back(
-          {"HGET", state::MemberKeys(p.tenant, p.sender).Request(p.request_id),
-           "state"});
+      states.push_back(RequestStateRead(out[i]));
     }
     if (states.empty()) continue;
     auto got = redis_.Pipeline(states);
@@ -95,7 +103,7 @@ SuggestionStore::StaleInvites(absl::Duration stale_after, int limit,
     for (size_t i = first; i < out.size(); ++i) {
       const RedisValue& state = (*got)[i - first];
       out[i].known = !state.is_nil();
-      out[i].open = state.str == "pending";
+      out[i].open = IsOpen(state);
     }
   }
   return out;
@@ -118,11 +126,7 @@ absl::StatusOr<int64_t> SuggestionStore::TrackOpenInvites(
     const std::vector<PendingInvite>& invites) {
   std::vector<std::vector<std::string>> states;
   states.reserve(invites.size());
-  for (const auto& p : invites) {
-    states.push_back(
-        {"HGET", state::MemberKeys(p.tenant, p.sender).Request(p.request_id),
-         "state"});
-  }
+  for (const auto& p : invites) states.push_back(RequestStateRead(p));
   if (states.empty()) return 0;
   auto got = redis_.Pipeline(states);
   if (!got.ok()) return got.status();
@@ -130,7 +134,7 @@ absl::StatusOr<int64_t> SuggestionStore::TrackOpenInvites(
   std::vector<std::vector<std::string>> adds;
   std::set<std::string> tenants;
   for (size_t i = 0; i < invites.size(); ++i) {
-    if ((*got)[i].str != "pending") continue;
+    if (!IsOpen((*got)[i])) continue;
     const PendingInvite& p = invites[i];
     adds.push_back(state::AddOpenInvite(p.tenant, p.sender, p.recipient,
                                         p.request_id,
