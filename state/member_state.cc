@@ -182,11 +182,11 @@ absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
     const MemberKeys s(k.tenant, k.sender);
     at.push_back(commands.size());
     commands.push_back({"GET", s.Retries(k.recipient)});
-    if (k.retries_only) continue;
+    commands.push_back({"HGET", s.Sender(), "profile"});
+    if (k.recipient_in_verdict) continue;
     const MemberKeys r(k.tenant, k.recipient);
     commands.push_back({"HGETALL", r.Recipient()});
     commands.push_back({"GET", r.AcceptHours()});
-    commands.push_back({"HGET", s.Sender(), "profile"});
   }
   std::vector<PolicyInputs> out(keys.size());
   if (commands.empty()) return out;
@@ -199,12 +199,12 @@ absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
     const RedisValue* v = &(*replies)[at[i]];
     PolicyInputs& in = out[i];
     if (!v[0].is_nil()) in.prior_retries = Int(v[0].str);
-    if (keys[i].retries_only) continue;
-    in.recipient = DecodeRecipient(v[1], v[2]);
-    if (!v[3].is_nil()) {
+    if (!v[1].is_nil()) {
       rebound::v1::ProfileSnapshot p;
-      if (p.ParseFromString(v[3].str)) in.sender_profile = std::move(p);
+      if (p.ParseFromString(v[1].str)) in.sender_profile = std::move(p);
     }
+    if (keys[i].recipient_in_verdict) continue;
+    in.recipient = DecodeRecipient(v[2], v[3]);
   }
   return out;
 }

@@ -95,9 +95,10 @@ absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
 // sender's latest profile.
 struct PolicyKey {
   std::string tenant, sender, recipient;
-  // The verdict carries what scoring knew of the members (its
-  // DecisionContext): only the pair's retries are read.
-  bool retries_only = false;
+  // The verdict carries what scoring knew of the recipient (its
+  // DecisionContext): the recipient's keys are not read, only the pair's
+  // retries and the sender's profile.
+  bool recipient_in_verdict = false;
 };
 struct PolicyInputs {
   int64_t prior_retries = 0;

@@ -651,6 +651,46 @@ TEST_F(Pipeline, NotifyAdvisesFromTheVerdictsContextElseFromRedis) {
   EXPECT_TRUE((*fresh)->retry_at_from_history());
 }
 
+// The sender's profile is read as scoring holds it now, not taken from the
+// verdict's context: scoring forwards a profile update behind the sender's
+// verdicts, but a verdict Kafka refused is sent again after it, and its
+// older profile must not put a suggestion back to waiting on work the
+// sender has done.
+TEST_F(Pipeline, AVerdictsOlderProfileDoesNotUndoANewerOne) {
+  auto notify = StartNotify(NotifyOptions());
+  ASSERT_NE(notify, nullptr);
+  {
+    RedisClient redis(RedisOptions{redis_});
+    ASSERT_TRUE(
+        redis
+            .Command({"HSET", state::MemberKeys(tenant_a_, "fixed").Sender(),
+                      "profile", testing::NormalProfile().SerializeAsString()})
+            .ok());
+  }
+  rebound::v1::DeclineVerdict v;
+  v.set_verdict_id("v-fixed");
+  v.set_tenant_id(tenant_a_);
+  v.set_sender_id("fixed");
+  v.set_recipient_id("rcp");
+  v.set_request_id("req-fixed");
+  v.set_primary_reason(rebound::v1::DECLINE_REASON_SPAMMY_PROFILE);
+  v.set_decline_kind(rebound::v1::DECLINE_KIND_DECLINED);
+  v.mutable_decided_at()->set_seconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(24)));
+  *v.mutable_context()->mutable_sender_profile() = testing::SpammyProfile();
+  ASSERT_TRUE(testing::ProduceRaw(brokers_, prefix_ + "-verdicts",
+                                  tenant_a_ + "/fixed", v.SerializeAsString()));
+  notify::SuggestionStoreOptions so;
+  so.redis.address = redis_;
+  notify::SuggestionStore store(so);
+  auto got = AwaitSuggestion(store, tenant_a_, "fixed", "v-fixed", seconds(60));
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value()) << "no suggestion for the verdict";
+  EXPECT_NE((*got)->state(), rebound::v1::SUGGESTION_STATE_WAITING_ON_PROFILE)
+      << (*got)->DebugString();
+  EXPECT_FALSE(HasAction(**got, rebound::v1::ACTION_KIND_ADD_PHOTO));
+}
+
 // Only notify's state is lost (its epoch's shard failed over, say): the
 // sweep had answered an invite still open and forgotten it, and the loss
 // took its withdraw suggestion; notify's rebuild tracks the invite again

@@ -28,9 +28,11 @@ absl::Status SuggestionWriter::OnVerdicts(
   std::vector<state::PolicyKey> keys;
   keys.reserve(verdicts.size());
   for (const auto& v : verdicts) {
-    // A verdict with scoring's DecisionContext needs only the pair's
-    // retries from Redis; one without (an older scoring's) reads the
-    // members' state as it is now.
+    // A verdict with scoring's DecisionContext brings the recipient's state
+    // as the classifier saw it; one without (an older scoring's) reads it
+    // as it is now. The sender's profile is always read as scoring holds
+    // it now: a profile update forwarded ahead of a verdict Kafka refused
+    // and scoring sent again is then not undone by the verdict's older one.
     keys.push_back(
         {v.tenant_id(), v.sender_id(), v.recipient_id(), v.has_context()});
   }
@@ -59,12 +61,13 @@ absl::Status SuggestionWriter::OnVerdicts(
         in.recipient_accept_hours[h] = hours[h];
       if (c.has_recipient_utc_offset_minutes())
         in.recipient_utc_offset_minutes = c.recipient_utc_offset_minutes();
-      if (c.has_sender_profile()) in.sender_profile = c.sender_profile();
     } else {
       in.recipient_accept_hours = got.recipient.accept_hours;
       in.recipient_utc_offset_minutes = got.recipient.utc_offset_minutes;
-      in.sender_profile = got.sender_profile;
     }
+    in.sender_profile = got.sender_profile;
+    if (!in.sender_profile && verdict.context().has_sender_profile())
+      in.sender_profile = verdict.context().sender_profile();
     if (!in.recipient_utc_offset_minutes && verdict.has_request()) {
       in.recipient_utc_offset_minutes =
           verdict.request().recipient_profile().utc_offset_minutes();
