@@ -76,6 +76,25 @@ machine_cpu() {
   date +%s.%N
 }
 redis_cpu() { redis-cli -p "$REDIS_PORT" INFO cpu | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { print s }'; }
+# Redis's own record of its stalls (a command, a fork, an AOF write or fsync
+# that took >= 20 ms): where a pipeline-wide latency spike may start.
+redis-cli -p "$REDIS_PORT" CONFIG SET latency-monitor-threshold 20 >/dev/null
+redis_stalls() {
+  local rows
+  # Four lines per event: name, when, latest ms, max ms.
+  rows=$(redis-cli -p "$REDIS_PORT" LATENCY LATEST | paste -d' ' - - - - |
+    awk '{ printf "%s %s ms max (latest %s ms)  ", $1, $4, $3 }')
+  echo "    redis stalls >= 20 ms (LATENCY LATEST): ${rows:-none}"
+  redis-cli -p "$REDIS_PORT" LATENCY RESET >/dev/null
+  # The broker's garbage-collection pauses since the last call (its GC log).
+  local gc="$REBOUND_STACK_DIR/kafka/gc.log" lines
+  lines=$(wc -l <"$gc" 2>/dev/null || echo 0)
+  sed -n "$((GC_SEEN + 1)),${lines}p" "$gc" 2>/dev/null | awk '/Pause/ {
+      ms = $NF; sub(/ms$/, "", ms); n++; s += ms; if (ms > m) m = ms }
+    END { printf "    broker GC: %d pauses, %.0f ms in all, longest %.1f ms\n", n, s, m }'
+  GC_SEEN=$lines
+}
+GC_SEEN=0
 
 if ((FIND_MAX)); then
   # One step at a rate: prints its figures; exit 0 when sustained.
@@ -124,6 +143,7 @@ sys.exit(0 if ok else 1)
 PY
     local verdict=$?
     stages diff "$OUT/stages-before.json" "$OUT/stages-after.json"
+    redis_stalls
     return $verdict
   }
   # Warm-up, not counted: a fresh broker JVM spends its first minute or so
@@ -133,6 +153,8 @@ PY
     --out="$OUT/warm.jsonl" --truth=/dev/null >/dev/null 2>&1
   "$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
     --file="$OUT/warm.jsonl" --show=0 --rate="$RATE" >/dev/null 2>&1 || true
+  redis-cli -p "$REDIS_PORT" LATENCY RESET >/dev/null
+  GC_SEEN=$(wc -l <"$REBOUND_STACK_DIR/kafka/gc.log" 2>/dev/null || echo 0)
   echo "== finding the highest sustained rate (steps of ${STEP}s)"
   best=0; bad=0; rate=$RATE
   while ((rate <= ${MAX_RATE:-60000})); do
@@ -172,6 +194,8 @@ broker0=$(cpu "$BROKER_PID")
 # window: attaching to the JVM costs a few CPU seconds).
 python3 "$ROOT/bench/broker_cpu.py" snapshot "$BROKER_PID" "$OUT/broker-before.json" || true
 redis-cli -p "$REDIS_PORT" INFO everything >"$OUT/redis-before.txt"
+redis-cli -p "$REDIS_PORT" LATENCY RESET >/dev/null
+GC_SEEN=$(wc -l <"$REBOUND_STACK_DIR/kafka/gc.log" 2>/dev/null || echo 0)
 machine0=$(machine_cpu)
 stages snapshot "$OUT/stages-before.json" "${METRICS_PORTS[@]}"
 echo "== pipeline at $RATE events/s for ~${DURATION}s"
@@ -238,6 +262,7 @@ for name, (calls, usec) in s1.items():
 for usec, calls, name in sorted(rows, reverse=True)[:16]:
     print(f"    {name:16s} {calls / n:6.2f} calls/event {usec / calls:7.2f} us/call {usec / n:7.2f} us/event")
 PY
+redis_stalls
 declare -A after
 for k in 0 1 2; do after[$k]=$(rss "${PIDS[$k]}"); done
 echo "== kafka alone at $RATE records/s"

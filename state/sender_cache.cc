@@ -99,6 +99,16 @@ const char* KindOf(const ConnectionEvent& e) {
   }
 }
 
+// Moves `key`'s entry from the old generation `from` to the young `to`;
+// true when there was one.
+template <typename Map>
+bool Promote(Map& from, Map& to, const std::string& key) {
+  auto node = from.extract(key);
+  if (node.empty()) return false;
+  to.insert(std::move(node));
+  return true;
+}
+
 }  // namespace
 
 std::vector<std::vector<std::string>> SenderCache::LoadsFor(
@@ -107,12 +117,19 @@ std::vector<std::vector<std::string>> SenderCache::LoadsFor(
   pending_loads_.clear();
   absl::flat_hash_set<std::string> asked;
   auto hash = [&](std::string key) {
-    if (hashes_.contains(key) || !asked.insert(key).second) return;
+    if (young_.hashes.contains(key) ||
+        Promote(old_.hashes, young_.hashes, key) || !asked.insert(key).second) {
+      return;
+    }
     out.push_back({"HGETALL", key});
     pending_loads_.push_back({Load::kHash, std::move(key), {}});
   };
   auto str = [&](std::string key) {
-    if (strings_.contains(key) || !asked.insert(key).second) return;
+    if (young_.strings.contains(key) ||
+        Promote(old_.strings, young_.strings, key) ||
+        !asked.insert(key).second) {
+      return;
+    }
     out.push_back({"GET", key});
     pending_loads_.push_back({Load::kString, std::move(key), {}});
   };
@@ -142,12 +159,15 @@ std::vector<std::vector<std::string>> SenderCache::LoadsFor(
     }
     const MemberKeys r(e->tenant_id(), e->recipient_id());
     std::string rcv = r.Recipient();
-    if (!recipient_offsets_.contains(rcv) && asked.insert(rcv).second) {
+    if (!young_.recipient_offsets.contains(rcv) &&
+        !Promote(old_.recipient_offsets, young_.recipient_offsets, rcv) &&
+        asked.insert(rcv).second) {
       out.push_back({"HGET", rcv, "utc_offset"});
       pending_loads_.push_back({Load::kOffset, rcv, rcv});
     }
     std::string hours = r.AcceptHours();
-    if (e->has_request_accepted() && !hours_checked_.contains(hours) &&
+    if (e->has_request_accepted() && !young_.hours_checked.contains(hours) &&
+        !Promote(old_.hours_checked, young_.hours_checked, hours) &&
         asked.insert(hours).second) {
       out.push_back({"STRLEN", hours});
       pending_loads_.push_back({Load::kChecked, std::move(hours), {}});
@@ -162,7 +182,7 @@ void SenderCache::Loaded(std::vector<RedisValue> replies) {
     RedisValue& v = replies[i];
     switch (l.kind) {
       case Load::kHash: {
-        Hash& h = hashes_[l.key];
+        Hash& h = young_.hashes[l.key];
         for (size_t k = 0; k + 1 < v.array.size(); k += 2) {
           h.fields.emplace(std::move(v.array[k].str),
                            std::move(v.array[k + 1].str));
@@ -170,15 +190,15 @@ void SenderCache::Loaded(std::vector<RedisValue> replies) {
         break;
       }
       case Load::kString: {
-        Str& s = strings_[l.key];
+        Str& s = young_.strings[l.key];
         if (!v.is_nil()) s.value = std::move(v.str);
         break;
       }
       case Load::kOffset:
-        recipient_offsets_[l.recipient_key] = v.is_nil() ? "" : v.str;
+        young_.recipient_offsets[l.recipient_key] = v.is_nil() ? "" : v.str;
         break;
       case Load::kChecked:
-        hours_checked_.insert(std::move(l.key));
+        young_.hours_checked.insert(std::move(l.key));
         break;
     }
   }
@@ -262,13 +282,13 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
     if (dirty_keys_.insert(key).second) dirty_order_.push_back(key);
   };
   auto hash = [&](const std::string& key) -> Hash& {
-    Hash& h = hashes_[key];
+    Hash& h = young_.hashes[key];
     mark(key);
     return h;
   };
   const std::string pair_key = s.Pair(event.recipient_id());
   auto write_pair = [&](const Pair& p) {
-    Str& st = strings_[pair_key];
+    Str& st = young_.strings[pair_key];
     st.value = PairString(p);
     st.dirty = true;
     mark(pair_key);
@@ -276,7 +296,7 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
   const std::string kind = t;
 
   if (kind == "profile") {
-    Hash& snd = hashes_[snd_key];
+    Hash& snd = young_.hashes[snd_key];
     auto it = snd.fields.find("profile_at");
     int64_t prev = 0;
     if (it != snd.fields.end() && absl::SimpleAtoi(it->second, &prev) &&
@@ -290,7 +310,7 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
   }
   if (kind == "viewed" && request_id.empty()) {
     // A view naming no request: kept on the pair (latest view wins).
-    Pair p = ParsePair(strings_[pair_key].value);
+    Pair p = ParsePair(young_.strings[pair_key].value);
     int64_t view = 0;
     if (!p.view.empty() && absl::SimpleAtoi(p.view, &view) && view >= at) {
       return absl::OkStatus();
@@ -307,7 +327,7 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
     Set(req, "viewed_at", at_s);
     return absl::OkStatus();
   }
-  Hash& req = hashes_[req_key];
+  Hash& req = young_.hashes[req_key];
   auto state_it = req.fields.find("state");
   const std::string state =
       state_it == req.fields.end() ? "" : state_it->second;
@@ -353,7 +373,7 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
     const int64_t day = UtcDay(at);
     const std::string slot = "d" + std::to_string(SendDayRing::Slot(day));
     Hash& snd = hash(snd_key);
-    Pair p = ParsePair(strings_[pair_key].value);
+    Pair p = ParsePair(young_.strings[pair_key].value);
     // Send-day ring (state/send_days.h): a slot holds day * 2^24 + count.
     int64_t packed = 0;
     auto pit = snd.fields.find(slot);
@@ -393,7 +413,7 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
     Other(rcv_prefix,
           std::vector<std::string>{"HINCRBY", rcv_key, "received", "1"});
     if (!offset.empty()) {
-      auto [it, added] = recipient_offsets_.try_emplace(rcv_key, offset);
+      auto [it, added] = young_.recipient_offsets.try_emplace(rcv_key, offset);
       if (added || it->second != offset) {
         it->second = offset;
         Other(rcv_prefix,
@@ -466,9 +486,9 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
     }
   }
   if (!off) {
-    auto it = recipient_offsets_.find(rcv_key);
+    auto it = young_.recipient_offsets.find(rcv_key);
     int64_t stored = 0;
-    if (it != recipient_offsets_.end() &&
+    if (it != young_.recipient_offsets.end() &&
         absl::SimpleAtoi(it->second, &stored)) {
       off = stored;
     }
@@ -491,7 +511,7 @@ std::vector<RedisValue> SenderCache::SenderReplies(
   const MemberKeys s(event.tenant_id(), event.sender_id());
   std::vector<RedisValue> out(3);
   out[0].type = RedisValue::Type::kArray;
-  if (auto it = hashes_.find(s.Sender()); it != hashes_.end()) {
+  if (auto it = young_.hashes.find(s.Sender()); it != young_.hashes.end()) {
     for (const auto& [f, v] : it->second.fields) {
       out[0].array.push_back(StringValue(f));
       out[0].array.push_back(StringValue(v));
@@ -499,8 +519,8 @@ std::vector<RedisValue> SenderCache::SenderReplies(
   }
   out[1].type = RedisValue::Type::kArray;
   const Hash* req = nullptr;
-  if (auto it = hashes_.find(s.Request(RequestIdOf(event)));
-      it != hashes_.end()) {
+  if (auto it = young_.hashes.find(s.Request(RequestIdOf(event)));
+      it != young_.hashes.end()) {
     req = &it->second;
   }
   for (const char* f :
@@ -513,8 +533,8 @@ std::vector<RedisValue> SenderCache::SenderReplies(
     }
     out[1].array.push_back(std::move(v));
   }
-  if (auto it = strings_.find(s.Pair(event.recipient_id()));
-      it != strings_.end() && it->second.value) {
+  if (auto it = young_.strings.find(s.Pair(event.recipient_id()));
+      it != young_.strings.end() && it->second.value) {
     out[2] = StringValue(*it->second.value);
   }
   return out;
@@ -533,7 +553,7 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
   const absl::Time now = absl::Now();
   for (const std::string& key : dirty_order_) {
     std::vector<RedisStep>& g = group(PrefixOf(key));
-    if (auto it = hashes_.find(key); it != hashes_.end()) {
+    if (auto it = young_.hashes.find(key); it != young_.hashes.end()) {
       Hash& h = it->second;
       if (!h.dirty.empty()) {
         std::vector<std::string> argv = {"HSET", key};
@@ -550,8 +570,8 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
       }
       continue;
     }
-    if (auto it = strings_.find(key);
-        it != strings_.end() && it->second.dirty) {
+    if (auto it = young_.strings.find(key);
+        it != young_.strings.end() && it->second.dirty) {
       it->second.dirty = false;
       if (it->second.value) {
         g.push_back(
@@ -589,21 +609,23 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
 void SenderCache::Forget() {
   tenant_lag_.clear();
   clock_written_.clear();
-  hashes_.clear();
-  strings_.clear();
   recipient_.clear();
   recipient_index_.clear();
   recipient_deltas_.clear();
   tenants_added_.clear();
-  recipient_offsets_.clear();
-  hours_checked_.clear();
+  young_.Clear();
+  old_.Clear();
   dirty_order_.clear();
   dirty_keys_.clear();
   pending_loads_.clear();
 }
 
 void SenderCache::Trim() {
-  if (entries() > options_.max_entries) Forget();
+  // Nothing is dirty here (after TakeWrites), so nothing is lost by
+  // dropping the old generation.
+  if (young_.entries() < std::max<size_t>(1, options_.max_entries / 2)) return;
+  old_ = std::move(young_);
+  young_.Clear();
 }
 
 }  // namespace rebound::state

@@ -127,15 +127,18 @@ class SenderCache {
   // Drops everything in process (after a failure, a rebalance, a rebuild,
   // a lost state): the next events load their keys again.
   void Forget();
-  // Drops everything when over options.max_entries.
+  // Bounds what is kept to options.max_entries, oldest first, in two
+  // generations: once the young one holds half the bound it becomes the
+  // old one (the previous old one is dropped); a key of the old generation
+  // that an event touches moves back to the young one. So a sender active
+  // in the last half-bound's worth of keys stays in process, and a full
+  // cache never empties at once (which made every active sender reload
+  // in the same batch).
   void Trim();
   // A tenant's clock is rewritten only when it moved at least this much.
   static constexpr double kClockStep = 1.0;  // s
 
-  size_t entries() const {
-    return hashes_.size() + strings_.size() + recipient_offsets_.size() +
-           hours_checked_.size();
-  }
+  size_t entries() const { return young_.entries() + old_.entries(); }
 
  private:
   struct Hash {
@@ -167,10 +170,25 @@ class SenderCache {
   void Other(const std::string& tag, RedisStep step);
   void Set(Hash& h, const std::string& field, std::string value);
 
+  // What is kept of the members' keys, in one generation (Trim).
+  struct Generation {
+    // Node maps: references to entries stay valid across inserts.
+    absl::node_hash_map<std::string, Hash> hashes;
+    absl::node_hash_map<std::string, Str> strings;
+    // Stored utc offsets (minutes, "" unknown) of recipients whose
+    // acceptances are being applied, and the last one this process wrote.
+    // Their presence: the recipient hash was found a hash.
+    absl::flat_hash_map<std::string, std::string> recipient_offsets;
+    // Accept-hour strings found strings.
+    absl::flat_hash_set<std::string> hours_checked;
+    size_t entries() const {
+      return hashes.size() + strings.size() + recipient_offsets.size() +
+             hours_checked.size();
+    }
+    void Clear() { *this = Generation(); }
+  };
   Options options_;
-  // Node maps: references to entries stay valid across inserts.
-  absl::node_hash_map<std::string, Hash> hashes_;
-  absl::node_hash_map<std::string, Str> strings_;
+  Generation young_, old_;
   // Keys written since the last TakeWrites, by member prefix (hash tag).
   std::vector<std::string> dirty_order_;
   absl::flat_hash_set<std::string> dirty_keys_;
@@ -186,12 +204,6 @@ class SenderCache {
   // the clock lag (s) this process last wrote for each tenant.
   absl::flat_hash_map<std::string, double> tenant_lag_;
   absl::flat_hash_map<std::string, double> clock_written_;
-  // Stored utc offsets (minutes, "" unknown) of recipients whose
-  // acceptances are being applied, and the last one this process wrote.
-  // Their presence: the recipient hash was found a hash.
-  absl::flat_hash_map<std::string, std::string> recipient_offsets_;
-  // Accept-hour strings found strings.
-  absl::flat_hash_set<std::string> hours_checked_;
   std::vector<Load> pending_loads_;
 };
 

@@ -447,6 +447,7 @@ start_kafka() {
   # shellcheck disable=SC2086
   nohup setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$KAFKA_DIR/kafka.pid" \
     "$JAVA" $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+    "-Xlog:gc:file=$KAFKA_DIR/gc.log:uptime:filecount=2,filesize=20m" \
     -Djava.awt.headless=true -Dkafka.logs.dir="$KAFKA_DIR" \
     -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
     -cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties" \

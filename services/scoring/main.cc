@@ -56,11 +56,11 @@ int main(int argc, char** argv) {
                  "Redis Cluster only: how long a recipient's markers (a "
                  "request and its outcome were counted) are kept: a replay "
                  "older than this would count them again"));
-  s.store.cache_entries = static_cast<size_t>(c.Int(
-      "state-cache-entries", static_cast<int64_t>(s.store.cache_entries), 1,
-      100'000'000,
-      "sender keys (hashes, requests, pairs) kept in process; past this the "
-      "cache starts over (~750 bytes each measured)"));
+  s.store.cache_entries = static_cast<size_t>(
+      c.Int("state-cache-entries", static_cast<int64_t>(s.store.cache_entries),
+            1, 100'000'000,
+            "sender keys (hashes, requests, pairs) kept in process, the least "
+            "recently touched dropped first (~750 bytes each measured)"));
   s.store.request_ttl =
       absl::FromChrono(c.Duration("request-ttl", std::chrono::hours(24 * 200),
                                   "how long request state is kept"));

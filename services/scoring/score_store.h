@@ -58,8 +58,8 @@ struct ScoreStoreOptions {
   // How long a request's state is kept after its last event (pending
   // invites expire after about 6 months).
   absl::Duration request_ttl = absl::Hours(24 * 200);
-  // Sender keys kept in process (state::SenderCache); past this many the
-  // cache starts over (each entry is a hash or a pair, up to ~1 KB).
+  // Sender keys kept in process (state::SenderCache::Trim drops the least
+  // recently touched half past this; each entry is up to ~1 KB).
   size_t cache_entries = 200'000;
 };
 
