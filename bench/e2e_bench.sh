@@ -83,7 +83,7 @@ redis_stalls() {
   local rows
   # Four lines per event: name, when, latest ms, max ms.
   rows=$(redis-cli -p "$REDIS_PORT" LATENCY LATEST | paste -d' ' - - - - |
-    awk '{ printf "%s %s ms max (latest %s ms)  ", $1, $4, $3 }')
+    awk 'NF >= 4 { printf "%s %s ms max (latest %s ms)  ", $1, $4, $3 }')
   echo "    redis stalls >= 20 ms (LATENCY LATEST): ${rows:-none}"
   redis-cli -p "$REDIS_PORT" LATENCY RESET >/dev/null
   # The broker's garbage-collection pauses since the last call (its GC log).

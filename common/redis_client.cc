@@ -1,6 +1,7 @@
 #include "common/redis_client.h"
 
 #include <hiredis/hiredis.h>
+#include <poll.h>
 
 #include <set>
 #include <thread>
@@ -368,6 +369,11 @@ absl::Status RedisClient::ConnectCluster() {
 }
 
 absl::Status RedisClient::Connect() {
+  if (deferred_) {
+    // Its replies would be read as this call's.
+    return absl::InternalError(
+        "redis: a transaction's replies are still unread (TransactFinish)");
+  }
   if (!nodes_.empty()) return absl::OkStatus();
   if (seeds_.empty()) {
     std::vector<std::string> seeds;
@@ -586,16 +592,7 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::PipelineRouted(
       replies.emplace_back(static_cast<redisReply*>(raw));
     }
     if (wait) {
-      const redisReply* w = replies.back().get();
-      if (w->type != REDIS_REPLY_INTEGER ||
-          w->integer < options_.wait_replicas) {
-        return absl::UnavailableError(
-            "redis " + address + ": writes reached " +
-            std::to_string(w->type == REDIS_REPLY_INTEGER ? w->integer : 0) +
-            " of " + std::to_string(options_.wait_replicas) +
-            " replicas within " +
-            std::to_string(options_.wait_timeout.count()) + " ms");
-      }
+      if (auto s = CheckWait(address, replies.back().get()); !s.ok()) return s;
     }
     for (size_t k = 0; k < indices.size(); ++k) {
       const size_t i = indices[k];
@@ -676,50 +673,171 @@ absl::StatusOr<std::vector<std::string>> RedisClient::ArgvOf(
   return argv;
 }
 
+absl::Status RedisClient::CheckWait(const std::string& address,
+                                    const redisReply* w) const {
+  if (w->type == REDIS_REPLY_INTEGER && w->integer >= options_.wait_replicas) {
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      "redis " + address + ": writes reached " +
+      std::to_string(w->type == REDIS_REPLY_INTEGER ? w->integer : 0) + " of " +
+      std::to_string(options_.wait_replicas) + " replicas within " +
+      std::to_string(options_.wait_timeout.count()) + " ms");
+}
+
+absl::StatusOr<RedisClient::Transaction> RedisClient::BuildTransaction(
+    const std::vector<std::vector<RedisStep>>& groups,
+    const std::vector<std::vector<std::string>>& reads) {
+  Transaction t;
+  auto* commands = &t.commands;
+  auto* route = &t.route;
+  auto* in_tx = &t.in_tx;
+  bool open = false;  // A MULTI without its EXEC yet.
+  int first = -1;     // The open transaction's first command.
+  auto close = [&] {
+    if (!open) return;
+    commands->push_back({"EXEC"});
+    route->push_back(first);
+    in_tx->push_back(1);
+    open = false;
+  };
+  for (const auto& group : groups) {
+    if (group.empty()) continue;
+    if (cluster_) close();
+    if (!open) {
+      commands->push_back({"MULTI"});
+      first = static_cast<int>(commands->size());
+      route->push_back(first);
+      in_tx->push_back(1);
+      open = true;
+    }
+    for (const auto& step : group) {
+      auto argv = ArgvOf(step);
+      if (!argv.ok()) return argv.status();
+      commands->push_back(std::move(*argv));
+      route->push_back(-1);
+      in_tx->push_back(1);
+    }
+  }
+  close();
+  t.first_read = commands->size();
+  for (const auto& r : reads) {
+    commands->push_back(r);
+    route->push_back(-1);
+    in_tx->push_back(0);
+  }
+  return t;
+}
+
+absl::Status RedisClient::TransactStart(
+    const std::vector<std::vector<RedisStep>>& groups,
+    const std::vector<std::vector<std::string>>& reads) {
+  if (auto s = Connect(); !s.ok()) return s;
+  if (cluster_) {
+    // Several nodes, redirects: run it now, hand the outcome over later.
+    auto outcome = Transact(groups, reads);
+    if (!outcome.ok()) return outcome.status();
+    deferred_.emplace();
+    deferred_->outcome = std::move(outcome);
+    return absl::OkStatus();
+  }
+  if (auto s = EnsureScripts(); !s.ok()) return s;
+  auto t = BuildTransaction(groups, reads);
+  if (!t.ok()) return t.status();
+  const auto& commands = t->commands;
+  if (commands.empty()) {
+    deferred_.emplace();
+    deferred_->outcome = std::vector<RedisValue>{};
+    return absl::OkStatus();
+  }
+  Node& node = nodes_.begin()->second;  // Standalone: the one node.
+  for (const auto& argv : commands) AppendArgv(node.ctx.get(), argv);
+  const bool wait = options_.wait_replicas > 0;
+  if (wait) {
+    AppendArgv(node.ctx.get(), {"WAIT", std::to_string(options_.wait_replicas),
+                                std::to_string(options_.wait_timeout.count())});
+  }
+  // Out now; the replies are read by TransactFinish.
+  int done = 0;
+  while (!done) {
+    if (redisBufferWrite(node.ctx.get(), &done) != REDIS_OK) {
+      return Convert(node.address, nullptr).status();
+    }
+  }
+  deferred_.emplace();
+  deferred_->address = node.address;
+  deferred_->replies = commands.size() + (wait ? 1 : 0);
+  deferred_->first_read = t->first_read;
+  deferred_->wait = wait;
+  return absl::OkStatus();
+}
+
+bool RedisClient::TransactReady() const {
+  if (!deferred_ || deferred_->outcome) return true;
+  auto it = nodes_.find(deferred_->address);
+  if (it == nodes_.end()) return true;
+  redisContext* c = it->second.ctx.get();
+  pollfd p{c->fd, POLLIN, 0};
+  return poll(&p, 1, 0) != 0;
+}
+
+absl::StatusOr<std::vector<RedisValue>> RedisClient::TransactFinish() {
+  if (!deferred_) {
+    return absl::InternalError("redis: no transaction in flight");
+  }
+  Deferred d = std::move(*deferred_);
+  deferred_.reset();
+  if (d.outcome) return std::move(*d.outcome);
+  auto it = nodes_.find(d.address);
+  if (it == nodes_.end()) {
+    return absl::UnavailableError("redis " + d.address + ": connection lost");
+  }
+  std::vector<ReplyPtr> replies;
+  replies.reserve(d.replies);
+  for (size_t k = 0; k < d.replies; ++k) {
+    void* raw = nullptr;
+    if (redisGetReply(it->second.ctx.get(), &raw) != REDIS_OK) {
+      return Convert(d.address, nullptr).status();
+    }
+    replies.emplace_back(static_cast<redisReply*>(raw));
+  }
+  if (d.wait) {
+    if (auto s = CheckWait(d.address, replies.back().get()); !s.ok()) return s;
+    replies.pop_back();
+  }
+  std::vector<RedisValue> out;
+  out.reserve(replies.size() - d.first_read);
+  absl::Status first_error;
+  for (size_t k = 0; k < replies.size(); ++k) {
+    auto v = Convert(d.address, replies[k].release());
+    if (!v.ok()) {
+      if (absl::StrContains(v.status().message(), "NOSCRIPT")) {
+        // Redis forgot the scripts: reconnecting loads them again; the
+        // caller runs its (idempotent) writes again.
+        Drop();
+        return absl::UnavailableError("redis " + d.address +
+                                      ": scripts missing; run again");
+      }
+      if (absl::IsUnavailable(v.status())) return v.status();
+      if (first_error.ok()) first_error = v.status();
+      continue;
+    }
+    if (k >= d.first_read) out.push_back(std::move(*v));
+  }
+  if (!first_error.ok()) return first_error;
+  return out;
+}
+
 absl::StatusOr<std::vector<RedisValue>> RedisClient::Transact(
     const std::vector<std::vector<RedisStep>>& groups,
     const std::vector<std::vector<std::string>>& reads) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (auto s = Connect(); !s.ok()) return s;
     if (auto s = EnsureScripts(); !s.ok()) return s;
-    std::vector<std::vector<std::string>> commands;
-    std::vector<int> route;
-    std::vector<char> in_tx;
-    bool open = false;  // A MULTI without its EXEC yet.
-    int first = -1;     // The open transaction's first command.
-    auto close = [&] {
-      if (!open) return;
-      commands.push_back({"EXEC"});
-      route.push_back(first);
-      in_tx.push_back(1);
-      open = false;
-    };
-    for (const auto& group : groups) {
-      if (group.empty()) continue;
-      if (cluster_) close();
-      if (!open) {
-        commands.push_back({"MULTI"});
-        first = static_cast<int>(commands.size());
-        route.push_back(first);
-        in_tx.push_back(1);
-        open = true;
-      }
-      for (const auto& step : group) {
-        auto argv = ArgvOf(step);
-        if (!argv.ok()) return argv.status();
-        commands.push_back(std::move(*argv));
-        route.push_back(-1);
-        in_tx.push_back(1);
-      }
-    }
-    close();
-    const size_t first_read = commands.size();
-    for (const auto& r : reads) {
-      commands.push_back(r);
-      route.push_back(-1);
-      in_tx.push_back(0);
-    }
-    auto replies = PipelineRouted(commands, route, in_tx);
+    auto t = BuildTransaction(groups, reads);
+    if (!t.ok()) return t.status();
+    const size_t first_read = t->first_read;
+    auto replies = PipelineRouted(t->commands, t->route, t->in_tx);
     if (!replies.ok() &&
         absl::StrContains(replies.status().message(), "NOSCRIPT")) {
       // A node forgot its scripts: reconnecting loads them again. The

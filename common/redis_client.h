@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -136,6 +137,19 @@ class RedisClient {
       const std::vector<std::vector<RedisStep>>& groups,
       const std::vector<std::vector<std::string>>& reads);
 
+  // Transact in two halves, so the caller works while Redis runs it:
+  // TransactStart sends the commands (standalone Redis; on a cluster it
+  // runs the whole Transact now and keeps the outcome), TransactFinish
+  // reads the replies and returns what Transact would. In between, no
+  // other call may be made (it fails INTERNAL); TransactReady tells
+  // whether a reply has come (TransactFinish would not wait long).
+  absl::Status TransactStart(
+      const std::vector<std::vector<RedisStep>>& groups,
+      const std::vector<std::vector<std::string>>& reads);
+  absl::StatusOr<std::vector<RedisValue>> TransactFinish();
+  bool TransactReady() const;
+  bool transact_in_flight() const { return deferred_.has_value(); }
+
   bool connected() const { return !nodes_.empty(); }
   bool cluster() const { return cluster_; }
   const std::string& address() const { return options_.address; }
@@ -167,6 +181,21 @@ class RedisClient {
   absl::StatusOr<std::vector<RedisValue>> PipelineRouted(
       const std::vector<std::vector<std::string>>& commands,
       const std::vector<int>& route, const std::vector<char>& in_tx);
+  // Transact's commands: each group in MULTI/EXEC (one transaction for
+  // all on standalone Redis), then the reads; `route` and `in_tx` as
+  // PipelineRouted takes them; `first_read` is the first read's index.
+  struct Transaction {
+    std::vector<std::vector<std::string>> commands;
+    std::vector<int> route;
+    std::vector<char> in_tx;
+    size_t first_read = 0;
+  };
+  absl::StatusOr<Transaction> BuildTransaction(
+      const std::vector<std::vector<RedisStep>>& groups,
+      const std::vector<std::vector<std::string>>& reads);
+  // UNAVAILABLE unless `wait` (a WAIT reply) counts options_.wait_replicas.
+  absl::Status CheckWait(const std::string& address,
+                         const redisReply* wait) const;
   // The argv of a step (EVALSHA for a script call).
   absl::StatusOr<std::vector<std::string>> ArgvOf(const RedisStep& step);
   // Cluster mode: the slot map from a seed or a connected node.
@@ -197,6 +226,16 @@ class RedisClient {
     std::string sha;
   };
   std::map<std::string, Script> scripts_;
+  // A transaction sent by TransactStart whose replies are unread.
+  struct Deferred {
+    std::string address;  // Standalone: the node it went to.
+    size_t replies = 0;   // Replies to read (WAIT's included).
+    size_t first_read = 0;
+    bool wait = false;
+    // Cluster: Transact's outcome, run in TransactStart.
+    std::optional<absl::StatusOr<std::vector<RedisValue>>> outcome;
+  };
+  std::optional<Deferred> deferred_;
 };
 
 // Redis Cluster's slot of `key`: CRC16 (XMODEM) of its hash tag (the text

@@ -6,7 +6,9 @@
 #include "services/scoring/score_store.h"
 
 #include <chrono>
+#include <cstdio>
 
+#include "absl/strings/str_split.h"
 #include "common/redis_client.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -272,6 +274,64 @@ TEST_F(ScoreStoreTest, ADeclineSeesExactlyTheStepsBeforeItWhateverTheBatching) {
     received_in_batch += b.recipient_received;
   }
   EXPECT_GT(received_in_batch, 0);
+}
+
+TEST_F(ScoreStoreTest, WritesInFlightAreKnownOnlyAtFinishAndBlockOtherCalls) {
+  testing::Scenario s(tenant_);
+  const absl::Time t0 = absl::Now() - absl::Hours(5);
+  s.Sent("ann", "bob", "r1", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "hi");
+  s.Sent("ann", "cy", "r2", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "hi");
+  std::vector<scoring::ScoreStore::Step> steps;
+  for (const auto& e : s.events()) steps.push_back({&e, nullptr});
+  ASSERT_TRUE(store_->StartSteps(steps, nullptr).ok());
+  EXPECT_TRUE(store_->writes_in_flight());
+  // Another call would read the transaction's replies as its own.
+  auto other = store_->GetMemberScores(tenant_, "ann");
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInternal)
+      << other.status();
+  EXPECT_EQ(store_->StartSteps(steps, nullptr).status().code(),
+            absl::StatusCode::kInternal);
+  ASSERT_TRUE(store_->FinishWrites().ok());
+  EXPECT_FALSE(store_->writes_in_flight());
+  EXPECT_TRUE(store_->FinishWrites().ok()) << "none in flight is OK";
+  auto scores = store_->GetMemberScores(tenant_, "ann");
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  EXPECT_EQ(scores->as_sender().sent(), 2);
+}
+
+TEST_F(ScoreStoreTest, WritesInFlightLostWithTheConnectionAreRunAgainOnce) {
+  testing::Scenario s(tenant_);
+  const absl::Time t0 = absl::Now() - absl::Hours(5);
+  s.Sent("ann", "bob", "r1", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "hi");
+  std::vector<scoring::ScoreStore::Step> steps = {{&s.events()[0], nullptr}};
+  // Redis holds the transaction (CLIENT PAUSE WRITE) and the store's
+  // connection is cut before it runs: FinishWrites cannot know the writes
+  // landed, and says so with a transient error.
+  const int64_t own = Run({"CLIENT", "ID"}).integer;
+  Run({"CLIENT", "PAUSE", "10000", "WRITE"});
+  ASSERT_TRUE(store_->StartSteps(steps, nullptr).ok());
+  for (const auto& line : absl::StrSplit(Run({"CLIENT", "LIST"}).str, '\n')) {
+    int64_t id = 0;
+    const std::string text(line);
+    if (sscanf(text.c_str(), "id=%ld", &id) == 1 && id != own) {
+      (void)redis_->Command({"CLIENT", "KILL", "ID", std::to_string(id)});
+    }
+  }
+  Run({"CLIENT", "UNPAUSE"});
+  absl::Status finished = store_->FinishWrites();
+  EXPECT_TRUE(IsTransientRedisError(finished)) << finished;
+  // Run again (the consumer does, waiting), it counts once.
+  ASSERT_TRUE(store_->RunSteps(steps, nullptr).ok());
+  auto scores = store_->GetMemberScores(tenant_, "ann");
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  EXPECT_EQ(scores->as_sender().sent(), 1);
+  EXPECT_EQ(
+      Run({"HGET", state::MemberKeys(tenant_, "bob").Recipient(), "received"})
+          .str,
+      "1");
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -365,6 +366,18 @@ int Pipeline(const Settings& cfg) {
 // Produce -> consume latency of Kafka itself at `rate`, same producer
 // settings as ingest.
 int KafkaBaseline(const Settings& cfg) {
+  // Bounded: a broker that goes away mid-run (its stack stopped by another
+  // script) must not leave this waiting forever.
+  const double limit_s =
+      (cfg.rate > 0 ? static_cast<double>(cfg.count) / cfg.rate : 60.0) + 120;
+  std::thread([limit_s] {
+    std::this_thread::sleep_for(std::chrono::duration<double>(limit_s));
+    std::cerr << absl::StrFormat(
+        "rebound-e2e: the kafka baseline did not finish within %.0f s (is "
+        "the broker still up?)\n",
+        limit_s);
+    std::_Exit(1);
+  }).detach();
   rebound::PublisherOptions po;
   po.brokers = cfg.brokers;
   auto pub = rebound::Publisher::Create(po);

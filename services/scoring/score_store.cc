@@ -140,6 +140,27 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::StateNow(
 
 absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::RunSteps(
     const std::vector<Step>& steps, const Classifier& classify) {
+  auto decided = StartSteps(steps, classify);
+  if (!decided.ok()) return decided.status();
+  if (auto s = FinishWrites(); !s.ok()) return s;
+  return decided;
+}
+
+absl::Status ScoreStore::FinishWrites() {
+  if (!redis_.transact_in_flight()) return absl::OkStatus();
+  auto replies = redis_.TransactFinish();
+  absl::Status s = replies.status();
+  if (s.ok() && epoch_.adopted()) {
+    s = replies->empty() ? absl::InternalError("redis: epoch not read")
+                         : epoch_.Verify(replies->back());
+  }
+  // Whatever Redis holds now is the truth: load it again.
+  if (!s.ok()) cache_.Forget();
+  return s;
+}
+
+absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::StartSteps(
+    const std::vector<Step>& steps, const Classifier& classify) {
   auto failed = [&](absl::Status s) {
     // Whatever Redis holds now is the truth: load it again.
     cache_.Forget();
@@ -181,11 +202,11 @@ absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::RunSteps(
       return failed(s);
     }
   }
-  // 3. One transaction of every write, and the epoch read after it.
-  auto replies = redis_.Transact(cache_.TakeWrites(), epoch_.Check());
-  if (!replies.ok()) return failed(replies.status());
-  if (epoch_.adopted()) {
-    if (auto s = epoch_.Verify(replies->back()); !s.ok()) return failed(s);
+  // 3. One transaction of every write, and the epoch read after it, sent
+  // (FinishWrites reads its outcome).
+  if (auto s = redis_.TransactStart(cache_.TakeWrites(), epoch_.Check());
+      !s.ok()) {
+    return failed(s);
   }
   cache_.Trim();
   return out;

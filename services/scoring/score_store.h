@@ -165,6 +165,20 @@ class ScoreStore {
   // on a cluster); every step is idempotent, so the caller runs them again.
   absl::StatusOr<std::vector<Decided>> RunSteps(const std::vector<Step>& steps,
                                                 const Classifier& classify);
+  // RunSteps without waiting for its transaction: the reads' round trip,
+  // the decisions, then the writes sent. Nothing is known written until
+  // FinishWrites() returns OK, which must come before any other call on
+  // this store (they fail INTERNAL meanwhile). On an error of either, the
+  // steps are to be run again (each is idempotent).
+  absl::StatusOr<std::vector<Decided>> StartSteps(
+      const std::vector<Step>& steps, const Classifier& classify);
+  // Reads the outcome of StartSteps' transaction (OK when none is in
+  // flight), and checks the epoch read with it.
+  absl::Status FinishWrites();
+  bool writes_in_flight() const { return redis_.transact_in_flight(); }
+  // Redis has answered the writes in flight (FinishWrites will not wait
+  // for Redis to run them).
+  bool writes_answered() const { return redis_.TransactReady(); }
 
   // Forgets the sender keys kept in process: at a rebalance (another
   // consumer may write them now), after a rebuild.

@@ -44,6 +44,9 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
       absl::MutexLock lock(&owner_->mu_);
       for (int32_t id : ids) owner_->trackers_[id] = OffsetTracker();
     }
+    // Writes in flight are confirmed first, so what this instance wrote
+    // is done (or given back) before another may own the senders.
+    if (owner_->stop_ != nullptr) owner_->CompleteInFlight(*owner_->stop_);
     // Before giving partitions up: let in-flight verdicts land so their
     // offsets are stored, then commit what is done.
     ApplyRebalance(consumer, err, partitions, [&] {
@@ -456,9 +459,11 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
     return Classify(classifier_, c);
   };
   // Redis down: hold the batch and retry; nothing after it is stored.
+  const bool wait = must_wait_;
   absl::StatusOr<std::vector<ScoreStore::Decided>> decided;
   while (true) {
-    decided = store_->RunSteps(steps, classify);
+    decided = wait ? store_->RunSteps(steps, classify)
+                   : store_->StartSteps(steps, classify);
     if (decided.ok()) break;
     if (absl::IsDataLoss(decided.status())) {
       if (!WaitForRebuild(decided.status(), stop)) return false;
@@ -470,16 +475,52 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
     if (stop.load()) return false;  // Unstored: replayed after restart.
   }
   RedisOk();
-  const absl::Time now = absl::Now();
+  must_wait_ = false;
   size_t d = 0;
   for (size_t i = 0; i < batch_.size(); ++i) {
     Held& h = batch_[i];
-    if (steps[i].classify) h.verdict = std::move((*decided)[d++].verdict);
-    Complete(h, now, stop);
+    if (!steps[i].classify) continue;
+    h.verdict = std::move((*decided)[d++].verdict);
+    h.classified = true;
   }
-  batch_.clear();
   cache_entries_->Set(static_cast<double>(store_->cached_entries()));
+  if (!wait) {
+    // Confirmed by CompleteInFlight, while the next batch is read.
+    in_flight_ = std::move(batch_);
+    batch_.clear();
+    return true;
+  }
+  const absl::Time now = absl::Now();
+  for (Held& h : batch_) Complete(h, now, stop);
+  batch_.clear();
   return true;
+}
+
+void ScoringConsumer::CompleteInFlight(const std::atomic<bool>& stop) {
+  if (in_flight_.empty()) return;
+  absl::Status s = store_->FinishWrites();
+  if (s.ok()) {
+    const absl::Time now = absl::Now();
+    for (Held& h : in_flight_) Complete(h, now, stop);
+    in_flight_.clear();
+    return;
+  }
+  // Not known written: again, ahead of what was consumed since, waiting
+  // for the outcome this time (RoundTrip's retries, poison and state-loss
+  // handling); a verdict decided with those writes is decided again.
+  log::Debug("writes in flight failed; running them again",
+             {{"error", std::string(s.message())},
+              {"events", static_cast<int64_t>(in_flight_.size())}});
+  if (IsTransientRedisError(s)) RedisDown(s);
+  for (Held& h : in_flight_) {
+    if (!h.classified) continue;
+    h.verdict.reset();
+    h.classified = false;
+  }
+  batch_.insert(batch_.begin(), std::make_move_iterator(in_flight_.begin()),
+                std::make_move_iterator(in_flight_.end()));
+  in_flight_.clear();
+  must_wait_ = true;
 }
 
 absl::Status ScoringConsumer::ApplyAlone(Held& h) {
@@ -528,6 +569,7 @@ bool ScoringConsumer::RunAlone(const std::atomic<bool>& stop) {
 }
 
 bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
+  CompleteInFlight(stop);
   if (batch_.empty()) return true;
   // Nothing is written before the state's epoch is adopted. Done here, not
   // before the first poll: a consumer that leaves after joining its group
@@ -599,7 +641,9 @@ absl::Status ScoringConsumer::Drain() {
   // Stopping: `stop` is set, so every retry below tries once. What is
   // consumed is written once more (Redis down: left unstored).
   const std::atomic<bool> stopped{true};
+  stop_ = &stopped;
   FlushBatch(stopped);
+  CompleteInFlight(stopped);
   // Verdicts and dead letters in flight land (storing their offsets);
   // those Kafka did not confirm are sent again, until the deadline.
   const absl::Time deadline =
@@ -641,13 +685,17 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
   const absl::Duration linger = absl::FromChrono(options_.batch_linger);
   // Time left before the oldest held event must be written.
   auto wait_ms = [&]() -> int {
-    if (batch_.empty()) return 200;
+    // Nothing held: writes in flight are confirmed as soon as nothing more
+    // is queued locally.
+    if (batch_.empty()) return in_flight_.empty() ? 200 : 0;
     const absl::Duration left = batch_.front().received + linger - absl::Now();
     return left <= absl::ZeroDuration()
                ? 0
                : static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
   };
   absl::Time redis_checked = absl::Now();
+  stop_ = &stop;
+  uint32_t accepted = 0;
   while (!stop.load()) {
     SendRequeued(stop);
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms()));
@@ -655,7 +703,9 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
     switch (m->err()) {
       case RdKafka::ERR__TIMED_OUT:
       case RdKafka::ERR__PARTITION_EOF:
+        // Idle: everything held is written and confirmed.
         FlushBatch(stop);
+        CompleteInFlight(stop);
         // Idle but assigned: adopt the epoch now, so a state lost while
         // nothing flows is reported before the next event.
         if (!epoch_adopted_ && assigned_partitions() > 0) {
@@ -686,6 +736,12 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
         continue;
     }
     if (!Accept(std::move(m), stop)) continue;
+    // Writes in flight that Redis has answered complete now, not at the
+    // next flush (looked at every few records: it is a poll(2)).
+    if (!in_flight_.empty() && (++accepted & 7) == 0 &&
+        store_->writes_answered()) {
+      CompleteInFlight(stop);
+    }
     // With a linger, a batch is written when due even while more records
     // keep coming; without, as soon as none is queued locally.
     if (linger > absl::ZeroDuration() && wait_ms() == 0) FlushBatch(stop);

@@ -137,6 +137,9 @@ class ScoringConsumer final : public PipelineStage {
     std::unique_ptr<RdKafka::Message> message;
     rebound::v1::ConnectionEvent event;
     std::optional<rebound::v1::DeclineVerdict> verdict;
+    // `verdict` was decided in the round trip whose writes are in flight:
+    // if they fail, it is decided again (after a rebuild, say).
+    bool classified = false;
     absl::Time received;
   };
   // Most events written to Redis in one round trip.
@@ -153,8 +156,14 @@ class ScoringConsumer final : public PipelineStage {
   // order; the declines read are classified and written in a second one.
   // Written events complete (verdicts sent, offsets done).
   bool FlushBatch(const std::atomic<bool>& stop);
-  // FlushBatch's work: the batch in one RunSteps.
+  // FlushBatch's work: the batch in one ScoreStore::StartSteps, its
+  // writes left in flight (in_flight_), or, after writes failed, in one
+  // RunSteps, waited for and completed.
   bool RoundTrip(const std::atomic<bool>& stop);
+  // Reads the outcome of the writes in flight: their events complete; if
+  // they failed, the events go back to the front of the batch, to be run
+  // again (waiting, so poison is found and Redis-down retries pause).
+  void CompleteInFlight(const std::atomic<bool>& stop);
   // Sends a written event's verdict, or marks it done.
   void Complete(Held& held, absl::Time now, const std::atomic<bool>& stop);
   // Poison in the batch (Redis refused a call for good): each event on
@@ -217,8 +226,16 @@ class ScoringConsumer final : public PipelineStage {
   // Records given up at a stop (their events are replayed).
   std::atomic<int64_t> unsent_{0};
 
-  std::vector<Held> batch_;     // Consumer thread only.
-  bool epoch_adopted_ = false;  // Consumer thread only.
+  // Consumer thread only (the rebalance callback runs on it too):
+  std::vector<Held> batch_;
+  // Events whose writes were sent and not yet confirmed: the consumer
+  // reads the next batch while Redis runs them.
+  std::vector<Held> in_flight_;
+  // The next round trip waits for its writes (after writes failed).
+  bool must_wait_ = false;
+  bool epoch_adopted_ = false;
+  // Run()'s stop flag, for the rebalance callback.
+  const std::atomic<bool>* stop_ = nullptr;
 
   absl::Mutex mu_;
   // Per assigned partition of the events topic.
