@@ -13,6 +13,8 @@
 # each step's figures and CPU per event (each service, Redis), and ends with
 # Kafka's own produce -> consume throughput on the same broker, flat out,
 # and the ratio.
+# SCORING_REPLICAS=N (default 1) runs N scoring instances in the group, as
+# an operator scales scoring out; CPU per event sums them.
 # Uses a private stack in .stack-bench/ (started and stopped here).
 # RSS is a leak check: ingest's duplicate window legitimately grows until it
 # holds --dedup-ttl worth of ids, so the bench runs ingest with a 60 s window
@@ -50,24 +52,37 @@ trap cleanup EXIT
 I=$(free_port); S=$(free_port); N=$(free_port)
 "$BUILD_DIR/services/ingest/rebound-ingest" --listen=127.0.0.1:$I --metrics-listen=127.0.0.1:0 --dedup-ttl="$DEDUP_TTL" >"$OUT/ingest.log" 2>&1 &
 PIDS+=($!)
-"$BUILD_DIR/services/scoring/rebound-scoring" --listen=127.0.0.1:$S --metrics-listen=127.0.0.1:0 \
-  --redis-addr="$REBOUND_REDIS_ADDR" --classifier-config=config/classifier.json >"$OUT/scoring.log" 2>&1 &
-PIDS+=($!)
+# SCORING_REPLICAS scoring instances share the consumer group (each its own
+# consume thread and Redis connection); their CPU and RSS are summed below.
+SCORING_PIDS=""
+SCORING_PORTS=""
+for r in $(seq "${SCORING_REPLICAS:-1}"); do
+  ((r == 1)) || S=$(free_port)
+  log=scoring.log; ((r == 1)) || log=scoring-$r.log
+  "$BUILD_DIR/services/scoring/rebound-scoring" --listen=127.0.0.1:$S --metrics-listen=127.0.0.1:0 \
+    --redis-addr="$REBOUND_REDIS_ADDR" --classifier-config=config/classifier.json >"$OUT/$log" 2>&1 &
+  PIDS+=($!)
+  SCORING_PIDS+=" $!"
+  SCORING_PORTS+=" $S"
+done
 "$BUILD_DIR/services/notify/rebound-notify" --listen=127.0.0.1:$N --metrics-listen=127.0.0.1:0 \
   --redis-addr="$REBOUND_REDIS_ADDR" --retry-policy=config/retry_policy.json >"$OUT/notify.log" 2>&1 &
 PIDS+=($!)
-for p in $I $S $N; do wait_for_health "$p" 60 || { echo "service on $p not healthy" >&2; exit 1; }; done
+# Each service's processes (scoring: every replica).
+SVC=("${PIDS[0]}" "$SCORING_PIDS" "${PIDS[-1]}")
+for p in $I $SCORING_PORTS $N; do wait_for_health "$p" 60 || { echo "service on $p not healthy" >&2; exit 1; }; done
 # The services' metrics ports (each logs it when ready), for the stage
 # latency histograms.
 METRICS_PORTS=()
-for n in ingest scoring notify; do
-  METRICS_PORTS+=("$(sed -nE 's/.*"metrics_port":([0-9]+).*"msg":"ready".*/\1/p' "$OUT/$n.log" | head -1)")
+for n in "$OUT"/ingest.log "$OUT"/scoring*.log "$OUT"/notify.log; do
+  METRICS_PORTS+=("$(sed -nE 's/.*"metrics_port":([0-9]+).*"msg":"ready".*/\1/p' "$n" | head -1)")
 done
 stages() { python3 "$ROOT/bench/stage_latency.py" "$@"; }
-rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+rss() { local p t=0; for p in $1; do t=$((t + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done; echo $t; }
 names=(ingest scoring notify)
 HZ=$(getconf CLK_TCK)
-cpu() { awk -v hz="$HZ" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }  # CPU s so far
+# CPU s so far of the processes listed in $1.
+cpu() { local p; for p in $1; do cat "/proc/$p/stat"; done | awk -v hz="$HZ" '{ s += $14 + $15 } END { print s / hz }'; }
 REDIS_PORT=${REBOUND_REDIS_ADDR##*:}
 # Busy CPU seconds of the whole machine (every core, kernel included) and the
 # wall clock, to tell a saturated machine from a process that waits.
@@ -105,7 +120,7 @@ if ((FIND_MAX)); then
       --out="$OUT/step.jsonl" --truth=/dev/null >/dev/null 2>&1
     local events
     events=$(wc -l <"$OUT/step.jsonl")
-    c0=(); for k in 0 1 2; do c0+=("$(cpu "${PIDS[$k]}")"); done
+    c0=(); for k in 0 1 2; do c0+=("$(cpu "${SVC[$k]}")"); done
     c0+=("$(cpu "$(cat "$REBOUND_STACK_DIR/kafka/kafka.pid")")")
     r0=$(redis_cpu)
     local m0 m1
@@ -116,7 +131,7 @@ if ((FIND_MAX)); then
     r1=$(redis_cpu)
     m1=$(machine_cpu)
     stages snapshot "$OUT/stages-after.json" "${METRICS_PORTS[@]}"
-    c1=(); for k in 0 1 2; do c1+=("$(cpu "${PIDS[$k]}")"); done
+    c1=(); for k in 0 1 2; do c1+=("$(cpu "${SVC[$k]}")"); done
     c1+=("$(cpu "$(cat "$REBOUND_STACK_DIR/kafka/kafka.pid")")")
     python3 - "$rate" "$events" "$r0" "$r1" "${c0[*]}" "${c1[*]}" "$m0" "$m1" <<PY
 import re, sys
@@ -183,12 +198,12 @@ fi
 "$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
   --file="$OUT/warm.jsonl" --show=0 --rate="$RATE" >/dev/null
 declare -A before
-for k in 0 1 2; do before[$k]=$(rss "${PIDS[$k]}"); done
+for k in 0 1 2; do before[$k]=$(rss "${SVC[$k]}"); done
 requests=$(python3 -c "print(max(1000, int($RATE * $DURATION / 2.66)))")
 "$BUILD_DIR/tools/rebound-sim" --seed=7 --run-id=bench --requests="$requests" --out="$OUT/events.jsonl" --truth=/dev/null
 BROKER_PID=$(cat "$REBOUND_STACK_DIR/kafka/kafka.pid")
 declare -A cpu0
-for k in 0 1 2; do cpu0[$k]=$(cpu "${PIDS[$k]}"); done
+for k in 0 1 2; do cpu0[$k]=$(cpu "${SVC[$k]}"); done
 broker0=$(cpu "$BROKER_PID")
 # The broker's CPU by thread and its requests by type (outside the measured
 # window: attaching to the JVM costs a few CPU seconds).
@@ -206,7 +221,7 @@ machine1=$(machine_cpu)
 python3 "$ROOT/bench/broker_cpu.py" snapshot "$BROKER_PID" "$OUT/broker-after.json" || true
 stages snapshot "$OUT/stages-after.json" "${METRICS_PORTS[@]}"
 declare -A cpu1
-for k in 0 1 2; do cpu1[$k]=$(cpu "${PIDS[$k]}"); done
+for k in 0 1 2; do cpu1[$k]=$(cpu "${SVC[$k]}"); done
 broker1=$(cpu "$BROKER_PID")
 EVENTS=$(wc -l <"$OUT/events.jsonl")
 stages diff "$OUT/stages-before.json" "$OUT/stages-after.json"
@@ -264,7 +279,7 @@ for usec, calls, name in sorted(rows, reverse=True)[:16]:
 PY
 redis_stalls
 declare -A after
-for k in 0 1 2; do after[$k]=$(rss "${PIDS[$k]}"); done
+for k in 0 1 2; do after[$k]=$(rss "${SVC[$k]}"); done
 echo "== kafka alone at $RATE records/s"
 count=$(python3 -c "print(int($RATE * min($DURATION, 60)))")
 "$BUILD_DIR/tools/rebound-e2e" --kafka-baseline --kafka-brokers="$REBOUND_KAFKA_BROKERS" \
