@@ -39,10 +39,11 @@ local stored = tonumber(redis.call('HGET', sugg, 'version') or '0')
 if version <= stored then return '' end
 local indexed = redis.call('ZCARD', suggs)
 redis.call('SCARD', waiting)
-redis.call('STRLEN', retries)
-redis.call('HLEN', flags)
 redis.call('XLEN', stream)
 if tenant then redis.call('XLEN', tenant) end
+-- The keys only a first version writes: checked only when it will.
+if version == 1 and ARGV[6] == '1' then redis.call('STRLEN', retries) end
+if version == 1 and #ARGV >= 12 then redis.call('HLEN', flags) end
 redis.call('HSET', sugg, 'data', ARGV[1], 'version', version,
            'state', ARGV[4])
 redis.call('EXPIRE', sugg, ttl)

@@ -158,5 +158,28 @@ TEST_F(SuggestionStoreTest, ACorruptSuggestionIsNeverServedAndIsCounted) {
   EXPECT_TRUE((*entries)[2].corrupt);
 }
 
+TEST_F(SuggestionStoreTest, AWrongTypedKeyFailsThePutBeforeAnyWrite) {
+  RedisClient redis(options_.redis);
+  const state::MemberKeys m(tenant_, "m");
+  // The member's flags are a string: a first version that counts a flag
+  // cannot write them, and writes nothing else either.
+  ASSERT_TRUE(redis.Command({"SET", m.Flags(), "not a hash"}).ok());
+  auto first = store_->Put(Make("m", 1), {"no_photo"});
+  EXPECT_EQ(first.status().code(), absl::StatusCode::kFailedPrecondition)
+      << first.status();
+  for (const std::string& key :
+       {m.Suggestion("s1"), m.Suggestions(), m.Stream(), m.Retries("r1")}) {
+    auto n = redis.Command({"EXISTS", key});
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(n->integer, 0) << key << " written before the error";
+  }
+  // A first version with no flag, or a later version, does not write the
+  // flags, so the string does not hold it up.
+  auto no_flags = store_->Put(Make("m", 2), {});
+  EXPECT_TRUE(no_flags.ok()) << no_flags.status();
+  auto later = store_->Put(Make("m", 2, 2), {"no_photo"});
+  EXPECT_TRUE(later.ok()) << later.status();
+}
+
 }  // namespace
 }  // namespace rebound::notify
