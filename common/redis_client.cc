@@ -772,13 +772,26 @@ absl::Status RedisClient::TransactStart(
   return absl::OkStatus();
 }
 
-bool RedisClient::TransactReady() const {
+bool RedisClient::TransactReady() {
   if (!deferred_ || deferred_->outcome) return true;
   auto it = nodes_.find(deferred_->address);
   if (it == nodes_.end()) return true;
   redisContext* c = it->second.ctx.get();
-  pollfd p{c->fd, POLLIN, 0};
-  return poll(&p, 1, 0) != 0;
+  // Parses what has arrived, reading the socket only when poll says it
+  // would not block; an error is left for TransactFinish to report.
+  while (deferred_->got.size() < deferred_->replies) {
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(c, &raw) != REDIS_OK) return true;
+    if (raw != nullptr) {
+      deferred_->got.emplace_back(static_cast<redisReply*>(raw),
+                                  freeReplyObject);
+      continue;
+    }
+    pollfd p{c->fd, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0) return false;
+    if (redisBufferRead(c) != REDIS_OK) return true;
+  }
+  return true;
 }
 
 absl::StatusOr<std::vector<RedisValue>> RedisClient::TransactFinish() {
@@ -794,7 +807,10 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::TransactFinish() {
   }
   std::vector<ReplyPtr> replies;
   replies.reserve(d.replies);
-  for (size_t k = 0; k < d.replies; ++k) {
+  for (auto& r : d.got) {
+    replies.emplace_back(static_cast<redisReply*>(r.release()));
+  }
+  while (replies.size() < d.replies) {
     void* raw = nullptr;
     if (redisGetReply(it->second.ctx.get(), &raw) != REDIS_OK) {
       return Convert(d.address, nullptr).status();

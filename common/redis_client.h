@@ -141,13 +141,14 @@ class RedisClient {
   // TransactStart sends the commands (standalone Redis; on a cluster it
   // runs the whole Transact now and keeps the outcome), TransactFinish
   // reads the replies and returns what Transact would. In between, no
-  // other call may be made (it fails INTERNAL); TransactReady tells
-  // whether a reply has come (TransactFinish would not wait long).
+  // other call may be made (it fails INTERNAL); TransactReady reads what
+  // has come without waiting and tells whether every reply is in
+  // (TransactFinish would not wait).
   absl::Status TransactStart(
       const std::vector<std::vector<RedisStep>>& groups,
       const std::vector<std::vector<std::string>>& reads);
   absl::StatusOr<std::vector<RedisValue>> TransactFinish();
-  bool TransactReady() const;
+  bool TransactReady();
   bool transact_in_flight() const { return deferred_.has_value(); }
 
   bool connected() const { return !nodes_.empty(); }
@@ -232,6 +233,8 @@ class RedisClient {
     size_t replies = 0;   // Replies to read (WAIT's included).
     size_t first_read = 0;
     bool wait = false;
+    // Replies TransactReady has read so far.
+    std::vector<std::unique_ptr<redisReply, void (*)(void*)>> got;
     // Cluster: Transact's outcome, run in TransactStart.
     std::optional<absl::StatusOr<std::vector<RedisValue>>> outcome;
   };

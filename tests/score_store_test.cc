@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "absl/strings/str_split.h"
 #include "common/redis_client.h"
@@ -332,6 +333,32 @@ TEST_F(ScoreStoreTest, WritesInFlightLostWithTheConnectionAreRunAgainOnce) {
       Run({"HGET", state::MemberKeys(tenant_, "bob").Recipient(), "received"})
           .str,
       "1");
+}
+
+TEST_F(ScoreStoreTest, WritesAreAnsweredOnlyWhenEveryReplyIsIn) {
+  testing::Scenario s(tenant_);
+  s.Sent("ann", "bob", "r1", absl::Now() - absl::Hours(5),
+         testing::NormalProfile(), testing::NormalProfile(), "hi");
+  std::vector<scoring::ScoreStore::Step> steps = {{&s.events()[0], nullptr}};
+  // Redis queues the transaction's commands (answering MULTI and each
+  // QUEUED at once) and holds its EXEC while writes are paused.
+  Run({"CLIENT", "PAUSE", "10000", "WRITE"});
+  ASSERT_TRUE(store_->StartSteps(steps, nullptr).ok());
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(store_->writes_answered()) << "answered before its EXEC ran";
+  }
+  Run({"CLIENT", "UNPAUSE"});
+  bool answered = false;
+  for (int i = 0; i < 500 && !answered; ++i) {
+    answered = store_->writes_answered();
+    if (!answered) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(answered);
+  ASSERT_TRUE(store_->FinishWrites().ok());
+  auto scores = store_->GetMemberScores(tenant_, "ann");
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  EXPECT_EQ(scores->as_sender().sent(), 1);
 }
 
 }  // namespace

@@ -176,9 +176,9 @@ class ScoreStore {
   // flight), and checks the epoch read with it.
   absl::Status FinishWrites();
   bool writes_in_flight() const { return redis_.transact_in_flight(); }
-  // Redis has answered the writes in flight (FinishWrites will not wait
-  // for Redis to run them).
-  bool writes_answered() const { return redis_.TransactReady(); }
+  // Every reply to the writes in flight is in (read without waiting;
+  // FinishWrites will not wait).
+  bool writes_answered() { return redis_.TransactReady(); }
 
   // Forgets the sender keys kept in process: at a rebalance (another
   // consumer may write them now), after a rebuild.

@@ -460,6 +460,7 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
   };
   // Redis down: hold the batch and retry; nothing after it is stored.
   const bool wait = must_wait_;
+  must_wait_ = false;
   absl::StatusOr<std::vector<ScoreStore::Decided>> decided;
   while (true) {
     decided = wait ? store_->RunSteps(steps, classify)
@@ -475,7 +476,6 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
     if (stop.load()) return false;  // Unstored: replayed after restart.
   }
   RedisOk();
-  must_wait_ = false;
   size_t d = 0;
   for (size_t i = 0; i < batch_.size(); ++i) {
     Held& h = batch_[i];
@@ -512,6 +512,7 @@ void ScoringConsumer::CompleteInFlight(const std::atomic<bool>& stop) {
              {{"error", std::string(s.message())},
               {"events", static_cast<int64_t>(in_flight_.size())}});
   if (IsTransientRedisError(s)) RedisDown(s);
+  if (absl::IsDataLoss(s)) found_loss_ = s;
   for (Held& h : in_flight_) {
     if (!h.classified) continue;
     h.verdict.reset();
@@ -568,8 +569,16 @@ bool ScoringConsumer::RunAlone(const std::atomic<bool>& stop) {
   return true;
 }
 
-bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
+bool ScoringConsumer::SettleInFlight(const std::atomic<bool>& stop) {
   CompleteInFlight(stop);
+  if (!found_loss_) return true;
+  const absl::Status why = *found_loss_;
+  found_loss_.reset();
+  return WaitForRebuild(why, stop);
+}
+
+bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
+  if (!SettleInFlight(stop)) return false;
   if (batch_.empty()) return true;
   // Nothing is written before the state's epoch is adopted. Done here, not
   // before the first poll: a consumer that leaves after joining its group
@@ -642,6 +651,10 @@ absl::Status ScoringConsumer::Drain() {
   // consumed is written once more (Redis down: left unstored).
   const std::atomic<bool> stopped{true};
   stop_ = &stopped;
+  // The last batch is written waiting, so poison in it is still found
+  // (RunAlone) and its good events complete.
+  CompleteInFlight(stopped);
+  must_wait_ = true;
   FlushBatch(stopped);
   CompleteInFlight(stopped);
   // Verdicts and dead letters in flight land (storing their offsets);
@@ -705,7 +718,7 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
       case RdKafka::ERR__PARTITION_EOF:
         // Idle: everything held is written and confirmed.
         FlushBatch(stop);
-        CompleteInFlight(stop);
+        if (!SettleInFlight(stop)) continue;
         // Idle but assigned: adopt the epoch now, so a state lost while
         // nothing flows is reported before the next event.
         if (!epoch_adopted_ && assigned_partitions() > 0) {
@@ -740,7 +753,7 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
     // next flush (looked at every few records: it is a poll(2)).
     if (!in_flight_.empty() && (++accepted & 7) == 0 &&
         store_->writes_answered()) {
-      CompleteInFlight(stop);
+      SettleInFlight(stop);
     }
     // With a linger, a batch is written when due even while more records
     // keep coming; without, as soon as none is queued locally.

@@ -164,6 +164,9 @@ class ScoringConsumer final : public PipelineStage {
   // they failed, the events go back to the front of the batch, to be run
   // again (waiting, so poison is found and Redis-down retries pause).
   void CompleteInFlight(const std::atomic<bool>& stop);
+  // CompleteInFlight, then, if that found the state lost, WaitForRebuild.
+  // False only when `stop` came first.
+  bool SettleInFlight(const std::atomic<bool>& stop);
   // Sends a written event's verdict, or marks it done.
   void Complete(Held& held, absl::Time now, const std::atomic<bool>& stop);
   // Poison in the batch (Redis refused a call for good): each event on
@@ -233,6 +236,9 @@ class ScoringConsumer final : public PipelineStage {
   std::vector<Held> in_flight_;
   // The next round trip waits for its writes (after writes failed).
   bool must_wait_ = false;
+  // Writes in flight found the state lost (DATA_LOSS): reported and waited
+  // on (WaitForRebuild) before anything else is written.
+  std::optional<absl::Status> found_loss_;
   bool epoch_adopted_ = false;
   // Run()'s stop flag, for the rebalance callback.
   const std::atomic<bool>* stop_ = nullptr;
