@@ -94,22 +94,25 @@ redis_cpu() { redis-cli -p "$REDIS_PORT" INFO cpu | awk -F: '/^used_cpu_(sys|use
 # Redis's own record of its stalls (a command, a fork, an AOF write or fsync
 # that took >= 20 ms): where a pipeline-wide latency spike may start.
 redis-cli -p "$REDIS_PORT" CONFIG SET latency-monitor-threshold 20 >/dev/null
-redis_stalls() {
+GC_SEEN=0
+# Starts a measured window: what stalls() prints is what came after.
+stalls_reset() {
+  redis-cli -p "$REDIS_PORT" LATENCY RESET >/dev/null
+  GC_SEEN=$(wc -l <"$REBOUND_STACK_DIR/kafka/gc.log" 2>/dev/null || echo 0)
+}
+# Prints Redis's stalls and the broker's GC pauses (its GC log) since the
+# window started, and starts the next.
+stalls() {
   local rows
   # Four lines per event: name, when, latest ms, max ms.
   rows=$(redis-cli -p "$REDIS_PORT" LATENCY LATEST | paste -d' ' - - - - |
     awk 'NF >= 4 { printf "%s %s ms max (latest %s ms)  ", $1, $4, $3 }')
   echo "    redis stalls >= 20 ms (LATENCY LATEST): ${rows:-none}"
-  redis-cli -p "$REDIS_PORT" LATENCY RESET >/dev/null
-  # The broker's garbage-collection pauses since the last call (its GC log).
-  local gc="$REBOUND_STACK_DIR/kafka/gc.log" lines
-  lines=$(wc -l <"$gc" 2>/dev/null || echo 0)
-  sed -n "$((GC_SEEN + 1)),${lines}p" "$gc" 2>/dev/null | awk '/Pause/ {
+  tail -n +"$((GC_SEEN + 1))" "$REBOUND_STACK_DIR/kafka/gc.log" 2>/dev/null | awk '/Pause/ {
       ms = $NF; sub(/ms$/, "", ms); n++; s += ms; if (ms > m) m = ms }
     END { printf "    broker GC: %d pauses, %.0f ms in all, longest %.1f ms\n", n, s, m }'
-  GC_SEEN=$lines
+  stalls_reset
 }
-GC_SEEN=0
 
 if ((FIND_MAX)); then
   # One step at a rate: prints its figures; exit 0 when sustained.
@@ -158,7 +161,7 @@ sys.exit(0 if ok else 1)
 PY
     local verdict=$?
     stages diff "$OUT/stages-before.json" "$OUT/stages-after.json"
-    redis_stalls
+    stalls
     return $verdict
   }
   # Warm-up, not counted: a fresh broker JVM spends its first minute or so
@@ -168,8 +171,7 @@ PY
     --out="$OUT/warm.jsonl" --truth=/dev/null >/dev/null 2>&1
   "$BUILD_DIR/tools/rebound-e2e" --ingest-target=127.0.0.1:$I --notify-target=127.0.0.1:$N \
     --file="$OUT/warm.jsonl" --show=0 --rate="$RATE" >/dev/null 2>&1 || true
-  redis-cli -p "$REDIS_PORT" LATENCY RESET >/dev/null
-  GC_SEEN=$(wc -l <"$REBOUND_STACK_DIR/kafka/gc.log" 2>/dev/null || echo 0)
+  stalls_reset
   echo "== finding the highest sustained rate (steps of ${STEP}s)"
   best=0; bad=0; rate=$RATE
   while ((rate <= ${MAX_RATE:-60000})); do
@@ -209,8 +211,7 @@ broker0=$(cpu "$BROKER_PID")
 # window: attaching to the JVM costs a few CPU seconds).
 python3 "$ROOT/bench/broker_cpu.py" snapshot "$BROKER_PID" "$OUT/broker-before.json" || true
 redis-cli -p "$REDIS_PORT" INFO everything >"$OUT/redis-before.txt"
-redis-cli -p "$REDIS_PORT" LATENCY RESET >/dev/null
-GC_SEEN=$(wc -l <"$REBOUND_STACK_DIR/kafka/gc.log" 2>/dev/null || echo 0)
+stalls_reset
 machine0=$(machine_cpu)
 stages snapshot "$OUT/stages-before.json" "${METRICS_PORTS[@]}"
 echo "== pipeline at $RATE events/s for ~${DURATION}s"
@@ -277,7 +278,7 @@ for name, (calls, usec) in s1.items():
 for usec, calls, name in sorted(rows, reverse=True)[:16]:
     print(f"    {name:16s} {calls / n:6.2f} calls/event {usec / calls:7.2f} us/call {usec / n:7.2f} us/event")
 PY
-redis_stalls
+stalls
 declare -A after
 for k in 0 1 2; do after[$k]=$(rss "${SVC[$k]}"); done
 echo "== kafka alone at $RATE records/s"

@@ -808,7 +808,7 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::TransactFinish() {
   std::vector<ReplyPtr> replies;
   replies.reserve(d.replies);
   for (auto& r : d.got) {
-    replies.emplace_back(static_cast<redisReply*>(r.release()));
+    replies.emplace_back(r.release());
   }
   while (replies.size() < d.replies) {
     void* raw = nullptr;

@@ -99,13 +99,14 @@ const char* KindOf(const ConnectionEvent& e) {
   }
 }
 
-// Moves `key`'s entry from the old generation `from` to the young `to`;
-// true when there was one.
+// Whether `key` is kept in process: in the young generation, or in the old
+// one, whence it moves to the young one.
 template <typename Map>
-bool Promote(Map& from, Map& to, const std::string& key) {
-  auto node = from.extract(key);
+bool Kept(Map& young, Map& old, const std::string& key) {
+  if (young.contains(key)) return true;
+  auto node = old.extract(key);
   if (node.empty()) return false;
-  to.insert(std::move(node));
+  young.insert(std::move(node));
   return true;
 }
 
@@ -117,17 +118,14 @@ std::vector<std::vector<std::string>> SenderCache::LoadsFor(
   pending_loads_.clear();
   absl::flat_hash_set<std::string> asked;
   auto hash = [&](std::string key) {
-    if (young_.hashes.contains(key) ||
-        Promote(old_.hashes, young_.hashes, key) || !asked.insert(key).second) {
+    if (Kept(young_.hashes, old_.hashes, key) || !asked.insert(key).second) {
       return;
     }
     out.push_back({"HGETALL", key});
     pending_loads_.push_back({Load::kHash, std::move(key), {}});
   };
   auto str = [&](std::string key) {
-    if (young_.strings.contains(key) ||
-        Promote(old_.strings, young_.strings, key) ||
-        !asked.insert(key).second) {
+    if (Kept(young_.strings, old_.strings, key) || !asked.insert(key).second) {
       return;
     }
     out.push_back({"GET", key});
@@ -159,15 +157,14 @@ std::vector<std::vector<std::string>> SenderCache::LoadsFor(
     }
     const MemberKeys r(e->tenant_id(), e->recipient_id());
     std::string rcv = r.Recipient();
-    if (!young_.recipient_offsets.contains(rcv) &&
-        !Promote(old_.recipient_offsets, young_.recipient_offsets, rcv) &&
+    if (!Kept(young_.recipient_offsets, old_.recipient_offsets, rcv) &&
         asked.insert(rcv).second) {
       out.push_back({"HGET", rcv, "utc_offset"});
       pending_loads_.push_back({Load::kOffset, rcv, rcv});
     }
     std::string hours = r.AcceptHours();
-    if (e->has_request_accepted() && !young_.hours_checked.contains(hours) &&
-        !Promote(old_.hours_checked, young_.hours_checked, hours) &&
+    if (e->has_request_accepted() &&
+        !Kept(young_.hours_checked, old_.hours_checked, hours) &&
         asked.insert(hours).second) {
       out.push_back({"STRLEN", hours});
       pending_loads_.push_back({Load::kChecked, std::move(hours), {}});

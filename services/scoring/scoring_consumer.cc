@@ -651,12 +651,10 @@ absl::Status ScoringConsumer::Drain() {
   // consumed is written once more (Redis down: left unstored).
   const std::atomic<bool> stopped{true};
   stop_ = &stopped;
-  // The last batch is written waiting, so poison in it is still found
-  // (RunAlone) and its good events complete.
-  CompleteInFlight(stopped);
+  // The last batch is written waiting (nothing left in flight), so poison
+  // in it is still found (RunAlone) and its good events complete.
   must_wait_ = true;
   FlushBatch(stopped);
-  CompleteInFlight(stopped);
   // Verdicts and dead letters in flight land (storing their offsets);
   // those Kafka did not confirm are sent again, until the deadline.
   const absl::Time deadline =
@@ -679,6 +677,7 @@ absl::Status ScoringConsumer::Drain() {
     absl::MutexLock lock(&consumer_mu_);
     consumer_.reset();
   }
+  stop_ = nullptr;  // `stopped` ends here; no rebalance comes any more.
   if (done && unsent_.load() == 0) return absl::OkStatus();
   int64_t left = publisher_->queue_length() + unsent_.load();
   {
