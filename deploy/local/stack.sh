@@ -343,6 +343,11 @@ save ""
 appendonly yes
 appendfsync everysec
 appendfilename "rebound.aof"
+# Rebound's hashes (a request with its snapshot and verdict, a suggestion,
+# a sender with its profile) hold values of a few hundred bytes; kept as
+# listpacks up to 1 KiB a value they take ~36 % less memory and ~10 % less
+# CPU to write than as hash tables (see the README's capacity section).
+hash-max-listpack-value 1024
 EOF
   log "starting redis on 127.0.0.1:$port"
   redis-server "$REDIS_DIR/redis.conf" </dev/null >>"$REDIS_DIR/redis.log" 2>&1 9>&- \
