@@ -38,7 +38,9 @@ local ttl, keep = ARGV[9], tonumber(ARGV[10])
 local stored = tonumber(redis.call('HGET', sugg, 'version') or '0')
 if version <= stored then return '' end
 local indexed = redis.call('ZCARD', suggs)
-redis.call('SCARD', waiting)
+-- The waiting set: a first version is in it only when it waits itself.
+local waits = ARGV[7] == '1'
+if waits or version > 1 then redis.call('SCARD', waiting) end
 redis.call('XLEN', stream)
 if tenant then redis.call('XLEN', tenant) end
 -- The keys only a first version writes: checked only when it will.
@@ -53,10 +55,10 @@ if indexed > keep then
   redis.call('ZREMRANGEBYRANK', suggs, 0, indexed - keep - 1)
 end
 redis.call('EXPIRE', suggs, ttl)
-if ARGV[7] == '1' then
+if waits then
   redis.call('SADD', waiting, ARGV[5])
   redis.call('EXPIRE', waiting, ttl)
-else
+elseif version > 1 then
   redis.call('SREM', waiting, ARGV[5])
 end
 if version == 1 then
