@@ -13,8 +13,9 @@
 # each step's figures and CPU per event (each service, Redis), and ends with
 # Kafka's own produce -> consume throughput on the same broker, flat out,
 # and the ratio.
-# SCORING_REPLICAS=N (default 1) runs N scoring instances in the group, as
-# an operator scales scoring out; CPU per event sums them.
+# SCORING_REPLICAS=N and NOTIFY_REPLICAS=N (default 1) run N instances of
+# scoring / notify in their groups, as an operator scales them out; CPU per
+# event and RSS sum them.
 # Uses a private stack in .stack-bench/ (started and stopped here).
 # RSS is a leak check: ingest's duplicate window legitimately grows until it
 # holds --dedup-ttl worth of ids, so the bench runs ingest with a 60 s window
@@ -65,16 +66,28 @@ for r in $(seq "${SCORING_REPLICAS:-1}"); do
   SCORING_PIDS+=" $!"
   SCORING_PORTS+=" $S"
 done
-"$BUILD_DIR/services/notify/rebound-notify" --listen=127.0.0.1:$N --metrics-listen=127.0.0.1:0 \
-  --redis-addr="$REBOUND_REDIS_ADDR" --retry-policy=config/retry_policy.json >"$OUT/notify.log" 2>&1 &
-PIDS+=($!)
-# Each service's processes (scoring: every replica).
-SVC=("${PIDS[0]}" "$SCORING_PIDS" "${PIDS[-1]}")
-for p in $I $SCORING_PORTS $N; do wait_for_health "$p" 60 || { echo "service on $p not healthy" >&2; exit 1; }; done
+# NOTIFY_REPLICAS likewise (the watches go to the first; any replica serves
+# them from Redis).
+NOTIFY_PIDS=""
+NOTIFY_PORTS=""
+N1=$N
+for r in $(seq "${NOTIFY_REPLICAS:-1}"); do
+  ((r == 1)) || N=$(free_port)
+  log=notify.log; ((r == 1)) || log=notify-$r.log
+  "$BUILD_DIR/services/notify/rebound-notify" --listen=127.0.0.1:$N --metrics-listen=127.0.0.1:0 \
+    --redis-addr="$REBOUND_REDIS_ADDR" --retry-policy=config/retry_policy.json >"$OUT/$log" 2>&1 &
+  PIDS+=($!)
+  NOTIFY_PIDS+=" $!"
+  NOTIFY_PORTS+=" $N"
+done
+N=$N1
+# Each service's processes (scoring and notify: every replica).
+SVC=("${PIDS[0]}" "$SCORING_PIDS" "$NOTIFY_PIDS")
+for p in $I $SCORING_PORTS $NOTIFY_PORTS; do wait_for_health "$p" 60 || { echo "service on $p not healthy" >&2; exit 1; }; done
 # The services' metrics ports (each logs it when ready), for the stage
 # latency histograms.
 METRICS_PORTS=()
-for n in "$OUT"/ingest.log "$OUT"/scoring*.log "$OUT"/notify.log; do
+for n in "$OUT"/ingest.log "$OUT"/scoring*.log "$OUT"/notify*.log; do
   METRICS_PORTS+=("$(sed -nE 's/.*"metrics_port":([0-9]+).*"msg":"ready".*/\1/p' "$n" | head -1)")
 done
 stages() { python3 "$ROOT/bench/stage_latency.py" "$@"; }
