@@ -103,7 +103,12 @@ machine_cpu() {
   awk -v hz="$HZ" '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat | tr '\n' ' '
   date +%s.%N
 }
-redis_cpu() { redis-cli -p "$REDIS_PORT" INFO cpu | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { print s }'; }
+# Redis's CPU s so far, and its children's (AOF rewrites; counted when a
+# child ends).
+redis_cpu() {
+  redis-cli -p "$REDIS_PORT" INFO cpu |
+    awk -F: '/^used_cpu_(sys|user):/ { s += $2 } /^used_cpu_(sys|user)_children:/ { k += $2 } END { print s, k }'
+}
 # Redis's own record of its stalls (a command, a fork, an AOF write or fsync
 # that took >= 20 ms): where a pipeline-wide latency spike may start.
 redis-cli -p "$REDIS_PORT" CONFIG SET latency-monitor-threshold 20 >/dev/null
@@ -153,7 +158,7 @@ if ((FIND_MAX)); then
 import re, sys
 out = """$out"""
 rate, events = float(sys.argv[1]), int(sys.argv[2])
-r0, r1 = float(sys.argv[3]), float(sys.argv[4])
+(r0, k0), (r1, k1) = [[float(x) for x in a.split()] for a in sys.argv[3:5]]
 c0 = [float(x) for x in sys.argv[5].split()]; c1 = [float(x) for x in sys.argv[6].split()]
 pub = re.search(r"published \d+ events in ([\d.]+)s \((\d+)/s\)", out)
 sug = re.search(r"declines/expiries: (\d+), suggestions streamed for (\d+)", out)
@@ -168,6 +173,7 @@ cpu = " ".join(f"{n} {(b - a) * 1e6 / events:.1f}" for n, a, b in zip(("ingest",
 print(f"  step {rate:7.0f}/s: achieved {achieved:7.0f}/s, suggestions {got}/{want}, "
       f"p50 {p50:.1f} ms, p99 {p99:.1f} ms -> {'sustained' if ok else 'NOT sustained'}; "
       f"CPU us/event {cpu} redis {(r1 - r0) * 1e6 / events:.1f} "
+      f"(+ AOF rewrites {(k1 - k0) * 1e6 / events:.1f}) "
       f"load-generator {float(gen.group(1)) if gen else float('nan'):.1f} "
       f"machine {(b1 - b0) * 1e6 / events:.1f} ({(b1 - b0) / (w1 - w0):.2f} cores busy)")
 sys.exit(0 if ok else 1)
@@ -259,7 +265,8 @@ def info(path):
         if k in ("total_reads_processed", "total_commands_processed",
                  "total_net_input_bytes", "total_net_output_bytes",
                  "total_forks", "aof_rewrites", "rdb_saves",
-                 "latest_fork_usec"):
+                 "latest_fork_usec", "used_cpu_sys_children",
+                 "used_cpu_user_children"):
             cmds["~" + k] = (float(v), 0.0)
         if k in ("used_cpu_sys", "used_cpu_user"): cpu += float(v)
         if k in ("used_cpu_sys_main_thread", "used_cpu_user_main_thread"): main += float(v)
@@ -275,6 +282,11 @@ forks = {k: s1.get("~" + k, (0.0, 0.0))[0] - s0.get("~" + k, (0.0, 0.0))[0]
          for k in ("total_forks", "aof_rewrites", "rdb_saves")}
 print(f"    {int(forks['total_forks'])} forks during the run ({int(forks['aof_rewrites'])} AOF rewrites, "
       f"{int(forks['rdb_saves'])} RDB saves; the last fork paused Redis {s1.get('~latest_fork_usec', (0, 0))[0] / 1000:.1f} ms)")
+# Their children's CPU (counted when a child ends): the AOF rewrites' cost,
+# on the same cores as everything else.
+kids = sum(s1.get("~" + k, (0.0, 0.0))[0] - s0.get("~" + k, (0.0, 0.0))[0]
+           for k in ("used_cpu_sys_children", "used_cpu_user_children"))
+print(f"    their children (AOF rewrites) {kids * 1e6 / n:.1f} us CPU per event more")
 # Reads processed: the client reads Redis served (about one per round trip
 # of a pipeline); commands include those run inside scripts and MULTI.
 d = {k: s1[k][0] - s0.get(k, (0.0, 0.0))[0] for k in s1 if k.startswith("~")}
