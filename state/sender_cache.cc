@@ -603,6 +603,21 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
   return out;
 }
 
+SenderCache::~SenderCache() {
+  if (reaper_.joinable()) reaper_.join();
+}
+
+void SenderCache::Drop(Generation a, Generation b) {
+  if (a.entries() + b.entries() == 0) return;
+  // The previous one is long done: a generation fills in seconds.
+  if (reaper_.joinable()) reaper_.join();
+  auto dropped = std::make_unique<std::pair<Generation, Generation>>(
+      std::move(a), std::move(b));
+  reaper_ = std::thread([dropped = std::move(dropped)]() mutable {
+    dropped.reset();
+  });
+}
+
 void SenderCache::Forget() {
   tenant_lag_.clear();
   clock_written_.clear();
@@ -610,6 +625,7 @@ void SenderCache::Forget() {
   recipient_index_.clear();
   recipient_deltas_.clear();
   tenants_added_.clear();
+  Drop(std::move(young_), std::move(old_));
   young_.Clear();
   old_.Clear();
   dirty_order_.clear();
@@ -621,6 +637,7 @@ void SenderCache::Trim() {
   // Nothing is dirty here (after TakeWrites), so nothing is lost by
   // dropping the old generation.
   if (young_.entries() < std::max<size_t>(1, options_.max_entries / 2)) return;
+  Drop(std::move(old_));
   old_ = std::move(young_);
   young_.Clear();
 }

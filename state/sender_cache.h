@@ -53,6 +53,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -80,6 +81,9 @@ class SenderCache {
     size_t max_entries = 200'000;
   };
   explicit SenderCache(Options options) : options_(std::move(options)) {}
+  ~SenderCache();
+  SenderCache(const SenderCache&) = delete;
+  SenderCache& operator=(const SenderCache&) = delete;
 
   void set_recipient_by_script(bool v) { options_.recipient_by_script = v; }
 
@@ -188,7 +192,11 @@ class SenderCache {
     void Clear() { *this = Generation(); }
   };
   Options options_;
+  // Frees a dropped generation on a thread of its own: a full one holds
+  // ~100k keys' maps, whose frees took the consume thread tens of ms.
+  void Drop(Generation a, Generation b = Generation());
   Generation young_, old_;
+  std::thread reaper_;
   // Keys written since the last TakeWrites, by member prefix (hash tag).
   std::vector<std::string> dirty_order_;
   absl::flat_hash_set<std::string> dirty_keys_;
