@@ -613,9 +613,8 @@ void SenderCache::Drop(Generation a, Generation b) {
   if (reaper_.joinable()) reaper_.join();
   auto dropped = std::make_unique<std::pair<Generation, Generation>>(
       std::move(a), std::move(b));
-  reaper_ = std::thread([dropped = std::move(dropped)]() mutable {
-    dropped.reset();
-  });
+  reaper_ = std::thread(
+      [dropped = std::move(dropped)]() mutable { dropped.reset(); });
 }
 
 void SenderCache::Forget() {
