@@ -123,6 +123,25 @@ uint16_t Crc16(std::string_view data) {
   return crc;
 }
 
+// RESP encoding of one command, appended to `out`: what hiredis's
+// redisAppendCommandArgv would write, without its per-command copies.
+void AppendBulk(std::string* out, std::string_view arg) {
+  out->push_back('$');
+  out->append(std::to_string(arg.size()));
+  out->append("\r\n");
+  out->append(arg);
+  out->append("\r\n");
+}
+void AppendHeader(std::string* out, size_t args) {
+  out->push_back('*');
+  out->append(std::to_string(args));
+  out->append("\r\n");
+}
+void AppendResp(std::string* out, const std::vector<std::string>& argv) {
+  AppendHeader(out, argv.size());
+  for (const auto& a : argv) AppendBulk(out, a);
+}
+
 void AppendArgv(redisContext* c, const std::vector<std::string>& argv) {
   std::vector<const char*> args;
   std::vector<size_t> lens;
@@ -454,6 +473,15 @@ absl::StatusOr<RedisValue> RedisClient::Convert(const std::string& node,
   return ToValue(reply.get());
 }
 
+absl::StatusOr<RedisValue> RedisClient::Check(const std::string& node,
+                                              redisReply* raw) {
+  if (raw != nullptr && FindError(raw) == nullptr) {
+    freeReplyObject(raw);
+    return RedisValue();
+  }
+  return Convert(node, raw);
+}
+
 absl::StatusOr<RedisValue> RedisClient::Exec(
     Node* node, const std::vector<std::string>& argv) {
   std::string last;
@@ -742,20 +770,55 @@ absl::Status RedisClient::TransactStart(
     return absl::OkStatus();
   }
   if (auto s = EnsureScripts(); !s.ok()) return s;
-  auto t = BuildTransaction(groups, reads);
-  if (!t.ok()) return t.status();
-  const auto& commands = t->commands;
-  if (commands.empty()) {
+  // Standalone: one MULTI/EXEC of every group, then the reads, encoded
+  // straight into one buffer (the layout BuildTransaction gives).
+  std::string out;
+  size_t commands = 0;
+  for (const auto& group : groups) {
+    for (const auto& step : group) {
+      if (const auto* argv = std::get_if<std::vector<std::string>>(&step)) {
+        AppendResp(&out, *argv);
+      } else {
+        const auto& call = std::get<ScriptCall>(step);
+        auto it = scripts_.find(call.script);
+        if (it == scripts_.end()) {
+          return absl::InternalError("redis script '" + call.script +
+                                     "' is not registered");
+        }
+        AppendHeader(&out, 3 + call.keys.size() + call.args.size());
+        AppendBulk(&out, "EVALSHA");
+        AppendBulk(&out, it->second.sha);
+        AppendBulk(&out, std::to_string(call.keys.size()));
+        for (const auto& k : call.keys) AppendBulk(&out, k);
+        for (const auto& a : call.args) AppendBulk(&out, a);
+      }
+      ++commands;
+    }
+  }
+  if (commands > 0) {
+    std::string multi;
+    AppendResp(&multi, {"MULTI"});
+    out.insert(0, multi);
+    AppendResp(&out, {"EXEC"});
+    commands += 2;
+  }
+  const size_t first_read = commands;
+  for (const auto& r : reads) AppendResp(&out, r);
+  commands += reads.size();
+  if (commands == 0) {
     deferred_.emplace();
     deferred_->outcome = std::vector<RedisValue>{};
     return absl::OkStatus();
   }
-  Node& node = nodes_.begin()->second;  // Standalone: the one node.
-  for (const auto& argv : commands) AppendArgv(node.ctx.get(), argv);
   const bool wait = options_.wait_replicas > 0;
   if (wait) {
-    AppendArgv(node.ctx.get(), {"WAIT", std::to_string(options_.wait_replicas),
-                                std::to_string(options_.wait_timeout.count())});
+    AppendResp(&out, {"WAIT", std::to_string(options_.wait_replicas),
+                      std::to_string(options_.wait_timeout.count())});
+  }
+  Node& node = nodes_.begin()->second;  // Standalone: the one node.
+  if (redisAppendFormattedCommand(node.ctx.get(), out.data(), out.size()) !=
+      REDIS_OK) {
+    return Convert(node.address, nullptr).status();
   }
   // Out now; the replies are read by TransactFinish.
   int done = 0;
@@ -766,8 +829,8 @@ absl::Status RedisClient::TransactStart(
   }
   deferred_.emplace();
   deferred_->address = node.address;
-  deferred_->replies = commands.size() + (wait ? 1 : 0);
-  deferred_->first_read = t->first_read;
+  deferred_->replies = commands + (wait ? 1 : 0);
+  deferred_->first_read = first_read;
   deferred_->wait = wait;
   return absl::OkStatus();
 }
@@ -825,7 +888,9 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::TransactFinish() {
   out.reserve(replies.size() - d.first_read);
   absl::Status first_error;
   for (size_t k = 0; k < replies.size(); ++k) {
-    auto v = Convert(d.address, replies[k].release());
+    // The transaction's own replies are only checked for errors.
+    auto v = k < d.first_read ? Check(d.address, replies[k].release())
+                              : Convert(d.address, replies[k].release());
     if (!v.ok()) {
       if (absl::StrContains(v.status().message(), "NOSCRIPT")) {
         // Redis forgot the scripts: reconnecting loads them again; the

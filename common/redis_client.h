@@ -208,6 +208,9 @@ class RedisClient {
   absl::StatusOr<Node*> NodeAt(const std::string& address);
   absl::StatusOr<RedisValue> Convert(const std::string& node,
                                      redisReply* reply);
+  // Convert's errors, without converting a reply that has none (an empty
+  // value instead).
+  absl::StatusOr<RedisValue> Check(const std::string& node, redisReply* reply);
   // Loads any script not loaded yet on every connected node.
   absl::Status EnsureScripts();
   // One command on `node`, following redirects (cluster).
