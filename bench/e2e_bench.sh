@@ -164,6 +164,8 @@ pub = re.search(r"published \d+ events in ([\d.]+)s \((\d+)/s\)", out)
 sug = re.search(r"declines/expiries: (\d+), suggestions streamed for (\d+)", out)
 lat = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms", out)
 gen = re.search(r"load generator: ([\d.]+) us", out)
+flow = re.search(r"while sends flow: p50 [\d.]+ ms, p99 ([\d.]+) ms", out)
+drain = re.search(r"outcomes only\): p50 [\d.]+ ms, p99 ([\d.]+) ms", out)
 achieved = float(pub.group(2)) if pub else 0
 want, got = (int(sug.group(1)), int(sug.group(2))) if sug else (1, 0)
 p50, p99 = (float(lat.group(1)), float(lat.group(2))) if lat else (float("nan"), float("inf"))
@@ -171,7 +173,8 @@ ok = achieved >= 0.95 * rate and got == want and p99 <= 1000
 (b0, w0), (b1, w1) = [[float(x) for x in a.split()] for a in sys.argv[7:9]]
 cpu = " ".join(f"{n} {(b - a) * 1e6 / events:.1f}" for n, a, b in zip(("ingest", "scoring", "notify", "broker"), c0, c1))
 print(f"  step {rate:7.0f}/s: achieved {achieved:7.0f}/s, suggestions {got}/{want}, "
-      f"p50 {p50:.1f} ms, p99 {p99:.1f} ms -> {'sustained' if ok else 'NOT sustained'}; "
+      f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (while sends flow {flow.group(1) if flow else '?'}, "
+      f"history's drain {drain.group(1) if drain else '?'}) -> {'sustained' if ok else 'NOT sustained'}; "
       f"CPU us/event {cpu} redis {(r1 - r0) * 1e6 / events:.1f} "
       f"(+ AOF rewrites {(k1 - k0) * 1e6 / events:.1f}) "
       f"load-generator {float(gen.group(1)) if gen else float('nan'):.1f} "
