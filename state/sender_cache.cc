@@ -1,6 +1,7 @@
 #include "state/sender_cache.h"
 
 #include <algorithm>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -613,8 +614,13 @@ void SenderCache::Drop(Generation a, Generation b) {
   if (reaper_.joinable()) reaper_.join();
   auto dropped = std::make_unique<std::pair<Generation, Generation>>(
       std::move(a), std::move(b));
-  reaper_ = std::thread(
-      [dropped = std::move(dropped)]() mutable { dropped.reset(); });
+  try {
+    reaper_ = std::thread(
+        [dropped = std::move(dropped)]() mutable { dropped.reset(); });
+  } catch (const std::system_error&) {
+    // No thread to be had (a pid or thread limit): the generations were
+    // freed here, with the thread's arguments.
+  }
 }
 
 void SenderCache::Forget() {
