@@ -85,6 +85,7 @@ save ""
 appendonly yes
 appendfsync everysec
 hash-max-listpack-value 1024
+auto-aof-rewrite-percentage 400
 CONF
       redis-server "$dir/node-$p/redis.conf" </dev/null >/dev/null 2>&1 ||
         die "redis-server on $p failed: $(tail -n 5 "$dir/node-$p/redis.log" 2>/dev/null)"

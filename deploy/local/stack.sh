@@ -348,6 +348,12 @@ appendfilename "rebound.aof"
 # listpacks up to 1 KiB a value they take ~36 % less memory and ~10 % less
 # CPU to write than as hash tables (see the README's capacity section).
 hash-max-listpack-value 1024
+# An AOF rewrite forks a child that writes the whole dataset out again; at
+# Redis's default (rewrite once the file doubles) those children took
+# 14-31 us of CPU per event at 7,500-10,500 events/s, on the same cores as
+# everything else. Rewriting once the file has grown 4x past its last
+# rewrite does a quarter of that work, for up to 5x the dataset on disk.
+auto-aof-rewrite-percentage 400
 EOF
   log "starting redis on 127.0.0.1:$port"
   redis-server "$REDIS_DIR/redis.conf" </dev/null >>"$REDIS_DIR/redis.log" 2>&1 9>&- \
