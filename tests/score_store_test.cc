@@ -361,5 +361,67 @@ TEST_F(ScoreStoreTest, WritesAreAnsweredOnlyWhenEveryReplyIsIn) {
   EXPECT_EQ(scores->as_sender().sent(), 1);
 }
 
+// TransactStart encodes a standalone transaction itself (one RESP buffer);
+// Transact builds it command by command. Both must send the same commands
+// and answer the same: binary-safe values, scripts, empty groups, reads
+// with or without writes, nothing at all, and an error inside EXEC.
+TEST_F(ScoreStoreTest, TransactionsInFlightAnswerAsTransactDoes) {
+  const std::string binary("a\r\n$3\r\n*1\r\n\0z", 14);
+  auto run = [&](bool in_flight,
+                 const std::vector<std::vector<RedisStep>>& groups,
+                 const std::vector<std::vector<std::string>>& reads)
+      -> absl::StatusOr<std::vector<RedisValue>> {
+    RedisOptions o;
+    o.address = address_;
+    RedisClient c(o);
+    c.AddScript("add",
+                "redis.call('INCRBY', KEYS[1], ARGV[1])\n"
+                "return redis.call('GET', KEYS[1])");
+    if (!in_flight) return c.Transact(groups, reads);
+    if (auto s = c.TransactStart(groups, reads); !s.ok()) return s;
+    return c.TransactFinish();
+  };
+  for (bool in_flight : {false, true}) {
+    SCOPED_TRACE(in_flight ? "TransactStart/Finish" : "Transact");
+    const std::string p = tenant_ + (in_flight ? ":a:" : ":b:");
+    std::vector<std::vector<RedisStep>> groups = {
+        {std::vector<std::string>{"SET", p + "k1", binary},
+         std::vector<std::string>{"HSET", p + "h", "f", binary}},
+        {},
+        {ScriptCall{"add", {p + "k2"}, {"5"}},
+         ScriptCall{"add", {p + "k2"}, {"2"}}}};
+    auto out =
+        run(in_flight, groups,
+            {{"GET", p + "k1"}, {"HGETALL", p + "h"}, {"GET", p + "k2"}});
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ(out->size(), 3u);  // The reads' replies only.
+    EXPECT_EQ((*out)[0].str, binary);
+    ASSERT_EQ((*out)[1].array.size(), 2u);
+    EXPECT_EQ((*out)[1].array[1].str, binary);
+    EXPECT_EQ((*out)[2].str, "7");
+
+    // Reads alone, and nothing at all.
+    out = run(in_flight, {}, {{"GET", p + "k2"}});
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ(out->size(), 1u);
+    EXPECT_EQ((*out)[0].str, "7");
+    out = run(in_flight, {{}, {}}, {});
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_TRUE(out->empty());
+
+    // A command Redis refuses inside EXEC: the call fails with Redis's
+    // error; the commands around it ran (Redis does not undo them).
+    out = run(in_flight,
+              {{std::vector<std::string>{"HSET", p + "k1", "f", "v"},
+                std::vector<std::string>{"SET", p + "k3", "after"}}},
+              {{"GET", p + "k3"}});
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(out.status().message().find("WRONGTYPE"), std::string::npos)
+        << out.status();
+    EXPECT_EQ(Run({"GET", p + "k3"}).str, "after");
+  }
+}
+
 }  // namespace
 }  // namespace rebound
