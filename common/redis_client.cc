@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -604,9 +605,7 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::PipelineRouted(
   std::vector<RedisValue> out(commands.size());
   absl::Status first_error;
   const bool wait = options_.wait_replicas > 0;
-  const std::vector<std::string> wait_argv = {
-      "WAIT", std::to_string(options_.wait_replicas),
-      std::to_string(options_.wait_timeout.count())};
+  const std::vector<std::string> wait_argv = WaitArgv();
   for (auto& [node, indices] : groups) {
     for (size_t i : indices) AppendArgv(node->ctx.get(), commands[i]);
     if (wait) AppendArgv(node->ctx.get(), wait_argv);
@@ -683,18 +682,30 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::RunScripts(
   return RunSteps(std::vector<RedisStep>(calls.begin(), calls.end()));
 }
 
+absl::StatusOr<const std::string*> RedisClient::ShaOf(
+    const std::string& script) const {
+  auto it = scripts_.find(script);
+  if (it == scripts_.end()) {
+    return absl::InternalError("redis script '" + script +
+                               "' is not registered");
+  }
+  return &it->second.sha;
+}
+
+std::vector<std::string> RedisClient::WaitArgv() const {
+  return {"WAIT", std::to_string(options_.wait_replicas),
+          std::to_string(options_.wait_timeout.count())};
+}
+
 absl::StatusOr<std::vector<std::string>> RedisClient::ArgvOf(
     const RedisStep& step) {
   if (const auto* argv = std::get_if<std::vector<std::string>>(&step)) {
     return *argv;
   }
   const auto& call = std::get<ScriptCall>(step);
-  auto it = scripts_.find(call.script);
-  if (it == scripts_.end()) {
-    return absl::InternalError("redis script '" + call.script +
-                               "' is not registered");
-  }
-  std::vector<std::string> argv = {"EVALSHA", it->second.sha,
+  auto sha = ShaOf(call.script);
+  if (!sha.ok()) return sha.status();
+  std::vector<std::string> argv = {"EVALSHA", **sha,
                                    std::to_string(call.keys.size())};
   argv.insert(argv.end(), call.keys.begin(), call.keys.end());
   argv.insert(argv.end(), call.args.begin(), call.args.end());
@@ -772,22 +783,22 @@ absl::Status RedisClient::TransactStart(
   if (auto s = EnsureScripts(); !s.ok()) return s;
   // Standalone: one MULTI/EXEC of every group, then the reads, encoded
   // straight into one buffer (the layout BuildTransaction gives).
+  const bool writes = std::any_of(groups.begin(), groups.end(),
+                                  [](const auto& g) { return !g.empty(); });
   std::string out;
   size_t commands = 0;
+  if (writes) AppendResp(&out, {"MULTI"});
   for (const auto& group : groups) {
     for (const auto& step : group) {
       if (const auto* argv = std::get_if<std::vector<std::string>>(&step)) {
         AppendResp(&out, *argv);
       } else {
         const auto& call = std::get<ScriptCall>(step);
-        auto it = scripts_.find(call.script);
-        if (it == scripts_.end()) {
-          return absl::InternalError("redis script '" + call.script +
-                                     "' is not registered");
-        }
+        auto sha = ShaOf(call.script);
+        if (!sha.ok()) return sha.status();
         AppendHeader(&out, 3 + call.keys.size() + call.args.size());
         AppendBulk(&out, "EVALSHA");
-        AppendBulk(&out, it->second.sha);
+        AppendBulk(&out, **sha);
         AppendBulk(&out, std::to_string(call.keys.size()));
         for (const auto& k : call.keys) AppendBulk(&out, k);
         for (const auto& a : call.args) AppendBulk(&out, a);
@@ -795,12 +806,9 @@ absl::Status RedisClient::TransactStart(
       ++commands;
     }
   }
-  if (commands > 0) {
-    std::string multi;
-    AppendResp(&multi, {"MULTI"});
-    out.insert(0, multi);
+  if (writes) {
     AppendResp(&out, {"EXEC"});
-    commands += 2;
+    commands += 2;  // MULTI's and EXEC's replies.
   }
   const size_t first_read = commands;
   for (const auto& r : reads) AppendResp(&out, r);
@@ -811,10 +819,7 @@ absl::Status RedisClient::TransactStart(
     return absl::OkStatus();
   }
   const bool wait = options_.wait_replicas > 0;
-  if (wait) {
-    AppendResp(&out, {"WAIT", std::to_string(options_.wait_replicas),
-                      std::to_string(options_.wait_timeout.count())});
-  }
+  if (wait) AppendResp(&out, WaitArgv());
   Node& node = nodes_.begin()->second;  // Standalone: the one node.
   if (redisAppendFormattedCommand(node.ctx.get(), out.data(), out.size()) !=
       REDIS_OK) {

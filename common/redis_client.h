@@ -199,6 +199,10 @@ class RedisClient {
                          const redisReply* wait) const;
   // The argv of a step (EVALSHA for a script call).
   absl::StatusOr<std::vector<std::string>> ArgvOf(const RedisStep& step);
+  // The SHA of registered script `script`; INTERNAL when there is none.
+  absl::StatusOr<const std::string*> ShaOf(const std::string& script) const;
+  // WAIT for options_.wait_replicas within options_.wait_timeout.
+  std::vector<std::string> WaitArgv() const;
   // Cluster mode: the slot map from a seed or a connected node.
   absl::Status ConnectCluster();
   absl::Status RefreshSlots();
