@@ -50,37 +50,38 @@ cleanup() {
   "$ROOT/deploy/local/stack.sh" stop all >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-I=$(free_port); S=$(free_port); N=$(free_port)
+I=$(free_port)
 "$BUILD_DIR/services/ingest/rebound-ingest" --listen=127.0.0.1:$I --metrics-listen=127.0.0.1:0 --dedup-ttl="$DEDUP_TTL" >"$OUT/ingest.log" 2>&1 &
 PIDS+=($!)
-# SCORING_REPLICAS scoring instances share the consumer group (each its own
-# consume thread and Redis connection); their CPU and RSS are summed below.
-SCORING_PIDS=""
-SCORING_PORTS=""
-for r in $(seq "${SCORING_REPLICAS:-1}"); do
-  ((r == 1)) || S=$(free_port)
-  log=scoring.log; ((r == 1)) || log=scoring-$r.log
-  "$BUILD_DIR/services/scoring/rebound-scoring" --listen=127.0.0.1:$S --metrics-listen=127.0.0.1:0 \
-    --redis-addr="$REBOUND_REDIS_ADDR" --classifier-config=config/classifier.json >"$OUT/$log" 2>&1 &
-  PIDS+=($!)
-  SCORING_PIDS+=" $!"
-  SCORING_PORTS+=" $S"
-done
-# NOTIFY_REPLICAS likewise (the watches go to the first; any replica serves
-# them from Redis).
-NOTIFY_PIDS=""
-NOTIFY_PORTS=""
-N1=$N
-for r in $(seq "${NOTIFY_REPLICAS:-1}"); do
-  ((r == 1)) || N=$(free_port)
-  log=notify.log; ((r == 1)) || log=notify-$r.log
-  "$BUILD_DIR/services/notify/rebound-notify" --listen=127.0.0.1:$N --metrics-listen=127.0.0.1:0 \
-    --redis-addr="$REBOUND_REDIS_ADDR" --retry-policy=config/retry_policy.json >"$OUT/$log" 2>&1 &
-  PIDS+=($!)
-  NOTIFY_PIDS+=" $!"
-  NOTIFY_PORTS+=" $N"
-done
-N=$N1
+# replicas NAME COUNT BINARY ARGS...: COUNT instances of a service in its
+# consumer group (each its own consume thread and Redis connection), each on
+# a free port, logging to NAME.log, NAME-2.log ...; sets REPLICA_PIDS and
+# REPLICA_PORTS (the first instance's port first). Their CPU and RSS are
+# summed below.
+replicas() {
+  local name=$1 count=$2 bin=$3 r port log
+  shift 3
+  REPLICA_PIDS=""
+  REPLICA_PORTS=""
+  for r in $(seq "$count"); do
+    port=$(free_port)
+    log=$name.log; ((r == 1)) || log=$name-$r.log
+    "$bin" --listen=127.0.0.1:$port --metrics-listen=127.0.0.1:0 "$@" >"$OUT/$log" 2>&1 &
+    PIDS+=($!)
+    REPLICA_PIDS+=" $!"
+    REPLICA_PORTS+=" $port"
+  done
+}
+replicas scoring "${SCORING_REPLICAS:-1}" "$BUILD_DIR/services/scoring/rebound-scoring" \
+  --redis-addr="$REBOUND_REDIS_ADDR" --classifier-config=config/classifier.json
+SCORING_PIDS=$REPLICA_PIDS
+SCORING_PORTS=$REPLICA_PORTS
+# The watches go to the first notify; any replica serves them from Redis.
+replicas notify "${NOTIFY_REPLICAS:-1}" "$BUILD_DIR/services/notify/rebound-notify" \
+  --redis-addr="$REBOUND_REDIS_ADDR" --retry-policy=config/retry_policy.json
+NOTIFY_PIDS=$REPLICA_PIDS
+NOTIFY_PORTS=$REPLICA_PORTS
+read -r N _ <<<"$NOTIFY_PORTS"
 # Each service's processes (scoring and notify: every replica).
 SVC=("${PIDS[0]}" "$SCORING_PIDS" "$NOTIFY_PIDS")
 for p in $I $SCORING_PORTS $NOTIFY_PORTS; do wait_for_health "$p" 60 || { echo "service on $p not healthy" >&2; exit 1; }; done
