@@ -618,22 +618,35 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::PipelineRouted(
       }
       replies.emplace_back(static_cast<redisReply*>(raw));
     }
+    if (cluster_) {
+      // Redirects first: a node that lost its slots (failed over, now a
+      // replica) answers MOVED to the writes and an error to WAIT, and only
+      // a fresh map gets the next attempt to the right node.
+      for (size_t k = 0; k < indices.size(); ++k) {
+        std::string target;
+        if (RedirectOf(replies[k].get(), &target) == Redirect::kNone) continue;
+        const bool tx = indices[k] < in_tx.size() && in_tx[indices[k]];
+        if (!tx && !wait) continue;  // Run again on its own, below.
+        // A transaction is discarded (EXECABORT); with WAIT, a command run
+        // again elsewhere would not be waited for: the whole call again.
+        const std::string why(replies[k]->str, replies[k]->len);
+        (void)RefreshSlots();
+        return absl::UnavailableError("redis " + address + ": " +
+                                      (tx ? "transaction" : "pipeline") +
+                                      " redirected: " + why);
+      }
+    }
     if (wait) {
-      if (auto s = CheckWait(address, replies.back().get()); !s.ok()) return s;
+      auto s = CheckWait(address, replies.back().get());
+      if (!s.ok()) {
+        if (cluster_) (void)RefreshSlots();  // A replica now, perhaps.
+        return s;
+      }
     }
     for (size_t k = 0; k < indices.size(); ++k) {
       const size_t i = indices[k];
       std::string target;
       absl::StatusOr<RedisValue> v;
-      if (cluster_ && i < in_tx.size() && in_tx[i] &&
-          RedirectOf(replies[k].get(), &target) != Redirect::kNone) {
-        // Its transaction is discarded (EXECABORT): the whole call again,
-        // once the map is fresh.
-        const std::string why(replies[k]->str, replies[k]->len);
-        (void)RefreshSlots();
-        return absl::UnavailableError("redis " + address +
-                                      ": transaction redirected: " + why);
-      }
       if (cluster_ &&
           RedirectOf(replies[k].get(), &target) != Redirect::kNone) {
         // Slot moving or cluster busy: this command again, on its own.
@@ -716,6 +729,12 @@ absl::Status RedisClient::CheckWait(const std::string& address,
                                     const redisReply* w) const {
   if (w->type == REDIS_REPLY_INTEGER && w->integer >= options_.wait_replicas) {
     return absl::OkStatus();
+  }
+  if (w->type == REDIS_REPLY_ERROR) {
+    // E.g. "WAIT cannot be used with replica instances": a failover made
+    // this node a replica.
+    return absl::UnavailableError("redis " + address +
+                                  ": WAIT: " + std::string(w->str, w->len));
   }
   return absl::UnavailableError(
       "redis " + address + ": writes reached " +

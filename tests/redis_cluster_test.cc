@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -268,6 +269,116 @@ TEST_F(RedisClusterTest, ScoringsScriptsRunOnTheClusterAndSurviveAReshard) {
         state::ReadMemberScores(redis, tenant, member).status()))
         << member << " kept keys on some master";
   }
+}
+
+// `cluster nodes` of the node at `port`: one row of fields per node.
+std::vector<std::vector<std::string>> ClusterNodes(const std::string& port) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(Shell("redis-cli -p " + port + " cluster nodes"));
+  for (std::string line; std::getline(lines, line);) {
+    rows.push_back(absl::StrSplit(line, ' ', absl::SkipEmpty()));
+  }
+  return rows;
+}
+
+std::string PortOf(const std::string& bus_address) {
+  const std::string addr = bus_address.substr(0, bus_address.find('@'));
+  return addr.substr(addr.rfind(':') + 1);
+}
+
+// Polls `done` every 100 ms for up to `seconds`.
+bool WaitUntil(int seconds, const std::function<bool()>& done) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return done();
+}
+
+bool IsMasterWithSyncedReplica(const std::string& port) {
+  const std::string info = Shell("redis-cli -p " + port + " info replication");
+  return absl::StrContains(info, "role:master") &&
+         absl::StrContains(info, "state=online");
+}
+
+// A manual failover of `replica` (its master agreeing): true once it is a
+// master with `old_master` as its synced replica. Redis drops a manual
+// failover its master did not answer within 5 s (seen right after an
+// earlier one), so it is asked again, up to 5 times.
+bool ManualFailover(const std::string& replica, const std::string& old_master) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    Shell("redis-cli -p " + replica + " cluster failover");
+    if (WaitUntil(12, [&] {
+          return IsMasterWithSyncedReplica(replica) &&
+                 absl::StartsWith(Shell("redis-cli -p " + old_master + " role"),
+                                  "slave");
+        })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST_F(RedisClusterTest, AMasterTurnedReplicaSendsWritesToItsSuccessor) {
+  // A master that loses its slots and stays up as a replica (a failover,
+  // or a killed master back as its successor's replica) answers MOVED to
+  // writes and an error to WAIT: the client must take the new map, not
+  // report "0 replicas" for ever.
+  RedisOptions waiting = options_;
+  waiting.wait_replicas = 1;
+  waiting.wait_timeout = std::chrono::milliseconds(500);
+  RedisClient redis(waiting);
+  const std::string key = testing::UniqueTopic("rcm") + ":{turn}";
+  // Replicas of a cluster just made may still be in their first sync.
+  absl::StatusOr<std::vector<RedisValue>> first;
+  ASSERT_TRUE(WaitUntil(60, [&] {
+    first = redis.Pipeline({{"SET", key, "1"}});
+    return first.ok();
+  })) << first.status();
+
+  const std::string seed_port = PortOf(seeds_.substr(0, seeds_.find(',')));
+  const auto rows = ClusterNodes(seed_port);
+  const int slot = RedisClusterSlot(key);
+  std::string owner_id, owner_port, replica_port;
+  for (const auto& f : rows) {
+    if (f.size() < 9 || !absl::StrContains(f[2], "master")) continue;
+    for (size_t i = 8; i < f.size(); ++i) {
+      std::vector<std::string> range = absl::StrSplit(f[i], '-');
+      if (range[0].empty() || range[0][0] == '[') continue;  // Migrating.
+      const int lo = std::stoi(range[0]);
+      const int hi = range.size() > 1 ? std::stoi(range[1]) : lo;
+      if (slot >= lo && slot <= hi) {
+        owner_id = f[0];
+        owner_port = PortOf(f[1]);
+      }
+    }
+  }
+  ASSERT_FALSE(owner_id.empty()) << "no master owns slot " << slot;
+  for (const auto& f : rows) {
+    if (f.size() > 3 && f[3] == owner_id) replica_port = PortOf(f[1]);
+  }
+  ASSERT_FALSE(replica_port.empty()) << "the owner has no replica";
+
+  // The replica takes over with the master's consent; the old master
+  // stays up as its replica.
+  ASSERT_TRUE(ManualFailover(replica_port, owner_port))
+      << "the manual failover did not complete";
+
+  absl::StatusOr<std::vector<RedisValue>> second;
+  int attempts = 0;
+  while (attempts < 5) {
+    ++attempts;
+    second = redis.Pipeline({{"SET", key, "2"}});
+    if (second.ok()) break;
+  }
+  ASSERT_TRUE(second.ok()) << second.status() << " after " << attempts
+                           << " attempts";
+  EXPECT_LE(attempts, 2) << "one attempt to learn the map, one to write";
+  EXPECT_EQ(Shell("redis-cli -p " + replica_port + " get " + key), "2\n");
+
+  // The old layout back, for the tests after this one.
+  EXPECT_TRUE(ManualFailover(owner_port, replica_port))
+      << "the failover back did not complete";
 }
 
 TEST_F(RedisClusterTest, AMasterKilledMidStreamLosesNothingWithWait) {
