@@ -15,7 +15,8 @@
 # and the ratio.
 # SCORING_REPLICAS=N and NOTIFY_REPLICAS=N (default 1) run N instances of
 # scoring / notify in their groups, as an operator scales them out; CPU per
-# event and RSS sum them.
+# event and RSS sum them. SCORING_FLAGS="--flag=value ..." go to every
+# scoring instance (an A/B of one option, say).
 # Uses a private stack in .stack-bench/ (started and stopped here).
 # RSS is a leak check: ingest's duplicate window legitimately grows until it
 # holds --dedup-ttl worth of ids, so the bench runs ingest with a 60 s window
@@ -73,7 +74,7 @@ replicas() {
   done
 }
 replicas scoring "${SCORING_REPLICAS:-1}" "$BUILD_DIR/services/scoring/rebound-scoring" \
-  --redis-addr="$REBOUND_REDIS_ADDR" --classifier-config=config/classifier.json
+  --redis-addr="$REBOUND_REDIS_ADDR" --classifier-config=config/classifier.json ${SCORING_FLAGS:-}
 SCORING_PIDS=$REPLICA_PIDS
 SCORING_PORTS=$REPLICA_PORTS
 # The watches go to the first notify; any replica serves them from Redis.

@@ -11,6 +11,8 @@
 //
 //   scoring_bench --kafka-brokers=127.0.0.1:P --redis-addr=127.0.0.1:R
 //                 [--requests=6000]
+#include <sys/resource.h>
+
 #include <iostream>
 #include <thread>
 
@@ -31,6 +33,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using rebound::v1::ConnectionEvent;
+
+// CPU seconds this process used so far (every thread).
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -59,6 +69,10 @@ int main(int argc, char** argv) {
   const std::string& redis = redis_options.address;
   int requests = static_cast<int>(c.Int("requests", 6000, 100, 1'000'000,
                                         "simulated requests (~3 events each)"));
+  const bool overlap = c.Bool(
+      "overlap-redis-writes", true,
+      "scoring's --overlap-redis-writes in the pipeline part (false: each "
+      "batch's writes sent at once, the next batch read after them)");
   std::string config_path = c.String(
       "classifier-config", "config/classifier.json", "classifier config");
   if (c.help_requested()) {
@@ -157,7 +171,13 @@ return 1
   // to 256 events per RunSteps: a round trip of reads, then one
   // transaction, each decline classified at its place).
   double ceiling = 0;
-  for (bool batched : {false, true}) {
+  // 0: sequential, 1: batched, 2: batched with each batch's writes sent
+  // behind the next batch's reads (PrepareSteps), as the consumer does.
+  for (int mode : {0, 1, 2}) {
+    const bool batched = mode > 0;
+    const char* name = mode == 0   ? "sequential"
+                       : mode == 1 ? "batched"
+                                   : "overlapped";
     rebound::scoring::ScoreStoreOptions o;
     o.redis = redis_options;
     rebound::scoring::ScoreStore store(o);
@@ -166,7 +186,7 @@ return 1
       return 1;
     }
     auto events = Retenant(scenario.events,
-                           absl::StrCat("bench-ceiling-", batched, "-", run));
+                           absl::StrCat("bench-ceiling-", mode, "-", run));
     const auto classify = [&](const rebound::scoring::DeclineContext& c) {
       return rebound::scoring::Classify(*classifier, c);
     };
@@ -177,16 +197,32 @@ return 1
       steps.push_back(
           rebound::scoring::ScoreStore::Step::Of(events[i], std::nullopt));
       if (batched && steps.size() < 256 && i + 1 < events.size()) continue;
-      if (auto d = store.RunSteps(steps, classify); !d.ok()) {
-        std::cerr << d.status().message() << "\n";
+      absl::Status s;
+      if (mode == 2) {
+        s = store.FinishWrites();
+        if (s.ok()) s = store.PrepareSteps(steps, classify).status();
+      } else {
+        s = store.RunSteps(steps, classify).status();
+      }
+      if (!s.ok()) {
+        std::cerr << s.message() << "\n";
         return 1;
       }
       steps.clear();
     }
+    if (mode == 2) {
+      absl::Status s = store.FinishWrites();
+      if (s.ok() && store.has_held()) s = store.SendHeld();
+      if (s.ok()) s = store.FinishWrites();
+      if (!s.ok()) {
+        std::cerr << s.message() << "\n";
+        return 1;
+      }
+    }
     double rate = n / Since(t);
     std::cout << absl::StrFormat("  redis ceiling, %-12s %8.0f events/s\n",
-                                 batched ? "batched" : "sequential", rate);
-    PrintRedisCost(batched ? "scoring batched" : "scoring sequential", before,
+                                 name, rate);
+    PrintRedisCost(absl::StrCat("scoring ", name), before,
                    RedisCpu::Read(meter), n);
     ceiling = std::max(ceiling, rate);
   }
@@ -237,8 +273,10 @@ return 1
   o.scoring.verdicts_topic = topic + "-verdicts";
   o.scoring.dead_letter_topic = topic + "-dlq";
   o.scoring.store.redis = redis_options;
+  o.scoring.store.overlap_writes = overlap;
   RedisCpu before = RedisCpu::Read(meter);
   auto t = Clock::now();
+  const double cpu_before = ProcessCpuSeconds();
   auto server = rebound::scoring::ScoringServer::Start(
       o, *classifier, std::make_shared<prometheus::Registry>());
   if (!server.ok()) {
@@ -256,12 +294,16 @@ return 1
   double secs = Since(first);
   int64_t done = (*server)->consumer()->processed();
   RedisCpu after = RedisCpu::Read(meter);
+  const double cpu_us = (ProcessCpuSeconds() - cpu_before) * 1e6 / done;
   (void)(*server)->Shutdown();
   double rate = done / secs;
   std::cout << absl::StrFormat(
       "  scoring pipeline            %8.0f events/s (%lld events: consume, "
-      "Redis, classify, verdict confirmed, offset stored)\n",
-      rate, static_cast<long long>(done));
+      "Redis, classify, verdict confirmed, offset stored; writes %s)\n"
+      "    scoring cpu (this process)       %6.2f us/event (%.2f cores)\n",
+      rate, static_cast<long long>(done),
+      overlap ? "overlapped with the next batch" : "sent at once", cpu_us,
+      cpu_us * rate / 1e6);
   const double pipeline_us =
       PrintRedisCost("scoring pipeline", before, after, done);
   std::cout << absl::StrFormat(

@@ -799,12 +799,53 @@ absl::Status RedisClient::TransactStart(
     deferred_->outcome = std::move(outcome);
     return absl::OkStatus();
   }
+  return SendTransaction({}, groups, reads);
+}
+
+absl::StatusOr<std::vector<RedisValue>> RedisClient::ReadThenTransactStart(
+    const std::vector<std::vector<std::string>>& before,
+    const std::vector<std::vector<RedisStep>>& groups,
+    const std::vector<std::vector<std::string>>& reads) {
+  if (auto s = Connect(); !s.ok()) return s;
+  if (cluster_) {
+    return absl::InternalError(
+        "redis: reads ahead of a transaction need one node, not a cluster");
+  }
+  if (auto s = SendTransaction(before, groups, reads); !s.ok()) return s;
+  Node& node = nodes_.begin()->second;
+  std::vector<RedisValue> out;
+  out.reserve(before.size());
+  absl::Status first_error;
+  for (size_t k = 0; k < before.size(); ++k) {
+    void* raw = nullptr;
+    if (redisGetReply(node.ctx.get(), &raw) != REDIS_OK) {
+      // The connection is gone, and the transaction's outcome with it.
+      deferred_.reset();
+      return Convert(node.address, nullptr).status();
+    }
+    auto v = Convert(node.address, static_cast<redisReply*>(raw));
+    if (!v.ok()) {
+      if (first_error.ok()) first_error = v.status();
+      continue;
+    }
+    out.push_back(std::move(*v));
+  }
+  if (!first_error.ok()) return first_error;
+  return out;
+}
+
+absl::Status RedisClient::SendTransaction(
+    const std::vector<std::vector<std::string>>& before,
+    const std::vector<std::vector<RedisStep>>& groups,
+    const std::vector<std::vector<std::string>>& reads) {
   if (auto s = EnsureScripts(); !s.ok()) return s;
-  // Standalone: one MULTI/EXEC of every group, then the reads, encoded
-  // straight into one buffer (the layout BuildTransaction gives).
+  // Standalone: `before`, then one MULTI/EXEC of every group, then the
+  // reads, encoded straight into one buffer (after `before`, the layout
+  // BuildTransaction gives). The replies of `before` are the caller's.
   const bool writes = std::any_of(groups.begin(), groups.end(),
                                   [](const auto& g) { return !g.empty(); });
   std::string out;
+  for (const auto& r : before) AppendResp(&out, r);
   size_t commands = 0;
   if (writes) AppendResp(&out, {"MULTI"});
   for (const auto& group : groups) {
@@ -832,7 +873,7 @@ absl::Status RedisClient::TransactStart(
   const size_t first_read = commands;
   for (const auto& r : reads) AppendResp(&out, r);
   commands += reads.size();
-  if (commands == 0) {
+  if (commands == 0 && before.empty()) {
     deferred_.emplace();
     deferred_->outcome = std::vector<RedisValue>{};
     return absl::OkStatus();

@@ -149,6 +149,19 @@ class RedisClient {
       const std::vector<std::vector<std::string>>& reads);
   absl::StatusOr<std::vector<RedisValue>> TransactFinish();
   bool TransactReady();
+  // `before` (reads), then TransactStart(groups, reads), in one write to
+  // standalone Redis; returns the replies of `before` once they are in,
+  // leaving the transaction in flight. On one connection Redis runs them in
+  // that order, so `before` sees the state as it was before the
+  // transaction, whatever the timing, while the caller works on their
+  // replies as Redis runs the transaction. An error reply to one of
+  // `before` is returned with the transaction still in flight
+  // (transact_in_flight()); a lost connection, with nothing in flight
+  // (the transaction's outcome unknown). A cluster: INTERNAL.
+  absl::StatusOr<std::vector<RedisValue>> ReadThenTransactStart(
+      const std::vector<std::vector<std::string>>& before,
+      const std::vector<std::vector<RedisStep>>& groups,
+      const std::vector<std::vector<std::string>>& reads);
   bool transact_in_flight() const { return deferred_.has_value(); }
 
   bool connected() const { return !nodes_.empty(); }
@@ -234,6 +247,14 @@ class RedisClient {
     std::string sha;
   };
   std::map<std::string, Script> scripts_;
+  // Standalone: writes `before`, then the transaction of `groups` and
+  // `reads` (TransactStart's layout), and leaves the transaction's replies
+  // to TransactFinish (deferred_); the replies of `before` come first and
+  // are the caller's to read.
+  absl::Status SendTransaction(
+      const std::vector<std::vector<std::string>>& before,
+      const std::vector<std::vector<RedisStep>>& groups,
+      const std::vector<std::vector<std::string>>& reads);
   // A transaction sent by TransactStart whose replies are unread.
   struct Deferred {
     std::string address;  // Standalone: the node it went to.

@@ -216,9 +216,20 @@ void SenderCache::Other(const std::string& tag, RedisStep step) {
 
 void SenderCache::AdjustRecipient(const std::string& recipient_key,
                                   RedisValue* hash, RedisValue* hours) const {
-  auto it = recipient_deltas_.find(recipient_key);
-  if (it == recipient_deltas_.end()) return;
-  const RecipientDelta& d = it->second;
+  if (reads_before_taken_) {
+    if (auto it = taken_deltas_.find(recipient_key);
+        it != taken_deltas_.end()) {
+      MoveRecipient(it->second, hash, hours);
+    }
+  }
+  if (auto it = recipient_deltas_.find(recipient_key);
+      it != recipient_deltas_.end()) {
+    MoveRecipient(it->second, hash, hours);
+  }
+}
+
+void SenderCache::MoveRecipient(const RecipientDelta& d, RedisValue* hash,
+                                RedisValue* hours) {
   auto field = [&](const char* name, std::optional<std::string> value,
                    int64_t add) {
     if (!value && add == 0) return;
@@ -594,7 +605,9 @@ std::vector<std::vector<RedisStep>> SenderCache::TakeWrites() {
   tenant_lag_.clear();
   recipient_.clear();
   recipient_index_.clear();
+  taken_deltas_ = std::move(recipient_deltas_);
   recipient_deltas_.clear();
+  reads_before_taken_ = false;
   tenants_added_.clear();
   dirty_order_.clear();
   dirty_keys_.clear();
@@ -629,6 +642,8 @@ void SenderCache::Forget() {
   recipient_.clear();
   recipient_index_.clear();
   recipient_deltas_.clear();
+  taken_deltas_.clear();
+  reads_before_taken_ = false;
   tenants_added_.clear();
   Drop(std::move(young_), std::move(old_));
   young_.Clear();

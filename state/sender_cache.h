@@ -122,6 +122,11 @@ class SenderCache {
   // marker set by an earlier, half-landed round trip is not seen here.
   void AdjustRecipient(const std::string& recipient_key, RedisValue* hash,
                        RedisValue* hours) const;
+  // This batch's recipient reads were made before the writes the last
+  // TakeWrites took had landed (sent behind the reads on one connection:
+  // RedisClient::ReadThenTransactStart), so AdjustRecipient adds those
+  // writes' moves too. Until the next TakeWrites.
+  void set_reads_before_taken_writes(bool v) { reads_before_taken_ = v; }
 
   // The queued writes, one group per member (one slot), and forgets them:
   // Redis must run them (RedisClient::Transact) before anything else is
@@ -173,6 +178,9 @@ class SenderCache {
   // the tenant's into the group of that hash tag (one slot).
   void Other(const std::string& tag, RedisStep step);
   void Set(Hash& h, const std::string& field, std::string value);
+  // `hash` and `hours` (AdjustRecipient's) moved by `d`.
+  static void MoveRecipient(const RecipientDelta& d, RedisValue* hash,
+                            RedisValue* hours);
 
   // What is kept of the members' keys, in one generation (Trim).
   struct Generation {
@@ -206,6 +214,10 @@ class SenderCache {
   absl::flat_hash_map<std::string, size_t> recipient_index_;
   // Recipient moves since the last TakeWrites, by recipient hash key.
   absl::flat_hash_map<std::string, RecipientDelta> recipient_deltas_;
+  // The moves of the writes the last TakeWrites took, and whether this
+  // batch's recipient reads were made before those writes landed.
+  absl::flat_hash_map<std::string, RecipientDelta> taken_deltas_;
+  bool reads_before_taken_ = false;
   // Tenants added to TenantsKey since the last TakeWrites.
   absl::flat_hash_set<std::string> tenants_added_;
   // The largest event lag (s) of each tenant since the last TakeWrites, and

@@ -225,7 +225,10 @@ TEST_F(ScoreStoreTest, ADeclineSeesExactlyTheStepsBeforeItWhateverTheBatching) {
   };
   // One stream (its times are relative to now), run under two tenants.
   const auto stream = testing::SimulatedStream(tenant_, 3000, 11);
-  auto run = [&](const std::string& tenant, size_t per_round_trip) {
+  // `held`: as the consumer runs them, each batch's writes held and sent
+  // behind the next batch's reads (which see Redis before them).
+  auto run = [&](const std::string& tenant, size_t per_round_trip,
+                 bool held = false) {
     std::vector<Seen> seen;
     auto events = stream;
     for (auto& e : events) e.set_tenant_id(tenant);
@@ -233,47 +236,81 @@ TEST_F(ScoreStoreTest, ADeclineSeesExactlyTheStepsBeforeItWhateverTheBatching) {
     so.redis.address = address_;
     scoring::ScoreStore store(so);
     EXPECT_TRUE(store.Connect().ok());
+    const auto classify = [&](const scoring::DeclineContext& c) {
+      seen.push_back({c.event.event_id(), c});
+      rebound::v1::DeclineVerdict v;
+      v.set_verdict_id(c.event.event_id());
+      v.set_primary_reason(rebound::v1::DECLINE_REASON_NOT_SEEN);
+      return v;
+    };
     std::vector<scoring::ScoreStore::Step> steps;
+    int sent_behind_reads = 0;
     for (size_t i = 0; i < events.size(); ++i) {
       steps.push_back(scoring::ScoreStore::Step::Of(events[i], std::nullopt));
       if (steps.size() < per_round_trip && i + 1 < events.size()) continue;
-      auto decided =
-          store.RunSteps(steps, [&](const scoring::DeclineContext& c) {
-            seen.push_back({c.event.event_id(), c});
-            rebound::v1::DeclineVerdict v;
-            v.set_verdict_id(c.event.event_id());
-            v.set_primary_reason(rebound::v1::DECLINE_REASON_NOT_SEEN);
-            return v;
-          });
-      EXPECT_TRUE(decided.ok()) << decided.status();
+      if (held) {
+        EXPECT_TRUE(store.FinishWrites().ok());
+        sent_behind_reads += store.has_held();
+        auto decided = store.PrepareSteps(steps, classify);
+        EXPECT_TRUE(decided.ok()) << decided.status();
+        EXPECT_TRUE(store.has_held());
+      } else {
+        auto decided = store.RunSteps(steps, classify);
+        EXPECT_TRUE(decided.ok()) << decided.status();
+      }
       steps.clear();
+    }
+    if (held) {
+      EXPECT_TRUE(store.FinishWrites().ok());
+      EXPECT_TRUE(store.SendHeld().ok());
+      EXPECT_TRUE(store.FinishWrites().ok());
+      EXPECT_GT(sent_behind_reads, 10);
     }
     return seen;
   };
   const auto batched = run(tenant_ + "-b", 256);
   const auto alone = run(tenant_ + "-a", 1);
+  const auto held = run(tenant_ + "-h", 64, /*held=*/true);
   ASSERT_EQ(batched.size(), alone.size());
+  ASSERT_EQ(held.size(), alone.size());
   ASSERT_GT(batched.size(), 100u);
-  int64_t received_in_batch = 0;
-  for (size_t i = 0; i < batched.size(); ++i) {
-    const auto& b = batched[i].context;
-    const auto& a = alone[i].context;
-    ASSERT_EQ(batched[i].event_id, alone[i].event_id);
-    const std::string at = "decline " + batched[i].event_id;
-    EXPECT_EQ(b.sender_sent, a.sender_sent) << at;
-    EXPECT_EQ(b.sender_accepted, a.sender_accepted) << at;
-    EXPECT_EQ(b.sender_declined, a.sender_declined) << at;
-    EXPECT_EQ(b.sender_reported, a.sender_reported) << at;
-    EXPECT_EQ(b.sender_sent_last_7d, a.sender_sent_last_7d) << at;
-    EXPECT_EQ(b.pair_prior_requests, a.pair_prior_requests) << at;
-    EXPECT_EQ(b.since_prior_request, a.since_prior_request) << at;
-    EXPECT_EQ(b.viewed, a.viewed) << at;
-    EXPECT_EQ(b.sent_at, a.sent_at) << at;
-    EXPECT_EQ(b.recipient_received, a.recipient_received) << at;
-    EXPECT_EQ(b.recipient_accepted, a.recipient_accepted) << at;
-    EXPECT_EQ(b.recipient_accept_hours, a.recipient_accept_hours) << at;
-    received_in_batch += b.recipient_received;
+  // Each decline's context, run `way`, as when each event ran alone.
+  auto expect_as_alone = [&](const std::vector<Seen>& got, const char* way) {
+    for (size_t i = 0; i < got.size(); ++i) {
+      const auto& g = got[i].context;
+      const auto& a = alone[i].context;
+      ASSERT_EQ(got[i].event_id, alone[i].event_id);
+      const std::string at = std::string(way) + ": decline " + got[i].event_id;
+      EXPECT_EQ(g.sender_sent, a.sender_sent) << at;
+      EXPECT_EQ(g.sender_accepted, a.sender_accepted) << at;
+      EXPECT_EQ(g.sender_declined, a.sender_declined) << at;
+      EXPECT_EQ(g.sender_reported, a.sender_reported) << at;
+      EXPECT_EQ(g.sender_sent_last_7d, a.sender_sent_last_7d) << at;
+      EXPECT_EQ(g.pair_prior_requests, a.pair_prior_requests) << at;
+      EXPECT_EQ(g.since_prior_request, a.since_prior_request) << at;
+      EXPECT_EQ(g.viewed, a.viewed) << at;
+      EXPECT_EQ(g.sent_at, a.sent_at) << at;
+      EXPECT_EQ(g.recipient_received, a.recipient_received) << at;
+      EXPECT_EQ(g.recipient_accepted, a.recipient_accepted) << at;
+      EXPECT_EQ(g.recipient_accept_hours, a.recipient_accept_hours) << at;
+      EXPECT_EQ(g.recipient_utc_offset_minutes, a.recipient_utc_offset_minutes)
+          << at;
+    }
+  };
+  expect_as_alone(batched, "batched");
+  expect_as_alone(held, "held");
+  // And what the held run wrote is what the run alone did.
+  for (const auto& [member, want] : testing::ExpectedCounters(stream)) {
+    auto a = state::ReadMemberScores(*redis_, tenant_ + "-a", member);
+    auto h = state::ReadMemberScores(*redis_, tenant_ + "-h", member);
+    ASSERT_TRUE(a.ok() && h.ok()) << member;
+    a->clear_tenant_id();
+    h->clear_tenant_id();
+    EXPECT_EQ(h->ShortDebugString(), a->ShortDebugString()) << member;
   }
+  int64_t received_in_batch = 0;
+  for (const auto& b : batched)
+    received_in_batch += b.context.recipient_received;
   EXPECT_GT(received_in_batch, 0);
 }
 

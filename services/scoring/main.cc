@@ -61,6 +61,11 @@ int main(int argc, char** argv) {
             1, 100'000'000,
             "sender keys (hashes, requests, pairs) kept in process, the least "
             "recently touched dropped first (~750 bytes each measured)"));
+  s.store.overlap_writes = c.Bool(
+      "overlap-redis-writes", s.store.overlap_writes,
+      "send a batch's Redis writes behind the next batch's reads, so Redis "
+      "runs them while scoring decides that batch (standalone Redis; a "
+      "cluster always sends them at once)");
   s.store.request_ttl =
       absl::FromChrono(c.Duration("request-ttl", std::chrono::hours(24 * 200),
                                   "how long request state is kept"));

@@ -1,5 +1,6 @@
 #include "services/scoring/score_store.h"
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "state/event_fields.h"
@@ -93,34 +94,49 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::ApplyBatchThenRead(
   return ReadDeclineState(decline);
 }
 
-absl::StatusOr<ScoreStore::RecipientReads> ScoreStore::Load(
+ScoreStore::Loads ScoreStore::LoadsFor(
     const std::vector<const ConnectionEvent*>& events,
     const std::vector<const ConnectionEvent*>& readers) {
-  std::vector<std::vector<std::string>> calls = cache_.LoadsFor(events);
-  const size_t loads = calls.size();
-  std::vector<std::string> keys;
-  RecipientReads out;
+  Loads l;
+  l.calls = cache_.LoadsFor(events);
+  l.cache_loads = l.calls.size();
+  absl::flat_hash_set<std::string> seen;
   for (const ConnectionEvent* e : readers) {
     const state::MemberKeys r(e->tenant_id(), e->recipient_id());
     std::string key = r.Recipient();
-    if (!out.try_emplace(key).second) continue;
-    calls.push_back({"HGETALL", key});
-    calls.push_back({"GET", r.AcceptHours()});
-    keys.push_back(std::move(key));
+    if (!seen.insert(key).second) continue;
+    l.calls.push_back({"HGETALL", key});
+    l.calls.push_back({"GET", r.AcceptHours()});
+    l.recipients.push_back(std::move(key));
   }
-  if (calls.empty()) return out;
-  auto replies = redis_.Pipeline(calls);
+  return l;
+}
+
+ScoreStore::RecipientReads ScoreStore::Loaded(Loads& l,
+                                              std::vector<RedisValue> replies) {
+  RecipientReads out;
+  const size_t loads = l.cache_loads;
+  for (size_t i = 0; i < l.recipients.size(); ++i) {
+    out[l.recipients[i]] = {std::move(replies[loads + 2 * i]),
+                            std::move(replies[loads + 2 * i + 1])};
+  }
+  replies.resize(loads);
+  cache_.Loaded(std::move(replies));
+  return out;
+}
+
+absl::StatusOr<ScoreStore::RecipientReads> ScoreStore::Load(
+    const std::vector<const ConnectionEvent*>& events,
+    const std::vector<const ConnectionEvent*>& readers) {
+  Loads l = LoadsFor(events, readers);
+  cache_.set_reads_before_taken_writes(false);
+  if (l.calls.empty()) return RecipientReads();
+  auto replies = redis_.Pipeline(l.calls);
   if (!replies.ok()) {
     cache_.Forget();
     return replies.status();
   }
-  for (size_t i = 0; i < keys.size(); ++i) {
-    out[keys[i]] = {std::move((*replies)[loads + 2 * i]),
-                    std::move((*replies)[loads + 2 * i + 1])};
-  }
-  replies->resize(loads);
-  cache_.Loaded(std::move(*replies));
-  return out;
+  return Loaded(l, std::move(*replies));
 }
 
 absl::StatusOr<ScoreStore::DeclineState> ScoreStore::StateNow(
@@ -148,6 +164,8 @@ absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::RunSteps(
 
 absl::Status ScoreStore::FinishWrites() {
   if (!redis_.transact_in_flight()) return absl::OkStatus();
+  // Held writes were decided on top of these: they go if these fail.
+  auto drop_held = [&] { held_.reset(); };
   auto replies = redis_.TransactFinish();
   absl::Status s = replies.status();
   if (s.ok() && epoch_.adopted()) {
@@ -155,12 +173,40 @@ absl::Status ScoreStore::FinishWrites() {
                          : epoch_.Verify(replies->back());
   }
   // Whatever Redis holds now is the truth: load it again.
-  if (!s.ok()) cache_.Forget();
+  if (!s.ok()) {
+    drop_held();
+    cache_.Forget();
+  }
   return s;
 }
 
 absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::StartSteps(
     const std::vector<Step>& steps, const Classifier& classify) {
+  return Steps(steps, classify, /*hold=*/false);
+}
+
+absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::PrepareSteps(
+    const std::vector<Step>& steps, const Classifier& classify) {
+  return Steps(steps, classify, /*hold=*/true);
+}
+
+absl::Status ScoreStore::SendHeld() {
+  if (!held_) return absl::InternalError("scoring: no writes held");
+  auto writes = std::move(*held_);
+  held_.reset();
+  absl::Status s = redis_.TransactStart(writes, epoch_.Check());
+  if (!s.ok()) cache_.Forget();
+  return s;
+}
+
+void ScoreStore::DropHeld() {
+  if (!held_) return;
+  held_.reset();
+  cache_.Forget();  // It holds what the dropped writes would have written.
+}
+
+absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::Steps(
+    const std::vector<Step>& steps, const Classifier& classify, bool hold) {
   auto failed = [&](absl::Status s) {
     // Whatever Redis holds now is the truth: load it again.
     cache_.Forget();
@@ -168,15 +214,35 @@ absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::StartSteps(
   };
   if (auto s = redis_.Connect(); !s.ok()) return s;
   cache_.set_recipient_by_script(redis_.cluster());
+  if (held_ && !hold) {
+    return absl::InternalError("scoring: writes held (PrepareSteps) unsent");
+  }
   // 1. One round trip of reads: the sender keys not in process yet, and
-  // the recipients of the declines to classify.
+  // the recipients of the declines to classify; ahead of the writes held
+  // from the previous call, if any, in the same write.
   std::vector<const ConnectionEvent*> events, readers;
   events.reserve(steps.size());
   for (const Step& step : steps) {
     events.push_back(step.event);
     if (step.classify) readers.push_back(step.event);
   }
-  auto reads = Load(events, readers);
+  absl::StatusOr<RecipientReads> reads;
+  if (held_) {
+    // The reads run before the held writes (one connection, in order):
+    // the keys those writes touch are in process, and the recipients read
+    // are moved by them here (SenderCache::AdjustRecipient), so what this
+    // batch sees does not depend on when Redis runs them.
+    Loads l = LoadsFor(events, readers);
+    auto writes = std::move(*held_);
+    held_.reset();
+    auto replies =
+        redis_.ReadThenTransactStart(l.calls, writes, epoch_.Check());
+    if (!replies.ok()) return failed(replies.status());
+    cache_.set_reads_before_taken_writes(true);
+    reads = Loaded(l, std::move(*replies));
+  } else {
+    reads = Load(events, readers);
+  }
   if (!reads.ok()) return reads.status();
   // 2. In order, in process: each decline to classify decided at its place
   // (seeing exactly the steps before it), then every step applied.
@@ -203,11 +269,16 @@ absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::StartSteps(
     }
   }
   // 3. One transaction of every write, and the epoch read after it, sent
-  // (FinishWrites reads its outcome).
-  if (auto s = redis_.TransactStart(cache_.TakeWrites(), epoch_.Check());
-      !s.ok()) {
+  // (FinishWrites reads its outcome); held to go behind the next call's
+  // reads on one Redis node (a cluster spreads them over several).
+  if (hold && options_.overlap_writes && !redis_.cluster()) {
+    held_ = cache_.TakeWrites();
+  } else if (auto s = redis_.TransactStart(cache_.TakeWrites(), epoch_.Check());
+             !s.ok()) {
     return failed(s);
   }
+  // The keys of the writes just taken stay in process until the next
+  // call's reads are made (Trim keeps the young generation's keys).
   cache_.Trim();
   return out;
 }

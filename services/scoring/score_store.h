@@ -61,6 +61,10 @@ struct ScoreStoreOptions {
   // Sender keys kept in process (state::SenderCache::Trim drops the least
   // recently touched half past this; each entry is up to ~1 KB).
   size_t cache_entries = 200'000;
+  // PrepareSteps holds a batch's writes to send them behind the next
+  // batch's reads, so Redis runs them while that batch is decided
+  // (standalone Redis); false: sent at once, as StartSteps does.
+  bool overlap_writes = true;
 };
 
 // Whether an event needs a verdict (a decline or an expiry).
@@ -172,8 +176,27 @@ class ScoreStore {
   // steps are to be run again (each is idempotent).
   absl::StatusOr<std::vector<Decided>> StartSteps(
       const std::vector<Step>& steps, const Classifier& classify);
+  // StartSteps whose transaction is held, not sent: it goes out with the
+  // next PrepareSteps' reads, behind them on one connection, so Redis runs
+  // it while this process works on that batch (or alone, by SendHeld). The
+  // reads then see Redis as it was before the held writes (the keys they
+  // write are in process; recipients read are moved by them in process),
+  // so a batch's decisions do not depend on timing. When writes are held,
+  // FinishWrites (and so SettleInFlight) must come before the next
+  // PrepareSteps, and nothing else may be called but SendHeld, DropHeld,
+  // FinishWrites. On a Redis Cluster nothing is held: StartSteps. If the
+  // writes in flight fail, the held ones are dropped (FinishWrites).
+  absl::StatusOr<std::vector<Decided>> PrepareSteps(
+      const std::vector<Step>& steps, const Classifier& classify);
+  bool has_held() const { return held_.has_value(); }
+  // Sends the held writes on their own (FinishWrites reads their outcome);
+  // INTERNAL when none are held (dropped by a failure in between).
+  absl::Status SendHeld();
+  // Forgets the held writes, and the state kept in process with them.
+  void DropHeld();
   // Reads the outcome of StartSteps' transaction (OK when none is in
-  // flight), and checks the epoch read with it.
+  // flight), and checks the epoch read with it. A failure drops the held
+  // writes too.
   absl::Status FinishWrites();
   bool writes_in_flight() const { return redis_.transact_in_flight(); }
   // Every reply to the writes in flight is in (read without waiting;
@@ -182,7 +205,10 @@ class ScoreStore {
 
   // Forgets the sender keys kept in process: at a rebalance (another
   // consumer may write them now), after a rebuild.
-  void ForgetCached() { cache_.Forget(); }
+  void ForgetCached() {
+    held_.reset();
+    cache_.Forget();
+  }
   size_t cached_entries() const { return cache_.entries(); }
 
   // A member's scores (state::ReadMemberScores); NOT_FOUND when Redis holds
@@ -198,6 +224,19 @@ class ScoreStore {
   absl::StatusOr<RecipientReads> Load(
       const std::vector<const rebound::v1::ConnectionEvent*>& events,
       const std::vector<const rebound::v1::ConnectionEvent*>& readers);
+  // Load's reads, and what their replies are for.
+  struct Loads {
+    std::vector<std::vector<std::string>> calls;
+    size_t cache_loads = 0;               // The first ones: the cache's.
+    std::vector<std::string> recipients;  // Then HGETALL, GET of each.
+  };
+  Loads LoadsFor(
+      const std::vector<const rebound::v1::ConnectionEvent*>& events,
+      const std::vector<const rebound::v1::ConnectionEvent*>& readers);
+  RecipientReads Loaded(Loads& l, std::vector<RedisValue> replies);
+  absl::StatusOr<std::vector<Decided>> Steps(const std::vector<Step>& steps,
+                                             const Classifier& classify,
+                                             bool hold);
   // `event`'s DeclineState now: its sender's side from the cache, its
   // recipient's as `reads` holds it, moved by the writes queued since.
   absl::StatusOr<DeclineState> StateNow(
@@ -211,6 +250,8 @@ class ScoreStore {
   RedisClient redis_;
   state::Epoch epoch_;
   state::SenderCache cache_;
+  // PrepareSteps' writes, not sent yet.
+  std::optional<std::vector<std::vector<RedisStep>>> held_;
 };
 
 }  // namespace rebound::scoring

@@ -47,6 +47,12 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
     // Writes in flight are confirmed first, so what this instance wrote
     // is done (or given back) before another may own the senders.
     if (owner_->stop_ != nullptr) owner_->CompleteInFlight(*owner_->stop_);
+    // Writes held, unsent, are decided again from what Redis holds (the
+    // cache is forgotten below), by whichever consumer owns their senders.
+    if (!owner_->prepared_.empty()) {
+      owner_->store_->DropHeld();
+      owner_->GiveBack(owner_->prepared_);
+    }
     // Before giving partitions up: let in-flight verdicts land so their
     // offsets are stored, then commit what is done.
     ApplyRebalance(consumer, err, partitions, [&] {
@@ -448,7 +454,40 @@ void ScoringConsumer::RedisOk() {
   redis_up_->Set(1);
 }
 
+void ScoringConsumer::GiveBack(std::vector<Held>& events) {
+  for (Held& h : events) {
+    if (!h.classified) continue;
+    h.verdict.reset();
+    h.classified = false;
+  }
+  batch_.insert(batch_.begin(), std::make_move_iterator(events.begin()),
+                std::make_move_iterator(events.end()));
+  events.clear();
+}
+
+bool ScoringConsumer::SendPrepared() {
+  if (prepared_.empty()) return true;
+  absl::Status s = store_->SendHeld();
+  if (s.ok()) {
+    in_flight_ = std::move(prepared_);
+    prepared_.clear();
+    return true;
+  }
+  if (IsTransientRedisError(s)) RedisDown(s);
+  log::Debug("held writes not sent; running them again",
+             {{"error", std::string(s.message())},
+              {"events", static_cast<int64_t>(prepared_.size())}});
+  GiveBack(prepared_);
+  must_wait_ = true;
+  return false;
+}
+
 bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
+  if (must_wait_ && !prepared_.empty()) {
+    // Waiting: nothing held or in flight behind this batch.
+    if (SendPrepared() && !SettleInFlight(stop)) return false;
+    if (batch_.empty()) return true;
+  }
   std::vector<ScoreStore::Step> steps;
   steps.reserve(batch_.size());
   for (const Held& h : batch_) {
@@ -463,9 +502,33 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
   must_wait_ = false;
   absl::StatusOr<std::vector<ScoreStore::Decided>> decided;
   while (true) {
+    const bool had_prepared = !prepared_.empty();
     decided = wait ? store_->RunSteps(steps, classify)
-                   : store_->StartSteps(steps, classify);
+                   : store_->PrepareSteps(steps, classify);
+    if (had_prepared) {
+      // Their writes went out behind this batch's reads, or were lost with
+      // the connection (or never held): then they and this batch, decided
+      // on top of them, run again, waiting.
+      if (store_->writes_in_flight()) {
+        in_flight_ = std::move(prepared_);
+        prepared_.clear();
+      } else {
+        if (!decided.ok() && IsTransientRedisError(decided.status())) {
+          RedisDown(decided.status());
+        }
+        store_->DropHeld();
+        GiveBack(prepared_);
+        must_wait_ = true;
+        return true;
+      }
+    }
     if (decided.ok()) break;
+    if (!in_flight_.empty()) {
+      // The writes sent with this batch's reads come first; if they
+      // failed, everything was given back.
+      if (!SettleInFlight(stop)) return false;
+      if (must_wait_) return true;
+    }
     if (absl::IsDataLoss(decided.status())) {
       if (!WaitForRebuild(decided.status(), stop)) return false;
       continue;
@@ -485,8 +548,9 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
   }
   cache_entries_->Set(static_cast<double>(store_->cached_entries()));
   if (!wait) {
-    // Confirmed by CompleteInFlight, while the next batch is read.
-    in_flight_ = std::move(batch_);
+    // Held, to go behind the next batch's reads, or (a Redis Cluster)
+    // sent; confirmed by CompleteInFlight while the next batch is read.
+    (store_->has_held() ? prepared_ : in_flight_) = std::move(batch_);
     batch_.clear();
     return true;
   }
@@ -513,14 +577,10 @@ void ScoringConsumer::CompleteInFlight(const std::atomic<bool>& stop) {
               {"events", static_cast<int64_t>(in_flight_.size())}});
   if (IsTransientRedisError(s)) RedisDown(s);
   if (absl::IsDataLoss(s)) found_loss_ = s;
-  for (Held& h : in_flight_) {
-    if (!h.classified) continue;
-    h.verdict.reset();
-    h.classified = false;
-  }
-  batch_.insert(batch_.begin(), std::make_move_iterator(in_flight_.begin()),
-                std::make_move_iterator(in_flight_.end()));
-  in_flight_.clear();
+  // The prepared events were decided on top of these writes (the store
+  // dropped their held writes): again too, after them.
+  GiveBack(prepared_);
+  GiveBack(in_flight_);
   must_wait_ = true;
 }
 
@@ -579,7 +639,13 @@ bool ScoringConsumer::SettleInFlight(const std::atomic<bool>& stop) {
 
 bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
   if (!SettleInFlight(stop)) return false;
-  if (batch_.empty()) return true;
+  if (batch_.empty()) {
+    // Nothing new to read ahead of them: the held writes go on their own
+    // (waited for when the batch must be; given back if they fail).
+    if (SendPrepared() && !must_wait_) return true;
+    if (!SettleInFlight(stop)) return false;
+    if (batch_.empty()) return true;
+  }
   // Nothing is written before the state's epoch is adopted. Done here, not
   // before the first poll: a consumer that leaves after joining its group
   // and before its first assignment aborts in librdkafka 2.0.2's
@@ -699,7 +765,8 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
   auto wait_ms = [&]() -> int {
     // Nothing held: writes in flight are confirmed as soon as nothing more
     // is queued locally.
-    if (batch_.empty()) return in_flight_.empty() ? 200 : 0;
+    if (batch_.empty())
+      return in_flight_.empty() && prepared_.empty() ? 200 : 0;
     const absl::Duration left = batch_.front().received + linger - absl::Now();
     return left <= absl::ZeroDuration()
                ? 0
@@ -756,7 +823,11 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
     }
     // With a linger, a batch is written when due even while more records
     // keep coming; without, as soon as none is queued locally.
-    if (linger > absl::ZeroDuration() && wait_ms() == 0) FlushBatch(stop);
+    // (Not an empty batch: that would send held writes on their own, not
+    // behind the next batch's reads.)
+    if (linger > absl::ZeroDuration() && !batch_.empty() && wait_ms() == 0) {
+      FlushBatch(stop);
+    }
   }
   return Drain();
 }

@@ -156,14 +156,21 @@ class ScoringConsumer final : public PipelineStage {
   // order; the declines read are classified and written in a second one.
   // Written events complete (verdicts sent, offsets done).
   bool FlushBatch(const std::atomic<bool>& stop);
-  // FlushBatch's work: the batch in one ScoreStore::StartSteps, its
-  // writes left in flight (in_flight_), or, after writes failed, in one
-  // RunSteps, waited for and completed.
+  // FlushBatch's work: the batch in one ScoreStore::PrepareSteps, whose
+  // reads take the prepared events' writes along (in flight now), its own
+  // writes held (prepared_; on a Redis Cluster sent: in_flight_), or,
+  // after writes failed, in one RunSteps, waited for and completed.
   bool RoundTrip(const std::atomic<bool>& stop);
   // Reads the outcome of the writes in flight: their events complete; if
   // they failed, the events go back to the front of the batch, to be run
   // again (waiting, so poison is found and Redis-down retries pause).
   void CompleteInFlight(const std::atomic<bool>& stop);
+  // Sends the prepared events' held writes on their own (they go in
+  // flight). False when that failed: they were given back (GiveBack).
+  bool SendPrepared();
+  // Events whose writes are not known written go back to the front of the
+  // batch, their verdicts to be decided again.
+  void GiveBack(std::vector<Held>& events);
   // CompleteInFlight, then, if that found the state lost, WaitForRebuild.
   // False only when `stop` came first.
   bool SettleInFlight(const std::atomic<bool>& stop);
@@ -234,6 +241,12 @@ class ScoringConsumer final : public PipelineStage {
   // Events whose writes were sent and not yet confirmed: the consumer
   // reads the next batch while Redis runs them.
   std::vector<Held> in_flight_;
+  // Events decided and applied in process whose writes the store holds
+  // (ScoreStore::PrepareSteps), to go out behind the next batch's reads
+  // (so Redis runs them while that batch is decided) or on their own when
+  // nothing follows. Decided on top of in_flight_'s writes: if those fail,
+  // these are given back too.
+  std::vector<Held> prepared_;
   // The next round trip waits for its writes (after writes failed).
   bool must_wait_ = false;
   // Writes in flight found the state lost (DATA_LOSS): reported and waited
