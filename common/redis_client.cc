@@ -592,51 +592,56 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::PipelineRouted(
     const std::vector<int>& route, const std::vector<char>& in_tx) {
   if (auto s = Connect(); !s.ok()) return s;
   // Each node's commands in order, sent together, then read together.
-  std::vector<std::pair<Node*, std::vector<size_t>>> groups;
-  std::map<Node*, size_t> group_of;
+  // Groups name their node by address: a command run again on its own
+  // (a redirect) may drop and reconnect another group's node.
+  std::vector<std::pair<std::string, std::vector<size_t>>> groups;
+  std::map<std::string, size_t> group_of;
   for (size_t i = 0; i < commands.size(); ++i) {
     const bool routed = i < route.size() && route[i] >= 0;
     auto node = NodeFor(routed ? commands[route[i]] : commands[i]);
     if (!node.ok()) return node.status();
-    auto [it, added] = group_of.try_emplace(*node, groups.size());
-    if (added) groups.push_back({*node, {}});
+    auto [it, added] = group_of.try_emplace((*node)->address, groups.size());
+    if (added) groups.push_back({(*node)->address, {}});
     groups[it->second].second.push_back(i);
   }
   std::vector<RedisValue> out(commands.size());
   absl::Status first_error;
   const bool wait = options_.wait_replicas > 0;
   const std::vector<std::string> wait_argv = WaitArgv();
-  for (auto& [node, indices] : groups) {
-    for (size_t i : indices) AppendArgv(node->ctx.get(), commands[i]);
-    if (wait) AppendArgv(node->ctx.get(), wait_argv);
-    const std::string address = node->address;
+  bool ran_elsewhere = false;  // A command run again on its own.
+  for (const auto& [address, indices] : groups) {
+    auto node = cluster_ ? NodeAt(address)
+                         : absl::StatusOr<Node*>(&nodes_.begin()->second);
+    if (!node.ok()) return node.status();
+    redisContext* ctx = (*node)->ctx.get();
+    for (size_t i : indices) AppendArgv(ctx, commands[i]);
+    if (wait) AppendArgv(ctx, wait_argv);
     std::vector<ReplyPtr> replies;
     for (size_t k = 0; k < indices.size() + (wait ? 1 : 0); ++k) {
       void* raw = nullptr;
-      if (redisGetReply(node->ctx.get(), &raw) != REDIS_OK) {
+      if (redisGetReply(ctx, &raw) != REDIS_OK) {
         return Convert(address, nullptr).status();
       }
       replies.emplace_back(static_cast<redisReply*>(raw));
     }
-    if (cluster_) {
-      // Redirects first: a node that lost its slots (failed over, now a
-      // replica) answers MOVED to the writes and an error to WAIT, and only
-      // a fresh map gets the next attempt to the right node.
-      for (size_t k = 0; k < indices.size(); ++k) {
-        std::string target;
-        if (RedirectOf(replies[k].get(), &target) == Redirect::kNone) continue;
-        const bool tx = indices[k] < in_tx.size() && in_tx[indices[k]];
-        if (!tx && !wait) continue;  // Run again on its own, below.
-        // A transaction is discarded (EXECABORT); with WAIT, a command run
-        // again elsewhere would not be waited for: the whole call again.
+    bool redirected = false;
+    for (size_t k = 0; cluster_ && k < indices.size(); ++k) {
+      std::string target;
+      if (RedirectOf(replies[k].get(), &target) == Redirect::kNone) continue;
+      redirected = true;
+      if (indices[k] < in_tx.size() && in_tx[indices[k]]) {
+        // Its transaction is discarded (EXECABORT): the whole call again,
+        // once the map is fresh.
         const std::string why(replies[k]->str, replies[k]->len);
         (void)RefreshSlots();
-        return absl::UnavailableError("redis " + address + ": " +
-                                      (tx ? "transaction" : "pipeline") +
-                                      " redirected: " + why);
+        return absl::UnavailableError("redis " + address +
+                                      ": transaction redirected: " + why);
       }
     }
-    if (wait) {
+    if (wait && !(redirected && replies.back()->type == REDIS_REPLY_ERROR)) {
+      // (A node that lost its slots to a failover is a replica now: it
+      // answers MOVED to the commands and an error to WAIT; the commands
+      // run again elsewhere and are waited for there, below.)
       auto s = CheckWait(address, replies.back().get());
       if (!s.ok()) {
         if (cluster_) (void)RefreshSlots();  // A replica now, perhaps.
@@ -649,9 +654,11 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::PipelineRouted(
       absl::StatusOr<RedisValue> v;
       if (cluster_ &&
           RedirectOf(replies[k].get(), &target) != Redirect::kNone) {
-        // Slot moving or cluster busy: this command again, on its own.
+        // Slot moved or moving, or cluster busy: this command again, on
+        // its own (MOVED refreshes the map, ASK asks the importing node).
         replies[k].reset();
         v = Command(commands[i]);
+        ran_elsewhere = true;
       } else {
         v = Convert(address, replies[k].release());
       }
@@ -661,6 +668,23 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::PipelineRouted(
         continue;
       }
       out[i] = std::move(*v);
+    }
+  }
+  if (wait && ran_elsewhere) {
+    // Where a command ran after its redirect is not known here: every
+    // master waits for its replicas.
+    auto masters = Masters();
+    if (!masters.ok()) return masters.status();
+    for (const auto& address : *masters) {
+      auto node = NodeAt(address);
+      if (!node.ok()) return node.status();
+      AppendArgv((*node)->ctx.get(), wait_argv);
+      void* raw = nullptr;
+      if (redisGetReply((*node)->ctx.get(), &raw) != REDIS_OK) {
+        return Convert(address, nullptr).status();
+      }
+      ReplyPtr w(static_cast<redisReply*>(raw));
+      if (auto s = CheckWait(address, w.get()); !s.ok()) return s;
     }
   }
   if (!first_error.ok()) return first_error;

@@ -402,26 +402,24 @@ TEST_F(RedisClusterTest, AMasterKilledMidStreamLosesNothingWithWait) {
   ASSERT_TRUE(masters.ok()) << masters.status();
   const std::string victim = masters->front();
   const std::string port = victim.substr(victim.rfind(':') + 1);
-  // The victim's replica, which is to take over.
+  // The victim's replica, which is to take over (as the victim sees it:
+  // after an earlier test's failover that view may take a moment).
   std::string replica_port;
-  {
+  WaitUntil(30, [&] {
+    const auto rows = ClusterNodes(port);
     std::string victim_id;
-    std::vector<std::vector<std::string>> rows;
-    std::istringstream lines(Shell("redis-cli -p " + port + " cluster nodes"));
-    for (std::string line; std::getline(lines, line);) {
-      rows.push_back(absl::StrSplit(line, ' '));
-      if (rows.back().size() > 2 &&
-          absl::StartsWith(rows.back()[1], victim + "@")) {
-        victim_id = rows.back()[0];
+    for (const auto& f : rows) {
+      if (f.size() > 2 && absl::StartsWith(f[1], victim + "@")) {
+        victim_id = f[0];
       }
     }
     for (const auto& f : rows) {
-      if (f.size() > 3 && f[3] == victim_id) {
-        const std::string addr = f[1].substr(0, f[1].find('@'));
-        replica_port = addr.substr(addr.rfind(':') + 1);
+      if (f.size() > 3 && !victim_id.empty() && f[3] == victim_id) {
+        replica_port = PortOf(f[1]);
       }
     }
-  }
+    return !replica_port.empty();
+  });
   ASSERT_FALSE(replica_port.empty()) << "the victim has no replica";
   const std::string dir =
       Shell("redis-cli -p " + port + " config get dir | tail -n 1");

@@ -59,12 +59,12 @@ absl::Status ScoreStore::Ping() {
 }
 
 absl::Status ScoreStore::EnsureEpoch(bool may_create) {
-  cache_.Forget();
+  ForgetCached();
   return epoch_.Ensure(redis_, may_create);
 }
 
 absl::Status ScoreStore::AdoptRebuiltEpoch() {
-  cache_.Forget();
+  ForgetCached();
   return epoch_.AdoptRebuilt(redis_);
 }
 
@@ -227,6 +227,7 @@ absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::Steps(
     if (step.classify) readers.push_back(step.event);
   }
   absl::StatusOr<RecipientReads> reads;
+  held_went_out_ = false;
   if (held_) {
     // The reads run before the held writes (one connection, in order):
     // the keys those writes touch are in process, and the recipients read
@@ -237,6 +238,7 @@ absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::Steps(
     held_.reset();
     auto replies =
         redis_.ReadThenTransactStart(l.calls, writes, epoch_.Check());
+    held_went_out_ = redis_.transact_in_flight();
     if (!replies.ok()) return failed(replies.status());
     cache_.set_reads_before_taken_writes(true);
     reads = Loaded(l, std::move(*replies));

@@ -189,6 +189,9 @@ class ScoreStore {
   absl::StatusOr<std::vector<Decided>> PrepareSteps(
       const std::vector<Step>& steps, const Classifier& classify);
   bool has_held() const { return held_.has_value(); }
+  // The last PrepareSteps sent the writes held before it (they are in
+  // flight now, whatever it returned).
+  bool held_went_out() const { return held_went_out_; }
   // Sends the held writes on their own (FinishWrites reads their outcome);
   // INTERNAL when none are held (dropped by a failure in between).
   absl::Status SendHeld();
@@ -252,6 +255,7 @@ class ScoreStore {
   state::SenderCache cache_;
   // PrepareSteps' writes, not sent yet.
   std::optional<std::vector<std::vector<RedisStep>>> held_;
+  bool held_went_out_ = false;
 };
 
 }  // namespace rebound::scoring

@@ -416,6 +416,12 @@ bool ScoringConsumer::AdoptEpoch(const std::atomic<bool>& stop) {
 
 bool ScoringConsumer::WaitForRebuild(const absl::Status& why,
                                      const std::atomic<bool>& stop) {
+  // Events decided on the lost state and held unsent are decided again
+  // once it is rebuilt.
+  if (!prepared_.empty()) {
+    store_->DropHeld();
+    GiveBack(prepared_);
+  }
   if (!state_lost_.load()) {
     // Verdicts already sent land first, so once the loss is reported the
     // topic holds every verdict this instance published: a rebuild started
@@ -488,6 +494,14 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
     if (SendPrepared() && !SettleInFlight(stop)) return false;
     if (batch_.empty()) return true;
   }
+  if (!prepared_.empty() && !store_->has_held()) {
+    // Their writes are gone from the store (it forgot its state): they
+    // and this batch, decided on top of them, again, from Redis.
+    store_->ForgetCached();
+    GiveBack(prepared_);
+    must_wait_ = true;
+    return true;
+  }
   std::vector<ScoreStore::Step> steps;
   steps.reserve(batch_.size());
   for (const Held& h : batch_) {
@@ -507,9 +521,9 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
                    : store_->PrepareSteps(steps, classify);
     if (had_prepared) {
       // Their writes went out behind this batch's reads, or were lost with
-      // the connection (or never held): then they and this batch, decided
-      // on top of them, run again, waiting.
-      if (store_->writes_in_flight()) {
+      // the connection: then they and this batch, decided on top of them,
+      // run again, waiting.
+      if (store_->held_went_out()) {
         in_flight_ = std::move(prepared_);
         prepared_.clear();
       } else {
@@ -782,8 +796,10 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
     switch (m->err()) {
       case RdKafka::ERR__TIMED_OUT:
       case RdKafka::ERR__PARTITION_EOF:
-        // Idle: everything held is written and confirmed.
+        // Idle: everything held is written and confirmed (a batch just
+        // decided has its writes held: they go on their own).
         FlushBatch(stop);
+        if (!prepared_.empty()) FlushBatch(stop);
         if (!SettleInFlight(stop)) continue;
         // Idle but assigned: adopt the epoch now, so a state lost while
         // nothing flows is reported before the next event.
