@@ -38,6 +38,82 @@ std::string Shell(const std::string& command) {
   return out;
 }
 
+// `cluster nodes` of the node at `port`: one row of fields per node.
+std::vector<std::vector<std::string>> ClusterNodes(const std::string& port) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(Shell("redis-cli -p " + port + " cluster nodes"));
+  for (std::string line; std::getline(lines, line);) {
+    rows.push_back(absl::StrSplit(line, ' ', absl::SkipEmpty()));
+  }
+  return rows;
+}
+
+std::string PortOf(const std::string& bus_address) {
+  const std::string addr = bus_address.substr(0, bus_address.find('@'));
+  return addr.substr(addr.rfind(':') + 1);
+}
+
+// Polls `done` every 100 ms for up to `seconds`.
+bool WaitUntil(int seconds, const std::function<bool()>& done) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return done();
+}
+
+bool IsMasterWithSyncedReplica(const std::string& port) {
+  const std::string info = Shell("redis-cli -p " + port + " info replication");
+  return absl::StrContains(info, "role:master") &&
+         absl::StrContains(info, "state=online");
+}
+
+// A slot's master (as the node at `port` sees it) and its replica.
+struct SlotNodes {
+  std::string id, port, replica_port;
+};
+SlotNodes OwnerOfAt(const std::string& port, int slot) {
+  const auto rows = ClusterNodes(port);
+  SlotNodes out;
+  for (const auto& f : rows) {
+    if (f.size() < 9 || !absl::StrContains(f[2], "master")) continue;
+    for (size_t i = 8; i < f.size(); ++i) {
+      std::vector<std::string> range = absl::StrSplit(f[i], '-');
+      if (range[0].empty() || range[0][0] == '[') continue;  // Migrating.
+      const int lo = std::stoi(range[0]);
+      const int hi = range.size() > 1 ? std::stoi(range[1]) : lo;
+      if (slot >= lo && slot <= hi) {
+        out.id = f[0];
+        out.port = PortOf(f[1]);
+      }
+    }
+  }
+  for (const auto& f : rows) {
+    if (f.size() > 3 && !out.id.empty() && f[3] == out.id) {
+      out.replica_port = PortOf(f[1]);
+    }
+  }
+  return out;
+}
+
+// A manual failover of `replica` (its master agreeing): true once it is a
+// master with `old_master` as its synced replica. Redis drops a manual
+// failover its master did not answer within 5 s (seen right after an
+// earlier one), so it is asked again, up to 5 times.
+bool ManualFailover(const std::string& replica, const std::string& old_master) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    Shell("redis-cli -p " + replica + " cluster failover");
+    if (WaitUntil(12, [&] {
+          return IsMasterWithSyncedReplica(replica) &&
+                 absl::StartsWith(Shell("redis-cli -p " + old_master + " role"),
+                                  "slave");
+        })) {
+      return true;
+    }
+  }
+  return false;
+}
+
 class RedisClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -114,6 +190,29 @@ class RedisClusterTest : public ::testing::Test {
       EXPECT_EQ(r.received(), want.received) << member;
       EXPECT_EQ(r.accepted(), want.received_accepted) << member;
     }
+  }
+
+  // The cluster's options with WAIT for one replica after each write.
+  RedisOptions Waiting() const {
+    RedisOptions o = options_;
+    o.wait_replicas = 1;
+    o.wait_timeout = std::chrono::milliseconds(500);
+    return o;
+  }
+  // `argv` alone in a pipeline, tried up to 5 times; `attempts` counts them.
+  static absl::StatusOr<std::vector<RedisValue>> Tried(
+      RedisClient& redis, const std::vector<std::string>& argv, int* attempts) {
+    absl::StatusOr<std::vector<RedisValue>> got;
+    for (*attempts = 1; *attempts <= 5; ++*attempts) {
+      got = redis.Pipeline({argv});
+      if (got.ok()) break;
+    }
+    *attempts = std::min(*attempts, 5);
+    return got;
+  }
+
+  SlotNodes OwnerOf(int slot) const {
+    return OwnerOfAt(PortOf(seeds_.substr(0, seeds_.find(','))), slot);
   }
 
   std::string seeds_;
@@ -239,11 +338,15 @@ TEST_F(RedisClusterTest, ScoringsScriptsRunOnTheClusterAndSurviveAReshard) {
     return slots;
   };
   const auto before = owners();
+  // From the master with the most slots (runs before this one, on the
+  // same cluster, moved some) to another one.
   std::vector<std::string> masters;
-  for (const auto& [id, n] : before) {
-    if (n >= 2000) masters.push_back(id);
-  }
+  for (const auto& [id, n] : before) masters.push_back(id);
   ASSERT_GE(masters.size(), 2u);
+  std::sort(masters.begin(), masters.end(), [&](const auto& a, const auto& b) {
+    return before.at(a) > before.at(b);
+  });
+  ASSERT_GE(before.at(masters[0]), 2000);
   std::thread reshard([&] {
     Shell("redis-cli --cluster reshard 127.0.0.1:" + port + " --cluster-from " +
           masters[0] + " --cluster-to " + masters[1] +
@@ -271,63 +374,12 @@ TEST_F(RedisClusterTest, ScoringsScriptsRunOnTheClusterAndSurviveAReshard) {
   }
 }
 
-// `cluster nodes` of the node at `port`: one row of fields per node.
-std::vector<std::vector<std::string>> ClusterNodes(const std::string& port) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream lines(Shell("redis-cli -p " + port + " cluster nodes"));
-  for (std::string line; std::getline(lines, line);) {
-    rows.push_back(absl::StrSplit(line, ' ', absl::SkipEmpty()));
-  }
-  return rows;
-}
-
-std::string PortOf(const std::string& bus_address) {
-  const std::string addr = bus_address.substr(0, bus_address.find('@'));
-  return addr.substr(addr.rfind(':') + 1);
-}
-
-// Polls `done` every 100 ms for up to `seconds`.
-bool WaitUntil(int seconds, const std::function<bool()>& done) {
-  for (int i = 0; i < seconds * 10; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
-
-bool IsMasterWithSyncedReplica(const std::string& port) {
-  const std::string info = Shell("redis-cli -p " + port + " info replication");
-  return absl::StrContains(info, "role:master") &&
-         absl::StrContains(info, "state=online");
-}
-
-// A manual failover of `replica` (its master agreeing): true once it is a
-// master with `old_master` as its synced replica. Redis drops a manual
-// failover its master did not answer within 5 s (seen right after an
-// earlier one), so it is asked again, up to 5 times.
-bool ManualFailover(const std::string& replica, const std::string& old_master) {
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    Shell("redis-cli -p " + replica + " cluster failover");
-    if (WaitUntil(12, [&] {
-          return IsMasterWithSyncedReplica(replica) &&
-                 absl::StartsWith(Shell("redis-cli -p " + old_master + " role"),
-                                  "slave");
-        })) {
-      return true;
-    }
-  }
-  return false;
-}
-
 TEST_F(RedisClusterTest, AMasterTurnedReplicaSendsWritesToItsSuccessor) {
   // A master that loses its slots and stays up as a replica (a failover,
   // or a killed master back as its successor's replica) answers MOVED to
   // writes and an error to WAIT: the client must take the new map, not
   // report "0 replicas" for ever.
-  RedisOptions waiting = options_;
-  waiting.wait_replicas = 1;
-  waiting.wait_timeout = std::chrono::milliseconds(500);
-  RedisClient redis(waiting);
+  RedisClient redis(Waiting());
   const std::string key = testing::UniqueTopic("rcm") + ":{turn}";
   // Replicas of a cluster just made may still be in their first sync.
   absl::StatusOr<std::vector<RedisValue>> first;
@@ -336,27 +388,10 @@ TEST_F(RedisClusterTest, AMasterTurnedReplicaSendsWritesToItsSuccessor) {
     return first.ok();
   })) << first.status();
 
-  const std::string seed_port = PortOf(seeds_.substr(0, seeds_.find(',')));
-  const auto rows = ClusterNodes(seed_port);
-  const int slot = RedisClusterSlot(key);
-  std::string owner_id, owner_port, replica_port;
-  for (const auto& f : rows) {
-    if (f.size() < 9 || !absl::StrContains(f[2], "master")) continue;
-    for (size_t i = 8; i < f.size(); ++i) {
-      std::vector<std::string> range = absl::StrSplit(f[i], '-');
-      if (range[0].empty() || range[0][0] == '[') continue;  // Migrating.
-      const int lo = std::stoi(range[0]);
-      const int hi = range.size() > 1 ? std::stoi(range[1]) : lo;
-      if (slot >= lo && slot <= hi) {
-        owner_id = f[0];
-        owner_port = PortOf(f[1]);
-      }
-    }
-  }
-  ASSERT_FALSE(owner_id.empty()) << "no master owns slot " << slot;
-  for (const auto& f : rows) {
-    if (f.size() > 3 && f[3] == owner_id) replica_port = PortOf(f[1]);
-  }
+  const SlotNodes owner = OwnerOf(RedisClusterSlot(key));
+  ASSERT_FALSE(owner.id.empty()) << "no master owns the key's slot";
+  const std::string& owner_port = owner.port;
+  const std::string& replica_port = owner.replica_port;
   ASSERT_FALSE(replica_port.empty()) << "the owner has no replica";
 
   // The replica takes over with the master's consent; the old master
@@ -364,13 +399,8 @@ TEST_F(RedisClusterTest, AMasterTurnedReplicaSendsWritesToItsSuccessor) {
   ASSERT_TRUE(ManualFailover(replica_port, owner_port))
       << "the manual failover did not complete";
 
-  absl::StatusOr<std::vector<RedisValue>> second;
   int attempts = 0;
-  while (attempts < 5) {
-    ++attempts;
-    second = redis.Pipeline({{"SET", key, "2"}});
-    if (second.ok()) break;
-  }
+  auto second = Tried(redis, {"SET", key, "2"}, &attempts);
   ASSERT_TRUE(second.ok()) << second.status() << " after " << attempts
                            << " attempts";
   EXPECT_LE(attempts, 2) << "one attempt to learn the map, one to write";
@@ -379,6 +409,60 @@ TEST_F(RedisClusterTest, AMasterTurnedReplicaSendsWritesToItsSuccessor) {
   // The old layout back, for the tests after this one.
   EXPECT_TRUE(ManualFailover(owner_port, replica_port))
       << "the failover back did not complete";
+}
+
+TEST_F(RedisClusterTest, AWaitedPipelineFollowsAnAskAndWaitsWhereItWrote) {
+  // A slot being migrated answers ASK for a key its source does not hold:
+  // the command runs again on the importing node, and with WAIT the
+  // pipeline waits for the replicas of every master it may have written
+  // to (not only the one it asked first), and does not fail the call.
+  RedisClient redis(Waiting());
+  const std::string key = testing::UniqueTopic("rca") + ":{ask}";
+  const int slot = RedisClusterSlot(key);
+  // The slot's master and another one, each with its replica (as the
+  // nodes see them: after an earlier test's failover that may take a
+  // moment).
+  SlotNodes src, dst;
+  WaitUntil(30, [&] {
+    src = OwnerOf(slot);
+    dst = SlotNodes();
+    for (const auto& f : ClusterNodes(src.port)) {
+      if (f.size() > 8 && absl::StrContains(f[2], "master") && f[0] != src.id &&
+          f[8][0] != '[') {
+        // The owner of its own first slot.
+        dst = OwnerOfAt(src.port, std::stoi(f[8].substr(0, f[8].find('-'))));
+        break;
+      }
+    }
+    return !src.replica_port.empty() && !dst.replica_port.empty();
+  });
+  ASSERT_FALSE(src.replica_port.empty()) << "slot " << slot << ": no replica";
+  ASSERT_FALSE(dst.replica_port.empty()) << "no other master with a replica";
+  ASSERT_TRUE(WaitUntil(60, [&] {
+    return IsMasterWithSyncedReplica(src.port) &&
+           IsMasterWithSyncedReplica(dst.port);
+  })) << "replicas not in sync";
+  const std::string setslot = " cluster setslot " + std::to_string(slot) + " ";
+  Shell("redis-cli -p " + dst.port + setslot + "importing " + src.id);
+  Shell("redis-cli -p " + src.port + setslot + "migrating " + dst.id);
+
+  int attempts = 0;
+  auto put = Tried(redis, {"SET", key, "asked"}, &attempts);
+  // The migration finished either way: the slot (and the key) is the
+  // importing node's, on every master's map.
+  Shell("redis-cli -p " + dst.port + setslot + "node " + dst.id);
+  Shell("redis-cli -p " + src.port + setslot + "node " + dst.id);
+  for (const auto& f : ClusterNodes(src.port)) {
+    if (f.size() > 2 && absl::StrContains(f[2], "master")) {
+      Shell("redis-cli -p " + PortOf(f[1]) + setslot + "node " + dst.id);
+    }
+  }
+  ASSERT_TRUE(put.ok()) << put.status() << " after " << attempts << " attempts";
+  EXPECT_EQ(attempts, 1) << "an ASK is followed, not failed";
+  // Waited for where it was written: the importing node's replica has it.
+  EXPECT_EQ(Shell("printf 'READONLY\\nGET " + key + "\\n' | redis-cli -p " +
+                  dst.replica_port),
+            "OK\nasked\n");
 }
 
 TEST_F(RedisClusterTest, AMasterKilledMidStreamLosesNothingWithWait) {
