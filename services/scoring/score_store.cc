@@ -112,7 +112,7 @@ ScoreStore::Loads ScoreStore::LoadsFor(
   return l;
 }
 
-ScoreStore::RecipientReads ScoreStore::Loaded(Loads& l,
+ScoreStore::RecipientReads ScoreStore::Loaded(const Loads& l,
                                               std::vector<RedisValue> replies) {
   RecipientReads out;
   const size_t loads = l.cache_loads;
@@ -164,8 +164,6 @@ absl::StatusOr<std::vector<ScoreStore::Decided>> ScoreStore::RunSteps(
 
 absl::Status ScoreStore::FinishWrites() {
   if (!redis_.transact_in_flight()) return absl::OkStatus();
-  // Held writes were decided on top of these: they go if these fail.
-  auto drop_held = [&] { held_.reset(); };
   auto replies = redis_.TransactFinish();
   absl::Status s = replies.status();
   if (s.ok() && epoch_.adopted()) {
@@ -173,8 +171,9 @@ absl::Status ScoreStore::FinishWrites() {
                          : epoch_.Verify(replies->back());
   }
   // Whatever Redis holds now is the truth: load it again.
+  // Held writes were decided on top of these: they go if these fail.
   if (!s.ok()) {
-    drop_held();
+    held_.reset();
     cache_.Forget();
   }
   return s;

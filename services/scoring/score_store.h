@@ -236,7 +236,7 @@ class ScoreStore {
   Loads LoadsFor(
       const std::vector<const rebound::v1::ConnectionEvent*>& events,
       const std::vector<const rebound::v1::ConnectionEvent*>& readers);
-  RecipientReads Loaded(Loads& l, std::vector<RedisValue> replies);
+  RecipientReads Loaded(const Loads& l, std::vector<RedisValue> replies);
   absl::StatusOr<std::vector<Decided>> Steps(const std::vector<Step>& steps,
                                              const Classifier& classify,
                                              bool hold);

@@ -49,10 +49,7 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
     if (owner_->stop_ != nullptr) owner_->CompleteInFlight(*owner_->stop_);
     // Writes held, unsent, are decided again from what Redis holds (the
     // cache is forgotten below), by whichever consumer owns their senders.
-    if (!owner_->prepared_.empty()) {
-      owner_->store_->DropHeld();
-      owner_->GiveBack(owner_->prepared_);
-    }
+    owner_->DropPrepared();
     // Before giving partitions up: let in-flight verdicts land so their
     // offsets are stored, then commit what is done.
     ApplyRebalance(consumer, err, partitions, [&] {
@@ -418,10 +415,7 @@ bool ScoringConsumer::WaitForRebuild(const absl::Status& why,
                                      const std::atomic<bool>& stop) {
   // Events decided on the lost state and held unsent are decided again
   // once it is rebuilt.
-  if (!prepared_.empty()) {
-    store_->DropHeld();
-    GiveBack(prepared_);
-  }
+  DropPrepared();
   if (!state_lost_.load()) {
     // Verdicts already sent land first, so once the loss is reported the
     // topic holds every verdict this instance published: a rebuild started
@@ -469,6 +463,12 @@ void ScoringConsumer::GiveBack(std::vector<Held>& events) {
   batch_.insert(batch_.begin(), std::make_move_iterator(events.begin()),
                 std::make_move_iterator(events.end()));
   events.clear();
+}
+
+void ScoringConsumer::DropPrepared() {
+  if (prepared_.empty()) return;
+  store_->DropHeld();
+  GiveBack(prepared_);
 }
 
 bool ScoringConsumer::SendPrepared() {
@@ -530,8 +530,7 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
         if (!decided.ok() && IsTransientRedisError(decided.status())) {
           RedisDown(decided.status());
         }
-        store_->DropHeld();
-        GiveBack(prepared_);
+        DropPrepared();
         must_wait_ = true;
         return true;
       }

@@ -171,6 +171,9 @@ class ScoringConsumer final : public PipelineStage {
   // Events whose writes are not known written go back to the front of the
   // batch, their verdicts to be decided again.
   void GiveBack(std::vector<Held>& events);
+  // The prepared events' held writes dropped (with the store's state kept
+  // in process) and the events given back.
+  void DropPrepared();
   // CompleteInFlight, then, if that found the state lost, WaitForRebuild.
   // False only when `stop` came first.
   bool SettleInFlight(const std::atomic<bool>& stop);
