@@ -190,6 +190,29 @@ cached() {
   for c in etcd coredns "${COMPONENTS[@]}"; do [ -x "$BIN/$c" ] || return 1; done
 }
 
+# A bridge left by a cluster that was killed before its `down` (a CI job
+# timed out, a machine snapshot taken mid-run) still has the old pods'
+# network namespaces attached, with addresses host-local hands out again:
+# a new pod given 10.244.0.5 shares it with a dead one, the kubelet's probes
+# reach the dead one and are refused, and the pod is never Ready. Seen in a
+# CI run: Kafka and Redis "Running" 5 minutes, never Ready. Only one cluster
+# of this script can run on a host (one bridge name, one pod range), so with
+# no kubelet running the bridge and every namespace attached to it are
+# leftovers: remove them.
+clear_stale_network() {
+  ip link show "$BRIDGE" >/dev/null 2>&1 || return 0
+  local live
+  live=$(pgrep -x kubelet | head -1 || true)
+  [ -z "$live" ] || die "bridge $BRIDGE is in use (kubelet pid $live runs); take that cluster down first"
+  local ns n=0
+  for ns in $(ip -o link show master "$BRIDGE" 2>/dev/null |
+    sed -n 's/.* link-netns \([^ ]*\).*/\1/p' | sort -u); do
+    case "$ns" in cni-*) ip netns delete "$ns" 2>/dev/null && n=$((n + 1)) ;; esac
+  done
+  ip link del "$BRIDGE"
+  say "removed a stale $BRIDGE and $n pod network namespace(s) a killed cluster left"
+}
+
 up() {
   if ! cached; then build; fi
   ensure_packages
@@ -253,10 +276,9 @@ up() {
 
   # Pods' network: a bridge whose own address is their gateway and DNS.
   say "pod network $POD_CIDR on bridge $BRIDGE (DNS $DNS_IP)"
-  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
-    ip link add "$BRIDGE" type bridge
-    touch "$RUN/bridge.created"
-  fi
+  clear_stale_network
+  ip link add "$BRIDGE" type bridge
+  touch "$RUN/bridge.created"
   ip addr replace "$DNS_IP/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   cat >"$NODE/net.d/10-rebound.conflist" <<EOT

@@ -57,6 +57,20 @@ cleanup() {
   if ((rc != 0)) && [ -n "${KUBECONFIG:-}" ] && [ -f "$KUBECONFIG" ]; then
     kubectl get pods -A -o wide >&2 2>/dev/null || true
     kubectl get events -A --sort-by=.lastTimestamp 2>/dev/null | tail -30 >&2 || true
+    # The last lines of every pod that is not Ready, and what the node's
+    # pod network looks like: enough to tell a dead service from an
+    # unreachable one without the machine.
+    local pod
+    kubectl get pods -A --no-headers 2>/dev/null |
+      awk '{split($3, r, "/"); if (r[1] != r[2] && $4 != "Completed") print $1 "/" $2}' |
+      while IFS=/ read -r ns pod; do
+        printf -- '--- logs %s/%s\n' "$ns" "$pod" >&2
+        kubectl logs -n "$ns" "$pod" --all-containers --tail=15 >&2 2>&1 || true
+        kubectl logs -n "$ns" "$pod" --all-containers --tail=5 --previous >&2 2>&1 || true
+      done
+    printf -- '--- pod network\n' >&2
+    ip -br addr show 2>/dev/null | grep -E 'rb-cni0|veth' >&2 || true
+    ip netns list 2>/dev/null | wc -l | sed 's/^/network namespaces: /' >&2 || true
   fi
   if [ "${REBOUND_K8S_KEEP:-0}" != 1 ]; then "$CLUSTER" down || true; fi
   exit "$rc"
