@@ -20,6 +20,12 @@ int main(int argc, char** argv) {
       c.Int("members", 300, 4, 1'000'000, "members per tenant"));
   o.requests = static_cast<int>(
       c.Int("requests", 20000, 1, 50'000'000, "connection requests in total"));
+  o.send_span = absl::Hours(
+      24 * c.Int("send-days", 90, 1, 36'500,
+                 "days over which requests are sent; pending ones expire "
+                 "180 days after their send, so a history longer than 180 "
+                 "days has expiries in its stream, as a live network does, "
+                 "not only in the tail after the last send"));
   o.run_id = c.String("run-id", "sim", "prefix of every event_id");
   o.tenant_prefix = c.String(
       "tenant-prefix", o.tenant_prefix,
