@@ -51,6 +51,14 @@ fi
 DEDUP_TTL=${DEDUP_TTL:-60s}
 WARMUP=${WARMUP:-90}
 export REBOUND_STACK_DIR="$ROOT/.stack-bench"
+# One bench at a time: a second one would restart the stack under the first
+# (and the first's exit would stop the second's), leaving both measuring
+# nothing.
+exec 8>"$REBOUND_STACK_DIR.lock"
+flock -n 8 || {
+  echo "e2e_bench: another e2e_bench runs on $REBOUND_STACK_DIR (pid $(pgrep -f bench/e2e_bench.sh | grep -vx $$ | head -1)); wait for it" >&2
+  exit 1
+}
 ensure_grpcurl
 "$ROOT/deploy/local/stack.sh" clean >/dev/null 2>&1 || true
 eval "$("$ROOT/deploy/local/stack.sh" start all)"
