@@ -11,9 +11,10 @@
 // Request hash (MemberKeys::Request), with a TTL: "state" (pending or the
 // first outcome), "sent_at", "decided_at" (s), "request" (RequestSent
 // bytes), "viewed" and "viewed_at", "verdict" (DeclineVerdict bytes of the
-// decline that decided it), and, from its RequestSent, "pn" (the pair's
-// requests counted before it) and "pp" (the send time of the last of them,
-// "" for none).
+// decline that decided it) or, when that verdict's `request` is this
+// hash's "request", "verdict_nr" (the same without it), and, from its
+// RequestSent, "pn" (the pair's requests counted before it) and "pp" (the
+// send time of the last of them, "" for none).
 // Pair string (MemberKeys::Pair): see PairState.
 // Recipient hash (MemberKeys::Recipient): received, accepted, declined and
 // utc_offset (minutes, from the latest request snapshot that carried one).

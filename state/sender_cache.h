@@ -109,8 +109,8 @@ class SenderCache {
 
   // What a decline or expiry reads of its sender's keys, now, as the
   // replies of [HGETALL sender, HMGET request sent_at request viewed
-  // verdict pn pp, GET pair] would give them (state::DecodeSender etc.
-  // read those).
+  // verdict pn pp verdict_nr, GET pair] would give them
+  // (state::DecodeSender etc. read those).
   std::vector<RedisValue> SenderReplies(
       const rebound::v1::ConnectionEvent& event) const;
 

@@ -140,15 +140,28 @@ TEST_F(ScoreStoreTest, WhatScoringWritesReadsBackThroughTheSharedReader) {
         EXPECT_EQ(st->context.sender_declined, 1);
       }
       verdicts[i] = VerdictFor(e);
+      // As the classifier makes it: with the request's snapshot.
+      *verdicts[i].mutable_request() = st->context.request.value();
       v = &verdicts[i];
     }
     ASSERT_TRUE(store_->Apply(e, v).ok());
   }
-  // A replayed decline reads the verdict stored with its request.
+  // The verdict is kept without the request snapshot its request hash
+  // holds already.
+  const std::string r2 = state::MemberKeys(tenant_, "ann").Request("r2");
+  EXPECT_TRUE(Run({"HGET", r2, "verdict"}).is_nil());
+  RedisValue kept = Run({"HGET", r2, "verdict_nr"});
+  rebound::v1::DeclineVerdict stored;
+  ASSERT_TRUE(stored.ParseFromString(kept.str));
+  EXPECT_EQ(stored.verdict_id(), s.events()[4].event_id());
+  EXPECT_FALSE(stored.has_request());
+  // A replayed decline reads the verdict it got, its request put back.
   auto again = store_->ReadDeclineState(s.events()[4]);
   ASSERT_TRUE(again.ok());
   ASSERT_TRUE(again->stored_verdict.has_value());
-  EXPECT_EQ(again->stored_verdict->verdict_id(), s.events()[4].event_id());
+  EXPECT_EQ(again->stored_verdict->SerializeAsString(),
+            verdicts[4].SerializeAsString());
+  EXPECT_EQ(again->stored_verdict->request().note(), "hi");
 
   auto ann = state::ReadMemberScores(*redis_, tenant_, "ann");
   ASSERT_TRUE(ann.ok()) << ann.status();
@@ -173,6 +186,31 @@ TEST_F(ScoreStoreTest, WhatScoringWritesReadsBackThroughTheSharedReader) {
   EXPECT_EQ((*policy)[0].recipient.accept_hours[2 * 24 + 7], 1);
   EXPECT_FALSE(
       state::ReadMemberScores(*redis_, tenant_, "nobody").status().ok());
+}
+
+TEST_F(ScoreStoreTest, AReplayedDeclineGetsItsVerdictAsItWasStored) {
+  testing::Scenario s(tenant_);
+  const absl::Time t0 = absl::FromCivil(absl::CivilSecond(2026, 11, 2, 0, 0, 0),
+                                        absl::UTCTimeZone());
+  // Declined before its send arrived: the verdict had no snapshot to carry,
+  // and the send that comes later writes one into the request hash.
+  s.Declined("ann", "eve", "r9", t0 + absl::Hours(1),
+             rebound::v1::DECLINE_KIND_DECLINED);
+  s.Sent("ann", "eve", "r9", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "hi");
+  const ConnectionEvent& decline = s.events()[0];
+  auto st = store_->ReadDeclineState(decline);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_FALSE(st->context.request.has_value());
+  const rebound::v1::DeclineVerdict v = VerdictFor(decline);
+  ASSERT_TRUE(store_->Apply(decline, &v).ok());
+  ASSERT_TRUE(store_->Apply(s.events()[1], nullptr).ok());
+  auto again = store_->ReadDeclineState(decline);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(again->stored_verdict.has_value());
+  EXPECT_FALSE(again->stored_verdict->has_request())
+      << "the late send's snapshot was put on the verdict";
+  EXPECT_EQ(again->stored_verdict->SerializeAsString(), v.SerializeAsString());
 }
 
 TEST_F(ScoreStoreTest, PairHistoryAndAViewNamingNoRequest) {

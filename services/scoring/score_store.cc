@@ -289,7 +289,7 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
   const state::SenderState snd = state::DecodeSender(v[0]);
   const auto& req = v[1].array;
   const state::PairState pair = state::DecodePair(v[2]);
-  if (req.size() != 6) {
+  if (req.size() != 7) {
     return absl::InternalError("redis: unexpected HMGET reply shape");
   }
   const state::RecipientState rcv = state::DecodeRecipient(v[3], v[4]);
@@ -337,13 +337,17 @@ absl::StatusOr<ScoreStore::DeclineState> ScoreStore::DecodeDeclineState(
   c.recipient_accept_hours = rcv.accept_hours;
   c.recipient_utc_offset_minutes = rcv.utc_offset_minutes;
   c.sender_profile = snd.profile;
-  if (!req[3].is_nil()) {
-    // The verdict that decided the request, if this event is the one that
-    // got it (a replay); another outcome event of a decided request gets a
-    // verdict of its own.
+  // The verdict that decided the request, if this event is the one that
+  // got it (a replay); another outcome event of a decided request gets a
+  // verdict of its own. Kept whole ("verdict"), or without the request
+  // snapshot it carried when that is the hash's own ("verdict_nr", put
+  // back here; state/sender_cache.cc).
+  const bool whole = !req[3].is_nil();
+  if (whole || !req[6].is_nil()) {
     rebound::v1::DeclineVerdict verdict;
-    if (verdict.ParseFromString(req[3].str) &&
-        verdict.verdict_id() == event.event_id()) {
+    if (verdict.ParseFromString(whole ? req[3].str : req[6].str) &&
+        verdict.verdict_id() == event.event_id() && (whole || c.request)) {
+      if (!whole) *verdict.mutable_request() = *c.request;
       out.stored_verdict = std::move(verdict);
     }
   }
