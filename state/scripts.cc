@@ -35,39 +35,52 @@ local sugg, suggs, waiting, retries, flags, stream =
 local tenant = KEYS[7]
 local version = tonumber(ARGV[2])
 local ttl, keep = ARGV[9], tonumber(ARGV[10])
+-- The member's index, waiting set and flags get their TTL when this call
+-- creates them, and all three again when the caller asks (ARGV[12] = '1',
+-- at most hourly per member), not on every write; a pair's retries count,
+-- written rarely, on every increment.
+local refresh = ARGV[12] == '1'
 local stored = tonumber(redis.call('HGET', sugg, 'version') or '0')
 if version <= stored then return '' end
 local indexed = redis.call('ZCARD', suggs)
 -- The waiting set: a first version is in it only when it waits itself.
 local waits = ARGV[7] == '1'
-if waits or version > 1 then redis.call('SCARD', waiting) end
+local waiting_n = 0
+if waits or version > 1 then waiting_n = redis.call('SCARD', waiting) end
 redis.call('XLEN', stream)
 if tenant then redis.call('XLEN', tenant) end
 -- The keys only a first version writes: checked only when it will.
 if version == 1 and ARGV[6] == '1' then redis.call('STRLEN', retries) end
-if version == 1 and #ARGV >= 12 then redis.call('HLEN', flags) end
+local flagged = 0
+if version == 1 and #ARGV >= 13 then flagged = redis.call('HLEN', flags) end
 redis.call('HSET', sugg, 'data', ARGV[1], 'version', version,
            'state', ARGV[4])
 redis.call('EXPIRE', sugg, ttl)
+local was_indexed = indexed
 indexed = indexed + redis.call('ZADD', suggs, 'NX', ARGV[3], ARGV[5])
 if indexed > keep then
   -- The index keeps the newest `keep`; dropped suggestions expire.
   redis.call('ZREMRANGEBYRANK', suggs, 0, indexed - keep - 1)
 end
-redis.call('EXPIRE', suggs, ttl)
+if refresh or was_indexed == 0 then redis.call('EXPIRE', suggs, ttl) end
 if waits then
   redis.call('SADD', waiting, ARGV[5])
-  redis.call('EXPIRE', waiting, ttl)
+  if refresh or waiting_n == 0 then redis.call('EXPIRE', waiting, ttl) end
 elseif version > 1 then
   redis.call('SREM', waiting, ARGV[5])
+  if refresh then redis.call('EXPIRE', waiting, ttl) end
+elseif refresh then
+  redis.call('EXPIRE', waiting, ttl)
 end
 if version == 1 then
   if ARGV[6] == '1' then
     redis.call('INCR', retries)
     redis.call('EXPIRE', retries, ttl)
   end
-  for i = 12, #ARGV do redis.call('HINCRBY', flags, ARGV[i], 1) end
-  if #ARGV >= 12 then redis.call('EXPIRE', flags, ttl) end
+  for i = 13, #ARGV do redis.call('HINCRBY', flags, ARGV[i], 1) end
+end
+if refresh or (#ARGV >= 13 and flagged == 0) then
+  redis.call('EXPIRE', flags, ttl)
 end
 if tenant then
   redis.call('XADD', tenant, 'MAXLEN', '~', ARGV[11], '*', 's', ARGV[1])

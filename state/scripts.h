@@ -35,8 +35,11 @@ extern const char kApplyAsRecipientScript[];
 // ARGV: data, version, created (ms), state name, suggestion id,
 //   counts_retry (0/1), waiting (0/1), stream max length, ttl (s) of the
 //   member's suggestion keys, most suggestions kept in the index, the
-//   tenant stream's max length ("" without the tenant stream), then the
-//   red-flag signal names to count (first version only).
+//   tenant stream's max length ("" without the tenant stream), refresh
+//   (1: set the TTLs of the member's index, waiting set and flags, whether
+//   this call writes them or not; without it only those this call creates
+//   get theirs), then the red-flag signal names to count (first version
+//   only). A pair's retries get their TTL with every increment.
 // Returns the member stream entry id, or "" when this version (or a newer
 // one) was written before.
 extern const char kPutSuggestionScript[];

@@ -181,5 +181,64 @@ TEST_F(SuggestionStoreTest, AWrongTypedKeyFailsThePutBeforeAnyWrite) {
   EXPECT_TRUE(later.ok()) << later.status();
 }
 
+TEST_F(SuggestionStoreTest, EveryMemberKeyHasItsTtlWithoutAnExpireOnEachPut) {
+  RedisClient redis(options_.redis);
+  const state::MemberKeys m(tenant_, "m");
+  auto ttl = [&](const std::string& key) {
+    auto v = redis.Command({"TTL", key});
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? v->integer : -3;
+  };
+  const int64_t full = absl::ToInt64Seconds(options_.suggestion_ttl);
+  auto waiting = [&](int i) {
+    RetrySuggestion s = Make("m", i);
+    s.set_state(rebound::v1::SUGGESTION_STATE_WAITING_ON_PROFILE);
+    s.set_should_retry(true);
+    return s;
+  };
+  // A first put creates every key of the member with its TTL.
+  ASSERT_TRUE(store_->Put(waiting(1), {"no_photo"}).ok());
+  const std::vector<std::string> member_keys = {m.Suggestions(), m.Waiting(),
+                                                m.Retries("r1"), m.Flags()};
+  for (const std::string& key : member_keys) {
+    EXPECT_GT(ttl(key), full - 60) << key;
+  }
+  EXPECT_GT(ttl(m.Suggestion("s1")), full - 60);
+  // Within the hour the same store leaves existing keys' TTLs alone...
+  for (const std::string& key : member_keys) {
+    ASSERT_TRUE(redis.Command({"EXPIRE", key, "100"}).ok());
+  }
+  ASSERT_TRUE(store_->Put(waiting(2), {"no_photo"}).ok());
+  for (const std::string& key : member_keys) {
+    EXPECT_LE(ttl(key), 100) << key << " refreshed on every put";
+    EXPECT_GT(ttl(key), 0) << key;
+  }
+  // ...while what this put created has its own: the suggestion, the new
+  // pair's retries.
+  EXPECT_GT(ttl(m.Suggestion("s2")), full - 60);
+  EXPECT_GT(ttl(m.Retries("r2")), full - 60);
+  // A store that has not refreshed this member yet (a restart, another
+  // replica) sets them all again (a pair's retries are written, and so
+  // refreshed, only with that pair's suggestions).
+  SuggestionStore other(options_);
+  ASSERT_TRUE(other.Put(waiting(3), {"no_photo"}).ok());
+  for (const std::string& key : {m.Suggestions(), m.Waiting(), m.Flags()}) {
+    EXPECT_GT(ttl(key), full - 60) << key << " not refreshed";
+  }
+  EXPECT_LE(ttl(m.Retries("r1")), 100);
+  // A put that wrote nothing (a version written before) does not count as
+  // the refresh: the store's next put does it.
+  for (const std::string& key : {m.Suggestions(), m.Waiting(), m.Flags()}) {
+    ASSERT_TRUE(redis.Command({"EXPIRE", key, "100"}).ok());
+  }
+  SuggestionStore third(options_);
+  ASSERT_TRUE(third.Put(waiting(3), {"no_photo"}).ok());
+  EXPECT_LE(ttl(m.Suggestions()), 100);
+  ASSERT_TRUE(third.Put(waiting(4), {}).ok());
+  for (const std::string& key : {m.Suggestions(), m.Waiting(), m.Flags()}) {
+    EXPECT_GT(ttl(key), full - 60) << key << " not refreshed";
+  }
+}
+
 }  // namespace
 }  // namespace rebound::notify

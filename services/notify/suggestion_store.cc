@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -191,6 +192,14 @@ absl::StatusOr<int64_t> SuggestionStore::RemoveNotifyState() {
 
 absl::Status SuggestionStore::SetNewEpoch() { return epoch_.SetNew(redis_); }
 
+bool SuggestionStore::RefreshDue(const std::string& member_prefix,
+                                 absl::Time now) {
+  // Bounded: when full it starts over, and every member refreshes once.
+  if (refreshed_.size() >= kRefreshedMembers) refreshed_.clear();
+  auto it = refreshed_.find(member_prefix);
+  return it == refreshed_.end() || now - it->second >= kRefreshEvery;
+}
+
 absl::StatusOr<RetrySuggestion> SuggestionStore::Put(
     const RetrySuggestion& suggestion,
     const std::vector<std::string>& red_flags) {
@@ -206,6 +215,8 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
   if (auto s = redis_.Connect(); !s.ok()) return s;
   // Standalone: the tenant stream is appended by the put itself.
   const bool with_tenant = !redis_.cluster();
+  const absl::Time now = absl::Now();
+  absl::flat_hash_set<std::string> asked;
   for (const auto& w : writes) {
     const RetrySuggestion& s = w.suggestion;
     const state::MemberKeys m(s.tenant_id(), s.member_id());
@@ -225,7 +236,10 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
          std::to_string(options_.member_stream_max),
          Secs(options_.suggestion_ttl),
          std::to_string(options_.max_suggestions_per_member),
-         with_tenant ? std::to_string(options_.tenant_stream_max) : ""}};
+         with_tenant ? std::to_string(options_.tenant_stream_max) : "",
+         // One put per member in a batch asks.
+         RefreshDue(m.prefix(), now) && asked.insert(m.prefix()).second ? "1"
+                                                                        : "0"}};
     if (with_tenant) call.keys.push_back(tk.Stream());
     call.args.insert(call.args.end(), w.red_flags.begin(), w.red_flags.end());
     puts.push_back(std::move(call));
@@ -234,6 +248,15 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
   if (writes.empty()) return stored;
   auto put = redis_.RunScripts(puts);
   if (!put.ok()) return put.status();
+  // Refreshed: the members whose put asked for it and wrote (a version
+  // written before returns before its EXPIREs).
+  for (size_t i = 0; i < puts.size(); ++i) {
+    if (puts[i].args[11] == "1" && !(*put)[i].str.empty()) {
+      refreshed_[state::MemberKeys(writes[i].suggestion.tenant_id(),
+                                   writes[i].suggestion.member_id())
+                     .prefix()] = now;
+    }
+  }
   // Written before (a replay): the tenant stream gets what was stored then.
   std::vector<std::vector<std::string>> gets;
   std::vector<size_t> replayed;

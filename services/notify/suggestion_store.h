@@ -13,9 +13,11 @@
 // entry twice, and a watcher resuming from a token sees every update once.
 //
 // Bounds: a member's suggestion keys expire `suggestion_ttl` after their
-// last write; the index keeps the newest `max_suggestions_per_member`;
-// streams are trimmed to their max lengths; the stale sweep forgets the
-// pending invites it has looked at (StaleInvites, ForgetPending).
+// last write (within the hour: a store sets the TTL of keys that exist at
+// most hourly per member, RefreshDue); the index keeps the newest
+// `max_suggestions_per_member`; streams are trimmed to their max lengths; the
+// stale sweep forgets the pending invites it has looked at (StaleInvites,
+// ForgetPending).
 #ifndef REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
 #define REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
 
@@ -24,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/redis_client.h"
@@ -195,9 +198,20 @@ class SuggestionStore {
   bool Decode(const std::string& bytes, const std::string& key,
               rebound::v1::RetrySuggestion* out) const;
 
+  // Whether a put for the member whose keys start with `member_prefix`
+  // should set their TTLs again (kPutSuggestionScript's refresh): unless a
+  // put of this store did within kRefreshEvery (recorded by PutBatch once
+  // such a put wrote). A key a put creates gets its TTL anyway, so the
+  // others are kept alive without an EXPIRE each on every write.
+  bool RefreshDue(const std::string& member_prefix, absl::Time now);
+  static constexpr absl::Duration kRefreshEvery = absl::Hours(1);
+  static constexpr size_t kRefreshedMembers = 100'000;
+
   SuggestionStoreOptions options_;
   RedisClient redis_;
   state::Epoch epoch_;
+  // When each member's keys were last given their TTL by this store.
+  absl::flat_hash_map<std::string, absl::Time> refreshed_;
 };
 
 std::string StreamKey(const std::string& tenant, const std::string& member);
