@@ -162,6 +162,15 @@ TEST_F(ScoreStoreTest, WhatScoringWritesReadsBackThroughTheSharedReader) {
   EXPECT_EQ(again->stored_verdict->SerializeAsString(),
             verdicts[4].SerializeAsString());
   EXPECT_EQ(again->stored_verdict->request().note(), "hi");
+  // And so does a store that reads it from Redis (a restart).
+  scoring::ScoreStoreOptions so;
+  so.redis.address = address_;
+  scoring::ScoreStore fresh(so);
+  auto read = fresh.ReadDeclineState(s.events()[4]);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_TRUE(read->stored_verdict.has_value());
+  EXPECT_EQ(read->stored_verdict->SerializeAsString(),
+            verdicts[4].SerializeAsString());
 
   auto ann = state::ReadMemberScores(*redis_, tenant_, "ann");
   ASSERT_TRUE(ann.ok()) << ann.status();

@@ -238,6 +238,15 @@ TEST_F(SuggestionStoreTest, EveryMemberKeyHasItsTtlWithoutAnExpireOnEachPut) {
   for (const std::string& key : {m.Suggestions(), m.Waiting(), m.Flags()}) {
     EXPECT_GT(ttl(key), full - 60) << key << " not refreshed";
   }
+  // In one batch, a replay first and then a put that writes: refreshed.
+  for (const std::string& key : {m.Suggestions(), m.Waiting(), m.Flags()}) {
+    ASSERT_TRUE(redis.Command({"EXPIRE", key, "100"}).ok());
+  }
+  SuggestionStore fourth(options_);
+  ASSERT_TRUE(fourth.PutBatch({{waiting(4), {}}, {waiting(5), {}}}).ok());
+  for (const std::string& key : {m.Suggestions(), m.Waiting(), m.Flags()}) {
+    EXPECT_GT(ttl(key), full - 60) << key << " not refreshed";
+  }
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 #include <map>
 #include <set>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -216,7 +215,6 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
   // Standalone: the tenant stream is appended by the put itself.
   const bool with_tenant = !redis_.cluster();
   const absl::Time now = absl::Now();
-  absl::flat_hash_set<std::string> asked;
   for (const auto& w : writes) {
     const RetrySuggestion& s = w.suggestion;
     const state::MemberKeys m(s.tenant_id(), s.member_id());
@@ -237,9 +235,9 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
          Secs(options_.suggestion_ttl),
          std::to_string(options_.max_suggestions_per_member),
          with_tenant ? std::to_string(options_.tenant_stream_max) : "",
-         // One put per member in a batch asks.
-         RefreshDue(m.prefix(), now) && asked.insert(m.prefix()).second ? "1"
-                                                                        : "0"}};
+         // Every put of the member in this batch asks: the first may be a
+         // replay that returns before its EXPIREs.
+         RefreshDue(m.prefix(), now) ? "1" : "0"}};
     if (with_tenant) call.keys.push_back(tk.Stream());
     call.args.insert(call.args.end(), w.red_flags.begin(), w.red_flags.end());
     puts.push_back(std::move(call));
