@@ -443,7 +443,8 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
           RemoveOpenInvite(event.tenant_id(), event.sender_id(),
                            event.recipient_id(), request_id));
   }
-  std::string reason, verdict_bytes;
+  std::string reason;
+  const rebound::v1::DeclineVerdict* decided_by = nullptr;  // Kept below.
   bool reported = false;
   if (kind == "declined" || kind == "expired") {
     if (verdict == nullptr) {
@@ -451,7 +452,7 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
                                                     : "expiry without verdict");
     }
     reason = rebound::v1::DeclineReason_Name(verdict->primary_reason());
-    verdict_bytes = verdict->SerializeAsString();
+    decided_by = verdict;
     if (kind == "declined") {
       const auto k = event.request_declined().kind();
       reported = k == rebound::v1::DECLINE_KIND_REPORTED_SPAM ||
@@ -474,20 +475,20 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
   rq.expires = true;
   Set(rq, "state", kind);
   Set(rq, "decided_at", at_s);
-  if (!verdict_bytes.empty()) {
+  if (decided_by != nullptr) {
     // When its request is the snapshot this hash holds ("request", written
     // once at the send), the verdict is kept without it, as "verdict_nr",
     // and the reader puts it back (ScoreStore::DecodeDeclineState): a fifth
     // of the bytes a decline writes (~250 of ~1,270). Otherwise (no
     // snapshot, a send that came after its outcome) whole, as "verdict".
     auto sent = rq.fields.find("request");
-    if (verdict->has_request() && sent != rq.fields.end() &&
-        sent->second == verdict->request().SerializeAsString()) {
-      rebound::v1::DeclineVerdict kept = *verdict;
+    if (decided_by->has_request() && sent != rq.fields.end() &&
+        sent->second == decided_by->request().SerializeAsString()) {
+      rebound::v1::DeclineVerdict kept = *decided_by;
       kept.clear_request();
       Set(rq, "verdict_nr", kept.SerializeAsString());
     } else {
-      Set(rq, "verdict", std::move(verdict_bytes));
+      Set(rq, "verdict", decided_by->SerializeAsString());
     }
   }
 

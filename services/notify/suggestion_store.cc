@@ -215,9 +215,15 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
   // Standalone: the tenant stream is appended by the put itself.
   const bool with_tenant = !redis_.cluster();
   const absl::Time now = absl::Now();
+  // Per put: the member it refreshes, if it asks to ("" if not).
+  std::vector<std::string> refreshes;
+  refreshes.reserve(writes.size());
   for (const auto& w : writes) {
     const RetrySuggestion& s = w.suggestion;
     const state::MemberKeys m(s.tenant_id(), s.member_id());
+    // Every put of the member in this batch asks: the first may be a replay
+    // that returns before its EXPIREs.
+    refreshes.push_back(RefreshDue(m.prefix(), now) ? m.prefix() : "");
     const state::TenantKeys tk(s.tenant_id());
     const int64_t created_ms =
         s.created_at().seconds() * 1000 + s.created_at().nanos() / 1'000'000;
@@ -235,9 +241,7 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
          Secs(options_.suggestion_ttl),
          std::to_string(options_.max_suggestions_per_member),
          with_tenant ? std::to_string(options_.tenant_stream_max) : "",
-         // Every put of the member in this batch asks: the first may be a
-         // replay that returns before its EXPIREs.
-         RefreshDue(m.prefix(), now) ? "1" : "0"}};
+         refreshes.back().empty() ? "0" : "1"}};
     if (with_tenant) call.keys.push_back(tk.Stream());
     call.args.insert(call.args.end(), w.red_flags.begin(), w.red_flags.end());
     puts.push_back(std::move(call));
@@ -249,10 +253,8 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
   // Refreshed: the members whose put asked for it and wrote (a version
   // written before returns before its EXPIREs).
   for (size_t i = 0; i < puts.size(); ++i) {
-    if (puts[i].args[11] == "1" && !(*put)[i].str.empty()) {
-      refreshed_[state::MemberKeys(writes[i].suggestion.tenant_id(),
-                                   writes[i].suggestion.member_id())
-                     .prefix()] = now;
+    if (!refreshes[i].empty() && !(*put)[i].str.empty()) {
+      refreshed_[refreshes[i]] = now;
     }
   }
   // Written before (a replay): the tenant stream gets what was stored then.
