@@ -100,26 +100,67 @@ TEST_F(SuggestionStoreTest, EachVersionIsWrittenAndStreamedOnce) {
 TEST_F(SuggestionStoreTest, PagesCoverTheListOnceInOrder) {
   std::vector<SuggestionWrite> writes;
   for (int i = 0; i < 7; ++i) writes.push_back({Make("p", i), {}});
+  // Two more created in the same millisecond as s3: ties order by id.
+  for (const char* id : {"s3a", "s3b"}) {
+    RetrySuggestion t = Make("p", 3);
+    t.set_suggestion_id(id);
+    writes.push_back({t, {}});
+  }
   ASSERT_TRUE(store_->PutBatch(writes).ok());
   auto all = store_->List(tenant_, "p");
   ASSERT_TRUE(all.ok());
-  ASSERT_EQ(all->size(), 7u);
+  ASSERT_EQ(all->size(), 9u);
   EXPECT_EQ(all->front().suggestion_id(), "s6");  // Newest first.
-  std::vector<std::string> paged;
-  for (int64_t start = 0;; start += 3) {
-    auto page = store_->ListPage(tenant_, "p", start, 3);
-    ASSERT_TRUE(page.ok()) << page.status();
-    for (const auto& s : page->suggestions) paged.push_back(s.suggestion_id());
-    EXPECT_EQ(page->more, start + 3 < 7) << "at " << start;
-    if (!page->more) break;
-  }
   std::vector<std::string> listed;
   for (const auto& s : *all) listed.push_back(s.suggestion_id());
-  EXPECT_EQ(paged, listed);
-  auto beyond = store_->ListPage(tenant_, "p", 50, 3);
+  for (int size : {1, 2, 3, 4, 9, 10}) {
+    std::vector<std::string> paged;
+    std::optional<PageCursor> after;
+    for (int pages = 0;; ++pages) {
+      ASSERT_LT(pages, 20) << "size " << size;
+      auto page = store_->ListAfter(tenant_, "p", after, size);
+      ASSERT_TRUE(page.ok()) << page.status();
+      for (const auto& s : page->suggestions)
+        paged.push_back(s.suggestion_id());
+      if (!page->next) break;
+      EXPECT_EQ(static_cast<int>(page->suggestions.size()), size);
+      after = page->next;
+    }
+    EXPECT_EQ(paged, listed) << "size " << size;
+  }
+  // After the oldest: nothing.
+  auto beyond = store_->ListAfter(tenant_, "p", PageCursor{0, ""}, 3);
   ASSERT_TRUE(beyond.ok());
   EXPECT_TRUE(beyond->suggestions.empty());
-  EXPECT_FALSE(beyond->more);
+  EXPECT_FALSE(beyond->next);
+}
+
+// The two findings with offset tokens: acting on an item of page 1
+// under a states filter made a still-READY item vanish from page 2, and
+// suggestions arriving between pages made page 2 repeat page 1's items.
+TEST_F(SuggestionStoreTest, PagesNeitherSkipNorRepeatAcrossChangesAndInserts) {
+  std::vector<SuggestionWrite> writes;
+  for (int i = 0; i < 6; ++i) writes.push_back({Make("k", i), {}});
+  ASSERT_TRUE(store_->PutBatch(writes).ok());
+  auto ready = [](const RetrySuggestion& s) {
+    return s.state() == rebound::v1::SUGGESTION_STATE_READY;
+  };
+  auto p1 = store_->ListAfter(tenant_, "k", std::nullopt, 3, ready);
+  ASSERT_TRUE(p1.ok()) << p1.status();
+  ASSERT_EQ(p1->suggestions.size(), 3u);  // s5 s4 s3
+  ASSERT_TRUE(p1->next);
+  // The member acts on s4 (page 1), and two new suggestions arrive.
+  RetrySuggestion acted = Make("k", 4, 2);
+  acted.set_state(rebound::v1::SUGGESTION_STATE_ACTED);
+  ASSERT_TRUE(store_->Put(acted, {}).ok());
+  ASSERT_TRUE(
+      store_->PutBatch({{Make("k", 10), {}}, {Make("k", 11), {}}}).ok());
+  auto p2 = store_->ListAfter(tenant_, "k", p1->next, 3, ready);
+  ASSERT_TRUE(p2.ok()) << p2.status();
+  std::vector<std::string> ids;
+  for (const auto& s : p2->suggestions) ids.push_back(s.suggestion_id());
+  EXPECT_EQ(ids, (std::vector<std::string>{"s2", "s1", "s0"}));
+  EXPECT_FALSE(p2->next);
 }
 
 TEST_F(SuggestionStoreTest, ACorruptSuggestionIsNeverServedAndIsCounted) {
@@ -140,10 +181,10 @@ TEST_F(SuggestionStoreTest, ACorruptSuggestionIsNeverServedAndIsCounted) {
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 1u);
   EXPECT_EQ(all->front().suggestion_id(), "s2");
-  auto page = store_->ListPage(tenant_, "c", 0, 10);
+  auto page = store_->ListAfter(tenant_, "c", std::nullopt, 10);
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(page->suggestions.size(), 1u);
-  EXPECT_EQ(options_.corrupt->Value(), 3);  // Get, List, ListPage.
+  EXPECT_EQ(options_.corrupt->Value(), 3);  // Get, List, ListAfter.
 
   // A stream entry that does not decode is marked, so a reader moves past.
   ASSERT_TRUE(redis

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "services/ingest/utf8.h"
+#include "common/utf8.h"
 
 namespace rebound::ingest {
 namespace {

@@ -8,7 +8,7 @@
 #include "google/protobuf/stubs/common.h"
 #include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
-#include "services/ingest/utf8.h"
+#include "common/utf8.h"
 #include "tools/sim/event_generator.h"
 
 namespace rebound::ingest {

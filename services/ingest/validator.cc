@@ -3,13 +3,12 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "common/ids.h"
 
 namespace rebound::ingest {
 namespace {
 
 using rebound::v1::ConnectionEvent;
-
-constexpr size_t kMaxIdChars = 128;
 
 // The characters of an event id, by byte value.
 struct IdChars {
@@ -48,33 +47,18 @@ std::optional<FieldError> CheckEventId(std::string_view id) {
 }
 
 std::optional<FieldError> CheckTenant(std::string_view t) {
-  if (t.empty()) return FieldError{"tenant_id", "is required"};
-  bool ok = t.size() >= 2 && t.size() <= 63;
-  for (size_t i = 0; ok && i < t.size(); ++i) {
-    char c = t[i];
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    ok = alnum || (c == '-' && i > 0);
-  }
-  if (!ok) {
-    return FieldError{"tenant_id",
-                      "must be 2..63 characters of lowercase letters, digits "
-                      "and '-', starting with a letter or digit"};
-  }
+  if (auto why = TenantIdProblem(t)) return FieldError{"tenant_id", *why};
   return std::nullopt;
 }
 
 std::optional<FieldError> CheckMemberId(std::string_view field,
                                         std::string_view id, bool utf8) {
-  if (id.empty()) return Error(field, "is required");
-  if (id.size() > kMaxIdChars) {
-    return Error(field, absl::StrCat("is ", id.size(), " bytes, at most 128"));
+  if (id.size() > kMaxIdBytes) {
+    return Error(field, absl::StrCat("is ", id.size(), " bytes, at most ",
+                                     kMaxIdBytes, " (128 characters)"));
   }
-  if (!utf8 && !IsValidUtf8(id)) return Error(field, "is not valid UTF-8");
-  for (char c : id) {
-    if (c == '/') return Error(field, "may not contain '/'");
-    if (static_cast<unsigned char>(c) < 0x20) {
-      return Error(field, "may not contain control characters");
-    }
+  if (auto why = IdProblem(id, /*allow_slash=*/false, utf8)) {
+    return Error(field, *why);
   }
   return std::nullopt;
 }
@@ -160,10 +144,13 @@ std::optional<FieldError> CheckRequestId(std::string_view field,
     if (required) return Error(field, "is required");
     return std::nullopt;
   }
-  if (id.size() > kMaxIdChars) {
-    return Error(field, absl::StrCat("is ", id.size(), " bytes, at most 128"));
+  if (id.size() > kMaxIdBytes) {
+    return Error(field, absl::StrCat("is ", id.size(), " bytes, at most ",
+                                     kMaxIdBytes, " (128 characters)"));
   }
-  if (!utf8 && !IsValidUtf8(id)) return Error(field, "is not valid UTF-8");
+  if (auto why = IdProblem(id, /*allow_slash=*/true, utf8)) {
+    return Error(field, *why);
+  }
   return std::nullopt;
 }
 

@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "rebound/v1/events.pb.h"
 #include "services/ingest/event_view.h"
-#include "services/ingest/utf8.h"
+#include "common/utf8.h"
 
 namespace rebound::ingest {
 

@@ -111,6 +111,47 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"sender_with_slash",
              [](ConnectionEvent& e) { e.set_sender_id("a/b"); }, "sender_id",
              "'/'"},
+        // Ids are limited in characters (code points), as documented: 43
+        // CJK characters are 129 bytes and valid; 129 characters are not.
+        Case{"cjk_sender_43_chars",
+             [](ConnectionEvent& e) { e.set_sender_id(Repeat("\u9ad8", 43)); },
+             "", ""},
+        Case{"cjk_sender_128_chars",
+             [](ConnectionEvent& e) { e.set_sender_id(Repeat("\u9ad8", 128)); },
+             "", ""},
+        Case{"emoji_request_128_chars",
+             [](ConnectionEvent& e) {
+               e.mutable_request_sent()->set_request_id(
+                   Repeat("\U0001F600", 128));
+             },
+             "", ""},
+        Case{"sender_129_chars",
+             [](ConnectionEvent& e) { e.set_sender_id(Repeat("\u00e9", 129)); },
+             "sender_id", "129 characters, at most 128"},
+        Case{"sender_only_spaces",
+             [](ConnectionEvent& e) { e.set_sender_id("   "); }, "sender_id",
+             "white space"},
+        Case{"recipient_only_nbsp_and_ideographic_space",
+             [](ConnectionEvent& e) { e.set_recipient_id("\u00a0\u3000"); },
+             "recipient_id", "white space"},
+        Case{"sender_inner_space_ok",
+             [](ConnectionEvent& e) { e.set_sender_id("ana maria"); }, "", ""},
+        Case{"sender_c1_control",
+             [](ConnectionEvent& e) { e.set_sender_id("ana\u0085"); },
+             "sender_id", "control"},
+        Case{"sender_del",
+             [](ConnectionEvent& e) { e.set_sender_id("ana\x7f"); },
+             "sender_id", "control"},
+        Case{"request_id_unit_separator",
+             [](ConnectionEvent& e) {
+               e.mutable_request_sent()->set_request_id("req\x1f" "1");
+             },
+             "request_sent.request_id", "control"},
+        Case{"request_id_only_spaces",
+             [](ConnectionEvent& e) {
+               e.mutable_request_sent()->set_request_id(" ");
+             },
+             "request_sent.request_id", "white space"},
         Case{"missing_recipient",
              [](ConnectionEvent& e) { e.clear_recipient_id(); }, "recipient_id",
              "required"},

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/grpc_server.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics_server.h"
 #include "services/notify/stream_id.h"
@@ -23,10 +24,21 @@ using rebound::v1::RetrySuggestion;
 // How long a unary call waits for one of the instance's Redis connections.
 constexpr absl::Duration kBorrowWait = absl::Seconds(5);
 
-grpc::Status Required(const std::string& value, const char* field) {
-  if (value.empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        std::string(field) + ": is required");
+grpc::Status Invalid(const char* field, const std::string& why) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      std::string(field) + ": " + why);
+}
+
+// The ids of a request, checked by the rules ingest applies to events
+// (common/ids.h), before the token is matched to the tenant: a malformed
+// id is the client's mistake, not a permission.
+grpc::Status CheckTenant(const std::string& tenant) {
+  if (auto why = TenantIdProblem(tenant)) return Invalid("tenant_id", *why);
+  return grpc::Status::OK;
+}
+grpc::Status CheckMember(const std::string& member) {
+  if (auto why = IdProblem(member, /*allow_slash=*/false)) {
+    return Invalid("member_id", *why);
   }
   return grpc::Status::OK;
 }
@@ -166,9 +178,16 @@ class WatchReactor
     const uint64_t opened_ms =
         static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
     if (!request.resume_token().empty()) {
-      if (!IsStreamId(request.resume_token())) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            "resume_token: not a token this service issued");
+      // Past the newest update (never issued, or the stream was reset):
+      // tell the client to resync rather than wait in silence.
+      auto last = store.LastEntryId(tenant, member);
+      if (!last.ok()) return ToGrpcStatus(last.status());
+      const uint64_t token_ms = ParseStreamId(request.resume_token())->ms;
+      if (token_ms > opened_ms + 60'000 ||
+          (*last != "0-0" && StreamIdLess(*last, request.resume_token()))) {
+        return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                            "resume_token: after the newest update; watch "
+                            "without a token (or list) to resync");
       }
       auto first = store.FirstEntryId(tenant, member);
       if (!first.ok()) return ToGrpcStatus(first.status());
@@ -265,21 +284,32 @@ grpc::ServerUnaryReactor* NotifyService::ListSuggestions(
     const rebound::v1::ListSuggestionsRequest* request,
     rebound::v1::ListSuggestionsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  grpc::Status s = Required(request->tenant_id(), "tenant_id");
-  if (s.ok()) s = Required(request->member_id(), "member_id");
-  if (s.ok()) s = auth_.Authorize(*context, request->tenant_id());
-  int size = request->page_size() == 0 ? 50 : request->page_size();
+  grpc::Status s = CheckTenant(request->tenant_id());
+  if (s.ok()) s = CheckMember(request->member_id());
+  const int size = request->page_size() == 0 ? 50 : request->page_size();
   if (s.ok() && (size < 1 || size > 500)) {
-    s = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                     "page_size: must be 1..500");
+    s = Invalid("page_size", "must be 1..500 (0 for the default, 50)");
   }
-  int64_t start = 0;
-  if (s.ok() && !request->page_token().empty() &&
-      (!absl::SimpleAtoi(request->page_token(), &start) || start < 0 ||
-       start > (int64_t{1} << 40))) {
-    s = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                     "page_token: not a token this service issued");
+  PageScope scope{request->tenant_id(), request->member_id(), {}};
+  for (int i = 0; s.ok() && i < request->states_size(); ++i) {
+    const int st = request->states(i);
+    if (st == rebound::v1::SUGGESTION_STATE_UNSPECIFIED ||
+        !rebound::v1::SuggestionState_IsValid(st)) {
+      s = Invalid("states", absl::StrCat("[", i, "] = ", st,
+                                         " is not a suggestion state"));
+    }
+    scope.states.push_back(st);
   }
+  std::optional<PageCursor> after;
+  if (s.ok() && !request->page_token().empty()) {
+    after = DecodePageToken(request->page_token(), scope, page_token_key_);
+    if (!after) {
+      s = Invalid("page_token",
+                  "not a token this service issued for this member and "
+                  "states filter");
+    }
+  }
+  if (s.ok()) s = auth_.Authorize(*context, request->tenant_id());
   if (!s.ok()) {
     reactor->Finish(s);
     return reactor;
@@ -289,37 +319,24 @@ grpc::ServerUnaryReactor* NotifyService::ListSuggestions(
     reactor->Finish(ToGrpcStatus(store.status()));
     return reactor;
   }
-  if (request->states().empty()) {
-    // Every state: the page is positions of the index, read alone.
-    auto page = (*store)->ListPage(request->tenant_id(), request->member_id(),
-                                   start, size);
-    if (!page.ok()) {
-      reactor->Finish(ToGrpcStatus(page.status()));
-      return reactor;
-    }
-    for (auto& sg : page->suggestions)
-      *response->add_suggestions() = std::move(sg);
-    if (page->more) response->set_next_page_token(std::to_string(start + size));
-    reactor->Finish(grpc::Status::OK);
+  std::function<bool(const RetrySuggestion&)> wanted;
+  if (!scope.states.empty()) {
+    wanted = [&scope](const RetrySuggestion& sg) {
+      return std::find(scope.states.begin(), scope.states.end(), sg.state()) !=
+             scope.states.end();
+    };
+  }
+  auto page = (*store)->ListAfter(request->tenant_id(), request->member_id(),
+                                  after, size, wanted);
+  if (!page.ok()) {
+    reactor->Finish(ToGrpcStatus(page.status()));
     return reactor;
   }
-  auto all = (*store)->List(request->tenant_id(), request->member_id());
-  if (!all.ok()) {
-    reactor->Finish(ToGrpcStatus(all.status()));
-    return reactor;
-  }
-  std::vector<const RetrySuggestion*> matching;
-  for (const auto& sg : *all) {
-    bool wanted = false;
-    for (int st : request->states()) wanted |= sg.state() == st;
-    if (wanted) matching.push_back(&sg);
-  }
-  for (int64_t i = start;
-       i < static_cast<int64_t>(matching.size()) && i < start + size; ++i) {
-    *response->add_suggestions() = *matching[i];
-  }
-  if (start + size < static_cast<int64_t>(matching.size())) {
-    response->set_next_page_token(std::to_string(start + size));
+  for (auto& sg : page->suggestions)
+    *response->add_suggestions() = std::move(sg);
+  if (page->next) {
+    response->set_next_page_token(
+        EncodePageToken(*page->next, scope, page_token_key_));
   }
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -329,7 +346,14 @@ grpc::ServerWriteReactor<rebound::v1::SuggestionUpdate>*
 NotifyService::WatchSuggestions(
     grpc::CallbackServerContext* context,
     const rebound::v1::WatchSuggestionsRequest* request) {
-  grpc::Status s = Required(request->tenant_id(), "tenant_id");
+  grpc::Status s = CheckTenant(request->tenant_id());
+  if (s.ok() && !request->member_id().empty()) {
+    s = CheckMember(request->member_id());
+  }
+  if (s.ok() && !request->resume_token().empty() &&
+      !IsStreamId(request->resume_token())) {
+    s = Invalid("resume_token", "not a token this service issued");
+  }
   if (s.ok()) s = auth_.Authorize(*context, request->tenant_id());
   if (s.ok() && open_watches_->count.fetch_add(1) >= max_watches_) {
     open_watches_->count.fetch_sub(1);
@@ -347,9 +371,13 @@ grpc::Status NotifyService::Transition(
     const grpc::CallbackServerContext& context,
     const rebound::v1::SuggestionActionRequest& request,
     rebound::v1::SuggestionState target, RetrySuggestion* response) {
-  grpc::Status s = Required(request.tenant_id(), "tenant_id");
-  if (s.ok()) s = Required(request.member_id(), "member_id");
-  if (s.ok()) s = Required(request.suggestion_id(), "suggestion_id");
+  grpc::Status s = CheckTenant(request.tenant_id());
+  if (s.ok()) s = CheckMember(request.member_id());
+  if (s.ok()) {
+    if (auto why = IdProblem(request.suggestion_id(), /*allow_slash=*/true)) {
+      s = Invalid("suggestion_id", *why);
+    }
+  }
   if (s.ok()) s = auth_.Authorize(context, request.tenant_id());
   if (!s.ok()) return s;
   auto store = stores_.Borrow(kBorrowWait);
@@ -376,6 +404,15 @@ grpc::Status NotifyService::Transition(
     if (sg.state() == target) {
       *response = sg;
       return grpc::Status::OK;
+    }
+    if (target == rebound::v1::SUGGESTION_STATE_ACTED &&
+        sg.state() == rebound::v1::SUGGESTION_STATE_DO_NOT_RETRY) {
+      return grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          "suggestion_id: advises not to retry (" +
+              (sg.no_retry_reason().empty() ? std::string("DO_NOT_RETRY")
+                                            : sg.no_retry_reason()) +
+              "); there is nothing to act on, dismiss it instead");
     }
     if (sg.state() == rebound::v1::SUGGESTION_STATE_ACTED ||
         sg.state() == rebound::v1::SUGGESTION_STATE_DISMISSED) {
@@ -422,8 +459,8 @@ grpc::ServerUnaryReactor* NotifyService::GetInsights(
     const rebound::v1::GetInsightsRequest* request,
     rebound::v1::Insights* response) {
   auto* reactor = context->DefaultReactor();
-  grpc::Status s = Required(request->tenant_id(), "tenant_id");
-  if (s.ok()) s = Required(request->member_id(), "member_id");
+  grpc::Status s = CheckTenant(request->tenant_id());
+  if (s.ok()) s = CheckMember(request->member_id());
   if (s.ok()) s = auth_.Authorize(*context, request->tenant_id());
   if (!s.ok()) {
     reactor->Finish(s);

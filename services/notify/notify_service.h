@@ -70,6 +70,8 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
   const std::shared_ptr<OpenWatches> open_watches_;
   prometheus::Counter* refused_watches_ = nullptr;
   ResourcePool<SuggestionStore> stores_;
+  // Seals ListSuggestions page tokens (page_token.h).
+  std::string page_token_key_ = std::string(kDefaultPageTokenKey);
 };
 
 }  // namespace rebound::notify

@@ -356,20 +356,68 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::List(
   return ReadIndexed(tenant, member, ids->array, ids->array.size());
 }
 
-absl::StatusOr<SuggestionStore::Page> SuggestionStore::ListPage(
-    const std::string& tenant, const std::string& member, int64_t start,
-    int64_t count) {
-  // One past the page, to know whether more follow.
-  auto ids = redis_.Command(
-      {"ZREVRANGE", state::MemberKeys(tenant, member).Suggestions(),
-       std::to_string(start), std::to_string(start + count)});
-  if (!ids.ok()) return ids.status();
+absl::StatusOr<SuggestionStore::Page> SuggestionStore::ListAfter(
+    const std::string& tenant, const std::string& member,
+    const std::optional<PageCursor>& after, int64_t count,
+    const std::function<bool(const RetrySuggestion&)>& wanted) {
+  // The whole index (bounded by max_suggestions_per_member) in one read:
+  // one consistent order to find the cursor in.
+  auto index = redis_.Command({"ZREVRANGE",
+                               state::MemberKeys(tenant, member).Suggestions(),
+                               "0", "-1", "WITHSCORES"});
+  if (!index.ok()) return index.status();
+  std::vector<PageCursor> entries;
+  for (size_t i = 0; i + 1 < index->array.size(); i += 2) {
+    double score = 0;
+    if (!absl::SimpleAtod(index->array[i + 1].str, &score)) continue;
+    entries.push_back({static_cast<int64_t>(score), index->array[i].str});
+  }
+  // Past the cursor: strictly after it in (score, id) descending.
+  size_t pos = 0;
+  if (after) {
+    while (pos < entries.size() &&
+           (entries[pos].created_ms > after->created_ms ||
+            (entries[pos].created_ms == after->created_ms &&
+             entries[pos].suggestion_id >= after->suggestion_id))) {
+      ++pos;
+    }
+  }
   Page page;
-  page.more = static_cast<int64_t>(ids->array.size()) > count;
-  auto read =
-      ReadIndexed(tenant, member, ids->array, static_cast<size_t>(count));
-  if (!read.ok()) return read.status();
-  page.suggestions = std::move(*read);
+  std::optional<PageCursor> last;
+  while (pos < entries.size()) {
+    // Enough for the page and one more (to know whether more follow).
+    const size_t want =
+        static_cast<size_t>(count) + 1 - page.suggestions.size();
+    const size_t chunk = std::min(entries.size() - pos,
+                                  wanted ? std::max<size_t>(want, 64) : want);
+    std::vector<RedisValue> ids;
+    for (size_t i = pos; i < pos + chunk; ++i) {
+      RedisValue v;
+      v.type = RedisValue::Type::kString;
+      v.str = entries[i].suggestion_id;
+      ids.push_back(std::move(v));
+    }
+    const state::MemberKeys m(tenant, member);
+    std::vector<std::vector<std::string>> gets;
+    for (const auto& id : ids)
+      gets.push_back({"HGET", m.Suggestion(id.str), "data"});
+    auto data = redis_.Pipeline(gets);
+    if (!data.ok()) return data.status();
+    for (size_t i = 0; i < data->size(); ++i) {
+      const RedisValue& d = (*data)[i];
+      RetrySuggestion s;
+      // Expired (its index entry outlives it) or corrupt: never served.
+      if (d.is_nil() || !Decode(d.str, gets[i][1], &s)) continue;
+      if (wanted && !wanted(s)) continue;
+      if (static_cast<int64_t>(page.suggestions.size()) == count) {
+        page.next = last;
+        return page;
+      }
+      last = entries[pos + i];
+      page.suggestions.push_back(std::move(s));
+    }
+    pos += chunk;
+  }
   return page;
 }
 

@@ -22,6 +22,7 @@
 #define REBOUND_SERVICES_NOTIFY_SUGGESTION_STORE_H_
 
 #include <array>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@
 #include "prometheus/counter.h"
 #include "rebound/v1/notify.pb.h"
 #include "rebound/v1/scoring.pb.h"
+#include "services/notify/page_token.h"
 #include "state/epoch.h"
 #include "state/member_state.h"
 
@@ -119,16 +121,22 @@ class SuggestionStore {
   // Newest first; corrupt ones left out.
   absl::StatusOr<std::vector<rebound::v1::RetrySuggestion>> List(
       const std::string& tenant, const std::string& member);
-  // Positions [start, start + count) of List's order, reading only those
-  // (one round trip for the ids, one for the suggestions); `more` tells
-  // whether any come after.
+  // A page of List's order (newest first; ties by id, descending) after
+  // the index entry `after` (from the newest when nullopt): up to `count`
+  // suggestions for which `wanted` holds (all when it is null), reading the
+  // index once and the suggestions in chunks. `next` names the last one
+  // returned when more that are wanted follow. A keyset: inserts (newer, so
+  // before `after`) and state changes (which move nothing in the index)
+  // neither skip nor repeat an item on later pages.
   struct Page {
     std::vector<rebound::v1::RetrySuggestion> suggestions;
-    bool more = false;
+    std::optional<PageCursor> next;
   };
-  absl::StatusOr<Page> ListPage(const std::string& tenant,
-                                const std::string& member, int64_t start,
-                                int64_t count);
+  absl::StatusOr<Page> ListAfter(
+      const std::string& tenant, const std::string& member,
+      const std::optional<PageCursor>& after, int64_t count,
+      const std::function<bool(const rebound::v1::RetrySuggestion&)>& wanted =
+          nullptr);
 
   absl::StatusOr<std::vector<std::string>> WaitingOnProfile(
       const std::string& tenant, const std::string& member);

@@ -1,11 +1,11 @@
 // UTF-8 checks for the strings of an event.
-#ifndef REBOUND_SERVICES_INGEST_UTF8_H_
-#define REBOUND_SERVICES_INGEST_UTF8_H_
+#ifndef REBOUND_COMMON_UTF8_H_
+#define REBOUND_COMMON_UTF8_H_
 
 #include <cstddef>
 #include <string_view>
 
-namespace rebound::ingest {
+namespace rebound {
 
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates, nothing
 // above U+10FFFF): what protobuf requires of a proto3 string.
@@ -14,6 +14,6 @@ bool IsValidUtf8(std::string_view text);
 // Number of code points in well-formed UTF-8 `text`.
 size_t CountCodePoints(std::string_view text);
 
-}  // namespace rebound::ingest
+}  // namespace rebound
 
-#endif  // REBOUND_SERVICES_INGEST_UTF8_H_
+#endif  // REBOUND_COMMON_UTF8_H_

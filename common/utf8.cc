@@ -1,11 +1,11 @@
-#include "services/ingest/utf8.h"
+#include "common/utf8.h"
 
 #include <emmintrin.h>  // SSE2, part of every x86-64.
 
 #include <cstdint>
 #include <cstring>
 
-namespace rebound::ingest {
+namespace rebound {
 namespace {
 
 bool Continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
@@ -120,4 +120,4 @@ size_t CountCodePoints(std::string_view s) {
   return s.size() - continuations;
 }
 
-}  // namespace rebound::ingest
+}  // namespace rebound

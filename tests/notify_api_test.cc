@@ -1,0 +1,299 @@
+// The Notify gRPC API in process against a real redis-server: what a client
+// sees for paging, resume tokens, malformed ids, filters and transitions
+// (issue 14's findings from an outside client, each pinned here).
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/tenant_auth.h"
+#include "gtest/gtest.h"
+#include "prometheus/registry.h"
+#include "rebound/v1/notify.grpc.pb.h"
+#include "services/notify/notify_service.h"
+#include "services/notify/suggestion_store.h"
+#include "tests/test_support.h"
+
+namespace rebound::notify {
+namespace {
+
+using rebound::v1::RetrySuggestion;
+
+constexpr char kToken[] = "token-of-the-test-tenant";
+
+class NotifyApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string address = testing::RequiredEnv("REBOUND_REDIS_ADDR");
+    ASSERT_FALSE(address.empty());
+    tenant_ = "t" + absl::StrCat(getpid(), "-",
+                                 absl::ToUnixMicros(absl::Now()) % 1000000000);
+    options_.redis.address = address;
+    options_.corrupt = &prometheus::BuildCounter()
+                            .Name("corrupt")
+                            .Register(*registry_)
+                            .Add({});
+    store_ = std::make_unique<SuggestionStore>(options_);
+    ASSERT_TRUE(store_->Ping().ok()) << "redis at " << address;
+    auto auth = TenantAuth::Parse(tenant_ + ":" + kToken);
+    ASSERT_TRUE(auth.ok()) << auth.status();
+    service_ = std::make_unique<NotifyService>(options_, *auth, 8, registry_);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ = rebound::v1::Notify::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  }
+
+  std::unique_ptr<grpc::ClientContext> Ctx() {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", std::string("Bearer ") + kToken);
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::seconds(10));
+    return ctx;
+  }
+
+  RetrySuggestion Make(const std::string& member, int i,
+                       rebound::v1::SuggestionState state =
+                           rebound::v1::SUGGESTION_STATE_READY) {
+    RetrySuggestion s;
+    s.set_tenant_id(tenant_);
+    s.set_member_id(member);
+    s.set_suggestion_id(absl::StrCat("s", i));
+    s.set_recipient_id(absl::StrCat("r", i));
+    s.set_request_id(absl::StrCat("q", i));
+    s.set_version(1);
+    s.set_state(state);
+    s.set_should_retry(state != rebound::v1::SUGGESTION_STATE_DO_NOT_RETRY);
+    s.mutable_created_at()->set_seconds(1'700'000'000 + i);
+    return s;
+  }
+  void Seed(const std::string& member, int from, int to) {
+    std::vector<SuggestionWrite> writes;
+    for (int i = from; i < to; ++i) writes.push_back({Make(member, i), {}});
+    ASSERT_TRUE(store_->PutBatch(writes).ok());
+  }
+
+  grpc::Status List(const rebound::v1::ListSuggestionsRequest& req,
+                    rebound::v1::ListSuggestionsResponse* resp) {
+    return stub_->ListSuggestions(Ctx().get(), req, resp);
+  }
+  static std::vector<std::string> Ids(
+      const rebound::v1::ListSuggestionsResponse& r) {
+    std::vector<std::string> out;
+    for (const auto& s : r.suggestions()) out.push_back(s.suggestion_id());
+    return out;
+  }
+
+  std::string tenant_;
+  std::shared_ptr<prometheus::Registry> registry_ =
+      std::make_shared<prometheus::Registry>();
+  SuggestionStoreOptions options_;
+  std::unique_ptr<SuggestionStore> store_;
+  std::unique_ptr<NotifyService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<rebound::v1::Notify::Stub> stub_;
+};
+
+TEST_F(NotifyApiTest, PagesNeitherSkipNorRepeatAcrossActionsAndInserts) {
+  Seed("m", 0, 6);
+  rebound::v1::ListSuggestionsRequest req;
+  req.set_tenant_id(tenant_);
+  req.set_member_id("m");
+  req.add_states(rebound::v1::SUGGESTION_STATE_READY);
+  req.set_page_size(3);
+  rebound::v1::ListSuggestionsResponse p1;
+  ASSERT_TRUE(List(req, &p1).ok());
+  EXPECT_EQ(Ids(p1), (std::vector<std::string>{"s5", "s4", "s3"}));
+  ASSERT_FALSE(p1.next_page_token().empty());
+  // Acting on an item of page 1 and two new suggestions between the pages.
+  rebound::v1::SuggestionActionRequest act;
+  act.set_tenant_id(tenant_);
+  act.set_member_id("m");
+  act.set_suggestion_id("s4");
+  RetrySuggestion acted;
+  ASSERT_TRUE(stub_->MarkActed(Ctx().get(), act, &acted).ok());
+  Seed("m", 10, 12);
+  req.set_page_token(p1.next_page_token());
+  rebound::v1::ListSuggestionsResponse p2;
+  ASSERT_TRUE(List(req, &p2).ok());
+  EXPECT_EQ(Ids(p2), (std::vector<std::string>{"s2", "s1", "s0"}));
+  EXPECT_TRUE(p2.next_page_token().empty());
+  // Unfiltered, page by page: every item once, newest first.
+  rebound::v1::ListSuggestionsRequest all;
+  all.set_tenant_id(tenant_);
+  all.set_member_id("m");
+  all.set_page_size(3);
+  std::vector<std::string> seen;
+  for (int pages = 0; pages < 10; ++pages) {
+    rebound::v1::ListSuggestionsResponse r;
+    ASSERT_TRUE(List(all, &r).ok());
+    for (const auto& id : Ids(r)) seen.push_back(id);
+    if (r.next_page_token().empty()) break;
+    all.set_page_token(r.next_page_token());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"s11", "s10", "s5", "s4", "s3",
+                                            "s2", "s1", "s0"}));
+}
+
+TEST_F(NotifyApiTest, PageTokensAreOpaqueAndBoundToTheirRequest) {
+  Seed("m", 0, 4);
+  rebound::v1::ListSuggestionsRequest req;
+  req.set_tenant_id(tenant_);
+  req.set_member_id("m");
+  req.set_page_size(2);
+  rebound::v1::ListSuggestionsResponse p1;
+  ASSERT_TRUE(List(req, &p1).ok());
+  const std::string token = p1.next_page_token();
+  ASSERT_FALSE(token.empty());
+  std::string altered = token;
+  altered[altered.size() / 2] = altered[altered.size() / 2] == 'A' ? 'B' : 'A';
+  for (const std::string& bad :
+       {std::string("2"), std::string("3"), std::string("+3"),
+        std::string(" 3"), std::string("9223372036854775807"), token + " ",
+        " " + token, altered}) {
+    req.set_page_token(bad);
+    rebound::v1::ListSuggestionsResponse r;
+    grpc::Status s = List(req, &r);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_NE(s.error_message().find("page_token"), std::string::npos);
+  }
+  // Another member's or another filter's request.
+  req.set_page_token(token);
+  req.set_member_id("other");
+  rebound::v1::ListSuggestionsResponse r;
+  EXPECT_EQ(List(req, &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_member_id("m");
+  req.add_states(rebound::v1::SUGGESTION_STATE_READY);
+  EXPECT_EQ(List(req, &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(NotifyApiTest, UnknownStatesAreInvalidNotAnEmptyList) {
+  Seed("m", 0, 2);
+  for (int bad : {0, 6, 99, -1}) {
+    rebound::v1::ListSuggestionsRequest req;
+    req.set_tenant_id(tenant_);
+    req.set_member_id("m");
+    req.add_states(rebound::v1::SUGGESTION_STATE_READY);
+    req.add_states(static_cast<rebound::v1::SuggestionState>(bad));
+    rebound::v1::ListSuggestionsResponse r;
+    grpc::Status s = List(req, &r);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_NE(s.error_message().find("states"), std::string::npos)
+        << s.error_message();
+  }
+}
+
+TEST_F(NotifyApiTest, MarkActedRefusesADoNotRetrySuggestion) {
+  RetrySuggestion dnr =
+      Make("m", 1, rebound::v1::SUGGESTION_STATE_DO_NOT_RETRY);
+  dnr.set_no_retry_reason("reported as spam");
+  ASSERT_TRUE(store_->Put(dnr, {}).ok());
+  rebound::v1::SuggestionActionRequest act;
+  act.set_tenant_id(tenant_);
+  act.set_member_id("m");
+  act.set_suggestion_id("s1");
+  RetrySuggestion got;
+  grpc::Status s = stub_->MarkActed(Ctx().get(), act, &got);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << s.error_message();
+  auto stored = store_->Get(tenant_, "m", "s1");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->state(), rebound::v1::SUGGESTION_STATE_DO_NOT_RETRY);
+  EXPECT_EQ((*stored)->version(), 1);
+  // Dismissing it is fine.
+  ASSERT_TRUE(stub_->Dismiss(Ctx().get(), act, &got).ok());
+  EXPECT_EQ(got.state(), rebound::v1::SUGGESTION_STATE_DISMISSED);
+}
+
+TEST_F(NotifyApiTest, MalformedIdsAreFormatErrorsNotPermissionErrors) {
+  struct Bad {
+    std::string tenant, member, field;
+  };
+  for (const Bad& b :
+       std::vector<Bad>{{"Acme!", "m", "tenant_id"},
+                        {"", "m", "tenant_id"},
+                        {tenant_, "   ", "member_id"},
+                        {tenant_, "\u3000", "member_id"},
+                        {tenant_, "a/b", "member_id"},
+                        {tenant_, "a\x01", "member_id"},
+                        {tenant_, std::string(129, 'x'), "member_id"}}) {
+    rebound::v1::ListSuggestionsRequest req;
+    req.set_tenant_id(b.tenant);
+    req.set_member_id(b.member);
+    rebound::v1::ListSuggestionsResponse r;
+    grpc::Status s = List(req, &r);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << b.tenant << "/" << b.member << ": " << s.error_message();
+    EXPECT_EQ(s.error_message().rfind(b.field + ":", 0), 0u)
+        << s.error_message();
+    rebound::v1::GetInsightsRequest ir;
+    ir.set_tenant_id(b.tenant);
+    ir.set_member_id(b.member);
+    rebound::v1::Insights ins;
+    EXPECT_EQ(stub_->GetInsights(Ctx().get(), ir, &ins).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // A 43-character CJK member id (129 bytes) is a valid id.
+  rebound::v1::ListSuggestionsRequest req;
+  req.set_tenant_id(tenant_);
+  std::string cjk;
+  for (int i = 0; i < 43; ++i) cjk += "\u9ad8";
+  req.set_member_id(cjk);
+  rebound::v1::ListSuggestionsResponse r;
+  EXPECT_TRUE(List(req, &r).ok());
+}
+
+TEST_F(NotifyApiTest, ResumeTokensMalformedOrAheadAreRefusedAtOnce) {
+  Seed("m", 0, 2);
+  auto last = store_->LastEntryId(tenant_, "m");
+  ASSERT_TRUE(last.ok());
+  const std::string ms = last->substr(0, last->find('-'));
+  struct Case {
+    std::string token;
+    grpc::StatusCode code;
+  };
+  for (const Case& c :
+       std::vector<Case>{{*last + " ", grpc::StatusCode::INVALID_ARGUMENT},
+                         {"\t" + *last, grpc::StatusCode::INVALID_ARGUMENT},
+                         {"abc", grpc::StatusCode::INVALID_ARGUMENT},
+                         {"99999999999999-0", grpc::StatusCode::OUT_OF_RANGE},
+                         {ms + "-999", grpc::StatusCode::OUT_OF_RANGE}}) {
+    rebound::v1::WatchSuggestionsRequest req;
+    req.set_tenant_id(tenant_);
+    req.set_member_id("m");
+    req.set_resume_token(c.token);
+    auto ctx = Ctx();
+    auto reader = stub_->WatchSuggestions(ctx.get(), req);
+    rebound::v1::SuggestionUpdate u;
+    EXPECT_FALSE(reader->Read(&u)) << c.token;
+    grpc::Status s = reader->Finish();
+    EXPECT_EQ(s.error_code(), c.code)
+        << "'" << c.token << "': " << s.error_message();
+    EXPECT_NE(s.error_message().find("resume_token"), std::string::npos);
+  }
+  // The newest update's own token is fine: nothing after it yet.
+  rebound::v1::WatchSuggestionsRequest req;
+  req.set_tenant_id(tenant_);
+  req.set_member_id("m");
+  req.set_resume_token(*last);
+  auto ctx = Ctx();
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(800));
+  auto reader = stub_->WatchSuggestions(ctx.get(), req);
+  rebound::v1::SuggestionUpdate u;
+  EXPECT_FALSE(reader->Read(&u));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+}  // namespace
+}  // namespace rebound::notify
