@@ -1,8 +1,10 @@
 #include "common/grpc_server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
+#include "absl/time/clock.h"
 #include "common/log.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -119,8 +121,52 @@ void ShutdownHealth(grpc::Server* server, grpc::Server* health_server) {
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return grpc::Status::OK;
+    // The service's own answers about the request: the client's to read.
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kCancelled:
+      return grpc::Status(code, std::string(status.message()));
+    default:
+      break;
+  }
+  // A dependency's failure: its text names internal addresses and
+  // commands, so it goes to the log (at most once a second) and the client
+  // gets a stable message per code.
+  static std::atomic<int64_t> last_logged_ms{0};
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  int64_t last = last_logged_ms.load(std::memory_order_relaxed);
+  if (now_ms - last >= 1000 &&
+      last_logged_ms.compare_exchange_strong(last, now_ms)) {
+    log::Warn("call failed", {{"code", absl::StatusCodeToString(status.code())},
+                              {"detail", std::string(status.message())}});
+  }
+  return grpc::Status(code, ClientMessage(code));
+}
+
+std::string ClientMessage(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::UNAVAILABLE:
+      return "the service's storage is unavailable; retry with backoff";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "the service's storage did not answer in time; retry with "
+             "backoff";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "the service is at capacity; retry with backoff";
+    case grpc::StatusCode::DATA_LOSS:
+      return "stored state is lost or corrupt; operators have been told";
+    default:
+      return "internal error";
+  }
 }
 
 std::thread FollowHealth(grpc::Server* server, grpc::Server* health_server,

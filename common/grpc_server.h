@@ -77,9 +77,17 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
     const GrpcConnectionOptions& connections = {},
     const std::string& health_listen = "");
 
-// An absl::Status as the gRPC status with the same code and message (the
-// codes are the same numbers). The one conversion every service uses.
+// An absl::Status as the gRPC status with the same code (the codes are the
+// same numbers). The one conversion every service uses. Answers about the
+// request (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, OUT_OF_RANGE,
+// ALREADY_EXISTS, PERMISSION_DENIED, UNAUTHENTICATED, ABORTED, CANCELLED)
+// keep their message; a dependency's failure (UNAVAILABLE, DEADLINE_EXCEEDED,
+// DATA_LOSS, INTERNAL...) is logged with its detail and the client gets
+// ClientMessage(code): never an internal address or a Redis error text.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+// The stable text a client gets for a failure of `code` that is not its
+// request's fault.
+std::string ClientMessage(grpc::StatusCode code);
 
 // Sets the health of "" and `health_name` together, on `server` and on
 // `health_server` (the health-only port; may be null).

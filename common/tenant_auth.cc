@@ -48,6 +48,11 @@ grpc::Status TenantAuth::TenantOf(const grpc::ServerContextBase& context,
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "missing 'authorization: Bearer <token>' metadata");
   }
+  if (md.count("authorization") > 1) {
+    // Which one a proxy or library would pick differs: refuse, never guess.
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "more than one 'authorization' metadata entry");
+  }
   absl::string_view value(it->second.data(), it->second.size());
   if (!absl::ConsumePrefix(&value, "Bearer ")) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,

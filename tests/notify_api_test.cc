@@ -295,5 +295,59 @@ TEST_F(NotifyApiTest, ResumeTokensMalformedOrAheadAreRefusedAtOnce) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
+TEST_F(NotifyApiTest, TwoAuthorizationHeadersAreRefused) {
+  rebound::v1::ListSuggestionsRequest req;
+  req.set_tenant_id(tenant_);
+  req.set_member_id("m");
+  rebound::v1::ListSuggestionsResponse r;
+  auto ctx = Ctx();  // Holds the right token first.
+  ctx->AddMetadata("authorization", "Bearer another-token-entirely");
+  grpc::Status s = stub_->ListSuggestions(ctx.get(), req, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << s.error_message();
+}
+
+TEST_F(NotifyApiTest, AStorageFailureNamesNoInternalAddress) {
+  // The same API over a Redis that is not there.
+  SuggestionStoreOptions down = options_;
+  const int port = testing::FreePort();
+  down.redis.address = absl::StrCat("127.0.0.1:", port);
+  auto auth = TenantAuth::Parse(tenant_ + ":" + kToken);
+  ASSERT_TRUE(auth.ok());
+  NotifyService service(down, *auth, 8, registry_);
+  grpc::ServerBuilder builder;
+  int api_port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &api_port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = rebound::v1::Notify::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", api_port),
+                          grpc::InsecureChannelCredentials()));
+  rebound::v1::ListSuggestionsRequest req;
+  req.set_tenant_id(tenant_);
+  req.set_member_id("m");
+  rebound::v1::ListSuggestionsResponse r;
+  grpc::Status s = stub->ListSuggestions(Ctx().get(), req, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  rebound::v1::WatchSuggestionsRequest w;
+  w.set_tenant_id(tenant_);
+  auto ctx = Ctx();
+  auto reader = stub->WatchSuggestions(ctx.get(), w);
+  rebound::v1::SuggestionUpdate u;
+  EXPECT_FALSE(reader->Read(&u));
+  grpc::Status ws = reader->Finish();
+  EXPECT_EQ(ws.error_code(), grpc::StatusCode::UNAVAILABLE);
+  for (const grpc::Status& st : {s, ws}) {
+    const std::string& m = st.error_message();
+    EXPECT_EQ(m.find("127.0.0.1"), std::string::npos) << m;
+    EXPECT_EQ(m.find(std::to_string(port)), std::string::npos) << m;
+    EXPECT_EQ(m.find("redis"), std::string::npos) << m;
+    EXPECT_NE(m.find("retry"), std::string::npos) << m;
+  }
+  server->Shutdown(absl::ToChronoTime(absl::Now()));
+}
+
 }  // namespace
 }  // namespace rebound::notify

@@ -219,9 +219,11 @@ class WatchReactor
       auto entries =
           store.Read(tenant, member, after, absl::Milliseconds(500), 100);
       if (!entries.ok()) {
+        // The detail (Redis's text, its address) is logged, not sent.
+        grpc::Status failed = ToGrpcStatus(entries.status());
         return grpc::Status(
-            grpc::StatusCode::UNAVAILABLE,
-            "suggestion stream: " + std::string(entries.status().message()));
+            failed.error_code(),
+            failed.error_message() + " (resume with the last token received)");
       }
       for (auto& e : *entries) {
         if (e.corrupt) {  // Never served; the cursor moves past it.

@@ -1,16 +1,13 @@
 #include "services/scoring/scoring_server.h"
 
 #include "common/grpc_server.h"
+#include "common/ids.h"
 #include "common/log.h"
 
 namespace rebound::scoring {
 namespace {
 constexpr char kServiceName[] = "rebound.v1.Scoring";
 
-grpc::Status ToGrpcStatus(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
 }  // namespace
 
 ScoringReadService::ScoringReadService(ScoreStoreOptions options,
@@ -25,14 +22,14 @@ grpc::ServerUnaryReactor* ScoringReadService::GetMemberScores(
     const rebound::v1::GetMemberScoresRequest* request,
     rebound::v1::MemberScores* response) {
   auto* reactor = context->DefaultReactor();
-  if (request->tenant_id().empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "tenant_id: is required"));
+  if (auto why = TenantIdProblem(request->tenant_id())) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "tenant_id: " + *why));
     return reactor;
   }
-  if (request->member_id().empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "member_id: is required"));
+  if (auto why = IdProblem(request->member_id(), /*allow_slash=*/false)) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "member_id: " + *why));
     return reactor;
   }
   if (grpc::Status auth = auth_.Authorize(*context, request->tenant_id());
