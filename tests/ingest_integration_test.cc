@@ -358,6 +358,80 @@ TEST_F(IngestIntegration, MalformedBatchFailsAsAWhole) {
   EXPECT_TRUE(records.empty());
 }
 
+// An event_id reused for a different event is not a retry: REJECTED on
+// event_id (ALREADY_EXISTS), not DUPLICATE, and nothing more is published.
+TEST_F(IngestIntegration, AnEventIdReusedForAnotherEventIsRejected) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto events = Sample(3, "reuse");
+  grpc::Status st;
+  auto first = Publish({events[0]}, &st);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(first.published(), 1u);
+  ConnectionEvent changed = events[0];
+  changed.mutable_occurred_at()->set_seconds(changed.occurred_at().seconds() -
+                                             1);
+  ConnectionEvent changed_too = events[1];
+  changed_too.set_sender_id(changed_too.sender_id() + "-x");
+  // The same event again (a retry), the changed one, and within one batch
+  // an id used for two different events.
+  auto second = Publish({events[0], changed, events[1], changed_too}, &st);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(second.results(0).outcome(), rebound::v1::OUTCOME_DUPLICATE);
+  for (int i : {1, 3}) {
+    EXPECT_EQ(second.results(i).outcome(), rebound::v1::OUTCOME_REJECTED) << i;
+    EXPECT_EQ(second.results(i).field(), "event_id");
+    EXPECT_EQ(second.results(i).code(), 6);  // ALREADY_EXISTS
+    EXPECT_NE(second.results(i).error().find("different event"),
+              std::string::npos);
+  }
+  EXPECT_EQ(second.results(2).outcome(), rebound::v1::OUTCOME_PUBLISHED);
+  EXPECT_EQ(ReadAll().size(), 2u);
+}
+
+// On PublishStream a refused batch is answered with its error and the
+// stream goes on: later batches are published and answered.
+TEST_F(IngestIntegration, ARefusedBatchOnAStreamIsAnsweredAndTheStreamGoesOn) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto good = Sample(4, "stream-ok");
+  auto too_many = Sample(1001, "stream-big");
+  auto stub = rebound::v1::Ingest::NewStub(channel_);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + seconds(30));
+  auto stream = stub->PublishStream(&ctx);
+  auto batch = [](uint64_t id, const std::vector<ConnectionEvent>& events,
+                  size_t from, size_t to) {
+    rebound::v1::PublishRequest r;
+    r.set_batch_id(id);
+    for (size_t i = from; i < to && i < events.size(); ++i)
+      *r.add_events() = events[i];
+    return r;
+  };
+  ASSERT_TRUE(stream->Write(batch(1, good, 0, 2)));
+  ASSERT_TRUE(stream->Write(batch(2, good, 0, 0)));  // Empty.
+  ASSERT_TRUE(stream->Write(batch(3, too_many, 0, too_many.size())));
+  ASSERT_TRUE(stream->Write(batch(4, good, 2, 4)));
+  ASSERT_TRUE(stream->WritesDone());
+  std::map<uint64_t, rebound::v1::PublishResponse> answers;
+  rebound::v1::PublishResponse r;
+  while (stream->Read(&r)) answers[r.batch_id()] = r;
+  grpc::Status st = stream->Finish();
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(answers.size(), 4u);
+  EXPECT_EQ(answers[1].published(), 2u);
+  EXPECT_FALSE(answers[1].has_error());
+  EXPECT_EQ(answers[4].published(), 2u);
+  for (uint64_t refused : {2u, 3u}) {
+    const auto& a = answers[refused];
+    ASSERT_TRUE(a.has_error()) << refused;
+    EXPECT_EQ(a.error().code(), 3);
+    EXPECT_EQ(a.error().field(), "events");
+    EXPECT_EQ(a.results_size(), 0);
+    EXPECT_EQ(a.published(), 0u);
+  }
+  EXPECT_NE(answers[3].error().error().find("at most 1000"), std::string::npos);
+  EXPECT_EQ(ReadAll().size(), 4u);
+}
+
 TEST_F(IngestIntegration, DuplicatesAreNotPublishedTwice) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   auto events = Sample(50, "dup");

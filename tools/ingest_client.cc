@@ -101,6 +101,16 @@ grpc::Status ReadCounts(grpc::ByteBuffer* buffer, PublishResponse* out) {
     const bool varint =
         WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_VARINT;
     if (!varint) {
+      if (WireFormatLite::GetTagFieldNumber(tag) ==
+          PublishResponse::kErrorFieldNumber) {
+        // A batch refused as a whole: keep why.
+        std::string bytes;
+        if (!WireFormatLite::ReadBytes(&in, &bytes) ||
+            !out->mutable_error()->ParseFromString(bytes)) {
+          return bad;
+        }
+        continue;
+      }
       if (!WireFormatLite::SkipField(&in, tag)) return bad;
       continue;
     }
@@ -254,6 +264,13 @@ class StreamCall final
 
   // Files one answered batch's results at their input positions.
   void Record(Clock::time_point now) {
+    if (response_.has_error() && tally_.status.ok()) {
+      // This client's batches are never empty or oversized: a refused one
+      // is a bug to report, its events left unanswered.
+      tally_.status = grpc::Status(
+          static_cast<grpc::StatusCode>(response_.error().code()),
+          response_.error().field() + ": " + response_.error().error());
+    }
     const size_t b = response_.batch_id();
     if (b >= sent_at_.size()) return;
     const double ms =

@@ -91,13 +91,13 @@ DedupWindow::Claim DedupWindow::ClaimOrWait(absl::uint128 fp, absl::Time now,
   return ClaimLocked(
       fp, absl::ToUnixNanos(now), next_,
       [&waiter] { return std::move(waiter); }, published,
-      ticket != nullptr ? ticket : &unused);
+      ticket != nullptr ? ticket : &unused, 0);
 }
 
 void DedupWindow::ClaimAll(absl::Span<const absl::uint128> fps, absl::Time now,
                            absl::FunctionRef<Waiter(size_t)> make_waiter,
                            Claim* claims, Delivery* published, Ticket* tickets,
-                           size_t* repeat_of) {
+                           size_t* repeat_of, const uint32_t* digests) {
   absl::MutexLock lock(&mu_);
   EvictLocked(now);
   const int64_t now_ns = absl::ToUnixNanos(now);
@@ -108,7 +108,7 @@ void DedupWindow::ClaimAll(absl::Span<const absl::uint128> fps, absl::Time now,
       tickets_.prefetch(Key(fps[i + kPrefetchAhead]));
     claims[i] = ClaimLocked(
         fps[i], now_ns, first, [&make_waiter, i] { return make_waiter(i); },
-        &published[i], &tickets[i]);
+        &published[i], &tickets[i], digests != nullptr ? digests[i] : 0);
     if (claims[i] == Claim::kNew) {
       claimed_at_.push_back(i);
     } else if (claims[i] == Claim::kRepeated) {
@@ -122,7 +122,7 @@ void DedupWindow::ClaimAll(absl::Span<const absl::uint128> fps, absl::Time now,
 DedupWindow::Claim DedupWindow::ClaimLocked(
     absl::uint128 fp, int64_t now_ns, Ticket first_of_call,
     absl::FunctionRef<Waiter()> make_waiter, Delivery* published,
-    Ticket* ticket) {
+    Ticket* ticket, uint32_t digest) {
   const Key key(fp);
   // Room first: a failed allocation must not leave a ticket in the table.
   GrowIfFull();
@@ -132,10 +132,14 @@ DedupWindow::Claim DedupWindow::ClaimLocked(
     s.key = key;
     s.state = State::kInFlight;
     s.at_ns = now_ns;
+    s.digest = digest;
     *ticket = next_++;
     return Claim::kNew;
   }
   const Slot& s = SlotOf(it->second);
+  if (digest != 0 && s.digest != 0 && digest != s.digest) {
+    return Claim::kConflict;
+  }
   if (s.state == State::kInFlight) {
     if (it->second >= first_of_call) {
       *ticket = it->second;
@@ -148,6 +152,12 @@ DedupWindow::Claim DedupWindow::ClaimLocked(
   published->partition = s.partition;
   published->offset = s.offset;
   return Claim::kPublished;
+}
+
+uint32_t DedupWindow::ContentDigest(std::string_view encoded) {
+  const uint64_t h = std::hash<std::string_view>{}(encoded);
+  const auto d = static_cast<uint32_t>(h ^ (h >> 32));
+  return d == 0 ? 1 : d;
 }
 
 void DedupWindow::Resolve(absl::uint128 fp, const Delivery& d, absl::Time now) {

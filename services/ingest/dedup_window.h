@@ -39,6 +39,9 @@ class DedupWindow {
     kPublished,  // Already published within the window; `*published` is set.
     kWaiting,    // In flight elsewhere; `waiter` will be called on resolve.
     kRepeated,   // Claimed (kNew) earlier in the same ClaimAll() call.
+    // Remembered (published or in flight) with another content digest: the
+    // id was reused for a different event. Nothing is claimed or awaited.
+    kConflict,
   };
 
   // capacity: most published ids remembered; ttl: how long one is remembered.
@@ -61,9 +64,16 @@ class DedupWindow {
   // `repeat_of[i]` the index of that first copy: it is neither claimed nor
   // waiting (waiting on its own batch could wait forever); the caller
   // answers it like the first.
+  // `digests` (optional): each event's ContentDigest(), remembered with its
+  // claim; an id remembered with another digest is kConflict (0 is "not
+  // known" and matches any).
   void ClaimAll(absl::Span<const absl::uint128> fps, absl::Time now,
                 absl::FunctionRef<Waiter(size_t)> make_waiter, Claim* claims,
-                Delivery* published, Ticket* tickets, size_t* repeat_of);
+                Delivery* published, Ticket* tickets, size_t* repeat_of,
+                const uint32_t* digests = nullptr);
+  // A digest of an event's encoded bytes, never 0: a resend of the same
+  // event gives the same one.
+  static uint32_t ContentDigest(std::string_view encoded);
 
   // Records the outcome of a claimed id. Published ids are remembered; a
   // failed one is forgotten so a retry can publish it. Waiters get `d`. An
@@ -84,7 +94,7 @@ class DedupWindow {
 
   // Ids remembered (published or in flight).
   size_t size() const;
-  // Slots of the ring of claims (memory: 40 bytes each).
+  // Slots of the ring of claims (memory: 48 bytes each).
   size_t ring_slots() const;
 
   // The 128-bit fingerprint ids are remembered by: two independent 64-bit
@@ -116,6 +126,7 @@ class DedupWindow {
     int64_t offset = -1;
     int64_t at_ns = 0;
     int32_t partition = -1;
+    uint32_t digest = 0;  // ContentDigest() of the claim's event; 0 unknown.
     State state = State::kFree;
   };
 
@@ -145,7 +156,7 @@ class DedupWindow {
   // `first_of_call`: the first ticket of this ClaimAll() call.
   Claim ClaimLocked(absl::uint128 fp, int64_t now_ns, Ticket first_of_call,
                     absl::FunctionRef<Waiter()> make_waiter,
-                    Delivery* published, Ticket* ticket)
+                    Delivery* published, Ticket* ticket, uint32_t digest)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies one outcome to the claim `t` of `key` (found by key when it
   // moved); waiters to call (outside the lock) go to `ready`.

@@ -27,6 +27,56 @@ TEST(DedupWindow, PublishedIdIsDuplicate) {
   EXPECT_EQ(seen.offset, 7);
 }
 
+// An id reused for a different event (another content digest) is a
+// conflict whether the first is published, in flight, or earlier in the same
+// batch; the same content stays a duplicate; a digest of 0 matches any.
+TEST(DedupWindow, AnIdReusedForOtherContentIsAConflict) {
+  DedupWindow w(10, absl::Minutes(1));
+  const auto a = DedupWindow::Fingerprint("t/a");
+  const auto b = DedupWindow::Fingerprint("t/b");
+  const uint32_t one = DedupWindow::ContentDigest("event one");
+  const uint32_t two = DedupWindow::ContentDigest("event two");
+  ASSERT_NE(one, two);
+  EXPECT_EQ(one, DedupWindow::ContentDigest("event one"));
+  EXPECT_NE(DedupWindow::ContentDigest(""), 0u);
+  Delivery seen[4];
+  DedupWindow::Claim claims[4];
+  DedupWindow::Ticket tickets[4];
+  size_t repeat_of[4];
+  int waiters = 0;
+  auto make = [&](size_t) -> DedupWindow::Waiter {
+    ++waiters;
+    return [](const Delivery&) {};
+  };
+  // Same batch: a twice with other content, b twice with the same.
+  std::vector<absl::uint128> fps = {a, a, b, b};
+  const uint32_t d1[4] = {one, two, one, one};
+  w.ClaimAll(fps, kT0, make, claims, seen, tickets, repeat_of, d1);
+  EXPECT_EQ(claims[0], DedupWindow::Claim::kNew);
+  EXPECT_EQ(claims[1], DedupWindow::Claim::kConflict);
+  EXPECT_EQ(claims[2], DedupWindow::Claim::kNew);
+  EXPECT_EQ(claims[3], DedupWindow::Claim::kRepeated);
+  // In flight (a later batch): other content conflicts and waits for
+  // nothing; the same content waits.
+  std::vector<absl::uint128> two_fps = {a, b};
+  const uint32_t d2[2] = {two, one};
+  w.ClaimAll(two_fps, kT0, make, claims, seen, tickets, repeat_of, d2);
+  EXPECT_EQ(claims[0], DedupWindow::Claim::kConflict);
+  EXPECT_EQ(claims[1], DedupWindow::Claim::kWaiting);
+  EXPECT_EQ(waiters, 1);
+  // Published.
+  w.Resolve(a, Ok(3), kT0);
+  const uint32_t d3[2] = {two, one};
+  std::vector<absl::uint128> a_twice = {a, a};
+  w.ClaimAll(a_twice, kT0, make, claims, seen, tickets, repeat_of, d3);
+  EXPECT_EQ(claims[0], DedupWindow::Claim::kConflict);
+  EXPECT_EQ(claims[1], DedupWindow::Claim::kPublished);
+  EXPECT_EQ(seen[1].offset, 3);
+  // Unknown digest (0): a duplicate as before.
+  EXPECT_EQ(w.ClaimOrWait(a, kT0, nullptr, &seen[0]),
+            DedupWindow::Claim::kPublished);
+}
+
 TEST(DedupWindow, InFlightDuplicateWaitsForOutcome) {
   DedupWindow w(10, absl::Minutes(1));
   Delivery seen;

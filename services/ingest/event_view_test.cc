@@ -5,10 +5,10 @@
 #include <sstream>
 #include <string>
 
+#include "common/utf8.h"
 #include "google/protobuf/stubs/common.h"
 #include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
-#include "common/utf8.h"
 #include "tools/sim/event_generator.h"
 
 namespace rebound::ingest {

@@ -38,6 +38,26 @@ std::string_view View(const grpc::Slice& slice) {
 }
 
 // A response's wire bytes as a gRPC message.
+// A PublishResponse refusing batch `batch_id` as a whole for `s`, whose
+// message is "<field>: <reason>".
+std::string BatchErrorResponse(uint64_t batch_id, const absl::Status& s) {
+  rebound::v1::PublishResponse r;
+  r.set_batch_id(batch_id);
+  auto* e = r.mutable_error();
+  e->set_code(static_cast<int32_t>(s.code()));
+  const std::string_view m(s.message().data(), s.message().size());
+  const size_t colon = m.find(": ");
+  if (colon != std::string_view::npos && colon > 0 &&
+      m.substr(0, colon).find(' ') == std::string_view::npos) {
+    e->set_field(std::string(m.substr(0, colon)));
+    e->set_error(std::string(m.substr(colon + 2)));
+  } else {
+    e->set_field("request");
+    e->set_error(std::string(m));
+  }
+  return r.SerializeAsString();
+}
+
 grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
   grpc::Slice slice(bytes);
   return grpc::ByteBuffer(&slice, 1);
@@ -286,10 +306,13 @@ absl::Status IngestService::ProcessBatch(
   // its first copy when the batch completes (waiting in the window would
   // wait for this very batch, whose ids reach the window when it completes).
   std::vector<absl::uint128> fps;
+  std::vector<uint32_t> digests;
   fps.reserve(valid.size());
+  digests.reserve(valid.size());
   for (int i : valid) {
     const EventView& e = request.events[i].event;
     fps.push_back(DedupWindow::Fingerprint(e.tenant_id, e.event_id));
+    digests.push_back(DedupWindow::ContentDigest(request.events[i].encoded));
   }
   const std::vector<int>& claimed = valid;  // Event index of each of fps.
   std::vector<DedupWindow::Claim> claims(fps.size());
@@ -309,7 +332,8 @@ absl::Status IngestService::ProcessBatch(
           batch->Complete();
         };
       },
-      claims.data(), earlier.data(), tickets.data(), repeat_of.data());
+      claims.data(), earlier.data(), tickets.data(), repeat_of.data(),
+      digests.data());
 
   // 3. Produce the new ones, in order. Once Kafka refuses one event of the
   // batch, the later ones fail the same way without being produced, so a
@@ -319,6 +343,15 @@ absl::Status IngestService::ProcessBatch(
     const int i = claimed[k];
     EventAnswer* r = &answers[i];
     if (claims[k] == DedupWindow::Claim::kWaiting) continue;
+    if (claims[k] == DedupWindow::Claim::kConflict) {
+      // An idempotency key reused for another event: not a retry, so not a
+      // DUPLICATE; the client is told, and nothing is published.
+      reject(i, "event_id",
+             "was already used for a different event; a retry must resend "
+             "the same event, a new event needs a new event_id",
+             absl::StatusCode::kAlreadyExists);
+      continue;
+    }
     if (claims[k] == DedupWindow::Claim::kRepeated) {
       batch->same_as.emplace_back(i, claimed[repeat_of[k]]);
       batch->Complete();
@@ -476,10 +509,9 @@ class PublishStreamReactor
       arena_.Reset();
     }
     if (!s.ok()) {
-      // A malformed batch ends the stream once earlier batches are answered.
-      absl::MutexLock lock(&state_->mu);
-      --state_->pending;
-      if (!state_->end_status) state_->end_status = ToGrpcStatus(s);
+      // A batch refused as a whole is answered with its error (nothing of
+      // it was published) and the stream goes on.
+      OnBatchDone(st, ToByteBuffer(BatchErrorResponse(decoded_.batch_id, s)));
     }
     {
       absl::MutexLock lock(&state_->mu);

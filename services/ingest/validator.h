@@ -9,9 +9,9 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/utf8.h"
 #include "rebound/v1/events.pb.h"
 #include "services/ingest/event_view.h"
-#include "common/utf8.h"
 
 namespace rebound::ingest {
 
