@@ -6,6 +6,8 @@
 
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -120,13 +122,122 @@ void ShutdownHealth(grpc::Server* server, grpc::Server* health_server) {
   }
 }
 
+namespace {
+
+// Protobuf wire format, for the few google.rpc messages built here (their
+// .proto files are not on Debian 12): a length-delimited field.
+void PutDelimited(int field, std::string_view bytes, std::string* out) {
+  google::protobuf::io::StringOutputStream raw(out);
+  google::protobuf::io::CodedOutputStream o(&raw);
+  o.WriteTag(static_cast<uint32_t>(field) << 3 | 2);
+  o.WriteVarint32(static_cast<uint32_t>(bytes.size()));
+  o.WriteRaw(bytes.data(), static_cast<int>(bytes.size()));
+}
+
+// The fields (number, bytes) of a message's length-delimited fields, in
+// order; false when `bytes` does not parse.
+bool Delimited(std::string_view bytes,
+               std::vector<std::pair<int, std::string>>* out) {
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(bytes.data()),
+      static_cast<int>(bytes.size()));
+  while (uint32_t tag = in.ReadTag()) {
+    const int field = static_cast<int>(tag >> 3);
+    if ((tag & 7) == 2) {
+      uint32_t n = 0;
+      std::string v;
+      if (!in.ReadVarint32(&n) || !in.ReadString(&v, static_cast<int>(n))) {
+        return false;
+      }
+      out->emplace_back(field, std::move(v));
+    } else if ((tag & 7) == 0) {
+      uint64_t ignored = 0;
+      if (!in.ReadVarint64(&ignored)) return false;
+    } else {
+      return false;
+    }
+  }
+  return in.ConsumedEntireMessage() ||
+         in.CurrentPosition() == static_cast<int>(bytes.size());
+}
+
+constexpr char kBadRequestType[] = "type.googleapis.com/google.rpc.BadRequest";
+
+}  // namespace
+
+grpc::Status InvalidField(std::string_view field,
+                          std::string_view description) {
+  std::string message(field);
+  message += ": ";
+  message += description;
+  // google.rpc.BadRequest { FieldViolation field_violations = 1 }, with
+  // FieldViolation { string field = 1; string description = 2 }.
+  std::string violation, bad_request, any, status;
+  PutDelimited(1, field, &violation);
+  PutDelimited(2, description, &violation);
+  PutDelimited(1, violation, &bad_request);
+  // google.protobuf.Any { string type_url = 1; bytes value = 2 }.
+  PutDelimited(1, kBadRequestType, &any);
+  PutDelimited(2, bad_request, &any);
+  // google.rpc.Status { int32 code = 1; string message = 2; Any details = 3 }.
+  {
+    google::protobuf::io::StringOutputStream raw(&status);
+    google::protobuf::io::CodedOutputStream o(&raw);
+    o.WriteTag(1 << 3 | 0);
+    o.WriteVarint32(static_cast<uint32_t>(grpc::StatusCode::INVALID_ARGUMENT));
+  }
+  PutDelimited(2, message, &status);
+  PutDelimited(3, any, &status);
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message, status);
+}
+
+std::vector<std::pair<std::string, std::string>> BadRequestViolations(
+    const std::string& details) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::vector<std::pair<int, std::string>> status;
+  if (!Delimited(details, &status)) return out;
+  for (const auto& [f, any_bytes] : status) {
+    if (f != 3) continue;
+    std::vector<std::pair<int, std::string>> any;
+    if (!Delimited(any_bytes, &any)) continue;
+    std::string type, value;
+    for (const auto& [af, v] : any) (af == 1 ? type : value) = v;
+    if (type != kBadRequestType) continue;
+    std::vector<std::pair<int, std::string>> bad;
+    if (!Delimited(value, &bad)) continue;
+    for (const auto& [bf, v] : bad) {
+      if (bf != 1) continue;
+      std::vector<std::pair<int, std::string>> fv;
+      if (!Delimited(v, &fv)) continue;
+      std::string field, description;
+      for (const auto& [vf, x] : fv) {
+        if (vf == 1) field = x;
+        if (vf == 2) description = x;
+      }
+      out.emplace_back(field, description);
+    }
+  }
+  return out;
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   const auto code = static_cast<grpc::StatusCode>(status.code());
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return grpc::Status::OK;
+    case absl::StatusCode::kInvalidArgument: {
+      // "<field>: <reason>", as every check here words it: with the field
+      // violation attached for clients that map errors to fields.
+      const std::string_view m(status.message().data(),
+                               status.message().size());
+      const size_t colon = m.find(": ");
+      if (colon != std::string_view::npos && colon > 0 &&
+          m.substr(0, colon).find(' ') == std::string_view::npos) {
+        return InvalidField(m.substr(0, colon), m.substr(colon + 2));
+      }
+      return grpc::Status(code, std::string(m));
+    }
     // The service's own answers about the request: the client's to read.
-    case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kFailedPrecondition:

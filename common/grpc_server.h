@@ -8,7 +8,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
@@ -88,6 +91,17 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // The stable text a client gets for a failure of `code` that is not its
 // request's fault.
 std::string ClientMessage(grpc::StatusCode code);
+
+// INVALID_ARGUMENT "<field>: <description>" carrying a google.rpc.Status
+// with a google.rpc.BadRequest field violation in its details (the
+// grpc-status-details-bin trailer), so clients can map the error to the
+// field. ToGrpcStatus does the same for an INVALID_ARGUMENT worded so.
+grpc::Status InvalidField(std::string_view field, std::string_view description);
+
+// The (field, description) violations of a google.rpc.BadRequest in a
+// status's details (grpc::Status::error_details()); empty if none.
+std::vector<std::pair<std::string, std::string>> BadRequestViolations(
+    const std::string& details);
 
 // Sets the health of "" and `health_name` together, on `server` and on
 // `health_server` (the health-only port; may be null).

@@ -34,4 +34,35 @@ bad='{"eventId":"grpcurl-2","tenantId":"acme","occurredAt":"'$now'","senderId":"
 out=$("$GRPCURL" -plaintext -d '{"events":['"$event"','"$bad"']}' "127.0.0.1:$port" rebound.v1.Ingest/Publish)
 grep -q '"published": 1' <<<"$out" || fail "publish: $out"
 grep -q '"field": "request_declined.kind"' <<<"$out" || fail "rejection does not name the field: $out"
+# A request refused as a whole: INVALID_ARGUMENT with a google.rpc.BadRequest
+# field violation in its details, as grpcurl (its own decoder) prints them.
+set +e
+empty=$("$GRPCURL" -plaintext -d '{"events":[]}' "127.0.0.1:$port" rebound.v1.Ingest/Publish 2>&1)
+set -e
+grep -q 'InvalidArgument' <<<"$empty" || fail "empty batch: $empty"
+grep -q '"@type": "type.googleapis.com/google.rpc.BadRequest"' <<<"$empty" || fail "no BadRequest details: $empty"
+# grpcurl decodes the google.rpc.Status and its Any but has no BadRequest
+# type compiled in: read the violation from its raw bytes (field_violations
+# = 1 { field = 1, description = 2 }).
+value=$(sed -n 's/.*"@value": "\(.*\)".*/\1/p' <<<"$empty")
+violation=$(python3 - "$value" <<'PY'
+import base64, sys
+def fields(b):
+    i, out = 0, []
+    while i < len(b):
+        tag = b[i]; i += 1
+        assert tag & 7 == 2, "not length-delimited"
+        n = 0; shift = 0
+        while True:
+            c = b[i]; i += 1; n |= (c & 0x7f) << shift; shift += 7
+            if c < 0x80: break
+        out.append((tag >> 3, b[i:i + n])); i += n
+    return out
+(num, fv), = fields(base64.b64decode(sys.argv[1]))
+assert num == 1
+d = dict(fields(fv))
+print(d[1].decode() + "|" + d[2].decode())
+PY
+)
+[[ "$violation" == "events|a batch needs at least 1 event" ]] || fail "BadRequest violation: '$violation' in $empty"
 echo "grpcurl round trip ok"

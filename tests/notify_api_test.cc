@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_server.h"
 #include "common/tenant_auth.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
@@ -236,6 +237,11 @@ TEST_F(NotifyApiTest, MalformedIdsAreFormatErrorsNotPermissionErrors) {
         << b.tenant << "/" << b.member << ": " << s.error_message();
     EXPECT_EQ(s.error_message().rfind(b.field + ":", 0), 0u)
         << s.error_message();
+    // The same as a google.rpc.BadRequest field violation.
+    auto violations = BadRequestViolations(s.error_details());
+    ASSERT_EQ(violations.size(), 1u) << b.member;
+    EXPECT_EQ(violations[0].first, b.field);
+    EXPECT_EQ(b.field + ": " + violations[0].second, s.error_message());
     rebound::v1::GetInsightsRequest ir;
     ir.set_tenant_id(b.tenant);
     ir.set_member_id(b.member);

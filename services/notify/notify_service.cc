@@ -25,8 +25,7 @@ using rebound::v1::RetrySuggestion;
 constexpr absl::Duration kBorrowWait = absl::Seconds(5);
 
 grpc::Status Invalid(const char* field, const std::string& why) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                      std::string(field) + ": " + why);
+  return InvalidField(field, why);
 }
 
 // The ids of a request, checked by the rules ingest applies to events
