@@ -6,8 +6,8 @@
 
 #include "absl/time/clock.h"
 #include "common/log.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "common/proto_wire.h"
+#include "common/reflection_v1.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -64,6 +64,14 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, std::move(creds), &out.port);
   builder.RegisterService(service);
+  // Reflection v1 beside the plugin's v1alpha (common/reflection_v1.h).
+  const std::vector<std::string> reflected = {
+      "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+      kReflectionV1Service};
+  std::vector<std::string> with_service = reflected;
+  with_service.push_back(health_name);
+  std::sort(with_service.begin(), with_service.end());
+  builder.RegisterCallbackGenericService(SharedReflectionV1(with_service));
   builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.SetMaxSendMessageSize(max_message_bytes);
   auto ms = [](std::chrono::milliseconds d) {
@@ -95,6 +103,7 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
     health.AddListeningPort(health_listen, grpc::InsecureServerCredentials(),
                             &out.health_port);
     health.SetMaxReceiveMessageSize(64 * 1024);
+    health.RegisterCallbackGenericService(SharedReflectionV1(reflected));
     out.health_server = health.BuildAndStart();
     if (!out.health_server || out.health_port == 0) {
       out.server->Shutdown();
@@ -124,43 +133,6 @@ void ShutdownHealth(grpc::Server* server, grpc::Server* health_server) {
 
 namespace {
 
-// Protobuf wire format, for the few google.rpc messages built here (their
-// .proto files are not on Debian 12): a length-delimited field.
-void PutDelimited(int field, std::string_view bytes, std::string* out) {
-  google::protobuf::io::StringOutputStream raw(out);
-  google::protobuf::io::CodedOutputStream o(&raw);
-  o.WriteTag(static_cast<uint32_t>(field) << 3 | 2);
-  o.WriteVarint32(static_cast<uint32_t>(bytes.size()));
-  o.WriteRaw(bytes.data(), static_cast<int>(bytes.size()));
-}
-
-// The fields (number, bytes) of a message's length-delimited fields, in
-// order; false when `bytes` does not parse.
-bool Delimited(std::string_view bytes,
-               std::vector<std::pair<int, std::string>>* out) {
-  google::protobuf::io::CodedInputStream in(
-      reinterpret_cast<const uint8_t*>(bytes.data()),
-      static_cast<int>(bytes.size()));
-  while (uint32_t tag = in.ReadTag()) {
-    const int field = static_cast<int>(tag >> 3);
-    if ((tag & 7) == 2) {
-      uint32_t n = 0;
-      std::string v;
-      if (!in.ReadVarint32(&n) || !in.ReadString(&v, static_cast<int>(n))) {
-        return false;
-      }
-      out->emplace_back(field, std::move(v));
-    } else if ((tag & 7) == 0) {
-      uint64_t ignored = 0;
-      if (!in.ReadVarint64(&ignored)) return false;
-    } else {
-      return false;
-    }
-  }
-  return in.ConsumedEntireMessage() ||
-         in.CurrentPosition() == static_cast<int>(bytes.size());
-}
-
 constexpr char kBadRequestType[] = "type.googleapis.com/google.rpc.BadRequest";
 
 }  // namespace
@@ -173,46 +145,40 @@ grpc::Status InvalidField(std::string_view field,
   // google.rpc.BadRequest { FieldViolation field_violations = 1 }, with
   // FieldViolation { string field = 1; string description = 2 }.
   std::string violation, bad_request, any, status;
-  PutDelimited(1, field, &violation);
-  PutDelimited(2, description, &violation);
-  PutDelimited(1, violation, &bad_request);
+  wire::PutBytes(1, field, &violation);
+  wire::PutBytes(2, description, &violation);
+  wire::PutBytes(1, violation, &bad_request);
   // google.protobuf.Any { string type_url = 1; bytes value = 2 }.
-  PutDelimited(1, kBadRequestType, &any);
-  PutDelimited(2, bad_request, &any);
+  wire::PutBytes(1, kBadRequestType, &any);
+  wire::PutBytes(2, bad_request, &any);
   // google.rpc.Status { int32 code = 1; string message = 2; Any details = 3 }.
-  {
-    google::protobuf::io::StringOutputStream raw(&status);
-    google::protobuf::io::CodedOutputStream o(&raw);
-    o.WriteTag(1 << 3 | 0);
-    o.WriteVarint32(static_cast<uint32_t>(grpc::StatusCode::INVALID_ARGUMENT));
-  }
-  PutDelimited(2, message, &status);
-  PutDelimited(3, any, &status);
+  wire::PutVarint(1, static_cast<uint64_t>(grpc::StatusCode::INVALID_ARGUMENT),
+                  &status);
+  wire::PutBytes(2, message, &status);
+  wire::PutBytes(3, any, &status);
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message, status);
 }
 
 std::vector<std::pair<std::string, std::string>> BadRequestViolations(
     const std::string& details) {
   std::vector<std::pair<std::string, std::string>> out;
-  std::vector<std::pair<int, std::string>> status;
-  if (!Delimited(details, &status)) return out;
-  for (const auto& [f, any_bytes] : status) {
-    if (f != 3) continue;
-    std::vector<std::pair<int, std::string>> any;
-    if (!Delimited(any_bytes, &any)) continue;
+  std::vector<wire::Field> status;
+  if (!wire::Parse(details, &status)) return out;
+  for (const wire::Field& detail : status) {
+    if (detail.number != 3 || !detail.delimited) continue;
+    std::vector<wire::Field> any;
+    if (!wire::Parse(detail.bytes, &any)) continue;
     std::string type, value;
-    for (const auto& [af, v] : any) (af == 1 ? type : value) = v;
-    if (type != kBadRequestType) continue;
-    std::vector<std::pair<int, std::string>> bad;
-    if (!Delimited(value, &bad)) continue;
-    for (const auto& [bf, v] : bad) {
-      if (bf != 1) continue;
-      std::vector<std::pair<int, std::string>> fv;
-      if (!Delimited(v, &fv)) continue;
+    for (const wire::Field& f : any) (f.number == 1 ? type : value) = f.bytes;
+    std::vector<wire::Field> bad;
+    if (type != kBadRequestType || !wire::Parse(value, &bad)) continue;
+    for (const wire::Field& v : bad) {
+      std::vector<wire::Field> fv;
+      if (v.number != 1 || !wire::Parse(v.bytes, &fv)) continue;
       std::string field, description;
-      for (const auto& [vf, x] : fv) {
-        if (vf == 1) field = x;
-        if (vf == 2) description = x;
+      for (const wire::Field& x : fv) {
+        if (x.number == 1) field = x.bytes;
+        if (x.number == 2) description = x.bytes;
       }
       out.emplace_back(field, description);
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reflection and health as a gRPC client in another language sees them:
+# Reflection (v1 and v1alpha) and health as a gRPC client in another
+# language sees them:
 # grpcurl lists and describes the service, checks health, and publishes one
 # event from JSON, all against the real rebound-ingest binary.
 set -euo pipefail
@@ -25,6 +26,9 @@ grep -q '"SERVING"' <<<"$health" || fail "health: $health"
 services=$("$GRPCURL" -plaintext "127.0.0.1:$port" list)
 grep -qx 'rebound.v1.Ingest' <<<"$services" || fail "reflection does not list rebound.v1.Ingest: $services"
 grep -qx 'grpc.health.v1.Health' <<<"$services" || fail "reflection does not list health: $services"
+# grpcurl asks for reflection v1 first; only the v1 service lists itself
+# (v1alpha's plugin knows nothing of it), so this line shows v1 answered.
+grep -qx 'grpc.reflection.v1.ServerReflection' <<<"$services" || fail "reflection v1 is not served: $services"
 desc=$("$GRPCURL" -plaintext "127.0.0.1:$port" describe rebound.v1.Ingest)
 grep -q 'PublishStream' <<<"$desc" || fail "describe: $desc"
 
