@@ -453,7 +453,7 @@ TEST_F(Pipeline, AStaleInviteRedisRefusesHoldsUpNoOther) {
   absl::StatusOr<std::optional<RetrySuggestion>> got;
   do {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    got = store.Get(tenant_a_, "fine", "stale:q2");
+    got = store.Get(tenant_a_, "fine", "stale/q2");
   } while ((!got.ok() || !got->has_value() || refused() < 1) &&
            std::chrono::steady_clock::now() < until);
   ASSERT_TRUE(got.ok()) << got.status();
@@ -486,7 +486,7 @@ TEST_F(Pipeline, AStaleInviteScoringDoesNotKnowIsKeptForLater) {
   notify::SuggestionStore store(so);
   // Two sweeps (every 5 s) see it unknown to scoring.
   std::this_thread::sleep_for(seconds(12));
-  auto none = store.Get(tenant_a_, "late", "stale:q1");
+  auto none = store.Get(tenant_a_, "late", "stale/q1");
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_FALSE(none->has_value()) << "suggested before scoring saw it";
   testing::Scenario s(tenant_a_);
@@ -494,7 +494,7 @@ TEST_F(Pipeline, AStaleInviteScoringDoesNotKnowIsKeptForLater) {
          testing::NormalProfile(), "");
   s.Viewed("today", "anyone", "", absl::Now());  // A live tenant.
   Publish(s.events(), kTokenA);
-  auto got = AwaitSuggestion(store, tenant_a_, "late", "stale:q1", seconds(60));
+  auto got = AwaitSuggestion(store, tenant_a_, "late", "stale/q1", seconds(60));
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_TRUE(got->has_value()) << "the invite was forgotten";
   EXPECT_TRUE(HasAction(**got, rebound::v1::ACTION_KIND_WITHDRAW_STALE));
@@ -546,7 +546,7 @@ TEST_F(Pipeline, ABackfillsInvitesGoStaleByItsOwnClock) {
   }
   auto notify = StartNotify(NotifyOptions());
   ASSERT_NE(notify, nullptr);
-  auto old = AwaitSuggestion(store, tenant_a_, "old", "stale:q1", seconds(60));
+  auto old = AwaitSuggestion(store, tenant_a_, "old", "stale/q1", seconds(60));
   ASSERT_TRUE(old.ok()) << old.status();
   ASSERT_TRUE(old->has_value()) << "not suggested by the history's clock";
   ASSERT_EQ((*old)->actions_size(), 1);
@@ -557,7 +557,7 @@ TEST_F(Pipeline, ABackfillsInvitesGoStaleByItsOwnClock) {
   // history's clock it has been pending 10 days, so nothing was written
   // after q1 in that page's pipeline.
   std::this_thread::sleep_for(seconds(1));
-  auto q2 = store.Get(tenant_a_, "answered", "stale:q2");
+  auto q2 = store.Get(tenant_a_, "answered", "stale/q2");
   ASSERT_TRUE(q2.ok()) << q2.status();
   EXPECT_FALSE(q2->has_value()) << "judged stale by today's clock";
 
@@ -580,11 +580,11 @@ TEST_F(Pipeline, ABackfillsInvitesGoStaleByItsOwnClock) {
   for (auto& e : events) e.set_event_id("more-" + e.event_id());
   Publish(events, kTokenA);
   auto open =
-      AwaitSuggestion(store, tenant_a_, "open", "stale:q3", seconds(60));
+      AwaitSuggestion(store, tenant_a_, "open", "stale/q3", seconds(60));
   ASSERT_TRUE(open.ok()) << open.status();
   ASSERT_TRUE(open->has_value()) << "today's clock did not judge it";
   std::this_thread::sleep_for(seconds(1));
-  q2 = store.Get(tenant_a_, "answered", "stale:q2");
+  q2 = store.Get(tenant_a_, "answered", "stale/q2");
   ASSERT_TRUE(q2.ok()) << q2.status();
   EXPECT_FALSE(q2->has_value()) << "an answered invite was suggested";
 }
@@ -708,7 +708,7 @@ TEST_F(Pipeline, ANotifyRebuildBringsBackWithdrawSuggestions) {
   notify::SuggestionStore store(so);
   auto wait_for_it = [&] {
     auto got =
-        AwaitSuggestion(store, tenant_a_, "stale", "stale:q1", seconds(60));
+        AwaitSuggestion(store, tenant_a_, "stale", "stale/q1", seconds(60));
     return got.ok() && got->has_value();
   };
   ASSERT_TRUE(wait_for_it()) << "no withdraw suggestion";
@@ -814,7 +814,7 @@ TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {
     so.redis.address = redis_;
     notify::SuggestionStore store(so);
     for (const auto& [member, id] :
-         {std::pair{"answered", "stale:q8"}, std::pair{"early", "stale:q9"}}) {
+         {std::pair{"answered", "stale/q8"}, std::pair{"early", "stale/q9"}}) {
       auto got = store.Get(tenant_a_, member, id);
       ASSERT_TRUE(got.ok()) << got.status();
       EXPECT_FALSE(got->has_value()) << id << " was suggested";
@@ -833,7 +833,7 @@ TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {
   EXPECT_LT(junior_s.retry_at().seconds() - junior_s.not_before().seconds(),
             7 * 86400);
   const auto& stale = by_member["stale"];
-  EXPECT_EQ(stale.suggestion_id(), "stale:q5");
+  EXPECT_EQ(stale.suggestion_id(), "stale/q5");
   EXPECT_TRUE(HasAction(stale, rebound::v1::ACTION_KIND_WITHDRAW_STALE));
 
   const auto& spam = by_member["spam"];

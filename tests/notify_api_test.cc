@@ -3,8 +3,10 @@
 // (issue 14's findings from an outside client, each pinned here).
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +25,11 @@ namespace {
 using rebound::v1::RetrySuggestion;
 
 constexpr char kToken[] = "token-of-the-test-tenant";
+
+// Watches an instance holds open now.
+int service_open(const NotifyService& service) {
+  return service.open_watches();
+}
 
 class NotifyApiTest : public ::testing::Test {
  protected:
@@ -299,6 +306,71 @@ TEST_F(NotifyApiTest, ResumeTokensMalformedOrAheadAreRefusedAtOnce) {
   rebound::v1::SuggestionUpdate u;
   EXPECT_FALSE(reader->Read(&u));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+// One tenant cannot take every watch of an instance: past its own cap it is
+// refused RESOURCE_EXHAUSTED while another tenant still gets one; a closed
+// watch frees its place.
+TEST_F(NotifyApiTest, OneTenantCannotTakeEveryWatch) {
+  const std::string other = tenant_ + "-b";
+  auto auth = TenantAuth::Parse(tenant_ + ":" + kToken + "," + other +
+                                ":token-of-the-other-tenant");
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  NotifyService service(options_, *auth, /*max_watches=*/4, registry_,
+                        /*read_connections=*/2, /*max_watches_per_tenant=*/2);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = rebound::v1::Notify::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  struct Watch {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReader<rebound::v1::SuggestionUpdate>> reader;
+  };
+  auto open = [&](const std::string& tenant, const std::string& token) {
+    Watch w;
+    w.ctx = std::make_unique<grpc::ClientContext>();
+    w.ctx->AddMetadata("authorization", "Bearer " + token);
+    w.ctx->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(20));
+    rebound::v1::WatchSuggestionsRequest req;
+    req.set_tenant_id(tenant);
+    w.reader = stub->WatchSuggestions(w.ctx.get(), req);
+    return w;
+  };
+  // A refused watch ends at once; an accepted one stays open.
+  auto refused = [](Watch& w) {
+    rebound::v1::SuggestionUpdate u;
+    EXPECT_FALSE(w.reader->Read(&u));
+    grpc::Status s = w.reader->Finish();
+    return s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+  };
+  auto wait_open = [&](int n) {
+    for (int i = 0; i < 200 && service_open(service) != n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return service_open(service);
+  };
+  Watch a1 = open(tenant_, kToken), a2 = open(tenant_, kToken);
+  ASSERT_EQ(wait_open(2), 2);
+  Watch a3 = open(tenant_, kToken);
+  EXPECT_TRUE(refused(a3));
+  Watch b1 = open(other, "token-of-the-other-tenant");
+  EXPECT_EQ(wait_open(3), 3);
+  // Closing one of the first tenant's frees its place.
+  a1.ctx->TryCancel();
+  (void)a1.reader->Finish();
+  ASSERT_EQ(wait_open(2), 2);
+  Watch a4 = open(tenant_, kToken);
+  EXPECT_EQ(wait_open(3), 3);
+  for (Watch* w : {&a2, &b1, &a4}) {
+    w->ctx->TryCancel();
+    (void)w->reader->Finish();
+  }
+  server->Shutdown(absl::ToChronoTime(absl::Now()));
 }
 
 TEST_F(NotifyApiTest, TwoAuthorizationHeadersAreRefused) {

@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
       "max-watches", o.max_watches, 1, 1'000'000,
       "WatchSuggestions streams served at once (each: a thread and a Redis "
       "connection); more are refused RESOURCE_EXHAUSTED"));
+  o.max_watches_per_tenant = static_cast<int>(
+      c.Int("max-watches-per-tenant", o.max_watches_per_tenant, 0, 1'000'000,
+            "of those, at most this many for one tenant (0: half of "
+            "--max-watches), so one tenant cannot take them all"));
   const bool rebuild =
       c.Bool("rebuild-state", false,
              "rebuild notify's Redis state from the verdicts topic (after "

@@ -1,5 +1,7 @@
 #include "services/notify/notify_server.h"
 
+#include <algorithm>
+
 #include "common/grpc_server.h"
 #include "common/log.h"
 
@@ -26,8 +28,10 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
   ho.call_grace = std::chrono::seconds(2);
   auto host = ServiceHost::Start(
       ho,
-      std::make_unique<NotifyService>(o.consumer.store, o.auth, o.max_watches,
-                                      registry, o.read_connections),
+      std::make_unique<NotifyService>(
+          o.consumer.store, o.auth, o.max_watches, registry, o.read_connections,
+          o.max_watches_per_tenant > 0 ? o.max_watches_per_tenant
+                                       : std::max(1, o.max_watches / 2)),
       [&]() -> absl::StatusOr<std::unique_ptr<PipelineStage>> {
         auto c =
             NotifyConsumer::Create(o.consumer, std::move(policy), registry);

@@ -36,6 +36,8 @@ struct NotifyServerOptions {
   // later or on another replica) instead of exhausting threads or Redis's
   // client limit.
   int max_watches = 1000;
+  // Of those, at most this many for one tenant (0: --max-watches / 2).
+  int max_watches_per_tenant = 0;
   // Redis connections the unary calls share (one per call at a time).
   int read_connections = 8;
 };

@@ -64,6 +64,7 @@ class WatchReactor
       return;
     }
     open_ = std::move(open);
+    tenant_ = request.tenant_id();
     std::thread([this, st = state_, options, request]() mutable {
       pthread_setname_np(pthread_self(), "notify-watch");
       grpc::Status end = Loop(*st, options, request);
@@ -101,6 +102,7 @@ class WatchReactor
   }
   void OnDone() override {
     if (open_) {
+      open_->ReleaseTenant(tenant_);
       open_->count.fetch_sub(1);
       open_->gauge->Decrement();
     }
@@ -243,6 +245,7 @@ class WatchReactor
 
   std::shared_ptr<State> state_;
   std::shared_ptr<NotifyService::OpenWatches> open_;  // Set when counted.
+  std::string tenant_;  // Whose watch it counts as.
 };
 
 }  // namespace
@@ -250,10 +253,11 @@ class WatchReactor
 NotifyService::NotifyService(SuggestionStoreOptions store, TenantAuth auth,
                              int max_watches,
                              std::shared_ptr<prometheus::Registry> registry,
-                             int read_connections)
+                             int read_connections, int max_watches_per_tenant)
     : store_options_(store),
       auth_(std::move(auth)),
       max_watches_(max_watches),
+      max_watches_per_tenant_(max_watches_per_tenant),
       open_watches_(std::make_shared<OpenWatches>()),
       stores_(read_connections,
               [store] { return std::make_unique<SuggestionStore>(store); }) {
@@ -364,6 +368,17 @@ NotifyService::WatchSuggestions(
                                   " watches at once; retry later (another "
                                   "replica may have room)"));
   }
+  if (s.ok() && !open_watches_->AcquireTenant(request->tenant_id(),
+                                              max_watches_per_tenant_)) {
+    open_watches_->count.fetch_sub(1);
+    refused_watches_->Increment();
+    s = grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("this notify instance serves at most ",
+                     max_watches_per_tenant_,
+                     " watches of one tenant at once; retry later (another "
+                     "replica may have room)"));
+  }
   if (s.ok()) open_watches_->gauge->Increment();
   return new WatchReactor(store_options_, *request, s, open_watches_);
 }
@@ -375,7 +390,16 @@ grpc::Status NotifyService::Transition(
   grpc::Status s = CheckTenant(request.tenant_id());
   if (s.ok()) s = CheckMember(request.member_id());
   if (s.ok()) {
-    if (auto why = IdProblem(request.suggestion_id(), /*allow_slash=*/true)) {
+    // A decline's suggestion id is its event id; a stale invite's is
+    // "stale/" (earlier: "stale:") + its request id, which is an id itself.
+    std::string_view id = request.suggestion_id();
+    for (std::string_view prefix : {"stale/", "stale:"}) {
+      if (id.size() > prefix.size() && id.substr(0, prefix.size()) == prefix) {
+        id.remove_prefix(prefix.size());
+        break;
+      }
+    }
+    if (auto why = IdProblem(id, /*allow_slash=*/true)) {
       s = Invalid("suggestion_id", *why);
     }
   }

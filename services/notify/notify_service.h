@@ -5,7 +5,10 @@
 #define REBOUND_SERVICES_NOTIFY_NOTIFY_SERVICE_H_
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "common/resource_pool.h"
 #include "common/tenant_auth.h"
@@ -24,9 +27,11 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
   // At most `max_watches` WatchSuggestions streams are open at once; their
   // number and the refusals are metrics in `registry`. Unary calls share
   // `read_connections` Redis connections, one per call at a time.
+  // One tenant holds at most `max_watches_per_tenant` of them (0: no cap
+  // of its own), so one tenant cannot take every watch of an instance.
   NotifyService(SuggestionStoreOptions store, TenantAuth auth, int max_watches,
                 std::shared_ptr<prometheus::Registry> registry,
-                int read_connections = 8);
+                int read_connections = 8, int max_watches_per_tenant = 0);
 
   // Open watches, shared with their reactors (which may end after the
   // service): the count the limit is checked on, and its gauge.
@@ -36,7 +41,29 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
     // Append -> write to the client, for updates appended while watched.
     prometheus::Histogram* delay = nullptr;
     std::shared_ptr<prometheus::Registry> registry;  // Keeps `gauge` alive.
+    // Open watches by tenant (entries at 0 are erased).
+    std::mutex mu;
+    std::map<std::string, int> by_tenant;
+    // Counts one more for `tenant` unless it holds `cap` (0: no cap).
+    bool AcquireTenant(const std::string& tenant, int cap) {
+      std::lock_guard<std::mutex> lock(mu);
+      int& n = by_tenant[tenant];
+      if (cap > 0 && n >= cap) {
+        if (n == 0) by_tenant.erase(tenant);
+        return false;
+      }
+      ++n;
+      return true;
+    }
+    void ReleaseTenant(const std::string& tenant) {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = by_tenant.find(tenant);
+      if (it != by_tenant.end() && --it->second <= 0) by_tenant.erase(it);
+    }
   };
+
+  // Watches open now (tests).
+  int open_watches() const { return open_watches_->count.load(); }
 
   grpc::ServerUnaryReactor* ListSuggestions(
       grpc::CallbackServerContext* context,
@@ -67,6 +94,7 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
   const SuggestionStoreOptions store_options_;
   const TenantAuth auth_;
   const int max_watches_;
+  const int max_watches_per_tenant_;
   const std::shared_ptr<OpenWatches> open_watches_;
   prometheus::Counter* refused_watches_ = nullptr;
   ResourcePool<SuggestionStore> stores_;

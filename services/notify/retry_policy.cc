@@ -691,7 +691,9 @@ RetrySuggestion StaleInviteSuggestion(const RetryPolicyConfig& config,
                                       absl::Time sent_at, absl::Time tenant_now,
                                       absl::Time now) {
   RetrySuggestion s;
-  s.set_suggestion_id(absl::StrCat("stale:", request_id));
+  // "/" is not an event id character, so no decline's suggestion id (its
+  // event id) can equal this one, whatever the request id.
+  s.set_suggestion_id(absl::StrCat("stale/", request_id));
   s.set_tenant_id(tenant);
   s.set_member_id(sender);
   s.set_recipient_id(recipient);

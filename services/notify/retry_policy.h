@@ -87,8 +87,9 @@ absl::Time NextHourOfWeek(absl::Time after, int hour_of_week,
                           int offset_minutes);
 
 // A withdraw suggestion for a request pending since `sent_at`
-// (suggestion_id "stale:" + request_id). `tenant_now`: the tenant's clock
-// (its events' time, state::TenantClockLag), which says how long the
+// (suggestion_id "stale/" + request_id: "/" never appears in an event id,
+// so it cannot equal a decline's suggestion id). `tenant_now`: the tenant's
+// clock (its events' time, state::TenantClockLag), which says how long the
 // invite has been pending; `now`: wall time, the suggestion's creation and
 // the start of the re-invite block (the member withdraws when they act).
 rebound::v1::RetrySuggestion StaleInviteSuggestion(

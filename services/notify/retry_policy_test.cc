@@ -605,7 +605,10 @@ TEST(RetryPolicy, StaleInviteSuggestsWithdrawing) {
   const absl::Time sent = kNow - absl::Hours(24 * 45);
   RetrySuggestion s = StaleInviteSuggestion(Config(), "acme", "s", "r", "req-7",
                                             sent, kNow, kNow);
-  EXPECT_EQ(s.suggestion_id(), "stale:req-7");
+  EXPECT_EQ(s.suggestion_id(), "stale/req-7");
+  // A decline whose event id is "stale:req-7" (a valid event id) has that
+  // suggestion id: the two never meet.
+  EXPECT_NE(s.suggestion_id(), "stale:req-7");
   EXPECT_EQ(s.tenant_id(), "acme");
   EXPECT_EQ(s.member_id(), "s");
   EXPECT_EQ(s.recipient_id(), "r");
