@@ -71,7 +71,7 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
   std::vector<std::string> with_service = reflected;
   with_service.push_back(health_name);
   std::sort(with_service.begin(), with_service.end());
-  builder.RegisterCallbackGenericService(SharedReflectionV1(with_service));
+  builder.RegisterCallbackGenericService(NewReflectionV1(with_service));
   builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.SetMaxSendMessageSize(max_message_bytes);
   auto ms = [](std::chrono::milliseconds d) {
@@ -103,7 +103,7 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
     health.AddListeningPort(health_listen, grpc::InsecureServerCredentials(),
                             &out.health_port);
     health.SetMaxReceiveMessageSize(64 * 1024);
-    health.RegisterCallbackGenericService(SharedReflectionV1(reflected));
+    health.RegisterCallbackGenericService(NewReflectionV1(reflected));
     out.health_server = health.BuildAndStart();
     if (!out.health_server || out.health_port == 0) {
       out.server->Shutdown();

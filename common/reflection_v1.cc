@@ -1,6 +1,5 @@
 #include "common/reflection_v1.h"
 
-#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -210,16 +209,14 @@ std::string ReflectionV1Service::Answer(const std::string& request) const {
   return out;
 }
 
-ReflectionV1Service* SharedReflectionV1(
-    const std::vector<std::string>& services) {
+ReflectionV1Service* NewReflectionV1(std::vector<std::string> services) {
   static std::mutex mu;
-  // Never destroyed: servers stopped at exit may still hold a pointer.
-  static auto* by_list = new std::map<std::vector<std::string>,
-                                      std::unique_ptr<ReflectionV1Service>>();
+  // Never destroyed (servers stopped at exit may still point here); a few
+  // hundred bytes per server started.
+  static auto* kept = new std::vector<std::unique_ptr<ReflectionV1Service>>();
   std::lock_guard<std::mutex> lock(mu);
-  auto& slot = (*by_list)[services];
-  if (!slot) slot = std::make_unique<ReflectionV1Service>(services);
-  return slot.get();
+  kept->push_back(std::make_unique<ReflectionV1Service>(std::move(services)));
+  return kept->back().get();
 }
 
 }  // namespace rebound

@@ -36,11 +36,10 @@ class ReflectionV1Service : public grpc::CallbackGenericService {
   const std::vector<std::string> services_;
 };
 
-// One service per distinct list, kept for the life of the process (a server
-// must not outlive the generic services registered on it; these are never
-// destroyed).
-ReflectionV1Service* SharedReflectionV1(
-    const std::vector<std::string>& services);
+// A service for one server (gRPC registers a generic service with one
+// server only), kept for the life of the process: a server must not outlive
+// the generic service registered on it, and callers own their servers.
+ReflectionV1Service* NewReflectionV1(std::vector<std::string> services);
 
 }  // namespace rebound
 
