@@ -28,11 +28,23 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry) {
                          .Help("1 when the Kafka cluster answers, else 0")
                          .Register(registry)
                          .Add({});
+  over_quota_ = &prometheus::BuildCounter()
+                     .Name("rebound_ingest_over_quota_total")
+                     .Help(
+                         "Events answered FAILED (RESOURCE_EXHAUSTED) for "
+                         "being over their tenant's events/s quota")
+                     .Register(registry);
   open_streams = &prometheus::BuildGauge()
                       .Name("rebound_ingest_open_streams")
                       .Help("PublishStream calls currently open")
                       .Register(registry)
                       .Add({});
+}
+
+prometheus::Counter* IngestMetrics::OverQuota(const std::string& tenant,
+                                              bool named) {
+  // Family::Add returns the existing series for known labels.
+  return &over_quota_->Add({{"tenant", named ? tenant : "other"}});
 }
 
 void IngestMetrics::ObservePublishLatencies(

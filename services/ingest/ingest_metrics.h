@@ -25,6 +25,10 @@ struct IngestMetrics {
   prometheus::Histogram* publish_latency;  // Enqueue to delivery report, s.
   prometheus::Gauge* kafka_available;      // 1 when Kafka answers.
   prometheus::Gauge* open_streams;         // PublishStream calls open.
+  // Events answered FAILED for being over their tenant's quota, by tenant
+  // (tenants with a quota of their own by name, the rest as "other", so a
+  // client inventing tenants cannot grow the series).
+  prometheus::Counter* OverQuota(const std::string& tenant, bool named);
 
   // Adds many publish latencies (seconds) to the histogram at once: one lock
   // per batch instead of one per event.
@@ -32,6 +36,7 @@ struct IngestMetrics {
 
  private:
   std::vector<double> latency_bounds_;
+  prometheus::Family<prometheus::Counter>* over_quota_ = nullptr;
 };
 
 }  // namespace rebound::ingest

@@ -213,7 +213,8 @@ IngestService::IngestService(IngestServiceOptions options, Publisher* publisher,
     : options_(std::move(options)),
       publisher_(publisher),
       metrics_(metrics),
-      dedup_(options_.dedup_capacity, options_.dedup_ttl) {}
+      dedup_(options_.dedup_capacity, options_.dedup_ttl),
+      quotas_(options_.quotas) {}
 
 absl::Time IngestService::EnqueueDeadline(
     const grpc::CallbackServerContext* context) const {
@@ -299,6 +300,59 @@ absl::Status IngestService::ProcessBatch(
       continue;
     }
     valid.push_back(i);
+  }
+
+  // 1b. Each tenant's quota: the first events of a tenant that fit go on
+  // (a prefix, so a pair's events keep their order); the rest are FAILED
+  // with the delay after which one more fits, and nothing is remembered.
+  if (!valid.empty()) {
+    std::vector<std::pair<std::string_view, int>> wanted;  // Tenant, count.
+    for (int i : valid) {
+      const std::string_view t = request.events[i].event.tenant_id;
+      auto it = std::find_if(wanted.begin(), wanted.end(),
+                             [&](const auto& w) { return w.first == t; });
+      if (it == wanted.end()) {
+        wanted.emplace_back(t, 1);
+      } else {
+        ++it->second;
+      }
+    }
+    std::vector<std::pair<int, absl::Duration>> left;  // Allowed, delay.
+    bool any_over = false;
+    for (const auto& [t, count] : wanted) {
+      const TenantQuotas::Grant g = quotas_.Take(t, count, now);
+      left.emplace_back(g.allowed, g.retry_after);
+      any_over |= g.allowed < count;
+    }
+    if (any_over) {
+      std::vector<int> kept;
+      kept.reserve(valid.size());
+      for (int i : valid) {
+        const std::string_view t = request.events[i].event.tenant_id;
+        const size_t w = static_cast<size_t>(
+            std::find_if(wanted.begin(), wanted.end(),
+                         [&](const auto& x) { return x.first == t; }) -
+            wanted.begin());
+        if (left[w].first > 0) {
+          --left[w].first;
+          kept.push_back(i);
+          continue;
+        }
+        const Quota& q = quotas_.QuotaOf(t);
+        const int64_t ms = absl::ToInt64Milliseconds(left[w].second);
+        EventAnswer* r = &answers[i];
+        SetFailed(r, absl::ResourceExhaustedError(absl::StrCat(
+                         "tenant_id: over its quota of ", q.rate,
+                         " events/s (burst ", q.burst, "); retry after ", ms,
+                         " ms with the same event_id")));
+        r->retry_after_ms = std::max<int64_t>(1, ms);
+        const std::string tenant(t);
+        metrics_->OverQuota(tenant, options_.quotas.tenant.count(tenant) > 0)
+            ->Increment();
+        batch->Complete();
+      }
+      valid = std::move(kept);
+    }
   }
 
   // 2. Claim their ids in the dedup window, all under one lock. An id seen

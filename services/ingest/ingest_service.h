@@ -21,6 +21,7 @@
 #include "services/ingest/batch_decoder.h"
 #include "services/ingest/dedup_window.h"
 #include "services/ingest/ingest_metrics.h"
+#include "services/ingest/tenant_quota.h"
 #include "services/ingest/validator.h"
 
 namespace rebound::ingest {
@@ -44,6 +45,8 @@ struct IngestServiceOptions {
   // Bearer tokens per tenant; when set, a call may only publish events of
   // its token's tenant (others are REJECTED, PERMISSION_DENIED).
   TenantAuth auth;
+  // Events/s and burst per tenant (tenant_quota.h); unlimited by default.
+  TenantQuotaOptions quotas;
 };
 
 class PublishStreamReactor;
@@ -104,6 +107,7 @@ class IngestService final : public IngestRawService {
   Publisher* const publisher_;
   IngestMetrics* const metrics_;
   DedupWindow dedup_;
+  TenantQuotas quotas_;
   std::atomic<bool> draining_{false};
   absl::Mutex streams_mu_;
   absl::flat_hash_set<std::shared_ptr<StreamState>> streams_

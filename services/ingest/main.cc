@@ -66,6 +66,22 @@ int main(int argc, char** argv) {
   o.drain_timeout =
       c.Duration("drain-timeout", o.drain_timeout,
                  "longest SIGTERM drain of calls, then of the producer");
+  const std::string quota = c.String(
+      "tenant-quota", "0",
+      "events/s a tenant may publish, as RATE[:BURST] (burst defaults to one "
+      "second's worth; 0 = unlimited); over it an event is FAILED "
+      "RESOURCE_EXHAUSTED with retry_after_ms");
+  const std::string quotas = c.String(
+      "tenant-quotas", "",
+      "per-tenant quotas overriding --tenant-quota: tenant=RATE[:BURST],...");
+  if (auto q = rebound::ingest::ParseTenantQuotas("", quotas); !q.ok()) {
+    c.Reject("tenant-quotas", std::string(q.status().message()));
+  } else if (auto d = rebound::ingest::ParseQuota(quota); !d.ok()) {
+    c.Reject("tenant-quota", std::string(d.status().message()));
+  } else {
+    o.service.quotas = *q;
+    o.service.quotas.default_quota = *d;
+  }
   if (auto exit = rebound::FinishServiceFlags(c, "rebound-ingest", "ingest",
                                               f.log_level)) {
     return *exit;

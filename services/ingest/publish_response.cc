@@ -77,7 +77,7 @@ std::string EncodePublishResponse(uint64_t batch_id,
   // Sized for the longest encoding, written through a pointer, cut to size.
   size_t most = 6 * kMaxScalar;
   for (const EventAnswer& a : answers) {
-    most += kMaxStringFraming + 6 * kMaxScalar + 3 * kMaxStringFraming +
+    most += kMaxStringFraming + 7 * kMaxScalar + 3 * kMaxStringFraming +
             a.id_size + a.field.size() + a.error.size();
   }
   std::string out(most, '\0');
@@ -88,7 +88,7 @@ std::string EncodePublishResponse(uint64_t batch_id,
   std::string scratch;
   for (size_t i = 0; i < answers.size(); ++i) {
     const EventAnswer& a = answers[i];
-    const size_t body_most = 6 * kMaxScalar + 3 * kMaxStringFraming +
+    const size_t body_most = 7 * kMaxScalar + 3 * kMaxStringFraming +
                              a.id_size + a.field.size() + a.error.size();
     char small[512];
     char* const body = body_most <= sizeof(small)
@@ -104,6 +104,7 @@ std::string EncodePublishResponse(uint64_t batch_id,
     q = Scalar(q, EventResult::kCodeFieldNumber, a.code);
     q = Scalar(q, EventResult::kPartitionFieldNumber, a.partition);
     q = Scalar(q, EventResult::kOffsetFieldNumber, a.offset);
+    q = Scalar(q, EventResult::kRetryAfterMsFieldNumber, a.retry_after_ms);
     p = Bytes(p, PublishResponse::kResultsFieldNumber,
               std::string_view(body, static_cast<size_t>(q - body)));
   }

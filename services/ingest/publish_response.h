@@ -21,6 +21,7 @@ struct EventAnswer {
   int32_t code = 0;
   int32_t partition = 0;
   int64_t offset = 0;
+  int64_t retry_after_ms = 0;
   uint32_t id_begin = 0;
   uint32_t id_size = 0;
   std::string field;
