@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <fstream>
+#include <sstream>
 
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -42,10 +44,36 @@ GrpcPortSecurity ReadGrpcPortSecurity(ConfigReader& c) {
       c.String("tls-cert", "", "PEM certificate for TLS on the gRPC port");
   s.tls_key =
       c.String("tls-key", "", "PEM private key for TLS on the gRPC port");
-  if (auto auth = TenantAuth::Parse(tokens); auth.ok()) {
+  const std::string file = c.String(
+      "tenant-tokens-file", "",
+      "a file of tenant:token entries (one a line, # comments; a token may be "
+      "sha256:<hex> of it), instead of --tenant-tokens: mount it as a secret "
+      "file, not an environment variable");
+  std::string spec = tokens;
+  std::string setting = "tenant-tokens";
+  if (!file.empty()) {
+    setting = "tenant-tokens-file";
+    std::ifstream in(file);
+    std::stringstream text;
+    if (!tokens.empty()) {
+      c.Reject(setting,
+               "give --tenant-tokens or --tenant-tokens-file, not both");
+      return s;
+    }
+    if (!in || !(text << in.rdbuf())) {
+      c.Reject(setting, "cannot read '" + file + "'");
+      return s;
+    }
+    spec = text.str();
+    if (spec.find_first_not_of(" \t\r\n") == std::string::npos) {
+      c.Reject(setting, "'" + file + "' holds no tenant:token entry");
+      return s;
+    }
+  }
+  if (auto auth = TenantAuth::Parse(spec); auth.ok()) {
     s.auth = *std::move(auth);
   } else {
-    c.Reject("tenant-tokens", std::string(auth.status().message()));
+    c.Reject(setting, std::string(auth.status().message()));
   }
   return s;
 }

@@ -1,19 +1,57 @@
 #include "common/tenant_auth.h"
 
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/ids.h"
+#include "common/log.h"
 
 namespace rebound {
+
+namespace {
+
+std::string Sha256(std::string_view data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  return std::string(reinterpret_cast<const char*>(md), sizeof(md));
+}
+
+// Failed authentications, logged at most once a second and never with the
+// token.
+void LogRefused(const char* why) {
+  static std::atomic<int64_t> last_ms{0};
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  int64_t last = last_ms.load(std::memory_order_relaxed);
+  if (now_ms - last >= 1000 && last_ms.compare_exchange_strong(last, now_ms)) {
+    log::Warn("authentication refused", {{"reason", why}});
+  }
+}
+
+}  // namespace
+
+std::string TenantAuth::TokenDigestHex(const std::string& token) {
+  return absl::BytesToHexString(Sha256(token));
+}
 
 absl::StatusOr<TenantAuth> TenantAuth::Parse(const std::string& spec) {
   TenantAuth auth;
   if (spec.empty()) return auth;
   int entry = 0;
-  for (absl::string_view pair : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+  for (absl::string_view pair :
+       absl::StrSplit(spec, absl::ByAnyChar(",\n"), absl::SkipWhitespace())) {
+    pair = absl::StripAsciiWhitespace(pair);
+    if (absl::StartsWith(pair, "#")) continue;  // A comment line (a file).
     ++entry;
     std::vector<std::string> parts =
         absl::StrSplit(pair, absl::MaxSplits(':', 1));
@@ -26,14 +64,38 @@ absl::StatusOr<TenantAuth> TenantAuth::Parse(const std::string& spec) {
     if (parts.size() != 2 || parts[0].empty()) {
       return absl::InvalidArgumentError(which + " is not tenant:token");
     }
-    if (parts[1].size() < 8) {
-      return absl::InvalidArgumentError(
-          which + ": the token is shorter than 8 characters");
+    if (auto why = TenantIdProblem(parts[0])) {
+      return absl::InvalidArgumentError(which + ": the tenant id " + *why);
     }
-    if (!auth.tenant_by_token_.emplace(parts[1], parts[0]).second) {
+    std::string digest;
+    absl::string_view value = parts[1];
+    if (absl::ConsumePrefix(&value, "sha256:")) {
+      const bool hex =
+          value.size() == 64 &&
+          std::all_of(value.begin(), value.end(), [](char c) {
+            return absl::ascii_isxdigit(static_cast<unsigned char>(c));
+          });
+      if (!hex) {
+        return absl::InvalidArgumentError(
+            which + ": a sha256: token needs 64 hex digits");
+      }
+      digest = absl::HexStringToBytes(absl::AsciiStrToLower(value));
+    } else {
+      if (parts[1].size() < 8) {
+        return absl::InvalidArgumentError(
+            which + ": the token is shorter than 8 characters");
+      }
+      digest = Sha256(parts[1]);
+    }
+    if (!auth.tenant_by_token_.emplace(digest, parts[0]).second) {
       return absl::InvalidArgumentError(
           which + ": the same token is given for an earlier entry");
     }
+  }
+  if (entry == 0) {
+    return absl::InvalidArgumentError(
+        "holds no tenant:token entry (leave it empty to turn authentication "
+        "off)");
   }
   return auth;
 }
@@ -45,6 +107,7 @@ grpc::Status TenantAuth::TenantOf(const grpc::ServerContextBase& context,
   const auto& md = context.client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) {
+    LogRefused("no authorization metadata");
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "missing 'authorization: Bearer <token>' metadata");
   }
@@ -58,8 +121,11 @@ grpc::Status TenantAuth::TenantOf(const grpc::ServerContextBase& context,
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "authorization metadata is not 'Bearer <token>'");
   }
-  auto t = tenant_by_token_.find(std::string(value));
+  // Looked up by digest: the comparison never runs over the secret.
+  auto t = tenant_by_token_.find(
+      Sha256(std::string_view(value.data(), value.size())));
   if (t == tenant_by_token_.end()) {
+    LogRefused("unknown bearer token");
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "unknown bearer token");
   }

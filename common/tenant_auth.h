@@ -15,9 +15,17 @@ namespace rebound {
 class TenantAuth {
  public:
   TenantAuth() = default;
-  // "tenant-a:token-a,tenant-b:token-b". Empty: authentication off (every
-  // call may act for any tenant; for local development only).
+  // "tenant-a:token-a,tenant-b:token-b" (commas or newlines between
+  // entries). A token may be given as its SHA-256 instead,
+  // "tenant:sha256:<64 hex digits>", so the list need not hold secrets.
+  // Empty: authentication off (every call may act for any tenant; for local
+  // development only). A list with text but no entry (",") is an error, not
+  // "off". Only tokens' SHA-256 digests are kept: a presented token is
+  // hashed and its digest looked up, so no comparison runs over a secret.
   static absl::StatusOr<TenantAuth> Parse(const std::string& spec);
+
+  // The SHA-256 of `token`, hex: what "tenant:sha256:<hex>" holds.
+  static std::string TokenDigestHex(const std::string& token);
 
   bool enabled() const { return !tenant_by_token_.empty(); }
 
@@ -32,6 +40,7 @@ class TenantAuth {
                         std::string* tenant) const;
 
  private:
+  // Raw SHA-256 digest of a token -> its tenant.
   std::map<std::string, std::string> tenant_by_token_;
 };
 

@@ -26,6 +26,28 @@ using rebound::v1::RetrySuggestion;
 
 constexpr char kToken[] = "token-of-the-test-tenant";
 
+// `service` on a free loopback port, and a stub for it.
+struct Served {
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<rebound::v1::Notify::Stub> stub;
+  ~Served() {
+    if (server) server->Shutdown(absl::ToChronoTime(absl::Now()));
+  }
+};
+std::unique_ptr<Served> Serve(NotifyService* service) {
+  auto out = std::make_unique<Served>();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(service);
+  out->server = builder.BuildAndStart();
+  if (out->server == nullptr) return nullptr;
+  out->stub = rebound::v1::Notify::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  return out;
+}
+
 // Watches an instance holds open now.
 int service_open(const NotifyService& service) {
   return service.open_watches();
@@ -48,18 +70,9 @@ class NotifyApiTest : public ::testing::Test {
     auto auth = TenantAuth::Parse(tenant_ + ":" + kToken);
     ASSERT_TRUE(auth.ok()) << auth.status();
     service_ = std::make_unique<NotifyService>(options_, *auth, 8, registry_);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    stub_ = rebound::v1::Notify::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
-  }
-  void TearDown() override {
-    if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    served_ = Serve(service_.get());
+    ASSERT_NE(served_, nullptr);
+    stub_ = std::move(served_->stub);
   }
 
   std::unique_ptr<grpc::ClientContext> Ctx() {
@@ -91,6 +104,12 @@ class NotifyApiTest : public ::testing::Test {
     ASSERT_TRUE(store_->PutBatch(writes).ok());
   }
 
+  rebound::v1::ListSuggestionsRequest ListOf(const std::string& member) {
+    rebound::v1::ListSuggestionsRequest req;
+    req.set_tenant_id(tenant_);
+    req.set_member_id(member);
+    return req;
+  }
   grpc::Status List(const rebound::v1::ListSuggestionsRequest& req,
                     rebound::v1::ListSuggestionsResponse* resp) {
     return stub_->ListSuggestions(Ctx().get(), req, resp);
@@ -108,15 +127,13 @@ class NotifyApiTest : public ::testing::Test {
   SuggestionStoreOptions options_;
   std::unique_ptr<SuggestionStore> store_;
   std::unique_ptr<NotifyService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Served> served_;
   std::unique_ptr<rebound::v1::Notify::Stub> stub_;
 };
 
 TEST_F(NotifyApiTest, PagesNeitherSkipNorRepeatAcrossActionsAndInserts) {
   Seed("m", 0, 6);
-  rebound::v1::ListSuggestionsRequest req;
-  req.set_tenant_id(tenant_);
-  req.set_member_id("m");
+  auto req = ListOf("m");
   req.add_states(rebound::v1::SUGGESTION_STATE_READY);
   req.set_page_size(3);
   rebound::v1::ListSuggestionsResponse p1;
@@ -155,9 +172,7 @@ TEST_F(NotifyApiTest, PagesNeitherSkipNorRepeatAcrossActionsAndInserts) {
 
 TEST_F(NotifyApiTest, PageTokensAreOpaqueAndBoundToTheirRequest) {
   Seed("m", 0, 4);
-  rebound::v1::ListSuggestionsRequest req;
-  req.set_tenant_id(tenant_);
-  req.set_member_id("m");
+  auto req = ListOf("m");
   req.set_page_size(2);
   rebound::v1::ListSuggestionsResponse p1;
   ASSERT_TRUE(List(req, &p1).ok());
@@ -318,15 +333,9 @@ TEST_F(NotifyApiTest, OneTenantCannotTakeEveryWatch) {
   ASSERT_TRUE(auth.ok()) << auth.status();
   NotifyService service(options_, *auth, /*max_watches=*/4, registry_,
                         /*read_connections=*/2, /*max_watches_per_tenant=*/2);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  builder.RegisterService(&service);
-  auto server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-  auto stub = rebound::v1::Notify::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto served = Serve(&service);
+  ASSERT_NE(served, nullptr);
+  auto& stub = served->stub;
   struct Watch {
     std::unique_ptr<grpc::ClientContext> ctx;
     std::unique_ptr<grpc::ClientReader<rebound::v1::SuggestionUpdate>> reader;
@@ -370,13 +379,30 @@ TEST_F(NotifyApiTest, OneTenantCannotTakeEveryWatch) {
     w->ctx->TryCancel();
     (void)w->reader->Finish();
   }
-  server->Shutdown(absl::ToChronoTime(absl::Now()));
+}
+
+// A token list may hold a token's SHA-256 instead of the token: a client
+// presenting the token itself is let in, one presenting the digest is not.
+TEST_F(NotifyApiTest, AHashedTokenEntryAdmitsItsToken) {
+  auto auth = TenantAuth::Parse(
+      tenant_ + ":sha256:" + TenantAuth::TokenDigestHex(kToken));
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  NotifyService service(options_, *auth, 4, registry_);
+  auto served = Serve(&service);
+  ASSERT_NE(served, nullptr);
+  auto& stub = served->stub;
+  auto req = ListOf("m");
+  rebound::v1::ListSuggestionsResponse r;
+  EXPECT_TRUE(stub->ListSuggestions(Ctx().get(), req, &r).ok());
+  grpc::ClientContext digest;
+  digest.AddMetadata("authorization",
+                     "Bearer " + TenantAuth::TokenDigestHex(kToken));
+  EXPECT_EQ(stub->ListSuggestions(&digest, req, &r).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(NotifyApiTest, TwoAuthorizationHeadersAreRefused) {
-  rebound::v1::ListSuggestionsRequest req;
-  req.set_tenant_id(tenant_);
-  req.set_member_id("m");
+  auto req = ListOf("m");
   rebound::v1::ListSuggestionsResponse r;
   auto ctx = Ctx();  // Holds the right token first.
   ctx->AddMetadata("authorization", "Bearer another-token-entirely");
@@ -393,19 +419,10 @@ TEST_F(NotifyApiTest, AStorageFailureNamesNoInternalAddress) {
   auto auth = TenantAuth::Parse(tenant_ + ":" + kToken);
   ASSERT_TRUE(auth.ok());
   NotifyService service(down, *auth, 8, registry_);
-  grpc::ServerBuilder builder;
-  int api_port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &api_port);
-  builder.RegisterService(&service);
-  auto server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-  auto stub = rebound::v1::Notify::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", api_port),
-                          grpc::InsecureChannelCredentials()));
-  rebound::v1::ListSuggestionsRequest req;
-  req.set_tenant_id(tenant_);
-  req.set_member_id("m");
+  auto served = Serve(&service);
+  ASSERT_NE(served, nullptr);
+  auto& stub = served->stub;
+  auto req = ListOf("m");
   rebound::v1::ListSuggestionsResponse r;
   grpc::Status s = stub->ListSuggestions(Ctx().get(), req, &r);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -424,7 +441,6 @@ TEST_F(NotifyApiTest, AStorageFailureNamesNoInternalAddress) {
     EXPECT_EQ(m.find("redis"), std::string::npos) << m;
     EXPECT_NE(m.find("retry"), std::string::npos) << m;
   }
-  server->Shutdown(absl::ToChronoTime(absl::Now()));
 }
 
 }  // namespace
