@@ -288,8 +288,10 @@ absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
                                 absl::Time enqueue_deadline,
                                 PendingRecord* pending) {
   if (!available_.load()) {
-    return absl::UnavailableError("kafka is unreachable at " +
-                                  options_.brokers);
+    // The brokers' addresses are in the log (availability changes), not
+    // in an answer to a client.
+    return absl::UnavailableError(
+        "kafka is unreachable; retry with the same event_id");
   }
   // The C API copies each header once; the C++ Headers wrapper copies twice.
   rd_kafka_t* rk = producer_->c_ptr();

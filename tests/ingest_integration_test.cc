@@ -629,10 +629,14 @@ TEST_F(IngestIntegration, BrokerDownIsUnavailableAndNotServingThenRecovers) {
   auto during = Publish(with_repeat, &st);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(during.failed(), 6u);
+  // The broker's port is where it listens: no answer names it.
+  const std::string port = kafka.brokers().substr(kafka.brokers().rfind(':'));
   for (const auto& r : during.results()) {
     EXPECT_EQ(r.outcome(), rebound::v1::OUTCOME_FAILED);
     EXPECT_EQ(r.code(), static_cast<int>(grpc::StatusCode::UNAVAILABLE))
         << r.error();
+    EXPECT_EQ(r.error().find(port), std::string::npos) << r.error();
+    EXPECT_EQ(r.error().find("127.0.0.1"), std::string::npos) << r.error();
   }
   EXPECT_EQ(during.results(5).error(), during.results(4).error());
 
