@@ -401,6 +401,30 @@ TEST_F(NotifyApiTest, AHashedTokenEntryAdmitsItsToken) {
             grpc::StatusCode::UNAUTHENTICATED);
 }
 
+// Replicas sharing a page-token key accept each other's tokens; a replica
+// with another key refuses them.
+TEST_F(NotifyApiTest, PageTokensAreSealedWithTheConfiguredKey) {
+  Seed("m", 0, 3);
+  auto auth = TenantAuth::Parse(tenant_ + ":" + kToken);
+  ASSERT_TRUE(auth.ok());
+  const std::string key = "a key of at least sixteen bytes";
+  NotifyService one(options_, *auth, 4, registry_, 2, 0, key);
+  NotifyService two(options_, *auth, 4, registry_, 2, 0, key);
+  NotifyService other(options_, *auth, 4, registry_, 2, 0, key + "!");
+  auto s1 = Serve(&one), s2 = Serve(&two), s3 = Serve(&other);
+  ASSERT_TRUE(s1 && s2 && s3);
+  auto req = ListOf("m");
+  req.set_page_size(1);
+  rebound::v1::ListSuggestionsResponse p1, p2, p3;
+  ASSERT_TRUE(s1->stub->ListSuggestions(Ctx().get(), req, &p1).ok());
+  req.set_page_token(p1.next_page_token());
+  ASSERT_TRUE(s2->stub->ListSuggestions(Ctx().get(), req, &p2).ok());
+  ASSERT_EQ(p2.suggestions_size(), 1);
+  EXPECT_EQ(p2.suggestions(0).suggestion_id(), "s1");
+  EXPECT_EQ(s3->stub->ListSuggestions(Ctx().get(), req, &p3).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(NotifyApiTest, TwoAuthorizationHeadersAreRefused) {
   auto req = ListOf("m");
   rebound::v1::ListSuggestionsResponse r;

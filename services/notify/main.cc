@@ -1,5 +1,7 @@
 // rebound-notify: reads config, wires the notify server, waits for SIGTERM.
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "common/config.h"
 #include "common/kafka_group.h"
@@ -60,6 +62,21 @@ int main(int argc, char** argv) {
              "rebuild notify's Redis state from the verdicts topic (after "
              "Redis lost it; after rebound-scoring --rebuild-state) and exit; "
              "running instances hold until it is done");
+  const std::string key_file = c.String(
+      "page-token-key-file", "",
+      "a file whose bytes seal ListSuggestions page tokens (the same on every "
+      "replica; empty: a built-in key, so tokens are tamper-evident but not "
+      "secret-sealed)");
+  if (!key_file.empty()) {
+    std::ifstream in(key_file, std::ios::binary);
+    std::stringstream key;
+    if (!in || !(key << in.rdbuf()) || key.str().size() < 16) {
+      c.Reject("page-token-key-file",
+               "cannot read '" + key_file + "' or it holds under 16 bytes");
+    } else {
+      o.page_token_key = key.str();
+    }
+  }
   o.read_connections = static_cast<int>(
       c.Int("redis-read-connections", o.read_connections, 1, 1024,
             "Redis connections the API's unary calls share (one per call at a "

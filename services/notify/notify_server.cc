@@ -31,7 +31,8 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
       std::make_unique<NotifyService>(
           o.consumer.store, o.auth, o.max_watches, registry, o.read_connections,
           o.max_watches_per_tenant > 0 ? o.max_watches_per_tenant
-                                       : std::max(1, o.max_watches / 2)),
+                                       : std::max(1, o.max_watches / 2),
+          o.page_token_key),
       [&]() -> absl::StatusOr<std::unique_ptr<PipelineStage>> {
         auto c =
             NotifyConsumer::Create(o.consumer, std::move(policy), registry);

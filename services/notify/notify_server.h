@@ -38,6 +38,9 @@ struct NotifyServerOptions {
   int max_watches = 1000;
   // Of those, at most this many for one tenant (0: --max-watches / 2).
   int max_watches_per_tenant = 0;
+  // The key sealing ListSuggestions page tokens (page_token.h); every
+  // replica needs the same. Empty: the built-in one.
+  std::string page_token_key;
   // Redis connections the unary calls share (one per call at a time).
   int read_connections = 8;
 };

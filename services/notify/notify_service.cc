@@ -253,11 +253,14 @@ class WatchReactor
 NotifyService::NotifyService(SuggestionStoreOptions store, TenantAuth auth,
                              int max_watches,
                              std::shared_ptr<prometheus::Registry> registry,
-                             int read_connections, int max_watches_per_tenant)
+                             int read_connections, int max_watches_per_tenant,
+                             std::string page_token_key)
     : store_options_(store),
       auth_(std::move(auth)),
       max_watches_(max_watches),
       max_watches_per_tenant_(max_watches_per_tenant),
+      page_token_key_(page_token_key.empty() ? std::string(kDefaultPageTokenKey)
+                                             : std::move(page_token_key)),
       open_watches_(std::make_shared<OpenWatches>()),
       stores_(read_connections,
               [store] { return std::make_unique<SuggestionStore>(store); }) {

@@ -31,7 +31,8 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
   // of its own), so one tenant cannot take every watch of an instance.
   NotifyService(SuggestionStoreOptions store, TenantAuth auth, int max_watches,
                 std::shared_ptr<prometheus::Registry> registry,
-                int read_connections = 8, int max_watches_per_tenant = 0);
+                int read_connections = 8, int max_watches_per_tenant = 0,
+                std::string page_token_key = "");
 
   // Open watches, shared with their reactors (which may end after the
   // service): the count the limit is checked on, and its gauge.
@@ -95,11 +96,11 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
   const TenantAuth auth_;
   const int max_watches_;
   const int max_watches_per_tenant_;
+  // Seals ListSuggestions page tokens (page_token.h).
+  const std::string page_token_key_;
   const std::shared_ptr<OpenWatches> open_watches_;
   prometheus::Counter* refused_watches_ = nullptr;
   ResourcePool<SuggestionStore> stores_;
-  // Seals ListSuggestions page tokens (page_token.h).
-  std::string page_token_key_ = std::string(kDefaultPageTokenKey);
 };
 
 }  // namespace rebound::notify
