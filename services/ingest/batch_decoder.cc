@@ -47,6 +47,44 @@ std::optional<std::string_view> ReadDelimited(CodedInputStream& in,
   return whole.substr(at, len);
 }
 
+// The next field tag, read as protobuf's parser reads one: 0 at the end (or
+// on a zero tag, which AtCleanEnd tells apart), nullopt for what the parser
+// refuses and CodedInputStream::ReadTag lets by: a tag of more than five
+// bytes (it reads up to ten and drops the high bits) or field number 0.
+std::optional<uint32_t> ReadFieldTag(CodedInputStream& in) {
+  const int start = in.CurrentPosition();
+  const uint32_t tag = in.ReadTag();
+  if (in.CurrentPosition() - start > 5) return std::nullopt;
+  if (tag != 0 && WireFormatLite::GetTagFieldNumber(tag) == 0) {
+    return std::nullopt;
+  }
+  return tag;
+}
+
+// Skips the field `tag` starts, as protobuf's parser does for an unknown
+// field: a group's own fields are read with the same tag rule, nested at
+// most `depth` (the parser's recursion limit) deep.
+bool SkipUnknownField(CodedInputStream& in, uint32_t tag, int depth = 100) {
+  if (WireFormatLite::GetTagWireType(tag) !=
+      WireFormatLite::WIRETYPE_START_GROUP) {
+    return WireFormatLite::SkipField(&in, tag);
+  }
+  if (--depth < 0) return false;
+  const uint32_t end =
+      WireFormatLite::MakeTag(WireFormatLite::GetTagFieldNumber(tag),
+                              WireFormatLite::WIRETYPE_END_GROUP);
+  while (true) {
+    auto inner = ReadFieldTag(in);
+    if (!inner || *inner == 0) return false;  // Broken, or cut before its end.
+    if (*inner == end) return true;
+    if (WireFormatLite::GetTagWireType(*inner) ==
+        WireFormatLite::WIRETYPE_END_GROUP) {
+      return false;  // Another group's end.
+    }
+    if (!SkipUnknownField(in, *inner, depth)) return false;
+  }
+}
+
 std::string Join(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : absl::StrCat(prefix, ".", name);
 }
@@ -145,7 +183,12 @@ absl::Status DecodeBatchInto(std::string_view bytes,
   batch.events.clear();
   CodedInputStream in = Reader(bytes);
   while (true) {
-    uint32_t tag = in.ReadTag();
+    const auto read = ReadFieldTag(in);
+    if (!read) {
+      return absl::InvalidArgumentError(
+          "request: not a rebound.v1.PublishRequest (bad field tag)");
+    }
+    const uint32_t tag = *read;
     if (tag == 0) break;
     const int field = WireFormatLite::GetTagFieldNumber(tag);
     const auto wire = WireFormatLite::GetTagWireType(tag);
@@ -198,7 +241,7 @@ absl::Status DecodeBatchInto(std::string_view bytes,
       continue;
     }
     // Unknown request fields are skipped, as protobuf would.
-    if (!WireFormatLite::SkipField(&in, tag)) {
+    if (!SkipUnknownField(in, tag)) {
       return absl::InvalidArgumentError(
           absl::StrCat("request: broken encoding at field ", field));
     }

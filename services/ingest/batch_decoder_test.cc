@@ -145,6 +145,40 @@ TEST(DecodeBatch, TrailingZeroTagOrCutVarintFailsTheBatch) {
   EXPECT_FALSE(back.ParseFromString(wire + std::string(1, '\x80')));
 }
 
+// Found by fuzz/batch_decoder_fuzz: tags protobuf's parser refuses and
+// CodedInputStream::ReadTag lets by. Each case is checked against protobuf
+// itself, then against the decoder.
+TEST(DecodeBatch, RefusesTheFieldTagsProtobufRefuses) {
+  PublishRequest r;
+  *r.add_events() = Sent("e1", "fine");
+  const std::string wire = r.SerializeAsString();
+  google::protobuf::Arena arena;
+  auto same_as_protobuf = [&](const std::string& bytes, bool want_ok) {
+    PublishRequest back;
+    ASSERT_EQ(back.ParseFromString(bytes), want_ok);
+    auto got = DecodeBatch(bytes, &arena);
+    EXPECT_EQ(got.ok(), want_ok) << got.status();
+  };
+  // An unknown field (number 99, fixed32) with its tag padded to ten bytes
+  // (the fuzzer's case) or six; at five, both read it.
+  same_as_protobuf(wire + std::string("\x9d\x86\x80\x80\x80\x80\x80\x80\x80"
+                                      "\x00xxxx",
+                                      14),
+                   false);
+  same_as_protobuf(wire + std::string("\x9d\x86\x80\x80\x80\x00xxxx", 10),
+                   false);
+  same_as_protobuf(wire + std::string("\x9d\x86\x80\x80\x00xxxx", 9), true);
+  // Field number 0 with a real wire type.
+  same_as_protobuf(wire + std::string("\x05xxxx", 5), false);
+  // An unknown group (field 20) skipped whole; with a long tag inside, or
+  // cut before its end, refused.
+  same_as_protobuf(wire + std::string("\xa3\x01\x08\x01\xa4\x01", 6), true);
+  same_as_protobuf(
+      wire + std::string("\xa3\x01\x88\x80\x80\x80\x80\x00\x01\xa4\x01", 11),
+      false);
+  same_as_protobuf(wire + std::string("\xa3\x01\x08\x01", 4), false);
+}
+
 TEST(DecodeBatch, StopsAtTheEventLimit) {
   PublishRequest r;
   for (int i = 0; i < 5; ++i)

@@ -1,6 +1,7 @@
 #include "services/ingest/event_view.h"
 
 #include <cstring>
+#include <sstream>
 
 #include "common/utf8.h"
 
@@ -384,6 +385,45 @@ bool ReadEventView(std::string_view bytes, EventView* out) {
             return std::nullopt;
         }
       });
+}
+
+namespace {
+
+// A string with its length, so no content can pass for a separator.
+std::string Str(std::string_view s) {
+  return std::to_string(s.size()) + ":" + std::string(s);
+}
+
+std::string FieldsOf(const std::optional<ProfileView>& p) {
+  if (!p) return "-";
+  uint64_t bits = 0;
+  std::memcpy(&bits, &p->completeness, sizeof(bits));
+  std::ostringstream out;
+  out << "{" << p->has_photo << "," << p->connection_count << ","
+      << p->follower_count << "," << bits << "," << p->account_age_days << ","
+      << Str(p->headline) << "," << Str(p->industry) << "," << Str(p->company)
+      << "," << p->seniority << "," << p->utc_offset_minutes << ","
+      << p->spam_reports << "}";
+  return out.str();
+}
+
+}  // namespace
+
+std::string FieldsOf(const EventView& v) {
+  const PayloadView& p = v.payload;
+  std::ostringstream out;
+  out << Str(v.event_id) << "|" << Str(v.tenant_id) << "|";
+  if (v.occurred_at) {
+    out << v.occurred_at->seconds << "." << v.occurred_at->nanos;
+  } else {
+    out << "-";
+  }
+  out << "|" << Str(v.sender_id) << "|" << Str(v.recipient_id) << "|"
+      << v.payload_case << "|" << Str(p.request_id) << "|" << Str(p.note) << "|"
+      << p.channel << "|" << FieldsOf(p.sender_profile) << "|"
+      << FieldsOf(p.recipient_profile) << "|" << p.mutual_connections << "|"
+      << p.kind << "|" << FieldsOf(p.profile);
+  return out.str();
 }
 
 }  // namespace rebound::ingest

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "rebound/v1/events.pb.h"
@@ -72,6 +73,11 @@ EventView ViewOf(const rebound::v1::ConnectionEvent& event);
 // field, a group, a known field with another wire type, a singular field or
 // a second payload given twice, which protobuf merges or replaces).
 bool ReadEventView(std::string_view bytes, EventView* out);
+
+// Every field of `view` as text (doubles by their bits, so NaN compares
+// equal to itself; utf8_checked left out): two views are the same event
+// exactly when these are equal. For tests and the fuzz targets.
+std::string FieldsOf(const EventView& view);
 
 }  // namespace rebound::ingest
 

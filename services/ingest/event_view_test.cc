@@ -2,7 +2,6 @@
 
 #include <cstring>
 #include <random>
-#include <sstream>
 #include <string>
 
 #include "common/utf8.h"
@@ -17,35 +16,7 @@ namespace {
 using rebound::v1::ConnectionEvent;
 using rebound::v1::ProfileSnapshot;
 
-// Every field of a view, doubles by their bits (NaN included).
-std::string Dump(const std::optional<ProfileView>& p) {
-  if (!p) return "-";
-  uint64_t bits = 0;
-  std::memcpy(&bits, &p->completeness, sizeof(bits));
-  std::ostringstream out;
-  out << "{" << p->has_photo << "," << p->connection_count << ","
-      << p->follower_count << "," << bits << "," << p->account_age_days << ","
-      << p->headline << "," << p->industry << "," << p->company << ","
-      << p->seniority << "," << p->utc_offset_minutes << "," << p->spam_reports
-      << "}";
-  return out.str();
-}
-
-std::string Dump(const EventView& v) {
-  const PayloadView& p = v.payload;
-  std::ostringstream out;
-  out << v.event_id << "|" << v.tenant_id << "|";
-  if (v.occurred_at) {
-    out << v.occurred_at->seconds << "." << v.occurred_at->nanos;
-  } else {
-    out << "-";
-  }
-  out << "|" << v.sender_id << "|" << v.recipient_id << "|" << v.payload_case
-      << "|" << p.request_id << "|" << p.note << "|" << p.channel << "|"
-      << Dump(p.sender_profile) << "|" << Dump(p.recipient_profile) << "|"
-      << p.mutual_connections << "|" << p.kind << "|" << Dump(p.profile);
-  return out.str();
-}
+std::string Dump(const EventView& v) { return FieldsOf(v); }
 
 ProfileSnapshot Profile(int salt) {
   ProfileSnapshot p;

@@ -162,7 +162,7 @@ absl::StatusOr<ClassifierConfig> ParseJson(const nlohmann::json& root) {
   for (const auto& [key, value] : priors.items()) {
     bool known =
         std::any_of(std::begin(kDeclineReasons), std::end(kDeclineReasons),
-                    [&](const auto& r) { return key == r.second; });
+                    [&k = key](const auto& r) { return k == r.second; });
     if (!known) return Invalid(absl::StrCat("priors.", key), "unknown reason");
     if (!value.is_number()) {
       return Invalid(absl::StrCat("priors.", key), "must be a number");

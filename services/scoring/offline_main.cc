@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/scoring/classifier.h"
+#include "services/scoring/event_lines.h"
 #include "services/scoring/offline_state.h"
 
 int main(int argc, char** argv) {
@@ -53,33 +54,20 @@ int main(int argc, char** argv) {
   std::ostream& out = out_path == "-" ? std::cout : out_file;
 
   rebound::scoring::OfflineState state;
-  google::protobuf::util::JsonParseOptions parse;
   std::string line;
   int64_t line_no = 0, events = 0, bad = 0, verdicts = 0;
   std::map<std::string, int64_t> by_reason;
   while (std::getline(in, line)) {
     ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    rebound::v1::ConnectionEvent e;
-    auto s = google::protobuf::util::JsonStringToMessage(line, &e, parse);
-    std::string why;
-    if (!s.ok()) {
-      // protobuf's message may quote the input over several lines.
-      why = std::string(s.message());
-      why = why.substr(0, why.find('\n'));
-    } else if (e.payload_case() ==
-               rebound::v1::ConnectionEvent::PAYLOAD_NOT_SET) {
-      why = "no payload";
-    } else if (e.tenant_id().empty() || e.event_id().empty() ||
-               e.sender_id().empty()) {
-      why = "tenant_id, event_id and sender_id are required";
-    }
-    if (!why.empty()) {
+    auto parsed = rebound::scoring::ParseEventLine(line);
+    if (!parsed.ok()) {
       ++bad;
       std::cerr << absl::StrFormat("%s:%d: skipped: %s\n", in_path, line_no,
-                                   why);
+                                   parsed.status().message());
       continue;
     }
+    if (!parsed->has_value()) continue;
+    const rebound::v1::ConnectionEvent& e = **parsed;
     ++events;
     if (auto ctx = state.ContextFor(e)) {
       auto v = rebound::scoring::Classify(*config, *ctx);
