@@ -3,6 +3,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${REBOUND_BUILD_DIR:-$ROOT/build}"
 CACHE_DIR="${REBOUND_CACHE_DIR:-${HOME:-/root}/.cache/rebound}"
 GRPCURL_VERSION=v1.9.1
+TOXIPROXY_VERSION=v2.12.0
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -22,6 +23,24 @@ ensure_grpcurl() {
       "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
   fi
   export GRPCURL
+}
+
+# toxiproxy-server (from the Go module proxy) for the network fault tests.
+ensure_toxiproxy() {
+  REBOUND_TOXIPROXY="$CACHE_DIR/bin/toxiproxy-server-$TOXIPROXY_VERSION"
+  if [[ ! -x "$REBOUND_TOXIPROXY" ]]; then
+    command -v go >/dev/null || { echo "go is needed to install toxiproxy" >&2; return 1; }
+    say "installing toxiproxy $TOXIPROXY_VERSION"
+    local gobin
+    gobin="$(mktemp -d)"
+    # The module's server command builds as `server`.
+    GOBIN="$gobin" GOFLAGS=-mod=mod go install \
+      "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+    mkdir -p "$CACHE_DIR/bin"
+    mv -f "$gobin/server" "$REBOUND_TOXIPROXY"
+    rm -rf "$gobin"
+  fi
+  export REBOUND_TOXIPROXY
 }
 
 free_port() {

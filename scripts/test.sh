@@ -7,6 +7,7 @@ cd "$ROOT"
 
 "$ROOT/deploy/local/stack.sh" install
 ensure_grpcurl
+ensure_toxiproxy
 build
 # The teardown test again, under AddressSanitizer: its own tree, only what
 # that test needs.

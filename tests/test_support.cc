@@ -177,8 +177,8 @@ std::string StackScript() {
 }
 }  // namespace
 
-PrivateServer::PrivateServer(std::string service)
-    : service_(std::move(service)) {
+PrivateServer::PrivateServer(std::string service, std::string env)
+    : service_(std::move(service)), env_(std::move(env)) {
   char tmpl[] = "/tmp/rebound-private-XXXXXX";
   dir_ = mkdtemp(tmpl);
   // stack.sh only cleans directories it created itself.
@@ -192,9 +192,9 @@ PrivateServer::~PrivateServer() {
 }
 
 bool PrivateServer::Start(std::string* output) {
-  int rc = RunCommand(
-      "REBOUND_STACK_DIR=" + dir_ + " " + StackScript() + " start " + service_,
-      output);
+  int rc = RunCommand(env_ + " REBOUND_STACK_DIR=" + dir_ + " " +
+                          StackScript() + " start " + service_,
+                      output);
   if (rc != 0) return false;
   const std::string var =
       service_ == "kafka" ? "REBOUND_KAFKA_BROKERS=" : "REBOUND_REDIS_ADDR=";
@@ -210,6 +210,17 @@ bool PrivateServer::Stop(std::string* output) {
   return RunCommand("REBOUND_STACK_DIR=" + dir_ + " " + StackScript() +
                         " stop " + service_,
                     output) == 0;
+}
+
+bool PrivateServer::Kill9() {
+  std::ifstream in(dir_ + "/" + service_ + "/" + service_ + ".pid");
+  pid_t pid = 0;
+  if (!(in >> pid) || pid <= 0) return false;
+  if (kill(pid, SIGKILL) != 0) return false;
+  for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return kill(pid, 0) != 0;
 }
 
 int64_t CommittedOffset(const std::string& brokers, const std::string& group,

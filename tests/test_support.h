@@ -44,18 +44,23 @@ bool WaitForHealth(const std::shared_ptr<grpc::Channel>& channel,
 // restart it (on the same port).
 class PrivateServer {
  public:
-  // `service`: "kafka" or "redis".
-  explicit PrivateServer(std::string service);
+  // `service`: "kafka" or "redis"; `env`: extra variables for stack.sh
+  // ("REBOUND_KAFKA_PROXIED_PORT=1 REBOUND_KAFKA_PROXY_PORT=2").
+  explicit PrivateServer(std::string service, std::string env = "");
   ~PrivateServer();
   // Starts (or restarts); returns false with the script's output on failure.
   bool Start(std::string* output);
   bool Stop(std::string* output);
+  // SIGKILL to the server process (no shutdown at all); Start() restarts
+  // it on the same port with the same data.
+  bool Kill9();
   // "127.0.0.1:port".
   const std::string& address() const { return address_; }
   const std::string& brokers() const { return address_; }
 
  private:
   std::string service_;
+  std::string env_;
   std::string dir_;
   std::string address_;
 };
