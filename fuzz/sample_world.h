@@ -29,11 +29,12 @@ notify::RetryInputs InputsFor(const rebound::v1::DeclineVerdict& verdict,
                               int prior_retries);
 
 // A verdict has a score in [0, 1] for each of the six reasons, summing to 1,
-// a confidence in [0, 1], finite signal values and weights, and converts to
-// JSON (what rebound-classify writes). Aborts otherwise.
+// a confidence in [0, 1], finite signal values and weights, and valid
+// timestamps (so it converts to JSON, as rebound-classify writes it).
+// Aborts otherwise.
 void CheckVerdict(const rebound::v1::DeclineVerdict& verdict);
 
-// A suggestion converts to JSON (valid timestamps); one that says retry
+// A suggestion has valid timestamps (it converts to JSON); one that says retry
 // has now <= not_before <= retry_at and a local hour of week in [0, 168).
 // Aborts otherwise.
 void CheckSuggestion(const rebound::v1::RetrySuggestion& suggestion,
