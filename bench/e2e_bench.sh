@@ -72,7 +72,7 @@ cleanup() {
 }
 trap cleanup EXIT
 I=$(free_port)
-"$BUILD_DIR/services/ingest/rebound-ingest" --listen=127.0.0.1:$I --metrics-listen=127.0.0.1:0 --dedup-ttl="$DEDUP_TTL" >"$OUT/ingest.log" 2>&1 &
+"$BUILD_DIR/services/ingest/rebound-ingest" --listen=127.0.0.1:$I --metrics-listen=127.0.0.1:0 --insecure-no-auth --dedup-ttl="$DEDUP_TTL" >"$OUT/ingest.log" 2>&1 &
 PIDS+=($!)
 # replicas NAME COUNT BINARY ARGS...: COUNT instances of a service in its
 # consumer group (each its own consume thread and Redis connection), each on
@@ -87,7 +87,7 @@ replicas() {
   for r in $(seq "$count"); do
     port=$(free_port)
     log=$name.log; ((r == 1)) || log=$name-$r.log
-    "$bin" --listen=127.0.0.1:$port --metrics-listen=127.0.0.1:0 "$@" >"$OUT/$log" 2>&1 &
+    "$bin" --listen=127.0.0.1:$port --metrics-listen=127.0.0.1:0 --insecure-no-auth "$@" >"$OUT/$log" 2>&1 &
     PIDS+=($!)
     REPLICA_PIDS+=" $!"
     REPLICA_PORTS+=" $port"

@@ -13,8 +13,28 @@
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/impl/server_builder_plugin.h"
 
 namespace rebound {
+
+namespace {
+
+// Takes gRPC's reflection plugin (v1alpha) off one server. Linking
+// grpc++_reflection registers it with every ServerBuilder of the process,
+// so leaving it off means removing it here.
+class NoReflection : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    std::erase_if(*plugins, [](const auto& p) {
+      return p->name() == "proto_server_reflection";
+    });
+  }
+};
+
+}  // namespace
 
 GrpcConnectionOptions ReadGrpcConnectionOptions(ConfigReader& c) {
   GrpcConnectionOptions o;
@@ -32,18 +52,30 @@ GrpcConnectionOptions ReadGrpcConnectionOptions(ConfigReader& c) {
   o.max_connection_age_grace = c.Duration(
       "grpc-max-connection-age-grace", o.max_connection_age_grace,
       "then let open calls finish for this long before cancelling them");
+  o.reflection = c.Bool("grpc-reflection", o.reflection,
+                        "serve gRPC reflection (API discovery for tools such "
+                        "as grpcurl)");
   return o;
 }
 
 GrpcPortSecurity ReadGrpcPortSecurity(ConfigReader& c) {
   GrpcPortSecurity s;
   const std::string tokens = c.String(
-      "tenant-tokens", "",
-      "tenant:token,... binding bearer tokens to tenants (empty: no auth)");
+      "tenant-tokens", "", "tenant:token,... binding bearer tokens to tenants");
   s.tls_cert =
       c.String("tls-cert", "", "PEM certificate for TLS on the gRPC port");
   s.tls_key =
       c.String("tls-key", "", "PEM private key for TLS on the gRPC port");
+  s.tls_client_ca = c.String(
+      "tls-client-ca", "",
+      "PEM CA certificate: require client certificates it signed (mutual "
+      "TLS); a call without a bearer token acts for the tenant named by its "
+      "certificate's subject CN");
+  s.insecure_no_auth = c.Bool(
+      "insecure-no-auth", false,
+      "serve with no authentication at all: any caller acts for any tenant "
+      "(local development only; without tokens, client certificates or this, "
+      "the service refuses to start)");
   const std::string file = c.String(
       "tenant-tokens-file", "",
       "a file of tenant:token entries (one a line, # comments; a token may be "
@@ -74,6 +106,24 @@ GrpcPortSecurity ReadGrpcPortSecurity(ConfigReader& c) {
     s.auth = *std::move(auth);
   } else {
     c.Reject(setting, std::string(auth.status().message()));
+    return s;
+  }
+  if (!s.tls_client_ca.empty()) {
+    if (s.tls_cert.empty() || s.tls_key.empty()) {
+      c.Reject("tls-client-ca", "needs --tls-cert and --tls-key too");
+      return s;
+    }
+    s.auth.AcceptClientCertificates();
+  }
+  if (s.insecure_no_auth && s.auth.enabled()) {
+    c.Reject("insecure-no-auth",
+             "given with tenant tokens or --tls-client-ca: drop one or the "
+             "other");
+  } else if (!s.insecure_no_auth && !s.auth.enabled()) {
+    c.Reject(setting,
+             "no credentials: give --tenant-tokens-file (or --tenant-tokens) "
+             "or --tls-client-ca; --insecure-no-auth serves every tenant to "
+             "any caller (development only)");
   }
   return s;
 }
@@ -90,6 +140,8 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   GrpcServer out;
   grpc::ServerBuilder builder;
+  if (!connections.reflection)
+    builder.SetOption(std::make_unique<NoReflection>());
   builder.AddListeningPort(listen, std::move(creds), &out.port);
   builder.RegisterService(service);
   // Reflection v1 beside the plugin's v1alpha (common/reflection_v1.h).
@@ -99,7 +151,9 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
   std::vector<std::string> with_service = reflected;
   with_service.push_back(health_name);
   std::sort(with_service.begin(), with_service.end());
-  builder.RegisterCallbackGenericService(NewReflectionV1(with_service));
+  if (connections.reflection) {
+    builder.RegisterCallbackGenericService(NewReflectionV1(with_service));
+  }
   builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.SetMaxSendMessageSize(max_message_bytes);
   auto ms = [](std::chrono::milliseconds d) {
@@ -128,10 +182,15 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
     // No service registered: only the default health service (and
     // reflection, which then lists just that).
     grpc::ServerBuilder health;
+    if (!connections.reflection) {
+      health.SetOption(std::make_unique<NoReflection>());
+    }
     health.AddListeningPort(health_listen, grpc::InsecureServerCredentials(),
                             &out.health_port);
     health.SetMaxReceiveMessageSize(64 * 1024);
-    health.RegisterCallbackGenericService(NewReflectionV1(reflected));
+    if (connections.reflection) {
+      health.RegisterCallbackGenericService(NewReflectionV1(reflected));
+    }
     out.health_server = health.BuildAndStart();
     if (!out.health_server || out.health_port == 0) {
       out.server->Shutdown();

@@ -33,11 +33,14 @@ struct GrpcConnectionOptions {
   // then are cancelled (UNAVAILABLE). 0 = connections never age out.
   std::chrono::milliseconds max_connection_age{0};
   std::chrono::milliseconds max_connection_age_grace{60'000};
+  // Serve grpc.reflection (v1 and v1alpha): lets tools such as grpcurl
+  // discover the API; --grpc-reflection=false turns it off.
+  bool reflection = true;
 };
 
 // Reads --grpc-keepalive-time, --grpc-keepalive-timeout,
-// --grpc-max-connection-age and --grpc-max-connection-age-grace (or their
-// REBOUND_* variables).
+// --grpc-max-connection-age, --grpc-max-connection-age-grace and
+// --grpc-reflection (or their REBOUND_* variables).
 GrpcConnectionOptions ReadGrpcConnectionOptions(ConfigReader& config);
 
 // The security settings every service's gRPC port reads alike.
@@ -49,11 +52,19 @@ struct GrpcPortSecurity {
   // PEM certificate and key: TLS on the port when set.
   std::string tls_cert;
   std::string tls_key;
+  // A CA's PEM certificate: clients must present a certificate it signed,
+  // whose subject CN is the tenant they act for (auth accepts those).
+  std::string tls_client_ca;
+  // --insecure-no-auth: no tokens and no client certificates, on purpose.
+  // Without it (or credentials) the reader rejects the configuration.
+  bool insecure_no_auth = false;
 };
 
-// Reads --tenant-tokens, --tls-cert and --tls-key (or their REBOUND_*
-// variables). Tokens that do not parse are rejected in `config` (its
-// Finish() names the setting, the entry and why; never the token).
+// Reads --tenant-tokens / --tenant-tokens-file, --tls-cert, --tls-key,
+// --tls-client-ca and --insecure-no-auth (or their REBOUND_* variables).
+// Tokens that do not parse are rejected in `config` (its Finish() names the
+// setting, the entry and why; never the token), and so is a port with no
+// credentials at all unless --insecure-no-auth says so.
 GrpcPortSecurity ReadGrpcPortSecurity(ConfigReader& config);
 
 struct GrpcServer {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -28,7 +29,7 @@ std::string Sha256(std::string_view data) {
 }
 
 // Failed authentications, logged at most once a second and never with the
-// token.
+// token (the reasons below never quote one).
 void LogRefused(const char* why) {
   static std::atomic<int64_t> last_ms{0};
   const int64_t now_ms = absl::ToUnixMillis(absl::Now());
@@ -100,6 +101,70 @@ absl::StatusOr<TenantAuth> TenantAuth::Parse(const std::string& spec) {
   return auth;
 }
 
+std::string TenantAuth::Mode() const {
+  std::string tokens;
+  if (!tenant_by_token_.empty()) {
+    std::set<std::string> tenants;
+    for (const auto& [digest, tenant] : tenant_by_token_)
+      tenants.insert(tenant);
+    tokens = absl::StrCat("bearer tokens (", tenants.size(),
+                          tenants.size() == 1 ? " tenant)" : " tenants)");
+  }
+  if (client_certs_) {
+    return tokens.empty() ? "client certificates (tenant = subject CN)"
+                          : tokens +
+                                " or client certificates (tenant = "
+                                "subject CN)";
+  }
+  return tokens.empty() ? "none" : tokens;
+}
+
+void TenantAuth::CountFailuresIn(prometheus::Registry& registry) const {
+  auto& family = prometheus::BuildCounter()
+                     .Name("rebound_auth_failures_total")
+                     .Help(
+                         "Calls refused by authentication or "
+                         "authorization, by reason")
+                     .Register(registry);
+  const char* names[kKinds] = {"missing_credentials", "bad_token",
+                               "bad_certificate", "wrong_tenant"};
+  for (int i = 0; i < kKinds; ++i) {
+    counters_->by_reason[i].store(&family.Add({{"reason", names[i]}}));
+  }
+}
+
+grpc::Status TenantAuth::Refuse(Failure why, grpc::StatusCode code,
+                                const std::string& message) const {
+  if (prometheus::Counter* c = counters_->by_reason[why].load()) {
+    c->Increment();
+  }
+  LogRefused(message.c_str());
+  return grpc::Status(code, message);
+}
+
+grpc::Status TenantAuth::TenantOfCertificate(
+    const grpc::ServerContextBase& context, std::string* tenant) const {
+  auto auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) {
+    return Refuse(kMissing, grpc::StatusCode::UNAUTHENTICATED,
+                  "missing 'authorization: Bearer <token>' metadata or a "
+                  "client certificate");
+  }
+  auto cn = auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
+  if (cn.size() != 1) {
+    return Refuse(kBadCertificate, grpc::StatusCode::UNAUTHENTICATED,
+                  "the client certificate names no tenant (subject CN)");
+  }
+  const std::string name(cn[0].data(), cn[0].size());
+  if (auto why = TenantIdProblem(name)) {
+    return Refuse(
+        kBadCertificate, grpc::StatusCode::UNAUTHENTICATED,
+        "the client certificate's subject CN is not a tenant id: " + *why);
+  }
+  *tenant = name;
+  return grpc::Status::OK;
+}
+
 grpc::Status TenantAuth::TenantOf(const grpc::ServerContextBase& context,
                                   std::string* tenant) const {
   tenant->clear();
@@ -107,27 +172,26 @@ grpc::Status TenantAuth::TenantOf(const grpc::ServerContextBase& context,
   const auto& md = context.client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) {
-    LogRefused("no authorization metadata");
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "missing 'authorization: Bearer <token>' metadata");
+    if (client_certs_) return TenantOfCertificate(context, tenant);
+    return Refuse(kMissing, grpc::StatusCode::UNAUTHENTICATED,
+                  "missing 'authorization: Bearer <token>' metadata");
   }
   if (md.count("authorization") > 1) {
     // Which one a proxy or library would pick differs: refuse, never guess.
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "more than one 'authorization' metadata entry");
+    return Refuse(kBadToken, grpc::StatusCode::UNAUTHENTICATED,
+                  "more than one 'authorization' metadata entry");
   }
   absl::string_view value(it->second.data(), it->second.size());
   if (!absl::ConsumePrefix(&value, "Bearer ")) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "authorization metadata is not 'Bearer <token>'");
+    return Refuse(kBadToken, grpc::StatusCode::UNAUTHENTICATED,
+                  "authorization metadata is not 'Bearer <token>'");
   }
   // Looked up by digest: the comparison never runs over the secret.
   auto t = tenant_by_token_.find(
       Sha256(std::string_view(value.data(), value.size())));
   if (t == tenant_by_token_.end()) {
-    LogRefused("unknown bearer token");
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "unknown bearer token");
+    return Refuse(kBadToken, grpc::StatusCode::UNAUTHENTICATED,
+                  "unknown bearer token");
   }
   *tenant = t->second;
   return grpc::Status::OK;
@@ -139,9 +203,9 @@ grpc::Status TenantAuth::Authorize(const grpc::ServerContextBase& context,
   grpc::Status s = TenantOf(context, &own);
   if (!s.ok() || !enabled()) return s;
   if (own != tenant) {
-    return grpc::Status(
-        grpc::StatusCode::PERMISSION_DENIED,
-        "tenant_id: this token may not act for tenant '" + tenant + "'");
+    return Refuse(
+        kWrongTenant, grpc::StatusCode::PERMISSION_DENIED,
+        "tenant_id: these credentials may not act for tenant '" + tenant + "'");
   }
   return grpc::Status::OK;
 }
@@ -161,9 +225,16 @@ absl::StatusOr<std::string> ReadFile(const std::string& setting,
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFrom(
-    const std::string& cert_path, const std::string& key_path) {
-  if (cert_path.empty() && key_path.empty())
+    const std::string& cert_path, const std::string& key_path,
+    const std::string& client_ca_path) {
+  if (cert_path.empty() && key_path.empty()) {
+    if (!client_ca_path.empty()) {
+      return absl::InvalidArgumentError(
+          "setting 'tls-client-ca' needs 'tls-cert' and 'tls-key' (mutual "
+          "TLS is TLS first)");
+    }
     return grpc::InsecureServerCredentials();
+  }
   if (cert_path.empty() || key_path.empty()) {
     return absl::InvalidArgumentError(
         "settings 'tls-cert' and 'tls-key' must be given together");
@@ -174,6 +245,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFrom(
   if (!key.ok()) return key.status();
   grpc::SslServerCredentialsOptions o;
   o.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!client_ca_path.empty()) {
+    auto ca = ReadFile("tls-client-ca", client_ca_path);
+    if (!ca.ok()) return ca.status();
+    o.pem_root_certs = *ca;
+    o.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
   return grpc::SslServerCredentials(o);
 }
 

@@ -38,14 +38,16 @@ cleanup() {
 trap cleanup EXIT
 
 say "starting ingest (127.0.0.1:$INGEST_PORT), scoring (127.0.0.1:$SCORING_PORT), notify (127.0.0.1:$NOTIFY_PORT); logs in $RUN"
-"$BUILD_DIR/services/ingest/rebound-ingest" --listen="127.0.0.1:$INGEST_PORT" \
+# A local demo on loopback: no tenant tokens, on purpose (--insecure-no-auth);
+# deployments give --tenant-tokens-file or --tls-client-ca (SECURITY.md).
+"$BUILD_DIR/services/ingest/rebound-ingest" --listen="127.0.0.1:$INGEST_PORT" --insecure-no-auth \
   --metrics-listen="127.0.0.1:$INGEST_METRICS" >"$RUN/ingest.log" 2>&1 &
 PIDS+=($!)
-"$BUILD_DIR/services/scoring/rebound-scoring" --listen="127.0.0.1:$SCORING_PORT" \
+"$BUILD_DIR/services/scoring/rebound-scoring" --listen="127.0.0.1:$SCORING_PORT" --insecure-no-auth \
   --metrics-listen="127.0.0.1:$SCORING_METRICS" --redis-addr="$REBOUND_REDIS_ADDR" \
   --classifier-config="$ROOT/config/classifier.json" >"$RUN/scoring.log" 2>&1 &
 PIDS+=($!)
-"$BUILD_DIR/services/notify/rebound-notify" --listen="127.0.0.1:$NOTIFY_PORT" \
+"$BUILD_DIR/services/notify/rebound-notify" --listen="127.0.0.1:$NOTIFY_PORT" --insecure-no-auth \
   --metrics-listen="127.0.0.1:$NOTIFY_METRICS" --redis-addr="$REBOUND_REDIS_ADDR" \
   --retry-policy="$ROOT/config/retry_policy.json" >"$RUN/notify.log" 2>&1 &
 PIDS+=($!)

@@ -1257,6 +1257,98 @@ TEST_F(Pipeline, IdleNotifyReportsRedisDownAndBack) {
       << "notify did not come back when Redis did";
 }
 
+// Mutual TLS: a client certificate signed by the configured CA acts for
+// the tenant its subject CN names (no token needed), and only for it; a
+// client without a certificate, or with one another CA signed, is not
+// served; refusals are counted by reason.
+TEST_F(Pipeline, NotifyTakesTheTenantFromAClientCertificate) {
+  char dir_tmpl[] = "/tmp/rebound-mtls-XXXXXX";
+  const std::string dir = mkdtemp(dir_tmpl);
+  std::string out;
+  {
+    std::ofstream ext(dir + "/server.ext");
+    ext << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
+  }
+  // ca, other-ca, a server cert and client certs (CN = tenant a; CN =
+  // tenant a but signed by other-ca).
+  const std::string script = absl::StrCat(
+      "set -e; cd ", dir, "; ",
+      "for ca in ca other-ca; do openssl req -x509 -newkey rsa:2048 -nodes "
+      "-days 2 -subj /CN=$ca -keyout $ca.key -out $ca.pem 2>/dev/null; done; ",
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout "
+      "server.key -out server.csr 2>/dev/null; ",
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
+      "-CAcreateserial -days 2 -extfile server.ext -out server.pem "
+      "2>/dev/null; ",
+      "for c in 'a ca' 'stranger other-ca'; do set -- $c; "
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=",
+      tenant_a_, " -keyout $1.key -out $1.csr 2>/dev/null; ",
+      "openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial "
+      "-days 2 -out $1.pem 2>/dev/null; done");
+  ASSERT_EQ(testing::RunCommand(script, &out), 0) << out;
+  auto read = [&](const std::string& name) {
+    std::ifstream in(dir + "/" + name);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  auto o = NotifyOptions();
+  o.tls_cert = dir + "/server.pem";
+  o.tls_key = dir + "/server.key";
+  o.tls_client_ca = dir + "/ca.pem";
+  o.auth.AcceptClientCertificates();
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto notify = StartNotify(o, registry);
+  ASSERT_NE(notify, nullptr);
+  auto failures = [&](const std::string& reason) {
+    for (const auto& family : registry->Collect()) {
+      if (family.name != "rebound_auth_failures_total") continue;
+      for (const auto& m : family.metric) {
+        for (const auto& l : m.label) {
+          if (l.name == "reason" && l.value == reason) return m.counter.value;
+        }
+      }
+    }
+    return -1.0;
+  };
+  auto stub_with = [&](const std::string& client) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = read("ca.pem");
+    if (!client.empty()) {
+      ssl.pem_private_key = read(client + ".key");
+      ssl.pem_cert_chain = read(client + ".pem");
+    }
+    return rebound::v1::Notify::NewStub(grpc::CreateChannel(
+        absl::StrCat("localhost:", notify->port()), grpc::SslCredentials(ssl)));
+  };
+  auto list = [&](rebound::v1::Notify::Stub& stub, const std::string& tenant,
+                  const std::string& token) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + seconds(10));
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+    rebound::v1::ListSuggestionsRequest req;
+    req.set_tenant_id(tenant);
+    req.set_member_id("nobody");
+    rebound::v1::ListSuggestionsResponse resp;
+    return stub.ListSuggestions(&ctx, req, &resp);
+  };
+  auto a = stub_with("a");
+  grpc::Status s = list(*a, tenant_a_, "");
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(failures("wrong_tenant"), 0);
+  s = list(*a, tenant_b_, "");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << s.error_message();
+  EXPECT_EQ(failures("wrong_tenant"), 1);
+  // A bearer token, when given, is what the call is judged by.
+  EXPECT_TRUE(list(*a, tenant_b_, kTokenB).ok());
+  s = list(*a, tenant_a_, "not-a-known-token");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(failures("bad_token"), 1);
+  // No client certificate, or one another CA signed: the handshake fails.
+  EXPECT_FALSE(list(*stub_with(""), tenant_a_, "").ok());
+  EXPECT_FALSE(list(*stub_with("stranger"), tenant_a_, "").ok());
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(Pipeline, NotifyServesOverTls) {
   char dir_tmpl[] = "/tmp/rebound-tls-XXXXXX";
   std::string dir = mkdtemp(dir_tmpl);

@@ -10,7 +10,7 @@ INGEST_BIN=$1
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 topic="it-grpcurl-$$"
 log=$(mktemp)
-"$INGEST_BIN" --listen="127.0.0.1:$port" --metrics-listen=127.0.0.1:0 --topic="$topic" >"$log" 2>&1 &
+"$INGEST_BIN" --listen="127.0.0.1:$port" --metrics-listen=127.0.0.1:0 --topic="$topic" --insecure-no-auth >"$log" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
 fail() { echo "FAIL: $*" >&2; cat "$log" >&2; exit 1; }
@@ -69,4 +69,26 @@ print(d[1].decode() + "|" + d[2].decode())
 PY
 )
 [[ "$violation" == "events|a batch needs at least 1 event" ]] || fail "BadRequest violation: '$violation' in $empty"
+
+# The start-up log says how calls are authenticated (here: not at all).
+grep -q '"msg":"authentication"' "$log" || fail "no authentication line in the start-up log"
+grep '"msg":"authentication"' "$log" | grep -q '"mode":"none"' || fail "auth mode not logged as none"
+
+# --grpc-reflection=false: health still answers, reflection is not served.
+port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+log2=$(mktemp)
+"$INGEST_BIN" --listen="127.0.0.1:$port2" --metrics-listen=127.0.0.1:0 --topic="$topic" --insecure-no-auth \
+  --grpc-reflection=false >"$log2" 2>&1 &
+pid2=$!
+trap 'kill -TERM $pid $pid2 2>/dev/null; wait $pid $pid2 2>/dev/null; rm -f "$log" "$log2"' EXIT
+for _ in $(seq 1 100); do
+  "$GRPCURL" -plaintext "127.0.0.1:$port2" grpc.health.v1.Health/Check 2>/dev/null | grep -q '"SERVING"' && break
+  kill -0 $pid2 2>/dev/null || { cat "$log2" >&2; fail "rebound-ingest --grpc-reflection=false exited"; }
+  sleep 0.2
+done
+if listed=$("$GRPCURL" -plaintext "127.0.0.1:$port2" list 2>&1); then
+  fail "reflection still served with --grpc-reflection=false: $listed"
+fi
+grep -qi "does not support the reflection API\|Unimplemented" <<<"$listed" ||
+  fail "unexpected answer without reflection: $listed"
 echo "grpcurl round trip ok"

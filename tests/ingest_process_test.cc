@@ -39,7 +39,7 @@ TEST(IngestProcess, SigtermDuringStreamKeepsEveryAckedEvent) {
   int port = FreePort();
   Child ingest({REBOUND_INGEST_BIN, "--kafka-brokers=" + brokers,
                 "--topic=" + topic, "--topic-partitions=3",
-                absl::StrCat("--listen=127.0.0.1:", port),
+                "--insecure-no-auth", absl::StrCat("--listen=127.0.0.1:", port),
                 absl::StrCat("--metrics-listen=127.0.0.1:", FreePort())});
   ASSERT_GT(ingest.pid(), 0);
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
@@ -157,6 +157,44 @@ TEST(AllServices, BadTenantTokensNameTheSettingNotTheToken) {
   }
 }
 
+// No service starts without credentials unless told to: an empty token
+// list used to mean "no authentication" silently.
+TEST(AllServices, RefuseToStartWithoutCredentialsUnlessToldTo) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  } cases[] = {
+      {{},
+       "'tenant-tokens' (from its default): no credentials: give "
+       "--tenant-tokens-file"},
+      {{"--tenant-tokens="}, "no credentials"},
+      {{"--insecure-no-auth", "--tenant-tokens=acme:Zq81Zq81Zq81"},
+       "'insecure-no-auth' (from --insecure-no-auth): given with tenant "
+       "tokens"},
+      {{"--tls-client-ca=/nonexistent/ca.pem"},
+       "'tls-client-ca' (from --tls-client-ca): needs --tls-cert and "
+       "--tls-key"},
+  };
+  for (const char* bin :
+       {REBOUND_INGEST_BIN, REBOUND_SCORING_BIN, REBOUND_NOTIFY_BIN}) {
+    for (const auto& c : cases) {
+      std::vector<std::string> args = {bin, "--kafka-brokers=127.0.0.1:1"};
+      if (std::string(bin) != REBOUND_INGEST_BIN) {
+        args.push_back("--redis-addr=127.0.0.1:1");
+      }
+      args.insert(args.end(), c.args.begin(), c.args.end());
+      Child child(args);
+      int rc = child.Wait();
+      const std::string out = child.Output();
+      EXPECT_EQ(rc, 2) << bin << ": " << out;
+      EXPECT_NE(out.find(c.expect), std::string::npos)
+          << bin << ": want '" << c.expect << "' in: " << out;
+      EXPECT_EQ(out.find("Zq81"), std::string::npos)
+          << bin << " shows a token: " << out;
+    }
+  }
+}
+
 TEST(IngestProcess, TopicThatCannotBeCreatedIsNamed) {
   std::string brokers = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
   ASSERT_FALSE(brokers.empty());
@@ -164,7 +202,7 @@ TEST(IngestProcess, TopicThatCannotBeCreatedIsNamed) {
   Child child({REBOUND_INGEST_BIN, "--kafka-brokers=" + brokers,
                "--topic=" + topic, "--topic-replication=3",
                "--listen=127.0.0.1:0", "--metrics-listen=127.0.0.1:0",
-               "--startup-timeout=10s"});
+               "--insecure-no-auth", "--startup-timeout=10s"});
   EXPECT_EQ(child.Wait(), 1) << child.Output();
   EXPECT_NE(child.Output().find("topic '" + topic + "'"), std::string::npos)
       << child.Output();

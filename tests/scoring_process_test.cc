@@ -64,7 +64,7 @@ TEST(ScoringProcess, KillNineMidStreamLosesNothingAndCountsNothingTwice) {
         "--redis-addr=" + redis, "--topic=" + topic, "--group-id=" + topic,
         "--verdicts-topic=" + topic + "-v",
         "--dead-letter-topic=" + topic + "-dlq", "--topic-partitions=4",
-        "--listen=127.0.0.1:0",
+        "--listen=127.0.0.1:0", "--insecure-no-auth",
         absl::StrCat("--metrics-listen=127.0.0.1:", metrics_port),
         std::string("--classifier-config=") + REBOUND_SOURCE_DIR +
             "/config/classifier.json",

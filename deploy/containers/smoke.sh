@@ -61,12 +61,13 @@ for svc in ingest scoring notify; do PORT[$svc]=$(free_port); done
 common=(--runtime runc --network host --read-only)
 say "starting the images (tag $TAG): ingest :${PORT[ingest]}, scoring :${PORT[scoring]}, notify :${PORT[notify]}"
 podman run -d --name rebound-smoke-ingest "${common[@]}" "rebound/ingest:$TAG" \
-  --kafka-brokers="$REBOUND_KAFKA_BROKERS" --listen="127.0.0.1:${PORT[ingest]}" \
+  --kafka-brokers="$REBOUND_KAFKA_BROKERS" --listen="127.0.0.1:${PORT[ingest]}" --insecure-no-auth \
   --metrics-listen="127.0.0.1:$(free_port)" >/dev/null
 for svc in scoring notify; do
   podman run -d --name "rebound-smoke-$svc" "${common[@]}" "rebound/$svc:$TAG" \
     --kafka-brokers="$REBOUND_KAFKA_BROKERS" --redis-addr="$REBOUND_REDIS_ADDR" \
-    --listen="127.0.0.1:${PORT[$svc]}" --metrics-listen="127.0.0.1:$(free_port)" >/dev/null
+    --listen="127.0.0.1:${PORT[$svc]}" --metrics-listen="127.0.0.1:$(free_port)" \
+    --insecure-no-auth >/dev/null
 done
 for svc in ingest scoring notify; do
   wait_for_health "${PORT[$svc]}" 90 ||

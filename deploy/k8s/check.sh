@@ -253,10 +253,19 @@ for svc, (grpc, metrics, redis, cfg_env, cfg_file) in SERVICES.items():
         if r.get("key") != key or not ep or r.get("name") != ep["metadata"]["name"]:
             bad(wc, f"{var} is not configMapKeyRef rebound-endpoints/{key}")
     if not redis and "REBOUND_REDIS_ADDR" in env: bad(wc, "REBOUND_REDIS_ADDR set but unused")
-    r = ref("REBOUND_TENANT_TOKENS", "secretKeyRef")
-    if r.get("name") != "rebound-tenant-tokens" or r.get("key") != "tokens":
-        bad(wc, "REBOUND_TENANT_TOKENS is not secretKeyRef rebound-tenant-tokens/tokens")
-    if r.get("optional"): bad(wc, "REBOUND_TENANT_TOKENS must not be optional (empty = no auth)")
+    # Tokens come from the Secret mounted as a file, never an env variable,
+    # and the service must not be told to run without auth.
+    if "REBOUND_TENANT_TOKENS" in env: bad(wc, "REBOUND_TENANT_TOKENS set (mount the Secret as a file)")
+    if "REBOUND_INSECURE_NO_AUTH" in env: bad(wc, "REBOUND_INSECURE_NO_AUTH set")
+    if value("REBOUND_TENANT_TOKENS_FILE") != "/etc/rebound-tokens/tokens":
+        bad(wc, "REBOUND_TENANT_TOKENS_FILE is not /etc/rebound-tokens/tokens")
+    vols = {v.get("name"): v for v in pod.get("volumes") or []}
+    tv = (vols.get("tenant-tokens") or {}).get("secret") or {}
+    if tv.get("secretName") != "rebound-tenant-tokens" or tv.get("optional"):
+        bad(w, "volume tenant-tokens is not the (required) Secret rebound-tenant-tokens")
+    tm = [m for m in c.get("volumeMounts") or [] if m.get("name") == "tenant-tokens"]
+    if len(tm) != 1 or tm[0].get("mountPath") != "/etc/rebound-tokens" or tm[0].get("readOnly") is not True:
+        bad(wc, "tenant-tokens is not mounted read-only at /etc/rebound-tokens")
     if cfg_env:
         path = f"/etc/rebound/{cfg_file}"
         if value(cfg_env) != path: bad(wc, f"{cfg_env} is not {path}")

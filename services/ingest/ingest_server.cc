@@ -15,11 +15,13 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
     const IngestServerOptions& options,
     std::shared_ptr<prometheus::Registry> registry) {
   // The cheap checks first: a bad TLS file fails before Kafka is waited for.
-  auto creds = ServerCredentialsFrom(options.tls_cert, options.tls_key);
+  auto creds = ServerCredentialsFrom(options.tls_cert, options.tls_key,
+                                     options.tls_client_ca);
   if (!creds.ok()) return creds.status();
   std::unique_ptr<IngestServer> s(new IngestServer());
   s->options_ = options;
   s->registry_ = std::move(registry);
+  options.service.auth.CountFailuresIn(*s->registry_);
   s->metrics_ = std::make_unique<IngestMetrics>(*s->registry_);
 
   auto publisher = Publisher::Create(options.publisher);

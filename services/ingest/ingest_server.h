@@ -37,6 +37,9 @@ struct IngestServerOptions {
   // PEM files; both set = TLS on the gRPC port.
   std::string tls_cert;
   std::string tls_key;
+  // With tls_cert/tls_key: clients must present a certificate this CA
+  // signed (mutual TLS; see TenantAuth::AcceptClientCertificates).
+  std::string tls_client_ca;
   IngestServiceOptions service;
   PublisherOptions publisher;
 };

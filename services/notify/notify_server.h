@@ -30,6 +30,9 @@ struct NotifyServerOptions {
   // PEM files; both set = TLS on the gRPC port.
   std::string tls_cert;
   std::string tls_key;
+  // With tls_cert/tls_key: clients must present a certificate this CA
+  // signed (mutual TLS; see TenantAuth::AcceptClientCertificates).
+  std::string tls_client_ca;
   NotifyConsumerOptions consumer;
   // WatchSuggestions streams served at once; each holds a thread and a
   // Redis connection. More are refused RESOURCE_EXHAUSTED (a client retries

@@ -46,6 +46,9 @@ struct ScoringServerOptions {
   TenantAuth auth;
   std::string tls_cert;
   std::string tls_key;
+  // With tls_cert/tls_key: clients must present a certificate this CA
+  // signed (mutual TLS; see TenantAuth::AcceptClientCertificates).
+  std::string tls_client_ca;
   // Redis connections the read API's calls share (one per call at a time).
   int read_connections = 8;
   ScoringOptions scoring;
