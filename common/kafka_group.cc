@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/kafka_properties.h"
 #include "common/log.h"
 
 namespace rebound {
@@ -26,6 +27,13 @@ absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> CreateGroupConsumer(
   };
   for (const auto& [k, v] : options.extra) props[k] = v;
   std::string err;
+  for (const auto& [k, v] : KafkaClientProperties()) {
+    // Never quoted: these hold passwords.
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError("kafka-config-file: '" + k +
+                                        "': " + err);
+    }
+  }
   for (const auto& [k, v] : props) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
       return absl::InvalidArgumentError("kafka consumer property '" + k +

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/container/inlined_vector.h"
+#include "common/kafka_properties.h"
 #include "common/log.h"
 #include "common/time_format.h"
 #include "librdkafka/rdkafka.h"
@@ -179,6 +180,13 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Create(
   };
   for (const auto& [k, v] : options.extra) props[k] = v;
   std::string err;
+  for (const auto& [k, v] : KafkaClientProperties()) {
+    // Never quoted: these hold passwords.
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError("kafka-config-file: '" + k +
+                                        "': " + err);
+    }
+  }
   for (const auto& [k, v] : props) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
       return absl::InvalidArgumentError("kafka property '" + k + "'='" + v +

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/kafka_properties.h"
 #include "common/log.h"
 
 namespace rebound {
@@ -25,6 +26,13 @@ absl::Status ReadTopicToEnd(
       {"enable.partition.eof", "true"},
       {"client.id", "rebound-rebuild"},
   };
+  for (const auto& [k, v] : KafkaClientProperties()) {
+    // Never quoted: these hold passwords.
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError("kafka-config-file: '" + k +
+                                        "': " + err);
+    }
+  }
   for (const auto& [k, v] : props) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
       return absl::InvalidArgumentError(k + ": " + err);

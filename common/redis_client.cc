@@ -4,19 +4,26 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/config.h"
 
 namespace rebound {
 namespace {
+
+// In the status of a refused AUTH (WaitForRedis stops at once on it).
+constexpr char kAuthRefused[] = "AUTH refused";
 
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
@@ -228,6 +235,28 @@ RedisOptions ReadRedisOptions(ConfigReader& c) {
             "wait; a failover may lose the last writes)"));
   o.wait_timeout = c.Duration("redis-wait-timeout", o.wait_timeout,
                               "longest WAIT for --redis-wait-replicas");
+  o.user = c.String("redis-user", "",
+                    "Redis ACL user to AUTH as (with --redis-password-file; "
+                    "empty: the default user)");
+  const std::string password_file = c.String(
+      "redis-password-file", "",
+      "a file holding the Redis password (AUTH on every connection); mount "
+      "it as a secret file");
+  if (!password_file.empty()) {
+    std::ifstream in(password_file);
+    std::stringstream text;
+    if (!in || !(text << in.rdbuf())) {
+      c.Reject("redis-password-file", "cannot read '" + password_file + "'");
+    } else {
+      o.password = std::string(absl::StripTrailingAsciiWhitespace(text.str()));
+      if (o.password.empty()) {
+        c.Reject("redis-password-file",
+                 "'" + password_file + "' holds no password");
+      }
+    }
+  } else if (!o.user.empty()) {
+    c.Reject("redis-user", "needs --redis-password-file");
+  }
   return o;
 }
 
@@ -280,6 +309,26 @@ absl::StatusOr<RedisClient::Context> RedisClient::Open(
   }
   redisSetTimeout(c, ToTimeval(options_.command_timeout));
   redisEnableKeepAlive(c);
+  if (!options_.password.empty()) {
+    ReplyPtr r(static_cast<redisReply*>(
+        options_.user.empty()
+            ? redisCommand(c, "AUTH %b", options_.password.data(),
+                           options_.password.size())
+            : redisCommand(c, "AUTH %b %b", options_.user.data(),
+                           options_.user.size(), options_.password.data(),
+                           options_.password.size())));
+    if (r == nullptr) {
+      return absl::UnavailableError("redis " + address + ": " + c->errstr);
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+      // Redis's reply names no secret ("WRONGPASS invalid username-password
+      // pair or user is disabled.").
+      return absl::UnavailableError(
+          absl::StrCat("redis ", address, ": ", kAuthRefused, " (user '",
+                       options_.user.empty() ? "default" : options_.user,
+                       "'): ", std::string(r->str ? r->str : "", r->len)));
+    }
+  }
   return owned;
 }
 
@@ -1055,6 +1104,10 @@ absl::Status WaitForRedis(const std::function<absl::Status()>& connect,
   while (true) {
     absl::Status s = connect();
     if (s.ok()) return s;
+    if (absl::StrContains(s.message(), kAuthRefused)) {
+      // Waiting does not fix credentials: say so at once.
+      return absl::UnavailableError(std::string(s.message()));
+    }
     if (absl::Now() >= deadline) {
       return absl::UnavailableError(
           "redis at " + address + " did not answer within " +

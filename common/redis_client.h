@@ -74,6 +74,11 @@ struct RedisOptions {
   // could lose. 0: no wait (a failover may lose the last ~ms of writes).
   int wait_replicas = 0;
   std::chrono::milliseconds wait_timeout{1000};
+  // Credentials sent with AUTH on every new connection (Redis 6 ACLs:
+  // user and password; a password alone authenticates the default user).
+  // Empty password: no AUTH.
+  std::string user{};
+  std::string password{};
 };
 
 class RedisClient {

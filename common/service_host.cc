@@ -2,8 +2,11 @@
 
 #include <pthread.h>
 
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
+#include "common/kafka_properties.h"
 #include "common/tenant_auth.h"
 
 namespace rebound {
@@ -15,7 +18,7 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
   h->options_ = std::move(options);
   h->service_ = std::move(service);
   const ServiceHostOptions& o = h->options_;
-  auto creds = ServerCredentialsFrom(o.tls_cert, o.tls_key);
+  auto creds = ServerCredentialsFrom(o.tls_cert, o.tls_key, o.tls_client_ca);
   if (!creds.ok()) return creds.status();
   auto grpc_server =
       StartGrpcServer(o.listen, *creds, h->service_.get(), o.max_message_bytes,
@@ -49,7 +52,8 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
       [raw] { return raw->stage_->healthy(); }, &h->stage_done_, o.name);
   log::Info(o.name + " started", {{"port", h->port_},
                                   {"health_port", h->health_port_},
-                                  {"tls", !o.tls_cert.empty()}});
+                                  {"tls", !o.tls_cert.empty()},
+                                  {"mutual_tls", !o.tls_client_ca.empty()}});
   return h;
 }
 
@@ -106,6 +110,25 @@ ServiceFlags ReadServiceFlags(ConfigReader& c,
       "startup-timeout", f.startup_timeout,
       "longest wait for Kafka (and Redis) at start; then exit 1 naming it");
   f.security = ReadGrpcPortSecurity(c);
+  const std::string kafka_file = c.String(
+      "kafka-config-file", "",
+      "librdkafka security settings for every Kafka client (key=value lines: "
+      "security.protocol, sasl.mechanism, sasl.username, sasl.password, "
+      "ssl.ca.location...); mount it as a secret file");
+  if (!kafka_file.empty()) {
+    std::ifstream in(kafka_file);
+    std::stringstream text;
+    if (!in || !(text << in.rdbuf())) {
+      c.Reject("kafka-config-file", "cannot read '" + kafka_file + "'");
+    } else if (auto props = ParseKafkaProperties(text.str()); !props.ok()) {
+      c.Reject("kafka-config-file", std::string(props.status().message()));
+    } else {
+      f.kafka_security_protocol = props->contains("security.protocol")
+                                      ? props->at("security.protocol")
+                                      : "plaintext";
+      SetKafkaClientProperties(*std::move(props));
+    }
+  }
   return f;
 }
 

@@ -56,6 +56,7 @@ struct ServiceHostOptions {
   // PEM files; both set = TLS on the gRPC port.
   std::string tls_cert;
   std::string tls_key;
+  std::string tls_client_ca;  // Also set: mutual TLS.
   // How long open calls (streams) get at shutdown before they are
   // cancelled.
   std::chrono::milliseconds call_grace{5'000};
@@ -75,6 +76,7 @@ ServiceHostOptions HostOptionsOf(const ServerOptions& options, std::string name,
   h.connections = options.connections;
   h.tls_cert = options.tls_cert;
   h.tls_key = options.tls_key;
+  h.tls_client_ca = options.tls_client_ca;
   return h;
 }
 
@@ -138,6 +140,8 @@ struct ServiceFlags {
   GrpcPortSecurity security;
   // How long start-up waits for Kafka (and Redis) before it gives up.
   std::chrono::milliseconds startup_timeout{30'000};
+  // security.protocol from --kafka-config-file (for the start-up log).
+  std::string kafka_security_protocol = "plaintext";
 };
 
 // The gRPC port settings of `flags` into a server's options (every
@@ -150,12 +154,14 @@ void ApplyPortFlags(const ServiceFlags& flags, ServerOptions* options) {
   options->connections = flags.connections;
   options->tls_cert = flags.security.tls_cert;
   options->tls_key = flags.security.tls_key;
+  options->tls_client_ca = flags.security.tls_client_ca;
 }
 
 // Reads --listen, --health-listen, --metrics-listen, --log-level,
 // --kafka-brokers,
 // --startup-timeout, the gRPC keepalive settings and the port's security
-// (--tenant-tokens, --tls-cert, --tls-key), with these defaults.
+// (--tenant-tokens[-file], --tls-cert, --tls-key, --tls-client-ca,
+// --insecure-no-auth), with these defaults.
 ServiceFlags ReadServiceFlags(ConfigReader& config,
                               const std::string& default_listen,
                               const std::string& default_metrics_listen,
@@ -177,6 +183,12 @@ int RunService(const sigset_t& signals, const ServiceFlags& flags,
                const std::function<absl::StatusOr<std::unique_ptr<Server>>(
                    std::shared_ptr<prometheus::Registry>)>& start) {
   auto registry = std::make_shared<prometheus::Registry>();
+  log::Info("authentication",
+            {{"mode", flags.security.auth.Mode()},
+             {"tls", !flags.security.tls_cert.empty()},
+             {"mutual_tls", !flags.security.tls_client_ca.empty()},
+             {"reflection", flags.connections.reflection},
+             {"kafka_security_protocol", flags.kafka_security_protocol}});
   auto metrics = MetricsServer::Start(flags.metrics_listen, registry);
   if (!metrics.ok()) {
     log::Error("cannot start",

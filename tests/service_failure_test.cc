@@ -19,6 +19,7 @@
 #include "tests/scoring_test_support.h"
 #include "tests/test_support.h"
 #include "tools/ingest_client.h"
+#include "tools/topic_reader.h"
 
 namespace rebound {
 namespace {
@@ -119,7 +120,7 @@ TEST(AllServices, AFailedStartExitsOneWithOneLineNamingTheCause) {
     for (const Case& c : cases) {
       if (c.redis_only && !svc.uses_redis) continue;
       std::vector<std::string> args = {
-          svc.bin, "--startup-timeout=3s",
+          svc.bin, "--startup-timeout=3s", "--insecure-no-auth",
           absl::StrCat("--metrics-listen=127.0.0.1:", FreePort())};
       if (svc.reads_events) args.push_back("--topic=" + topic);
       bool has_listen = false;
@@ -169,9 +170,12 @@ TEST(AllServices, SigtermDuringAKafkaOutageEndsWithinTheGracePeriod) {
     r.svc = svc;
     r.port = FreePort();
     std::vector<std::string> args = {
-        svc.bin, "--kafka-brokers=" + kafka.brokers(), "--topic-partitions=2",
+        svc.bin,
+        "--kafka-brokers=" + kafka.brokers(),
+        "--topic-partitions=2",
         absl::StrCat("--listen=127.0.0.1:", r.port),
-        absl::StrCat("--metrics-listen=127.0.0.1:", FreePort())};
+        absl::StrCat("--metrics-listen=127.0.0.1:", FreePort()),
+        "--insecure-no-auth"};
     if (svc.reads_events) args.push_back("--topic=" + topic);
     if (!svc.config.empty()) args.push_back(svc.config);
     if (svc.uses_redis) {
@@ -227,6 +231,162 @@ TEST(AllServices, SigtermDuringAKafkaOutageEndsWithinTheGracePeriod) {
     std::cout << r.svc.name << ": exit " << rc << " " << took.count()
               << " ms after SIGTERM\n";
   }
+}
+
+std::string WriteSecretFile(const std::string& text) {
+  char tmpl[] = "/tmp/rebound-secret-XXXXXX";
+  const int fd = mkstemp(tmpl);
+  if (fd < 0) return "";
+  const ssize_t wrote = write(fd, text.data(), text.size());
+  close(fd);
+  return wrote == static_cast<ssize_t>(text.size()) ? tmpl : "";
+}
+
+// Redis with ACLs (default user off, one user "rebound"): scoring and notify
+// connect with --redis-user and --redis-password-file; without credentials
+// or with a wrong password they refuse to start, one line naming why (a
+// wrong password at once) and never the password.
+TEST(AllServices, RedisCredentialsFromAnAclUser) {
+  const std::string brokers = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
+  ASSERT_FALSE(brokers.empty());
+  testing::PrivateServer redis("redis");
+  std::string out;
+  ASSERT_TRUE(redis.Start(&out)) << out;
+  const std::string port =
+      redis.address().substr(redis.address().rfind(':') + 1);
+  const std::string password = "pw-Zq81Zq81Zq81";
+  ASSERT_EQ(testing::RunCommand("redis-cli -p " + port +
+                                    " ACL SETUSER rebound on '>" + password +
+                                    "' '~*' '&*' '+@all' && redis-cli -p " +
+                                    port + " ACL SETUSER default off",
+                                &out),
+            0)
+      << out;
+  const std::string good = WriteSecretFile(password + "\n");
+  const std::string bad = WriteSecretFile("pw-not-this-one\n");
+  ASSERT_FALSE(good.empty() || bad.empty());
+  const std::string topic = testing::UniqueTopic("it-redis-acl");
+  for (const Service& svc : AllServices()) {
+    if (!svc.uses_redis) continue;
+    auto run = [&](std::vector<std::string> creds, int port) {
+      std::vector<std::string> args = {
+          svc.bin,
+          "--kafka-brokers=" + brokers,
+          "--redis-addr=" + redis.address(),
+          "--startup-timeout=5s",
+          "--insecure-no-auth",
+          absl::StrCat("--listen=127.0.0.1:", port),
+          absl::StrCat("--metrics-listen=127.0.0.1:", FreePort()),
+          "--group-id=" + topic + "-" + svc.name,
+          "--verdicts-topic=" + topic + "-verdicts"};
+      if (svc.reads_events) args.push_back("--topic=" + topic);
+      if (!svc.config.empty()) args.push_back(svc.config);
+      args.insert(args.end(), creds.begin(), creds.end());
+      return std::make_unique<Child>(args);
+    };
+    {
+      const int port = FreePort();
+      auto child =
+          run({"--redis-user=rebound", "--redis-password-file=" + good}, port);
+      auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                         grpc::InsecureChannelCredentials());
+      EXPECT_TRUE(testing::WaitForHealth(channel, svc.health, 1, seconds(60)))
+          << svc.name << " never SERVING with the ACL user:\n"
+          << child->Output();
+      kill(child->pid(), SIGTERM);
+      child->Wait();
+    }
+    {
+      auto child = run({}, FreePort());
+      EXPECT_EQ(child->Wait(), 1) << child->Output();
+      const auto lines = CannotStartLines(child->Output());
+      ASSERT_EQ(lines.size(), 1u) << child->Output();
+      EXPECT_NE(lines[0].find("NOAUTH"), std::string::npos) << lines[0];
+    }
+    {
+      const auto started = std::chrono::steady_clock::now();
+      auto child = run({"--redis-user=rebound", "--redis-password-file=" + bad},
+                       FreePort());
+      EXPECT_EQ(child->Wait(), 1) << child->Output();
+      const auto lines = CannotStartLines(child->Output());
+      ASSERT_EQ(lines.size(), 1u) << child->Output();
+      EXPECT_NE(lines[0].find("AUTH refused (user 'rebound'): WRONGPASS"),
+                std::string::npos)
+          << lines[0];
+      EXPECT_EQ(child->Output().find("pw-not-this-one"), std::string::npos)
+          << "the password is shown: " << child->Output();
+      // Refused credentials are not waited on for --startup-timeout.
+      EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(5));
+    }
+  }
+  unlink(good.c_str());
+  unlink(bad.c_str());
+}
+
+// A broker that requires SASL (PLAIN over a SASL_PLAINTEXT listener):
+// ingest reaches it with --kafka-config-file and publishes; with a wrong
+// password it refuses to start, one line, the password nowhere.
+TEST(AllServices, KafkaSaslSettingsPassedThrough) {
+  const int sasl_port = FreePort();
+  const std::string password = "kpw-Zq81Zq81Zq81";
+  testing::PrivateServer kafka(
+      "kafka", absl::StrCat("REBOUND_KAFKA_SASL_PORT=", sasl_port,
+                            " REBOUND_KAFKA_SASL_PASSWORD=", password));
+  std::string out;
+  ASSERT_TRUE(kafka.Start(&out)) << out;
+  auto config = [](const std::string& pw) {
+    return WriteSecretFile(
+        "# SASL/PLAIN towards the test broker\n"
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"
+        "sasl.username=rebound\nsasl.password=" +
+        pw + "\n");
+  };
+  const std::string good = config(password), bad = config("kpw-not-this-one");
+  ASSERT_FALSE(good.empty() || bad.empty());
+  const std::string topic = testing::UniqueTopic("it-sasl");
+  auto run = [&](const std::string& file, int port) {
+    return std::make_unique<Child>(std::vector<std::string>{
+        REBOUND_INGEST_BIN,
+        absl::StrCat("--kafka-brokers=127.0.0.1:", sasl_port),
+        "--kafka-config-file=" + file, "--topic=" + topic,
+        "--topic-partitions=2", "--startup-timeout=10s", "--insecure-no-auth",
+        absl::StrCat("--listen=127.0.0.1:", port),
+        absl::StrCat("--metrics-listen=127.0.0.1:", FreePort())});
+  };
+  {
+    const int port = FreePort();
+    auto child = run(good, port);
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                       grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(
+        testing::WaitForHealth(channel, "rebound.v1.Ingest", 1, seconds(60)))
+        << child->Output();
+    const std::string tenant = testing::UniqueTopic("t");
+    auto published = tools::PublishOverStream(
+        channel, testing::SimulatedStream(tenant, 20, 3));
+    EXPECT_TRUE(published.status.ok()) << published.status.error_message();
+    EXPECT_GT(published.published, 0u);
+    EXPECT_NE(
+        child->Output().find("\"kafka_security_protocol\":\"SASL_PLAINTEXT\""),
+        std::string::npos)
+        << child->Output();
+    kill(child->pid(), SIGTERM);
+    child->Wait();
+    // What ingest acked is on the broker (read over the plaintext port).
+    auto count = tools::CountTopic(kafka.brokers(), topic, seconds(30));
+    ASSERT_TRUE(count.ok()) << count.status();
+    EXPECT_EQ(*count, static_cast<int64_t>(published.published));
+  }
+  {
+    auto child = run(bad, FreePort());
+    EXPECT_EQ(child->Wait(), 1) << child->Output();
+    const auto lines = CannotStartLines(child->Output());
+    EXPECT_EQ(lines.size(), 1u) << child->Output();
+    EXPECT_EQ(child->Output().find("kpw-not-this-one"), std::string::npos)
+        << "the password is shown: " << child->Output();
+  }
+  unlink(good.c_str());
+  unlink(bad.c_str());
 }
 
 }  // namespace
