@@ -94,6 +94,24 @@ absl::Status Invalid(const std::string& key, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(key, ": ", why));
 }
 
+// The values a config may give, so that no weight overflows the softmax and
+// no threshold overflows the integer it is compared with or cast to:
+// weights and priors are log-odds (the shipped ones are within +-3);
+// shares and rates are fractions; hours are hours of a day; the rest are
+// counts, days or lengths.
+std::pair<double, double> RangeOf(const std::string& section,
+                                  const std::string& key) {
+  if (section != "thresholds") return {-100, 100};
+  static const std::set<std::string> fractions = {
+      "low_completeness", "low_acceptance_rate", "accept_hour_min_share",
+      "selective_rate"};
+  if (fractions.contains(key)) return {0, 1};
+  if (key == "default_active_start_hour" || key == "default_active_end_hour") {
+    return {0, 24};
+  }
+  return {0, 1e9};
+}
+
 absl::Status ReadNumbers(const nlohmann::json& root, const std::string& section,
                          const char* const* names, size_t n,
                          ClassifierConfig& out) {
@@ -108,7 +126,14 @@ absl::Status ReadNumbers(const nlohmann::json& root, const std::string& section,
     if (!value.is_number()) {
       return Invalid(absl::StrCat(section, ".", key), "must be a number");
     }
-    out.values[absl::StrCat(section, ".", key)] = value.get<double>();
+    const double v = value.get<double>();
+    const auto [lo, hi] = RangeOf(section, key);
+    // NaN fails both comparisons' negation: !(v >= lo).
+    if (!(v >= lo && v <= hi)) {
+      return Invalid(absl::StrCat(section, ".", key),
+                     absl::StrCat("must be a number in [", lo, ", ", hi, "]"));
+    }
+    out.values[absl::StrCat(section, ".", key)] = v;
   }
   for (size_t i = 0; i < n; ++i) {
     if (!obj.contains(names[i])) {
@@ -166,6 +191,11 @@ absl::StatusOr<ClassifierConfig> ParseJson(const nlohmann::json& root) {
     if (!known) return Invalid(absl::StrCat("priors.", key), "unknown reason");
     if (!value.is_number()) {
       return Invalid(absl::StrCat("priors.", key), "must be a number");
+    }
+    const double v = value.get<double>();
+    if (!(v >= -100 && v <= 100)) {
+      return Invalid(absl::StrCat("priors.", key),
+                     "must be a number in [-100, 100]");
     }
   }
   for (const auto& [reason, name] : kDeclineReasons) {

@@ -278,6 +278,37 @@ TEST(ClassifierConfigTest, ErrorsNameTheKey) {
   EXPECT_FALSE(ParseClassifierConfig("{not json").ok());
 }
 
+// Found by fuzz/classifier_config_fuzz: a threshold of 7.8e36 was accepted
+// and cast to an integer (undefined behaviour); weights of any size could
+// overflow the softmax. Every number now has a range (nlohmann itself
+// refuses what overflows a double, 1e999).
+TEST(ClassifierConfigTest, NumbersOutOfRangeAreRefused) {
+  const std::string good = ShippedJson();
+  struct {
+    std::string from, to, key;
+  } cases[] = {
+      {"\"headline_min_word_length\": 4",
+       "\"headline_min_word_length\": 7.77778e+36",
+       "thresholds.headline_min_word_length: must be a number in [0, 1e+09]"},
+      {"\"few_connections\": 30", "\"few_connections\": -1",
+       "thresholds.few_connections"},
+      {"\"selective_rate\": 0.7", "\"selective_rate\": 1.5",
+       "thresholds.selective_rate: must be a number in [0, 1]"},
+      {"\"note_long\": 0.4", "\"note_long\": 1e300",
+       "weights.note_long: must be a number in [-100, 100]"},
+      {"\"note_long\": 0.4", "\"note_long\": 1e999", "number overflow"},
+      {"\"spammy_profile\": 0.6", "\"spammy_profile\": -1e300",
+       "priors.spammy_profile: must be a number in [-100, 100]"},
+  };
+  for (const auto& c : cases) {
+    std::string bad = absl::StrReplaceAll(good, {{c.from, c.to}});
+    ASSERT_NE(bad, good) << c.from;
+    auto r = ParseClassifierConfig(bad);
+    ASSERT_FALSE(r.ok()) << c.key;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.key));
+  }
+}
+
 TEST(ClassifierConfigTest, LoadErrorsNameTheFile) {
   auto r = LoadClassifierConfig("/nonexistent/classifier.json");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
