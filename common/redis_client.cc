@@ -502,7 +502,9 @@ absl::StatusOr<RedisClient::Node*> RedisClient::NodeFor(
   }
 }
 
-absl::StatusOr<RedisValue> RedisClient::Convert(const std::string& node,
+// `node` by value: callers pass a Node's own address, and a lost
+// connection drops that Node below (ASan found the dangling reference).
+absl::StatusOr<RedisValue> RedisClient::Convert(std::string node,
                                                 redisReply* raw) {
   if (raw == nullptr) {
     auto it = nodes_.find(node);

@@ -228,8 +228,7 @@ class RedisClient {
   // connected, with the scripts loaded.
   absl::StatusOr<Node*> NodeFor(const std::vector<std::string>& argv);
   absl::StatusOr<Node*> NodeAt(const std::string& address);
-  absl::StatusOr<RedisValue> Convert(const std::string& node,
-                                     redisReply* reply);
+  absl::StatusOr<RedisValue> Convert(std::string node, redisReply* reply);
   // Convert's errors, without converting a reply that has none (an empty
   // value instead).
   absl::StatusOr<RedisValue> Check(const std::string& node, redisReply* reply);

@@ -27,6 +27,34 @@ namespace {
 
 using rebound::v1::ConnectionEvent;
 
+// A connection the server closed (here: CLIENT KILL) fails the next command
+// with UNAVAILABLE naming the node, and the one after reconnects. The
+// failing command used to build its message from the address of the node
+// it had just dropped (a use after free, found by scripts/sanitize.sh).
+TEST(RedisClient, AConnectionTheServerClosedIsReportedThenReplaced) {
+  const std::string addr = testing::RequiredEnv("REBOUND_REDIS_ADDR");
+  ASSERT_FALSE(addr.empty());
+  RedisOptions o;
+  o.address = addr;
+  o.mode = RedisOptions::Mode::kStandalone;
+  RedisClient client(o);
+  auto id = client.Command({"CLIENT", "ID"});
+  ASSERT_TRUE(id.ok()) << id.status();
+  RedisClient killer(o);
+  auto killed =
+      killer.Command({"CLIENT", "KILL", "ID", std::to_string(id->integer)});
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  ASSERT_EQ(killed->integer, 1);
+  auto lost = client.Command({"PING"});
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(lost.status().message().find("redis " + addr),
+            absl::string_view::npos)
+      << lost.status();
+  auto again = client.Command({"PING"});
+  EXPECT_TRUE(again.ok()) << again.status();
+}
+
 std::string Shell(const std::string& command) {
   std::string out;
   FILE* p = popen(command.c_str(), "r");
