@@ -36,6 +36,14 @@ absl::StatusOr<std::map<std::string, std::string>> ParseKafkaProperties(
     }
     const std::string key(absl::StripAsciiWhitespace(line.substr(0, eq)));
     const std::string value(absl::StripAsciiWhitespace(line.substr(eq + 1)));
+    // A key is a property name; a mistyped line ("sasl.password: x=")
+    // would otherwise make a secret part of a key that errors quote.
+    if (key.empty() ||
+        key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._") !=
+            std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", line_no, " has no property name before '='"));
+    }
     if (!IsSecurityKey(key)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "line ", line_no, ": '", key,

@@ -559,8 +559,11 @@ absl::StatusOr<RedisValue> RedisClient::Exec(
     auto to = NodeAt(target);
     if (!to.ok()) return to.status();
     if (redirect == Redirect::kMoved) {
+      // RefreshSlots may drop the node `to` points at: look it up again.
       (void)RefreshSlots();
-      node = *to;
+      auto moved = NodeAt(target);
+      if (!moved.ok()) return moved.status();
+      node = *moved;
       continue;
     }
     // ASK: this one command, on the importing node, after ASKING; what it

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -119,15 +121,24 @@ std::string TenantAuth::Mode() const {
   return tokens.empty() ? "none" : tokens;
 }
 
-void TenantAuth::CountFailuresIn(prometheus::Registry& registry) const {
+void TenantAuth::CountFailuresIn(
+    std::shared_ptr<prometheus::Registry> registry) const {
   auto& family = prometheus::BuildCounter()
                      .Name("rebound_auth_failures_total")
                      .Help(
                          "Calls refused by authentication or "
                          "authorization, by reason")
-                     .Register(registry);
+                     .Register(*registry);
   const char* names[kKinds] = {"missing_credentials", "bad_token",
                                "bad_certificate", "wrong_tenant"};
+  // Keep the newest registry alive before its counters are published;
+  // an older one stays alive as long as a reader may hold its counter.
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  static std::vector<std::shared_ptr<prometheus::Registry>>* kept =
+      new std::vector<std::shared_ptr<prometheus::Registry>>;
+  kept->push_back(registry);
+  counters_->registry = registry;
   for (int i = 0; i < kKinds; ++i) {
     counters_->by_reason[i].store(&family.Add({{"reason", names[i]}}));
   }

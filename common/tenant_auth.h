@@ -43,7 +43,9 @@ class TenantAuth {
   // Counts refused calls in `registry` as rebound_auth_failures_total
   // {reason: missing_credentials, bad_token, bad_certificate,
   // wrong_tenant}; every copy of this TenantAuth counts there.
-  void CountFailuresIn(prometheus::Registry& registry) const;
+  // The registry is kept alive by the counters (copies may outlive the
+  // server that registered them).
+  void CountFailuresIn(std::shared_ptr<prometheus::Registry> registry) const;
 
   // OK when the call may act for `tenant`: UNAUTHENTICATED without a known
   // token, PERMISSION_DENIED when the token belongs to another tenant.
@@ -68,6 +70,7 @@ class TenantAuth {
   // Shared by copies (services copy their TenantAuth); set once at start.
   struct Counters {
     std::array<std::atomic<prometheus::Counter*>, kKinds> by_reason{};
+    std::shared_ptr<prometheus::Registry> registry;  // Owns the counters.
   };
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
 };

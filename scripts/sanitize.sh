@@ -23,8 +23,11 @@ CLUSTER_DIR="$REBOUND_STACK_DIR/redis-cluster"
 trap '"$ROOT/deploy/local/redis_cluster.sh" stop "$CLUSTER_DIR" >/dev/null 2>&1 || true; "$ROOT/deploy/local/stack.sh" stop all >/dev/null 2>&1 || true' EXIT
 "$ROOT/deploy/local/stack.sh" clean >/dev/null 2>&1 || true
 say "starting Kafka, Redis and a Redis Cluster for the tests"
-eval "$("$ROOT/deploy/local/stack.sh" start all)"
-eval "$("$ROOT/deploy/local/redis_cluster.sh" start "$CLUSTER_DIR")"
+# Captured first: `eval "$(cmd)"` would hide a failed start from set -e.
+stack_env="$("$ROOT/deploy/local/stack.sh" start all)"
+eval "$stack_env"
+cluster_env="$("$ROOT/deploy/local/redis_cluster.sh" start "$CLUSTER_DIR")"
+eval "$cluster_env"
 
 # Leaks: gRPC and protobuf keep process-lifetime singletons that LSan
 # reports at exit; those are not Rebound's. Everything else is fatal.

@@ -23,8 +23,11 @@ trap '"$ROOT/deploy/local/redis_cluster.sh" stop "$CLUSTER_DIR" >/dev/null 2>&1 
 "$ROOT/deploy/local/redis_cluster.sh" stop "$CLUSTER_DIR" >/dev/null 2>&1 || true
 "$ROOT/deploy/local/stack.sh" clean >/dev/null 2>&1 || true
 say "starting Kafka, Redis and a Redis Cluster for the tests"
-eval "$("$ROOT/deploy/local/stack.sh" start all)"
-eval "$("$ROOT/deploy/local/redis_cluster.sh" start "$CLUSTER_DIR")"
+# Captured first: `eval "$(cmd)"` would hide a failed start from set -e.
+stack_env="$("$ROOT/deploy/local/stack.sh" start all)"
+eval "$stack_env"
+cluster_env="$("$ROOT/deploy/local/redis_cluster.sh" start "$CLUSTER_DIR")"
+eval "$cluster_env"
 echo "REBOUND_KAFKA_BROKERS=$REBOUND_KAFKA_BROKERS REBOUND_REDIS_ADDR=$REBOUND_REDIS_ADDR"
 echo "REBOUND_REDIS_CLUSTER_ADDR=$REBOUND_REDIS_CLUSTER_ADDR"
 

@@ -21,7 +21,7 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
   std::unique_ptr<IngestServer> s(new IngestServer());
   s->options_ = options;
   s->registry_ = std::move(registry);
-  options.service.auth.CountFailuresIn(*s->registry_);
+  options.service.auth.CountFailuresIn(s->registry_);
   s->metrics_ = std::make_unique<IngestMetrics>(*s->registry_);
 
   auto publisher = Publisher::Create(options.publisher);

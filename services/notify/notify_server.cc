@@ -13,7 +13,7 @@ constexpr char kServiceName[] = "rebound.v1.Notify";
 absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
     const NotifyServerOptions& options, RetryPolicyConfig policy,
     std::shared_ptr<prometheus::Registry> registry) {
-  options.auth.CountFailuresIn(*registry);
+  options.auth.CountFailuresIn(registry);
   std::unique_ptr<NotifyServer> s(new NotifyServer());
   NotifyServerOptions o = options;
   o.consumer.store.corrupt =

@@ -56,7 +56,7 @@ grpc::ServerUnaryReactor* ScoringReadService::GetMemberScores(
 absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
     const ScoringServerOptions& options, ClassifierConfig classifier,
     std::shared_ptr<prometheus::Registry> registry) {
-  options.auth.CountFailuresIn(*registry);
+  options.auth.CountFailuresIn(registry);
   std::unique_ptr<ScoringServer> s(new ScoringServer());
   auto host = ServiceHost::Start(
       HostOptionsOf(options, "scoring", kServiceName),
