@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -173,6 +174,17 @@ std::chrono::milliseconds ConfigReader::Duration(const std::string& name,
 std::string ConfigReader::Usage(const std::string& program) const {
   return "usage: " + program + " [--name=value ...]\n" +
          absl::StrJoin(usage_, "\n") + "\n";
+}
+
+std::optional<std::string> ConfigReader::ReadSettingFile(
+    const std::string& name, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  if (!in || !(text << in.rdbuf())) {
+    Reject(name, "cannot read '" + path + "'");
+    return std::nullopt;
+  }
+  return text.str();
 }
 
 absl::Status ConfigReader::Finish() const {

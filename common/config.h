@@ -60,6 +60,11 @@ class ConfigReader {
   // reports it like a malformed value, naming the setting and its source.
   void Reject(const std::string& name, const std::string& why);
 
+  // The bytes of the file `path` that setting `name` gives; nullopt (and
+  // `name` rejected: "cannot read '<path>'") when it cannot be read.
+  std::optional<std::string> ReadSettingFile(const std::string& name,
+                                             const std::string& path);
+
   // The environment variable for a setting name: "kafka-brokers" ->
   // "REBOUND_KAFKA_BROKERS".
   static std::string EnvName(const std::string& name);

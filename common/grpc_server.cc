@@ -85,18 +85,14 @@ GrpcPortSecurity ReadGrpcPortSecurity(ConfigReader& c) {
   std::string setting = "tenant-tokens";
   if (!file.empty()) {
     setting = "tenant-tokens-file";
-    std::ifstream in(file);
-    std::stringstream text;
     if (!tokens.empty()) {
       c.Reject(setting,
                "give --tenant-tokens or --tenant-tokens-file, not both");
       return s;
     }
-    if (!in || !(text << in.rdbuf())) {
-      c.Reject(setting, "cannot read '" + file + "'");
-      return s;
-    }
-    spec = text.str();
+    auto text = c.ReadSettingFile(setting, file);
+    if (!text) return s;
+    spec = *std::move(text);
     if (spec.find_first_not_of(" \t\r\n") == std::string::npos) {
       c.Reject(setting, "'" + file + "' holds no tenant:token entry");
       return s;

@@ -243,12 +243,8 @@ RedisOptions ReadRedisOptions(ConfigReader& c) {
       "a file holding the Redis password (AUTH on every connection); mount "
       "it as a secret file");
   if (!password_file.empty()) {
-    std::ifstream in(password_file);
-    std::stringstream text;
-    if (!in || !(text << in.rdbuf())) {
-      c.Reject("redis-password-file", "cannot read '" + password_file + "'");
-    } else {
-      o.password = std::string(absl::StripTrailingAsciiWhitespace(text.str()));
+    if (auto text = c.ReadSettingFile("redis-password-file", password_file)) {
+      o.password = std::string(absl::StripTrailingAsciiWhitespace(*text));
       if (o.password.empty()) {
         c.Reject("redis-password-file",
                  "'" + password_file + "' holds no password");

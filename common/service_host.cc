@@ -116,17 +116,15 @@ ServiceFlags ReadServiceFlags(ConfigReader& c,
       "security.protocol, sasl.mechanism, sasl.username, sasl.password, "
       "ssl.ca.location...); mount it as a secret file");
   if (!kafka_file.empty()) {
-    std::ifstream in(kafka_file);
-    std::stringstream text;
-    if (!in || !(text << in.rdbuf())) {
-      c.Reject("kafka-config-file", "cannot read '" + kafka_file + "'");
-    } else if (auto props = ParseKafkaProperties(text.str()); !props.ok()) {
-      c.Reject("kafka-config-file", std::string(props.status().message()));
-    } else {
-      f.kafka_security_protocol = props->contains("security.protocol")
-                                      ? props->at("security.protocol")
-                                      : "plaintext";
-      SetKafkaClientProperties(*std::move(props));
+    if (auto text = c.ReadSettingFile("kafka-config-file", kafka_file)) {
+      if (auto props = ParseKafkaProperties(*text); !props.ok()) {
+        c.Reject("kafka-config-file", std::string(props.status().message()));
+      } else {
+        f.kafka_security_protocol = props->contains("security.protocol")
+                                        ? props->at("security.protocol")
+                                        : "plaintext";
+        SetKafkaClientProperties(*std::move(props));
+      }
     }
   }
   return f;
