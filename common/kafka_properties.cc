@@ -4,6 +4,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/config.h"
+#include "librdkafka/rdkafkacpp.h"
 
 namespace rebound {
 namespace {
@@ -64,6 +66,39 @@ void SetKafkaClientProperties(std::map<std::string, std::string> properties) {
 
 const std::map<std::string, std::string>& KafkaClientProperties() {
   return Properties();
+}
+
+absl::Status ApplyKafkaClientProperties(RdKafka::Conf* conf) {
+  std::string err;
+  for (const auto& [k, v] : Properties()) {
+    // Never quoted: these hold passwords.
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError("kafka-config-file: '" + k +
+                                        "': " + err);
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string ReadKafkaConfigFileSetting(ConfigReader& c) {
+  const std::string path = c.String(
+      "kafka-config-file", "",
+      "librdkafka security settings for every Kafka client (key=value lines: "
+      "security.protocol, sasl.mechanism, sasl.username, sasl.password, "
+      "ssl.ca.location...); mount it as a secret file");
+  if (path.empty()) return "plaintext";
+  auto text = c.ReadSettingFile("kafka-config-file", path);
+  if (!text) return "plaintext";
+  auto props = ParseKafkaProperties(*text);
+  if (!props.ok()) {
+    c.Reject("kafka-config-file", std::string(props.status().message()));
+    return "plaintext";
+  }
+  std::string protocol = props->contains("security.protocol")
+                             ? props->at("security.protocol")
+                             : "plaintext";
+  SetKafkaClientProperties(*std::move(props));
+  return protocol;
 }
 
 }  // namespace rebound

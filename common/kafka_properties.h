@@ -12,7 +12,13 @@
 
 #include "absl/status/statusor.h"
 
+namespace RdKafka {
+class Conf;
+}
+
 namespace rebound {
+
+class ConfigReader;
 
 // Parses `text`; INVALID_ARGUMENT naming the line for a line that is not
 // key=value or a key outside the security keys. Values are never quoted in
@@ -26,6 +32,15 @@ void SetKafkaClientProperties(std::map<std::string, std::string> properties);
 
 // What SetKafkaClientProperties set (empty by default).
 const std::map<std::string, std::string>& KafkaClientProperties();
+
+// Sets KafkaClientProperties() on `conf` (a client's global config); an
+// error names the key, never the value.
+absl::Status ApplyKafkaClientProperties(RdKafka::Conf* conf);
+
+// Reads the --kafka-config-file setting (rejecting it in `c` when the file
+// cannot be read or parsed) and sets the properties; returns the
+// security.protocol in force ("plaintext" when the file sets none).
+std::string ReadKafkaConfigFileSetting(ConfigReader& c);
 
 }  // namespace rebound
 

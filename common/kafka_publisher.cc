@@ -180,13 +180,7 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Create(
   };
   for (const auto& [k, v] : options.extra) props[k] = v;
   std::string err;
-  for (const auto& [k, v] : KafkaClientProperties()) {
-    // Never quoted: these hold passwords.
-    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
-      return absl::InvalidArgumentError("kafka-config-file: '" + k +
-                                        "': " + err);
-    }
-  }
+  if (auto s = ApplyKafkaClientProperties(conf.get()); !s.ok()) return s;
   for (const auto& [k, v] : props) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
       return absl::InvalidArgumentError("kafka property '" + k + "'='" + v +

@@ -26,13 +26,7 @@ absl::Status ReadTopicToEnd(
       {"enable.partition.eof", "true"},
       {"client.id", "rebound-rebuild"},
   };
-  for (const auto& [k, v] : KafkaClientProperties()) {
-    // Never quoted: these hold passwords.
-    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
-      return absl::InvalidArgumentError("kafka-config-file: '" + k +
-                                        "': " + err);
-    }
-  }
+  if (auto s = ApplyKafkaClientProperties(conf.get()); !s.ok()) return s;
   for (const auto& [k, v] : props) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
       return absl::InvalidArgumentError(k + ": " + err);

@@ -110,23 +110,7 @@ ServiceFlags ReadServiceFlags(ConfigReader& c,
       "startup-timeout", f.startup_timeout,
       "longest wait for Kafka (and Redis) at start; then exit 1 naming it");
   f.security = ReadGrpcPortSecurity(c);
-  const std::string kafka_file = c.String(
-      "kafka-config-file", "",
-      "librdkafka security settings for every Kafka client (key=value lines: "
-      "security.protocol, sasl.mechanism, sasl.username, sasl.password, "
-      "ssl.ca.location...); mount it as a secret file");
-  if (!kafka_file.empty()) {
-    if (auto text = c.ReadSettingFile("kafka-config-file", kafka_file)) {
-      if (auto props = ParseKafkaProperties(*text); !props.ok()) {
-        c.Reject("kafka-config-file", std::string(props.status().message()));
-      } else {
-        f.kafka_security_protocol = props->contains("security.protocol")
-                                        ? props->at("security.protocol")
-                                        : "plaintext";
-        SetKafkaClientProperties(*std::move(props));
-      }
-    }
-  }
+  f.kafka_security_protocol = ReadKafkaConfigFileSetting(c);
   return f;
 }
 

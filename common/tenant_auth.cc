@@ -153,6 +153,16 @@ grpc::Status TenantAuth::Refuse(Failure why, grpc::StatusCode code,
   return grpc::Status(code, message);
 }
 
+std::string TenantAuth::RefuseItemForTenant(const std::string& caller,
+                                            const std::string& wanted) const {
+  // The caller learns only its own tenant, which it already knows; the
+  // wanted id is its own input (validated as a tenant id before this).
+  return Refuse(kWrongTenant, grpc::StatusCode::PERMISSION_DENIED,
+                "the caller's credentials are for tenant '" + caller +
+                    "', not '" + wanted + "'")
+      .error_message();
+}
+
 grpc::Status TenantAuth::TenantOfCertificate(
     const grpc::ServerContextBase& context, std::string* tenant) const {
   auto auth = context.auth_context();

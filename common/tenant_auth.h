@@ -57,6 +57,12 @@ class TenantAuth {
   grpc::Status TenantOf(const grpc::ServerContextBase& context,
                         std::string* tenant) const;
 
+  // For one item of such a call naming `wanted` while the caller is
+  // `caller` (from TenantOf): counted and logged as a wrong_tenant
+  // failure; returns the reason to give that item (PERMISSION_DENIED).
+  std::string RefuseItemForTenant(const std::string& caller,
+                                  const std::string& wanted) const;
+
  private:
   enum Failure { kMissing, kBadToken, kBadCertificate, kWrongTenant, kKinds };
   grpc::Status Refuse(Failure why, grpc::StatusCode code,

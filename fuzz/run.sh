@@ -16,11 +16,13 @@ JOBS="${REBOUND_FUZZ_JOBS:-2}"
 ALL=(event_lines_fuzz event_view_fuzz batch_decoder_fuzz classifier_config_fuzz
      retry_policy_fuzz tokens_fuzz)
 
+usage() { echo "usage: fuzz/run.sh --runs N | --seconds S [TARGET...]" >&2; exit 2; }
 limit=()
+[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage
 case "${1:-}" in
   --runs) limit=(-runs="$2") ;;
   --seconds) limit=(-max_total_time="$2") ;;
-  *) echo "usage: fuzz/run.sh --runs N | --seconds S [TARGET...]" >&2; exit 2 ;;
+  *) usage ;;
 esac
 shift 2
 targets=("$@")

@@ -1092,6 +1092,11 @@ TEST_F(Pipeline, TenantsCannotSeeEachOther) {
     EXPECT_EQ(resp.results(0).code(),
               static_cast<int>(grpc::StatusCode::PERMISSION_DENIED));
     EXPECT_EQ(resp.results(0).field(), "tenant_id");
+    // Says whose credentials these are, whatever they are (token or
+    // certificate).
+    EXPECT_EQ(resp.results(0).error(),
+              "the caller's credentials are for tenant '" + tenant_a_ +
+                  "', not '" + tenant_b_ + "'");
   }
   Publish(sb.events(), kTokenB);
   rebound::v1::WatchSuggestionsRequest wb;

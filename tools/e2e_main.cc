@@ -415,12 +415,22 @@ int KafkaBaseline(const Settings& cfg) {
   std::unique_ptr<RdKafka::Conf> conf(
       RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
-  conf->set("bootstrap.servers", cfg.brokers, err);
-  conf->set("group.id", cfg.topic + "-baseline", err);
-  conf->set("auto.offset.reset", "latest", err);
-  conf->set("fetch.wait.max.ms", "10", err);
+  for (const auto& [k, v] :
+       std::map<std::string, std::string>{{"bootstrap.servers", cfg.brokers},
+                                          {"group.id", cfg.topic + "-baseline"},
+                                          {"auto.offset.reset", "latest"},
+                                          {"fetch.wait.max.ms", "10"}}) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      std::cerr << "baseline consumer " << k << ": " << err << "\n";
+      return 1;
+    }
+  }
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer) {
+    std::cerr << "baseline consumer: " << err << "\n";
+    return 1;
+  }
   consumer->subscribe({cfg.topic});
   // Let the consumer join before producing.
   for (int i = 0; i < 100; ++i) {

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/config.h"
+#include "common/kafka_properties.h"
 #include "google/protobuf/util/json_util.h"
 #include "rebound/v1/events.pb.h"
 #include "rebound/v1/scoring.pb.h"
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   std::string brokers =
       c.RequiredString("kafka-brokers", "Kafka bootstrap servers");
   std::string topic = c.String("topic", "connection-events", "topic to read");
+  rebound::ReadKafkaConfigFileSetting(c);
   int64_t show = c.Int("show", 3, 0, 1000, "records to print decoded");
   std::string verdicts_out = c.String(
       "verdicts-jsonl", "", "write every DeclineVerdict as a JSON line here");

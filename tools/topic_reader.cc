@@ -6,6 +6,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/kafka_properties.h"
 #include "librdkafka/rdkafkacpp.h"
 
 namespace rebound::tools {
@@ -19,6 +20,9 @@ absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> MakeConsumer(
     const std::string& brokers) {
   std::unique_ptr<RdKafka::Conf> conf(
       RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  if (auto s = rebound::ApplyKafkaClientProperties(conf.get()); !s.ok()) {
+    return s;
+  }
   std::string err;
   for (const auto& [k, v] :
        std::map<std::string, std::string>{{"bootstrap.servers", brokers},

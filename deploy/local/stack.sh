@@ -398,6 +398,12 @@ write_kafka_config() {
     listeners+=",SASL://127.0.0.1:$REBOUND_KAFKA_SASL_PORT"
     advertised+=",SASL://127.0.0.1:$REBOUND_KAFKA_SASL_PORT"
     protocols+=",SASL:SASL_PLAINTEXT"
+    # The JAAS line quotes the password: one that holds a quote, a
+    # backslash or a line break would change the line, so it is refused.
+    if [[ $REBOUND_KAFKA_SASL_PASSWORD =~ [\"\\[:cntrl:]] ]]; then
+      echo "REBOUND_KAFKA_SASL_PASSWORD may not hold '\"', '\\' or control characters" >&2
+      return 2
+    fi
     sasl="listener.name.sasl.sasl.enabled.mechanisms=PLAIN
 listener.name.sasl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_rebound=\"$REBOUND_KAFKA_SASL_PASSWORD\";"
   fi

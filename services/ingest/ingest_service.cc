@@ -274,17 +274,17 @@ absl::Status IngestService::ProcessBatch(
       continue;
     }
     const EventView& event = decoded.event;
-    if (!tenant.empty() && event.tenant_id != tenant) {
-      reject(i, "tenant_id",
-             std::string("this token may not publish for tenant '")
-                 .append(event.tenant_id)
-                 .append("'"),
-             absl::StatusCode::kPermissionDenied);
-      continue;
-    }
     if (auto err =
             Validate(event, decoded.encoded.size(), now, options_.validator)) {
       reject(i, err->field, err->reason, absl::StatusCode::kInvalidArgument);
+      continue;
+    }
+    // After validation, so the tenant id quoted back is a well-formed one.
+    if (!tenant.empty() && event.tenant_id != tenant) {
+      reject(i, "tenant_id",
+             options_.auth.RefuseItemForTenant(tenant,
+                                               std::string(event.tenant_id)),
+             absl::StatusCode::kPermissionDenied);
       continue;
     }
     if (request.validate_only) {
