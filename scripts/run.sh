@@ -45,7 +45,8 @@ say "starting ingest (127.0.0.1:$INGEST_PORT), scoring (127.0.0.1:$SCORING_PORT)
 PIDS+=($!)
 "$BUILD_DIR/services/scoring/rebound-scoring" --listen="127.0.0.1:$SCORING_PORT" --insecure-no-auth \
   --metrics-listen="127.0.0.1:$SCORING_METRICS" --redis-addr="$REBOUND_REDIS_ADDR" \
-  --classifier-config="$ROOT/config/classifier.json" >"$RUN/scoring.log" 2>&1 &
+  --classifier-config="$ROOT/config/classifier.json" \
+  --retry-policy="$ROOT/config/retry_policy.json" >"$RUN/scoring.log" 2>&1 &
 PIDS+=($!)
 "$BUILD_DIR/services/notify/rebound-notify" --listen="127.0.0.1:$NOTIFY_PORT" --insecure-no-auth \
   --metrics-listen="127.0.0.1:$NOTIFY_METRICS" --redis-addr="$REBOUND_REDIS_ADDR" \

@@ -168,6 +168,27 @@ absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
   return out;
 }
 
+absl::StatusOr<DraftState> ReadDraftState(RedisClient& redis,
+                                          const std::string& tenant,
+                                          const std::string& sender,
+                                          const std::string& recipient) {
+  const MemberKeys s(tenant, sender);
+  const MemberKeys r(tenant, recipient);
+  auto replies = redis.Pipeline({{"HGETALL", s.Sender()},
+                                 {"GET", s.Pair(recipient)},
+                                 {"GET", s.Retries(recipient)},
+                                 {"HGETALL", r.Recipient()},
+                                 {"GET", r.AcceptHours()}});
+  if (!replies.ok()) return replies.status();
+  const auto& v = *replies;
+  DraftState out;
+  out.sender = DecodeSender(v[0]);
+  out.pair = DecodePair(v[1]);
+  if (!v[2].is_nil()) out.prior_retries = Int(v[2].str);
+  out.recipient = DecodeRecipient(v[3], v[4]);
+  return out;
+}
+
 absl::StatusOr<std::vector<PolicyInputs>> ReadPolicyInputs(
     RedisClient& redis, const std::vector<PolicyKey>& keys,
     std::vector<std::vector<std::string>> first,

@@ -91,6 +91,21 @@ double Selectivity(const RecipientState& r);
 absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
     RedisClient& redis, const std::string& tenant, const std::string& member);
 
+// What Scoring.AssessDraft reads about a draft from `sender` to
+// `recipient`, in one round trip, writing nothing: the sender's hash, the
+// pair, the recipient's hash and accept hours, and the retries notify
+// advised for the pair.
+struct DraftState {
+  SenderState sender;
+  PairState pair;
+  RecipientState recipient;
+  int64_t prior_retries = 0;
+};
+absl::StatusOr<DraftState> ReadDraftState(RedisClient& redis,
+                                          const std::string& tenant,
+                                          const std::string& sender,
+                                          const std::string& recipient);
+
 // What notify's retry policy needs for one verdict: retries already
 // advised for the pair, the recipient's accept hours and utc offset, the
 // sender's latest profile.

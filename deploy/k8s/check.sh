@@ -129,9 +129,10 @@ if not get("Namespace", "rebound"): bad("Namespace/rebound", "missing")
 # The configs come with the images (/etc/rebound, from config/): the
 # Containerfile must install each one the base points a service at.
 containerfile = open(os.path.join(repo, "deploy", "containers", "Containerfile")).read()
-for key in ("classifier.json", "retry_policy.json"):
-    if not re.search(r"/src/config/" + re.escape(key) + r"\s+/out/\w+/etc/rebound/", containerfile):
-        bad("deploy/containers/Containerfile", f"does not install config/{key} at /etc/rebound")
+for svc, key in (("scoring", "classifier.json"), ("scoring", "retry_policy.json"),
+                 ("notify", "retry_policy.json")):
+    if not re.search(r"/src/config/" + re.escape(key) + r"\s+/out/" + svc + r"/etc/rebound/", containerfile):
+        bad("deploy/containers/Containerfile", f"does not install config/{key} at /etc/rebound in the {svc} image")
 ep = configmap("rebound-endpoints")
 if not ep:
     bad("ConfigMap rebound-endpoints", "missing")
@@ -172,10 +173,11 @@ def settings_of(svc):
     return {"REBOUND_" + n.upper().replace("-", "_") for n in names}
 
 SERVICES = {
-    # name: (grpc port, metrics port, needs redis, config env, config file)
-    "ingest":  (50051, 9464, False, None, None),
-    "scoring": (50052, 9465, True, "REBOUND_CLASSIFIER_CONFIG", "classifier.json"),
-    "notify":  (50053, 9466, True, "REBOUND_RETRY_POLICY", "retry_policy.json"),
+    # name: (grpc port, metrics port, needs redis, [(config env, config file)])
+    "ingest":  (50051, 9464, False, []),
+    "scoring": (50052, 9465, True, [("REBOUND_CLASSIFIER_CONFIG", "classifier.json"),
+                                    ("REBOUND_RETRY_POLICY", "retry_policy.json")]),
+    "notify":  (50053, 9466, True, [("REBOUND_RETRY_POLICY", "retry_policy.json")]),
 }
 
 def port_num(container, p):
@@ -187,7 +189,7 @@ def port_num(container, p):
 def matches(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
-for svc, (grpc, metrics, redis, cfg_env, cfg_file) in SERVICES.items():
+for svc, (grpc, metrics, redis, configs) in SERVICES.items():
     name = f"rebound-{svc}"
     dep = get("Deployment", name)
     if not dep:
@@ -266,7 +268,7 @@ for svc, (grpc, metrics, redis, cfg_env, cfg_file) in SERVICES.items():
     tm = [m for m in c.get("volumeMounts") or [] if m.get("name") == "tenant-tokens"]
     if len(tm) != 1 or tm[0].get("mountPath") != "/etc/rebound-tokens" or tm[0].get("readOnly") is not True:
         bad(wc, "tenant-tokens is not mounted read-only at /etc/rebound-tokens")
-    if cfg_env:
+    for cfg_env, cfg_file in configs:
         path = f"/etc/rebound/{cfg_file}"
         if value(cfg_env) != path: bad(wc, f"{cfg_env} is not {path}")
         # The base keeps the image's /etc/rebound (an overlay may mount a

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -45,6 +46,7 @@ constexpr std::string_view kConfigKeys[] = {
     "long_note_chars",
     "lead_with_default",
     "pitch_phrases",
+    "account_safety",
 };
 
 absl::Status Invalid(absl::string_view key, absl::string_view why) {
@@ -75,6 +77,70 @@ absl::StatusOr<std::string> ReadString(const nlohmann::json& root,
     return Invalid(key, "must be a non-empty string");
   }
   return v.get<std::string>();
+}
+
+// The optional "account_safety" object: every key optional (defaults in
+// AccountSafetyConfig), unknown keys rejected; each factor is
+// [warning level, worst level] with warning < worst.
+absl::Status ReadAccountSafety(const nlohmann::json& obj,
+                               AccountSafetyConfig& out) {
+  if (!obj.is_object()) return Invalid("account_safety", "must be an object");
+  struct Factor {
+    const char* key;
+    double* warn;
+    double* worst;
+    double max;
+  };
+  const Factor factors[] = {
+      {"budget_use", &out.budget_use_warn, &out.budget_use_worst, 100},
+      {"pending_share", &out.pending_share_warn, &out.pending_share_worst, 1},
+      {"decline_rate", &out.decline_rate_warn, &out.decline_rate_worst, 1},
+      {"report_rate", &out.report_rate_warn, &out.report_rate_worst, 1},
+  };
+  for (const auto& [key, value] : obj.items()) {
+    const std::string name = absl::StrCat("account_safety.", key);
+    if (key == "weekly_budget") {
+      auto n = ReadInt(obj, "weekly_budget", 1, 1000000);
+      if (!n.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("account_safety.", n.status().message()));
+      }
+      out.weekly_budget = *n;
+    } else if (key == "smoothing") {
+      auto n = ReadInt(obj, "smoothing", 0, 1000000);
+      if (!n.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("account_safety.", n.status().message()));
+      }
+      out.smoothing = *n;
+    } else if (key == "high_risk") {
+      if (!value.is_number() || !(value.get<double>() > 0) ||
+          !(value.get<double>() <= 1)) {
+        return Invalid(name, "must be a number in (0, 1]");
+      }
+      out.high_risk = value.get<double>();
+    } else {
+      const Factor* f = nullptr;
+      for (const auto& candidate : factors) {
+        if (key == candidate.key) f = &candidate;
+      }
+      if (f == nullptr) return Invalid(name, "unknown key");
+      if (!value.is_array() || value.size() != 2 || !value[0].is_number() ||
+          !value[1].is_number()) {
+        return Invalid(name, "must be [warning level, worst level]");
+      }
+      const double warn = value[0].get<double>();
+      const double worst = value[1].get<double>();
+      if (!(warn >= 0 && warn < worst && worst <= f->max)) {
+        return Invalid(name, absl::StrCat("needs 0 <= warning level < worst "
+                                          "level <= ",
+                                          f->max));
+      }
+      *f->warn = warn;
+      *f->worst = worst;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<RetryPolicyConfig> ParseJson(const nlohmann::json& root) {
@@ -152,6 +218,13 @@ absl::StatusOr<RetryPolicyConfig> ParseJson(const nlohmann::json& root) {
     // Matching is case-insensitive; lowering once here keeps Suggest cheap.
     c.pitch_phrases.push_back(
         absl::AsciiStrToLower(list[i].get<std::string>()));
+  }
+  if (root.contains("account_safety")) {
+    if (auto st =
+            ReadAccountSafety(root.at("account_safety"), c.account_safety);
+        !st.ok()) {
+      return st;
+    }
   }
   return c;
 }
@@ -718,6 +791,170 @@ RetrySuggestion StaleInviteSuggestion(const RetryPolicyConfig& config,
                          "withdrawal), with a fresh note. Invitations left "
                          "pending count against your account."));
   return s;
+}
+
+namespace {
+
+// 0 at `warn`, 1 at `worst`, linear between.
+double Ramp(double x, double warn, double worst) {
+  if (!(x > warn)) return 0;
+  return std::min(1.0, (x - warn) / (worst - warn));
+}
+
+}  // namespace
+
+rebound::v1::AccountSafety AssessAccount(const AccountSafetyConfig& config,
+                                         const SenderActivity& a) {
+  rebound::v1::AccountSafety out;
+  out.set_sent_last_7_days(a.sent_last_7_days);
+  out.set_weekly_budget(config.weekly_budget);
+  out.set_remaining_weekly_budget(
+      std::max<int64_t>(0, config.weekly_budget - a.sent_last_7_days));
+  out.set_pending(a.pending);
+  const int64_t answered = a.accepted + a.declined;
+  out.set_answered(answered);
+  const double k = static_cast<double>(config.smoothing);
+  out.set_decline_rate(static_cast<double>(a.declined) / (answered + k + 1e-9));
+  out.set_report_rate(static_cast<double>(a.reported) / (answered + k + 1e-9));
+  const double pending_share =
+      static_cast<double>(a.pending) / (a.sent + k + 1e-9);
+  const double budget_use = static_cast<double>(a.sent_last_7_days) /
+                            static_cast<double>(config.weekly_budget);
+  struct Factor {
+    const char* name;
+    double risk;
+  };
+  std::vector<Factor> factors = {
+      {"reports", Ramp(out.report_rate(), config.report_rate_warn,
+                       config.report_rate_worst)},
+      {"weekly_budget",
+       Ramp(budget_use, config.budget_use_warn, config.budget_use_worst)},
+      {"pending", Ramp(pending_share, config.pending_share_warn,
+                       config.pending_share_worst)},
+      {"declines", Ramp(out.decline_rate(), config.decline_rate_warn,
+                        config.decline_rate_worst)},
+  };
+  // Most severe first; ties keep the order above (reports weigh most).
+  std::stable_sort(
+      factors.begin(), factors.end(),
+      [](const Factor& x, const Factor& y) { return x.risk > y.risk; });
+  double risk = 0;
+  for (const auto& f : factors) {
+    if (f.risk > 0) out.add_risk_factors(f.name);
+    risk = std::max(risk, f.risk);
+  }
+  out.set_restriction_risk(risk);
+  out.set_at_risk(risk >= config.high_risk);
+  return out;
+}
+
+DraftAdvice AdviseDraft(const RetryPolicyConfig& config,
+                        const DraftInputs& in) {
+  const DeclineVerdict& v = in.verdict;
+  // The Add* helpers write into a suggestion; the draft's fixes are its
+  // actions.
+  RetrySuggestion s;
+  auto fired = [&](std::string_view name) {
+    const auto* sig = FindSignal(v, name);
+    return sig != nullptr && sig->weight() > 0;
+  };
+  auto reason_fired = [&](rebound::v1::DeclineReason reason) {
+    for (const auto& sig : v.signals()) {
+      if (sig.reason() == reason && sig.weight() > 0 &&
+          !absl::StartsWith(sig.name(), "sender.") &&
+          !absl::StartsWith(sig.name(), "note.") &&
+          !absl::StartsWith(sig.name(), "timing.")) {
+        return true;
+      }
+    }
+    return false;
+  };
+
+  // 1. Profile work the classifier held against the sender.
+  RetryInputs profile_inputs;
+  profile_inputs.verdict = v;
+  AddProfileWork(config, profile_inputs,
+                 {.photo = fired("sender.no_photo"),
+                  .connections = fired("sender.few_connections"),
+                  .completeness = fired("sender.low_completeness")},
+                 s);
+  // 2. The note.
+  const NoteFacts note = ReadNote(config, v);
+  if (!note.pitch.empty()) AddDropPitch(note, s);
+  if (!note.pitch.empty() || fired("note.pitch_phrases") ||
+      reason_fired(rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD)) {
+    AddLeadWithValue(config, s);
+  }
+  if (note.too_long) AddShortenNote(config, note, s);
+  if (note.empty || !note.personalised) AddPersonalise(note, s);
+  // 3. Rapport: a perceived competitor needs an introduction, a guarded
+  // recipient to know the sender first.
+  const int32_t mutual = v.has_request() ? v.request().mutual_connections() : 0;
+  if (reason_fired(rebound::v1::DECLINE_REASON_PERCEIVED_COMPETITOR)) {
+    AddMutualIntro(s, mutual);
+  }
+  if (reason_fired(rebound::v1::DECLINE_REASON_PERCEIVED_COMPETITOR) ||
+      reason_fired(rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD)) {
+    AddEngageFirst(s);
+  }
+  // 4. Timing: the re-invite block, the weekly budget, the best hour.
+  absl::Time earliest = in.planned_at;
+  if (in.last_sent_to_recipient &&
+      *in.last_sent_to_recipient + config.cool_down > in.planned_at) {
+    const absl::Time until = *in.last_sent_to_recipient + config.cool_down;
+    AddWaitCoolDown(until, s);
+    ToProto(until, s.mutable_actions(s.actions_size() - 1)->mutable_at());
+    earliest = std::max(earliest, until);
+  }
+  const bool budget_spent = in.safety.remaining_weekly_budget() <= 0;
+  if (in.safety.at_risk() || budget_spent) {
+    const absl::Time until = budget_spent && in.budget_frees_at
+                                 ? std::max(*in.budget_frees_at, in.planned_at)
+                                 : in.planned_at + absl::Hours(24 * 7);
+    auto* a = AddAction(
+        s, rebound::v1::ACTION_KIND_SLOW_DOWN,
+        absl::StrCat(
+            budget_spent
+                ? absl::StrCat("You have used your weekly budget of ",
+                               in.safety.weekly_budget(), " invitations")
+                : absl::StrCat("Your invitations put your account at risk (",
+                               absl::StrJoin(in.safety.risk_factors(), ", "),
+                               ")"),
+            ": send fewer, personal invitations and hold this one until ",
+            UtcLabel(until),
+            " - networks restrict accounts whose invitations are ignored, "
+            "left pending or reported."));
+    ToProto(until, a->mutable_at());
+    if (budget_spent) earliest = std::max(earliest, until);
+  }
+  if (std::find(in.safety.risk_factors().begin(),
+                in.safety.risk_factors().end(),
+                "pending") != in.safety.risk_factors().end()) {
+    AddAction(s, rebound::v1::ACTION_KIND_WITHDRAW_STALE,
+              absl::StrCat("Withdraw your invitations pending more than ",
+                           absl::ToInt64Hours(config.stale_pending_after) / 24,
+                           " days first (", in.safety.pending(),
+                           " are pending): a pile of unanswered invitations "
+                           "is what gets accounts restricted."));
+  }
+  const RetryTime best =
+      PickRetryTime(config, in.recipient_accept_hours, earliest,
+                    in.recipient_utc_offset_minutes);
+  // Moved when it would come at a poor hour or has to wait anyway; a time
+  // already inside the recipient's best hour stays as planned.
+  if (best.at != in.planned_at &&
+      (best.from_history || fired("timing.outside_active_hours") ||
+       earliest != in.planned_at)) {
+    AddSendAtBestTime(best, s);
+    ToProto(best.at, s.mutable_actions(s.actions_size() - 1)->mutable_at());
+  }
+
+  DraftAdvice out;
+  for (auto& a : *s.mutable_actions()) out.fixes.push_back(std::move(a));
+  out.best_at = best.at;
+  out.best_hour_of_week = best.hour_of_week;
+  out.best_from_history = best.from_history;
+  return out;
 }
 
 }  // namespace rebound::notify

@@ -18,6 +18,26 @@
 
 namespace rebound::notify {
 
+// Account safety (the optional "account_safety" object of the retry policy
+// config). Each factor's risk rises linearly from 0 at its warning level to
+// 1 at its worst level; the restriction risk is the largest of them.
+struct AccountSafetyConfig {
+  // Invitations a week (DESIGN.md: budgets are around 100-200).
+  int64_t weekly_budget = 100;
+  // restriction_risk at or above this: at risk (slow down).
+  double high_risk = 0.6;
+  // Factors: share of the weekly budget used in the last 7 days; share of
+  // sent invitations still pending; shares of answered requests declined
+  // (any kind) and reported.
+  double budget_use_warn = 0.8, budget_use_worst = 1.2;
+  double pending_share_warn = 0.4, pending_share_worst = 0.8;
+  double decline_rate_warn = 0.5, decline_rate_worst = 0.85;
+  double report_rate_warn = 0.02, report_rate_worst = 0.1;
+  // Rates are smoothed with this many clean pseudo-requests, so a member
+  // with one decline of one request is not "100% declined".
+  int64_t smoothing = 10;
+};
+
 // Loaded from config/retry_policy.json; defaults follow DESIGN.md.
 struct RetryPolicyConfig {
   std::string version;
@@ -40,6 +60,7 @@ struct RetryPolicyConfig {
   std::vector<std::string> pitch_phrases;
   // Openers to suggest instead, per reason where it matters.
   std::string lead_with_default;
+  AccountSafetyConfig account_safety;
 };
 
 absl::StatusOr<RetryPolicyConfig> LoadRetryPolicyConfig(
@@ -97,6 +118,48 @@ rebound::v1::RetrySuggestion StaleInviteSuggestion(
     const std::string& sender, const std::string& recipient,
     const std::string& request_id, absl::Time sent_at, absl::Time tenant_now,
     absl::Time now);
+
+// A sender's invitation habits, from scoring's counters.
+struct SenderActivity {
+  int64_t sent = 0, accepted = 0, declined = 0, reported = 0, pending = 0;
+  // Sent in the 7 days before the time assessed.
+  int64_t sent_last_7_days = 0;
+};
+
+// The sender's account safety: weekly budget left, rates, restriction
+// risk and the factors behind it (AccountSafetyConfig).
+rebound::v1::AccountSafety AssessAccount(const AccountSafetyConfig& config,
+                                         const SenderActivity& activity);
+
+// What the policy looks at for a draft request (Scoring.AssessDraft).
+struct DraftInputs {
+  // The draft classified as if it were declined (Classify with the draft
+  // as its request): its signals say what would count against it.
+  rebound::v1::DeclineVerdict verdict;
+  std::array<int64_t, 168> recipient_accept_hours{};
+  int recipient_utc_offset_minutes = 0;
+  absl::Time planned_at;
+  // When the sender last invited this recipient, if ever.
+  std::optional<absl::Time> last_sent_to_recipient;
+  rebound::v1::AccountSafety safety;
+  // When enough of the last 7 days' invitations age out for one more to
+  // fit the weekly budget (only when none is left).
+  std::optional<absl::Time> budget_frees_at;
+};
+
+struct DraftAdvice {
+  // Every fix that applies, most important first: profile work, the note,
+  // building rapport (perceived competitor, credibility guard), timing,
+  // slowing down. A fix applies when the signal behind it fired against
+  // the draft, whatever the most likely reason.
+  std::vector<rebound::v1::SuggestedAction> fixes;
+  // The recipient's best hour at or after the planned time and any wait.
+  absl::Time best_at;
+  int best_hour_of_week = 0;
+  bool best_from_history = false;
+};
+DraftAdvice AdviseDraft(const RetryPolicyConfig& config,
+                        const DraftInputs& inputs);
 
 }  // namespace rebound::notify
 

@@ -216,6 +216,37 @@ absl::StatusOr<ClassifierConfig> ParseJson(const nlohmann::json& root) {
     return s;
   }
 
+  if (root.contains("acceptance")) {
+    const auto& a = root["acceptance"];
+    if (!a.is_object()) return Invalid("acceptance", "must be an object");
+    struct Number {
+      const char* key;
+      double* out;
+      double lo, hi;
+    };
+    const Number numbers[] = {
+        {"base_rate", &c.acceptance_base_rate, 0.01, 0.99},
+        {"prior_strength", &c.acceptance_prior_strength, 0, 1e6},
+        {"evidence_scale", &c.acceptance_evidence_scale, 0, 10},
+    };
+    for (const auto& [key, value] : a.items()) {
+      const Number* n = nullptr;
+      for (const auto& candidate : numbers) {
+        if (key == candidate.key) n = &candidate;
+      }
+      if (n == nullptr) {
+        return Invalid(absl::StrCat("acceptance.", key), "unknown name");
+      }
+      if (!value.is_number() || !(value.get<double>() >= n->lo) ||
+          !(value.get<double>() <= n->hi)) {
+        return Invalid(
+            absl::StrCat("acceptance.", key),
+            absl::StrCat("must be a number in [", n->lo, ", ", n->hi, "]"));
+      }
+      *n->out = value.get<double>();
+    }
+  }
+
   if (!root.contains("phrases")) return Invalid("phrases", "missing");
   const auto& phrases = root["phrases"];
   if (!phrases.is_object()) return Invalid("phrases", "must be an object");
@@ -658,7 +689,7 @@ DeclineVerdict Classify(const ClassifierConfig& config,
     TimingEvidence(ctx, ev);
     PairEvidence(ctx, ev);
     RecipientEvidence(ctx, ev);
-    ViewAndKindEvidence(ctx, ev);
+    if (!ctx.draft) ViewAndKindEvidence(ctx, ev);
     // Softmax, shifted by the largest logit so exp() cannot overflow.
     double top = -INFINITY;
     for (const auto& [r, l] : ev.logits()) top = std::max(top, l);

@@ -33,6 +33,10 @@ struct DeclineContext {
   // The recipient viewed the sender's profile after the request was sent
   // (and before the decision, or at any time if the view arrived late).
   bool viewed = false;
+  // A draft not sent yet (Scoring.AssessDraft): nothing after the send is
+  // known, so no view, decline-kind or expiry signals; the rest is judged
+  // as if `event` (a decline of kind UNSPECIFIED) turned it down.
+  bool draft = false;
 
   // Sender history.
   int64_t sender_sent = 0;          // Requests sent so far, this one included.
@@ -75,6 +79,15 @@ struct ClassifierConfig {
   std::vector<std::string> personal_phrases;
   // Below this posterior the primary reason is UNDETERMINED.
   double min_confidence = 0.4;
+
+  // The acceptance model of Scoring.AssessDraft (the optional
+  // "acceptance" object): the acceptance rate of a member Rebound knows
+  // nothing about, how many requests' worth that prior weighs against a
+  // member's own counts, and how much of the draft's decline evidence
+  // (log-odds) moves the prediction.
+  double acceptance_base_rate = 0.5;
+  double acceptance_prior_strength = 10;
+  double acceptance_evidence_scale = 0.5;
 
   // A named number; the loader has checked every name Classify() uses.
   double Get(const std::string& name) const;

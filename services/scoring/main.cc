@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
   std::string config_path =
       c.String("classifier-config", "config/classifier.json",
                "classifier weights, thresholds and phrases");
+  std::string policy_path =
+      c.String("retry-policy", "config/retry_policy.json",
+               "retry policy: AssessDraft's fixes and account-safety levels "
+               "(the file notify uses)");
   s.group_id = c.String("group-id", s.group_id, "Kafka consumer group");
   s.events_topic = c.String("topic", s.events_topic, "connection events topic");
   s.verdicts_topic =
@@ -87,6 +91,13 @@ int main(int argc, char** argv) {
               << classifier.status().message() << "\n";
     return 2;
   }
+  auto policy = rebound::notify::LoadRetryPolicyConfig(policy_path);
+  if (!policy.ok()) {
+    std::cerr << "rebound-scoring: setting 'retry-policy': "
+              << policy.status().message() << "\n";
+    return 2;
+  }
+  o.retry_policy = *std::move(policy);
   if (rebuild) {
     rebound::scoring::RebuildOptions ro;
     ro.brokers = s.brokers;

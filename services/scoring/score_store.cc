@@ -368,6 +368,12 @@ absl::Status ScoreStore::ApplyBatch(const Batch& events) {
   return RunSteps(steps, nullptr).status();
 }
 
+absl::StatusOr<state::DraftState> ScoreStore::ReadDraftState(
+    const std::string& tenant, const std::string& sender,
+    const std::string& recipient) {
+  return state::ReadDraftState(redis_, tenant, sender, recipient);
+}
+
 absl::StatusOr<rebound::v1::MemberScores> ScoreStore::GetMemberScores(
     const std::string& tenant, const std::string& member) {
   return state::ReadMemberScores(redis_, tenant, member);

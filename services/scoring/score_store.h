@@ -45,6 +45,7 @@
 #include "rebound/v1/scoring.pb.h"
 #include "services/scoring/classifier.h"
 #include "state/epoch.h"
+#include "state/member_state.h"
 #include "state/sender_cache.h"
 
 namespace rebound::scoring {
@@ -213,6 +214,12 @@ class ScoreStore {
     cache_.Forget();
   }
   size_t cached_entries() const { return cache_.entries(); }
+
+  // What Scoring.AssessDraft needs about a draft from `sender` to
+  // `recipient` (state::ReadDraftState): read from Redis, not the cache.
+  absl::StatusOr<state::DraftState> ReadDraftState(
+      const std::string& tenant, const std::string& sender,
+      const std::string& recipient);
 
   // A member's scores (state::ReadMemberScores); NOT_FOUND when Redis holds
   // nothing about them.

@@ -1,8 +1,14 @@
 #include "services/scoring/scoring_server.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/grpc_server.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "services/ingest/validator.h"
+#include "services/scoring/assess.h"
+#include "state/send_days.h"
 
 namespace rebound::scoring {
 namespace {
@@ -11,8 +17,13 @@ constexpr char kServiceName[] = "rebound.v1.Scoring";
 }  // namespace
 
 ScoringReadService::ScoringReadService(ScoreStoreOptions options,
-                                       TenantAuth auth, int read_connections)
+                                       TenantAuth auth,
+                                       ClassifierConfig classifier,
+                                       notify::RetryPolicyConfig policy,
+                                       int read_connections)
     : auth_(std::move(auth)),
+      classifier_(std::move(classifier)),
+      policy_(std::move(policy)),
       stores_(read_connections, [options = std::move(options)] {
         return std::make_unique<ScoreStore>(options);
       }) {}
@@ -53,6 +64,146 @@ grpc::ServerUnaryReactor* ScoringReadService::GetMemberScores(
   return reactor;
 }
 
+namespace {
+
+// How far ahead a draft may be planned.
+constexpr absl::Duration kMaxPlanAhead = absl::Hours(24 * 90);
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// When enough of the sends counted in days [day-6, day] age out of the
+// rolling week for the count to fall below `budget`.
+absl::Time BudgetFreesAt(const state::SendDayRing& ring, int64_t day,
+                         int64_t budget) {
+  for (int64_t d = day - 6; d <= day; ++d) {
+    // Once day d has left the window (at the start of day d + 7).
+    if (ring.SentInDays(d + 1, day) < budget) {
+      return absl::FromUnixSeconds((d + 7) * 86400);
+    }
+  }
+  return absl::FromUnixSeconds((day + 7) * 86400);
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ScoringReadService::AssessDraft(
+    grpc::CallbackServerContext* context,
+    const rebound::v1::AssessDraftRequest* request,
+    rebound::v1::Assessment* response) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(Assess(*context, *request, response));
+  return reactor;
+}
+
+grpc::Status ScoringReadService::Assess(
+    const grpc::CallbackServerContext& context,
+    const rebound::v1::AssessDraftRequest& request,
+    rebound::v1::Assessment* response) {
+  if (auto why = TenantIdProblem(request.tenant_id())) {
+    return InvalidField("tenant_id", *why);
+  }
+  if (auto why = IdProblem(request.sender_id(), /*allow_slash=*/false)) {
+    return InvalidField("sender_id", *why);
+  }
+  if (auto why = IdProblem(request.recipient_id(), /*allow_slash=*/false)) {
+    return InvalidField("recipient_id", *why);
+  }
+  if (request.recipient_id() == request.sender_id()) {
+    return InvalidField("recipient_id", "is the sender");
+  }
+  if (grpc::Status auth = auth_.Authorize(context, request.tenant_id());
+      !auth.ok()) {
+    return auth;
+  }
+  const absl::Time now = absl::Now();
+  absl::Time planned = now;
+  if (request.has_planned_send_at()) {
+    const auto& ts = request.planned_send_at();
+    if (ts.nanos() < 0 || ts.nanos() > 999'999'999) {
+      return InvalidField("planned_send_at.nanos",
+                          "is out of range 0..999999999");
+    }
+    planned = FromProto(ts);
+    if (planned < absl::FromUnixSeconds(946684800)) {
+      return InvalidField("planned_send_at", "is before 2000-01-01");
+    }
+    if (planned > now + kMaxPlanAhead) {
+      return InvalidField("planned_send_at", "is more than 90 days ahead");
+    }
+  }
+  if (!request.has_request()) return InvalidField("request", "is required");
+  // The draft is checked as ingest checks a RequestSent (an absent sender
+  // profile is filled from Redis below, so it is checked as an empty one).
+  rebound::v1::ConnectionEvent as_event;
+  as_event.set_event_id("draft");
+  as_event.set_tenant_id(request.tenant_id());
+  as_event.set_sender_id(request.sender_id());
+  as_event.set_recipient_id(request.recipient_id());
+  as_event.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(now));
+  auto* sent = as_event.mutable_request_sent();
+  *sent = request.request();
+  if (sent->request_id().empty()) sent->set_request_id("draft");
+  const bool has_sender_profile = sent->has_sender_profile();
+  if (!has_sender_profile) sent->mutable_sender_profile();
+  if (auto err = ingest::Validate(as_event, now)) {
+    absl::string_view field = err->field;
+    if (absl::ConsumePrefix(&field, "request_sent")) {
+      return InvalidField(absl::StrCat("request", field), err->reason);
+    }
+    return InvalidField(field, err->reason);
+  }
+
+  auto store = stores_.Borrow(absl::Seconds(5));
+  if (!store.ok()) return ToGrpcStatus(store.status());
+  absl::StatusOr<state::DraftState> st = (*store)->ReadDraftState(
+      request.tenant_id(), request.sender_id(), request.recipient_id());
+  if (!st.ok()) return ToGrpcStatus(st.status());
+
+  DraftContext d;
+  d.tenant = request.tenant_id();
+  d.sender = request.sender_id();
+  d.recipient = request.recipient_id();
+  d.request = request.request();
+  if (!has_sender_profile) {
+    if (!st->sender.profile) {
+      return InvalidField("request.sender_profile",
+                          "is required: Rebound holds no profile of the "
+                          "sender yet");
+    }
+    *d.request.mutable_sender_profile() = *st->sender.profile;
+  }
+  d.planned_at = planned;
+  const auto& snd = st->sender;
+  d.sent = snd.sent;
+  d.accepted = snd.accepted;
+  d.declined = snd.declined;
+  d.reported = snd.reported;
+  d.pending = snd.pending;
+  const int64_t day = state::UtcDay(absl::ToUnixSeconds(planned));
+  // The classifier's send rate: the 7 days before the send; account
+  // safety's rolling week: that day and the 6 before.
+  d.sent_last_7d = snd.send_days.SentInDays(day - 7, day - 1);
+  d.sent_this_week = snd.send_days.SentInDays(day - 6, day);
+  if (d.sent_this_week >= policy_.account_safety.weekly_budget) {
+    d.budget_frees_at =
+        BudgetFreesAt(snd.send_days, day, policy_.account_safety.weekly_budget);
+  }
+  d.pair_requests = st->pair.requests;
+  if (st->pair.last_sent_at) {
+    d.pair_last_sent = absl::FromUnixSeconds(*st->pair.last_sent_at);
+  }
+  d.prior_retries = st->prior_retries;
+  d.recipient_received = st->recipient.received;
+  d.recipient_accepted = st->recipient.accepted;
+  d.recipient_declined = st->recipient.declined;
+  d.recipient_accept_hours = st->recipient.accept_hours;
+  d.recipient_utc_offset_minutes = st->recipient.utc_offset_minutes;
+  *response = scoring::Assess(classifier_, policy_, d);
+  return grpc::Status::OK;
+}
+
 absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
     const ScoringServerOptions& options, ClassifierConfig classifier,
     std::shared_ptr<prometheus::Registry> registry) {
@@ -61,6 +212,7 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   auto host = ServiceHost::Start(
       HostOptionsOf(options, "scoring", kServiceName),
       std::make_unique<ScoringReadService>(options.scoring.store, options.auth,
+                                           classifier, options.retry_policy,
                                            options.read_connections),
       [&]() -> absl::StatusOr<std::unique_ptr<PipelineStage>> {
         auto c = ScoringConsumer::Create(options.scoring, std::move(classifier),

@@ -14,6 +14,8 @@
 #include "grpcpp/grpcpp.h"
 #include "prometheus/registry.h"
 #include "rebound/v1/scoring.grpc.pb.h"
+#include "services/notify/retry_policy.h"
+#include "services/scoring/classifier.h"
 #include "services/scoring/scoring_consumer.h"
 
 namespace rebound::scoring {
@@ -23,14 +25,26 @@ namespace rebound::scoring {
 class ScoringReadService final : public rebound::v1::Scoring::CallbackService {
  public:
   ScoringReadService(ScoreStoreOptions options, TenantAuth auth,
+                     ClassifierConfig classifier,
+                     notify::RetryPolicyConfig policy,
                      int read_connections = 8);
   grpc::ServerUnaryReactor* GetMemberScores(
       grpc::CallbackServerContext* context,
       const rebound::v1::GetMemberScoresRequest* request,
       rebound::v1::MemberScores* response) override;
+  grpc::ServerUnaryReactor* AssessDraft(
+      grpc::CallbackServerContext* context,
+      const rebound::v1::AssessDraftRequest* request,
+      rebound::v1::Assessment* response) override;
 
  private:
+  grpc::Status Assess(const grpc::CallbackServerContext& context,
+                      const rebound::v1::AssessDraftRequest& request,
+                      rebound::v1::Assessment* response);
+
   const TenantAuth auth_;
+  const ClassifierConfig classifier_;
+  const notify::RetryPolicyConfig policy_;
   ResourcePool<ScoreStore> stores_;
 };
 
@@ -51,6 +65,9 @@ struct ScoringServerOptions {
   std::string tls_client_ca;
   // Redis connections the read API's calls share (one per call at a time).
   int read_connections = 8;
+  // The retry policy (config/retry_policy.json): AssessDraft's fixes and
+  // account-safety levels.
+  notify::RetryPolicyConfig retry_policy;
   ScoringOptions scoring;
 };
 
