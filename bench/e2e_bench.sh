@@ -94,7 +94,8 @@ replicas() {
   done
 }
 replicas scoring "${SCORING_REPLICAS:-1}" "$BUILD_DIR/services/scoring/rebound-scoring" \
-  --redis-addr="$REBOUND_REDIS_ADDR" --classifier-config=config/classifier.json ${SCORING_FLAGS:-}
+  --redis-addr="$REBOUND_REDIS_ADDR" --classifier-config=config/classifier.json \
+  --retry-policy=config/retry_policy.json ${SCORING_FLAGS:-}
 SCORING_PIDS=$REPLICA_PIDS
 SCORING_PORTS=$REPLICA_PORTS
 # The watches go to the first notify; any replica serves them from Redis.

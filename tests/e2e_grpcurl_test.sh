@@ -23,7 +23,8 @@ common=(--kafka-brokers="$REBOUND_KAFKA_BROKERS" --topic-partitions=2
 pids=($!)
 "$BIN_DIR/services/scoring/rebound-scoring" "${common[@]}" --topic="$run-events" --listen="127.0.0.1:$scoring_port" \
   --redis-addr="$REBOUND_REDIS_ADDR" --group-id="$run-scoring" --verdicts-topic="$run-verdicts" \
-  --dead-letter-topic="$run-dlq" --classifier-config="$SRC_DIR/config/classifier.json" >"$logs/scoring" 2>&1 &
+  --dead-letter-topic="$run-dlq" --classifier-config="$SRC_DIR/config/classifier.json" \
+  --retry-policy="$SRC_DIR/config/retry_policy.json" >"$logs/scoring" 2>&1 &
 pids+=($!)
 "$BIN_DIR/services/notify/rebound-notify" "${common[@]}" --listen="127.0.0.1:$notify_port" \
   --redis-addr="$REBOUND_REDIS_ADDR" --group-id="$run-notify" --verdicts-topic="$run-verdicts" \
@@ -77,6 +78,24 @@ grep -q '"resume_token"' <<<"$watch" || fail "no resume token: $watch"
 listed=$("$BIN_DIR/tools/reboundctl" list --tenant="$tenant" --member=ana --token="$token" \
   --notify-target="127.0.0.1:$notify_port")
 grep -q '"suggestionId":"g-2"' <<<"$listed" || fail "reboundctl list: $listed"
+
+# Assess a draft before sending (scoring): ana invited ben 3 days ago, so the
+# fixes say wait for the cool-down; the sender profile comes from the file.
+draft='{"tenant_id":"'$tenant'","sender_id":"ana","recipient_id":"ben","request":{"note":"Quick call about our platform?","sender_profile":'$profile',"recipient_profile":'$profile'}}'
+assessed=$("$GRPCURL" -plaintext -H "authorization: Bearer $token" -d "$draft" \
+  "127.0.0.1:$scoring_port" rebound.v1.Scoring/AssessDraft)
+grep -q '"acceptance_probability"' <<<"$assessed" || fail "AssessDraft: $assessed"
+grep -q '"ACTION_KIND_WAIT_COOL_DOWN"' <<<"$assessed" || fail "AssessDraft gave no cool-down: $assessed"
+grep -q '"ACTION_KIND_DROP_PITCH"' <<<"$assessed" || fail "AssessDraft kept the pitch: $assessed"
+printf '%s\n' "$draft" >"$logs/draft.json"
+ctl=$("$BIN_DIR/tools/reboundctl" assess "$logs/draft.json" --token="$token" \
+  --scoring-target="127.0.0.1:$scoring_port")
+grep -q '"sentLast7Days":"1"' <<<"$ctl" || fail "reboundctl assess: $ctl"
+grep -q '"ACTION_KIND_WAIT_COOL_DOWN"' <<<"$ctl" || fail "reboundctl assess: $ctl"
+printf '%s\n' "${draft/\"sender_id\":\"ana\"/\"sender_id\":\"\"}" >"$logs/bad-draft.json"
+bad_draft=$("$BIN_DIR/tools/reboundctl" assess "$logs/bad-draft.json" --token="$token" \
+  --scoring-target="127.0.0.1:$scoring_port" 2>&1 || true)
+grep -q 'sender_id: is required' <<<"$bad_draft" || fail "reboundctl assess of a bad draft: $bad_draft"
 
 denied=$("$GRPCURL" -plaintext -H "authorization: Bearer wrong-token-x" \
   -d '{"tenant_id":"'$tenant'","member_id":"ana"}' "127.0.0.1:$notify_port" \

@@ -2,16 +2,19 @@
 // expected verdicts and counters, replays and crashes change nothing, two
 // instances end where one does, bad records go to the dead-letter topic, and
 // a Redis outage loses nothing.
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_server.h"
 #include "common/kafka_admin.h"
 #include "common/kafka_publisher.h"
 #include "common/pipeline.h"
 #include "common/redis_client.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/ingest/ingest_server.h"
@@ -57,6 +60,10 @@ class ScoringIntegration : public ::testing::Test {
     o.scoring.topic_partitions = partitions_;
     o.scoring.redis_retry = std::chrono::milliseconds(200);
     o.scoring.store.redis.address = redis_;
+    auto policy = notify::LoadRetryPolicyConfig(
+        std::string(REBOUND_SOURCE_DIR) + "/config/retry_policy.json");
+    EXPECT_TRUE(policy.ok()) << policy.status();
+    if (policy.ok()) o.retry_policy = *policy;
     return o;
   }
 
@@ -296,6 +303,208 @@ TEST_F(ScoringIntegration, RequestViewDeclineGivesVerdictAndCounters) {
   EXPECT_EQ(verdicts["quiet-s"].primary_reason(),
             rebound::v1::DECLINE_REASON_NOT_SEEN);
   EXPECT_TRUE(verdicts["quiet-s"].expired());
+}
+
+// Every key of the tenant and its value (DUMP), to show a call wrote
+// nothing.
+std::map<std::string, std::string> TenantKeysAndValues(
+    const std::string& redis_address, const std::string& tenant) {
+  RedisClient redis(RedisOptions{redis_address});
+  std::map<std::string, std::string> out;
+  std::string cursor = "0";
+  // The tenant's keys all start "rb:{<escaped tenant>" (state/keys.h); test
+  // tenants need no escaping.
+  do {
+    auto r = redis.Command(
+        {"SCAN", cursor, "MATCH", "rb:{" + tenant + "[/}]*", "COUNT", "1000"});
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok() || r->array.size() != 2) return out;
+    cursor = r->array[0].str;
+    for (const auto& k : r->array[1].array) {
+      auto v = redis.Command({"DUMP", k.str});
+      EXPECT_TRUE(v.ok()) << v.status();
+      if (v.ok()) out[k.str] = v->str;
+    }
+  } while (cursor != "0");
+  return out;
+}
+
+TEST_F(ScoringIntegration, AssessDraftReadsTheMembersStateAndWritesNothing) {
+  auto scoring = StartScoring(topic_);
+  ASSERT_NE(scoring, nullptr);
+  testing::Scenario s(tenant_);
+  const absl::Time now = absl::Now();
+  // ann: 6 invitations this week (one to bob, 2 days ago, still open), 3
+  // accepted, 1 declined; bob accepts on Wednesdays at 10:00 his time.
+  auto bob_profile = testing::NormalProfile();
+  bob_profile.set_utc_offset_minutes(-300);
+  s.Sent("ann", "bob", "q-bob", now - absl::Hours(48), testing::NormalProfile(),
+         bob_profile, "");
+  for (int i = 0; i < 5; ++i) {
+    const std::string r = absl::StrCat("r", i), q = absl::StrCat("q", i);
+    s.Sent("ann", r, q, now - absl::Hours(24 * 3 + i), testing::NormalProfile(),
+           testing::NormalProfile(), "");
+    if (i < 3) s.Accepted("ann", r, q, now - absl::Hours(24 * 2 + i));
+    if (i == 3) {
+      s.Declined("ann", r, q, now - absl::Hours(24 * 2),
+                 rebound::v1::DECLINE_KIND_DECLINED);
+    }
+  }
+  // Wednesday 2026-11-18 10:00 at UTC-5 = 15:00 UTC.
+  const absl::Time wednesday_10_local =
+      absl::FromCivil(absl::CivilHour(2026, 11, 18, 15), absl::UTCTimeZone());
+  for (int i = 0; i < 4; ++i) {
+    const std::string q = absl::StrCat("in", i);
+    s.Sent(absl::StrCat("fan", i), "bob", q,
+           wednesday_10_local - absl::Hours(24 * 7 * i + 1),
+           testing::NormalProfile(), bob_profile, "");
+    s.Accepted(absl::StrCat("fan", i), "bob", q,
+               wednesday_10_local - absl::Hours(24 * 7 * i));
+  }
+  std::vector<ConnectionEvent> events = s.events();
+  // ann's latest profile, which a draft without one is judged by.
+  ConnectionEvent update;
+  update.set_event_id("ann-profile");
+  update.set_tenant_id(tenant_);
+  update.set_sender_id("ann");
+  update.mutable_occurred_at()->set_seconds(
+      absl::ToUnixSeconds(now - absl::Hours(1)));
+  *update.mutable_profile_updated()->mutable_profile() =
+      testing::NormalProfile();
+  events.push_back(update);
+  Publish(events);
+  ASSERT_TRUE(CountersReach(s.events(), seconds(60)));
+  {
+    RedisClient redis(RedisOptions{redis_});
+    bool has_profile = false;
+    for (int i = 0; i < 200 && !has_profile; ++i) {
+      auto r = redis.Command(
+          {"HEXISTS", state::MemberKeys(tenant_, "ann").Sender(), "profile"});
+      has_profile = r.ok() && r->integer == 1;
+      if (!has_profile) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    ASSERT_TRUE(has_profile) << "ann's ProfileUpdated never reached Redis";
+  }
+
+  auto stub = rebound::v1::Scoring::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", scoring->port()),
+                          grpc::InsecureChannelCredentials()));
+  auto assess = [&](const rebound::v1::AssessDraftRequest& req,
+                    rebound::v1::Assessment* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + seconds(10));
+    return stub->AssessDraft(&ctx, req, out);
+  };
+  rebound::v1::AssessDraftRequest req;
+  req.set_tenant_id(tenant_);
+  req.set_sender_id("ann");
+  req.set_recipient_id("bob");
+  *req.mutable_request()->mutable_recipient_profile() = bob_profile;
+  req.mutable_request()->set_note(
+      "Hi Bob, quick call about our platform? We offer a free trial.");
+  // No sender profile: the one Redis holds is used.
+
+  const auto before = TenantKeysAndValues(redis_, tenant_);
+  ASSERT_FALSE(before.empty());
+  rebound::v1::Assessment a;
+  grpc::Status st = assess(req, &a);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(TenantKeysAndValues(redis_, tenant_), before)
+      << "AssessDraft wrote to Redis";
+
+  // What Redis holds of ann: sent 6 in the rolling week, 2 pending
+  // (bob's and r4's), 3 accepted of 4 answered.
+  const auto& safety = a.account_safety();
+  EXPECT_EQ(safety.sent_last_7_days(), 6);
+  EXPECT_EQ(safety.remaining_weekly_budget(), 94);
+  EXPECT_EQ(safety.pending(), 2);
+  EXPECT_EQ(safety.answered(), 4);
+  EXPECT_FALSE(safety.at_risk());
+  EXPECT_GT(a.acceptance_probability(), 0);
+  EXPECT_LT(a.acceptance_probability(), 1);
+  EXPECT_EQ(a.likely_reasons_size(), 4);
+  auto fix =
+      [&](rebound::v1::ActionKind k) -> const rebound::v1::SuggestedAction* {
+    for (const auto& f : a.fixes()) {
+      if (f.kind() == k) return &f;
+    }
+    return nullptr;
+  };
+  // bob was invited 2 days ago: wait for the cool-down.
+  const auto* wait = fix(rebound::v1::ACTION_KIND_WAIT_COOL_DOWN);
+  ASSERT_NE(wait, nullptr);
+  EXPECT_NEAR(static_cast<double>(wait->at().seconds()),
+              absl::ToUnixSeconds(now - absl::Hours(48) + absl::Hours(24 * 21)),
+              1);
+  const auto* pitch = fix(rebound::v1::ACTION_KIND_DROP_PITCH);
+  ASSERT_NE(pitch, nullptr);
+  EXPECT_THAT(
+      pitch->phrases(),
+      ::testing::IsSupersetOf({"quick call", "our platform", "free trial"}));
+  // Then at bob's best hour: Wednesday 10:00 his time.
+  EXPECT_TRUE(a.best_hour_from_history());
+  EXPECT_EQ(a.best_local_hour_of_week(), 2 * 24 + 10);
+  EXPECT_GE(a.best_send_at().seconds(), wait->at().seconds());
+  EXPECT_EQ(absl::ToCivilHour(absl::FromUnixSeconds(a.best_send_at().seconds()),
+                              absl::FixedTimeZone(-300 * 60))
+                .hour(),
+            10);
+
+  // Bad drafts: the field and why, as a google.rpc.BadRequest too.
+  struct Bad {
+    std::function<void(rebound::v1::AssessDraftRequest&)> change;
+    std::string field;
+  };
+  const std::vector<Bad> bad = {
+      {[](auto& r) { r.set_sender_id(""); }, "sender_id"},
+      {[](auto& r) { r.set_recipient_id("ann"); }, "recipient_id"},
+      {[](auto& r) { r.clear_request(); }, "request"},
+      {[](auto& r) { r.mutable_request()->clear_recipient_profile(); },
+       "request.recipient_profile"},
+      {[](auto& r) { r.mutable_request()->set_note(std::string(301, 'x')); },
+       "request.note"},
+      {[](auto& r) {
+         r.mutable_request()->mutable_recipient_profile()->set_completeness(2);
+       },
+       "request.recipient_profile.completeness"},
+      {[](auto& r) {
+         r.mutable_planned_send_at()->set_seconds(
+             absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 100)));
+       },
+       "planned_send_at"},
+      // Nobody Rebound knows, without a profile to judge them by.
+      {[](auto& r) { r.set_sender_id("stranger"); }, "request.sender_profile"},
+  };
+  for (const auto& b : bad) {
+    rebound::v1::AssessDraftRequest r = req;
+    b.change(r);
+    rebound::v1::Assessment out;
+    grpc::Status e = assess(r, &out);
+    EXPECT_EQ(e.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << b.field << ": " << e.error_message();
+    auto violations = BadRequestViolations(e.error_details());
+    ASSERT_EQ(violations.size(), 1u) << b.field << ": " << e.error_message();
+    EXPECT_EQ(violations[0].first, b.field) << e.error_message();
+  }
+  // A stranger with a profile is judged on it and on base rates: a
+  // fake-looking profile scores lower than a normal one, all else equal.
+  rebound::v1::AssessDraftRequest stranger = req;
+  stranger.set_sender_id("stranger");
+  *stranger.mutable_request()->mutable_sender_profile() =
+      testing::NormalProfile();
+  rebound::v1::Assessment normal;
+  ASSERT_TRUE(assess(stranger, &normal).ok());
+  *stranger.mutable_request()->mutable_sender_profile() =
+      testing::SpammyProfile();
+  rebound::v1::Assessment spammy;
+  ASSERT_TRUE(assess(stranger, &spammy).ok());
+  EXPECT_EQ(spammy.account_safety().sent_last_7_days(), 0);
+  EXPECT_LT(spammy.acceptance_probability(), normal.acceptance_probability());
+  EXPECT_EQ(spammy.likely_reasons(0).reason(),
+            rebound::v1::DECLINE_REASON_SPAMMY_PROFILE);
+  EXPECT_EQ(TenantKeysAndValues(redis_, tenant_), before);
 }
 
 TEST_F(ScoringIntegration, HostileIdsKeepToTheirOwnKeys) {

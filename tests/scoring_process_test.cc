@@ -68,6 +68,8 @@ TEST(ScoringProcess, KillNineMidStreamLosesNothingAndCountsNothingTwice) {
         absl::StrCat("--metrics-listen=127.0.0.1:", metrics_port),
         std::string("--classifier-config=") + REBOUND_SOURCE_DIR +
             "/config/classifier.json",
+        std::string("--retry-policy=") + REBOUND_SOURCE_DIR +
+            "/config/retry_policy.json",
         "--log-level=warn"});
   };
   int kills = 0;

@@ -29,22 +29,31 @@ using testing::Child;
 using testing::FreePort;
 
 struct Service {
-  std::string name;         // "scoring"
-  std::string bin;          // Path of the binary.
-  std::string health;       // gRPC health service name.
-  bool uses_redis = false;  // Takes --redis-addr.
-  std::string config;       // Its config file setting, if any.
+  std::string name;                 // "scoring"
+  std::string bin;                  // Path of the binary.
+  std::string health;               // gRPC health service name.
+  bool uses_redis = false;          // Takes --redis-addr.
+  std::vector<std::string> config;  // Its config file settings, if any.
   // Takes --topic (the events topic; notify reads only the verdicts').
   bool reads_events = true;
 };
 
 std::vector<Service> AllServices() {
   const std::string src = REBOUND_SOURCE_DIR;
-  return {{"ingest", REBOUND_INGEST_BIN, "rebound.v1.Ingest", false, ""},
-          {"scoring", REBOUND_SCORING_BIN, "rebound.v1.Scoring", true,
-           "--classifier-config=" + src + "/config/classifier.json"},
-          {"notify", REBOUND_NOTIFY_BIN, "rebound.v1.Notify", true,
-           "--retry-policy=" + src + "/config/retry_policy.json", false}};
+  const std::string policy =
+      "--retry-policy=" + src + "/config/retry_policy.json";
+  return {{"ingest", REBOUND_INGEST_BIN, "rebound.v1.Ingest", false, {}},
+          {"scoring",
+           REBOUND_SCORING_BIN,
+           "rebound.v1.Scoring",
+           true,
+           {"--classifier-config=" + src + "/config/classifier.json", policy}},
+          {"notify",
+           REBOUND_NOTIFY_BIN,
+           "rebound.v1.Notify",
+           true,
+           {policy},
+           false}};
 }
 
 // The lines of `out` that report a failed start.
@@ -131,7 +140,7 @@ TEST(AllServices, AFailedStartExitsOneWithOneLineNamingTheCause) {
         args.push_back(a);
       }
       if (!has_listen) args.push_back("--listen=127.0.0.1:0");
-      if (!svc.config.empty()) args.push_back(svc.config);
+      args.insert(args.end(), svc.config.begin(), svc.config.end());
       if (svc.uses_redis && !has_redis) args.push_back("--redis-addr=" + redis);
       Child child(args);
       const int rc = child.Wait();
@@ -177,7 +186,7 @@ TEST(AllServices, SigtermDuringAKafkaOutageEndsWithinTheGracePeriod) {
         absl::StrCat("--metrics-listen=127.0.0.1:", FreePort()),
         "--insecure-no-auth"};
     if (svc.reads_events) args.push_back("--topic=" + topic);
-    if (!svc.config.empty()) args.push_back(svc.config);
+    args.insert(args.end(), svc.config.begin(), svc.config.end());
     if (svc.uses_redis) {
       args.push_back("--redis-addr=" + redis);
       args.push_back("--group-id=" + topic + "-" + svc.name);
@@ -280,7 +289,7 @@ TEST(AllServices, RedisCredentialsFromAnAclUser) {
           "--group-id=" + topic + "-" + svc.name,
           "--verdicts-topic=" + topic + "-verdicts"};
       if (svc.reads_events) args.push_back("--topic=" + topic);
-      if (!svc.config.empty()) args.push_back(svc.config);
+      args.insert(args.end(), svc.config.begin(), svc.config.end());
       args.insert(args.end(), creds.begin(), creds.end());
       return std::make_unique<Child>(args);
     };

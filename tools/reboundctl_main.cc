@@ -5,6 +5,8 @@
 //   without --member) reboundctl list --member=M [--state=READY] reboundctl
 //   insights --member=M reboundctl scores --member=M reboundctl act|dismiss
 //   --member=M --suggestion=ID
+//   reboundctl assess DRAFT.json         assess a draft request before sending
+//   (an AssessDraftRequest as protobuf JSON; --tenant fills tenant_id)
 //
 // Common settings (flags or REBOUND_* variables): --tenant, --token (bearer),
 // --ingest-target, --notify-target, --scoring-target, --tls-ca (PEM: use TLS),
@@ -42,14 +44,15 @@ int Fail(const grpc::Status& s) {
 int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]).rfind("--", 0) == 0) {
     std::cerr << "usage: reboundctl "
-                 "publish|watch|list|insights|scores|act|dismiss [FILE] "
+                 "publish|assess|watch|list|insights|scores|act|dismiss "
+                 "[FILE] "
                  "[--settings]; reboundctl help for settings\n";
     return 2;
   }
   std::string command = argv[1];
   std::string file;
   int skip = 2;
-  if (command == "publish" && argc > 2 &&
+  if ((command == "publish" || command == "assess") && argc > 2 &&
       std::string(argv[2]).rfind("--", 0) != 0) {
     file = argv[2];
     skip = 3;
@@ -164,6 +167,37 @@ int main(int argc, char** argv) {
     }
     if (!r.status.ok()) return Fail(r.status);
     return r.rejected + r.failed == 0 ? 0 : 1;
+  }
+  if (command == "assess") {
+    if (file.empty()) {
+      std::cerr << "reboundctl: assess needs a FILE holding an "
+                   "AssessDraftRequest as JSON\n";
+      return 2;
+    }
+    std::ifstream in(file);
+    if (!in) {
+      std::cerr << "reboundctl: cannot read '" << file << "'\n";
+      return 2;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    rebound::v1::AssessDraftRequest req;
+    if (auto st = google::protobuf::util::JsonStringToMessage(text, &req);
+        !st.ok()) {
+      std::cerr << file << ": " << st.message() << "\n";
+      return 2;
+    }
+    if (req.tenant_id().empty()) req.set_tenant_id(tenant);
+    auto stub =
+        rebound::v1::Scoring::NewStub(grpc::CreateChannel(scoring, creds));
+    grpc::ClientContext ctx;
+    context(&ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(30));
+    rebound::v1::Assessment resp;
+    auto s = stub->AssessDraft(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s);
+    std::cout << Json(resp) << "\n";
+    return 0;
   }
   if (command == "scores") {
     auto stub =

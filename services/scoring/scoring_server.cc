@@ -152,7 +152,7 @@ grpc::Status ScoringReadService::Assess(
     if (absl::ConsumePrefix(&field, "request_sent")) {
       return InvalidField(absl::StrCat("request", field), err->reason);
     }
-    return InvalidField(field, err->reason);
+    return InvalidField(err->field, err->reason);
   }
 
   auto store = stores_.Borrow(absl::Seconds(5));
