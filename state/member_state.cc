@@ -159,6 +159,8 @@ absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
   s->set_acceptance_rate(AcceptanceRate(snd));
   s->set_reputation(Reputation(snd));
   s->set_spam_risk(SpamRisk(snd));
+  const int64_t today = UtcDay(absl::ToUnixSeconds(absl::Now()));
+  s->set_sent_last_7_days(snd.send_days.SentInDays(today - 6, today));
   auto* r = out.mutable_as_recipient();
   r->set_received(rcv.received);
   r->set_accepted(rcv.accepted);

@@ -927,6 +927,17 @@ TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {
   EXPECT_EQ(insights.decline_breakdown(0).reason(),
             rebound::v1::DECLINE_REASON_SPAMMY_PROFILE);
   EXPECT_FALSE(insights.top_red_flags().empty());
+  // Account safety from the member's counters: one invitation this week
+  // (3 days ago), answered and declined; one decline is no pattern yet.
+  EXPECT_EQ(insights.scores().as_sender().sent_last_7_days(), 1);
+  const auto& safety = insights.account_safety();
+  EXPECT_EQ(safety.sent_last_7_days(), 1);
+  EXPECT_EQ(safety.weekly_budget(), policy_.account_safety.weekly_budget);
+  EXPECT_EQ(safety.remaining_weekly_budget(),
+            policy_.account_safety.weekly_budget - 1);
+  EXPECT_EQ(safety.answered(), 1);
+  EXPECT_GT(safety.decline_rate(), 0);
+  EXPECT_FALSE(safety.at_risk());
 }
 
 TEST_F(Pipeline, WatcherResumesWithoutLossOrDuplicateAcrossRestartAndReplicas) {

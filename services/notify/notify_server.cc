@@ -33,7 +33,7 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
           o.consumer.store, o.auth, o.max_watches, registry, o.read_connections,
           o.max_watches_per_tenant > 0 ? o.max_watches_per_tenant
                                        : std::max(1, o.max_watches / 2),
-          o.page_token_key),
+          o.page_token_key, policy.account_safety),
       [&]() -> absl::StatusOr<std::unique_ptr<PipelineStage>> {
         auto c =
             NotifyConsumer::Create(o.consumer, std::move(policy), registry);

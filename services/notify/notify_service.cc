@@ -254,13 +254,15 @@ NotifyService::NotifyService(SuggestionStoreOptions store, TenantAuth auth,
                              int max_watches,
                              std::shared_ptr<prometheus::Registry> registry,
                              int read_connections, int max_watches_per_tenant,
-                             std::string page_token_key)
+                             std::string page_token_key,
+                             AccountSafetyConfig account_safety)
     : store_options_(store),
       auth_(std::move(auth)),
       max_watches_(max_watches),
       max_watches_per_tenant_(max_watches_per_tenant),
       page_token_key_(page_token_key.empty() ? std::string(kDefaultPageTokenKey)
                                              : std::move(page_token_key)),
+      account_safety_(account_safety),
       open_watches_(std::make_shared<OpenWatches>()),
       stores_(read_connections,
               [store] { return std::make_unique<SuggestionStore>(store); }) {
@@ -507,6 +509,16 @@ grpc::ServerUnaryReactor* NotifyService::GetInsights(
   }
   if (scores.ok()) {
     *response->mutable_scores() = *scores;
+    const auto& as = scores->as_sender();
+    SenderActivity activity;
+    activity.sent = as.sent();
+    activity.accepted = as.accepted();
+    activity.declined = as.declined();
+    activity.reported = as.reported();
+    activity.pending = as.pending();
+    activity.sent_last_7_days = as.sent_last_7_days();
+    *response->mutable_account_safety() =
+        AssessAccount(account_safety_, activity);
     for (const auto& [name, n] : scores->as_sender().declines_by_reason()) {
       rebound::v1::DeclineReason r;
       if (!rebound::v1::DeclineReason_Parse(name, &r)) continue;

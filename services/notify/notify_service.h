@@ -32,7 +32,8 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
   NotifyService(SuggestionStoreOptions store, TenantAuth auth, int max_watches,
                 std::shared_ptr<prometheus::Registry> registry,
                 int read_connections = 8, int max_watches_per_tenant = 0,
-                std::string page_token_key = "");
+                std::string page_token_key = "",
+                AccountSafetyConfig account_safety = {});
 
   // Open watches, shared with their reactors (which may end after the
   // service): the count the limit is checked on, and its gauge.
@@ -98,6 +99,7 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
   const int max_watches_per_tenant_;
   // Seals ListSuggestions page tokens (page_token.h).
   const std::string page_token_key_;
+  const AccountSafetyConfig account_safety_;
   const std::shared_ptr<OpenWatches> open_watches_;
   prometheus::Counter* refused_watches_ = nullptr;
   ResourcePool<SuggestionStore> stores_;
