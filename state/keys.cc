@@ -83,6 +83,7 @@ std::string MemberKeys::Retries(std::string_view recipient) const {
   return With(":retries:", recipient);
 }
 std::string MemberKeys::Flags() const { return With(":flags"); }
+std::string MemberKeys::Works() const { return With(":works"); }
 std::string MemberKeys::Stream() const { return With(":sugg-stream"); }
 
 TenantKeys::TenantKeys(std::string_view tenant) {
@@ -103,6 +104,7 @@ std::string TenantKeys::StreamMarker(std::string_view suggestion_id,
 std::string TenantKeys::Pending() const { return prefix_ + ":pending"; }
 
 std::string TenantKeys::Clock() const { return prefix_ + ":clock"; }
+std::string TenantKeys::Works() const { return prefix_ + ":works"; }
 
 std::string TenantsKey() { return "rb:tenants"; }
 
@@ -182,9 +184,12 @@ bool IsScoringKey(std::string_view key) {
   const std::string_view tag = key.substr(4, close - 4);
   const std::string_view rest = key.substr(close + 1);
   if (tag.find('/') == std::string_view::npos) {  // A tenant's.
-    return rest == ":pending" || rest == ":clock";
+    return rest == ":pending" || rest == ":clock" || rest == ":works";
   }
-  if (rest == ":snd" || rest == ":rcv" || rest == ":hours") return true;
+  if (rest == ":snd" || rest == ":rcv" || rest == ":hours" ||
+      rest == ":works") {
+    return true;
+  }
   for (std::string_view p : {":req:", ":pair:", ":in:"}) {
     if (rest.rfind(p, 0) == 0) return true;
   }

@@ -18,6 +18,8 @@
 //   rb:{t/m}:hours             STRING accepts per local hour of week
 //                                     (168 big-endian u32, BITFIELD)
 //   rb:{t/m}:req:<request>     HASH   a request the member sent (TTL)
+//   rb:{t/m}:works             STRING answered/accepted requests sent by
+//                                     the member, by approach (works.h)
 //   rb:{t/m}:pair:<recipient>  STRING the member's requests to one
 //                                     recipient (TTL; see PairState)
 //   rb:{t/m}:in:<request>:sent|outcome
@@ -47,6 +49,7 @@
 //                                     moves forward); the stale sweep's
 //                                     "now" is wall time + lag
 //                                     (TenantClockLag, member_state.h)
+//   rb:{t}:works               STRING the same for the whole tenant
 //   rb:tenants                 SET    tenants that have had open invites
 //   rb:epoch                   STRING set when scoring's state was created;
 //                                     gone or changed = Redis lost its data
@@ -80,6 +83,8 @@ class MemberKeys {
   std::string AcceptHours() const;
   std::string Request(std::string_view request_id) const;
   std::string Pair(std::string_view recipient) const;
+  // Answered/accepted requests by approach (state/works.h).
+  std::string Works() const;
   // The member, as recipient, counted request `request_id` as received
   // (`outcome` false) or counted its outcome (`outcome` true).
   std::string ReceivedMarker(std::string_view request_id, bool outcome) const;
@@ -109,6 +114,8 @@ class TenantKeys {
                            int64_t version) const;
   std::string Pending() const;
   std::string Clock() const;
+  // The tenant's answered/accepted requests by approach (state/works.h).
+  std::string Works() const;
 
  private:
   std::string prefix_;
@@ -138,8 +145,9 @@ std::string EpochKey();
 std::string NotifyEpochKey();
 
 // True for the keys scoring writes (MemberKeys' Sender, Recipient,
-// AcceptHours, Request, Pair, ReceivedMarker; TenantKeys' Pending and
-// Clock; TenantsKey), which a rebuild from the events topic recreates.
+// AcceptHours, Request, Pair, ReceivedMarker, Works; TenantKeys' Pending,
+// Clock and Works; TenantsKey), which a rebuild from the events topic
+// recreates.
 bool IsScoringKey(std::string_view key);
 
 // True for the keys notify writes (MemberKeys' Suggestion, Suggestions,

@@ -61,6 +61,7 @@ std::vector<std::string> AllKeysOf(const MemberKeys& m,
           m.Pair(sub),
           m.ReceivedMarker(sub, false),
           m.ReceivedMarker(sub, true),
+          m.Works(),
           m.Suggestion(sub),
           m.Suggestions(),
           m.Waiting(),
@@ -123,7 +124,7 @@ TEST(MemberKeys, NoTwoMembersOrKindsShareAKey) {
   for (const auto& tenant :
        {std::string("acme"), std::string("acme/carol"), std::string("")}) {
     const TenantKeys t(tenant);
-    for (const auto& key : {t.Stream(), t.Pending(), t.Clock()}) {
+    for (const auto& key : {t.Stream(), t.Pending(), t.Clock(), t.Works()}) {
       keys.insert(key);
       ++built;
     }
@@ -142,7 +143,7 @@ TEST(MemberKeys, NoTwoMembersOrKindsShareAKey) {
         std::vector<std::string> all = AllKeysOf(m, sub);
         for (size_t i = 0; i < all.size(); ++i) {
           // Keys without a sub-id repeat for every sub; count them once.
-          const bool per_sub = (i >= 3 && i <= 7) || i == 10;
+          const bool per_sub = (i >= 3 && i <= 6) || i == 8 || i == 11;
           if (!per_sub && &sub != &Ids()[0]) continue;
           keys.insert(all[i]);
           ++built;
@@ -193,7 +194,7 @@ TEST(IsScoringKey, ScoringsKeysOnly) {
     for (const auto& sub : Ids()) {
       const std::vector<std::string> all = AllKeysOf(m, sub);
       for (size_t i = 0; i < all.size(); ++i) {
-        EXPECT_EQ(IsScoringKey(all[i]), i <= 6) << all[i];
+        EXPECT_EQ(IsScoringKey(all[i]), i <= 7) << all[i];
       }
     }
   }
@@ -202,6 +203,8 @@ TEST(IsScoringKey, ScoringsKeysOnly) {
     const TenantKeys t(tenant);
     EXPECT_TRUE(IsScoringKey(t.Pending())) << tenant;
     EXPECT_TRUE(IsScoringKey(t.Clock())) << tenant;
+    EXPECT_TRUE(IsScoringKey(t.Works())) << tenant;
+    EXPECT_FALSE(IsNotifyKey(t.Works())) << tenant;
     EXPECT_FALSE(IsNotifyKey(t.Clock())) << tenant;
     EXPECT_FALSE(IsScoringKey(t.Stream())) << tenant;
     EXPECT_FALSE(IsScoringKey(t.StreamMarker(tenant, 3))) << tenant;
@@ -216,7 +219,7 @@ TEST(IsNotifyKey, NotifysKeysOnly) {
     for (const auto& sub : Ids()) {
       const std::vector<std::string> all = AllKeysOf(m, sub);
       for (size_t i = 0; i < all.size(); ++i) {
-        EXPECT_EQ(IsNotifyKey(all[i]), i > 6) << all[i];
+        EXPECT_EQ(IsNotifyKey(all[i]), i > 7) << all[i];
       }
     }
   }

@@ -498,16 +498,15 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
   if (!options_.recipient_by_script) {
     Other(rcv_prefix, std::vector<std::string>{"HINCRBY", rcv_key, kind, "1"});
   }
-  if (kind != "accepted") return absl::OkStatus();
-  // Hour of week in the recipient's local time (Monday 00:00 = 0): their
-  // offset from the request's snapshot, else the latest stored; none
-  // known, no hour.
+  // The recipient's offset from the request's snapshot, else the latest
+  // stored; none known, no local hour.
+  std::optional<rebound::v1::RequestSent> snapshot;
   std::optional<int64_t> off;
-  auto sent_it = rq.fields.find("request");
-  if (sent_it != rq.fields.end()) {
+  if (auto it = rq.fields.find("request"); it != rq.fields.end()) {
     rebound::v1::RequestSent sent;
-    if (sent.ParseFromString(sent_it->second) && sent.has_recipient_profile()) {
-      off = sent.recipient_profile().utc_offset_minutes();
+    if (sent.ParseFromString(it->second)) snapshot = std::move(sent);
+    if (snapshot && snapshot->has_recipient_profile()) {
+      off = snapshot->recipient_profile().utc_offset_minutes();
     }
   }
   if (!off) {
@@ -518,6 +517,30 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
       off = stored;
     }
   }
+  // What works: the member's and the tenant's answers by approach, for a
+  // request whose snapshot says how it was sent.
+  if (snapshot) {
+    Approach approach;
+    if (options_.note_style) {
+      approach.style = ParseNoteStyle(options_.note_style(*snapshot));
+    }
+    approach.channel = static_cast<int>(snapshot->channel());
+    int64_t sent_at = 0;
+    if (auto it = rq.fields.find("sent_at");
+        off && it != rq.fields.end() &&
+        absl::SimpleAtoi(it->second, &sent_at)) {
+      const int64_t local = sent_at + *off * 60;
+      approach.local_hour = static_cast<int>(
+          (local - SendDayRing::FloorDiv(local, 86400) * 86400) / 3600);
+    }
+    const bool accepted = kind == "accepted";
+    const std::string works = s.Works();
+    Other(PrefixOf(works), WorksIncrement(works, approach, accepted));
+    const TenantKeys t(event.tenant_id());
+    Other(t.prefix(), WorksIncrement(t.Works(), approach, accepted));
+  }
+  if (kind != "accepted") return absl::OkStatus();
+  // Hour of week in the recipient's local time (Monday 00:00 = 0).
   if (!off) return absl::OkStatus();
   const int64_t lt = at + *off * 60;
   const int64_t days = SendDayRing::FloorDiv(lt, 86400);

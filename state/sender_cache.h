@@ -51,6 +51,7 @@
 #define REBOUND_STATE_SENDER_CACHE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -64,6 +65,7 @@
 #include "common/redis_client.h"
 #include "rebound/v1/events.pb.h"
 #include "rebound/v1/scoring.pb.h"
+#include "state/works.h"
 
 namespace rebound::state {
 
@@ -79,6 +81,10 @@ class SenderCache {
     bool recipient_by_script = false;
     // Keys kept in process; past this the cache is dropped after a write.
     size_t max_entries = 200'000;
+    // The style of a request's note (a NoteStyleName, from the classifier's
+    // phrase lists), for the what-works counters (state/works.h); unset or
+    // another name: not counted by style.
+    std::function<std::string(const rebound::v1::RequestSent&)> note_style;
   };
   explicit SenderCache(Options options) : options_(std::move(options)) {}
   ~SenderCache();

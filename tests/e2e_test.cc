@@ -938,6 +938,39 @@ TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {
   EXPECT_EQ(safety.answered(), 1);
   EXPECT_GT(safety.decline_rate(), 0);
   EXPECT_FALSE(safety.at_risk());
+  // What works: spam's one request (no note, at 10:00 UTC for a UTC
+  // recipient) answered and declined; the tenant's figures hold it and the
+  // others (the pitch note, declined too).
+  auto approach =
+      [&](const std::string& dim,
+          const std::string& value) -> const rebound::v1::ApproachStats* {
+    for (const auto& w : insights.what_works()) {
+      if (w.dimension() == dim && w.value() == value) return &w;
+    }
+    return nullptr;
+  };
+  const auto* none = approach("note_style", "none");
+  ASSERT_NE(none, nullptr);
+  EXPECT_EQ(none->member().answered(), 1);
+  EXPECT_EQ(none->member().accepted(), 0);
+  EXPECT_EQ(none->member().rate(), 0);
+  EXPECT_EQ(none->member().low(), 0);
+  EXPECT_GT(none->member().high(), 0.5);  // One answer says little.
+  EXPECT_GE(none->tenant().answered(), none->member().answered());
+  const auto* pitchy = approach("note_style", "pitch");
+  ASSERT_NE(pitchy, nullptr);
+  EXPECT_EQ(pitchy->member().answered(), 0);
+  EXPECT_GE(pitchy->tenant().answered(), 1);
+  EXPECT_EQ(pitchy->tenant().accepted(), 0);
+  int64_t by_hour = 0, by_channel = 0;
+  for (const auto& w : insights.what_works()) {
+    if (w.dimension() == "send_hour") by_hour += w.member().answered();
+    if (w.dimension() == "channel") by_channel += w.member().answered();
+    EXPECT_LE(w.tenant().low(), w.tenant().rate());
+    EXPECT_GE(w.tenant().high(), w.tenant().rate());
+  }
+  EXPECT_EQ(by_channel, 1);
+  EXPECT_EQ(by_hour, 1);
 }
 
 TEST_F(Pipeline, WatcherResumesWithoutLossOrDuplicateAcrossRestartAndReplicas) {

@@ -527,6 +527,12 @@ grpc::ServerUnaryReactor* NotifyService::GetInsights(
       rc->set_count(n);
     }
   }
+  auto works = (*store)->WhatWorks(request->tenant_id(), request->member_id());
+  if (!works.ok()) {
+    reactor->Finish(ToGrpcStatus(works.status()));
+    return reactor;
+  }
+  for (auto& w : *works) *response->add_what_works() = std::move(w);
   auto flags =
       (*store)->RedFlags(request->tenant_id(), request->member_id(), 5);
   auto all = (*store)->List(request->tenant_id(), request->member_id());

@@ -12,6 +12,7 @@
 #include "state/keys.h"
 #include "state/member_state.h"
 #include "state/scripts.h"
+#include "state/works.h"
 
 namespace rebound::notify {
 namespace {
@@ -147,6 +148,49 @@ absl::StatusOr<int64_t> SuggestionStore::TrackOpenInvites(
   auto added = redis_.Pipeline(adds);
   if (!added.ok()) return added.status();
   return static_cast<int64_t>(adds.size() - tenants.size());
+}
+
+absl::StatusOr<std::vector<rebound::v1::ApproachStats>>
+SuggestionStore::WhatWorks(const std::string& tenant,
+                           const std::string& member) {
+  auto replies =
+      redis_.Pipeline({{"GET", state::MemberKeys(tenant, member).Works()},
+                       {"GET", state::TenantKeys(tenant).Works()}});
+  if (!replies.ok()) return replies.status();
+  const auto mine = state::DecodeWorks((*replies)[0].str);
+  const auto all = state::DecodeWorks((*replies)[1].str);
+  auto rate = [](const state::Tally& t, rebound::v1::ApproachRate* out) {
+    out->set_answered(t.answered);
+    out->set_accepted(t.accepted);
+    out->set_rate(t.answered > 0 ? static_cast<double>(t.accepted) /
+                                       static_cast<double>(t.answered)
+                                 : 0.0);
+    const auto [low, high] = state::WilsonInterval(t.accepted, t.answered);
+    out->set_low(low);
+    out->set_high(high);
+  };
+  std::vector<rebound::v1::ApproachStats> out;
+  for (int cell = 0; cell < state::kWorksCells; ++cell) {
+    if (mine[cell].answered == 0 && all[cell].answered == 0) continue;
+    rebound::v1::ApproachStats a;
+    if (cell < state::kNoteStyles) {
+      a.set_dimension("note_style");
+      a.set_value(std::string(
+          state::NoteStyleName(static_cast<state::NoteStyle>(cell))));
+    } else if (cell < state::kNoteStyles + state::kChannels) {
+      a.set_dimension("channel");
+      a.set_value(rebound::v1::Channel_Name(
+          static_cast<rebound::v1::Channel>(cell - state::kNoteStyles)));
+    } else {
+      a.set_dimension("send_hour");
+      a.set_value(absl::StrFormat(
+          "%02d", cell - state::kNoteStyles - state::kChannels));
+    }
+    rate(mine[cell], a.mutable_member());
+    rate(all[cell], a.mutable_tenant());
+    out.push_back(std::move(a));
+  }
+  return out;
 }
 
 absl::StatusOr<rebound::v1::MemberScores> SuggestionStore::MemberScores(

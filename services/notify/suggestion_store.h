@@ -185,6 +185,10 @@ class SuggestionStore {
 
   // A member's scores (state::ReadMemberScores); NOT_FOUND when Redis holds
   // nothing about them.
+  // What works for the member and for its tenant (state/works.h), in one
+  // round trip: acceptance by note style, channel and send hour.
+  absl::StatusOr<std::vector<rebound::v1::ApproachStats>> WhatWorks(
+      const std::string& tenant, const std::string& member);
   absl::StatusOr<rebound::v1::MemberScores> MemberScores(
       const std::string& tenant, const std::string& member);
 

@@ -644,6 +644,25 @@ absl::StatusOr<ClassifierConfig> LoadClassifierConfig(const std::string& path) {
                                           ParseClassifierConfig);
 }
 
+std::string NoteStyle(const ClassifierConfig& config,
+                      const rebound::v1::RequestSent& request) {
+  if (request.note().empty()) return "none";
+  const std::string lower = Lower(request.note());
+  auto any = [&](const std::vector<std::string>& phrases) {
+    return std::any_of(phrases.begin(), phrases.end(), [&](const auto& p) {
+      return lower.find(p) != std::string::npos;
+    });
+  };
+  if (any(config.pitch_phrases)) return "pitch";
+  const std::string company = Lower(request.recipient_profile().company());
+  if (any(config.personal_phrases) ||
+      (!company.empty() && lower.find(company) != std::string::npos)) {
+    return "personal";
+  }
+  if (any(config.value_first_phrases)) return "value_first";
+  return "plain";
+}
+
 DeclineVerdict Classify(const ClassifierConfig& config,
                         const DeclineContext& ctx) {
   const ConnectionEvent& e = ctx.event;

@@ -117,6 +117,13 @@ absl::StatusOr<ClassifierConfig> ParseClassifierConfig(const std::string& json);
 rebound::v1::DeclineVerdict Classify(const ClassifierConfig& config,
                                      const DeclineContext& context);
 
+// The style of a request's note, by the same phrase lists as the note
+// signals: "none" (no note), "pitch" (a pitch phrase, whatever else it
+// holds), "personal" (shared context or the recipient's company),
+// "value_first" (brings something first), else "plain".
+std::string NoteStyle(const ClassifierConfig& config,
+                      const rebound::v1::RequestSent& request);
+
 }  // namespace rebound::scoring
 
 #endif  // REBOUND_SERVICES_SCORING_CLASSIFIER_H_

@@ -38,6 +38,17 @@ std::optional<int64_t> Int(const RedisValue& v) {
 
 }  // namespace
 
+ScoreStoreOptions WithNoteStyle(ScoreStoreOptions options,
+                                const ClassifierConfig& classifier) {
+  if (!options.note_style) {
+    auto config = std::make_shared<const ClassifierConfig>(classifier);
+    options.note_style = [config](const rebound::v1::RequestSent& request) {
+      return NoteStyle(*config, request);
+    };
+  }
+  return options;
+}
+
 ScoreStore::ScoreStore(ScoreStoreOptions options)
     : options_(std::move(options)),
       redis_(options_.redis),
@@ -45,7 +56,8 @@ ScoreStore::ScoreStore(ScoreStoreOptions options)
       cache_({.request_ttl = options_.request_ttl,
               .marker_ttl = options_.marker_ttl,
               .recipient_by_script = false,
-              .max_entries = options_.cache_entries}) {
+              .max_entries = options_.cache_entries,
+              .note_style = options_.note_style}) {
   redis_.AddScript("recipient", state::kApplyAsRecipientScript);
 }
 

@@ -66,12 +66,20 @@ struct ScoreStoreOptions {
   // batch's reads, so Redis runs them while that batch is decided
   // (standalone Redis); false: sent at once, as StartSteps does.
   bool overlap_writes = true;
+  // A request's note style for the what-works counters (NoteStyle with
+  // the classifier's config; state::SenderCache::Options::note_style).
+  std::function<std::string(const rebound::v1::RequestSent&)> note_style;
 };
 
 // Whether an event needs a verdict (a decline or an expiry).
 inline bool NeedsVerdict(const rebound::v1::ConnectionEvent& e) {
   return e.has_request_declined() || e.has_request_expired();
 }
+
+// `options` counting note styles by `classifier`'s phrase lists (kept
+// unless already set).
+ScoreStoreOptions WithNoteStyle(ScoreStoreOptions options,
+                                const ClassifierConfig& classifier);
 
 class ScoreStore {
  public:

@@ -118,7 +118,8 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
   std::unique_ptr<ScoringConsumer> c(new ScoringConsumer());
   c->options_ = options;
   c->classifier_ = std::move(classifier);
-  c->store_ = std::make_unique<ScoreStore>(options.store);
+  c->store_ = std::make_unique<ScoreStore>(
+      WithNoteStyle(options.store, c->classifier_));
   c->registry_ = registry;
 
   auto& events = prometheus::BuildCounter()

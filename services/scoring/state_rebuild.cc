@@ -22,7 +22,7 @@ using rebound::v1::DeclineVerdict;
 absl::StatusOr<RebuildReport> RebuildState(const RebuildOptions& o,
                                            const ClassifierConfig& classifier) {
   RebuildReport report;
-  ScoreStore store(o.store);
+  ScoreStore store(WithNoteStyle(o.store, classifier));
   if (auto s = store.Connect(); !s.ok()) return s;
 
   // 1. The verdicts already published, by the decline event that got them:
