@@ -16,6 +16,8 @@
 #include "services/ingest/ingest_server.h"
 #include "services/notify/notify_server.h"
 #include "services/notify/state_rebuild.h"
+#include "services/scoring/offline_advice.h"
+#include "services/scoring/offline_state.h"
 #include "services/scoring/scoring_server.h"
 #include "services/scoring/state_rebuild.h"
 #include "state/keys.h"
@@ -971,6 +973,62 @@ TEST_F(Pipeline, EachDeclineReasonGetsSensibleAdvice) {
   }
   EXPECT_EQ(by_channel, 1);
   EXPECT_EQ(by_hour, 1);
+}
+
+// rebound-classify --suggestions runs notify's policy code offline: on the
+// same events it gives every suggestion the pipeline gives, with the same
+// reason, the same retry decision and the same actions.
+TEST_F(Pipeline, OfflineSuggestionsAreWhatNotifyEmits) {
+  auto notify = StartNotify(NotifyOptions());
+  ASSERT_NE(notify, nullptr);
+  auto events = testing::SimulatedStream(tenant_a_, 800, 17);
+  std::set<std::string> expected;
+  for (const auto& e : events) {
+    if (e.has_request_declined() || e.has_request_expired()) {
+      expected.insert(e.event_id());
+    }
+  }
+  ASSERT_GT(expected.size(), 30u);
+  Publish(events, kTokenA);
+  auto stub = NotifyStub(*notify);
+  rebound::v1::WatchSuggestionsRequest req;
+  req.set_tenant_id(tenant_a_);
+  req.set_from_beginning(true);
+  std::map<std::string, RetrySuggestion> online;  // First versions.
+  for (const auto& u :
+       WatchUntil(*stub, req, kTokenA, expected, {}, seconds(120))) {
+    if (u.suggestion().version() == 1) {
+      online.emplace(u.suggestion().suggestion_id(), u.suggestion());
+    }
+  }
+  ASSERT_EQ(online.size(), expected.size());
+
+  scoring::OfflineAdvisor advisor(policy_);
+  scoring::OfflineState state;
+  int compared = 0;
+  for (const auto& e : events) {
+    if (auto ctx = state.ContextFor(e)) {
+      auto v = scoring::Classify(classifier_, *ctx);
+      scoring::AttachDecisionContext(*ctx, &v);
+      for (const auto& s : advisor.OnVerdict(v)) {
+        if (s.version() != 1) continue;
+        auto it = online.find(s.suggestion_id());
+        ASSERT_NE(it, online.end()) << s.suggestion_id();
+        const RetrySuggestion& o = it->second;
+        EXPECT_EQ(s.reason(), o.reason()) << s.suggestion_id();
+        EXPECT_EQ(s.should_retry(), o.should_retry()) << s.suggestion_id();
+        EXPECT_EQ(s.state(), o.state()) << s.suggestion_id();
+        std::vector<int> kinds, online_kinds;
+        for (const auto& a : s.actions()) kinds.push_back(a.kind());
+        for (const auto& a : o.actions()) online_kinds.push_back(a.kind());
+        EXPECT_EQ(kinds, online_kinds) << s.suggestion_id();
+        ++compared;
+      }
+    }
+    state.Apply(e);
+    advisor.OnEvent(e);
+  }
+  EXPECT_EQ(compared, static_cast<int>(expected.size()));
 }
 
 TEST_F(Pipeline, WatcherResumesWithoutLossOrDuplicateAcrossRestartAndReplicas) {

@@ -608,6 +608,38 @@ absl::Time NextHourOfWeek(absl::Time after, int hour_of_week,
   return absl::FromCivil(local_hour + ahead, absl::UTCTimeZone()) - offset;
 }
 
+RetryInputs InputsForVerdict(
+    const DeclineVerdict& verdict, int prior_retries,
+    const std::array<int64_t, 168>& stored_recipient_hours,
+    std::optional<int> stored_recipient_offset,
+    std::optional<ProfileSnapshot> stored_sender_profile) {
+  RetryInputs in;
+  in.verdict = verdict;
+  in.prior_retries = prior_retries;
+  if (verdict.has_context()) {
+    const rebound::v1::DecisionContext& c = verdict.context();
+    const auto& hours = c.recipient_accept_hour_of_week();
+    for (int h = 0; h < hours.size() && h < kHoursPerWeek; ++h) {
+      in.recipient_accept_hours[h] = hours[h];
+    }
+    if (c.has_recipient_utc_offset_minutes()) {
+      in.recipient_utc_offset_minutes = c.recipient_utc_offset_minutes();
+    }
+  } else {
+    in.recipient_accept_hours = stored_recipient_hours;
+    in.recipient_utc_offset_minutes = stored_recipient_offset;
+  }
+  in.sender_profile = std::move(stored_sender_profile);
+  if (!in.sender_profile && verdict.context().has_sender_profile()) {
+    in.sender_profile = verdict.context().sender_profile();
+  }
+  if (!in.recipient_utc_offset_minutes && verdict.has_request()) {
+    in.recipient_utc_offset_minutes =
+        verdict.request().recipient_profile().utc_offset_minutes();
+  }
+  return in;
+}
+
 RetrySuggestion Suggest(const RetryPolicyConfig& config,
                         const RetryInputs& inputs, absl::Time now) {
   const DeclineVerdict& v = inputs.verdict;

@@ -82,6 +82,19 @@ struct RetryInputs {
   std::optional<rebound::v1::ProfileSnapshot> sender_profile;
 };
 
+// The inputs notify gives Suggest for `verdict`: the recipient's side from
+// the verdict's DecisionContext when it has one (what scoring knew when it
+// decided), else `stored_recipient_hours` / `stored_recipient_offset`; the
+// sender's latest profile `stored_sender_profile`, else the context's; the
+// recipient's offset from the request's snapshot when nothing else has
+// it. Offline (rebound-classify --suggestions) passes nothing stored.
+RetryInputs InputsForVerdict(
+    const rebound::v1::DeclineVerdict& verdict, int prior_retries,
+    const std::array<int64_t, 168>& stored_recipient_hours = {},
+    std::optional<int> stored_recipient_offset = std::nullopt,
+    std::optional<rebound::v1::ProfileSnapshot> stored_sender_profile =
+        std::nullopt);
+
 // The suggestion for one verdict, as of `now` (created_at = updated_at =
 // now, version 1). Rules: never retry after a spam report or when the
 // pair's retries are used up (DO_NOT_RETRY with a reason); NOT_SEEN gets a

@@ -51,27 +51,10 @@ absl::Status SuggestionWriter::OnVerdicts(
     const state::PolicyInputs& got = (*inputs)[i];
     auto pair = std::make_tuple(verdict.tenant_id(), verdict.sender_id(),
                                 verdict.recipient_id());
-    RetryInputs in;
-    in.verdict = verdict;
-    in.prior_retries = static_cast<int>(got.prior_retries) + advised[pair];
-    if (verdict.has_context()) {
-      const rebound::v1::DecisionContext& c = verdict.context();
-      const auto& hours = c.recipient_accept_hour_of_week();
-      for (int h = 0; h < hours.size() && h < 168; ++h)
-        in.recipient_accept_hours[h] = hours[h];
-      if (c.has_recipient_utc_offset_minutes())
-        in.recipient_utc_offset_minutes = c.recipient_utc_offset_minutes();
-    } else {
-      in.recipient_accept_hours = got.recipient.accept_hours;
-      in.recipient_utc_offset_minutes = got.recipient.utc_offset_minutes;
-    }
-    in.sender_profile = got.sender_profile;
-    if (!in.sender_profile && verdict.context().has_sender_profile())
-      in.sender_profile = verdict.context().sender_profile();
-    if (!in.recipient_utc_offset_minutes && verdict.has_request()) {
-      in.recipient_utc_offset_minutes =
-          verdict.request().recipient_profile().utc_offset_minutes();
-    }
+    const RetryInputs in = InputsForVerdict(
+        verdict, static_cast<int>(got.prior_retries) + advised[pair],
+        got.recipient.accept_hours, got.recipient.utc_offset_minutes,
+        got.sender_profile);
     SuggestionWrite w;
     w.suggestion = Suggest(*policy_, in, now);
     if (w.suggestion.should_retry()) ++advised[pair];

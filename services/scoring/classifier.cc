@@ -644,6 +644,21 @@ absl::StatusOr<ClassifierConfig> LoadClassifierConfig(const std::string& path) {
                                           ParseClassifierConfig);
 }
 
+void AttachDecisionContext(const DeclineContext& c,
+                           rebound::v1::DeclineVerdict* verdict) {
+  auto* out = verdict->mutable_context();
+  bool any_hour = false;
+  for (int64_t n : c.recipient_accept_hours) any_hour |= n != 0;
+  if (any_hour) {
+    out->mutable_recipient_accept_hour_of_week()->Add(
+        c.recipient_accept_hours.begin(), c.recipient_accept_hours.end());
+  }
+  if (c.recipient_utc_offset_minutes) {
+    out->set_recipient_utc_offset_minutes(*c.recipient_utc_offset_minutes);
+  }
+  if (c.sender_profile) *out->mutable_sender_profile() = *c.sender_profile;
+}
+
 std::string NoteStyle(const ClassifierConfig& config,
                       const rebound::v1::RequestSent& request) {
   if (request.note().empty()) return "none";

@@ -117,6 +117,12 @@ absl::StatusOr<ClassifierConfig> ParseClassifierConfig(const std::string& json);
 rebound::v1::DeclineVerdict Classify(const ClassifierConfig& config,
                                      const DeclineContext& context);
 
+// Carries what the classifier saw of the two members on `verdict`
+// (DecisionContext: the recipient's accept hours and offset, the sender's
+// latest profile) for notify's advice.
+void AttachDecisionContext(const DeclineContext& context,
+                           rebound::v1::DeclineVerdict* verdict);
+
 // The style of a request's note, by the same phrase lists as the note
 // signals: "none" (no note), "pitch" (a pitch phrase, whatever else it
 // holds), "personal" (shared context or the recipient's company),

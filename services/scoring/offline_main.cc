@@ -1,17 +1,23 @@
 // rebound-classify: back-tests the classifier on a file of connection events
 // (protobuf JSON, one event per line, in the order they happened). Replays
 // them through OfflineState and writes one DeclineVerdict JSON line per
-// decline or expiry. Bad lines are reported (line number and reason) and
-// skipped; the exit code is 1 if there were any.
+// decline or expiry; with --suggestions, also the RetrySuggestion JSON lines
+// notify would emit for them (notify's policy code, OfflineAdvisor: one per
+// verdict, and a new version when a profile update completes its profile
+// work). Bad lines are reported (line number and reason) and skipped; the
+// exit code is 1 if there were any.
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_format.h"
 #include "common/config.h"
 #include "google/protobuf/util/json_util.h"
+#include "services/notify/retry_policy.h"
 #include "services/scoring/classifier.h"
 #include "services/scoring/event_lines.h"
+#include "services/scoring/offline_advice.h"
 #include "services/scoring/offline_state.h"
 
 int main(int argc, char** argv) {
@@ -25,6 +31,12 @@ int main(int argc, char** argv) {
   std::string config_path =
       c.String("classifier-config", "config/classifier.json",
                "classifier weights and thresholds");
+  std::string suggestions_path =
+      c.String("suggestions", "",
+               "also write the retry suggestions notify would emit here "
+               "(RetrySuggestion JSON lines, each version of each)");
+  std::string policy_path = c.String("retry-policy", "config/retry_policy.json",
+                                     "retry policy for --suggestions");
   if (c.help_requested()) {
     std::cout << c.Usage("rebound-classify");
     return 0;
@@ -52,6 +64,36 @@ int main(int argc, char** argv) {
     }
   }
   std::ostream& out = out_path == "-" ? std::cout : out_file;
+  std::optional<rebound::scoring::OfflineAdvisor> advisor;
+  std::ofstream suggestions_out;
+  if (!suggestions_path.empty()) {
+    auto policy = rebound::notify::LoadRetryPolicyConfig(policy_path);
+    if (!policy.ok()) {
+      std::cerr << "rebound-classify: setting 'retry-policy': "
+                << policy.status().message() << "\n";
+      return 2;
+    }
+    advisor.emplace(*std::move(policy));
+    suggestions_out.open(suggestions_path);
+    if (!suggestions_out) {
+      std::cerr << "rebound-classify: cannot write --suggestions "
+                << suggestions_path << "\n";
+      return 2;
+    }
+  }
+  int64_t suggestion_lines = 0;
+  auto write_suggestions =
+      [&](const std::vector<rebound::v1::RetrySuggestion>& list) {
+        for (const auto& s : list) {
+          std::string json;
+          if (!google::protobuf::util::MessageToJsonString(s, &json).ok()) {
+            return false;
+          }
+          suggestions_out << json << "\n";
+          ++suggestion_lines;
+        }
+        return true;
+      };
 
   rebound::scoring::OfflineState state;
   std::string line;
@@ -71,6 +113,13 @@ int main(int argc, char** argv) {
     ++events;
     if (auto ctx = state.ContextFor(e)) {
       auto v = rebound::scoring::Classify(*config, *ctx);
+      // As scoring publishes it: with what it knew of the two members.
+      rebound::scoring::AttachDecisionContext(*ctx, &v);
+      if (advisor && !write_suggestions(advisor->OnVerdict(v))) {
+        std::cerr << "rebound-classify: cannot serialise a suggestion for "
+                  << e.event_id() << "\n";
+        return 1;
+      }
       std::string json;
       google::protobuf::util::JsonPrintOptions print;
       if (!google::protobuf::util::MessageToJsonString(v, &json, print).ok()) {
@@ -83,6 +132,19 @@ int main(int argc, char** argv) {
       ++by_reason[rebound::v1::DeclineReason_Name(v.primary_reason())];
     }
     state.Apply(e);
+    if (advisor && !write_suggestions(advisor->OnEvent(e))) {
+      std::cerr << "rebound-classify: cannot serialise a suggestion after "
+                << e.event_id() << "\n";
+      return 1;
+    }
+  }
+  if (advisor) {
+    suggestions_out.flush();
+    if (!suggestions_out) {
+      std::cerr << "rebound-classify: write to " << suggestions_path
+                << " failed\n";
+      return 1;
+    }
   }
   out.flush();
   if (!out) {
@@ -92,6 +154,10 @@ int main(int argc, char** argv) {
   std::cerr << absl::StrFormat(
       "rebound-classify: %d events, %d verdicts, %d bad lines (config %s)\n",
       events, verdicts, bad, config->version);
+  if (advisor) {
+    std::cerr << absl::StrFormat("rebound-classify: %d suggestion versions\n",
+                                 suggestion_lines);
+  }
   for (const auto& [reason, n] : by_reason) {
     std::cerr << absl::StrFormat("  %-36s %d\n", reason, n);
   }

@@ -112,10 +112,12 @@ void OfflineState::Apply(const ConnectionEvent& e) {
       }
       return;
     }
-    case ConnectionEvent::kProfileUpdated:
-      members_[{tenant, e.sender_id()}].utc_offset_minutes =
-          e.profile_updated().profile().utc_offset_minutes();
+    case ConnectionEvent::kProfileUpdated: {
+      Member& m = members_[{tenant, e.sender_id()}];
+      m.utc_offset_minutes = e.profile_updated().profile().utc_offset_minutes();
+      m.profile = e.profile_updated().profile();
       return;
+    }
     default:
       return;
   }
@@ -149,12 +151,14 @@ std::optional<DeclineContext> OfflineState::ContextFor(
       const int64_t day = state::UtcDay(absl::ToUnixSeconds(*ctx.sent_at));
       ctx.sender_sent_last_7d = m.send_days.SentInDays(day - 7, day - 1);
     }
+    ctx.sender_profile = m.profile;
   }
   if (auto it = members_.find({tenant, e.recipient_id()});
       it != members_.end()) {
     ctx.recipient_received = it->second.received;
     ctx.recipient_accepted = it->second.received_accepted;
     ctx.recipient_accept_hours = it->second.accept_hours;
+    ctx.recipient_utc_offset_minutes = it->second.utc_offset_minutes;
   }
   return ctx;
 }

@@ -94,6 +94,8 @@ class OfflineState {
     // Sends per UTC day, as Redis keeps them.
     state::SendDayRing send_days;
     std::optional<int32_t> utc_offset_minutes;
+    // The latest ProfileUpdated profile (what Redis keeps as "profile").
+    std::optional<rebound::v1::ProfileSnapshot> profile;
   };
   struct Pair {
     // (sent_at, request_id) of every request in the pair, sorted.
