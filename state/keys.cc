@@ -105,6 +105,7 @@ std::string TenantKeys::Pending() const { return prefix_ + ":pending"; }
 
 std::string TenantKeys::Clock() const { return prefix_ + ":clock"; }
 std::string TenantKeys::Works() const { return prefix_ + ":works"; }
+std::string TenantKeys::AtRisk() const { return prefix_ + ":at-risk"; }
 
 std::string TenantsKey() { return "rb:tenants"; }
 
@@ -184,7 +185,8 @@ bool IsScoringKey(std::string_view key) {
   const std::string_view tag = key.substr(4, close - 4);
   const std::string_view rest = key.substr(close + 1);
   if (tag.find('/') == std::string_view::npos) {  // A tenant's.
-    return rest == ":pending" || rest == ":clock" || rest == ":works";
+    return rest == ":pending" || rest == ":clock" || rest == ":works" ||
+           rest == ":at-risk";
   }
   if (rest == ":snd" || rest == ":rcv" || rest == ":hours" ||
       rest == ":works") {

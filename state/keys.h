@@ -50,6 +50,8 @@
 //                                     "now" is wall time + lag
 //                                     (TenantClockLag, member_state.h)
 //   rb:{t}:works               STRING the same for the whole tenant
+//   rb:{t}:at-risk             SET    members (escaped) whose sending puts
+//                                     their account at risk
 //   rb:tenants                 SET    tenants that have had open invites
 //   rb:epoch                   STRING set when scoring's state was created;
 //                                     gone or changed = Redis lost its data
@@ -116,6 +118,9 @@ class TenantKeys {
   std::string Clock() const;
   // The tenant's answered/accepted requests by approach (state/works.h).
   std::string Works() const;
+  // The tenant's members whose accounts are at risk (escaped ids; see
+  // SenderCache::Options::at_risk).
+  std::string AtRisk() const;
 
  private:
   std::string prefix_;
@@ -146,7 +151,7 @@ std::string NotifyEpochKey();
 
 // True for the keys scoring writes (MemberKeys' Sender, Recipient,
 // AcceptHours, Request, Pair, ReceivedMarker, Works; TenantKeys' Pending,
-// Clock and Works; TenantsKey), which a rebuild from the events topic
+// Clock, Works and AtRisk; TenantsKey), which a rebuild from the events topic
 // recreates.
 bool IsScoringKey(std::string_view key);
 

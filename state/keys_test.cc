@@ -124,7 +124,8 @@ TEST(MemberKeys, NoTwoMembersOrKindsShareAKey) {
   for (const auto& tenant :
        {std::string("acme"), std::string("acme/carol"), std::string("")}) {
     const TenantKeys t(tenant);
-    for (const auto& key : {t.Stream(), t.Pending(), t.Clock(), t.Works()}) {
+    for (const auto& key :
+         {t.Stream(), t.Pending(), t.Clock(), t.Works(), t.AtRisk()}) {
       keys.insert(key);
       ++built;
     }
@@ -204,6 +205,8 @@ TEST(IsScoringKey, ScoringsKeysOnly) {
     EXPECT_TRUE(IsScoringKey(t.Pending())) << tenant;
     EXPECT_TRUE(IsScoringKey(t.Clock())) << tenant;
     EXPECT_TRUE(IsScoringKey(t.Works())) << tenant;
+    EXPECT_TRUE(IsScoringKey(t.AtRisk())) << tenant;
+    EXPECT_FALSE(IsNotifyKey(t.AtRisk())) << tenant;
     EXPECT_FALSE(IsNotifyKey(t.Works())) << tenant;
     EXPECT_FALSE(IsNotifyKey(t.Clock())) << tenant;
     EXPECT_FALSE(IsScoringKey(t.Stream())) << tenant;

@@ -272,6 +272,46 @@ void SenderCache::MoveRecipient(const RecipientDelta& d, RedisValue* hash,
 absl::Status SenderCache::Apply(const ConnectionEvent& event,
                                 const rebound::v1::DeclineVerdict* verdict,
                                 int64_t record_ms) {
+  absl::Status applied = ApplyEvent(event, verdict, record_ms);
+  if (applied.ok() && options_.at_risk &&
+      event.payload_case() != ConnectionEvent::kProfileViewed &&
+      event.payload_case() != ConnectionEvent::kProfileUpdated) {
+    UpdateRisk(event);
+  }
+  return applied;
+}
+
+void SenderCache::UpdateRisk(const ConnectionEvent& event) {
+  const MemberKeys s(event.tenant_id(), event.sender_id());
+  const std::string key = s.Sender();
+  auto it = young_.hashes.find(key);
+  if (it == young_.hashes.end()) return;
+  Hash& snd = it->second;
+  SenderCounts c;
+  c.sent = IntOf(snd.fields, "sent");
+  c.accepted = IntOf(snd.fields, "accepted");
+  c.declined = IntOf(snd.fields, "declined");
+  c.reported = IntOf(snd.fields, "reported");
+  c.pending = IntOf(snd.fields, "pending");
+  SendDayRing ring;
+  for (int i = 0; i < SendDayRing::kSlots; ++i) {
+    ring.slots[i] = IntOf(snd.fields, "d" + std::to_string(i));
+  }
+  const int64_t day = UtcDay(event.occurred_at().seconds());
+  c.sent_this_week = ring.SentInDays(day - 6, day);
+  const bool now = options_.at_risk(c);
+  auto was = snd.fields.find("at_risk");
+  if ((was != snd.fields.end() && was->second == "1") == now) return;
+  if (dirty_keys_.insert(key).second) dirty_order_.push_back(key);
+  Set(snd, "at_risk", now ? "1" : "0");
+  const TenantKeys t(event.tenant_id());
+  Other(t.prefix(), std::vector<std::string>{now ? "SADD" : "SREM", t.AtRisk(),
+                                             EscapeId(event.sender_id())});
+}
+
+absl::Status SenderCache::ApplyEvent(const ConnectionEvent& event,
+                                     const rebound::v1::DeclineVerdict* verdict,
+                                     int64_t record_ms) {
   const char* t = KindOf(event);
   if (t == nullptr) return absl::InvalidArgumentError("payload: not set");
   const MemberKeys s(event.tenant_id(), event.sender_id());

@@ -69,6 +69,13 @@
 
 namespace rebound::state {
 
+// A sender's counters as account safety reads them.
+struct SenderCounts {
+  int64_t sent = 0, accepted = 0, declined = 0, reported = 0, pending = 0;
+  // Sent on the event's UTC day and the 6 days before.
+  int64_t sent_this_week = 0;
+};
+
 class SenderCache {
  public:
   struct Options {
@@ -85,6 +92,12 @@ class SenderCache {
     // phrase lists), for the what-works counters (state/works.h); unset or
     // another name: not counted by style.
     std::function<std::string(const rebound::v1::RequestSent&)> note_style;
+    // Whether a sender's counters put its account at risk (notify's
+    // AssessAccount with the retry policy's levels). When set, each send
+    // and outcome re-judges its sender; a change of verdict is kept in the
+    // sender hash ("at_risk") and in the tenant's set of members at risk
+    // (TenantKeys::AtRisk), which rebound_members_at_risk counts.
+    std::function<bool(const SenderCounts&)> at_risk;
   };
   explicit SenderCache(Options options) : options_(std::move(options)) {}
   ~SenderCache();
@@ -156,6 +169,12 @@ class SenderCache {
   size_t entries() const { return young_.entries() + old_.entries(); }
 
  private:
+  absl::Status ApplyEvent(const rebound::v1::ConnectionEvent& event,
+                          const rebound::v1::DeclineVerdict* verdict,
+                          int64_t record_ms);
+  // Re-judges the event's sender (Options::at_risk).
+  void UpdateRisk(const rebound::v1::ConnectionEvent& event);
+
   struct Hash {
     absl::flat_hash_map<std::string, std::string> fields;
     absl::flat_hash_set<std::string> dirty;

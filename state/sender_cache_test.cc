@@ -69,7 +69,9 @@ std::string SentCount(SenderCache& cache, const std::string& sender,
 TEST(SenderCacheTrim, KeepsWhatWasTouchedLatelyAndNeverEmptiesAtOnce) {
   // Each send holds three entries (sender hash, request hash, pair) and the
   // recipient's utc-offset check: a bound of 40 flips every ~5 senders.
-  SenderCache cache({.max_entries = 40, .note_style = {}});
+  SenderCache::Options options;
+  options.max_entries = 40;
+  SenderCache cache(options);
   const int64_t t0 = 1'700'000'000;
   const std::string carol = MemberKeys("acme", "carol").Sender();
   EXPECT_TRUE(Asked(Apply1(cache, Sent("carol", "q0", t0)), carol));
@@ -95,7 +97,9 @@ TEST(SenderCacheTrim, KeepsWhatWasTouchedLatelyAndNeverEmptiesAtOnce) {
 }
 
 TEST(SenderCacheTrim, ForgetDropsBothGenerations) {
-  SenderCache cache({.max_entries = 8, .note_style = {}});
+  SenderCache::Options options;
+  options.max_entries = 8;
+  SenderCache cache(options);
   const int64_t t0 = 1'700'000'000;
   Apply1(cache, Sent("carol", "q0", t0));
   Apply1(cache, Sent("dave", "q0", t0));  // Carol's keys are old now.

@@ -507,6 +507,71 @@ TEST_F(ScoringIntegration, AssessDraftReadsTheMembersStateAndWritesNothing) {
   EXPECT_EQ(TenantKeysAndValues(redis_, tenant_), before);
 }
 
+// Members whose sending puts their account at risk are kept per tenant as
+// events arrive (the retry policy's levels) and counted by
+// rebound_members_at_risk; a member leaves the set when the risk is gone.
+TEST_F(ScoringIntegration, MembersAtRiskAreCountedPerTenant) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto started = scoring::ScoringServer::Start(ScoringOptions(topic_),
+                                               classifier_, registry);
+  ASSERT_TRUE(started.ok()) << started.status();
+  auto& scoring = *started;
+  auto gauge = [&]() -> double {
+    scoring->RefreshAtRisk();
+    for (const auto& family : registry->Collect()) {
+      if (family.name != "rebound_members_at_risk") continue;
+      for (const auto& m : family.metric) {
+        for (const auto& l : m.label) {
+          if (l.name == "tenant" && l.value == tenant_) return m.gauge.value;
+        }
+      }
+    }
+    return -1;
+  };
+  RedisClient redis(RedisOptions{redis_});
+  auto at_risk = [&](const std::string& member) {
+    auto r = redis.Command({"SISMEMBER", state::TenantKeys(tenant_).AtRisk(),
+                            state::EscapeId(member)});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() && r->integer == 1;
+  };
+  // busy: 110 invitations within a day, 12 days ago (over the weekly
+  // budget of 100); calm: 5.
+  const absl::Time now = absl::Now();
+  testing::Scenario sc(tenant_);  // One scenario: event ids stay unique.
+  for (int i = 0; i < 110; ++i) {
+    sc.Sent("busy", absl::StrCat("r", i), absl::StrCat("q", i),
+            now - absl::Hours(24 * 12) + absl::Minutes(i),
+            testing::NormalProfile(), testing::NormalProfile(), "");
+  }
+  for (int i = 0; i < 5; ++i) {
+    sc.Sent("calm", absl::StrCat("r", i), absl::StrCat("c", i),
+            now - absl::Hours(24 * 12) + absl::Minutes(i),
+            testing::NormalProfile(), testing::NormalProfile(), "");
+  }
+  const std::vector<ConnectionEvent> first = sc.events();
+  Publish(first);
+  ASSERT_TRUE(CountersReach(first, seconds(60)));
+  EXPECT_TRUE(at_risk("busy"));
+  EXPECT_FALSE(at_risk("calm"));
+  EXPECT_EQ(gauge(), 1);
+
+  // Every invitation accepted, then one more send today: the week is calm
+  // and nothing is pending any more.
+  for (int i = 0; i < 110; ++i) {
+    sc.Accepted("busy", absl::StrCat("r", i), absl::StrCat("q", i),
+                now - absl::Hours(24 * 10));
+  }
+  sc.Sent("busy", "late", "q-late", now - absl::Hours(1),
+          testing::NormalProfile(), testing::NormalProfile(), "");
+  Publish(std::vector<ConnectionEvent>(sc.events().begin() + first.size(),
+                                       sc.events().end()));
+  ASSERT_TRUE(CountersReach(sc.events(), seconds(60)));
+  EXPECT_FALSE(at_risk("busy"));
+  EXPECT_EQ(gauge(), 0);
+  EXPECT_TRUE(scoring->Shutdown().ok());
+}
+
 TEST_F(ScoringIntegration, HostileIdsKeepToTheirOwnKeys) {
   // Ids are untrusted text. Member "carol}:req:Y" used to build the key
   // rb:{t/carol}:req:Y}:sends, the name of member carol's request

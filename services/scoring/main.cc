@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.retry_policy = *std::move(policy);
+  s.store.at_risk =
+      rebound::scoring::AtRiskJudge(o.retry_policy.account_safety);
   if (rebuild) {
     rebound::scoring::RebuildOptions ro;
     ro.brokers = s.brokers;

@@ -32,6 +32,20 @@ ScoreStoreOptions WithNoteStyle(ScoreStoreOptions options,
   return options;
 }
 
+std::function<bool(const state::SenderCounts&)> AtRiskJudge(
+    const notify::AccountSafetyConfig& config) {
+  return [config](const state::SenderCounts& c) {
+    notify::SenderActivity a;
+    a.sent = c.sent;
+    a.accepted = c.accepted;
+    a.declined = c.declined;
+    a.reported = c.reported;
+    a.pending = c.pending;
+    a.sent_last_7_days = c.sent_this_week;
+    return notify::AssessAccount(config, a).at_risk();
+  };
+}
+
 ScoreStore::ScoreStore(ScoreStoreOptions options)
     : options_(std::move(options)),
       redis_(options_.redis),
@@ -40,7 +54,8 @@ ScoreStore::ScoreStore(ScoreStoreOptions options)
               .marker_ttl = options_.marker_ttl,
               .recipient_by_script = false,
               .max_entries = options_.cache_entries,
-              .note_style = options_.note_style}) {
+              .note_style = options_.note_style,
+              .at_risk = options_.at_risk}) {
   redis_.AddScript("recipient", state::kApplyAsRecipientScript);
 }
 

@@ -43,6 +43,7 @@
 #include "common/redis_client.h"
 #include "rebound/v1/events.pb.h"
 #include "rebound/v1/scoring.pb.h"
+#include "services/notify/retry_policy.h"
 #include "services/scoring/classifier.h"
 #include "state/epoch.h"
 #include "state/member_state.h"
@@ -69,7 +70,14 @@ struct ScoreStoreOptions {
   // A request's note style for the what-works counters (NoteStyle with
   // the classifier's config; state::SenderCache::Options::note_style).
   std::function<std::string(const rebound::v1::RequestSent&)> note_style;
+  // Whether a sender's counters put its account at risk
+  // (state::SenderCache::Options::at_risk; AtRiskJudge); unset: not kept.
+  std::function<bool(const state::SenderCounts&)> at_risk;
 };
+
+// At risk by notify's AssessAccount with `config`'s levels.
+std::function<bool(const state::SenderCounts&)> AtRiskJudge(
+    const notify::AccountSafetyConfig& config);
 
 // Whether an event needs a verdict (a decline or an expiry).
 inline bool NeedsVerdict(const rebound::v1::ConnectionEvent& e) {

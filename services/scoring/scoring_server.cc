@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "services/ingest/validator.h"
 #include "services/scoring/assess.h"
+#include "state/keys.h"
 #include "state/send_days.h"
 
 namespace rebound::scoring {
@@ -205,8 +206,13 @@ grpc::Status ScoringReadService::Assess(
 }
 
 absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
-    const ScoringServerOptions& options, ClassifierConfig classifier,
+    const ScoringServerOptions& given, ClassifierConfig classifier,
     std::shared_ptr<prometheus::Registry> registry) {
+  ScoringServerOptions options = given;
+  if (!options.scoring.store.at_risk) {
+    options.scoring.store.at_risk =
+        AtRiskJudge(options.retry_policy.account_safety);
+  }
   options.auth.CountFailuresIn(registry);
   std::unique_ptr<ScoringServer> s(new ScoringServer());
   auto host = ServiceHost::Start(
@@ -223,7 +229,60 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
       });
   if (!host.ok()) return host.status();
   s->host_ = std::move(*host);
+  s->registry_ = registry;
+  s->at_risk_gauge_ = &prometheus::BuildGauge()
+                           .Name("rebound_members_at_risk")
+                           .Help(
+                               "Members whose sending puts their account at "
+                               "risk (as of each one's latest send or "
+                               "answer), per tenant")
+                           .Register(*registry);
+  s->at_risk_redis_ =
+      std::make_unique<RedisClient>(options.scoring.store.redis);
+  const absl::Duration every = options.at_risk_refresh;
+  ScoringServer* self = s.get();
+  s->at_risk_thread_ = std::thread([self, every] {
+    while (true) {
+      self->RefreshAtRisk();
+      absl::MutexLock lock(&self->at_risk_mu_);
+      if (self->at_risk_mu_.AwaitWithTimeout(
+              absl::Condition(&self->at_risk_stop_), every)) {
+        return;
+      }
+    }
+  });
   return s;
 }
+
+void ScoringServer::RefreshAtRisk() {
+  // Bounded: the tenants with open invites, a label each.
+  constexpr size_t kMaxTenants = 10'000;
+  auto tenants = at_risk_redis_->Command({"SMEMBERS", state::TenantsKey()});
+  if (!tenants.ok()) return;  // Kept as last read; Redis health says why.
+  size_t n = 0;
+  for (const auto& t : tenants->array) {
+    if (++n > kMaxTenants) break;
+    auto count =
+        at_risk_redis_->Command({"SCARD", state::TenantKeys(t.str).AtRisk()});
+    if (!count.ok()) return;
+    at_risk_gauge_->Add({{"tenant", t.str}})
+        .Set(static_cast<double>(count->integer));
+  }
+}
+
+void ScoringServer::StopAtRisk() {
+  {
+    absl::MutexLock lock(&at_risk_mu_);
+    at_risk_stop_ = true;
+  }
+  if (at_risk_thread_.joinable()) at_risk_thread_.join();
+}
+
+absl::Status ScoringServer::Shutdown() {
+  StopAtRisk();
+  return host_->Shutdown();
+}
+
+ScoringServer::~ScoringServer() { StopAtRisk(); }
 
 }  // namespace rebound::scoring

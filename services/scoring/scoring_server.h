@@ -5,13 +5,18 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/grpc_server.h"
+#include "common/redis_client.h"
 #include "common/resource_pool.h"
 #include "common/service_host.h"
 #include "common/tenant_auth.h"
 #include "grpcpp/grpcpp.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "rebound/v1/scoring.grpc.pb.h"
 #include "services/notify/retry_policy.h"
@@ -66,8 +71,11 @@ struct ScoringServerOptions {
   // Redis connections the read API's calls share (one per call at a time).
   int read_connections = 8;
   // The retry policy (config/retry_policy.json): AssessDraft's fixes and
-  // account-safety levels.
+  // account-safety levels (which also judge, as events arrive, the members
+  // at risk that rebound_members_at_risk counts).
   notify::RetryPolicyConfig retry_policy;
+  // How often rebound_members_at_risk is read from Redis.
+  absl::Duration at_risk_refresh = absl::Seconds(30);
   ScoringOptions scoring;
 };
 
@@ -85,13 +93,25 @@ class ScoringServer {
   // Stops consuming (in-flight verdicts land, offsets are committed, the
   // consumer leaves its group), then stops the server. Returns the
   // consumer's final status.
-  absl::Status Shutdown() { return host_->Shutdown(); }
+  absl::Status Shutdown();
+  ~ScoringServer();
   ScoringConsumer* consumer() { return consumer_; }
+  // Reads every tenant's members at risk into rebound_members_at_risk now
+  // (also done every at_risk_refresh by a thread of its own).
+  void RefreshAtRisk();
 
  private:
   ScoringServer() = default;
+  void StopAtRisk();
   std::unique_ptr<ServiceHost> host_;
   ScoringConsumer* consumer_ = nullptr;  // Owned by host_.
+  // rebound_members_at_risk{tenant}: SCARD of each tenant's at-risk set.
+  std::unique_ptr<RedisClient> at_risk_redis_;
+  prometheus::Family<prometheus::Gauge>* at_risk_gauge_ = nullptr;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::thread at_risk_thread_;
+  absl::Mutex at_risk_mu_;
+  bool at_risk_stop_ = false;
 };
 
 }  // namespace rebound::scoring
