@@ -66,16 +66,4 @@ std::array<Tally, kWorksCells> DecodeWorks(std::string_view bytes) {
   return out;
 }
 
-std::pair<double, double> WilsonInterval(int64_t accepted, int64_t answered) {
-  if (answered <= 0) return {0.0, 1.0};
-  constexpr double z = 1.959963984540054;
-  const double n = static_cast<double>(answered);
-  const double p = static_cast<double>(accepted) / n;
-  const double denom = 1 + z * z / n;
-  const double centre = (p + z * z / (2 * n)) / denom;
-  const double half =
-      z * std::sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom;
-  return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
-}
-
 }  // namespace rebound::state

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/intervals.h"
+
 namespace rebound::state {
 
 enum class NoteStyle { kNone = 0, kPitch, kValueFirst, kPersonal, kPlain };
@@ -49,9 +51,9 @@ struct Tally {
 // The cells of a GET of the key (nil or short: zeros).
 std::array<Tally, kWorksCells> DecodeWorks(std::string_view bytes);
 
-// 95% Wilson score interval of `accepted` of `answered` ({0, 1} when
-// nothing was answered).
-std::pair<double, double> WilsonInterval(int64_t accepted, int64_t answered);
+// 95% Wilson score interval of accepted of answered ({0, 1} when nothing
+// was answered).
+using ::rebound::WilsonInterval;
 
 }  // namespace rebound::state
 

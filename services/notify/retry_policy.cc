@@ -316,6 +316,27 @@ const rebound::v1::Signal* FindSignal(const DeclineVerdict& v,
   return nullptr;
 }
 
+// A signal of the verdict that weighed towards its reason.
+bool SignalFired(const DeclineVerdict& v, std::string_view name) {
+  const auto* sig = FindSignal(v, name);
+  return sig != nullptr && sig->weight() > 0;
+}
+
+// Whether evidence about the pair (not the sender's profile, the note or the
+// timing, which have fixes of their own) weighed towards `reason`.
+bool PairEvidenceFired(const DeclineVerdict& v,
+                       rebound::v1::DeclineReason reason) {
+  for (const auto& sig : v.signals()) {
+    if (sig.reason() == reason && sig.weight() > 0 &&
+        !absl::StartsWith(sig.name(), "sender.") &&
+        !absl::StartsWith(sig.name(), "note.") &&
+        !absl::StartsWith(sig.name(), "timing.")) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // What the sent note looked like; `known` is false when the verdict arrived
 // without its request, and then no message advice is based on the note.
 struct NoteFacts {
@@ -561,6 +582,62 @@ void AddDropPitch(const NoteFacts& note, RetrySuggestion& s) {
   for (const auto& p : note.pitch) a->add_phrases(p);
 }
 
+bool HasAction(const RetrySuggestion& s, ActionKind kind) {
+  return std::any_of(
+      s.actions().begin(), s.actions().end(),
+      [&](const SuggestedAction& a) { return a.kind() == kind; });
+}
+
+// After the primary reason's fixes: the fixes for everything else the
+// verdict held against the request, so a member is told all that holds
+// them back, not half (a retry that fixes the note but keeps a pitch, or
+// a thin profile, is declined again). Secondary profile work does not hold
+// the retry back: it is worth doing, the reason lies elsewhere.
+void AddEveryOtherFix(const RetryPolicyConfig& config, const RetryInputs& in,
+                      const NoteFacts& note, const RetryTime& retry,
+                      int32_t mutual, RetrySuggestion& s) {
+  const DeclineVerdict& v = in.verdict;
+  if (v.primary_reason() != rebound::v1::DECLINE_REASON_SPAMMY_PROFILE) {
+    const int before = s.actions_size();
+    AddProfileWork(
+        config, in,
+        {.photo = SignalFired(v, "sender.no_photo") &&
+                  !HasAction(s, rebound::v1::ACTION_KIND_ADD_PHOTO),
+         .connections =
+             SignalFired(v, "sender.few_connections") &&
+             !HasAction(s, rebound::v1::ACTION_KIND_GROW_CONNECTIONS),
+         .completeness =
+             SignalFired(v, "sender.low_completeness") &&
+             !HasAction(s, rebound::v1::ACTION_KIND_COMPLETE_PROFILE)},
+        s);
+    for (int i = before; i < s.actions_size(); ++i) {
+      s.mutable_actions(i)->set_blocks_retry(false);
+    }
+  }
+  if (!note.pitch.empty() &&
+      !HasAction(s, rebound::v1::ACTION_KIND_DROP_PITCH)) {
+    AddDropPitch(note, s);
+    if (!HasAction(s, rebound::v1::ACTION_KIND_LEAD_WITH_VALUE)) {
+      AddLeadWithValue(config, s);
+    }
+  }
+  const bool rival =
+      PairEvidenceFired(v, rebound::v1::DECLINE_REASON_PERCEIVED_COMPETITOR);
+  const bool guarded =
+      PairEvidenceFired(v, rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD);
+  if (rival && !HasAction(s, rebound::v1::ACTION_KIND_MUTUAL_INTRO)) {
+    AddMutualIntro(s, mutual);
+  }
+  if ((rival || guarded) &&
+      !HasAction(s, rebound::v1::ACTION_KIND_ENGAGE_FIRST)) {
+    AddEngageFirst(s);
+  }
+  // Whatever else, the retry goes out at their best hour.
+  if (!HasAction(s, rebound::v1::ACTION_KIND_SEND_AT_BEST_TIME)) {
+    AddSendAtBestTime(retry, s);
+  }
+}
+
 void AddShortenNote(const RetryPolicyConfig& config, const NoteFacts& note,
                     RetrySuggestion& s) {
   AddAction(s, rebound::v1::ACTION_KIND_SHORTEN_NOTE,
@@ -742,10 +819,12 @@ RetrySuggestion Suggest(const RetryPolicyConfig& config,
       AddWaitCoolDown(not_before, s);
       break;
     case rebound::v1::DECLINE_REASON_PERCEIVED_COMPETITOR:
-      // No blind retry: the way back is an introduction, timing still given
-      // for when the intro lands.
+      // No blind retry: the way back is an introduction and a note that
+      // says why them (not a sale, not poaching), at their best hour once
+      // the intro lands.
       AddMutualIntro(s, mutual);
       AddEngageFirst(s);
+      if (note.known && !note.personalised) AddPersonalise(note, s);
       break;
     case rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD:
       AddEngageFirst(s);
@@ -760,6 +839,7 @@ RetrySuggestion Suggest(const RetryPolicyConfig& config,
       AddLeadWithValue(config, s);
       break;
   }
+  AddEveryOtherFix(config, inputs, note, retry, mutual, s);
   s.set_state(BlockingWorkDone(s)
                   ? rebound::v1::SUGGESTION_STATE_READY
                   : rebound::v1::SUGGESTION_STATE_WAITING_ON_PROFILE);
@@ -886,20 +966,9 @@ DraftAdvice AdviseDraft(const RetryPolicyConfig& config,
   // The Add* helpers write into a suggestion; the draft's fixes are its
   // actions.
   RetrySuggestion s;
-  auto fired = [&](std::string_view name) {
-    const auto* sig = FindSignal(v, name);
-    return sig != nullptr && sig->weight() > 0;
-  };
+  auto fired = [&](std::string_view name) { return SignalFired(v, name); };
   auto reason_fired = [&](rebound::v1::DeclineReason reason) {
-    for (const auto& sig : v.signals()) {
-      if (sig.reason() == reason && sig.weight() > 0 &&
-          !absl::StartsWith(sig.name(), "sender.") &&
-          !absl::StartsWith(sig.name(), "note.") &&
-          !absl::StartsWith(sig.name(), "timing.")) {
-        return true;
-      }
-    }
-    return false;
+    return PairEvidenceFired(v, reason);
   };
 
   // 1. Profile work the classifier held against the sender.

@@ -270,8 +270,8 @@ INSTANTIATE_TEST_SUITE_P(
              nullptr,
              kReady,
              true,
-             {kIntro, kEngage},
-             {kBestTime, kLeadWith}},
+             {kIntro, kEngage, kBestTime},
+             {kLeadWith}},
         Case{"credibility_established_sender",
              rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD,
              nullptr,
@@ -735,4 +735,67 @@ TEST(RetryPolicyConfig, BadJsonAndMissingFile) {
 }
 
 }  // namespace
+// Beyond the primary reason's fixes, every other fix the verdict's
+// evidence calls for is named: a member told half of what holds them back
+// retries in vain.
+rebound::v1::Signal* AddSignal(RetryInputs& in, const std::string& name,
+                               DeclineReason reason, double weight) {
+  auto* sig = in.verdict.add_signals();
+  sig->set_name(name);
+  sig->set_reason(reason);
+  sig->set_weight(weight);
+  return sig;
+}
+
+TEST(RetryPolicy, APitchIsDroppedWhateverTheReason) {
+  RetryInputs in = Base(rebound::v1::DECLINE_REASON_NOT_SEEN);
+  in.verdict.set_expired(true);
+  in.verdict.mutable_request()->set_note("Quick call about our platform?");
+  RetrySuggestion s = Suggest(Config(), in, kNow);
+  const auto* drop = Find(s, kDropPitch);
+  ASSERT_NE(drop, nullptr);
+  EXPECT_THAT(drop->phrases(), ElementsAre("quick call", "our platform"));
+  EXPECT_NE(Find(s, kLeadWith), nullptr);
+  EXPECT_EQ(s.state(), kReady);
+}
+
+TEST(RetryPolicy, ProfileWorkTheEvidenceNamesIsAddedWithoutHoldingTheRetry) {
+  RetryInputs in = Base(rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH);
+  in.verdict.mutable_request()->mutable_sender_profile()->set_has_photo(false);
+  AddSignal(in, "sender.no_photo", rebound::v1::DECLINE_REASON_SPAMMY_PROFILE,
+            0.9);
+  RetrySuggestion s = Suggest(Config(), in, kNow);
+  const auto* photo = Find(s, kAddPhoto);
+  ASSERT_NE(photo, nullptr);
+  EXPECT_FALSE(photo->blocks_retry());
+  EXPECT_EQ(s.state(), kReady);
+  // A signal that did not weigh (weight 0) names nothing.
+  RetryInputs quiet = Base(rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH);
+  AddSignal(quiet, "sender.few_connections",
+            rebound::v1::DECLINE_REASON_SPAMMY_PROFILE, 0);
+  EXPECT_EQ(Find(Suggest(Config(), quiet, kNow), kGrow), nullptr);
+}
+
+TEST(RetryPolicy, RivalOrGuardedEvidenceAddsRapportWhateverTheReason) {
+  RetryInputs in = Base(rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH);
+  AddSignal(in, "pair.competitor_profile",
+            rebound::v1::DECLINE_REASON_PERCEIVED_COMPETITOR, 1.1);
+  RetrySuggestion s = Suggest(Config(), in, kNow);
+  EXPECT_NE(Find(s, kIntro), nullptr);
+  EXPECT_NE(Find(s, kEngage), nullptr);
+
+  RetryInputs guarded = Base(rebound::v1::DECLINE_REASON_NOT_SEEN);
+  guarded.verdict.set_expired(true);
+  AddSignal(guarded, "pair.seniority_gap",
+            rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD, 0.8);
+  RetrySuggestion g = Suggest(Config(), guarded, kNow);
+  EXPECT_NE(Find(g, kEngage), nullptr);
+  EXPECT_EQ(Find(g, kIntro), nullptr);
+  // Each kind appears once, however many rules call for it.
+  std::set<ActionKind> seen;
+  for (const auto& a : s.actions()) {
+    EXPECT_TRUE(seen.insert(a.kind()).second) << ActionKind_Name(a.kind());
+  }
+}
+
 }  // namespace rebound::notify

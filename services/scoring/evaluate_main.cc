@@ -1,7 +1,9 @@
 // rebound-evaluate: compares verdicts (DeclineVerdict JSON lines, from
 // rebound-classify) with truth ({"tenant_id","event_id","true_reason"} JSON
 // lines, from rebound-sim) and prints per-reason precision, recall, F1,
-// support, macro-F1 and a confusion matrix. Exit 1 on unreadable input.
+// support, macro-F1 and a confusion matrix; with --arms, the retry study's
+// acceptance on retry per arm (retry_evaluation.h). Exit 1 on unreadable
+// input.
 #include <fstream>
 #include <iostream>
 
@@ -9,12 +11,27 @@
 #include "common/config.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/scoring/evaluation.h"
+#include "services/scoring/retry_evaluation.h"
 
 int main(int argc, char** argv) {
   rebound::ConfigReader c(argc, argv);
   std::string verdicts_path =
-      c.RequiredString("verdicts", "DeclineVerdict JSON lines");
-  std::string truth_path = c.RequiredString("truth", "truth JSON lines");
+      c.String("verdicts", "", "DeclineVerdict JSON lines (with --truth)");
+  std::string truth_path =
+      c.String("truth", "", "truth JSON lines (with --verdicts)");
+  std::string arms_path = c.String(
+      "arms", "",
+      "the retry study's arms file (rebound-sim --retry-study --arms): "
+      "prints acceptance on retry per arm and the uplift of following the "
+      "advice");
+  if (arms_path.empty() && (verdicts_path.empty() || truth_path.empty())) {
+    c.Reject(verdicts_path.empty() ? "verdicts" : "truth",
+             "is required (or give --arms)");
+  }
+  if (verdicts_path.empty() != truth_path.empty()) {
+    c.Reject(verdicts_path.empty() ? "verdicts" : "truth",
+             "goes with --verdicts and --truth together");
+  }
   if (c.help_requested()) {
     std::cout << c.Usage("rebound-evaluate");
     return 0;
@@ -45,7 +62,22 @@ int main(int argc, char** argv) {
     }
     return true;
   };
-  bool ok = read(truth_path, [&](const std::string& line) -> std::string {
+  bool ok = true;
+  if (!arms_path.empty()) {
+    std::vector<rebound::scoring::ArmRecord> arms;
+    ok = read(arms_path, [&](const std::string& line) -> std::string {
+      auto a = rebound::scoring::ParseArmLine(line);
+      if (!a.ok()) return std::string(a.status().message());
+      arms.push_back(std::move(*a));
+      return "";
+    });
+    if (!ok) return 2;
+    std::cout << rebound::scoring::FormatRetryEvaluation(
+        rebound::scoring::EvaluateArms(arms));
+    if (verdicts_path.empty()) return bad > 0 ? 1 : 0;
+    std::cout << "\n";
+  }
+  ok = read(truth_path, [&](const std::string& line) -> std::string {
     auto t = rebound::scoring::ParseTruthLine(line);
     if (!t.ok()) return std::string(t.status().message());
     evaluator.AddTruth(*t);

@@ -1,6 +1,7 @@
 #include "tools/sim/scenario.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <random>
@@ -8,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/civil_time.h"
 #include "nlohmann/json.hpp"
@@ -105,6 +107,8 @@ const char* const kGenericNotes[] = {
 };
 
 enum class Style { kNormal, kSalesy, kSpammy };
+// Which table a note came from.
+enum class NoteKind { kNone, kPitch, kValueFirst, kPersonal, kGeneric };
 
 struct Member {
   std::string id;
@@ -118,6 +122,24 @@ struct Member {
   int active_end = 19;
   bool weekends = false;
   bool vip = false;
+};
+
+// A request with a truth record (declined, or expired with or without a
+// view), as the retry study needs it.
+struct SentRecord {
+  int tenant = 0;
+  size_t s = 0;
+  size_t r = 0;
+  std::string request_id;
+  std::string note;
+  NoteKind note_kind = NoteKind::kNone;
+  rebound::v1::Channel channel = rebound::v1::CHANNEL_UNSPECIFIED;
+  ProfileSnapshot sender_profile;
+  int mutual_connections = 0;
+  absl::Time sent_at;
+  absl::Time answered_at;
+  DeclineReason truth = rebound::v1::DECLINE_REASON_UNSPECIFIED;
+  DeclineKind kind = rebound::v1::DECLINE_KIND_UNSPECIFIED;
 };
 
 struct Pending {
@@ -141,6 +163,9 @@ class Generator {
   explicit Generator(const ScenarioOptions& o) : o_(o), rng_(o.seed) {}
 
   Scenario Run();
+  // After Run(): the retry study on the history Run() generated.
+  RetryStudy Retries(const std::vector<rebound::v1::RetrySuggestion>& advice,
+                     const RetryStudyOptions& options);
 
  private:
   double U() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
@@ -175,7 +200,12 @@ class Generator {
   // One request in a pair and its outcome.
   void Request(int tenant, size_t s, size_t r, absl::Time at,
                const std::string& note, bool viewed, DeclineReason truth,
-               int outcome, DeclineKind kind);
+               int outcome, DeclineKind kind,
+               NoteKind note_kind = NoteKind::kNone);
+  // The first time at or after `after` when the recipient's clock shows the
+  // local time `like` showed (a member's habit).
+  absl::Time SameLocalTimeAfter(absl::Time after, absl::Time like,
+                                const Member& recipient);
   void MaybeUpdateProfile(int tenant, size_t m, absl::Time at);
 
   const ScenarioOptions& o_;
@@ -188,6 +218,9 @@ class Generator {
   std::map<std::tuple<int, size_t, size_t>, absl::Time> pair_busy_;
   int64_t seq_ = 0;
   int64_t next_request_ = 0;
+  // Set by Note(): the kind of the note it returned.
+  NoteKind last_note_kind_ = NoteKind::kNone;
+  std::vector<SentRecord> records_;
 };
 
 enum Outcome { kAccept, kDecline, kExpire, kWithdraw };
@@ -298,25 +331,42 @@ std::string Generator::Fill(const char* tmpl, const Member& recipient) {
 
 std::string Generator::Note(Style style, const Member& recipient,
                             double pitch_boost) {
-  if (P(pitch_boost)) return Fill(PickOf(kPitchNotes), recipient);
+  auto pitch = [&] {
+    last_note_kind_ = NoteKind::kPitch;
+    return Fill(PickOf(kPitchNotes), recipient);
+  };
+  auto none = [&] {
+    last_note_kind_ = NoteKind::kNone;
+    return std::string();
+  };
+  auto generic = [&] {
+    last_note_kind_ = NoteKind::kGeneric;
+    return std::string(PickOf(kGenericNotes));
+  };
+  auto value = [&] {
+    last_note_kind_ = NoteKind::kValueFirst;
+    return Fill(PickOf(kValueFirstNotes), recipient);
+  };
+  if (P(pitch_boost)) return pitch();
   double r = U();
   switch (style) {
     case Style::kSpammy:
-      if (r < 0.40) return Fill(PickOf(kPitchNotes), recipient);
-      if (r < 0.75) return "";
-      return PickOf(kGenericNotes);
+      if (r < 0.40) return pitch();
+      if (r < 0.75) return none();
+      return generic();
     case Style::kSalesy:
-      if (r < 0.50) return Fill(PickOf(kPitchNotes), recipient);
-      if (r < 0.65) return "";
-      if (r < 0.80) return PickOf(kGenericNotes);
-      return Fill(PickOf(kValueFirstNotes), recipient);
+      if (r < 0.50) return pitch();
+      if (r < 0.65) return none();
+      if (r < 0.80) return generic();
+      return value();
     case Style::kNormal:
       break;
   }
-  if (r < 0.04) return Fill(PickOf(kPitchNotes), recipient);
-  if (r < 0.42) return "";
-  if (r < 0.60) return PickOf(kGenericNotes);
-  if (r < 0.82) return Fill(PickOf(kValueFirstNotes), recipient);
+  if (r < 0.04) return pitch();
+  if (r < 0.42) return none();
+  if (r < 0.60) return generic();
+  if (r < 0.82) return value();
+  last_note_kind_ = NoteKind::kPersonal;
   return Fill(PickOf(kPersonalNotes), recipient);
 }
 
@@ -378,7 +428,8 @@ DeclineKind Generator::Kind(double ignored, double declined, double unknown) {
 
 void Generator::Request(int tenant, size_t s, size_t r, absl::Time at,
                         const std::string& note, bool viewed,
-                        DeclineReason truth, int outcome, DeclineKind kind) {
+                        DeclineReason truth, int outcome, DeclineKind kind,
+                        NoteKind note_kind) {
   Member& sender = members_[tenant][s];
   const Member& recipient = members_[tenant][r];
   std::string request_id = absl::StrCat("req-", ++next_request_);
@@ -392,6 +443,20 @@ void Generator::Request(int tenant, size_t s, size_t r, absl::Time at,
   *p->mutable_recipient_profile() = recipient.profile;
   p->set_mutual_connections(
       sender.style == Style::kSpammy ? 0 : static_cast<int>(Pick(40)));
+  SentRecord record;
+  record.tenant = tenant;
+  record.s = s;
+  record.r = r;
+  record.request_id = request_id;
+  record.note = note;
+  record.note_kind = note_kind;
+  record.channel = p->channel();
+  record.sender_profile = p->sender_profile();
+  record.mutual_connections = static_cast<int>(p->mutual_connections());
+  record.sent_at = at;
+  record.truth = truth;
+  record.kind =
+      outcome == kDecline ? kind : rebound::v1::DECLINE_KIND_UNSPECIFIED;
   Emit(std::move(sent), at);
 
   // Most acceptances arrive within a day (~63%) or a week (~88%); people
@@ -444,6 +509,10 @@ void Generator::Request(int tenant, size_t s, size_t r, absl::Time at,
   }
   Emit(std::move(end), decided, truth);
   pair_busy_[{tenant, s, r}] = decided;
+  if (truth != rebound::v1::DECLINE_REASON_UNSPECIFIED) {
+    record.answered_at = decided;
+    records_.push_back(std::move(record));
+  }
 }
 
 void Generator::MaybeUpdateProfile(int tenant, size_t i, absl::Time at) {
@@ -596,6 +665,7 @@ Scenario Generator::Run() {
       }
     }
     if (outcome == kExpire && cause != kNotSeen) viewed = true;
+    NoteKind note_kind = last_note_kind_;
     absl::Time sent_at = bad_time ? BadTime(at, ms[r]) : GoodTime(at, ms[r]);
     MaybeUpdateProfile(tenant, s,
                        retry_after ? sent_at - *retry_after : sent_at);
@@ -613,7 +683,8 @@ Scenario Generator::Run() {
         w.event.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(w.at));
       }
     }
-    Request(tenant, s, r, sent_at, note, viewed, cause, outcome, kind);
+    Request(tenant, s, r, sent_at, note, viewed, cause, outcome, kind,
+            note_kind);
   }
 
   std::stable_sort(pending_.begin(), pending_.end(),
@@ -633,7 +704,338 @@ Scenario Generator::Run() {
   return out;
 }
 
+absl::Time Generator::SameLocalTimeAfter(absl::Time after, absl::Time like,
+                                         const Member& recipient) {
+  absl::CivilMinute local = absl::ToCivilMinute(
+      like + absl::Minutes(recipient.profile.utc_offset_minutes()),
+      absl::UTCTimeZone());
+  absl::Time t = Local(after, recipient, local.hour(), local.minute());
+  while (t < after) t += absl::Hours(24);
+  return t;
+}
+
+RetryStudy Generator::Retries(
+    const std::vector<rebound::v1::RetrySuggestion>& advice,
+    const RetryStudyOptions& options) {
+  pending_.clear();
+  // The last version of each request's decline suggestion (stale-invite
+  // suggestions are about withdrawing, not retrying).
+  std::map<std::pair<std::string, std::string>,
+           const rebound::v1::RetrySuggestion*>
+      latest;
+  for (const auto& a : advice) {
+    if (a.request_id().empty() || a.suggestion_id().rfind("stale:", 0) == 0) {
+      continue;
+    }
+    auto& slot = latest[{a.tenant_id(), a.request_id()}];
+    if (slot == nullptr || a.version() > slot->version()) slot = &a;
+  }
+  std::normal_distribution<double> tolerance(0, options.world.tolerance_sigma);
+  RetryStudy study;
+  for (size_t index = 0; index < records_.size(); ++index) {
+    const SentRecord& rec = records_[index];
+    // Each pair's draws come from its own stream: one pair's arm does not
+    // move another's.
+    rng_.seed(options.seed * 1000003 + index);
+    const Member& sender = members_[rec.tenant][rec.s];
+    const Member& recipient = members_[rec.tenant][rec.r];
+    RetryArmRecord arm;
+    arm.tenant_id = tenants_[rec.tenant];
+    arm.sender_id = sender.id;
+    arm.recipient_id = recipient.id;
+    arm.request_id = rec.request_id;
+    arm.true_reason = rec.truth;
+    arm.first_kind = rec.kind;
+    arm.arm = static_cast<RetryArm>(Pick(4));
+    auto found = latest.find({arm.tenant_id, rec.request_id});
+    const rebound::v1::RetrySuggestion* sug =
+        found == latest.end() ? nullptr : found->second;
+    arm.advice_found = sug != nullptr;
+    if (sug != nullptr) {
+      arm.should_retry = sug->should_retry();
+      arm.advised_reason = sug->reason();
+    }
+    double pair_tolerance = std::exp(tolerance(rng_));
+    double roll = U();
+
+    bool retry = false;
+    ProfileSnapshot profile = rec.sender_profile;
+    bool profile_changed = false;
+    std::string note = rec.note;
+    bool pitch = rec.note_kind == NoteKind::kPitch;
+    bool value_or_personal = rec.note_kind == NoteKind::kValueFirst ||
+                             rec.note_kind == NoteKind::kPersonal;
+    bool engaged = false;
+    bool intro = false;
+    absl::Time send;
+    absl::Time earliest = rec.answered_at + absl::Hours(1);
+    switch (arm.arm) {
+      case RetryArm::kFollow: {
+        if (sug == nullptr || !sug->should_retry()) break;
+        retry = true;
+        bool drop_pitch = false, lead_value = false, personalise = false;
+        for (const auto& act : sug->actions()) {
+          switch (act.kind()) {
+            case rebound::v1::ACTION_KIND_ADD_PHOTO:
+              profile_changed |= !profile.has_photo();
+              profile.set_has_photo(true);
+              break;
+            case rebound::v1::ACTION_KIND_GROW_CONNECTIONS:
+              if (profile.connection_count() < act.target()) {
+                profile.set_connection_count(act.target());
+                profile_changed = true;
+              }
+              break;
+            case rebound::v1::ACTION_KIND_COMPLETE_PROFILE:
+              if (profile.completeness() < act.target() / 100.0) {
+                profile.set_completeness(std::min(1.0, act.target() / 100.0));
+                profile_changed = true;
+              }
+              break;
+            case rebound::v1::ACTION_KIND_ENGAGE_FIRST:
+              engaged = true;
+              break;
+            case rebound::v1::ACTION_KIND_MUTUAL_INTRO:
+              intro = true;
+              break;
+            case rebound::v1::ACTION_KIND_DROP_PITCH:
+              drop_pitch = true;
+              break;
+            case rebound::v1::ACTION_KIND_LEAD_WITH_VALUE:
+              lead_value = true;
+              break;
+            case rebound::v1::ACTION_KIND_PERSONALISE:
+              personalise = true;
+              break;
+            default:  // Timing comes from the suggestion's times.
+              break;
+          }
+        }
+        // The new note: what the advice asked for, then what of the old
+        // note it did not ask to drop.
+        std::vector<std::string> parts;
+        if (lead_value)
+          parts.push_back(Fill(PickOf(kValueFirstNotes), recipient));
+        if (personalise)
+          parts.push_back(Fill(PickOf(kPersonalNotes), recipient));
+        if (rec.note_kind == NoteKind::kPitch) {
+          if (!drop_pitch) parts.push_back(rec.note);
+        } else if (!rec.note.empty() &&
+                   (parts.empty() || rec.note_kind != NoteKind::kGeneric)) {
+          parts.push_back(rec.note);
+        }
+        note = absl::StrJoin(parts, " ");
+        pitch = rec.note_kind == NoteKind::kPitch && !drop_pitch;
+        value_or_personal |= lead_value || personalise;
+        // When: the suggested time, never before the cool-down.
+        if (sug->has_retry_at()) {
+          send = absl::FromUnixSeconds(sug->retry_at().seconds());
+        } else if (sug->has_not_before()) {
+          send = absl::FromUnixSeconds(sug->not_before().seconds());
+        } else {
+          send = rec.answered_at + absl::Hours(24);
+        }
+        if (sug->has_not_before()) {
+          send = std::max(send,
+                          absl::FromUnixSeconds(sug->not_before().seconds()));
+        }
+        send = std::max(send, earliest);
+        break;
+      }
+      case RetryArm::kImmediate:
+        retry = true;
+        send = SameLocalTimeAfter(earliest, rec.sent_at, recipient);
+        break;
+      case RetryArm::kWait: {
+        retry = true;
+        absl::Time after = rec.answered_at + absl::Hours(24 * 21);
+        if (sug != nullptr && sug->has_not_before()) {
+          after = absl::FromUnixSeconds(sug->not_before().seconds());
+        }
+        send = SameLocalTimeAfter(std::max(after, earliest), rec.sent_at,
+                                  recipient);
+        break;
+      }
+      case RetryArm::kNever:
+        break;
+    }
+    if (!retry) {
+      study.arms.push_back(std::move(arm));
+      continue;
+    }
+
+    RetryFeatures f;
+    f.cause = rec.truth;
+    f.first_kind = rec.kind;
+    f.profile_weak_points = (profile.has_photo() ? 0 : 1) +
+                            (profile.completeness() < 0.5 ? 1 : 0) +
+                            (profile.connection_count() < 50 ? 1 : 0);
+    f.pitch = pitch;
+    f.value_or_personal = value_or_personal;
+    f.at_active_hour = InWindow(send, recipient);
+    f.engaged_first = engaged;
+    f.mutual_intro = intro;
+    f.rival = sender.industry == recipient.industry &&
+              sender.specialty == recipient.specialty &&
+              profile.company() != recipient.profile.company();
+    f.junior_to_vip =
+        recipient.vip && profile.seniority() <= rebound::v1::SENIORITY_SENIOR;
+    f.days_since_answer = absl::ToDoubleHours(send - rec.answered_at) / 24;
+    arm.p_accept =
+        std::min(0.95, RetryAcceptance(f, options.world) * pair_tolerance);
+    arm.accepted = roll < arm.p_accept;
+    arm.obstacles = RetryObstacles(f);
+    arm.retried = true;
+    arm.retry_request_id = absl::StrCat("retry-", ++next_request_);
+
+    if (profile_changed) {
+      ConnectionEvent up = Envelope(rec.tenant, sender, "");
+      auto* pu = up.mutable_profile_updated();
+      *pu->mutable_profile() = profile;
+      if (profile.has_photo() != rec.sender_profile.has_photo()) {
+        pu->add_changed_fields("has_photo");
+      }
+      if (profile.connection_count() != rec.sender_profile.connection_count()) {
+        pu->add_changed_fields("connection_count");
+      }
+      if (profile.completeness() != rec.sender_profile.completeness()) {
+        pu->add_changed_fields("completeness");
+      }
+      Emit(std::move(up), rec.answered_at + (send - rec.answered_at) / 2);
+    }
+    ConnectionEvent sent = Envelope(rec.tenant, sender, recipient.id);
+    auto* p = sent.mutable_request_sent();
+    p->set_request_id(arm.retry_request_id);
+    p->set_note(note);
+    p->set_channel(rec.channel);
+    *p->mutable_sender_profile() = profile;
+    *p->mutable_recipient_profile() = recipient.profile;
+    p->set_mutual_connections(rec.mutual_connections + (intro ? 1 : 0));
+    Emit(std::move(sent), send);
+    ConnectionEvent end = Envelope(rec.tenant, sender, recipient.id);
+    absl::Time decided;
+    if (arm.accepted) {
+      end.mutable_request_accepted()->set_request_id(arm.retry_request_id);
+      decided = NextActive(send + absl::Minutes(10 + U() * 22 * 60), recipient);
+    } else {
+      auto* d = end.mutable_request_declined();
+      d->set_request_id(arm.retry_request_id);
+      d->set_kind(P(0.6) ? rebound::v1::DECLINE_KIND_IGNORED
+                         : rebound::v1::DECLINE_KIND_DECLINED);
+      decided = NextActive(send + absl::Hours(2 + U() * 10 * 24), recipient);
+    }
+    Emit(std::move(end), std::max(decided, send + absl::Minutes(2)));
+    study.arms.push_back(std::move(arm));
+  }
+  std::stable_sort(pending_.begin(), pending_.end(),
+                   [](const Pending& a, const Pending& b) {
+                     return a.at != b.at ? a.at < b.at : a.seq < b.seq;
+                   });
+  int64_t n = 0;
+  for (auto& p : pending_) {
+    p.event.set_event_id(absl::StrCat(o_.run_id, "-r", ++n));
+    study.events.push_back(std::move(p.event));
+  }
+  return study;
+}
+
 }  // namespace
+
+const char* RetryArmName(RetryArm arm) {
+  switch (arm) {
+    case RetryArm::kFollow:
+      return "follow";
+    case RetryArm::kImmediate:
+      return "immediate";
+    case RetryArm::kWait:
+      return "wait";
+    case RetryArm::kNever:
+      break;
+  }
+  return "never";
+}
+
+double RetryAcceptance(const RetryFeatures& f, const RetryWorldParams& p) {
+  if (f.first_kind == rebound::v1::DECLINE_KIND_REPORTED_SPAM ||
+      f.first_kind == rebound::v1::DECLINE_KIND_REPORTED_UNKNOWN) {
+    return std::clamp(p.reported, 0.0, 0.95);
+  }
+  auto cause = [&](DeclineReason r) { return f.cause == r; };
+  double a = p.base;
+  a *= std::pow(cause(kSpammy) ? p.profile_cause : p.profile_other,
+                std::clamp(f.profile_weak_points, 0, 3));
+  if (f.pitch) a *= cause(kOffTarget) ? p.pitch_cause : p.pitch_other;
+  if (!f.at_active_hour) {
+    a *= cause(kOffTarget) || cause(kNotSeen) ? p.off_hours_cause
+                                              : p.off_hours_other;
+  }
+  double reassurance = (f.value_or_personal ? p.reassure_note : 1) *
+                       (f.engaged_first ? p.reassure_engaged : 1) *
+                       (f.mutual_intro ? p.reassure_intro : 1);
+  if (f.rival) {
+    a *= std::min(1.0, (cause(kCompetitor) ? p.rival_cause : p.rival_other) *
+                           reassurance);
+  }
+  if (f.junior_to_vip) {
+    a *= std::min(1.0, (cause(kCredibility) ? p.junior_cause : p.junior_other) *
+                           reassurance);
+  }
+  // An unseen request is not remembered; an answered one is.
+  if (!cause(kNotSeen)) {
+    a *= f.days_since_answer < 3    ? p.pushy_3d
+         : f.days_since_answer < 14 ? p.pushy_14d
+         : f.days_since_answer < 21 ? p.pushy_21d
+                                    : 1.0;
+  }
+  return std::clamp(a, 0.0, 0.95);
+}
+
+std::vector<std::string> RetryObstacles(const RetryFeatures& f) {
+  std::vector<std::string> out;
+  if (f.first_kind == rebound::v1::DECLINE_KIND_REPORTED_SPAM ||
+      f.first_kind == rebound::v1::DECLINE_KIND_REPORTED_UNKNOWN) {
+    out.push_back("reported");
+  }
+  if (f.profile_weak_points > 0) out.push_back("profile");
+  if (f.pitch) out.push_back("pitch");
+  if (!f.at_active_hour) out.push_back("off_hours");
+  bool reassured = f.value_or_personal || f.engaged_first || f.mutual_intro;
+  if (f.rival && !reassured) out.push_back("rival");
+  if (f.junior_to_vip && !reassured) out.push_back("junior");
+  if (f.cause != kNotSeen && f.days_since_answer < 14) {
+    out.push_back("too_soon");
+  }
+  return out;
+}
+
+RetryStudy GenerateRetryStudy(
+    const ScenarioOptions& history,
+    const std::vector<rebound::v1::RetrySuggestion>& suggestions,
+    const RetryStudyOptions& options) {
+  Generator g(history);
+  g.Run();
+  return g.Retries(suggestions, options);
+}
+
+std::string RetryArmToJson(const RetryArmRecord& r) {
+  nlohmann::json j = {
+      {"tenant_id", r.tenant_id},
+      {"sender_id", r.sender_id},
+      {"recipient_id", r.recipient_id},
+      {"request_id", r.request_id},
+      {"retry_request_id", r.retry_request_id},
+      {"arm", RetryArmName(r.arm)},
+      {"true_reason", rebound::v1::DeclineReason_Name(r.true_reason)},
+      {"first_kind", rebound::v1::DeclineKind_Name(r.first_kind)},
+      {"advice_found", r.advice_found},
+      {"should_retry", r.should_retry},
+      {"advised_reason", rebound::v1::DeclineReason_Name(r.advised_reason)},
+      {"retried", r.retried},
+      {"accepted", r.accepted},
+      {"p_accept", r.p_accept},
+      {"obstacles", r.obstacles}};
+  return j.dump();
+}
 
 Scenario GenerateScenario(const ScenarioOptions& options) {
   return Generator(options).Run();

@@ -24,6 +24,7 @@
 
 #include "absl/time/time.h"
 #include "rebound/v1/events.pb.h"
+#include "rebound/v1/notify.pb.h"
 #include "rebound/v1/scoring.pb.h"
 
 namespace rebound::sim {
@@ -81,6 +82,137 @@ Scenario GenerateScenario(const ScenarioOptions& options);
 // {"tenant_id":...,"event_id":...,"true_reason":"DECLINE_REASON_..."}, the
 // line format rebound-evaluate reads.
 std::string TruthToJson(const TruthRecord& truth);
+
+// ---- Retry study: does following the advice raise acceptance on retry? ----
+//
+// The history above picks each outcome first. A retry needs the other
+// direction: a recipient's chance of accepting given what the retry looks
+// like. The world's answer is RetryAcceptance, a generative model written
+// from DESIGN.md's account of why people decline, independent of the
+// classifier and of the retry policy (it reads the simulator's hidden truth:
+// the first decline's cause, the recipient's active hours, who is a rival).
+// The cause of the first decline is what this recipient objects to, so its
+// hallmark weighs most if it is still there; the other obstacles weigh less;
+// a retry soon after an answer reads as pushy; a report closes the door.
+//
+// Members of four arms, assigned at random per declined pair, retry once:
+//   follow     - do what the pair's retry suggestion says (its profile work,
+//                note changes, timing; no retry when it says DO_NOT_RETRY)
+//   immediate  - retry unchanged at their usual local time, within a day
+//   wait       - retry unchanged once the suggestion's cool-down is over
+//                (21 days when it gives none)
+//   never      - do not retry
+// So the uplift of following measures the whole chain: the classifier names
+// the right cause, the advice names every fix that applies, the timing is in
+// the recipient's hours. It shows the advice works in a world where the fixes
+// DESIGN.md describes work; it cannot show real members respond that way.
+
+enum class RetryArm { kFollow, kImmediate, kWait, kNever };
+const char* RetryArmName(RetryArm arm);
+
+// What the world's acceptance model sees in one retry.
+struct RetryFeatures {
+  // The first request's true cause (NOT_SEEN: it expired unseen).
+  rebound::v1::DeclineReason cause = rebound::v1::DECLINE_REASON_UNSPECIFIED;
+  // How it was answered: a report closes the door.
+  rebound::v1::DeclineKind first_kind = rebound::v1::DECLINE_KIND_UNSPECIFIED;
+  // The sender's profile weak points: no photo, completeness < 0.5, fewer
+  // than 50 connections (0 to 3).
+  int profile_weak_points = 0;
+  bool pitch = false;               // The note sells before it gives.
+  bool value_or_personal = false;   // It gives first or says why them.
+  bool at_active_hour = true;       // Sent when the recipient deals with
+                                    // invitations.
+  bool engaged_first = false;       // Engaged with their content first.
+  bool mutual_intro = false;        // Introduced by a mutual connection.
+  bool rival = false;               // Same specialty, another company.
+  bool junior_to_vip = false;       // Junior sender, senior influencer.
+  double days_since_answer = 1000;  // Since the first request's answer.
+};
+
+// The world's knobs (generative variants change them).
+struct RetryWorldParams {
+  double base = 0.6;            // A retry with no obstacle left.
+  double reported = 0.02;       // After a spam or "don't know" report.
+  double profile_cause = 0.35;  // Per weak point, cause spammy.
+  double profile_other = 0.85;  // Per weak point, another cause.
+  double pitch_cause = 0.15;    // A pitch, cause off-target.
+  double pitch_other = 0.7;
+  double off_hours_cause = 0.35;  // Outside their hours, cause off-target or
+                                  // not seen.
+  double off_hours_other = 0.8;
+  double rival_cause = 0.12;  // Cause competitor, nothing to reassure.
+  double rival_other = 0.7;
+  double junior_cause = 0.15;  // Cause credibility guard, no vouching.
+  double junior_other = 0.75;
+  // Reassurances (multiply the rival and junior factors, capped at 1).
+  double reassure_note = 2.0;  // A value-first or personal note.
+  double reassure_engaged = 1.5;
+  double reassure_intro = 2.5;
+  // Pushy: a retry under 3, 14, 21 days after the answer.
+  double pushy_3d = 0.3;
+  double pushy_14d = 0.55;
+  double pushy_21d = 0.85;
+  // Spread of recipients' tolerance: P is multiplied by exp(N(0, sigma)).
+  double tolerance_sigma = 0.3;
+};
+
+// The chance that the recipient accepts a retry with these features, before
+// the recipient's own tolerance. Monotone: removing an obstacle or adding a
+// reassurance never lowers it. In [0, 0.95].
+double RetryAcceptance(const RetryFeatures& f, const RetryWorldParams& p);
+
+// The obstacles a retry still carries, by name: "reported", "profile",
+// "pitch", "off_hours", "rival", "junior", "too_soon" (under 14 days).
+std::vector<std::string> RetryObstacles(const RetryFeatures& f);
+
+struct RetryStudyOptions {
+  // Arms and outcomes (the history keeps its own seed).
+  uint64_t seed = 7;
+  RetryWorldParams world;
+};
+
+struct RetryArmRecord {
+  std::string tenant_id;
+  std::string sender_id;
+  std::string recipient_id;
+  std::string request_id;        // The declined (or expired) request.
+  std::string retry_request_id;  // Empty when there was no retry.
+  RetryArm arm = RetryArm::kNever;
+  rebound::v1::DeclineReason true_reason =
+      rebound::v1::DECLINE_REASON_UNSPECIFIED;
+  rebound::v1::DeclineKind first_kind = rebound::v1::DECLINE_KIND_UNSPECIFIED;
+  bool advice_found = false;  // A suggestion for this request was given.
+  bool should_retry = false;  // Its last version said to retry.
+  rebound::v1::DeclineReason advised_reason =
+      rebound::v1::DECLINE_REASON_UNSPECIFIED;
+  bool retried = false;
+  bool accepted = false;
+  double p_accept = 0;  // The model's chance for the retry (0 if none).
+  std::vector<std::string> obstacles;  // Left at the retry.
+};
+
+struct RetryStudy {
+  // ProfileUpdated, RequestSent and the answer of every retry, in time
+  // order, event ids "<run_id>-r<n>".
+  std::vector<rebound::v1::ConnectionEvent> events;
+  // One per truth record of the history, in the order the history
+  // generated the requests.
+  std::vector<RetryArmRecord> arms;
+};
+
+// Regenerates the history of `history` (same options, same stream) and runs
+// the study on it with `suggestions` (RetrySuggestion versions, e.g. from
+// rebound-classify --suggestions on that history; the highest version of
+// each request's suggestion is the one followed).
+RetryStudy GenerateRetryStudy(
+    const ScenarioOptions& history,
+    const std::vector<rebound::v1::RetrySuggestion>& suggestions,
+    const RetryStudyOptions& options);
+
+// {"tenant_id":...,"arm":"follow",...}: the line rebound-evaluate --arms
+// reads.
+std::string RetryArmToJson(const RetryArmRecord& record);
 
 }  // namespace rebound::sim
 
