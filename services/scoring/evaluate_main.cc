@@ -2,15 +2,17 @@
 // rebound-classify) with truth ({"tenant_id","event_id","true_reason"} JSON
 // lines, from rebound-sim) and prints per-reason precision, recall, F1,
 // support, macro-F1 and a confusion matrix; with --arms, the retry study's
-// acceptance on retry per arm (retry_evaluation.h). Exit 1 on unreadable
-// input.
+// acceptance on retry per arm (retry_evaluation.h); with --report, an HTML
+// page of the pictures (report.h). Exit 1 on unreadable input.
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "absl/strings/str_format.h"
 #include "common/config.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/scoring/evaluation.h"
+#include "services/scoring/report.h"
 #include "services/scoring/retry_evaluation.h"
 
 int main(int argc, char** argv) {
@@ -24,13 +26,22 @@ int main(int argc, char** argv) {
       "the retry study's arms file (rebound-sim --retry-study --arms): "
       "prints acceptance on retry per arm and the uplift of following the "
       "advice");
-  if (arms_path.empty() && (verdicts_path.empty() || truth_path.empty())) {
-    c.Reject(verdicts_path.empty() ? "verdicts" : "truth",
-             "is required (or give --arms)");
-  }
+  std::string report_path = c.String(
+      "report", "",
+      "also write a self-contained HTML page here: confusion matrix, "
+      "precision and recall per reason, reliability diagram, and with "
+      "--arms the retry study's acceptance per arm (needs --verdicts and "
+      "--truth)");
+  std::string title =
+      c.String("report-title", "Rebound back-test", "the page's title");
   if (verdicts_path.empty() != truth_path.empty()) {
     c.Reject(verdicts_path.empty() ? "verdicts" : "truth",
              "goes with --verdicts and --truth together");
+  } else if (verdicts_path.empty() &&
+             (arms_path.empty() || !report_path.empty())) {
+    c.Reject("verdicts", report_path.empty()
+                             ? "is required with --truth (or give --arms)"
+                             : "is required with --truth for --report");
   }
   if (c.help_requested()) {
     std::cout << c.Usage("rebound-evaluate");
@@ -63,6 +74,7 @@ int main(int argc, char** argv) {
     return true;
   };
   bool ok = true;
+  std::optional<rebound::scoring::RetryEvaluation> retry;
   if (!arms_path.empty()) {
     std::vector<rebound::scoring::ArmRecord> arms;
     ok = read(arms_path, [&](const std::string& line) -> std::string {
@@ -72,8 +84,8 @@ int main(int argc, char** argv) {
       return "";
     });
     if (!ok) return 2;
-    std::cout << rebound::scoring::FormatRetryEvaluation(
-        rebound::scoring::EvaluateArms(arms));
+    retry = rebound::scoring::EvaluateArms(arms);
+    std::cout << rebound::scoring::FormatRetryEvaluation(*retry);
     if (verdicts_path.empty()) return bad > 0 ? 1 : 0;
     std::cout << "\n";
   }
@@ -91,6 +103,18 @@ int main(int argc, char** argv) {
          return "";
        });
   if (!ok) return 2;
-  std::cout << rebound::scoring::FormatEvaluation(evaluator.Compute());
+  const rebound::scoring::Evaluation evaluation = evaluator.Compute();
+  std::cout << rebound::scoring::FormatEvaluation(evaluation);
+  if (!report_path.empty()) {
+    std::ofstream out(report_path);
+    out << rebound::scoring::RenderReport(evaluation, retry ? &*retry : nullptr,
+                                          title);
+    out.flush();
+    if (!out) {
+      std::cerr << "rebound-evaluate: cannot write " << report_path << "\n";
+      return 2;
+    }
+    std::cerr << "rebound-evaluate: report written to " << report_path << "\n";
+  }
   return bad > 0 ? 1 : 0;
 }

@@ -1,5 +1,7 @@
 #include "services/scoring/evaluation.h"
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "absl/status/status.h"
@@ -56,6 +58,24 @@ std::string TruthToJson(const TruthRecord& truth) {
   return j.dump();
 }
 
+void Reliability::Add(double confidence, bool correct) {
+  const double c = std::clamp(confidence, 0.0, 1.0);
+  Bin& b = bins_[std::min(kBins - 1, static_cast<int>(c * kBins))];
+  ++b.n;
+  b.confidence_sum += c;
+  b.correct += correct ? 1 : 0;
+  ++n_;
+}
+
+double Reliability::Ece() const {
+  if (n_ == 0) return 0;
+  double ece = 0;
+  for (const Bin& b : bins_) {
+    ece += std::abs(b.confidence_sum - static_cast<double>(b.correct));
+  }
+  return ece / static_cast<double>(n_);
+}
+
 void Evaluator::AddTruth(const TruthRecord& truth) {
   truth_[{truth.tenant_id, truth.event_id}] = truth.true_reason;
 }
@@ -63,6 +83,8 @@ void Evaluator::AddTruth(const TruthRecord& truth) {
 void Evaluator::AddVerdict(const rebound::v1::DeclineVerdict& verdict) {
   predicted_[{verdict.tenant_id(), verdict.verdict_id()}] =
       verdict.primary_reason();
+  confidence_[{verdict.tenant_id(), verdict.verdict_id()}] =
+      verdict.confidence();
 }
 
 Evaluation Evaluator::Compute() const {
@@ -78,6 +100,7 @@ Evaluation Evaluator::Compute() const {
     ++e.confusion[truth][it->second];
     ++e.per_reason[it->second].predicted;
     if (it->second == truth) ++e.per_reason[truth].true_positive;
+    e.reliability.Add(confidence_.at(key), it->second == truth);
   }
   for (const auto& [key, predicted] : predicted_) {
     if (!truth_.contains(key)) ++e.verdicts_without_truth;
@@ -121,6 +144,10 @@ std::string FormatEvaluation(const Evaluation& e) {
                         "without truth %d\n",
                         e.macro_f1, e.accuracy, e.matched,
                         e.truth_without_verdict, e.verdicts_without_truth);
+  absl::StrAppendFormat(&out,
+                        "expected calibration error %.3f (confidence against "
+                        "the share right, 10 bins)\n",
+                        e.reliability.Ece());
   std::set<DeclineReason> columns;
   for (const auto& [truth, row] : e.confusion) {
     for (const auto& [predicted, n] : row) columns.insert(predicted);

@@ -4,6 +4,7 @@
 #ifndef REBOUND_SERVICES_SCORING_EVALUATION_H_
 #define REBOUND_SERVICES_SCORING_EVALUATION_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -27,6 +28,29 @@ absl::StatusOr<TruthRecord> ParseTruthLine(const std::string& line);
 // The JSON line for `truth` (what ParseTruthLine reads).
 std::string TruthToJson(const TruthRecord& truth);
 
+// Calibration: stated confidence against the share right, in 10 equal
+// bins of confidence (the reliability diagram and the expected calibration
+// error, ECE).
+class Reliability {
+ public:
+  static constexpr int kBins = 10;
+  struct Bin {
+    int64_t n = 0;
+    double confidence_sum = 0;
+    int64_t correct = 0;
+  };
+  void Add(double confidence, bool correct);
+  const std::array<Bin, kBins>& bins() const { return bins_; }
+  int64_t n() const { return n_; }
+  // Sum over bins of |mean confidence - accuracy| weighted by the bin's
+  // share; 0 with nothing added.
+  double Ece() const;
+
+ private:
+  std::array<Bin, kBins> bins_{};
+  int64_t n_ = 0;
+};
+
 struct ReasonMetrics {
   int64_t true_positive = 0;
   int64_t predicted = 0;  // Verdicts with this primary reason (matched ones).
@@ -49,6 +73,8 @@ struct Evaluation {
   int64_t matched = 0;
   int64_t truth_without_verdict = 0;
   int64_t verdicts_without_truth = 0;
+  // The matched verdicts' confidence against being right.
+  Reliability reliability;
 };
 
 // Accumulates truth and verdicts (in any order), keyed by tenant + event id
@@ -65,6 +91,7 @@ class Evaluator {
       truth_;
   std::map<std::pair<std::string, std::string>, rebound::v1::DeclineReason>
       predicted_;
+  std::map<std::pair<std::string, std::string>, double> confidence_;
 };
 
 // A human-readable report: per-reason table, macro-F1, confusion matrix.

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "nlohmann/json.hpp"
+#include "services/scoring/evaluation.h"
 
 namespace rebound::scoring {
 namespace {
@@ -116,9 +117,7 @@ FitScore Score(const FitModel& model, const std::vector<FitExample>& examples) {
   s.n = static_cast<int64_t>(examples.size());
   if (examples.empty()) return s;
   std::array<int64_t, kFitReasons> tp{}, predicted{}, support{};
-  constexpr int kBins = 10;
-  std::array<double, kBins> conf_sum{}, correct_sum{};
-  std::array<int64_t, kBins> count{};
+  Reliability reliability;
   int64_t correct = 0;
   for (const auto& e : examples) {
     const auto p = Predict(model, e);
@@ -132,10 +131,7 @@ FitScore Score(const FitModel& model, const std::vector<FitExample>& examples) {
       ++correct;
     }
     s.log_loss -= std::log(std::max(p[e.label], 1e-12));
-    const int bin = std::min(kBins - 1, static_cast<int>(p[best] * kBins));
-    conf_sum[bin] += p[best];
-    correct_sum[bin] += ok ? 1 : 0;
-    ++count[bin];
+    reliability.Add(p[best], ok);
   }
   const double n = static_cast<double>(examples.size());
   s.accuracy = static_cast<double>(correct) / n;
@@ -149,10 +145,7 @@ FitScore Score(const FitModel& model, const std::vector<FitExample>& examples) {
     s.macro_f1 += prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0;
   }
   if (present > 0) s.macro_f1 /= present;
-  for (int b = 0; b < kBins; ++b) {
-    if (count[b] == 0) continue;
-    s.ece += std::abs(conf_sum[b] - correct_sum[b]) / n;
-  }
+  s.ece = reliability.Ece();
   return s;
 }
 
