@@ -740,7 +740,12 @@ DeclineVerdict Classify(const ClassifierConfig& config,
         best_p = p;
       }
     }
-    v.set_primary_reason(best_p < config.min_confidence
+    // A reason needs evidence: one that wins on its prior alone (no signal
+    // weighing for it) is not named, whatever the priors a fit learnt.
+    const bool evidenced = std::any_of(
+        ev.signals().begin(), ev.signals().end(),
+        [&](const Signal& s) { return s.reason() == best && s.weight() > 0; });
+    v.set_primary_reason(best_p < config.min_confidence || !evidenced
                              ? rebound::v1::DECLINE_REASON_UNDETERMINED
                              : best);
     v.set_confidence(best_p);

@@ -67,7 +67,7 @@ struct DeclineContext {
 // (config/classifier.json). Nothing tunable lives in code.
 struct ClassifierConfig {
   std::string version;
-  // Prior log-odds per reason (in DESIGN.md's order of likelihood).
+  // Prior log-odds per reason (config/classifier.json: fitted by rebound-fit).
   std::map<rebound::v1::DeclineReason, double> priors;
   // Named weights and thresholds: "weights.sender_no_photo",
   // "thresholds.few_connections"... Missing names are a load error.
@@ -109,8 +109,9 @@ absl::StatusOr<ClassifierConfig> ParseClassifierConfig(const std::string& json);
 //   decline and is classified like one.
 // - Otherwise the four decline reasons get prior + evidence log-odds and a
 //   softmax; the primary reason is the most likely one, or UNDETERMINED when
-//   its probability is below min_confidence (confidence then still holds
-//   that best probability, so callers can see how close it was).
+//   its probability is below min_confidence or no signal weighs for it (it
+//   won on its prior alone); confidence then still holds that best
+//   probability, so callers can see how close it was.
 // - `scores` always lists all six reasons (NOT_SEEN and UNDETERMINED carry 0
 //   for a decline) and sums to 1; `signals` are sorted by |weight|, largest
 //   first, ties by name.

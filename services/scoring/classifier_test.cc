@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <regex>
 #include <set>
 
 #include "absl/strings/str_replace.h"
@@ -214,6 +215,22 @@ INSTANTIATE_TEST_SUITE_P(
              {"request.unknown"}}),
     [](const auto& info) { return info.param.name; });
 
+// Priors say which reason is likelier before any evidence; they never name
+// a reason by themselves, however lopsided a fit made them.
+TEST(ClassifierTest, AReasonThatWinsOnItsPriorAloneIsUndetermined) {
+  ClassifierConfig lopsided = Config();
+  lopsided.priors[rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH] = 6;
+  DeclineContext c = Base();  // Nothing weighs for off-target here.
+  auto v = Classify(lopsided, c);
+  EXPECT_GT(v.confidence(), 0.9);
+  EXPECT_EQ(v.primary_reason(), rebound::v1::DECLINE_REASON_UNDETERMINED);
+  // One signal for it, and it is named.
+  c.request->set_note("Quick call about our platform?");
+  v = Classify(lopsided, c);
+  EXPECT_EQ(v.primary_reason(),
+            rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH);
+}
+
 TEST(ClassifierTest, ExpiryFieldsAndCertainty) {
   DeclineContext c = Base();
   c.event.mutable_request_expired()->set_request_id("req-1");
@@ -248,6 +265,14 @@ std::string ShippedJson() {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// The shipped config's number for `key` (whatever a fit made it), as written.
+std::string NumberOf(const std::string& json, const std::string& key) {
+  std::smatch m;
+  const std::regex re("\"" + key + "\": (-?[0-9.eE+-]+)");
+  if (!std::regex_search(json, m, re)) return "<no " + key + ">";
+  return m[0].str();
+}
+
 TEST(ClassifierConfigTest, ErrorsNameTheKey) {
   const std::string good = ShippedJson();
   ASSERT_TRUE(ParseClassifierConfig(good).ok());
@@ -257,7 +282,8 @@ TEST(ClassifierConfigTest, ErrorsNameTheKey) {
       {"\"note_long\"", "\"note_lnog\"", "weights.note_lnog"},
       {"\"few_connections\": 30", "\"few_connections\": \"30\"",
        "thresholds.few_connections"},
-      {",\n    \"credibility_guard\": -0.3", "", "priors.credibility_guard"},
+      {",\n    " + NumberOf(good, "credibility_guard"), "",
+       "priors.credibility_guard"},
       {"\"min_confidence\": 0.4", "\"min_confidence\": 4", "min_confidence"},
       {"\"pitch\": [", "\"pitch\": 1, \"x\": [", "phrases.pitch"},
       {"\"version\"", "\"versoin\"", "version"},
@@ -271,7 +297,7 @@ TEST(ClassifierConfigTest, ErrorsNameTheKey) {
   }
   // A weight removed entirely is missing, not silently 0.
   std::string missing =
-      absl::StrReplaceAll(good, {{"\"note_long\": 0.4,", ""}});
+      absl::StrReplaceAll(good, {{NumberOf(good, "note_long") + ",", ""}});
   ASSERT_NE(missing, good);
   EXPECT_THAT(std::string(ParseClassifierConfig(missing).status().message()),
               HasSubstr("weights.note_long: missing"));
@@ -294,10 +320,10 @@ TEST(ClassifierConfigTest, NumbersOutOfRangeAreRefused) {
        "thresholds.few_connections"},
       {"\"selective_rate\": 0.7", "\"selective_rate\": 1.5",
        "thresholds.selective_rate: must be a number in [0, 1]"},
-      {"\"note_long\": 0.4", "\"note_long\": 1e300",
+      {NumberOf(good, "note_long"), "\"note_long\": 1e300",
        "weights.note_long: must be a number in [-100, 100]"},
-      {"\"note_long\": 0.4", "\"note_long\": 1e999", "number overflow"},
-      {"\"spammy_profile\": 0.6", "\"spammy_profile\": -1e300",
+      {NumberOf(good, "note_long"), "\"note_long\": 1e999", "number overflow"},
+      {NumberOf(good, "spammy_profile"), "\"spammy_profile\": -1e300",
        "priors.spammy_profile: must be a number in [-100, 100]"},
   };
   for (const auto& c : cases) {

@@ -119,7 +119,9 @@ Evaluation Evaluator::Compute() const {
                ? 2 * m.precision * m.recall / (m.precision + m.recall)
                : 0;
     correct += m.true_positive;
-    if (m.support > 0) {
+    // Undetermined is not a reason to find: its cases count against the
+    // precision of whatever they were called, not in the average.
+    if (m.support > 0 && reason != rebound::v1::DECLINE_REASON_UNDETERMINED) {
       f1_sum += m.f1;
       ++present;
     }
@@ -139,7 +141,8 @@ std::string FormatEvaluation(const Evaluation& e) {
                           m.precision, m.recall, m.f1, m.support);
   }
   absl::StrAppendFormat(&out,
-                        "macro-F1 %.3f (over reasons in the truth), accuracy "
+                        "macro-F1 %.3f (over the reasons in the truth but "
+                        "undetermined), accuracy "
                         "%.3f, matched %d, truth without verdict %d, verdicts "
                         "without truth %d\n",
                         e.macro_f1, e.accuracy, e.matched,

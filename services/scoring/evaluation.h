@@ -67,7 +67,9 @@ struct Evaluation {
   std::map<rebound::v1::DeclineReason,
            std::map<rebound::v1::DeclineReason, int64_t>>
       confusion;
-  // Mean F1 over the reasons present in the truth.
+  // Mean F1 over the reasons present in the truth, undetermined aside (a
+  // truth of "no cause" is not a reason to find; its cases still lower the
+  // precision of the reason they were called).
   double macro_f1 = 0;
   double accuracy = 0;
   int64_t matched = 0;

@@ -157,6 +157,8 @@ constexpr DeclineReason kCompetitor =
 constexpr DeclineReason kCredibility =
     rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD;
 constexpr DeclineReason kNotSeen = rebound::v1::DECLINE_REASON_NOT_SEEN;
+constexpr DeclineReason kUndetermined =
+    rebound::v1::DECLINE_REASON_UNDETERMINED;
 
 class Generator {
  public:
@@ -566,8 +568,12 @@ Scenario Generator::Run() {
             ? kWithdraw
             : kAccept;
     DeclineReason cause = rebound::v1::DECLINE_REASON_UNSPECIFIED;
-    if (outcome == kDecline ||
-        (outcome == kExpire && P(o_.silent_expiry_share))) {
+    // Draws only when a variant asks, so the defaults' stream is unchanged.
+    if (outcome == kDecline && o_.undetermined_share > 0 &&
+        P(o_.undetermined_share)) {
+      cause = kUndetermined;
+    } else if (outcome == kDecline ||
+               (outcome == kExpire && P(o_.silent_expiry_share))) {
       double c = U();
       cause = c < o_.spammy_share                         ? kSpammy
               : c < o_.spammy_share + o_.off_target_share ? kOffTarget
@@ -581,7 +587,8 @@ Scenario Generator::Run() {
     size_t s = 0, r = 0;
     std::string note;
     bool viewed = false;
-    bool bad_time = P(0.08);  // Everyone sends at odd hours now and then.
+    // Everyone sends at odd hours now and then.
+    bool bad_time = P(o_.bad_time_rate);
     DeclineKind kind = rebound::v1::DECLINE_KIND_IGNORED;
     std::optional<absl::Duration> retry_after;
     const auto& ms = members_[tenant];
@@ -643,6 +650,14 @@ Scenario Generator::Run() {
         kind = Kind(0.80, 0.20, 0);
         break;
       }
+      case kUndetermined:
+        // Declined for nothing the stream shows.
+        s = P(0.9) ? PickMember(tenant, normal) : PickMember(tenant, spammy);
+        r = PickRecipient(tenant, s, at, false);
+        note = Note(ms[s].style, ms[r], 0);
+        viewed = P(0.6);
+        kind = Kind(0.55, 0.42, 0.02);
+        break;
       default: {
         // Accepted, withdrawn, expired unseen: ordinary traffic.
         s = P(outcome == kAccept ? 0.95 : 0.8) ? PickMember(tenant, normal)
@@ -665,6 +680,26 @@ Scenario Generator::Run() {
       }
     }
     if (outcome == kExpire && cause != kNotSeen) viewed = true;
+    // Variants: people invite their own field; pitches where the approach
+    // was not the problem.
+    if (cause != kCompetitor && o_.homophily > 0 && P(o_.homophily)) {
+      const bool vip = cause == kCredibility;
+      const int industry = ms[s].industry;
+      r = PickMember(
+          tenant,
+          [&](const Member& m) {
+            return m.industry == industry && (!vip || m.vip);
+          },
+          s);
+      // The note again, for this recipient, of the same kind when a pitch.
+      note = Note(ms[s].style, ms[r],
+                  last_note_kind_ == NoteKind::kPitch ? 1.0 : 0);
+    }
+    if (cause != kOffTarget && cause != kNotSeen &&
+        cause != rebound::v1::DECLINE_REASON_UNSPECIFIED &&
+        o_.stray_pitch > 0 && P(o_.stray_pitch)) {
+      note = Note(ms[s].style, ms[r], 1.0);
+    }
     NoteKind note_kind = last_note_kind_;
     absl::Time sent_at = bad_time ? BadTime(at, ms[r]) : GoodTime(at, ms[r]);
     MaybeUpdateProfile(tenant, s,
@@ -940,6 +975,48 @@ RetryStudy Generator::Retries(
 }
 
 }  // namespace
+
+bool ApplyVariant(const std::string& name, ScenarioOptions& o) {
+  ScenarioOptions v = o;
+  if (name == "baseline") {
+    // The defaults.
+  } else if (name == "homophilous") {
+    // Members invite their own industry: shared fields everywhere.
+    v.homophily = 0.5;
+    v.undetermined_share = 0.06;
+  } else if (name == "noisy") {
+    // Hallmarks missing more often, stray pitches and odd hours, and
+    // declines with no cause at all.
+    v.noise = 0.25;
+    v.stray_pitch = 0.15;
+    v.bad_time_rate = 0.15;
+    v.undetermined_share = 0.10;
+  } else if (name == "guarded") {
+    // A network of senior people: credibility guard is common.
+    v.spammy_share = 0.25;
+    v.off_target_share = 0.30;
+    v.competitor_share = 0.15;
+    v.homophily = 0.25;
+    v.noise = 0.15;
+    v.undetermined_share = 0.05;
+  } else if (name == "salesy") {
+    // A sales-heavy network: approaches and rivals dominate.
+    v.spammy_share = 0.30;
+    v.off_target_share = 0.40;
+    v.competitor_share = 0.20;
+    v.stray_pitch = 0.10;
+    v.bad_time_rate = 0.12;
+    v.undetermined_share = 0.04;
+  } else {
+    return false;
+  }
+  o = v;
+  return true;
+}
+
+std::vector<std::string> VariantNames() {
+  return {"baseline", "homophilous", "noisy", "guarded", "salesy"};
+}
 
 const char* RetryArmName(RetryArm arm) {
   switch (arm) {

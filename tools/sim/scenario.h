@@ -60,7 +60,27 @@ struct ScenarioOptions {
   double competitor_share = 0.18;
   // Chance that a cause's hallmark feature is missing.
   double noise = 0.1;
+  // Of the declines, the share with no cause to find: an ordinary pair,
+  // note and time (truth DECLINE_REASON_UNDETERMINED).
+  double undetermined_share = 0;
+  // Chance that, whatever the cause, the recipient is from the sender's
+  // industry (people invite their own field): competitor-looking pairs
+  // that are not competitors.
+  double homophily = 0;
+  // Chance that a decline not caused by the approach still carries a pitch.
+  double stray_pitch = 0;
+  // Chance that any request is sent at the recipient's small hours.
+  double bad_time_rate = 0.08;
 };
+
+// Named generative variants: other plausible worlds, each changing the
+// cause mix, the noise and the stray features, so a classifier is judged on
+// more than the world it was written for. "baseline" is the defaults;
+// others: "homophilous", "noisy", "guarded", "salesy". Returns false for an
+// unknown name (and leaves `options` alone).
+bool ApplyVariant(const std::string& name, ScenarioOptions& options);
+// The variant names, baseline first.
+std::vector<std::string> VariantNames();
 
 // The true cause of one decline or expiry.
 struct TruthRecord {

@@ -94,6 +94,15 @@ int main(int argc, char** argv) {
                  "180 days after their send, so a history longer than 180 "
                  "days has expiries in its stream, as a live network does, "
                  "not only in the tail after the last send"));
+  const std::string variant = c.String(
+      "variant", "baseline",
+      "generative variant: baseline, homophilous, noisy, guarded, salesy "
+      "(other plausible worlds: cause mix, noise, stray features; see "
+      "scenario.cc ApplyVariant)");
+  if (!rebound::sim::ApplyVariant(variant, o)) {
+    c.Reject("variant",
+             "unknown: baseline, homophilous, noisy, guarded or salesy");
+  }
   o.run_id = c.String("run-id", "sim", "prefix of every event_id");
   o.tenant_prefix = c.String(
       "tenant-prefix", o.tenant_prefix,
