@@ -142,7 +142,9 @@ std::string FormatRetryEvaluation(const RetryEvaluation& e) {
   absl::StrAppend(&out, "\nper true reason (acceptance on retry, n):\n");
   absl::StrAppendFormat(&out, "  %-24s %-20s %-20s %s\n", "reason", "follow",
                         "immediate", "wait");
-  for (const auto& [reason, arms] : e.by_reason) {
+  for (const auto& entry : e.by_reason) {
+    const auto& arms =
+        entry.second;  // named: clang refuses to capture a binding
     auto cell = [&](const char* a) -> std::string {
       auto it = arms.find(a);
       if (it == arms.end() || it->second.retried == 0) return "-";
@@ -151,8 +153,9 @@ std::string FormatRetryEvaluation(const RetryEvaluation& e) {
                                  static_cast<double>(it->second.retried),
                              it->second.retried);
     };
-    absl::StrAppendFormat(&out, "  %-24s %-20s %-20s %s\n", ReasonName(reason),
-                          cell("follow"), cell("immediate"), cell("wait"));
+    absl::StrAppendFormat(&out, "  %-24s %-20s %-20s %s\n",
+                          ReasonName(entry.first), cell("follow"),
+                          cell("immediate"), cell("wait"));
   }
 
   absl::StrAppend(
