@@ -44,6 +44,8 @@ SenderState DecodeSender(const RedisValue& hgetall) {
     } else if (f == "profile") {
       rebound::v1::ProfileSnapshot p;
       if (p.ParseFromString(v)) s.profile = std::move(p);
+    } else if (s.answers.DecodeField(f, v)) {
+      // An answer-ring slot.
     } else if (f.size() >= 2 && f[0] == 'd') {
       int slot = 0;
       if (absl::SimpleAtoi(absl::string_view(f).substr(1), &slot) &&
@@ -108,6 +110,26 @@ RecipientState DecodeRecipient(const RedisValue& hgetall,
   return r;
 }
 
+rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& c,
+                                           int64_t utc_day) {
+  rebound::v1::RecentAnswers out;
+  const int64_t week = UtcWeek(utc_day);
+  const int64_t first_monday = 7 * (week - (AnswerRing::kWindowWeeks - 1)) - 3;
+  out.set_window_weeks(AnswerRing::kWindowWeeks);
+  out.set_window_days(static_cast<int32_t>(utc_day - first_monday + 1));
+  out.set_accepted(c.accepted);
+  out.set_declined(c.declined);
+  out.set_ignored(c.ignored);
+  out.set_dont_know(c.dont_know);
+  out.set_spam(c.spam);
+  return out;
+}
+
+rebound::v1::RecentAnswers RecentAnswersOf(const AnswerRing& ring,
+                                           int64_t utc_day) {
+  return RecentAnswersOf(ring.Recent(utc_day), utc_day);
+}
+
 double AcceptanceRate(const SenderState& s) {
   return (s.accepted + 1.0) / (s.accepted + s.declined + 2.0);
 }
@@ -133,7 +155,8 @@ absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
   const MemberKeys m(tenant, member);
   auto replies = redis.Pipeline({{"HGETALL", m.Sender()},
                                  {"HGETALL", m.Recipient()},
-                                 {"GET", m.AcceptHours()}});
+                                 {"GET", m.AcceptHours()},
+                                 ReadTenantClock(tenant)});
   if (!replies.ok()) return replies.status();
   const auto& v = *replies;
   if (v[0].array.empty() && v[1].array.empty() && v[2].is_nil()) {
@@ -159,8 +182,10 @@ absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
   s->set_acceptance_rate(AcceptanceRate(snd));
   s->set_reputation(Reputation(snd));
   s->set_spam_risk(SpamRisk(snd));
-  const int64_t today = UtcDay(absl::ToUnixSeconds(absl::Now()));
+  const int64_t today =
+      UtcDay(absl::ToUnixSeconds(absl::Now() + TenantClockLag(v[3])));
   s->set_sent_last_7_days(snd.send_days.SentInDays(today - 6, today));
+  *s->mutable_recent_answers() = RecentAnswersOf(snd.answers, today);
   auto* r = out.mutable_as_recipient();
   r->set_received(rcv.received);
   r->set_accepted(rcv.accepted);

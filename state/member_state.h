@@ -6,8 +6,9 @@
 // Sender hash (MemberKeys::Sender): integer fields sent, accepted,
 // declined, reported, pending, expired, withdrawn, "reason:<DeclineReason
 // name>"; "profile" (ProfileSnapshot bytes) and "profile_at" (s); and the
-// send-day ring "d0".."d15" (state/send_days.h), so the per-member state
-// is bounded and a send-rate window is a handful of fields, not a scan.
+// send-day ring "d0".."d15" (state/send_days.h) and the answer ring
+// "a0".."a3" (state/answer_ring.h), so the per-member state is bounded and
+// a send-rate or answer-rate window is a handful of fields, not a scan.
 // Request hash (MemberKeys::Request), with a TTL: "state" (pending or the
 // first outcome), "sent_at", "decided_at" (s), "request" (RequestSent
 // bytes), "viewed" and "viewed_at", "verdict" (DeclineVerdict bytes of the
@@ -38,6 +39,7 @@
 #include "common/redis_client.h"
 #include "rebound/v1/events.pb.h"
 #include "rebound/v1/scoring.pb.h"
+#include "state/answer_ring.h"
 #include "state/send_days.h"
 
 namespace rebound::state {
@@ -47,6 +49,7 @@ struct SenderState {
           expired = 0, withdrawn = 0;
   std::map<std::string, int64_t> declines_by_reason;  // By reason name.
   SendDayRing send_days;
+  AnswerRing answers;
   std::optional<rebound::v1::ProfileSnapshot> profile;
 };
 
@@ -75,6 +78,13 @@ RecipientState DecodeRecipient(const RedisValue& hgetall,
 // The 168 counters of an accept-hours string (shorter strings: the rest 0).
 std::array<int64_t, 168> DecodeAcceptHours(std::string_view bytes);
 
+// The recent answers of `ring` as of `utc_day` (AnswerRing::Recent), with
+// the window's length.
+rebound::v1::RecentAnswers RecentAnswersOf(const AnswerRing& ring,
+                                           int64_t utc_day);
+rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& counts,
+                                           int64_t utc_day);
+
 // Laplace-smoothed: (accepted + 1) / (accepted + declined + 2).
 double AcceptanceRate(const SenderState& s);
 // Weighted red flags over flags + acceptances: b / (b + accepted + 2), with
@@ -85,7 +95,9 @@ double Reputation(const SenderState& s);
 // 1 - (accepted + 1) / (received + 2).
 double Selectivity(const RecipientState& r);
 
-// A member's scores as sender and as recipient, in one round trip.
+// A member's scores as sender and as recipient, in one round trip; the
+// rolling week and the recent answers as of the tenant's clock
+// (TenantClockLag: wall time, or the time of the history a tenant replays).
 // NOT_FOUND when Redis holds nothing about the member; UNAVAILABLE or
 // FAILED_PRECONDITION as RedisClient returns them.
 absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(

@@ -81,6 +81,58 @@ TEST(SenderState, SentInDaysReadsOnlySlotsOfThoseDays) {
   EXPECT_EQ(s.send_days.SentInDays(5, 5), 7);
 }
 
+TEST(AnswerRing, WeeksStartOnMondayNewerWeeksResetOlderWeeksSkip) {
+  EXPECT_EQ(UtcWeek(3), 0);  // 1970-01-04, a Sunday
+  EXPECT_EQ(UtcWeek(4), 1);  // 1970-01-05, a Monday
+  EXPECT_EQ(UtcWeek(10), 1);
+  EXPECT_EQ(UtcWeek(11), 2);
+  EXPECT_EQ(UtcWeek(-4), -1);
+  AnswerRing ring;
+  EXPECT_EQ(ring.Add(10, Answer::kAccepted), 2);
+  ring.Add(10, Answer::kSpam);
+  ring.Add(11, Answer::kIgnored);
+  ring.Add(13, Answer::kDontKnow);
+  // As of a day in week 13: weeks 10..13.
+  const int64_t day13 = 7 * 13 - 3;
+  AnswerCounts want{
+      .accepted = 1, .declined = 0, .ignored = 1, .dont_know = 1, .spam = 1};
+  EXPECT_EQ(ring.Recent(day13), want);
+  // A month later with no new answer, they have aged out.
+  EXPECT_EQ(ring.Recent(day13 + 28).total(), 0);
+  // Week 14 takes week 10's slot; week 10 is then too old to count.
+  ring.Add(14, Answer::kDeclined);
+  EXPECT_EQ(ring.Add(10, Answer::kAccepted), -1);
+  EXPECT_EQ(ring.InWeeks(10, 10).total(), 0);
+  EXPECT_EQ(ring.Recent(7 * 14 - 3).declined, 1);
+  EXPECT_EQ(ring.Recent(7 * 14 - 3).total(), 3);  // weeks 11, 13, 14
+}
+
+TEST(AnswerRing, FieldsRoundTripAndBadValuesReadEmpty) {
+  AnswerRing ring;
+  ring.Add(21, Answer::kIgnored);
+  ring.Add(21, Answer::kAccepted);
+  const std::string field = AnswerRing::Field(AnswerRing::Slot(21));
+  EXPECT_EQ(field, "a1");
+  const std::string value = AnswerRing::Encode(ring.slots[1]);
+  EXPECT_EQ(value, "21:1:0:1:0:0");
+  auto s = DecodeSender(Hash({{"accepted", "4"},
+                              {field, value},
+                              {"a0", "20:1:2"},           // too few parts
+                              {"a2", "22:1:-1:0:0:0"},    // negative count
+                              {"a3", "22:1:1:1:1:1"},     // week not of slot
+                              {"a4", "24:1:1:1:1:1"}}));  // out of ring
+  EXPECT_EQ(s.accepted, 4);
+  AnswerCounts want;
+  want.accepted = 1;
+  want.ignored = 1;
+  EXPECT_EQ(s.answers.InWeeks(0, 100), want);
+  const auto recent = RecentAnswersOf(s.answers, 7 * 21 - 3 + 2);
+  EXPECT_EQ(recent.window_weeks(), 4);
+  EXPECT_EQ(recent.window_days(), 24);  // 3 whole weeks and 3 days
+  EXPECT_EQ(recent.ignored(), 1);
+  EXPECT_EQ(recent.accepted(), 1);
+}
+
 TEST(DerivedScores, FromCountersOnly) {
   SenderState s;
   EXPECT_DOUBLE_EQ(AcceptanceRate(s), 0.5);

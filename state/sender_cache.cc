@@ -281,29 +281,46 @@ absl::Status SenderCache::Apply(const ConnectionEvent& event,
   return applied;
 }
 
+SenderCounts CountsAsOf(const SenderState& sender, int64_t utc_day) {
+  SenderCounts c;
+  c.sent = sender.sent;
+  c.accepted = sender.accepted;
+  c.declined = sender.declined;
+  c.reported = sender.reported;
+  c.pending = sender.pending;
+  c.sent_this_week = sender.send_days.SentInDays(utc_day - 6, utc_day);
+  c.recent = sender.answers.Recent(utc_day);
+  return c;
+}
+
 void SenderCache::UpdateRisk(const ConnectionEvent& event) {
   const MemberKeys s(event.tenant_id(), event.sender_id());
   const std::string key = s.Sender();
   auto it = young_.hashes.find(key);
   if (it == young_.hashes.end()) return;
   Hash& snd = it->second;
-  SenderCounts c;
-  c.sent = IntOf(snd.fields, "sent");
-  c.accepted = IntOf(snd.fields, "accepted");
-  c.declined = IntOf(snd.fields, "declined");
-  c.reported = IntOf(snd.fields, "reported");
-  c.pending = IntOf(snd.fields, "pending");
-  SendDayRing ring;
+  SenderState state;
+  state.sent = IntOf(snd.fields, "sent");
+  state.accepted = IntOf(snd.fields, "accepted");
+  state.declined = IntOf(snd.fields, "declined");
+  state.reported = IntOf(snd.fields, "reported");
+  state.pending = IntOf(snd.fields, "pending");
   for (int i = 0; i < SendDayRing::kSlots; ++i) {
-    ring.slots[i] = IntOf(snd.fields, "d" + std::to_string(i));
+    state.send_days.slots[i] = IntOf(snd.fields, "d" + std::to_string(i));
   }
-  const int64_t day = UtcDay(event.occurred_at().seconds());
-  c.sent_this_week = ring.SentInDays(day - 6, day);
-  const bool now = options_.at_risk(c);
+  for (int i = 0; i < AnswerRing::kSlots; ++i) {
+    auto f = snd.fields.find(AnswerRing::Field(i));
+    if (f != snd.fields.end()) state.answers.DecodeField(f->first, f->second);
+  }
+  const bool now = options_.at_risk(
+      CountsAsOf(state, UtcDay(event.occurred_at().seconds())));
   auto was = snd.fields.find("at_risk");
-  if ((was != snd.fields.end() && was->second == "1") == now) return;
-  if (dirty_keys_.insert(key).second) dirty_order_.push_back(key);
-  Set(snd, "at_risk", now ? "1" : "0");
+  const bool flipped = (was != snd.fields.end() && was->second == "1") != now;
+  if (!flipped && !now) return;
+  if (flipped) {
+    if (dirty_keys_.insert(key).second) dirty_order_.push_back(key);
+    Set(snd, "at_risk", now ? "1" : "0");
+  }
   const TenantKeys t(event.tenant_id());
   Other(t.prefix(), std::vector<std::string>{now ? "SADD" : "SREM", t.AtRisk(),
                                              EscapeId(event.sender_id())});
@@ -486,6 +503,26 @@ absl::Status SenderCache::ApplyEvent(const ConnectionEvent& event,
   std::string reason;
   const rebound::v1::DeclineVerdict* decided_by = nullptr;  // Kept below.
   bool reported = false;
+  // How it was answered, for the answer ring (withdrawn: not an answer).
+  std::optional<Answer> answer;
+  if (kind == "accepted") answer = Answer::kAccepted;
+  if (kind == "expired") answer = Answer::kIgnored;
+  if (kind == "declined") {
+    switch (event.request_declined().kind()) {
+      case rebound::v1::DECLINE_KIND_IGNORED:
+        answer = Answer::kIgnored;
+        break;
+      case rebound::v1::DECLINE_KIND_REPORTED_UNKNOWN:
+        answer = Answer::kDontKnow;
+        break;
+      case rebound::v1::DECLINE_KIND_REPORTED_SPAM:
+        answer = Answer::kSpam;
+        break;
+      default:
+        answer = Answer::kDeclined;
+        break;
+    }
+  }
   if (kind == "declined" || kind == "expired") {
     if (verdict == nullptr) {
       return absl::InternalError(kind == "declined" ? "decline without verdict"
@@ -510,6 +547,17 @@ absl::Status SenderCache::ApplyEvent(const ConnectionEvent& event,
   if (!reason.empty()) {
     const std::string field = "reason:" + reason;
     Set(snd, field, std::to_string(IntOf(snd.fields, field) + 1));
+  }
+  if (answer) {
+    // Answer ring (state/answer_ring.h): the slot of the answer's week.
+    const int64_t week = UtcWeek(UtcDay(at));
+    const std::string field = AnswerRing::Field(AnswerRing::Slot(week));
+    AnswerRing ring;
+    if (auto f = snd.fields.find(field); f != snd.fields.end()) {
+      ring.DecodeField(field, f->second);
+    }
+    const int slot = ring.Add(week, *answer);
+    if (slot >= 0) Set(snd, field, AnswerRing::Encode(ring.slots[slot]));
   }
   Hash& rq = hash(req_key);
   rq.expires = true;

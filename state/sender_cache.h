@@ -65,6 +65,8 @@
 #include "common/redis_client.h"
 #include "rebound/v1/events.pb.h"
 #include "rebound/v1/scoring.pb.h"
+#include "state/answer_ring.h"
+#include "state/member_state.h"
 #include "state/works.h"
 
 namespace rebound::state {
@@ -74,7 +76,12 @@ struct SenderCounts {
   int64_t sent = 0, accepted = 0, declined = 0, reported = 0, pending = 0;
   // Sent on the event's UTC day and the 6 days before.
   int64_t sent_this_week = 0;
+  // Answers in the event's UTC week and the 3 before (state/answer_ring.h).
+  AnswerCounts recent;
 };
+// A sender's counters as of a UTC day (the rolling week ending that day,
+// the answers of its recent window), from its hash.
+SenderCounts CountsAsOf(const SenderState& sender, int64_t utc_day);
 
 class SenderCache {
  public:
@@ -94,9 +101,12 @@ class SenderCache {
     std::function<std::string(const rebound::v1::RequestSent&)> note_style;
     // Whether a sender's counters put its account at risk (notify's
     // AssessAccount with the retry policy's levels). When set, each send
-    // and outcome re-judges its sender; a change of verdict is kept in the
-    // sender hash ("at_risk") and in the tenant's set of members at risk
-    // (TenantKeys::AtRisk), which rebound_members_at_risk counts.
+    // and outcome re-judges its sender as of the event's time; a change of
+    // verdict is kept in the sender hash ("at_risk"), and the tenant's set
+    // of members at risk (TenantKeys::AtRisk, which rebound_members_at_risk
+    // counts) gets the member at each of its events while at risk (SADD,
+    // so one the sweep took out as of a later time comes back) and loses
+    // it when the verdict flips.
     std::function<bool(const SenderCounts&)> at_risk;
   };
   explicit SenderCache(Options options) : options_(std::move(options)) {}

@@ -336,6 +336,7 @@ TEST_F(ScoringIntegration, AssessDraftReadsTheMembersStateAndWritesNothing) {
   const absl::Time now = absl::Now();
   // ann: 6 invitations this week (one to bob, 2 days ago, still open), 3
   // accepted, 1 declined; bob accepts on Wednesdays at 10:00 his time.
+  // Seven weeks ago ann was reported as spam: out of the recent window.
   auto bob_profile = testing::NormalProfile();
   bob_profile.set_utc_offset_minutes(-300);
   s.Sent("ann", "bob", "q-bob", now - absl::Hours(48), testing::NormalProfile(),
@@ -350,6 +351,10 @@ TEST_F(ScoringIntegration, AssessDraftReadsTheMembersStateAndWritesNothing) {
                  rebound::v1::DECLINE_KIND_DECLINED);
     }
   }
+  s.Sent("ann", "old", "q-old", now - absl::Hours(24 * 50),
+         testing::NormalProfile(), testing::NormalProfile(), "");
+  s.Declined("ann", "old", "q-old", now - absl::Hours(24 * 49),
+             rebound::v1::DECLINE_KIND_REPORTED_SPAM);
   // Wednesday 2026-11-18 10:00 at UTC-5 = 15:00 UTC.
   const absl::Time wednesday_10_local =
       absl::FromCivil(absl::CivilHour(2026, 11, 18, 15), absl::UTCTimeZone());
@@ -415,12 +420,19 @@ TEST_F(ScoringIntegration, AssessDraftReadsTheMembersStateAndWritesNothing) {
       << "AssessDraft wrote to Redis";
 
   // What Redis holds of ann: sent 6 in the rolling week, 2 pending
-  // (bob's and r4's), 3 accepted of 4 answered.
+  // (bob's and r4's), 3 accepted of 4 answered recently (the old spam
+  // report has aged out).
   const auto& safety = a.account_safety();
   EXPECT_EQ(safety.sent_last_7_days(), 6);
   EXPECT_EQ(safety.remaining_weekly_budget(), 94);
   EXPECT_EQ(safety.pending(), 2);
   EXPECT_EQ(safety.answered(), 4);
+  EXPECT_EQ(safety.recent_answers().accepted(), 3);
+  EXPECT_EQ(safety.recent_answers().declined(), 1);
+  EXPECT_EQ(safety.recent_answers().spam(), 0);
+  EXPECT_EQ(safety.recent_answers().window_weeks(), 4);
+  EXPECT_DOUBLE_EQ(safety.report_rate(), 0);
+  EXPECT_DOUBLE_EQ(safety.decline_rate(), 1.0 / 14);
   EXPECT_FALSE(safety.at_risk());
   EXPECT_GT(a.acceptance_probability(), 0);
   EXPECT_LT(a.acceptance_probability(), 1);
@@ -512,8 +524,11 @@ TEST_F(ScoringIntegration, AssessDraftReadsTheMembersStateAndWritesNothing) {
 // rebound_members_at_risk; a member leaves the set when the risk is gone.
 TEST_F(ScoringIntegration, MembersAtRiskAreCountedPerTenant) {
   auto registry = std::make_shared<prometheus::Registry>();
-  auto started = scoring::ScoringServer::Start(ScoringOptions(topic_),
-                                               classifier_, registry);
+  auto options = ScoringOptions(topic_);
+  // Only the test's own refreshes sweep the set, so what the consumer
+  // wrote is seen before a sweep re-judges it.
+  options.at_risk_refresh = absl::Hours(1);
+  auto started = scoring::ScoringServer::Start(options, classifier_, registry);
   ASSERT_TRUE(started.ok()) << started.status();
   auto& scoring = *started;
   auto gauge = [&]() -> double {
@@ -549,12 +564,43 @@ TEST_F(ScoringIntegration, MembersAtRiskAreCountedPerTenant) {
             now - absl::Hours(24 * 12) + absl::Minutes(i),
             testing::NormalProfile(), testing::NormalProfile(), "");
   }
+  // reporter: 20 invitations 3 days ago, 10 accepted, 4 reported "I don't
+  // know this person": a recent report rate of 4 / (14 + 10 smoothing).
+  // veteran: the same 50 days ago (at risk as of those answers).
+  for (const auto& [who, ago] :
+       {std::pair<std::string, int>{"reporter", 3}, {"veteran", 50}}) {
+    for (int i = 0; i < 20; ++i) {
+      const std::string r = absl::StrCat("r", i), q = absl::StrCat(who, i);
+      const absl::Time at = now - absl::Hours(24 * ago) + absl::Minutes(i);
+      sc.Sent(who, r, q, at, testing::NormalProfile(), testing::NormalProfile(),
+              "");
+      if (i < 10) sc.Accepted(who, r, q, at + absl::Hours(2));
+      if (i >= 10 && i < 14) {
+        sc.Declined(who, r, q, at + absl::Hours(2),
+                    rebound::v1::DECLINE_KIND_REPORTED_UNKNOWN);
+      }
+    }
+  }
   const std::vector<ConnectionEvent> first = sc.events();
   Publish(first);
   ASSERT_TRUE(CountersReach(first, seconds(60)));
   EXPECT_TRUE(at_risk("busy"));
   EXPECT_FALSE(at_risk("calm"));
-  EXPECT_EQ(gauge(), 1);
+  EXPECT_TRUE(at_risk("reporter"));
+  EXPECT_TRUE(at_risk("veteran"));  // As of its last answer, 7 weeks ago.
+  // The refresh re-judges the set as of now: veteran's reports have aged
+  // out of the recent window without any new activity.
+  EXPECT_EQ(gauge(), 2);
+  EXPECT_FALSE(at_risk("veteran"));
+  EXPECT_TRUE(at_risk("busy"));  // 110 invitations still pending.
+  // A member taken out of the set while still at risk (a sweep racing an
+  // event) comes back at its next event.
+  ASSERT_TRUE(redis
+                  .Command({"SREM", state::TenantKeys(tenant_).AtRisk(),
+                            state::EscapeId("reporter")})
+                  .ok());
+  sc.Sent("reporter", "again", "rep-late", now - absl::Hours(1),
+          testing::NormalProfile(), testing::NormalProfile(), "");
 
   // Every invitation accepted, then one more send today: the week is calm
   // and nothing is pending any more.
@@ -564,11 +610,17 @@ TEST_F(ScoringIntegration, MembersAtRiskAreCountedPerTenant) {
   }
   sc.Sent("busy", "late", "q-late", now - absl::Hours(1),
           testing::NormalProfile(), testing::NormalProfile(), "");
+  // veteran sends again today: the reports of 7 weeks ago are out of the
+  // recent window, so they no longer count against the account.
+  sc.Sent("veteran", "new", "v-late", now - absl::Hours(1),
+          testing::NormalProfile(), testing::NormalProfile(), "");
   Publish(std::vector<ConnectionEvent>(sc.events().begin() + first.size(),
                                        sc.events().end()));
   ASSERT_TRUE(CountersReach(sc.events(), seconds(60)));
   EXPECT_FALSE(at_risk("busy"));
-  EXPECT_EQ(gauge(), 0);
+  EXPECT_FALSE(at_risk("veteran"));
+  EXPECT_TRUE(at_risk("reporter"));
+  EXPECT_EQ(gauge(), 1);
   EXPECT_TRUE(scoring->Shutdown().ok());
 }
 

@@ -512,11 +512,9 @@ grpc::ServerUnaryReactor* NotifyService::GetInsights(
     const auto& as = scores->as_sender();
     SenderActivity activity;
     activity.sent = as.sent();
-    activity.accepted = as.accepted();
-    activity.declined = as.declined();
-    activity.reported = as.reported();
     activity.pending = as.pending();
     activity.sent_last_7_days = as.sent_last_7_days();
+    activity.recent = as.recent_answers();
     *response->mutable_account_safety() =
         AssessAccount(account_safety_, activity);
     for (const auto& [name, n] : scores->as_sender().declines_by_reason()) {

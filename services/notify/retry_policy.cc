@@ -95,6 +95,7 @@ absl::Status ReadAccountSafety(const nlohmann::json& obj,
       {"budget_use", &out.budget_use_warn, &out.budget_use_worst, 100},
       {"pending_share", &out.pending_share_warn, &out.pending_share_worst, 1},
       {"decline_rate", &out.decline_rate_warn, &out.decline_rate_worst, 1},
+      {"ignore_rate", &out.ignore_rate_warn, &out.ignore_rate_worst, 1},
       {"report_rate", &out.report_rate_warn, &out.report_rate_worst, 1},
   };
   for (const auto& [key, value] : obj.items()) {
@@ -923,11 +924,22 @@ rebound::v1::AccountSafety AssessAccount(const AccountSafetyConfig& config,
   out.set_remaining_weekly_budget(
       std::max<int64_t>(0, config.weekly_budget - a.sent_last_7_days));
   out.set_pending(a.pending);
-  const int64_t answered = a.accepted + a.declined;
+  const auto& r = a.recent;
+  const int64_t answered =
+      r.accepted() + r.declined() + r.ignored() + r.dont_know() + r.spam();
   out.set_answered(answered);
+  *out.mutable_recent_answers() = r;
   const double k = static_cast<double>(config.smoothing);
-  out.set_decline_rate(static_cast<double>(a.declined) / (answered + k + 1e-9));
-  out.set_report_rate(static_cast<double>(a.reported) / (answered + k + 1e-9));
+  // Over the recent answers and k clean pseudo-answers.
+  const double over = static_cast<double>(answered) + k;
+  auto share = [&](int64_t n) {
+    return over > 0 ? static_cast<double>(n) / over : 0.0;
+  };
+  out.set_decline_rate(share(answered - r.accepted()));
+  out.set_ignore_rate(share(r.ignored()));
+  out.set_dont_know_rate(share(r.dont_know()));
+  out.set_spam_rate(share(r.spam()));
+  out.set_report_rate(share(r.dont_know() + r.spam()));
   const double pending_share =
       static_cast<double>(a.pending) / (a.sent + k + 1e-9);
   const double budget_use = static_cast<double>(a.sent_last_7_days) /
@@ -943,6 +955,8 @@ rebound::v1::AccountSafety AssessAccount(const AccountSafetyConfig& config,
        Ramp(budget_use, config.budget_use_warn, config.budget_use_worst)},
       {"pending", Ramp(pending_share, config.pending_share_warn,
                        config.pending_share_worst)},
+      {"ignores", Ramp(out.ignore_rate(), config.ignore_rate_warn,
+                       config.ignore_rate_worst)},
       {"declines", Ramp(out.decline_rate(), config.decline_rate_warn,
                         config.decline_rate_worst)},
   };

@@ -27,11 +27,12 @@ struct AccountSafetyConfig {
   // restriction_risk at or above this: at risk (slow down).
   double high_risk = 0.6;
   // Factors: share of the weekly budget used in the last 7 days; share of
-  // sent invitations still pending; shares of answered requests declined
-  // (any kind) and reported.
+  // sent invitations still pending; shares of recently answered requests
+  // not accepted (any kind), ignored (or expired) and reported.
   double budget_use_warn = 0.8, budget_use_worst = 1.2;
   double pending_share_warn = 0.4, pending_share_worst = 0.8;
   double decline_rate_warn = 0.5, decline_rate_worst = 0.85;
+  double ignore_rate_warn = 0.4, ignore_rate_worst = 0.75;
   double report_rate_warn = 0.02, report_rate_worst = 0.1;
   // Rates are smoothed with this many clean pseudo-requests, so a member
   // with one decline of one request is not "100% declined".
@@ -134,9 +135,13 @@ rebound::v1::RetrySuggestion StaleInviteSuggestion(
 
 // A sender's invitation habits, from scoring's counters.
 struct SenderActivity {
-  int64_t sent = 0, accepted = 0, declined = 0, reported = 0, pending = 0;
+  // All time: sent, and still pending.
+  int64_t sent = 0, pending = 0;
   // Sent in the 7 days before the time assessed.
   int64_t sent_last_7_days = 0;
+  // How recent invitations were answered (state/answer_ring.h): the rates
+  // are over these, so old habits age out.
+  rebound::v1::RecentAnswers recent;
 };
 
 // The sender's account safety: weekly budget left, rates, restriction

@@ -130,11 +130,9 @@ rebound::v1::Assessment Assess(const ClassifierConfig& classifier,
 
   notify::SenderActivity activity;
   activity.sent = d.sent;
-  activity.accepted = d.accepted;
-  activity.declined = d.declined;
-  activity.reported = d.reported;
   activity.pending = d.pending;
   activity.sent_last_7_days = d.sent_this_week;
+  activity.recent = d.recent_answers;
   *out.mutable_account_safety() =
       notify::AssessAccount(policy.account_safety, activity);
 

@@ -34,6 +34,9 @@ struct DraftContext {
   int64_t sent = 0, accepted = 0, declined = 0, reported = 0, pending = 0;
   int64_t sent_last_7d = 0;
   int64_t sent_this_week = 0;
+  // How the sender's invitations were answered in the weeks up to
+  // planned_at (state::AnswerRing::Recent): account safety's rates.
+  rebound::v1::RecentAnswers recent_answers;
   // Only when the weekly budget is spent: when enough of those sends age
   // out of the window for one more.
   std::optional<absl::Time> budget_frees_at;

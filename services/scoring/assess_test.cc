@@ -272,19 +272,49 @@ TEST(AccountSafety, ReportsWeighMostAndFewAnswersAreSmoothed) {
   const notify::AccountSafetyConfig c;
   notify::SenderActivity one;  // One request, declined: not a pattern.
   one.sent = 1;
-  one.declined = 1;
+  one.recent.set_declined(1);
   EXPECT_FALSE(notify::AssessAccount(c, one).at_risk());
   EXPECT_EQ(notify::AssessAccount(c, one).risk_factors_size(), 0);
   notify::SenderActivity reported;
   reported.sent = 60;
-  reported.accepted = 30;
-  reported.declined = 20;
-  reported.reported = 8;
+  reported.recent.set_accepted(30);
+  reported.recent.set_declined(12);
+  reported.recent.set_dont_know(5);
+  reported.recent.set_spam(3);
   const auto r = notify::AssessAccount(c, reported);
   EXPECT_TRUE(r.at_risk());
   ASSERT_GT(r.risk_factors_size(), 0);
   EXPECT_EQ(r.risk_factors(0), "reports");
   EXPECT_DOUBLE_EQ(r.restriction_risk(), 1.0);
+  // The rates are over the 50 recent answers and 10 clean pseudo-answers.
+  EXPECT_EQ(r.answered(), 50);
+  EXPECT_DOUBLE_EQ(r.decline_rate(), 20.0 / 60);
+  EXPECT_DOUBLE_EQ(r.dont_know_rate(), 5.0 / 60);
+  EXPECT_DOUBLE_EQ(r.spam_rate(), 3.0 / 60);
+  EXPECT_DOUBLE_EQ(r.report_rate(), 8.0 / 60);
+  EXPECT_EQ(r.recent_answers().spam(), 3);
+}
+
+TEST(AccountSafety, IgnoredInvitationsAreTheirOwnFactor) {
+  const notify::AccountSafetyConfig c;
+  // Half of the recent invitations ignored, none reported, few explicit
+  // declines: the ignores alone put the account at risk.
+  notify::SenderActivity ignored;
+  ignored.sent = 90;
+  ignored.recent.set_accepted(40);
+  ignored.recent.set_ignored(48);
+  ignored.recent.set_declined(2);
+  const auto r = notify::AssessAccount(c, ignored);
+  EXPECT_DOUBLE_EQ(r.ignore_rate(), 48.0 / 100);
+  EXPECT_DOUBLE_EQ(r.report_rate(), 0);
+  ASSERT_GT(r.risk_factors_size(), 0);
+  EXPECT_EQ(r.risk_factors(0), "ignores");
+  EXPECT_NEAR(r.restriction_risk(), (0.48 - 0.4) / (0.75 - 0.4), 1e-9);
+  // The same member with the ignores aged out of the window: no factor.
+  notify::SenderActivity later = ignored;
+  later.recent.Clear();
+  later.recent.set_accepted(5);
+  EXPECT_EQ(notify::AssessAccount(c, later).risk_factors_size(), 0);
 }
 
 TEST(AccountSafety, ConfigErrorsNameTheKey) {

@@ -37,11 +37,10 @@ std::function<bool(const state::SenderCounts&)> AtRiskJudge(
   return [config](const state::SenderCounts& c) {
     notify::SenderActivity a;
     a.sent = c.sent;
-    a.accepted = c.accepted;
-    a.declined = c.declined;
-    a.reported = c.reported;
     a.pending = c.pending;
     a.sent_last_7_days = c.sent_this_week;
+    // The window's length does not change the rates.
+    a.recent = state::RecentAnswersOf(c.recent, 0);
     return notify::AssessAccount(config, a).at_risk();
   };
 }

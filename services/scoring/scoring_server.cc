@@ -9,6 +9,7 @@
 #include "services/ingest/validator.h"
 #include "services/scoring/assess.h"
 #include "state/keys.h"
+#include "state/member_state.h"
 #include "state/send_days.h"
 
 namespace rebound::scoring {
@@ -187,6 +188,7 @@ grpc::Status ScoringReadService::Assess(
   // safety's rolling week: that day and the 6 before.
   d.sent_last_7d = snd.send_days.SentInDays(day - 7, day - 1);
   d.sent_this_week = snd.send_days.SentInDays(day - 6, day);
+  d.recent_answers = state::RecentAnswersOf(snd.answers, day);
   if (d.sent_this_week >= policy_.account_safety.weekly_budget) {
     d.budget_frees_at =
         BudgetFreesAt(snd.send_days, day, policy_.account_safety.weekly_budget);
@@ -230,12 +232,14 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   if (!host.ok()) return host.status();
   s->host_ = std::move(*host);
   s->registry_ = registry;
+  s->at_risk_judge_ = options.scoring.store.at_risk;
   s->at_risk_gauge_ = &prometheus::BuildGauge()
                            .Name("rebound_members_at_risk")
                            .Help(
                                "Members whose sending puts their account at "
-                               "risk (as of each one's latest send or "
-                               "answer), per tenant")
+                               "risk, per tenant (judged at each send "
+                               "and answer, re-judged as of the tenant's "
+                               "clock before each read)")
                            .Register(*registry);
   s->at_risk_redis_ =
       std::make_unique<RedisClient>(options.scoring.store.redis);
@@ -255,6 +259,7 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
 }
 
 void ScoringServer::RefreshAtRisk() {
+  absl::MutexLock refresh(&refresh_mu_);
   // Bounded: the tenants with open invites, a label each.
   constexpr size_t kMaxTenants = 10'000;
   auto tenants = at_risk_redis_->Command({"SMEMBERS", state::TenantsKey()});
@@ -262,12 +267,60 @@ void ScoringServer::RefreshAtRisk() {
   size_t n = 0;
   for (const auto& t : tenants->array) {
     if (++n > kMaxTenants) break;
-    auto count =
-        at_risk_redis_->Command({"SCARD", state::TenantKeys(t.str).AtRisk()});
+    const state::TenantKeys keys(t.str);
+    if (at_risk_judge_ && !SweepAtRisk(t.str).ok()) return;
+    auto count = at_risk_redis_->Command({"SCARD", keys.AtRisk()});
     if (!count.ok()) return;
     at_risk_gauge_->Add({{"tenant", t.str}})
         .Set(static_cast<double>(count->integer));
   }
+}
+
+absl::Status ScoringServer::SweepAtRisk(const std::string& tenant) {
+  const state::TenantKeys keys(tenant);
+  auto clock = at_risk_redis_->Command(state::ReadTenantClock(tenant));
+  if (!clock.ok()) return clock.status();
+  const int64_t day = state::UtcDay(
+      absl::ToUnixSeconds(absl::Now() + state::TenantClockLag(*clock)));
+  std::string& cursor = at_risk_cursors_[tenant];
+  if (cursor.empty()) cursor = "0";
+  int reviewed = 0;
+  do {
+    auto scan = at_risk_redis_->Command(
+        {"SSCAN", keys.AtRisk(), cursor, "COUNT", "200"});
+    if (!scan.ok()) return scan.status();
+    if (scan->array.size() != 2) {
+      return absl::InternalError("SSCAN: unexpected reply");
+    }
+    cursor = scan->array[0].str;
+    std::vector<std::string> escaped;
+    std::vector<std::vector<std::string>> reads;
+    for (const auto& m : scan->array[1].array) {
+      std::string id;
+      if (!state::UnescapeId(m.str, &id)) continue;
+      escaped.push_back(m.str);
+      reads.push_back({"HGETALL", state::MemberKeys(tenant, id).Sender()});
+    }
+    reviewed += static_cast<int>(scan->array[1].array.size());
+    if (reads.empty()) continue;
+    auto hashes = at_risk_redis_->Pipeline(reads);
+    if (!hashes.ok()) return hashes.status();
+    std::vector<std::string> gone = {"SREM", keys.AtRisk()};
+    for (size_t i = 0; i < escaped.size(); ++i) {
+      const state::SenderState sender = state::DecodeSender((*hashes)[i]);
+      if (!at_risk_judge_(state::CountsAsOf(sender, day))) {
+        gone.push_back(escaped[i]);
+      }
+    }
+    // A member the consumer judges at risk between the read and this
+    // removal comes back at its next event (the consumer adds a member at
+    // risk at each of its events).
+    if (gone.size() > 2) {
+      auto removed = at_risk_redis_->Command(gone);
+      if (!removed.ok()) return removed.status();
+    }
+  } while (cursor != "0" && reviewed < kReviewPerPass);
+  return absl::OkStatus();
 }
 
 void ScoringServer::StopAtRisk() {

@@ -3,10 +3,12 @@
 #ifndef REBOUND_SERVICES_SCORING_SCORING_SERVER_H_
 #define REBOUND_SERVICES_SCORING_SCORING_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_server.h"
@@ -22,6 +24,7 @@
 #include "services/notify/retry_policy.h"
 #include "services/scoring/classifier.h"
 #include "services/scoring/scoring_consumer.h"
+#include "state/sender_cache.h"
 
 namespace rebound::scoring {
 
@@ -96,13 +99,20 @@ class ScoringServer {
   absl::Status Shutdown();
   ~ScoringServer();
   ScoringConsumer* consumer() { return consumer_; }
-  // Reads every tenant's members at risk into rebound_members_at_risk now
+  // Re-judges each tenant's members at risk as of the tenant's clock (up
+  // to kReviewPerPass of them a pass, carrying on where the last pass
+  // stopped) and takes out those whose risk has aged out (budget, recent
+  // answers), then reads the sets' sizes into rebound_members_at_risk now
   // (also done every at_risk_refresh by a thread of its own).
   void RefreshAtRisk();
+  static constexpr int kReviewPerPass = 2000;
 
  private:
   ScoringServer() = default;
   void StopAtRisk();
+  // One tenant's part of RefreshAtRisk: the re-judging.
+  absl::Status SweepAtRisk(const std::string& tenant)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(refresh_mu_);
   std::unique_ptr<ServiceHost> host_;
   ScoringConsumer* consumer_ = nullptr;  // Owned by host_.
   // rebound_members_at_risk{tenant}: SCARD of each tenant's at-risk set.
@@ -110,6 +120,12 @@ class ScoringServer {
   prometheus::Family<prometheus::Gauge>* at_risk_gauge_ = nullptr;
   std::shared_ptr<prometheus::Registry> registry_;
   std::thread at_risk_thread_;
+  // The account-safety judge the consumer uses (score_store's AtRiskJudge).
+  std::function<bool(const state::SenderCounts&)> at_risk_judge_;
+  // One refresh at a time; each tenant's SSCAN cursor between passes.
+  absl::Mutex refresh_mu_;
+  absl::flat_hash_map<std::string, std::string> at_risk_cursors_
+      ABSL_GUARDED_BY(refresh_mu_);
   absl::Mutex at_risk_mu_;
   bool at_risk_stop_ = false;
 };

@@ -1,0 +1,164 @@
+// The answer ring: how a member's invitations were answered, per UTC week
+// (Monday to Sunday), for the last few weeks, in a fixed number of slots,
+// so account safety reads rates over recent requests rather than over a
+// member's whole history, and an old burst of declines ages out without any
+// new activity. The Redis sender hash keeps it as fields a0..a3 (written by
+// state::SenderCache behind a request's first outcome, the same rule as Add
+// below); notify and Scoring.AssessDraft read it. Header-only.
+//
+// A slot holds "week:accepted:declined:ignored:dont_know:spam" for the week
+// (week mod kSlots). An answer of a newer week than the slot's resets it;
+// an answer of an older week is not counted there (it is kSlots or more
+// weeks behind the slot's week).
+#ifndef REBOUND_STATE_ANSWER_RING_H_
+#define REBOUND_STATE_ANSWER_RING_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "state/send_days.h"
+
+namespace rebound::state {
+
+// How a request was answered. Declines by kind: an explicit decline; an
+// ignore (DECLINE_KIND_IGNORED, or the invitation expired unanswered); a
+// report "I don't know this person"; a spam report.
+enum class Answer { kAccepted = 0, kDeclined, kIgnored, kDontKnow, kSpam };
+
+struct AnswerCounts {
+  int64_t accepted = 0, declined = 0, ignored = 0, dont_know = 0, spam = 0;
+
+  int64_t total() const {
+    return accepted + declined + ignored + dont_know + spam;
+  }
+  int64_t& at(Answer a) {
+    switch (a) {
+      case Answer::kAccepted:
+        return accepted;
+      case Answer::kDeclined:
+        return declined;
+      case Answer::kIgnored:
+        return ignored;
+      case Answer::kDontKnow:
+        return dont_know;
+      case Answer::kSpam:
+        break;
+    }
+    return spam;
+  }
+  AnswerCounts& operator+=(const AnswerCounts& o) {
+    accepted += o.accepted;
+    declined += o.declined;
+    ignored += o.ignored;
+    dont_know += o.dont_know;
+    spam += o.spam;
+    return *this;
+  }
+  bool operator==(const AnswerCounts&) const = default;
+};
+
+// The UTC week (Monday 00:00 starts it) of a UTC day number: day 4
+// (1970-01-05) was a Monday.
+inline int64_t UtcWeek(int64_t utc_day) {
+  return SendDayRing::FloorDiv(utc_day + 3, 7);
+}
+
+struct AnswerRing {
+  static constexpr int kSlots = 4;
+  // Recent = the week of the reference time and the kSlots - 1 before it:
+  // between 22 and 28 days.
+  static constexpr int kWindowWeeks = kSlots;
+
+  struct Week {
+    bool used = false;
+    int64_t week = 0;
+    AnswerCounts counts;
+  };
+  std::array<Week, kSlots> slots{};
+
+  static int Slot(int64_t week) {
+    int64_t s = week % kSlots;
+    return static_cast<int>(s < 0 ? s + kSlots : s);
+  }
+  static std::string Field(int slot) { return absl::StrCat("a", slot); }
+
+  // Counts one answer given in `week`; returns the slot it changed, or -1
+  // when the week is too old for the ring.
+  int Add(int64_t week, Answer answer) {
+    const int i = Slot(week);
+    Week& w = slots[i];
+    if (!w.used || w.week < week) {
+      w = Week{.used = true, .week = week, .counts = {}};
+    } else if (w.week > week) {
+      return -1;
+    }
+    ++w.counts.at(answer);
+    return i;
+  }
+
+  // Answers given in weeks first_week..last_week (inclusive) the ring holds.
+  AnswerCounts InWeeks(int64_t first_week, int64_t last_week) const {
+    AnswerCounts n;
+    for (const Week& w : slots) {
+      if (w.used && w.week >= first_week && w.week <= last_week) {
+        n += w.counts;
+      }
+    }
+    return n;
+  }
+  // The recent answers as of `utc_day`.
+  AnswerCounts Recent(int64_t utc_day) const {
+    const int64_t week = UtcWeek(utc_day);
+    return InWeeks(week - (kWindowWeeks - 1), week);
+  }
+
+  static std::string Encode(const Week& w) {
+    const AnswerCounts& c = w.counts;
+    return absl::StrCat(w.week, ":", c.accepted, ":", c.declined, ":",
+                        c.ignored, ":", c.dont_know, ":", c.spam);
+  }
+  // A slot's field value; one that does not parse leaves the slot unused.
+  static Week Decode(absl::string_view text) {
+    std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
+    Week w;
+    if (parts.size() != 6) return w;
+    int64_t v[6];
+    for (int i = 0; i < 6; ++i) {
+      if (!absl::SimpleAtoi(parts[i], &v[i])) return w;
+      if (i > 0 && v[i] < 0) return w;
+    }
+    w.used = true;
+    w.week = v[0];
+    w.counts = {.accepted = v[1],
+                .declined = v[2],
+                .ignored = v[3],
+                .dont_know = v[4],
+                .spam = v[5]};
+    return w;
+  }
+  // Sets a slot from its field name ("a<slot>") and value; false when the
+  // name is not a slot's.
+  bool DecodeField(absl::string_view name, absl::string_view value) {
+    if (name.size() < 2 || name[0] != 'a') return false;
+    int slot = 0;
+    if (!absl::SimpleAtoi(name.substr(1), &slot) || slot < 0 ||
+        slot >= kSlots) {
+      return false;
+    }
+    Week w = Decode(value);
+    // A slot whose week does not map to it was not written by Add.
+    if (w.used && Slot(w.week) != slot) w = Week{};
+    slots[slot] = w;
+    return true;
+  }
+};
+
+}  // namespace rebound::state
+
+#endif  // REBOUND_STATE_ANSWER_RING_H_
