@@ -4,6 +4,8 @@ BUILD_DIR="${REBOUND_BUILD_DIR:-$ROOT/build}"
 CACHE_DIR="${REBOUND_CACHE_DIR:-${HOME:-/root}/.cache/rebound}"
 GRPCURL_VERSION=v1.9.1
 TOXIPROXY_VERSION=v2.12.0
+BUF_VERSION=v1.75.0
+PROTOC_GEN_DOC_VERSION=v1.5.1
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
@@ -23,6 +25,33 @@ ensure_grpcurl() {
       "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
   fi
   export GRPCURL
+}
+
+# A Go tool at a pinned version, installed once into $CACHE_DIR/bin as
+# NAME-VERSION: go_tool VAR NAME MODULE_PATH VERSION.
+go_tool() {
+  local var=$1 name=$2 path=$3 version=$4 bin
+  bin="$CACHE_DIR/bin/$name-$version"
+  if [[ ! -x "$bin" ]]; then
+    command -v go >/dev/null || { echo "go is needed to install $name" >&2; return 1; }
+    say "installing $name $version"
+    local gobin
+    gobin="$(mktemp -d)"
+    GOBIN="$gobin" GOFLAGS=-mod=mod go install "$path@$version"
+    mkdir -p "$CACHE_DIR/bin"
+    mv -f "$gobin/$name" "$bin"
+    rm -rf "$gobin"
+  fi
+  printf -v "$var" '%s' "$bin"
+  export "${var?}"
+}
+
+# buf (lint and breaking-change checks of proto/) and protoc-gen-doc (the
+# API reference, docs/api.md), from the Go module proxy.
+ensure_buf() { go_tool REBOUND_BUF buf github.com/bufbuild/buf/cmd/buf "$BUF_VERSION"; }
+ensure_protoc_gen_doc() {
+  go_tool REBOUND_PROTOC_GEN_DOC protoc-gen-doc \
+    github.com/pseudomuto/protoc-gen-doc/cmd/protoc-gen-doc "$PROTOC_GEN_DOC_VERSION"
 }
 
 # toxiproxy-server (from the Go module proxy) for the network fault tests.

@@ -8,6 +8,8 @@ cd "$ROOT"
 "$ROOT/deploy/local/stack.sh" install
 ensure_grpcurl
 ensure_toxiproxy
+ensure_buf
+ensure_protoc_gen_doc
 build
 # The teardown test again, under AddressSanitizer: its own tree, only what
 # that test needs.
