@@ -1,0 +1,172 @@
+"""Publisher's retry and flow control against a scripted ingest stub (no
+servers): FAILED events go again with the same ids, a broken stream's
+unanswered batches go again and the answered ones do not, the window bounds
+the batches in flight, and what never gets through is reported."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+
+import grpc
+import pytest
+
+from rebound.v1 import events_pb2, ingest_pb2
+from rebound_client import Publisher, ReboundError
+
+
+class Broken(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self._code = code
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return "scripted"
+
+    def trailing_metadata(self):
+        return ()
+
+
+class ScriptedIngest:
+    """Answers each stream with `script(stream_no, request) -> outcomes |
+    Exception`; records every event id received and the most batches ever
+    received and not yet answered."""
+
+    def __init__(self, script, hold: float = 0.0) -> None:
+        self.script = script
+        self.hold = hold
+        self.streams = 0
+        self.received: list[list[str]] = []
+        self.max_unanswered = 0
+
+    def PublishStream(self, requests, metadata=None, timeout=None):
+        self.streams += 1
+        stream = self.streams
+        inbox: queue.Queue = queue.Queue()
+
+        def pump():
+            for r in requests:
+                inbox.put(r)
+            inbox.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+        def answers():
+            unanswered = 0
+            while True:
+                if self.hold:
+                    time.sleep(self.hold)  # let the client send what the window allows
+                items = []
+                while True:
+                    try:
+                        items.append(inbox.get(timeout=0.5 if not items else 0.01))
+                    except queue.Empty:
+                        break
+                    if items[-1] is None:
+                        break
+                done = bool(items) and items[-1] is None
+                batch_requests = [r for r in items if r is not None]
+                unanswered += len(batch_requests)
+                self.max_unanswered = max(self.max_unanswered, unanswered)
+                for r in batch_requests:
+                    self.received.append([e.event_id for e in r.events])
+                    outcome = self.script(stream, r)
+                    if isinstance(outcome, Exception):
+                        raise outcome
+                    unanswered -= 1
+                    yield ingest_pb2.PublishResponse(batch_id=r.batch_id, results=[
+                        ingest_pb2.EventResult(index=i, event_id=e.event_id, outcome=o,
+                                               field="x" if o == ingest_pb2.OUTCOME_REJECTED else "")
+                        for i, (e, o) in enumerate(zip(r.events, outcome))])
+                if done:
+                    return
+
+        return answers()
+
+
+def events(n: int) -> list[events_pb2.ConnectionEvent]:
+    return [events_pb2.ConnectionEvent(event_id=f"e{i}", tenant_id="t") for i in range(n)]
+
+
+def publisher(ingest: ScriptedIngest, **options) -> Publisher:
+    p = Publisher("127.0.0.1:1", backoff_initial=0.001, backoff_max=0.01, **options)
+    p._stub = ingest  # the scripted ingest instead of a channel
+    return p
+
+
+def test_failed_events_go_again_with_the_same_ids():
+    failed_once: set[str] = set()
+
+    def script(stream, request):
+        out = []
+        for e in request.events:
+            if int(e.event_id[1:]) % 3 == 0 and e.event_id not in failed_once:
+                failed_once.add(e.event_id)
+                out.append(ingest_pb2.OUTCOME_FAILED)
+            else:
+                out.append(ingest_pb2.OUTCOME_PUBLISHED)
+        return out
+
+    ingest = ScriptedIngest(script)
+    p = publisher(ingest, batch_size=10)
+    p.publish_many(events(100))
+    result = p.close()
+    assert (result.published, result.failed, result.rejected) == (100, [], [])
+    assert result.rounds == 2
+    sent = [i for batch in ingest.received for i in batch]
+    assert sorted(sent[100:]) == sorted(failed_once)  # the second round: only those, same ids
+
+
+def test_a_broken_stream_resends_only_the_unanswered_batches():
+    answered: Counter[str] = Counter()
+
+    def script(stream, request):
+        if stream == 1 and request.batch_id > 3:
+            return Broken(grpc.StatusCode.UNAVAILABLE)
+        answered.update(e.event_id for e in request.events)
+        return [ingest_pb2.OUTCOME_PUBLISHED] * len(request.events)
+
+    ingest = ScriptedIngest(script)
+    p = publisher(ingest, batch_size=10, max_in_flight=4)
+    p.publish_many(events(200))
+    result = p.close()
+    assert (result.published, result.failed, result.rounds) == (200, [], 2)
+    # Every event answered exactly once: the three batches answered before
+    # the break were not sent again, every other one was.
+    assert set(answered) == {f"e{i}" for i in range(200)}
+    assert set(answered.values()) == {1}
+
+
+def test_the_window_bounds_batches_in_flight():
+    ingest = ScriptedIngest(lambda s, r: [ingest_pb2.OUTCOME_PUBLISHED] * len(r.events), hold=0.05)
+    p = publisher(ingest, batch_size=5, max_in_flight=3)
+    p.publish_many(events(100))
+    assert p.close().published == 100
+    assert 1 <= ingest.max_unanswered <= 3
+
+
+def test_what_never_gets_through_is_reported_and_rejections_named():
+    def script(stream, request):
+        return [ingest_pb2.OUTCOME_REJECTED if e.event_id == "e0" else ingest_pb2.OUTCOME_FAILED
+                for e in request.events]
+
+    rejected = []
+    p = publisher(ScriptedIngest(script), max_rounds=3, on_rejected=rejected.append)
+    p.publish_many(events(4))
+    result = p.close()
+    assert [(r.event_id, r.field) for r in result.rejected] == [("e0", "x")] == \
+        [(r.event_id, r.field) for r in rejected]
+    assert sorted(f.event_id for f in result.failed) == ["e1", "e2", "e3"]
+    assert result.rounds == 3
+
+
+def test_a_refused_stream_raises():
+    p = publisher(ScriptedIngest(lambda s, r: Broken(grpc.StatusCode.UNAUTHENTICATED)))
+    p.publish_many(events(3))
+    with pytest.raises(ReboundError) as error:
+        p.flush()
+    assert error.value.code == grpc.StatusCode.UNAUTHENTICATED
