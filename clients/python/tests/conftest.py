@@ -18,7 +18,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from rebound_client import Client
+from rebound_client import Client, Tls
 
 
 def _env(name: str) -> str:
@@ -38,7 +38,9 @@ def _free_port() -> int:
 class Pipeline:
     """The three services of one test, each restartable on its port."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls_dir: Path | None = None) -> None:
+        # tls_dir: ca.pem, server.pem, server.key: every service serves TLS.
+        self.tls_dir = tls_dir
         self.bin = Path(_env("REBOUND_BIN_DIR"))
         self.src = Path(_env("REBOUND_SRC_DIR"))
         brokers = _env("REBOUND_KAFKA_BROKERS")
@@ -50,6 +52,8 @@ class Pipeline:
         self.logs = Path(tempfile.mkdtemp(prefix="rebound-pytest-"))
         common = [f"--kafka-brokers={brokers}", "--topic-partitions=2",
                   f"--tenant-tokens={self.tenant}:{self.token}", "--metrics-listen=127.0.0.1:0"]
+        if tls_dir is not None:
+            common += [f"--tls-cert={tls_dir / 'server.pem'}", f"--tls-key={tls_dir / 'server.key'}"]
         policy = f"--retry-policy={self.src / 'config/retry_policy.json'}"
         self.commands = {
             "ingest": [str(self.bin / "services/ingest/rebound-ingest"), *common,
@@ -80,7 +84,7 @@ class Pipeline:
 
     def wait_serving(self, name: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.address(name)) as ch:
+        with self._channel(name) as ch:
             check = ch.unary_unary("/grpc.health.v1.Health/Check",
                                    request_serializer=lambda _: b"",
                                    response_deserializer=lambda b: b)
@@ -97,6 +101,12 @@ class Pipeline:
         tail = (self.logs / f"{name}.log").read_text(errors="replace")[-2000:]
         pytest.fail(f"{name} did not become SERVING within {timeout}s:\n{tail}", pytrace=False)
 
+    def _channel(self, name: str) -> grpc.Channel:
+        if self.tls_dir is None:
+            return grpc.insecure_channel(self.address(name))
+        creds = grpc.ssl_channel_credentials((self.tls_dir / "ca.pem").read_bytes())
+        return grpc.secure_channel(self.address(name), creds)
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         p = self.procs[name]
         p.send_signal(sig)
@@ -107,10 +117,10 @@ class Pipeline:
         self.start(name)
         self.wait_serving(name)
 
-    def client(self, token: str | None = None) -> Client:
+    def client(self, token: str | None = None, tls: Tls | None = None) -> Client:
         return Client(self.tenant, ingest=self.address("ingest"),
                       scoring=self.address("scoring"), notify=self.address("notify"),
-                      token=self.token if token is None else token)
+                      token=self.token if token is None else token, tls=tls)
 
     def stop(self) -> None:
         for p in self.procs.values():
@@ -126,5 +136,28 @@ class Pipeline:
 @pytest.fixture
 def pipeline():
     p = Pipeline()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def tls_dir(tmp_path: Path) -> Path:
+    """A CA, and a server certificate it signed for 127.0.0.1 (openssl)."""
+    script = (
+        "set -e; for ca in ca other-ca; do openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
+        "-subj /CN=$ca -keyout $ca.key -out $ca.pem; done; "
+        "openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr; "
+        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext; "
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+        "-extfile server.ext -out server.pem")
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"openssl: {done.stderr[-2000:]}", pytrace=False)
+    return tmp_path
+
+
+@pytest.fixture
+def tls_pipeline(tls_dir: Path):
+    p = Pipeline(tls_dir)
     yield p
     p.stop()

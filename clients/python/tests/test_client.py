@@ -14,7 +14,7 @@ import pytest
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from rebound.v1 import events_pb2, notify_pb2
-from rebound_client import Publisher, ReboundError
+from rebound_client import Publisher, ReboundError, Tls
 
 PROFILE = events_pb2.ProfileSnapshot(has_photo=True, connection_count=400, completeness=0.9,
                                      account_age_days=900, industry="software",
@@ -205,3 +205,18 @@ def test_publish_across_ingest_killed_loses_and_doubles_nothing(pipeline):
                                 for s in range(senders)), timeout=90)
     for s in range(senders):
         assert client.scores(f"m{s}").as_sender.sent == per_sender
+
+
+def test_tls_with_the_servers_ca_and_refused_without(tls_pipeline, tls_dir):
+    p = tls_pipeline
+    client = p.client(tls=Tls(root_certificates=(tls_dir / "ca.pem").read_bytes()))
+    with client.publisher() as publisher:
+        publisher.publish_many(declined_pair(p.tenant, "tia", "ugo", "t1"))
+    assert publisher.close().published == 2
+    update = next(iter(client.watch("tia", from_beginning=True, deadline=60)))
+    assert update.suggestion.recipient_id == "ugo"
+    # Plaintext, or a CA that did not sign the server's certificate: no call.
+    for tls in (None, Tls(root_certificates=(tls_dir / "other-ca.pem").read_bytes())):
+        with pytest.raises(ReboundError) as refused:
+            p.client(tls=tls).insights("tia")
+        assert refused.value.code == grpc.StatusCode.UNAVAILABLE
