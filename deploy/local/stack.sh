@@ -60,6 +60,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev libre2-dev prometheus-cpp-dev libcpp-httplib-dev
   kcat clang-format openjdk-17-jre-headless maven python3 curl grpc-proto
   libgoogle-perftools-dev libjemalloc-dev openssl python3-yaml
+  python3-venv  # the Python client's virtualenv (scripts/lib.sh ensure_python_client)
   chromium  # headless browser of tests/report_test.sh
 )
 
