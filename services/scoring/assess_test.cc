@@ -354,18 +354,23 @@ TEST(AcceptanceConfig, OutOfRangeOrUnknownIsRefused) {
     std::ifstream in(REBOUND_SOURCE_DIR "/config/classifier.json");
     text.assign(std::istreambuf_iterator<char>(in), {});
   }
+  // The shipped file with one key's value (up to the next ',', '\n' or
+  // '}') or name replaced.
   auto replaced = [&](const std::string& from, const std::string& to) {
     std::string t = text;
     const size_t at = t.find(from);
     EXPECT_NE(at, std::string::npos) << from;
-    return t.replace(at, from.size(), to);
+    if (at == std::string::npos) return t;
+    size_t end = at + from.size();
+    if (from.back() == ' ') end = t.find_first_of(",\n}", end);
+    return t.replace(at, end - at, to);
   };
   for (const auto& [from, to, key] :
        std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"\"base_rate\": 0.45", "\"base_rate\": 1", "acceptance.base_rate"},
-           {"\"evidence_scale\": 0.5", "\"evidence_scale\": -1",
+           {"\"base_rate\": ", "\"base_rate\": 1", "acceptance.base_rate"},
+           {"\"evidence_scale\": ", "\"evidence_scale\": -1",
             "acceptance.evidence_scale"},
-           {"\"prior_strength\": 10", "\"prior_strenght\": 10",
+           {"\"prior_strength\"", "\"prior_strenght\"",
             "acceptance.prior_strenght"}}) {
     auto c = ParseClassifierConfig(replaced(from, to));
     ASSERT_FALSE(c.ok()) << to;

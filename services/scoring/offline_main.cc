@@ -16,9 +16,11 @@
 #include "google/protobuf/util/json_util.h"
 #include "services/notify/retry_policy.h"
 #include "services/scoring/classifier.h"
+#include "services/scoring/evaluation.h"
 #include "services/scoring/event_lines.h"
 #include "services/scoring/offline_advice.h"
 #include "services/scoring/offline_state.h"
+#include "state/event_fields.h"
 
 int main(int argc, char** argv) {
   rebound::ConfigReader c(argc, argv);
@@ -37,6 +39,11 @@ int main(int argc, char** argv) {
                "(RetrySuggestion JSON lines, each version of each)");
   std::string policy_path = c.String("retry-policy", "config/retry_policy.json",
                                      "retry policy for --suggestions");
+  const bool calibration = c.Bool(
+      "acceptance-calibration", false,
+      "also assess every request as Scoring.AssessDraft would have just "
+      "before it was sent, and print how the predicted P(accept) compares "
+      "with the answers (reliability by tenths, ECE)");
   if (c.help_requested()) {
     std::cout << c.Usage("rebound-classify");
     return 0;
@@ -96,6 +103,12 @@ int main(int argc, char** argv) {
       };
 
   rebound::scoring::OfflineState state;
+  // --acceptance-calibration: P(accept) of each request sent and not yet
+  // answered, and the answered ones' reliability.
+  std::map<std::pair<std::string, std::string>, double> predicted;
+  rebound::scoring::Reliability acceptance;
+  double predicted_sum = 0;
+  int64_t accepted = 0;
   std::string line;
   int64_t line_no = 0, events = 0, bad = 0, verdicts = 0;
   std::map<std::string, int64_t> by_reason;
@@ -111,6 +124,25 @@ int main(int argc, char** argv) {
     if (!parsed->has_value()) continue;
     const rebound::v1::ConnectionEvent& e = **parsed;
     ++events;
+    if (calibration) {
+      if (auto draft = state.DraftFor(e)) {
+        const auto v = rebound::scoring::Classify(
+            *config, rebound::scoring::DraftDeclineContext(*draft));
+        predicted[{e.tenant_id(), e.request_sent().request_id()}] =
+            rebound::scoring::AcceptanceProbability(*config, *draft, v);
+      } else if (e.has_request_accepted() || e.has_request_declined() ||
+                 e.has_request_expired()) {
+        // The first answer of a request assessed at its send.
+        auto it =
+            predicted.find({e.tenant_id(), rebound::state::RequestIdOf(e)});
+        if (it != predicted.end()) {
+          acceptance.Add(it->second, e.has_request_accepted());
+          predicted_sum += it->second;
+          accepted += e.has_request_accepted() ? 1 : 0;
+          predicted.erase(it);
+        }
+      }
+    }
     if (auto ctx = state.ContextFor(e)) {
       auto v = rebound::scoring::Classify(*config, *ctx);
       // As scoring publishes it: with what it knew of the two members.
@@ -160,6 +192,22 @@ int main(int argc, char** argv) {
   }
   for (const auto& [reason, n] : by_reason) {
     std::cerr << absl::StrFormat("  %-36s %d\n", reason, n);
+  }
+  if (calibration) {
+    const double n = static_cast<double>(std::max<int64_t>(1, acceptance.n()));
+    std::cerr << absl::StrFormat(
+        "acceptance calibration: %d requests assessed at their send and "
+        "answered; mean predicted P(accept) %.3f, accepted %.3f; ECE %.3f\n",
+        acceptance.n(), predicted_sum / n, accepted / n, acceptance.Ece());
+    for (int i = 0; i < rebound::scoring::Reliability::kBins; ++i) {
+      const auto& b = acceptance.bins()[i];
+      if (b.n == 0) continue;
+      std::cerr << absl::StrFormat(
+          "  predicted %.1f-%.1f: %6d requests, mean predicted %.3f, "
+          "accepted %.3f\n",
+          i / 10.0, (i + 1) / 10.0, b.n, b.confidence_sum / b.n,
+          static_cast<double>(b.correct) / b.n);
+    }
   }
   return bad > 0 ? 1 : 0;
 }

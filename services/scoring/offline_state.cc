@@ -50,6 +50,7 @@ void OfflineState::Close(const ConnectionEvent& e, Request& r) {
     if (offset) ++recipient.accept_hours[HourOfWeek(TimeOf(e), *offset)];
   } else if (e.has_request_declined()) {
     ++sender.declined;
+    ++recipient.received_declined;
     auto kind = e.request_declined().kind();
     if (kind == rebound::v1::DECLINE_KIND_REPORTED_SPAM ||
         kind == rebound::v1::DECLINE_KIND_REPORTED_UNKNOWN) {
@@ -161,6 +162,47 @@ std::optional<DeclineContext> OfflineState::ContextFor(
     ctx.recipient_utc_offset_minutes = it->second.utc_offset_minutes;
   }
   return ctx;
+}
+
+std::optional<DraftContext> OfflineState::DraftFor(
+    const ConnectionEvent& e) const {
+  if (!e.has_request_sent()) return std::nullopt;
+  const std::string& tenant = e.tenant_id();
+  if (auto it = requests_.find({tenant, e.request_sent().request_id()});
+      it != requests_.end() && it->second.sent) {
+    return std::nullopt;
+  }
+  DraftContext d;
+  d.tenant = tenant;
+  d.sender = e.sender_id();
+  d.recipient = e.recipient_id();
+  d.request = e.request_sent();
+  d.planned_at = TimeOf(e);
+  const int64_t day = state::UtcDay(absl::ToUnixSeconds(d.planned_at));
+  if (auto it = members_.find({tenant, e.sender_id()}); it != members_.end()) {
+    const Member& m = it->second;
+    d.sent = m.sent;
+    d.accepted = m.accepted;
+    d.declined = m.declined;
+    d.reported = m.reported;
+    d.sent_last_7d = m.send_days.SentInDays(day - 7, day - 1);
+    d.sent_this_week = m.send_days.SentInDays(day - 6, day);
+  }
+  if (auto it = pairs_.find({tenant, e.sender_id(), e.recipient_id()});
+      it != pairs_.end()) {
+    d.pair_requests = it->second.arrived;
+    d.pair_last_sent = it->second.last_sent_at;
+  }
+  if (auto it = members_.find({tenant, e.recipient_id()});
+      it != members_.end()) {
+    const Member& m = it->second;
+    d.recipient_received = m.received;
+    d.recipient_accepted = m.received_accepted;
+    d.recipient_declined = m.received_declined;
+    d.recipient_accept_hours = m.accept_hours;
+    d.recipient_utc_offset_minutes = m.utc_offset_minutes;
+  }
+  return d;
 }
 
 }  // namespace rebound::scoring

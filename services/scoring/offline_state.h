@@ -39,6 +39,7 @@
 
 #include "absl/time/time.h"
 #include "rebound/v1/events.pb.h"
+#include "services/scoring/assess.h"
 #include "services/scoring/classifier.h"
 #include "state/send_days.h"
 
@@ -68,6 +69,14 @@ class OfflineState {
   std::optional<DeclineContext> ContextFor(
       const rebound::v1::ConnectionEvent& decline_or_expiry) const;
 
+  // A RequestSent seen as the draft Scoring.AssessDraft would have assessed
+  // just before it was sent: the members' counters now (the sender's
+  // rolling week and 7-day send rate as of the send), the pair's requests
+  // so far, the recipient's counters and accept hours. nullopt for any
+  // other event, and for a request already sent. Call it before Apply(e).
+  std::optional<DraftContext> DraftFor(
+      const rebound::v1::ConnectionEvent& sent) const;
+
  private:
   using MemberKey = std::pair<std::string, std::string>;  // tenant, member
   using PairKey = std::tuple<std::string, std::string, std::string>;
@@ -90,6 +99,7 @@ class OfflineState {
     int64_t reported = 0;
     int64_t received = 0;
     int64_t received_accepted = 0;
+    int64_t received_declined = 0;
     std::array<int64_t, 168> accept_hours{};
     // Sends per UTC day, as Redis keeps them.
     state::SendDayRing send_days;

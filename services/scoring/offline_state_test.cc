@@ -83,6 +83,33 @@ TEST_F(OfflineStateTest, CountersAreAsOfJustBeforeTheDecline) {
             2);
 }
 
+TEST_F(OfflineStateTest, DraftForASendIsWhatAssessDraftWouldHaveRead) {
+  state_.Apply(Sent("r1", "s", "b", kT0));
+  state_.Apply(Sent("r2", "x", "b", kT0 + absl::Hours(1)));
+  state_.Apply(Accepted("r1", "s", "b", kT0 + absl::Hours(2)));
+  state_.Apply(Declined("r2", "x", "b", kT0 + absl::Hours(3),
+                        rebound::v1::DECLINE_KIND_DECLINED));
+  const auto again = Sent("r3", "s", "b", kT0 + absl::Hours(24));
+  auto d = state_.DraftFor(again);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->request.request_id(), "r3");
+  EXPECT_EQ(d->planned_at, kT0 + absl::Hours(24));
+  EXPECT_EQ(d->sent, 1);  // r3 itself not yet counted
+  EXPECT_EQ(d->accepted, 1);
+  EXPECT_EQ(d->sent_this_week, 1);  // the day and the 6 before
+  EXPECT_EQ(d->sent_last_7d, 1);    // the 7 days before the day
+  EXPECT_EQ(d->pair_requests, 1);
+  EXPECT_EQ(d->pair_last_sent, kT0);
+  EXPECT_EQ(d->recipient_received, 2);
+  EXPECT_EQ(d->recipient_accepted, 1);
+  EXPECT_EQ(d->recipient_declined, 1);
+  state_.Apply(again);
+  // A request already sent, and anything but a send: no draft.
+  EXPECT_FALSE(state_.DraftFor(again).has_value());
+  EXPECT_FALSE(state_.DraftFor(Accepted("r3", "s", "b", kT0 + absl::Hours(25)))
+                   .has_value());
+}
+
 TEST_F(OfflineStateTest, SevenDayWindowIsTheSevenDaysBeforeTheRequestsDay) {
   // kT0 is midnight UTC.
   state_.Apply(Sent("r1", "s", "a", kT0));
