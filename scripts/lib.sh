@@ -28,7 +28,8 @@ ensure_grpcurl() {
 }
 
 # A Go tool at a pinned version, installed once into $CACHE_DIR/bin as
-# NAME-VERSION: go_tool VAR NAME MODULE_PATH VERSION.
+# NAME-VERSION (go install builds it as the module path's last element):
+# go_tool VAR NAME MODULE_PATH VERSION sets and exports VAR to its path.
 go_tool() {
   local var=$1 name=$2 path=$3 version=$4 bin
   bin="$CACHE_DIR/bin/$name-$version"
@@ -39,7 +40,7 @@ go_tool() {
     gobin="$(mktemp -d)"
     GOBIN="$gobin" GOFLAGS=-mod=mod go install "$path@$version"
     mkdir -p "$CACHE_DIR/bin"
-    mv -f "$gobin/$name" "$bin"
+    mv -f "$gobin/${path##*/}" "$bin"
     rm -rf "$gobin"
   fi
   printf -v "$var" '%s' "$bin"
@@ -73,22 +74,11 @@ ensure_python_client() {
   export REBOUND_PYTHON
 }
 
-# toxiproxy-server (from the Go module proxy) for the network fault tests.
+# toxiproxy-server (from the Go module proxy) for the network fault tests;
+# the module's server command builds as `server`.
 ensure_toxiproxy() {
-  REBOUND_TOXIPROXY="$CACHE_DIR/bin/toxiproxy-server-$TOXIPROXY_VERSION"
-  if [[ ! -x "$REBOUND_TOXIPROXY" ]]; then
-    command -v go >/dev/null || { echo "go is needed to install toxiproxy" >&2; return 1; }
-    say "installing toxiproxy $TOXIPROXY_VERSION"
-    local gobin
-    gobin="$(mktemp -d)"
-    # The module's server command builds as `server`.
-    GOBIN="$gobin" GOFLAGS=-mod=mod go install \
-      "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
-    mkdir -p "$CACHE_DIR/bin"
-    mv -f "$gobin/server" "$REBOUND_TOXIPROXY"
-    rm -rf "$gobin"
-  fi
-  export REBOUND_TOXIPROXY
+  go_tool REBOUND_TOXIPROXY toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server \
+    "$TOXIPROXY_VERSION"
 }
 
 free_port() {
