@@ -110,13 +110,8 @@ RecipientState DecodeRecipient(const RedisValue& hgetall,
   return r;
 }
 
-rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& c,
-                                           int64_t utc_day) {
+rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& c) {
   rebound::v1::RecentAnswers out;
-  const int64_t week = UtcWeek(utc_day);
-  const int64_t first_monday = 7 * (week - (AnswerRing::kWindowWeeks - 1)) - 3;
-  out.set_window_weeks(AnswerRing::kWindowWeeks);
-  out.set_window_days(static_cast<int32_t>(utc_day - first_monday + 1));
   out.set_accepted(c.accepted);
   out.set_declined(c.declined);
   out.set_ignored(c.ignored);
@@ -127,7 +122,12 @@ rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& c,
 
 rebound::v1::RecentAnswers RecentAnswersOf(const AnswerRing& ring,
                                            int64_t utc_day) {
-  return RecentAnswersOf(ring.Recent(utc_day), utc_day);
+  rebound::v1::RecentAnswers out = RecentAnswersOf(ring.Recent(utc_day));
+  const int64_t week = UtcWeek(utc_day);
+  const int64_t first_monday = 7 * (week - (AnswerRing::kWindowWeeks - 1)) - 3;
+  out.set_window_weeks(AnswerRing::kWindowWeeks);
+  out.set_window_days(static_cast<int32_t>(utc_day - first_monday + 1));
+  return out;
 }
 
 double AcceptanceRate(const SenderState& s) {

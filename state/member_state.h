@@ -79,11 +79,10 @@ RecipientState DecodeRecipient(const RedisValue& hgetall,
 std::array<int64_t, 168> DecodeAcceptHours(std::string_view bytes);
 
 // The recent answers of `ring` as of `utc_day` (AnswerRing::Recent), with
-// the window's length.
+// the window's length; and counts alone, without a window.
 rebound::v1::RecentAnswers RecentAnswersOf(const AnswerRing& ring,
                                            int64_t utc_day);
-rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& counts,
-                                           int64_t utc_day);
+rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& counts);
 
 // Laplace-smoothed: (accepted + 1) / (accepted + declined + 2).
 double AcceptanceRate(const SenderState& s);

@@ -107,8 +107,6 @@ int main(int argc, char** argv) {
   // answered, and the answered ones' reliability.
   std::map<std::pair<std::string, std::string>, double> predicted;
   rebound::scoring::Reliability acceptance;
-  double predicted_sum = 0;
-  int64_t accepted = 0;
   std::string line;
   int64_t line_no = 0, events = 0, bad = 0, verdicts = 0;
   std::map<std::string, int64_t> by_reason;
@@ -137,8 +135,6 @@ int main(int argc, char** argv) {
             predicted.find({e.tenant_id(), rebound::state::RequestIdOf(e)});
         if (it != predicted.end()) {
           acceptance.Add(it->second, e.has_request_accepted());
-          predicted_sum += it->second;
-          accepted += e.has_request_accepted() ? 1 : 0;
           predicted.erase(it);
         }
       }
@@ -195,6 +191,11 @@ int main(int argc, char** argv) {
   }
   if (calibration) {
     const double n = static_cast<double>(std::max<int64_t>(1, acceptance.n()));
+    double predicted_sum = 0, accepted = 0;
+    for (const auto& b : acceptance.bins()) {
+      predicted_sum += b.confidence_sum;
+      accepted += static_cast<double>(b.correct);
+    }
     std::cerr << absl::StrFormat(
         "acceptance calibration: %d requests assessed at their send and "
         "answered; mean predicted P(accept) %.3f, accepted %.3f; ECE %.3f\n",

@@ -39,8 +39,7 @@ std::function<bool(const state::SenderCounts&)> AtRiskJudge(
     a.sent = c.sent;
     a.pending = c.pending;
     a.sent_last_7_days = c.sent_this_week;
-    // The window's length does not change the rates.
-    a.recent = state::RecentAnswersOf(c.recent, 0);
+    a.recent = state::RecentAnswersOf(c.recent);
     return notify::AssessAccount(config, a).at_risk();
   };
 }
