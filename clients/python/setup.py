@@ -49,6 +49,8 @@ class BuildWithStubs(build_py):
             raise SystemExit("rebound-client: protoc failed on " + " ".join(files))
         for package in (out / "rebound", out / "rebound" / "v1"):
             (package / "__init__.py").touch()
+        # The .pyi stubs are for type checkers: mark the package typed.
+        (out / "rebound" / "py.typed").touch()
 
 
 setup(cmdclass={"build_py": BuildWithStubs})

@@ -23,8 +23,9 @@ class Tls:
 
 
 def channel(target: str, tls: Optional[Tls]) -> grpc.Channel:
-    options = [("grpc.keepalive_time_ms", 30_000),
-               ("grpc.max_receive_message_length", 16 * 1024 * 1024)]
+    options: list[tuple[str, int | str]] = [
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.max_receive_message_length", 16 * 1024 * 1024)]
     if tls is None:
         return grpc.insecure_channel(target, options=options)
     if tls.server_name:

@@ -4,9 +4,10 @@ Publisher and Watch."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable, Iterable, Optional, TypeVar
+from typing import Any, Callable, Iterable, Optional, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from rebound.v1 import (events_pb2, notify_pb2, notify_pb2_grpc, scoring_pb2,
                         scoring_pb2_grpc)
@@ -38,7 +39,8 @@ class Client:
         self._timeout = timeout
         self._metadata = metadata(token)
         self._channels: list[grpc.Channel] = []
-        self._scoring = self._notify = None
+        self._scoring: Optional[scoring_pb2_grpc.ScoringStub] = None
+        self._notify: Optional[notify_pb2_grpc.NotifyStub] = None
         if scoring:
             self._channels.append(channel(scoring, tls))
             self._scoring = scoring_pb2_grpc.ScoringStub(self._channels[-1])
@@ -47,6 +49,7 @@ class Client:
             self._notify = notify_pb2_grpc.NotifyStub(self._channels[-1])
 
     def close(self) -> None:
+        """Closes the scoring and notify channels (a Publisher has its own)."""
         for c in self._channels:
             c.close()
 
@@ -56,20 +59,21 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def publisher(self, **options) -> Publisher:
+    def publisher(self, **options: Any) -> Publisher:
         """A Publisher to this deployment's ingest (options: see Publisher)."""
         if not self._ingest:
             raise ValueError("no ingest address given")
         return Publisher(self._ingest, token=self._token, tls=self._tls, **options)
 
-    def watch(self, member_id: str = "", **options) -> Watch:
+    def watch(self, member_id: str = "", **options: Any) -> Watch:
         """Streams the member's (or, with "", the tenant's) new and changed
         suggestions (options: see Watch)."""
         return Watch(self._need(self._notify, "notify"), self._metadata,
                      self.tenant_id, member_id, **options)
 
     def list_suggestions(self, member_id: str,
-                         states: Iterable[int] = (), page_size: int = 100
+                         states: Iterable[notify_pb2.SuggestionState] = (),
+                         page_size: int = 100
                          ) -> list[notify_pb2.RetrySuggestion]:
         """Every suggestion of the member (all pages), newest first."""
         stub = self._need(self._notify, "notify")
@@ -85,14 +89,21 @@ class Client:
             request.page_token = page.next_page_token
 
     def mark_acted(self, member_id: str, suggestion_id: str) -> notify_pb2.RetrySuggestion:
+        """Marks the member's suggestion acted on; idempotent (the same
+        suggestion again). FAILED_PRECONDITION for a dismissed or a
+        DO_NOT_RETRY one."""
         return self._call(self._need(self._notify, "notify").MarkActed,
                           self._action(member_id, suggestion_id))
 
     def dismiss(self, member_id: str, suggestion_id: str) -> notify_pb2.RetrySuggestion:
+        """Dismisses the member's suggestion; idempotent. FAILED_PRECONDITION
+        for one acted on."""
         return self._call(self._need(self._notify, "notify").Dismiss,
                           self._action(member_id, suggestion_id))
 
     def insights(self, member_id: str) -> notify_pb2.Insights:
+        """The member's insights. notify answers NOT_FOUND (ReboundError)
+        for a member it has neither scores nor suggestions of."""
         return self._call(self._need(self._notify, "notify").GetInsights,
                           notify_pb2.GetInsightsRequest(tenant_id=self.tenant_id,
                                                         member_id=member_id))
@@ -125,7 +136,7 @@ class Client:
             raise ValueError(f"no {name} address given")
         return stub
 
-    def _call(self, method: Callable, request):
+    def _call(self, method: Callable[..., T], request: Message) -> T:
         try:
             return method(request, metadata=self._metadata, timeout=self._timeout)
         except grpc.RpcError as error:

@@ -1,23 +1,73 @@
-"""Errors the client raises: the gRPC status, and the fields the server named."""
+"""Errors the client raises: the gRPC status, and the fields the server named.
+
+The services attach a google.rpc.Status to INVALID_ARGUMENT answers (the
+`grpc-status-details-bin` trailer) with a google.rpc.BadRequest detail naming
+the offending field. Those two messages are declared here, in a descriptor
+pool of this module's own (so they never clash with googleapis-common-protos
+if the application uses it too), and parsed by protobuf itself.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Optional, cast
 
 import grpc
+from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message
+from google.protobuf.message_factory import GetMessageClass
 
-_BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
+_STATUS_TRAILER = "grpc-status-details-bin"
+_BAD_REQUEST = "google.rpc.BadRequest"
+
+
+def _rpc_messages() -> tuple[Any, Any]:
+    """google.rpc.Status and google.rpc.BadRequest (the fields the services
+    send, as in googleapis' google/rpc/status.proto and error_details.proto):
+    message classes made at run time, so Any to a type checker."""
+    F = descriptor_pb2.FieldDescriptorProto
+    pool = descriptor_pool.DescriptorPool()
+    any_file = descriptor_pb2.FileDescriptorProto()
+    any_pb2.DESCRIPTOR.CopyToProto(any_file)
+    pool.Add(any_file)
+    rpc = descriptor_pb2.FileDescriptorProto(
+        name="rebound_client/google_rpc.proto", package="google.rpc", syntax="proto3",
+        dependency=[any_file.name])
+
+    def field(name: str, number: int,
+              kind: "descriptor_pb2.FieldDescriptorProto.Type.ValueType",
+              label: "descriptor_pb2.FieldDescriptorProto.Label.ValueType" = F.LABEL_OPTIONAL,
+              type_name: Optional[str] = None) -> descriptor_pb2.FieldDescriptorProto:
+        return F(name=name, number=number, type=kind, label=label, type_name=type_name)
+
+    rpc.message_type.add(name="Status", field=[
+        field("code", 1, F.TYPE_INT32),
+        field("message", 2, F.TYPE_STRING),
+        field("details", 3, F.TYPE_MESSAGE, F.LABEL_REPEATED, ".google.protobuf.Any")])
+    bad_request = rpc.message_type.add(name="BadRequest", field=[
+        field("field_violations", 1, F.TYPE_MESSAGE, F.LABEL_REPEATED,
+              ".google.rpc.BadRequest.FieldViolation")])
+    bad_request.nested_type.add(name="FieldViolation", field=[
+        field("field", 1, F.TYPE_STRING), field("description", 2, F.TYPE_STRING)])
+    pool.Add(rpc)
+    return (GetMessageClass(pool.FindMessageTypeByName("google.rpc.Status")),
+            GetMessageClass(pool.FindMessageTypeByName(_BAD_REQUEST)))
+
+
+_Status, _BadRequest = _rpc_messages()
 
 
 @dataclass(frozen=True)
 class FieldViolation:
+    """A request field the server refused, and why."""
+
     field: str
     description: str
 
 
 class ReboundError(Exception):
-    """A call failed: its gRPC code, message and, for INVALID_ARGUMENT, the
-    offending fields (google.rpc.BadRequest in the status details)."""
+    """A call failed: its gRPC `code`, `message` and, for INVALID_ARGUMENT,
+    the offending fields (`violations`, from the google.rpc.BadRequest in the
+    status details)."""
 
     def __init__(self, code: grpc.StatusCode, message: str,
                  violations: tuple[FieldViolation, ...] = ()) -> None:
@@ -28,63 +78,27 @@ class ReboundError(Exception):
 
     @classmethod
     def from_rpc_error(cls, error: grpc.RpcError) -> "ReboundError":
-        code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
-        message = error.details() if hasattr(error, "details") else str(error)
-        violations: tuple[FieldViolation, ...] = ()
-        trailers = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
-        for key, value in trailers or ():
-            if key == "grpc-status-details-bin" and isinstance(value, bytes):
-                violations = tuple(_violations(value))
-        return cls(code, message or "", violations)
+        """The error of a failed call. grpc's errors are also grpc.Call (code,
+        details, trailing metadata); anything else reads as UNKNOWN."""
+        call = cast(grpc.Call, error)
+        if not callable(getattr(call, "code", None)):
+            return cls(grpc.StatusCode.UNKNOWN, str(error))
+        return cls(call.code(), call.details() or "", _violations(call.trailing_metadata()))
 
 
-def _fields(data: bytes):
-    """(field number, value) of a protobuf message's varint and
-    length-delimited fields (enough for google.rpc.Status and BadRequest)."""
-    i = 0
-
-    def varint() -> int:
-        nonlocal i
-        shift = result = 0
-        while True:
-            if i >= len(data):
-                raise ValueError("truncated varint")
-            b = data[i]
-            i += 1
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
-            shift += 7
-
-    while i < len(data):
-        key = varint()
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            yield number, varint()
-        elif wire == 2:
-            n = varint()
-            yield number, data[i:i + n]
-            i += n
-        elif wire == 1:
-            i += 8
-        elif wire == 5:
-            i += 4
-        else:
-            raise ValueError(f"wire type {wire}")
-
-
-def _violations(status: bytes):
+def _violations(trailers: Optional[tuple[tuple[str, str | bytes], ...]]
+                ) -> tuple[FieldViolation, ...]:
+    status_bytes = next((value for key, value in trailers or ()
+                         if key == _STATUS_TRAILER and isinstance(value, bytes)), None)
+    if status_bytes is None:
+        return ()
     try:
-        for number, detail in _fields(status):
-            if number != 3 or not isinstance(detail, bytes):
-                continue  # google.rpc.Status.details = 3 (Any)
-            any_fields = dict(_fields(detail))
-            if any_fields.get(1) != _BAD_REQUEST.encode():
-                continue
-            for n, violation in _fields(any_fields.get(2, b"")):
-                if n == 1 and isinstance(violation, bytes):
-                    v = dict(_fields(violation))
-                    yield FieldViolation(v.get(1, b"").decode(errors="replace"),
-                                         v.get(2, b"").decode(errors="replace"))
-    except ValueError:
-        return
+        status = _Status.FromString(status_bytes)
+        out: list[FieldViolation] = []
+        for detail in status.details:
+            if detail.type_url.rpartition("/")[2] == _BAD_REQUEST:
+                out.extend(FieldViolation(v.field, v.description)
+                           for v in _BadRequest.FromString(detail.value).field_violations)
+        return tuple(out)
+    except message.DecodeError:
+        return ()  # A malformed trailer: the code and message still stand.

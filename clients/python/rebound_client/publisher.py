@@ -19,9 +19,11 @@ from ._conn import Tls, channel, metadata
 from .errors import ReboundError
 
 # Stream errors after which the unanswered events are sent again (ingest
-# restarting, a connection lost, a deadline): the same event ids, so ingest
-# answers DUPLICATE for any it had published and nothing is written twice by
-# an instance that remembers them.
+# restarting or draining, a connection lost, a deadline), with the same event
+# ids: an ingest that published one and remembers it (its dedup window)
+# answers DUPLICATE. One restarted after a crash has forgotten, so an event
+# it published but never answered before kill -9 is written again: consumers
+# dedupe by event id (scoring does).
 _TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
               grpc.StatusCode.CANCELLED, grpc.StatusCode.INTERNAL,
               grpc.StatusCode.UNKNOWN, grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -49,11 +51,14 @@ class Failed:
 
 @dataclass
 class PublishResult:
+    """A Publisher's totals: each event it was given in exactly one of
+    published, duplicates, rejected, failed (once answered for good)."""
+
     published: int = 0
     duplicates: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     failed: list[Failed] = field(default_factory=list)
-    # Stream rounds used: 1 + retries.
+    # Streams opened, over every flush: one per round (first sends and retries).
     rounds: int = 0
 
     @property
@@ -63,19 +68,32 @@ class PublishResult:
 
 
 class Publisher:
-    """Publishes ConnectionEvents through ingest.
+    """Publishes ConnectionEvents through ingest's PublishStream.
 
-    publish() buffers; the buffer is streamed when it holds
-    `batch_size * max_in_flight * 4` events, and by flush() and close()
-    (a context manager closes on exit). Each round streams the events in
-    batches of `batch_size` with at most `max_in_flight` batches unanswered.
-    FAILED events, and the unanswered ones of a stream that broke, are sent
-    again with the same event_id after an exponential backoff (at least the
-    server's retry_after_ms), up to `max_rounds` rounds; what is still not
-    published then is in PublishResult.failed. REJECTED events are in
-    PublishResult.rejected (and passed to `on_rejected`) with the field and
-    the reason. Thread-safe: publish() may be called from several threads;
-    flushes run one at a time.
+    publish() and publish_many() buffer; the buffer is streamed once it holds
+    `batch_size * max_in_flight * 4` events (in the calling thread, which
+    waits for the answers), and by flush() and close() (a context manager
+    closes on exit). Each round streams the events in batches of
+    `batch_size` with at most `max_in_flight` batches unanswered.
+
+    Every event ends in exactly one of PublishResult's buckets. PUBLISHED and
+    DUPLICATE (ingest already held it) are delivered. FAILED events, and the
+    unanswered ones of a stream that broke or ended early (ingest restarting
+    or draining), are sent again with the same event_id after an exponential
+    backoff (`backoff_initial` doubling up to `backoff_max` seconds, at least
+    the server's retry_after_ms), up to `max_rounds` rounds in all; what is
+    still not through then is in `failed` (safe to publish again later with
+    the same ids). REJECTED events are in `rejected` with the field and the
+    reason, and passed to `on_rejected` as they come: fix them, unchanged
+    they fail again. A stream refused for good (a wrong token:
+    UNAUTHENTICATED, PERMISSION_DENIED) raises ReboundError, with its events
+    in `failed`. `stream_timeout` (s) bounds one round's stream: a round
+    still running then is continued by the next (answered events are not
+    sent again).
+
+    Threads: publish(), publish_many(), flush(), close() and `result` may be
+    used from several threads at once; flushes run one at a time, and
+    on_rejected is called from the flushing thread.
     """
 
     def __init__(self, target: str, *, token: Optional[str] = None,
@@ -102,12 +120,23 @@ class Publisher:
         self._flush_lock = threading.Lock()
         self._batch_ids = itertools.count(1)
         self._result = PublishResult()
+        self._result_lock = threading.Lock()
         self._closed = False
 
+    @property
+    def result(self) -> PublishResult:
+        """A copy of the totals so far (while a flush runs, too)."""
+        with self._result_lock:
+            r = self._result
+            return PublishResult(r.published, r.duplicates, list(r.rejected),
+                                 list(r.failed), r.rounds)
+
     def publish(self, event: events_pb2.ConnectionEvent) -> None:
+        """Buffers one event (see the class)."""
         self.publish_many((event,))
 
     def publish_many(self, events: Iterable[events_pb2.ConnectionEvent]) -> None:
+        """Buffers events, streaming the buffer once it is full."""
         with self._buffer_lock:
             if self._closed:
                 raise RuntimeError("publisher is closed")
@@ -117,8 +146,8 @@ class Publisher:
             self.flush()
 
     def flush(self) -> PublishResult:
-        """Streams everything buffered and waits for every answer; returns
-        the totals so far."""
+        """Streams everything buffered and waits until every event is
+        answered for good (or out of rounds); returns the totals so far."""
         with self._flush_lock:
             with self._buffer_lock:
                 pending, self._buffer = self._buffer, []
@@ -128,20 +157,22 @@ class Publisher:
                 if rounds:
                     time.sleep(max(retry_after, self._delay(rounds)))
                 rounds += 1
-                self._result.rounds += 1
+                with self._result_lock:
+                    self._result.rounds += 1
                 pending, retry_after, last_error = self._round(pending)
                 if pending and rounds >= self._max_rounds:
-                    self._result.failed.extend(
-                        Failed(e.event_id, last_error) for e in pending)
+                    self._fail(pending, last_error)
                     break
-            return self._result
+            return self.result
 
     def close(self) -> PublishResult:
+        """Flushes, then closes the channel; publishing after is an error."""
         with self._buffer_lock:
             self._closed = True
-        result = self.flush()
-        self._channel.close()
-        return result
+        try:
+            return self.flush()
+        finally:
+            self._channel.close()
 
     def __enter__(self) -> "Publisher":
         return self
@@ -151,7 +182,7 @@ class Publisher:
 
     def _delay(self, attempt: int) -> float:
         initial, most = self._backoff
-        return min(most, initial * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        return min(most, initial * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
     def _round(self, events: list[events_pb2.ConnectionEvent]
                ) -> tuple[list[events_pb2.ConnectionEvent], float, str]:
@@ -190,31 +221,42 @@ class Publisher:
             for response in call:
                 with lock:
                     batch = unanswered.pop(response.batch_id, None)
-                window.release()
                 if batch is None:
-                    continue
+                    continue  # Not one of this round's batches.
+                window.release()
                 if response.HasField("error"):
                     for e in batch:
                         self._reject(Rejected(e.event_id, response.error.field,
                                               response.error.error,
                                               response.error.code))
                     continue
+                answered = set()
                 for r in response.results:
+                    if r.index >= len(batch) or r.index in answered:
+                        continue
+                    answered.add(r.index)
                     if r.outcome == ingest_pb2.OUTCOME_PUBLISHED:
-                        self._result.published += 1
+                        self._count(published=1)
                     elif r.outcome == ingest_pb2.OUTCOME_DUPLICATE:
-                        self._result.duplicates += 1
+                        self._count(duplicates=1)
                     elif r.outcome == ingest_pb2.OUTCOME_REJECTED:
                         self._reject(Rejected(r.event_id, r.field, r.error, r.code))
                     else:  # FAILED (or an outcome this client does not know)
                         again.append(batch[r.index])
                         retry_after = max(retry_after, r.retry_after_ms / 1000)
-                        last_error = r.error or ingest_pb2.Outcome.Name(r.outcome)
+                        last_error = r.error or f"outcome {r.outcome}"
+                # An event the answer skipped (never the case with ingest's
+                # one result per event) goes again rather than missing.
+                again.extend(e for i, e in enumerate(batch) if i not in answered)
         except grpc.RpcError as error:
-            if error.code() not in _TRANSIENT:
-                stop.set()
-                raise ReboundError.from_rpc_error(error) from None
-            last_error = f"{error.code().name}: {error.details()}"
+            refused = ReboundError.from_rpc_error(error)
+            if refused.code not in _TRANSIENT:
+                with lock:
+                    stop.set()
+                    self._fail(again + [e for b in unanswered.values() for e in b]
+                               + [e for b in batches[sent:] for e in b], str(refused))
+                raise refused from None
+            last_error = str(refused)
         # A stream that broke, or ended with batches unanswered or unsent
         # (a server draining): those go again.
         with lock:
@@ -227,7 +269,17 @@ class Publisher:
             last_error = last_error or "the stream ended before every batch was answered"
         return again, retry_after, last_error
 
+    def _count(self, published: int = 0, duplicates: int = 0) -> None:
+        with self._result_lock:
+            self._result.published += published
+            self._result.duplicates += duplicates
+
+    def _fail(self, events: list[events_pb2.ConnectionEvent], error: str) -> None:
+        with self._result_lock:
+            self._result.failed.extend(Failed(e.event_id, error) for e in events)
+
     def _reject(self, rejected: Rejected) -> None:
-        self._result.rejected.append(rejected)
+        with self._result_lock:
+            self._result.rejected.append(rejected)
         if self._on_rejected is not None:
             self._on_rejected(rejected)

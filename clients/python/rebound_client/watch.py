@@ -23,14 +23,25 @@ _RECONNECT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
 
 
 class Watch:
-    """Iterates over SuggestionUpdates. Across disconnects and notify
-    restarts it reconnects with backoff and resumes after the last update it
-    yielded (its resume_token, served by any notify replica); it never yields
-    the same (suggestion_id, version) twice (the last `remember` of them are
-    kept). Ends at `deadline` (seconds from now, None: never) or when
-    cancel() is called from another thread; raises ReboundError for an error
-    a reconnect cannot mend (a bad token, a resume token too old:
-    FAILED_PRECONDITION, then list to resync)."""
+    """Iterates over SuggestionUpdates of a tenant or one of its members.
+
+    Across disconnects and notify restarts it reconnects with backoff
+    (`backoff_initial` doubling up to `backoff_max` seconds, reset by an
+    update) and resumes after the last update it read: `resume_token`, a
+    position in notify's Redis stream that any replica serves, so nothing in
+    between is missed. It never yields the same (suggestion_id, version)
+    twice (the last `remember` of them are kept). Save `resume_token` to
+    resume in another process: Watch(..., resume_token=saved).
+
+    Ends at `deadline` (seconds from construction; None: never) or when
+    cancel() is called; raises ReboundError for what a reconnect cannot mend:
+    a wrong token (UNAUTHENTICATED, PERMISSION_DENIED), a resume token older
+    than what notify keeps (FAILED_PRECONDITION) or after its newest update
+    (OUT_OF_RANGE: the stream was reset) — then list_suggestions() and watch
+    without a token to resync.
+
+    Threads: iterate from one thread; cancel() may be called from any.
+    """
 
     def __init__(self, stub: notify_pb2_grpc.NotifyStub,
                  md: tuple[tuple[str, str], ...], tenant_id: str,
@@ -50,11 +61,12 @@ class Watch:
         self._remember = remember
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
-        self._call: Optional[grpc.Future] = None
+        self._call: Optional[grpc.RpcContext] = None
         # Reconnections so far (for tests and logs).
         self.reconnects = 0
 
     def cancel(self) -> None:
+        """Ends the iteration (the open stream is cancelled at once)."""
         self._cancelled.set()
         with self._lock:
             if self._call is not None:
@@ -94,11 +106,14 @@ class Watch:
                 if self._cancelled.is_set():
                     return
                 left = self._left()
-                if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and left is not None and left <= 0:
-                    return
+                if left is not None and left <= 0:
+                    return  # The deadline passed (DEADLINE_EXCEEDED).
                 if error.code() not in _RECONNECT:
                     raise ReboundError.from_rpc_error(error) from None
             finally:
+                # Also when the consumer stops iterating (break, close()):
+                # the stream is cancelled now, not when it is collected.
+                call.cancel()
                 with self._lock:
                     self._call = None
             # The stream ended or broke: reconnect after a backoff.

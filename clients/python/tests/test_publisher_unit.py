@@ -9,12 +9,13 @@ import queue
 import threading
 import time
 from collections import Counter
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import grpc
 import pytest
 
 from rebound.v1 import events_pb2, ingest_pb2
-from rebound_client import Publisher, ReboundError
+from rebound_client import Publisher, ReboundError, Rejected
 
 
 class Broken(grpc.RpcError):
@@ -27,40 +28,47 @@ class Broken(grpc.RpcError):
     def details(self) -> str:
         return "scripted"
 
-    def trailing_metadata(self):
+    def trailing_metadata(self) -> tuple[()]:
         return ()
 
 
-class ScriptedIngest:
-    """Answers each stream with `script(stream_no, request) -> outcomes |
-    Exception`; records every event id received and the most batches ever
-    received and not yet answered."""
+# What a scripted stream answers a batch: an outcome per event, a whole
+# answer, or an error that ends the stream.
+Answer = Union[Sequence["ingest_pb2.Outcome"], ingest_pb2.PublishResponse, Exception]
+Script = Callable[[int, ingest_pb2.PublishRequest], Answer]
 
-    def __init__(self, script, hold: float = 0.0) -> None:
+
+class ScriptedIngest:
+    """Answers each stream with `script(stream_no, request)`; records every
+    event id received and the most batches ever received and not yet
+    answered."""
+
+    def __init__(self, script: Script, hold: float = 0.0) -> None:
         self.script = script
         self.hold = hold
         self.streams = 0
         self.received: list[list[str]] = []
         self.max_unanswered = 0
 
-    def PublishStream(self, requests, metadata=None, timeout=None):
+    def PublishStream(self, requests: Iterator[ingest_pb2.PublishRequest],
+                      **_: Any) -> Iterator[ingest_pb2.PublishResponse]:
         self.streams += 1
         stream = self.streams
-        inbox: queue.Queue = queue.Queue()
+        inbox: queue.Queue[Optional[ingest_pb2.PublishRequest]] = queue.Queue()
 
-        def pump():
+        def pump() -> None:
             for r in requests:
                 inbox.put(r)
             inbox.put(None)
 
         threading.Thread(target=pump, daemon=True).start()
 
-        def answers():
+        def answers() -> Iterator[ingest_pb2.PublishResponse]:
             unanswered = 0
             while True:
                 if self.hold:
                     time.sleep(self.hold)  # let the client send what the window allows
-                items = []
+                items: list[Optional[ingest_pb2.PublishRequest]] = []
                 while True:
                     try:
                         items.append(inbox.get(timeout=0.5 if not items else 0.01))
@@ -78,9 +86,13 @@ class ScriptedIngest:
                     if isinstance(outcome, Exception):
                         raise outcome
                     unanswered -= 1
+                    if isinstance(outcome, ingest_pb2.PublishResponse):
+                        yield outcome
+                        continue
                     yield ingest_pb2.PublishResponse(batch_id=r.batch_id, results=[
-                        ingest_pb2.EventResult(index=i, event_id=e.event_id, outcome=o,
-                                               field="x" if o == ingest_pb2.OUTCOME_REJECTED else "")
+                        ingest_pb2.EventResult(
+                            index=i, event_id=e.event_id, outcome=o,
+                            field="x" if o == ingest_pb2.OUTCOME_REJECTED else "")
                         for i, (e, o) in enumerate(zip(r.events, outcome))])
                 if done:
                     return
@@ -92,16 +104,17 @@ def events(n: int) -> list[events_pb2.ConnectionEvent]:
     return [events_pb2.ConnectionEvent(event_id=f"e{i}", tenant_id="t") for i in range(n)]
 
 
-def publisher(ingest: ScriptedIngest, **options) -> Publisher:
-    p = Publisher("127.0.0.1:1", backoff_initial=0.001, backoff_max=0.01, **options)
-    p._stub = ingest  # the scripted ingest instead of a channel
+def publisher(ingest: ScriptedIngest, **options: Any) -> Publisher:
+    options = {"backoff_initial": 0.001, "backoff_max": 0.01, **options}
+    p = Publisher("127.0.0.1:1", **options)
+    p._stub = ingest  # type: ignore[assignment]  # the scripted ingest, no channel
     return p
 
 
-def test_failed_events_go_again_with_the_same_ids():
+def test_failed_events_go_again_with_the_same_ids() -> None:
     failed_once: set[str] = set()
 
-    def script(stream, request):
+    def script(stream: int, request: ingest_pb2.PublishRequest) -> Answer:
         out = []
         for e in request.events:
             if int(e.event_id[1:]) % 3 == 0 and e.event_id not in failed_once:
@@ -121,10 +134,10 @@ def test_failed_events_go_again_with_the_same_ids():
     assert sorted(sent[100:]) == sorted(failed_once)  # the second round: only those, same ids
 
 
-def test_a_broken_stream_resends_only_the_unanswered_batches():
+def test_a_broken_stream_resends_only_the_unanswered_batches() -> None:
     answered: Counter[str] = Counter()
 
-    def script(stream, request):
+    def script(stream: int, request: ingest_pb2.PublishRequest) -> Answer:
         if stream == 1 and request.batch_id > 3:
             return Broken(grpc.StatusCode.UNAVAILABLE)
         answered.update(e.event_id for e in request.events)
@@ -141,7 +154,7 @@ def test_a_broken_stream_resends_only_the_unanswered_batches():
     assert set(answered.values()) == {1}
 
 
-def test_the_window_bounds_batches_in_flight():
+def test_the_window_bounds_batches_in_flight() -> None:
     ingest = ScriptedIngest(lambda s, r: [ingest_pb2.OUTCOME_PUBLISHED] * len(r.events), hold=0.05)
     p = publisher(ingest, batch_size=5, max_in_flight=3)
     p.publish_many(events(100))
@@ -149,12 +162,12 @@ def test_the_window_bounds_batches_in_flight():
     assert 1 <= ingest.max_unanswered <= 3
 
 
-def test_what_never_gets_through_is_reported_and_rejections_named():
-    def script(stream, request):
+def test_what_never_gets_through_is_reported_and_rejections_named() -> None:
+    def script(stream: int, request: ingest_pb2.PublishRequest) -> Answer:
         return [ingest_pb2.OUTCOME_REJECTED if e.event_id == "e0" else ingest_pb2.OUTCOME_FAILED
                 for e in request.events]
 
-    rejected = []
+    rejected: list[Rejected] = []
     p = publisher(ScriptedIngest(script), max_rounds=3, on_rejected=rejected.append)
     p.publish_many(events(4))
     result = p.close()
@@ -164,9 +177,42 @@ def test_what_never_gets_through_is_reported_and_rejections_named():
     assert result.rounds == 3
 
 
-def test_a_refused_stream_raises():
+def test_a_refused_stream_raises() -> None:
     p = publisher(ScriptedIngest(lambda s, r: Broken(grpc.StatusCode.UNAUTHENTICATED)))
     p.publish_many(events(3))
     with pytest.raises(ReboundError) as error:
         p.flush()
     assert error.value.code == grpc.StatusCode.UNAUTHENTICATED
+    assert sorted(f.event_id for f in p.result.failed) == ["e0", "e1", "e2"]
+
+
+def test_a_failed_event_waits_the_retry_after_the_server_asked() -> None:
+    first: dict[str, float] = {}
+
+    def script(stream: int, request: ingest_pb2.PublishRequest) -> Answer:
+        now = time.monotonic()
+        if stream == 1:
+            first["at"] = now
+            return ingest_pb2.PublishResponse(batch_id=request.batch_id, results=[
+                ingest_pb2.EventResult(index=0, event_id="e0", outcome=ingest_pb2.OUTCOME_FAILED,
+                                       code=8, retry_after_ms=300)])
+        first["again"] = now - first["at"]
+        return [ingest_pb2.OUTCOME_PUBLISHED]
+
+    p = publisher(ScriptedIngest(script))
+    p.publish_many(events(1))
+    assert p.close().published == 1
+    assert first["again"] >= 0.3
+
+
+def test_a_batch_refused_as_a_whole_is_reported_per_event() -> None:
+    def script(stream: int, request: ingest_pb2.PublishRequest) -> Answer:
+        return ingest_pb2.PublishResponse(batch_id=request.batch_id, error=ingest_pb2.BatchError(
+            code=3, field="events", error="more than 2 events"))
+
+    p = publisher(ScriptedIngest(script), batch_size=3)
+    p.publish_many(events(3))
+    result = p.close()
+    assert [(r.event_id, r.field, r.code) for r in result.rejected] == \
+        [(f"e{i}", "events", 3) for i in range(3)]
+    assert (result.published, result.failed, result.rounds) == (0, [], 1)
