@@ -323,6 +323,70 @@ TEST_F(NotifyApiTest, ResumeTokensMalformedOrAheadAreRefusedAtOnce) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
+// A watch from now that asks for a start marker gets, before any
+// suggestion, an update carrying only the token of where it starts: kept,
+// it resumes after a disconnect from there, so what was written while the
+// client was away before its first suggestion is not missed. Without the
+// field nothing changes: the first update carries a suggestion.
+TEST_F(NotifyApiTest, AStartMarkerLetsAWatchFromNowResumeWithoutMissing) {
+  Seed("m", 0, 2);
+  auto first = [&](const rebound::v1::WatchSuggestionsRequest& req,
+                   rebound::v1::SuggestionUpdate* u) {
+    auto ctx = Ctx();
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(1500));
+    auto reader = stub_->WatchSuggestions(ctx.get(), req);
+    const bool got = reader->Read(u);
+    ctx->TryCancel();
+    reader->Finish();
+    return got;
+  };
+  rebound::v1::WatchSuggestionsRequest req;
+  req.set_tenant_id(tenant_);
+  req.set_member_id("m");
+  req.set_start_marker(true);
+  rebound::v1::SuggestionUpdate marker;
+  ASSERT_TRUE(first(req, &marker));
+  EXPECT_FALSE(marker.has_suggestion());
+  auto last = store_->LastEntryId(tenant_, "m");
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(marker.resume_token(), *last);
+
+  Seed("m", 2, 4);  // Written while the client is away.
+  rebound::v1::WatchSuggestionsRequest resume;
+  resume.set_tenant_id(tenant_);
+  resume.set_member_id("m");
+  resume.set_resume_token(marker.resume_token());
+  auto ctx = Ctx();
+  auto reader = stub_->WatchSuggestions(ctx.get(), resume);
+  std::vector<std::string> got;
+  rebound::v1::SuggestionUpdate u;
+  while (got.size() < 2 && reader->Read(&u)) {
+    got.push_back(u.suggestion().suggestion_id());
+  }
+  ctx->TryCancel();
+  reader->Finish();
+  EXPECT_EQ(got, (std::vector<std::string>{"s2", "s3"}));
+
+  // With a token, the marker is that token; from the beginning, before all.
+  resume.set_start_marker(true);
+  ASSERT_TRUE(first(resume, &u));
+  EXPECT_FALSE(u.has_suggestion());
+  EXPECT_EQ(u.resume_token(), marker.resume_token());
+  rebound::v1::WatchSuggestionsRequest all;
+  all.set_tenant_id(tenant_);
+  all.set_member_id("m");
+  all.set_from_beginning(true);
+  all.set_start_marker(true);
+  ASSERT_TRUE(first(all, &u));
+  EXPECT_FALSE(u.has_suggestion());
+  EXPECT_EQ(u.resume_token(), "0-0");
+  // Unasked, the first update is a suggestion.
+  all.set_start_marker(false);
+  ASSERT_TRUE(first(all, &u));
+  EXPECT_EQ(u.suggestion().suggestion_id(), "s0");
+}
+
 // One tenant cannot take every watch of an instance: past its own cap it is
 // refused RESOURCE_EXHAUSTED while another tenant still gets one; a closed
 // watch frees its place.

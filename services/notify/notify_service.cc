@@ -212,6 +212,11 @@ class WatchReactor
       if (!last.ok()) return ToGrpcStatus(last.status());
       after = *last;
     }
+    if (request.start_marker()) {
+      Queued marker;
+      marker.update.set_resume_token(after);
+      if (!Enqueue(st, std::move(marker))) return grpc::Status::CANCELLED;
+    }
     while (true) {
       {
         std::lock_guard<std::mutex> lock(st.mu);

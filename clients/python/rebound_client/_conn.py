@@ -3,6 +3,7 @@ tenant's bearer token."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Optional
 
@@ -37,3 +38,9 @@ def channel(target: str, tls: Optional[Tls]) -> grpc.Channel:
 
 def metadata(token: Optional[str]) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def backoff(attempt: int, initial: float, most: float) -> float:
+    """Seconds to wait before retry `attempt` (1, 2, ...): `initial` doubling
+    up to `most`, with jitter (half to all of it) so clients spread out."""
+    return min(most, initial * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)

@@ -5,7 +5,6 @@ reports what was rejected and why."""
 from __future__ import annotations
 
 import itertools
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ import grpc
 
 from rebound.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
 
-from ._conn import Tls, channel, metadata
+from ._conn import Tls, backoff, channel, metadata
 from .errors import ReboundError
 
 # Stream errors after which the unanswered events are sent again (ingest
@@ -85,7 +84,8 @@ class Publisher:
     still not through then is in `failed` (safe to publish again later with
     the same ids). REJECTED events are in `rejected` with the field and the
     reason, and passed to `on_rejected` as they come: fix them, unchanged
-    they fail again. A stream refused for good (a wrong token:
+    they fail again (an exception on_rejected raises is raised by the flush,
+    once its events are all answered). A stream refused for good (a wrong token:
     UNAUTHENTICATED, PERMISSION_DENIED) raises ReboundError, with its events
     in `failed`. `stream_timeout` (s) bounds one round's stream: a round
     still running then is continued by the next (answered events are not
@@ -121,6 +121,7 @@ class Publisher:
         self._batch_ids = itertools.count(1)
         self._result = PublishResult()
         self._result_lock = threading.Lock()
+        self._callback_error: Optional[Exception] = None
         self._closed = False
 
     @property
@@ -155,7 +156,7 @@ class Publisher:
             retry_after = 0.0
             while pending:
                 if rounds:
-                    time.sleep(max(retry_after, self._delay(rounds)))
+                    time.sleep(max(retry_after, backoff(rounds, *self._backoff)))
                 rounds += 1
                 with self._result_lock:
                     self._result.rounds += 1
@@ -163,6 +164,9 @@ class Publisher:
                 if pending and rounds >= self._max_rounds:
                     self._fail(pending, last_error)
                     break
+            error, self._callback_error = self._callback_error, None
+            if error is not None:
+                raise error
             return self.result
 
     def close(self) -> PublishResult:
@@ -179,10 +183,6 @@ class Publisher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _delay(self, attempt: int) -> float:
-        initial, most = self._backoff
-        return min(most, initial * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
     def _round(self, events: list[events_pb2.ConnectionEvent]
                ) -> tuple[list[events_pb2.ConnectionEvent], float, str]:
@@ -215,6 +215,15 @@ class Publisher:
         again: list[events_pb2.ConnectionEvent] = []
         retry_after = 0.0
         last_error = ""
+        def abandon(error: str) -> None:
+            # Ends the round for good: what it has not delivered is failed.
+            with lock:
+                stop.set()
+                self._fail(again + [e for b in unanswered.values() for e in b]
+                           + [e for b in batches[sent:] for e in b], error)
+                unanswered.clear()
+                del batches[sent:]
+
         call = self._stub.PublishStream(requests(), metadata=self._metadata,
                                         timeout=self._stream_timeout)
         try:
@@ -251,12 +260,15 @@ class Publisher:
         except grpc.RpcError as error:
             refused = ReboundError.from_rpc_error(error)
             if refused.code not in _TRANSIENT:
-                with lock:
-                    stop.set()
-                    self._fail(again + [e for b in unanswered.values() for e in b]
-                               + [e for b in batches[sent:] for e in b], str(refused))
+                abandon(str(refused))
                 raise refused from None
             last_error = str(refused)
+        except BaseException as error:  # KeyboardInterrupt, a bug: account, stop
+            abandon(f"publishing stopped: {error!r}")
+            raise
+        finally:
+            stop.set()  # The request thread ends, whatever ended the round.
+            call.cancel()
         # A stream that broke, or ended with batches unanswered or unsent
         # (a server draining): those go again.
         with lock:
@@ -282,4 +294,8 @@ class Publisher:
         with self._result_lock:
             self._result.rejected.append(rejected)
         if self._on_rejected is not None:
-            self._on_rejected(rejected)
+            try:
+                self._on_rejected(rejected)
+            except Exception as error:  # Raised by flush once all are answered.
+                if self._callback_error is None:
+                    self._callback_error = error

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections import OrderedDict
@@ -12,6 +11,7 @@ import grpc
 
 from rebound.v1 import notify_pb2, notify_pb2_grpc
 
+from ._conn import backoff
 from .errors import ReboundError
 
 # After these the watch reconnects (notify restarting, a connection lost, a
@@ -29,7 +29,9 @@ class Watch:
     (`backoff_initial` doubling up to `backoff_max` seconds, reset by an
     update) and resumes after the last update it read: `resume_token`, a
     position in notify's Redis stream that any replica serves, so nothing in
-    between is missed. It never yields the same (suggestion_id, version)
+    between is missed. Before the first update that position is the one the
+    stream started at (notify's start marker), so a watch from now that
+    reconnects does not skip what was written while it was away. It never yields the same (suggestion_id, version)
     twice (the last `remember` of them are kept). Save `resume_token` to
     resume in another process: Watch(..., resume_token=saved).
 
@@ -84,7 +86,8 @@ class Watch:
             request = notify_pb2.WatchSuggestionsRequest(
                 tenant_id=self._tenant, member_id=self._member,
                 resume_token=self.resume_token,
-                from_beginning=self._from_beginning and not self.resume_token)
+                from_beginning=self._from_beginning and not self.resume_token,
+                start_marker=True)
             call = self._stub.WatchSuggestions(request, metadata=self._metadata,
                                                timeout=left)
             with self._lock:
@@ -94,6 +97,12 @@ class Watch:
             try:
                 for update in call:
                     failures = 0
+                    if not update.HasField("suggestion"):
+                        # The start marker: where this stream starts, kept
+                        # so a reconnect before the first suggestion resumes
+                        # there instead of at a later "now".
+                        self.resume_token = update.resume_token
+                        continue
                     key = (update.suggestion.suggestion_id, update.suggestion.version)
                     self.resume_token = update.resume_token
                     if key in self._seen:
@@ -119,8 +128,7 @@ class Watch:
             # The stream ended or broke: reconnect after a backoff.
             failures += 1
             self.reconnects += 1
-            initial, most = self._backoff
-            delay = min(most, initial * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+            delay = backoff(failures, *self._backoff)
             left = self._left()
             if left is not None:
                 delay = min(delay, max(0.0, left))

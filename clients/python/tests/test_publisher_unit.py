@@ -38,6 +38,24 @@ Answer = Union[Sequence["ingest_pb2.Outcome"], ingest_pb2.PublishResponse, Excep
 Script = Callable[[int, ingest_pb2.PublishRequest], Answer]
 
 
+class ScriptedCall:
+    """A scripted stream's answers, cancellable like grpc's call."""
+
+    def __init__(self, answers: Iterator[ingest_pb2.PublishResponse]) -> None:
+        self._answers = answers
+        self.cancelled = False
+
+    def __iter__(self) -> "ScriptedCall":
+        return self
+
+    def __next__(self) -> ingest_pb2.PublishResponse:
+        return next(self._answers)
+
+    def cancel(self) -> bool:
+        self.cancelled = True
+        return True
+
+
 class ScriptedIngest:
     """Answers each stream with `script(stream_no, request)`; records every
     event id received and the most batches ever received and not yet
@@ -49,9 +67,11 @@ class ScriptedIngest:
         self.streams = 0
         self.received: list[list[str]] = []
         self.max_unanswered = 0
+        self.calls: list[ScriptedCall] = []
+        self.pumps: list[threading.Thread] = []
 
     def PublishStream(self, requests: Iterator[ingest_pb2.PublishRequest],
-                      **_: Any) -> Iterator[ingest_pb2.PublishResponse]:
+                      **_: Any) -> ScriptedCall:
         self.streams += 1
         stream = self.streams
         inbox: queue.Queue[Optional[ingest_pb2.PublishRequest]] = queue.Queue()
@@ -61,7 +81,8 @@ class ScriptedIngest:
                 inbox.put(r)
             inbox.put(None)
 
-        threading.Thread(target=pump, daemon=True).start()
+        self.pumps.append(threading.Thread(target=pump, daemon=True))
+        self.pumps[-1].start()
 
         def answers() -> Iterator[ingest_pb2.PublishResponse]:
             unanswered = 0
@@ -97,7 +118,8 @@ class ScriptedIngest:
                 if done:
                     return
 
-        return answers()
+        self.calls.append(ScriptedCall(answers()))
+        return self.calls[-1]
 
 
 def events(n: int) -> list[events_pb2.ConnectionEvent]:
@@ -216,3 +238,43 @@ def test_a_batch_refused_as_a_whole_is_reported_per_event() -> None:
     assert [(r.event_id, r.field, r.code) for r in result.rejected] == \
         [(f"e{i}", "events", 3) for i in range(3)]
     assert (result.published, result.failed, result.rounds) == (0, [], 1)
+
+
+def test_a_raising_on_rejected_is_raised_after_every_event_is_answered() -> None:
+    def script(stream: int, request: ingest_pb2.PublishRequest) -> Answer:
+        return [ingest_pb2.OUTCOME_REJECTED if int(e.event_id[1:]) % 10 == 0
+                else ingest_pb2.OUTCOME_PUBLISHED for e in request.events]
+
+    def on_rejected(r: Rejected) -> None:
+        raise RuntimeError(f"cannot store {r.event_id}")
+
+    ingest = ScriptedIngest(script)
+    p = publisher(ingest, batch_size=10, on_rejected=on_rejected)
+    p.publish_many(events(100))
+    with pytest.raises(RuntimeError, match="cannot store e0"):
+        p.flush()
+    result = p.result
+    assert (result.published, len(result.rejected), result.failed) == (90, 10, [])
+    assert p.close().published == 90  # the error was raised once
+    for pump in ingest.pumps:
+        pump.join(2)
+        assert not pump.is_alive()  # the request thread ended
+
+
+def test_a_stream_refused_mid_flight_fails_what_it_did_not_deliver() -> None:
+    def script(stream: int, request: ingest_pb2.PublishRequest) -> Answer:
+        if request.batch_id > 2:
+            return Broken(grpc.StatusCode.PERMISSION_DENIED)
+        return [ingest_pb2.OUTCOME_PUBLISHED] * len(request.events)
+
+    ingest = ScriptedIngest(script)
+    p = publisher(ingest, batch_size=10, max_in_flight=4)
+    p.publish_many(events(100))
+    with pytest.raises(ReboundError) as error:
+        p.close()
+    assert error.value.code == grpc.StatusCode.PERMISSION_DENIED
+    result = p.result
+    # Every event in exactly one bucket: 20 delivered, the other 80 failed.
+    assert result.published == 20
+    assert sorted(int(f.event_id[1:]) for f in result.failed) == list(range(20, 100))
+    assert ingest.calls[-1].cancelled

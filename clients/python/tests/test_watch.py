@@ -115,3 +115,38 @@ def test_what_a_reconnect_cannot_mend_raises(pipeline: Pipeline) -> None:
     with pytest.raises(ReboundError) as bad:
         next(iter(pipeline.client().watch("ana", resume_token="not-a-token", deadline=30)))
     assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_watch_from_now_keeps_its_start_across_notify_killed_before_any_update(
+        pipeline: Pipeline) -> None:
+    """No suggestion yet when notify dies: the watch resumes from the start
+    marker notify sent, so what the restarted notify writes before the watch
+    is back (a slow backoff makes that the likely order) is not skipped."""
+    client = pipeline.client()
+    t = pipeline.tenant
+    watch = client.watch("late", deadline=120, backoff_initial=4, backoff_max=4)
+    got: list[str] = []
+    done = threading.Event()
+
+    def consume() -> None:
+        for update in watch:
+            got.append(update.suggestion.suggestion_id)
+            if len(got) >= 5:
+                break
+        done.set()
+
+    reader = threading.Thread(target=consume)
+    reader.start()
+    assert wait_for(lambda: watch.resume_token, timeout=30), "no start marker"
+    pipeline.kill("notify")
+    with client.publisher() as publisher:
+        for i in range(5):
+            publisher.publish_many(declined_pair(t, "late", f"x{i}", f"late{i}"))
+    assert publisher.result.published == 10
+    pipeline.start("notify")
+    pipeline.wait_serving("notify")
+    assert wait_for(lambda: len(client.list_suggestions("late")) == 5, timeout=60)
+    assert done.wait(60), f"got {got}; reconnects {watch.reconnects}"
+    reader.join(10)
+    assert watch.reconnects >= 1
+    assert sorted(got) == [f"late{i}-d" for i in range(5)]
