@@ -10,6 +10,15 @@
 // (week mod kSlots). An answer of a newer week than the slot's resets it;
 // an answer of an older week is not counted there (it is kSlots or more
 // weeks behind the slot's week).
+//
+// A member who had answers before its ring was kept (an upgrade from a
+// version without the ring) has them in field "ar0", written once with the
+// ring's first slot in the same format: the ring's first week and those
+// answers (from the all-time counters, AnswerCounts::FromTotals). Until the
+// ring reaches back over the whole window, RecentOrAllTime reads all the
+// member's answers (as account safety did before the ring), not a window
+// that would forget them; a member whose ring was never written but who has
+// answers reads its all-time counts the same way.
 #ifndef REBOUND_STATE_ANSWER_RING_H_
 #define REBOUND_STATE_ANSWER_RING_H_
 
@@ -61,6 +70,20 @@ struct AnswerCounts {
     return *this;
   }
   bool operator==(const AnswerCounts&) const = default;
+
+  // A member's answers from its all-time counters (state::SenderState):
+  // `declined` counts every decline, reports among them, `expired` the
+  // invitations that ran out. The counters do not tell an ignore (a decline
+  // of kind IGNORED) from an explicit decline, nor a spam report from an "I
+  // don't know this person": those read as declined and dont_know.
+  static AnswerCounts FromTotals(int64_t accepted, int64_t declined,
+                                 int64_t expired, int64_t reported) {
+    return {.accepted = accepted,
+            .declined = declined > reported ? declined - reported : 0,
+            .ignored = expired,
+            .dont_know = reported,
+            .spam = 0};
+  }
 };
 
 // The UTC week (Monday 00:00 starts it) of a UTC day number: day 4
@@ -81,6 +104,17 @@ struct AnswerRing {
     AnswerCounts counts;
   };
   std::array<Week, kSlots> slots{};
+  // Field "ar0": the ring's first week and the answers given before it;
+  // unused when there were none.
+  Week before;
+  static constexpr char kBeforeField[] = "ar0";
+
+  bool empty() const {
+    for (const Week& w : slots) {
+      if (w.used) return false;
+    }
+    return true;
+  }
 
   static int Slot(int64_t week) {
     int64_t s = week % kSlots;
@@ -142,9 +176,34 @@ struct AnswerRing {
                 .spam = v[5]};
     return w;
   }
-  // Sets a slot from its field name ("a<slot>") and value; false when the
-  // name is not a slot's.
+  // What account safety reads as of `utc_day`: the recent answers, or all
+  // of them (`all_time`) while the ring cannot tell which are recent: it
+  // began inside the window with answers before it, or it was never written
+  // for a member with answers (`totals`: AnswerCounts::FromTotals).
+  struct View {
+    AnswerCounts counts;
+    bool all_time = false;
+  };
+  View RecentOrAllTime(int64_t utc_day, const AnswerCounts& totals) const {
+    const int64_t first = UtcWeek(utc_day) - (kWindowWeeks - 1);
+    if (before.used && before.week > first) {
+      View v{.counts = before.counts, .all_time = true};
+      for (const Week& w : slots) {
+        if (w.used) v.counts += w.counts;
+      }
+      return v;
+    }
+    if (empty() && totals.total() > 0) return {totals, true};
+    return {Recent(utc_day), false};
+  }
+
+  // Sets a slot from its field name ("a<slot>") and value, or `before` from
+  // "ar0"; false when the name is neither.
   bool DecodeField(absl::string_view name, absl::string_view value) {
+    if (name == kBeforeField) {
+      before = Decode(value);
+      return true;
+    }
     if (name.size() < 2 || name[0] != 'a') return false;
     int slot = 0;
     if (!absl::SimpleAtoi(name.substr(1), &slot) || slot < 0 ||

@@ -110,8 +110,15 @@ RecipientState DecodeRecipient(const RedisValue& hgetall,
   return r;
 }
 
-rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& c) {
+AnswerCounts AllTimeAnswers(const SenderState& s) {
+  return AnswerCounts::FromTotals(s.accepted, s.declined, s.expired,
+                                  s.reported);
+}
+
+rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& c,
+                                           bool all_time) {
   rebound::v1::RecentAnswers out;
+  out.set_all_time(all_time);
   out.set_accepted(c.accepted);
   out.set_declined(c.declined);
   out.set_ignored(c.ignored);
@@ -120,9 +127,12 @@ rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& c) {
   return out;
 }
 
-rebound::v1::RecentAnswers RecentAnswersOf(const AnswerRing& ring,
+rebound::v1::RecentAnswers RecentAnswersOf(const SenderState& sender,
                                            int64_t utc_day) {
-  rebound::v1::RecentAnswers out = RecentAnswersOf(ring.Recent(utc_day));
+  const AnswerRing::View view =
+      sender.answers.RecentOrAllTime(utc_day, AllTimeAnswers(sender));
+  rebound::v1::RecentAnswers out = RecentAnswersOf(view.counts, view.all_time);
+  if (view.all_time) return out;  // No window.
   const int64_t week = UtcWeek(utc_day);
   const int64_t first_monday = 7 * (week - (AnswerRing::kWindowWeeks - 1)) - 3;
   out.set_window_weeks(AnswerRing::kWindowWeeks);
@@ -185,7 +195,7 @@ absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
   const int64_t today =
       UtcDay(absl::ToUnixSeconds(absl::Now() + TenantClockLag(v[3])));
   s->set_sent_last_7_days(snd.send_days.SentInDays(today - 6, today));
-  *s->mutable_recent_answers() = RecentAnswersOf(snd.answers, today);
+  *s->mutable_recent_answers() = RecentAnswersOf(snd, today);
   auto* r = out.mutable_as_recipient();
   r->set_received(rcv.received);
   r->set_accepted(rcv.accepted);

@@ -78,11 +78,15 @@ RecipientState DecodeRecipient(const RedisValue& hgetall,
 // The 168 counters of an accept-hours string (shorter strings: the rest 0).
 std::array<int64_t, 168> DecodeAcceptHours(std::string_view bytes);
 
-// The recent answers of `ring` as of `utc_day` (AnswerRing::Recent), with
-// the window's length; and counts alone, without a window.
-rebound::v1::RecentAnswers RecentAnswersOf(const AnswerRing& ring,
+// The sender's answers from its all-time counters (AnswerCounts::FromTotals).
+AnswerCounts AllTimeAnswers(const SenderState& s);
+// The sender's recent answers as of `utc_day`, with the window's length, or
+// all of them (all_time) while its answer ring cannot tell which are recent
+// (AnswerRing::RecentOrAllTime); and counts alone, without a window.
+rebound::v1::RecentAnswers RecentAnswersOf(const SenderState& sender,
                                            int64_t utc_day);
-rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& counts);
+rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& counts,
+                                           bool all_time = false);
 
 // Laplace-smoothed: (accepted + 1) / (accepted + declined + 2).
 double AcceptanceRate(const SenderState& s);

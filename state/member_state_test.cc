@@ -126,11 +126,69 @@ TEST(AnswerRing, FieldsRoundTripAndBadValuesReadEmpty) {
   want.accepted = 1;
   want.ignored = 1;
   EXPECT_EQ(s.answers.InWeeks(0, 100), want);
-  const auto recent = RecentAnswersOf(s.answers, 7 * 21 - 3 + 2);
+  const auto recent = RecentAnswersOf(s, 7 * 21 - 3 + 2);
   EXPECT_EQ(recent.window_weeks(), 4);
   EXPECT_EQ(recent.window_days(), 24);  // 3 whole weeks and 3 days
   EXPECT_EQ(recent.ignored(), 1);
   EXPECT_EQ(recent.accepted(), 1);
+}
+
+// A member with answers from before its ring (an upgrade) reads all its
+// answers until the ring reaches back over the window; one whose ring was
+// never written reads its all-time counters; then the window as usual.
+TEST(AnswerRing, AnswersFromBeforeTheRingCountUntilItCoversTheWindow) {
+  AnswerRing ring;
+  ring.before = {.used = true,
+                 .week = 20,
+                 .counts = {.accepted = 3, .declined = 1, .dont_know = 2}};
+  ring.Add(20, Answer::kSpam);
+  ring.Add(21, Answer::kAccepted);
+  const AnswerCounts none;
+  const int64_t day21 = 7 * 21 - 3;  // Monday of week 21
+  auto v = ring.RecentOrAllTime(day21, none);
+  EXPECT_TRUE(v.all_time);
+  EXPECT_EQ(
+      v.counts,
+      (AnswerCounts{.accepted = 4, .declined = 1, .dont_know = 2, .spam = 1}));
+  // Week 22: the window (19..22) still starts before the ring.
+  EXPECT_TRUE(ring.RecentOrAllTime(day21 + 7, none).all_time);
+  // Week 23: the window (20..23) is all the ring's: recent answers only.
+  v = ring.RecentOrAllTime(day21 + 14, none);
+  EXPECT_FALSE(v.all_time);
+  EXPECT_EQ(v.counts, (AnswerCounts{.accepted = 1, .spam = 1}));
+
+  AnswerRing never;
+  const AnswerCounts totals = AnswerCounts::FromTotals(5, 4, 2, 1);
+  EXPECT_EQ(totals,
+            (AnswerCounts{
+                .accepted = 5, .declined = 3, .ignored = 2, .dont_know = 1}));
+  v = never.RecentOrAllTime(day21, totals);
+  EXPECT_TRUE(v.all_time);
+  EXPECT_EQ(v.counts, totals);
+  v = never.RecentOrAllTime(day21, none);
+  EXPECT_FALSE(v.all_time);
+  EXPECT_EQ(v.counts.total(), 0);
+
+  // Through the sender hash: "ar0" read back, and the flag on the wire.
+  auto s = DecodeSender(Hash({{"accepted", "4"},
+                              {"declined", "2"},
+                              {"reported", "2"},
+                              {"ar0", "21:3:0:0:2:0"},
+                              {"a1", "21:1:0:0:0:0"}}));
+  auto recent = RecentAnswersOf(s, day21 + 1);
+  EXPECT_TRUE(recent.all_time());
+  EXPECT_EQ(recent.window_weeks(), 0);
+  EXPECT_EQ(recent.accepted(), 4);
+  EXPECT_EQ(recent.dont_know(), 2);
+  recent = RecentAnswersOf(s, day21 + 21);
+  EXPECT_FALSE(recent.all_time());
+  EXPECT_EQ(recent.window_weeks(), 4);
+  EXPECT_EQ(recent.accepted(), 1);
+  // No ring ever written: the all-time counters, as before the ring.
+  s = DecodeSender(Hash({{"accepted", "4"}, {"declined", "2"}}));
+  recent = RecentAnswersOf(s, day21);
+  EXPECT_TRUE(recent.all_time());
+  EXPECT_EQ(recent.declined(), 2);
 }
 
 TEST(DerivedScores, FromCountersOnly) {

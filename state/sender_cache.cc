@@ -289,7 +289,10 @@ SenderCounts CountsAsOf(const SenderState& sender, int64_t utc_day) {
   c.reported = sender.reported;
   c.pending = sender.pending;
   c.sent_this_week = sender.send_days.SentInDays(utc_day - 6, utc_day);
-  c.recent = sender.answers.Recent(utc_day);
+  const AnswerRing::View recent =
+      sender.answers.RecentOrAllTime(utc_day, AllTimeAnswers(sender));
+  c.recent = recent.counts;
+  c.recent_all_time = recent.all_time;
   return c;
 }
 
@@ -305,6 +308,11 @@ void SenderCache::UpdateRisk(const ConnectionEvent& event) {
   state.declined = IntOf(snd.fields, "declined");
   state.reported = IntOf(snd.fields, "reported");
   state.pending = IntOf(snd.fields, "pending");
+  state.expired = IntOf(snd.fields, "expired");
+  if (auto f = snd.fields.find(AnswerRing::kBeforeField);
+      f != snd.fields.end()) {
+    state.answers.DecodeField(f->first, f->second);
+  }
   for (int i = 0; i < SendDayRing::kSlots; ++i) {
     state.send_days.slots[i] = IntOf(snd.fields, "d" + std::to_string(i));
   }
@@ -537,6 +545,10 @@ absl::Status SenderCache::ApplyEvent(const ConnectionEvent& event,
     }
   }
   Hash& snd = hash(snd_key);
+  // The answers before this one, should this one start the answer ring.
+  const AnswerCounts before = AnswerCounts::FromTotals(
+      IntOf(snd.fields, "accepted"), IntOf(snd.fields, "declined"),
+      IntOf(snd.fields, "expired"), IntOf(snd.fields, "reported"));
   Set(snd, kind, std::to_string(IntOf(snd.fields, kind) + 1));
   if (state == "pending") {
     Set(snd, "pending", std::to_string(IntOf(snd.fields, "pending") - 1));
@@ -553,8 +565,20 @@ absl::Status SenderCache::ApplyEvent(const ConnectionEvent& event,
     const int64_t week = UtcWeek(UtcDay(at));
     const std::string field = AnswerRing::Field(AnswerRing::Slot(week));
     AnswerRing ring;
-    if (auto f = snd.fields.find(field); f != snd.fields.end()) {
-      ring.DecodeField(field, f->second);
+    bool started = false;  // Any slot written before (this one or not).
+    for (int i = 0; i < AnswerRing::kSlots; ++i) {
+      if (auto f = snd.fields.find(AnswerRing::Field(i));
+          f != snd.fields.end()) {
+        started = true;
+        if (f->first == field) ring.DecodeField(field, f->second);
+      }
+    }
+    if (!started && before.total() > 0 &&
+        !snd.fields.contains(AnswerRing::kBeforeField)) {
+      // A member with answers from before the ring (an upgrade): kept
+      // beside it, read while the ring is younger than its window.
+      Set(snd, AnswerRing::kBeforeField,
+          AnswerRing::Encode({.used = true, .week = week, .counts = before}));
     }
     const int slot = ring.Add(week, *answer);
     if (slot >= 0) Set(snd, field, AnswerRing::Encode(ring.slots[slot]));

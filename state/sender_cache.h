@@ -76,8 +76,10 @@ struct SenderCounts {
   int64_t sent = 0, accepted = 0, declined = 0, reported = 0, pending = 0;
   // Sent on the event's UTC day and the 6 days before.
   int64_t sent_this_week = 0;
-  // Answers in the event's UTC week and the 3 before (state/answer_ring.h).
+  // Answers in the event's UTC week and the 3 before (state/answer_ring.h),
+  // or all of them while the ring cannot tell (`recent_all_time`).
   AnswerCounts recent;
+  bool recent_all_time = false;
 };
 // A sender's counters as of a UTC day (the rolling week ending that day,
 // the answers of its recent window), from its hash.

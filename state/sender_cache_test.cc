@@ -1,8 +1,10 @@
 #include "state/sender_cache.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "state/keys.h"
 
@@ -107,6 +109,96 @@ TEST(SenderCacheTrim, ForgetDropsBothGenerations) {
   EXPECT_EQ(cache.entries(), 0u);
   EXPECT_TRUE(Asked(Apply1(cache, Sent("carol", "q1", t0)),
                     MemberKeys("acme", "carol").Sender()));
+}
+
+// The fields the next transaction writes to `key`'s hash (HSET pairs).
+std::map<std::string, std::string> HsetFields(SenderCache& cache,
+                                              const std::string& key) {
+  std::map<std::string, std::string> out;
+  for (const auto& group : cache.TakeWrites()) {
+    for (const auto& step : group) {
+      const auto* argv = std::get_if<std::vector<std::string>>(&step);
+      if (argv == nullptr || (*argv)[0] != "HSET" || (*argv)[1] != key) {
+        continue;
+      }
+      for (size_t i = 2; i + 1 < argv->size(); i += 2) {
+        out[(*argv)[i]] = (*argv)[i + 1];
+      }
+    }
+  }
+  return out;
+}
+
+RedisValue HashReply(
+    const std::vector<std::pair<std::string, std::string>>& kv) {
+  RedisValue v;
+  v.type = RedisValue::Type::kArray;
+  for (const auto& [k, val] : kv) {
+    for (const std::string* x : {&k, &val}) {
+      RedisValue a;
+      a.type = RedisValue::Type::kString;
+      a.str = *x;
+      v.array.push_back(a);
+    }
+  }
+  return v;
+}
+
+// An accept of `sender`'s request whose sender hash in Redis holds `hash`;
+// returns what the transaction writes to that hash.
+std::map<std::string, std::string> AcceptWith(
+    const std::string& sender,
+    const std::vector<std::pair<std::string, std::string>>& hash, int64_t at) {
+  SenderCache cache(SenderCache::Options{});
+  ConnectionEvent e;
+  e.set_event_id("acc-" + sender);
+  e.set_tenant_id("acme");
+  e.set_sender_id(sender);
+  e.set_recipient_id("r1");
+  e.mutable_occurred_at()->set_seconds(at);
+  e.mutable_request_accepted()->set_request_id("q1");
+  const std::string key = MemberKeys("acme", sender).Sender();
+  const auto calls = cache.LoadsFor({&e});
+  std::vector<RedisValue> replies;
+  for (const auto& c : calls) {
+    replies.push_back(c[1] == key ? HashReply(hash) : RedisValue{});
+  }
+  cache.Loaded(std::move(replies));
+  EXPECT_TRUE(cache.Apply(e, nullptr, at * 1000).ok());
+  return HsetFields(cache, key);
+}
+
+// A member with answers from before the answer ring (an upgrade) gets them
+// kept beside the ring when its first slot is written; a new member, or
+// one whose ring was already kept, does not.
+TEST(SenderCacheAnswerRing, AnswersFromBeforeTheRingAreKeptWithItsFirstSlot) {
+  const int64_t at = 1'700'000'000;  // 2023-11-14, UTC week 2811
+  const int64_t week = UtcWeek(at / 86400);
+  const std::string slot = AnswerRing::Field(AnswerRing::Slot(week));
+  auto veteran = AcceptWith("old",
+                            {{"sent", "30"},
+                             {"accepted", "10"},
+                             {"declined", "5"},
+                             {"reported", "2"},
+                             {"expired", "1"}},
+                            at);
+  EXPECT_EQ(veteran["accepted"], "11");
+  EXPECT_EQ(veteran[slot], absl::StrCat(week, ":1:0:0:0:0"));
+  // Before: 10 accepted, 3 declined, 1 expired (ignored), 2 reported.
+  EXPECT_EQ(veteran["ar0"], absl::StrCat(week, ":10:3:1:2:0"));
+
+  auto fresh = AcceptWith("new", {{"sent", "1"}}, at);
+  EXPECT_EQ(fresh[slot], absl::StrCat(week, ":1:0:0:0:0"));
+  EXPECT_FALSE(fresh.contains("ar0"));
+
+  const std::string other = AnswerRing::Field(AnswerRing::Slot(week - 1));
+  auto kept = AcceptWith("kept",
+                         {{"sent", "9"},
+                          {"accepted", "4"},
+                          {other, absl::StrCat(week - 1, ":4:0:0:0:0")}},
+                         at);
+  EXPECT_EQ(kept[slot], absl::StrCat(week, ":1:0:0:0:0"));
+  EXPECT_FALSE(kept.contains("ar0"));
 }
 
 }  // namespace

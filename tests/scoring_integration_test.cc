@@ -519,6 +519,70 @@ TEST_F(ScoringIntegration, AssessDraftReadsTheMembersStateAndWritesNothing) {
   EXPECT_EQ(TenantKeysAndValues(redis_, tenant_), before);
 }
 
+// A member whose sender hash predates the answer ring (written by a version
+// without it: counters, no weekly record) is judged on all its answers, as
+// before the ring, not as a member with a clean recent record; its first
+// answer after the upgrade keeps them beside the ring ("ar0").
+TEST_F(ScoringIntegration, AnswersFromBeforeTheAnswerRingStillCount) {
+  auto scoring = StartScoring(topic_);
+  ASSERT_NE(scoring, nullptr);
+  RedisClient redis(RedisOptions{redis_});
+  const std::string key = state::MemberKeys(tenant_, "legacy").Sender();
+  ASSERT_TRUE(redis
+                  .Command({"HSET", key, "sent", "20", "accepted", "6",
+                            "declined", "10", "reported", "6"})
+                  .ok());
+  auto stub = rebound::v1::Scoring::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", scoring->port()),
+                          grpc::InsecureChannelCredentials()));
+  auto safety = [&]() {
+    rebound::v1::AssessDraftRequest req;
+    req.set_tenant_id(tenant_);
+    req.set_sender_id("legacy");
+    req.set_recipient_id("someone");
+    *req.mutable_request()->mutable_sender_profile() = testing::NormalProfile();
+    *req.mutable_request()->mutable_recipient_profile() =
+        testing::NormalProfile();
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + seconds(10));
+    rebound::v1::Assessment a;
+    grpc::Status st = stub->AssessDraft(&ctx, req, &a);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return a.account_safety();
+  };
+  auto s = safety();
+  EXPECT_TRUE(s.recent_answers().all_time());
+  EXPECT_EQ(s.recent_answers().window_weeks(), 0);
+  EXPECT_EQ(s.recent_answers().accepted(), 6);
+  EXPECT_EQ(s.recent_answers().declined(), 4);
+  EXPECT_EQ(s.recent_answers().dont_know(), 6);
+  EXPECT_EQ(s.answered(), 16);
+  EXPECT_GT(s.report_rate(), 0.2);  // 6 / (16 + 10 smoothing)
+  EXPECT_TRUE(s.at_risk());
+
+  const absl::Time now = absl::Now();
+  testing::Scenario sc(tenant_);
+  sc.Sent("legacy", "new", "q-new", now - absl::Hours(2),
+          testing::NormalProfile(), testing::NormalProfile(), "");
+  sc.Accepted("legacy", "new", "q-new", now - absl::Hours(1));
+  Publish(sc.events());
+  std::string before;
+  for (int i = 0; i < 400 && before.empty(); ++i) {
+    auto r = redis.Command({"HGET", key, "ar0"});
+    if (r.ok() && !r->is_nil()) before = r->str;
+    if (before.empty())
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const int64_t week =
+      state::UtcWeek(state::UtcDay(absl::ToUnixSeconds(now - absl::Hours(1))));
+  EXPECT_EQ(before, absl::StrCat(week, ":6:4:0:6:0"));
+  s = safety();
+  EXPECT_TRUE(s.recent_answers().all_time());
+  EXPECT_EQ(s.recent_answers().accepted(), 7);
+  EXPECT_EQ(s.answered(), 17);
+  EXPECT_TRUE(scoring->Shutdown().ok());
+}
+
 // Members whose sending puts their account at risk are kept per tenant as
 // events arrive (the retry policy's levels) and counted by
 // rebound_members_at_risk; a member leaves the set when the risk is gone.

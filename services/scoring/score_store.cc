@@ -39,7 +39,7 @@ std::function<bool(const state::SenderCounts&)> AtRiskJudge(
     a.sent = c.sent;
     a.pending = c.pending;
     a.sent_last_7_days = c.sent_this_week;
-    a.recent = state::RecentAnswersOf(c.recent);
+    a.recent = state::RecentAnswersOf(c.recent, c.recent_all_time);
     return notify::AssessAccount(config, a).at_risk();
   };
 }

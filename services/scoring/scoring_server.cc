@@ -188,7 +188,7 @@ grpc::Status ScoringReadService::Assess(
   // safety's rolling week: that day and the 6 before.
   d.sent_last_7d = snd.send_days.SentInDays(day - 7, day - 1);
   d.sent_this_week = snd.send_days.SentInDays(day - 6, day);
-  d.recent_answers = state::RecentAnswersOf(snd.answers, day);
+  d.recent_answers = state::RecentAnswersOf(snd, day);
   if (d.sent_this_week >= policy_.account_safety.weekly_budget) {
     d.budget_frees_at =
         BudgetFreesAt(snd.send_days, day, policy_.account_safety.weekly_budget);
