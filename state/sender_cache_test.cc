@@ -46,14 +46,10 @@ bool Asked(const std::vector<std::string>& asked, const std::string& key) {
   return false;
 }
 
-// The sender hash's "sent" counter as the next transaction would write it.
-std::string SentCount(SenderCache& cache, const std::string& sender,
-                      const std::string& request, int64_t at) {
-  const ConnectionEvent e = Sent(sender, request, at);
-  const auto calls = cache.LoadsFor({&e});
-  cache.Loaded(std::vector<RedisValue>(calls.size()));
-  EXPECT_TRUE(cache.Apply(e, nullptr, at * 1000).ok());
-  const std::string key = MemberKeys("acme", sender).Sender();
+// The fields the next transaction writes to `key`'s hash (HSET pairs).
+std::map<std::string, std::string> HsetFields(SenderCache& cache,
+                                              const std::string& key) {
+  std::map<std::string, std::string> out;
   for (const auto& group : cache.TakeWrites()) {
     for (const auto& step : group) {
       const auto* argv = std::get_if<std::vector<std::string>>(&step);
@@ -61,11 +57,21 @@ std::string SentCount(SenderCache& cache, const std::string& sender,
         continue;
       }
       for (size_t i = 2; i + 1 < argv->size(); i += 2) {
-        if ((*argv)[i] == "sent") return (*argv)[i + 1];
+        out[(*argv)[i]] = (*argv)[i + 1];
       }
     }
   }
-  return "";
+  return out;
+}
+
+// The sender hash's "sent" counter as the next transaction would write it.
+std::string SentCount(SenderCache& cache, const std::string& sender,
+                      const std::string& request, int64_t at) {
+  const ConnectionEvent e = Sent(sender, request, at);
+  const auto calls = cache.LoadsFor({&e});
+  cache.Loaded(std::vector<RedisValue>(calls.size()));
+  EXPECT_TRUE(cache.Apply(e, nullptr, at * 1000).ok());
+  return HsetFields(cache, MemberKeys("acme", sender).Sender())["sent"];
 }
 
 TEST(SenderCacheTrim, KeepsWhatWasTouchedLatelyAndNeverEmptiesAtOnce) {
@@ -109,24 +115,6 @@ TEST(SenderCacheTrim, ForgetDropsBothGenerations) {
   EXPECT_EQ(cache.entries(), 0u);
   EXPECT_TRUE(Asked(Apply1(cache, Sent("carol", "q1", t0)),
                     MemberKeys("acme", "carol").Sender()));
-}
-
-// The fields the next transaction writes to `key`'s hash (HSET pairs).
-std::map<std::string, std::string> HsetFields(SenderCache& cache,
-                                              const std::string& key) {
-  std::map<std::string, std::string> out;
-  for (const auto& group : cache.TakeWrites()) {
-    for (const auto& step : group) {
-      const auto* argv = std::get_if<std::vector<std::string>>(&step);
-      if (argv == nullptr || (*argv)[0] != "HSET" || (*argv)[1] != key) {
-        continue;
-      }
-      for (size_t i = 2; i + 1 < argv->size(); i += 2) {
-        out[(*argv)[i]] = (*argv)[i + 1];
-      }
-    }
-  }
-  return out;
 }
 
 RedisValue HashReply(

@@ -55,6 +55,12 @@ TEST(ScoringTeardown, DestroyedWithVerdictsInFlightIsClean) {
                     {topic + "-verdicts", 1, 1, {{"max.message.bytes", "64"}}}},
                    seconds(30))
           .ok());
+  // A producer refuses records until its first metadata answer (a fresh
+  // broker may take a moment: "coordinator load in progress").
+  for (int i = 0; i < 300 && !(*producer)->available(); ++i) {
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_TRUE((*producer)->available()) << "kafka at " << brokers;
   auto events = testing::SimulatedStream(tenant, 400, 21);
   size_t declines = 0;
   for (const auto& e : events) {
