@@ -688,6 +688,55 @@ TEST_F(ScoringIntegration, MembersAtRiskAreCountedPerTenant) {
   EXPECT_TRUE(scoring->Shutdown().ok());
 }
 
+// A tenant whose at-risk set cannot be read (here a key of the wrong type)
+// keeps its last figure; the refresh goes on to the other tenants.
+TEST_F(ScoringIntegration, TheAtRiskRefreshGoesOnPastABrokenTenant) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto options = ScoringOptions(topic_);
+  options.at_risk_refresh = absl::Hours(1);
+  auto started = scoring::ScoringServer::Start(options, classifier_, registry);
+  ASSERT_TRUE(started.ok()) << started.status();
+  auto& scoring = *started;
+  RedisClient redis(RedisOptions{redis_});
+  // Many, so that some come before the test's tenant in SMEMBERS order
+  // (all 40 after it: a chance of 1 in 41).
+  std::vector<std::string> broken;
+  for (int i = 0; i < 40; ++i) {
+    broken.push_back(absl::StrCat(tenant_, "-broken", i));
+    ASSERT_TRUE(
+        redis.Command({"SADD", state::TenantsKey(), broken.back()}).ok());
+    ASSERT_TRUE(
+        redis.Command({"SET", state::TenantKeys(broken.back()).AtRisk(), "x"})
+            .ok());
+  }
+  const absl::Time now = absl::Now();
+  testing::Scenario sc(tenant_);
+  for (int i = 0; i < 110; ++i) {  // Over the weekly budget: at risk.
+    sc.Sent("busy", absl::StrCat("r", i), absl::StrCat("q", i),
+            now - absl::Hours(24) + absl::Minutes(i), testing::NormalProfile(),
+            testing::NormalProfile(), "");
+  }
+  Publish(sc.events());
+  ASSERT_TRUE(CountersReach(sc.events(), seconds(60)));
+  scoring->RefreshAtRisk();
+  double value = -1;
+  for (const auto& family : registry->Collect()) {
+    if (family.name != "rebound_members_at_risk") continue;
+    for (const auto& m : family.metric) {
+      for (const auto& l : m.label) {
+        if (l.name == "tenant" && l.value == tenant_) value = m.gauge.value;
+        for (const auto& b : broken) EXPECT_NE(l.value, b);
+      }
+    }
+  }
+  EXPECT_EQ(value, 1);
+  for (const auto& b : broken) {
+    redis.Command({"SREM", state::TenantsKey(), b}).IgnoreError();
+    redis.Command({"DEL", state::TenantKeys(b).AtRisk()}).IgnoreError();
+  }
+  EXPECT_TRUE(scoring->Shutdown().ok());
+}
+
 TEST_F(ScoringIntegration, HostileIdsKeepToTheirOwnKeys) {
   // Ids are untrusted text. Member "carol}:req:Y" used to build the key
   // rb:{t/carol}:req:Y}:sends, the name of member carol's request

@@ -265,14 +265,31 @@ void ScoringServer::RefreshAtRisk() {
   auto tenants = at_risk_redis_->Command({"SMEMBERS", state::TenantsKey()});
   if (!tenants.ok()) return;  // Kept as last read; Redis health says why.
   size_t n = 0;
+  // A tenant whose sweep or count fails (its node of a cluster down, a key
+  // of the wrong type) keeps its last figure; the others go on. One line
+  // per refresh says how many and the first error.
+  int failed = 0;
+  absl::Status first;
   for (const auto& t : tenants->array) {
     if (++n > kMaxTenants) break;
     const state::TenantKeys keys(t.str);
-    if (at_risk_judge_ && !SweepAtRisk(t.str).ok()) return;
-    auto count = at_risk_redis_->Command({"SCARD", keys.AtRisk()});
-    if (!count.ok()) return;
+    absl::Status s = at_risk_judge_ ? SweepAtRisk(t.str) : absl::OkStatus();
+    absl::StatusOr<RedisValue> count = absl::UnknownError("not read");
+    if (s.ok()) {
+      count = at_risk_redis_->Command({"SCARD", keys.AtRisk()});
+      s = count.status();
+    }
+    if (!s.ok()) {
+      if (failed++ == 0) first = s;
+      continue;
+    }
     at_risk_gauge_->Add({{"tenant", t.str}})
         .Set(static_cast<double>(count->integer));
+  }
+  if (failed > 0) {
+    log::Warn("members at risk: tenants not refreshed, their last figures kept",
+              {{"tenants", std::to_string(failed)},
+               {"error", std::string(first.message())}});
   }
 }
 
