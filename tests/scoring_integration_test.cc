@@ -75,6 +75,16 @@ class ScoringIntegration : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? std::move(*s) : nullptr;
   }
+  // Scoring whose members-at-risk gauge only the test's own refreshes
+  // sweep, so what the consumer wrote is seen before a sweep re-judges it.
+  std::unique_ptr<scoring::ScoringServer> StartAtRiskScoring(
+      std::shared_ptr<prometheus::Registry> registry) {
+    auto options = ScoringOptions(topic_);
+    options.at_risk_refresh = absl::Hours(1);
+    auto s = scoring::ScoringServer::Start(options, classifier_, registry);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
 
   // True once Redis (redis_) holds `events`' counters; else says what
   // differs.
@@ -583,29 +593,29 @@ TEST_F(ScoringIntegration, AnswersFromBeforeTheAnswerRingStillCount) {
   EXPECT_TRUE(scoring->Shutdown().ok());
 }
 
+// rebound_members_at_risk{tenant} as last refreshed; -1 when never set.
+double AtRiskGauge(prometheus::Registry& registry, const std::string& tenant) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "rebound_members_at_risk") continue;
+    for (const auto& m : family.metric) {
+      for (const auto& l : m.label) {
+        if (l.name == "tenant" && l.value == tenant) return m.gauge.value;
+      }
+    }
+  }
+  return -1;
+}
+
 // Members whose sending puts their account at risk are kept per tenant as
 // events arrive (the retry policy's levels) and counted by
 // rebound_members_at_risk; a member leaves the set when the risk is gone.
 TEST_F(ScoringIntegration, MembersAtRiskAreCountedPerTenant) {
   auto registry = std::make_shared<prometheus::Registry>();
-  auto options = ScoringOptions(topic_);
-  // Only the test's own refreshes sweep the set, so what the consumer
-  // wrote is seen before a sweep re-judges it.
-  options.at_risk_refresh = absl::Hours(1);
-  auto started = scoring::ScoringServer::Start(options, classifier_, registry);
-  ASSERT_TRUE(started.ok()) << started.status();
-  auto& scoring = *started;
+  auto scoring = StartAtRiskScoring(registry);
+  ASSERT_NE(scoring, nullptr);
   auto gauge = [&]() -> double {
     scoring->RefreshAtRisk();
-    for (const auto& family : registry->Collect()) {
-      if (family.name != "rebound_members_at_risk") continue;
-      for (const auto& m : family.metric) {
-        for (const auto& l : m.label) {
-          if (l.name == "tenant" && l.value == tenant_) return m.gauge.value;
-        }
-      }
-    }
-    return -1;
+    return AtRiskGauge(*registry, tenant_);
   };
   RedisClient redis(RedisOptions{redis_});
   auto at_risk = [&](const std::string& member) {
@@ -692,11 +702,8 @@ TEST_F(ScoringIntegration, MembersAtRiskAreCountedPerTenant) {
 // keeps its last figure; the refresh goes on to the other tenants.
 TEST_F(ScoringIntegration, TheAtRiskRefreshGoesOnPastABrokenTenant) {
   auto registry = std::make_shared<prometheus::Registry>();
-  auto options = ScoringOptions(topic_);
-  options.at_risk_refresh = absl::Hours(1);
-  auto started = scoring::ScoringServer::Start(options, classifier_, registry);
-  ASSERT_TRUE(started.ok()) << started.status();
-  auto& scoring = *started;
+  auto scoring = StartAtRiskScoring(registry);
+  ASSERT_NE(scoring, nullptr);
   RedisClient redis(RedisOptions{redis_});
   // Many, so that some come before the test's tenant in SMEMBERS order
   // (all 40 after it: a chance of 1 in 41).
@@ -719,17 +726,8 @@ TEST_F(ScoringIntegration, TheAtRiskRefreshGoesOnPastABrokenTenant) {
   Publish(sc.events());
   ASSERT_TRUE(CountersReach(sc.events(), seconds(60)));
   scoring->RefreshAtRisk();
-  double value = -1;
-  for (const auto& family : registry->Collect()) {
-    if (family.name != "rebound_members_at_risk") continue;
-    for (const auto& m : family.metric) {
-      for (const auto& l : m.label) {
-        if (l.name == "tenant" && l.value == tenant_) value = m.gauge.value;
-        for (const auto& b : broken) EXPECT_NE(l.value, b);
-      }
-    }
-  }
-  EXPECT_EQ(value, 1);
+  EXPECT_EQ(AtRiskGauge(*registry, tenant_), 1);
+  for (const auto& b : broken) EXPECT_EQ(AtRiskGauge(*registry, b), -1);
   for (const auto& b : broken) {
     redis.Command({"SREM", state::TenantsKey(), b}).IgnoreError();
     redis.Command({"DEL", state::TenantKeys(b).AtRisk()}).IgnoreError();
