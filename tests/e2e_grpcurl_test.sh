@@ -75,6 +75,12 @@ grep -q '"suggestion_id": "g-2"' <<<"$watch" || fail "no suggestion for the expi
 grep -q '"reason": "DECLINE_REASON_NOT_SEEN"' <<<"$watch" || fail "unexpected reason: $watch"
 grep -q '"resume_token"' <<<"$watch" || fail "no resume token: $watch"
 
+# A watch from now with a start marker: its first line is only the token of
+# where it starts (nothing new comes after the updates above).
+marker=$(timeout 20 "$BIN_DIR/tools/reboundctl" watch --tenant="$tenant" --start-marker \
+  --max-updates=1 --token="$token" --notify-target="127.0.0.1:$notify_port")
+grep -q '^{"resumeToken":"[1-9][0-9]*-[0-9]*"}$' <<<"$marker" || fail "reboundctl watch --start-marker: $marker"
+
 listed=$("$BIN_DIR/tools/reboundctl" list --tenant="$tenant" --member=ana --token="$token" \
   --notify-target="127.0.0.1:$notify_port")
 grep -q '"suggestionId":"g-2"' <<<"$listed" || fail "reboundctl list: $listed"

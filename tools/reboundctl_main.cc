@@ -10,7 +10,8 @@
 //
 // Common settings (flags or REBOUND_* variables): --tenant, --token (bearer),
 // --ingest-target, --notify-target, --scoring-target, --tls-ca (PEM: use TLS),
-// --from-beginning, --resume-token, --max-updates (watch stops after N).
+// --from-beginning, --resume-token, --max-updates (watch stops after N),
+// --start-marker (watch: first print the token of where the watch starts).
 #include <fstream>
 #include <iostream>
 
@@ -78,6 +79,11 @@ int main(int argc, char** argv) {
       c.String("suggestion", "", "act/dismiss: suggestion id");
   bool from_beginning =
       c.Bool("from-beginning", false, "watch: from the oldest kept update");
+  bool start_marker = c.Bool(
+      "start-marker", false,
+      "watch: first an update with only the resume token of where the watch "
+      "starts (keep it to resume without missing what comes before the "
+      "first suggestion)");
   bool validate_only = c.Bool(
       "validate-only", false,
       "publish: only check the events against ingest's rules (nothing is "
@@ -221,6 +227,7 @@ int main(int argc, char** argv) {
     req.set_tenant_id(tenant);
     req.set_member_id(member);
     req.set_from_beginning(from_beginning);
+    req.set_start_marker(start_marker);
     req.set_resume_token(resume);
     auto reader = stub->WatchSuggestions(&ctx, req);
     rebound::v1::SuggestionUpdate u;
