@@ -558,6 +558,49 @@ TEST_F(IngestIntegration, DuplicatesAreNotPublishedTwice) {
   EXPECT_EQ(ReadAll().size(), 52u);
 }
 
+// A new instance reads the ids its predecessor published (within the dedup
+// ttl) back from the topic before it serves: the resend of an event the
+// predecessor wrote but never answered (a crash) is DUPLICATE, at the
+// record's partition and offset, and an id reused for other content is
+// still refused. Without the warm-up the same resend is written again.
+TEST_F(IngestIntegration, ANewInstanceRemembersWhatItsPredecessorPublished) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto events = Sample(40, "warm");
+  grpc::Status st;
+  auto first = Publish(events, &st);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(first.published(), 40u);
+  ASSERT_TRUE(server_->Shutdown().ok());
+  server_.reset();
+
+  ASSERT_NO_FATAL_FAILURE(StartServer());  // A successor, warmed.
+  auto again = Publish(events, &st);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(again.duplicates(), 40u);
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_EQ(again.results(i).partition(), first.results(i).partition());
+    EXPECT_EQ(again.results(i).offset(), first.results(i).offset());
+  }
+  ConnectionEvent reused = events[5];
+  reused.mutable_occurred_at()->set_seconds(reused.occurred_at().seconds() - 1);
+  auto conflict = Publish({reused}, &st);
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(conflict.results_size(), 1);
+  EXPECT_EQ(conflict.results(0).outcome(), rebound::v1::OUTCOME_REJECTED);
+  EXPECT_EQ(conflict.results(0).field(), "event_id");
+  ExpectEachOnceInKafka(events);
+  ASSERT_TRUE(server_->Shutdown().ok());
+  server_.reset();
+
+  ingest::IngestServerOptions cold;
+  cold.dedup_warmup_timeout = std::chrono::milliseconds(0);
+  ASSERT_NO_FATAL_FAILURE(StartServer(cold));
+  auto rewritten = Publish({events[0]}, &st);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(rewritten.published(), 1u);
+  EXPECT_EQ(ReadAll().size(), 41u);
+}
+
 // common/kafka_admin: what EnsureTopics made, DeleteTopics removes (the
 // bench uses it to leave a long-lived broker as it found it); a topic that
 // does not exist is not an error.

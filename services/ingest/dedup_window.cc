@@ -230,6 +230,23 @@ void DedupWindow::ResolveLocked(Ticket t, const Key& key, const Delivery& d,
   }
 }
 
+bool DedupWindow::Remember(absl::uint128 fp, uint32_t digest, int32_t partition,
+                           int64_t offset, absl::Time at) {
+  Claim claim = Claim::kNew;
+  Delivery earlier;
+  Ticket ticket = 0;
+  size_t repeat_of = 0;
+  // Nothing is in flight while a window is warmed: no waiter is made.
+  ClaimAll(
+      absl::MakeConstSpan(&fp, 1), at, [](size_t) -> Waiter { return nullptr; },
+      &claim, &earlier, &ticket, &repeat_of, &digest);
+  if (claim != Claim::kNew) return false;
+  const Stored stored{
+      .ticket = ticket, .fp = fp, .partition = partition, .offset = offset};
+  ResolvePublished(absl::MakeConstSpan(&stored, 1), at);
+  return true;
+}
+
 size_t DedupWindow::size() const {
   absl::MutexLock lock(&mu_);
   return tickets_.size();

@@ -92,6 +92,13 @@ class DedupWindow {
   // flight are ignored.
   void ResolvePublished(absl::Span<const Stored> stored, absl::Time now);
 
+  // Remembers an id published before this window existed (a predecessor's
+  // record, read back from Kafka: dedup_warmup.h) as published at `at` in
+  // `partition` at `offset`, with its content digest. False when the id is
+  // remembered already (then it is left as it is).
+  bool Remember(absl::uint128 fp, uint32_t digest, int32_t partition,
+                int64_t offset, absl::Time at);
+
   // Ids remembered (published or in flight).
   size_t size() const;
   // Slots of the ring of claims (memory: 48 bytes each).

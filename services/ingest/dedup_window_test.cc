@@ -27,6 +27,36 @@ TEST(DedupWindow, PublishedIdIsDuplicate) {
   EXPECT_EQ(seen.offset, 7);
 }
 
+// An id a predecessor published (read back from Kafka) is a duplicate with
+// its partition and offset, a conflict with other content, and forgotten
+// after ttl from its publication like any other.
+TEST(DedupWindow, RememberedIdsActLikePublishedOnes) {
+  DedupWindow w(10, absl::Minutes(1));
+  const auto a = DedupWindow::Fingerprint("t", "a");
+  const uint32_t digest = DedupWindow::ContentDigest("event a");
+  EXPECT_TRUE(w.Remember(a, digest, 4, 17, kT0));
+  EXPECT_FALSE(w.Remember(a, digest, 4, 99, kT0));  // Kept as it was.
+  Delivery seen;
+  DedupWindow::Claim claim;
+  DedupWindow::Ticket ticket;
+  size_t repeat_of;
+  w.ClaimAll(
+      absl::MakeConstSpan(&a, 1), kT0 + absl::Seconds(30),
+      [](size_t) -> DedupWindow::Waiter { return nullptr; }, &claim, &seen,
+      &ticket, &repeat_of, &digest);
+  EXPECT_EQ(claim, DedupWindow::Claim::kPublished);
+  EXPECT_EQ(seen.partition, 4);
+  EXPECT_EQ(seen.offset, 17);
+  const uint32_t other = DedupWindow::ContentDigest("another event");
+  w.ClaimAll(
+      absl::MakeConstSpan(&a, 1), kT0 + absl::Seconds(30),
+      [](size_t) -> DedupWindow::Waiter { return nullptr; }, &claim, &seen,
+      &ticket, &repeat_of, &other);
+  EXPECT_EQ(claim, DedupWindow::Claim::kConflict);
+  EXPECT_EQ(w.ClaimOrWait(a, kT0 + absl::Seconds(61), nullptr, &seen),
+            DedupWindow::Claim::kNew);
+}
+
 // An id reused for a different event (another content digest) is a
 // conflict whether the first is published, in flight, or earlier in the same
 // batch; the same content stays a duplicate; a digest of 0 matches any.

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/pipeline.h"
 #include "common/tenant_auth.h"
+#include "services/ingest/dedup_warmup.h"
 
 namespace rebound::ingest {
 namespace {
@@ -41,6 +42,31 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
 
   s->service_ = std::make_unique<IngestService>(
       options.service, s->publisher_.get(), s->metrics_.get());
+  if (options.dedup_warmup_timeout.count() > 0 &&
+      options.service.dedup_capacity > 0) {
+    // What a predecessor published but may not have answered (a crash)
+    // comes back DUPLICATE when resent, instead of being written again.
+    DedupWarmupOptions w;
+    w.brokers = options.publisher.brokers;
+    w.topic = topic;
+    w.ttl = options.service.dedup_ttl;
+    w.max_per_partition = static_cast<int64_t>(options.service.dedup_capacity);
+    w.timeout = absl::FromChrono(options.dedup_warmup_timeout);
+    w.extra = options.publisher.extra;
+    const absl::Time started = absl::Now();
+    auto warmed = WarmDedupWindow(w, s->service_->dedup_window());
+    if (warmed.ok()) {
+      log::Info("dedup window warmed from the topic",
+                {{"records", std::to_string(warmed->records)},
+                 {"ids", std::to_string(warmed->remembered)},
+                 {"ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() -
+                                                                 started))}});
+    } else {
+      log::Warn("dedup window not fully warmed; serving anyway",
+                {{"error", std::string(warmed.status().message())},
+                 {"ids", std::to_string(s->service_->dedup_window()->size())}});
+    }
+  }
 
   auto grpc_server = StartGrpcServer(
       options.listen, *creds, s->service_.get(), options.max_message_bytes,

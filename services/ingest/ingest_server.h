@@ -40,6 +40,10 @@ struct IngestServerOptions {
   // With tls_cert/tls_key: clients must present a certificate this CA
   // signed (mutual TLS; see TenantAuth::AcceptClientCertificates).
   std::string tls_client_ca;
+  // Before serving, read the ids the topic took within dedup_ttl into the
+  // dedup window (dedup_warmup.h), for at most this long; 0 = not at all.
+  // A failed or partial read is logged and serving starts anyway.
+  std::chrono::milliseconds dedup_warmup_timeout{30'000};
   IngestServiceOptions service;
   PublisherOptions publisher;
 };

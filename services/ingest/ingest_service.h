@@ -97,6 +97,8 @@ class IngestService final : public IngestRawService {
   absl::Time EnqueueDeadline(const grpc::CallbackServerContext* context) const;
 
   const IngestServiceOptions& options() const { return options_; }
+  // The window of recently published ids (warmed at start: dedup_warmup.h).
+  DedupWindow* dedup_window() { return &dedup_; }
 
  private:
   friend class PublishStreamReactor;

@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
   o.service.dedup_ttl =
       absl::FromChrono(c.Duration("dedup-ttl", milliseconds(600'000),
                                   "how long an event id is remembered"));
+  o.dedup_warmup_timeout = c.Duration(
+      "dedup-warmup-timeout", o.dedup_warmup_timeout,
+      "at start, longest read of the topic's recent event ids into the dedup "
+      "window (0: none)");
   o.publisher.queue_max_messages = static_cast<int>(
       c.Int("producer-queue-messages", o.publisher.queue_max_messages, 1,
             10'000'000, "records the producer may hold before back-pressure"));
