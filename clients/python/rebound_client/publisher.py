@@ -5,6 +5,7 @@ reports what was rejected and why."""
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -66,6 +67,15 @@ class PublishResult:
         return self.published + self.duplicates
 
 
+def _batch_limit(error: ingest_pb2.BatchError) -> Optional[int]:
+    """The most events a batch may hold, when ingest refused one for
+    holding more ("events: batch of N events, at most M")."""
+    if error.field != "events":
+        return None
+    found = re.search(r"at most (\d+)", error.error)
+    return int(found.group(1)) if found and int(found.group(1)) > 0 else None
+
+
 class Publisher:
     """Publishes ConnectionEvents through ingest's PublishStream.
 
@@ -85,7 +95,9 @@ class Publisher:
     the same ids). REJECTED events are in `rejected` with the field and the
     reason, and passed to `on_rejected` as they come: fix them, unchanged
     they fail again (an exception on_rejected raises is raised by the flush,
-    once its events are all answered). A stream refused for good (a wrong token:
+    once its events are all answered). A batch refused for holding more
+    events than ingest takes ("at most M"), or a request over its message
+    size, is split and sent again: `batch_size` shrinks to fit. A stream refused for good (a wrong token:
     UNAUTHENTICATED, PERMISSION_DENIED) raises ReboundError, with its events
     in `failed`. `stream_timeout` (s) bounds one round's stream: a round
     still running then is continued by the next (answered events are not
@@ -234,6 +246,14 @@ class Publisher:
                     continue  # Not one of this round's batches.
                 window.release()
                 if response.HasField("error"):
+                    limit = _batch_limit(response.error)
+                    if limit is not None and limit < len(batch):
+                        # More events than this ingest takes in one batch:
+                        # from now on batches of its limit; these go again.
+                        self._batch_size = min(self._batch_size, limit)
+                        again.extend(batch)
+                        last_error = f"{response.error.field}: {response.error.error}"
+                        continue
                     for e in batch:
                         self._reject(Rejected(e.event_id, response.error.field,
                                               response.error.error,
@@ -259,7 +279,12 @@ class Publisher:
                 again.extend(e for i, e in enumerate(batch) if i not in answered)
         except grpc.RpcError as error:
             refused = ReboundError.from_rpc_error(error)
-            if refused.code not in _TRANSIENT:
+            if (refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+                    and "larger than max" in refused.message and self._batch_size > 1):
+                # A request over the server's message size: halve the
+                # batches (an event alone that big is refused for good).
+                self._batch_size = max(1, self._batch_size // 2)
+            elif refused.code not in _TRANSIENT:
                 abandon(str(refused))
                 raise refused from None
             last_error = str(refused)
@@ -280,6 +305,13 @@ class Publisher:
             again.extend(left)
             last_error = last_error or "the stream ended before every batch was answered"
         return again, retry_after, last_error
+
+    @property
+    def batch_size(self) -> int:
+        """Events per batch now: the one given, or less once ingest said its
+        limit (a batch refused for too many events, or a request over its
+        message size)."""
+        return self._batch_size
 
     def _count(self, published: int = 0, duplicates: int = 0) -> None:
         with self._result_lock:

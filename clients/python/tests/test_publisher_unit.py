@@ -19,14 +19,15 @@ from rebound_client import Publisher, ReboundError, Rejected
 
 
 class Broken(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode) -> None:
+    def __init__(self, code: grpc.StatusCode, details: str = "scripted") -> None:
         self._code = code
+        self._details = details
 
     def code(self) -> grpc.StatusCode:
         return self._code
 
     def details(self) -> str:
-        return "scripted"
+        return self._details
 
     def trailing_metadata(self) -> tuple[()]:
         return ()
@@ -278,3 +279,33 @@ def test_a_stream_refused_mid_flight_fails_what_it_did_not_deliver() -> None:
     assert result.published == 20
     assert sorted(int(f.event_id[1:]) for f in result.failed) == list(range(20, 100))
     assert ingest.calls[-1].cancelled
+
+
+def test_a_batch_over_ingests_limit_is_split_and_sent_again() -> None:
+    def script(stream: int, request: ingest_pb2.PublishRequest) -> Answer:
+        if len(request.events) > 4:
+            return ingest_pb2.PublishResponse(batch_id=request.batch_id, error=ingest_pb2.BatchError(
+                code=3, field="events", error=f"batch of {len(request.events)} events, at most 4"))
+        return [ingest_pb2.OUTCOME_PUBLISHED] * len(request.events)
+
+    ingest = ScriptedIngest(script)
+    p = publisher(ingest, batch_size=10)
+    p.publish_many(events(25))
+    result = p.close()
+    assert (result.published, result.rejected, result.failed) == (25, [], [])
+    assert p.batch_size == 4
+    assert max(len(b) for b in ingest.received[3:]) <= 4  # after the 3 refused ones
+
+
+def test_a_request_over_the_message_size_halves_the_batches() -> None:
+    def script(stream: int, request: ingest_pb2.PublishRequest) -> Answer:
+        if len(request.events) > 3:
+            return Broken(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          "Received message larger than max (5000 vs. 4194304)")
+        return [ingest_pb2.OUTCOME_PUBLISHED] * len(request.events)
+
+    p = publisher(ScriptedIngest(script), batch_size=16)
+    p.publish_many(events(20))
+    result = p.close()
+    assert (result.published, result.failed) == (20, [])
+    assert p.batch_size == 2  # 16 -> 8 -> 4 -> 2
