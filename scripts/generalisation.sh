@@ -3,7 +3,8 @@
 # simulator's generative variants (rebound-sim --variant): the shipped
 # config's macro-F1 and ECE, and a config fitted by rebound-fit on the OTHER
 # variants only (leave one variant out), scored on the held-out one. Also
-# fits on all of them (what config/classifier.json ships) into OUT/fit-all.json.
+# fits on all of them (what config/classifier.json ships) into OUT/fit-all.json,
+# and scores an independent world (tools/worldgen) the same way.
 #
 #   scripts/generalisation.sh [--seed N] [--requests N] [--start CONFIG] [--out DIR]
 #
@@ -68,3 +69,18 @@ for v in "${variants[@]}"; do cat "$out/$v.events" >>"$out/all.events"; cat "$ou
 "$B/services/scoring/rebound-fit" --events "$out/all.events" --truth "$out/all.truth" \
   --classifier-config "$cfg" --out "$out/fit-all.json" >"$out/fit-all.log" 2>&1
 echo "fitted on all five variants: $out/fit-all.json ($(grep -c . "$out/all.truth") labelled records)"
+
+# A world the simulator did not make: tools/worldgen, written apart from it
+# and from the classifier (its README says how). The shipped config on it,
+# and a config fitted on another worldgen seed: how far the signals reach in
+# that world, so the gap between the two is what the shipped weights lose.
+python3 "$ROOT/tools/worldgen/worldgen.py" --quiet --seed "$seed" --requests "$requests" \
+  --out "$out/wg-train.events" --truth "$out/wg-train.truth"
+python3 "$ROOT/tools/worldgen/worldgen.py" --quiet --seed "$((seed + 1))" --requests "$requests" \
+  --out "$out/wg.events" --truth "$out/wg.truth"
+"$B/services/scoring/rebound-fit" --events "$out/wg-train.events" --truth "$out/wg-train.truth" \
+  --classifier-config "$cfg" --out "$out/fit-worldgen.json" >"$out/fit-worldgen.log" 2>&1
+read -r f0 e0 < <(score "$out/wg.events" "$out/wg.truth" "$cfg")
+read -r f1 e1 < <(score "$out/wg.events" "$out/wg.truth" "$out/fit-worldgen.json")
+read -r f2 e2 < <(score "$out/wg.events" "$out/wg.truth" "$shipped")
+printf '%-12s %-20s %-20s %s\n' "worldgen" "$f0 / $e0" "$f1 / $e1 (its own)" "$f2 / $e2"
