@@ -71,16 +71,17 @@ struct AnswerCounts {
   }
   bool operator==(const AnswerCounts&) const = default;
 
-  // A member's answers from its all-time counters (state::SenderState):
-  // `declined` counts every decline, reports among them, `expired` the
-  // invitations that ran out. The counters do not tell an ignore (a decline
-  // of kind IGNORED) from an explicit decline, nor a spam report from an "I
-  // don't know this person": those read as declined and dont_know.
+  // A member's answers from its all-time counters (state::SenderState), as
+  // account safety counted them before the ring: accepted, and `declined`
+  // (every decline, `reported` among them). Expiries are left out as they
+  // were then. The counters do not tell an ignore (a decline of kind
+  // IGNORED) from an explicit decline, nor a spam report from an "I don't
+  // know this person": those read as declined and dont_know.
   static AnswerCounts FromTotals(int64_t accepted, int64_t declined,
-                                 int64_t expired, int64_t reported) {
+                                 int64_t reported) {
     return {.accepted = accepted,
             .declined = declined > reported ? declined - reported : 0,
-            .ignored = expired,
+            .ignored = 0,
             .dont_know = reported,
             .spam = 0};
   }

@@ -111,8 +111,7 @@ RecipientState DecodeRecipient(const RedisValue& hgetall,
 }
 
 AnswerCounts AllTimeAnswers(const SenderState& s) {
-  return AnswerCounts::FromTotals(s.accepted, s.declined, s.expired,
-                                  s.reported);
+  return AnswerCounts::FromTotals(s.accepted, s.declined, s.reported);
 }
 
 rebound::v1::RecentAnswers RecentAnswersOf(const AnswerCounts& c,

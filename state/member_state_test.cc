@@ -158,10 +158,10 @@ TEST(AnswerRing, AnswersFromBeforeTheRingCountUntilItCoversTheWindow) {
   EXPECT_EQ(v.counts, (AnswerCounts{.accepted = 1, .spam = 1}));
 
   AnswerRing never;
-  const AnswerCounts totals = AnswerCounts::FromTotals(5, 4, 2, 1);
+  // As before the ring: expiries not counted, reports as dont_know.
+  const AnswerCounts totals = AnswerCounts::FromTotals(5, 4, 1);
   EXPECT_EQ(totals,
-            (AnswerCounts{
-                .accepted = 5, .declined = 3, .ignored = 2, .dont_know = 1}));
+            (AnswerCounts{.accepted = 5, .declined = 3, .dont_know = 1}));
   v = never.RecentOrAllTime(day21, totals);
   EXPECT_TRUE(v.all_time);
   EXPECT_EQ(v.counts, totals);

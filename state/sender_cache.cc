@@ -308,7 +308,6 @@ void SenderCache::UpdateRisk(const ConnectionEvent& event) {
   state.declined = IntOf(snd.fields, "declined");
   state.reported = IntOf(snd.fields, "reported");
   state.pending = IntOf(snd.fields, "pending");
-  state.expired = IntOf(snd.fields, "expired");
   if (auto f = snd.fields.find(AnswerRing::kBeforeField);
       f != snd.fields.end()) {
     state.answers.DecodeField(f->first, f->second);
@@ -341,10 +340,12 @@ absl::Status SenderCache::ApplyEvent(const ConnectionEvent& event,
   if (t == nullptr) return absl::InvalidArgumentError("payload: not set");
   const MemberKeys s(event.tenant_id(), event.sender_id());
   const int64_t at = event.occurred_at().seconds();
+  // When the event reached Kafka (else now): dates the answer ring's start
+  // below.
+  const double reference =
+      record_ms > 0 ? static_cast<double>(record_ms) / 1000.0
+                    : absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
   {
-    const double reference =
-        record_ms > 0 ? static_cast<double>(record_ms) / 1000.0
-                      : absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
     const double lag = static_cast<double>(at) - reference;
     auto [it, added] = tenant_lag_.try_emplace(event.tenant_id(), lag);
     if (!added && lag > it->second) it->second = lag;
@@ -548,7 +549,7 @@ absl::Status SenderCache::ApplyEvent(const ConnectionEvent& event,
   // The answers before this one, should this one start the answer ring.
   const AnswerCounts before = AnswerCounts::FromTotals(
       IntOf(snd.fields, "accepted"), IntOf(snd.fields, "declined"),
-      IntOf(snd.fields, "expired"), IntOf(snd.fields, "reported"));
+      IntOf(snd.fields, "reported"));
   Set(snd, kind, std::to_string(IntOf(snd.fields, kind) + 1));
   if (state == "pending") {
     Set(snd, "pending", std::to_string(IntOf(snd.fields, "pending") - 1));
@@ -576,9 +577,15 @@ absl::Status SenderCache::ApplyEvent(const ConnectionEvent& event,
     if (!started && before.total() > 0 &&
         !snd.fields.contains(AnswerRing::kBeforeField)) {
       // A member with answers from before the ring (an upgrade): kept
-      // beside it, read while the ring is younger than its window.
+      // beside it, read while the ring is younger than its window. Dated
+      // by when this answer reached Kafka, not by its own time: a late
+      // answer from weeks ago must not date them before the window. (Only
+      // a member with answers before the upgrade has them; a tenant
+      // replaying history into a fresh Rebound has none.)
+      const int64_t since =
+          std::max(week, UtcWeek(UtcDay(static_cast<int64_t>(reference))));
       Set(snd, AnswerRing::kBeforeField,
-          AnswerRing::Encode({.used = true, .week = week, .counts = before}));
+          AnswerRing::Encode({.used = true, .week = since, .counts = before}));
     }
     const int slot = ring.Add(week, *answer);
     if (slot >= 0) Set(snd, field, AnswerRing::Encode(ring.slots[slot]));

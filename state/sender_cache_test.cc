@@ -136,7 +136,8 @@ RedisValue HashReply(
 // returns what the transaction writes to that hash.
 std::map<std::string, std::string> AcceptWith(
     const std::string& sender,
-    const std::vector<std::pair<std::string, std::string>>& hash, int64_t at) {
+    const std::vector<std::pair<std::string, std::string>>& hash, int64_t at,
+    int64_t record_s = 0) {
   SenderCache cache(SenderCache::Options{});
   ConnectionEvent e;
   e.set_event_id("acc-" + sender);
@@ -152,7 +153,8 @@ std::map<std::string, std::string> AcceptWith(
     replies.push_back(c[1] == key ? HashReply(hash) : RedisValue{});
   }
   cache.Loaded(std::move(replies));
-  EXPECT_TRUE(cache.Apply(e, nullptr, at * 1000).ok());
+  EXPECT_TRUE(
+      cache.Apply(e, nullptr, (record_s > 0 ? record_s : at) * 1000).ok());
   return HsetFields(cache, key);
 }
 
@@ -172,8 +174,14 @@ TEST(SenderCacheAnswerRing, AnswersFromBeforeTheRingAreKeptWithItsFirstSlot) {
                             at);
   EXPECT_EQ(veteran["accepted"], "11");
   EXPECT_EQ(veteran[slot], absl::StrCat(week, ":1:0:0:0:0"));
-  // Before: 10 accepted, 3 declined, 1 expired (ignored), 2 reported.
-  EXPECT_EQ(veteran["ar0"], absl::StrCat(week, ":10:3:1:2:0"));
+  // Before: 10 accepted, 3 declined, 2 reported (the expiry is not counted,
+  // as before the ring).
+  EXPECT_EQ(veteran["ar0"], absl::StrCat(week, ":10:3:0:2:0"));
+  // The first answer after the upgrade is a late one, 6 weeks old when it
+  // reached Kafka: the earlier answers are dated by its record time (now),
+  // so they still count until the ring covers the window from now.
+  auto late = AcceptWith("late", {{"accepted", "3"}}, at - 6 * 7 * 86400, at);
+  EXPECT_EQ(late["ar0"], absl::StrCat(week, ":3:0:0:0:0"));
 
   auto fresh = AcceptWith("new", {{"sent", "1"}}, at);
   EXPECT_EQ(fresh[slot], absl::StrCat(week, ":1:0:0:0:0"));

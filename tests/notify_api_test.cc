@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_server.h"
+#include "common/redis_client.h"
 #include "common/tenant_auth.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
@@ -321,6 +322,43 @@ TEST_F(NotifyApiTest, ResumeTokensMalformedOrAheadAreRefusedAtOnce) {
   rebound::v1::SuggestionUpdate u;
   EXPECT_FALSE(reader->Read(&u));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+// A token whose entry retention has trimmed is refused FAILED_PRECONDITION
+// (the updates after it may be gone too: list to resync), not served from
+// the oldest kept entry as if nothing was missed; a kept one is served.
+TEST_F(NotifyApiTest, ATokenOlderThanTheUpdatesKeptIsRefused) {
+  Seed("m", 0, 5);
+  auto first = store_->FirstEntryId(tenant_, "m");
+  ASSERT_TRUE(first.ok());
+  RedisClient redis(options_.redis);
+  ASSERT_TRUE(
+      redis.Command({"XTRIM", StreamKey(tenant_, "m"), "MAXLEN", "2"}).ok());
+  auto kept = store_->FirstEntryId(tenant_, "m");
+  ASSERT_TRUE(kept.ok());
+  ASSERT_NE(*kept, *first);
+  auto watch = [&](const std::string& token, rebound::v1::SuggestionUpdate* u) {
+    rebound::v1::WatchSuggestionsRequest req;
+    req.set_tenant_id(tenant_);
+    req.set_member_id("m");
+    req.set_resume_token(token);
+    auto ctx = Ctx();
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(1500));
+    auto reader = stub_->WatchSuggestions(ctx.get(), req);
+    const bool got = reader->Read(u);
+    if (got) ctx->TryCancel();  // Else Finish() has the server's status.
+    grpc::Status s = reader->Finish();
+    return got ? grpc::Status::OK : s;
+  };
+  rebound::v1::SuggestionUpdate u;
+  grpc::Status old = watch(*first, &u);
+  EXPECT_EQ(old.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << old.error_message();
+  EXPECT_NE(old.error_message().find("resume_token"), std::string::npos);
+  // The oldest kept entry's token: the next one follows.
+  ASSERT_TRUE(watch(*kept, &u).ok());
+  EXPECT_EQ(u.suggestion().suggestion_id(), "s4");
 }
 
 // A watch from now that asks for a start marker gets, before any

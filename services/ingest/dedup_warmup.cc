@@ -73,7 +73,7 @@ absl::StatusOr<DedupWarmupResult> WarmDedupWindow(
   if (ranges.empty()) return result;
 
   // Where each partition's window starts: the first record at or after
-  // now - ttl, but no more than max_per_partition before its end.
+  // now - ttl (fewer if that is more than max_records, below).
   const int64_t since_ms = absl::ToUnixMillis(absl::Now() - options.ttl);
   std::vector<RdKafka::TopicPartition*> at_time;
   for (auto& [p, r] : ranges) {
@@ -94,7 +94,7 @@ absl::StatusOr<DedupWarmupResult> WarmDedupWindow(
       return Unavailable(topic, "watermarks of [" + std::to_string(p) + "]", e);
     }
     r.end = hi;
-    r.next = std::max(lo, hi - options.max_per_partition);
+    r.next = lo;
     at_time.push_back(RdKafka::TopicPartition::create(topic, p, since_ms));
   }
   e = consumer->offsetsForTimes(at_time, Ms(deadline));
@@ -102,18 +102,29 @@ absl::StatusOr<DedupWarmupResult> WarmDedupWindow(
     RdKafka::TopicPartition::destroy(at_time);
     return Unavailable(topic, "offsets for the window's start", e);
   }
-  std::vector<RdKafka::TopicPartition*> assign;
+  int64_t total = 0;
   for (auto* tp : at_time) {
     Range& r = ranges[tp->partition()];
     // -1: no record that young (the end).
     const int64_t from = tp->offset() < 0 ? r.end : tp->offset();
     r.next = std::max(r.next, from);
-    if (r.next < r.end) {
-      assign.push_back(
-          RdKafka::TopicPartition::create(topic, tp->partition(), r.next));
-    }
+    total += r.end - r.next;
   }
   RdKafka::TopicPartition::destroy(at_time);
+  std::vector<RdKafka::TopicPartition*> assign;
+  for (auto& [p, r] : ranges) {
+    if (total > options.max_records) {
+      // More than the window keeps: each partition's newest share of it
+      // (the newest are what a crashed predecessor left unanswered).
+      const auto share = static_cast<int64_t>(
+          static_cast<double>(options.max_records) *
+          static_cast<double>(r.end - r.next) / static_cast<double>(total));
+      r.next = std::max(r.next, r.end - share);
+    }
+    if (r.next < r.end) {
+      assign.push_back(RdKafka::TopicPartition::create(topic, p, r.next));
+    }
+  }
   if (assign.empty()) return result;
   e = consumer->assign(assign);
   RdKafka::TopicPartition::destroy(assign);
@@ -141,7 +152,17 @@ absl::StatusOr<DedupWarmupResult> WarmDedupWindow(
       continue;
     }
     if (m->err() != RdKafka::ERR_NO_ERROR) {
-      return Unavailable(topic, "read", m->err());
+      // The client retries what is transient (a broker restarting, a leader
+      // moving) by itself: wait it out until the deadline. Only what will
+      // not mend ends the read now.
+      const auto e = m->err();
+      if (e == RdKafka::ERR__FATAL ||
+          e == RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED ||
+          e == RdKafka::ERR__UNKNOWN_TOPIC ||
+          e == RdKafka::ERR__UNKNOWN_PARTITION) {
+        return Unavailable(topic, "read", e);
+      }
+      continue;
     }
     auto it = ranges.find(m->partition());
     if (it == ranges.end()) continue;

@@ -22,8 +22,10 @@ struct DedupWarmupOptions {
   std::string topic;
   // Records younger than this (by their Kafka timestamp) are read.
   absl::Duration ttl = absl::Minutes(10);
-  // At most this many records per partition, the newest ones.
-  int64_t max_per_partition = 1'000'000;
+  // At most this many records in all (the window's capacity): the newest
+  // ones, each partition giving its share of the ttl's records, so the read
+  // is no longer than what the window keeps.
+  int64_t max_records = 1'000'000;
   // The whole read, metadata included.
   absl::Duration timeout = absl::Seconds(30);
   // More client properties (the producer's extras, e.g. security).
@@ -37,10 +39,11 @@ struct DedupWarmupResult {
 };
 
 // Reads each partition of `topic` from the first record younger than `ttl`
-// (or max_per_partition records before its end, if later) to its end as of
-// the call, and remembers each ingest record in `window` as published at
-// its Kafka timestamp. UNAVAILABLE naming the topic when Kafka does not
-// answer in time; the window keeps what was read until then.
+// (or later, to keep to max_records) to its end as of the call, and
+// remembers each ingest record in `window` as published at its Kafka
+// timestamp. UNAVAILABLE naming the topic when Kafka does not answer in
+// time (transient read errors are waited out until then); the window keeps
+// what was read.
 absl::StatusOr<DedupWarmupResult> WarmDedupWindow(
     const DedupWarmupOptions& options, DedupWindow* window);
 

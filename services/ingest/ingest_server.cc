@@ -50,7 +50,7 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
     w.brokers = options.publisher.brokers;
     w.topic = topic;
     w.ttl = options.service.dedup_ttl;
-    w.max_per_partition = static_cast<int64_t>(options.service.dedup_capacity);
+    w.max_records = static_cast<int64_t>(options.service.dedup_capacity);
     w.timeout = absl::FromChrono(options.dedup_warmup_timeout);
     w.extra = options.publisher.extra;
     const absl::Time started = absl::Now();

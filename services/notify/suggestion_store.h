@@ -194,8 +194,8 @@ class SuggestionStore {
 
   absl::StatusOr<std::string> LastEntryId(const std::string& tenant,
                                           const std::string& member);
-  // The oldest entry id kept ("" when empty): a token older than it may have
-  // missed trimmed updates.
+  // The oldest entry id kept ("" when empty): a token older than it has
+  // been trimmed, and updates after it may have been too.
   absl::StatusOr<std::string> FirstEntryId(const std::string& tenant,
                                            const std::string& member);
 

@@ -267,11 +267,26 @@ void ScoringServer::RefreshAtRisk() {
   size_t n = 0;
   // A tenant whose sweep or count fails (its node of a cluster down, a key
   // of the wrong type) keeps its last figure; the others go on. One line
-  // per refresh says how many and the first error.
-  int failed = 0;
+  // per refresh says how many and the first error. Redis itself unreachable
+  // (several tenants in a row UNAVAILABLE or timing out, each costing a
+  // connect timeout), a refresh past its time budget, or a stop ends it:
+  // the tenants not reached keep their figures too.
+  constexpr int kMaxUnreachableInARow = 3;
+  constexpr absl::Duration kBudget = absl::Seconds(20);
+  const absl::Time until = absl::Now() + kBudget;
+  int failed = 0, unreachable_in_a_row = 0;
   absl::Status first;
   for (const auto& t : tenants->array) {
     if (++n > kMaxTenants) break;
+    {
+      absl::MutexLock lock(&at_risk_mu_);
+      if (at_risk_stop_) break;
+    }
+    if (unreachable_in_a_row >= kMaxUnreachableInARow || absl::Now() > until) {
+      failed += static_cast<int>(tenants->array.size() - (n - 1));
+      if (first.ok()) first = absl::DeadlineExceededError("refresh budget");
+      break;
+    }
     const state::TenantKeys keys(t.str);
     absl::Status s = at_risk_judge_ ? SweepAtRisk(t.str) : absl::OkStatus();
     absl::StatusOr<RedisValue> count = absl::UnknownError("not read");
@@ -281,8 +296,12 @@ void ScoringServer::RefreshAtRisk() {
     }
     if (!s.ok()) {
       if (failed++ == 0) first = s;
+      const bool unreachable =
+          absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
+      unreachable_in_a_row = unreachable ? unreachable_in_a_row + 1 : 0;
       continue;
     }
+    unreachable_in_a_row = 0;
     at_risk_gauge_->Add({{"tenant", t.str}})
         .Set(static_cast<double>(count->integer));
   }

@@ -20,10 +20,11 @@ from .errors import ReboundError
 
 # Stream errors after which the unanswered events are sent again (ingest
 # restarting or draining, a connection lost, a deadline), with the same event
-# ids: an ingest that published one and remembers it (its dedup window)
-# answers DUPLICATE. One restarted after a crash has forgotten, so an event
-# it published but never answered before kill -9 is written again: consumers
-# dedupe by event id (scoring does).
+# ids: an ingest that published one and remembers it (its dedup window, which
+# a new instance warms from the topic) answers DUPLICATE. A replica that was
+# already running when another one crashed never saw that one's events, so
+# a resend reaching it is written again: consumers dedupe by event id
+# (scoring does).
 _TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
               grpc.StatusCode.CANCELLED, grpc.StatusCode.INTERNAL,
               grpc.StatusCode.UNKNOWN, grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -134,6 +135,7 @@ class Publisher:
         self._result = PublishResult()
         self._result_lock = threading.Lock()
         self._callback_error: Optional[Exception] = None
+        self._max_request_bytes = 0  # ingest's message limit, once it said
         self._closed = False
 
     @property
@@ -166,17 +168,22 @@ class Publisher:
                 pending, self._buffer = self._buffer, []
             rounds = 0
             retry_after = 0.0
-            while pending:
-                if rounds:
-                    time.sleep(max(retry_after, backoff(rounds, *self._backoff)))
-                rounds += 1
-                with self._result_lock:
-                    self._result.rounds += 1
-                pending, retry_after, last_error = self._round(pending)
-                if pending and rounds >= self._max_rounds:
-                    self._fail(pending, last_error)
-                    break
-            error, self._callback_error = self._callback_error, None
+            try:
+                while pending:
+                    if rounds:
+                        time.sleep(max(retry_after, backoff(rounds, *self._backoff)))
+                    rounds += 1
+                    with self._result_lock:
+                        self._result.rounds += 1
+                    pending, retry_after, last_error = self._round(pending)
+                    if pending and rounds >= self._max_rounds:
+                        self._fail(pending, last_error)
+                        break
+            finally:
+                # An on_rejected error belongs to this flush: raised below
+                # when the flush ends normally, dropped when a round raised
+                # its own error; never carried to a later flush.
+                error, self._callback_error = self._callback_error, None
             if error is not None:
                 raise error
             return self.result
@@ -200,6 +207,13 @@ class Publisher:
                ) -> tuple[list[events_pb2.ConnectionEvent], float, str]:
         """One stream: returns the events to send again, the longest
         retry_after the server asked for (s) and the last error."""
+        if self._max_request_bytes:
+            # The request framing takes a few bytes beyond the event's own.
+            too_big = [e for e in events if e.ByteSize() + 32 > self._max_request_bytes]
+            if too_big:
+                self._fail(too_big, f"event over ingest's message limit of "
+                                    f"{self._max_request_bytes} bytes")
+                events = [e for e in events if e.ByteSize() + 32 <= self._max_request_bytes]
         batches = [events[i:i + self._batch_size]
                    for i in range(0, len(events), self._batch_size)]
         window = threading.Semaphore(self._max_in_flight)
@@ -280,10 +294,14 @@ class Publisher:
         except grpc.RpcError as error:
             refused = ReboundError.from_rpc_error(error)
             if (refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
-                    and "larger than max" in refused.message and self._batch_size > 1):
+                    and "larger than max" in refused.message):
                 # A request over the server's message size: halve the
-                # batches (an event alone that big is refused for good).
+                # batches, and remember the limit ("(X vs. Y)") so an event
+                # alone over it fails at once instead of every round.
                 self._batch_size = max(1, self._batch_size // 2)
+                limit = re.search(r"vs\.?\s*(\d+)", refused.message)
+                if limit:
+                    self._max_request_bytes = int(limit.group(1))
             elif refused.code not in _TRANSIENT:
                 abandon(str(refused))
                 raise refused from None

@@ -96,13 +96,15 @@ class Watch:
                 call.cancel()
             try:
                 for update in call:
-                    failures = 0
                     if not update.HasField("suggestion"):
                         # The start marker: where this stream starts, kept
                         # so a reconnect before the first suggestion resumes
-                        # there instead of at a later "now".
+                        # there instead of at a later "now". (It comes before
+                        # notify's first read: no sign the stream is healthy,
+                        # so the backoff is not reset by it.)
                         self.resume_token = update.resume_token
                         continue
+                    failures = 0
                     key = (update.suggestion.suggestion_id, update.suggestion.version)
                     self.resume_token = update.resume_token
                     if key in self._seen:

@@ -309,3 +309,43 @@ def test_a_request_over_the_message_size_halves_the_batches() -> None:
     result = p.close()
     assert (result.published, result.failed) == (20, [])
     assert p.batch_size == 2  # 16 -> 8 -> 4 -> 2
+
+
+def test_an_event_alone_over_the_message_size_fails_at_once() -> None:
+    big = events_pb2.ConnectionEvent(event_id="huge", tenant_id="t",
+                                     sender_id="x" * 5000)
+
+    def script(stream: int, request: ingest_pb2.PublishRequest) -> Answer:
+        if request.ByteSize() > 4000:
+            return Broken(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"Received message larger than max ({request.ByteSize()} vs. 4000)")
+        return [ingest_pb2.OUTCOME_PUBLISHED] * len(request.events)
+
+    p = publisher(ScriptedIngest(script), batch_size=4, max_rounds=10)
+    p.publish_many(events(8) + [big])
+    result = p.close()
+    assert result.published == 8
+    assert [f.event_id for f in result.failed] == ["huge"]
+    assert "4000 bytes" in result.failed[0].error
+    assert result.rounds == 2  # the second round failed it without sending it
+
+
+def test_an_on_rejected_error_is_not_carried_to_a_later_flush() -> None:
+    def script(stream: int, request: ingest_pb2.PublishRequest) -> Answer:
+        if stream == 1 and request.batch_id == 2:
+            return Broken(grpc.StatusCode.PERMISSION_DENIED)
+        if stream == 1:
+            return [ingest_pb2.OUTCOME_REJECTED] + [ingest_pb2.OUTCOME_PUBLISHED] * (
+                len(request.events) - 1)
+        return [ingest_pb2.OUTCOME_PUBLISHED] * len(request.events)
+
+    def on_rejected(r: Rejected) -> None:
+        raise RuntimeError("callback")
+
+    p = publisher(ScriptedIngest(script), batch_size=5, max_in_flight=1,
+                  on_rejected=on_rejected)
+    p.publish_many(events(10))
+    with pytest.raises(ReboundError):  # the stream's own error wins
+        p.flush()
+    p.publish_many(events(3))
+    assert p.flush().published == 4 + 3  # the callback's error is not raised now
