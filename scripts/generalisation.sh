@@ -46,6 +46,14 @@ score() {  # events truth config -> "macro-F1 ECE"
     awk '/^macro-F1/ {f=$2} /^expected calibration error/ {e=$4} END {print f, e}'
 }
 
+row() {  # name events truth fitted-config [note] -> one line of the table
+  local f0 e0 f1 e1 f2 e2
+  read -r f0 e0 < <(score "$2" "$3" "$cfg")
+  read -r f1 e1 < <(score "$2" "$3" "$4")
+  read -r f2 e2 < <(score "$2" "$3" "$shipped")
+  printf '%-12s %-20s %-20s %s\n' "$1" "$f0 / $e0" "$f1 / $e1${5:+ $5}" "$f2 / $e2"
+}
+
 for v in "${variants[@]}"; do
   "$B/tools/rebound-sim" --seed "$seed" --requests "$requests" --variant "$v" \
     --tenant-prefix "$v-" --run-id "$v" --out "$out/$v.events" --truth "$out/$v.truth" 2>/dev/null
@@ -59,10 +67,7 @@ for held in "${variants[@]}"; do
   done
   "$B/services/scoring/rebound-fit" --events "$out/train.events" --truth "$out/train.truth" \
     --classifier-config "$cfg" --out "$out/fit-no-$held.json" >"$out/fit-no-$held.log" 2>&1
-  read -r f0 e0 < <(score "$out/$held.events" "$out/$held.truth" "$cfg")
-  read -r f1 e1 < <(score "$out/$held.events" "$out/$held.truth" "$out/fit-no-$held.json")
-  read -r f2 e2 < <(score "$out/$held.events" "$out/$held.truth" "$shipped")
-  printf '%-12s %-20s %-20s %s\n' "$held" "$f0 / $e0" "$f1 / $e1" "$f2 / $e2"
+  row "$held" "$out/$held.events" "$out/$held.truth" "$out/fit-no-$held.json"
 done
 : >"$out/all.events"; : >"$out/all.truth"
 for v in "${variants[@]}"; do cat "$out/$v.events" >>"$out/all.events"; cat "$out/$v.truth" >>"$out/all.truth"; done
@@ -80,7 +85,4 @@ python3 "$ROOT/tools/worldgen/worldgen.py" --quiet --seed "$((seed + 1))" --requ
   --out "$out/wg.events" --truth "$out/wg.truth"
 "$B/services/scoring/rebound-fit" --events "$out/wg-train.events" --truth "$out/wg-train.truth" \
   --classifier-config "$cfg" --out "$out/fit-worldgen.json" >"$out/fit-worldgen.log" 2>&1
-read -r f0 e0 < <(score "$out/wg.events" "$out/wg.truth" "$cfg")
-read -r f1 e1 < <(score "$out/wg.events" "$out/wg.truth" "$out/fit-worldgen.json")
-read -r f2 e2 < <(score "$out/wg.events" "$out/wg.truth" "$shipped")
-printf '%-12s %-20s %-20s %s\n' "worldgen" "$f0 / $e0" "$f1 / $e1 (its own)" "$f2 / $e2"
+row worldgen "$out/wg.events" "$out/wg.truth" "$out/fit-worldgen.json" "(its own)"
