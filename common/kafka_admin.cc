@@ -189,4 +189,58 @@ absl::StatusOr<int> PartitionCount(RdKafka::Handle* handle,
   }
 }
 
+absl::StatusOr<std::map<int32_t, PartitionRange>> TopicWatermarks(
+    RdKafka::Handle* handle, const std::string& topic,
+    std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto left_ms = [&] {
+    return static_cast<int>(std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(
+               deadline - std::chrono::steady_clock::now())
+               .count()));
+  };
+  std::string errstr;
+  std::unique_ptr<RdKafka::Topic> t(
+      RdKafka::Topic::create(handle, topic, nullptr, errstr));
+  if (!t) {
+    return absl::InvalidArgumentError("topic '" + topic + "': " + errstr);
+  }
+  RdKafka::Metadata* raw = nullptr;
+  RdKafka::ErrorCode e = handle->metadata(false, t.get(), &raw, left_ms());
+  std::unique_ptr<RdKafka::Metadata> md(raw);
+  if (e != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError("metadata for topic '" + topic +
+                                  "': " + RdKafka::err2str(e));
+  }
+  std::map<int32_t, PartitionRange> ranges;
+  for (const auto* tm : *md->topics()) {
+    if (tm->topic() != topic) continue;
+    if (tm->err() != RdKafka::ERR_NO_ERROR) {
+      return absl::NotFoundError("topic '" + topic +
+                                 "': " + RdKafka::err2str(tm->err()));
+    }
+    for (const auto* pm : *tm->partitions()) {
+      PartitionRange& r = ranges[pm->id()];
+      while (true) {
+        e = handle->query_watermark_offsets(topic, pm->id(), &r.low, &r.high,
+                                            left_ms());
+        const bool settling = e == RdKafka::ERR_NOT_LEADER_FOR_PARTITION ||
+                              e == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+                              e == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
+        if (!settling || left_ms() <= 100) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (e != RdKafka::ERR_NO_ERROR) {
+        return absl::UnavailableError("watermarks of '" + topic + "' [" +
+                                      std::to_string(pm->id()) +
+                                      "]: " + RdKafka::err2str(e));
+      }
+    }
+  }
+  if (ranges.empty()) {
+    return absl::NotFoundError("topic '" + topic + "' has no partitions");
+  }
+  return ranges;
+}
+
 }  // namespace rebound

@@ -42,6 +42,22 @@ absl::StatusOr<int> PartitionCount(RdKafka::Handle* handle,
                                    const std::string& topic,
                                    std::chrono::milliseconds timeout);
 
+// Low and high watermark of one partition.
+struct PartitionRange {
+  int64_t low = 0;
+  int64_t high = 0;
+};
+
+// The low and high watermarks of every partition of `topic`, by partition
+// id. Right after a topic is created its leaders may not be known yet: those
+// answers (not leader, leader not available, unknown partition) are retried
+// until `timeout`. A topic the metadata does not know, or one without
+// partitions, is NotFound; other failures are Unavailable and name the topic
+// (and the partition) and Kafka's reason.
+absl::StatusOr<std::map<int32_t, PartitionRange>> TopicWatermarks(
+    RdKafka::Handle* handle, const std::string& topic,
+    std::chrono::milliseconds timeout);
+
 // Deletes the named topics; one that does not exist is not an error. On
 // failure the error names the topic and Kafka's reason.
 absl::Status DeleteTopics(RdKafka::Handle* handle,

@@ -6,15 +6,12 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/kafka_admin.h"
 #include "common/kafka_properties.h"
 #include "librdkafka/rdkafkacpp.h"
 
 namespace rebound::tools {
 namespace {
-
-struct Watermarks {
-  std::map<int32_t, std::pair<int64_t, int64_t>> by_partition;
-};
 
 absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> MakeConsumer(
     const std::string& brokers) {
@@ -40,55 +37,6 @@ absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> MakeConsumer(
   return c;
 }
 
-absl::StatusOr<Watermarks> GetWatermarks(RdKafka::KafkaConsumer* c,
-                                         const std::string& topic,
-                                         std::chrono::milliseconds timeout) {
-  std::string err;
-  std::unique_ptr<RdKafka::Topic> t(
-      RdKafka::Topic::create(c, topic, nullptr, err));
-  RdKafka::Metadata* raw = nullptr;
-  RdKafka::ErrorCode e =
-      c->metadata(false, t.get(), &raw, static_cast<int>(timeout.count()));
-  std::unique_ptr<RdKafka::Metadata> md(raw);
-  if (e != RdKafka::ERR_NO_ERROR) {
-    return absl::UnavailableError("metadata for topic '" + topic +
-                                  "': " + RdKafka::err2str(e));
-  }
-  Watermarks w;
-  for (const auto* tm : *md->topics()) {
-    if (tm->topic() != topic) continue;
-    if (tm->err() != RdKafka::ERR_NO_ERROR) {
-      return absl::NotFoundError("topic '" + topic +
-                                 "': " + RdKafka::err2str(tm->err()));
-    }
-    for (const auto* pm : *tm->partitions()) {
-      int64_t lo = 0, hi = 0;
-      // Right after a topic is created its leaders may not be known yet:
-      // retry those answers until the timeout.
-      absl::Time until = absl::Now() + absl::FromChrono(timeout);
-      while (true) {
-        e = c->query_watermark_offsets(topic, pm->id(), &lo, &hi,
-                                       static_cast<int>(timeout.count()));
-        bool transient = e == RdKafka::ERR_NOT_LEADER_FOR_PARTITION ||
-                         e == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
-                         e == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
-        if (!transient || absl::Now() > until) break;
-        absl::SleepFor(absl::Milliseconds(100));
-      }
-      if (e != RdKafka::ERR_NO_ERROR) {
-        return absl::UnavailableError("watermarks of '" + topic + "' [" +
-                                      std::to_string(pm->id()) +
-                                      "]: " + RdKafka::err2str(e));
-      }
-      w.by_partition[pm->id()] = {lo, hi};
-    }
-  }
-  if (w.by_partition.empty()) {
-    return absl::NotFoundError("topic '" + topic + "' has no partitions");
-  }
-  return w;
-}
-
 }  // namespace
 
 std::string KafkaRecord::Header(const std::string& name) const {
@@ -103,11 +51,11 @@ absl::StatusOr<int64_t> CountTopic(const std::string& brokers,
                                    std::chrono::milliseconds timeout) {
   auto c = MakeConsumer(brokers);
   if (!c.ok()) return c.status();
-  auto w = GetWatermarks(c->get(), topic, timeout);
+  auto w = rebound::TopicWatermarks(c->get(), topic, timeout);
   (*c)->close();
   if (!w.ok()) return w.status();
   int64_t n = 0;
-  for (const auto& [p, lh] : w->by_partition) n += lh.second - lh.first;
+  for (const auto& [p, r] : *w) n += r.high - r.low;
   return n;
 }
 
@@ -117,17 +65,17 @@ absl::StatusOr<std::vector<KafkaRecord>> ReadTopic(
   auto c = MakeConsumer(brokers);
   if (!c.ok()) return c.status();
   RdKafka::KafkaConsumer* consumer = c->get();
-  auto w = GetWatermarks(consumer, topic, timeout);
+  auto w = rebound::TopicWatermarks(consumer, topic, timeout);
   if (!w.ok()) {
     consumer->close();
     return w.status();
   }
   std::vector<RdKafka::TopicPartition*> parts;
   std::map<int32_t, int64_t> next;  // Next offset wanted per partition.
-  for (const auto& [p, lh] : w->by_partition) {
-    if (lh.second > lh.first) {
-      parts.push_back(RdKafka::TopicPartition::create(topic, p, lh.first));
-      next[p] = lh.first;
+  for (const auto& [p, r] : *w) {
+    if (r.high > r.low) {
+      parts.push_back(RdKafka::TopicPartition::create(topic, p, r.low));
+      next[p] = r.low;
     }
   }
   std::vector<KafkaRecord> out;
@@ -136,7 +84,7 @@ absl::StatusOr<std::vector<KafkaRecord>> ReadTopic(
   absl::Time deadline = absl::Now() + absl::FromChrono(timeout);
   auto done = [&] {
     for (const auto& [p, off] : next) {
-      if (off < w->by_partition[p].second) return false;
+      if (off < (*w)[p].high) return false;
     }
     return true;
   };

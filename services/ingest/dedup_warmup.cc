@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "common/kafka_admin.h"
 #include "common/kafka_properties.h"
 #include "librdkafka/rdkafkacpp.h"
 
@@ -57,47 +58,28 @@ absl::StatusOr<DedupWarmupResult> WarmDedupWindow(
     ~Closer() { c->close(); }
   } closer{consumer.get()};
 
-  std::unique_ptr<RdKafka::Topic> t(
-      RdKafka::Topic::create(consumer.get(), topic, nullptr, err));
-  RdKafka::Metadata* raw = nullptr;
-  RdKafka::ErrorCode e = consumer->metadata(false, t.get(), &raw, Ms(deadline));
-  std::unique_ptr<RdKafka::Metadata> md(raw);
-  if (e != RdKafka::ERR_NO_ERROR) return Unavailable(topic, "metadata", e);
-  std::map<int32_t, Range> ranges;
-  for (const auto* tm : *md->topics()) {
-    if (tm->topic() != topic) continue;
-    for (const auto* pm : *tm->partitions()) ranges[pm->id()] = {};
-  }
+  auto watermarks =
+      TopicWatermarks(consumer.get(), topic,
+                      std::chrono::milliseconds(std::max(1, Ms(deadline))));
   DedupWarmupResult result;
+  // A topic not there yet holds nothing to remember.
+  if (absl::IsNotFound(watermarks.status())) return result;
+  if (!watermarks.ok()) {
+    return absl::UnavailableError("dedup warm-up: " +
+                                  std::string(watermarks.status().message()));
+  }
+  std::map<int32_t, Range> ranges;
+  for (const auto& [p, w] : *watermarks) ranges[p] = {w.low, w.high};
   result.partitions = static_cast<int>(ranges.size());
-  if (ranges.empty()) return result;
 
   // Where each partition's window starts: the first record at or after
   // now - ttl (fewer if that is more than max_records, below).
   const int64_t since_ms = absl::ToUnixMillis(absl::Now() - options.ttl);
   std::vector<RdKafka::TopicPartition*> at_time;
-  for (auto& [p, r] : ranges) {
-    int64_t lo = 0, hi = 0;
-    while (true) {
-      e = consumer->query_watermark_offsets(topic, p, &lo, &hi, Ms(deadline));
-      // A topic just created may not have its leaders yet: wait for them.
-      const bool transient = e == RdKafka::ERR_NOT_LEADER_FOR_PARTITION ||
-                             e == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
-                             e == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
-      if (!transient || absl::Now() + absl::Milliseconds(100) >= deadline) {
-        break;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    if (e != RdKafka::ERR_NO_ERROR) {
-      RdKafka::TopicPartition::destroy(at_time);
-      return Unavailable(topic, "watermarks of [" + std::to_string(p) + "]", e);
-    }
-    r.end = hi;
-    r.next = lo;
+  for (const auto& [p, r] : ranges) {
     at_time.push_back(RdKafka::TopicPartition::create(topic, p, since_ms));
   }
-  e = consumer->offsetsForTimes(at_time, Ms(deadline));
+  RdKafka::ErrorCode e = consumer->offsetsForTimes(at_time, Ms(deadline));
   if (e != RdKafka::ERR_NO_ERROR) {
     RdKafka::TopicPartition::destroy(at_time);
     return Unavailable(topic, "offsets for the window's start", e);
