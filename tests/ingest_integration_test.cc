@@ -345,6 +345,63 @@ TEST_F(IngestIntegration, PublishWithRetriesRidesOverAgedConnections) {
   ExpectEachOnceInKafka(events);
 }
 
+TEST_F(IngestIntegration, PublishWithRetriesSplitsBatchesTooBigForIngest) {
+  // Batches over ingest's event limit are refused "at most 4": the client
+  // resends them in batches of 4.
+  ingest::IngestServerOptions o;
+  o.service.max_batch_events = 4;
+  ASSERT_NO_FATAL_FAILURE(StartServer(o));
+  auto events = Sample(60, "split");
+  tools::StreamPublishOptions so;
+  so.batch_size = 25;
+  auto r = tools::PublishWithRetries(channel_, events, so, 1);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_EQ(r.published, events.size());
+  EXPECT_EQ(r.attempts, 2);  // One refused round, one in batches of 4.
+  ExpectEachOnceInKafka(events);
+}
+
+TEST_F(IngestIntegration, PublishWithRetriesHalvesBatchesOverTheMessageSize) {
+  ingest::IngestServerOptions o;
+  o.max_message_bytes = 4 * 1024;
+  ASSERT_NO_FATAL_FAILURE(StartServer(o));
+  auto events = Sample(120, "halved");
+  tools::StreamPublishOptions so;
+  so.batch_size = 120;  // Far over 4 KiB in one message.
+  auto r = tools::PublishWithRetries(channel_, events, so, 1);
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_EQ(r.published, events.size());
+  EXPECT_GE(r.attempts, 2);
+  ExpectEachOnceInKafka(events);
+}
+
+TEST(SmallerBatch, ReadsTheLimitOrHalves) {
+  using grpc::Status;
+  using grpc::StatusCode;
+  EXPECT_EQ(tools::SmallerBatch(
+                Status(StatusCode::INVALID_ARGUMENT,
+                       "events: batch of more than 4 events, at most 4"),
+                25),
+            4);
+  EXPECT_EQ(tools::SmallerBatch(
+                Status(StatusCode::RESOURCE_EXHAUSTED,
+                       "Received message larger than max (70000 vs. 16384)"),
+                25),
+            12);
+  EXPECT_EQ(tools::SmallerBatch(Status(StatusCode::RESOURCE_EXHAUSTED,
+                                       "Received message larger than max"),
+                                1),
+            0);  // One event over the limit: no batch size helps.
+  EXPECT_EQ(tools::SmallerBatch(
+                Status(StatusCode::INVALID_ARGUMENT, "at most 30"), 25),
+            0);
+  EXPECT_EQ(
+      tools::SmallerBatch(
+          Status(StatusCode::UNAVAILABLE, "at most 4 larger than max"), 25),
+      0);
+  EXPECT_EQ(tools::SmallerBatch(Status::OK, 25), 0);
+}
+
 TEST_F(IngestIntegration, MalformedBatchFailsAsAWhole) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
   grpc::Status st;

@@ -411,6 +411,26 @@ bool Retryable(const rebound::v1::EventResult& r) {
 
 }  // namespace
 
+int SmallerBatch(const grpc::Status& status, int batch_size) {
+  const std::string& m = status.error_message();
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    // "events: batch of more than M events, at most M".
+    const size_t at = m.rfind("at most ");
+    if (at == std::string::npos) return 0;
+    int most = 0;
+    for (size_t i = at + 8; i < m.size() && m[i] >= '0' && m[i] <= '9'; ++i) {
+      most = most * 10 + (m[i] - '0');
+      if (most > batch_size) return 0;
+    }
+    return most > 0 && most < batch_size ? most : 0;
+  }
+  if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+      m.find("larger than max") != std::string::npos && batch_size > 1) {
+    return batch_size / 2;  // Over the message size: halve until it fits.
+  }
+  return 0;
+}
+
 StreamPublishResult PublishWithRetries(
     const std::shared_ptr<grpc::ChannelInterface>& channel,
     const std::vector<ConnectionEvent>& events,
@@ -422,19 +442,29 @@ StreamPublishResult PublishWithRetries(
   for (size_t i = 0; i < todo.size(); ++i) todo[i] = i;
   auto pause = std::chrono::milliseconds(200);
   const auto start = Clock::now();
+  StreamPublishOptions keep = options;
+  keep.keep_results = true;  // Retries are decided per event.
+  bool resized = false;      // The last round's batches were too big.
+  int streams = 0;
   for (int attempt = 0; attempt < std::max(1, attempts) && !todo.empty();
        ++attempt) {
-    if (attempt > 0) {
+    if (attempt > 0 && !resized) {
       std::this_thread::sleep_for(pause);
       pause = std::min(pause * 2, std::chrono::milliseconds(5000));
     }
     std::vector<ConnectionEvent> batch;
     batch.reserve(todo.size());
     for (size_t i : todo) batch.push_back(events[i]);
-    StreamPublishOptions keep = options;
-    keep.keep_results = true;  // Retries are decided per event.
     StreamPublishResult r = PublishOverStream(channel, batch, keep);
-    out.attempts = attempt + 1;
+    // Batches refused for their size are sent again, smaller, at once (a
+    // round that does not count against `attempts`).
+    const int smaller = SmallerBatch(r.status, keep.batch_size);
+    resized = smaller > 0;
+    if (resized) {
+      keep.batch_size = smaller;
+      --attempt;
+    }
+    out.attempts = ++streams;
     out.status = r.status;
     out.ack_latency_ms.insert(out.ack_latency_ms.end(),
                               r.ack_latency_ms.begin(), r.ack_latency_ms.end());

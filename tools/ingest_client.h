@@ -54,7 +54,8 @@ struct StreamPublishResult {
   std::vector<double> acked_at;
   size_t published = 0, duplicates = 0, rejected = 0, failed = 0, valid = 0;
   double seconds = 0;
-  // Streams used (PublishWithRetries: 1 + the retries it needed).
+  // Streams used (PublishWithRetries: 1 + the retries it needed, rounds
+  // resent with smaller batches included).
   int attempts = 1;
 };
 
@@ -92,12 +93,19 @@ StreamPublishResult PublishOverStream(
 // out — or FAILED as UNAVAILABLE / RESOURCE_EXHAUSTED), up to `attempts`
 // rounds with a growing pause (200 ms, doubling, at most 5 s). Events acked
 // before a cut come back DUPLICATE, so nothing is published twice. The
+// Batches refused for their size are split and sent again at once (see
+// SmallerBatch), not counted as a round. The
 // result holds each event's last outcome; `status` is OK once no event is
 // left to retry, else the last stream's status.
 StreamPublishResult PublishWithRetries(
     const std::shared_ptr<grpc::ChannelInterface>& channel,
     const std::vector<rebound::v1::ConnectionEvent>& events,
     const StreamPublishOptions& options, int attempts = 5);
+
+// The batch size to try after `status` refused batches of `batch_size` for
+// their size — ingest's "at most M" events (M), or a message "larger than
+// max" (half) — or 0 when the status is not that or no smaller size helps.
+int SmallerBatch(const grpc::Status& status, int batch_size);
 
 // Seconds on the steady clock now, the time base of `acked_at`.
 double SteadyNow();
