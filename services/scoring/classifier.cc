@@ -90,6 +90,17 @@ constexpr const char* kThresholdNames[] = {
     "selective_rate",           "min_recipient_received",
 };
 
+// Thresholds a config may leave out (added after configs were written and
+// fitted by tenants), with the value used then.
+const std::map<std::string, double>& OptionalThresholds() {
+  static const auto* m = new std::map<std::string, double>{
+      // An ignore this many days after the request, with no view of the
+      // sender, is an inbox cleared unread (NOT_SEEN). 0: never.
+      {"unseen_ignore_days", 30},
+  };
+  return *m;
+}
+
 absl::Status Invalid(const std::string& key, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(key, ": ", why));
 }
@@ -119,6 +130,12 @@ absl::Status ReadNumbers(const nlohmann::json& root, const std::string& section,
   const auto& obj = root.at(section);
   if (!obj.is_object()) return Invalid(section, "must be an object");
   std::set<std::string> known(names, names + n);
+  if (section == "thresholds") {
+    for (const auto& [key, value] : OptionalThresholds()) {
+      known.insert(key);
+      out.values[absl::StrCat(section, ".", key)] = value;
+    }
+  }
   for (const auto& [key, value] : obj.items()) {
     if (!known.contains(key)) {
       return Invalid(absl::StrCat(section, ".", key), "unknown name");
@@ -678,6 +695,50 @@ std::string NoteStyle(const ClassifierConfig& config,
   return "plain";
 }
 
+namespace {
+
+// Why the recipient most likely never saw the request, if so: it expired
+// and they never viewed the sender; or they ignored it long after it was
+// sent (most answers come within a week), again without a look at the
+// sender — a pile of invitations cleared unread.
+std::optional<Signal> NotSeenSignal(const ClassifierConfig& config,
+                                    const DeclineContext& ctx) {
+  if (ctx.draft || ctx.viewed) return std::nullopt;
+  const ConnectionEvent& e = ctx.event;
+  Signal s;
+  s.set_reason(rebound::v1::DECLINE_REASON_NOT_SEEN);
+  if (e.has_request_expired()) {
+    s.set_name("request.expired_unseen");
+    s.set_value(1);
+    s.set_detail("request expired and the recipient never viewed the sender");
+    return s;
+  }
+  const double days = config.Get("thresholds.unseen_ignore_days");
+  if (days <= 0 || !e.has_request_declined() ||
+      e.request_declined().kind() != rebound::v1::DECLINE_KIND_IGNORED ||
+      !ctx.sent_at || !e.has_occurred_at()) {
+    return std::nullopt;
+  }
+  const double after =
+      absl::ToDoubleHours(absl::FromUnixSeconds(e.occurred_at().seconds()) -
+                          *ctx.sent_at) /
+      24;
+  if (after < days) return std::nullopt;
+  s.set_name("request.ignored_unseen");
+  s.set_value(after);
+  s.set_detail(absl::StrFormat(
+      "ignored %.0f days after it was sent, without a look at the sender: "
+      "most likely cleared unread",
+      after));
+  return s;
+}
+
+}  // namespace
+
+bool NotSeen(const ClassifierConfig& config, const DeclineContext& context) {
+  return NotSeenSignal(config, context).has_value();
+}
+
 DeclineVerdict Classify(const ClassifierConfig& config,
                         const DeclineContext& ctx) {
   const ConnectionEvent& e = ctx.event;
@@ -700,14 +761,8 @@ DeclineVerdict Classify(const ClassifierConfig& config,
 
   std::map<DeclineReason, double> probability;
   std::vector<Signal> signals;
-  if (e.has_request_expired() && !ctx.viewed) {
-    // Not a decline: nothing says the recipient ever saw it.
-    Signal s;
-    s.set_name("request.expired_unseen");
-    s.set_value(1);
-    s.set_reason(rebound::v1::DECLINE_REASON_NOT_SEEN);
-    s.set_detail("request expired and the recipient never viewed the sender");
-    signals.push_back(std::move(s));
+  if (auto unseen = NotSeenSignal(config, ctx)) {
+    signals.push_back(std::move(*unseen));
     probability[rebound::v1::DECLINE_REASON_NOT_SEEN] = 1.0;
     v.set_primary_reason(rebound::v1::DECLINE_REASON_NOT_SEEN);
     v.set_confidence(1.0);

@@ -106,7 +106,10 @@ absl::StatusOr<ClassifierConfig> ParseClassifierConfig(const std::string& json);
 // reason, and every signal that fired with its value and weight.
 // - An expiry the recipient never viewed is NOT_SEEN with confidence 1 and
 //   the signal "request.expired_unseen"; an expiry after a view is a silent
-//   decline and is classified like one.
+//   decline and is classified like one. So is an ignore at least
+//   thresholds.unseen_ignore_days (optional, default 30; 0 turns it off)
+//   after the request with no view of the sender ("request.ignored_unseen",
+//   its value the days): an inbox cleared unread.
 // - Otherwise the four decline reasons get prior + evidence log-odds and a
 //   softmax; the primary reason is the most likely one, or UNDETERMINED when
 //   its probability is below min_confidence or no signal weighs for it (it
@@ -117,6 +120,10 @@ absl::StatusOr<ClassifierConfig> ParseClassifierConfig(const std::string& json);
 //   first, ties by name.
 rebound::v1::DeclineVerdict Classify(const ClassifierConfig& config,
                                      const DeclineContext& context);
+
+// Whether Classify calls this decline NOT_SEEN (see above) rather than
+// weighing the four decline reasons.
+bool NotSeen(const ClassifierConfig& config, const DeclineContext& context);
 
 // Carries what the classifier saw of the two members on `verdict`
 // (DecisionContext: the recipient's accept hours and offset, the sender's

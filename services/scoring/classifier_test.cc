@@ -191,6 +191,14 @@ INSTANTIATE_TEST_SUITE_P(
              },
              rebound::v1::DECLINE_REASON_NOT_SEEN,
              {"request.expired_unseen"}},
+        Case{"ignored_long_after_unseen",
+             [](DeclineContext& c) {
+               c.event.mutable_occurred_at()->set_seconds(
+                   absl::ToUnixSeconds(kSent + absl::Hours(24 * 40)));
+               c.request->set_note("Quick call about our platform?");
+             },
+             rebound::v1::DECLINE_REASON_NOT_SEEN,
+             {"request.ignored_unseen"}},
         Case{"expired_after_view_is_a_silent_decline",
              [](DeclineContext& c) {
                c.event.mutable_request_expired()->set_request_id("req-1");
@@ -240,6 +248,47 @@ TEST(ClassifierTest, ExpiryFieldsAndCertainty) {
   EXPECT_EQ(v.confidence(), 1.0);
   EXPECT_EQ(v.sent_at().seconds(), absl::ToUnixSeconds(kSent));
   EXPECT_EQ(v.request().request_id(), "req-1");
+}
+
+// An ignore long after the request with no look at the sender is an inbox
+// cleared unread; a view, an explicit decline, a prompt answer or the
+// threshold at 0 each make it a decline again.
+TEST(ClassifierTest, AnIgnoreLongAfterWithNoViewIsNotSeen) {
+  auto late = [](DeclineContext c, double days) {
+    c.event.mutable_occurred_at()->set_seconds(
+        absl::ToUnixSeconds(kSent + absl::Hours(24 * days)));
+    c.request->set_note("Quick call about our platform?");
+    return c;
+  };
+  const double threshold = Config().Get("thresholds.unseen_ignore_days");
+  ASSERT_GT(threshold, 7);
+  auto v = Classify(Config(), late(Base(), threshold + 1));
+  EXPECT_EQ(v.primary_reason(), rebound::v1::DECLINE_REASON_NOT_SEEN);
+  EXPECT_EQ(v.confidence(), 1.0);
+  ASSERT_EQ(v.signals_size(), 1);
+  EXPECT_NEAR(v.signals(0).value(), threshold + 1, 1e-6);
+  EXPECT_THAT(v.signals(0).detail(), HasSubstr("cleared unread"));
+
+  const auto decline = rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH;
+  EXPECT_EQ(Classify(Config(), late(Base(), threshold - 1)).primary_reason(),
+            decline);
+  DeclineContext viewed = late(Base(), threshold + 1);
+  viewed.viewed = true;
+  EXPECT_EQ(Classify(Config(), viewed).primary_reason(), decline);
+  DeclineContext declined = late(Base(), threshold + 1);
+  declined.event.mutable_request_declined()->set_kind(
+      rebound::v1::DECLINE_KIND_DECLINED);
+  EXPECT_EQ(Classify(Config(), declined).primary_reason(), decline);
+  DeclineContext draft = late(Base(), threshold + 1);
+  draft.draft = true;
+  EXPECT_NE(Classify(Config(), draft).primary_reason(),
+            rebound::v1::DECLINE_REASON_NOT_SEEN);
+  EXPECT_TRUE(NotSeen(Config(), late(Base(), threshold + 1)));
+  EXPECT_FALSE(NotSeen(Config(), viewed));
+
+  ClassifierConfig off = Config();
+  off.values["thresholds.unseen_ignore_days"] = 0;
+  EXPECT_EQ(Classify(off, late(Base(), 400)).primary_reason(), decline);
 }
 
 TEST(ClassifierTest, LearnedAcceptHoursOverrideWorkingHours) {
@@ -333,6 +382,24 @@ TEST(ClassifierConfigTest, NumbersOutOfRangeAreRefused) {
     ASSERT_FALSE(r.ok()) << c.key;
     EXPECT_THAT(std::string(r.status().message()), HasSubstr(c.key));
   }
+}
+
+// A threshold added after configs were fitted may be left out: it takes
+// its default. It is checked like the others when given.
+TEST(ClassifierConfigTest, AnOptionalThresholdTakesItsDefault) {
+  const std::string good = ShippedJson();
+  const std::string key = NumberOf(good, "unseen_ignore_days");
+  ASSERT_NE(key, "<no unseen_ignore_days>");
+  std::string without = absl::StrReplaceAll(good, {{",\n    " + key, ""}});
+  ASSERT_NE(without, good);
+  auto c = ParseClassifierConfig(without);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->Get("thresholds.unseen_ignore_days"), 30);
+  auto bad = ParseClassifierConfig(
+      absl::StrReplaceAll(good, {{key, "\"unseen_ignore_days\": -2"}}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("thresholds.unseen_ignore_days"));
 }
 
 TEST(ClassifierConfigTest, LoadErrorsNameTheFile) {

@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
     if (!parsed->has_value()) continue;
     const auto& e = **parsed;
     if (auto ctx = state.ContextFor(e)) {
-      const bool not_seen = e.has_request_expired() && !ctx->viewed;
+      const bool not_seen = rebound::scoring::NotSeen(*base, *ctx);
       auto it = truth.find({e.tenant_id(), e.event_id()});
       const int label =
           it == truth.end() ? -1 : static_cast<int>(it->second) - 1;
