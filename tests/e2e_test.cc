@@ -1005,28 +1005,49 @@ TEST_F(Pipeline, OfflineSuggestionsAreWhatNotifyEmits) {
 
   scoring::OfflineAdvisor advisor(policy_);
   scoring::OfflineState state;
-  int compared = 0;
+  std::vector<RetrySuggestion> offline;  // First versions, in order.
+  std::set<std::string> made_ready;      // Later versions turned READY.
+  auto keep = [&](const std::vector<RetrySuggestion>& out) {
+    for (const auto& s : out) {
+      if (s.version() == 1) offline.push_back(s);
+      if (s.version() > 1 && s.state() == rebound::v1::SUGGESTION_STATE_READY) {
+        made_ready.insert(s.suggestion_id());
+      }
+    }
+  };
   for (const auto& e : events) {
     if (auto ctx = state.ContextFor(e)) {
       auto v = scoring::Classify(classifier_, *ctx);
       scoring::AttachDecisionContext(*ctx, &v);
-      for (const auto& s : advisor.OnVerdict(v)) {
-        if (s.version() != 1) continue;
-        auto it = online.find(s.suggestion_id());
-        ASSERT_NE(it, online.end()) << s.suggestion_id();
-        const RetrySuggestion& o = it->second;
-        EXPECT_EQ(s.reason(), o.reason()) << s.suggestion_id();
-        EXPECT_EQ(s.should_retry(), o.should_retry()) << s.suggestion_id();
-        EXPECT_EQ(s.state(), o.state()) << s.suggestion_id();
-        std::vector<int> kinds, online_kinds;
-        for (const auto& a : s.actions()) kinds.push_back(a.kind());
-        for (const auto& a : o.actions()) online_kinds.push_back(a.kind());
-        EXPECT_EQ(kinds, online_kinds) << s.suggestion_id();
-        ++compared;
-      }
+      keep(advisor.OnVerdict(v));
     }
     state.Apply(e);
-    advisor.OnEvent(e);
+    keep(advisor.OnEvent(e));
+  }
+  int compared = 0;
+  for (const auto& s : offline) {
+    auto it = online.find(s.suggestion_id());
+    ASSERT_NE(it, online.end()) << s.suggestion_id();
+    const RetrySuggestion& o = it->second;
+    EXPECT_EQ(s.reason(), o.reason()) << s.suggestion_id();
+    EXPECT_EQ(s.should_retry(), o.should_retry()) << s.suggestion_id();
+    // A ProfileUpdated (key tenant/sender/, another partition than the
+    // pair's) just after the decline can be scored first; the verdict then
+    // carries the updated profile and the first version is already READY.
+    // Offline, in file order, the same update turns it READY one version
+    // later.
+    const bool update_overtook_verdict =
+        s.state() == rebound::v1::SUGGESTION_STATE_WAITING_ON_PROFILE &&
+        o.state() == rebound::v1::SUGGESTION_STATE_READY &&
+        made_ready.contains(s.suggestion_id());
+    if (!update_overtook_verdict) {
+      EXPECT_EQ(s.state(), o.state()) << s.suggestion_id();
+    }
+    std::vector<int> kinds, online_kinds;
+    for (const auto& a : s.actions()) kinds.push_back(a.kind());
+    for (const auto& a : o.actions()) online_kinds.push_back(a.kind());
+    EXPECT_EQ(kinds, online_kinds) << s.suggestion_id();
+    ++compared;
   }
   EXPECT_EQ(compared, static_cast<int>(expected.size()));
 }

@@ -90,15 +90,30 @@ constexpr const char* kThresholdNames[] = {
     "selective_rate",           "min_recipient_received",
 };
 
-// Thresholds a config may leave out (added after configs were written and
-// fitted by tenants), with the value used then.
-const std::map<std::string, double>& OptionalThresholds() {
-  static const auto* m = new std::map<std::string, double>{
+// Weights and thresholds a config may leave out (added after configs were
+// written and fitted by tenants), with the value used then: a signal added
+// later weighs nothing until a fit (or the shipped config) gives it weight.
+const std::map<std::string, double>& OptionalNumbers(
+    const std::string& section) {
+  static const auto* weights = new std::map<std::string, double>{
+      // The note asks a question ("?" in any language): it solicits.
+      {"note_question", 0},
+      // The sender is more senior than the recipient: no credibility to
+      // borrow (against credibility guard).
+      {"sender_outranks", 0},
+      // The recipient has follower_gap_ratio times the sender's followers.
+      {"recipient_follower_gap", 0},
+  };
+  static const auto* thresholds = new std::map<std::string, double>{
       // An ignore this many days after the request, with no view of the
       // sender, is an inbox cleared unread (NOT_SEEN). 0: never.
       {"unseen_ignore_days", 30},
+      {"follower_gap_ratio", 10},
   };
-  return *m;
+  static const auto* none = new std::map<std::string, double>;
+  if (section == "weights") return *weights;
+  if (section == "thresholds") return *thresholds;
+  return *none;
 }
 
 absl::Status Invalid(const std::string& key, const std::string& why) {
@@ -130,11 +145,9 @@ absl::Status ReadNumbers(const nlohmann::json& root, const std::string& section,
   const auto& obj = root.at(section);
   if (!obj.is_object()) return Invalid(section, "must be an object");
   std::set<std::string> known(names, names + n);
-  if (section == "thresholds") {
-    for (const auto& [key, value] : OptionalThresholds()) {
-      known.insert(key);
-      out.values[absl::StrCat(section, ".", key)] = value;
-    }
+  for (const auto& [key, value] : OptionalNumbers(section)) {
+    known.insert(key);
+    out.values[absl::StrCat(section, ".", key)] = value;
   }
   for (const auto& [key, value] : obj.items()) {
     if (!known.contains(key)) {
@@ -459,6 +472,10 @@ void NoteEvidence(const ClassifierConfig& config, const DeclineContext& ctx,
                          : absl::StrCat("note refers to shared context: \"",
                                         personal.front(), "\""));
   }
+  if (note.find('?') != std::string::npos) {
+    ev.Add("note.question", 1, kOffTarget, ev.W("note_question"),
+           "note asks a question");
+  }
   int64_t length = CodePoints(note);
   if (length > ev.T("long_note_chars")) {
     ev.Add("note.long", length, kOffTarget, ev.W("note_long"),
@@ -563,9 +580,29 @@ void RecipientEvidence(const DeclineContext& ctx, Evidence& ev) {
              ev.W("recipient_many_followers"),
              absl::StrFormat("recipient has %d followers", r.follower_count()));
     }
+    const double ratio = ev.T("follower_gap_ratio");
+    if (ratio > 0 && r.follower_count() > 0 &&
+        static_cast<double>(r.follower_count()) >=
+            ratio *
+                static_cast<double>(std::max<int64_t>(1, s.follower_count()))) {
+      ev.Add("pair.follower_gap",
+             static_cast<double>(r.follower_count()) /
+                 static_cast<double>(std::max<int64_t>(1, s.follower_count())),
+             kCredibility, ev.W("recipient_follower_gap"),
+             absl::StrFormat("recipient has %d followers, the sender %d",
+                             r.follower_count(), s.follower_count()));
+    }
     if (s.seniority() != rebound::v1::SENIORITY_UNSPECIFIED &&
         r.seniority() != rebound::v1::SENIORITY_UNSPECIFIED) {
       int gap = SeniorityRank(r.seniority()) - SeniorityRank(s.seniority());
+      if (gap < 0) {
+        ev.Add("pair.sender_outranks", -gap, kCredibility,
+               ev.W("sender_outranks"),
+               absl::StrCat("the sender (",
+                            rebound::v1::Seniority_Name(s.seniority()),
+                            ") is more senior than the recipient (",
+                            rebound::v1::Seniority_Name(r.seniority()), ")"));
+      }
       if (gap >= ev.T("seniority_gap")) {
         ev.Add("pair.seniority_gap", gap, kCredibility, ev.W("seniority_gap"),
                absl::StrCat("recipient (",
@@ -733,6 +770,14 @@ std::optional<Signal> NotSeenSignal(const ClassifierConfig& config,
   return s;
 }
 
+// Signals about how the recipient answered, not why.
+bool AnswerOnly(const Signal& s) {
+  static const auto* names = new std::set<std::string>{
+      "decline.ignored", "decline.declined", "recipient.viewed_profile",
+      "recipient.no_view", "request.expired_after_view"};
+  return names->contains(s.name());
+}
+
 }  // namespace
 
 bool NotSeen(const ClassifierConfig& config, const DeclineContext& context) {
@@ -795,11 +840,15 @@ DeclineVerdict Classify(const ClassifierConfig& config,
         best_p = p;
       }
     }
-    // A reason needs evidence: one that wins on its prior alone (no signal
-    // weighing for it) is not named, whatever the priors a fit learnt.
+    // A reason needs evidence of why: one that wins on its prior alone, or
+    // on how the recipient answered (ignored, declined, left pending,
+    // looked the sender up or not) with nothing about the sender, the note,
+    // the timing or the pair weighing for it, is not named, whatever the
+    // priors and weights a fit learnt. A report says why, so it counts.
     const bool evidenced = std::any_of(
-        ev.signals().begin(), ev.signals().end(),
-        [&](const Signal& s) { return s.reason() == best && s.weight() > 0; });
+        ev.signals().begin(), ev.signals().end(), [&](const Signal& s) {
+          return s.reason() == best && s.weight() > 0 && !AnswerOnly(s);
+        });
     v.set_primary_reason(best_p < config.min_confidence || !evidenced
                              ? rebound::v1::DECLINE_REASON_UNDETERMINED
                              : best);

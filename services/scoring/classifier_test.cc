@@ -291,6 +291,61 @@ TEST(ClassifierTest, AnIgnoreLongAfterWithNoViewIsNotSeen) {
   EXPECT_EQ(Classify(off, late(Base(), 400)).primary_reason(), decline);
 }
 
+std::map<std::string, double> SignalValues(
+    const rebound::v1::DeclineVerdict& v) {
+  std::map<std::string, double> out;
+  for (const auto& s : v.signals()) out[s.name()] = s.value();
+  return out;
+}
+
+// Signals that hold in every world the classifier was measured on: a note
+// that asks a question leans off-target; a sender who outranks the
+// recipient has no credibility to borrow; a recipient with many times the
+// sender's followers guards it.
+TEST(ClassifierTest, QuestionRankAndFollowerGapSignals) {
+  DeclineContext c = Base();
+  auto fired = SignalValues(Classify(Config(), c));
+  EXPECT_FALSE(fired.contains("note.question"));
+  EXPECT_FALSE(fired.contains("pair.sender_outranks"));
+  EXPECT_FALSE(fired.contains("pair.follower_gap"));
+
+  c.request->set_note("¿Tienes un momento esta semana?");
+  c.request->mutable_sender_profile()->set_seniority(
+      rebound::v1::SENIORITY_DIRECTOR);
+  c.request->mutable_recipient_profile()->set_seniority(
+      rebound::v1::SENIORITY_ENTRY);
+  auto v = Classify(Config(), c);
+  fired = SignalValues(v);
+  EXPECT_EQ(fired["note.question"], 1);
+  EXPECT_GT(fired["pair.sender_outranks"], 0);
+  for (const auto& s : v.signals()) {
+    if (s.name() == "note.question") {
+      EXPECT_EQ(s.reason(), rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH);
+    }
+    if (s.name() == "pair.sender_outranks") {
+      EXPECT_EQ(s.reason(), rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD);
+      EXPECT_LE(s.weight(), 0) << "outranking must not point at guard";
+    }
+  }
+
+  const double ratio = Config().Get("thresholds.follower_gap_ratio");
+  ASSERT_GT(ratio, 1);
+  c = Base();
+  c.request->mutable_sender_profile()->set_follower_count(0);
+  c.request->mutable_recipient_profile()->set_follower_count(
+      static_cast<int64_t>(ratio));
+  fired = SignalValues(Classify(Config(), c));
+  EXPECT_EQ(fired["pair.follower_gap"], ratio);  // 0 followers count as 1.
+  c.request->mutable_recipient_profile()->set_follower_count(
+      static_cast<int64_t>(ratio) - 1);
+  EXPECT_FALSE(
+      SignalValues(Classify(Config(), c)).contains("pair.follower_gap"));
+  ClassifierConfig off = Config();
+  off.values["thresholds.follower_gap_ratio"] = 0;
+  c.request->mutable_recipient_profile()->set_follower_count(1'000'000);
+  EXPECT_FALSE(SignalValues(Classify(off, c)).contains("pair.follower_gap"));
+}
+
 TEST(ClassifierTest, LearnedAcceptHoursOverrideWorkingHours) {
   // A night owl: every acceptance at 02:00 on weekdays. 02:30 is in hours,
   // 10:00 (a default working hour) is not.
@@ -400,6 +455,28 @@ TEST(ClassifierConfigTest, AnOptionalThresholdTakesItsDefault) {
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()),
               HasSubstr("thresholds.unseen_ignore_days"));
+}
+
+// Weights added after configs were fitted may be left out too: they weigh
+// nothing then, so an older config classifies as it did.
+TEST(ClassifierConfigTest, AnOptionalWeightWeighsNothingWhenLeftOut) {
+  const std::string good = ShippedJson();
+  std::string without = good;
+  for (const char* name :
+       {"note_question", "sender_outranks", "recipient_follower_gap"}) {
+    const std::string entry = NumberOf(good, name);
+    ASSERT_NE(entry, absl::StrCat("<no ", name, ">"));
+    std::string next = absl::StrReplaceAll(without, {{entry + ",", ""}});
+    if (next == without)
+      next = absl::StrReplaceAll(without, {{",\n    " + entry, ""}});
+    ASSERT_NE(next, without) << name;
+    without = next;
+  }
+  auto c = ParseClassifierConfig(without);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->Get("weights.note_question"), 0);
+  EXPECT_EQ(c->Get("weights.sender_outranks"), 0);
+  EXPECT_EQ(c->Get("weights.recipient_follower_gap"), 0);
 }
 
 TEST(ClassifierConfigTest, LoadErrorsNameTheFile) {

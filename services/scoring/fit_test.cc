@@ -63,7 +63,7 @@ DeclineContext Mixed() {
 TEST(Fit, TheFeaturesReproduceTheClassifier) {
   const ClassifierConfig config = Shipped();
   const auto names = FitWeightNames(config);
-  ASSERT_EQ(names.size(), 32u);
+  ASSERT_EQ(names.size(), 35u);
   const DeclineContext ctx = Mixed();
   const auto p =
       Predict(ModelOf(config, names), Features(config, names, ctx, 0));
