@@ -581,14 +581,13 @@ void RecipientEvidence(const DeclineContext& ctx, Evidence& ev) {
              absl::StrFormat("recipient has %d followers", r.follower_count()));
     }
     const double ratio = ev.T("follower_gap_ratio");
-    if (ratio > 0 && r.follower_count() > 0 &&
-        static_cast<double>(r.follower_count()) >=
-            ratio *
-                static_cast<double>(std::max<int64_t>(1, s.follower_count()))) {
-      ev.Add("pair.follower_gap",
-             static_cast<double>(r.follower_count()) /
-                 static_cast<double>(std::max<int64_t>(1, s.follower_count())),
-             kCredibility, ev.W("recipient_follower_gap"),
+    // A sender without followers counts as one.
+    const double gap =
+        static_cast<double>(r.follower_count()) /
+        static_cast<double>(std::max<int64_t>(1, s.follower_count()));
+    if (ratio > 0 && r.follower_count() > 0 && gap >= ratio) {
+      ev.Add("pair.follower_gap", gap, kCredibility,
+             ev.W("recipient_follower_gap"),
              absl::StrFormat("recipient has %d followers, the sender %d",
                              r.follower_count(), s.follower_count()));
     }
