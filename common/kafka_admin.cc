@@ -192,12 +192,21 @@ absl::StatusOr<int> PartitionCount(RdKafka::Handle* handle,
 absl::StatusOr<std::map<int32_t, PartitionRange>> TopicWatermarks(
     RdKafka::Handle* handle, const std::string& topic,
     std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // At most a day: a longer timeout would overflow the int milliseconds
+  // librdkafka takes.
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      std::clamp(timeout, std::chrono::milliseconds(0),
+                 std::chrono::milliseconds(std::chrono::hours(24)));
   auto left_ms = [&] {
     return static_cast<int>(std::max<int64_t>(
         0, std::chrono::duration_cast<std::chrono::milliseconds>(
                deadline - std::chrono::steady_clock::now())
                .count()));
+  };
+  auto settling = [](RdKafka::ErrorCode e) {
+    return e == RdKafka::ERR_NOT_LEADER_FOR_PARTITION ||
+           e == RdKafka::ERR_LEADER_NOT_AVAILABLE;
   };
   std::string errstr;
   std::unique_ptr<RdKafka::Topic> t(
@@ -205,36 +214,48 @@ absl::StatusOr<std::map<int32_t, PartitionRange>> TopicWatermarks(
   if (!t) {
     return absl::InvalidArgumentError("topic '" + topic + "': " + errstr);
   }
-  RdKafka::Metadata* raw = nullptr;
-  RdKafka::ErrorCode e = handle->metadata(false, t.get(), &raw, left_ms());
-  std::unique_ptr<RdKafka::Metadata> md(raw);
-  if (e != RdKafka::ERR_NO_ERROR) {
-    return absl::UnavailableError("metadata for topic '" + topic +
-                                  "': " + RdKafka::err2str(e));
+  std::unique_ptr<RdKafka::Metadata> md;
+  const RdKafka::TopicMetadata* tm = nullptr;
+  while (true) {
+    RdKafka::Metadata* raw = nullptr;
+    RdKafka::ErrorCode e = handle->metadata(false, t.get(), &raw, left_ms());
+    md.reset(raw);
+    if (e != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError("metadata for topic '" + topic +
+                                    "': " + RdKafka::err2str(e));
+    }
+    tm = nullptr;
+    for (const auto* m : *md->topics()) {
+      if (m->topic() == topic) tm = m;
+    }
+    if (tm == nullptr || tm->err() == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) {
+      return absl::NotFoundError("topic '" + topic + "' does not exist");
+    }
+    // A topic just created may not have its leaders yet: asked again. Any
+    // other answer (not authorised, ...) is not "no such topic".
+    if (!settling(tm->err()) || left_ms() <= 100) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (tm->err() != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError("topic '" + topic +
+                                  "': " + RdKafka::err2str(tm->err()));
   }
   std::map<int32_t, PartitionRange> ranges;
-  for (const auto* tm : *md->topics()) {
-    if (tm->topic() != topic) continue;
-    if (tm->err() != RdKafka::ERR_NO_ERROR) {
-      return absl::NotFoundError("topic '" + topic +
-                                 "': " + RdKafka::err2str(tm->err()));
+  for (const auto* pm : *tm->partitions()) {
+    PartitionRange& r = ranges[pm->id()];
+    RdKafka::ErrorCode e;
+    while (true) {
+      e = handle->query_watermark_offsets(topic, pm->id(), &r.low, &r.high,
+                                          left_ms());
+      // Per partition, "unknown partition" is a leader not settled yet.
+      const bool retry = settling(e) || e == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
+      if (!retry || left_ms() <= 100) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    for (const auto* pm : *tm->partitions()) {
-      PartitionRange& r = ranges[pm->id()];
-      while (true) {
-        e = handle->query_watermark_offsets(topic, pm->id(), &r.low, &r.high,
-                                            left_ms());
-        const bool settling = e == RdKafka::ERR_NOT_LEADER_FOR_PARTITION ||
-                              e == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
-                              e == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
-        if (!settling || left_ms() <= 100) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-      if (e != RdKafka::ERR_NO_ERROR) {
-        return absl::UnavailableError("watermarks of '" + topic + "' [" +
-                                      std::to_string(pm->id()) +
-                                      "]: " + RdKafka::err2str(e));
-      }
+    if (e != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError("watermarks of '" + topic + "' [" +
+                                    std::to_string(pm->id()) +
+                                    "]: " + RdKafka::err2str(e));
     }
   }
   if (ranges.empty()) {

@@ -51,9 +51,10 @@ struct PartitionRange {
 // The low and high watermarks of every partition of `topic`, by partition
 // id. Right after a topic is created its leaders may not be known yet: those
 // answers (not leader, leader not available, unknown partition) are retried
-// until `timeout`. A topic the metadata does not know, or one without
-// partitions, is NotFound; other failures are Unavailable and name the topic
-// (and the partition) and Kafka's reason.
+// until `timeout` (at most a day). A topic the broker says does not exist,
+// or one without partitions, is NotFound; other failures (not authorised,
+// leaders still missing at the timeout, no broker) are Unavailable and name
+// the topic (and the partition) and Kafka's reason.
 absl::StatusOr<std::map<int32_t, PartitionRange>> TopicWatermarks(
     RdKafka::Handle* handle, const std::string& topic,
     std::chrono::milliseconds timeout);

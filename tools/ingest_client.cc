@@ -265,8 +265,9 @@ class StreamCall final
   // Files one answered batch's results at their input positions.
   void Record(Clock::time_point now) {
     if (response_.has_error() && tally_.status.ok()) {
-      // This client's batches are never empty or oversized: a refused one
-      // is a bug to report, its events left unanswered.
+      // A batch refused as a whole (over ingest's event limit, say): its
+      // events stay unanswered and the status says why, which
+      // PublishWithRetries reads to resend them in smaller batches.
       tally_.status = grpc::Status(
           static_cast<grpc::StatusCode>(response_.error().code()),
           response_.error().field() + ": " + response_.error().error());

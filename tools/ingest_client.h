@@ -92,11 +92,11 @@ StreamPublishResult PublishOverStream(
 // answered because the stream ended — ingest draining, a connection aged
 // out — or FAILED as UNAVAILABLE / RESOURCE_EXHAUSTED), up to `attempts`
 // rounds with a growing pause (200 ms, doubling, at most 5 s). Events acked
-// before a cut come back DUPLICATE, so nothing is published twice. The
+// before a cut come back DUPLICATE, so nothing is published twice.
 // Batches refused for their size are split and sent again at once (see
-// SmallerBatch), not counted as a round. The
-// result holds each event's last outcome; `status` is OK once no event is
-// left to retry, else the last stream's status.
+// SmallerBatch), not counted as a round. The result holds each event's last
+// outcome; `status` is OK once no event is left to retry, else the last
+// stream's status.
 StreamPublishResult PublishWithRetries(
     const std::shared_ptr<grpc::ChannelInterface>& channel,
     const std::vector<rebound::v1::ConnectionEvent>& events,
