@@ -1006,13 +1006,13 @@ TEST_F(Pipeline, OfflineSuggestionsAreWhatNotifyEmits) {
   scoring::OfflineAdvisor advisor(policy_);
   scoring::OfflineState state;
   std::vector<RetrySuggestion> offline;  // First versions, in order.
-  std::set<std::string> made_ready;      // Later versions turned READY.
+  // Suggestions the sender's next ProfileUpdated after the decline turned
+  // READY, and per sender the declines not yet followed by an update.
+  std::set<std::string> made_ready;
+  std::map<std::string, std::set<std::string>> awaiting_update;
   auto keep = [&](const std::vector<RetrySuggestion>& out) {
     for (const auto& s : out) {
       if (s.version() == 1) offline.push_back(s);
-      if (s.version() > 1 && s.state() == rebound::v1::SUGGESTION_STATE_READY) {
-        made_ready.insert(s.suggestion_id());
-      }
     }
   };
   for (const auto& e : events) {
@@ -1022,7 +1022,22 @@ TEST_F(Pipeline, OfflineSuggestionsAreWhatNotifyEmits) {
       keep(advisor.OnVerdict(v));
     }
     state.Apply(e);
-    keep(advisor.OnEvent(e));
+    auto out = advisor.OnEvent(e);
+    keep(out);
+    if (e.has_profile_updated()) {
+      auto waiting = std::move(awaiting_update[e.sender_id()]);
+      awaiting_update.erase(e.sender_id());
+      for (const auto& s : out) {
+        if (s.version() > 1 &&
+            s.state() == rebound::v1::SUGGESTION_STATE_READY &&
+            waiting.contains(s.suggestion_id())) {
+          made_ready.insert(s.suggestion_id());
+        }
+      }
+    }
+    if (e.has_request_declined() || e.has_request_expired()) {
+      awaiting_update[e.sender_id()].insert(e.event_id());
+    }
   }
   int compared = 0;
   for (const auto& s : offline) {
@@ -1031,11 +1046,11 @@ TEST_F(Pipeline, OfflineSuggestionsAreWhatNotifyEmits) {
     const RetrySuggestion& o = it->second;
     EXPECT_EQ(s.reason(), o.reason()) << s.suggestion_id();
     EXPECT_EQ(s.should_retry(), o.should_retry()) << s.suggestion_id();
-    // A ProfileUpdated (key tenant/sender/, another partition than the
-    // pair's) just after the decline can be scored first; the verdict then
-    // carries the updated profile and the first version is already READY.
-    // Offline, in file order, the same update turns it READY one version
-    // later.
+    // The sender's next ProfileUpdated after the decline (key
+    // tenant/sender/, another partition than the pair's) can be scored
+    // first; the verdict then carries the updated profile and the first
+    // version is already READY. Offline, in file order, that same update
+    // turns it READY one version later.
     const bool update_overtook_verdict =
         s.state() == rebound::v1::SUGGESTION_STATE_WAITING_ON_PROFILE &&
         o.state() == rebound::v1::SUGGESTION_STATE_READY &&

@@ -12,13 +12,15 @@ from pipeline import MakePipeline, Pipeline, make_tls_dir
 
 
 @pytest.fixture
-def make_pipeline() -> Iterator[MakePipeline]:
-    """Starts pipelines (Pipeline's arguments); stops them after the test."""
+def make_pipeline(tmp_path: Path) -> Iterator[MakePipeline]:
+    """Starts pipelines (Pipeline's arguments); stops them after the test.
+    Their logs go under the test's tmp_path (pytest keeps the last runs')."""
     started: list[Pipeline] = []
 
     def make(tls_dir: Optional[Path] = None, mutual_tls: bool = False,
              ingest_args: Sequence[str] = ()) -> Pipeline:
-        started.append(Pipeline(tls_dir, mutual_tls, ingest_args))
+        logs = tmp_path / f"pipeline-{len(started)}-logs"
+        started.append(Pipeline(tls_dir, mutual_tls, ingest_args, logs))
         return started[-1]
 
     yield make

@@ -52,10 +52,12 @@ class Pipeline:
     tls_dir (ca.pem, server.pem, server.key): every service serves TLS.
     mutual_tls: they also require a client certificate signed by
     client-ca.pem; one for the tenant (CN = tenant) is issued into tls_dir
-    as client.pem / client.key. ingest_args: more flags for ingest."""
+    as client.pem / client.key. ingest_args: more flags for ingest. logs:
+    where the services' logs go (the test's pytest temporary directory,
+    which pytest prunes; a fresh temporary directory if not given)."""
 
     def __init__(self, tls_dir: Optional[Path] = None, mutual_tls: bool = False,
-                 ingest_args: Sequence[str] = ()) -> None:
+                 ingest_args: Sequence[str] = (), logs: Optional[Path] = None) -> None:
         self.tls_dir = tls_dir
         self.mutual_tls = mutual_tls
         self.bin = Path(_env("REBOUND_BIN_DIR"))
@@ -67,7 +69,8 @@ class Pipeline:
         self.token = uuid.uuid4().hex
         self.events_topic = f"{self.run}-events"
         self.ports = {name: _free_port() for name in ("ingest", "scoring", "notify")}
-        self.logs = Path(tempfile.mkdtemp(prefix="rebound-pytest-"))
+        self.logs = logs if logs is not None else Path(tempfile.mkdtemp(prefix="rebound-pytest-"))
+        self.logs.mkdir(parents=True, exist_ok=True)
         common = [f"--kafka-brokers={self.brokers}", "--topic-partitions=2",
                   f"--tenant-tokens={self.tenant}:{self.token}",
                   "--metrics-listen=127.0.0.1:0"]
