@@ -6,12 +6,14 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "common/json_config.h"
 #include "nlohmann/json.hpp"
+#include "services/scoring/signal_names.h"
 
 namespace rebound::scoring {
 
@@ -91,8 +93,12 @@ constexpr const char* kThresholdNames[] = {
 };
 
 // Weights and thresholds a config may leave out (added after configs were
-// written and fitted by tenants), with the value used then: a signal added
-// later weighs nothing until a fit (or the shipped config) gives it weight.
+// written and fitted by tenants), with the value used then. A weight added
+// later weighs nothing until a fit (or the shipped config) gives it weight,
+// so an older config scores the four reasons as it did. A threshold takes
+// the shipped value: unseen_ignore_days is a rule about what was seen, not a
+// fitted weight, so older configs get it too (set 0 to keep the old rule);
+// follower_gap_ratio only matters once its weight is given.
 const std::map<std::string, double>& OptionalNumbers(
     const std::string& section) {
   static const auto* weights = new std::map<std::string, double>{
@@ -472,7 +478,9 @@ void NoteEvidence(const ClassifierConfig& config, const DeclineContext& ctx,
                          : absl::StrCat("note refers to shared context: \"",
                                         personal.front(), "\""));
   }
-  if (note.find('?') != std::string::npos) {
+  // '?', and the fullwidth (CJK), Arabic and Spanish opening question marks.
+  if (absl::StrContains(note, "?") || absl::StrContains(note, "\uFF1F") ||
+      absl::StrContains(note, "\u061F") || absl::StrContains(note, "\u00BF")) {
     ev.Add("note.question", 1, kOffTarget, ev.W("note_question"),
            "note asks a question");
   }
@@ -769,14 +777,6 @@ std::optional<Signal> NotSeenSignal(const ClassifierConfig& config,
   return s;
 }
 
-// Signals about how the recipient answered, not why.
-bool AnswerOnly(const Signal& s) {
-  static const auto* names = new std::set<std::string>{
-      "decline.ignored", "decline.declined", "recipient.viewed_profile",
-      "recipient.no_view", "request.expired_after_view"};
-  return names->contains(s.name());
-}
-
 }  // namespace
 
 bool NotSeen(const ClassifierConfig& config, const DeclineContext& context) {
@@ -846,7 +846,8 @@ DeclineVerdict Classify(const ClassifierConfig& config,
     // priors and weights a fit learnt. A report says why, so it counts.
     const bool evidenced = std::any_of(
         ev.signals().begin(), ev.signals().end(), [&](const Signal& s) {
-          return s.reason() == best && s.weight() > 0 && !AnswerOnly(s);
+          return s.reason() == best && s.weight() > 0 &&
+                 !IsAnswerSignal(s.name());
         });
     v.set_primary_reason(best_p < config.min_confidence || !evidenced
                              ? rebound::v1::DECLINE_REASON_UNDETERMINED

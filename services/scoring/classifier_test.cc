@@ -346,6 +346,45 @@ TEST(ClassifierTest, QuestionRankAndFollowerGapSignals) {
   EXPECT_FALSE(SignalValues(Classify(off, c)).contains("pair.follower_gap"));
 }
 
+// "?" is a question in any script: fullwidth (CJK), Arabic, and Spanish's
+// opening mark count as well as ASCII's; no question mark, no signal.
+TEST(ClassifierTest, AQuestionIsAskedInAnyScript) {
+  for (const char* note :
+       {"Can we talk?",
+        "\u304A\u8A71\u3057\u3067\u304D\u307E\u3059\u304B\uFF1F",
+        "\u0647\u0644 \u064A\u0645\u0643\u0646\u0646\u0627 "
+        "\u0627\u0644\u062D\u062F\u064A\u062B\u061F",
+        "\u00BFHablamos"}) {
+    DeclineContext c = Base();
+    c.request->set_note(note);
+    EXPECT_EQ(SignalValues(Classify(Config(), c))["note.question"], 1) << note;
+  }
+  DeclineContext c = Base();
+  c.request->set_note("Loved your talk at the meetup. Let us stay in touch.");
+  EXPECT_FALSE(SignalValues(Classify(Config(), c)).contains("note.question"));
+}
+
+// How the recipient answered (ignored, declined, looked at the profile) is
+// not why: however much a fit made such a signal weigh for a reason, it
+// does not name that reason alone. Evidence of why does.
+TEST(ClassifierTest, HowTheRecipientAnsweredDoesNotNameAReasonAlone) {
+  ClassifierConfig heavy = Config();
+  heavy.values["weights.kind_ignored"] = 8;  // decline.ignored -> guard.
+  DeclineContext c = Base();
+  auto v = Classify(heavy, c);
+  ASSERT_TRUE(SignalValues(v).contains("decline.ignored"));
+  EXPECT_GT(v.confidence(), 0.9);
+  EXPECT_EQ(v.primary_reason(), rebound::v1::DECLINE_REASON_UNDETERMINED);
+  // A recipient far above the sender: evidence of why, and it is named.
+  c.request->mutable_recipient_profile()->set_seniority(
+      rebound::v1::SENIORITY_CXO);
+  c.request->mutable_sender_profile()->set_seniority(
+      rebound::v1::SENIORITY_ENTRY);
+  v = Classify(heavy, c);
+  ASSERT_TRUE(SignalValues(v).contains("pair.seniority_gap"));
+  EXPECT_EQ(v.primary_reason(), rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD);
+}
+
 TEST(ClassifierTest, LearnedAcceptHoursOverrideWorkingHours) {
   // A night owl: every acceptance at 02:00 on weekdays. 02:30 is in hours,
   // 10:00 (a default working hour) is not.
