@@ -790,12 +790,38 @@ TEST(RetryPolicy, RivalOrGuardedEvidenceAddsRapportWhateverTheReason) {
             rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD, 0.8);
   RetrySuggestion g = Suggest(Config(), guarded, kNow);
   EXPECT_NE(Find(g, kEngage), nullptr);
-  EXPECT_EQ(Find(g, kIntro), nullptr);
+  // A warm introduction vouches for the sender the guard would not.
+  EXPECT_NE(Find(g, kIntro), nullptr);
   // Each kind appears once, however many rules call for it.
   std::set<ActionKind> seen;
   for (const auto& a : s.actions()) {
     EXPECT_TRUE(seen.insert(a.kind()).second) << ActionKind_Name(a.kind());
   }
+}
+
+// How the recipient answered (an ignore, a look at the profile) weighs for
+// some reasons in a fitted config, but is no evidence of a rival: no
+// introduction is asked for on it. Engaging first, cheap, still is.
+TEST(RetryPolicy, HowTheRecipientAnsweredAsksForNoIntroduction) {
+  RetryInputs in = Base(rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH);
+  AddSignal(in, "recipient.viewed_profile",
+            rebound::v1::DECLINE_REASON_PERCEIVED_COMPETITOR, 0.7);
+  AddSignal(in, "decline.declined",
+            rebound::v1::DECLINE_REASON_PERCEIVED_COMPETITOR, 0.5);
+  RetrySuggestion s = Suggest(Config(), in, kNow);
+  EXPECT_EQ(Find(s, kIntro), nullptr);
+  EXPECT_NE(Find(s, kEngage), nullptr);
+  RetryInputs guard = Base(rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH);
+  AddSignal(guard, "decline.ignored",
+            rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD, 0.6);
+  s = Suggest(Config(), guard, kNow);
+  EXPECT_EQ(Find(s, kIntro), nullptr);
+  EXPECT_NE(Find(s, kEngage), nullptr);
+  // Without any lean towards a rival or a guard: neither.
+  s = Suggest(Config(), Base(rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH),
+              kNow);
+  EXPECT_EQ(Find(s, kIntro), nullptr);
+  EXPECT_EQ(Find(s, kEngage), nullptr);
 }
 
 }  // namespace rebound::notify

@@ -6,6 +6,7 @@
 
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "services/scoring/signal_names.h"
 
 namespace rebound::notify {
 
@@ -58,9 +59,11 @@ absl::Status SuggestionWriter::OnVerdicts(
     SuggestionWrite w;
     w.suggestion = Suggest(*policy_, in, now);
     if (w.suggestion.should_retry()) ++advised[pair];
-    // Red flags: the signals that argued for the reason the decline got.
+    // Red flags: the signals that argued for the reason the decline got
+    // (not how the recipient answered: an ignore is no flag on the member).
     for (const auto& sig : verdict.signals()) {
-      if (sig.reason() == verdict.primary_reason() && sig.weight() > 0) {
+      if (sig.reason() == verdict.primary_reason() && sig.weight() > 0 &&
+          !scoring::IsAnswerSignal(sig.name())) {
         w.red_flags.push_back(sig.name());
       }
     }

@@ -179,6 +179,21 @@ TEST(Assess, TheReasonFollowsWhatIsWrongWithTheDraft) {
   EXPECT_NE(Fix(Assess(Classifier(), Policy(), rival),
                 rebound::v1::ACTION_KIND_MUTUAL_INTRO),
             nullptr);
+  // A junior writing to a C-level: an introduction and engagement first.
+  DraftContext guarded = Good();
+  guarded.request.mutable_sender_profile()->set_seniority(
+      rebound::v1::SENIORITY_ENTRY);
+  guarded.request.mutable_recipient_profile()->set_seniority(
+      rebound::v1::SENIORITY_CXO);
+  auto g = Assess(Classifier(), Policy(), guarded);
+  EXPECT_EQ(g.likely_reasons(0).reason(),
+            rebound::v1::DECLINE_REASON_CREDIBILITY_GUARD);
+  EXPECT_NE(Fix(g, rebound::v1::ACTION_KIND_MUTUAL_INTRO), nullptr);
+  EXPECT_NE(Fix(g, rebound::v1::ACTION_KIND_ENGAGE_FIRST), nullptr);
+  // The good draft itself leans neither way: neither is asked for.
+  EXPECT_EQ(Fix(Assess(Classifier(), Policy(), Good()),
+                rebound::v1::ACTION_KIND_MUTUAL_INTRO),
+            nullptr);
 }
 
 TEST(Assess, AcceptanceFollowsTheMembersHistory) {
