@@ -95,10 +95,8 @@ constexpr const char* kThresholdNames[] = {
 // Weights and thresholds a config may leave out (added after configs were
 // written and fitted by tenants), with the value used then. A weight added
 // later weighs nothing until a fit (or the shipped config) gives it weight,
-// so an older config scores the four reasons as it did. A threshold takes
-// the shipped value: unseen_ignore_days is a rule about what was seen, not a
-// fitted weight, so older configs get it too (set 0 to keep the old rule);
-// follower_gap_ratio only matters once its weight is given.
+// so an older config classifies as it did; so does unseen_ignore_days at 0
+// (off). follower_gap_ratio only matters once its weight is given.
 const std::map<std::string, double>& OptionalNumbers(
     const std::string& section) {
   static const auto* weights = new std::map<std::string, double>{
@@ -112,8 +110,9 @@ const std::map<std::string, double>& OptionalNumbers(
   };
   static const auto* thresholds = new std::map<std::string, double>{
       // An ignore this many days after the request, with no view of the
-      // sender, is an inbox cleared unread (NOT_SEEN). 0: never.
-      {"unseen_ignore_days", 30},
+      // sender, is an inbox cleared unread (NOT_SEEN). 0: never, as
+      // DESIGN.md has it (not seen = expired unseen).
+      {"unseen_ignore_days", 0},
       {"follower_gap_ratio", 10},
   };
   static const auto* none = new std::map<std::string, double>;

@@ -106,10 +106,11 @@ absl::StatusOr<ClassifierConfig> ParseClassifierConfig(const std::string& json);
 // reason, and every signal that fired with its value and weight.
 // - An expiry the recipient never viewed is NOT_SEEN with confidence 1 and
 //   the signal "request.expired_unseen"; an expiry after a view is a silent
-//   decline and is classified like one. So is an ignore at least
-//   thresholds.unseen_ignore_days (optional, default 30; 0 turns it off)
-//   after the request with no view of the sender ("request.ignored_unseen",
-//   its value the days): an inbox cleared unread.
+//   decline and is classified like one. With thresholds.unseen_ignore_days
+//   above 0 (optional; 0, the default and the shipped value, is off), an
+//   ignore at least that many days after the request with no view of the
+//   sender is NOT_SEEN too ("request.ignored_unseen", its value the days):
+//   for a platform that reports an inbox cleared unread as ignores.
 // - Otherwise the four decline reasons get prior + evidence log-odds and a
 //   softmax; the primary reason is the most likely one, or UNDETERMINED when
 //   its probability is below min_confidence or no signal weighs for it (it

@@ -191,14 +191,16 @@ INSTANTIATE_TEST_SUITE_P(
              },
              rebound::v1::DECLINE_REASON_NOT_SEEN,
              {"request.expired_unseen"}},
-        Case{"ignored_long_after_unseen",
+        // Not seen is an expiry unseen (DESIGN.md): an ignore long after,
+        // unviewed, is a decline with the shipped config.
+        Case{"ignored_long_after_unviewed_is_a_decline",
              [](DeclineContext& c) {
                c.event.mutable_occurred_at()->set_seconds(
-                   absl::ToUnixSeconds(kSent + absl::Hours(24 * 40)));
+                   absl::ToUnixSeconds(kSent + absl::Hours(24 * 200)));
                c.request->set_note("Quick call about our platform?");
              },
-             rebound::v1::DECLINE_REASON_NOT_SEEN,
-             {"request.ignored_unseen"}},
+             rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH,
+             {"note.pitch_phrases", "decline.ignored"}},
         Case{"expired_after_view_is_a_silent_decline",
              [](DeclineContext& c) {
                c.event.mutable_request_expired()->set_request_id("req-1");
@@ -251,18 +253,20 @@ TEST(ClassifierTest, ExpiryFieldsAndCertainty) {
 }
 
 // An ignore long after the request with no look at the sender is an inbox
-// cleared unread; a view, an explicit decline, a prompt answer or the
-// threshold at 0 each make it a decline again.
-TEST(ClassifierTest, AnIgnoreLongAfterWithNoViewIsNotSeen) {
+// cleared unread, for a tenant that turns the rule on; a view, an explicit
+// decline, a prompt answer or the threshold at 0 (shipped) each make it a
+// decline again.
+TEST(ClassifierTest, AnIgnoreLongAfterWithNoViewIsNotSeenWhenTurnedOn) {
   auto late = [](DeclineContext c, double days) {
     c.event.mutable_occurred_at()->set_seconds(
         absl::ToUnixSeconds(kSent + absl::Hours(24 * days)));
     c.request->set_note("Quick call about our platform?");
     return c;
   };
-  const double threshold = Config().Get("thresholds.unseen_ignore_days");
-  ASSERT_GT(threshold, 7);
-  auto v = Classify(Config(), late(Base(), threshold + 1));
+  const double threshold = 30;
+  ClassifierConfig on = Config();
+  on.values["thresholds.unseen_ignore_days"] = threshold;
+  auto v = Classify(on, late(Base(), threshold + 1));
   EXPECT_EQ(v.primary_reason(), rebound::v1::DECLINE_REASON_NOT_SEEN);
   EXPECT_EQ(v.confidence(), 1.0);
   ASSERT_EQ(v.signals_size(), 1);
@@ -270,25 +274,27 @@ TEST(ClassifierTest, AnIgnoreLongAfterWithNoViewIsNotSeen) {
   EXPECT_THAT(v.signals(0).detail(), HasSubstr("cleared unread"));
 
   const auto decline = rebound::v1::DECLINE_REASON_OFF_TARGET_APPROACH;
-  EXPECT_EQ(Classify(Config(), late(Base(), threshold - 1)).primary_reason(),
+  EXPECT_EQ(Classify(on, late(Base(), threshold - 1)).primary_reason(),
             decline);
   DeclineContext viewed = late(Base(), threshold + 1);
   viewed.viewed = true;
-  EXPECT_EQ(Classify(Config(), viewed).primary_reason(), decline);
+  EXPECT_EQ(Classify(on, viewed).primary_reason(), decline);
   DeclineContext declined = late(Base(), threshold + 1);
   declined.event.mutable_request_declined()->set_kind(
       rebound::v1::DECLINE_KIND_DECLINED);
-  EXPECT_EQ(Classify(Config(), declined).primary_reason(), decline);
+  EXPECT_EQ(Classify(on, declined).primary_reason(), decline);
   DeclineContext draft = late(Base(), threshold + 1);
   draft.draft = true;
-  EXPECT_NE(Classify(Config(), draft).primary_reason(),
+  EXPECT_NE(Classify(on, draft).primary_reason(),
             rebound::v1::DECLINE_REASON_NOT_SEEN);
-  EXPECT_TRUE(NotSeen(Config(), late(Base(), threshold + 1)));
-  EXPECT_FALSE(NotSeen(Config(), viewed));
+  EXPECT_TRUE(NotSeen(on, late(Base(), threshold + 1)));
+  EXPECT_FALSE(NotSeen(on, viewed));
 
-  ClassifierConfig off = Config();
+  ClassifierConfig off = on;
   off.values["thresholds.unseen_ignore_days"] = 0;
   EXPECT_EQ(Classify(off, late(Base(), 400)).primary_reason(), decline);
+  EXPECT_EQ(Config().Get("thresholds.unseen_ignore_days"), 0);
+  EXPECT_FALSE(NotSeen(Config(), late(Base(), 400)));
 }
 
 std::map<std::string, double> SignalValues(
@@ -479,7 +485,8 @@ TEST(ClassifierConfigTest, NumbersOutOfRangeAreRefused) {
 }
 
 // A threshold added after configs were fitted may be left out: it takes
-// its default. It is checked like the others when given.
+// its default (unseen_ignore_days: 0, off, so an older config classifies as
+// it did). It is checked like the others when given.
 TEST(ClassifierConfigTest, AnOptionalThresholdTakesItsDefault) {
   const std::string good = ShippedJson();
   const std::string key = NumberOf(good, "unseen_ignore_days");
@@ -488,7 +495,7 @@ TEST(ClassifierConfigTest, AnOptionalThresholdTakesItsDefault) {
   ASSERT_NE(without, good);
   auto c = ParseClassifierConfig(without);
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->Get("thresholds.unseen_ignore_days"), 30);
+  EXPECT_EQ(c->Get("thresholds.unseen_ignore_days"), 0);
   auto bad = ParseClassifierConfig(
       absl::StrReplaceAll(good, {{key, "\"unseen_ignore_days\": -2"}}));
   ASSERT_FALSE(bad.ok());
