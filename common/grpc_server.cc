@@ -220,6 +220,14 @@ constexpr char kBadRequestType[] = "type.googleapis.com/google.rpc.BadRequest";
 
 }  // namespace
 
+absl::Duration WaitWithinDeadline(const grpc::ServerContextBase& context,
+                                  absl::Duration cap) {
+  // gRPC's "no deadline" is the far future: the cap wins.
+  const absl::Duration left =
+      absl::FromChrono(context.deadline() - std::chrono::system_clock::now());
+  return std::clamp(left, absl::ZeroDuration(), cap);
+}
+
 grpc::Status InvalidField(std::string_view field,
                           std::string_view description) {
   std::string message(field);

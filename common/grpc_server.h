@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "common/config.h"
 #include "common/tenant_auth.h"
 #include "grpcpp/grpcpp.h"
@@ -108,6 +109,12 @@ std::string ClientMessage(grpc::StatusCode code);
 // grpc-status-details-bin trailer), so clients can map the error to the
 // field. ToGrpcStatus does the same for an INVALID_ARGUMENT worded so.
 grpc::Status InvalidField(std::string_view field, std::string_view description);
+
+// How long a call may wait for a shared resource (a pooled Redis
+// connection): `cap`, or less when the call's deadline comes sooner (0 once
+// it has passed), so a call its client gave up on does not hold one.
+absl::Duration WaitWithinDeadline(const grpc::ServerContextBase& context,
+                                  absl::Duration cap);
 
 // The (field, description) violations of a google.rpc.BadRequest in a
 // status's details (grpc::Status::error_details()); empty if none.

@@ -215,6 +215,25 @@ TEST_F(NotifyApiTest, UnknownStatesAreInvalidNotAnEmptyList) {
     EXPECT_NE(s.error_message().find("states"), std::string::npos)
         << s.error_message();
   }
+  // Repeats are answered, up to a bound: a filter of thousands is refused,
+  // not scanned for every suggestion.
+  rebound::v1::ListSuggestionsRequest rep;
+  rep.set_tenant_id(tenant_);
+  rep.set_member_id("m");
+  for (int i = 0; i < 16; ++i) {
+    rep.add_states(rebound::v1::SUGGESTION_STATE_READY);
+  }
+  rebound::v1::ListSuggestionsResponse r;
+  grpc::Status s = List(rep, &r);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(r.suggestions_size(), 2);
+  for (int i = 0; i < 100'000; ++i) {
+    rep.add_states(rebound::v1::SUGGESTION_STATE_READY);
+  }
+  s = List(rep, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("states"), std::string::npos)
+      << s.error_message();
 }
 
 TEST_F(NotifyApiTest, MarkActedRefusesADoNotRetrySuggestion) {

@@ -97,6 +97,30 @@ TEST_F(SuggestionStoreTest, EachVersionIsWrittenAndStreamedOnce) {
   EXPECT_EQ((*flags)[0], (std::pair<std::string, int64_t>("no_photo", 1)));
 }
 
+// A version that comes too late (two newer ones landed since it was read)
+// is not written, and the caller gets the stored one back, not its own copy:
+// MarkActed and Dismiss decide on that whether their change landed.
+TEST_F(SuggestionStoreTest, AVersionThatCameTooLateGetsTheStoredOneBack) {
+  ASSERT_TRUE(store_->Put(Make("m", 1), {}).ok());
+  ASSERT_TRUE(store_->Put(Make("m", 1, 2), {}).ok());
+  auto v3 = Make("m", 1, 3);
+  v3.set_state(rebound::v1::SUGGESTION_STATE_DISMISSED);
+  ASSERT_TRUE(store_->Put(v3, {}).ok());
+  auto late = Make("m", 1, 2);
+  late.set_state(rebound::v1::SUGGESTION_STATE_ACTED);
+  auto got = store_->Put(late, {});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->version(), 3);
+  EXPECT_EQ(got->state(), rebound::v1::SUGGESTION_STATE_DISMISSED);
+  auto batch = store_->PutBatch({{late, {}}});
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->size(), 1u);
+  EXPECT_EQ((*batch)[0].version(), 3);
+  auto stored = store_->Get(tenant_, "m", "s1");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->state(), rebound::v1::SUGGESTION_STATE_DISMISSED);
+}
+
 TEST_F(SuggestionStoreTest, PagesCoverTheListOnceInOrder) {
   std::vector<SuggestionWrite> writes;
   for (int i = 0; i < 7; ++i) writes.push_back({Make("p", i), {}});

@@ -305,6 +305,12 @@ grpc::ServerUnaryReactor* NotifyService::ListSuggestions(
     s = Invalid("page_size", "must be 1..500 (0 for the default, 50)");
   }
   PageScope scope{request->tenant_id(), request->member_id(), {}};
+  // There are five states; a longer list only costs time per suggestion.
+  constexpr int kMaxStates = 16;
+  if (s.ok() && request->states_size() > kMaxStates) {
+    s = Invalid("states", absl::StrCat(request->states_size(),
+                                       " entries, at most ", kMaxStates));
+  }
   for (int i = 0; s.ok() && i < request->states_size(); ++i) {
     const int st = request->states(i);
     if (st == rebound::v1::SUGGESTION_STATE_UNSPECIFIED ||
@@ -328,7 +334,7 @@ grpc::ServerUnaryReactor* NotifyService::ListSuggestions(
     reactor->Finish(s);
     return reactor;
   }
-  auto store = stores_.Borrow(kBorrowWait);
+  auto store = stores_.Borrow(WaitWithinDeadline(*context, kBorrowWait));
   if (!store.ok()) {
     reactor->Finish(ToGrpcStatus(store.status()));
     return reactor;
@@ -414,7 +420,7 @@ grpc::Status NotifyService::Transition(
   }
   if (s.ok()) s = auth_.Authorize(context, request.tenant_id());
   if (!s.ok()) return s;
-  auto store = stores_.Borrow(kBorrowWait);
+  auto store = stores_.Borrow(WaitWithinDeadline(context, kBorrowWait));
   if (!store.ok()) return ToGrpcStatus(store.status());
   // A concurrent change on another replica takes the same version: retry on
   // what was stored.
@@ -457,6 +463,7 @@ grpc::Status NotifyService::Transition(
     sg.set_state(target);
     sg.set_version(sg.version() + 1);
     sg.mutable_updated_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    sg.mutable_updated_at()->set_nanos(0);
     auto stored = (*store)->Put(sg, {});
     if (!stored.ok()) return ToGrpcStatus(stored.status());
     if (stored->state() == target) {
@@ -500,7 +507,7 @@ grpc::ServerUnaryReactor* NotifyService::GetInsights(
     reactor->Finish(s);
     return reactor;
   }
-  auto store = stores_.Borrow(kBorrowWait);
+  auto store = stores_.Borrow(WaitWithinDeadline(*context, kBorrowWait));
   if (!store.ok()) {
     reactor->Finish(ToGrpcStatus(store.status()));
     return reactor;

@@ -301,7 +301,7 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
       refreshed_[refreshes[i]] = now;
     }
   }
-  // Written before (a replay): the tenant stream gets what was stored then.
+  // Not written: a replay, or a newer version is stored already.
   std::vector<std::vector<std::string>> gets;
   std::vector<size_t> replayed;
   for (size_t i = 0; i < writes.size(); ++i) {
@@ -320,8 +320,10 @@ absl::StatusOr<std::vector<RetrySuggestion>> SuggestionStore::PutBatch(
     for (size_t j = 0; j < replayed.size(); ++j) {
       RetrySuggestion got;
       const RedisValue& v = (*data)[j];
+      // The same version (a replay) or a newer one (this write came too
+      // late): the caller gets what is stored, never a copy that is not.
       if (!v.is_nil() && got.ParseFromString(v.str) &&
-          got.version() == stored[replayed[j]].version()) {
+          got.version() >= stored[replayed[j]].version()) {
         stored[replayed[j]] = std::move(got);
       }
     }

@@ -101,7 +101,9 @@ class SuggestionStore {
       const std::vector<state::PolicyKey>& keys);
 
   // Writes a new suggestion (version 1) or a newer version of one. Returns
-  // the suggestion as stored: on a replay, the one written the first time.
+  // the suggestion as stored: on a replay, the one written the first time;
+  // when a newer version is stored already (this one came too late), that
+  // one, so a caller can tell its change did not land.
   // `red_flags`: signal names to count against the member (new ones only).
   absl::StatusOr<rebound::v1::RetrySuggestion> Put(
       const rebound::v1::RetrySuggestion& suggestion,

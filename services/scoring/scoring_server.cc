@@ -50,7 +50,7 @@ grpc::ServerUnaryReactor* ScoringReadService::GetMemberScores(
     reactor->Finish(auth);
     return reactor;
   }
-  auto store = stores_.Borrow(absl::Seconds(5));
+  auto store = stores_.Borrow(WaitWithinDeadline(*context, absl::Seconds(5)));
   if (!store.ok()) {
     reactor->Finish(ToGrpcStatus(store.status()));
     return reactor;
@@ -157,7 +157,7 @@ grpc::Status ScoringReadService::Assess(
     return InvalidField(err->field, err->reason);
   }
 
-  auto store = stores_.Borrow(absl::Seconds(5));
+  auto store = stores_.Borrow(WaitWithinDeadline(context, absl::Seconds(5)));
   if (!store.ok()) return ToGrpcStatus(store.status());
   absl::StatusOr<state::DraftState> st = (*store)->ReadDraftState(
       request.tenant_id(), request.sender_id(), request.recipient_id());
