@@ -447,6 +447,53 @@ TEST_F(NotifyApiTest, AStartMarkerLetsAWatchFromNowResumeWithoutMissing) {
 // One tenant cannot take every watch of an instance: past its own cap it is
 // refused RESOURCE_EXHAUSTED while another tenant still gets one; a closed
 // watch frees its place.
+// A client that opens a watch and then reads nothing: once what flow
+// control lets through is in flight and the watch's queue is full, nothing
+// moves; after the stall limit the watch is cancelled, its place, thread
+// and queue given back (the stalled counter says so), and the client sees
+// the stream end once it reads what it was sent.
+TEST_F(NotifyApiTest, AWatchWhoseClientStopsReadingIsCancelled) {
+  service_->set_watch_stall_limit(absl::Seconds(1));
+  // ~12 MB of updates: more than HTTP/2 flow control and the queue hold.
+  const std::string padding(4000, 'x');
+  for (int m = 0; m < 30; ++m) {
+    std::vector<SuggestionWrite> writes;
+    for (int i = 0; i < 100; ++i) {
+      RetrySuggestion sg = Make(absl::StrCat("m", m), i);
+      sg.set_no_retry_reason(padding);
+      writes.push_back({sg, {}});
+    }
+    ASSERT_TRUE(store_->PutBatch(writes).ok());
+  }
+  rebound::v1::WatchSuggestionsRequest req;
+  req.set_tenant_id(tenant_);
+  req.set_from_beginning(true);
+  auto ctx = Ctx();
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(60));
+  auto reader = stub_->WatchSuggestions(ctx.get(), req);
+  for (int i = 0; i < 100 && service_open(*service_) != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(service_open(*service_), 1);
+  for (int i = 0; i < 300 && service_open(*service_) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(service_open(*service_), 0) << "the stalled watch is still open";
+  rebound::v1::SuggestionUpdate u;
+  int read = 0;
+  while (reader->Read(&u)) ++read;
+  EXPECT_LT(read, 3000) << "every update was delivered: nothing stalled";
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  double stalled = 0;
+  for (const auto& family : registry_->Collect()) {
+    if (family.name == "rebound_notify_watches_stalled_total") {
+      for (const auto& metric : family.metric) stalled += metric.counter.value;
+    }
+  }
+  EXPECT_EQ(stalled, 1);
+}
+
 TEST_F(NotifyApiTest, OneTenantCannotTakeEveryWatch) {
   const std::string other = tenant_ + "-b";
   auto auth = TenantAuth::Parse(tenant_ + ":" + kToken + "," + other +

@@ -46,19 +46,23 @@ grpc::Status CheckMember(const std::string& member) {
 // its own connection) and queues what it reads; the writes are chained from
 // OnWriteDone on gRPC's thread (no thread hand-off per update), and all but
 // the last queued update go out with a buffer hint, so a read's updates
-// leave in few flushes. The reader waits while kMaxQueued updates wait to
-// be written (a slow client holds its own reader, nobody else's). The
-// reader makes the last call on the reactor: Finish(), once the queue is
-// written or the call is cancelled.
+// leave in few flushes. The reader waits while kMaxQueued updates or
+// kMaxQueuedBytes wait to be written (a slow client holds its own reader,
+// nobody else's, and a bounded amount of memory); a client that reads
+// nothing for the stall limit (60 s) while updates wait is cancelled, so a
+// stalled peer does not keep a thread and its queue until its connection
+// ages out. The reader makes the last call on the reactor: Finish(), once
+// the queue is written or the call is cancelled.
 class WatchReactor
     : public grpc::ServerWriteReactor<rebound::v1::SuggestionUpdate> {
  public:
   // `open` counts this watch (the caller added it) when `denied` is OK.
-  WatchReactor(SuggestionStoreOptions options,
+  WatchReactor(grpc::CallbackServerContext* context,
+               SuggestionStoreOptions options,
                rebound::v1::WatchSuggestionsRequest request,
                grpc::Status denied,
                std::shared_ptr<NotifyService::OpenWatches> open)
-      : state_(std::make_shared<State>()) {
+      : state_(std::make_shared<State>()), context_(context) {
     if (!denied.ok()) {
       Finish(denied);
       return;
@@ -110,11 +114,14 @@ class WatchReactor
   }
 
  private:
-  // Updates read and not yet written, at most this many per watch.
+  // Updates read and not yet written, at most this many (and this many
+  // bytes, but always one) per watch.
   static constexpr size_t kMaxQueued = 1000;
+  static constexpr size_t kMaxQueuedBytes = 256 * 1024;
   struct Queued {
     rebound::v1::SuggestionUpdate update;
     int64_t appended_ms = -1;  // Appended while watched: its delay counts.
+    size_t bytes = 0;
   };
   struct State {
     std::mutex mu;
@@ -122,6 +129,7 @@ class WatchReactor
     bool writing = false;
     bool cancelled = false;
     std::deque<Queued> queue;
+    size_t queued_bytes = 0;
     // The write in flight and how it goes out: set by TakeNext under mu,
     // read by the StartCurrent that follows; the next TakeNext comes only
     // after its OnWriteDone.
@@ -135,6 +143,7 @@ class WatchReactor
     if (st.queue.empty() || st.cancelled) return false;
     st.current = std::move(st.queue.front().update);
     st.current_appended_ms = st.queue.front().appended_ms;
+    st.queued_bytes -= st.queue.front().bytes;
     st.queue.pop_front();
     st.more = !st.queue.empty();
     return true;
@@ -154,13 +163,33 @@ class WatchReactor
     StartWrite(&st.current, options);
   }
 
-  // Queues one update (the reader's thread); false once cancelled.
+  // Queues one update (the reader's thread); false once cancelled, or
+  // when the client read nothing for the stall limit (then the call is
+  // cancelled here).
   bool Enqueue(State& st, Queued q) {
+    q.bytes = q.update.ByteSizeLong();
     {
       std::unique_lock<std::mutex> lock(st.mu);
-      st.cv.wait(lock,
-                 [&] { return st.cancelled || st.queue.size() < kMaxQueued; });
+      auto room = [&] {
+        return st.cancelled || st.queue.empty() ||
+               (st.queue.size() < kMaxQueued &&
+                st.queued_bytes + q.bytes <= kMaxQueuedBytes);
+      };
+      const absl::Duration limit =
+          open_ ? open_->stall_limit : absl::Seconds(60);
+      if (!st.cv.wait_for(lock, absl::ToChronoMilliseconds(limit), room)) {
+        st.cancelled = true;
+        lock.unlock();
+        if (open_ && open_->stalled) open_->stalled->Increment();
+        log::Warn(
+            "watch cancelled: its client read nothing for the stall "
+            "limit",
+            {{"tenant", tenant_}, {"limit_s", absl::ToDoubleSeconds(limit)}});
+        context_->TryCancel();
+        return false;
+      }
       if (st.cancelled) return false;
+      st.queued_bytes += q.bytes;
       st.queue.push_back(std::move(q));
       // A write in flight: OnWriteDone chains this one.
       if (st.writing) return true;
@@ -248,6 +277,7 @@ class WatchReactor
   }
 
   std::shared_ptr<State> state_;
+  grpc::CallbackServerContext* context_;  // Outlives the reactor's calls.
   std::shared_ptr<NotifyService::OpenWatches> open_;  // Set when counted.
   std::string tenant_;  // Whose watch it counts as.
 };
@@ -285,6 +315,14 @@ NotifyService::NotifyService(SuggestionStoreOptions store, TenantAuth auth,
                "open: the watch stage of the pipeline's latency")
            .Register(*registry)
            .Add({}, StageLatencyBuckets());
+  open_watches_->stalled =
+      &prometheus::BuildCounter()
+           .Name("rebound_notify_watches_stalled_total")
+           .Help(
+               "WatchSuggestions streams cancelled because their client "
+               "read nothing for the stall limit while updates waited")
+           .Register(*registry)
+           .Add({});
   refused_watches_ =
       &prometheus::BuildCounter()
            .Name("rebound_notify_watches_refused_total")
@@ -395,7 +433,7 @@ NotifyService::WatchSuggestions(
                      "replica may have room)"));
   }
   if (s.ok()) open_watches_->gauge->Increment();
-  return new WatchReactor(store_options_, *request, s, open_watches_);
+  return new WatchReactor(context, store_options_, *request, s, open_watches_);
 }
 
 grpc::Status NotifyService::Transition(

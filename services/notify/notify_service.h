@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "absl/time/time.h"
 #include "common/resource_pool.h"
 #include "common/tenant_auth.h"
 #include "prometheus/counter.h"
@@ -43,6 +44,10 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
     // Append -> write to the client, for updates appended while watched.
     prometheus::Histogram* delay = nullptr;
     std::shared_ptr<prometheus::Registry> registry;  // Keeps `gauge` alive.
+    // Watches ended because their client read nothing for `stall_limit`
+    // while updates waited for it.
+    prometheus::Counter* stalled = nullptr;
+    absl::Duration stall_limit = absl::Seconds(60);
     // Open watches by tenant (entries at 0 are erased).
     std::mutex mu;
     std::map<std::string, int> by_tenant;
@@ -66,6 +71,11 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
 
   // Watches open now (tests).
   int open_watches() const { return open_watches_->count.load(); }
+  // How long a watch waits for its client to read before it is cancelled
+  // (default 60 s; before serving).
+  void set_watch_stall_limit(absl::Duration limit) {
+    open_watches_->stall_limit = limit;
+  }
 
   grpc::ServerUnaryReactor* ListSuggestions(
       grpc::CallbackServerContext* context,
