@@ -1400,6 +1400,49 @@ TEST_F(Pipeline, IdleNotifyReportsRedisDownAndBack) {
       << "notify did not come back when Redis did";
 }
 
+// More notify replicas than partitions: the one without a partition serves
+// reads too, so when Redis loses its state (FLUSHALL) it must stop saying
+// SERVING like the consuming one, not serve an emptied Redis.
+TEST_F(Pipeline, ANotifyWithoutPartitionsNoticesLostStateToo) {
+  testing::PrivateServer redis("redis");
+  std::string out;
+  ASSERT_TRUE(redis.Start(&out)) << out;
+  auto o = NotifyOptions();
+  o.consumer.store.redis.address = redis.address();
+  o.consumer.verdicts_topic = prefix_ + "-one-partition";
+  o.consumer.group_id = prefix_ + "-one-partition";
+  o.consumer.topic_partitions = 1;
+  auto a = StartNotify(o);
+  ASSERT_NE(a, nullptr);
+  auto b = StartNotify(o);
+  ASSERT_NE(b, nullptr);
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (const auto* n : {a.get(), b.get()}) {
+    channels.push_back(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", n->port()),
+                            grpc::InsecureChannelCredentials()));
+    ASSERT_TRUE(testing::WaitForHealth(channels.back(), "rebound.v1.Notify", 1,
+                                       seconds(60)));
+  }
+  // The consuming replica made the epoch; give the other a check or two
+  // (each second) to adopt it.
+  RedisClient r(RedisOptions{redis.address()});
+  bool made = false;
+  for (int i = 0; i < 300 && !made; ++i) {
+    auto n = r.Command({"EXISTS", state::NotifyEpochKey()});
+    made = n.ok() && n->integer == 1;
+    if (!made) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(made) << "no notify epoch in Redis";
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  ASSERT_TRUE(r.Command({"FLUSHALL"}).ok());
+  for (const auto& channel : channels) {
+    EXPECT_TRUE(
+        testing::WaitForHealth(channel, "rebound.v1.Notify", 2, seconds(15)))
+        << "a notify replica stayed SERVING after Redis lost its state";
+  }
+}
+
 // Mutual TLS: a client certificate signed by the configured CA acts for
 // the tenant its subject CN names (no token needed), and only for it; a
 // client without a certificate, or with one another CA signed, is not

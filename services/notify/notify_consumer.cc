@@ -454,6 +454,14 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
       if (!redis_ok_.load() ||
           absl::Now() - redis_checked >= absl::Seconds(1)) {
         redis_checked = absl::Now();
+        // Without partitions (more replicas than partitions): adopt the
+        // epoch the consuming replicas made, never make one, so a later
+        // loss turns this replica NOT_SERVING too rather than serving an
+        // emptied Redis. None yet (a fresh deployment): a PING, as before.
+        if (!epoch_adopted_.load() && assigned_.load() == 0 &&
+            store_->EnsureEpoch(/*may_create=*/false).ok()) {
+          epoch_adopted_.store(true);
+        }
         absl::Status check = store_->CheckEpoch();
         if (absl::IsDataLoss(check)) {
           redis_ok_.store(true);
