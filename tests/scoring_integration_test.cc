@@ -1276,6 +1276,47 @@ TEST_F(ScoringIntegration, AnIdleScoringNoticesRedisCameBackEmpty) {
   EXPECT_TRUE(scoring->consumer()->state_lost());
 }
 
+// More scoring replicas than partitions: the one without a partition
+// serves reads too, so when Redis loses its state it must stop saying
+// SERVING like the consuming one.
+TEST_F(ScoringIntegration, AScoringWithoutPartitionsNoticesLostStateToo) {
+  testing::PrivateServer redis("redis");
+  std::string out;
+  ASSERT_TRUE(redis.Start(&out)) << out;
+  redis_ = redis.address();
+  partitions_ = 1;
+  auto a = StartScoring(topic_);
+  ASSERT_NE(a, nullptr);
+  auto b = StartScoring(topic_);
+  ASSERT_NE(b, nullptr);
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (const auto* s : {a.get(), b.get()}) {
+    channels.push_back(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", s->port()),
+                            grpc::InsecureChannelCredentials()));
+    ASSERT_TRUE(testing::WaitForHealth(channels.back(), "rebound.v1.Scoring", 1,
+                                       seconds(60)));
+  }
+  RedisOptions o;
+  o.address = redis_;
+  RedisClient r(o);
+  bool made = false;
+  for (int i = 0; i < 300 && !made; ++i) {
+    auto n = r.Command({"EXISTS", state::EpochKey()});
+    made = n.ok() && n->integer == 1;
+    if (!made) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(made) << "no scoring epoch in Redis";
+  // A check or two (each second) for the other replica to adopt it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  ASSERT_TRUE(r.Command({"FLUSHALL"}).ok());
+  for (const auto& channel : channels) {
+    EXPECT_TRUE(
+        testing::WaitForHealth(channel, "rebound.v1.Scoring", 2, seconds(15)))
+        << "a scoring replica stayed SERVING after Redis lost its state";
+  }
+}
+
 TEST_F(ScoringIntegration, RedisDownStopsProgressThenNothingIsLost) {
   testing::PrivateServer redis("redis");
   std::string out;

@@ -813,6 +813,13 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
         if (!redis_ok_.load() ||
             absl::Now() - redis_checked >= kIdleRedisCheck) {
           redis_checked = absl::Now();
+          // Without partitions (more replicas than partitions): adopt the
+          // epoch the consuming replicas made, never make one, so a later
+          // loss stops this replica's reads too. None yet: a PING.
+          if (!epoch_adopted_ && assigned_partitions() == 0 &&
+              store_->EnsureEpoch(/*may_create=*/false).ok()) {
+            epoch_adopted_ = true;
+          }
           absl::Status check = store_->CheckEpoch();
           if (absl::IsDataLoss(check)) {
             RedisOk();
