@@ -1182,6 +1182,57 @@ TEST_F(ScoringIntegration, ADeadLetterKafkaRefusesGoesWithoutItsValue) {
       << "the partition's committed offset did not pass the bad record";
 }
 
+// A verdicts topic that refuses every record for good (its
+// max.message.bytes under any verdict's size): each verdict goes to the
+// dead-letter topic with the reason, the events' effects are written, the
+// partition's committed offset passes them all, and scoring stays SERVING
+// (the dead-letter topic took them) instead of sending them again forever.
+TEST_F(ScoringIntegration, AVerdictItsTopicRefusesForGoodIsDeadLettered) {
+  partitions_ = 1;
+  {
+    PublisherOptions po;
+    po.brokers = brokers_;
+    auto admin = Publisher::Create(po);
+    ASSERT_TRUE(admin.ok()) << admin.status();
+    TopicSpec verdicts{
+        topic_ + "-verdicts", 1, 1, {{"max.message.bytes", "64"}}};
+    ASSERT_TRUE(EnsureTopics((*admin)->handle(), {{topic_, 1, 1, {}}, verdicts},
+                             seconds(30))
+                    .ok());
+  }
+  auto scoring = StartScoring(topic_);
+  ASSERT_NE(scoring, nullptr);
+  testing::Scenario s(tenant_);
+  const absl::Time t = absl::Now() - absl::Hours(2);
+  s.Sent("ann", "bob", "q1", t, testing::NormalProfile(),
+         testing::NormalProfile(), "");
+  s.Declined("ann", "bob", "q1", t + absl::Minutes(30),
+             rebound::v1::DECLINE_KIND_DECLINED);
+  Publish(s.events());
+  testing::ScoresReader reader(redis_);
+  EXPECT_TRUE(reader.WaitFor(
+      tenant_, "ann",
+      [](const auto& m) { return m.as_sender().declined() == 1; },
+      seconds(60)));
+  std::vector<tools::KafkaRecord> dlq;
+  ASSERT_NO_FATAL_FAILURE(ReadDeadLetters(&dlq));
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_NE(dlq[0].Header("rebound_dlq_reason").find(topic_ + "-verdicts"),
+            std::string::npos)
+      << dlq[0].Header("rebound_dlq_reason");
+  EXPECT_EQ(dlq[0].Header("rebound_source_offset"), "1");
+  rebound::v1::DeclineVerdict v;
+  EXPECT_TRUE(v.ParseFromString(dlq[0].value)) << "the verdict, kept whole";
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", scoring->port()),
+                          grpc::InsecureChannelCredentials());
+  EXPECT_TRUE(
+      testing::WaitForHealth(channel, "rebound.v1.Scoring", 1, seconds(10)));
+  ASSERT_TRUE(scoring->Shutdown().ok());
+  EXPECT_EQ(testing::CommittedOffset(brokers_, topic_, topic_, 0), 2)
+      << "the partition's committed offset did not pass the refused verdict";
+}
+
 // An event Redis refuses for good (one of its member's keys has the wrong
 // type) is dead-lettered with Redis's reason; the events around it, of
 // another tenant and of its own, in the same partition, are all applied,

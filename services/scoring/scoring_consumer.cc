@@ -98,6 +98,7 @@ class ScoringConsumer::Delivery final : public Publisher::PendingRecord {
 
   void Delivered(const rebound::Delivery& delivery) override {
     if (delivery.status.ok()) {
+      if (out_.dead_letter) owner_->dead_letters_refused_.store(false);
       owner_->Finish(out_.source_topic, out_.partition, out_.offset);
       return;
     }
@@ -321,11 +322,42 @@ void ScoringConsumer::Send(Outgoing out, const std::atomic<bool>& stop) {
 }
 
 void ScoringConsumer::Requeue(Outgoing out, const absl::Status& why) {
-  if (out.dead_letter && IsTooLarge(why) && !out.record.value.empty()) {
+  // The publisher marks what sending again cannot cure (the record too
+  // large for its topic, not authorised, invalid) FAILED_PRECONDITION.
+  const bool for_good = absl::IsFailedPrecondition(why);
+  if (!out.dead_letter && for_good) {
+    // A verdict (or forwarded event) its topic refuses for good: it goes to
+    // the dead-letter topic with the reason, and its event's offset is done
+    // when it lands there, so the partition flows on.
+    log::Warn("record refused for good by its topic; dead-lettered",
+              {{"error", std::string(why.message())},
+               {"topic", out.topic},
+               {"offset", out.offset}});
+    dead_lettered_->Increment();
+    auto& h = out.record.headers;
+    h.emplace_back(
+        "rebound_dlq_reason",
+        absl::StrCat("topic ", out.topic,
+                     " refused the record for good: ", why.message()));
+    h.emplace_back("rebound_dlq_consumer", options_.group_id);
+    h.emplace_back("rebound_source_topic", out.source_topic);
+    h.emplace_back("rebound_source_partition", std::to_string(out.partition));
+    h.emplace_back("rebound_source_offset", std::to_string(out.offset));
+    out.dead_letter = true;
+    out.topic = options_.dead_letter_topic;
+  } else if (out.dead_letter && IsTooLarge(why) && !out.record.value.empty()) {
     log::Warn("dead-letter record refused; sending it without its value",
               {{"error", std::string(why.message())}});
     out.record =
         WithoutValue(std::move(out.record), std::string(why.message()));
+  } else if (out.dead_letter && for_good) {
+    // Nowhere left to put it: kept and sent again, and health says
+    // NOT_SERVING until the dead-letter topic takes it (an operator's fix).
+    dead_letters_refused_.store(true);
+    log::Error("the dead-letter topic refuses a record for good; holding it",
+               {{"error", std::string(why.message())},
+                {"topic", out.topic},
+                {"offset", out.offset}});
   } else {
     log::Warn("record not confirmed by kafka; sending it again",
               {{"error", std::string(why.message())},

@@ -98,9 +98,10 @@ class ScoringConsumer final : public PipelineStage {
   absl::Status Run(const std::atomic<bool>& stop) override;
 
   // Kafka reachable, Redis answering and its state intact (not lost and
-  // waiting for a rebuild).
+  // waiting for a rebuild), and no dead letter held that Kafka refuses.
   bool healthy() const override {
-    return redis_ok_.load() && kafka_ok_.load() && !state_lost_.load();
+    return redis_ok_.load() && kafka_ok_.load() && !state_lost_.load() &&
+           !dead_letters_refused_.load();
   }
   // Redis lost scoring's state (see ScoreStore::EnsureEpoch): nothing is
   // written until `rebound-scoring --rebuild-state` has rebuilt it.
@@ -191,8 +192,9 @@ class ScoringConsumer final : public PipelineStage {
   // offset unstored.
   void Send(Outgoing out, const std::atomic<bool>& stop);
   // A record Kafka did not confirm (the delivery thread): queued to be
-  // sent again by the consumer thread; a dead letter Kafka refuses for
-  // good goes again without its value.
+  // sent again by the consumer thread; a verdict its topic refuses for
+  // good goes to the dead-letter topic instead, a dead letter too large
+  // goes again without its value.
   void Requeue(Outgoing out, const absl::Status& why);
   // Sends what Requeue queued. False when some is still waiting.
   bool SendRequeued(const std::atomic<bool>& stop);
@@ -235,6 +237,9 @@ class ScoringConsumer final : public PipelineStage {
   std::atomic<bool> redis_ok_{false};
   std::atomic<bool> state_lost_{false};
   std::atomic<bool> kafka_ok_{true};
+  // The dead-letter topic refused a record for good; cleared when one
+  // lands.
+  std::atomic<bool> dead_letters_refused_{false};
   std::atomic<int64_t> processed_{0};
   // Records given up at a stop (their events are replayed).
   std::atomic<int64_t> unsent_{0};
