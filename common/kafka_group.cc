@@ -48,10 +48,16 @@ absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> CreateGroupConsumer(
   return c;
 }
 
-void ApplyRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+bool CooperativeAssignment(const GroupConsumerOptions& options) {
+  auto it = options.extra.find("partition.assignment.strategy");
+  return it == options.extra.end() ||
+         it->second.find("cooperative") != std::string::npos;
+}
+
+void ApplyRebalance(RdKafka::KafkaConsumer* consumer, bool cooperative,
+                    RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions,
                     const std::function<void()>& before_revoke) {
-  const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     if (cooperative) {
       delete consumer->incremental_assign(partitions);

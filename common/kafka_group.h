@@ -36,10 +36,18 @@ absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> CreateGroupConsumer(
     const GroupConsumerOptions& options, RdKafka::RebalanceCb* rebalance,
     RdKafka::EventCb* events);
 
+// Whether a consumer created with `options` uses the cooperative protocol:
+// the default cooperative-sticky strategy, unless `extra` sets another.
+bool CooperativeAssignment(const GroupConsumerOptions& options);
+
 // Applies an assignment change for the eager and the cooperative protocol
-// alike. `before_revoke` runs before partitions are given up (not when the
-// assignment was lost), e.g. to let in-flight work land and commit.
-void ApplyRebalance(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+// alike (`cooperative`: CooperativeAssignment of the consumer's options;
+// not asked of librdkafka, whose rebalance_protocol() can hang when called
+// from the callback during close, librdkafka #4041). `before_revoke` runs
+// before partitions are given up (not when the assignment was lost), e.g.
+// to let in-flight work land and commit.
+void ApplyRebalance(RdKafka::KafkaConsumer* consumer, bool cooperative,
+                    RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions,
                     const std::function<void()>& before_revoke);
 

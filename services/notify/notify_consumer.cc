@@ -29,12 +29,14 @@ constexpr absl::Duration kKeepClosedInvites = absl::Hours(24 * 200);
 class NotifyConsumer::Rebalancer : public RdKafka::RebalanceCb,
                                    public RdKafka::EventCb {
  public:
-  explicit Rebalancer(NotifyConsumer* owner) : owner_(owner) {}
+  Rebalancer(NotifyConsumer* owner, bool cooperative)
+      : owner_(owner), cooperative_(cooperative) {}
   void rebalance_cb(
       RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
       std::vector<RdKafka::TopicPartition*>& partitions) override {
     // Processing is synchronous, so everything stored can be committed.
-    ApplyRebalance(consumer, err, partitions, [&] { consumer->commitSync(); });
+    ApplyRebalance(consumer, cooperative_, err, partitions,
+                   [&] { consumer->commitSync(); });
     std::vector<RdKafka::TopicPartition*> now;
     consumer->assignment(now);
     owner_->assigned_ = static_cast<int>(now.size());
@@ -50,6 +52,7 @@ class NotifyConsumer::Rebalancer : public RdKafka::RebalanceCb,
 
  private:
   NotifyConsumer* owner_;
+  const bool cooperative_;
 };
 
 absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
@@ -138,14 +141,15 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
                    options.store.redis.address, options.startup_timeout);
   if (!redis.ok()) return redis;
   c->redis_ok_.store(true);
-  c->rebalancer_ = std::make_unique<Rebalancer>(c.get());
+  const GroupConsumerOptions group{options.brokers,
+                                   options.group_id,
+                                   "rebound-notify",
+                                   {options.verdicts_topic},
+                                   options.consumer_properties};
+  c->rebalancer_ =
+      std::make_unique<Rebalancer>(c.get(), CooperativeAssignment(group));
   auto consumer =
-      CreateGroupConsumer({options.brokers,
-                           options.group_id,
-                           "rebound-notify",
-                           {options.verdicts_topic},
-                           options.consumer_properties},
-                          c->rebalancer_.get(), c->rebalancer_.get());
+      CreateGroupConsumer(group, c->rebalancer_.get(), c->rebalancer_.get());
   if (!consumer.ok()) return consumer.status();
   c->consumer_ = std::move(*consumer);
   return c;

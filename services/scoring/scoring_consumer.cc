@@ -32,7 +32,8 @@ int64_t OffsetTracker::Done(int64_t offset) {
 class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
                                     public RdKafka::EventCb {
  public:
-  explicit Rebalancer(ScoringConsumer* owner) : owner_(owner) {}
+  Rebalancer(ScoringConsumer* owner, bool cooperative)
+      : owner_(owner), cooperative_(cooperative) {}
 
   void rebalance_cb(
       RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -52,7 +53,7 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
     owner_->DropPrepared();
     // Before giving partitions up: let in-flight verdicts land so their
     // offsets are stored, then commit what is done.
-    ApplyRebalance(consumer, err, partitions, [&] {
+    ApplyRebalance(consumer, cooperative_, err, partitions, [&] {
       (void)owner_->publisher_->Flush(std::chrono::seconds(5));
       consumer->commitSync();
     });
@@ -71,9 +72,9 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
       });
     }
     owner_->store_->ForgetCached();
-    log::Info(
-        assign ? "partitions assigned" : "partitions revoked",
-        {{"partitions", ids}, {"protocol", consumer->rebalance_protocol()}});
+    log::Info(assign ? "partitions assigned" : "partitions revoked",
+              {{"partitions", ids},
+               {"protocol", cooperative_ ? "COOPERATIVE" : "EAGER"}});
   }
 
   void event_cb(RdKafka::Event& event) override {
@@ -86,6 +87,7 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
 
  private:
   ScoringConsumer* owner_;
+  const bool cooperative_;
 };
 
 // A verdict or dead letter on its way to Kafka; its event's offset is done
@@ -99,7 +101,8 @@ class ScoringConsumer::Delivery final : public Publisher::PendingRecord {
   void Delivered(const rebound::Delivery& delivery) override {
     if (delivery.status.ok()) {
       if (out_.dead_letter) owner_->dead_letters_refused_.store(false);
-      owner_->Finish(out_.source_topic, out_.partition, out_.offset);
+      owner_->Finish(out_.source_topic, out_.partition, out_.offset,
+                     out_.event_applied);
       return;
     }
     // Not confirmed: sent again by the consumer thread; the event's offset
@@ -213,14 +216,15 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
   if (!redis.ok()) return redis;
   c->redis_ok_.store(true);
   c->redis_up_->Set(1);
-  c->rebalancer_ = std::make_unique<Rebalancer>(c.get());
+  const GroupConsumerOptions group{options.brokers,
+                                   options.group_id,
+                                   "rebound-scoring",
+                                   {options.events_topic},
+                                   options.consumer_properties};
+  c->rebalancer_ =
+      std::make_unique<Rebalancer>(c.get(), CooperativeAssignment(group));
   auto consumer =
-      CreateGroupConsumer({options.brokers,
-                           options.group_id,
-                           "rebound-scoring",
-                           {options.events_topic},
-                           options.consumer_properties},
-                          c->rebalancer_.get(), c->rebalancer_.get());
+      CreateGroupConsumer(group, c->rebalancer_.get(), c->rebalancer_.get());
   if (!consumer.ok()) return consumer.status();
   c->consumer_ = std::move(*consumer);
   return c;
@@ -256,7 +260,7 @@ void ScoringConsumer::StoreOffset(const std::string& topic, int32_t partition,
 }
 
 void ScoringConsumer::Finish(const std::string& topic, int32_t partition,
-                             int64_t offset) {
+                             int64_t offset, bool applied) {
   int64_t next = -1;
   {
     absl::MutexLock lock(&mu_);
@@ -266,7 +270,7 @@ void ScoringConsumer::Finish(const std::string& topic, int32_t partition,
     next = it->second.Done(offset);
   }
   processed_.fetch_add(1);
-  consumed_->Increment();
+  if (applied) consumed_->Increment();
   if (next >= 0) StoreOffset(topic, partition, next);
 }
 
@@ -279,6 +283,7 @@ void ScoringConsumer::DeadLetter(const RdKafka::Message& m,
   dead_lettered_->Increment();
   Outgoing out;
   out.dead_letter = true;
+  out.event_applied = false;
   out.topic = options_.dead_letter_topic;
   out.record = MakeDeadLetter(m, reason, options_.group_id);
   out.source_topic = m.topic_name();

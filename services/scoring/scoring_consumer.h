@@ -129,6 +129,7 @@ class ScoringConsumer final : public PipelineStage {
     std::string source_topic;
     int32_t partition = -1;
     int64_t offset = -1;
+    bool event_applied = true;  // False: the event itself dead-lettered.
   };
   ScoringConsumer() = default;
   // A consumed event waiting for its batch to be written. A decline or
@@ -220,7 +221,10 @@ class ScoringConsumer final : public PipelineStage {
   // given until options.drain_timeout, offsets committed (if Kafka
   // answers), the group left.
   absl::Status Drain();
-  void Finish(const std::string& topic, int32_t partition, int64_t offset);
+  // `applied`: the event's effects were written (counted processed); a
+  // dead-lettered event's were not (counted dead_letter only).
+  void Finish(const std::string& topic, int32_t partition, int64_t offset,
+              bool applied = true);
   void DeadLetter(const RdKafka::Message& message, const std::string& reason,
                   const std::atomic<bool>& stop);
   void StoreOffset(const std::string& topic, int32_t partition, int64_t next);
