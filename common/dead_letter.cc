@@ -24,13 +24,20 @@ DeadLetterRecord MakeDeadLetter(const RdKafka::Message& m,
           std::string(static_cast<const char*>(hdr.value()), hdr.value_size()));
     }
   }
-  r.headers.emplace_back("rebound_dlq_reason", reason);
-  r.headers.emplace_back("rebound_dlq_consumer", consumer);
-  r.headers.emplace_back("rebound_source_topic", m.topic_name());
-  r.headers.emplace_back("rebound_source_partition",
-                         std::to_string(m.partition()));
-  r.headers.emplace_back("rebound_source_offset", std::to_string(m.offset()));
+  AddDeadLetterHeaders(r.headers, reason, consumer, m.topic_name(),
+                       m.partition(), m.offset());
   return r;
+}
+
+void AddDeadLetterHeaders(Headers& headers, const std::string& reason,
+                          const std::string& consumer,
+                          const std::string& source_topic, int32_t partition,
+                          int64_t offset) {
+  headers.emplace_back("rebound_dlq_reason", reason);
+  headers.emplace_back("rebound_dlq_consumer", consumer);
+  headers.emplace_back("rebound_source_topic", source_topic);
+  headers.emplace_back("rebound_source_partition", std::to_string(partition));
+  headers.emplace_back("rebound_source_offset", std::to_string(offset));
 }
 
 DeadLetterRecord WithoutValue(DeadLetterRecord r, const std::string& why) {

@@ -31,6 +31,14 @@ DeadLetterRecord MakeDeadLetter(const RdKafka::Message& m,
                                 const std::string& reason,
                                 const std::string& consumer);
 
+// Appends the dead-letter headers: rebound_dlq_reason, rebound_dlq_consumer
+// and where the record it stands for was consumed (rebound_source_topic /
+// _partition / _offset).
+void AddDeadLetterHeaders(Headers& headers, const std::string& reason,
+                          const std::string& consumer,
+                          const std::string& source_topic, int32_t partition,
+                          int64_t offset);
+
 // `record` without its value, for when Kafka refused the whole record for
 // good (too large for the dead-letter topic): header
 // rebound_dlq_value_dropped tells why and how many bytes; the value is

@@ -339,15 +339,11 @@ void ScoringConsumer::Requeue(Outgoing out, const absl::Status& why) {
                {"topic", out.topic},
                {"offset", out.offset}});
     dead_lettered_->Increment();
-    auto& h = out.record.headers;
-    h.emplace_back(
-        "rebound_dlq_reason",
+    AddDeadLetterHeaders(
+        out.record.headers,
         absl::StrCat("topic ", out.topic,
-                     " refused the record for good: ", why.message()));
-    h.emplace_back("rebound_dlq_consumer", options_.group_id);
-    h.emplace_back("rebound_source_topic", out.source_topic);
-    h.emplace_back("rebound_source_partition", std::to_string(out.partition));
-    h.emplace_back("rebound_source_offset", std::to_string(out.offset));
+                     " refused the record for good: ", why.message()),
+        options_.group_id, out.source_topic, out.partition, out.offset);
     out.dead_letter = true;
     out.topic = options_.dead_letter_topic;
   } else if (out.dead_letter && IsTooLarge(why) && !out.record.value.empty()) {
