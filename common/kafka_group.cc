@@ -24,6 +24,10 @@ absl::StatusOr<std::unique_ptr<RdKafka::KafkaConsumer>> CreateGroupConsumer(
       {"session.timeout.ms", "10000"},
       {"heartbeat.interval.ms", "1000"},
       {"max.poll.interval.ms", "600000"},
+      // The group learns of a subscribed topic made (again) at its periodic
+      // metadata refresh (librdkafka's default: 5 min); a deleted one from
+      // the fetch errors, at once.
+      {"topic.metadata.refresh.interval.ms", "10000"},
   };
   for (const auto& [k, v] : options.extra) props[k] = v;
   std::string err;
@@ -89,8 +93,17 @@ absl::StatusOr<bool> GroupHasCommittedOffsets(
     return absl::UnavailableError("metadata of " + topic + ": " +
                                   RdKafka::err2str(rc));
   }
+  // A topic missing or not authorised is not one never consumed: its
+  // metadata answers with an error and no partitions.
+  const RdKafka::TopicMetadata* tm = md->topics()->at(0);
+  if (tm->err() != RdKafka::ERR_NO_ERROR || tm->partitions()->empty()) {
+    return absl::UnavailableError("metadata of " + topic + ": " +
+                                  (tm->err() != RdKafka::ERR_NO_ERROR
+                                       ? RdKafka::err2str(tm->err())
+                                       : std::string("no partitions")));
+  }
   std::vector<RdKafka::TopicPartition*> tps;
-  for (const auto* p : *md->topics()->at(0)->partitions()) {
+  for (const auto* p : *tm->partitions()) {
     tps.push_back(RdKafka::TopicPartition::create(topic, p->id()));
   }
   rc = consumer->committed(tps, static_cast<int>(timeout.count()));
@@ -119,6 +132,86 @@ void LeaveGroup(RdKafka::KafkaConsumer* consumer, bool kafka_reachable) {
     log::Warn("final commit failed", {{"error", RdKafka::err2str(committed)}});
   }
   consumer->close();
+}
+
+bool ConsumerFault::StopsConsuming(RdKafka::ErrorCode err) {
+  switch (err) {
+    case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
+    case RdKafka::ERR__UNKNOWN_TOPIC:
+    case RdKafka::ERR__UNKNOWN_PARTITION:
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_GROUP_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_INVALID_GROUP_ID:
+    case RdKafka::ERR_INCONSISTENT_GROUP_PROTOCOL:
+    case RdKafka::ERR_GROUP_MAX_SIZE_REACHED:
+    case RdKafka::ERR__AUTHENTICATION:
+    case RdKafka::ERR_SASL_AUTHENTICATION_FAILED:
+    case RdKafka::ERR__FATAL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool ConsumerFault::Note(RdKafka::ErrorCode err, absl::string_view detail) {
+  if (!StopsConsuming(err)) return false;
+  Kind kind = kGroup;
+  if (err == RdKafka::ERR__FATAL) {
+    kind = kFatal;
+  } else if (err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART ||
+             err == RdKafka::ERR__UNKNOWN_TOPIC ||
+             err == RdKafka::ERR__UNKNOWN_PARTITION ||
+             err == RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED) {
+    kind = kTopic;
+  }
+  // The graver kind stays (a fatal error is never overwritten).
+  const int before = kind_.load();
+  if (kind > before) kind_.store(kind);
+  if (before == kNone) {
+    log::Warn(
+        "kafka consumer cannot consume; reporting NOT_SERVING",
+        {{"error", RdKafka::err2str(err)}, {"detail", std::string(detail)}});
+  }
+  probed_ = absl::Now();
+  return true;
+}
+
+void ConsumerFault::Clear(const char* why) {
+  int kind = kind_.load();
+  while (kind != kNone && kind != kFatal &&
+         !kind_.compare_exchange_weak(kind, kNone)) {
+  }
+  if (kind != kNone && kind != kFatal) {
+    log::Info("kafka consumer consuming again", {{"evidence", why}});
+  }
+}
+
+void ConsumerFault::Consumed() {
+  if (faulted()) Clear("a record");
+}
+
+void ConsumerFault::Assigned(size_t partitions) {
+  const int kind = kind_.load();
+  if (kind == kGroup || (kind == kTopic && partitions > 0)) {
+    Clear("an assignment");
+  }
+}
+
+void ConsumerFault::Probe(RdKafka::KafkaConsumer* consumer,
+                          const std::vector<std::string>& topics) {
+  const int kind = kind_.load();
+  if (kind == kNone || kind == kFatal) return;
+  const absl::Time now = absl::Now();
+  if (now - probed_ < absl::Seconds(1)) return;
+  probed_ = now;
+  for (const std::string& topic : topics) {
+    if (!GroupHasCommittedOffsets(consumer, topic, std::chrono::seconds(2))
+             .ok()) {
+      return;
+    }
+  }
+  Clear("the topics and the group answer");
 }
 
 int64_t RecordTimeMs(const RdKafka::Message& m) {

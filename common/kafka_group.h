@@ -4,6 +4,7 @@
 #ifndef REBOUND_COMMON_KAFKA_GROUP_H_
 #define REBOUND_COMMON_KAFKA_GROUP_H_
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/config.h"
 #include "librdkafka/rdkafkacpp.h"
@@ -66,6 +68,45 @@ void LeaveGroup(RdKafka::KafkaConsumer* consumer, bool kafka_reachable);
 absl::StatusOr<bool> GroupHasCommittedOffsets(
     RdKafka::KafkaConsumer* consumer, const std::string& topic,
     std::chrono::milliseconds timeout);
+
+// What keeps a group member from consuming although its brokers answer: a
+// subscribed topic deleted or not authorised, the group not authorised or
+// refused, credentials refused, a fatal error. librdkafka reports such an
+// error once, when its state changes, not while it lasts, so the fault is
+// kept until there is evidence it is gone: a record consumed, an
+// assignment with partitions (or any, for a group fault), or a probe that
+// finds every subscribed topic and reads the group's committed offsets. (A
+// group with no partitions learns of a topic made again at its next
+// metadata refresh, at most topic.metadata.refresh.interval.ms = 10 s
+// after the probe; a member that held partitions fetches from them again
+// as soon as they are back.) A fatal error never clears. Health reports
+// the member NOT_SERVING while a fault holds. Note, Consumed, Assigned and
+// Probe are called on the consumer's thread (callbacks included);
+// faulted() from any thread.
+class ConsumerFault {
+ public:
+  // Whether `err` is one that stops consumption until the cluster changes.
+  static bool StopsConsuming(RdKafka::ErrorCode err);
+  // Records `err` (from consume() or the event callback) when it stops
+  // consumption, logging the first of a run; returns whether it did.
+  bool Note(RdKafka::ErrorCode err, absl::string_view detail);
+  // A record was consumed.
+  void Consumed();
+  // The group assigned `partitions` more partitions (0: joined, none).
+  void Assigned(size_t partitions);
+  // While a fault other than a fatal one holds, at most once a second:
+  // GroupHasCommittedOffsets on each of `topics` (the topic's metadata and
+  // the group's offsets).
+  void Probe(RdKafka::KafkaConsumer* consumer,
+             const std::vector<std::string>& topics);
+  bool faulted() const { return kind_.load() != kNone; }
+
+ private:
+  enum Kind : int { kNone, kTopic, kGroup, kFatal };
+  void Clear(const char* why);
+  std::atomic<int> kind_{kNone};
+  absl::Time probed_ = absl::InfinitePast();
+};
 
 // The fetch batching of a group member, from --fetch-wait-max and
 // --fetch-min-bytes, as librdkafka properties (GroupConsumerOptions::extra).

@@ -95,6 +95,7 @@ class Publisher::Callbacks : public RdKafka::EventCb {
     switch (event.type()) {
       case RdKafka::Event::EVENT_ERROR:
         if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) {
+          owner_->reachable_.store(false);
           owner_->SetAvailable(false);
         }
         if (event.fatal()) {
@@ -102,6 +103,7 @@ class Publisher::Callbacks : public RdKafka::EventCb {
           // unavailable so nothing more is acked by this producer.
           log::Error("kafka producer fatal error", {{"error", event.str()}});
           owner_->fatal_.store(true);
+          owner_->reachable_.store(false);
           owner_->SetAvailable(false);
         } else {
           log::Warn("kafka producer error",
@@ -177,6 +179,10 @@ absl::StatusOr<std::unique_ptr<Publisher>> Publisher::Create(
       {"compression.codec", options.compression},
       {"socket.keepalive.enable", "true"},
       {"reconnect.backoff.max.ms", "1000"},
+      // Topics are made by the services with their partition counts
+      // (EnsureTopics); a deleted one is not made again by a write or a
+      // probe with the broker's defaults (one partition would move keys).
+      {"allow.auto.create.topics", "false"},
   };
   for (const auto& [k, v] : options.extra) props[k] = v;
   std::string err;
@@ -245,9 +251,63 @@ void Publisher::HealthLoop() {
                             static_cast<int>(std::max<int64_t>(
                                 options_.health_interval.count(), 500)));
     delete raw;
-    SetAvailable(err == RdKafka::ERR_NO_ERROR && !fatal_.load());
+    const bool reachable = err == RdKafka::ERR_NO_ERROR && !fatal_.load();
+    reachable_.store(reachable);
+    bool topics_ok = true;
+    if (reachable) {
+      const std::string missing = MissingTopic(static_cast<int>(
+          std::max<int64_t>(options_.health_interval.count(), 500)));
+      topics_ok = missing.empty();
+      if (missing != missing_) {
+        if (missing.empty()) {
+          log::Info("kafka topics available again");
+        } else {
+          log::Warn("kafka topic unavailable", {{"topic", missing}});
+        }
+        missing_ = missing;
+      }
+      topic_missing_.store(!topics_ok);
+    }
+    SetAvailable(reachable && topics_ok);
   } while (!stop_health_.WaitForNotificationWithTimeout(
       absl::FromChrono(options_.health_interval)));
+}
+
+void Publisher::RequireTopics(std::vector<std::string> topics) {
+  absl::MutexLock lock(&topics_mu_);
+  required_topics_ = std::move(topics);
+}
+
+std::string Publisher::MissingTopic(int timeout_ms) {
+  std::vector<std::string> topics;
+  {
+    absl::MutexLock lock(&topics_mu_);
+    topics = required_topics_;
+  }
+  for (const std::string& name : topics) {
+    auto& handle = topic_handles_[name];
+    std::string errstr;
+    if (!handle) {
+      handle.reset(
+          RdKafka::Topic::create(producer_.get(), name, nullptr, errstr));
+    }
+    if (!handle) return name + ": " + errstr;
+    RdKafka::Metadata* raw = nullptr;
+    RdKafka::ErrorCode err =
+        producer_->metadata(false, handle.get(), &raw, timeout_ms);
+    std::unique_ptr<RdKafka::Metadata> md(raw);
+    // No answer: reachability is the broker probe's to judge.
+    if (err != RdKafka::ERR_NO_ERROR || !md) continue;
+    const RdKafka::TopicMetadata* found = nullptr;
+    for (const auto* tm : *md->topics()) {
+      if (tm->topic() == name) found = tm;
+    }
+    if (found == nullptr) return name + ": not in the broker's answer";
+    if (found->err() != RdKafka::ERR_NO_ERROR)
+      return name + ": " + RdKafka::err2str(found->err());
+    if (found->partitions()->empty()) return name + ": no partitions";
+  }
+  return "";
 }
 
 void Publisher::SetAvailable(bool up) {
@@ -290,10 +350,13 @@ absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
                                 absl::Time enqueue_deadline,
                                 PendingRecord* pending) {
   if (!available_.load()) {
-    // The brokers' addresses are in the log (availability changes), not
-    // in an answer to a client.
+    // The brokers' addresses and topic names are in the log (availability
+    // changes), not in an answer to a client.
     return absl::UnavailableError(
-        "kafka is unreachable; retry with the same event_id");
+        topic_missing_.load() && reachable_.load()
+            ? "a kafka topic this service writes is missing or not "
+              "authorised; retry with the same event_id"
+            : "kafka is unreachable; retry with the same event_id");
   }
   // The C API copies each header once; the C++ Headers wrapper copies twice.
   rd_kafka_t* rk = producer_->c_ptr();

@@ -655,6 +655,44 @@ TEST_F(IngestIntegration, DeleteTopicsRemovesThemAndToleratesMissingOnes) {
       << after.status();
 }
 
+// Ingest's topic deleted while it runs (Kafka still answers): health goes
+// NOT_SERVING and each event of a publish fails UNAVAILABLE at once (not
+// after the write timeout), nothing acked;
+// with the topic made again, SERVING and publishing.
+TEST_F(IngestIntegration, ADeletedTopicTurnsIngestNotServingUntilItIsBack) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  ASSERT_TRUE(
+      testing::WaitForHealth(channel_, "rebound.v1.Ingest", 1, seconds(10)));
+  RdKafka::Producer* admin = server_->publisher()->handle();
+  auto partitions = PartitionCount(admin, topic_, seconds(10));
+  ASSERT_TRUE(partitions.ok()) << partitions.status();
+  ASSERT_TRUE(DeleteTopics(admin, {topic_}, seconds(30)).ok());
+  EXPECT_TRUE(
+      testing::WaitForHealth(channel_, "rebound.v1.Ingest", 2, seconds(30)));
+  auto events = Sample(5, "deleted");
+  grpc::Status st;
+  auto resp = Publish(events, &st);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.published(), 0u);
+  EXPECT_EQ(resp.failed(), events.size());
+  for (const auto& r : resp.results()) {
+    EXPECT_EQ(r.outcome(), rebound::v1::OUTCOME_FAILED);
+    EXPECT_EQ(r.code(), grpc::StatusCode::UNAVAILABLE) << r.error();
+    EXPECT_NE(r.error().find("missing or not authorised"), std::string::npos)
+        << r.error();
+  }
+  ASSERT_TRUE(
+      EnsureTopics(admin, {{topic_, *partitions, 1}}, seconds(30)).ok());
+  EXPECT_TRUE(
+      testing::WaitForHealth(channel_, "rebound.v1.Ingest", 1, seconds(30)));
+  resp = Publish(events, &st);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.published(), events.size());
+  auto count = tools::CountTopic(brokers_, topic_, seconds(30));
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, static_cast<int64_t>(events.size()));
+}
+
 // common/kafka_admin TopicWatermarks: every partition's range holds what
 // was published (the dedup warm-up and topic_reader read them); a topic the
 // broker does not know is NotFound, which the warm-up takes as "nothing to

@@ -1,7 +1,8 @@
 // Every service's failure paths as an operator meets them, on the real
 // binaries: a start that cannot succeed exits 1 with one line naming the
-// cause (never a crash), health goes NOT_SERVING while Kafka is down, and
-// SIGTERM during a Kafka outage still ends within Kubernetes' grace period.
+// cause (never a crash), health goes NOT_SERVING while Kafka is down or a
+// consumer's topic is gone, and SIGTERM during a Kafka outage still ends
+// within Kubernetes' grace period.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -15,6 +16,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/kafka_admin.h"
+#include "common/kafka_publisher.h"
 #include "gtest/gtest.h"
 #include "tests/scoring_test_support.h"
 #include "tests/test_support.h"
@@ -240,6 +243,110 @@ TEST(AllServices, SigtermDuringAKafkaOutageEndsWithinTheGracePeriod) {
     std::cout << r.svc.name << ": exit " << rc << " " << took.count()
               << " ms after SIGTERM\n";
   }
+}
+
+// The topic a consumer reads is deleted while it runs (Kafka itself still
+// answers): scoring (events) and notify (verdicts) report NOT_SERVING, as
+// they cannot consume, and SERVING again once the topic is back, consuming
+// what is published then.
+TEST(AllServices, ADeletedTopicTurnsItsConsumerNotServingUntilItIsBack) {
+  const std::string brokers = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
+  const std::string redis = testing::RequiredEnv("REBOUND_REDIS_ADDR");
+  ASSERT_FALSE(brokers.empty() || redis.empty());
+  const std::string topic = testing::UniqueTopic("it-deleted");
+  const std::string verdicts = topic + "-verdicts";
+  struct Running {
+    Service svc;
+    std::unique_ptr<Child> child;
+    std::shared_ptr<grpc::Channel> channel;
+  };
+  std::vector<Running> running;
+  for (const Service& svc : AllServices()) {
+    if (!svc.uses_redis) continue;  // Ingest reads no topic.
+    Running r;
+    r.svc = svc;
+    const int port = FreePort();
+    std::vector<std::string> args = {
+        svc.bin,
+        "--kafka-brokers=" + brokers,
+        "--topic-partitions=2",
+        absl::StrCat("--listen=127.0.0.1:", port),
+        absl::StrCat("--metrics-listen=127.0.0.1:", FreePort()),
+        "--insecure-no-auth",
+        "--redis-addr=" + redis,
+        "--group-id=" + topic + "-" + svc.name,
+        "--verdicts-topic=" + verdicts};
+    if (svc.reads_events) args.push_back("--topic=" + topic);
+    args.insert(args.end(), svc.config.begin(), svc.config.end());
+    r.child = std::make_unique<Child>(args);
+    r.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                    grpc::InsecureChannelCredentials());
+    running.push_back(std::move(r));
+  }
+  ASSERT_EQ(running.size(), 2u);
+  for (auto& r : running) {
+    ASSERT_TRUE(testing::WaitForHealth(r.channel, r.svc.health, 1, seconds(60)))
+        << r.svc.name << " never SERVING:\n"
+        << r.child->Output();
+  }
+  PublisherOptions po;
+  po.brokers = brokers;
+  auto admin = Publisher::Create(po);
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  ASSERT_TRUE(
+      DeleteTopics((*admin)->handle(), {topic, verdicts}, seconds(30)).ok());
+  for (auto& r : running) {
+    EXPECT_TRUE(testing::WaitForHealth(r.channel, r.svc.health, 2, seconds(60)))
+        << r.svc.name << " stayed SERVING with its topic deleted:\n"
+        << r.child->Output();
+    EXPECT_NE(r.child->Output().find("cannot consume"), std::string::npos)
+        << r.child->Output();
+  }
+  ASSERT_TRUE(EnsureTopics((*admin)->handle(),
+                           {{topic, 2, 1}, {verdicts, 2, 1}}, seconds(30))
+                  .ok());
+  for (auto& r : running) {
+    EXPECT_TRUE(testing::WaitForHealth(r.channel, r.svc.health, 1, seconds(60)))
+        << r.svc.name << " not SERVING with its topic back:\n"
+        << r.child->Output();
+  }
+  // And they consume again: events through ingest are scored, and their
+  // verdicts reach notify (both groups commit offsets on the new topics).
+  const int ingest_port = FreePort();
+  Child ingest({REBOUND_INGEST_BIN, "--kafka-brokers=" + brokers,
+                "--topic=" + topic, "--insecure-no-auth",
+                absl::StrCat("--listen=127.0.0.1:", ingest_port),
+                absl::StrCat("--metrics-listen=127.0.0.1:", FreePort())});
+  auto ingest_channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", ingest_port),
+                          grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(testing::WaitForHealth(ingest_channel, "rebound.v1.Ingest", 1,
+                                     seconds(60)))
+      << ingest.Output();
+  auto published = tools::PublishOverStream(
+      ingest_channel,
+      testing::SimulatedStream(testing::UniqueTopic("t"), 200, 5));
+  ASSERT_TRUE(published.status.ok()) << published.status.error_message();
+  ASSERT_GT(published.published, 0u);
+  auto consumed = [&](const std::string& group, const std::string& t) {
+    for (auto until = std::chrono::steady_clock::now() + seconds(60);
+         std::chrono::steady_clock::now() < until;
+         std::this_thread::sleep_for(std::chrono::milliseconds(500))) {
+      for (int32_t p = 0; p < 2; ++p) {
+        if (testing::CommittedOffset(brokers, group, t, p) > 0) return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(consumed(topic + "-scoring", topic))
+      << running[0].child->Output();
+  EXPECT_TRUE(consumed(topic + "-notify", verdicts))
+      << running[1].child->Output();
+  kill(ingest.pid(), SIGTERM);
+  ingest.Wait();
+  for (auto& r : running) kill(r.child->pid(), SIGTERM);
+  for (auto& r : running) EXPECT_EQ(r.child->Wait(), 0) << r.child->Output();
+  (void)DeleteTopics((*admin)->handle(), {topic, verdicts}, seconds(30));
 }
 
 std::string WriteSecretFile(const std::string& text) {

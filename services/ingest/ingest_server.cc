@@ -39,6 +39,9 @@ absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(
       PartitionCount(s->publisher_->handle(), topic, options.startup_timeout);
   if (!partitions.ok()) return partitions.status();
   log::Info("topic ready", {{"topic", topic}, {"partitions", *partitions}});
+  // Deleted (or no longer authorised) later: NOT_SERVING, not acks that
+  // time out.
+  s->publisher_->RequireTopics({topic});
 
   s->service_ = std::make_unique<IngestService>(
       options.service, s->publisher_.get(), s->metrics_.get());

@@ -41,11 +41,14 @@ class NotifyConsumer::Rebalancer : public RdKafka::RebalanceCb,
     consumer->assignment(now);
     owner_->assigned_ = static_cast<int>(now.size());
     RdKafka::TopicPartition::destroy(now);
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS)
+      owner_->consumer_fault_.Assigned(partitions.size());
   }
   void event_cb(RdKafka::Event& event) override {
     if (event.type() != RdKafka::Event::EVENT_ERROR) return;
     if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN)
       owner_->kafka_ok_.store(false);
+    if (owner_->consumer_fault_.Note(event.err(), event.str())) return;
     log::Warn("kafka consumer error",
               {{"error", RdKafka::err2str(event.err())}});
   }
@@ -133,6 +136,7 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
         {options.topic_partitions, options.topic_replication},
         options.startup_timeout);
     if (!s.ok()) return s;
+    c->publisher_->RequireTopics({options.dead_letter_topic});
   }
   // Redis before joining the group: a start that fails leaves no member
   // behind to rebalance.
@@ -452,6 +456,7 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
         if (!AdoptEpoch(stop)) break;
         epoch_adopted_.store(true);
       }
+      consumer_fault_.Probe(consumer_.get(), {options_.verdicts_topic});
       // Idle: Redis and the state are still looked at (every second, or
       // every wake-up while Redis is down), so health never says SERVING
       // while Redis is gone, or came back empty, with nothing flowing.
@@ -480,9 +485,11 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
       continue;
     }
     if (m->err() != RdKafka::ERR_NO_ERROR) {
-      log::Warn("consume error", {{"error", m->errstr()}});
+      if (!consumer_fault_.Note(m->err(), m->errstr()))
+        log::Warn("consume error", {{"error", m->errstr()}});
       continue;
     }
+    consumer_fault_.Consumed();
     if (batch.empty()) due = absl::Now() + linger;
     batch.push_back(std::move(m));
     if ((batch.size() >= kMaxBatch ||
@@ -496,7 +503,7 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
   const size_t held = batch.size();
   const bool written =
       ProcessBatch(batch, stop, absl::Now() + absl::Seconds(10));
-  LeaveGroup(consumer_.get(), publisher_->available());
+  LeaveGroup(consumer_.get(), publisher_->reachable());
   consumer_.reset();
   sweeper.join();
   if (!written) {

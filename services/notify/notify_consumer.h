@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/dead_letter.h"
+#include "common/kafka_group.h"
 #include "common/kafka_publisher.h"
 #include "common/pipeline.h"
 #include "common/service_host.h"
@@ -63,10 +64,11 @@ class NotifyConsumer final : public PipelineStage {
   // Consumes until `stop`, then commits (if Kafka answers) and leaves the
   // group.
   absl::Status Run(const std::atomic<bool>& stop) override;
-  // Kafka reachable, Redis answering and notify's state intact (not lost
-  // and waiting for a rebuild).
+  // Kafka reachable and consumable (ConsumerFault), Redis answering and
+  // notify's state intact (not lost and waiting for a rebuild).
   bool healthy() const override {
-    return redis_ok_.load() && kafka_ok_.load() && !state_lost_.load();
+    return redis_ok_.load() && kafka_ok_.load() && !consumer_fault_.faulted() &&
+           !state_lost_.load();
   }
   // Redis lost notify's state (its epoch, state/epoch.h): nothing is
   // written until `rebound-notify --rebuild-state` has rebuilt it.
@@ -119,6 +121,7 @@ class NotifyConsumer final : public PipelineStage {
   prometheus::Counter* sweep_refused_ = nullptr;
   std::atomic<bool> redis_ok_{true};
   std::atomic<bool> kafka_ok_{true};
+  ConsumerFault consumer_fault_;
   std::atomic<bool> state_lost_{false};
   std::atomic<bool> epoch_adopted_{false};
   prometheus::Gauge* state_lost_gauge_ = nullptr;

@@ -72,6 +72,7 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
       });
     }
     owner_->store_->ForgetCached();
+    if (assign) owner_->consumer_fault_.Assigned(ids.size());
     log::Info(assign ? "partitions assigned" : "partitions revoked",
               {{"partitions", ids},
                {"protocol", cooperative_ ? "COOPERATIVE" : "EAGER"}});
@@ -81,6 +82,7 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
     if (event.type() != RdKafka::Event::EVENT_ERROR) return;
     if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN)
       owner_->kafka_ok_.store(false);
+    if (owner_->consumer_fault_.Note(event.err(), event.str())) return;
     log::Warn("kafka consumer error", {{"error", RdKafka::err2str(event.err())},
                                        {"detail", event.str()}});
   }
@@ -207,6 +209,10 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
       {options.topic_partitions, options.topic_replication},
       options.startup_timeout);
   if (!topics.ok()) return topics;
+  // The topics scoring writes; the events topic is the consumer's to watch
+  // (ConsumerFault).
+  c->publisher_->RequireTopics(
+      {options.verdicts_topic, options.dead_letter_topic});
 
   // Redis before joining the group: a start that fails leaves no member
   // behind to rebalance.
@@ -785,7 +791,7 @@ absl::Status ScoringConsumer::Drain() {
     absl::MutexLock lock(&consumer_mu_);
     consumer_closing_ = true;
   }
-  LeaveGroup(consumer_.get(), publisher_->available());
+  LeaveGroup(consumer_.get(), publisher_->reachable());
   {
     absl::MutexLock lock(&consumer_mu_);
     consumer_.reset();
@@ -843,6 +849,7 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
         // Idle: Redis and the state are still looked at (every second, or
         // every wake-up while Redis is down), so health never says SERVING
         // while Redis is gone, or came back empty, with nothing flowing.
+        consumer_fault_.Probe(consumer_.get(), {options_.events_topic});
         if (!redis_ok_.load() ||
             absl::Now() - redis_checked >= kIdleRedisCheck) {
           redis_checked = absl::Now();
@@ -865,9 +872,11 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
         }
         continue;
       case RdKafka::ERR_NO_ERROR:
+        consumer_fault_.Consumed();
         break;
       default:
-        log::Warn("consume error", {{"error", m->errstr()}});
+        if (!consumer_fault_.Note(m->err(), m->errstr()))
+          log::Warn("consume error", {{"error", m->errstr()}});
         continue;
     }
     if (!Accept(std::move(m), stop)) continue;

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/dead_letter.h"
+#include "common/kafka_group.h"
 #include "common/kafka_publisher.h"
 #include "common/pipeline.h"
 #include "common/service_host.h"
@@ -97,11 +98,12 @@ class ScoringConsumer final : public PipelineStage {
   // (their events are replayed by whoever consumes the partition next).
   absl::Status Run(const std::atomic<bool>& stop) override;
 
-  // Kafka reachable, Redis answering and its state intact (not lost and
-  // waiting for a rebuild), and no dead letter held that Kafka refuses.
+  // Kafka reachable and consumable (ConsumerFault), Redis answering and
+  // its state intact (not lost and waiting for a rebuild), and no dead
+  // letter held that Kafka refuses.
   bool healthy() const override {
-    return redis_ok_.load() && kafka_ok_.load() && !state_lost_.load() &&
-           !dead_letters_refused_.load();
+    return redis_ok_.load() && kafka_ok_.load() && !consumer_fault_.faulted() &&
+           !state_lost_.load() && !dead_letters_refused_.load();
   }
   // Redis lost scoring's state (see ScoreStore::EnsureEpoch): nothing is
   // written until `rebound-scoring --rebuild-state` has rebuilt it.
@@ -241,6 +243,7 @@ class ScoringConsumer final : public PipelineStage {
   std::atomic<bool> redis_ok_{false};
   std::atomic<bool> state_lost_{false};
   std::atomic<bool> kafka_ok_{true};
+  ConsumerFault consumer_fault_;
   // The dead-letter topic refused a record for good; cleared when one
   // lands.
   std::atomic<bool> dead_letters_refused_{false};
