@@ -607,6 +607,19 @@ absl::StatusOr<std::vector<std::string>> RedisClient::Masters() {
   return std::vector<std::string>(masters.begin(), masters.end());
 }
 
+absl::StatusOr<std::map<std::string, int>> RedisClient::SlotPerMaster() {
+  if (auto s = Connect(); !s.ok()) return s;
+  std::map<std::string, int> out;
+  if (!cluster_) return out;
+  if (slot_owner_.empty()) {
+    if (auto s = RefreshSlots(); !s.ok()) return s;
+  }
+  for (int slot = 0; slot < static_cast<int>(slot_owner_.size()); ++slot) {
+    if (!slot_owner_[slot].empty()) out.emplace(slot_owner_[slot], slot);
+  }
+  return out;
+}
+
 absl::StatusOr<RedisValue> RedisClient::CommandOn(
     const std::string& address, const std::vector<std::string>& argv) {
   if (auto s = Connect(); !s.ok()) return s;

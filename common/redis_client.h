@@ -179,6 +179,9 @@ class RedisClient {
       const std::vector<std::string>& argv);
   // The masters' addresses (cluster), or the one server's.
   absl::StatusOr<std::vector<std::string>> Masters();
+  // Cluster: the lowest slot each master owns, by its address (from the
+  // slot map as last read). Standalone: empty.
+  absl::StatusOr<std::map<std::string, int>> SlotPerMaster();
   // One keyless command on the node at `address` (SCAN of one node).
   absl::StatusOr<RedisValue> CommandOn(const std::string& address,
                                        const std::vector<std::string>& argv);

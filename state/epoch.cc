@@ -1,11 +1,90 @@
 #include "state/epoch.h"
 
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace rebound::state {
+namespace {
+
+constexpr int kClusterSlots = 16384;
+
+// A hash tag for every Redis Cluster slot: the smallest decimal number
+// whose slot it is (all 16384 are reached below 200,000).
+const std::vector<std::string>& SlotTags() {
+  static const std::vector<std::string>* const tags = [] {
+    auto* t = new std::vector<std::string>(kClusterSlots);
+    int left = kClusterSlots;
+    for (uint64_t i = 0; left > 0; ++i) {
+      std::string tag = std::to_string(i);
+      std::string& slot = (*t)[RedisClusterSlot(tag)];
+      if (slot.empty()) {
+        slot = std::move(tag);
+        --left;
+      }
+    }
+    return t;
+  }();
+  return *tags;
+}
+
+}  // namespace
+
+std::string Epoch::SlotKey(int slot) const {
+  return absl::StrCat(key_, ":slot:{", SlotTags()[slot], "}");
+}
+
+absl::Status Epoch::CheckCopies(RedisClient& redis, int* missing,
+                                int* masters) const {
+  auto slots = redis.SlotPerMaster();
+  if (!slots.ok()) return slots.status();
+  std::vector<std::vector<std::string>> reads;
+  for (const auto& [address, slot] : *slots) {
+    reads.push_back({"GET", SlotKey(slot)});
+  }
+  if (masters != nullptr) *masters = static_cast<int>(reads.size());
+  if (reads.empty()) return absl::OkStatus();
+  auto got = redis.Pipeline(reads);
+  if (!got.ok()) return got.status();
+  absl::Status first = absl::OkStatus();
+  int gone = 0;
+  auto reply = got->begin();
+  for (const auto& [address, slot] : *slots) {
+    const RedisValue& v = *reply++;
+    if (!v.is_nil() && v.str == value_) continue;
+    if (v.is_nil()) ++gone;
+    if (!first.ok()) continue;
+    first = v.is_nil()
+                ? absl::DataLossError(absl::StrCat(
+                      "redis state lost on the cluster master at ", address,
+                      ": its copy of the epoch ", key_, " (slot ", slot,
+                      ") is gone (failed over to an empty "
+                      "replica, restarted without persistence, or flushed); "
+                      "rebuild it with ",
+                      rebuild_))
+                : absl::DataLossError(absl::StrCat(
+                      "redis state replaced on the cluster master at ", address,
+                      ": epoch ", v.str, " is not the adopted ", value_));
+  }
+  if (missing != nullptr) *missing = gone;
+  return first;
+}
+
+absl::Status Epoch::WriteCopies(RedisClient& redis, const std::string& value) {
+  constexpr int kChunk = 1024;
+  for (int from = 0; from < kClusterSlots; from += kChunk) {
+    std::vector<std::vector<std::string>> sets;
+    for (int slot = from; slot < from + kChunk; ++slot) {
+      sets.push_back({"SET", SlotKey(slot), value});
+    }
+    auto done = redis.Pipeline(sets);
+    if (!done.ok()) return done.status();
+  }
+  return absl::OkStatus();
+}
 
 Epoch::Epoch(std::string key, std::string rebuild)
     : key_(std::move(key)), rebuild_(std::move(rebuild)) {}
@@ -33,7 +112,19 @@ absl::Status Epoch::Ensure(RedisClient& redis, bool may_create) {
     if (got->is_nil()) return absl::UnavailableError("epoch vanished");
   }
   value_ = got->str;
-  return absl::OkStatus();
+  if (!redis.cluster()) return absl::OkStatus();
+  int missing = 0, masters = 0;
+  absl::Status copies = CheckCopies(redis, &missing, &masters);
+  if (copies.ok()) return copies;
+  // Gone on every master: a state made before the copies existed (or
+  // just made). Gone on some, or a fresh deployment: written again only
+  // when nothing was consumed yet.
+  if (absl::IsDataLoss(copies) && (missing == masters || may_create)) {
+    copies = WriteCopies(redis, value_);
+    if (copies.ok()) return copies;
+  }
+  value_.clear();
+  return copies;
 }
 
 absl::Status Epoch::AdoptRebuilt(RedisClient& redis) {
@@ -46,6 +137,12 @@ absl::Status Epoch::AdoptRebuilt(RedisClient& redis) {
 
 absl::Status Epoch::SetNew(RedisClient& redis) {
   const std::string fresh = Fresh();
+  // The copies first: holders adopt the new epoch from the main key.
+  auto cluster = redis.SlotPerMaster();  // Empty when standalone.
+  if (!cluster.ok()) return cluster.status();
+  if (!cluster->empty()) {
+    if (auto s = WriteCopies(redis, fresh); !s.ok()) return s;
+  }
   auto set = redis.Command({"SET", key_, fresh});
   if (!set.ok()) return set.status();
   value_ = fresh;
@@ -59,7 +156,8 @@ absl::Status Epoch::CheckNow(RedisClient& redis) const {
   }
   auto v = redis.Command(Check().front());
   if (!v.ok()) return v.status();
-  return Verify(*v);
+  if (auto s = Verify(*v); !s.ok() || !redis.cluster()) return s;
+  return CheckCopies(redis, nullptr, nullptr);
 }
 
 std::vector<std::vector<std::string>> Epoch::Check() const {

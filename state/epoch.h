@@ -5,6 +5,15 @@
 // FLUSHALL) is noticed at the next write instead of taken for state.
 // Scoring's is state::EpochKey, notify's state::NotifyEpochKey; a rebuild
 // from Kafka sets a new one (SetNew) and the holders adopt it.
+//
+// Redis Cluster: the key lives on one master, and one master can lose its
+// data (failed over to an empty replica) while the others keep theirs. So
+// on a cluster the epoch is also copied into every slot ("<key>:slot:{t}",
+// t a hash tag of that slot: 16384 small keys, which move with their
+// slots when the cluster is resharded), and CheckNow reads, on each
+// master, the copy in a slot it owns: a master that lost its data is
+// reported by name. Copies missing everywhere (a state made before they
+// existed) are written, not taken for a loss.
 #ifndef REBOUND_STATE_EPOCH_H_
 #define REBOUND_STATE_EPOCH_H_
 
@@ -27,7 +36,9 @@ class Epoch {
 
   // Adopts the stored epoch; when there is none, creates one if
   // `may_create` (nothing consumed yet: a fresh deployment), else
-  // DATA_LOSS: Redis lost the state that consumed offsets stand for.
+  // DATA_LOSS: Redis lost the state that consumed offsets stand for. On a
+  // cluster, also DATA_LOSS when some masters' copies are gone (unless
+  // `may_create`: then they are written again).
   absl::Status Ensure(RedisClient& redis, bool may_create);
   // After DATA_LOSS: adopts the epoch Redis holds now (set by a rebuild);
   // DATA_LOSS while there is none.
@@ -43,11 +54,22 @@ class Epoch {
   absl::Status Verify(const RedisValue& reply) const;
   // Check and Verify in a round trip of their own; without an adopted
   // epoch, a PING. So also the check that Redis answers (its error when
-  // not): what an idle service runs now and then.
+  // not): what an idle service runs now and then. On a cluster, also each
+  // master's copy.
   absl::Status CheckNow(RedisClient& redis) const;
+
+  // The copy of the epoch in Redis Cluster slot `slot` (0..16383).
+  std::string SlotKey(int slot) const;
 
  private:
   std::string Fresh();
+  // Cluster: DATA_LOSS naming the first master whose copy is gone or is
+  // not the adopted epoch; `missing` counts the masters without a copy
+  // and `masters` all of them (when not null).
+  absl::Status CheckCopies(RedisClient& redis, int* missing,
+                           int* masters) const;
+  // Cluster: `value` into every slot's copy.
+  absl::Status WriteCopies(RedisClient& redis, const std::string& value);
   std::string key_, rebuild_;
   std::string value_;  // Adopted; empty = not checked.
   absl::BitGen bitgen_;

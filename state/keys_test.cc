@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "state/epoch.h"
 
 namespace rebound::state {
 namespace {
@@ -242,6 +243,21 @@ TEST(MemberKeysPattern, MatchesOnlyTheTenantsMembers) {
   EXPECT_EQ(MemberKeysPattern("acme"), "rb:{acme/*");
   EXPECT_EQ(MemberKeysPattern("a*b"), "rb:{a%2Ab/*");
   EXPECT_EQ(MemberKeys("a*b", "m").prefix().rfind("rb:{a%2Ab/", 0), 0u);
+}
+
+// The epoch's cluster copies: one key per Redis Cluster slot, each in its
+// slot, none a key a rebuild removes.
+TEST(EpochSlotKey, EachSlotHasItsOwnCopy) {
+  Epoch epoch(EpochKey(), "the rebuild");
+  std::set<std::string> keys;
+  for (int slot = 0; slot < 16384; ++slot) {
+    const std::string key = epoch.SlotKey(slot);
+    ASSERT_EQ(RedisClusterSlot(key), slot) << key;
+    EXPECT_FALSE(IsScoringKey(key)) << key;
+    EXPECT_FALSE(IsNotifyKey(key)) << key;
+    keys.insert(key);
+  }
+  EXPECT_EQ(keys.size(), 16384u);
 }
 
 }  // namespace

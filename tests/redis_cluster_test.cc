@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "services/scoring/classifier.h"
 #include "services/scoring/score_store.h"
+#include "state/epoch.h"
 #include "state/member_state.h"
 #include "tests/scoring_test_support.h"
 #include "tests/test_support.h"
@@ -276,6 +277,71 @@ TEST_F(RedisClusterTest, CommandsAndPipelinesReachTheirSlotsOwners) {
   auto one = redis.Command({"GET", absl::StrCat(run, ":{k42}")});
   ASSERT_TRUE(one.ok());
   EXPECT_EQ(one->str, "294");
+}
+
+// The epoch on a cluster: one master losing its data (its copies of the
+// epoch gone, the main key on another master intact) is reported naming
+// that master, by a holder's check and by a new holder's adoption; copies
+// missing everywhere (a state made before they existed) are written.
+TEST_F(RedisClusterTest, AMasterThatLostItsDataIsFoundByTheEpochsCopies) {
+  RedisClient redis(options_);
+  ASSERT_TRUE(redis.Connect().ok());
+  ASSERT_TRUE(redis.cluster());
+  const std::string key = "rb:epoch:" + testing::UniqueTopic("it");
+  state::Epoch holder(key, "the rebuild");
+  ASSERT_TRUE(holder.Ensure(redis, /*may_create=*/true).ok());
+  ASSERT_TRUE(holder.CheckNow(redis).ok());
+  // Every copy on `node`, as a master that lost its data would have none.
+  auto copies_on = [&](const std::string& node) {
+    std::vector<std::string> keys;
+    std::string cursor = "0";
+    do {
+      auto page = redis.CommandOn(
+          node, {"SCAN", cursor, "MATCH", key + ":slot:*", "COUNT", "1000"});
+      if (!page.ok() || page->array.size() != 2) {
+        ADD_FAILURE() << "SCAN on " << node;
+        break;
+      }
+      cursor = page->array[0].str;
+      for (const auto& k : page->array[1].array) keys.push_back(k.str);
+    } while (cursor != "0");
+    return keys;
+  };
+  auto drop = [&](const std::vector<std::string>& keys) {
+    std::vector<std::vector<std::string>> dels;
+    for (const auto& k : keys) dels.push_back({"DEL", k});
+    if (dels.empty()) return;
+    ASSERT_TRUE(redis.Pipeline(dels).ok());
+  };
+  auto masters = redis.Masters();
+  ASSERT_TRUE(masters.ok()) << masters.status();
+  ASSERT_EQ(masters->size(), 3u);
+  int total = 0;
+  for (const auto& m : *masters) total += copies_on(m).size();
+  EXPECT_EQ(total, 16384);
+  // A master not holding the main key loses its copies.
+  const SlotNodes main = OwnerOf(RedisClusterSlot(key));
+  std::string lost;
+  for (const auto& m : *masters) {
+    if (m.substr(m.rfind(':') + 1) != main.port) lost = m;
+  }
+  ASSERT_FALSE(lost.empty());
+  drop(copies_on(lost));
+  absl::Status check = holder.CheckNow(redis);
+  EXPECT_TRUE(absl::IsDataLoss(check)) << check;
+  EXPECT_NE(check.message().find(lost), absl::string_view::npos) << check;
+  state::Epoch late(key, "the rebuild");
+  EXPECT_TRUE(absl::IsDataLoss(late.Ensure(redis, /*may_create=*/false)));
+  EXPECT_FALSE(late.adopted());
+  // Copies gone everywhere: written again from the main key.
+  for (const auto& m : *masters) drop(copies_on(m));
+  ASSERT_TRUE(late.Ensure(redis, /*may_create=*/false).ok());
+  EXPECT_TRUE(holder.CheckNow(redis).ok());
+  total = 0;
+  for (const auto& m : *masters) total += copies_on(m).size();
+  EXPECT_EQ(total, 16384);
+  for (const auto& m : *masters) drop(copies_on(m));
+  drop({key});
 }
 
 // Transactions (scoring's and notify's writes): one MULTI/EXEC per group on

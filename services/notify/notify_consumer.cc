@@ -490,6 +490,15 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
       continue;
     }
     consumer_fault_.Consumed();
+    // On a Redis Cluster each master's copy of the epoch is read every
+    // second while verdicts flow too (idle, the check above does it), so a
+    // master that lost its data is found before more is written beside it.
+    if (store_->on_cluster() &&
+        absl::Now() - redis_checked >= absl::Seconds(1)) {
+      redis_checked = absl::Now();
+      absl::Status check = store_->CheckEpoch();
+      if (absl::IsDataLoss(check) && !WaitForRebuild(check, stop)) break;
+    }
     if (batch.empty()) due = absl::Now() + linger;
     batch.push_back(std::move(m));
     if ((batch.size() >= kMaxBatch ||

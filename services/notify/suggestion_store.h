@@ -90,6 +90,8 @@ class SuggestionStore {
   // One round trip: DATA_LOSS unless Redis holds the adopted epoch; without
   // one, a PING (state::Epoch::CheckNow). Redis's error when it fails.
   absl::Status CheckEpoch();
+  // Redis Cluster (known once connected): whether the store is on one.
+  bool on_cluster() const { return redis_.cluster(); }
   // For a rebuild: removes every key notify writes (state::IsNotifyKey) and
   // the epoch; then, once the state is complete, a new epoch.
   absl::StatusOr<int64_t> RemoveNotifyState();

@@ -47,6 +47,7 @@ std::function<bool(const state::SenderCounts&)> AtRiskJudge(
 ScoreStore::ScoreStore(ScoreStoreOptions options)
     : options_(std::move(options)),
       redis_(options_.redis),
+      probe_(options_.redis),
       epoch_(state::EpochKey(), "rebound-scoring --rebuild-state"),
       cache_({.request_ttl = options_.request_ttl,
               .marker_ttl = options_.marker_ttl,
@@ -60,6 +61,11 @@ ScoreStore::ScoreStore(ScoreStoreOptions options)
 absl::Status ScoreStore::Connect() { return Ping(); }
 
 absl::Status ScoreStore::CheckEpoch() { return epoch_.CheckNow(redis_); }
+
+absl::Status ScoreStore::CheckEpochCopies() {
+  if (!epoch_.adopted()) return absl::OkStatus();
+  return epoch_.CheckNow(probe_);
+}
 
 absl::Status ScoreStore::Ping() {
   auto v = redis_.Command({"PING"});

@@ -112,6 +112,13 @@ class ScoreStore {
   // One round trip: DATA_LOSS unless Redis holds the adopted epoch; without
   // one, a PING (state::Epoch::CheckNow). Redis's error when it fails.
   absl::Status CheckEpoch();
+  // Redis Cluster (known once connected): whether the store is on one.
+  bool on_cluster() const { return redis_.cluster(); }
+  // CheckEpoch over a connection of its own, so it may run while writes
+  // are in flight on the main one: on a cluster, what finds a master that
+  // lost its data while events keep coming (the writes' own check reads
+  // the one master holding the epoch key). OK before an epoch is adopted.
+  absl::Status CheckEpochCopies();
 
   // For a rebuild: removes every key scoring writes (state::IsScoringKey)
   // and the epoch; returns how many keys went.
@@ -274,6 +281,7 @@ class ScoreStore {
 
   ScoreStoreOptions options_;
   RedisClient redis_;
+  RedisClient probe_;  // CheckEpochCopies' connection.
   state::Epoch epoch_;
   state::SenderCache cache_;
   // PrepareSteps' writes, not sent yet.

@@ -880,6 +880,16 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
         continue;
     }
     if (!Accept(std::move(m), stop)) continue;
+    // On a Redis Cluster each master's copy of the epoch is read every
+    // second while events flow too (idle, the check above does it), so a
+    // master that lost its data is found before more is written beside
+    // it; the loss is handled where the writes in flight settle.
+    if (store_->on_cluster() && !found_loss_ &&
+        absl::Now() - redis_checked >= kIdleRedisCheck) {
+      redis_checked = absl::Now();
+      absl::Status check = store_->CheckEpochCopies();
+      if (absl::IsDataLoss(check)) found_loss_ = check;
+    }
     // Writes in flight that Redis has answered complete now, not at the
     // next flush (looked at every few records: it is a poll(2)).
     if (!in_flight_.empty() && (++accepted & 7) == 0 &&
