@@ -1403,5 +1403,53 @@ TEST_F(ScoringIntegration, RedisDownStopsProgressThenNothingIsLost) {
       testing::WaitForHealth(channel, "rebound.v1.Scoring", 1, seconds(30)));
 }
 
+// A Redis outage longer than max.poll.interval.ms (here 6 s): the waiting
+// instance loses its group membership, and what it holds is dropped
+// unwritten (counted), not written beside the partitions' next owner;
+// with Redis back, every member's counters are exact.
+TEST_F(ScoringIntegration, AnInstanceEvictedWhileRedisIsDownWritesNothingHeld) {
+  testing::PrivateServer redis("redis");
+  std::string out;
+  ASSERT_TRUE(redis.Start(&out)) << out;
+  redis_ = redis.address();
+  auto options = ScoringOptions(topic_);
+  options.scoring.consumer_properties = {{"session.timeout.ms", "6000"},
+                                         {"max.poll.interval.ms", "6000"}};
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto first = scoring::ScoringServer::Start(options, classifier_, registry);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*first)->port()),
+                          grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(
+      testing::WaitForHealth(channel, "rebound.v1.Scoring", 1, seconds(30)));
+  // Written once (the epoch adopted), then Redis goes while more come.
+  auto events = testing::SimulatedStream(tenant_, 600, 7);
+  const std::vector<ConnectionEvent> before(events.begin(),
+                                            events.begin() + 100);
+  Publish(before);
+  ASSERT_TRUE(CountersReach(before, seconds(60)));
+  ASSERT_TRUE(redis.Stop(&out)) << out;
+  Publish({events.begin() + 100, events.end()});
+  auto fenced = [&] {
+    for (const auto& family : registry->Collect()) {
+      if (family.name != "rebound_scoring_fenced_total") continue;
+      for (const auto& m : family.metric) return m.counter.value;
+    }
+    return -1.0;
+  };
+  // Held past max.poll.interval.ms: evicted, and the held events dropped.
+  const auto until = std::chrono::steady_clock::now() + seconds(40);
+  while (fenced() < 1 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_GE(fenced(), 1) << "never dropped what it held after its eviction";
+  // Redis comes back; a second instance joins; both write.
+  ASSERT_TRUE(redis.Start(&out)) << out;
+  auto second = StartScoring(topic_);
+  ASSERT_NE(second, nullptr);
+  EXPECT_TRUE(CountersReach(events, seconds(120)));
+}
+
 }  // namespace
 }  // namespace rebound

@@ -80,6 +80,15 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
                "rebuilt (rebound-notify --rebuild-state)")
            .Register(*registry)
            .Add({});
+  c->fenced_ = &prometheus::BuildCounter()
+                    .Name("rebound_notify_fenced_total")
+                    .Help(
+                        "Times records held while waiting were dropped "
+                        "unwritten because the group membership was lost "
+                        "meanwhile (their partitions' next owner replays "
+                        "them)")
+                    .Register(*registry)
+                    .Add({});
   c->state_losses_ = &prometheus::BuildCounter()
                           .Name("rebound_notify_state_losses_total")
                           .Help(
@@ -268,11 +277,22 @@ bool NotifyConsumer::ProcessBatch(
   // Redis down: hold the batch and retry; nothing of it is stored. Every
   // write is idempotent, so a batch written in part is simply written again.
   std::vector<DeadLetterRecord> dead_letters;
+  auto fenced = [&] {
+    if (!consumer_->assignment_lost()) return false;
+    log::Warn(
+        "group membership lost while waiting; dropping the records held, "
+        "unwritten, for the partitions' next owner",
+        {{"records", static_cast<int64_t>(batch.size())}});
+    batch.clear();
+    fenced_->Increment();
+    return true;
+  };
   while (true) {
     absl::Status s = WriteBatch(batch, &dead_letters);
     if (s.ok()) break;
     if (absl::IsDataLoss(s)) {
       if (!WaitForRebuild(s, stop)) return false;
+      if (fenced()) return true;
       continue;
     }
     if (redis_ok_.exchange(false)) {
@@ -281,6 +301,7 @@ bool NotifyConsumer::ProcessBatch(
     }
     if (stop.load()) return false;  // Unstored: replayed after restart.
     absl::SleepFor(absl::FromChrono(options_.redis_retry));
+    if (fenced()) return true;
   }
   if (!redis_ok_.exchange(true)) log::Info("redis available again");
   // What notify cannot handle for good lands in the dead-letter topic

@@ -83,7 +83,10 @@ class NotifyConsumer final : public PipelineStage {
   static constexpr size_t kMaxBatch = 256;
   // Handles a batch of consumed records in order, retrying while Redis
   // fails (until `stop`), then stores their offsets. False only when `stop`
-  // interrupted a retry (nothing of the batch is stored).
+  // interrupted a retry (nothing of the batch is stored). The group
+  // membership lost while it waited (longer than max.poll.interval.ms):
+  // the batch is dropped unwritten and unstored, for the partitions' next
+  // owner to replay, not written beside it.
   // `give_up`: for the final batch of a drain (`stop` already set), how
   // long its dead letters may still take.
   bool ProcessBatch(std::vector<std::unique_ptr<RdKafka::Message>>& batch,
@@ -126,6 +129,7 @@ class NotifyConsumer final : public PipelineStage {
   std::atomic<bool> epoch_adopted_{false};
   prometheus::Gauge* state_lost_gauge_ = nullptr;
   prometheus::Counter* state_losses_ = nullptr;
+  prometheus::Counter* fenced_ = nullptr;
   std::atomic<int64_t> processed_{0};
   std::atomic<int> assigned_{0};
   prometheus::Family<prometheus::Counter>* suggestions_ = nullptr;

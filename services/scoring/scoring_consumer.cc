@@ -134,6 +134,15 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
                      .Register(*registry);
   c->consumed_ = &events.Add({{"outcome", "processed"}});
   c->dead_lettered_ = &events.Add({{"outcome", "dead_letter"}});
+  c->fenced_ = &prometheus::BuildCounter()
+                    .Name("rebound_scoring_fenced_total")
+                    .Help(
+                        "Times events held while waiting were dropped "
+                        "unwritten because the group membership was lost "
+                        "meanwhile (their partitions' next owner replays "
+                        "them)")
+                    .Register(*registry)
+                    .Add({});
   c->redis_errors_ = &prometheus::BuildCounter()
                           .Name("rebound_scoring_redis_errors_total")
                           .Help("Redis calls that failed and were retried")
@@ -505,6 +514,19 @@ void ScoringConsumer::GiveBack(std::vector<Held>& events) {
   events.clear();
 }
 
+bool ScoringConsumer::Fenced() {
+  if (!consumer_->assignment_lost()) return false;
+  DropPrepared();  // Given back into the batch, dropped with it.
+  log::Warn(
+      "group membership lost while waiting; dropping the events held, "
+      "unwritten, for the partitions' next owner",
+      {{"events", static_cast<int64_t>(batch_.size())}});
+  batch_.clear();
+  must_wait_ = false;
+  fenced_->Increment();
+  return true;
+}
+
 void ScoringConsumer::DropPrepared() {
   if (prepared_.empty()) return;
   store_->DropHeld();
@@ -584,12 +606,14 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
     }
     if (absl::IsDataLoss(decided.status())) {
       if (!WaitForRebuild(decided.status(), stop)) return false;
+      if (Fenced()) return true;
       continue;
     }
     // Refused for good: find the event Redis refuses, one at a time.
     if (!IsTransientRedisError(decided.status())) return RunAlone(stop);
     RedisFailed(decided.status());
     if (stop.load()) return false;  // Unstored: replayed after restart.
+    if (Fenced()) return true;
   }
   RedisOk();
   size_t d = 0;
@@ -657,11 +681,13 @@ bool ScoringConsumer::RunAlone(const std::atomic<bool>& stop) {
     absl::Status s = ApplyAlone(h);
     if (absl::IsDataLoss(s)) {
       if (!WaitForRebuild(s, stop)) return false;
+      if (Fenced()) return true;
       continue;
     }
     if (!s.ok() && IsTransientRedisError(s)) {
       RedisFailed(s);
       if (stop.load()) return false;
+      if (Fenced()) return true;
       continue;
     }
     RedisOk();
@@ -687,7 +713,9 @@ bool ScoringConsumer::SettleInFlight(const std::atomic<bool>& stop) {
   if (!found_loss_) return true;
   const absl::Status why = *found_loss_;
   found_loss_.reset();
-  return WaitForRebuild(why, stop);
+  if (!WaitForRebuild(why, stop)) return false;
+  Fenced();  // A long wait: the events held may be someone else's now.
+  return true;
 }
 
 bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
@@ -707,6 +735,7 @@ bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
   if (!epoch_adopted_) {
     if (!AdoptEpoch(stop)) return false;
     epoch_adopted_ = true;
+    if (Fenced()) return true;
   }
   return RoundTrip(stop);
 }

@@ -178,6 +178,12 @@ class ScoringConsumer final : public PipelineStage {
   // The prepared events' held writes dropped (with the store's state kept
   // in process) and the events given back.
   void DropPrepared();
+  // Whether the group membership was lost while this instance waited (for
+  // Redis, for a rebuild: longer than max.poll.interval.ms): its
+  // partitions may be another instance's by now, so the events it holds
+  // are dropped unwritten and unstored (their next owner replays them)
+  // rather than written beside that owner. Counted and logged.
+  bool Fenced();
   // CompleteInFlight, then, if that found the state lost, WaitForRebuild.
   // False only when `stop` came first.
   bool SettleInFlight(const std::atomic<bool>& stop);
@@ -283,6 +289,7 @@ class ScoringConsumer final : public PipelineStage {
   prometheus::Counter* consumed_ = nullptr;
   prometheus::Counter* dead_lettered_ = nullptr;
   prometheus::Counter* redis_errors_ = nullptr;
+  prometheus::Counter* fenced_ = nullptr;
   prometheus::Family<prometheus::Counter>* verdicts_ = nullptr;
   prometheus::Histogram* process_latency_ = nullptr;
   prometheus::Histogram* event_age_ = nullptr;
