@@ -1,7 +1,10 @@
 #include "common/kafka_group.h"
 
 #include <algorithm>
+#include <memory>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "common/kafka_properties.h"
 #include "common/log.h"
 
@@ -154,21 +157,30 @@ bool ConsumerFault::StopsConsuming(RdKafka::ErrorCode err) {
   }
 }
 
+ConsumerFault::Kind ConsumerFault::KindOf(RdKafka::ErrorCode err) {
+  switch (err) {
+    case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
+    case RdKafka::ERR__UNKNOWN_TOPIC:
+    case RdKafka::ERR__UNKNOWN_PARTITION:
+      return kTopicGone;
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+      return kTopicDenied;
+    case RdKafka::ERR__AUTHENTICATION:
+    case RdKafka::ERR_SASL_AUTHENTICATION_FAILED:
+      return kCredentials;
+    case RdKafka::ERR__FATAL:
+      return kFatal;
+    default:
+      return kGroup;
+  }
+}
+
 bool ConsumerFault::Note(RdKafka::ErrorCode err, absl::string_view detail) {
   if (!StopsConsuming(err)) return false;
-  Kind kind = kGroup;
-  if (err == RdKafka::ERR__FATAL) {
-    kind = kFatal;
-  } else if (err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART ||
-             err == RdKafka::ERR__UNKNOWN_TOPIC ||
-             err == RdKafka::ERR__UNKNOWN_PARTITION ||
-             err == RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED) {
-    kind = kTopic;
-  }
-  // The graver kind stays (a fatal error is never overwritten).
-  const int before = kind_.load();
-  if (kind > before) kind_.store(kind);
-  if (before == kNone) {
+  const Kind kind = KindOf(err);
+  const unsigned before = kinds_.fetch_or(kind);
+  if ((before & kind) == 0 || err != last_logged_) {
+    last_logged_ = err;
     log::Warn(
         "kafka consumer cannot consume; reporting NOT_SERVING",
         {{"error", RdKafka::err2str(err)}, {"detail", std::string(detail)}});
@@ -177,31 +189,29 @@ bool ConsumerFault::Note(RdKafka::ErrorCode err, absl::string_view detail) {
   return true;
 }
 
-void ConsumerFault::Clear(const char* why) {
-  int kind = kind_.load();
-  while (kind != kNone && kind != kFatal &&
-         !kind_.compare_exchange_weak(kind, kNone)) {
-  }
-  if (kind != kNone && kind != kFatal) {
+void ConsumerFault::Clear(unsigned kinds, const char* why) {
+  kinds &= ~static_cast<unsigned>(kFatal);
+  const unsigned before = kinds_.fetch_and(~kinds);
+  if ((before & kinds) == 0) return;
+  last_logged_ = RdKafka::ERR_NO_ERROR;
+  if ((before & ~kinds) == 0) {
     log::Info("kafka consumer consuming again", {{"evidence", why}});
   }
 }
 
 void ConsumerFault::Consumed() {
-  if (faulted()) Clear("a record");
+  if (faulted()) Clear(~0u, "a record");
 }
 
 void ConsumerFault::Assigned(size_t partitions) {
-  const int kind = kind_.load();
-  if (kind == kGroup || (kind == kTopic && partitions > 0)) {
-    Clear("an assignment");
-  }
+  if (!faulted()) return;
+  Clear(kGroup | kCredentials | (partitions > 0 ? kTopicGone : 0u),
+        "an assignment");
 }
 
 void ConsumerFault::Probe(RdKafka::KafkaConsumer* consumer,
                           const std::vector<std::string>& topics) {
-  const int kind = kind_.load();
-  if (kind == kNone || kind == kFatal) return;
+  if ((kinds_.load() & (kTopicGone | kCredentials)) == 0) return;
   const absl::Time now = absl::Now();
   if (now - probed_ < absl::Seconds(1)) return;
   probed_ = now;
@@ -211,7 +221,26 @@ void ConsumerFault::Probe(RdKafka::KafkaConsumer* consumer,
       return;
     }
   }
-  Clear("the topics and the group answer");
+  Clear(kTopicGone | kCredentials, "the topics and the group answer");
+}
+
+void DestroyConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
+                     absl::Duration within) {
+  if (!consumer) return;
+  auto done = std::make_shared<absl::Notification>();
+  std::thread destroyer([c = std::move(consumer), done]() mutable {
+    c.reset();
+    done->Notify();
+  });
+  if (done->WaitForNotificationWithTimeout(within)) {
+    destroyer.join();
+    return;
+  }
+  destroyer.detach();
+  log::Warn(
+      "the kafka consumer did not finish closing; leaving it (librdkafka "
+      "#4362: a topic deleted under it)",
+      {{"waited_ms", absl::ToInt64Milliseconds(within)}});
 }
 
 int64_t RecordTimeMs(const RdKafka::Message& m) {

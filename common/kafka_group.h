@@ -62,6 +62,14 @@ void ApplyRebalance(RdKafka::KafkaConsumer* consumer, bool cooperative,
 // an idempotent consumer allows. Logs what it did.
 void LeaveGroup(RdKafka::KafkaConsumer* consumer, bool kafka_reachable);
 
+// Destroys `consumer` (after LeaveGroup; every message of it freed first),
+// waiting at most `within`: librdkafka 2.0.2's destroy can wait forever
+// for a partition of a topic deleted under the consumer (librdkafka#4362).
+// Then it is left to its thread, logged, so the service still ends (what
+// it consumed is committed or replayed either way).
+void DestroyConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
+                     absl::Duration within);
+
 // Whether `consumer`'s group has a committed offset on any partition of
 // `topic` (it consumed the topic before). UNAVAILABLE when the metadata or
 // the group coordinator does not answer within `timeout`.
@@ -70,41 +78,55 @@ absl::StatusOr<bool> GroupHasCommittedOffsets(
     std::chrono::milliseconds timeout);
 
 // What keeps a group member from consuming although its brokers answer: a
-// subscribed topic deleted or not authorised, the group not authorised or
-// refused, credentials refused, a fatal error. librdkafka reports such an
-// error once, when its state changes, not while it lasts, so the fault is
-// kept until there is evidence it is gone: a record consumed, an
-// assignment with partitions (or any, for a group fault), or a probe that
-// finds every subscribed topic and reads the group's committed offsets. (A
-// group with no partitions learns of a topic made again at its next
-// metadata refresh, at most topic.metadata.refresh.interval.ms = 10 s
-// after the probe; a member that held partitions fetches from them again
-// as soon as they are back.) A fatal error never clears. Health reports
-// the member NOT_SERVING while a fault holds. Note, Consumed, Assigned and
-// Probe are called on the consumer's thread (callbacks included);
-// faulted() from any thread.
+// subscribed topic deleted, a topic not authorised, the group refused (not
+// authorised, full, another protocol), credentials refused, a fatal error.
+// librdkafka reports some of these once, when its state changes, and some
+// at every join attempt, so each kind is kept until evidence fit for it:
+//  - topic gone: a record, an assignment with partitions, or a probe whose
+//    metadata finds every subscribed topic again (a group with no
+//    partitions learns of a topic made again at its next metadata refresh,
+//    topic.metadata.refresh.interval.ms = 10 s, after the probe);
+//  - topic not authorised (a fetch refused; its metadata may still be
+//    readable): a record only, so an idle member stays NOT_SERVING until
+//    one comes rather than SERVING while refused;
+//  - group refused: an assignment (the join succeeded) or a record, never
+//    the probe (the offsets may be readable while joins are refused);
+//  - credentials refused: an assignment, a record or any probe answered;
+//  - fatal: never.
+// Health reports the member NOT_SERVING while any holds. Note, Consumed,
+// Assigned and Probe are called on the consumer's thread (callbacks
+// included); faulted() from any thread.
 class ConsumerFault {
  public:
   // Whether `err` is one that stops consumption until the cluster changes.
   static bool StopsConsuming(RdKafka::ErrorCode err);
   // Records `err` (from consume() or the event callback) when it stops
-  // consumption, logging the first of a run; returns whether it did.
+  // consumption, logging it when its kind is new or its code changed;
+  // returns whether it did.
   bool Note(RdKafka::ErrorCode err, absl::string_view detail);
   // A record was consumed.
   void Consumed();
   // The group assigned `partitions` more partitions (0: joined, none).
   void Assigned(size_t partitions);
-  // While a fault other than a fatal one holds, at most once a second:
+  // While a topic-gone or credentials fault holds, at most once a second:
   // GroupHasCommittedOffsets on each of `topics` (the topic's metadata and
   // the group's offsets).
   void Probe(RdKafka::KafkaConsumer* consumer,
              const std::vector<std::string>& topics);
-  bool faulted() const { return kind_.load() != kNone; }
+  bool faulted() const { return kinds_.load() != 0; }
 
  private:
-  enum Kind : int { kNone, kTopic, kGroup, kFatal };
-  void Clear(const char* why);
-  std::atomic<int> kind_{kNone};
+  enum Kind : unsigned {
+    kTopicGone = 1,
+    kTopicDenied = 2,
+    kGroup = 4,
+    kCredentials = 8,
+    kFatal = 16,
+  };
+  static Kind KindOf(RdKafka::ErrorCode err);
+  void Clear(unsigned kinds, const char* why);
+  std::atomic<unsigned> kinds_{0};
+  RdKafka::ErrorCode last_logged_ = RdKafka::ERR_NO_ERROR;
   absl::Time probed_ = absl::InfinitePast();
 };
 

@@ -32,7 +32,7 @@ TEST(ConsumerFault, ATopicFaultNeedsPartitionsOrARecordToClear) {
   EXPECT_TRUE(f.faulted());
   f.Assigned(2);
   EXPECT_FALSE(f.faulted());
-  f.Note(RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED, "denied");
+  f.Note(RdKafka::ERR_UNKNOWN_TOPIC_OR_PART, "gone again");
   EXPECT_TRUE(f.faulted());
   f.Consumed();
   EXPECT_FALSE(f.faulted());
@@ -43,6 +43,23 @@ TEST(ConsumerFault, AGroupFaultClearsWhenTheGroupIsJoined) {
   f.Note(RdKafka::ERR_GROUP_AUTHORIZATION_FAILED, "denied");
   EXPECT_TRUE(f.faulted());
   f.Assigned(0);
+  EXPECT_FALSE(f.faulted());
+}
+
+TEST(ConsumerFault, EachKindNeedsItsOwnEvidence) {
+  ConsumerFault f;
+  // The group refused and the topic gone: a join clears only the group's.
+  f.Note(RdKafka::ERR_GROUP_AUTHORIZATION_FAILED, "denied");
+  f.Note(RdKafka::ERR_UNKNOWN_TOPIC_OR_PART, "gone");
+  f.Assigned(0);
+  EXPECT_TRUE(f.faulted());
+  f.Assigned(1);
+  EXPECT_FALSE(f.faulted());
+  // A fetch not authorised: not even partitions clear it, a record does.
+  f.Note(RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED, "denied");
+  f.Assigned(4);
+  EXPECT_TRUE(f.faulted());
+  f.Consumed();
   EXPECT_FALSE(f.faulted());
 }
 

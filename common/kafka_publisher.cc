@@ -255,16 +255,23 @@ void Publisher::HealthLoop() {
     reachable_.store(reachable);
     bool topics_ok = true;
     if (reachable) {
-      const std::string missing = MissingTopic(static_cast<int>(
+      auto missing = MissingTopics(static_cast<int>(
           std::max<int64_t>(options_.health_interval.count(), 500)));
       topics_ok = missing.empty();
-      if (missing != missing_) {
-        if (missing.empty()) {
-          log::Info("kafka topics available again");
-        } else {
-          log::Warn("kafka topic unavailable", {{"topic", missing}});
+      absl::MutexLock lock(&topics_mu_);
+      if (missing != missing_topics_) {
+        for (const auto& [topic, why] : missing) {
+          if (!missing_topics_.contains(topic)) {
+            log::Warn("kafka topic unavailable; writes to it refused",
+                      {{"topic", topic}, {"error", why}});
+          }
         }
-        missing_ = missing;
+        for (const auto& [topic, why] : missing_topics_) {
+          if (!missing.contains(topic)) {
+            log::Info("kafka topic available again", {{"topic", topic}});
+          }
+        }
+        missing_topics_ = std::move(missing);
       }
       topic_missing_.store(!topics_ok);
     }
@@ -278,12 +285,13 @@ void Publisher::RequireTopics(std::vector<std::string> topics) {
   required_topics_ = std::move(topics);
 }
 
-std::string Publisher::MissingTopic(int timeout_ms) {
+std::map<std::string, std::string> Publisher::MissingTopics(int timeout_ms) {
   std::vector<std::string> topics;
   {
     absl::MutexLock lock(&topics_mu_);
     topics = required_topics_;
   }
+  std::map<std::string, std::string> missing;
   for (const std::string& name : topics) {
     auto& handle = topic_handles_[name];
     std::string errstr;
@@ -291,7 +299,10 @@ std::string Publisher::MissingTopic(int timeout_ms) {
       handle.reset(
           RdKafka::Topic::create(producer_.get(), name, nullptr, errstr));
     }
-    if (!handle) return name + ": " + errstr;
+    if (!handle) {
+      missing[name] = errstr;
+      continue;
+    }
     RdKafka::Metadata* raw = nullptr;
     RdKafka::ErrorCode err =
         producer_->metadata(false, handle.get(), &raw, timeout_ms);
@@ -302,12 +313,20 @@ std::string Publisher::MissingTopic(int timeout_ms) {
     for (const auto* tm : *md->topics()) {
       if (tm->topic() == name) found = tm;
     }
-    if (found == nullptr) return name + ": not in the broker's answer";
-    if (found->err() != RdKafka::ERR_NO_ERROR)
-      return name + ": " + RdKafka::err2str(found->err());
-    if (found->partitions()->empty()) return name + ": no partitions";
+    if (found == nullptr) {
+      missing[name] = "not in the broker's answer";
+    } else if (found->err() != RdKafka::ERR_NO_ERROR) {
+      missing[name] = RdKafka::err2str(found->err());
+    } else if (found->partitions()->empty()) {
+      missing[name] = "no partitions";
+    }
   }
-  return "";
+  return missing;
+}
+
+bool Publisher::TopicMissing(const std::string& topic) {
+  absl::MutexLock lock(&topics_mu_);
+  return missing_topics_.contains(topic);
 }
 
 void Publisher::SetAvailable(bool up) {
@@ -349,14 +368,16 @@ absl::Status Publisher::Produce(const std::string& topic, std::string_view key,
                                 absl::Span<const HeaderRef> headers,
                                 absl::Time enqueue_deadline,
                                 PendingRecord* pending) {
-  if (!available_.load()) {
-    // The brokers' addresses and topic names are in the log (availability
-    // changes), not in an answer to a client.
+  // The brokers' addresses and topic names are in the log (availability
+  // changes), not in an answer to a client.
+  if (!reachable_.load()) {
     return absl::UnavailableError(
-        topic_missing_.load() && reachable_.load()
-            ? "a kafka topic this service writes is missing or not "
-              "authorised; retry with the same event_id"
-            : "kafka is unreachable; retry with the same event_id");
+        "kafka is unreachable; retry with the same event_id");
+  }
+  if (topic_missing_.load() && TopicMissing(topic)) {
+    return absl::UnavailableError(
+        "a kafka topic this service writes is missing or not authorised; "
+        "retry with the same event_id");
   }
   // The C API copies each header once; the C++ Headers wrapper copies twice.
   rd_kafka_t* rk = producer_->c_ptr();

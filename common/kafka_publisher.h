@@ -157,8 +157,10 @@ class Publisher {
   bool reachable() const { return reachable_.load(); }
   // From now on the probe also asks for these topics' metadata: one
   // deleted, without partitions or not authorised makes the publisher
-  // unavailable (Produce answers UNAVAILABLE, health NOT_SERVING) until it
-  // is back; the log names it. Called once the topics are known to exist.
+  // unavailable (health NOT_SERVING) and Produce to that topic answer
+  // UNAVAILABLE at once, until it is back (the other topics are written
+  // as before); the log names it. Called once the topics are known to
+  // exist.
   void RequireTopics(std::vector<std::string> topics);
 
   // Called (from the health thread) whenever availability changes.
@@ -184,22 +186,24 @@ class Publisher {
   // Tells the group of this thread's current run of reports its count.
   static void EndRun();
   void SetAvailable(bool up);
-  // The first required topic the broker does not describe as usable, with
-  // why ("" when all are); on the health thread.
-  std::string MissingTopic(int timeout_ms);
+  // The required topics the broker does not describe as usable, with why;
+  // on the health thread.
+  std::map<std::string, std::string> MissingTopics(int timeout_ms);
+  bool TopicMissing(const std::string& topic);
 
   PublisherOptions options_;
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::atomic<bool> available_{false};
   std::atomic<bool> reachable_{false};
-  // A required topic was missing at the last probe.
+  // A required topic was missing at the last probe (missing_topics_).
   std::atomic<bool> topic_missing_{false};
   absl::Mutex topics_mu_;
   std::vector<std::string> required_topics_ ABSL_GUARDED_BY(topics_mu_);
+  std::map<std::string, std::string> missing_topics_
+      ABSL_GUARDED_BY(topics_mu_);
   // Topic handles of the required topics, by name (health thread only).
   std::map<std::string, std::unique_ptr<RdKafka::Topic>> topic_handles_;
-  std::string missing_;  // What MissingTopic last said (health thread).
   std::atomic<bool> stopping_{false};
   std::atomic<bool> fatal_{false};
   absl::Notification stop_health_;

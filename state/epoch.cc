@@ -37,8 +37,8 @@ std::string Epoch::SlotKey(int slot) const {
   return absl::StrCat(key_, ":slot:{", SlotTags()[slot], "}");
 }
 
-absl::Status Epoch::CheckCopies(RedisClient& redis, int* missing,
-                                int* masters) const {
+absl::Status Epoch::CheckCopies(RedisClient& redis, const std::string& expected,
+                                int* missing, int* masters) const {
   auto slots = redis.SlotPerMaster();
   if (!slots.ok()) return slots.status();
   std::vector<std::vector<std::string>> reads;
@@ -54,7 +54,7 @@ absl::Status Epoch::CheckCopies(RedisClient& redis, int* missing,
   auto reply = got->begin();
   for (const auto& [address, slot] : *slots) {
     const RedisValue& v = *reply++;
-    if (!v.is_nil() && v.str == value_) continue;
+    if (!v.is_nil() && v.str == expected) continue;
     if (v.is_nil()) ++gone;
     if (!first.ok()) continue;
     first = v.is_nil()
@@ -67,7 +67,7 @@ absl::Status Epoch::CheckCopies(RedisClient& redis, int* missing,
                       rebuild_))
                 : absl::DataLossError(absl::StrCat(
                       "redis state replaced on the cluster master at ", address,
-                      ": epoch ", v.str, " is not the adopted ", value_));
+                      ": epoch ", v.str, " is not the adopted ", expected));
   }
   if (missing != nullptr) *missing = gone;
   return first;
@@ -114,7 +114,13 @@ absl::Status Epoch::Ensure(RedisClient& redis, bool may_create) {
   value_ = got->str;
   if (!redis.cluster()) return absl::OkStatus();
   int missing = 0, masters = 0;
-  absl::Status copies = CheckCopies(redis, &missing, &masters);
+  absl::Status copies = CheckCopies(redis, value_, &missing, &masters);
+  if (absl::IsDataLoss(copies) && missing < masters && !may_create) {
+    // Some copies, not all: another instance may be writing them (a state
+    // made before they existed, an upgrade); a loss only if it stays so.
+    absl::SleepFor(absl::Seconds(2));
+    copies = CheckCopies(redis, value_, &missing, &masters);
+  }
   if (copies.ok()) return copies;
   // Gone on every master: a state made before the copies existed (or
   // just made). Gone on some, or a fresh deployment: written again only
@@ -131,6 +137,15 @@ absl::Status Epoch::AdoptRebuilt(RedisClient& redis) {
   auto got = redis.Command({"GET", key_});
   if (!got.ok()) return got.status();
   if (got->is_nil()) return absl::DataLossError("redis state not rebuilt yet");
+  if (redis.cluster()) {
+    absl::Status copies = CheckCopies(redis, got->str, nullptr, nullptr);
+    if (!copies.ok()) {
+      return absl::IsDataLoss(copies)
+                 ? absl::DataLossError(absl::StrCat(
+                       "redis state not rebuilt yet: ", copies.message()))
+                 : copies;
+    }
+  }
   value_ = got->str;
   return absl::OkStatus();
 }
@@ -157,7 +172,7 @@ absl::Status Epoch::CheckNow(RedisClient& redis) const {
   auto v = redis.Command(Check().front());
   if (!v.ok()) return v.status();
   if (auto s = Verify(*v); !s.ok() || !redis.cluster()) return s;
-  return CheckCopies(redis, nullptr, nullptr);
+  return CheckCopies(redis, value_, nullptr, nullptr);
 }
 
 std::vector<std::vector<std::string>> Epoch::Check() const {

@@ -41,7 +41,8 @@ class Epoch {
   // `may_create`: then they are written again).
   absl::Status Ensure(RedisClient& redis, bool may_create);
   // After DATA_LOSS: adopts the epoch Redis holds now (set by a rebuild);
-  // DATA_LOSS while there is none.
+  // DATA_LOSS while there is none or, on a cluster, while a master's copy
+  // is missing or another (a partial loss is not over until a rebuild).
   absl::Status AdoptRebuilt(RedisClient& redis);
   // For a rebuild, once the state is complete: a new epoch, overwriting.
   absl::Status SetNew(RedisClient& redis);
@@ -64,10 +65,10 @@ class Epoch {
  private:
   std::string Fresh();
   // Cluster: DATA_LOSS naming the first master whose copy is gone or is
-  // not the adopted epoch; `missing` counts the masters without a copy
-  // and `masters` all of them (when not null).
-  absl::Status CheckCopies(RedisClient& redis, int* missing,
-                           int* masters) const;
+  // not `expected`; `missing` counts the masters without a copy and
+  // `masters` all of them (when not null).
+  absl::Status CheckCopies(RedisClient& redis, const std::string& expected,
+                           int* missing, int* masters) const;
   // Cluster: `value` into every slot's copy.
   absl::Status WriteCopies(RedisClient& redis, const std::string& value);
   std::string key_, rebuild_;

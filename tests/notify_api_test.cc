@@ -329,6 +329,21 @@ TEST_F(NotifyApiTest, ResumeTokensMalformedOrAheadAreRefusedAtOnce) {
         << "'" << c.token << "': " << s.error_message();
     EXPECT_NE(s.error_message().find("resume_token"), std::string::npos);
   }
+  // On an empty stream, a token even a few seconds ahead of Redis's clock
+  // was never issued.
+  {
+    const std::string ahead =
+        std::to_string(absl::ToUnixMillis(absl::Now()) + 5'000) + "-0";
+    rebound::v1::WatchSuggestionsRequest req;
+    req.set_tenant_id(tenant_);
+    req.set_member_id("nobody-yet");
+    req.set_resume_token(ahead);
+    auto ctx = Ctx();
+    auto reader = stub_->WatchSuggestions(ctx.get(), req);
+    rebound::v1::SuggestionUpdate u;
+    EXPECT_FALSE(reader->Read(&u));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  }
   // The newest update's own token is fine: nothing after it yet.
   rebound::v1::WatchSuggestionsRequest req;
   req.set_tenant_id(tenant_);

@@ -333,9 +333,18 @@ TEST_F(RedisClusterTest, AMasterThatLostItsDataIsFoundByTheEpochsCopies) {
   state::Epoch late(key, "the rebuild");
   EXPECT_TRUE(absl::IsDataLoss(late.Ensure(redis, /*may_create=*/false)));
   EXPECT_FALSE(late.adopted());
+  // Not over until a rebuild: the main key alone is not adopted again.
+  EXPECT_TRUE(absl::IsDataLoss(holder.AdoptRebuilt(redis)));
+  // A rebuild's new epoch (copies first, then the main key) is.
+  state::Epoch rebuilder(key, "the rebuild");
+  ASSERT_TRUE(rebuilder.SetNew(redis).ok());
+  ASSERT_TRUE(holder.AdoptRebuilt(redis).ok());
+  EXPECT_TRUE(holder.CheckNow(redis).ok());
+  ASSERT_TRUE(late.Ensure(redis, /*may_create=*/false).ok());
   // Copies gone everywhere: written again from the main key.
   for (const auto& m : *masters) drop(copies_on(m));
-  ASSERT_TRUE(late.Ensure(redis, /*may_create=*/false).ok());
+  state::Epoch upgraded(key, "the rebuild");
+  ASSERT_TRUE(upgraded.Ensure(redis, /*may_create=*/false).ok());
   EXPECT_TRUE(holder.CheckNow(redis).ok());
   total = 0;
   for (const auto& m : *masters) total += copies_on(m).size();

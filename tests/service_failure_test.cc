@@ -246,9 +246,12 @@ TEST(AllServices, SigtermDuringAKafkaOutageEndsWithinTheGracePeriod) {
 }
 
 // The topic a consumer reads is deleted while it runs (Kafka itself still
-// answers): scoring (events) and notify (verdicts) report NOT_SERVING, as
-// they cannot consume, and SERVING again once the topic is back, consuming
-// what is published then.
+// answers): its consumers report NOT_SERVING, as they cannot consume, and
+// SERVING again once the topic is back, consuming what is published then.
+// First the events topic under scoring (whose producer does not write it,
+// so only the consumer can tell), then the verdicts topic under three
+// notify replicas of two partitions (one holds none: only its probe can
+// tell the topic is back).
 TEST(AllServices, ADeletedTopicTurnsItsConsumerNotServingUntilItIsBack) {
   const std::string brokers = testing::RequiredEnv("REBOUND_KAFKA_BROKERS");
   const std::string redis = testing::RequiredEnv("REBOUND_REDIS_ADDR");
@@ -260,30 +263,32 @@ TEST(AllServices, ADeletedTopicTurnsItsConsumerNotServingUntilItIsBack) {
     std::unique_ptr<Child> child;
     std::shared_ptr<grpc::Channel> channel;
   };
-  std::vector<Running> running;
+  std::vector<Running> running;  // Scoring, then three notify.
   for (const Service& svc : AllServices()) {
     if (!svc.uses_redis) continue;  // Ingest reads no topic.
-    Running r;
-    r.svc = svc;
-    const int port = FreePort();
-    std::vector<std::string> args = {
-        svc.bin,
-        "--kafka-brokers=" + brokers,
-        "--topic-partitions=2",
-        absl::StrCat("--listen=127.0.0.1:", port),
-        absl::StrCat("--metrics-listen=127.0.0.1:", FreePort()),
-        "--insecure-no-auth",
-        "--redis-addr=" + redis,
-        "--group-id=" + topic + "-" + svc.name,
-        "--verdicts-topic=" + verdicts};
-    if (svc.reads_events) args.push_back("--topic=" + topic);
-    args.insert(args.end(), svc.config.begin(), svc.config.end());
-    r.child = std::make_unique<Child>(args);
-    r.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                    grpc::InsecureChannelCredentials());
-    running.push_back(std::move(r));
+    for (int i = 0; i < (svc.reads_events ? 1 : 3); ++i) {
+      Running r;
+      r.svc = svc;
+      const int port = FreePort();
+      std::vector<std::string> args = {
+          svc.bin,
+          "--kafka-brokers=" + brokers,
+          "--topic-partitions=2",
+          absl::StrCat("--listen=127.0.0.1:", port),
+          absl::StrCat("--metrics-listen=127.0.0.1:", FreePort()),
+          "--insecure-no-auth",
+          "--redis-addr=" + redis,
+          "--group-id=" + topic + "-" + svc.name,
+          "--verdicts-topic=" + verdicts};
+      if (svc.reads_events) args.push_back("--topic=" + topic);
+      args.insert(args.end(), svc.config.begin(), svc.config.end());
+      r.child = std::make_unique<Child>(args);
+      r.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                      grpc::InsecureChannelCredentials());
+      running.push_back(std::move(r));
+    }
   }
-  ASSERT_EQ(running.size(), 2u);
+  ASSERT_EQ(running.size(), 4u);
   for (auto& r : running) {
     ASSERT_TRUE(testing::WaitForHealth(r.channel, r.svc.health, 1, seconds(60)))
         << r.svc.name << " never SERVING:\n"
@@ -293,23 +298,31 @@ TEST(AllServices, ADeletedTopicTurnsItsConsumerNotServingUntilItIsBack) {
   po.brokers = brokers;
   auto admin = Publisher::Create(po);
   ASSERT_TRUE(admin.ok()) << admin.status();
-  ASSERT_TRUE(
-      DeleteTopics((*admin)->handle(), {topic, verdicts}, seconds(30)).ok());
-  for (auto& r : running) {
-    EXPECT_TRUE(testing::WaitForHealth(r.channel, r.svc.health, 2, seconds(60)))
-        << r.svc.name << " stayed SERVING with its topic deleted:\n"
-        << r.child->Output();
-    EXPECT_NE(r.child->Output().find("cannot consume"), std::string::npos)
-        << r.child->Output();
-  }
-  ASSERT_TRUE(EnsureTopics((*admin)->handle(),
-                           {{topic, 2, 1}, {verdicts, 2, 1}}, seconds(30))
-                  .ok());
-  for (auto& r : running) {
-    EXPECT_TRUE(testing::WaitForHealth(r.channel, r.svc.health, 1, seconds(60)))
-        << r.svc.name << " not SERVING with its topic back:\n"
-        << r.child->Output();
-  }
+  // Deletes `t`, expects `readers` NOT_SERVING for it, makes it again,
+  // expects every instance SERVING.
+  auto cycle = [&](const std::string& t, size_t from, size_t to) {
+    ASSERT_TRUE(DeleteTopics((*admin)->handle(), {t}, seconds(30)).ok());
+    for (size_t i = from; i < to; ++i) {
+      auto& r = running[i];
+      EXPECT_TRUE(
+          testing::WaitForHealth(r.channel, r.svc.health, 2, seconds(60)))
+          << r.svc.name << " " << i << " stayed SERVING with " << t
+          << " deleted:\n"
+          << r.child->Output();
+      EXPECT_NE(r.child->Output().find("cannot consume"), std::string::npos)
+          << r.child->Output();
+    }
+    ASSERT_TRUE(
+        EnsureTopics((*admin)->handle(), {{t, 2, 1}}, seconds(30)).ok());
+    for (auto& r : running) {
+      EXPECT_TRUE(
+          testing::WaitForHealth(r.channel, r.svc.health, 1, seconds(60)))
+          << r.svc.name << " not SERVING with " << t << " back:\n"
+          << r.child->Output();
+    }
+  };
+  cycle(topic, 0, 1);
+  cycle(verdicts, 1, 4);
   // And they consume again: events through ingest are scored, and their
   // verdicts reach notify (both groups commit offsets on the new topics).
   const int ingest_port = FreePort();

@@ -57,6 +57,15 @@ int main(int argc, char** argv) {
       c.Int("max-watches-per-tenant", o.max_watches_per_tenant, 0, 1'000'000,
             "of those, at most this many for one tenant (0: half of "
             "--max-watches), so one tenant cannot take them all"));
+  const auto stall = c.Duration(
+      "watch-stall-limit", std::chrono::seconds(60),
+      "a WatchSuggestions client that reads nothing for this long while "
+      "updates wait for it is cancelled, freeing its thread and place (at "
+      "least 1s)");
+  if (stall < std::chrono::seconds(1)) {
+    c.Reject("watch-stall-limit", "must be at least 1s");
+  }
+  o.watch_stall_limit = absl::FromChrono(stall);
   const bool rebuild =
       c.Bool("rebuild-state", false,
              "rebuild notify's Redis state from the verdicts topic (after "

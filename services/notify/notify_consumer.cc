@@ -261,6 +261,18 @@ void NotifyConsumer::SweepStaleInvites(const std::atomic<bool>& stop) {
   }
 }
 
+bool NotifyConsumer::Fenced(
+    std::vector<std::unique_ptr<RdKafka::Message>>& batch) {
+  if (!consumer_->assignment_lost()) return false;
+  log::Warn(
+      "group membership lost while waiting; dropping the records held, "
+      "unwritten, for the partitions' next owner",
+      {{"records", static_cast<int64_t>(batch.size())}});
+  batch.clear();
+  fenced_->Increment();
+  return true;
+}
+
 bool NotifyConsumer::ProcessBatch(
     std::vector<std::unique_ptr<RdKafka::Message>>& batch,
     const std::atomic<bool>& stop, absl::Time give_up) {
@@ -273,20 +285,12 @@ bool NotifyConsumer::ProcessBatch(
   if (!epoch_adopted_.load()) {
     if (!AdoptEpoch(stop)) return false;
     epoch_adopted_.store(true);
+    if (Fenced(batch)) return true;
   }
   // Redis down: hold the batch and retry; nothing of it is stored. Every
   // write is idempotent, so a batch written in part is simply written again.
   std::vector<DeadLetterRecord> dead_letters;
-  auto fenced = [&] {
-    if (!consumer_->assignment_lost()) return false;
-    log::Warn(
-        "group membership lost while waiting; dropping the records held, "
-        "unwritten, for the partitions' next owner",
-        {{"records", static_cast<int64_t>(batch.size())}});
-    batch.clear();
-    fenced_->Increment();
-    return true;
-  };
+  auto fenced = [&] { return Fenced(batch); };
   while (true) {
     absl::Status s = WriteBatch(batch, &dead_letters);
     if (s.ok()) break;
@@ -518,7 +522,12 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
         absl::Now() - redis_checked >= absl::Seconds(1)) {
       redis_checked = absl::Now();
       absl::Status check = store_->CheckEpoch();
-      if (absl::IsDataLoss(check) && !WaitForRebuild(check, stop)) break;
+      if (absl::IsDataLoss(check)) {
+        if (!WaitForRebuild(check, stop)) break;
+        // A long wait: what is held (this record too) may be another
+        // instance's now.
+        if (Fenced(batch)) continue;
+      }
     }
     if (batch.empty()) due = absl::Now() + linger;
     batch.push_back(std::move(m));
@@ -534,7 +543,8 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
   const bool written =
       ProcessBatch(batch, stop, absl::Now() + absl::Seconds(10));
   LeaveGroup(consumer_.get(), publisher_->reachable());
-  consumer_.reset();
+  batch.clear();  // Its messages go before the consumer they belong to.
+  DestroyConsumer(std::move(consumer_), absl::Seconds(10));
   sweeper.join();
   if (!written) {
     return absl::DeadlineExceededError(

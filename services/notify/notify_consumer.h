@@ -89,6 +89,10 @@ class NotifyConsumer final : public PipelineStage {
   // owner to replay, not written beside it.
   // `give_up`: for the final batch of a drain (`stop` already set), how
   // long its dead letters may still take.
+  // Whether the group membership was lost while this instance waited
+  // (longer than max.poll.interval.ms): then `batch` is dropped, unwritten
+  // and unstored, for the partitions' next owner; counted and logged.
+  bool Fenced(std::vector<std::unique_ptr<RdKafka::Message>>& batch);
   bool ProcessBatch(std::vector<std::unique_ptr<RdKafka::Message>>& batch,
                     const std::atomic<bool>& stop,
                     absl::Time give_up = absl::InfinitePast());

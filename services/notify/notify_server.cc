@@ -27,13 +27,14 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(
   ServiceHostOptions ho = HostOptionsOf(o, "notify", kServiceName);
   // Watches are cancelled at the deadline; their threads end within a read.
   ho.call_grace = std::chrono::seconds(2);
+  auto service = std::make_unique<NotifyService>(
+      o.consumer.store, o.auth, o.max_watches, registry, o.read_connections,
+      o.max_watches_per_tenant > 0 ? o.max_watches_per_tenant
+                                   : std::max(1, o.max_watches / 2),
+      o.page_token_key, policy.account_safety);
+  service->set_watch_stall_limit(o.watch_stall_limit);
   auto host = ServiceHost::Start(
-      ho,
-      std::make_unique<NotifyService>(
-          o.consumer.store, o.auth, o.max_watches, registry, o.read_connections,
-          o.max_watches_per_tenant > 0 ? o.max_watches_per_tenant
-                                       : std::max(1, o.max_watches / 2),
-          o.page_token_key, policy.account_safety),
+      ho, std::move(service),
       [&]() -> absl::StatusOr<std::unique_ptr<PipelineStage>> {
         auto c =
             NotifyConsumer::Create(o.consumer, std::move(policy), registry);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/grpc_server.h"
 #include "common/service_host.h"
 #include "common/tenant_auth.h"
@@ -46,6 +47,9 @@ struct NotifyServerOptions {
   std::string page_token_key;
   // Redis connections the unary calls share (one per call at a time).
   int read_connections = 8;
+  // A watch whose client reads nothing for this long while updates wait
+  // is cancelled (its thread, queue and place freed).
+  absl::Duration watch_stall_limit = absl::Seconds(60);
 };
 
 class NotifyServer {

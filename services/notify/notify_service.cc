@@ -209,11 +209,16 @@ class WatchReactor
         static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
     if (!request.resume_token().empty()) {
       // Past the newest update (never issued, or the stream was reset):
-      // tell the client to resync rather than wait in silence.
+      // tell the client to resync rather than wait in silence. On an empty
+      // stream, a token from Redis's future (ids are made from its clock)
+      // was never issued: accepted, it would skip the updates written
+      // before the clock reached it.
       auto last = store.LastEntryId(tenant, member);
       if (!last.ok()) return ToGrpcStatus(last.status());
+      auto now_ms = store.RedisNowMs();
+      if (!now_ms.ok()) return ToGrpcStatus(now_ms.status());
       const uint64_t token_ms = ParseStreamId(request.resume_token())->ms;
-      if (token_ms > opened_ms + 60'000 ||
+      if (token_ms > *now_ms ||
           (*last != "0-0" && StreamIdLess(*last, request.resume_token()))) {
         return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
                             "resume_token: after the newest update; watch "

@@ -226,11 +226,10 @@ absl::Status SuggestionStore::AdoptRebuiltEpoch() {
 absl::Status SuggestionStore::CheckEpoch() { return epoch_.CheckNow(redis_); }
 
 absl::StatusOr<int64_t> SuggestionStore::RemoveNotifyState() {
-  auto removed = state::RemoveKeys(redis_, state::IsNotifyKey);
-  if (!removed.ok()) return removed.status();
+  // The epoch first: no instance adopts it again while the keys go.
   auto epoch = redis_.Command({"DEL", state::NotifyEpochKey()});
   if (!epoch.ok()) return epoch.status();
-  return removed;
+  return state::RemoveKeys(redis_, state::IsNotifyKey);
 }
 
 absl::Status SuggestionStore::SetNewEpoch() { return epoch_.SetNew(redis_); }
@@ -539,6 +538,17 @@ absl::StatusOr<std::string> SuggestionStore::LastEntryId(
   if (!v.ok()) return v.status();
   if (v->array.empty() || v->array[0].array.empty()) return std::string("0-0");
   return v->array[0].array[0].str;
+}
+
+absl::StatusOr<uint64_t> SuggestionStore::RedisNowMs() {
+  auto v = redis_.Command({"TIME"});
+  if (!v.ok()) return v.status();
+  uint64_t seconds = 0, micros = 0;
+  if (v->array.size() != 2 || !absl::SimpleAtoi(v->array[0].str, &seconds) ||
+      !absl::SimpleAtoi(v->array[1].str, &micros)) {
+    return absl::InternalError("redis: unexpected TIME reply");
+  }
+  return seconds * 1000 + micros / 1000;
 }
 
 absl::StatusOr<std::string> SuggestionStore::FirstEntryId(

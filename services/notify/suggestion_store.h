@@ -198,6 +198,9 @@ class SuggestionStore {
 
   absl::StatusOr<std::string> LastEntryId(const std::string& tenant,
                                           const std::string& member);
+  // Redis's clock (TIME), in ms since the epoch: what stream ids are made
+  // from.
+  absl::StatusOr<uint64_t> RedisNowMs();
   // The oldest entry id kept ("" when empty): a token older than it has
   // been trimmed, and updates after it may have been too.
   absl::StatusOr<std::string> FirstEntryId(const std::string& tenant,

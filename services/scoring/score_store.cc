@@ -84,11 +84,10 @@ absl::Status ScoreStore::AdoptRebuiltEpoch() {
 
 absl::StatusOr<int64_t> ScoreStore::RemoveScoringState() {
   cache_.Forget();
-  auto removed = state::RemoveKeys(redis_, state::IsScoringKey);
-  if (!removed.ok()) return removed.status();
+  // The epoch first: no instance adopts it again while the keys go.
   auto epoch = redis_.Command({"DEL", state::EpochKey()});
   if (!epoch.ok()) return epoch.status();
-  return removed;
+  return state::RemoveKeys(redis_, state::IsScoringKey);
 }
 
 absl::Status ScoreStore::SetNewEpoch() { return epoch_.SetNew(redis_); }

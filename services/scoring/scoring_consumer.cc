@@ -602,7 +602,8 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
       // The writes sent with this batch's reads come first; if they
       // failed, everything was given back.
       if (!SettleInFlight(stop)) return false;
-      if (must_wait_) return true;
+      // Given back (run again, waiting), or dropped (fenced).
+      if (must_wait_ || batch_.empty()) return true;
     }
     if (absl::IsDataLoss(decided.status())) {
       if (!WaitForRebuild(decided.status(), stop)) return false;
@@ -821,10 +822,17 @@ absl::Status ScoringConsumer::Drain() {
     consumer_closing_ = true;
   }
   LeaveGroup(consumer_.get(), publisher_->reachable());
+  // Whatever is still held is unstored (replayed by the next owner); its
+  // messages go before the consumer they belong to.
+  batch_.clear();
+  prepared_.clear();
+  in_flight_.clear();
+  std::unique_ptr<RdKafka::KafkaConsumer> closing;
   {
     absl::MutexLock lock(&consumer_mu_);
-    consumer_.reset();
+    closing = std::move(consumer_);
   }
+  DestroyConsumer(std::move(closing), absl::Seconds(10));
   stop_ = nullptr;  // `stopped` ends here; no rebalance comes any more.
   if (done && unsent_.load() == 0) return absl::OkStatus();
   int64_t left = publisher_->queue_length() + unsent_.load();
