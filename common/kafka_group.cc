@@ -1,6 +1,7 @@
 #include "common/kafka_group.h"
 
 #include <algorithm>
+#include <bit>
 #include <memory>
 #include <thread>
 
@@ -179,8 +180,10 @@ bool ConsumerFault::Note(RdKafka::ErrorCode err, absl::string_view detail) {
   if (!StopsConsuming(err)) return false;
   const Kind kind = KindOf(err);
   const unsigned before = kinds_.fetch_or(kind);
-  if ((before & kind) == 0 || err != last_logged_) {
-    last_logged_ = err;
+  RdKafka::ErrorCode& last =
+      last_logged_[std::countr_zero(static_cast<unsigned>(kind))];
+  if ((before & kind) == 0 || err != last) {
+    last = err;
     log::Warn(
         "kafka consumer cannot consume; reporting NOT_SERVING",
         {{"error", RdKafka::err2str(err)}, {"detail", std::string(detail)}});
@@ -193,7 +196,9 @@ void ConsumerFault::Clear(unsigned kinds, const char* why) {
   kinds &= ~static_cast<unsigned>(kFatal);
   const unsigned before = kinds_.fetch_and(~kinds);
   if ((before & kinds) == 0) return;
-  last_logged_ = RdKafka::ERR_NO_ERROR;
+  for (size_t bit = 0; bit < last_logged_.size(); ++bit) {
+    if ((kinds >> bit) & 1u) last_logged_[bit] = RdKafka::ERR_NO_ERROR;
+  }
   if ((before & ~kinds) == 0) {
     log::Info("kafka consumer consuming again", {{"evidence", why}});
   }
@@ -210,8 +215,11 @@ void ConsumerFault::Assigned(size_t partitions) {
 }
 
 void ConsumerFault::Probe(RdKafka::KafkaConsumer* consumer,
-                          const std::vector<std::string>& topics) {
-  if ((kinds_.load() & (kTopicGone | kCredentials)) == 0) return;
+                          const std::vector<std::string>& topics,
+                          size_t assigned) {
+  const unsigned clears =
+      kTopicGone | kCredentials | (assigned == 0 ? kTopicDenied : 0u);
+  if ((kinds_.load() & clears) == 0) return;
   const absl::Time now = absl::Now();
   if (now - probed_ < absl::Seconds(1)) return;
   probed_ = now;
@@ -221,12 +229,12 @@ void ConsumerFault::Probe(RdKafka::KafkaConsumer* consumer,
       return;
     }
   }
-  Clear(kTopicGone | kCredentials, "the topics and the group answer");
+  Clear(clears, "the topics and the group answer");
 }
 
-void DestroyConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
+bool DestroyConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
                      absl::Duration within) {
-  if (!consumer) return;
+  if (!consumer) return true;
   auto done = std::make_shared<absl::Notification>();
   std::thread destroyer([c = std::move(consumer), done]() mutable {
     c.reset();
@@ -234,13 +242,14 @@ void DestroyConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
   });
   if (done->WaitForNotificationWithTimeout(within)) {
     destroyer.join();
-    return;
+    return true;
   }
   destroyer.detach();
   log::Warn(
       "the kafka consumer did not finish closing; leaving it (librdkafka "
       "#4362: a topic deleted under it)",
       {{"waited_ms", absl::ToInt64Milliseconds(within)}});
+  return false;
 }
 
 int64_t RecordTimeMs(const RdKafka::Message& m) {

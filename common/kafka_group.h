@@ -4,6 +4,7 @@
 #ifndef REBOUND_COMMON_KAFKA_GROUP_H_
 #define REBOUND_COMMON_KAFKA_GROUP_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -66,8 +67,10 @@ void LeaveGroup(RdKafka::KafkaConsumer* consumer, bool kafka_reachable);
 // waiting at most `within`: librdkafka 2.0.2's destroy can wait forever
 // for a partition of a topic deleted under the consumer (librdkafka#4362).
 // Then it is left to its thread, logged, so the service still ends (what
-// it consumed is committed or replayed either way).
-void DestroyConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
+// it consumed is committed or replayed either way), and false is returned:
+// the caller must then keep the callbacks it gave the consumer alive (its
+// threads may still log through them).
+bool DestroyConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
                      absl::Duration within);
 
 // Whether `consumer`'s group has a committed offset on any partition of
@@ -87,8 +90,9 @@ absl::StatusOr<bool> GroupHasCommittedOffsets(
 //    partitions learns of a topic made again at its next metadata refresh,
 //    topic.metadata.refresh.interval.ms = 10 s, after the probe);
 //  - topic not authorised (a fetch refused; its metadata may still be
-//    readable): a record only, so an idle member stays NOT_SERVING until
-//    one comes rather than SERVING while refused;
+//    readable): a record, or, for a member holding no partitions (no fetch
+//    to be refused), the probe; so an idle member with partitions stays
+//    NOT_SERVING until a record comes rather than SERVING while refused;
 //  - group refused: an assignment (the join succeeded) or a record, never
 //    the probe (the offsets may be readable while joins are refused);
 //  - credentials refused: an assignment, a record or any probe answered;
@@ -108,11 +112,11 @@ class ConsumerFault {
   void Consumed();
   // The group assigned `partitions` more partitions (0: joined, none).
   void Assigned(size_t partitions);
-  // While a topic-gone or credentials fault holds, at most once a second:
+  // While a fault the probe may clear holds, at most once a second:
   // GroupHasCommittedOffsets on each of `topics` (the topic's metadata and
-  // the group's offsets).
+  // the group's offsets). `assigned`: partitions the member holds now.
   void Probe(RdKafka::KafkaConsumer* consumer,
-             const std::vector<std::string>& topics);
+             const std::vector<std::string>& topics, size_t assigned);
   bool faulted() const { return kinds_.load() != 0; }
 
  private:
@@ -126,7 +130,9 @@ class ConsumerFault {
   static Kind KindOf(RdKafka::ErrorCode err);
   void Clear(unsigned kinds, const char* why);
   std::atomic<unsigned> kinds_{0};
-  RdKafka::ErrorCode last_logged_ = RdKafka::ERR_NO_ERROR;
+  // The code last logged for each kind (by bit), so alternating kinds do
+  // not log at every report.
+  std::array<RdKafka::ErrorCode, 5> last_logged_{};
   absl::Time probed_ = absl::InfinitePast();
 };
 

@@ -83,7 +83,14 @@ absl::Status Epoch::WriteCopies(RedisClient& redis, const std::string& value) {
     auto done = redis.Pipeline(sets);
     if (!done.ok()) return done.status();
   }
-  return absl::OkStatus();
+  // Every copy written: only now the marker.
+  auto marked = redis.Command({"SET", MarkerKey(), value});
+  return marked.ok() ? absl::OkStatus() : marked.status();
+}
+
+std::string Epoch::MarkerKey() const {
+  // The main key's slot: "{<key>}" hashes as the key itself does.
+  return absl::StrCat("{", key_, "}:copies");
 }
 
 Epoch::Epoch(std::string key, std::string rebuild)
@@ -113,19 +120,23 @@ absl::Status Epoch::Ensure(RedisClient& redis, bool may_create) {
   }
   value_ = got->str;
   if (!redis.cluster()) return absl::OkStatus();
-  int missing = 0, masters = 0;
-  absl::Status copies = CheckCopies(redis, value_, &missing, &masters);
-  if (absl::IsDataLoss(copies) && missing < masters && !may_create) {
-    // Some copies, not all: another instance may be writing them (a state
-    // made before they existed, an upgrade); a loss only if it stays so.
-    absl::SleepFor(absl::Seconds(2));
-    copies = CheckCopies(redis, value_, &missing, &masters);
+  absl::Status copies = CheckCopies(redis, value_, nullptr, nullptr);
+  if (copies.ok() || !absl::IsDataLoss(copies)) {
+    if (!copies.ok()) value_.clear();
+    return copies;
   }
-  if (copies.ok()) return copies;
-  // Gone on every master: a state made before the copies existed (or
-  // just made). Gone on some, or a fresh deployment: written again only
-  // when nothing was consumed yet.
-  if (absl::IsDataLoss(copies) && (missing == masters || may_create)) {
+  // Copies missing or other. Were they ever all written for this epoch?
+  // The marker says so; it shares the main key's slot, so a master that
+  // lost it lost the main key too. Not written (a state made before the
+  // copies existed, a write cut short, two instances writing at once) or
+  // a fresh deployment: written now. Written, and a master's copy gone:
+  // that master lost its data.
+  auto marker = redis.Command({"GET", MarkerKey()});
+  if (!marker.ok()) {
+    value_.clear();
+    return marker.status();
+  }
+  if (may_create || marker->is_nil() || marker->str != value_) {
     copies = WriteCopies(redis, value_);
     if (copies.ok()) return copies;
   }

@@ -12,8 +12,10 @@
 // t a hash tag of that slot: 16384 small keys, which move with their
 // slots when the cluster is resharded), and CheckNow reads, on each
 // master, the copy in a slot it owns: a master that lost its data is
-// reported by name. Copies missing everywhere (a state made before they
-// existed) are written, not taken for a loss.
+// reported by name. A marker beside the main key (same slot) records that
+// every copy of its epoch was written; copies missing while it is absent
+// (a state made before they existed, a write cut short) are written, not
+// taken for a loss.
 #ifndef REBOUND_STATE_EPOCH_H_
 #define REBOUND_STATE_EPOCH_H_
 
@@ -37,8 +39,8 @@ class Epoch {
   // Adopts the stored epoch; when there is none, creates one if
   // `may_create` (nothing consumed yet: a fresh deployment), else
   // DATA_LOSS: Redis lost the state that consumed offsets stand for. On a
-  // cluster, also DATA_LOSS when some masters' copies are gone (unless
-  // `may_create`: then they are written again).
+  // cluster, also DATA_LOSS when a master's copy is gone although all were
+  // written (MarkerKey); not written yet, or `may_create`: written now.
   absl::Status Ensure(RedisClient& redis, bool may_create);
   // After DATA_LOSS: adopts the epoch Redis holds now (set by a rebuild);
   // DATA_LOSS while there is none or, on a cluster, while a master's copy
@@ -61,6 +63,9 @@ class Epoch {
 
   // The copy of the epoch in Redis Cluster slot `slot` (0..16383).
   std::string SlotKey(int slot) const;
+  // Cluster: the epoch whose copies were all written, in the main key's
+  // slot.
+  std::string MarkerKey() const;
 
  private:
   std::string Fresh();
@@ -69,8 +74,9 @@ class Epoch {
   // `masters` all of them (when not null).
   absl::Status CheckCopies(RedisClient& redis, const std::string& expected,
                            int* missing, int* masters) const;
-  // Cluster: `value` into every slot's copy.
+  // Cluster: `value` into every slot's copy, then into the marker.
   absl::Status WriteCopies(RedisClient& redis, const std::string& value);
+
   std::string key_, rebuild_;
   std::string value_;  // Adopted; empty = not checked.
   absl::BitGen bitgen_;

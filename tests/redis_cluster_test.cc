@@ -341,8 +341,15 @@ TEST_F(RedisClusterTest, AMasterThatLostItsDataIsFoundByTheEpochsCopies) {
   ASSERT_TRUE(holder.AdoptRebuilt(redis).ok());
   EXPECT_TRUE(holder.CheckNow(redis).ok());
   ASSERT_TRUE(late.Ensure(redis, /*may_create=*/false).ok());
-  // Copies gone everywhere: written again from the main key.
+  // Copies never all written (an older version's state, or a write cut
+  // short: no marker): written now from the main key, not a loss.
+  drop(copies_on(lost));
+  drop({holder.MarkerKey()});
+  state::Epoch cut_short(key, "the rebuild");
+  ASSERT_TRUE(cut_short.Ensure(redis, /*may_create=*/false).ok());
+  EXPECT_TRUE(holder.CheckNow(redis).ok());
   for (const auto& m : *masters) drop(copies_on(m));
+  drop({holder.MarkerKey()});
   state::Epoch upgraded(key, "the rebuild");
   ASSERT_TRUE(upgraded.Ensure(redis, /*may_create=*/false).ok());
   EXPECT_TRUE(holder.CheckNow(redis).ok());
@@ -350,7 +357,7 @@ TEST_F(RedisClusterTest, AMasterThatLostItsDataIsFoundByTheEpochsCopies) {
   for (const auto& m : *masters) total += copies_on(m).size();
   EXPECT_EQ(total, 16384);
   for (const auto& m : *masters) drop(copies_on(m));
-  drop({key});
+  drop({key, holder.MarkerKey()});
 }
 
 // Transactions (scoring's and notify's writes): one MULTI/EXEC per group on

@@ -481,7 +481,8 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
         if (!AdoptEpoch(stop)) break;
         epoch_adopted_.store(true);
       }
-      consumer_fault_.Probe(consumer_.get(), {options_.verdicts_topic});
+      consumer_fault_.Probe(consumer_.get(), {options_.verdicts_topic},
+                            static_cast<size_t>(assigned_.load()));
       // Idle: Redis and the state are still looked at (every second, or
       // every wake-up while Redis is down), so health never says SERVING
       // while Redis is gone, or came back empty, with nothing flowing.
@@ -544,7 +545,10 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
       ProcessBatch(batch, stop, absl::Now() + absl::Seconds(10));
   LeaveGroup(consumer_.get(), publisher_->reachable());
   batch.clear();  // Its messages go before the consumer they belong to.
-  DestroyConsumer(std::move(consumer_), absl::Seconds(10));
+  if (!DestroyConsumer(std::move(consumer_), absl::Seconds(10))) {
+    // Its threads still hold the callbacks; they outlive this instance.
+    (void)rebalancer_.release();
+  }
   sweeper.join();
   if (!written) {
     return absl::DeadlineExceededError(

@@ -210,16 +210,19 @@ class WatchReactor
     if (!request.resume_token().empty()) {
       // Past the newest update (never issued, or the stream was reset):
       // tell the client to resync rather than wait in silence. On an empty
-      // stream, a token from Redis's future (ids are made from its clock)
-      // was never issued: accepted, it would skip the updates written
-      // before the clock reached it.
+      // stream, a token from its Redis's future (ids are made from that
+      // clock; 1 s of slack) was never issued: accepted, it would skip the
+      // updates written before the clock reached it.
       auto last = store.LastEntryId(tenant, member);
       if (!last.ok()) return ToGrpcStatus(last.status());
-      auto now_ms = store.RedisNowMs();
-      if (!now_ms.ok()) return ToGrpcStatus(now_ms.status());
-      const uint64_t token_ms = ParseStreamId(request.resume_token())->ms;
-      if (token_ms > *now_ms ||
-          (*last != "0-0" && StreamIdLess(*last, request.resume_token()))) {
+      bool ahead =
+          *last != "0-0" && StreamIdLess(*last, request.resume_token());
+      if (*last == "0-0") {
+        auto now_ms = store.StreamClockMs(tenant, member);
+        if (!now_ms.ok()) return ToGrpcStatus(now_ms.status());
+        ahead = ParseStreamId(request.resume_token())->ms > *now_ms + 1'000;
+      }
+      if (ahead) {
         return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
                             "resume_token: after the newest update; watch "
                             "without a token (or list) to resync");

@@ -540,8 +540,12 @@ absl::StatusOr<std::string> SuggestionStore::LastEntryId(
   return v->array[0].array[0].str;
 }
 
-absl::StatusOr<uint64_t> SuggestionStore::RedisNowMs() {
-  auto v = redis_.Command({"TIME"});
+absl::StatusOr<uint64_t> SuggestionStore::StreamClockMs(
+    const std::string& tenant, const std::string& member) {
+  // A script naming the stream's key runs where the stream is (a Redis
+  // Cluster sends a keyless TIME to any master).
+  auto v = redis_.Command(
+      {"EVAL", "return redis.call('TIME')", "1", StreamKey(tenant, member)});
   if (!v.ok()) return v.status();
   uint64_t seconds = 0, micros = 0;
   if (v->array.size() != 2 || !absl::SimpleAtoi(v->array[0].str, &seconds) ||

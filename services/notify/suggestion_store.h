@@ -198,9 +198,10 @@ class SuggestionStore {
 
   absl::StatusOr<std::string> LastEntryId(const std::string& tenant,
                                           const std::string& member);
-  // Redis's clock (TIME), in ms since the epoch: what stream ids are made
-  // from.
-  absl::StatusOr<uint64_t> RedisNowMs();
+  // The clock (TIME) of the Redis that holds the member's (or tenant's)
+  // stream, in ms since the epoch: what its ids are made from.
+  absl::StatusOr<uint64_t> StreamClockMs(const std::string& tenant,
+                                         const std::string& member);
   // The oldest entry id kept ("" when empty): a token older than it has
   // been trimmed, and updates after it may have been too.
   absl::StatusOr<std::string> FirstEntryId(const std::string& tenant,

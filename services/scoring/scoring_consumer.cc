@@ -832,7 +832,10 @@ absl::Status ScoringConsumer::Drain() {
     absl::MutexLock lock(&consumer_mu_);
     closing = std::move(consumer_);
   }
-  DestroyConsumer(std::move(closing), absl::Seconds(10));
+  if (!DestroyConsumer(std::move(closing), absl::Seconds(10))) {
+    // Its threads still hold the callbacks; they outlive this instance.
+    (void)rebalancer_.release();
+  }
   stop_ = nullptr;  // `stopped` ends here; no rebalance comes any more.
   if (done && unsent_.load() == 0) return absl::OkStatus();
   int64_t left = publisher_->queue_length() + unsent_.load();
@@ -886,7 +889,8 @@ absl::Status ScoringConsumer::Run(const std::atomic<bool>& stop) {
         // Idle: Redis and the state are still looked at (every second, or
         // every wake-up while Redis is down), so health never says SERVING
         // while Redis is gone, or came back empty, with nothing flowing.
-        consumer_fault_.Probe(consumer_.get(), {options_.events_topic});
+        consumer_fault_.Probe(consumer_.get(), {options_.events_topic},
+                              static_cast<size_t>(assigned_partitions()));
         if (!redis_ok_.load() ||
             absl::Now() - redis_checked >= kIdleRedisCheck) {
           redis_checked = absl::Now();
