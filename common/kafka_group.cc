@@ -5,6 +5,7 @@
 #include <memory>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/kafka_properties.h"
 #include "common/log.h"
@@ -250,6 +251,13 @@ bool DestroyConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
       "#4362: a topic deleted under it)",
       {{"waited_ms", absl::ToInt64Milliseconds(within)}});
   return false;
+}
+
+void KeepForever(std::shared_ptr<void> callbacks) {
+  static absl::Mutex mu;
+  static auto* kept = new std::vector<std::shared_ptr<void>>();
+  absl::MutexLock lock(&mu);
+  kept->push_back(std::move(callbacks));
 }
 
 int64_t RecordTimeMs(const RdKafka::Message& m) {

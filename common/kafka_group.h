@@ -72,6 +72,9 @@ void LeaveGroup(RdKafka::KafkaConsumer* consumer, bool kafka_reachable);
 // threads may still log through them).
 bool DestroyConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
                      absl::Duration within);
+// Keeps `callbacks` alive for the rest of the process, reachable (not a
+// leak), for an abandoned consumer's threads.
+void KeepForever(std::shared_ptr<void> callbacks);
 
 // Whether `consumer`'s group has a committed offset on any partition of
 // `topic` (it consumed the topic before). UNAVAILABLE when the metadata or

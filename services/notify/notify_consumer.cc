@@ -547,7 +547,7 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
   batch.clear();  // Its messages go before the consumer they belong to.
   if (!DestroyConsumer(std::move(consumer_), absl::Seconds(10))) {
     // Its threads still hold the callbacks; they outlive this instance.
-    (void)rebalancer_.release();
+    KeepForever(std::shared_ptr<Rebalancer>(std::move(rebalancer_)));
   }
   sweeper.join();
   if (!written) {

@@ -834,7 +834,7 @@ absl::Status ScoringConsumer::Drain() {
   }
   if (!DestroyConsumer(std::move(closing), absl::Seconds(10))) {
     // Its threads still hold the callbacks; they outlive this instance.
-    (void)rebalancer_.release();
+    KeepForever(std::shared_ptr<Rebalancer>(std::move(rebalancer_)));
   }
   stop_ = nullptr;  // `stopped` ends here; no rebalance comes any more.
   if (done && unsent_.load() == 0) return absl::OkStatus();
