@@ -37,40 +37,34 @@ std::string Epoch::SlotKey(int slot) const {
   return absl::StrCat(key_, ":slot:{", SlotTags()[slot], "}");
 }
 
-absl::Status Epoch::CheckCopies(RedisClient& redis, const std::string& expected,
-                                int* missing, int* masters) const {
+absl::Status Epoch::CheckCopies(RedisClient& redis,
+                                const std::string& expected) const {
   auto slots = redis.SlotPerMaster();
   if (!slots.ok()) return slots.status();
   std::vector<std::vector<std::string>> reads;
   for (const auto& [address, slot] : *slots) {
     reads.push_back({"GET", SlotKey(slot)});
   }
-  if (masters != nullptr) *masters = static_cast<int>(reads.size());
   if (reads.empty()) return absl::OkStatus();
   auto got = redis.Pipeline(reads);
   if (!got.ok()) return got.status();
-  absl::Status first = absl::OkStatus();
-  int gone = 0;
   auto reply = got->begin();
   for (const auto& [address, slot] : *slots) {
     const RedisValue& v = *reply++;
     if (!v.is_nil() && v.str == expected) continue;
-    if (v.is_nil()) ++gone;
-    if (!first.ok()) continue;
-    first = v.is_nil()
-                ? absl::DataLossError(absl::StrCat(
-                      "redis state lost on the cluster master at ", address,
-                      ": its copy of the epoch ", key_, " (slot ", slot,
-                      ") is gone (failed over to an empty "
-                      "replica, restarted without persistence, or flushed); "
-                      "rebuild it with ",
-                      rebuild_))
-                : absl::DataLossError(absl::StrCat(
-                      "redis state replaced on the cluster master at ", address,
-                      ": epoch ", v.str, " is not the adopted ", expected));
+    return v.is_nil()
+               ? absl::DataLossError(absl::StrCat(
+                     "redis state lost on the cluster master at ", address,
+                     ": its copy of the epoch ", key_, " (slot ", slot,
+                     ") is gone (failed over to an empty "
+                     "replica, restarted without persistence, or flushed); "
+                     "rebuild it with ",
+                     rebuild_))
+               : absl::DataLossError(absl::StrCat(
+                     "redis state replaced on the cluster master at ", address,
+                     ": epoch ", v.str, " is not the adopted ", expected));
   }
-  if (missing != nullptr) *missing = gone;
-  return first;
+  return absl::OkStatus();
 }
 
 absl::Status Epoch::WriteCopies(RedisClient& redis, const std::string& value) {
@@ -120,7 +114,7 @@ absl::Status Epoch::Ensure(RedisClient& redis, bool may_create) {
   }
   value_ = got->str;
   if (!redis.cluster()) return absl::OkStatus();
-  absl::Status copies = CheckCopies(redis, value_, nullptr, nullptr);
+  absl::Status copies = CheckCopies(redis, value_);
   if (copies.ok() || !absl::IsDataLoss(copies)) {
     if (!copies.ok()) value_.clear();
     return copies;
@@ -149,7 +143,7 @@ absl::Status Epoch::AdoptRebuilt(RedisClient& redis) {
   if (!got.ok()) return got.status();
   if (got->is_nil()) return absl::DataLossError("redis state not rebuilt yet");
   if (redis.cluster()) {
-    absl::Status copies = CheckCopies(redis, got->str, nullptr, nullptr);
+    absl::Status copies = CheckCopies(redis, got->str);
     if (!copies.ok()) {
       return absl::IsDataLoss(copies)
                  ? absl::DataLossError(absl::StrCat(
@@ -183,7 +177,7 @@ absl::Status Epoch::CheckNow(RedisClient& redis) const {
   auto v = redis.Command(Check().front());
   if (!v.ok()) return v.status();
   if (auto s = Verify(*v); !s.ok() || !redis.cluster()) return s;
-  return CheckCopies(redis, value_, nullptr, nullptr);
+  return CheckCopies(redis, value_);
 }
 
 std::vector<std::vector<std::string>> Epoch::Check() const {

@@ -70,10 +70,9 @@ class Epoch {
  private:
   std::string Fresh();
   // Cluster: DATA_LOSS naming the first master whose copy is gone or is
-  // not `expected`; `missing` counts the masters without a copy and
-  // `masters` all of them (when not null).
-  absl::Status CheckCopies(RedisClient& redis, const std::string& expected,
-                           int* missing, int* masters) const;
+  // not `expected`.
+  absl::Status CheckCopies(RedisClient& redis,
+                           const std::string& expected) const;
   // Cluster: `value` into every slot's copy, then into the marker.
   absl::Status WriteCopies(RedisClient& redis, const std::string& value);
 

@@ -290,13 +290,12 @@ bool NotifyConsumer::ProcessBatch(
   // Redis down: hold the batch and retry; nothing of it is stored. Every
   // write is idempotent, so a batch written in part is simply written again.
   std::vector<DeadLetterRecord> dead_letters;
-  auto fenced = [&] { return Fenced(batch); };
   while (true) {
     absl::Status s = WriteBatch(batch, &dead_letters);
     if (s.ok()) break;
     if (absl::IsDataLoss(s)) {
       if (!WaitForRebuild(s, stop)) return false;
-      if (fenced()) return true;
+      if (Fenced(batch)) return true;
       continue;
     }
     if (redis_ok_.exchange(false)) {
@@ -305,7 +304,7 @@ bool NotifyConsumer::ProcessBatch(
     }
     if (stop.load()) return false;  // Unstored: replayed after restart.
     absl::SleepFor(absl::FromChrono(options_.redis_retry));
-    if (fenced()) return true;
+    if (Fenced(batch)) return true;
   }
   if (!redis_ok_.exchange(true)) log::Info("redis available again");
   // What notify cannot handle for good lands in the dead-letter topic
