@@ -50,13 +50,21 @@ if [[ -n "$base" ]]; then
       echo "buf breaking: $(git rev-parse --short "$c")'s parent is not in this (shallow) clone; not compared" >&2
       continue
     fi
-    "$buf" breaking ".git#ref=$c,subdir=proto" --against ".git#ref=$c~1,subdir=proto" ||
+    # Each side is extracted with git archive rather than given to buf as
+    # ".git#ref=...": buf clones a ref with depth 50, so a commit more than
+    # 50 commits behind HEAD was not found (CI run 45).
+    rm -rf "$tmp/new" "$tmp/old" && mkdir -p "$tmp/new" "$tmp/old"
+    git archive "$c" proto | tar -x -C "$tmp/new"
+    git archive "$c~1" proto | tar -x -C "$tmp/old"
+    "$buf" breaking "$tmp/new/proto" --against "$tmp/old/proto" ||
       fail "commit $(git log -1 --format='%h %s' "$c" | cut -c1-80) breaks the wire contract of its parent"
     checked=$((checked + 1))
   done
 fi
 if git rev-parse -q --verify HEAD >/dev/null; then
-  "$buf" breaking proto --against ".git#ref=HEAD,subdir=proto" ||
+  rm -rf "$tmp/old" && mkdir -p "$tmp/old"
+  git archive HEAD proto | tar -x -C "$tmp/old"
+  "$buf" breaking proto --against "$tmp/old/proto" ||
     fail "the working tree's proto/ breaks the wire contract of HEAD"
 fi
 echo "buf breaking: $checked commit(s) since $(git rev-parse --short "${base:-HEAD}") and the working tree: no breaking change"
