@@ -1,6 +1,7 @@
 #include "common/kafka_group.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <memory>
 #include <thread>
@@ -233,6 +234,12 @@ void ConsumerFault::Probe(RdKafka::KafkaConsumer* consumer,
   Clear(clears, "the topics and the group answer");
 }
 
+namespace {
+std::atomic<bool> abandoned{false};
+}  // namespace
+
+bool KafkaConsumerAbandoned() { return abandoned.load(); }
+
 bool DestroyConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
                      absl::Duration within) {
   if (!consumer) return true;
@@ -246,15 +253,16 @@ bool DestroyConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
     return true;
   }
   destroyer.detach();
+  abandoned.store(true);
   log::Warn(
-      "the kafka consumer did not finish closing; leaving it (librdkafka "
-      "#4362: a topic deleted under it)",
+      "the kafka consumer did not finish closing; leaving it (Kafka "
+      "unreachable, or librdkafka #4362: a topic deleted under it)",
       {{"waited_ms", absl::ToInt64Milliseconds(within)}});
   return false;
 }
 
 void KeepForever(std::shared_ptr<void> callbacks) {
-  static absl::Mutex mu;
+  ABSL_CONST_INIT static absl::Mutex mu(absl::kConstInit);
   static auto* kept = new std::vector<std::shared_ptr<void>>();
   absl::MutexLock lock(&mu);
   kept->push_back(std::move(callbacks));

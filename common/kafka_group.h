@@ -65,13 +65,18 @@ void LeaveGroup(RdKafka::KafkaConsumer* consumer, bool kafka_reachable);
 
 // Destroys `consumer` (after LeaveGroup; every message of it freed first),
 // waiting at most `within`: librdkafka 2.0.2's destroy can wait forever
-// for a partition of a topic deleted under the consumer (librdkafka#4362).
+// for a partition of a topic deleted under the consumer (librdkafka#4362),
+// and with Kafka unreachable it waits a session timeout (10 s) for the
+// auto-commits it parked.
 // Then it is left to its thread, logged, so the service still ends (what
 // it consumed is committed or replayed either way), and false is returned:
 // the caller must then keep the callbacks it gave the consumer alive (its
 // threads may still log through them).
 bool DestroyConsumer(std::unique_ptr<RdKafka::KafkaConsumer> consumer,
                      absl::Duration within);
+// Whether DestroyConsumer ever left a consumer to its thread in this
+// process (its service then ends with _Exit: see RunService).
+bool KafkaConsumerAbandoned();
 // Keeps `callbacks` alive for the rest of the process, reachable (not a
 // leak), for an abandoned consumer's threads.
 void KeepForever(std::shared_ptr<void> callbacks);

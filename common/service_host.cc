@@ -109,6 +109,14 @@ ServiceFlags ReadServiceFlags(ConfigReader& c,
   f.startup_timeout = c.Duration(
       "startup-timeout", f.startup_timeout,
       "longest wait for Kafka (and Redis) at start; then exit 1 naming it");
+  f.shutdown_limit = c.Duration(
+      "shutdown-limit", f.shutdown_limit,
+      "longest stop from SIGTERM to exit: a drain still running then (or a "
+      "second signal) ends the process, exit 1; a signal during start-up "
+      "ends it at once");
+  if (f.shutdown_limit < std::chrono::seconds(1)) {
+    c.Reject("shutdown-limit", "must be at least 1s");
+  }
   f.security = ReadGrpcPortSecurity(c);
   f.kafka_security_protocol = ReadKafkaConfigFileSetting(c);
   return f;

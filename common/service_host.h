@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/config.h"
 #include "common/grpc_server.h"
+#include "common/kafka_group.h"
 #include "common/log.h"
 #include "common/metrics_server.h"
 #include "common/signals.h"
@@ -140,6 +142,10 @@ struct ServiceFlags {
   GrpcPortSecurity security;
   // How long start-up waits for Kafka (and Redis) before it gives up.
   std::chrono::milliseconds startup_timeout{30'000};
+  // The longest a stop may take from SIGTERM to exit (TerminationWatch):
+  // within Kubernetes' grace of 30 s less the manifests' 5 s preStop, above
+  // the drain (and consumer close) the defaults allow.
+  std::chrono::milliseconds shutdown_limit{24'000};
   // security.protocol from --kafka-config-file (for the start-up log).
   std::string kafka_security_protocol = "plaintext";
 };
@@ -182,6 +188,8 @@ template <typename Server>
 int RunService(const sigset_t& signals, const ServiceFlags& flags,
                const std::function<absl::StatusOr<std::unique_ptr<Server>>(
                    std::shared_ptr<prometheus::Registry>)>& start) {
+  // From here on a signal ends the start at once, and the stop is bounded.
+  TerminationWatch watch(signals, absl::FromChrono(flags.shutdown_limit));
   auto registry = std::make_shared<prometheus::Registry>();
   log::Info("authentication",
             {{"mode", flags.security.auth.Mode()},
@@ -201,7 +209,17 @@ int RunService(const sigset_t& signals, const ServiceFlags& flags,
                {{"error", std::string(server.status().message())}});
     return 1;
   }
-  return ServeUntilTerminated(signals, *server, (*metrics)->port());
+  const int code = ServeUntilTerminated(watch, *server, (*metrics)->port());
+  if (KafkaConsumerAbandoned()) {
+    // A consumer whose close hung is still being destroyed on a thread of
+    // its own: the process ends here, without the exit-time destructors
+    // that thread could race with.
+    log::Warn(
+        "exiting without static teardown: a kafka consumer was left "
+        "closing");
+    std::_Exit(code);
+  }
+  return code;
 }
 
 }  // namespace rebound

@@ -160,6 +160,60 @@ TEST(AllServices, AFailedStartExitsOneWithOneLineNamingTheCause) {
   }
 }
 
+// A SIGTERM while a service is still starting (here: waiting up to a minute
+// for a Kafka that does not answer) ends it at once, exit 1, with one line
+// saying so; a --shutdown-limit shorter than the stop its drain settings
+// allow is a configuration error (exit 2) naming the setting.
+TEST(AllServices, ASignalDuringStartUpEndsItAtOnce) {
+  for (const Service& svc : AllServices()) {
+    std::vector<std::string> args = {
+        svc.bin,
+        "--kafka-brokers=127.0.0.1:1",
+        "--startup-timeout=60s",
+        "--insecure-no-auth",
+        "--listen=127.0.0.1:0",
+        absl::StrCat("--metrics-listen=127.0.0.1:", FreePort())};
+    args.insert(args.end(), svc.config.begin(), svc.config.end());
+    if (svc.uses_redis) args.push_back("--redis-addr=127.0.0.1:1");
+    Child child(args);
+    // The start has begun once the port's security is logged.
+    const auto began = std::chrono::steady_clock::now();
+    while (child.Output().find("\"authentication\"") == std::string::npos &&
+           std::chrono::steady_clock::now() - began < seconds(20)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_NE(child.Output().find("\"authentication\""), std::string::npos)
+        << svc.name << " never began its start:\n"
+        << child.Output();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    kill(child.pid(), SIGTERM);
+    const auto signalled = std::chrono::steady_clock::now();
+    const int rc = child.Wait();
+    const auto took = std::chrono::steady_clock::now() - signalled;
+    const std::string out = child.Output();
+    EXPECT_EQ(rc, 1) << svc.name << (rc == -1 ? " (killed by a signal)" : "")
+                     << ":\n"
+                     << out;
+    EXPECT_LT(took, seconds(10)) << svc.name << " sat out its start-up wait";
+    const auto lines = CannotStartLines(out);
+    ASSERT_EQ(lines.size(), 1u) << svc.name << ":\n" << out;
+    EXPECT_NE(lines[0].find("stopped by signal 15 during start-up"),
+              std::string::npos)
+        << lines[0];
+  }
+  for (const Service& svc : AllServices()) {
+    if (svc.name == "notify") continue;  // No drain setting of its own.
+    std::vector<std::string> args = {svc.bin, "--kafka-brokers=127.0.0.1:1",
+                                     "--drain-timeout=15s",
+                                     "--shutdown-limit=25s"};
+    args.insert(args.end(), svc.config.begin(), svc.config.end());
+    Child child(args);
+    EXPECT_EQ(child.Wait(), 2) << svc.name << ":\n" << child.Output();
+    EXPECT_NE(child.Output().find("shutdown-limit"), std::string::npos)
+        << child.Output();
+  }
+}
+
 // Kafka stopped under all three services: each reports NOT_SERVING, and a
 // SIGTERM then ends each within the 30 s Kubernetes grants
 // (terminationGracePeriodSeconds), by its own exit, not a kill.

@@ -70,6 +70,11 @@ int main(int argc, char** argv) {
   o.drain_timeout =
       c.Duration("drain-timeout", o.drain_timeout,
                  "longest SIGTERM drain of calls, then of the producer");
+  if (f.shutdown_limit <= 2 * o.drain_timeout) {
+    c.Reject("shutdown-limit",
+             "must exceed twice --drain-timeout (calls, then the producer, "
+             "each get --drain-timeout)");
+  }
   const std::string quota = c.String(
       "tenant-quota", "0",
       "events/s a tenant may publish, as RATE[:BURST] (burst defaults to one "

@@ -101,6 +101,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (rebuild) {
+    // A one-shot job: a signal ends it (a rebuild cut short leaves the state
+    // marked lost, and is run again).
+    rebound::UnblockTerminationSignals(signals);
     rebound::notify::RebuildOptions ro;
     ro.brokers = k.brokers;
     ro.verdicts_topic = k.verdicts_topic;

@@ -34,6 +34,7 @@ class NotifyConsumer::Rebalancer : public RdKafka::RebalanceCb,
   void rebalance_cb(
       RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
       std::vector<RdKafka::TopicPartition*>& partitions) override {
+    if (detached_.load()) return;  // Abandoned: its owner is gone.
     // Processing is synchronous, so everything stored can be committed.
     ApplyRebalance(consumer, cooperative_, err, partitions,
                    [&] { consumer->commitSync(); });
@@ -45,7 +46,7 @@ class NotifyConsumer::Rebalancer : public RdKafka::RebalanceCb,
       owner_->consumer_fault_.Assigned(partitions.size());
   }
   void event_cb(RdKafka::Event& event) override {
-    if (event.type() != RdKafka::Event::EVENT_ERROR) return;
+    if (detached_.load() || event.type() != RdKafka::Event::EVENT_ERROR) return;
     if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN)
       owner_->kafka_ok_.store(false);
     if (owner_->consumer_fault_.Note(event.err(), event.str())) return;
@@ -53,9 +54,14 @@ class NotifyConsumer::Rebalancer : public RdKafka::RebalanceCb,
               {{"error", RdKafka::err2str(event.err())}});
   }
 
+  // Left to an abandoned consumer's threads (KeepForever): no callback
+  // reaches the owner any more.
+  void Detach() { detached_.store(true); }
+
  private:
   NotifyConsumer* owner_;
   const bool cooperative_;
+  std::atomic<bool> detached_{false};
 };
 
 absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
@@ -546,6 +552,7 @@ absl::Status NotifyConsumer::Run(const std::atomic<bool>& stop) {
   batch.clear();  // Its messages go before the consumer they belong to.
   if (!DestroyConsumer(std::move(consumer_), absl::Seconds(10))) {
     // Its threads still hold the callbacks; they outlive this instance.
+    rebalancer_->Detach();
     KeepForever(std::shared_ptr<Rebalancer>(std::move(rebalancer_)));
   }
   sweeper.join();

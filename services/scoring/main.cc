@@ -45,6 +45,12 @@ int main(int argc, char** argv) {
   s.drain_timeout =
       c.Duration("drain-timeout", s.drain_timeout,
                  "longest wait at SIGTERM for verdicts in flight to land");
+  // The drain, then the consumer's close (at most 10 s: DestroyConsumer).
+  if (f.shutdown_limit <= s.drain_timeout + std::chrono::seconds(10)) {
+    c.Reject("shutdown-limit",
+             "must exceed --drain-timeout by more than 10s (the consumer's "
+             "close comes after the drain)");
+  }
   s.redis_retry =
       c.Duration("redis-retry", s.redis_retry, "pause between Redis retries");
   s.batch_linger = c.Duration(
@@ -101,6 +107,9 @@ int main(int argc, char** argv) {
   s.store.at_risk =
       rebound::scoring::AtRiskJudge(o.retry_policy.account_safety);
   if (rebuild) {
+    // A one-shot job: a signal ends it (a rebuild cut short leaves the state
+    // marked lost, and is run again).
+    rebound::UnblockTerminationSignals(signals);
     rebound::scoring::RebuildOptions ro;
     ro.brokers = s.brokers;
     ro.events_topic = s.events_topic;

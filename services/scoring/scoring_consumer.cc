@@ -38,6 +38,7 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
   void rebalance_cb(
       RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
       std::vector<RdKafka::TopicPartition*>& partitions) override {
+    if (detached_.load()) return;  // Abandoned: its owner is gone.
     std::vector<int32_t> ids;
     for (auto* p : partitions) ids.push_back(p->partition());
     const bool assign = err == RdKafka::ERR__ASSIGN_PARTITIONS;
@@ -79,7 +80,7 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
   }
 
   void event_cb(RdKafka::Event& event) override {
-    if (event.type() != RdKafka::Event::EVENT_ERROR) return;
+    if (detached_.load() || event.type() != RdKafka::Event::EVENT_ERROR) return;
     if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN)
       owner_->kafka_ok_.store(false);
     if (owner_->consumer_fault_.Note(event.err(), event.str())) return;
@@ -87,9 +88,14 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
                                        {"detail", event.str()}});
   }
 
+  // Left to an abandoned consumer's threads (KeepForever): no callback
+  // reaches the owner any more.
+  void Detach() { detached_.store(true); }
+
  private:
   ScoringConsumer* owner_;
   const bool cooperative_;
+  std::atomic<bool> detached_{false};
 };
 
 // A verdict or dead letter on its way to Kafka; its event's offset is done
@@ -834,6 +840,7 @@ absl::Status ScoringConsumer::Drain() {
   }
   if (!DestroyConsumer(std::move(closing), absl::Seconds(10))) {
     // Its threads still hold the callbacks; they outlive this instance.
+    rebalancer_->Detach();
     KeepForever(std::shared_ptr<Rebalancer>(std::move(rebalancer_)));
   }
   stop_ = nullptr;  // `stopped` ends here; no rebalance comes any more.
