@@ -119,6 +119,18 @@ grpc::ServerGenericBidiReactor* ReflectionV1Service::CreateReactor(
 
 std::string ReflectionV1Service::Answer(const std::string& request) const {
   std::string out;
+  // A real request is a name or two; a large one (the port takes megabytes)
+  // would be parsed into a field per two bytes and echoed back whole.
+  constexpr size_t kMaxRequestBytes = 64 * 1024;
+  if (request.size() > kMaxRequestBytes) {
+    wire::PutBytes(
+        kErrorResponse,
+        Error(grpc::StatusCode::INVALID_ARGUMENT,
+              "ServerReflectionRequest of " + std::to_string(request.size()) +
+                  " bytes; at most 65536 are read"),
+        &out);
+    return out;
+  }
   std::vector<wire::Field> fields;
   if (!wire::Parse(request, &fields)) {
     wire::PutBytes(kErrorResponse,

@@ -100,5 +100,20 @@ TEST_F(ReflectionV1Test, GarbageIsAnErrorNotACrash) {
   }
 }
 
+TEST_F(ReflectionV1Test, AnOversizedRequestIsRefusedNotParsedNorEchoed) {
+  // 1 MiB of two-byte fields (a valid request of empty hosts).
+  std::string big;
+  for (int i = 0; i < 512 * 1024; ++i) big += std::string("\x0a\x00", 2);
+  const std::string answer = service_.Answer(big);
+  EXPECT_LT(answer.size(), 1024u);
+  std::unique_ptr<pb::Message> resp(
+      factory_.GetPrototype(response_type_)->New());
+  ASSERT_TRUE(resp->ParseFromString(answer));
+  std::string out;
+  pb::TextFormat::PrintToString(*resp, &out);
+  EXPECT_NE(out.find("error_code: 3"), std::string::npos) << out;
+  EXPECT_NE(out.find("1048576 bytes"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace rebound

@@ -1,6 +1,7 @@
 // Ingest against the real Kafka broker: what is acked is in Kafka exactly
 // once, with the right key, partition, headers and payload; what is invalid
 // or duplicate is not; outages and back-pressure are reported as such.
+#include <atomic>
 #include <future>
 #include <iostream>
 #include <map>
@@ -547,6 +548,85 @@ TEST_F(IngestIntegration, ARefusedBatchOnAStreamIsAnsweredAndTheStreamGoesOn) {
   }
   EXPECT_NE(answers[3].error().error().find("at most 1000"), std::string::npos);
   EXPECT_EQ(ReadAll().size(), 4u);
+}
+
+// An event_id longer than ids may be is rejected and echoed only in part
+// (128 bytes at most, cut between characters), so a batch of huge ids
+// cannot make an answer larger than its request.
+TEST_F(IngestIntegration, AnOverlongEventIdIsEchoedInPart) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  auto events = Sample(2, "long-id");
+  std::string id;
+  for (int i = 0; i < 300; ++i) id += "\xc3\xa9";  // é, 600 bytes.
+  id = "x" + id;  // So a cut at 128 bytes falls inside a character.
+  events[0].set_event_id(id);
+  grpc::Status st;
+  PublishResponse resp = Publish(events, &st);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(resp.results_size(), 2);
+  const auto& r = resp.results(0);
+  EXPECT_EQ(r.outcome(), rebound::v1::OUTCOME_REJECTED);
+  EXPECT_EQ(r.field(), "event_id");
+  EXPECT_EQ(r.event_id(), id.substr(0, 127));
+  EXPECT_EQ(resp.results(1).outcome(), rebound::v1::OUTCOME_PUBLISHED);
+  EXPECT_EQ(resp.results(1).event_id(), events[1].event_id());
+}
+
+// A client that sends batches on PublishStream and never reads the answers
+// is held back (HTTP/2 flow control) once max_inflight_batches_per_stream
+// are unanswered or answered but not yet written: ingest stops reading
+// rather than piling up answers without end.
+TEST_F(IngestIntegration, AStreamWhoseAnswersAreNotReadIsHeldBack) {
+  ingest::IngestServerOptions o;
+  o.service.max_inflight_batches_per_stream = 4;
+  ASSERT_NO_FATAL_FAILURE(StartServer(o));
+  // Each event rejected for its 128-byte id, which its answer echoes: the
+  // answers (~200 KB a batch) outgrow any flow-control window.
+  rebound::v1::PublishRequest req;
+  req.set_validate_only(true);
+  int n = 0;
+  for (auto& e : Sample(1000, "unread")) {
+    e.set_event_id(absl::StrCat(std::string(120, 'a'), n++, "!"));
+    *req.add_events() = e;
+  }
+  constexpr int kBatches = 400;
+  std::cout << "batch " << req.ByteSizeLong() << " bytes, " << kBatches
+            << " sent unread\n";
+  grpc::ClientContext ctx;
+  auto stream = stub_->PublishStream(&ctx);
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; i < kBatches; ++i) {
+      req.set_batch_id(i + 1);
+      if (!stream->Write(req)) return;
+      written.store(i + 1);
+    }
+  });
+  // Until the writes stop moving for 3 s (or all went through).
+  int last = -1;
+  auto moved = std::chrono::steady_clock::now();
+  const auto until = moved + seconds(90);
+  while (written.load() < kBatches &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (written.load() != last) {
+      last = written.load();
+      moved = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - moved > seconds(3)) {
+      break;
+    }
+  }
+  const int held_at = written.load();
+  std::cout << "writes held after " << held_at << " batches\n";
+  EXPECT_LT(held_at, kBatches)
+      << "ingest read every batch of a client that reads no answer";
+  ctx.TryCancel();
+  writer.join();
+  (void)stream->Finish();
+  // It still serves others.
+  grpc::Status st;
+  Publish(Sample(2, "after-unread"), &st);
+  EXPECT_TRUE(st.ok()) << st.error_message();
 }
 
 TEST_F(IngestIntegration, DuplicatesAreNotPublishedTwice) {

@@ -92,6 +92,17 @@ int main(int argc, char** argv) {
       c.String("resume-token", "", "watch: resume after this token");
   int64_t max_updates =
       c.Int("max-updates", 0, 0, INT64_MAX, "watch: stop after N (0 = never)");
+  const std::chrono::milliseconds timeout = c.Duration(
+      "timeout", std::chrono::seconds(30), "deadline of each call but watch");
+  // gRPC aborts the process on a metadata value outside printable ASCII.
+  for (unsigned char ch : token) {
+    if (ch < 0x20 || ch > 0x7e) {
+      c.Reject("token",
+               "only printable ASCII is allowed (a newline or space at the "
+               "end of a token file?)");
+      break;
+    }
+  }
   if (command == "help" || c.help_requested()) {
     std::cout << c.Usage("reboundctl COMMAND");
     return 0;
@@ -113,8 +124,10 @@ int main(int argc, char** argv) {
     o.pem_root_certs.assign(std::istreambuf_iterator<char>(in), {});
     creds = grpc::SslCredentials(o);
   }
-  auto context = [&](grpc::ClientContext* ctx) {
+  // Every call but watch ends at --timeout.
+  auto context = [&](grpc::ClientContext* ctx, bool deadline = true) {
     if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+    if (deadline) ctx->set_deadline(std::chrono::system_clock::now() + timeout);
   };
 
   if (command == "publish") {
@@ -197,8 +210,6 @@ int main(int argc, char** argv) {
         rebound::v1::Scoring::NewStub(grpc::CreateChannel(scoring, creds));
     grpc::ClientContext ctx;
     context(&ctx);
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::seconds(30));
     rebound::v1::Assessment resp;
     auto s = stub->AssessDraft(&ctx, req, &resp);
     if (!s.ok()) return Fail(s);
@@ -222,7 +233,7 @@ int main(int argc, char** argv) {
   auto stub = rebound::v1::Notify::NewStub(grpc::CreateChannel(notify, creds));
   if (command == "watch") {
     grpc::ClientContext ctx;
-    context(&ctx);
+    context(&ctx, /*deadline=*/false);
     rebound::v1::WatchSuggestionsRequest req;
     req.set_tenant_id(tenant);
     req.set_member_id(member);

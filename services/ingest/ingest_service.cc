@@ -242,12 +242,24 @@ absl::Status IngestService::ProcessBatch(
   auto* batch =
       new BatchState(request.batch_id, n, metrics_, &dedup_, std::move(done));
   std::vector<EventAnswer>& answers = batch->answers;
+  // An id is echoed up to 128 bytes (cut at a character boundary): a
+  // longer one is rejected anyway, and echoing it whole would let a batch
+  // of huge ids make an answer larger than the request limit.
+  constexpr size_t kMaxEcho = 128;
+  auto echoed = [](std::string_view id) {
+    if (id.size() <= kMaxEcho) return id;
+    size_t cut = kMaxEcho;
+    while (cut > 0 && (static_cast<unsigned char>(id[cut]) & 0xC0) == 0x80) {
+      --cut;
+    }
+    return id.substr(0, cut);
+  };
   size_t id_bytes = 0;
   for (const DecodedEvent& e : request.events)
-    id_bytes += e.event.event_id.size();
+    id_bytes += echoed(e.event.event_id).size();
   batch->ids.reserve(id_bytes);
   for (int i = 0; i < n; ++i) {
-    const std::string_view id = request.events[i].event.event_id;
+    const std::string_view id = echoed(request.events[i].event.event_id);
     answers[i].id_begin = static_cast<uint32_t>(batch->ids.size());
     answers[i].id_size = static_cast<uint32_t>(id.size());
     batch->ids.append(id);
@@ -654,13 +666,18 @@ class PublishStreamReactor
   }
 
   // Reads the next batch unless enough are in flight or the stream is ending.
+  // Answers not yet written count as in flight: a client that sends without
+  // reading its answers is held back by flow control rather than growing
+  // the outbox without end.
   static void MaybeRead(const std::shared_ptr<StreamState>& st) {
     PublishStreamReactor* reactor = nullptr;
     {
       absl::MutexLock lock(&st->mu);
+      const int64_t held =
+          st->pending + static_cast<int64_t>(st->outbox.size());
       if (st->finished || st->reading || st->reads_done || st->cancelled ||
           st->end_status ||
-          st->pending >=
+          held >=
               st->reactor->service_->options_.max_inflight_batches_per_stream) {
         return;
       }

@@ -36,13 +36,11 @@ grpc::ServerUnaryReactor* ScoringReadService::GetMemberScores(
     rebound::v1::MemberScores* response) {
   auto* reactor = context->DefaultReactor();
   if (auto why = TenantIdProblem(request->tenant_id())) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "tenant_id: " + *why));
+    reactor->Finish(InvalidField("tenant_id", *why));
     return reactor;
   }
   if (auto why = IdProblem(request->member_id(), /*allow_slash=*/false)) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "member_id: " + *why));
+    reactor->Finish(InvalidField("member_id", *why));
     return reactor;
   }
   if (grpc::Status auth = auth_.Authorize(*context, request->tenant_id());
@@ -368,8 +366,15 @@ void ScoringServer::StopAtRisk() {
 }
 
 absl::Status ScoringServer::Shutdown() {
+  // The at-risk pass in progress is told first but joined last: health
+  // turns NOT_SERVING and the drain starts without waiting for it.
+  {
+    absl::MutexLock lock(&at_risk_mu_);
+    at_risk_stop_ = true;
+  }
+  absl::Status drained = host_->Shutdown();
   StopAtRisk();
-  return host_->Shutdown();
+  return drained;
 }
 
 ScoringServer::~ScoringServer() { StopAtRisk(); }
