@@ -64,6 +64,11 @@ ctl=$("$BIN_DIR/tools/reboundctl" publish "$logs/events.jsonl" --validate-only -
   --ingest-target="127.0.0.1:$ingest_port" 2>/dev/null || true)
 grep -q 'valid=2 rejected=1' <<<"$ctl" || fail "reboundctl --validate-only: $ctl"
 grep -q 'g-bad: sender_id is required' <<<"$ctl" || fail "reboundctl --validate-only: $ctl"
+# A token read from a file with its newline: named, exit 2 (gRPC would abort).
+rc=0
+ctl=$("$BIN_DIR/tools/reboundctl" publish "$logs/events.jsonl" --token="$token"$'\n' \
+  --ingest-target="127.0.0.1:$ingest_port" 2>&1) || rc=$?
+[[ $rc == 2 ]] && grep -q "setting 'token'" <<<"$ctl" || fail "reboundctl, token with a newline (rc $rc): $ctl"
 
 out=$("$GRPCURL" -plaintext -H "authorization: Bearer $token" -d "$body" "127.0.0.1:$ingest_port" rebound.v1.Ingest/Publish)
 grep -q '"published": 2' <<<"$out" || fail "publish: $out"

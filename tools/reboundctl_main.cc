@@ -98,8 +98,8 @@ int main(int argc, char** argv) {
   for (unsigned char ch : token) {
     if (ch < 0x20 || ch > 0x7e) {
       c.Reject("token",
-               "only printable ASCII is allowed (a newline or space at the "
-               "end of a token file?)");
+               "only printable ASCII is allowed (a newline at the end of a "
+               "token file?)");
       break;
     }
   }
