@@ -45,6 +45,17 @@ TEST(SendDayRing, CountsPerDayNewerDaysResetOlderDaysSkip) {
   EXPECT_EQ(ring.SentInDays(-3, -3), 2);
 }
 
+TEST(SendDayRing, ADaysCountSaturatesRatherThanCarryIntoTheDay) {
+  SendDayRing ring;
+  ring.Add(100);
+  ring.slots[SendDayRing::Slot(100)] =
+      100 * SendDayRing::kShift + SendDayRing::kShift - 2;
+  ring.Add(100);
+  ring.Add(100);
+  EXPECT_EQ(ring.SentInDays(100, 100), SendDayRing::kShift - 1);
+  EXPECT_EQ(ring.SentInDays(101, 101), 0);
+}
+
 TEST(DecodeAcceptHours, BigEndianU32PerHourShortStringsZeroFilled) {
   // What BITFIELD INCRBY u32 #i writes: 4 bytes per counter, MSB first;
   // Redis stores only up to the highest byte written.

@@ -30,7 +30,7 @@ struct SendDayRing {
     int64_t& packed = slots[Slot(day)];
     const int64_t slot_day = FloorDiv(packed, kShift);
     if (packed != 0 && slot_day == day) {
-      ++packed;
+      if (packed - day * kShift < kShift - 1) ++packed;  // Saturates.
     } else if (packed == 0 || slot_day < day) {
       packed = day * kShift + 1;
     }

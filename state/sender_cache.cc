@@ -458,7 +458,11 @@ absl::Status SenderCache::ApplyEvent(const ConnectionEvent& event,
       const int64_t slot_day =
           SendDayRing::FloorDiv(packed, SendDayRing::kShift);
       if (slot_day == day) {
-        packed = packed + 1;
+        // Saturates: a count of 2^24 - 1 sends in a day must not carry
+        // into the day.
+        if (packed - day * SendDayRing::kShift < SendDayRing::kShift - 1) {
+          packed = packed + 1;
+        }
       } else if (slot_day < day) {
         packed = day * SendDayRing::kShift + 1;
       }
