@@ -307,7 +307,15 @@ NotifyService::NotifyService(SuggestionStoreOptions store, TenantAuth auth,
       account_safety_(account_safety),
       open_watches_(std::make_shared<OpenWatches>()),
       stores_(read_connections,
-              [store] { return std::make_unique<SuggestionStore>(store); }) {
+              [store] { return std::make_unique<SuggestionStore>(store); }),
+      workers_(read_connections, 64 * std::max(read_connections, 1),
+               "notify-calls",
+               &prometheus::BuildCounter()
+                    .Name("rebound_notify_calls_refused_total")
+                    .Help("Unary calls answered RESOURCE_EXHAUSTED: every "
+                          "call worker busy and the queue full")
+                    .Register(*registry)
+                    .Add({})) {
   open_watches_->registry = registry;
   open_watches_->gauge = &prometheus::BuildGauge()
                               .Name("rebound_notify_open_watches")
@@ -343,7 +351,15 @@ grpc::ServerUnaryReactor* NotifyService::ListSuggestions(
     grpc::CallbackServerContext* context,
     const rebound::v1::ListSuggestionsRequest* request,
     rebound::v1::ListSuggestionsResponse* response) {
-  auto* reactor = context->DefaultReactor();
+  return workers_.Unary(context, [this, context, request, response] {
+    return ListSuggestionsNow(context, request, response);
+  });
+}
+
+grpc::Status NotifyService::ListSuggestionsNow(
+    grpc::CallbackServerContext* context,
+    const rebound::v1::ListSuggestionsRequest* request,
+    rebound::v1::ListSuggestionsResponse* response) {
   grpc::Status s = CheckTenant(request->tenant_id());
   if (s.ok()) s = CheckMember(request->member_id());
   const int size = request->page_size() == 0 ? 50 : request->page_size();
@@ -377,13 +393,11 @@ grpc::ServerUnaryReactor* NotifyService::ListSuggestions(
   }
   if (s.ok()) s = auth_.Authorize(*context, request->tenant_id());
   if (!s.ok()) {
-    reactor->Finish(s);
-    return reactor;
+    return s;
   }
   auto store = stores_.Borrow(WaitWithinDeadline(*context, kBorrowWait));
   if (!store.ok()) {
-    reactor->Finish(ToGrpcStatus(store.status()));
-    return reactor;
+    return ToGrpcStatus(store.status());
   }
   std::function<bool(const RetrySuggestion&)> wanted;
   if (!scope.states.empty()) {
@@ -395,8 +409,7 @@ grpc::ServerUnaryReactor* NotifyService::ListSuggestions(
   auto page = (*store)->ListAfter(request->tenant_id(), request->member_id(),
                                   after, size, wanted);
   if (!page.ok()) {
-    reactor->Finish(ToGrpcStatus(page.status()));
-    return reactor;
+    return ToGrpcStatus(page.status());
   }
   for (auto& sg : page->suggestions)
     *response->add_suggestions() = std::move(sg);
@@ -404,8 +417,7 @@ grpc::ServerUnaryReactor* NotifyService::ListSuggestions(
     response->set_next_page_token(
         EncodePageToken(*page->next, scope, page_token_key_));
   }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return grpc::Status::OK;
 }
 
 grpc::ServerWriteReactor<rebound::v1::SuggestionUpdate>*
@@ -525,44 +537,49 @@ grpc::ServerUnaryReactor* NotifyService::MarkActed(
     grpc::CallbackServerContext* context,
     const rebound::v1::SuggestionActionRequest* request,
     RetrySuggestion* response) {
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(Transition(*context, *request,
-                             rebound::v1::SUGGESTION_STATE_ACTED, response));
-  return reactor;
+  return workers_.Unary(context, [this, context, request, response] {
+    return Transition(*context, *request, rebound::v1::SUGGESTION_STATE_ACTED,
+                      response);
+  });
 }
 
 grpc::ServerUnaryReactor* NotifyService::Dismiss(
     grpc::CallbackServerContext* context,
     const rebound::v1::SuggestionActionRequest* request,
     RetrySuggestion* response) {
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(Transition(
-      *context, *request, rebound::v1::SUGGESTION_STATE_DISMISSED, response));
-  return reactor;
+  return workers_.Unary(context, [this, context, request, response] {
+    return Transition(*context, *request,
+                      rebound::v1::SUGGESTION_STATE_DISMISSED, response);
+  });
 }
 
 grpc::ServerUnaryReactor* NotifyService::GetInsights(
     grpc::CallbackServerContext* context,
     const rebound::v1::GetInsightsRequest* request,
     rebound::v1::Insights* response) {
-  auto* reactor = context->DefaultReactor();
+  return workers_.Unary(context, [this, context, request, response] {
+    return GetInsightsNow(context, request, response);
+  });
+}
+
+grpc::Status NotifyService::GetInsightsNow(
+    grpc::CallbackServerContext* context,
+    const rebound::v1::GetInsightsRequest* request,
+    rebound::v1::Insights* response) {
   grpc::Status s = CheckTenant(request->tenant_id());
   if (s.ok()) s = CheckMember(request->member_id());
   if (s.ok()) s = auth_.Authorize(*context, request->tenant_id());
   if (!s.ok()) {
-    reactor->Finish(s);
-    return reactor;
+    return s;
   }
   auto store = stores_.Borrow(WaitWithinDeadline(*context, kBorrowWait));
   if (!store.ok()) {
-    reactor->Finish(ToGrpcStatus(store.status()));
-    return reactor;
+    return ToGrpcStatus(store.status());
   }
   auto scores =
       (*store)->MemberScores(request->tenant_id(), request->member_id());
   if (!scores.ok() && !absl::IsNotFound(scores.status())) {
-    reactor->Finish(ToGrpcStatus(scores.status()));
-    return reactor;
+    return ToGrpcStatus(scores.status());
   }
   if (scores.ok()) {
     *response->mutable_scores() = *scores;
@@ -584,16 +601,14 @@ grpc::ServerUnaryReactor* NotifyService::GetInsights(
   }
   auto works = (*store)->WhatWorks(request->tenant_id(), request->member_id());
   if (!works.ok()) {
-    reactor->Finish(ToGrpcStatus(works.status()));
-    return reactor;
+    return ToGrpcStatus(works.status());
   }
   for (auto& w : *works) *response->add_what_works() = std::move(w);
   auto flags =
       (*store)->RedFlags(request->tenant_id(), request->member_id(), 5);
   auto all = (*store)->List(request->tenant_id(), request->member_id());
   if (!flags.ok() || !all.ok()) {
-    reactor->Finish(ToGrpcStatus(!flags.ok() ? flags.status() : all.status()));
-    return reactor;
+    return ToGrpcStatus(!flags.ok() ? flags.status() : all.status());
   }
   for (const auto& [signal, n] : *flags) {
     auto* f = response->add_top_red_flags();
@@ -606,13 +621,11 @@ grpc::ServerUnaryReactor* NotifyService::GetInsights(
         sg.state())]++;
   }
   if (!scores.ok() && all->empty()) {
-    reactor->Finish(grpc::Status(
+    return grpc::Status(
         grpc::StatusCode::NOT_FOUND,
-        "member_id: nothing known about '" + request->member_id() + "'"));
-    return reactor;
+        "member_id: nothing known about '" + request->member_id() + "'");
   }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return grpc::Status::OK;
 }
 
 }  // namespace rebound::notify

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/call_workers.h"
 #include "common/resource_pool.h"
 #include "common/tenant_auth.h"
 #include "prometheus/counter.h"
@@ -98,6 +99,13 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
       rebound::v1::Insights* response) override;
 
  private:
+  grpc::Status ListSuggestionsNow(
+      grpc::CallbackServerContext* context,
+      const rebound::v1::ListSuggestionsRequest* request,
+      rebound::v1::ListSuggestionsResponse* response);
+  grpc::Status GetInsightsNow(grpc::CallbackServerContext* context,
+                              const rebound::v1::GetInsightsRequest* request,
+                              rebound::v1::Insights* response);
   grpc::Status Transition(const grpc::CallbackServerContext& context,
                           const rebound::v1::SuggestionActionRequest& request,
                           rebound::v1::SuggestionState target,
@@ -113,6 +121,9 @@ class NotifyService final : public rebound::v1::Notify::CallbackService {
   const std::shared_ptr<OpenWatches> open_watches_;
   prometheus::Counter* refused_watches_ = nullptr;
   ResourcePool<SuggestionStore> stores_;
+  // Unary calls run here, one per Redis connection at a time (declared
+  // last: destroyed first, answering every call it queued).
+  CallWorkers workers_;
 };
 
 }  // namespace rebound::notify

@@ -22,46 +22,52 @@ ScoringReadService::ScoringReadService(ScoreStoreOptions options,
                                        TenantAuth auth,
                                        ClassifierConfig classifier,
                                        notify::RetryPolicyConfig policy,
-                                       int read_connections)
+                                       int read_connections,
+                                       prometheus::Counter* refused)
     : auth_(std::move(auth)),
       classifier_(std::move(classifier)),
       policy_(std::move(policy)),
-      stores_(read_connections, [options = std::move(options)] {
-        return std::make_unique<ScoreStore>(options);
-      }) {}
+      stores_(read_connections,
+              [options = std::move(options)] {
+                return std::make_unique<ScoreStore>(options);
+              }),
+      workers_(read_connections, 64 * std::max(read_connections, 1),
+               "scoring-calls", refused) {}
 
 grpc::ServerUnaryReactor* ScoringReadService::GetMemberScores(
     grpc::CallbackServerContext* context,
     const rebound::v1::GetMemberScoresRequest* request,
     rebound::v1::MemberScores* response) {
-  auto* reactor = context->DefaultReactor();
+  return workers_.Unary(context, [this, context, request, response] {
+    return GetMemberScoresNow(context, request, response);
+  });
+}
+
+grpc::Status ScoringReadService::GetMemberScoresNow(
+    grpc::CallbackServerContext* context,
+    const rebound::v1::GetMemberScoresRequest* request,
+    rebound::v1::MemberScores* response) {
   if (auto why = TenantIdProblem(request->tenant_id())) {
-    reactor->Finish(InvalidField("tenant_id", *why));
-    return reactor;
+    return InvalidField("tenant_id", *why);
   }
   if (auto why = IdProblem(request->member_id(), /*allow_slash=*/false)) {
-    reactor->Finish(InvalidField("member_id", *why));
-    return reactor;
+    return InvalidField("member_id", *why);
   }
   if (grpc::Status auth = auth_.Authorize(*context, request->tenant_id());
       !auth.ok()) {
-    reactor->Finish(auth);
-    return reactor;
+    return auth;
   }
   auto store = stores_.Borrow(WaitWithinDeadline(*context, absl::Seconds(5)));
   if (!store.ok()) {
-    reactor->Finish(ToGrpcStatus(store.status()));
-    return reactor;
+    return ToGrpcStatus(store.status());
   }
   absl::StatusOr<rebound::v1::MemberScores> scores =
       (*store)->GetMemberScores(request->tenant_id(), request->member_id());
   if (!scores.ok()) {
-    reactor->Finish(ToGrpcStatus(scores.status()));
-    return reactor;
+    return ToGrpcStatus(scores.status());
   }
   *response = std::move(*scores);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return grpc::Status::OK;
 }
 
 namespace {
@@ -92,9 +98,9 @@ grpc::ServerUnaryReactor* ScoringReadService::AssessDraft(
     grpc::CallbackServerContext* context,
     const rebound::v1::AssessDraftRequest* request,
     rebound::v1::Assessment* response) {
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(Assess(*context, *request, response));
-  return reactor;
+  return workers_.Unary(context, [this, context, request, response] {
+    return Assess(*context, *request, response);
+  });
 }
 
 grpc::Status ScoringReadService::Assess(
@@ -217,9 +223,15 @@ absl::StatusOr<std::unique_ptr<ScoringServer>> ScoringServer::Start(
   std::unique_ptr<ScoringServer> s(new ScoringServer());
   auto host = ServiceHost::Start(
       HostOptionsOf(options, "scoring", kServiceName),
-      std::make_unique<ScoringReadService>(options.scoring.store, options.auth,
-                                           classifier, options.retry_policy,
-                                           options.read_connections),
+      std::make_unique<ScoringReadService>(
+          options.scoring.store, options.auth, classifier, options.retry_policy,
+          options.read_connections,
+          &prometheus::BuildCounter()
+               .Name("rebound_scoring_calls_refused_total")
+               .Help("Read API calls answered RESOURCE_EXHAUSTED: every call "
+                     "worker busy and the queue full")
+               .Register(*registry)
+               .Add({})),
       [&]() -> absl::StatusOr<std::unique_ptr<PipelineStage>> {
         auto c = ScoringConsumer::Create(options.scoring, std::move(classifier),
                                          registry);

@@ -11,12 +11,14 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/call_workers.h"
 #include "common/grpc_server.h"
 #include "common/redis_client.h"
 #include "common/resource_pool.h"
 #include "common/service_host.h"
 #include "common/tenant_auth.h"
 #include "grpcpp/grpcpp.h"
+#include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
@@ -34,8 +36,8 @@ class ScoringReadService final : public rebound::v1::Scoring::CallbackService {
  public:
   ScoringReadService(ScoreStoreOptions options, TenantAuth auth,
                      ClassifierConfig classifier,
-                     notify::RetryPolicyConfig policy,
-                     int read_connections = 8);
+                     notify::RetryPolicyConfig policy, int read_connections = 8,
+                     prometheus::Counter* refused = nullptr);
   grpc::ServerUnaryReactor* GetMemberScores(
       grpc::CallbackServerContext* context,
       const rebound::v1::GetMemberScoresRequest* request,
@@ -46,6 +48,10 @@ class ScoringReadService final : public rebound::v1::Scoring::CallbackService {
       rebound::v1::Assessment* response) override;
 
  private:
+  grpc::Status GetMemberScoresNow(
+      grpc::CallbackServerContext* context,
+      const rebound::v1::GetMemberScoresRequest* request,
+      rebound::v1::MemberScores* response);
   grpc::Status Assess(const grpc::CallbackServerContext& context,
                       const rebound::v1::AssessDraftRequest& request,
                       rebound::v1::Assessment* response);
@@ -54,6 +60,9 @@ class ScoringReadService final : public rebound::v1::Scoring::CallbackService {
   const ClassifierConfig classifier_;
   const notify::RetryPolicyConfig policy_;
   ResourcePool<ScoreStore> stores_;
+  // Unary calls run here, one per Redis connection at a time (declared
+  // last: destroyed first, answering every call it queued).
+  CallWorkers workers_;
 };
 
 struct ScoringServerOptions {
