@@ -7,6 +7,7 @@
 #ifndef REBOUND_COMMON_CALL_WORKERS_H_
 #define REBOUND_COMMON_CALL_WORKERS_H_
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <string>
@@ -37,13 +38,26 @@ class CallWorkers {
   bool Submit(std::function<void()> work);
 
   // The unary call of `context` answered with what `body` returns, run on a
-  // worker; RESOURCE_EXHAUSTED at once when the queue is full.
+  // worker; RESOURCE_EXHAUSTED at once when the queue is full; CANCELLED or
+  // DEADLINE_EXCEEDED, without running `body`, when the call was cancelled
+  // or its deadline passed while it waited.
   template <typename Body>
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
                                   Body body) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    if (!Submit([reactor, body = std::move(body)]() mutable {
-          reactor->Finish(body());
+    if (!Submit([reactor, context, body = std::move(body)]() mutable {
+          // A call cancelled or past its deadline while it waited is not
+          // run (a stop's cancelled calls are answered at once).
+          if (context->IsCancelled()) {
+            reactor->Finish(
+                grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
+          } else if (context->deadline() <= std::chrono::system_clock::now()) {
+            reactor->Finish(grpc::Status(
+                grpc::StatusCode::DEADLINE_EXCEEDED,
+                "the deadline passed while the call waited for a worker"));
+          } else {
+            reactor->Finish(body());
+          }
         })) {
       reactor->Finish(Refusal());
     }

@@ -144,7 +144,8 @@ struct ServiceFlags {
   std::chrono::milliseconds startup_timeout{30'000};
   // The longest a stop may take from SIGTERM to exit (TerminationWatch):
   // within Kubernetes' grace of 30 s less the manifests' 5 s preStop, above
-  // the drain (and consumer close) the defaults allow.
+  // the drain and the consumer's close the defaults allow (20 s); open
+  // calls' grace (up to 5 s) comes last and is cut if the stop runs on.
   std::chrono::milliseconds shutdown_limit{24'000};
   // security.protocol from --kafka-config-file (for the start-up log).
   std::string kafka_security_protocol = "plaintext";

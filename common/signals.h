@@ -78,9 +78,9 @@ class TerminationWatch {
 template <typename Server>
 int ServeUntilTerminated(TerminationWatch& watch,
                          std::unique_ptr<Server>& server, int metrics_port) {
+  watch.Serving();
   log::Info("ready",
             {{"grpc_port", server->port()}, {"metrics_port", metrics_port}});
-  watch.Serving();
   int sig = watch.WaitForSignal();
   log::Info("signal received, draining", {{"signal", sig}});
   absl::Status drained = server->Shutdown();

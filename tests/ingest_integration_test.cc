@@ -580,8 +580,9 @@ TEST_F(IngestIntegration, AStreamWhoseAnswersAreNotReadIsHeldBack) {
   ingest::IngestServerOptions o;
   o.service.max_inflight_batches_per_stream = 4;
   ASSERT_NO_FATAL_FAILURE(StartServer(o));
-  // Each event rejected for its 128-byte id, which its answer echoes: the
-  // answers (~200 KB a batch) outgrow any flow-control window.
+  // Each event rejected for the "!" ending its ~123-byte id, which its
+  // answer echoes: the answers (~200 KB a batch) outgrow any flow-control
+  // window. (This can only pass wrongly, on a machine stalled for 3 s.)
   rebound::v1::PublishRequest req;
   req.set_validate_only(true);
   int n = 0;

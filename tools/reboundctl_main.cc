@@ -93,7 +93,8 @@ int main(int argc, char** argv) {
   int64_t max_updates =
       c.Int("max-updates", 0, 0, INT64_MAX, "watch: stop after N (0 = never)");
   const std::chrono::milliseconds timeout = c.Duration(
-      "timeout", std::chrono::seconds(30), "deadline of each call but watch");
+      "timeout", std::chrono::seconds(30),
+      "deadline of each call but watch and publish (publish: 120 s a stream)");
   // gRPC aborts the process on a metadata value outside printable ASCII.
   for (unsigned char ch : token) {
     if (ch < 0x20 || ch > 0x7e) {

@@ -10,7 +10,7 @@
 #include "services/scoring/state_rebuild.h"
 
 int main(int argc, char** argv) {
-  // Taken with sigwait below: blocked before any thread starts.
+  // Taken by RunService's TerminationWatch: blocked before any thread starts.
   const sigset_t signals = rebound::BlockTerminationSignals();
 
   rebound::ConfigReader c(argc, argv);
