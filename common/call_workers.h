@@ -64,8 +64,6 @@ class CallWorkers {
     return reactor;
   }
 
-  int queue_limit() const { return queue_limit_; }
-
  private:
   void Run();
   grpc::Status Refusal() const;

@@ -120,4 +120,11 @@ size_t CountCodePoints(std::string_view s) {
   return s.size() - continuations;
 }
 
+std::string_view Utf8Prefix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t cut = max_bytes;
+  while (cut > 0 && Continuation(static_cast<unsigned char>(text[cut]))) --cut;
+  return text.substr(0, cut);
+}
+
 }  // namespace rebound

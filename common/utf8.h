@@ -14,6 +14,10 @@ bool IsValidUtf8(std::string_view text);
 // Number of code points in well-formed UTF-8 `text`.
 size_t CountCodePoints(std::string_view text);
 
+// The longest prefix of UTF-8 `text` of at most `max_bytes` that does not
+// end inside a character.
+std::string_view Utf8Prefix(std::string_view text, size_t max_bytes);
+
 }  // namespace rebound
 
 #endif  // REBOUND_COMMON_UTF8_H_

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_server.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "google/protobuf/arena.h"
 #include "services/ingest/kafka_record.h"
 #include "services/ingest/publish_response.h"
@@ -246,20 +247,13 @@ absl::Status IngestService::ProcessBatch(
   // longer one is rejected anyway, and echoing it whole would let a batch
   // of huge ids make an answer larger than the request limit.
   constexpr size_t kMaxEcho = 128;
-  auto echoed = [](std::string_view id) {
-    if (id.size() <= kMaxEcho) return id;
-    size_t cut = kMaxEcho;
-    while (cut > 0 && (static_cast<unsigned char>(id[cut]) & 0xC0) == 0x80) {
-      --cut;
-    }
-    return id.substr(0, cut);
-  };
   size_t id_bytes = 0;
   for (const DecodedEvent& e : request.events)
-    id_bytes += echoed(e.event.event_id).size();
+    id_bytes += Utf8Prefix(e.event.event_id, kMaxEcho).size();
   batch->ids.reserve(id_bytes);
   for (int i = 0; i < n; ++i) {
-    const std::string_view id = echoed(request.events[i].event.event_id);
+    const std::string_view id =
+        Utf8Prefix(request.events[i].event.event_id, kMaxEcho);
     answers[i].id_begin = static_cast<uint32_t>(batch->ids.size());
     answers[i].id_size = static_cast<uint32_t>(id.size());
     batch->ids.append(id);

@@ -280,6 +280,15 @@ TEST(Utf8, CountsCodePoints) {
   EXPECT_FALSE(IsValidUtf8("\xf0\x9f\x98"));  // Truncated.
 }
 
+TEST(Utf8, PrefixEndsBetweenCharacters) {
+  EXPECT_EQ(Utf8Prefix("abc", 5), "abc");
+  EXPECT_EQ(Utf8Prefix("abcdef", 3), "abc");
+  // "é" is two bytes: a cut inside it backs off before it.
+  EXPECT_EQ(Utf8Prefix("a\xc3\xa9z", 2), "a");
+  EXPECT_EQ(Utf8Prefix("a\xc3\xa9z", 3), "a\xc3\xa9");
+  EXPECT_EQ(Utf8Prefix("\xf0\x9f\x98\x80", 3), "");
+}
+
 TEST(FieldError, StatusNamesField) {
   FieldError e{"request_sent.note", "is not valid UTF-8"};
   absl::Status s = e.ToStatus();
