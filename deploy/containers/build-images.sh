@@ -9,7 +9,11 @@
 # dependencies (Containerfile.dev), for a dev overlay.
 #
 # Environment: REBOUND_IMAGE_TAG (default: the git revision, or "dev"),
-# REBOUND_CACHE_DIR (default ~/.cache/rebound: the debootstrap tree).
+# REBOUND_CACHE_DIR (default ~/.cache/rebound: the debootstrap tree),
+# REBOUND_PREBUILT_DIR (a cmake build directory of this tree, built on
+# Debian 12: its rebound-{ingest,scoring,notify} are packaged instead of
+# compiling them again in the image's compile stage; CI packages the
+# binaries its tests ran).
 # Operators with Docker build the same Containerfile (see its header).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -50,15 +54,30 @@ fi
 revision="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
 tag="${REBOUND_IMAGE_TAG:-$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo dev)}"
 source_url="$(git -C "$ROOT" config --get remote.origin.url 2>/dev/null || echo unknown)"
+prebuilt=()
+if [ -n "${REBOUND_PREBUILT_DIR:-}" ]; then
+  # A named build context replaces the Containerfile's compile stage.
+  staging="$(mktemp -d)"
+  trap 'rm -rf "$staging"' EXIT
+  mkdir "$staging/binaries"
+  for svc in ingest scoring notify; do
+    bin="$REBOUND_PREBUILT_DIR/services/$svc/rebound-$svc"
+    [ -x "$bin" ] || { say "REBOUND_PREBUILT_DIR: $bin is missing"; exit 1; }
+    cp "$bin" "$staging/binaries/"
+  done
+  prebuilt=(--build-context "compile=$staging")
+  say "packaging the binaries of $REBOUND_PREBUILT_DIR (no compile stage)"
+fi
 for svc in "${SERVICES[@]}"; do
   say "building rebound/$svc:$tag"
   file="$HERE/Containerfile"
   target="$svc"
-  extra=()
+  extra=("${prebuilt[@]}")
   case "$svc" in
     dev-*)
       file="$HERE/Containerfile.dev"
       target="${svc#dev-}"
+      extra=()
       # Maven fetches over HTTPS: trust what this host trusts beyond Debian's
       # bundle (an egress proxy's CA), for that step only.
       if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
