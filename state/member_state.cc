@@ -159,15 +159,24 @@ double Selectivity(const RecipientState& r) {
   return 1 - (r.accepted + 1.0) / (r.received + 2.0);
 }
 
+std::vector<std::vector<std::string>> MemberScoresReads(
+    const std::string& tenant, const std::string& member) {
+  const MemberKeys m(tenant, member);
+  return {{"HGETALL", m.Sender()},
+          {"HGETALL", m.Recipient()},
+          {"GET", m.AcceptHours()},
+          ReadTenantClock(tenant)};
+}
+
 absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
     RedisClient& redis, const std::string& tenant, const std::string& member) {
-  const MemberKeys m(tenant, member);
-  auto replies = redis.Pipeline({{"HGETALL", m.Sender()},
-                                 {"HGETALL", m.Recipient()},
-                                 {"GET", m.AcceptHours()},
-                                 ReadTenantClock(tenant)});
+  auto replies = redis.Pipeline(MemberScoresReads(tenant, member));
   if (!replies.ok()) return replies.status();
-  const auto& v = *replies;
+  return DecodeMemberScores(tenant, member, replies->data());
+}
+
+absl::StatusOr<rebound::v1::MemberScores> DecodeMemberScores(
+    const std::string& tenant, const std::string& member, const RedisValue* v) {
   if (v[0].array.empty() && v[1].array.empty() && v[2].is_nil()) {
     return absl::NotFoundError("no events about member '" + member +
                                "' in tenant '" + tenant + "'");

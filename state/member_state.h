@@ -105,6 +105,15 @@ double Selectivity(const RecipientState& r);
 // FAILED_PRECONDITION as RedisClient returns them.
 absl::StatusOr<rebound::v1::MemberScores> ReadMemberScores(
     RedisClient& redis, const std::string& tenant, const std::string& member);
+// ReadMemberScores in two halves, for a caller that pipelines these reads
+// with its own: the commands (kMemberScoresReads of them), then their
+// replies, in order, decoded.
+inline constexpr size_t kMemberScoresReads = 4;
+std::vector<std::vector<std::string>> MemberScoresReads(
+    const std::string& tenant, const std::string& member);
+absl::StatusOr<rebound::v1::MemberScores> DecodeMemberScores(
+    const std::string& tenant, const std::string& member,
+    const RedisValue* replies);
 
 // What Scoring.AssessDraft reads about a draft from `sender` to
 // `recipient`, in one round trip, writing nothing: the sender's hash, the

@@ -91,10 +91,15 @@ TEST_F(SuggestionStoreTest, EachVersionIsWrittenAndStreamedOnce) {
   ASSERT_TRUE(markers.ok()) << markers.status();
   EXPECT_EQ(markers->integer, 0) << "a marker key per version on standalone";
   // The red flag was counted with the first version only.
-  auto flags = store_->RedFlags(tenant_, "m", 5);
-  ASSERT_TRUE(flags.ok());
-  ASSERT_EQ(flags->size(), 1u);
-  EXPECT_EQ((*flags)[0], (std::pair<std::string, int64_t>("no_photo", 1)));
+  auto insights = store_->Insights(tenant_, "m", 5);
+  ASSERT_TRUE(insights.ok()) << insights.status();
+  ASSERT_EQ(insights->red_flags.size(), 1u);
+  EXPECT_EQ(insights->red_flags[0],
+            (std::pair<std::string, int64_t>("no_photo", 1)));
+  // One suggestion (its latest version); no scoring state was written.
+  ASSERT_EQ(insights->suggestions.size(), 1u);
+  EXPECT_EQ(insights->suggestions[0].version(), 2);
+  EXPECT_FALSE(insights->scores.has_value());
 }
 
 // A version that comes too late (two newer ones landed since it was read)

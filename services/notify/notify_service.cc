@@ -576,14 +576,13 @@ grpc::Status NotifyService::GetInsightsNow(
   if (!store.ok()) {
     return ToGrpcStatus(store.status());
   }
-  auto scores =
-      (*store)->MemberScores(request->tenant_id(), request->member_id());
-  if (!scores.ok() && !absl::IsNotFound(scores.status())) {
-    return ToGrpcStatus(scores.status());
+  auto data = (*store)->Insights(request->tenant_id(), request->member_id(),
+                                 /*top_red_flags=*/5);
+  if (!data.ok()) {
+    return ToGrpcStatus(data.status());
   }
-  if (scores.ok()) {
-    *response->mutable_scores() = *scores;
-    const auto& as = scores->as_sender();
+  if (data->scores) {
+    const auto& as = data->scores->as_sender();
     SenderActivity activity;
     activity.sent = as.sent();
     activity.pending = as.pending();
@@ -591,36 +590,27 @@ grpc::Status NotifyService::GetInsightsNow(
     activity.recent = as.recent_answers();
     *response->mutable_account_safety() =
         AssessAccount(account_safety_, activity);
-    for (const auto& [name, n] : scores->as_sender().declines_by_reason()) {
+    for (const auto& [name, n] : as.declines_by_reason()) {
       rebound::v1::DeclineReason r;
       if (!rebound::v1::DeclineReason_Parse(name, &r)) continue;
       auto* rc = response->add_decline_breakdown();
       rc->set_reason(r);
       rc->set_count(n);
     }
+    *response->mutable_scores() = std::move(*data->scores);
   }
-  auto works = (*store)->WhatWorks(request->tenant_id(), request->member_id());
-  if (!works.ok()) {
-    return ToGrpcStatus(works.status());
-  }
-  for (auto& w : *works) *response->add_what_works() = std::move(w);
-  auto flags =
-      (*store)->RedFlags(request->tenant_id(), request->member_id(), 5);
-  auto all = (*store)->List(request->tenant_id(), request->member_id());
-  if (!flags.ok() || !all.ok()) {
-    return ToGrpcStatus(!flags.ok() ? flags.status() : all.status());
-  }
-  for (const auto& [signal, n] : *flags) {
+  for (auto& w : data->works) *response->add_what_works() = std::move(w);
+  for (const auto& [signal, n] : data->red_flags) {
     auto* f = response->add_top_red_flags();
     f->set_signal(signal);
     f->set_count(n);
   }
-  for (const auto& sg : *all) {
+  for (const auto& sg : data->suggestions) {
     (*response
           ->mutable_suggestions_by_state())[rebound::v1::SuggestionState_Name(
         sg.state())]++;
   }
-  if (!scores.ok() && all->empty()) {
+  if (!data->scores && data->suggestions.empty()) {
     return grpc::Status(
         grpc::StatusCode::NOT_FOUND,
         "member_id: nothing known about '" + request->member_id() + "'");

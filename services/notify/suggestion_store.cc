@@ -150,15 +150,14 @@ absl::StatusOr<int64_t> SuggestionStore::TrackOpenInvites(
   return static_cast<int64_t>(adds.size() - tenants.size());
 }
 
-absl::StatusOr<std::vector<rebound::v1::ApproachStats>>
-SuggestionStore::WhatWorks(const std::string& tenant,
-                           const std::string& member) {
-  auto replies =
-      redis_.Pipeline({{"GET", state::MemberKeys(tenant, member).Works()},
-                       {"GET", state::TenantKeys(tenant).Works()}});
-  if (!replies.ok()) return replies.status();
-  const auto mine = state::DecodeWorks((*replies)[0].str);
-  const auto all = state::DecodeWorks((*replies)[1].str);
+namespace {
+
+// Acceptance by note style, channel and send hour for the member and its
+// tenant, from their encoded tallies (state/works.h).
+std::vector<rebound::v1::ApproachStats> WhatWorks(const RedisValue& member,
+                                                  const RedisValue& tenant) {
+  const auto mine = state::DecodeWorks(member.str);
+  const auto all = state::DecodeWorks(tenant.str);
   auto rate = [](const state::Tally& t, rebound::v1::ApproachRate* out) {
     out->set_answered(t.answered);
     out->set_accepted(t.accepted);
@@ -193,9 +192,52 @@ SuggestionStore::WhatWorks(const std::string& tenant,
   return out;
 }
 
-absl::StatusOr<rebound::v1::MemberScores> SuggestionStore::MemberScores(
-    const std::string& tenant, const std::string& member) {
-  return state::ReadMemberScores(redis_, tenant, member);
+// The `top` most frequent red flags of a member's flag hash.
+std::vector<std::pair<std::string, int64_t>> TopRedFlags(
+    const RedisValue& flags, int top) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& [k, val] : HashFields(flags)) {
+    int64_t n = 0;
+    (void)absl::SimpleAtoi(val, &n);
+    out.emplace_back(k, n);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  if (static_cast<int>(out.size()) > top) out.resize(std::max(top, 0));
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<SuggestionStore::InsightsData> SuggestionStore::Insights(
+    const std::string& tenant, const std::string& member, int top_red_flags) {
+  const state::MemberKeys m(tenant, member);
+  std::vector<std::vector<std::string>> reads =
+      state::MemberScoresReads(tenant, member);
+  const size_t works = reads.size();
+  reads.push_back({"GET", m.Works()});
+  reads.push_back({"GET", state::TenantKeys(tenant).Works()});
+  const size_t flags = reads.size();
+  reads.push_back({"HGETALL", m.Flags()});
+  const size_t index = reads.size();
+  reads.push_back({"ZREVRANGE", m.Suggestions(), "0", "-1"});
+  auto replies = redis_.Pipeline(reads);
+  if (!replies.ok()) return replies.status();
+  const auto& v = *replies;
+  InsightsData out;
+  auto scores = state::DecodeMemberScores(tenant, member, v.data());
+  if (scores.ok()) {
+    out.scores = std::move(*scores);
+  } else if (!absl::IsNotFound(scores.status())) {
+    return scores.status();
+  }
+  out.works = WhatWorks(v[works], v[works + 1]);
+  out.red_flags = TopRedFlags(v[flags], top_red_flags);
+  auto all = ReadIndexed(tenant, member, v[index].array, v[index].array.size());
+  if (!all.ok()) return all.status();
+  out.suggestions = std::move(*all);
+  return out;
 }
 
 absl::Status SuggestionStore::Ping() {
@@ -474,25 +516,6 @@ absl::StatusOr<std::vector<std::string>> SuggestionStore::WaitingOnProfile(
   std::vector<std::string> out;
   for (const auto& e : v->array) out.push_back(e.str);
   std::sort(out.begin(), out.end());
-  return out;
-}
-
-absl::StatusOr<std::vector<std::pair<std::string, int64_t>>>
-SuggestionStore::RedFlags(const std::string& tenant, const std::string& member,
-                          int top) {
-  auto v =
-      redis_.Command({"HGETALL", state::MemberKeys(tenant, member).Flags()});
-  if (!v.ok()) return v.status();
-  std::vector<std::pair<std::string, int64_t>> out;
-  for (const auto& [k, val] : HashFields(*v)) {
-    int64_t n = 0;
-    (void)absl::SimpleAtoi(val, &n);
-    out.emplace_back(k, n);
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
-  });
-  if (static_cast<int>(out.size()) > top) out.resize(top);
   return out;
 }
 

@@ -145,9 +145,22 @@ class SuggestionStore {
   absl::StatusOr<std::vector<std::string>> WaitingOnProfile(
       const std::string& tenant, const std::string& member);
 
-  // Top red flags (signal, count), most frequent first.
-  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> RedFlags(
-      const std::string& tenant, const std::string& member, int top);
+  // What Notify.GetInsights shows of a member, in two round trips (one
+  // pipeline of every read, then the suggestions its index names).
+  struct InsightsData {
+    // Unset when Redis holds nothing about the member's events.
+    std::optional<rebound::v1::MemberScores> scores;
+    // What works for the member and for its tenant (state/works.h):
+    // acceptance by note style, channel and send hour.
+    std::vector<rebound::v1::ApproachStats> works;
+    // The top red flags (signal, count), most frequent first.
+    std::vector<std::pair<std::string, int64_t>> red_flags;
+    // Every stored suggestion, newest first.
+    std::vector<rebound::v1::RetrySuggestion> suggestions;
+  };
+  absl::StatusOr<InsightsData> Insights(const std::string& tenant,
+                                        const std::string& member,
+                                        int top_red_flags);
 
   // Stream entries after `after_id` ("0-0" = from the oldest kept, "$" is
   // not accepted: resolve "now" with LastEntryId()). Blocks up to `block`
@@ -186,15 +199,6 @@ class SuggestionStore {
   // sweep suggests them again. Two round trips; returns how many are open.
   absl::StatusOr<int64_t> TrackOpenInvites(
       const std::vector<PendingInvite>& invites);
-
-  // A member's scores (state::ReadMemberScores); NOT_FOUND when Redis holds
-  // nothing about them.
-  // What works for the member and for its tenant (state/works.h), in one
-  // round trip: acceptance by note style, channel and send hour.
-  absl::StatusOr<std::vector<rebound::v1::ApproachStats>> WhatWorks(
-      const std::string& tenant, const std::string& member);
-  absl::StatusOr<rebound::v1::MemberScores> MemberScores(
-      const std::string& tenant, const std::string& member);
 
   absl::StatusOr<std::string> LastEntryId(const std::string& tenant,
                                           const std::string& member);
