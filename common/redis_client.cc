@@ -375,6 +375,10 @@ absl::Status RedisClient::RefreshSlots() {
   for (const auto& [address, node] : nodes_) sources.push_back(address);
   sources.insert(sources.end(), seeds_.begin(), seeds_.end());
   absl::Status last = absl::UnavailableError("no node to ask");
+  // The first map with every slot owned; else the one with fewest unowned
+  // (a node's view can lag a failover or a resharding: another's may not).
+  std::vector<std::string> best;
+  size_t best_unowned = kClusterSlots + 1;
   for (const auto& source : sources) {
     auto node = NodeAt(source);
     if (!node.ok()) {
@@ -414,7 +418,16 @@ absl::Status RedisClient::RefreshSlots() {
         if (s >= 0) owners[s] = owner;
       }
     }
-    slot_owner_ = std::move(owners);
+    const size_t unowned = static_cast<size_t>(
+        std::count(owners.begin(), owners.end(), std::string()));
+    if (unowned < best_unowned) {
+      best = std::move(owners);
+      best_unowned = unowned;
+    }
+    if (unowned == 0) break;
+  }
+  if (!best.empty()) {
+    slot_owner_ = std::move(best);
     return absl::OkStatus();
   }
   return absl::UnavailableError(
@@ -488,6 +501,10 @@ absl::StatusOr<RedisClient::Node*> RedisClient::NodeFor(
   for (int attempt = 0;; ++attempt) {
     const std::string owner = slot_owner_[slot];
     if (owner.empty()) {
+      // The map may be older than the slot's owner (a failover, a slot
+      // assigned since): ask again before saying so, or it stays unowned
+      // for as long as nothing else refreshes the map.
+      if (attempt == 0 && RefreshSlots().ok()) continue;
       return absl::UnavailableError("redis cluster: slot " +
                                     std::to_string(slot) + " has no master");
     }

@@ -484,6 +484,44 @@ TEST_F(RedisClusterTest, ScoringsScriptsRunOnTheClusterAndSurviveAReshard) {
   }
 }
 
+TEST_F(RedisClusterTest, ASlotWithoutAMasterInTheMapIsAskedAgain) {
+  // A slot map taken while a slot had no master (a node's view lagging a
+  // failover; a slot unassigned, then assigned again) is asked again when
+  // that slot is used, not answered "no master" for as long as nothing
+  // else refreshes it (CI run 50: 60 s of that after a failover).
+  const std::string key = testing::UniqueTopic("rcu") + ":{unowned}";
+  const std::string slot = std::to_string(RedisClusterSlot(key));
+  const SlotNodes owner = OwnerOf(RedisClusterSlot(key));
+  ASSERT_FALSE(owner.id.empty()) << "no master owns the key's slot";
+  std::vector<std::string> ports;
+  for (const auto& seed : absl::StrSplit(seeds_, ',')) {
+    ports.push_back(std::string(seed.substr(seed.rfind(':') + 1)));
+  }
+  auto all_ok = [&] {
+    for (const auto& p : ports) {
+      if (!absl::StrContains(Shell("redis-cli -p " + p + " cluster info"),
+                             "cluster_state:ok")) {
+        return false;
+      }
+    }
+    return true;
+  };
+  // Every node forgets who owns the slot.
+  for (const auto& p : ports) {
+    Shell("redis-cli -p " + p + " cluster delslots " + slot);
+  }
+  RedisClient redis(options_);
+  auto unowned = redis.Command({"GET", key});
+  EXPECT_TRUE(absl::IsUnavailable(unowned.status())) << unowned.status();
+  // Its master takes it again; once every node agrees, the same client
+  // finds it.
+  Shell("redis-cli -p " + owner.port + " cluster addslots " + slot);
+  ASSERT_TRUE(WaitUntil(30, all_ok)) << "the cluster did not recover";
+  auto put = redis.Command({"SET", key, "owned"});
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(Shell("redis-cli -p " + owner.port + " get " + key), "owned\n");
+}
+
 TEST_F(RedisClusterTest, AMasterTurnedReplicaSendsWritesToItsSuccessor) {
   // A master that loses its slots and stays up as a replica (a failover,
   // or a killed master back as its successor's replica) answers MOVED to

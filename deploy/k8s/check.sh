@@ -131,7 +131,7 @@ if not get("Namespace", "rebound"): bad("Namespace/rebound", "missing")
 containerfile = open(os.path.join(repo, "deploy", "containers", "Containerfile")).read()
 for svc, key in (("scoring", "classifier.json"), ("scoring", "retry_policy.json"),
                  ("notify", "retry_policy.json")):
-    if not re.search(r"/src/config/" + re.escape(key) + r"\s+/out/" + svc + r"/etc/rebound/", containerfile):
+    if not re.search(r"/config/" + re.escape(key) + r"\s+/out/" + svc + r"/etc/rebound/", containerfile):
         bad("deploy/containers/Containerfile", f"does not install config/{key} at /etc/rebound in the {svc} image")
 ep = configmap("rebound-endpoints")
 if not ep:
