@@ -727,6 +727,13 @@ bool ScoringConsumer::SettleInFlight(const std::atomic<bool>& stop) {
 
 bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
   if (!SettleInFlight(stop)) return false;
+  // Evicted since the writes held were decided (a stall past
+  // max.poll.interval.ms or the session timeout; librdkafka marks the
+  // assignment lost before the rebalance callback runs at the next poll):
+  // they and the batch are the partitions' next owner's to replay, not to
+  // be written beside its own. Narrows the unfenced window (README, Kafka
+  // group), does not close it: a stall between this check and the send.
+  if (Fenced()) return true;
   if (batch_.empty()) {
     // Nothing new to read ahead of them: the held writes go on their own
     // (waited for when the batch must be; given back if they fail).
