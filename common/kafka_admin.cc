@@ -119,6 +119,47 @@ absl::Status EnsureTopics(RdKafka::Handle* handle,
                          "created");
 }
 
+absl::StatusOr<std::map<std::string, std::string>> TopicConfig(
+    RdKafka::Handle* handle, const std::string& topic,
+    std::chrono::milliseconds timeout) {
+  rd_kafka_t* rk = handle->c_ptr();
+  rd_kafka_ConfigResource_t* resource =
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk));
+  auto options = AdminOptions(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
+  rd_kafka_DescribeConfigs(rk, &resource, 1, options.get(), queue.get());
+  rd_kafka_ConfigResource_destroy(resource);
+  absl::StatusOr<EventPtr> event =
+      AdminAnswer(queue.get(), timeout, "describing", topic);
+  if (!event.ok()) return event.status();
+  size_t count = 0;
+  const rd_kafka_ConfigResource_t** results =
+      rd_kafka_DescribeConfigs_result_resources(
+          rd_kafka_event_DescribeConfigs_result(event->get()), &count);
+  if (count != 1) {
+    return absl::UnavailableError("describing topic '" + topic +
+                                  "': no answer for it");
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(results[0]);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* msg = rd_kafka_ConfigResource_error_string(results[0]);
+    const std::string why = "describing topic '" + topic +
+                            "': " + (msg ? msg : rd_kafka_err2str(err));
+    return err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+               ? absl::NotFoundError(why)
+               : absl::UnavailableError(why);
+  }
+  size_t n = 0;
+  const rd_kafka_ConfigEntry_t** entries =
+      rd_kafka_ConfigResource_configs(results[0], &n);
+  std::map<std::string, std::string> out;
+  for (size_t i = 0; i < n; ++i) {
+    const char* value = rd_kafka_ConfigEntry_value(entries[i]);
+    out[rd_kafka_ConfigEntry_name(entries[i])] = value ? value : "";
+  }
+  return out;
+}
+
 absl::Status DeleteTopics(RdKafka::Handle* handle,
                           const std::vector<std::string>& topics,
                           std::chrono::milliseconds timeout) {

@@ -36,6 +36,13 @@ absl::Status EnsureTopics(RdKafka::Handle* handle,
                           const std::vector<TopicSpec>& topics,
                           std::chrono::milliseconds timeout);
 
+// The configs of `topic` as the broker reports them (every one, defaults
+// included: name -> value), NotFound when it does not exist, or another
+// error naming the topic.
+absl::StatusOr<std::map<std::string, std::string>> TopicConfig(
+    RdKafka::Handle* handle, const std::string& topic,
+    std::chrono::milliseconds timeout);
+
 // The partition count of `topic` from a fresh metadata request, or an error
 // naming the topic.
 absl::StatusOr<int> PartitionCount(RdKafka::Handle* handle,

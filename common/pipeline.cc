@@ -37,9 +37,14 @@ absl::Status EnsureTopics(RdKafka::Handle* handle, const std::string& brokers,
                           const std::vector<std::string>& topics,
                           const TopicLayout& layout,
                           std::chrono::milliseconds timeout) {
+  // Kept for good: the events and the verdicts are the history a rebuild
+  // of lost Redis state replays (README, lost state); the dead letters are
+  // what was never processed. A topic that exists is left as it is.
   std::vector<TopicSpec> specs;
   for (const auto& t : topics) {
-    specs.emplace_back(t, layout.partitions, layout.replication);
+    specs.emplace_back(
+        t, layout.partitions, layout.replication,
+        std::map<std::string, std::string>{{"retention.ms", "-1"}});
   }
   absl::Status s = rebound::EnsureTopics(handle, specs, timeout);
   if (s.ok()) return s;

@@ -56,7 +56,8 @@ std::string_view CloudEventType(const RdKafka::Message& message);
 // not a DeclineVerdict.
 bool IsForwardedEvent(const RdKafka::Message& message);
 
-// Creates the named topics that are missing, with `layout`, waiting at most
+// Creates the named topics that are missing, with `layout` and unlimited
+// retention (retention.ms -1: the history a rebuild replays), waiting at most
 // `timeout`. The error names Kafka's address (`brokers`), the topic and
 // Kafka's reason.
 absl::Status EnsureTopics(RdKafka::Handle* handle, const std::string& brokers,

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/kafka_admin.h"
+#include "common/pipeline.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/ingest/ingest_server.h"
@@ -714,6 +715,31 @@ TEST_F(IngestIntegration, ANewInstanceRemembersWhatItsPredecessorPublished) {
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(rewritten.published(), 1u);
   EXPECT_EQ(ReadAll().size(), 41u);
+}
+
+// A topic the service creates keeps its history for good (retention.ms -1:
+// a rebuild of lost Redis state replays it all); one that exists is left as
+// the operator made it.
+TEST_F(IngestIntegration, TopicsItCreatesKeepTheirHistory) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  RdKafka::Producer* admin = server_->publisher()->handle();
+  auto config = TopicConfig(admin, topic_, seconds(30));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ((*config)["retention.ms"], "-1");
+  const std::string made = testing::UniqueTopic("operator-made");
+  ASSERT_TRUE(EnsureTopics(admin, {{made, 1, 1, {{"retention.ms", "3600000"}}}},
+                           seconds(30))
+                  .ok());
+  ASSERT_TRUE(pipeline::EnsureTopics(admin, "test", {made},
+                                     pipeline::TopicLayout{1, 1}, seconds(30))
+                  .ok());
+  auto kept = TopicConfig(admin, made, seconds(30));
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ((*kept)["retention.ms"], "3600000");
+  auto none =
+      TopicConfig(admin, testing::UniqueTopic("never-made"), seconds(10));
+  EXPECT_TRUE(absl::IsNotFound(none.status())) << none.status();
+  EXPECT_TRUE(DeleteTopics(admin, {made}, seconds(30)).ok());
 }
 
 // common/kafka_admin: what EnsureTopics made, DeleteTopics removes (the
