@@ -50,3 +50,37 @@ if unknown:
 print("dashboard: %d queries, %d rebound metrics named, all exported" % (len(rules), len(used)))
 PY
 "$BIN/promtool" check rules "$tmp/dashboard-rules.yaml"
+# Each ServiceMonitor selects a Service of the base by its labels and names
+# a port that Service has; together they cover the jobs the rules expect.
+python3 - "$HERE/service-monitors.yaml" "$HERE/../base" "$HERE/prometheus-rule.yaml" <<'PY'
+import os, re, sys, yaml
+monitors = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+services = {}
+for f in os.listdir(sys.argv[2]):
+    if f.endswith(".yaml"):
+        for d in yaml.safe_load_all(open(os.path.join(sys.argv[2], f))):
+            if d and d.get("kind") == "Service":
+                services[d["metadata"]["name"]] = d
+problems, jobs = [], set()
+for m in monitors:
+    name = m["metadata"]["name"]
+    want = m["spec"]["selector"]["matchLabels"]
+    hits = [s for s in services.values()
+            if all(s["metadata"].get("labels", {}).get(k) == v for k, v in want.items())]
+    if len(hits) != 1:
+        problems.append(f"ServiceMonitor {name}: selects {len(hits)} Services of the base")
+        continue
+    ports = {p.get("name") for p in hits[0]["spec"]["ports"]}
+    for e in m["spec"]["endpoints"]:
+        if e.get("port") not in ports:
+            problems.append(f"ServiceMonitor {name}: Service {hits[0]['metadata']['name']} has no port {e.get('port')}")
+    jobs.add(hits[0]["metadata"]["name"])
+rules = open(sys.argv[3]).read()
+for m in re.finditer(r'job=~"rebound-\(([a-z|]+)\)"', rules):
+    for svc in m.group(1).split("|"):
+        if "rebound-" + svc not in jobs:
+            problems.append(f"the rules expect job rebound-{svc}; no ServiceMonitor scrapes it")
+if problems:
+    sys.exit("\n".join(problems))
+print("service monitors: %s" % ", ".join(sorted(jobs)))
+PY
