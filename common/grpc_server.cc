@@ -138,6 +138,10 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
   grpc::ServerBuilder builder;
   if (!connections.reflection)
     builder.SetOption(std::make_unique<NoReflection>());
+  // No SO_REUSEPORT (gRPC's default on Linux): a second server on a port
+  // already served would start and take a share of its connections
+  // (clients of one service reaching another); it fails to start instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(listen, std::move(creds), &out.port);
   builder.RegisterService(service);
   // Reflection v1 beside the plugin's v1alpha (common/reflection_v1.h).
@@ -181,6 +185,7 @@ absl::StatusOr<GrpcServer> StartGrpcServer(
     if (!connections.reflection) {
       health.SetOption(std::make_unique<NoReflection>());
     }
+    health.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     health.AddListeningPort(health_listen, grpc::InsecureServerCredentials(),
                             &out.health_port);
     health.SetMaxReceiveMessageSize(64 * 1024);

@@ -81,8 +81,33 @@ ensure_toxiproxy() {
     "$TOXIPROXY_VERSION"
 }
 
+# free_port: a loopback port that was free a moment ago, never one this
+# script was given before (the kernel may hand a closed port out again at
+# once, and two servers of one run on a port is a broken run). The ports
+# given are kept in /tmp/rebound-ports.<script pid>; files of scripts that
+# have ended are removed.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 - "$$" <<'PY'
+import glob, os, socket, sys
+for f in glob.glob("/tmp/rebound-ports.*"):
+    if not os.path.exists("/proc/" + f.rsplit(".", 1)[1]):
+        try:
+            os.remove(f)
+        except OSError:
+            pass
+path = "/tmp/rebound-ports." + sys.argv[1]
+given = set(open(path).read().split()) if os.path.exists(path) else set()
+for _ in range(64):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    if port not in given:
+        with open(path, "a") as out:
+            out.write(port + "\n")
+        print(port)
+        sys.exit(0)
+sys.exit("free_port: no fresh loopback port in 64 tries")
+PY
 }
 
 # wait_for_health PORT SECONDS: until the ingest gRPC health check says SERVING.

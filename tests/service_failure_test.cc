@@ -69,11 +69,16 @@ std::vector<std::string> CannotStartLines(const std::string& out) {
   return lines;
 }
 
-// A loopback TCP port held open (listening) for as long as this lives.
+// A loopback TCP port held open (listening) for as long as this lives;
+// with `reuse_port`, as a server that lets others share it (SO_REUSEPORT,
+// what gRPC servers do by default) holds it.
 class HeldPort {
  public:
-  HeldPort() {
+  explicit HeldPort(bool reuse_port = false) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    const int yes = 1;
+    if (reuse_port)
+      setsockopt(fd_, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof(yes));
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -99,6 +104,10 @@ TEST(AllServices, AFailedStartExitsOneWithOneLineNamingTheCause) {
   ASSERT_FALSE(brokers.empty() || redis.empty());
   HeldPort taken;
   ASSERT_GT(taken.port(), 0);
+  // Another server on the port, one that would share it: the service must
+  // not start beside it and take a share of its clients.
+  HeldPort shared(/*reuse_port=*/true);
+  ASSERT_GT(shared.port(), 0);
   const std::string topic = testing::UniqueTopic("it-start");
   struct Case {
     std::string what;
@@ -118,6 +127,15 @@ TEST(AllServices, AFailedStartExitsOneWithOneLineNamingTheCause) {
        {"--kafka-brokers=" + brokers,
         absl::StrCat("--listen=127.0.0.1:", taken.port())},
        absl::StrCat("cannot listen on '127.0.0.1:", taken.port(), "'")},
+      {"port served by a server that shares it",
+       {"--kafka-brokers=" + brokers,
+        absl::StrCat("--listen=127.0.0.1:", shared.port())},
+       absl::StrCat("cannot listen on '127.0.0.1:", shared.port(), "'")},
+      {"health port shared",
+       {"--kafka-brokers=" + brokers,
+        absl::StrCat("--health-listen=127.0.0.1:", shared.port())},
+       absl::StrCat("cannot listen on '127.0.0.1:", shared.port(),
+                    "' (health port)")},
       {"health port taken",
        {"--kafka-brokers=" + brokers,
         absl::StrCat("--health-listen=127.0.0.1:", taken.port())},
@@ -146,10 +164,14 @@ TEST(AllServices, AFailedStartExitsOneWithOneLineNamingTheCause) {
       args.insert(args.end(), svc.config.begin(), svc.config.end());
       if (svc.uses_redis && !has_redis) args.push_back("--redis-addr=" + redis);
       Child child(args);
-      const int rc = child.Wait();
+      // A service that started after all runs until killed at the limit.
+      const int rc = child.Wait(std::chrono::seconds(60));
       const std::string out = child.Output();
       EXPECT_EQ(rc, 1) << svc.name << ", " << c.what
-                       << (rc == -1 ? " (killed by a signal)" : "") << ":\n"
+                       << (rc == -1 ? " (killed by a signal, or still running "
+                                      "after 60 s)"
+                                    : "")
+                       << ":\n"
                        << out;
       const auto lines = CannotStartLines(out);
       ASSERT_EQ(lines.size(), 1u) << svc.name << ", " << c.what << ":\n" << out;

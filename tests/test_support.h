@@ -75,6 +75,8 @@ class Child {
   pid_t pid() const { return pid_; }
   // Exit code, or -1 when it died of a signal.
   int Wait();
+  // The same, but at most `limit`: then it is killed (SIGKILL) and -1.
+  int Wait(std::chrono::seconds limit);
   std::string Output() const;
 
  private:
@@ -88,7 +90,8 @@ class Child {
 int64_t CommittedOffset(const std::string& brokers, const std::string& group,
                         const std::string& topic, int32_t partition);
 
-// A loopback port that was free a moment ago.
+// A loopback port that was free a moment ago; never the same one twice in
+// a process.
 int FreePort();
 
 // Runs `command` with /bin/sh, returns its exit status and output.

@@ -33,10 +33,21 @@ def _env(name: str) -> str:
     return value
 
 
+_given_ports: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port that was free a moment ago, never one given before in
+    this process: the kernel may hand a closed port out again at once, and
+    two services of a pipeline on one port is a broken pipeline."""
+    for _ in range(64):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
+    pytest.fail("no fresh loopback port in 64 tries", pytrace=False)
 
 
 def _openssl(script: str, cwd: Path) -> None:
