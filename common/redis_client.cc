@@ -33,6 +33,22 @@ using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 constexpr int kClusterSlots = 16384;
 constexpr int kMaxRedirects = 10;
 
+// TransactGuard's check, run (EVAL: never NOSCRIPT) between WATCH of its
+// key and MULTI. KEYS[1]: the fence hash; ARGV: field, generation pairs.
+// A field holding a newer generation: the hash is touched (a counter of
+// refusals), which makes Redis refuse the watched MULTI/EXEC, and the
+// field is returned; else "".
+constexpr char kGuardScript[] = R"lua(
+for i = 1, #ARGV, 2 do
+  local now = tonumber(redis.call('HGET', KEYS[1], ARGV[i]))
+  if now and now > tonumber(ARGV[i + 1]) then
+    redis.call('HINCRBY', KEYS[1], 'refused', 1)
+    return ARGV[i]
+  end
+end
+return ''
+)lua";
+
 timeval ToTimeval(std::chrono::milliseconds ms) {
   timeval tv;
   tv.tv_sec = ms.count() / 1000;
@@ -951,6 +967,18 @@ absl::Status RedisClient::SendTransaction(
   std::string out;
   for (const auto& r : before) AppendResp(&out, r);
   size_t commands = 0;
+  int guard_reply = -1;
+  if (writes && guard_ && !guard_->fields.empty()) {
+    AppendResp(&out, {"WATCH", guard_->key});
+    std::vector<std::string> check = {"EVAL", kGuardScript, "1", guard_->key};
+    for (const auto& [field, generation] : guard_->fields) {
+      check.push_back(field);
+      check.push_back(std::to_string(generation));
+    }
+    AppendResp(&out, check);
+    guard_reply = 1;
+    commands += 2;
+  }
   if (writes) AppendResp(&out, {"MULTI"});
   for (const auto& group : groups) {
     for (const auto& step : group) {
@@ -1001,6 +1029,7 @@ absl::Status RedisClient::SendTransaction(
   deferred_->replies = commands + (wait ? 1 : 0);
   deferred_->first_read = first_read;
   deferred_->wait = wait;
+  deferred_->guard_reply = guard_reply;
   return absl::OkStatus();
 }
 
@@ -1048,6 +1077,21 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::TransactFinish() {
       return Convert(d.address, nullptr).status();
     }
     replies.emplace_back(static_cast<redisReply*>(raw));
+  }
+  if (d.guard_reply >= 0 && d.first_read > 0) {
+    const redisReply* exec = replies[d.first_read - 1].get();
+    const redisReply* guard = replies[d.guard_reply].get();
+    if (exec != nullptr && exec->type == REDIS_REPLY_NIL) {
+      // Refused whole: the guard found a newer owner (and touched its key),
+      // or one claimed between the WATCH and the EXEC.
+      std::string field = guard != nullptr && guard->type == REDIS_REPLY_STRING
+                              ? std::string(guard->str, guard->len)
+                              : std::string();
+      return absl::AbortedError(
+          "redis " + d.address + ": fenced: " +
+          (field.empty() ? std::string("a guarded field") : "'" + field + "'") +
+          " has a newer owner; the transaction was not run");
+    }
   }
   if (d.wait) {
     if (auto s = CheckWait(d.address, replies.back().get()); !s.ok()) return s;

@@ -56,6 +56,15 @@ struct ScriptCall {
 // plain command (its argv).
 using RedisStep = std::variant<ScriptCall, std::vector<std::string>>;
 
+// A fence on the transactions of a writer (RedisClient::set_guard): hash
+// `key` maps each field (a partition, say) to the generation of its newest
+// owner; a transaction runs only if none of `fields` holds a generation
+// above the one given here, the one this writer claimed.
+struct TransactGuard {
+  std::string key;
+  std::vector<std::pair<std::string, int64_t>> fields;
+};
+
 // An HGETALL reply as field -> value (empty for nil or a non-array).
 std::map<std::string, std::string> HashFields(const RedisValue& reply);
 
@@ -154,6 +163,16 @@ class RedisClient {
       const std::vector<std::vector<std::string>>& reads);
   absl::StatusOr<std::vector<RedisValue>> TransactFinish();
   bool TransactReady();
+  // Fences every later transaction of this client on standalone Redis
+  // (nullopt or no fields: none). Each goes behind WATCH of the guard's
+  // key and a script that, when a field holds a newer generation, touches
+  // that key, so Redis refuses the MULTI/EXEC whole (nothing of it runs):
+  // TransactFinish returns ABORTED "fenced: <field> ...", and the reads
+  // after it still run. Not applied on a Redis Cluster (its transactions
+  // span several nodes; see the README).
+  void set_guard(std::optional<TransactGuard> guard) {
+    guard_ = std::move(guard);
+  }
   // `before` (reads), then TransactStart(groups, reads), in one write to
   // standalone Redis; returns the replies of `before` once they are in,
   // leaving the transaction in flight. On one connection Redis runs them in
@@ -268,12 +287,16 @@ class RedisClient {
     size_t replies = 0;   // Replies to read (WAIT's included).
     size_t first_read = 0;
     bool wait = false;
+    // Guarded: the index of the guard script's reply (EXEC's is just
+    // before first_read); -1 when not guarded.
+    int guard_reply = -1;
     // Replies TransactReady has read so far.
     std::vector<std::unique_ptr<redisReply, void (*)(void*)>> got;
     // Cluster: Transact's outcome, run in TransactStart.
     std::optional<absl::StatusOr<std::vector<RedisValue>>> outcome;
   };
   std::optional<Deferred> deferred_;
+  std::optional<TransactGuard> guard_;
 };
 
 // Redis Cluster's slot of `key`: CRC16 (XMODEM) of its hash tag (the text

@@ -161,6 +161,21 @@ std::string EpochKey() { return "rb:epoch"; }
 
 std::string NotifyEpochKey() { return "rb:epoch:notify"; }
 
+std::string FenceKey() { return "rb:fence"; }
+
+std::string FenceGenerationKey() { return "rb:fence:gen"; }
+
+std::string FenceField(std::string_view group, std::string_view topic,
+                       int32_t partition) {
+  std::string out;
+  AppendEscaped(group, &out);
+  out += '/';
+  AppendEscaped(topic, &out);
+  out += '/';
+  out += std::to_string(partition);
+  return out;
+}
+
 bool IsNotifyKey(std::string_view key) {
   if (key.rfind("rb:{", 0) != 0) return false;
   const size_t close = key.find('}');

@@ -149,6 +149,16 @@ std::string EpochKey();
 // The epoch of notify's state (see SuggestionStore::EnsureEpoch).
 std::string NotifyEpochKey();
 
+// Partition fencing (ScoreStore::Claim): the hash of each partition's
+// newest owner's generation, and the counter generations come from. Not
+// scoring keys: a rebuild keeps them, so generations only grow.
+std::string FenceKey();
+std::string FenceGenerationKey();
+// The fence field of `partition` of `topic` consumed by `group`:
+// "<EscapeId(group)>/<EscapeId(topic)>/<partition>".
+std::string FenceField(std::string_view group, std::string_view topic,
+                       int32_t partition);
+
 // True for the keys scoring writes (MemberKeys' Sender, Recipient,
 // AcceptHours, Request, Pair, ReceivedMarker, Works; TenantKeys' Pending,
 // Clock, Works and AtRisk; TenantsKey), which a rebuild from the events topic

@@ -50,6 +50,16 @@ extern const char kPutSuggestionScript[];
 // Returns the entry id, or "" when appended before.
 extern const char kAppendTenantStreamScript[];
 
+// Claims partitions for a new owner (ScoreStore::Claim): a generation
+// above every one handed out before, then each field set to it unless it
+// holds a newer one.
+// KEYS: generation counter (FenceGenerationKey), fence hash (FenceKey).
+// ARGV: the clock's ms (the counter is raised to it, so a Redis that lost
+// the counter never hands an old generation out again), then the fields
+// (FenceField).
+// Returns the generation.
+extern const char kClaimFenceScript[];
+
 }  // namespace rebound::state
 
 #endif  // REBOUND_STATE_SCRIPTS_H_

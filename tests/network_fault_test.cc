@@ -34,6 +34,7 @@
 #include "services/scoring/score_store.h"
 #include "services/scoring/scoring_server.h"
 #include "tests/test_support.h"
+#include "tests/toxiproxy.h"
 #include "tools/sim/event_generator.h"
 #include "tools/topic_reader.h"
 
@@ -47,82 +48,16 @@ using Clock = std::chrono::steady_clock;
 
 constexpr char kToken[] = "token-fault-tests";
 
-// toxiproxy-server and its HTTP API.
-class Toxiproxy {
- public:
-  bool Start(const std::string& binary, std::string* why) {
-    port_ = testing::FreePort();
-    server_ = std::make_unique<testing::Child>(std::vector<std::string>{
-        binary, "-host", "127.0.0.1", "-port", std::to_string(port_)});
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
-    client_->set_connection_timeout(2);
-    client_->set_read_timeout(10);
-    for (int i = 0; i < 100; ++i) {
-      if (auto r = client_->Get("/version"); r && r->status == 200) return true;
-      std::this_thread::sleep_for(milliseconds(100));
-    }
-    *why = "toxiproxy-server did not answer on 127.0.0.1:" +
-           std::to_string(port_) + ": " + server_->Output();
-    return false;
-  }
-
-  bool AddProxy(const std::string& name, int listen_port,
-                const std::string& upstream) {
-    nlohmann::json body = {{"name", name},
-                           {"listen", absl::StrCat("127.0.0.1:", listen_port)},
-                           {"upstream", upstream},
-                           {"enabled", true}};
-    auto r = client_->Post("/proxies", body.dump(), "application/json");
-    return r && r->status == 201;
-  }
-
-  // Adds toxic `type` (toxiproxy's names) to both directions of `proxy`.
-  bool AddToxic(const std::string& proxy, const std::string& type,
-                const nlohmann::json& attributes) {
-    for (const char* stream : {"downstream", "upstream"}) {
-      nlohmann::json body = {{"name", absl::StrCat(type, "-", stream)},
-                             {"type", type},
-                             {"stream", stream},
-                             {"toxicity", 1.0},
-                             {"attributes", attributes}};
-      auto r = client_->Post(absl::StrCat("/proxies/", proxy, "/toxics"),
-                             body.dump(), "application/json");
-      if (!r || r->status != 200) return false;
-    }
-    return true;
-  }
-
-  bool RemoveToxic(const std::string& proxy, const std::string& type) {
-    for (const char* stream : {"downstream", "upstream"}) {
-      auto r = client_->Delete(
-          absl::StrCat("/proxies/", proxy, "/toxics/", type, "-", stream));
-      if (!r || r->status != 204) return false;
-    }
-    return true;
-  }
-
- private:
-  int port_ = 0;
-  std::unique_ptr<testing::Child> server_;
-  std::unique_ptr<httplib::Client> client_;
-};
-
 // The servers every test shares: toxiproxy, the broker and Redis behind it.
 struct Backends {
-  Toxiproxy toxiproxy;
+  testing::Toxiproxy toxiproxy;
   std::unique_ptr<testing::PrivateServer> kafka, redis;
   int kafka_proxy_port = 0, redis_proxy_port = 0;
   std::string kafka_via_proxy, redis_via_proxy;
 
   std::string Start() {
-    const char* bin = std::getenv("REBOUND_TOXIPROXY");
-    if (bin == nullptr || *bin == '\0') {
-      return "REBOUND_TOXIPROXY is not set: run the tests with "
-             "scripts/test.sh, "
-             "which installs toxiproxy-server from the Go module proxy";
-    }
     std::string why;
-    if (!toxiproxy.Start(bin, &why)) return why;
+    if (!toxiproxy.Start(&why)) return why;
     const int proxied = testing::FreePort();
     kafka_proxy_port = testing::FreePort();
     if (!toxiproxy.AddProxy("kafka", kafka_proxy_port,
@@ -493,7 +428,7 @@ class NetworkFaults : public ::testing::Test {
     }
   }
 
-  Toxiproxy& proxy() { return backends->toxiproxy; }
+  testing::Toxiproxy& proxy() { return backends->toxiproxy; }
 
   std::string prefix_, tenant_;
   scoring::ClassifierConfig classifier_;

@@ -386,6 +386,67 @@ TEST_F(ScoreStoreTest, WritesInFlightAreKnownOnlyAtFinishAndBlockOtherCalls) {
   EXPECT_EQ(scores->as_sender().sent(), 2);
 }
 
+// The partition fence: a store whose partition another store claimed since
+// (a consumer evicted while stalled, its writes decided and held) writes
+// nothing, whether its writes were held before the claim or decided after;
+// the newer owner's writes go, and claiming again turns the tables.
+TEST_F(ScoreStoreTest, AStoreWhosePartitionWasClaimedSinceWritesNothing) {
+  testing::Scenario s(tenant_);
+  const absl::Time t0 = absl::Now() - absl::Hours(5);
+  s.Sent("ann", "bob", "r1", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "hi");
+  s.Sent("ann", "cy", "r2", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "hi");
+  s.Sent("ann", "dee", "r3", t0, testing::NormalProfile(),
+         testing::NormalProfile(), "hi");
+  const auto& ev = s.events();
+  const std::string field = state::FenceField(tenant_, "events", 0);
+  scoring::ScoreStoreOptions so;
+  so.redis.address = address_;
+  scoring::ScoreStore& a = *store_;
+  scoring::ScoreStore b(so);
+  const int64_t before_ms = absl::ToUnixMillis(absl::Now());
+  ASSERT_TRUE(a.Claim({field}).ok());
+  ASSERT_EQ(a.claimed().count(field), 1u);
+  EXPECT_GE(a.claimed().at(field), before_ms)
+      << "a generation is never below the clock";
+  // A decides r1's writes and holds them (it stalls here)...
+  ASSERT_TRUE(a.PrepareSteps({{&ev[0], nullptr}}, nullptr).ok());
+  ASSERT_TRUE(a.has_held());
+  // ...the partition's next owner claims it and applies r1.
+  ASSERT_TRUE(b.Claim({field}).ok());
+  EXPECT_GT(b.claimed().at(field), a.claimed().at(field));
+  ASSERT_TRUE(b.RunSteps({{&ev[0], nullptr}}, nullptr).ok());
+  // A resumes: its held writes are refused whole, and so is a new batch.
+  ASSERT_TRUE(a.SendHeld().ok());
+  absl::Status held = a.FinishWrites();
+  EXPECT_TRUE(scoring::IsFenced(held)) << held;
+  auto later = a.RunSteps({{&ev[1], nullptr}}, nullptr);
+  EXPECT_TRUE(scoring::IsFenced(later.status())) << later.status();
+  EXPECT_EQ(
+      Run({"EXISTS", state::MemberKeys(tenant_, "ann").Request("r2")}).integer,
+      0)
+      << "a fenced batch wrote its request";
+  auto scores = b.GetMemberScores(tenant_, "ann");
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  EXPECT_EQ(scores->as_sender().sent(), 1);
+  // Claiming again makes A the newest owner: its writes go, B's do not.
+  a.ForgetCached();
+  ASSERT_TRUE(a.Claim({field}).ok());
+  ASSERT_TRUE(a.RunSteps({{&ev[1], nullptr}}, nullptr).ok());
+  auto refused = b.RunSteps({{&ev[2], nullptr}}, nullptr);
+  EXPECT_TRUE(scoring::IsFenced(refused.status())) << refused.status();
+  // A partition given up no longer guards the store's writes.
+  b.Release({field});
+  EXPECT_TRUE(b.claimed().empty());
+  b.ForgetCached();
+  ASSERT_TRUE(b.RunSteps({{&ev[2], nullptr}}, nullptr).ok());
+  scores = a.GetMemberScores(tenant_, "ann");
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  EXPECT_EQ(scores->as_sender().sent(), 3);
+  Run({"HDEL", state::FenceKey(), field});
+}
+
 TEST_F(ScoreStoreTest, WritesInFlightLostWithTheConnectionAreRunAgainOnce) {
   testing::Scenario s(tenant_);
   const absl::Time t0 = absl::Now() - absl::Hours(5);

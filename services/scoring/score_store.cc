@@ -56,6 +56,40 @@ ScoreStore::ScoreStore(ScoreStoreOptions options)
               .note_style = options_.note_style,
               .at_risk = options_.at_risk}) {
   redis_.AddScript("recipient", state::kApplyAsRecipientScript);
+  redis_.AddScript("claim-fence", state::kClaimFenceScript);
+}
+
+absl::Status ScoreStore::Claim(const std::vector<std::string>& fields) {
+  if (fields.empty()) return absl::OkStatus();
+  if (auto s = redis_.Connect(); !s.ok()) return s;
+  if (redis_.cluster()) return absl::OkStatus();
+  std::vector<std::string> args = {
+      absl::StrCat(absl::ToUnixMillis(absl::Now()))};
+  args.insert(args.end(), fields.begin(), fields.end());
+  auto g = redis_.RunScript(
+      "claim-fence", {state::FenceGenerationKey(), state::FenceKey()}, args);
+  if (!g.ok()) return g.status();
+  if (g->type != RedisValue::Type::kInteger) {
+    return absl::InternalError("redis: fence claim answered no generation");
+  }
+  for (const auto& f : fields) fence_[f] = g->integer;
+  SetGuard();
+  return absl::OkStatus();
+}
+
+void ScoreStore::Release(const std::vector<std::string>& fields) {
+  for (const auto& f : fields) fence_.erase(f);
+  SetGuard();
+}
+
+void ScoreStore::SetGuard() {
+  if (fence_.empty()) {
+    redis_.set_guard(std::nullopt);
+    return;
+  }
+  TransactGuard guard{state::FenceKey(), {}};
+  guard.fields.assign(fence_.begin(), fence_.end());
+  redis_.set_guard(std::move(guard));
 }
 
 absl::Status ScoreStore::Connect() { return Ping(); }

@@ -32,6 +32,7 @@
 #define REBOUND_SERVICES_SCORING_SCORE_STORE_H_
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -230,6 +231,21 @@ class ScoreStore {
   // FinishWrites will not wait).
   bool writes_answered() { return redis_.TransactReady(); }
 
+  // Partition fencing, so that a consumer which lost its partitions
+  // without knowing it yet (stalled past its session, say) cannot write
+  // beside their new owner. Claim gives `fields` (state::FenceField) a
+  // generation above any handed out before (state::kClaimFenceScript); from
+  // then on every transaction of this store is refused whole once another
+  // store has claimed one of the fields held here: FinishWrites (RunSteps)
+  // returns ABORTED "fenced" and nothing of it is written. Claim before
+  // the first read of a partition's senders. Release forgets fields
+  // (partitions given up). Standalone Redis only: on a Redis Cluster both
+  // do nothing (README, "Ownership").
+  absl::Status Claim(const std::vector<std::string>& fields);
+  void Release(const std::vector<std::string>& fields);
+  // The fields claimed and held, with their generations.
+  const std::map<std::string, int64_t>& claimed() const { return fence_; }
+
   // Forgets the sender keys kept in process: at a rebalance (another
   // consumer may write them now), after a rebuild.
   void ForgetCached() {
@@ -279,6 +295,9 @@ class ScoreStore {
   static absl::StatusOr<DeclineState> DecodeDeclineState(
       const rebound::v1::ConnectionEvent& decline, const RedisValue* replies);
 
+  // The claimed fields as the guard of redis_'s transactions.
+  void SetGuard();
+
   ScoreStoreOptions options_;
   RedisClient redis_;
   RedisClient probe_;  // CheckEpochCopies' connection.
@@ -287,7 +306,14 @@ class ScoreStore {
   // PrepareSteps' writes, not sent yet.
   std::optional<std::vector<std::vector<RedisStep>>> held_;
   bool held_went_out_ = false;
+  std::map<std::string, int64_t> fence_;  // Claimed: field -> generation.
 };
+
+// Whether `status` says a write was refused by the partition fence
+// (ScoreStore::Claim): another consumer owns a partition now.
+inline bool IsFenced(const absl::Status& status) {
+  return absl::IsAborted(status);
+}
 
 }  // namespace rebound::scoring
 

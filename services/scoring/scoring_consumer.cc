@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/metrics_server.h"
 #include "common/pipeline.h"
+#include "state/keys.h"
 
 namespace rebound::scoring {
 
@@ -62,6 +63,16 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
       absl::MutexLock lock(&owner_->mu_);
       for (int32_t id : ids) owner_->trackers_.erase(id);
     }
+    // Partitions assigned are claimed (fenced) before their first read;
+    // those given up are no longer this consumer's to guard its writes by.
+    std::vector<std::string> fields;
+    for (int32_t id : ids) {
+      std::erase(owner_->unclaimed_, id);
+      if (assign) owner_->unclaimed_.push_back(id);
+      fields.push_back(state::FenceField(owner_->options_.group_id,
+                                         owner_->options_.events_topic, id));
+    }
+    if (!assign) owner_->store_->Release(fields);
     // The senders of partitions given up are someone else's now: events of
     // theirs still held are not written here (their offsets are not
     // stored, so the new owner replays them), and nothing kept in process
@@ -143,10 +154,11 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
   c->fenced_ = &prometheus::BuildCounter()
                     .Name("rebound_scoring_fenced_total")
                     .Help(
-                        "Times events held while waiting were dropped "
-                        "unwritten because the group membership was lost "
-                        "meanwhile (their partitions' next owner replays "
-                        "them)")
+                        "Times events held were dropped unwritten because "
+                        "their partitions had a newer owner: the group "
+                        "membership was lost meanwhile, or Redis refused "
+                        "the writes by the partition fence (the next owner "
+                        "replays them)")
                     .Register(*registry)
                     .Add({});
   c->redis_errors_ = &prometheus::BuildCounter()
@@ -533,6 +545,46 @@ bool ScoringConsumer::Fenced() {
   return true;
 }
 
+void ScoringConsumer::DropFenced(const absl::Status& why) {
+  DropPrepared();  // Given back into the batch, dropped with it.
+  GiveBack(in_flight_);
+  log::Warn(
+      "partitions claimed by another consumer; dropping the events held, "
+      "unwritten, for their next owner",
+      {{"error", std::string(why.message())},
+       {"events", static_cast<int64_t>(batch_.size())}});
+  batch_.clear();
+  must_wait_ = false;
+  store_->ForgetCached();
+  fenced_->Increment();
+}
+
+bool ScoringConsumer::ClaimAssigned(const std::atomic<bool>& stop) {
+  while (!unclaimed_.empty()) {
+    std::vector<std::string> fields;
+    for (int32_t id : unclaimed_) {
+      fields.push_back(
+          state::FenceField(options_.group_id, options_.events_topic, id));
+    }
+    absl::Status s = store_->Claim(fields);
+    if (s.ok()) {
+      RedisOk();
+      log::Info("partitions claimed", {{"partitions", unclaimed_}});
+      unclaimed_.clear();
+      return true;
+    }
+    if (!IsTransientRedisError(s)) {
+      // Nothing of these partitions is written unclaimed.
+      log::Error("cannot claim partitions; retrying",
+                 {{"error", std::string(s.message())}});
+    }
+    RedisFailed(s);
+    if (stop.load()) return false;
+    if (Fenced()) return true;
+  }
+  return true;
+}
+
 void ScoringConsumer::DropPrepared() {
   if (prepared_.empty()) return;
   store_->DropHeld();
@@ -611,6 +663,10 @@ bool ScoringConsumer::RoundTrip(const std::atomic<bool>& stop) {
       // Given back (run again, waiting), or dropped (fenced).
       if (must_wait_ || batch_.empty()) return true;
     }
+    if (IsFenced(decided.status())) {
+      DropFenced(decided.status());
+      return true;
+    }
     if (absl::IsDataLoss(decided.status())) {
       if (!WaitForRebuild(decided.status(), stop)) return false;
       if (Fenced()) return true;
@@ -659,6 +715,10 @@ void ScoringConsumer::CompleteInFlight(const std::atomic<bool>& stop) {
   log::Debug("writes in flight failed; running them again",
              {{"error", std::string(s.message())},
               {"events", static_cast<int64_t>(in_flight_.size())}});
+  if (IsFenced(s)) {
+    DropFenced(s);
+    return;
+  }
   if (IsTransientRedisError(s)) RedisDown(s);
   if (absl::IsDataLoss(s)) found_loss_ = s;
   // The prepared events were decided on top of these writes (the store
@@ -686,6 +746,10 @@ bool ScoringConsumer::RunAlone(const std::atomic<bool>& stop) {
   while (!batch_.empty()) {
     Held& h = batch_.front();
     absl::Status s = ApplyAlone(h);
+    if (IsFenced(s)) {
+      DropFenced(s);
+      return true;
+    }
     if (absl::IsDataLoss(s)) {
       if (!WaitForRebuild(s, stop)) return false;
       if (Fenced()) return true;
@@ -751,6 +815,8 @@ bool ScoringConsumer::FlushBatch(const std::atomic<bool>& stop) {
     epoch_adopted_ = true;
     if (Fenced()) return true;
   }
+  if (!ClaimAssigned(stop)) return false;
+  if (batch_.empty()) return true;  // Fenced while claiming.
   return RoundTrip(stop);
 }
 

@@ -184,6 +184,15 @@ class ScoringConsumer final : public PipelineStage {
   // are dropped unwritten and unstored (their next owner replays them)
   // rather than written beside that owner. Counted and logged.
   bool Fenced();
+  // A write refused by the partition fence (ScoreStore::Claim: another
+  // consumer claimed a partition held here): every event held, prepared
+  // or in flight is dropped unwritten and unstored, as Fenced() does, for
+  // the partitions' next owner; the rebalance that took them follows.
+  void DropFenced(const absl::Status& why);
+  // Claims the partitions assigned since the last claim (unclaimed_),
+  // before anything of theirs is read: retried while Redis is down. False
+  // when stopped first.
+  bool ClaimAssigned(const std::atomic<bool>& stop);
   // CompleteInFlight, then, if that found the state lost, WaitForRebuild.
   // False only when `stop` came first.
   bool SettleInFlight(const std::atomic<bool>& stop);
@@ -268,6 +277,8 @@ class ScoringConsumer final : public PipelineStage {
   // nothing follows. Decided on top of in_flight_'s writes: if those fail,
   // these are given back too.
   std::vector<Held> prepared_;
+  // Partitions assigned and not claimed yet (ClaimAssigned).
+  std::vector<int32_t> unclaimed_;
   // The next round trip waits for its writes (after writes failed).
   bool must_wait_ = false;
   // Writes in flight found the state lost (DATA_LOSS): reported and waited
