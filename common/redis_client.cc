@@ -192,6 +192,27 @@ int RedisClusterSlot(std::string_view key) {
   return Crc16(key) % kClusterSlots;
 }
 
+const std::string& RedisSlotTag(int slot) {
+  static const std::vector<std::string>* const tags = [] {
+    auto* t = new std::vector<std::string>(kClusterSlots);
+    int left = kClusterSlots;
+    for (uint64_t i = 0; left > 0; ++i) {
+      std::string tag = std::to_string(i);
+      std::string& at = (*t)[RedisClusterSlot(tag)];
+      if (at.empty()) {
+        at = std::move(tag);
+        --left;
+      }
+    }
+    return t;
+  }();
+  return (*tags)[slot];
+}
+
+std::string RedisSlotCopy(std::string_view key, int slot) {
+  return absl::StrCat(std::string(key), ":{", RedisSlotTag(slot), "}");
+}
+
 const std::string* RedisCommandKey(const std::vector<std::string>& argv) {
   if (argv.empty()) return nullptr;
   const std::string cmd = absl::AsciiStrToUpper(argv[0]);
@@ -863,6 +884,23 @@ absl::Status RedisClient::CheckWait(const std::string& address,
       std::to_string(options_.wait_timeout.count()) + " ms");
 }
 
+absl::Status RedisClient::FencedError(const std::string& address,
+                                      const std::string& field) {
+  return absl::AbortedError(
+      "redis " + address + ": fenced: " +
+      (field.empty() ? std::string("a guarded field") : "'" + field + "'") +
+      " has a newer owner; the transaction was not run");
+}
+
+std::vector<std::string> RedisClient::GuardArgv(const std::string& key) const {
+  std::vector<std::string> check = {"EVAL", kGuardScript, "1", key};
+  for (const auto& [field, generation] : guard_->fields) {
+    check.push_back(field);
+    check.push_back(std::to_string(generation));
+  }
+  return check;
+}
+
 absl::StatusOr<RedisClient::Transaction> RedisClient::BuildTransaction(
     const std::vector<std::vector<RedisStep>>& groups,
     const std::vector<std::vector<std::string>>& reads) {
@@ -878,10 +916,36 @@ absl::StatusOr<RedisClient::Transaction> RedisClient::BuildTransaction(
     route->push_back(first);
     in_tx->push_back(1);
     open = false;
+    if (!t.guarded.empty() && t.guarded.back().second == 0) {
+      t.guarded.back().second = commands->size() - 1;
+    }
   };
+  const bool fence = guard_ && !guard_->fields.empty();
   for (const auto& group : groups) {
     if (group.empty()) continue;
     if (cluster_) close();
+    if (fence && !open) {
+      // Behind WATCH of the fence (on a cluster, its copy in the group's
+      // slot), and its check; both fail the call on a redirect, as the
+      // group does.
+      std::string copy = guard_->key;
+      if (cluster_) {
+        auto first = ArgvOf(group.front());
+        if (!first.ok()) return first.status();
+        const std::string* key = RedisCommandKey(*first);
+        if (key == nullptr) {
+          return absl::InternalError("redis: a fenced group without a key");
+        }
+        copy = RedisSlotCopy(guard_->key, RedisClusterSlot(*key));
+      }
+      commands->push_back({"WATCH", copy});
+      route->push_back(-1);
+      in_tx->push_back(1);
+      commands->push_back(GuardArgv(copy));
+      route->push_back(-1);
+      in_tx->push_back(1);
+      t.guarded.push_back({commands->size() - 1, 0});
+    }
     if (!open) {
       commands->push_back({"MULTI"});
       first = static_cast<int>(commands->size());
@@ -970,12 +1034,7 @@ absl::Status RedisClient::SendTransaction(
   int guard_reply = -1;
   if (writes && guard_ && !guard_->fields.empty()) {
     AppendResp(&out, {"WATCH", guard_->key});
-    std::vector<std::string> check = {"EVAL", kGuardScript, "1", guard_->key};
-    for (const auto& [field, generation] : guard_->fields) {
-      check.push_back(field);
-      check.push_back(std::to_string(generation));
-    }
-    AppendResp(&out, check);
+    AppendResp(&out, GuardArgv(guard_->key));
     guard_reply = 1;
     commands += 2;
   }
@@ -1084,13 +1143,10 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::TransactFinish() {
     if (exec != nullptr && exec->type == REDIS_REPLY_NIL) {
       // Refused whole: the guard found a newer owner (and touched its key),
       // or one claimed between the WATCH and the EXEC.
-      std::string field = guard != nullptr && guard->type == REDIS_REPLY_STRING
-                              ? std::string(guard->str, guard->len)
-                              : std::string();
-      return absl::AbortedError(
-          "redis " + d.address + ": fenced: " +
-          (field.empty() ? std::string("a guarded field") : "'" + field + "'") +
-          " has a newer owner; the transaction was not run");
+      return FencedError(d.address,
+                         guard != nullptr && guard->type == REDIS_REPLY_STRING
+                             ? std::string(guard->str, guard->len)
+                             : std::string());
     }
   }
   if (d.wait) {
@@ -1140,6 +1196,14 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::Transact(
       continue;
     }
     if (!replies.ok()) return replies.status();
+    for (const auto& [guard, exec] : t->guarded) {
+      if ((*replies)[exec].is_nil()) {
+        const RedisValue& field = (*replies)[guard];
+        return FencedError("cluster", field.type == RedisValue::Type::kString
+                                          ? field.str
+                                          : "");
+      }
+    }
     return std::vector<RedisValue>(
         std::make_move_iterator(replies->begin() + first_read),
         std::make_move_iterator(replies->end()));

@@ -59,7 +59,9 @@ using RedisStep = std::variant<ScriptCall, std::vector<std::string>>;
 // A fence on the transactions of a writer (RedisClient::set_guard): hash
 // `key` maps each field (a partition, say) to the generation of its newest
 // owner; a transaction runs only if none of `fields` holds a generation
-// above the one given here, the one this writer claimed.
+// above the one given here, the one this writer claimed. On a Redis
+// Cluster each slot has its copy of the hash (RedisSlotCopy(key, slot)),
+// and a transaction checks the copy in its own slot.
 struct TransactGuard {
   std::string key;
   std::vector<std::pair<std::string, int64_t>> fields;
@@ -163,13 +165,13 @@ class RedisClient {
       const std::vector<std::vector<std::string>>& reads);
   absl::StatusOr<std::vector<RedisValue>> TransactFinish();
   bool TransactReady();
-  // Fences every later transaction of this client on standalone Redis
-  // (nullopt or no fields: none). Each goes behind WATCH of the guard's
-  // key and a script that, when a field holds a newer generation, touches
-  // that key, so Redis refuses the MULTI/EXEC whole (nothing of it runs):
-  // TransactFinish returns ABORTED "fenced: <field> ...", and the reads
-  // after it still run. Not applied on a Redis Cluster (its transactions
-  // span several nodes; see the README).
+  // Fences every later transaction of this client (nullopt or no fields:
+  // none). Each goes behind WATCH of the guard's key and a script that,
+  // when a field holds a newer generation, touches that key, so Redis
+  // refuses the MULTI/EXEC whole (nothing of it runs): Transact and
+  // TransactFinish return ABORTED "fenced: <field> ...". On a Redis
+  // Cluster each group's transaction is fenced by the copy of the key in
+  // its slot, and groups refused do not undo groups that ran.
   void set_guard(std::optional<TransactGuard> guard) {
     guard_ = std::move(guard);
   }
@@ -230,7 +232,15 @@ class RedisClient {
     std::vector<int> route;
     std::vector<char> in_tx;
     size_t first_read = 0;
+    // Fenced groups: the indices of the guard script's reply and of EXEC's.
+    std::vector<std::pair<size_t, size_t>> guarded;
   };
+  // ABORTED "fenced" when a guarded transaction was refused (its EXEC
+  // answered nil), naming the field the guard returned.
+  static absl::Status FencedError(const std::string& address,
+                                  const std::string& field);
+  // The guard's check (EVAL) on `key`, the fence hash or its slot copy.
+  std::vector<std::string> GuardArgv(const std::string& key) const;
   absl::StatusOr<Transaction> BuildTransaction(
       const std::vector<std::vector<RedisStep>>& groups,
       const std::vector<std::vector<std::string>>& reads);
@@ -298,6 +308,12 @@ class RedisClient {
   std::optional<Deferred> deferred_;
   std::optional<TransactGuard> guard_;
 };
+
+// A hash tag of Redis Cluster slot `slot` (0..16383): the smallest decimal
+// number whose slot it is.
+const std::string& RedisSlotTag(int slot);
+// `key`'s copy in slot `slot`: "<key>:{<RedisSlotTag(slot)>}".
+std::string RedisSlotCopy(std::string_view key, int slot);
 
 // Redis Cluster's slot of `key`: CRC16 (XMODEM) of its hash tag (the text
 // between the first '{' and the next '}', when non-empty) modulo 16384.

@@ -12,29 +12,10 @@ namespace {
 
 constexpr int kClusterSlots = 16384;
 
-// A hash tag for every Redis Cluster slot: the smallest decimal number
-// whose slot it is (all 16384 are reached below 200,000).
-const std::vector<std::string>& SlotTags() {
-  static const std::vector<std::string>* const tags = [] {
-    auto* t = new std::vector<std::string>(kClusterSlots);
-    int left = kClusterSlots;
-    for (uint64_t i = 0; left > 0; ++i) {
-      std::string tag = std::to_string(i);
-      std::string& slot = (*t)[RedisClusterSlot(tag)];
-      if (slot.empty()) {
-        slot = std::move(tag);
-        --left;
-      }
-    }
-    return t;
-  }();
-  return *tags;
-}
-
 }  // namespace
 
 std::string Epoch::SlotKey(int slot) const {
-  return absl::StrCat(key_, ":slot:{", SlotTags()[slot], "}");
+  return absl::StrCat(key_, ":slot:{", RedisSlotTag(slot), "}");
 }
 
 absl::Status Epoch::CheckCopies(RedisClient& redis,

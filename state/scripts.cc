@@ -94,16 +94,21 @@ if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then return '' end
 return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 's', ARGV[1])
 )lua";
 
-const char kClaimFenceScript[] = R"lua(
+const char kNextFenceGenerationScript[] = R"lua(
 local g = redis.call('INCR', KEYS[1])
 local clock = tonumber(ARGV[1])
 if g < clock then
   redis.call('SET', KEYS[1], clock)
   g = clock
 end
+return g
+)lua";
+
+const char kRaiseFenceScript[] = R"lua(
+local g = tonumber(ARGV[1])
 for i = 2, #ARGV do
-  local now = tonumber(redis.call('HGET', KEYS[2], ARGV[i]))
-  if not now or now < g then redis.call('HSET', KEYS[2], ARGV[i], g) end
+  local now = tonumber(redis.call('HGET', KEYS[1], ARGV[i]))
+  if not now or now < g then redis.call('HSET', KEYS[1], ARGV[i], g) end
 end
 return g
 )lua";

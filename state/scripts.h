@@ -50,15 +50,17 @@ extern const char kPutSuggestionScript[];
 // Returns the entry id, or "" when appended before.
 extern const char kAppendTenantStreamScript[];
 
-// Claims partitions for a new owner (ScoreStore::Claim): a generation
-// above every one handed out before, then each field set to it unless it
-// holds a newer one.
-// KEYS: generation counter (FenceGenerationKey), fence hash (FenceKey).
+// Partition fencing (ScoreStore::Claim). A new owner's generation: above
+// every one handed out before.
+// KEYS: the counter (FenceGenerationKey).
 // ARGV: the clock's ms (the counter is raised to it, so a Redis that lost
-// the counter never hands an old generation out again), then the fields
-// (FenceField).
+// the counter never hands an old generation out again).
 // Returns the generation.
-extern const char kClaimFenceScript[];
+extern const char kNextFenceGenerationScript[];
+// Sets each field of a fence hash (FenceKey, or its copy in a cluster
+// slot) to the generation unless it holds a newer one.
+// KEYS: the hash. ARGV: the generation, then the fields (FenceField).
+extern const char kRaiseFenceScript[];
 
 }  // namespace rebound::state
 

@@ -19,6 +19,7 @@
 #include "services/scoring/classifier.h"
 #include "services/scoring/score_store.h"
 #include "state/epoch.h"
+#include "state/keys.h"
 #include "state/member_state.h"
 #include "tests/scoring_test_support.h"
 #include "tests/test_support.h"
@@ -414,6 +415,45 @@ TEST_F(RedisClusterTest, OneSeedIsEnoughAndItsNodeRunsScriptsToo) {
   ASSERT_TRUE(redis.Connect().ok());
   EXPECT_TRUE(redis.cluster());
   ExpectCounters(redis, tenant, events);
+}
+
+// The partition fence on a cluster: a claim raises every slot's copy, so a
+// store whose partition was claimed since has every group of its batch
+// refused (nothing written), while the new owner's writes go.
+TEST_F(RedisClusterTest, AStoreWhosePartitionWasClaimedSinceWritesNothing) {
+  const std::string tenant = testing::UniqueTopic("rcf");
+  auto events = testing::SimulatedStream(tenant, 400, 41);
+  const std::string field = state::FenceField(tenant, "events", 0);
+  scoring::ScoreStoreOptions so;
+  so.redis = options_;
+  scoring::ScoreStore a(so), b(so);
+  ASSERT_TRUE(a.Connect().ok());
+  ASSERT_TRUE(b.Connect().ok());
+  ASSERT_TRUE(a.Claim({field}).ok());
+  ASSERT_TRUE(b.Claim({field}).ok());
+  EXPECT_GT(b.claimed().at(field), a.claimed().at(field));
+  std::vector<scoring::ScoreStore::Step> steps;
+  for (const auto& e : events) {
+    steps.push_back(scoring::ScoreStore::Step::Of(e, std::nullopt));
+  }
+  const auto classify = [&](const scoring::DeclineContext& c) {
+    return scoring::Classify(classifier_, c);
+  };
+  auto refused = a.RunSteps(steps, classify);
+  EXPECT_TRUE(scoring::IsFenced(refused.status())) << refused.status();
+  RedisClient redis(options_);
+  ASSERT_TRUE(redis.Connect().ok());
+  for (const auto& e : events) {
+    auto there = redis.Command(
+        {"EXISTS", state::MemberKeys(tenant, e.sender_id()).Sender()});
+    ASSERT_TRUE(there.ok()) << there.status();
+    ASSERT_EQ(there->integer, 0) << "a refused batch wrote " << e.sender_id();
+  }
+  ASSERT_TRUE(b.RunSteps(steps, classify).ok());
+  ExpectCounters(redis, tenant, events);
+  a.ForgetCached();
+  refused = a.RunSteps(steps, classify);
+  EXPECT_TRUE(scoring::IsFenced(refused.status())) << refused.status();
 }
 
 TEST_F(RedisClusterTest, ScoringsScriptsRunOnTheClusterAndSurviveAReshard) {

@@ -56,21 +56,38 @@ ScoreStore::ScoreStore(ScoreStoreOptions options)
               .note_style = options_.note_style,
               .at_risk = options_.at_risk}) {
   redis_.AddScript("recipient", state::kApplyAsRecipientScript);
-  redis_.AddScript("claim-fence", state::kClaimFenceScript);
+  redis_.AddScript("fence-generation", state::kNextFenceGenerationScript);
+  redis_.AddScript("raise-fence", state::kRaiseFenceScript);
 }
 
 absl::Status ScoreStore::Claim(const std::vector<std::string>& fields) {
   if (fields.empty()) return absl::OkStatus();
   if (auto s = redis_.Connect(); !s.ok()) return s;
-  if (redis_.cluster()) return absl::OkStatus();
-  std::vector<std::string> args = {
-      absl::StrCat(absl::ToUnixMillis(absl::Now()))};
-  args.insert(args.end(), fields.begin(), fields.end());
-  auto g = redis_.RunScript(
-      "claim-fence", {state::FenceGenerationKey(), state::FenceKey()}, args);
+  auto g = redis_.RunScript("fence-generation", {state::FenceGenerationKey()},
+                            {absl::StrCat(absl::ToUnixMillis(absl::Now()))});
   if (!g.ok()) return g.status();
   if (g->type != RedisValue::Type::kInteger) {
     return absl::InternalError("redis: fence claim answered no generation");
+  }
+  std::vector<std::string> args = {absl::StrCat(g->integer)};
+  args.insert(args.end(), fields.begin(), fields.end());
+  if (!redis_.cluster()) {
+    auto raised = redis_.RunScript("raise-fence", {state::FenceKey()}, args);
+    if (!raised.ok()) return raised.status();
+  } else {
+    // Every slot's copy: a transaction checks the one in its slot. In
+    // chunks, pipelined per master.
+    constexpr int kSlots = 16384, kChunk = 2048;
+    for (int from = 0; from < kSlots; from += kChunk) {
+      std::vector<ScriptCall> calls;
+      calls.reserve(kChunk);
+      for (int slot = from; slot < from + kChunk; ++slot) {
+        calls.push_back(
+            {"raise-fence", {RedisSlotCopy(state::FenceKey(), slot)}, args});
+      }
+      auto raised = redis_.RunScripts(calls);
+      if (!raised.ok()) return raised.status();
+    }
   }
   for (const auto& f : fields) fence_[f] = g->integer;
   SetGuard();

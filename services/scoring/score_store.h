@@ -234,13 +234,14 @@ class ScoreStore {
   // Partition fencing, so that a consumer which lost its partitions
   // without knowing it yet (stalled past its session, say) cannot write
   // beside their new owner. Claim gives `fields` (state::FenceField) a
-  // generation above any handed out before (state::kClaimFenceScript); from
-  // then on every transaction of this store is refused whole once another
-  // store has claimed one of the fields held here: FinishWrites (RunSteps)
-  // returns ABORTED "fenced" and nothing of it is written. Claim before
-  // the first read of a partition's senders. Release forgets fields
-  // (partitions given up). Standalone Redis only: on a Redis Cluster both
-  // do nothing (README, "Ownership").
+  // generation above any handed out before (state/scripts.h), in
+  // state::FenceKey (on a Redis Cluster, in its copy in every slot: 16,384
+  // small script calls per claim); from then on every transaction of this
+  // store is refused whole once another store has claimed one of the
+  // fields held here: FinishWrites (RunSteps) returns ABORTED "fenced" and
+  // nothing of it is written (on a cluster: of the groups refused). Claim
+  // before the first read of a partition's senders. Release forgets
+  // fields (partitions given up).
   absl::Status Claim(const std::vector<std::string>& fields);
   void Release(const std::vector<std::string>& fields);
   // The fields claimed and held, with their generations.
