@@ -30,7 +30,7 @@ struct ReplyDeleter {
 };
 using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 
-constexpr int kClusterSlots = 16384;
+constexpr int kClusterSlots = kRedisClusterSlots;
 constexpr int kMaxRedirects = 10;
 
 // TransactGuard's check, run (EVAL: never NOSCRIPT) between WATCH of its

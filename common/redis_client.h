@@ -309,6 +309,9 @@ class RedisClient {
   std::optional<TransactGuard> guard_;
 };
 
+// The slots of a Redis Cluster.
+inline constexpr int kRedisClusterSlots = 16384;
+
 // A hash tag of Redis Cluster slot `slot` (0..16383): the smallest decimal
 // number whose slot it is.
 const std::string& RedisSlotTag(int slot);

@@ -8,12 +8,6 @@
 #include "absl/time/clock.h"
 
 namespace rebound::state {
-namespace {
-
-constexpr int kClusterSlots = 16384;
-
-}  // namespace
-
 std::string Epoch::SlotKey(int slot) const {
   return absl::StrCat(key_, ":slot:{", RedisSlotTag(slot), "}");
 }
@@ -50,7 +44,7 @@ absl::Status Epoch::CheckCopies(RedisClient& redis,
 
 absl::Status Epoch::WriteCopies(RedisClient& redis, const std::string& value) {
   constexpr int kChunk = 1024;
-  for (int from = 0; from < kClusterSlots; from += kChunk) {
+  for (int from = 0; from < kRedisClusterSlots; from += kChunk) {
     std::vector<std::vector<std::string>> sets;
     for (int slot = from; slot < from + kChunk; ++slot) {
       sets.push_back({"SET", SlotKey(slot), value});

@@ -142,13 +142,17 @@ int Child::Wait() {
 }
 
 int Child::Wait(std::chrono::seconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
+  return WaitUntil(std::chrono::steady_clock::now() + limit);
+}
+
+int Child::WaitUntil(std::chrono::steady_clock::time_point deadline) {
+  while (true) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       exited_ = true;
       return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     }
+    if (std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   kill(pid_, SIGKILL);

@@ -75,8 +75,10 @@ class Child {
   pid_t pid() const { return pid_; }
   // Exit code, or -1 when it died of a signal.
   int Wait();
-  // The same, but at most `limit`: then it is killed (SIGKILL) and -1.
+  // The same, but at most `limit` (until `deadline`): then it is killed
+  // (SIGKILL) and -1.
   int Wait(std::chrono::seconds limit);
+  int WaitUntil(std::chrono::steady_clock::time_point deadline);
   std::string Output() const;
 
  private:

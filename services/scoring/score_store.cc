@@ -77,8 +77,8 @@ absl::Status ScoreStore::Claim(const std::vector<std::string>& fields) {
   } else {
     // Every slot's copy: a transaction checks the one in its slot. In
     // chunks, pipelined per master.
-    constexpr int kSlots = 16384, kChunk = 2048;
-    for (int from = 0; from < kSlots; from += kChunk) {
+    constexpr int kChunk = 2048;
+    for (int from = 0; from < kRedisClusterSlots; from += kChunk) {
       std::vector<ScriptCall> calls;
       calls.reserve(kChunk);
       for (int slot = from; slot < from + kChunk; ++slot) {

@@ -65,14 +65,11 @@ class ScoringConsumer::Rebalancer : public RdKafka::RebalanceCb,
     }
     // Partitions assigned are claimed (fenced) before their first read;
     // those given up are no longer this consumer's to guard its writes by.
-    std::vector<std::string> fields;
     for (int32_t id : ids) {
       std::erase(owner_->unclaimed_, id);
       if (assign) owner_->unclaimed_.push_back(id);
-      fields.push_back(state::FenceField(owner_->options_.group_id,
-                                         owner_->options_.events_topic, id));
     }
-    if (!assign) owner_->store_->Release(fields);
+    if (!assign) owner_->store_->Release(owner_->FenceFields(ids));
     // The senders of partitions given up are someone else's now: events of
     // theirs still held are not written here (their offsets are not
     // stored, so the new owner replays them), and nothing kept in process
@@ -559,14 +556,20 @@ void ScoringConsumer::DropFenced(const absl::Status& why) {
   fenced_->Increment();
 }
 
+std::vector<std::string> ScoringConsumer::FenceFields(
+    const std::vector<int32_t>& partitions) const {
+  std::vector<std::string> fields;
+  fields.reserve(partitions.size());
+  for (int32_t id : partitions) {
+    fields.push_back(
+        state::FenceField(options_.group_id, options_.events_topic, id));
+  }
+  return fields;
+}
+
 bool ScoringConsumer::ClaimAssigned(const std::atomic<bool>& stop) {
   while (!unclaimed_.empty()) {
-    std::vector<std::string> fields;
-    for (int32_t id : unclaimed_) {
-      fields.push_back(
-          state::FenceField(options_.group_id, options_.events_topic, id));
-    }
-    absl::Status s = store_->Claim(fields);
+    absl::Status s = store_->Claim(FenceFields(unclaimed_));
     if (s.ok()) {
       RedisOk();
       log::Info("partitions claimed", {{"partitions", unclaimed_}});

@@ -193,6 +193,10 @@ class ScoringConsumer final : public PipelineStage {
   // before anything of theirs is read: retried while Redis is down. False
   // when stopped first.
   bool ClaimAssigned(const std::atomic<bool>& stop);
+  // The fence fields (state::FenceField) of `partitions` of the events
+  // topic in this consumer's group.
+  std::vector<std::string> FenceFields(
+      const std::vector<int32_t>& partitions) const;
   // CompleteInFlight, then, if that found the state lost, WaitForRebuild.
   // False only when `stop` came first.
   bool SettleInFlight(const std::atomic<bool>& stop);
