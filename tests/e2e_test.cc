@@ -1377,27 +1377,41 @@ TEST_F(Pipeline, NotifyRefusesWatchesBeyondItsLimit) {
 }
 
 // Health follows Redis while nothing flows: an idle notify reports
-// NOT_SERVING once its Redis is gone, and SERVING once it is back.
+// NOT_SERVING once its Redis is gone, and SERVING once it is back; its
+// rebound_notify_redis_up gauge (what the ReboundRedisDown alert reads)
+// says the same.
 TEST_F(Pipeline, IdleNotifyReportsRedisDownAndBack) {
   testing::PrivateServer redis("redis");
   std::string out;
   ASSERT_TRUE(redis.Start(&out)) << out;
   auto o = NotifyOptions();
   o.consumer.store.redis.address = redis.address();
-  auto notify = StartNotify(o);
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto notify = StartNotify(o, registry);
   ASSERT_NE(notify, nullptr);
+  auto redis_up = [&] {
+    for (const auto& family : registry->Collect()) {
+      if (family.name == "rebound_notify_redis_up" && !family.metric.empty()) {
+        return family.metric[0].gauge.value;
+      }
+    }
+    return -1.0;
+  };
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", notify->port()),
                                      grpc::InsecureChannelCredentials());
   ASSERT_TRUE(
       testing::WaitForHealth(channel, "rebound.v1.Notify", 1, seconds(30)));
+  EXPECT_EQ(redis_up(), 1.0);
   ASSERT_TRUE(redis.Stop(&out)) << out;
   EXPECT_TRUE(
       testing::WaitForHealth(channel, "rebound.v1.Notify", 2, seconds(15)))
       << "an idle notify stayed SERVING with Redis down";
+  EXPECT_EQ(redis_up(), 0.0);
   ASSERT_TRUE(redis.Start(&out)) << out;
   EXPECT_TRUE(
       testing::WaitForHealth(channel, "rebound.v1.Notify", 1, seconds(30)))
       << "notify did not come back when Redis did";
+  EXPECT_EQ(redis_up(), 1.0);
 }
 
 // More notify replicas than partitions: the one without a partition serves

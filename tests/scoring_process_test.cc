@@ -19,25 +19,10 @@ namespace {
 
 using std::chrono::seconds;
 
-// The sample `key` (name and labels, then a space) of a running
-// instance's metrics; -1 when absent.
-int64_t Metric(int metrics_port, const std::string& key) {
-  std::string out;
-  testing::RunCommand(
-      absl::StrCat("curl -s 127.0.0.1:", metrics_port, "/metrics"), &out);
-  auto pos = out.find("\n" + key);
-  if (pos == std::string::npos) return -1;
-  ++pos;
-  double v = 0;
-  (void)absl::SimpleAtod(
-      out.substr(pos + key.size(), out.find('\n', pos) - pos - key.size()), &v);
-  return static_cast<int64_t>(v);
-}
-
 // rebound_scoring_events_total{outcome="processed"} of a running instance.
 int64_t Processed(int metrics_port) {
-  return Metric(metrics_port,
-                "rebound_scoring_events_total{outcome=\"processed\"} ");
+  return static_cast<int64_t>(testing::ScrapeMetric(
+      metrics_port, "rebound_scoring_events_total{outcome=\"processed\"}"));
 }
 
 // Publishes `events` through an ingest server into `topic` (`partitions`).
@@ -190,10 +175,10 @@ TEST(ScoringProcess, AWriteReachingRedisAfterItsPartitionsMovedIsRefused) {
   kill(a->pid(), SIGCONT);
   const auto fenced_by = std::chrono::steady_clock::now() + seconds(30);
   while (std::chrono::steady_clock::now() < fenced_by &&
-         Metric(port_a, "rebound_scoring_fenced_total ") < 1) {
+         testing::ScrapeMetric(port_a, "rebound_scoring_fenced_total") < 1) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  EXPECT_GE(Metric(port_a, "rebound_scoring_fenced_total "), 1)
+  EXPECT_GE(testing::ScrapeMetric(port_a, "rebound_scoring_fenced_total"), 1)
       << "the stale transaction was not refused\n"
       << a->Output();
   EXPECT_TRUE(reader.WaitForCounters(tenant, expected, seconds(60)))

@@ -248,7 +248,7 @@ TEST(AllServices, SigtermDuringAKafkaOutageEndsWithinTheGracePeriod) {
   const std::string topic = testing::UniqueTopic("it-outage");
   struct Running {
     Service svc;
-    int port = 0;
+    int port = 0, metrics = 0;
     std::unique_ptr<Child> child;
     std::shared_ptr<grpc::Channel> channel;
   };
@@ -257,12 +257,13 @@ TEST(AllServices, SigtermDuringAKafkaOutageEndsWithinTheGracePeriod) {
     Running r;
     r.svc = svc;
     r.port = FreePort();
+    r.metrics = FreePort();
     std::vector<std::string> args = {
         svc.bin,
         "--kafka-brokers=" + kafka.brokers(),
         "--topic-partitions=2",
         absl::StrCat("--listen=127.0.0.1:", r.port),
-        absl::StrCat("--metrics-listen=127.0.0.1:", FreePort()),
+        absl::StrCat("--metrics-listen=127.0.0.1:", r.metrics),
         "--insecure-no-auth"};
     if (svc.reads_events) args.push_back("--topic=" + topic);
     args.insert(args.end(), svc.config.begin(), svc.config.end());
@@ -292,6 +293,17 @@ TEST(AllServices, SigtermDuringAKafkaOutageEndsWithinTheGracePeriod) {
     EXPECT_TRUE(testing::WaitForHealth(r.channel, r.svc.health, 2, seconds(30)))
         << r.svc.name << " stayed SERVING with Kafka stopped:\n"
         << r.child->Output();
+    // The gauge the alerts read says so too.
+    const std::string gauge = r.svc.name == "ingest"
+                                  ? "rebound_ingest_kafka_available"
+                                  : "rebound_" + r.svc.name + "_kafka_up";
+    const auto until = std::chrono::steady_clock::now() + seconds(15);
+    while (testing::ScrapeMetric(r.metrics, gauge) != 0 &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    EXPECT_EQ(testing::ScrapeMetric(r.metrics, gauge), 0)
+        << r.svc.name << ": " << gauge << " with Kafka stopped";
   }
   for (auto& r : running) kill(r.child->pid(), SIGTERM);
   const auto signalled = std::chrono::steady_clock::now();

@@ -189,6 +189,18 @@ int FreePort() {
   return 0;
 }
 
+double ScrapeMetric(int metrics_port, const std::string& sample) {
+  std::string out;
+  RunCommand(absl::StrCat("curl -s 127.0.0.1:", metrics_port, "/metrics"),
+             &out);
+  const std::string key = "\n" + sample + " ";
+  const size_t pos = out.find(key);
+  if (pos == std::string::npos) return -1;
+  const size_t from = pos + key.size();
+  return std::strtod(out.substr(from, out.find('\n', from) - from).c_str(),
+                     nullptr);
+}
+
 int RunCommand(const std::string& command, std::string* output) {
   output->clear();
   FILE* p = popen((command + " 2>&1").c_str(), "r");

@@ -96,6 +96,11 @@ int64_t CommittedOffset(const std::string& brokers, const std::string& group,
 // a process.
 int FreePort();
 
+// The value of sample `sample` (the metric's name and labels as exposed,
+// e.g. `rebound_notify_redis_up`) of the process whose metrics are on
+// loopback port `metrics_port`; -1 when it is not there.
+double ScrapeMetric(int metrics_port, const std::string& sample);
+
 // Runs `command` with /bin/sh, returns its exit status and output.
 int RunCommand(const std::string& command, std::string* output);
 

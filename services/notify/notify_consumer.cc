@@ -86,6 +86,18 @@ absl::StatusOr<std::unique_ptr<NotifyConsumer>> NotifyConsumer::Create(
                "rebuilt (rebound-notify --rebuild-state)")
            .Register(*registry)
            .Add({});
+  c->redis_ok_.Bind(&prometheus::BuildGauge()
+                         .Name("rebound_notify_redis_up")
+                         .Help("1 when Redis answers, else 0 (health is "
+                               "NOT_SERVING meanwhile)")
+                         .Register(*registry)
+                         .Add({}));
+  c->kafka_ok_.Bind(&prometheus::BuildGauge()
+                         .Name("rebound_notify_kafka_up")
+                         .Help("1 while Kafka answers, else 0 (health is "
+                               "NOT_SERVING meanwhile)")
+                         .Register(*registry)
+                         .Add({}));
   c->fenced_ = &prometheus::BuildCounter()
                     .Name("rebound_notify_fenced_total")
                     .Help(

@@ -19,6 +19,7 @@
 #include "common/kafka_publisher.h"
 #include "common/pipeline.h"
 #include "common/service_host.h"
+#include "common/up_flag.h"
 #include "librdkafka/rdkafkacpp.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -126,8 +127,9 @@ class NotifyConsumer final : public PipelineStage {
   prometheus::Counter* dead_lettered_ = nullptr;
   prometheus::Counter* redis_refused_ = nullptr;
   prometheus::Counter* sweep_refused_ = nullptr;
-  std::atomic<bool> redis_ok_{true};
-  std::atomic<bool> kafka_ok_{true};
+  // rebound_notify_redis_up / rebound_notify_kafka_up.
+  UpFlag redis_ok_{true};
+  UpFlag kafka_ok_{true};
   ConsumerFault consumer_fault_;
   std::atomic<bool> state_lost_{false};
   std::atomic<bool> epoch_adopted_{false};

@@ -189,6 +189,13 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
                       .Help("1 when Redis answers, else 0")
                       .Register(*registry)
                       .Add({});
+  c->kafka_ok_.Bind(
+      &prometheus::BuildGauge()
+           .Name("rebound_scoring_kafka_up")
+           .Help("1 while Kafka answers (brokers reachable, verdicts "
+                 "publishable), else 0; health is NOT_SERVING meanwhile")
+           .Register(*registry)
+           .Add({}));
   c->cache_entries_ =
       &prometheus::BuildGauge()
            .Name("rebound_scoring_state_cache_entries")

@@ -29,6 +29,7 @@
 #include "common/kafka_publisher.h"
 #include "common/pipeline.h"
 #include "common/service_host.h"
+#include "common/up_flag.h"
 #include "librdkafka/rdkafkacpp.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -261,7 +262,7 @@ class ScoringConsumer final : public PipelineStage {
   bool consumer_closing_ ABSL_GUARDED_BY(consumer_mu_) = false;
   std::atomic<bool> redis_ok_{false};
   std::atomic<bool> state_lost_{false};
-  std::atomic<bool> kafka_ok_{true};
+  UpFlag kafka_ok_{true};  // rebound_scoring_kafka_up.
   ConsumerFault consumer_fault_;
   // The dead-letter topic refused a record for good; cleared when one
   // lands.
