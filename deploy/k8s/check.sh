@@ -11,7 +11,8 @@
 #    kind, metadata.name; each service has its Deployment, Service, PDB, HPA
 #    and NetworkPolicy with the ports, probes, resources, securityContext,
 #    env and references operators rely on; every REBOUND_* variable is a
-#    setting the service's main.cc actually reads.
+#    setting the service's main.cc actually reads, in the base and (when a
+#    renderer is there) in every overlay under overlays/.
 # 3. Schemas (optional): when the PyPI package kubernetes-validate is
 #    importable (python3, $REBOUND_K8S_PYTHON or the venv
 #    /root/.cache/rebound/k8s-venv), strict OpenAPI-schema validation against
@@ -59,12 +60,26 @@ else
   echo "render: parsing the files in base/kustomization.yaml directly (no kustomize build)"
 fi
 
+# The overlays too, when a renderer is there: their containers' REBOUND_*
+# variables must be settings of the binary they run (a typo there would
+# otherwise show only as a pod that exits at start).
+overlays=()
+if [[ "$mode" == rendered ]]; then
+  for o in "$here"/overlays/*/; do
+    o="${o%/}"
+    out="$tmp/overlay-$(basename "$o").yaml"
+    if [[ -n "$kustomize" ]]; then "$kustomize" build "$o" >"$out"; else kubectl kustomize "$o" >"$out"; fi
+    overlays+=("$out")
+  done
+fi
+
 # --- 2. structure ------------------------------------------------------------
-python3 - "$mode" "$base" "$repo" "$tmp/all.yaml" <<'PY'
+python3 - "$mode" "$base" "$repo" "$tmp/all.yaml" "${overlays[@]}" <<'PY'
 import json, os, re, sys
 import yaml
 
 mode, base, repo, rendered = sys.argv[1:5]
+overlay_files = sys.argv[5:]
 problems = []
 def bad(where, msg): problems.append(f"{where}: {msg}")
 
@@ -353,6 +368,86 @@ for svc, (grpc, metrics, redis, configs) in SERVICES.items():
                 if "namespaceSelector" in peer and not by_name(peer["namespaceSelector"] or {}):
                     bad(wn, "an ingress namespaceSelector does not select by kubernetes.io/metadata.name")
 
+# The rebuild after a state loss: a CronJob that never runs by itself, whose
+# containers (scoring's rebuild first, as an init container, then notify's)
+# reach the services' Kafka and Redis with the services' settings.
+cj = get("CronJob", "rebound-rebuild-state")
+if not cj:
+    bad("CronJob/rebound-rebuild-state", "missing")
+else:
+    w = "CronJob/rebound-rebuild-state"
+    cspec = cj.get("spec") or {}
+    if cspec.get("suspend") is not True: bad(w, "not suspended (it would rebuild on its schedule)")
+    if cspec.get("concurrencyPolicy") != "Forbid": bad(w, "concurrencyPolicy is not Forbid")
+    pod = ((((cspec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec")) or {}
+    if pod.get("restartPolicy") != "Never": bad(w, "restartPolicy is not Never")
+    psc = pod.get("securityContext") or {}
+    if psc.get("runAsNonRoot") is not True or psc.get("runAsUser") != 65532:
+        bad(w, "pod does not run as non-root user 65532")
+    inits, mains = pod.get("initContainers") or [], pod.get("containers") or []
+    if [c.get("name") for c in inits] != ["scoring"] or [c.get("name") for c in mains] != ["notify"]:
+        bad(w, "expected init container scoring, then container notify")
+    vols = {v.get("name"): v for v in pod.get("volumes") or []}
+    if ((vols.get("tenant-tokens") or {}).get("secret") or {}).get("secretName") != "rebound-tenant-tokens":
+        bad(w, "volume tenant-tokens is not the Secret rebound-tenant-tokens")
+    for c in inits + mains:
+        svc = c.get("name")
+        wc = f"{w} container {svc}"
+        dep = get("Deployment", f"rebound-{svc}")
+        dep_c = (((((dep or {}).get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [{}])[0]
+        if c.get("image") != dep_c.get("image"):
+            bad(wc, f"image {c.get('image')!r} is not the Deployment's {dep_c.get('image')!r}")
+        if c.get("command") != [f"/usr/local/bin/rebound-{svc}"]:
+            bad(wc, f"command is not [/usr/local/bin/rebound-{svc}]")
+        env = {e.get("name"): e for e in c.get("env", [])}
+        if (env.get("REBOUND_REBUILD_STATE") or {}).get("value") != "true":
+            bad(wc, "REBOUND_REBUILD_STATE is not \"true\"")
+        dep_env = {e.get("name"): e for e in dep_c.get("env", [])}
+        for var in ("REBOUND_KAFKA_BROKERS", "REBOUND_REDIS_ADDR", "REBOUND_TENANT_TOKENS_FILE",
+                    "REBOUND_CLASSIFIER_CONFIG", "REBOUND_RETRY_POLICY"):
+            if var in dep_env and env.get(var) != dep_env[var]:
+                bad(wc, f"{var} is not as the Deployment sets it")
+        known = settings_of(svc)
+        for var in env:
+            if var.startswith("REBOUND_") and known is not None and var not in known:
+                bad(wc, f"{var} is not a setting of rebound-{svc} (services/{svc}/main.cc)")
+        sc = c.get("securityContext") or {}
+        if sc.get("allowPrivilegeEscalation") is not False or sc.get("readOnlyRootFilesystem") is not True \
+                or "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
+            bad(wc, "securityContext is not hardened as the services' are")
+        res = c.get("resources") or {}
+        if not all((res.get(p) or {}).get(r) for p in ("requests", "limits") for r in ("cpu", "memory")):
+            bad(wc, "resources requests and limits are not all set")
+        tm = [m for m in c.get("volumeMounts") or [] if m.get("name") == "tenant-tokens"]
+        if len(tm) != 1 or tm[0].get("mountPath") != "/etc/rebound-tokens" or tm[0].get("readOnly") is not True:
+            bad(wc, "tenant-tokens is not mounted read-only at /etc/rebound-tokens")
+
+# Every container running a Rebound binary, in every overlay: its REBOUND_*
+# variables are settings of that binary.
+for path in overlay_files:
+    name = os.path.basename(path)[len("overlay-"):-len(".yaml")]
+    for d in yaml.safe_load_all(open(path)):
+        if not d or d.get("kind") not in ("Deployment", "StatefulSet", "Job", "CronJob"): continue
+        spec = d.get("spec") or {}
+        if d["kind"] == "CronJob": spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+        pod = ((spec.get("template") or {}).get("spec")) or {}
+        for c in (pod.get("initContainers") or []) + (pod.get("containers") or []):
+            cmd = (c.get("command") or [""])[0]
+            m = re.fullmatch(r"/usr/local/bin/rebound-(\w+)", cmd)
+            known = settings_of(m.group(1)) if m else None
+            if known is None: continue
+            for e in c.get("env") or []:
+                var = e.get("name", "")
+                if var.startswith("REBOUND_") and var not in known:
+                    bad(f"overlay {name}: {d['kind']}/{d['metadata']['name']} container {c.get('name')}",
+                        f"{var} is not a setting of rebound-{m.group(1)} (services/{m.group(1)}/main.cc)")
+if overlay_files:
+    print(f"overlays: {len(overlay_files)} rendered, their REBOUND_* variables checked")
+elif mode == "rendered":
+    print("overlays: none")
+else:
+    print("overlays: not checked (no kustomize or kubectl to render them)")
+
 kinds = {}
 for (k, n) in objs: kinds[k] = kinds.get(k, 0) + 1
 print("structure: " + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())))
@@ -406,7 +501,7 @@ def inline(node, stack=()):
         return {k: inline(v, stack) for k, v in node.items()}
     if isinstance(node, list): return [inline(v, stack) for v in node]
     return node
-for f in ("namespace-v1", "configmap-v1", "service-v1", "deployment-apps-v1",
+for f in ("namespace-v1", "configmap-v1", "service-v1", "deployment-apps-v1", "cronjob-batch-v1",
           "poddisruptionbudget-policy-v1", "horizontalpodautoscaler-autoscaling-v2",
           "networkpolicy-networking-v1"):
     with open(os.path.join(dst, f + ".json"), "w") as fh:

@@ -16,7 +16,11 @@
 #      process is killed with SIGKILL mid-stream: every event
 #      answered, every decline's suggestion on the resumed watch and no
 #      (suggestion, version) twice, and every sender's counters in scoring
-#      equal to the file's (rebound-e2e --survive-restarts --scoring-target).
+#      equal to the file's (rebound-e2e --survive-restarts --scoring-target);
+#   4. Redis FLUSHALLed: scoring and notify turn unready, the rebuild Job
+#      (`kubectl create job --from=cronjob/rebound-rebuild-state`) completes,
+#      they are ready again, and the same file sent again finds every
+#      counter and every suggestion as before (each once).
 #
 #   tests/k8s/pipeline_on_cluster.sh
 #
@@ -105,6 +109,11 @@ pods = [{"apiVersion": "v1", "kind": "Pod",
                       "namespace": d["metadata"].get("namespace", "default")},
          "spec": d["spec"]["template"]["spec"]}
         for d in docs if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")]
+pods += [{"apiVersion": "v1", "kind": "Pod",
+          "metadata": {"name": d["metadata"]["name"] + "-template",
+                       "namespace": d["metadata"].get("namespace", "default")},
+          "spec": d["spec"]["jobTemplate"]["spec"]["template"]["spec"]}
+         for d in docs if d["kind"] == "CronJob"]
 yaml.safe_dump_all(ns, open(sys.argv[2] + "/namespaces.yaml", "w"))
 yaml.safe_dump_all(pods, open(sys.argv[2] + "/template-pods.yaml", "w"))
 PY
@@ -267,4 +276,33 @@ wait "$E2E" || rc=$?
 cat "$WORK/e2e.out"
 grep -v '^\[' "$WORK/e2e.err" | tail -20 >&2 || true
 ((rc == 0)) || fail "rebound-e2e exited $rc: something was lost or doubled (above)"
-echo "PASS: pipeline on Kubernetes, nothing lost or doubled across rolling restarts and a killed pod"
+
+step "4. Redis loses the state (FLUSHALL): the services stop, the rebuild Job repairs it"
+kubectl -n redis exec redis-0 -- redis-cli FLUSHALL
+wait_ready rebound-scoring 0 120 || fail "scoring still ready after Redis lost its state"
+wait_ready rebound-notify 0 120 || fail "notify still ready after Redis lost its state"
+kubectl -n rebound create job rebound-rebuild-k8s --from=cronjob/rebound-rebuild-state
+if ! kubectl -n rebound wait --for=condition=Complete job/rebound-rebuild-k8s --timeout=300s; then
+  for c in scoring notify; do
+    kubectl -n rebound logs job/rebound-rebuild-k8s -c "$c" --tail=30 >&2 || true
+  done
+  fail "the rebuild Job did not complete"
+fi
+kubectl -n rebound logs job/rebound-rebuild-k8s -c scoring --tail=3 || true
+kubectl -n rebound logs job/rebound-rebuild-k8s -c notify --tail=3 || true
+for d in scoring notify; do
+  wait_ready "rebound-$d" 2 180 || fail "rebound-$d not ready again after the rebuild"
+done
+# The same file again: every event is a duplicate now (ingest's window is in
+# memory, warmed from Kafka), and the rebuilt state must hold every sender's
+# counters and every decline's suggestion (the watch starts from the
+# beginning: --survive-restarts), each once, as before the loss.
+rc=0
+"$BUILD_DIR/tools/rebound-e2e" --survive-restarts --ingest-target="127.0.0.1:$INGEST" \
+  --notify-target="127.0.0.1:$NOTIFY" --scoring-target="127.0.0.1:$SCORING" \
+  --tenant-tokens="tenant-1:$TOKEN" --file="$WORK/events.jsonl" --rate=0 \
+  --show=0 --timeout-seconds=180 >"$WORK/e2e-rebuilt.out" 2>"$WORK/e2e-rebuilt.err" || rc=$?
+cat "$WORK/e2e-rebuilt.out"
+grep -v '^\[' "$WORK/e2e-rebuilt.err" | tail -20 >&2 || true
+((rc == 0)) || fail "after the rebuild, rebound-e2e exited $rc: the rebuilt state differs (above)"
+echo "PASS: pipeline on Kubernetes, nothing lost or doubled across rolling restarts, a killed pod and a lost Redis state rebuilt by the Job"
