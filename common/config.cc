@@ -1,9 +1,13 @@
 #include "common/config.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
@@ -18,6 +22,11 @@ ConfigReader::ConfigReader(int argc, const char* const* argv, EnvLookup env)
       if (v == nullptr) return std::nullopt;
       return std::string(v);
     };
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      std::string_view entry(*e);
+      if (entry.rfind("REBOUND_", 0) != 0) continue;
+      env_names_.emplace_back(entry.substr(0, entry.find('=')));
+    }
   }
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -187,11 +196,56 @@ std::optional<std::string> ConfigReader::ReadSettingFile(
   return text.str();
 }
 
+namespace {
+
+// Levenshtein distance between `a` and `b`, short names only.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
 absl::Status ConfigReader::Finish() const {
   std::vector<std::string> errs = errors_;
   for (const auto& [name, value] : flags_) {
-    if (!known_.contains(name)) {
-      errs.push_back("unknown flag --" + name);
+    if (known_.contains(name)) continue;
+    std::string e = "unknown flag --" + name;
+    for (const auto& known : known_) {
+      if (EditDistance(name, known) <= 2) {
+        e += " (did you mean --" + known + "?)";
+        break;
+      }
+    }
+    errs.push_back(e);
+  }
+  // A variable near a setting that is not given is a misspelling of it; a
+  // variable far from every setting may be another program's and is left.
+  std::set<std::string> read;
+  for (const auto& name : known_) read.insert(EnvName(name));
+  for (const auto& var :
+       refuse_misspelt_ ? env_names_ : std::vector<std::string>{}) {
+    if (read.contains(var)) continue;
+    for (const auto& name : known_) {
+      if (sources_.contains(name)) continue;
+      const size_t near =
+          std::min(var.size(), EnvName(name).size()) > 8 + 8 ? 2 : 1;
+      if (EditDistance(var, EnvName(name)) <= near) {
+        errs.push_back(var + " is no setting of this program: did you mean " +
+                       EnvName(name) + " (unset, so its default is used)?");
+        break;
+      }
     }
   }
   if (errs.empty()) return absl::OkStatus();

@@ -28,7 +28,25 @@ class ConfigReader {
   using EnvLookup =
       std::function<std::optional<std::string>(const std::string&)>;
 
+  // With the default `env`, the names of the process's REBOUND_*
+  // variables are kept too, for the check of misspelt ones
+  // (RefuseMisspeltVariables).
   ConfigReader(int argc, const char* const* argv, EnvLookup env = nullptr);
+
+  // The REBOUND_* variable names checked for misspellings (tests that pass
+  // their own `env` pass these too).
+  void SetEnvironmentNames(std::vector<std::string> names) {
+    env_names_ = std::move(names);
+  }
+  // Makes Finish() refuse a REBOUND_* variable that names no setting of
+  // this program but is a letter or two from one that is not given
+  // (REBOUND_REDIS_ADRR for an unset REBOUND_REDIS_ADDR): the operator
+  // meant a value and would silently get the default. One letter for
+  // names of up to 8 characters after REBOUND_, two beyond. For the
+  // services, whose settings are far from every other program's; a tool
+  // sharing a shell with others (REBOUND_TENANT of reboundctl beside
+  // rebound-sim's REBOUND_TENANTS) leaves it off.
+  void RefuseMisspeltVariables() { refuse_misspelt_ = true; }
 
   // Each getter records the setting as known (for --help and unknown-flag
   // checks) and returns the default when the setting is absent or invalid.
@@ -52,7 +70,8 @@ class ConfigReader {
   std::string Usage(const std::string& program) const;
 
   // OK, or INVALID_ARGUMENT listing every problem (one per line, each naming
-  // the flag and the variable). Call after every getter.
+  // the flag and the variable). Call after every getter. An unknown flag a
+  // letter or two from a setting names it ("did you mean").
   absl::Status Finish() const;
 
   // Records that `name`'s value, read by a getter above, cannot be used
@@ -78,6 +97,8 @@ class ConfigReader {
 
   std::map<std::string, std::string> flags_;
   EnvLookup env_;
+  std::vector<std::string> env_names_;
+  bool refuse_misspelt_ = false;
   std::set<std::string> known_;
   std::map<std::string, std::string> sources_;  // Where each value came from.
   std::vector<std::string> usage_;

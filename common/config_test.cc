@@ -78,7 +78,10 @@ TEST(ConfigReader, UnknownFlagAndMissingRequired) {
   absl::Status s = c.Finish();
   ASSERT_FALSE(s.ok());
   std::string m(s.message());
-  EXPECT_NE(m.find("unknown flag --kafka-brokerz"), std::string::npos) << m;
+  EXPECT_NE(m.find("unknown flag --kafka-brokerz (did you mean "
+                   "--kafka-brokers?)"),
+            std::string::npos)
+      << m;
   EXPECT_NE(m.find("REBOUND_KAFKA_BROKERS"), std::string::npos) << m;
 }
 
@@ -129,6 +132,63 @@ TEST(FetchBatching, FlagsBecomeTheConsumersPropertiesAndAreBounded) {
     EXPECT_NE(std::string(s.message()).find("fetch-min-bytes"),
               std::string::npos)
         << s.message();
+  }
+}
+
+// A REBOUND_* variable one or two letters from a setting that is not given
+// is refused, naming both; a variable far from every setting (another
+// program's, a script's) and one beside its correctly spelt setting pass.
+TEST(ConfigReader, AMisspeltVariableIsRefusedNamingTheSettingItMissed) {
+  std::map<std::string, std::string> vars = {
+      {"REBOUND_REDIS_ADRR", "10.0.0.5:6379"},
+      {"REBOUND_KAFKA_BROKERS", "k:9092"},
+      {"REBOUND_STACK_DIR", "/tmp/stack"}};
+  auto names = [&] {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : vars) out.push_back(k);
+    return out;
+  };
+  const char* argv[] = {"prog"};
+  {
+    ConfigReader c(1, argv, FakeEnv(vars));
+    c.SetEnvironmentNames(names());
+    c.RefuseMisspeltVariables();
+    EXPECT_EQ(c.String("redis-addr", "127.0.0.1:6379", ""), "127.0.0.1:6379");
+    c.String("kafka-brokers", "", "");
+    absl::Status s = c.Finish();
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(std::string(s.message())
+                  .find("REBOUND_REDIS_ADRR is no setting of this program: "
+                        "did you mean REBOUND_REDIS_ADDR"),
+              std::string::npos)
+        << s.message();
+    EXPECT_EQ(std::string(s.message()).find("STACK_DIR"), std::string::npos)
+        << s.message();
+  }
+  {
+    // The setting given as well: the near name is something else's.
+    vars["REBOUND_REDIS_ADDR"] = "10.0.0.5:6379";
+    ConfigReader c(1, argv, FakeEnv(vars));
+    c.SetEnvironmentNames(names());
+    c.RefuseMisspeltVariables();
+    c.String("redis-addr", "127.0.0.1:6379", "");
+    c.String("kafka-brokers", "", "");
+    EXPECT_TRUE(c.Finish().ok()) << c.Finish().message();
+  }
+  {
+    // Short names: one letter at most (REBOUND_OUT is not a misspelt
+    // REBOUND_COUNT); and a program that does not ask is not checked.
+    std::map<std::string, std::string> more = {{"REBOUND_OUT", "x"},
+                                               {"REBOUND_TENANT", "a"}};
+    ConfigReader c(1, argv, FakeEnv(more));
+    c.SetEnvironmentNames({"REBOUND_OUT", "REBOUND_TENANT"});
+    c.RefuseMisspeltVariables();
+    c.Int("count", 1, 1, 10, "");
+    EXPECT_TRUE(c.Finish().ok()) << c.Finish().message();
+    ConfigReader tool(1, argv, FakeEnv(more));
+    tool.SetEnvironmentNames({"REBOUND_OUT", "REBOUND_TENANT"});
+    tool.Int("tenants", 1, 1, 10, "");
+    EXPECT_TRUE(tool.Finish().ok()) << tool.Finish().message();
   }
 }
 

@@ -130,6 +130,7 @@ std::optional<int> FinishServiceFlags(ConfigReader& c,
     std::cout << c.Usage(binary);
     return 0;
   }
+  c.RefuseMisspeltVariables();
   if (absl::Status st = c.Finish(); !st.ok()) {
     std::cerr << binary << ": " << st.message() << "\n";
     return 2;

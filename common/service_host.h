@@ -175,8 +175,9 @@ ServiceFlags ReadServiceFlags(ConfigReader& config,
                               const std::string& api);
 
 // After the last setting was read: --help printed (exit 0), or a
-// configuration error named on stderr (exit 2), or logging set up for
-// `binary`. nullopt: carry on.
+// configuration error named on stderr (exit 2; a misspelt REBOUND_*
+// variable is one: ConfigReader::RefuseMisspeltVariables), or logging set
+// up for `binary`. nullopt: carry on.
 std::optional<int> FinishServiceFlags(ConfigReader& config,
                                       const std::string& binary,
                                       const std::string& component,

@@ -120,6 +120,16 @@ TEST(IngestProcess, BadConfigNamesTheSetting) {
     EXPECT_NE(child.Output().find(c.expect), std::string::npos)
         << "want '" << c.expect << "' in: " << child.Output();
   }
+  // A misspelt variable would leave its setting at the default: refused.
+  setenv("REBOUND_DRAIN_TIMOUT", "1s", 1);
+  Child child({REBOUND_INGEST_BIN, "--kafka-brokers=127.0.0.1:1"});
+  const int rc = child.Wait();
+  unsetenv("REBOUND_DRAIN_TIMOUT");
+  EXPECT_EQ(rc, 2) << child.Output();
+  EXPECT_NE(child.Output().find("REBOUND_DRAIN_TIMOUT is no setting of this "
+                                "program: did you mean REBOUND_DRAIN_TIMEOUT"),
+            std::string::npos)
+      << child.Output();
 }
 
 // All three services read --tenant-tokens the same way: tokens that do not
