@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/kafka_admin.h"
 #include "common/pipeline.h"
+#include "common/tenant_auth.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/ingest/ingest_server.h"
@@ -549,6 +550,93 @@ TEST_F(IngestIntegration, ARefusedBatchOnAStreamIsAnsweredAndTheStreamGoesOn) {
   }
   EXPECT_NE(answers[3].error().error().find("at most 1000"), std::string::npos);
   EXPECT_EQ(ReadAll().size(), 4u);
+}
+
+// Streams are a bounded resource: past --max-streams-per-tenant one tenant's
+// next stream is refused at once (RESOURCE_EXHAUSTED, nothing read from it)
+// while another tenant still opens one; past --max-streams anyone's is; a
+// closed stream gives its place back.
+TEST_F(IngestIntegration, StreamsBeyondTheLimitsAreRefusedAndPlacesComeBack) {
+  auto auth = TenantAuth::Parse("ta:token-ta,tb:token-tb,tc:token-tc");
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  ingest::IngestServerOptions o;
+  o.service.auth = *auth;
+  o.service.max_streams = 3;
+  o.service.max_streams_per_tenant = 2;
+  ASSERT_NO_FATAL_FAILURE(StartServer(o));
+  struct Open {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReaderWriter<PublishRequest, PublishResponse>>
+        stream;
+  };
+  // Opens a stream for `tenant` and sends one batch of `events` (its own
+  // tenant's); the answer, or the stream's end status when there is none.
+  auto open = [&](const std::string& tenant,
+                  const std::vector<ConnectionEvent>& events, Open* out,
+                  PublishResponse* answer) -> grpc::Status {
+    out->stream.reset();  // Before the context it uses.
+    out->ctx = std::make_unique<grpc::ClientContext>();
+    out->ctx->set_deadline(std::chrono::system_clock::now() + seconds(30));
+    out->ctx->AddMetadata("authorization", "Bearer token-" + tenant);
+    out->stream = stub_->PublishStream(out->ctx.get());
+    PublishRequest r;
+    r.set_batch_id(1);
+    for (const auto& e : events) *r.add_events() = e;
+    out->stream->Write(r);
+    if (out->stream->Read(answer)) return grpc::Status::OK;
+    return out->stream->Finish();
+  };
+  auto events_of = [](const std::string& tenant, int n) {
+    auto events = Sample(n, "streams-" + tenant);
+    for (auto& e : events) e.set_tenant_id(tenant);
+    return events;
+  };
+  const auto a = events_of("ta", 4), b = events_of("tb", 4),
+             c = events_of("tc", 2);
+  std::vector<Open> held(3);
+  PublishResponse answer;
+  ASSERT_TRUE(open("ta", {a[0]}, &held[0], &answer).ok());
+  EXPECT_EQ(answer.published(), 1u);
+  ASSERT_TRUE(open("ta", {a[1]}, &held[1], &answer).ok());
+  EXPECT_EQ(answer.published(), 1u);
+  Open refused;
+  grpc::Status st = open("ta", {a[2]}, &refused, &answer);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(st.error_message().find("at most 2 streams of one tenant"),
+            std::string::npos)
+      << st.error_message();
+  // Another tenant has room: three in all now, the instance's limit.
+  ASSERT_TRUE(open("tb", {b[0]}, &held[2], &answer).ok());
+  EXPECT_EQ(answer.published(), 1u);
+  st = open("tc", {c[0]}, &refused, &answer);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(st.error_message().find("serves 3 streams at once"),
+            std::string::npos)
+      << st.error_message();
+  // One closed: its place comes back.
+  held[0].stream->WritesDone();
+  while (held[0].stream->Read(&answer)) {
+  }
+  ASSERT_TRUE(held[0].stream->Finish().ok());
+  Open again;
+  grpc::Status ok;
+  const auto until = std::chrono::steady_clock::now() + seconds(10);
+  do {
+    ok = open("tc", {c[1]}, &again, &answer);
+  } while (!ok.ok() && std::chrono::steady_clock::now() < until);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_EQ(answer.published(), 1u);
+  for (auto* h : {&held[1], &held[2], &again}) {
+    h->stream->WritesDone();
+    while (h->stream->Read(&answer)) {
+    }
+    EXPECT_TRUE(h->stream->Finish().ok());
+  }
+  // Only what was answered published, nothing of a refused stream.
+  std::set<std::string> ids;
+  for (const auto& rec : ReadAll()) ids.insert(rec.Header("ce_id"));
+  EXPECT_EQ(ids, (std::set<std::string>{a[0].event_id(), a[1].event_id(),
+                                        b[0].event_id(), c[1].event_id()}));
 }
 
 // An event_id longer than ids may be is rejected and echoed only in part

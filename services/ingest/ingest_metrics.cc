@@ -39,6 +39,14 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry) {
                       .Help("PublishStream calls currently open")
                       .Register(registry)
                       .Add({});
+  streams_refused =
+      &prometheus::BuildCounter()
+           .Name("rebound_ingest_streams_refused_total")
+           .Help(
+               "PublishStream calls refused (RESOURCE_EXHAUSTED) at the "
+               "--max-streams or --max-streams-per-tenant limit")
+           .Register(registry)
+           .Add({});
 }
 
 prometheus::Counter* IngestMetrics::OverQuota(const std::string& tenant,

@@ -25,6 +25,7 @@ struct IngestMetrics {
   prometheus::Histogram* publish_latency;  // Enqueue to delivery report, s.
   prometheus::Gauge* kafka_available;      // 1 when Kafka answers.
   prometheus::Gauge* open_streams;         // PublishStream calls open.
+  prometheus::Counter* streams_refused;    // Over --max-streams(-per-tenant).
   // Events answered FAILED for being over their tenant's quota, by tenant
   // (tenants with a quota of their own by name, the rest as "other", so a
   // client inventing tenants cannot grow the series).

@@ -508,6 +508,10 @@ class PublishStreamReactor
         state_(std::make_shared<StreamState>()),
         arena_(BatchArenaOptions()) {
     grpc::Status auth = service_->options_.auth.TenantOf(*context, &tenant_);
+    if (auth.ok()) {
+      auth = service_->AcquireStream(tenant_);
+      counted_ = auth.ok();
+    }
     {
       absl::MutexLock lock(&state_->mu);
       state_->reactor = this;
@@ -518,7 +522,8 @@ class PublishStreamReactor
     service_->Register(state_);
     if (service_->draining_.load()) Drain(state_);
     if (!auth.ok()) {
-      // Refused: no batch is read; the stream ends with the auth error.
+      // Refused (auth, or no room): no batch is read; the stream ends with
+      // the error.
       absl::MutexLock lock(&state_->mu);
       state_->end_status = auth;
       state_->reading = false;
@@ -613,6 +618,7 @@ class PublishStreamReactor
 
   void OnDone() override {
     service_->Unregister(state_.get());
+    if (counted_) service_->ReleaseStream(tenant_);
     service_->metrics_->open_streams->Decrement();
     delete this;
   }
@@ -709,7 +715,8 @@ class PublishStreamReactor
   IngestService* const service_;
   grpc::CallbackServerContext* const context_;
   const std::shared_ptr<StreamState> state_;
-  std::string tenant_;  // The caller's tenant ("" = auth off).
+  std::string tenant_;    // The caller's tenant ("" = auth off).
+  bool counted_ = false;  // Holds a place (IngestService::AcquireStream).
   grpc::ByteBuffer request_;
   google::protobuf::Arena arena_;
   DecodedBatch decoded_;
@@ -722,16 +729,52 @@ IngestService::PublishStream(grpc::CallbackServerContext* context) {
 
 void IngestService::Register(std::shared_ptr<StreamState> stream) {
   absl::MutexLock lock(&streams_mu_);
-  streams_.insert(std::move(stream));
+  StreamState* key = stream.get();
+  streams_.emplace(key, std::move(stream));
 }
 
 void IngestService::Unregister(StreamState* stream) {
   absl::MutexLock lock(&streams_mu_);
-  for (auto it = streams_.begin(); it != streams_.end(); ++it) {
-    if (it->get() == stream) {
-      streams_.erase(it);
-      return;
+  streams_.erase(stream);
+}
+
+grpc::Status IngestService::AcquireStream(const std::string& tenant) {
+  const int per_tenant = options_.max_streams_per_tenant > 0
+                             ? options_.max_streams_per_tenant
+                             : std::max(1, options_.max_streams / 2);
+  absl::MutexLock lock(&streams_mu_);
+  if (counted_streams_ >= options_.max_streams) {
+    metrics_->streams_refused->Increment();
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("this ingest instance serves ", options_.max_streams,
+                     " streams at once; retry later (another replica may "
+                     "have room), or publish with unary Publish"));
+  }
+  if (!tenant.empty()) {
+    int& mine = tenant_streams_[tenant];
+    if (mine >= per_tenant) {
+      if (mine == 0) tenant_streams_.erase(tenant);
+      metrics_->streams_refused->Increment();
+      return grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("this ingest instance serves at most ", per_tenant,
+                       " streams of one tenant at once; retry later "
+                       "(another replica may have room)"));
     }
+    ++mine;
+  }
+  ++counted_streams_;
+  return grpc::Status::OK;
+}
+
+void IngestService::ReleaseStream(const std::string& tenant) {
+  absl::MutexLock lock(&streams_mu_);
+  --counted_streams_;
+  if (tenant.empty()) return;
+  auto it = tenant_streams_.find(tenant);
+  if (it != tenant_streams_.end() && --it->second <= 0) {
+    tenant_streams_.erase(it);
   }
 }
 
@@ -740,7 +783,7 @@ void IngestService::StartDrain() {
   std::vector<std::shared_ptr<StreamState>> open;
   {
     absl::MutexLock lock(&streams_mu_);
-    open.assign(streams_.begin(), streams_.end());
+    for (const auto& [key, st] : streams_) open.push_back(st);
   }
   log::Info("draining ingest", {{"open_streams", open.size()}});
   for (const auto& st : open) PublishStreamReactor::Drain(st);

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -47,6 +47,14 @@ struct IngestServiceOptions {
   TenantAuth auth;
   // Events/s and burst per tenant (tenant_quota.h); unlimited by default.
   TenantQuotaOptions quotas;
+  // PublishStream calls open at once on this instance; one beyond is
+  // refused at once (RESOURCE_EXHAUSTED: another replica may have room).
+  // Each holds a reactor, its buffers and up to
+  // max_inflight_batches_per_stream batches.
+  int max_streams = 10'000;
+  // Of those, at most this many of one tenant (0: max_streams / 2), so one
+  // tenant cannot take them all; not applied with auth off (no tenant).
+  int max_streams_per_tenant = 0;
 };
 
 class PublishStreamReactor;
@@ -104,6 +112,11 @@ class IngestService final : public IngestRawService {
   friend class PublishStreamReactor;
   void Register(std::shared_ptr<StreamState> stream);
   void Unregister(StreamState* stream);
+  // Room for one more stream of `tenant` ("" = auth off), taken; or the
+  // RESOURCE_EXHAUSTED status to end the stream with. ReleaseStream gives
+  // a taken place back.
+  grpc::Status AcquireStream(const std::string& tenant);
+  void ReleaseStream(const std::string& tenant);
 
   const IngestServiceOptions options_;
   Publisher* const publisher_;
@@ -112,7 +125,11 @@ class IngestService final : public IngestRawService {
   TenantQuotas quotas_;
   std::atomic<bool> draining_{false};
   absl::Mutex streams_mu_;
-  absl::flat_hash_set<std::shared_ptr<StreamState>> streams_
+  absl::flat_hash_map<StreamState*, std::shared_ptr<StreamState>> streams_
+      ABSL_GUARDED_BY(streams_mu_);
+  // Streams holding a place (AcquireStream), in all and by tenant.
+  int counted_streams_ ABSL_GUARDED_BY(streams_mu_) = 0;
+  absl::flat_hash_map<std::string, int> tenant_streams_
       ABSL_GUARDED_BY(streams_mu_);
 };
 

@@ -75,6 +75,14 @@ int main(int argc, char** argv) {
              "must exceed twice --drain-timeout (calls, then the producer, "
              "each get --drain-timeout)");
   }
+  o.service.max_streams = static_cast<int>(
+      c.Int("max-streams", o.service.max_streams, 1, 1'000'000,
+            "PublishStream calls open at once; one beyond is refused "
+            "RESOURCE_EXHAUSTED (unary Publish is not counted)"));
+  o.service.max_streams_per_tenant = static_cast<int>(c.Int(
+      "max-streams-per-tenant", o.service.max_streams_per_tenant, 0, 1'000'000,
+      "of --max-streams, at most this many of one tenant (0: half of "
+      "--max-streams), so one tenant cannot take them all"));
   const std::string quota = c.String(
       "tenant-quota", "0",
       "events/s a tenant may publish, as RATE[:BURST] (burst defaults to one "
