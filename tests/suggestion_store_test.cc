@@ -4,6 +4,7 @@
 // stored suggestion that does not decode is never served (and counted).
 #include "services/notify/suggestion_store.h"
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -96,9 +97,10 @@ TEST_F(SuggestionStoreTest, EachVersionIsWrittenAndStreamedOnce) {
   ASSERT_EQ(insights->red_flags.size(), 1u);
   EXPECT_EQ(insights->red_flags[0],
             (std::pair<std::string, int64_t>("no_photo", 1)));
-  // One suggestion (its latest version); no scoring state was written.
-  ASSERT_EQ(insights->suggestions.size(), 1u);
-  EXPECT_EQ(insights->suggestions[0].version(), 2);
+  // One suggestion, in the state of its latest version; no scoring state
+  // was written.
+  EXPECT_EQ(insights->suggestions_by_state,
+            (std::map<std::string, int64_t>{{"SUGGESTION_STATE_ACTED", 1}}));
   EXPECT_FALSE(insights->scores.has_value());
 }
 
@@ -190,6 +192,27 @@ TEST_F(SuggestionStoreTest, PagesNeitherSkipNorRepeatAcrossChangesAndInserts) {
   for (const auto& s : p2->suggestions) ids.push_back(s.suggestion_id());
   EXPECT_EQ(ids, (std::vector<std::string>{"s2", "s1", "s0"}));
   EXPECT_FALSE(p2->next);
+}
+
+// Insights count the indexed suggestions by the state of their latest
+// version (the stored state field, not the suggestions), and not one whose
+// key expired while the index still names it.
+TEST_F(SuggestionStoreTest, InsightsCountSuggestionsByTheirLatestState) {
+  ASSERT_TRUE(store_->Put(Make("i", 1), {}).ok());
+  auto dismissed = Make("i", 1, 2);
+  dismissed.set_state(rebound::v1::SUGGESTION_STATE_DISMISSED);
+  ASSERT_TRUE(store_->Put(dismissed, {}).ok());
+  ASSERT_TRUE(store_->Put(Make("i", 2), {}).ok());
+  ASSERT_TRUE(store_->Put(Make("i", 3), {}).ok());
+  RedisClient redis(options_.redis);
+  ASSERT_TRUE(
+      redis.Command({"DEL", state::MemberKeys(tenant_, "i").Suggestion("s3")})
+          .ok());
+  auto insights = store_->Insights(tenant_, "i", 5);
+  ASSERT_TRUE(insights.ok()) << insights.status();
+  EXPECT_EQ(insights->suggestions_by_state,
+            (std::map<std::string, int64_t>{{"SUGGESTION_STATE_DISMISSED", 1},
+                                            {"SUGGESTION_STATE_READY", 1}}));
 }
 
 TEST_F(SuggestionStoreTest, ACorruptSuggestionIsNeverServedAndIsCounted) {

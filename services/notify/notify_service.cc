@@ -605,12 +605,10 @@ grpc::Status NotifyService::GetInsightsNow(
     f->set_signal(signal);
     f->set_count(n);
   }
-  for (const auto& sg : data->suggestions) {
-    (*response
-          ->mutable_suggestions_by_state())[rebound::v1::SuggestionState_Name(
-        sg.state())]++;
+  for (const auto& [state, n] : data->suggestions_by_state) {
+    (*response->mutable_suggestions_by_state())[state] = n;
   }
-  if (!data->scores && data->suggestions.empty()) {
+  if (!data->scores && data->suggestions_by_state.empty()) {
     return grpc::Status(
         grpc::StatusCode::NOT_FOUND,
         "member_id: nothing known about '" + request->member_id() + "'");

@@ -234,9 +234,18 @@ absl::StatusOr<SuggestionStore::InsightsData> SuggestionStore::Insights(
   }
   out.works = WhatWorks(v[works], v[works + 1]);
   out.red_flags = TopRedFlags(v[flags], top_red_flags);
-  auto all = ReadIndexed(tenant, member, v[index].array, v[index].array.size());
-  if (!all.ok()) return all.status();
-  out.suggestions = std::move(*all);
+  const std::vector<RedisValue>& ids = v[index].array;
+  if (ids.empty()) return out;
+  std::vector<std::vector<std::string>> states;
+  states.reserve(ids.size());
+  for (const auto& id : ids) {
+    states.push_back({"HGET", m.Suggestion(id.str), "state"});
+  }
+  auto got = redis_.Pipeline(states);
+  if (!got.ok()) return got.status();
+  for (const RedisValue& s : *got) {
+    if (!s.is_nil()) ++out.suggestions_by_state[s.str];
+  }
   return out;
 }
 

@@ -23,6 +23,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -146,7 +147,8 @@ class SuggestionStore {
       const std::string& tenant, const std::string& member);
 
   // What Notify.GetInsights shows of a member, in two round trips (one
-  // pipeline of every read, then the suggestions its index names).
+  // pipeline of every read, then the state field of each suggestion its
+  // index names: a few bytes each, not the suggestions).
   struct InsightsData {
     // Unset when Redis holds nothing about the member's events.
     std::optional<rebound::v1::MemberScores> scores;
@@ -155,8 +157,9 @@ class SuggestionStore {
     std::vector<rebound::v1::ApproachStats> works;
     // The top red flags (signal, count), most frequent first.
     std::vector<std::pair<std::string, int64_t>> red_flags;
-    // Every stored suggestion, newest first.
-    std::vector<rebound::v1::RetrySuggestion> suggestions;
+    // The indexed suggestions (the newest max_suggestions_per_member) by
+    // state name; one that expired meanwhile is not counted.
+    std::map<std::string, int64_t> suggestions_by_state;
   };
   absl::StatusOr<InsightsData> Insights(const std::string& tenant,
                                         const std::string& member,
