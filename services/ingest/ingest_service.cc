@@ -754,7 +754,6 @@ grpc::Status IngestService::AcquireStream(const std::string& tenant) {
   if (!tenant.empty()) {
     int& mine = tenant_streams_[tenant];
     if (mine >= per_tenant) {
-      if (mine == 0) tenant_streams_.erase(tenant);
       metrics_->streams_refused->Increment();
       return grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,

@@ -184,11 +184,11 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
                "latency, queueing included")
            .Register(*registry)
            .Add({}, StageLatencyBuckets());
-  c->redis_up_ = &prometheus::BuildGauge()
-                      .Name("rebound_scoring_redis_up")
-                      .Help("1 when Redis answers, else 0")
-                      .Register(*registry)
-                      .Add({});
+  c->redis_ok_.Bind(&prometheus::BuildGauge()
+                         .Name("rebound_scoring_redis_up")
+                         .Help("1 when Redis answers, else 0")
+                         .Register(*registry)
+                         .Add({}));
   c->kafka_ok_.Bind(
       &prometheus::BuildGauge()
            .Name("rebound_scoring_kafka_up")
@@ -252,7 +252,6 @@ absl::StatusOr<std::unique_ptr<ScoringConsumer>> ScoringConsumer::Create(
                    options.store.redis.address, options.startup_timeout);
   if (!redis.ok()) return redis;
   c->redis_ok_.store(true);
-  c->redis_up_->Set(1);
   const GroupConsumerOptions group{options.brokers,
                                    options.group_id,
                                    "rebound-scoring",
@@ -446,7 +445,6 @@ void ScoringConsumer::RedisDown(const absl::Status& s) {
     log::Warn("redis failed; holding events until it answers",
               {{"error", std::string(s.message())}});
   }
-  redis_up_->Set(0);
   redis_errors_->Increment();
 }
 
@@ -505,10 +503,7 @@ bool ScoringConsumer::WaitForRebuild(const absl::Status& why,
     absl::SleepFor(absl::FromChrono(options_.redis_retry));
     absl::Status s = store_->AdoptRebuiltEpoch();
     if (s.ok()) break;
-    if (!absl::IsDataLoss(s)) {
-      redis_ok_.store(false);
-      redis_up_->Set(0);
-    }
+    if (!absl::IsDataLoss(s)) redis_ok_.store(false);
   }
   RedisOk();
   // The held batch has no verdict yet (a decline's verdict is decided in
@@ -522,7 +517,6 @@ bool ScoringConsumer::WaitForRebuild(const absl::Status& why,
 
 void ScoringConsumer::RedisOk() {
   if (!redis_ok_.exchange(true)) log::Info("redis available again");
-  redis_up_->Set(1);
 }
 
 void ScoringConsumer::GiveBack(std::vector<Held>& events) {

@@ -260,7 +260,7 @@ class ScoringConsumer final : public PipelineStage {
   absl::Mutex consumer_mu_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   bool consumer_closing_ ABSL_GUARDED_BY(consumer_mu_) = false;
-  std::atomic<bool> redis_ok_{false};
+  UpFlag redis_ok_{false};  // rebound_scoring_redis_up.
   std::atomic<bool> state_lost_{false};
   UpFlag kafka_ok_{true};  // rebound_scoring_kafka_up.
   ConsumerFault consumer_fault_;
@@ -309,7 +309,6 @@ class ScoringConsumer final : public PipelineStage {
   prometheus::Family<prometheus::Counter>* verdicts_ = nullptr;
   prometheus::Histogram* process_latency_ = nullptr;
   prometheus::Histogram* event_age_ = nullptr;
-  prometheus::Gauge* redis_up_ = nullptr;
   prometheus::Gauge* state_lost_gauge_ = nullptr;
   prometheus::Gauge* cache_entries_ = nullptr;
   prometheus::Counter* state_losses_ = nullptr;
