@@ -884,12 +884,19 @@ absl::Status RedisClient::CheckWait(const std::string& address,
       std::to_string(options_.wait_timeout.count()) + " ms");
 }
 
-absl::Status RedisClient::FencedError(const std::string& address,
-                                      const std::string& field) {
-  return absl::AbortedError(
-      "redis " + address + ": fenced: " +
-      (field.empty() ? std::string("a guarded field") : "'" + field + "'") +
-      " has a newer owner; the transaction was not run");
+absl::Status RedisClient::GuardRefusal(const std::string& address,
+                                       const std::string& field) {
+  if (field.empty()) {
+    // The guard passed, yet the WATCHed fence changed before the EXEC: any
+    // consumer's claim (of any partition) or refusal writes that key, so
+    // this says nothing about ours. Not run; sent again, the guard decides.
+    return absl::UnavailableError(
+        "redis " + address +
+        ": the fence changed between WATCH and EXEC (a claim somewhere); "
+        "the transaction was not run and is sent again");
+  }
+  return absl::AbortedError("redis " + address + ": fenced: '" + field +
+                            "' has a newer owner; the transaction was not run");
 }
 
 std::vector<std::string> RedisClient::GuardArgv(const std::string& key) const {
@@ -1141,12 +1148,10 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::TransactFinish() {
     const redisReply* exec = replies[d.first_read - 1].get();
     const redisReply* guard = replies[d.guard_reply].get();
     if (exec != nullptr && exec->type == REDIS_REPLY_NIL) {
-      // Refused whole: the guard found a newer owner (and touched its key),
-      // or one claimed between the WATCH and the EXEC.
-      return FencedError(d.address,
-                         guard != nullptr && guard->type == REDIS_REPLY_STRING
-                             ? std::string(guard->str, guard->len)
-                             : std::string());
+      return GuardRefusal(d.address,
+                          guard != nullptr && guard->type == REDIS_REPLY_STRING
+                              ? std::string(guard->str, guard->len)
+                              : std::string());
     }
   }
   if (d.wait) {
@@ -1199,9 +1204,9 @@ absl::StatusOr<std::vector<RedisValue>> RedisClient::Transact(
     for (const auto& [guard, exec] : t->guarded) {
       if ((*replies)[exec].is_nil()) {
         const RedisValue& field = (*replies)[guard];
-        return FencedError("cluster", field.type == RedisValue::Type::kString
-                                          ? field.str
-                                          : "");
+        return GuardRefusal("cluster", field.type == RedisValue::Type::kString
+                                           ? field.str
+                                           : "");
       }
     }
     return std::vector<RedisValue>(

@@ -169,9 +169,12 @@ class RedisClient {
   // none). Each goes behind WATCH of the guard's key and a script that,
   // when a field holds a newer generation, touches that key, so Redis
   // refuses the MULTI/EXEC whole (nothing of it runs): Transact and
-  // TransactFinish return ABORTED "fenced: <field> ...". On a Redis
-  // Cluster each group's transaction is fenced by the copy of the key in
-  // its slot, and groups refused do not undo groups that ran.
+  // TransactFinish return ABORTED "fenced: <field> ...". A transaction
+  // whose guard passed but whose WATCHed key changed before its EXEC (any
+  // consumer's claim writes it) did not run either: UNAVAILABLE, to be sent
+  // again. On a Redis Cluster each group's transaction is fenced by the
+  // copy of the key in its slot, and groups refused do not undo groups
+  // that ran.
   void set_guard(std::optional<TransactGuard> guard) {
     guard_ = std::move(guard);
   }
@@ -235,10 +238,12 @@ class RedisClient {
     // Fenced groups: the indices of the guard script's reply and of EXEC's.
     std::vector<std::pair<size_t, size_t>> guarded;
   };
-  // ABORTED "fenced" when a guarded transaction was refused (its EXEC
-  // answered nil), naming the field the guard returned.
-  static absl::Status FencedError(const std::string& address,
-                                  const std::string& field);
+  // Why a guarded transaction's EXEC answered nil: ABORTED "fenced" naming
+  // `field` when the guard returned one (a newer owner); UNAVAILABLE
+  // (transient: send it again) when the guard passed and the WATCHed key
+  // changed anyway, as any consumer's claim changes it.
+  static absl::Status GuardRefusal(const std::string& address,
+                                   const std::string& field);
   // The guard's check (EVAL) on `key`, the fence hash or its slot copy.
   std::vector<std::string> GuardArgv(const std::string& key) const;
   absl::StatusOr<Transaction> BuildTransaction(
